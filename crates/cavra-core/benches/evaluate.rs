@@ -1,0 +1,45 @@
+//! In-process evaluation benchmarks: `cargo bench -p cavra-core --bench evaluate`.
+
+use cavra_core::guard::{evaluate, EvalEnv};
+use cavra_core::policy::bundled;
+use cavra_core::{ActionRequest, ActionType};
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+fn req(action: ActionType, target: &str) -> ActionRequest {
+    let mut r = ActionRequest::new(action, target);
+    r.cwd = Some("/work/repo".into());
+    r.home = Some("/home/dev".into());
+    r
+}
+
+fn bench(c: &mut Criterion) {
+    let pack = match bundled::compiled(bundled::DEFAULT_PACK) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("baseline pack failed to compile: {e}");
+            return;
+        }
+    };
+    let env = EvalEnv::default();
+    let cases = [
+        ("read_file", req(ActionType::ReadFile, "src/main.rs")),
+        ("read_dotenv", req(ActionType::ReadFile, ".env")),
+        ("command_typical", req(ActionType::ExecuteCommand, "cargo test -p core && git status")),
+        (
+            "command_dangerous",
+            req(ActionType::ExecuteCommand, "git -C repo push --force origin main && rm -rf ~/x"),
+        ),
+        ("git_push", req(ActionType::GitOperation, "origin/main")),
+    ];
+    for (name, r) in &cases {
+        c.bench_function(&format!("evaluate/{name}"), |b| {
+            b.iter(|| evaluate(black_box(&pack), black_box(r), &env))
+        });
+    }
+    c.bench_function("pack/compile_baseline", |b| {
+        b.iter(|| bundled::compiled(bundled::DEFAULT_PACK))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,414 @@
+//! Glob matching without regular expressions.
+//!
+//! Path mode (the default): `*` and `?` never cross `/`; `**` as a whole segment matches
+//! zero or more directories (`**/x` matches `x` and `a/b/x`; `a/**` matches everything below
+//! `a`); `[abc]`, `[a-z]`, `[!x]` classes; `{a,b}` alternatives (expanded at compile time);
+//! `\` escapes the next character. Text mode (`Glob::text`): `*` crosses everything (the
+//! reference project's command patterns such as `terraform apply*`).
+//!
+//! Matching is a dynamic programme over (token, position): O(tokens × length), no
+//! backtracking blow-up whatever the input.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum GlobError {
+    #[error("unclosed `[` in pattern `{0}`")]
+    UnclosedClass(String),
+    #[error("unclosed `{{` in pattern `{0}`")]
+    UnclosedBrace(String),
+    #[error("too many `{{}}` alternatives in pattern `{0}`")]
+    TooManyAlternatives(String),
+    #[error("empty pattern")]
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Lit(char),
+    /// `?`
+    One,
+    /// `*`
+    Star,
+    /// `**` crossing separators (text mode `*`, or `**` not forming a whole segment)
+    Any,
+    /// `**/` at a segment start: zero or more whole directories.
+    Dirs,
+    Class { neg: bool, items: Vec<(char, char)> },
+}
+
+/// A compiled glob.
+#[derive(Debug, Clone)]
+pub struct Glob {
+    source: String,
+    alts: Vec<Vec<Tok>>,
+    case_insensitive: bool,
+    text_mode: bool,
+}
+
+impl PartialEq for Glob {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+            && self.text_mode == other.text_mode
+            && self.case_insensitive == other.case_insensitive
+    }
+}
+
+const MAX_ALTS: usize = 256;
+
+impl Glob {
+    /// A path glob.
+    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+        Self::build(pattern, false, false)
+    }
+    /// A path glob matched without regard to ASCII case.
+    pub fn new_case_insensitive(pattern: &str) -> Result<Glob, GlobError> {
+        Self::build(pattern, false, true)
+    }
+    /// A text glob: `*` crosses `/` (command patterns).
+    pub fn text(pattern: &str) -> Result<Glob, GlobError> {
+        Self::build(pattern, true, false)
+    }
+
+    fn build(pattern: &str, text_mode: bool, ci: bool) -> Result<Glob, GlobError> {
+        if pattern.is_empty() {
+            return Err(GlobError::Empty);
+        }
+        let mut alts = Vec::new();
+        for p in expand_braces(pattern)? {
+            alts.push(tokenize(&p, text_mode, ci, pattern)?);
+        }
+        Ok(Glob {
+            source: pattern.to_string(),
+            alts,
+            case_insensitive: ci,
+            text_mode,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Does the glob contain any wildcard?
+    pub fn is_literal(&self) -> bool {
+        self.alts
+            .iter()
+            .all(|a| a.iter().all(|t| matches!(t, Tok::Lit(_))))
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        if self.case_insensitive {
+            let lower = s.to_ascii_lowercase();
+            self.alts.iter().any(|a| match_toks(a, &lower))
+        } else {
+            self.alts.iter().any(|a| match_toks(a, s))
+        }
+    }
+
+    pub fn is_text_mode(&self) -> bool {
+        self.text_mode
+    }
+}
+
+fn expand_braces(p: &str) -> Result<Vec<String>, GlobError> {
+    let chars: Vec<char> = p.chars().collect();
+    // find first top-level unescaped '{'
+    let mut i = 0;
+    let mut in_class = false;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '{' if !in_class => {
+                let mut depth = 0;
+                let mut j = i;
+                let mut parts = Vec::new();
+                let mut start = i + 1;
+                while j < chars.len() {
+                    match chars[j] {
+                        '\\' => j += 1,
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                parts.push(chars[start..j].iter().collect::<String>());
+                                break;
+                            }
+                        }
+                        ',' if depth == 1 => {
+                            parts.push(chars[start..j].iter().collect::<String>());
+                            start = j + 1;
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err(GlobError::UnclosedBrace(p.to_string()));
+                }
+                let prefix: String = chars[..i].iter().collect();
+                let suffix: String = chars[j + 1..].iter().collect();
+                let mut out = Vec::new();
+                for part in parts {
+                    for rest in expand_braces(&format!("{part}{suffix}"))? {
+                        out.push(format!("{prefix}{rest}"));
+                        if out.len() > MAX_ALTS {
+                            return Err(GlobError::TooManyAlternatives(p.to_string()));
+                        }
+                    }
+                }
+                return Ok(out);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(vec![p.to_string()])
+}
+
+fn tokenize(p: &str, text_mode: bool, ci: bool, orig: &str) -> Result<Vec<Tok>, GlobError> {
+    let chars: Vec<char> = p.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    let low = |c: char| if ci { c.to_ascii_lowercase() } else { c };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if i + 1 < chars.len() => {
+                toks.push(Tok::Lit(low(chars[i + 1])));
+                i += 2;
+                continue;
+            }
+            '*' => {
+                if text_mode {
+                    while i < chars.len() && chars[i] == '*' {
+                        i += 1;
+                    }
+                    if toks.last() != Some(&Tok::Any) {
+                        toks.push(Tok::Any);
+                    }
+                    continue;
+                }
+                let mut n = 0;
+                while i < chars.len() && chars[i] == '*' {
+                    n += 1;
+                    i += 1;
+                }
+                if n >= 2 {
+                    let at_seg_start = toks.is_empty() || toks.last() == Some(&Tok::Lit('/'));
+                    let next_is_sep = i < chars.len() && chars[i] == '/';
+                    let at_end = i >= chars.len();
+                    if at_seg_start && next_is_sep {
+                        toks.push(Tok::Dirs);
+                        i += 1; // consume '/'
+                    } else {
+                        let _ = at_end;
+                        toks.push(Tok::Any);
+                    }
+                } else {
+                    toks.push(Tok::Star);
+                }
+                continue;
+            }
+            '?' => toks.push(if text_mode { Tok::One } else { Tok::One }),
+            '[' => {
+                let mut j = i + 1;
+                let mut neg = false;
+                if j < chars.len() && (chars[j] == '!' || chars[j] == '^') {
+                    neg = true;
+                    j += 1;
+                }
+                let mut items = Vec::new();
+                let mut first = true;
+                while j < chars.len() && (chars[j] != ']' || first) {
+                    first = false;
+                    let a = chars[j];
+                    if j + 2 < chars.len() && chars[j + 1] == '-' && chars[j + 2] != ']' {
+                        items.push((low(a), low(chars[j + 2])));
+                        j += 3;
+                    } else {
+                        items.push((low(a), low(a)));
+                        j += 1;
+                    }
+                }
+                if j >= chars.len() {
+                    return Err(GlobError::UnclosedClass(orig.to_string()));
+                }
+                toks.push(Tok::Class { neg, items });
+                i = j + 1;
+                continue;
+            }
+            c => toks.push(Tok::Lit(low(c))),
+        }
+        i += 1;
+    }
+    Ok(toks)
+}
+
+fn match_toks(toks: &[Tok], s: &str) -> bool {
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    // cur[j]: after consuming the tokens so far, position j is reachable.
+    let mut cur = vec![false; n + 1];
+    cur[0] = true;
+    let mut next = vec![false; n + 1];
+    for t in toks {
+        next.iter_mut().for_each(|x| *x = false);
+        let mut any = false;
+        match t {
+            Tok::Lit(c) => {
+                for j in 0..n {
+                    if cur[j] && chars[j] == *c {
+                        next[j + 1] = true;
+                        any = true;
+                    }
+                }
+            }
+            Tok::One => {
+                for j in 0..n {
+                    if cur[j] && chars[j] != '/' {
+                        next[j + 1] = true;
+                        any = true;
+                    }
+                }
+            }
+            Tok::Class { neg, items } => {
+                for j in 0..n {
+                    if cur[j] && chars[j] != '/' {
+                        let c = chars[j];
+                        let hit = items.iter().any(|(a, b)| *a <= c && c <= *b);
+                        if hit != *neg {
+                            next[j + 1] = true;
+                            any = true;
+                        }
+                    }
+                }
+            }
+            Tok::Star => {
+                let mut reach = false;
+                for j in 0..=n {
+                    if cur[j] {
+                        reach = true;
+                    }
+                    if reach {
+                        next[j] = true;
+                        any = true;
+                    }
+                    if j < n && chars[j] == '/' {
+                        reach = false;
+                    }
+                }
+            }
+            Tok::Any => {
+                let mut reach = false;
+                for j in 0..=n {
+                    if cur[j] {
+                        reach = true;
+                    }
+                    if reach {
+                        next[j] = true;
+                        any = true;
+                    }
+                }
+            }
+            Tok::Dirs => {
+                // zero directories: stay; or any prefix ending just after a '/'
+                let mut reach = false;
+                for j in 0..=n {
+                    if cur[j] {
+                        next[j] = true;
+                        any = true;
+                        reach = true;
+                    }
+                    if reach && j > 0 && chars[j - 1] == '/' && !cur[j] {
+                        next[j] = true;
+                        any = true;
+                    }
+                }
+            }
+        }
+        if !any {
+            return false;
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    cur[n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, s: &str) -> bool {
+        Glob::new(p).unwrap().matches(s)
+    }
+
+    #[test]
+    fn star_does_not_cross_slash() {
+        assert!(m("*.pem", "a.pem"));
+        assert!(!m("*.pem", "dir/a.pem"));
+        assert!(m("src/*.rs", "src/main.rs"));
+        assert!(!m("src/*.rs", "src/a/main.rs"));
+    }
+
+    #[test]
+    fn double_star() {
+        assert!(m("**/*.pem", "a.pem"));
+        assert!(m("**/*.pem", "x/y/a.pem"));
+        assert!(m(".github/workflows/**", ".github/workflows/ci.yml"));
+        assert!(m(".github/workflows/**", ".github/workflows/a/b.yml"));
+        assert!(!m(".github/workflows/**", ".github/workflowsx/a"));
+        assert!(m("a/**/b", "a/b"));
+        assert!(m("a/**/b", "a/x/y/b"));
+        assert!(!m("a/**/b", "a/x/yb"));
+        assert!(m("**", "anything/at/all"));
+        assert!(m("**/secrets.*", "config/secrets.yaml"));
+        assert!(m("**/*credential*", "x/aws_credentials"));
+    }
+
+    #[test]
+    fn classes_and_braces() {
+        assert!(m("id_[rd]sa", "id_rsa"));
+        assert!(m("id_[!x]sa", "id_dsa"));
+        assert!(!m("id_[!d]sa", "id_dsa"));
+        assert!(m("*.{pem,key}", "a.key"));
+        assert!(m("file[0-9]", "file7"));
+        assert!(!m("file[0-9]", "filex"));
+        assert!(m("a\\*b", "a*b"));
+        assert!(!m("a\\*b", "axb"));
+    }
+
+    #[test]
+    fn text_mode() {
+        let g = Glob::text("terraform apply*").unwrap();
+        assert!(g.matches("terraform apply -auto-approve"));
+        assert!(g.matches("terraform apply"));
+        assert!(!g.matches("terraform plan"));
+        let g = Glob::text("curl *|*sh*").unwrap();
+        assert!(g.matches("curl https://x/a | sh"));
+        let g = Glob::text("gh api repos/* --method PATCH*").unwrap();
+        assert!(g.matches("gh api repos/a/b --method PATCH -f x"));
+    }
+
+    #[test]
+    fn case_insensitive() {
+        let g = Glob::new_case_insensitive("**/.ENV").unwrap();
+        assert!(g.matches("x/.env"));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(Glob::new("a[b").is_err());
+        assert!(Glob::new("a{b").is_err());
+        assert!(Glob::new("").is_err());
+    }
+
+    #[test]
+    fn long_input_is_fine() {
+        let s = "a".repeat(100_000);
+        assert!(!m("*b*", &s));
+        assert!(Glob::text("*a*a*a*b").unwrap().matches(&format!("{s}b")));
+    }
+}

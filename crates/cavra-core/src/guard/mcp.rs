@@ -1,0 +1,142 @@
+//! MCP trust registry (the reference file shape) and MCP matching.
+
+use crate::policy::compile::McpMatcher;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A registry of MCP servers, in the reference project's file shape (`mcp_servers: [...]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct McpRegistry {
+    pub mcp_servers: Vec<McpServerEntry>,
+}
+
+/// One server of the registry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct McpServerEntry {
+    pub server_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub trust_tier: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_state: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+    /// Tool → `read|write|admin|exfil-capable` (CAVRA extension).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tool_classes: BTreeMap<String, String>,
+}
+
+impl McpRegistry {
+    pub fn from_json(src: &str) -> Result<McpRegistry, serde_json::Error> {
+        serde_json::from_str(src)
+    }
+    pub fn find(&self, server: &str) -> Option<&McpServerEntry> {
+        self.mcp_servers
+            .iter()
+            .find(|s| s.server_id == server || s.name.as_deref() == Some(server))
+    }
+}
+
+/// Argument keys whose values are paths.
+pub const PATH_KEYS: &[&str] = &[
+    "path", "file", "file_path", "filepath", "filename", "paths", "directory", "dir", "source",
+    "destination", "target", "src", "dst", "notebook_path", "uri",
+];
+/// Argument keys whose values are shell commands.
+pub const COMMAND_KEYS: &[&str] = &["command", "cmd", "script", "shell", "commandline", "command_line"];
+/// Argument keys that name a git branch.
+pub const BRANCH_KEYS: &[&str] = &["branch", "ref", "base", "head", "target_branch", "branch_name"];
+
+/// Does the tool name suggest it changes things?
+pub fn tool_writes(tool: &str) -> bool {
+    let t = tool.to_ascii_lowercase();
+    [
+        "write", "create", "edit", "update", "delete", "remove", "move", "rename", "put", "set",
+        "patch", "push", "merge", "upload", "append", "insert", "drop", "replace", "apply",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
+}
+
+/// Does the tool name suggest it deletes things?
+pub fn tool_deletes(tool: &str) -> bool {
+    let t = tool.to_ascii_lowercase();
+    ["delete", "remove", "drop", "destroy", "purge", "truncate"]
+        .iter()
+        .any(|w| t.contains(w))
+}
+
+fn value_strings(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(a) => a.iter().flat_map(value_strings).collect(),
+        serde_json::Value::Null => vec![],
+        other => vec![other.to_string()],
+    }
+}
+
+/// Strings of argument `key` (case-insensitive), flattened.
+pub fn arg_values(args: &serde_json::Value, key: &str) -> Vec<String> {
+    match args {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .flat_map(|(_, v)| value_strings(v))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Does the MCP matcher match?
+pub fn matches(
+    m: &McpMatcher,
+    server: &str,
+    tool: &str,
+    args: &serde_json::Value,
+    protected_branch: &dyn Fn(&str) -> bool,
+) -> bool {
+    if !m.server.is_empty() && !m.server.iter().any(|g| g.matches(server)) {
+        return false;
+    }
+    if !m.tool.is_empty() && !m.tool.iter().any(|g| g.matches(tool)) {
+        return false;
+    }
+    if !m.args.is_empty()
+        && !m.args.iter().any(|(k, globs)| {
+            arg_values(args, k)
+                .iter()
+                .any(|v| globs.iter().any(|g| g.matches(v)))
+        })
+    {
+        return false;
+    }
+    if let Some(want) = m.protected_branch_arg {
+        let hit = BRANCH_KEYS
+            .iter()
+            .flat_map(|k| arg_values(args, k))
+            .any(|b| protected_branch(b.trim_start_matches("refs/heads/")));
+        if hit != want {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_reference_registry() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/reference/cavra-data/mcp_registry.json"
+        ))
+        .unwrap();
+        let r = McpRegistry::from_json(&src).unwrap();
+        assert_eq!(r.mcp_servers.len(), 3);
+        assert_eq!(r.find("github-mcp").unwrap().allowed_tools, vec!["create_pull_request"]);
+    }
+}

@@ -1,0 +1,155 @@
+//! Lexical path handling: no file-system access, ever.
+//!
+//! Paths are normalized before matching: `~` is expanded with the request's home, relative
+//! paths are joined onto the working directory, `.`/`..`/duplicate slashes are folded,
+//! backslashes of Windows paths become slashes. `..` never climbs above `/`.
+
+/// Where paths are resolved from.
+#[derive(Debug, Clone, Default)]
+pub struct PathContext {
+    /// Absolute working directory (`None`: relative paths stay relative).
+    pub cwd: Option<String>,
+    /// Absolute repository root (`None`: the working directory).
+    pub repo_root: Option<String>,
+    /// Home directory for `~` (`None`: `~` stays symbolic as `/~`).
+    pub home: Option<String>,
+}
+
+impl PathContext {
+    pub fn repo(&self) -> Option<&str> {
+        self.repo_root.as_deref().or(self.cwd.as_deref())
+    }
+    pub fn home_dir(&self) -> &str {
+        self.home.as_deref().unwrap_or("/~")
+    }
+}
+
+/// Folds `.`, `..` and duplicate separators of a path. Keeps a leading `/` (absolute) and
+/// keeps a relative path relative (leading `..` that cannot be folded are kept).
+pub fn normalize(path: &str) -> String {
+    let p = path.replace('\\', "/");
+    let absolute = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if matches!(parts.last(), Some(last) if *last != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let body = parts.join("/");
+    if absolute {
+        format!("/{body}")
+    } else if body.is_empty() {
+        ".".to_string()
+    } else {
+        body
+    }
+}
+
+/// Resolves `path` against the context: expands `~`, `$HOME`, Windows drive paths, joins
+/// relative paths onto `cwd` (or `base` when given), and normalizes.
+pub fn resolve(path: &str, ctx: &PathContext, base: Option<&str>) -> String {
+    let p = path.trim();
+    let home = ctx.home_dir();
+    let expanded: String = if p == "~" || p == "$HOME" || p == "${HOME}" {
+        home.to_string()
+    } else if let Some(rest) = p.strip_prefix("~/") {
+        format!("{home}/{rest}")
+    } else if let Some(rest) = p.strip_prefix("$HOME/") {
+        format!("{home}/{rest}")
+    } else if let Some(rest) = p.strip_prefix("${HOME}/") {
+        format!("{home}/{rest}")
+    } else if p.len() >= 2 && p.as_bytes()[1] == b':' && p.as_bytes()[0].is_ascii_alphabetic() {
+        // C:\Users\x -> /c:/Users/x : absolute, outside any POSIX repository.
+        format!("/{}", p.replace('\\', "/").to_ascii_lowercase())
+    } else {
+        p.to_string()
+    };
+    if expanded.starts_with('/') || expanded.starts_with('\\') {
+        return normalize(&expanded);
+    }
+    let base = base.or(ctx.cwd.as_deref());
+    match base {
+        Some(b) if !b.is_empty() => normalize(&format!("{b}/{expanded}")),
+        _ => normalize(&expanded),
+    }
+}
+
+/// Is `path` equal to or below `dir`? Both must be normalized.
+pub fn is_within(path: &str, dir: &str) -> bool {
+    if dir == "/" {
+        return path.starts_with('/');
+    }
+    path == dir
+        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+}
+
+/// `path` relative to `dir` when it is inside it (`""` for `dir` itself).
+pub fn relative_to<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
+    if !is_within(path, dir) {
+        return None;
+    }
+    if path.len() == dir.len() {
+        return Some("");
+    }
+    if dir == "/" {
+        return Some(&path[1..]);
+    }
+    Some(&path[dir.len() + 1..])
+}
+
+/// The file name of a normalized path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> PathContext {
+        PathContext {
+            cwd: Some("/home/dev/app".into()),
+            repo_root: None,
+            home: Some("/home/dev".into()),
+        }
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize("/a//b/./c/../d"), "/a/b/d");
+        assert_eq!(normalize("/../.."), "/");
+        assert_eq!(normalize("a/../../b"), "../b");
+        assert_eq!(normalize("./"), ".");
+        assert_eq!(normalize("src\\..\\x"), "x");
+    }
+
+    #[test]
+    fn resolves() {
+        let c = ctx();
+        assert_eq!(resolve(".env", &c, None), "/home/dev/app/.env");
+        assert_eq!(resolve("~/.ssh/id_rsa", &c, None), "/home/dev/.ssh/id_rsa");
+        assert_eq!(resolve("$HOME", &c, None), "/home/dev");
+        assert_eq!(resolve("src/../../../../root/x", &c, None), "/root/x");
+        assert_eq!(resolve("/etc/../etc/passwd", &c, None), "/etc/passwd");
+        assert_eq!(resolve("x", &c, Some("/")), "/x");
+    }
+
+    #[test]
+    fn within() {
+        assert!(is_within("/a/b", "/a"));
+        assert!(is_within("/a", "/a"));
+        assert!(!is_within("/ab", "/a"));
+        assert!(is_within("/x", "/"));
+        assert_eq!(relative_to("/a/b/c", "/a"), Some("b/c"));
+        assert_eq!(relative_to("/a", "/a"), Some(""));
+        assert_eq!(relative_to("/b", "/a"), None);
+    }
+}

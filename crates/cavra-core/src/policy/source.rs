@@ -1,0 +1,400 @@
+//! The policy pack source format (what a YAML file holds), a superset of the reference
+//! CAVRA format. See `docs/policy-format.md` and `schemas/policy-pack.schema.json`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One or many strings (`inherits: a` or `inherits: [a, b]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::None => vec![],
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+    pub fn is_none(&self) -> bool {
+        matches!(self, OneOrMany::None)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Reference word for inheritance.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_none")]
+    pub inherits: OneOrMany,
+    /// CAVRA word for inheritance (same meaning as `inherits`).
+    #[serde(default, skip_serializing_if = "OneOrMany::is_none")]
+    pub extends: OneOrMany,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Filesystem {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_read: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_write: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_approval_write: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_approval_read: Vec<String>,
+    /// Patterns exempted from the block/approval lists (e.g. `.env.example`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_insensitive: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Commands {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_approval: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GitSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pull_request: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_direct_push_to_protected_branch: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_human_reviewer: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_ai_attestation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_branches: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct McpSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowlist_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_unknown_servers: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub risk_scoring: BTreeMap<String, String>,
+}
+
+/// Pack-wide defaults (CAVRA extension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// What a command no rule speaks for gets: `allow` or `require_approval`
+    /// (the reference behaviour, and the default when a pack has a `commands.allow` list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<String>,
+    /// Effect for a command the parser cannot analyse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unparseable_command: Option<String>,
+    /// Effect for a server no list or registry knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_unknown_server: Option<String>,
+    /// Default approver group for approvals without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_group: Option<String>,
+    /// Directories treated as scratch space (not "outside the repository").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub temp_dirs: Vec<String>,
+    /// Approval validity for approvals this pack asks for, e.g. `1h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_ttl: Option<String>,
+    /// Headless: require-approval blocks with an approval id instead of asking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_interactive: Option<bool>,
+}
+
+/// A native rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSource {
+    pub id: String,
+    pub effect: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<String>,
+    #[serde(rename = "match")]
+    pub matcher: MatchSource,
+}
+
+/// What a native rule matches: exactly one of the keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileMatchSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandMatchSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitMatchSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpMatchSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkMatchSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileMatchSource {
+    /// `read`, `write`, `delete` (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
+    /// Path classes: `outside_repo`, `system`, `home`, `root`, `temp`, `repo`, `device`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CommandMatchSource {
+    /// Program names (globs over the basename), e.g. `[rm, unlink]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub program: Vec<String>,
+    /// Subcommand word sequences (space separated globs), e.g. `["iam create-*"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subcommand: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags_any: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags_all: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags_none: Vec<String>,
+    /// Globs over any remaining argument (text mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args_any: Vec<String>,
+    /// Globs no argument may match for the rule to apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args_none: Vec<String>,
+    /// Path classes of path arguments: `root`, `home`, `system`, `outside_repo`,
+    /// `repo_root`, `dotgit`, `unknown`, `device`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_class: Vec<String>,
+    /// Where standard input comes from: `download`, `decoder`, `any_pipe`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stdin: Vec<String>,
+    /// SQL statement kinds found in inline SQL: `drop`, `truncate`, `delete_without_where`,
+    /// `update_without_where`, `alter`, `grant`, `flush`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql: Vec<String>,
+    /// Globs over the normalized text of the simple command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text: Vec<String>,
+    /// Matches a shell or `eval` fed code CAVRA cannot see (e.g. `bash -c "$(curl …)"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_exec: Option<bool>,
+    /// Matches when the program name itself is computed at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_program: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GitMatchSource {
+    /// `push`, `delete_ref`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub op: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_with_lease: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<bool>,
+    /// The destination branch is not known (e.g. `git push -f` with no refspec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_unknown: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct McpMatchSource {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool: Vec<String>,
+    /// Argument name → value globs; the rule matches when any named argument matches.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, Vec<String>>,
+    /// Matches when a branch-like argument names a protected branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_branch_arg: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkMatchSource {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schemes: Vec<String>,
+}
+
+/// What a program does with its arguments (CAVRA extension, extends the built-in table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramSource {
+    /// Options that take a value (`-C`, `--namespace`), so the value is not a positional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_options: Vec<String>,
+    /// How many leading positionals form the subcommand (git 1, aws 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subcommand_depth: Option<usize>,
+    /// Options are single-dash words (`-auto-approve`), not clusters of letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_single_dash: Option<bool>,
+    /// What positional arguments are: `read`, `write`, `delete`, `copy` (all but last
+    /// read, last written), `move`, `none`, `read_after_first` (grep: pattern then files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
+    /// Options whose value is a file that is read (`-d @f` is handled for curl).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_options: Vec<String>,
+    /// Options whose value is a file that is written (`-o`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write_options: Vec<String>,
+    /// Options that carry inline SQL (`-c` for psql).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql_options: Vec<String>,
+    /// Is this program a downloader (its stdout carries remote content)?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloader: Option<bool>,
+    /// Is this program a decoder (base64 -d, xxd -r)?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<bool>,
+    /// Does the program execute its stdin as code (sh, bash, python, iex)?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<bool>,
+}
+
+/// A wrapper program to look through (CAVRA extension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WrapperSource {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options_with_value: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_positionals: Option<usize>,
+}
+
+/// A change to an inherited rule (overlay).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideSource {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+/// A policy test case (inline `tests:` or a test file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCaseSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub action: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    pub expect: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+}
+
+/// A whole pack, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PackSource {
+    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filesystem: Option<Filesystem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Commands>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<Defaults>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleSource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<OverrideSource>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub programs: BTreeMap<String, ProgramSource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wrappers: Vec<WrapperSource>,
+    /// Rule-id prefix → control ids (OWASP LLM, NIST AI RMF, SOC 2, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub controls: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestCaseSource>,
+}
