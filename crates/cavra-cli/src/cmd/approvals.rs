@@ -1,0 +1,437 @@
+//! `cavra approvals`: list, show, approve, deny, break-glass and expire approval requests
+//! held in the store (`<cavra_dir>/cavra.db`, or `$CAVRA_DB`).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use cavra_store::{
+    ApprovalConfig, ApprovalState, ApproveOptions, NewBreakGlass, OffsetDateTime, OpenOptions,
+    Store,
+};
+use clap::{Args, Subcommand};
+
+use crate::ctx::Ctx;
+
+/// Manage approval requests and break-glass overrides.
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    #[command(subcommand)]
+    pub command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// List approval requests and break-glass records (newest first).
+    List {
+        /// Only this state: pending, approved, denied, expired or break_glass.
+        #[arg(long, value_name = "STATE")]
+        status: Option<String>,
+    },
+    /// Show one approval or break-glass record.
+    Show { id: String },
+    /// Approve a pending request (never by its own requester or agent).
+    Approve {
+        id: String,
+        /// Identity of the human approver.
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long)]
+        reason: String,
+        /// How many times the approval may be used (default 1).
+        #[arg(long, value_name = "N")]
+        uses: Option<u32>,
+    },
+    /// Deny a pending request.
+    Deny {
+        id: String,
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record a time-boxed break-glass override (loudly flagged everywhere).
+    BreakGlass {
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long)]
+        reason: String,
+        /// The exact request to unblock.
+        #[arg(long, value_name = "HASH")]
+        request_hash: Option<String>,
+        /// Action type (glob) to unblock, with --target.
+        #[arg(long = "action", value_name = "TYPE", requires = "target")]
+        action_type: Option<String>,
+        /// Target glob to unblock, with --action.
+        #[arg(long, value_name = "GLOB", requires = "action_type")]
+        target: Option<String>,
+        /// Lifetime, e.g. 30m, 1h (default 1h).
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+    /// Mark every request whose time is up as expired.
+    Expire,
+}
+
+pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    let now = OffsetDateTime::now_utc();
+    let mut store = open_store(ctx, true)?;
+    match args.command {
+        ApprovalsCommand::List { status } => {
+            let status = status.as_deref().map(ApprovalState::parse).transpose()?;
+            let list = store.list_approvals(status, now)?;
+            if ctx.json {
+                let v: Vec<serde_json::Value> = list.iter().map(approval_json).collect();
+                print_json(&serde_json::Value::Array(v))?;
+            } else if list.is_empty() {
+                println!("no approvals");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.approval_id.clone(),
+                            state_label(a),
+                            a.action_type.clone(),
+                            clip(&a.target, 40),
+                            a.rule_id.clone(),
+                            a.requested_by.clone(),
+                            a.approver_group.clone(),
+                            cavra_store::rfc3339(a.expires_at),
+                            if a.break_glass {
+                                "-".into()
+                            } else {
+                                format!("{}/{}", a.uses, a.max_uses)
+                            },
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(
+                        &[
+                            "ID",
+                            "STATE",
+                            "ACTION",
+                            "TARGET",
+                            "RULE",
+                            "REQUESTER",
+                            "GROUP",
+                            "EXPIRES",
+                            "USES"
+                        ],
+                        &rows
+                    )
+                );
+                let bg = list.iter().filter(|a| a.break_glass).count();
+                if bg > 0 {
+                    println!(
+                        "!! {bg} BREAK-GLASS record(s) listed: overrides of policy, review them"
+                    );
+                }
+            }
+        }
+        ApprovalsCommand::Show { id } => {
+            let mut a = store.approval(&id)?;
+            a.state = a.effective_state(now);
+            if ctx.json {
+                print_json(&approval_json(&a))?;
+            } else {
+                print_approval(ctx, &a);
+            }
+        }
+        ApprovalsCommand::Approve {
+            id,
+            identity,
+            reason,
+            uses,
+        } => {
+            let a = store.approve(
+                &id,
+                &identity,
+                &reason,
+                now,
+                ApproveOptions { max_uses: uses },
+            )?;
+            let a = evidence_for(ctx, &mut store, "approval.approved", &a)?;
+            if ctx.json {
+                print_json(&approval_json(&a))?;
+            } else {
+                println!(
+                    "approved {} ({} {}) by {}: valid until {}, {} use(s)",
+                    a.approval_id,
+                    a.action_type,
+                    a.target,
+                    identity.trim(),
+                    cavra_store::rfc3339(a.expires_at),
+                    a.max_uses
+                );
+            }
+        }
+        ApprovalsCommand::Deny {
+            id,
+            identity,
+            reason,
+        } => {
+            let a = store.deny(&id, &identity, &reason, now)?;
+            let a = evidence_for(ctx, &mut store, "approval.denied", &a)?;
+            if ctx.json {
+                print_json(&approval_json(&a))?;
+            } else {
+                println!(
+                    "denied {} ({} {}) by {}",
+                    a.approval_id,
+                    a.action_type,
+                    a.target,
+                    identity.trim()
+                );
+            }
+        }
+        ApprovalsCommand::BreakGlass {
+            identity,
+            reason,
+            request_hash,
+            action_type,
+            target,
+            ttl,
+        } => {
+            let ttl: Duration = cavra_store::parse_duration(&ttl)?;
+            let a = store.break_glass(
+                NewBreakGlass {
+                    request_hash,
+                    action_type,
+                    target,
+                    identity,
+                    reason,
+                    ttl,
+                },
+                now,
+            )?;
+            let a = evidence_for(ctx, &mut store, "approval.break_glass", &a)?;
+            if ctx.json {
+                print_json(&approval_json(&a))?;
+            } else {
+                let line = format!(
+                    "!! BREAK-GLASS {} recorded by {} until {}: {}",
+                    a.approval_id,
+                    a.requested_by,
+                    cavra_store::rfc3339(a.expires_at),
+                    a.break_glass_reason.as_deref().unwrap_or_default()
+                );
+                println!("{}", loud(ctx, &line));
+                eprintln!("cavra: warning: break-glass overrides policy; it is logged and will be reviewed");
+            }
+        }
+        ApprovalsCommand::Expire => {
+            let expired = store.expire_due(now)?;
+            let expired = expired
+                .iter()
+                .map(|a| evidence_for(ctx, &mut store, "approval.expired", a))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if ctx.json {
+                let v: Vec<serde_json::Value> = expired.iter().map(approval_json).collect();
+                print_json(&serde_json::json!({ "expired": v, "count": expired.len() }))?;
+            } else {
+                println!("{} approval(s) expired", expired.len());
+                for a in &expired {
+                    println!("  {} {}", a.approval_id, state_label(a));
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Open the store for `ctx`: `$CAVRA_DB` or `<cavra_dir>/cavra.db`, busy timeout from
+/// `$CAVRA_BUSY_TIMEOUT_MS` (default 5000), and — with `with_config` — the routing and
+/// RBAC files under `<cavra_dir>/approvals/`.
+pub(crate) fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<Store> {
+    let path = cavra_store::default_db_path(&ctx.cavra_dir);
+    let mut opts = OpenOptions::default();
+    if let Some(ms) = std::env::var_os("CAVRA_BUSY_TIMEOUT_MS") {
+        let ms = ms
+            .to_str()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .with_context(|| format!("invalid CAVRA_BUSY_TIMEOUT_MS `{}`", ms.to_string_lossy()))?;
+        opts.busy_timeout = Duration::from_millis(ms);
+    }
+    let store = Store::open_with(&path, opts)?;
+    if with_config {
+        let config = ApprovalConfig::load(&ctx.cavra_dir)?;
+        Ok(store.with_config(config))
+    } else {
+        Ok(store)
+    }
+}
+
+/// Record a state change made from the CLI (approve, deny, break-glass, expire, session
+/// release, registry changes) in the signed evidence log
+/// (`cavra_evidence::EvidenceLog`, `<cavra_dir>/evidence`). Returns the evidence record id.
+/// The change itself is already durable in the store; if the evidence cannot be
+/// written, the error says so explicitly.
+pub(crate) fn record_transition(
+    ctx: &Ctx,
+    kind: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<String> {
+    let cfg = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
+    let appended = cavra_evidence::EvidenceLog::open(cfg)
+        .and_then(|mut log| log.append(kind, body.clone()))
+        .with_context(|| {
+            format!("the change was saved but its `{kind}` evidence record could not be written")
+        })?;
+    Ok(appended.record_id)
+}
+
+/// Record the evidence of an approval transition and link it from the approval.
+fn evidence_for(
+    ctx: &Ctx,
+    store: &mut Store,
+    kind: &str,
+    a: &cavra_store::Approval,
+) -> anyhow::Result<cavra_store::Approval> {
+    let record_id = record_transition(ctx, kind, &approval_json(a))?;
+    store.add_evidence_ref(&a.approval_id, &format!("evidence://record/{record_id}"))?;
+    Ok(store.approval(&a.approval_id)?)
+}
+
+/// An approval as JSON: the record (a superset of `approval.schema.json`) plus `id` and
+/// `exhausted`.
+pub(crate) fn approval_json(a: &cavra_store::Approval) -> serde_json::Value {
+    let mut v = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("id".into(), a.approval_id.clone().into());
+        m.insert("exhausted".into(), a.exhausted().into());
+    }
+    v
+}
+
+fn state_label(a: &cavra_store::Approval) -> String {
+    if a.break_glass {
+        if a.state == ApprovalState::BreakGlass {
+            "BREAK-GLASS".into()
+        } else {
+            format!("{} (BREAK-GLASS)", a.state)
+        }
+    } else if a.exhausted() {
+        "approved (used)".into()
+    } else {
+        a.state.to_string()
+    }
+}
+
+/// Bold red when colour is allowed (TTY, no NO_COLOR, no --json).
+pub(crate) fn loud(ctx: &Ctx, text: &str) -> String {
+    if ctx.color {
+        format!("\x1b[1;31m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn print_approval(ctx: &Ctx, a: &cavra_store::Approval) {
+    if a.break_glass {
+        println!(
+            "{}",
+            loud(
+                ctx,
+                "!! BREAK-GLASS record: a time-boxed override of policy"
+            )
+        );
+    }
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let fields: Vec<(&str, String)> = vec![
+        ("id", a.approval_id.clone()),
+        ("state", state_label(a)),
+        ("break_glass", a.break_glass.to_string()),
+        ("action", a.action_type.clone()),
+        ("target", a.target.clone()),
+        ("rule", a.rule_id.clone()),
+        ("severity", a.severity.clone()),
+        ("request_hash", a.request_hash.clone()),
+        ("decision_id", a.decision_id.clone()),
+        ("session_id", a.session_id.clone()),
+        ("agent_id", a.agent_id.clone()),
+        ("requested_by", a.requested_by.clone()),
+        ("approver_group", a.approver_group.clone()),
+        ("repo", opt(&a.repo)),
+        ("requested_at", cavra_store::rfc3339(a.requested_at)),
+        ("expires_at", cavra_store::rfc3339(a.expires_at)),
+        ("decided_by", opt(&a.decided_by)),
+        (
+            "decided_at",
+            a.decided_at
+                .map(cavra_store::rfc3339)
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("reason", opt(&a.decision_reason)),
+        ("uses", format!("{}/{}", a.uses, a.max_uses)),
+    ];
+    for (k, v) in fields {
+        println!("{k:<15} {v}");
+    }
+    if !a.evidence_refs.is_empty() {
+        println!("{:<15} {}", "evidence", a.evidence_refs.join(", "));
+    }
+    println!("history:");
+    for h in &a.history {
+        println!(
+            "  {} {}{}{}",
+            h.at,
+            h.event,
+            h.by.as_deref()
+                .map(|b| format!(" by {b}"))
+                .unwrap_or_default(),
+            h.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+pub(crate) fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).context("cannot encode JSON")?
+    );
+    Ok(())
+}
+
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    let one_line = s.replace(['\n', '\r', '\t'], " ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// A plain left-aligned text table.
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}

@@ -1,0 +1,292 @@
+//! `cavra evaluate` and `cavra explain`.
+
+use crate::ctx::Ctx;
+use crate::decide::{decide, DecideOptions};
+use crate::output;
+use crate::packs::{self, PackChoice};
+use anyhow::{anyhow, bail, Context, Result};
+use cavra_core::{ActionRequest, ActionType, Actor, Effect, McpCall, Mode, Outcome};
+use clap::Args;
+use serde_json::{json, Value};
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Which pack, shared by evaluate/explain/hook.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PackArgs {
+    /// A pack id: bundled (`cavra-coding-baseline`, `strict`, ...) or found in --policy-dir.
+    #[arg(long, value_name = "ID")]
+    pub pack: Option<String>,
+    /// A pack file (YAML, or compiled JSON from `cavra policy compile`).
+    #[arg(long, value_name = "FILE", conflicts_with = "pack")]
+    pub policy: Option<PathBuf>,
+    /// Directory of packs, each in `DIR/<id>/policy.yaml` (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub policy_dir: Vec<PathBuf>,
+}
+
+impl PackArgs {
+    pub fn choice(&self) -> PackChoice {
+        PackChoice {
+            pack: self.pack.clone(),
+            policy: self.policy.clone(),
+            policy_dirs: self.policy_dir.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Action type: read_file, write_file, delete_file, execute_command, git_operation,
+    /// mcp_tool_call, network_request, pull_request.
+    #[arg(required_unless_present = "request")]
+    pub action: Option<String>,
+    /// Target: a path, a command line, `origin/main`, `server:tool`, a URL.
+    #[arg(required_unless_present = "request")]
+    pub target: Option<String>,
+    /// A request in the reference JSON shape (`-` for stdin).
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["action", "target"])]
+    pub request: Option<String>,
+    #[command(flatten)]
+    pub packs: PackArgs,
+    /// MCP trust registry file (reference shape: {"mcp_servers": [...]}).
+    #[arg(long, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+    /// Requested operation (git: `push`; MCP: capability).
+    #[arg(long)]
+    pub operation: Option<String>,
+    /// Working directory the action happens in (default: the current directory).
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Repository root (default: the working directory).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Agent id of the actor.
+    #[arg(long, default_value = "cli")]
+    pub agent: String,
+    /// Session id.
+    #[arg(long, default_value = "cli")]
+    pub session: String,
+    /// Override the pack's mode: enforce or shadow.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Do not append the decision to the evidence log.
+    #[arg(long)]
+    pub no_record: bool,
+    /// Headless: open an approval request instead of asking.
+    #[arg(long, env = "CAVRA_NON_INTERACTIVE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub non_interactive: bool,
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(|x| x.as_str()).map(str::to_string)
+}
+
+/// Builds a request from the reference JSON shape.
+pub fn request_from_json(v: &Value) -> Result<ActionRequest> {
+    let action = s(v, "action_type").ok_or_else(|| anyhow!("request has no `action_type`"))?;
+    let at = ActionType::parse(&action).ok_or_else(|| anyhow!("unknown action_type `{action}`"))?;
+    let mut req = ActionRequest::new(at, s(v, "target").unwrap_or_default());
+    req.session_id = s(v, "session_id").unwrap_or_else(|| "default".into());
+    req.actor = Actor {
+        agent_id: s(v, "agent_id").unwrap_or_else(|| "unknown-agent".into()),
+        kind: s(v, "actor").unwrap_or_else(|| "agent".into()),
+    };
+    req.operation = s(v, "operation").or_else(|| s(v, "requested_operation")).or_else(|| s(v, "capability"));
+    req.policy_pack = s(v, "policy_pack");
+    req.cwd = s(v, "cwd");
+    req.repo_root = s(v, "repo_root");
+    if at == ActionType::McpToolCall {
+        if let Some(server) = s(v, "server") {
+            req.mcp = Some(McpCall {
+                server,
+                tool: s(v, "tool").unwrap_or_default(),
+                arguments: v.get("arguments").cloned().unwrap_or(Value::Null),
+                capability: s(v, "capability"),
+            });
+        }
+    }
+    Ok(req)
+}
+
+fn home() -> Option<String> {
+    std::env::var("HOME").ok()
+}
+
+pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
+    let mut req = if let Some(r) = &args.request {
+        let text = if r == "-" {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("cannot read the request from stdin")?;
+            s
+        } else {
+            std::fs::read_to_string(r).with_context(|| format!("cannot read request file `{r}`"))?
+        };
+        let v: Value = serde_json::from_str(&text).context("the request is not valid JSON")?;
+        request_from_json(&v)?
+    } else {
+        let action = args.action.clone().unwrap_or_default();
+        let at = ActionType::parse(&action).ok_or_else(|| {
+            anyhow!("unknown action `{action}`; use one of: read_file, write_file, delete_file, execute_command, git_operation, mcp_tool_call, network_request, pull_request")
+        })?;
+        let mut req = ActionRequest::new(at, args.target.clone().unwrap_or_default());
+        req.session_id = args.session.clone();
+        req.actor = Actor {
+            agent_id: args.agent.clone(),
+            kind: "cli".into(),
+        };
+        req
+    };
+    if args.operation.is_some() {
+        req.operation = args.operation.clone();
+    }
+    if req.cwd.is_none() {
+        req.cwd = args.cwd.clone().or_else(|| {
+            std::env::current_dir().ok().map(|p| p.display().to_string())
+        });
+    }
+    if args.repo.is_some() {
+        req.repo_root = args.repo.clone();
+    }
+    req.home = home();
+    if let Some(m) = &args.mode {
+        req.mode = Some(Mode::parse(m).ok_or_else(|| anyhow!("unknown mode `{m}` (enforce, shadow)"))?);
+    }
+    Ok(req)
+}
+
+pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
+    let mut req = build_request(&args)?;
+    let mut choice = args.packs.choice();
+    if choice.pack.is_none() && choice.policy.is_none() {
+        choice.pack = req.policy_pack.clone();
+    }
+    let project = std::env::current_dir().ok();
+    let (pack, _origin) = packs::load(&choice, project.as_deref())?;
+    req.policy_pack = Some(pack.id.clone());
+    let registry = args.registry.as_deref().map(packs::load_registry).transpose()?;
+    let opts = DecideOptions {
+        record: !args.no_record,
+        non_interactive: args.non_interactive,
+        registry,
+    };
+    let decided = decide(ctx, &pack, &req, &opts)?;
+    let d = &decided.decision;
+    if ctx.json {
+        let mut v = serde_json::to_value(d)?;
+        if let Some(id) = &decided.record_id {
+            v["evidence_record"] = json!(id);
+        }
+        if let Some(id) = &decided.approval_id {
+            v["approval_id"] = json!(id);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        output::print_decision(ctx.color, d);
+        if let Some(id) = &decided.approval_id {
+            println!(
+                "  {:<15} {id} — approve with: cavra approvals approve {id} --as <you> --reason <why>",
+                output::paint(ctx.color, "2", "approval")
+            );
+        }
+    }
+    Ok(output::exit_code(d))
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub eval: EvaluateArgs,
+}
+
+/// `cavra explain`: why, which rules matched, what would change the outcome.
+pub fn explain(args: ExplainArgs, ctx: &Ctx) -> Result<i32> {
+    let mut a = args.eval;
+    a.no_record = true;
+    let req = build_request(&a)?;
+    let project = std::env::current_dir().ok();
+    let mut choice = a.packs.choice();
+    if choice.pack.is_none() && choice.policy.is_none() {
+        choice.pack = req.policy_pack.clone();
+    }
+    let (pack, origin) = packs::load(&choice, project.as_deref())?;
+    let registry = a.registry.as_deref().map(packs::load_registry).transpose()?;
+    let env = cavra_core::guard::EvalEnv {
+        registry: registry.as_ref(),
+        ..Default::default()
+    };
+    let d = cavra_core::guard::evaluate(&pack, &req, &env);
+    let mut changes: Vec<String> = Vec::new();
+    match d.enforced_decision {
+        Outcome::Block | Outcome::RequireApproval => {
+            let deciding: Vec<&cavra_core::RuleMatch> = d
+                .matches
+                .iter()
+                .filter(|m| m.effect != Effect::Allow)
+                .collect();
+            let ids: Vec<String> = {
+                let mut v: Vec<String> = deciding.iter().map(|m| m.rule_id.clone()).collect();
+                v.dedup();
+                v
+            };
+            if let Some(alt) = &d.alternative {
+                changes.push(format!("do this instead: {alt}"));
+            }
+            changes.push(format!(
+                "the outcome changes only if every one of these rules stops matching or is overridden in the pack (`overrides:`): {}",
+                ids.join(", ")
+            ));
+            if d.enforced_decision == Outcome::RequireApproval {
+                changes.push("a person approves the request (`cavra approvals approve <id>`); the approved action then passes once".into());
+            }
+            changes.push("a break-glass override with a reason and an identity (`cavra approvals break-glass`) lets it through, loudly recorded".into());
+            changes.push("shadow mode (`--mode shadow` or the `cavra-observe` pack) records it without enforcing".into());
+        }
+        _ => {
+            changes.push("no rule restricts this action; adding a block or require_approval rule that matches it to the pack would change that".into());
+        }
+    }
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "decision": d,
+                "pack_source": origin.describe(),
+                "what_would_change_it": changes,
+            }))?
+        );
+    } else {
+        output::print_decision(ctx.color, &d);
+        println!("\nPack: {} from {}", pack.id, origin.describe());
+        println!("Rules that matched ({}):", d.matches.len());
+        if d.matches.is_empty() {
+            println!("  (none)");
+        }
+        for m in &d.matches {
+            println!(
+                "  - {} [{} / {}] {}",
+                m.rule_id,
+                m.effect.as_str(),
+                m.severity.as_str(),
+                m.reason
+            );
+            if let Some(x) = &m.matched {
+                println!("      matched: {x}");
+            }
+        }
+        println!("What would change the outcome:");
+        for c in &changes {
+            println!("  - {c}");
+        }
+    }
+    Ok(output::exit_code(&d))
+}
+
+/// Parses `--mode` style strings used elsewhere.
+#[allow(dead_code)]
+pub fn parse_mode(m: &str) -> Result<Mode> {
+    match Mode::parse(m) {
+        Some(x) => Ok(x),
+        None => bail!("unknown mode `{m}`"),
+    }
+}

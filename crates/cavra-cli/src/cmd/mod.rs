@@ -1,0 +1,67 @@
+//! Subcommands: one file each. `run` dispatches and returns the process exit code.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::ctx::Ctx;
+
+pub mod approvals;
+pub mod evaluate;
+pub mod hook;
+pub mod policy;
+pub mod evidence;
+pub mod keys;
+pub mod registry;
+pub mod sessions;
+
+/// CAVRA: before the agent acts, CAVRA decides.
+#[derive(Debug, Parser)]
+#[command(name = "cavra", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The project's CAVRA directory (default `.cavra`, or $CAVRA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cavra_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide one action: `cavra evaluate read_file .env`, `cavra evaluate execute_command "git push --force"`.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Why an action gets its decision, which rules matched, what would change it.
+    Explain(evaluate::ExplainArgs),
+    /// Policy packs: list, show, validate, compile, diff, test, sign, verify.
+    Policy(policy::PolicyArgs),
+    /// Speak an agent's pre-tool-use hook protocol (stdin event, stdout answer).
+    Hook(hook::HookArgs),
+    /// Approval requests and break-glass overrides.
+    Approvals(approvals::ApprovalsArgs),
+    /// The tamper-evident decision log: verify, prove, bundle, search, export, prune.
+    Evidence(evidence::EvidenceArgs),
+    /// Evidence signing keys and trust roots.
+    Keys(keys::KeysArgs),
+    /// Agent and MCP trust registries.
+    Registry(registry::RegistryArgs),
+    /// Sessions held after repeated or critical blocked attempts.
+    Sessions(sessions::SessionsArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let explicit_dir = cli.cavra_dir.is_some() || std::env::var_os("CAVRA_DIR").is_some();
+    let ctx = Ctx::new(cli.json, cli.cavra_dir);
+    match cli.command {
+        Command::Evaluate(args) => evaluate::run(args, &ctx),
+        Command::Explain(args) => evaluate::explain(args, &ctx),
+        Command::Policy(args) => policy::run(args, &ctx),
+        Command::Hook(args) => hook::run(args, &ctx, explicit_dir),
+        Command::Approvals(args) => approvals::run(args, &ctx),
+        Command::Evidence(args) => evidence::run(args, &ctx),
+        Command::Keys(args) => keys::run(args, &ctx),
+        Command::Registry(args) => registry::run(args, &ctx),
+        Command::Sessions(args) => sessions::run(args, &ctx),
+    }
+}

@@ -1,0 +1,525 @@
+//! `cavra registry`: the agent registry (governed identities and capability profiles)
+//! and the MCP trust registry, both in the store.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cavra_store::{
+    AgentProfile, AgentRecord, AgentStatus, McpServer, NewAgent, OffsetDateTime, ToolClass,
+};
+use clap::{Args, Subcommand};
+
+use super::approvals::{clip, open_store, print_json, record_transition, table};
+use crate::ctx::Ctx;
+
+/// Manage the agent and MCP trust registries.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    #[command(subcommand)]
+    pub command: RegistryCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Governed agent identities.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// MCP servers and their trust.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// List registered agents.
+    List,
+    /// List the built-in capability profiles.
+    Profiles,
+    /// Register an agent (status pending unless --approved).
+    Add {
+        agent_id: String,
+        /// read-only-reviewer, builder or release-agent.
+        #[arg(long)]
+        profile: String,
+        #[arg(long)]
+        vendor: Option<String>,
+        /// e.g. claude-code, codex, ci-runner.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        risk_tier: Option<String>,
+        /// Register as approved at once.
+        #[arg(long)]
+        approved: bool,
+    },
+    /// Show one agent and its profile.
+    Show { agent_id: String },
+    /// Approve a registered agent.
+    Approve {
+        agent_id: String,
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Block an agent.
+    Block {
+        agent_id: String,
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove an agent from the registry.
+    Remove { agent_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// List MCP servers.
+    List,
+    /// Add an MCP server.
+    Add {
+        server_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// approved, experimental, restricted, blocked, ...
+        #[arg(long = "tier", default_value = "experimental")]
+        trust_tier: String,
+        /// approved, pending, denied or blocked.
+        #[arg(long = "state", default_value = "pending")]
+        approval_state: String,
+        #[arg(long = "capability", value_name = "CAP")]
+        capabilities: Vec<String>,
+        /// An allowed tool, optionally classified: NAME or NAME=read|write|admin|exfil-capable.
+        #[arg(long = "tool", value_name = "NAME[=CLASS]")]
+        tools: Vec<String>,
+    },
+    /// Show one server.
+    Show { server_id: String },
+    /// Approve a server (state approved; a blocked tier becomes approved unless --tier).
+    Approve {
+        server_id: String,
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long = "tier")]
+        trust_tier: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Block a server (tier blocked, state denied).
+    Block {
+        server_id: String,
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove a server.
+    Remove { server_id: String },
+    /// Import a registry file (`{"mcp_servers": [...]}`, the reference format).
+    Import { file: PathBuf },
+    /// Export the registry in the same format (to stdout without FILE).
+    Export { file: Option<PathBuf> },
+}
+
+pub fn run(args: RegistryArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    let now = OffsetDateTime::now_utc();
+    match args.command {
+        RegistryCommand::Agents(cmd) => agents(cmd, ctx, now),
+        RegistryCommand::Mcp(cmd) => mcp(cmd, ctx, now),
+    }
+}
+
+fn agent_json(a: &AgentRecord) -> serde_json::Value {
+    let mut v = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
+    if let (Some(m), Ok(p)) = (v.as_object_mut(), a.profile()) {
+        m.insert(
+            "capabilities".into(),
+            serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
+        );
+    }
+    v
+}
+
+fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
+    if let AgentsCommand::Profiles = cmd {
+        let profiles = AgentProfile::builtins();
+        if ctx.json {
+            print_json(&serde_json::to_value(profiles)?)?;
+        } else {
+            for p in profiles {
+                println!("{}: {}", p.name, p.description);
+                println!("  action types: {}", p.action_types.join(", "));
+                let ops: Vec<&str> = p.operations.iter().map(|o| o.as_str()).collect();
+                println!("  operations:   {}", ops.join(", "));
+                println!("  packs:        {}", p.packs.join(", "));
+            }
+        }
+        return Ok(0);
+    }
+    let mut store = open_store(ctx, false)?;
+    let unknown = |id: &str| cavra_store::StoreError::UnknownAgent(id.to_string());
+    match cmd {
+        AgentsCommand::Profiles => {}
+        AgentsCommand::List => {
+            let list = store.list_agents()?;
+            if ctx.json {
+                print_json(&serde_json::Value::Array(
+                    list.iter().map(agent_json).collect(),
+                ))?;
+            } else if list.is_empty() {
+                println!("no agents registered");
+            } else {
+                let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.agent_id.clone(),
+                            a.status.as_str().to_uppercase(),
+                            a.profile.clone(),
+                            dash(&a.kind),
+                            dash(&a.vendor),
+                            dash(&a.owner),
+                            dash(&a.risk_tier),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(
+                        &["AGENT", "STATUS", "PROFILE", "KIND", "VENDOR", "OWNER", "RISK"],
+                        &rows
+                    )
+                );
+            }
+        }
+        AgentsCommand::Add {
+            agent_id,
+            profile,
+            vendor,
+            kind,
+            owner,
+            risk_tier,
+            approved,
+        } => {
+            let a = store.add_agent(
+                NewAgent {
+                    agent_id,
+                    vendor,
+                    kind,
+                    owner,
+                    risk_tier,
+                    profile,
+                    status: if approved {
+                        AgentStatus::Approved
+                    } else {
+                        AgentStatus::Pending
+                    },
+                },
+                now,
+            )?;
+            record_transition(ctx, "registry.agent.added", &agent_json(&a))?;
+            if ctx.json {
+                print_json(&agent_json(&a))?;
+            } else {
+                println!(
+                    "added agent {} ({}, {})",
+                    a.agent_id,
+                    a.profile,
+                    a.status.as_str()
+                );
+            }
+        }
+        AgentsCommand::Show { agent_id } => {
+            let a = store.agent(&agent_id)?.ok_or_else(|| unknown(&agent_id))?;
+            if ctx.json {
+                print_json(&agent_json(&a))?;
+            } else {
+                let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+                println!("agent_id   {}", a.agent_id);
+                println!("status     {}", a.status.as_str());
+                println!("profile    {}", a.profile);
+                println!("kind       {}", dash(&a.kind));
+                println!("vendor     {}", dash(&a.vendor));
+                println!("owner      {}", dash(&a.owner));
+                println!("risk_tier  {}", dash(&a.risk_tier));
+                if let Ok(p) = a.profile() {
+                    println!("may        {}", p.action_types.join(", "));
+                    let ops: Vec<&str> = p.operations.iter().map(|o| o.as_str()).collect();
+                    println!("operations {}", ops.join(", "));
+                    println!("packs      {}", p.packs.join(", "));
+                }
+            }
+        }
+        AgentsCommand::Approve {
+            agent_id,
+            identity,
+            reason,
+        } => {
+            anyhow::ensure!(
+                !identity.trim().is_empty(),
+                "invalid identity: must not be empty"
+            );
+            let a = store.set_agent_status(&agent_id, AgentStatus::Approved, now)?;
+            let body = serde_json::json!({"agent": agent_json(&a), "by": identity.trim(), "reason": reason});
+            record_transition(ctx, "registry.agent.approved", &body)?;
+            emit(
+                ctx,
+                &agent_json(&a),
+                &format!("approved agent {}", a.agent_id),
+            )?;
+        }
+        AgentsCommand::Block {
+            agent_id,
+            identity,
+            reason,
+        } => {
+            anyhow::ensure!(
+                !identity.trim().is_empty(),
+                "invalid identity: must not be empty"
+            );
+            let a = store.set_agent_status(&agent_id, AgentStatus::Blocked, now)?;
+            let body = serde_json::json!({"agent": agent_json(&a), "by": identity.trim(), "reason": reason});
+            record_transition(ctx, "registry.agent.blocked", &body)?;
+            emit(
+                ctx,
+                &agent_json(&a),
+                &format!("blocked agent {}", a.agent_id),
+            )?;
+        }
+        AgentsCommand::Remove { agent_id } => {
+            store.remove_agent(&agent_id)?;
+            record_transition(
+                ctx,
+                "registry.agent.removed",
+                &serde_json::json!({"agent_id": agent_id}),
+            )?;
+            emit(
+                ctx,
+                &serde_json::json!({"removed": agent_id}),
+                &format!("removed agent {agent_id}"),
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+fn emit(ctx: &Ctx, json: &serde_json::Value, human: &str) -> anyhow::Result<()> {
+    if ctx.json {
+        print_json(json)
+    } else {
+        println!("{human}");
+        Ok(())
+    }
+}
+
+fn mcp_json(m: &McpServer) -> serde_json::Value {
+    serde_json::to_value(m).unwrap_or(serde_json::Value::Null)
+}
+
+fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
+    let mut store = open_store(ctx, false)?;
+    let unknown = |id: &str| cavra_store::StoreError::UnknownMcpServer(id.to_string());
+    match cmd {
+        McpCommand::List => {
+            let list = store.list_mcp_servers()?;
+            if ctx.json {
+                print_json(&serde_json::Value::Array(
+                    list.iter().map(mcp_json).collect(),
+                ))?;
+            } else if list.is_empty() {
+                println!("no mcp servers registered");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.server_id.clone(),
+                            if m.is_blocked() {
+                                format!("{} (BLOCKED)", m.trust_tier)
+                            } else {
+                                m.trust_tier.clone()
+                            },
+                            m.approval_state.clone(),
+                            clip(&m.capabilities.join(","), 30),
+                            clip(&m.allowed_tools.join(","), 40),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(&["SERVER", "TIER", "STATE", "CAPABILITIES", "TOOLS"], &rows)
+                );
+            }
+        }
+        McpCommand::Add {
+            server_id,
+            name,
+            trust_tier,
+            approval_state,
+            capabilities,
+            tools,
+        } => {
+            let mut allowed_tools = Vec::new();
+            let mut tool_classifications = BTreeMap::new();
+            for t in tools {
+                match t.split_once('=') {
+                    Some((name, class)) => {
+                        let name = name.trim().to_string();
+                        tool_classifications.insert(name.clone(), ToolClass::parse(class)?);
+                        allowed_tools.push(name);
+                    }
+                    None => allowed_tools.push(t.trim().to_string()),
+                }
+            }
+            let server = McpServer {
+                server_id,
+                name,
+                trust_tier,
+                approval_state,
+                capabilities,
+                allowed_tools,
+                tool_classifications,
+                extra: serde_json::Map::new(),
+            };
+            let m = store.put_mcp_server(&server, false, now)?;
+            record_transition(ctx, "registry.mcp.added", &mcp_json(&m))?;
+            emit(
+                ctx,
+                &mcp_json(&m),
+                &format!("added mcp server {}", m.server_id),
+            )?;
+        }
+        McpCommand::Show { server_id } => {
+            let m = store
+                .mcp_server(&server_id)?
+                .ok_or_else(|| unknown(&server_id))?;
+            if ctx.json {
+                print_json(&mcp_json(&m))?;
+            } else {
+                if m.is_blocked() {
+                    println!("!! BLOCKED server");
+                }
+                println!("server_id       {}", m.server_id);
+                println!("name            {}", m.name.as_deref().unwrap_or("-"));
+                println!("trust_tier      {}", m.trust_tier);
+                println!("approval_state  {}", m.approval_state);
+                println!("capabilities    {}", m.capabilities.join(", "));
+                println!("allowed_tools   {}", m.allowed_tools.join(", "));
+                for (tool, class) in &m.tool_classifications {
+                    println!(
+                        "  {tool}: {}",
+                        serde_json::to_value(class)?.as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        McpCommand::Approve {
+            server_id,
+            identity,
+            trust_tier,
+            reason,
+        } => {
+            anyhow::ensure!(
+                !identity.trim().is_empty(),
+                "invalid identity: must not be empty"
+            );
+            let cur = store
+                .mcp_server(&server_id)?
+                .ok_or_else(|| unknown(&server_id))?;
+            let tier = trust_tier.unwrap_or_else(|| {
+                if cur.trust_tier == "blocked" {
+                    "approved".into()
+                } else {
+                    cur.trust_tier.clone()
+                }
+            });
+            let m = store.set_mcp_state(&server_id, &tier, "approved", now)?;
+            let body = serde_json::json!({"server": mcp_json(&m), "by": identity.trim(), "reason": reason});
+            record_transition(ctx, "registry.mcp.approved", &body)?;
+            emit(
+                ctx,
+                &mcp_json(&m),
+                &format!(
+                    "approved mcp server {} (tier {})",
+                    m.server_id, m.trust_tier
+                ),
+            )?;
+        }
+        McpCommand::Block {
+            server_id,
+            identity,
+            reason,
+        } => {
+            anyhow::ensure!(
+                !identity.trim().is_empty(),
+                "invalid identity: must not be empty"
+            );
+            let m = store.set_mcp_state(&server_id, "blocked", "denied", now)?;
+            let body = serde_json::json!({"server": mcp_json(&m), "by": identity.trim(), "reason": reason});
+            record_transition(ctx, "registry.mcp.blocked", &body)?;
+            emit(
+                ctx,
+                &mcp_json(&m),
+                &format!("blocked mcp server {}", m.server_id),
+            )?;
+        }
+        McpCommand::Remove { server_id } => {
+            store.remove_mcp_server(&server_id)?;
+            record_transition(
+                ctx,
+                "registry.mcp.removed",
+                &serde_json::json!({"server_id": server_id}),
+            )?;
+            emit(
+                ctx,
+                &serde_json::json!({"removed": server_id}),
+                &format!("removed mcp server {server_id}"),
+            )?;
+        }
+        McpCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
+            let reg = cavra_store::parse_mcp_registry(&text, &file)?;
+            let n = store.import_mcp_registry(&reg, now)?;
+            record_transition(
+                ctx,
+                "registry.mcp.imported",
+                &serde_json::json!({"file": file.display().to_string(), "count": n}),
+            )?;
+            emit(
+                ctx,
+                &serde_json::json!({"imported": n}),
+                &format!("imported {n} mcp server(s) from {}", file.display()),
+            )?;
+        }
+        McpCommand::Export { file } => {
+            let reg = store.export_mcp_registry()?;
+            let text = serde_json::to_string_pretty(&reg)? + "\n";
+            match file {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write `{}`", path.display()))?;
+                    if !ctx.json {
+                        println!(
+                            "exported {} mcp server(s) to {}",
+                            reg.mcp_servers.len(),
+                            path.display()
+                        );
+                    } else {
+                        print_json(
+                            &serde_json::json!({"exported": reg.mcp_servers.len(), "file": path.display().to_string()}),
+                        )?;
+                    }
+                }
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(0)
+}

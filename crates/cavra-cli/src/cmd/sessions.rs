@@ -1,0 +1,158 @@
+//! `cavra sessions`: sessions put on hold after repeated or critical blocked attempts,
+//! and their release by a human.
+
+use cavra_store::{OffsetDateTime, SessionState};
+use clap::{Args, Subcommand};
+
+use super::approvals::{clip, open_store, print_json, record_transition, table};
+use crate::ctx::Ctx;
+
+/// Inspect and release held sessions.
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(subcommand)]
+    pub command: SessionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions with blocked attempts (held ones are flagged).
+    List {
+        /// Only sessions on hold.
+        #[arg(long)]
+        held: bool,
+    },
+    /// Show one session and its blocked attempts.
+    Show { session_id: String },
+    /// Release a held session (not by its own agent).
+    Release {
+        session_id: String,
+        #[arg(long = "as", value_name = "IDENTITY")]
+        identity: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// For the hook: call after `Store::record_block`; when that call put the session on
+/// hold (`transition == Some(Held)`), records `session.held` evidence and returns the
+/// evidence record id.
+#[allow(dead_code)] // LEAD: call from the hook after `record_block`.
+pub(crate) fn record_hold_if_new(
+    ctx: &Ctx,
+    state: &SessionState,
+) -> anyhow::Result<Option<String>> {
+    if state.transition == Some(cavra_store::SessionTransition::Held) {
+        record_transition(ctx, "session.held", &session_json(state)).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn session_json(s: &SessionState) -> serde_json::Value {
+    serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn run(args: SessionsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    let now = OffsetDateTime::now_utc();
+    let mut store = open_store(ctx, true)?;
+    match args.command {
+        SessionsCommand::List { held } => {
+            let list: Vec<SessionState> = store
+                .list_sessions()?
+                .into_iter()
+                .filter(|s| !held || s.held)
+                .collect();
+            if ctx.json {
+                print_json(&serde_json::Value::Array(
+                    list.iter().map(session_json).collect(),
+                ))?;
+            } else if list.is_empty() {
+                println!("no sessions");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.session_id.clone(),
+                            s.agent_id.clone(),
+                            if s.held {
+                                "HELD".into()
+                            } else {
+                                "active".into()
+                            },
+                            s.total_blocks.to_string(),
+                            s.blocks
+                                .first()
+                                .map(|b| cavra_store::rfc3339(b.at))
+                                .unwrap_or_else(|| "-".into()),
+                            clip(s.held_reason.as_deref().unwrap_or("-"), 50),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(
+                        &[
+                            "SESSION",
+                            "AGENT",
+                            "STATE",
+                            "BLOCKS",
+                            "LAST BLOCK",
+                            "HOLD REASON"
+                        ],
+                        &rows
+                    )
+                );
+            }
+        }
+        SessionsCommand::Show { session_id } => {
+            let s = store
+                .session(&session_id)?
+                .ok_or_else(|| cavra_store::StoreError::UnknownSession(session_id.clone()))?;
+            if ctx.json {
+                print_json(&session_json(&s))?;
+            } else {
+                println!("session_id    {}", s.session_id);
+                println!("agent_id      {}", s.agent_id);
+                println!("state         {}", if s.held { "HELD" } else { "active" });
+                if let Some(r) = &s.held_reason {
+                    println!("held_reason   {r}");
+                }
+                if let Some(t) = s.held_at {
+                    println!("held_at       {}", cavra_store::rfc3339(t));
+                }
+                if let Some(by) = &s.released_by {
+                    println!(
+                        "released      by {by} at {}: {}",
+                        s.released_at.map(cavra_store::rfc3339).unwrap_or_default(),
+                        s.release_reason.as_deref().unwrap_or("")
+                    );
+                }
+                println!("total_blocks  {}", s.total_blocks);
+                for b in &s.blocks {
+                    println!(
+                        "  {} {} ({})",
+                        cavra_store::rfc3339(b.at),
+                        b.severity,
+                        b.agent_id
+                    );
+                }
+            }
+        }
+        SessionsCommand::Release {
+            session_id,
+            identity,
+            reason,
+        } => {
+            let s = store.release(&session_id, &identity, &reason, now)?;
+            record_transition(ctx, "session.released", &session_json(&s))?;
+            if ctx.json {
+                print_json(&session_json(&s))?;
+            } else {
+                println!("released session {} by {}", s.session_id, identity.trim());
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,179 @@
+//! The decision pipeline shared by `cavra evaluate` and `cavra hook`: evaluate, apply
+//! approvals and break-glass from the store, open approval requests when headless, and
+//! append the decision to the evidence log before the answer is returned.
+
+use crate::ctx::Ctx;
+use anyhow::{Context, Result};
+use cavra_core::guard::{evaluate, BreakGlass, EvalEnv, McpRegistry};
+use cavra_core::policy::CompiledPack;
+use cavra_core::{ActionRequest, Decision, Outcome};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// Options for one decision.
+#[derive(Debug, Default)]
+pub struct DecideOptions {
+    /// Append the decision to the evidence log.
+    pub record: bool,
+    /// Headless: a require-approval decision opens an approval request and blocks.
+    pub non_interactive: bool,
+    pub registry: Option<McpRegistry>,
+}
+
+/// A decision and what happened around it.
+#[derive(Debug)]
+pub struct Decided {
+    pub decision: Decision,
+    /// The evidence record id, when recorded.
+    pub record_id: Option<String>,
+    /// A pending approval request opened for this action (headless mode).
+    pub approval_id: Option<String>,
+}
+
+fn now() -> cavra_store::OffsetDateTime {
+    cavra_store::OffsetDateTime::now_utc()
+}
+
+fn rfc3339(t: cavra_store::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The decision record written to the evidence log (a superset of the reference
+/// `decision.schema.json`).
+pub fn decision_record(req: &ActionRequest, d: &Decision, decision_id: &str) -> Value {
+    let session = if req.session_id.is_empty() { "default" } else { req.session_id.as_str() };
+    json!({
+        "decision_id": decision_id,
+        "session_id": session,
+        "agent_id": req.actor.agent_id,
+        "actor": req.actor.kind,
+        "action_type": d.action_type,
+        "target": req.target,
+        "requested_operation": req.operation.clone().unwrap_or_else(|| req.target.clone()),
+        "policy_pack": d.policy.id,
+        "policy_id": d.policy.id,
+        "policy_version": d.policy.version,
+        "policy_digest": d.policy.digest,
+        "rule_id": d.rule_id,
+        "rule_ids": d.rule_ids,
+        "decision": d.decision.reference_name(),
+        "cavra_decision": d.decision.as_str(),
+        "enforced_decision": d.enforced_decision.as_str(),
+        "proceed": d.proceed,
+        "severity": d.severity.as_str(),
+        "reason": d.reason,
+        "approver_group": d.approver_group,
+        "controls": d.controls,
+        "request_hash": d.request_hash,
+        "request": req,
+        "mode": d.mode.as_str(),
+        "scope": d.scope,
+        "alternative": d.alternative,
+        "evaluation_us": d.evaluation_us,
+        "timestamp": rfc3339(now()),
+        "correlation_id": req.session_id,
+        "evidence_refs": [format!("evidence://{session}/{decision_id}")],
+    })
+}
+
+fn store_path(ctx: &Ctx) -> std::path::PathBuf {
+    cavra_store::default_db_path(&ctx.cavra_dir)
+}
+
+/// Runs the pipeline.
+pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &DecideOptions) -> Result<Decided> {
+    let t0 = Instant::now();
+    let env = EvalEnv {
+        registry: opts.registry.as_ref(),
+        ..Default::default()
+    };
+    let mut d = evaluate(pack, req, &env);
+    let mut approval_id = None;
+    let db = store_path(ctx);
+    // approvals and break-glass live in the store; only consult it when it exists
+    if matches!(d.decision, Outcome::Block | Outcome::RequireApproval) && db.is_file() {
+        let mut store = cavra_store::Store::open(&db)
+            .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?;
+        let now = now();
+        let bg = store.active_break_glass(
+            &cavra_store::BreakGlassQuery {
+                request_hash: Some(&d.request_hash),
+                action_type: &d.action_type,
+                target: &req.target,
+            },
+            now,
+        )?;
+        if let Some(bg) = bg {
+            let env = EvalEnv {
+                registry: opts.registry.as_ref(),
+                break_glass: Some(BreakGlass {
+                    id: bg.approval_id.clone(),
+                    identity: bg.decided_by.clone().unwrap_or_default(),
+                    reason: bg.break_glass_reason.clone().unwrap_or_default(),
+                }),
+                ..Default::default()
+            };
+            d = evaluate(pack, req, &env);
+        } else if d.decision == Outcome::RequireApproval {
+            if let Some(a) = store.consume_approval(&d.request_hash, &req.actor.agent_id, now)? {
+                d.decision = Outcome::Allow;
+                d.proceed = true;
+                d.reason = format!(
+                    "approved by `{}` (approval {}): {}",
+                    a.decided_by.clone().unwrap_or_default(),
+                    a.approval_id,
+                    d.reason
+                );
+                d.rule_ids.insert(0, "approval.granted".into());
+            }
+        }
+    }
+    if d.decision == Outcome::RequireApproval && (opts.non_interactive || pack.defaults.non_interactive) {
+        let mut store = cavra_store::Store::open(&db)
+            .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?;
+        if let Ok(cfg) = cavra_store::ApprovalConfig::load(&ctx.cavra_dir) {
+            store = store.with_config(cfg);
+        }
+        let a = store.create_approval(
+            cavra_store::NewApproval {
+                request_hash: d.request_hash.clone(),
+                decision_id: d.request_hash.chars().take(16).collect(),
+                session_id: req.session_id.clone(),
+                agent_id: req.actor.agent_id.clone(),
+                action_type: d.action_type.clone(),
+                target: req.target.clone(),
+                rule_id: d.rule_id.clone(),
+                severity: d.severity.as_str().into(),
+                approver_group: d.approver_group.clone().unwrap_or_else(|| pack.defaults.approver_group.clone()),
+                requested_by: req.actor.agent_id.clone(),
+                repo: req.repo_root.clone().or_else(|| req.cwd.clone()),
+                ttl: std::time::Duration::from_secs(pack.defaults.approval_ttl_secs),
+            },
+            now(),
+        )?;
+        approval_id = Some(a.approval_id.clone());
+    }
+    d.evaluation_us = t0.elapsed().as_secs_f64() * 1e6;
+    let mut record_id = None;
+    if opts.record && std::env::var_os("CAVRA_NO_EVIDENCE").is_none() {
+        let decision_id = format!("dec-{}", &d.request_hash[..16.min(d.request_hash.len())]);
+        let mut body = decision_record(req, &d, &decision_id);
+        if let Some(id) = &approval_id {
+            body["approval_id"] = json!(id);
+        }
+        let cfg = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
+        let mut log = cavra_evidence::EvidenceLog::open(cfg).with_context(|| {
+            format!("cannot open the evidence log under `{}`", ctx.cavra_dir.display())
+        })?;
+        let appended = log
+            .append("decision", body)
+            .context("cannot append to the evidence log")?;
+        record_id = Some(appended.record_id);
+    }
+    Ok(Decided {
+        decision: d,
+        record_id,
+        approval_id,
+    })
+}

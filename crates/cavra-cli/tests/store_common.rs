@@ -1,0 +1,107 @@
+//! Helpers shared by the `store_*` integration tests (included with `mod`).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use cavra_store::{NewApproval, OffsetDateTime, Store};
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Run the real binary with `--cavra-dir <dir>` and a clean environment.
+pub fn cavra(dir: &Path, args: &[&str]) -> Out {
+    cavra_env(dir, args, &[])
+}
+
+pub fn cavra_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    cmd.arg("--cavra-dir").arg(dir).args(args);
+    cmd.env_remove("CAVRA_DB")
+        .env_remove("CAVRA_DIR")
+        .env_remove("CAVRA_BUSY_TIMEOUT_MS")
+        .env_remove("CAVRA_EVIDENCE_DIR")
+        .env_remove("CAVRA_KEY_DIR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join("cavra.db")
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+pub fn minutes_ago(m: i64) -> OffsetDateTime {
+    now() - time_minutes(m)
+}
+
+fn time_minutes(m: i64) -> std::time::Duration {
+    Duration::from_secs(u64::try_from(m * 60).unwrap())
+}
+
+pub fn request(hash: &str) -> NewApproval {
+    NewApproval {
+        request_hash: hash.into(),
+        decision_id: format!("dec-{hash}"),
+        session_id: "sess-1".into(),
+        agent_id: "claude-code".into(),
+        action_type: "execute_command".into(),
+        target: "rm -rf /tmp/important".into(),
+        rule_id: "commands.default.require_approval".into(),
+        severity: "medium".into(),
+        approver_group: "Repository Owners".into(),
+        requested_by: "claude-code".into(),
+        repo: Some("acme/web".into()),
+        ttl: Duration::from_secs(3600),
+    }
+}
+
+/// Seed one pending approval requested `age_min` minutes ago (1 h TTL); returns its id.
+pub fn seed_pending(dir: &Path, hash: &str, age_min: i64) -> String {
+    let mut s = Store::open(db_path(dir)).unwrap();
+    s.create_approval(request(hash), minutes_ago(age_min))
+        .unwrap()
+        .approval_id
+}
+
+pub fn schema(name: &str) -> jsonschema::Validator {
+    let p = format!("../../../shared/reference/cavra-data/schemas/{name}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    jsonschema::validator_for(&v).unwrap()
+}
+
+pub fn assert_valid(v: &jsonschema::Validator, value: &serde_json::Value) {
+    let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?} in {value}");
+}
+
+/// Kinds of the evidence records written under `<dir>/evidence`.
+pub fn evidence_kinds(dir: &Path) -> Vec<String> {
+    cavra_evidence::read_records(&dir.join("evidence"))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect()
+}

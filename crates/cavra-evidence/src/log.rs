@@ -1,0 +1,975 @@
+//! The append-only, hash-chained, signed evidence log.
+//!
+//! Directory layout (`<cavra_dir>/evidence` by default):
+//! - `segment-NNNNNNNN.jsonl`: records, one canonical-JSON line each (see [`crate::record`]);
+//! - `HEAD`: lock file and head state (next seq, last hash, segment, offset, Merkle
+//!   frontier). Derived data: the segments are the truth, `HEAD` only makes `open` and
+//!   `append` O(1) and detects a log that became shorter than it was;
+//! - `checkpoints.jsonl`: signed Merkle tree heads (see [`Checkpoint`]);
+//! - `tombstone.json`: signed record of pruned history (see [`Tombstone`]);
+//! - `index.sqlite`: the search index (rebuildable).
+
+use crate::canon::{canonical_json, sha256_hex};
+use crate::error::{EvidenceError, Result};
+use crate::keys::{KeyStore, SigningKey, SigningMode};
+use crate::merkle::{leaf_hash, Frontier, Hash};
+use crate::record::{
+    make_record_id, record_sig_message, RawRecord, Unsigned, GENESIS_HASH, RECORD_VERSION,
+};
+use crate::redact::redact_value;
+use crate::segments::{list_segments, read_at, segment_name, write_at, SegmentData};
+use crate::timeutil::{format_ts, now_ts, parse_ts};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+/// How hard each append pushes the record to storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `write(2)` each record: survives a process crash (kill -9), not a power loss.
+    #[default]
+    Flush,
+    /// `fdatasync(2)` after each record: survives a power loss too.
+    Fsync,
+}
+
+impl Durability {
+    /// Parse `flush` or `fsync`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "flush" => Ok(Durability::Flush),
+            "fsync" => Ok(Durability::Fsync),
+            _ => Err(EvidenceError::Invalid(format!(
+                "unknown durability `{s}` (expected `flush` or `fsync`)"
+            ))),
+        }
+    }
+}
+
+/// Where and how the log is written.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Log directory.
+    pub dir: PathBuf,
+    /// Flush or fsync per record.
+    pub durability: Durability,
+    /// A segment is closed once the next record would take it over this size.
+    pub segment_max_bytes: u64,
+    /// A signed checkpoint every this many records (0: only on request).
+    pub checkpoint_every: u64,
+    /// Key directory.
+    pub key_dir: PathBuf,
+    /// Signature algorithm for new records.
+    pub signing: SigningMode,
+}
+
+/// Default segment size: 64 MiB.
+pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Default checkpoint interval.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1000;
+
+impl LogConfig {
+    /// A config with defaults for the given directories.
+    pub fn new(dir: impl Into<PathBuf>, key_dir: impl Into<PathBuf>) -> Self {
+        LogConfig {
+            dir: dir.into(),
+            durability: Durability::Flush,
+            segment_max_bytes: DEFAULT_SEGMENT_MAX_BYTES,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            key_dir: key_dir.into(),
+            signing: SigningMode::Ed25519,
+        }
+    }
+
+    /// `<cavra_dir>/evidence` and `<cavra_dir>/keys`, with environment overrides
+    /// `CAVRA_EVIDENCE_DIR`, `CAVRA_EVIDENCE_DURABILITY=flush|fsync`, `CAVRA_KEY_DIR`,
+    /// `CAVRA_EVIDENCE_SIGNING=ed25519|hmac-sha256`, `CAVRA_EVIDENCE_SEGMENT_BYTES`,
+    /// `CAVRA_EVIDENCE_CHECKPOINT_EVERY`. Invalid values fall back to the defaults.
+    pub fn for_cavra_dir(cavra_dir: &Path) -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
+        let mut c = LogConfig::new(
+            env("CAVRA_EVIDENCE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| cavra_dir.join("evidence")),
+            env("CAVRA_KEY_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| cavra_dir.join("keys")),
+        );
+        if let Some(d) = env("CAVRA_EVIDENCE_DURABILITY").and_then(|s| Durability::parse(&s).ok()) {
+            c.durability = d;
+        }
+        if let Some(m) = env("CAVRA_EVIDENCE_SIGNING").and_then(|s| SigningMode::parse(&s).ok()) {
+            c.signing = m;
+        }
+        if let Some(n) = env("CAVRA_EVIDENCE_SEGMENT_BYTES").and_then(|s| s.parse().ok()) {
+            c.segment_max_bytes = n;
+        }
+        if let Some(n) = env("CAVRA_EVIDENCE_CHECKPOINT_EVERY").and_then(|s| s.parse().ok()) {
+            c.checkpoint_every = n;
+        }
+        c
+    }
+}
+
+/// What `append` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appended {
+    pub record_id: String,
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// A signed Merkle tree head over the first `tree_size` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub alg: String,
+    pub key_id: String,
+    /// `hash` of record `tree_size - 1`.
+    pub last_hash: String,
+    /// RFC 6962 root over the record lines `[0, tree_size)`, hex.
+    pub root_hash: String,
+    pub sig: String,
+    pub timestamp: String,
+    pub tree_size: u64,
+    pub v: u32,
+}
+
+/// Domain-separation prefix of checkpoint signatures.
+pub const CHECKPOINT_SIG_PREFIX: &[u8] = b"CAVRA-CHECKPOINT-V1\n";
+/// Domain-separation prefix of tombstone signatures.
+pub const TOMBSTONE_SIG_PREFIX: &[u8] = b"CAVRA-TOMBSTONE-V1\n";
+
+fn signed_message<T: Serialize>(prefix: &[u8], v: &T) -> Vec<u8> {
+    let mut val = serde_json::to_value(v).unwrap_or(Value::Null);
+    if let Some(m) = val.as_object_mut() {
+        m.remove("sig");
+    }
+    let mut out = prefix.to_vec();
+    out.extend_from_slice(canonical_json(&val).as_bytes());
+    out
+}
+
+impl Checkpoint {
+    /// The bytes its signature covers: prefix + canonical JSON without `sig`.
+    pub fn signed_message(&self) -> Vec<u8> {
+        signed_message(CHECKPOINT_SIG_PREFIX, self)
+    }
+}
+
+/// Signed statement that records `[0, pruned_before_seq)` were deliberately removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    pub alg: String,
+    /// `hash` of the last removed record: the `prev_hash` of the first kept one.
+    pub anchor_hash: String,
+    /// RFC 3339 cutoff of the latest prune.
+    pub cutoff: String,
+    /// Merkle frontier of the removed prefix (hex), so tree heads still compute.
+    pub frontier: Vec<String>,
+    pub key_id: String,
+    pub pruned_before_seq: u64,
+    /// Records removed by all prunes.
+    pub records_removed: u64,
+    /// Segment files removed by all prunes.
+    pub segments_removed: Vec<String>,
+    pub sig: String,
+    pub timestamp: String,
+    pub v: u32,
+}
+
+impl Tombstone {
+    /// The bytes its signature covers.
+    pub fn signed_message(&self) -> Vec<u8> {
+        signed_message(TOMBSTONE_SIG_PREFIX, self)
+    }
+    /// The removed prefix's frontier.
+    pub fn frontier(&self) -> Result<Frontier> {
+        let nodes = self
+            .frontier
+            .iter()
+            .map(|h| parse_hash(h))
+            .collect::<Option<Vec<Hash>>>()
+            .ok_or_else(|| EvidenceError::Invalid("tombstone frontier is not hex".into()))?;
+        Frontier::from_parts(self.pruned_before_seq, nodes).ok_or_else(|| {
+            EvidenceError::Invalid("tombstone frontier does not match its size".into())
+        })
+    }
+}
+
+pub(crate) fn parse_hash(h: &str) -> Option<Hash> {
+    let v = hex::decode(h).ok()?;
+    v.try_into().ok()
+}
+
+/// Load `tombstone.json` if present.
+pub fn read_tombstone(dir: &Path) -> Result<Option<Tombstone>> {
+    let p = dir.join("tombstone.json");
+    match fs::read_to_string(&p) {
+        Ok(s) => serde_json::from_str(&s)
+            .map(Some)
+            .map_err(|e| EvidenceError::corrupt(&p, format!("not a tombstone: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(EvidenceError::io(&p, e)),
+    }
+}
+
+/// Checkpoints of `dir` with the line number of each; unparsable lines are returned as
+/// `(line_number, error)`. An incomplete last line (crash) is ignored.
+#[allow(clippy::type_complexity)]
+pub fn read_checkpoints(dir: &Path) -> Result<(Vec<(usize, Checkpoint)>, Vec<(usize, String)>)> {
+    let p = dir.join("checkpoints.jsonl");
+    let data = match fs::read(&p) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) => return Err(EvidenceError::io(&p, e)),
+    };
+    let sd = SegmentData::from_bytes(p, data);
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for i in 0..sd.lines.len() {
+        match serde_json::from_slice::<Checkpoint>(sd.line(i)) {
+            Ok(c) => ok.push((i + 1, c)),
+            Err(e) => bad.push((i + 1, e.to_string())),
+        }
+    }
+    Ok((ok, bad))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct HeadFile {
+    v: u32,
+    next_seq: u64,
+    last_hash: String,
+    segment: u32,
+    offset: u64,
+    tree_size: u64,
+    frontier: Vec<String>,
+    checkpoint_size: u64,
+}
+
+/// The head state (see module docs).
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub next_seq: u64,
+    pub last_hash: String,
+    pub segment: u32,
+    pub offset: u64,
+    pub frontier: Frontier,
+    pub checkpoint_size: u64,
+}
+
+const HEAD_SIZE: usize = 8192;
+
+impl Head {
+    fn genesis() -> Self {
+        Head {
+            next_seq: 0,
+            last_hash: GENESIS_HASH.to_string(),
+            segment: 1,
+            offset: 0,
+            frontier: Frontier::new(),
+            checkpoint_size: 0,
+        }
+    }
+    fn encode(&self) -> Vec<u8> {
+        let hf = HeadFile {
+            v: 1,
+            next_seq: self.next_seq,
+            last_hash: self.last_hash.clone(),
+            segment: self.segment,
+            offset: self.offset,
+            tree_size: self.frontier.size(),
+            frontier: self.frontier.nodes().iter().map(hex::encode).collect(),
+            checkpoint_size: self.checkpoint_size,
+        };
+        let mut b = serde_json::to_vec(&hf).unwrap_or_default();
+        if b.len() < HEAD_SIZE {
+            b.resize(HEAD_SIZE - 1, b' ');
+            b.push(b'\n');
+        }
+        b
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        let hf: HeadFile = serde_json::from_slice(b).ok()?;
+        let nodes = hf
+            .frontier
+            .iter()
+            .map(|h| parse_hash(h))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Head {
+            next_seq: hf.next_seq,
+            last_hash: hf.last_hash,
+            segment: hf.segment,
+            offset: hf.offset,
+            frontier: Frontier::from_parts(hf.tree_size, nodes)?,
+            checkpoint_size: hf.checkpoint_size,
+        })
+    }
+}
+
+/// Read the head state of a log without locking (for verification).
+pub fn read_head(dir: &Path) -> Option<Head> {
+    let b = fs::read(dir.join("HEAD")).ok()?;
+    Head::decode(&b)
+}
+
+/// What `repair` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairReport {
+    pub records: u64,
+    pub truncated_bytes: u64,
+    pub previous_next_seq: Option<u64>,
+    pub next_seq: u64,
+    pub repair_record: Option<Appended>,
+}
+
+/// What `prune` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    pub cutoff: String,
+    pub segments_removed: Vec<String>,
+    pub records_removed: u64,
+    pub pruned_before_seq: u64,
+    pub tombstone_record: Option<Appended>,
+}
+
+/// An open evidence log.
+pub struct EvidenceLog {
+    cfg: LogConfig,
+    key: SigningKey,
+    key_created: bool,
+    head_file: File,
+    seg: Option<(u32, File)>,
+}
+
+impl std::fmt::Debug for EvidenceLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceLog")
+            .field("dir", &self.cfg.dir)
+            .field("key_id", &self.key.key_id())
+            .finish()
+    }
+}
+
+fn check_kind(kind: &str) -> Result<()> {
+    if kind.is_empty()
+        || kind.len() > 64
+        || !kind.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.' || b == b'-'
+        })
+    {
+        return Err(EvidenceError::Invalid(format!(
+            "record kind `{kind}` must be 1-64 characters of a-z, 0-9, `_`, `.`, `-`"
+        )));
+    }
+    Ok(())
+}
+
+impl EvidenceLog {
+    /// Open (creating if needed) the log. Cheap: reads no records. A missing signing
+    /// key is generated (0600) silently; see [`EvidenceLog::key_created`].
+    pub fn open(cfg: LogConfig) -> Result<Self> {
+        fs::create_dir_all(&cfg.dir).map_err(|e| EvidenceError::io(&cfg.dir, e))?;
+        let (key, key_created) = KeyStore::new(&cfg.key_dir).load_or_create_active(cfg.signing)?;
+        let hp = cfg.dir.join("HEAD");
+        let head_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&hp)
+            .map_err(|e| EvidenceError::io(&hp, e))?;
+        Ok(EvidenceLog {
+            cfg,
+            key,
+            key_created,
+            head_file,
+            seg: None,
+        })
+    }
+
+    /// Whether `open` generated a new signing key.
+    pub fn key_created(&self) -> bool {
+        self.key_created
+    }
+    /// The signing key id.
+    pub fn key_id(&self) -> &str {
+        self.key.key_id()
+    }
+    /// The signing key.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+    /// The configuration.
+    pub fn config(&self) -> &LogConfig {
+        &self.cfg
+    }
+
+    fn with_lock<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let hp = self.cfg.dir.join("HEAD");
+        fs4::fs_std::FileExt::lock_exclusive(&self.head_file)
+            .map_err(|e| EvidenceError::io(&hp, e))?;
+        let r = f(self);
+        let _ = fs4::fs_std::FileExt::unlock(&self.head_file);
+        r
+    }
+
+    /// Append one record. `body` must be a JSON object; secrets in it are redacted.
+    /// Returns after the record is written (and fsynced with [`Durability::Fsync`]).
+    pub fn append(&mut self, kind: &str, mut body: Value) -> Result<Appended> {
+        check_kind(kind)?;
+        if !body.is_object() {
+            return Err(EvidenceError::Invalid(
+                "record body must be a JSON object".into(),
+            ));
+        }
+        redact_value(&mut body);
+        let body_c = canonical_json(&body);
+        self.with_lock(|l| {
+            let mut head = l.load_head()?;
+            let a = l.write_record(&mut head, kind, &body_c)?;
+            l.maybe_checkpoint(&mut head)?;
+            l.store_head(&head)?;
+            Ok(a)
+        })
+    }
+
+    /// Current head (locks, repairs an interrupted write).
+    pub fn head(&mut self) -> Result<Head> {
+        self.with_lock(|l| {
+            let h = l.load_head()?;
+            l.store_head(&h)?;
+            Ok(h)
+        })
+    }
+
+    fn maybe_checkpoint(&mut self, head: &mut Head) -> Result<()> {
+        let every = self.cfg.checkpoint_every;
+        if every > 0
+            && head.frontier.size().is_multiple_of(every)
+            && head.checkpoint_size != head.frontier.size()
+        {
+            self.write_checkpoint(head)?;
+        }
+        Ok(())
+    }
+
+    fn segment_file(&mut self, idx: u32) -> Result<&File> {
+        if self.seg.as_ref().map(|(i, _)| *i) != Some(idx) {
+            let p = self.cfg.dir.join(segment_name(idx));
+            let f = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(&p)
+                .map_err(|e| EvidenceError::io(&p, e))?;
+            self.seg = Some((idx, f));
+        }
+        match &self.seg {
+            Some((_, f)) => Ok(f),
+            None => Err(EvidenceError::Inconsistent("segment not open".into())),
+        }
+    }
+
+    fn read_head_file(&self) -> Result<Option<Head>> {
+        let mut buf = vec![0u8; HEAD_SIZE];
+        let n = read_at(&self.head_file, &mut buf, 0)
+            .map_err(|e| EvidenceError::io(&self.cfg.dir.join("HEAD"), e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Head::decode(&buf[..n]))
+    }
+
+    fn store_head(&self, h: &Head) -> Result<()> {
+        write_at(&self.head_file, &h.encode(), 0)
+            .map_err(|e| EvidenceError::io(&self.cfg.dir.join("HEAD"), e))
+    }
+
+    /// Head state checked against the newest segment: fast path when they agree,
+    /// otherwise adopt complete records written after it and cut an incomplete tail.
+    fn load_head(&mut self) -> Result<Head> {
+        let Some(mut h) = self.read_head_file()? else {
+            return self.rebuild_head(false).map(|(h, _)| h);
+        };
+        let seg_path = self.cfg.dir.join(segment_name(h.segment));
+        let len = self
+            .segment_file(h.segment)?
+            .metadata()
+            .map_err(|e| EvidenceError::io(&seg_path, e))?
+            .len();
+        if len == h.offset {
+            return Ok(h);
+        }
+        if len < h.offset {
+            return Err(EvidenceError::Inconsistent(format!(
+                "`{}` is {len} bytes but the head state says {} (records were removed from the end of the log?); run `cavra evidence verify`, then `cavra evidence repair` to continue on the remaining log",
+                seg_path.display(),
+                h.offset
+            )));
+        }
+        let mut buf = vec![0u8; (len - h.offset) as usize];
+        let f = self.segment_file(h.segment)?;
+        let n = read_at(f, &mut buf, h.offset).map_err(|e| EvidenceError::io(&seg_path, e))?;
+        buf.truncate(n);
+        let sd = SegmentData::from_bytes(seg_path.clone(), buf);
+        for i in 0..sd.lines.len() {
+            let line = sd.line(i);
+            let r = RawRecord::parse(line).map_err(|e| {
+                EvidenceError::Inconsistent(format!(
+                    "`{}` at byte {}: {e}; run `cavra evidence verify`",
+                    seg_path.display(),
+                    h.offset
+                ))
+            })?;
+            if r.seq != h.next_seq || r.prev_hash != h.last_hash || r.unsigned().hash() != r.hash {
+                return Err(EvidenceError::Inconsistent(format!(
+                    "`{}` at byte {}: record does not continue the chain; run `cavra evidence verify`",
+                    seg_path.display(),
+                    h.offset
+                )));
+            }
+            h.next_seq += 1;
+            h.last_hash = r.hash.clone();
+            h.frontier.push(leaf_hash(line));
+            h.offset += line.len() as u64 + 1;
+        }
+        if sd.partial.is_some() {
+            // a record cut by a crash: drop it, the next append takes its place
+            let f = self.segment_file(h.segment)?;
+            f.set_len(h.offset)
+                .map_err(|e| EvidenceError::io(&seg_path, e))?;
+        }
+        Ok(h)
+    }
+
+    /// Rebuild the head state from the segments. With `repair`, cut an incomplete tail.
+    fn rebuild_head(&mut self, repair: bool) -> Result<(Head, u64)> {
+        let mut h = Head::genesis();
+        if let Some(t) = read_tombstone(&self.cfg.dir)? {
+            h.next_seq = t.pruned_before_seq;
+            h.last_hash = t.anchor_hash.clone();
+            h.frontier = t.frontier()?;
+        }
+        let segs = list_segments(&self.cfg.dir)?;
+        let mut truncated = 0;
+        let nsegs = segs.len();
+        for (k, (idx, path)) in segs.into_iter().enumerate() {
+            let sd = SegmentData::read(&path)?;
+            for i in 0..sd.lines.len() {
+                let line = sd.line(i);
+                let r = RawRecord::parse(line)
+                    .map_err(|e| EvidenceError::corrupt(&path, format!("line {}: {e}", i + 1)))?;
+                if r.seq < h.next_seq && h.frontier.size() > r.seq {
+                    continue; // left over from an interrupted prune
+                }
+                h.next_seq = r.seq + 1;
+                h.last_hash = r.hash.clone();
+                h.frontier.push(leaf_hash(line));
+            }
+            h.segment = idx;
+            h.offset = sd.lines.last().map(|(_, e)| *e as u64 + 1).unwrap_or(0);
+            if let Some(p) = sd.partial {
+                if k + 1 == nsegs || repair {
+                    truncated += (sd.data.len() - p) as u64;
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| EvidenceError::io(&path, e))?;
+                    f.set_len(p as u64)
+                        .map_err(|e| EvidenceError::io(&path, e))?;
+                }
+            }
+        }
+        self.seg = None;
+        if let Some(t) = read_checkpoints(&self.cfg.dir)?.0.last() {
+            h.checkpoint_size = t.1.tree_size;
+        }
+        Ok((h, truncated))
+    }
+
+    fn write_record(&mut self, head: &mut Head, kind: &str, body_c: &str) -> Result<Appended> {
+        let seq = head.next_seq;
+        let ts = now_ts();
+        let record_id = make_record_id(seq, &head.last_hash);
+        let u = Unsigned {
+            alg: self.key.mode().as_str(),
+            body: body_c,
+            key_id: self.key.key_id(),
+            kind,
+            prev_hash: &head.last_hash,
+            record_id: &record_id,
+            seq,
+            timestamp: &ts,
+            v: RECORD_VERSION,
+        };
+        let hash = u.hash();
+        let sig = self.key.sign(&record_sig_message(&hash));
+        let mut line = u.line(&hash, &sig);
+        let leaf = leaf_hash(line.as_bytes());
+        line.push('\n');
+        if head.offset > 0 && head.offset + line.len() as u64 > self.cfg.segment_max_bytes {
+            // move the head first: a crash now leaves an empty new segment, never a fork
+            head.segment += 1;
+            head.offset = 0;
+            self.store_head(head)?;
+        }
+        let durability = self.cfg.durability;
+        let seg_path = self.cfg.dir.join(segment_name(head.segment));
+        let mut f = self.segment_file(head.segment)?;
+        f.write_all(line.as_bytes())
+            .map_err(|e| EvidenceError::io(&seg_path, e))?;
+        if durability == Durability::Fsync {
+            f.sync_data().map_err(|e| EvidenceError::io(&seg_path, e))?;
+        }
+        head.offset += line.len() as u64;
+        head.next_seq += 1;
+        head.last_hash = hash.clone();
+        head.frontier.push(leaf);
+        Ok(Appended {
+            record_id,
+            seq,
+            hash,
+        })
+    }
+
+    fn write_checkpoint(&mut self, head: &mut Head) -> Result<Checkpoint> {
+        let mut cp = Checkpoint {
+            alg: self.key.mode().as_str().to_string(),
+            key_id: self.key.key_id().to_string(),
+            last_hash: head.last_hash.clone(),
+            root_hash: hex::encode(head.frontier.root()),
+            sig: String::new(),
+            timestamp: now_ts(),
+            tree_size: head.frontier.size(),
+            v: 1,
+        };
+        cp.sig = self.key.sign(&cp.signed_message());
+        let p = self.cfg.dir.join("checkpoints.jsonl");
+        let mut f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&p)
+            .map_err(|e| EvidenceError::io(&p, e))?;
+        let len = f.metadata().map_err(|e| EvidenceError::io(&p, e))?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            read_at(&f, &mut last, len - 1).map_err(|e| EvidenceError::io(&p, e))?;
+            if last[0] != b'\n' {
+                // an interrupted checkpoint write: cut it
+                let data = fs::read(&p).map_err(|e| EvidenceError::io(&p, e))?;
+                let keep = data
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map(|i| i + 1)
+                    .unwrap_or(0);
+                f.set_len(keep as u64)
+                    .map_err(|e| EvidenceError::io(&p, e))?;
+            }
+        }
+        let mut line = canonical_json(&serde_json::to_value(&cp).unwrap_or(Value::Null));
+        line.push('\n');
+        f.write_all(line.as_bytes())
+            .map_err(|e| EvidenceError::io(&p, e))?;
+        if self.cfg.durability == Durability::Fsync {
+            f.sync_data().map_err(|e| EvidenceError::io(&p, e))?;
+        }
+        head.checkpoint_size = cp.tree_size;
+        Ok(cp)
+    }
+
+    /// Write a signed checkpoint over the whole log now (or return the latest one if it
+    /// already covers every record).
+    pub fn checkpoint(&mut self) -> Result<Checkpoint> {
+        self.with_lock(|l| {
+            let mut head = l.load_head()?;
+            if head.checkpoint_size == head.frontier.size() && head.frontier.size() > 0 {
+                if let Some((_, c)) = read_checkpoints(&l.cfg.dir)?.0.pop() {
+                    if c.tree_size == head.frontier.size() {
+                        return Ok(c);
+                    }
+                }
+            }
+            let c = l.write_checkpoint(&mut head)?;
+            l.store_head(&head)?;
+            Ok(c)
+        })
+    }
+
+    /// Rebuild `HEAD` from the segments (after a truncation or lost head), cutting an
+    /// incomplete tail. When records the head knew about are gone, a `repair` record
+    /// saying so is appended, so the loss stays on the record.
+    pub fn repair(&mut self) -> Result<RepairReport> {
+        self.with_lock(|l| {
+            let prev = l.read_head_file()?;
+            let (mut h, truncated) = l.rebuild_head(true)?;
+            let mut rec = None;
+            if let Some(p) = &prev {
+                if p.next_seq != h.next_seq {
+                    let body = json!({
+                        "reason": "log head rebuilt from segments",
+                        "previous_next_seq": p.next_seq,
+                        "previous_last_hash": p.last_hash,
+                        "recovered_next_seq": h.next_seq,
+                        "missing_records": p.next_seq.saturating_sub(h.next_seq),
+                    });
+                    rec = Some(l.write_record(&mut h, "repair", &canonical_json(&body))?);
+                }
+            }
+            l.store_head(&h)?;
+            Ok(RepairReport {
+                records: h.next_seq,
+                truncated_bytes: truncated,
+                previous_next_seq: prev.map(|p| p.next_seq),
+                next_seq: h.next_seq,
+                repair_record: rec,
+            })
+        })
+    }
+
+    /// Remove whole segments whose records are all older than `cutoff`, leaving a signed
+    /// tombstone (`tombstone.json`) and a `tombstone` record so the rest still verifies.
+    pub fn prune(&mut self, cutoff: OffsetDateTime) -> Result<PruneReport> {
+        let cutoff_s = format_ts(cutoff);
+        self.with_lock(|l| {
+            let mut head = l.load_head()?;
+            let old = read_tombstone(&l.cfg.dir)?;
+            let mut frontier = match &old {
+                Some(t) => t.frontier()?,
+                None => Frontier::new(),
+            };
+            let mut pruned_before = old.as_ref().map(|t| t.pruned_before_seq).unwrap_or(0);
+            let mut anchor = old
+                .as_ref()
+                .map(|t| t.anchor_hash.clone())
+                .unwrap_or_else(|| GENESIS_HASH.to_string());
+            let mut removed_names = Vec::new();
+            let mut removed_paths = Vec::new();
+            let mut removed = 0u64;
+            for (idx, path) in list_segments(&l.cfg.dir)? {
+                let sd = SegmentData::read(&path)?;
+                let Some(last) = sd.lines.len().checked_sub(1) else {
+                    if idx < head.segment {
+                        removed_names.push(segment_name(idx));
+                        removed_paths.push(path);
+                    }
+                    continue;
+                };
+                let lr = RawRecord::parse(sd.line(last))
+                    .map_err(|e| EvidenceError::corrupt(&path, e))?;
+                let newest = parse_ts(&lr.timestamp)?;
+                if newest >= cutoff {
+                    break;
+                }
+                if idx == head.segment {
+                    // every record of the active segment is old: start a new one
+                    head.segment += 1;
+                    head.offset = 0;
+                    l.store_head(&head)?;
+                    l.seg = None;
+                }
+                let mut segment_records = 0;
+                for i in 0..sd.lines.len() {
+                    let r = RawRecord::parse(sd.line(i)).map_err(|e| {
+                        EvidenceError::corrupt(&path, format!("line {}: {e}", i + 1))
+                    })?;
+                    if r.seq < pruned_before {
+                        continue;
+                    }
+                    frontier.push(leaf_hash(sd.line(i)));
+                    pruned_before = r.seq + 1;
+                    anchor = r.hash.clone();
+                    segment_records += 1;
+                }
+                removed += segment_records;
+                removed_names.push(segment_name(idx));
+                removed_paths.push(path);
+            }
+            if removed_paths.is_empty() {
+                return Ok(PruneReport {
+                    cutoff: cutoff_s.clone(),
+                    segments_removed: Vec::new(),
+                    records_removed: 0,
+                    pruned_before_seq: pruned_before,
+                    tombstone_record: None,
+                });
+            }
+            let mut all_names = old
+                .as_ref()
+                .map(|t| t.segments_removed.clone())
+                .unwrap_or_default();
+            all_names.extend(removed_names.iter().cloned());
+            let mut t = Tombstone {
+                alg: l.key.mode().as_str().to_string(),
+                anchor_hash: anchor.clone(),
+                cutoff: cutoff_s.clone(),
+                frontier: frontier.nodes().iter().map(hex::encode).collect(),
+                key_id: l.key.key_id().to_string(),
+                pruned_before_seq: pruned_before,
+                records_removed: old.as_ref().map(|t| t.records_removed).unwrap_or(0) + removed,
+                segments_removed: all_names,
+                sig: String::new(),
+                timestamp: now_ts(),
+                v: 1,
+            };
+            t.sig = l.key.sign(&t.signed_message());
+            let tp = l.cfg.dir.join("tombstone.json");
+            let tmp = l.cfg.dir.join("tombstone.json.tmp");
+            let text = serde_json::to_string_pretty(&t)
+                .map_err(|e| EvidenceError::Invalid(e.to_string()))?;
+            {
+                let mut f = File::create(&tmp).map_err(|e| EvidenceError::io(&tmp, e))?;
+                f.write_all(text.as_bytes())
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| EvidenceError::io(&tmp, e))?;
+            }
+            fs::rename(&tmp, &tp).map_err(|e| EvidenceError::io(&tp, e))?;
+            for p in &removed_paths {
+                fs::remove_file(p).map_err(|e| EvidenceError::io(p, e))?;
+            }
+            let body = json!({
+                "action": "prune",
+                "cutoff": cutoff_s,
+                "pruned_before_seq": pruned_before,
+                "anchor_hash": anchor,
+                "records_removed": removed,
+                "segments_removed": removed_names,
+                "tombstone_sha256": sha256_hex(text.as_bytes()),
+            });
+            let a = l.write_record(&mut head, "tombstone", &canonical_json(&body))?;
+            l.store_head(&head)?;
+            Ok(PruneReport {
+                cutoff: cutoff_s.clone(),
+                segments_removed: removed_names,
+                records_removed: removed,
+                pruned_before_seq: pruned_before,
+                tombstone_record: Some(a),
+            })
+        })
+    }
+}
+
+/// All complete records of the log in `dir`, in order (an incomplete tail is skipped).
+pub fn read_records(dir: &Path) -> Result<Vec<crate::record::Record>> {
+    let mut out = Vec::new();
+    for_each_record(dir, |_, _, _, r| {
+        out.push(r);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Call `f(path, line_number, raw_line, record)` for each complete record, in order,
+/// until it returns `false`.
+pub fn for_each_record(
+    dir: &Path,
+    mut f: impl FnMut(&Path, usize, &[u8], crate::record::Record) -> Result<bool>,
+) -> Result<()> {
+    for (_, path) in list_segments(dir)? {
+        let sd = SegmentData::read(&path)?;
+        for i in 0..sd.lines.len() {
+            let line = sd.line(i);
+            let r = crate::record::Record::parse(line)
+                .map_err(|e| EvidenceError::corrupt(&path, format!("line {}: {e}", i + 1)))?;
+            if !f(&path, i + 1, line, r)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn cfg(d: &Path) -> LogConfig {
+        LogConfig::new(d.join("evidence"), d.join("keys"))
+    }
+
+    #[test]
+    fn append_chains_and_checkpoints() {
+        let d = tempfile::tempdir().unwrap();
+        let mut c = cfg(d.path());
+        c.checkpoint_every = 4;
+        c.segment_max_bytes = 2000;
+        let mut log = EvidenceLog::open(c.clone()).unwrap();
+        assert!(log.key_created());
+        let mut prev = GENESIS_HASH.to_string();
+        for i in 0..10 {
+            let a = log
+                .append("test", json!({"i": i, "password": "x"}))
+                .unwrap();
+            assert_eq!(a.seq, i);
+            let recs = read_records(&c.dir).unwrap();
+            assert_eq!(recs[i as usize].prev_hash, prev);
+            prev = a.hash;
+        }
+        let recs = read_records(&c.dir).unwrap();
+        assert_eq!(recs.len(), 10);
+        assert_eq!(recs[0].body["password"], "[REDACTED:field]");
+        assert!(list_segments(&c.dir).unwrap().len() > 1, "rolled over");
+        let (cps, bad) = read_checkpoints(&c.dir).unwrap();
+        assert!(bad.is_empty());
+        assert_eq!(
+            cps.iter().map(|c| c.1.tree_size).collect::<Vec<_>>(),
+            vec![4, 8]
+        );
+        // a second handle continues the same chain
+        let mut log2 = EvidenceLog::open(c.clone()).unwrap();
+        assert!(!log2.key_created());
+        assert_eq!(log2.append("test", json!({})).unwrap().seq, 10);
+        assert_eq!(log.append("test", json!({})).unwrap().seq, 11);
+    }
+
+    #[test]
+    fn rejects_bad_kind_and_non_object() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = EvidenceLog::open(cfg(d.path())).unwrap();
+        assert!(log.append("Bad Kind", json!({})).is_err());
+        assert!(log.append("x", json!([1])).is_err());
+    }
+
+    #[test]
+    fn partial_tail_is_cut_on_next_append() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let mut log = EvidenceLog::open(c.clone()).unwrap();
+        for i in 0..3 {
+            log.append("test", json!({ "i": i })).unwrap();
+        }
+        let seg = c.dir.join(segment_name(1));
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(b"{\"alg\":\"ed25519\",\"bo").unwrap();
+        drop(f);
+        let mut log2 = EvidenceLog::open(c.clone()).unwrap();
+        assert_eq!(log2.append("test", json!({})).unwrap().seq, 3);
+        assert_eq!(read_records(&c.dir).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn truncation_is_refused_until_repair() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let mut log = EvidenceLog::open(c.clone()).unwrap();
+        for i in 0..5 {
+            log.append("test", json!({ "i": i })).unwrap();
+        }
+        let seg = c.dir.join(segment_name(1));
+        let data = fs::read(&seg).unwrap();
+        let cut = SegmentData::from_bytes(seg.clone(), data.clone()).lines[2].1 + 1;
+        fs::write(&seg, &data[..cut]).unwrap();
+        let err = log.append("test", json!({})).unwrap_err();
+        assert!(err.to_string().contains("removed from the end"), "{err}");
+        let rep = log.repair().unwrap();
+        assert_eq!(rep.previous_next_seq, Some(5));
+        assert_eq!(rep.repair_record.as_ref().unwrap().seq, 3);
+        assert_eq!(log.append("test", json!({})).unwrap().seq, 4);
+    }
+}

@@ -1,0 +1,209 @@
+//! The record envelope: one canonical-JSON line per record.
+//!
+//! ```text
+//! {"alg":…,"body":{…},"hash":…,"key_id":…,"kind":…,"prev_hash":…,"record_id":…,"seq":…,"sig":…,"timestamp":…,"v":1}
+//! ```
+//! `hash` = lower-hex SHA-256 of the canonical JSON of the envelope without `hash` and
+//! `sig`; `sig` = base64 signature of `"CAVRA-RECORD-V1\n" + hash` with the key `key_id`.
+
+use crate::canon::{canonical_json, sha256_hex, write_str};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// Envelope format version.
+pub const RECORD_VERSION: u32 = 1;
+/// `prev_hash` of the first record of a log.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Domain-separation prefix of record signatures.
+pub const RECORD_SIG_PREFIX: &[u8] = b"CAVRA-RECORD-V1\n";
+
+/// A parsed record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub alg: String,
+    pub body: Value,
+    pub hash: String,
+    pub key_id: String,
+    pub kind: String,
+    pub prev_hash: String,
+    pub record_id: String,
+    pub seq: u64,
+    pub sig: String,
+    pub timestamp: String,
+    pub v: u32,
+}
+
+/// The envelope with the body borrowed as raw (already canonical) JSON text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecord<'a> {
+    pub alg: String,
+    #[serde(borrow)]
+    pub body: &'a RawValue,
+    pub hash: String,
+    pub key_id: String,
+    pub kind: String,
+    pub prev_hash: String,
+    pub record_id: String,
+    pub seq: u64,
+    pub sig: String,
+    pub timestamp: String,
+    pub v: u32,
+}
+
+/// The fields that a record hash covers.
+pub struct Unsigned<'a> {
+    pub alg: &'a str,
+    pub body: &'a str,
+    pub key_id: &'a str,
+    pub kind: &'a str,
+    pub prev_hash: &'a str,
+    pub record_id: &'a str,
+    pub seq: u64,
+    pub timestamp: &'a str,
+    pub v: u32,
+}
+
+impl Unsigned<'_> {
+    /// Canonical JSON of the unsigned envelope (what `hash` covers).
+    pub fn canonical(&self) -> String {
+        let mut o = String::with_capacity(self.body.len() + 256);
+        self.write(&mut o, None);
+        o
+    }
+
+    /// The record hash.
+    pub fn hash(&self) -> String {
+        sha256_hex(self.canonical().as_bytes())
+    }
+
+    /// Canonical JSON of the full envelope.
+    pub fn line(&self, hash: &str, sig: &str) -> String {
+        let mut o = String::with_capacity(self.body.len() + 400);
+        self.write(&mut o, Some((hash, sig)));
+        o
+    }
+
+    fn write(&self, o: &mut String, signed: Option<(&str, &str)>) {
+        o.push_str("{\"alg\":");
+        write_str(o, self.alg);
+        o.push_str(",\"body\":");
+        o.push_str(self.body);
+        if let Some((h, _)) = signed {
+            o.push_str(",\"hash\":");
+            write_str(o, h);
+        }
+        o.push_str(",\"key_id\":");
+        write_str(o, self.key_id);
+        o.push_str(",\"kind\":");
+        write_str(o, self.kind);
+        o.push_str(",\"prev_hash\":");
+        write_str(o, self.prev_hash);
+        o.push_str(",\"record_id\":");
+        write_str(o, self.record_id);
+        o.push_str(",\"seq\":");
+        o.push_str(&self.seq.to_string());
+        if let Some((_, s)) = signed {
+            o.push_str(",\"sig\":");
+            write_str(o, s);
+        }
+        o.push_str(",\"timestamp\":");
+        write_str(o, self.timestamp);
+        o.push_str(",\"v\":");
+        o.push_str(&self.v.to_string());
+        o.push('}');
+    }
+}
+
+impl<'a> RawRecord<'a> {
+    /// Parse one line.
+    pub fn parse(line: &'a [u8]) -> Result<Self, String> {
+        serde_json::from_slice(line).map_err(|e| format!("not a valid record envelope: {e}"))
+    }
+    /// The hashed part.
+    pub fn unsigned(&self) -> Unsigned<'_> {
+        Unsigned {
+            alg: &self.alg,
+            body: self.body.get(),
+            key_id: &self.key_id,
+            kind: &self.kind,
+            prev_hash: &self.prev_hash,
+            record_id: &self.record_id,
+            seq: self.seq,
+            timestamp: &self.timestamp,
+            v: self.v,
+        }
+    }
+}
+
+impl Record {
+    /// Parse one line.
+    pub fn parse(line: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(line).map_err(|e| format!("not a valid record envelope: {e}"))
+    }
+    /// The canonical line (without newline).
+    pub fn to_line(&self) -> String {
+        let body = canonical_json(&self.body);
+        Unsigned {
+            alg: &self.alg,
+            body: &body,
+            key_id: &self.key_id,
+            kind: &self.kind,
+            prev_hash: &self.prev_hash,
+            record_id: &self.record_id,
+            seq: self.seq,
+            timestamp: &self.timestamp,
+            v: self.v,
+        }
+        .line(&self.hash, &self.sig)
+    }
+    /// `body.session_id` if present.
+    pub fn session_id(&self) -> Option<&str> {
+        self.body.get("session_id").and_then(Value::as_str)
+    }
+}
+
+/// The message a record signature covers.
+pub fn record_sig_message(hash: &str) -> Vec<u8> {
+    let mut m = RECORD_SIG_PREFIX.to_vec();
+    m.extend_from_slice(hash.as_bytes());
+    m
+}
+
+/// The record id for a sequence number and previous hash.
+pub fn make_record_id(seq: u64, prev_hash: &str) -> String {
+    format!("ev-{seq:012}-{}", prev_hash.get(..8).unwrap_or(prev_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hand_written_envelope_equals_generic_canonical_json() {
+        let body = canonical_json(&json!({"z": 1, "a": "x\"y"}));
+        let u = Unsigned {
+            alg: "ed25519",
+            body: &body,
+            key_id: "ed25519-00",
+            kind: "decision",
+            prev_hash: GENESIS_HASH,
+            record_id: "ev-1",
+            seq: 7,
+            timestamp: "2025-01-01T00:00:00.000000Z",
+            v: 1,
+        };
+        let line = u.line("h", "s");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(canonical_json(&v), line);
+        let mut m = v.as_object().unwrap().clone();
+        m.remove("hash");
+        m.remove("sig");
+        assert_eq!(canonical_json(&Value::Object(m)), u.canonical());
+        let raw = RawRecord::parse(line.as_bytes()).unwrap();
+        assert_eq!(raw.unsigned().line("h", "s"), line);
+        assert_eq!(Record::parse(line.as_bytes()).unwrap().to_line(), line);
+    }
+}

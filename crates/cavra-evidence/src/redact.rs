@@ -1,0 +1,613 @@
+//! Secret redaction for request data before it is written to the evidence log.
+//!
+//! Hand-rolled scanners (no regex compile on the hook path). Each match is replaced by
+//! `[REDACTED:<kind>]`. Object members whose key names a secret (`password`, `token`,
+//! `secret`, `api_key`, `authorization`, ...) have their string value replaced entirely.
+
+use serde_json::Value;
+
+const SENSITIVE_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "authorization",
+    "client_secret",
+    "credentials",
+];
+
+fn key_is_sensitive(k: &str) -> bool {
+    // `token`, `GITHUB_TOKEN`, `x-api_key`...; only string values are redacted
+    let kb = k.as_bytes();
+    SENSITIVE_KEYS.iter().any(|s| {
+        let sb = s.as_bytes();
+        kb.len() >= sb.len()
+            && kb[kb.len() - sb.len()..].eq_ignore_ascii_case(sb)
+            && (kb.len() == sb.len() || matches!(kb[kb.len() - sb.len() - 1], b'_' | b'-'))
+    })
+}
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// Redact secrets in every string of `v` (recursively), in place.
+pub fn redact_value(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(r) = redact_str(s) {
+                *s = r;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact_value),
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if key_is_sensitive(k) {
+                    if let Value::String(s) = x {
+                        if !s.is_empty() && !s.starts_with("[REDACTED") {
+                            *s = "[REDACTED:field]".to_string();
+                        }
+                        continue;
+                    }
+                }
+                redact_value(x);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Redact secrets in one string; `None` when nothing was found.
+pub fn redact_str(s: &str) -> Option<String> {
+    let mut cur: Option<String> = None;
+    for f in [
+        private_key_blocks as fn(&str) -> Option<String>,
+        url_userinfo,
+        aws_keys,
+        github_tokens,
+        slack_tokens,
+        jwts,
+        bearer,
+        key_values,
+        dash_p,
+    ] {
+        let input = cur.as_deref().unwrap_or(s);
+        if let Some(r) = f(input) {
+            cur = Some(r);
+        }
+    }
+    cur
+}
+
+fn is_tok(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-')
+}
+
+/// Replace, for every occurrence of `prefix` at a token start, the token continuing with
+/// bytes accepted by `body` (at least `min` of them) by the marker.
+fn replace_prefixed(
+    s: &str,
+    prefixes: &[&str],
+    body: fn(u8) -> bool,
+    min: usize,
+    marker: &str,
+) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut i = 0;
+    let mut changed = false;
+    while i < b.len() {
+        let at_start = i == 0 || !is_tok(b[i - 1]);
+        if at_start {
+            if let Some(p) = prefixes.iter().find(|p| b[i..].starts_with(p.as_bytes())) {
+                let mut j = i + p.len();
+                while j < b.len() && body(b[j]) {
+                    j += 1;
+                }
+                if j - i - p.len() >= min {
+                    out.push_str(&s[last..i]);
+                    out.push_str(marker);
+                    last = j;
+                    i = j;
+                    changed = true;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+fn aws_keys(s: &str) -> Option<String> {
+    if !s.contains("AKIA") && !s.contains("ASIA") {
+        return None;
+    }
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut changed = false;
+    let mut i = 0;
+    while i + 20 <= b.len() {
+        let head = &b[i..i + 4];
+        if (head == b"AKIA" || head == b"ASIA")
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b[i + 4..i + 20]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && (i + 20 == b.len() || !b[i + 20].is_ascii_alphanumeric())
+        {
+            out.push_str(&s[last..i]);
+            out.push_str("[REDACTED:aws-access-key]");
+            last = i + 20;
+            i += 20;
+            changed = true;
+            continue;
+        }
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+fn github_tokens(s: &str) -> Option<String> {
+    if !s.contains("gh") && !s.contains("github_pat_") {
+        return None;
+    }
+    let r = replace_prefixed(
+        s,
+        &["github_pat_"],
+        |c| c.is_ascii_alphanumeric() || c == b'_',
+        20,
+        "[REDACTED:github-token]",
+    );
+    let base = r.as_deref().unwrap_or(s);
+    replace_prefixed(
+        base,
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+        |c| c.is_ascii_alphanumeric(),
+        20,
+        "[REDACTED:github-token]",
+    )
+    .or(r)
+}
+
+fn slack_tokens(s: &str) -> Option<String> {
+    if !s.contains("xox") {
+        return None;
+    }
+    replace_prefixed(
+        s,
+        &[
+            "xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe-",
+        ],
+        |c| c.is_ascii_alphanumeric() || c == b'-',
+        8,
+        "[REDACTED:slack-token]",
+    )
+}
+
+fn b64url(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+fn jwts(s: &str) -> Option<String> {
+    if !s.contains("eyJ") {
+        return None;
+    }
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut changed = false;
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        if &b[i..i + 3] == b"eyJ" && (i == 0 || !b64url(b[i - 1])) {
+            // three dot-separated base64url parts, the first two non-empty
+            let mut j = i;
+            let mut parts = 0;
+            let mut lens = [0usize; 3];
+            loop {
+                let st = j;
+                while j < b.len() && b64url(b[j]) {
+                    j += 1;
+                }
+                lens[parts] = j - st;
+                parts += 1;
+                if parts == 3 || j >= b.len() || b[j] != b'.' {
+                    break;
+                }
+                j += 1;
+            }
+            if parts == 3 && lens[0] >= 10 && lens[1] >= 4 {
+                out.push_str(&s[last..i]);
+                out.push_str("[REDACTED:jwt]");
+                last = j;
+                i = j;
+                changed = true;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+fn bearer(s: &str) -> Option<String> {
+    if !contains_ci(s, "bearer ") {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let b = s.as_bytes();
+    let lb = lower.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut changed = false;
+    let mut i = 0;
+    while i + 7 <= b.len() {
+        if &lb[i..i + 7] == b"bearer " && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let mut j = i + 7;
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            let st = j;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b"._~+/=-".contains(&b[j])) {
+                j += 1;
+            }
+            if j - st >= 8 && !s[st..j].starts_with("[REDACTED") {
+                out.push_str(&s[last..st]);
+                out.push_str("[REDACTED:bearer-token]");
+                last = j;
+                i = j;
+                changed = true;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+/// `password=…`, `token: …`, `secret=…`, `api_key=…` and variants (`DB_PASSWORD=…`,
+/// `--password=…`, `"token": "…"`).
+fn key_values(s: &str) -> Option<String> {
+    let lower = s.to_ascii_lowercase();
+    const KEYS: &[&str] = &[
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "secret",
+        "api_key",
+        "apikey",
+        "access_key",
+    ];
+    if !KEYS.iter().any(|k| lower.contains(k)) {
+        return None;
+    }
+    let b = s.as_bytes();
+    let lb = lower.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut changed = false;
+    let mut i = 0;
+    while i < b.len() {
+        let Some(k) = KEYS.iter().find(|k| lb[i..].starts_with(k.as_bytes())) else {
+            i += 1;
+            continue;
+        };
+        // the key may be the tail of a longer identifier (DB_PASSWORD, github_token)
+        let mut j = i + k.len();
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+            j += 1;
+        }
+        // optional closing quote of a JSON/YAML key, spaces, then `=` or `:`
+        if j < b.len() && (b[j] == b'"' || b[j] == b'\'') {
+            j += 1;
+        }
+        while j < b.len() && b[j] == b' ' {
+            j += 1;
+        }
+        if j >= b.len() || (b[j] != b'=' && b[j] != b':') {
+            i += k.len();
+            continue;
+        }
+        j += 1;
+        while j < b.len() && b[j] == b' ' {
+            j += 1;
+        }
+        let quote = if j < b.len() && (b[j] == b'"' || b[j] == b'\'') {
+            j += 1;
+            Some(b[j - 1])
+        } else {
+            None
+        };
+        let st = j;
+        while j < b.len() {
+            let c = b[j];
+            let end = match quote {
+                Some(q) => c == q,
+                None => {
+                    c.is_ascii_whitespace()
+                        || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b'}' | b')')
+                }
+            };
+            if end {
+                break;
+            }
+            j += 1;
+        }
+        if j > st && !s[st..j].starts_with("[REDACTED") && !s[st..].starts_with("$") {
+            out.push_str(&s[last..st]);
+            out.push_str("[REDACTED:secret]");
+            last = j;
+            changed = true;
+        }
+        i = j.max(i + 1);
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+/// `-p<password>` glued to the flag (mysql style), sparing common compiler flags.
+fn dash_p(s: &str) -> Option<String> {
+    if !s.contains("-p") {
+        return None;
+    }
+    const SPARE: &[&str] = &[
+        "-pthread",
+        "-pedantic",
+        "-pedantic-errors",
+        "-pipe",
+        "-pie",
+        "-pg",
+        "-print",
+        "-pp",
+        "-preview",
+        "-profile",
+        "-progress",
+        "-prune",
+        "-perm",
+        "-path",
+        "-print0",
+        "-printf",
+        "-p1",
+        "-p0",
+        "-parallel",
+        "-proto",
+    ];
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut changed = false;
+    let mut i = 0;
+    while i + 2 < b.len() {
+        if &b[i..i + 2] == b"-p" && (i == 0 || b[i - 1].is_ascii_whitespace()) {
+            let mut j = i + 2;
+            while j < b.len() && !b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let word = &s[i..j];
+            let spared = SPARE
+                .iter()
+                .any(|p| word == *p || (p.len() > 3 && word.starts_with(p)))
+                || word.starts_with("-p=") && word.len() == 3
+                || word[2..].chars().all(|c| c.is_ascii_digit())
+                || word.starts_with("-p[REDACTED");
+            if j > i + 2 && !spared {
+                out.push_str(&s[last..i + 2]);
+                out.push_str("[REDACTED:password]");
+                last = j;
+                changed = true;
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+fn private_key_blocks(s: &str) -> Option<String> {
+    if !s.contains("-----BEGIN") {
+        return None;
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    let mut changed = false;
+    while let Some(p) = rest.find("-----BEGIN") {
+        let after = &rest[p..];
+        let header_end = after[10..].find("-----").map(|e| e + 15);
+        let is_private = header_end
+            .map(|e| after[..e].contains("PRIVATE KEY"))
+            .unwrap_or(false);
+        if !is_private {
+            out.push_str(&rest[..p + 10]);
+            rest = &rest[p + 10..];
+            continue;
+        }
+        out.push_str(&rest[..p]);
+        out.push_str("[REDACTED:private-key]");
+        changed = true;
+        // to the end marker (`-----END … PRIVATE KEY-----`) or the end of the string
+        match after.find("-----END") {
+            Some(e) => {
+                let tail = &after[e + 8..];
+                let close = tail
+                    .find("-----")
+                    .map(|c| e + 8 + c + 5)
+                    .unwrap_or(after.len());
+                rest = &after[close..];
+            }
+            None => rest = "",
+        }
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `scheme://user:password@host` → `scheme://user:[REDACTED]@host`.
+fn url_userinfo(s: &str) -> Option<String> {
+    if !s.contains("://") {
+        return None;
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    let mut changed = false;
+    while let Some(p) = rest.find("://") {
+        let auth_start = p + 3;
+        let tail = &rest[auth_start..];
+        let end = tail
+            .find(|c: char| {
+                c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        if let Some(at) = authority.rfind('@') {
+            if let Some(colon) = authority[..at].find(':') {
+                if colon + 1 < at && !authority[colon + 1..at].starts_with("[REDACTED") {
+                    out.push_str(&rest[..auth_start + colon + 1]);
+                    out.push_str("[REDACTED:url-password]");
+                    rest = &rest[auth_start + at..];
+                    changed = true;
+                    continue;
+                }
+            }
+        }
+        out.push_str(&rest[..auth_start]);
+        rest = &rest[auth_start..];
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(s: &str) -> String {
+        redact_str(s).unwrap_or_else(|| s.to_string())
+    }
+
+    #[test]
+    fn aws() {
+        assert_eq!(
+            r("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"),
+            "export AWS_ACCESS_KEY_ID=[REDACTED:aws-access-key]"
+        );
+        assert_eq!(r("AKIA is a prefix"), "AKIA is a prefix");
+    }
+
+    #[test]
+    fn github_slack_bearer_jwt() {
+        let gh = format!("git push https://x.io ghp_{}", "a".repeat(36));
+        assert!(r(&gh).ends_with("[REDACTED:github-token]"));
+        let pat = format!("github_pat_{}", "A1_".repeat(20));
+        assert_eq!(r(&pat), "[REDACTED:github-token]");
+        assert_eq!(r("xoxb-1234567890-abcdefABCDEF"), "[REDACTED:slack-token]");
+        assert_eq!(
+            r("curl -H 'Authorization: Bearer abc.def-ghi_jkl' x"),
+            "curl -H 'Authorization: Bearer [REDACTED:bearer-token]' x"
+        );
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig_-nature";
+        assert_eq!(r(&format!("tok {jwt} end")), "tok [REDACTED:jwt] end");
+    }
+
+    #[test]
+    fn key_value_and_dash_p() {
+        assert_eq!(
+            r("DB_PASSWORD=hunter2 ./run"),
+            "DB_PASSWORD=[REDACTED:secret] ./run"
+        );
+        assert_eq!(r("x?token=abc&y=1"), "x?token=[REDACTED:secret]&y=1");
+        assert_eq!(
+            r(r#"{"secret": "s3cr3t"}"#),
+            r#"{"secret": "[REDACTED:secret]"}"#
+        );
+        assert_eq!(r("--password 'x'"), "--password 'x'"); // no separator: left alone
+        assert_eq!(
+            r("mysql -uroot -phunter2 db"),
+            "mysql -uroot -p[REDACTED:password] db"
+        );
+        assert_eq!(r("gcc -pthread -O2 x.c"), "gcc -pthread -O2 x.c");
+        assert_eq!(r("mkdir -p a/b"), "mkdir -p a/b");
+        assert_eq!(r("echo token=$TOKEN"), "echo token=$TOKEN");
+    }
+
+    #[test]
+    fn private_keys_and_urls() {
+        let pk = "a\n-----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY-----\nb";
+        assert_eq!(r(pk), "a\n[REDACTED:private-key]\nb");
+        assert_eq!(
+            r("-----BEGIN PUBLIC KEY-----\nabc"),
+            "-----BEGIN PUBLIC KEY-----\nabc"
+        );
+        assert_eq!(
+            r("git clone https://bob:pa55@github.com/x/y.git"),
+            "git clone https://bob:[REDACTED:url-password]@github.com/x/y.git"
+        );
+        assert_eq!(r("https://github.com/x@y"), "https://github.com/x@y");
+    }
+
+    #[test]
+    fn values_recursively_and_sensitive_keys() {
+        let mut v = json!({"request": {"command": "psql postgres://u:p@h/db", "env": {"API_TOKEN": "zzz", "n": 3}},
+                            "list": ["AKIAIOSFODNN7EXAMPLE"]});
+        redact_value(&mut v);
+        assert_eq!(
+            v["request"]["command"],
+            "psql postgres://u:[REDACTED:url-password]@h/db"
+        );
+        assert_eq!(v["request"]["env"]["API_TOKEN"], "[REDACTED:field]");
+        assert_eq!(v["request"]["env"]["n"], 3);
+        assert_eq!(v["list"][0], "[REDACTED:aws-access-key]");
+    }
+
+    #[test]
+    fn redaction_is_idempotent() {
+        for s in [
+            "DB_PASSWORD=hunter2",
+            "mysql -phunter2",
+            "Bearer abcdefghijk",
+            "https://a:b@c",
+        ] {
+            let once = r(s);
+            assert_eq!(r(&once), once, "{s}");
+        }
+    }
+}

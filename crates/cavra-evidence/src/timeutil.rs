@@ -1,0 +1,86 @@
+//! Timestamps (RFC 3339 UTC, fixed microsecond width so they sort as text) and durations.
+
+use crate::error::{EvidenceError, Result};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime, UtcOffset};
+
+/// Format `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, fixed width).
+pub fn format_ts(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    let f =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    t.format(&f)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// The current time in the log's format.
+pub fn now_ts() -> String {
+    format_ts(OffsetDateTime::now_utc())
+}
+
+/// Parse an RFC 3339 timestamp.
+pub fn parse_ts(s: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| EvidenceError::Invalid(format!("`{s}` is not an RFC 3339 timestamp: {e}")))
+}
+
+/// Parse a duration such as `90d`, `12h`, `30m`, `45s`, `2w`.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let bad = || {
+        EvidenceError::Invalid(format!(
+            "`{s}` is not a duration (use a number and a unit: s, m, h, d or w, e.g. `90d`)"
+        ))
+    };
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(secs).map(Duration::seconds).ok_or_else(bad)
+}
+
+/// Parse a point in time given as RFC 3339, a date `YYYY-MM-DD`, or a duration ago (`24h`).
+pub fn parse_since(s: &str) -> Result<OffsetDateTime> {
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    if s.len() == 10 && s.as_bytes().get(4) == Some(&b'-') {
+        return parse_ts(&format!("{s}T00:00:00Z"));
+    }
+    match parse_duration(s) {
+        Ok(d) => Ok(OffsetDateTime::now_utc() - d),
+        Err(_) => Err(EvidenceError::Invalid(format!(
+            "`{s}` is neither an RFC 3339 time, a date (YYYY-MM-DD) nor a duration such as `24h`"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d").unwrap(), Duration::days(90));
+        assert_eq!(parse_duration("12h").unwrap(), Duration::hours(12));
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn timestamps_fixed_width() {
+        let t = parse_ts("2025-01-02T03:04:05Z").unwrap();
+        assert_eq!(format_ts(t), "2025-01-02T03:04:05.000000Z");
+        assert!(parse_since("2025-01-02").is_ok());
+        assert!(parse_since("yesterday").is_err());
+    }
+}

@@ -1,0 +1,2423 @@
+//! Flattening: walk the AST, expand words statically, look through wrappers and nested
+//! shells, and produce [`Invocation`]s.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::parse::{self, CmdKind, Command, HereDoc, Part, Program, Redir, RedirOp, Simple, Word};
+use crate::render::render_fields;
+use crate::{
+    AnalyzeOptions, Analysis, Arg, Cwd, Invocation, Problem, RedirKind, Redirect, Stdin,
+};
+
+// ---------------------------------------------------------------------------------------
+// Fields (expanded words)
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Seg {
+    /// Literal text; `true` = quoted (no globbing).
+    Lit(String, bool),
+    /// Run-time value, rendered as its source spelling (`$X`, `$(…)`).
+    Dyn(String),
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Field {
+    pub segs: Vec<Seg>,
+    pub quoted: bool,
+    pub producers: Vec<usize>,
+}
+
+impl Field {
+    pub(crate) fn value(&self) -> String {
+        let mut s = String::new();
+        for seg in &self.segs {
+            match seg {
+                Seg::Lit(t, _) | Seg::Dyn(t) => s.push_str(t),
+            }
+        }
+        s
+    }
+    pub(crate) fn is_dynamic(&self) -> bool {
+        self.segs.iter().any(|s| matches!(s, Seg::Dyn(_)))
+    }
+    /// An unquoted `*` or `?`, or an unquoted `[` followed by an unquoted `]`.
+    pub(crate) fn glob(&self) -> bool {
+        let mut open = false;
+        for s in &self.segs {
+            if let Seg::Lit(t, false) = s {
+                for c in t.chars() {
+                    match c {
+                        '*' | '?' => return true,
+                        '[' => open = true,
+                        ']' if open => return true,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        false
+    }
+    pub(crate) fn static_value(&self) -> Option<String> {
+        if self.is_dynamic() {
+            None
+        } else {
+            Some(self.value())
+        }
+    }
+    /// Static value without allocation for the common single-segment case.
+    fn static_str(&self) -> Option<Cow<'_, str>> {
+        match self.segs.as_slice() {
+            [Seg::Lit(t, _)] => Some(Cow::Borrowed(t)),
+            [] => Some(Cow::Borrowed("")),
+            _ => self.static_value().map(Cow::Owned),
+        }
+    }
+    pub(crate) fn to_arg(&self) -> Arg {
+        Arg {
+            value: self.value(),
+            dynamic: self.is_dynamic(),
+            glob: self.glob(),
+            quoted: self.quoted,
+        }
+    }
+    pub(crate) fn synth(s: &str) -> Field {
+        Field {
+            segs: vec![Seg::Lit(s.to_string(), true)],
+            quoted: false,
+            producers: Vec::new(),
+        }
+    }
+    fn dynamic(src: &str, producers: Vec<usize>) -> Field {
+        Field {
+            segs: vec![Seg::Dyn(src.to_string())],
+            quoted: false,
+            producers,
+        }
+    }
+    /// Same text, but marked as only known at run time (placeholders like `{}`).
+    fn as_dynamic(&self) -> Field {
+        Field {
+            segs: vec![Seg::Dyn(self.value())],
+            quoted: self.quoted,
+            producers: self.producers.clone(),
+        }
+    }
+}
+
+struct FieldBuilder {
+    fields: Vec<Field>,
+    cur: Field,
+    has: bool,
+}
+
+impl FieldBuilder {
+    fn new() -> Self {
+        FieldBuilder {
+            fields: Vec::new(),
+            cur: Field::default(),
+            has: false,
+        }
+    }
+    fn lit(&mut self, s: &str, quoted: bool) {
+        if quoted {
+            self.cur.quoted = true;
+            self.has = true;
+        }
+        if s.is_empty() {
+            return;
+        }
+        self.has = true;
+        if let Some(Seg::Lit(t, q)) = self.cur.segs.last_mut() {
+            if *q == quoted {
+                t.push_str(s);
+                return;
+            }
+        }
+        self.cur.segs.push(Seg::Lit(s.to_string(), quoted));
+    }
+    fn dynamic(&mut self, src: &str, producers: &[usize]) {
+        self.has = true;
+        self.cur.segs.push(Seg::Dyn(src.to_string()));
+        self.cur.producers.extend_from_slice(producers);
+    }
+    fn split(&mut self, v: &str) {
+        let ws = |c: char| matches!(c, ' ' | '\t' | '\n');
+        if v.starts_with(ws) {
+            self.finish();
+        }
+        for (i, piece) in v.split(ws).filter(|p| !p.is_empty()).enumerate() {
+            if i > 0 {
+                self.finish();
+            }
+            self.lit(piece, false);
+        }
+        if v.ends_with(ws) && !v.trim_matches(ws).is_empty() {
+            self.finish();
+        }
+    }
+    fn at_start(&self) -> bool {
+        self.cur.segs.is_empty()
+    }
+    fn finish(&mut self) {
+        if self.has {
+            self.fields.push(std::mem::take(&mut self.cur));
+        } else {
+            self.cur = Field::default();
+        }
+        self.has = false;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// State
+
+#[derive(Clone, Debug)]
+enum Var {
+    Known(String),
+    Unknown(Vec<usize>),
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    vars: HashMap<String, Var>,
+    log: Vec<(String, Option<Var>)>,
+    cwd: Cwd,
+    dirstack: Vec<Cwd>,
+}
+
+struct Mark {
+    log: usize,
+    cwd: Cwd,
+    dirstack: Vec<Cwd>,
+}
+
+impl State {
+    fn with_cwd(cwd: Cwd) -> Self {
+        State {
+            cwd,
+            ..State::default()
+        }
+    }
+    fn set(&mut self, name: &str, v: Var) {
+        let old = self.vars.insert(name.to_string(), v);
+        self.log.push((name.to_string(), old));
+    }
+    fn mark(&self) -> Mark {
+        Mark {
+            log: self.log.len(),
+            cwd: self.cwd.clone(),
+            dirstack: self.dirstack.clone(),
+        }
+    }
+    fn restore(&mut self, m: Mark) {
+        while self.log.len() > m.log {
+            if let Some((name, old)) = self.log.pop() {
+                match old {
+                    Some(v) => {
+                        self.vars.insert(name, v);
+                    }
+                    None => {
+                        self.vars.remove(&name);
+                    }
+                }
+            }
+        }
+        self.cwd = m.cwd;
+        self.dirstack = m.dirstack;
+    }
+    fn changed_since(&self, m: &Mark) -> Vec<String> {
+        let mut v: Vec<String> = self.log[m.log.min(self.log.len())..]
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Flattener
+
+struct Src {
+    prefix: String,
+    counter: usize,
+    nesting: usize,
+    heredocs: Rc<Vec<HereDoc>>,
+    chain: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct Io {
+    stdin: Stdin,
+    /// Producers of a dynamic heredoc/herestring (`Some` = content only known at run time).
+    stdin_dyn: Option<Vec<usize>>,
+    redirects: Vec<Redirect>,
+    background: bool,
+}
+
+pub(crate) struct Fl<'o> {
+    opts: &'o AnalyzeOptions,
+    out: Vec<Invocation>,
+    /// Parallel to `out`: stdin content of that invocation was dynamic.
+    stdin_dyn: Vec<bool>,
+    problems: Vec<Problem>,
+    stopped: bool,
+    budget: usize,
+    depth: usize,
+}
+
+pub(crate) fn analyze(src: &str, opts: &AnalyzeOptions) -> Analysis {
+    let mut fl = Fl {
+        opts,
+        out: Vec::new(),
+        stdin_dyn: Vec::new(),
+        problems: Vec::new(),
+        stopped: false,
+        budget: opts.limits.max_len.saturating_mul(8).saturating_add(1 << 16),
+        depth: 0,
+    };
+    if src.len() > opts.limits.max_len {
+        fl.problem(
+            format!("input longer than {} bytes", opts.limits.max_len),
+            "top level".into(),
+        );
+    } else {
+        let mut st = State::default();
+        fl.run_source(src, String::new(), 0, Vec::new(), &Io::default(), &mut st);
+    }
+    Analysis {
+        invocations: fl.out,
+        problems: fl.problems,
+    }
+}
+
+fn where_of(prefix: &str) -> String {
+    let p = prefix.trim_end_matches(", ");
+    if p.is_empty() {
+        "top level".to_string()
+    } else {
+        p.to_string()
+    }
+}
+
+pub(crate) fn basename(v: &str) -> String {
+    let t = v.trim_end_matches('/');
+    if t.is_empty() {
+        return v.to_string();
+    }
+    t.rsplit('/').next().unwrap_or(t).to_string()
+}
+
+fn is_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty() && parse::is_name_start(b[0]) && b.iter().all(|&c| parse::is_name_char(c))
+}
+
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "yash", "posh", "rbash", "ksh93",
+];
+
+impl<'o> Fl<'o> {
+    fn problem(&mut self, reason: String, origin: String) {
+        if self.problems.len() < 1000 {
+            self.problems.push(Problem { reason, origin });
+        }
+    }
+
+    fn enter(&mut self, src: &Src) -> bool {
+        self.depth += 1;
+        if self.depth > self.opts.limits.max_depth {
+            self.problem(
+                format!("nesting deeper than {} levels", self.opts.limits.max_depth),
+                where_of(&src.prefix),
+            );
+            self.stopped = true;
+            return false;
+        }
+        true
+    }
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn spend(&mut self, n: usize) -> bool {
+        if self.budget < n {
+            if !self.stopped {
+                self.problem(
+                    "expansion larger than the analysis budget".into(),
+                    "top level".into(),
+                );
+            }
+            self.stopped = true;
+            return false;
+        }
+        self.budget -= n;
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_source(
+        &mut self,
+        text: &str,
+        prefix: String,
+        nesting: usize,
+        chain: Vec<String>,
+        io: &Io,
+        st: &mut State,
+    ) {
+        if self.stopped {
+            return;
+        }
+        match parse::parse(text, self.depth, self.opts.limits.max_depth) {
+            Err(e) => {
+                let origin = format!("{}, byte {}", where_of(&prefix), e.pos);
+                self.problem(e.reason, origin);
+            }
+            Ok(p) => {
+                let mut src = Src {
+                    prefix,
+                    counter: 0,
+                    nesting,
+                    heredocs: p.heredocs,
+                    chain,
+                };
+                self.program(&p.program, &mut src, st, io);
+            }
+        }
+    }
+
+    fn program(&mut self, p: &Program, src: &mut Src, st: &mut State, io: &Io) {
+        if !self.enter(src) {
+            self.leave();
+            return;
+        }
+        for item in &p.items {
+            if self.stopped {
+                break;
+            }
+            if item.background {
+                let m = st.mark();
+                let mut io2 = io.clone();
+                io2.background = true;
+                for pl in &item.and_or {
+                    self.pipeline(&pl.cmds, src, st, &io2);
+                }
+                st.restore(m);
+            } else {
+                for pl in &item.and_or {
+                    self.pipeline(&pl.cmds, src, st, io);
+                }
+            }
+        }
+        self.leave();
+    }
+
+    fn pipeline(&mut self, cmds: &[Command], src: &mut Src, st: &mut State, io: &Io) {
+        if cmds.len() == 1 {
+            self.command(&cmds[0], src, st, io);
+            return;
+        }
+        let mut prev_last: Option<usize> = None;
+        for (k, cmd) in cmds.iter().enumerate() {
+            if self.stopped {
+                return;
+            }
+            let mut io2 = io.clone();
+            if k > 0 {
+                io2.stdin = match prev_last {
+                    Some(from) => Stdin::Pipe { from },
+                    None => Stdin::Inherit,
+                };
+                io2.stdin_dyn = None;
+            }
+            let m = st.mark();
+            let before = self.out.len();
+            self.command(cmd, src, st, &io2);
+            st.restore(m);
+            prev_last = if self.out.len() > before {
+                Some(self.out.len() - 1)
+            } else {
+                None
+            };
+        }
+    }
+
+    fn command(&mut self, cmd: &Command, src: &mut Src, st: &mut State, io: &Io) {
+        if self.stopped {
+            return;
+        }
+        if let CmdKind::Simple(s) = &cmd.kind {
+            self.simple(s, &cmd.redirs, src, st, io);
+            return;
+        }
+        if !self.enter(src) {
+            self.leave();
+            return;
+        }
+        let sub = format!("{}in command substitution in redirection, ", src.prefix);
+        let io = if cmd.redirs.is_empty() {
+            io.clone()
+        } else {
+            self.redirs(&cmd.redirs, src, st, io, &sub)
+        };
+        let io = &io;
+        let sub = format!("{}in command substitution in compound command, ", src.prefix);
+        match &cmd.kind {
+            CmdKind::Simple(_) => {}
+            CmdKind::Subshell(p) => {
+                let m = st.mark();
+                self.program(p, src, st, io);
+                st.restore(m);
+            }
+            CmdKind::Group(p) => self.program(p, src, st, io),
+            CmdKind::If(arms, els) => {
+                let mut changed = Vec::new();
+                let mut cwds = Vec::new();
+                for (cond, body) in arms {
+                    self.program(cond, src, st, io);
+                    let m = st.mark();
+                    self.program(body, src, st, io);
+                    changed.extend(st.changed_since(&m));
+                    cwds.push(st.cwd.clone());
+                    st.restore(m);
+                }
+                if let Some(e) = els {
+                    let m = st.mark();
+                    self.program(e, src, st, io);
+                    changed.extend(st.changed_since(&m));
+                    cwds.push(st.cwd.clone());
+                    st.restore(m);
+                } else {
+                    cwds.push(st.cwd.clone());
+                }
+                self.merge(st, changed, cwds);
+            }
+            CmdKind::Loop(cond, body) => {
+                let m = st.mark();
+                self.program(cond, src, st, io);
+                self.program(body, src, st, io);
+                self.loop_merge(st, m);
+            }
+            CmdKind::For(var, words, body) => {
+                let mut producers = Vec::new();
+                if let Some(ws) = words {
+                    for w in ws {
+                        for f in self.expand(w, src, st, io, &sub, true) {
+                            producers.extend(f.producers);
+                        }
+                    }
+                }
+                let m = st.mark();
+                st.set(var, Var::Unknown(producers.clone()));
+                self.program(body, src, st, io);
+                self.loop_merge(st, m);
+                st.set(var, Var::Unknown(producers));
+            }
+            CmdKind::ArithFor(w, body) => {
+                self.expand(w, src, st, io, &sub, false);
+                let m = st.mark();
+                self.program(body, src, st, io);
+                self.loop_merge(st, m);
+            }
+            CmdKind::Case(word, arms) => {
+                self.expand(word, src, st, io, &sub, false);
+                let mut changed = Vec::new();
+                let mut cwds = vec![st.cwd.clone()];
+                for (pats, body) in arms {
+                    for p in pats {
+                        self.expand(p, src, st, io, &sub, false);
+                    }
+                    let m = st.mark();
+                    self.program(body, src, st, io);
+                    changed.extend(st.changed_since(&m));
+                    cwds.push(st.cwd.clone());
+                    st.restore(m);
+                }
+                self.merge(st, changed, cwds);
+            }
+            CmdKind::Func(_, body) => {
+                // analyse the body as if it runs (once, at definition)
+                let m = st.mark();
+                self.command(body, src, st, io);
+                st.restore(m);
+            }
+            CmdKind::Test(words) => {
+                for w in words {
+                    self.expand(w, src, st, io, &sub, false);
+                }
+            }
+            CmdKind::Arith(w) => {
+                self.expand(w, src, st, io, &sub, false);
+            }
+        }
+        self.leave();
+    }
+
+    fn merge(&mut self, st: &mut State, changed: Vec<String>, cwds: Vec<Cwd>) {
+        for n in changed {
+            st.set(&n, Var::Unknown(Vec::new()));
+        }
+        if let Some(first) = cwds.first() {
+            st.cwd = if cwds.iter().all(|c| c == first) {
+                first.clone()
+            } else {
+                Cwd::Unknown
+            };
+        }
+    }
+
+    fn loop_merge(&mut self, st: &mut State, m: Mark) {
+        let changed = st.changed_since(&m);
+        let cwd_after = st.cwd.clone();
+        let cwd_before = m.cwd.clone();
+        st.restore(m);
+        for n in changed {
+            st.set(&n, Var::Unknown(Vec::new()));
+        }
+        if cwd_after != cwd_before {
+            st.cwd = Cwd::Unknown;
+        }
+    }
+
+    fn redirs(&mut self, redirs: &[Redir], src: &mut Src, st: &mut State, io: &Io, sub: &str) -> Io {
+        let mut io2 = io.clone();
+        for r in redirs {
+            match r.op {
+                RedirOp::HereDoc => {
+                    let hd = r.heredoc.and_then(|i| src.heredocs.get(i).cloned());
+                    let hd = hd.unwrap_or_default();
+                    io2.stdin_dyn = None;
+                    let mut text = hd.body.clone();
+                    if let Some(w) = &hd.word {
+                        let f = self.expand_one(w, src, st, io, sub);
+                        if f.is_dynamic() {
+                            io2.stdin_dyn = Some(f.producers);
+                        } else {
+                            text = f.value();
+                        }
+                    }
+                    if r.fd.is_none_or(|fd| fd == 0) {
+                        io2.stdin = Stdin::HereDoc(text);
+                    } else {
+                        io2.stdin_dyn = io.stdin_dyn.clone();
+                    }
+                }
+                RedirOp::HereString => {
+                    let f = self.expand_one(&r.target, src, st, io, sub);
+                    if r.fd.is_none_or(|fd| fd == 0) {
+                        io2.stdin_dyn = f.is_dynamic().then(|| f.producers.clone());
+                        io2.stdin = Stdin::HereString(f.value());
+                    }
+                }
+                _ => {
+                    let f = self.expand_one(&r.target, src, st, io, sub);
+                    let arg = f.to_arg();
+                    let v = arg.value.as_str();
+                    let is_fd = !arg.dynamic
+                        && (v == "-" || (!v.is_empty() && v.bytes().all(|c| c.is_ascii_digit())));
+                    let mut push = |fd: Option<u32>, kind: RedirKind| {
+                        io2.redirects.push(Redirect {
+                            fd,
+                            kind,
+                            target: arg.clone(),
+                        })
+                    };
+                    match r.op {
+                        RedirOp::Read => {
+                            push(r.fd, RedirKind::Read);
+                            if r.fd.is_none_or(|fd| fd == 0) {
+                                io2.stdin = Stdin::File(arg.clone());
+                                io2.stdin_dyn = None;
+                            }
+                        }
+                        RedirOp::Write | RedirOp::Clobber => push(r.fd, RedirKind::Write),
+                        RedirOp::Append => push(r.fd, RedirKind::Append),
+                        RedirOp::ReadWrite => push(r.fd, RedirKind::ReadWrite),
+                        RedirOp::DupIn => push(r.fd, RedirKind::Dup),
+                        RedirOp::DupOut => {
+                            if is_fd || r.fd.is_some() {
+                                push(r.fd, RedirKind::Dup);
+                            } else {
+                                push(Some(1), RedirKind::Write);
+                                push(Some(2), RedirKind::Write);
+                            }
+                        }
+                        RedirOp::AndWrite => {
+                            push(Some(1), RedirKind::Write);
+                            push(Some(2), RedirKind::Write);
+                        }
+                        RedirOp::AndAppend => {
+                            push(Some(1), RedirKind::Append);
+                            push(Some(2), RedirKind::Append);
+                        }
+                        RedirOp::HereDoc | RedirOp::HereString => {}
+                    }
+                }
+            }
+        }
+        io2
+    }
+
+    fn simple(&mut self, s: &Simple, redirs: &[Redir], src: &mut Src, st: &mut State, io: &Io) {
+        src.counter += 1;
+        let n = src.counter;
+        let sub = format!("{}in command substitution in simple command {n}, ", src.prefix);
+        let mut fields = Vec::new();
+        for w in &s.words {
+            let fs = self.expand(w, src, st, io, &sub, true);
+            fields.extend(fs);
+        }
+        let io2 = if redirs.is_empty() {
+            io.clone()
+        } else {
+            self.redirs(redirs, src, st, io, &sub)
+        };
+        let mut assigns = Vec::new();
+        for a in &s.assigns {
+            let mut f = self.expand_one(&a.value, src, st, io, &sub);
+            if let Some(arr) = &a.array {
+                let mut producers = Vec::new();
+                for w in arr {
+                    for g in self.expand(w, src, st, io, &sub, true) {
+                        producers.extend(g.producers);
+                    }
+                }
+                f = Field::dynamic("$(…)", producers);
+            }
+            assigns.push((a.name.clone(), f));
+        }
+        if self.stopped {
+            return;
+        }
+        let origin = format!("{}simple command {n}", src.prefix);
+        if fields.is_empty() {
+            for (name, f) in &assigns {
+                st.set(name, var_of(f));
+            }
+            if !redirs.is_empty() {
+                let cwd = st.cwd.clone();
+                self.push_inv(
+                    Vec::new(),
+                    String::new(),
+                    false,
+                    src.chain.clone(),
+                    origin,
+                    cwd,
+                    &io2,
+                    Vec::new(),
+                    src.nesting,
+                );
+            }
+            return;
+        }
+        let assignments = assigns
+            .iter()
+            .map(|(n, f)| (n.clone(), f.value()))
+            .collect();
+        let chain = src.chain.clone();
+        self.emit_command(fields, assignments, &io2, src, st, origin, chain, n);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_inv(
+        &mut self,
+        argv: Vec<Field>,
+        program: String,
+        dynamic_program: bool,
+        wrappers: Vec<String>,
+        origin: String,
+        cwd: Cwd,
+        io: &Io,
+        assignments: Vec<(String, String)>,
+        depth: usize,
+    ) -> Option<usize> {
+        if self.stopped {
+            return None;
+        }
+        if self.out.len() >= self.opts.limits.max_commands {
+            self.problem(
+                format!(
+                    "more than {} simple commands",
+                    self.opts.limits.max_commands
+                ),
+                origin,
+            );
+            self.stopped = true;
+            return None;
+        }
+        let text = render_fields(&argv);
+        let idx = self.out.len();
+        self.out.push(Invocation {
+            argv: argv.iter().map(Field::to_arg).collect(),
+            program,
+            dynamic_program,
+            wrappers,
+            origin,
+            text,
+            cwd,
+            stdin: io.stdin.clone(),
+            redirects: io.redirects.clone(),
+            assignments,
+            background: io.background,
+            depth,
+            dynamic_exec: None,
+        });
+        self.stdin_dyn.push(io.stdin_dyn.is_some());
+        Some(idx)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_command(
+        &mut self,
+        mut argv: Vec<Field>,
+        mut assignments: Vec<(String, String)>,
+        io: &Io,
+        src: &mut Src,
+        st: &mut State,
+        origin: String,
+        mut wrappers: Vec<String>,
+        n: usize,
+    ) {
+        let mut cwd = st.cwd.clone();
+        let mut guard = 0;
+        while guard < 64 {
+            guard += 1;
+            let Some(first) = argv.first() else { break };
+            let Some(v) = first.static_str() else { break };
+            if first.glob() {
+                break;
+            }
+            let prog = basename(&v);
+            match self.unwrap(&prog, &argv, &mut assignments, &mut cwd) {
+                Some(rest) => {
+                    wrappers.push(prog);
+                    argv = rest;
+                }
+                None => break,
+            }
+        }
+        let Some(first) = argv.first() else { return };
+        let (program, dynp) = if first.is_dynamic() || first.glob() {
+            (String::new(), true)
+        } else {
+            (basename(&first.value()), false)
+        };
+        let Some(idx) = self.push_inv(
+            argv.clone(),
+            program.clone(),
+            dynp,
+            wrappers.clone(),
+            origin.clone(),
+            cwd.clone(),
+            io,
+            assignments,
+            src.nesting,
+        ) else {
+            return;
+        };
+        if !dynp {
+            self.post(idx, &program, &argv, io, src, st, &origin, &wrappers, n, &cwd);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Wrappers
+
+    fn unwrap(
+        &self,
+        prog: &str,
+        argv: &[Field],
+        assigns: &mut Vec<(String, String)>,
+        cwd: &mut Cwd,
+    ) -> Option<Vec<Field>> {
+        let rest = |i: usize| -> Option<Vec<Field>> {
+            if i < argv.len() {
+                Some(argv[i..].to_vec())
+            } else {
+                None
+            }
+        };
+        match prog {
+            "env" => return unwrap_env(argv, assigns, cwd),
+            "command" => {
+                let mut i = 1;
+                while let Some(v) = argv.get(i).and_then(|f| f.static_value()) {
+                    if v == "--" {
+                        i += 1;
+                        break;
+                    }
+                    if !v.starts_with('-') || v.len() < 2 {
+                        break;
+                    }
+                    if v.contains(['v', 'V']) {
+                        return None;
+                    }
+                    i += 1;
+                }
+                return rest(i);
+            }
+            "busybox" => return rest(1),
+            "xargs" => return unwrap_xargs(argv),
+            "flock" => {
+                if argv.iter().any(|f| {
+                    f.static_str()
+                        .is_some_and(|v| v == "-c" || v == "--command" || v.starts_with("--command="))
+                }) {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        if let Some(spec) = BUILTIN_WRAPPERS.iter().find(|s| s.name == prog) {
+            let i = skip_opts(argv, 1, &|o| spec.val.contains(&o), &|o| spec.stop.contains(&o))?;
+            // positionals to skip must be present
+            return rest(i + spec.skip);
+        }
+        if let Some(spec) = self.opts.extra_wrappers.iter().find(|s| s.name == prog) {
+            let i = skip_opts(
+                argv,
+                1,
+                &|o| spec.options_with_value.iter().any(|x| x == o),
+                &|_| false,
+            )?;
+            return rest(i + spec.skip_positionals);
+        }
+        None
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Post-processing of an emitted invocation
+
+    #[allow(clippy::too_many_arguments)]
+    fn post(
+        &mut self,
+        idx: usize,
+        program: &str,
+        argv: &[Field],
+        io: &Io,
+        src: &mut Src,
+        st: &mut State,
+        origin: &str,
+        wrappers: &[String],
+        n: usize,
+        cwd: &Cwd,
+    ) {
+        let prog = program.strip_suffix(".exe").unwrap_or(program);
+        let mut chain = wrappers.to_vec();
+        chain.push(prog.to_string());
+        let lower = prog.to_ascii_lowercase();
+        match prog {
+            "cd" => self.cd(st, argv),
+            "pushd" => {
+                if st.dirstack.len() < 64 {
+                    st.dirstack.push(st.cwd.clone());
+                } else {
+                    st.dirstack.clear();
+                    st.cwd = Cwd::Unknown;
+                    return;
+                }
+                let has_dir = argv[1..]
+                    .iter()
+                    .any(|f| f.static_str().is_none_or(|v| !v.starts_with(['-', '+'])));
+                if has_dir {
+                    self.cd(st, argv);
+                } else {
+                    st.cwd = Cwd::Unknown;
+                }
+            }
+            "popd" => {
+                st.cwd = st.dirstack.pop().unwrap_or(Cwd::Unknown);
+            }
+            "export" | "declare" | "typeset" | "local" | "readonly" => {
+                for f in &argv[1..] {
+                    let v = f.value();
+                    if v.starts_with('-') {
+                        continue;
+                    }
+                    if let Some((name, val)) = v.split_once('=') {
+                        let name = name.trim_end_matches('+');
+                        if is_name(name) {
+                            let var = if f.is_dynamic() {
+                                Var::Unknown(f.producers.clone())
+                            } else {
+                                Var::Known(val.to_string())
+                            };
+                            st.set(name, var);
+                        }
+                    }
+                }
+            }
+            "unset" => {
+                for f in &argv[1..] {
+                    if let Some(v) = f.static_value() {
+                        if is_name(&v) {
+                            st.set(&v, Var::Known(String::new()));
+                        }
+                    }
+                }
+            }
+            "read" | "mapfile" | "readarray" | "getopts" | "printf" => {
+                let mut take_next = false;
+                for f in &argv[1..] {
+                    let v = f.value();
+                    if take_next {
+                        take_next = false;
+                        if is_name(&v) {
+                            st.set(&v, Var::Unknown(Vec::new()));
+                        }
+                        continue;
+                    }
+                    if prog == "printf" {
+                        take_next = v == "-v";
+                        continue;
+                    }
+                    if is_name(&v) {
+                        st.set(&v, Var::Unknown(Vec::new()));
+                    }
+                }
+            }
+            "eval" => {
+                let args: Vec<&Field> = argv[1..]
+                    .iter()
+                    .filter(|f| f.static_str().is_none_or(|v| v != "--"))
+                    .collect();
+                let text = args.iter().map(|f| f.value()).collect::<Vec<_>>().join(" ");
+                if args.iter().any(|f| f.is_dynamic()) {
+                    let p = args.iter().flat_map(|f| f.producers.clone()).collect();
+                    self.out[idx].dynamic_exec = Some(p);
+                }
+                self.nested(&text, "in `eval` argument, ", src, chain, io, Some(st), cwd);
+            }
+            "trap" => {
+                if argv.len() >= 3 {
+                    let f = &argv[1];
+                    if f.static_str().is_none_or(|v| !v.starts_with('-')) {
+                        if f.is_dynamic() {
+                            self.out[idx].dynamic_exec = Some(f.producers.clone());
+                        }
+                        let t = f.value();
+                        self.nested(&t, "in `trap` handler, ", src, chain, io, None, cwd);
+                    }
+                }
+            }
+            "find" => self.find_exec(argv, io, src, st, origin, wrappers, n, cwd),
+            "watch" => {
+                let i = skip_opts(
+                    argv,
+                    1,
+                    &|o| matches!(o, "-n" | "--interval" | "-q" | "--equexit"),
+                    &|_| false,
+                );
+                if let Some(i) = i.filter(|&i| i < argv.len()) {
+                    self.nested_fields(idx, &argv[i..], "in `watch` command, ", src, chain, io, cwd);
+                }
+            }
+            "su" | "runuser" | "script" | "flock" | "sg" => {
+                let mut code = None;
+                let mut i = 1;
+                while i < argv.len() {
+                    let v = argv[i].static_str();
+                    match v.as_deref() {
+                        Some("-c") | Some("--command") | Some("--session-command") => {
+                            code = argv.get(i + 1).cloned();
+                            break;
+                        }
+                        Some(s) if s.starts_with("--command=") => {
+                            let mut f = argv[i].clone();
+                            strip_prefix_field(&mut f, "--command=".len());
+                            code = Some(f);
+                            break;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                if prog == "sg" && code.is_none() && argv.len() >= 3 {
+                    code = Some(argv[2].clone());
+                }
+                if let Some(c) = code {
+                    let what = if prog == "sg" { "sg" } else { prog };
+                    let prefix = format!("in `{what} -c` argument, ");
+                    self.nested_fields(idx, std::slice::from_ref(&c), &prefix, src, chain, io, cwd);
+                }
+            }
+            "ssh" => {
+                let mut i = 1;
+                while i < argv.len() {
+                    let Some(v) = argv[i].static_str() else { break };
+                    if v == "--" {
+                        i += 1;
+                        break;
+                    }
+                    if v.starts_with('-') && v.len() > 1 {
+                        let last = v.chars().last().unwrap_or('-');
+                        let takes = v.len() == 2 && "BbcDEeFIiJLlmOoPpQRSWw".contains(last);
+                        i += if takes { 2 } else { 1 };
+                        continue;
+                    }
+                    break;
+                }
+                // argv[i] is the host
+                if i + 1 < argv.len() {
+                    let io2 = Io {
+                        stdin: io.stdin.clone(),
+                        stdin_dyn: io.stdin_dyn.clone(),
+                        ..Io::default()
+                    };
+                    self.nested_fields(
+                        idx,
+                        &argv[i + 1..],
+                        "in `ssh` remote command, ",
+                        src,
+                        chain,
+                        &io2,
+                        &Cwd::Unknown,
+                    );
+                }
+            }
+            "parallel" => {
+                let mut i = 1;
+                while i < argv.len() {
+                    let Some(v) = argv[i].static_str() else { break };
+                    if v.starts_with(":::") {
+                        break;
+                    }
+                    if v == "--" {
+                        i += 1;
+                        break;
+                    }
+                    if v.starts_with('-') && v.len() > 1 {
+                        let takes = matches!(
+                            v.as_ref(),
+                            "-j" | "-S" | "--jobs" | "--sshlogin" | "-P" | "--max-procs" | "-n"
+                                | "-N" | "-L" | "--colsep" | "-C" | "-d" | "--delimiter" | "-a"
+                                | "--arg-file" | "-I" | "--results" | "--joblog" | "--timeout"
+                                | "--tmpdir" | "-E" | "--basefile" | "--workdir" | "--wd"
+                        );
+                        i += if takes { 2 } else { 1 };
+                        continue;
+                    }
+                    break;
+                }
+                let mut j = i;
+                while j < argv.len() && argv[j].static_str().is_none_or(|v| !v.starts_with(":::"))
+                {
+                    j += 1;
+                }
+                if j > i {
+                    self.nested_fields(idx, &argv[i..j], "in `parallel` command, ", src, chain, io, cwd);
+                } else {
+                    self.stdin_code(idx, "parallel", io, src, chain, cwd, Lang::Shell);
+                }
+            }
+            _ => {
+                if SHELLS.contains(&prog) || self.opts.extra_shells.iter().any(|s| s == prog) {
+                    self.shell(idx, prog, argv, io, src, chain, cwd);
+                } else if let Some(lang) = crate::interp::lang_of(prog) {
+                    self.interpreter(idx, prog, lang, argv, io, src, chain, cwd);
+                } else if matches!(lower.as_str(), "powershell" | "pwsh" | "cmd") {
+                    let strs: Vec<String> = argv.iter().map(|f| f.value()).collect();
+                    let dynamic = argv.iter().any(|f| f.is_dynamic());
+                    self.windows(idx, &lower, &strs, dynamic, io, src, chain, cwd);
+                }
+            }
+        }
+    }
+
+    fn cd(&mut self, st: &mut State, argv: &[Field]) {
+        let mut args = argv[1..].iter().filter(|f| {
+            f.static_str()
+                .is_none_or(|v| !(v.starts_with('-') && v.len() > 1 && v != "--") || v == "-")
+        });
+        let mut first = args.next();
+        if first.and_then(|f| f.static_value()).as_deref() == Some("--") {
+            first = args.next();
+        }
+        st.cwd = match first {
+            None => Cwd::Known("~".into()),
+            Some(f) if f.is_dynamic() || f.glob() => Cwd::Unknown,
+            Some(f) => {
+                let v = f.value();
+                if v == "-" {
+                    Cwd::Unknown
+                } else {
+                    join_cwd(&st.cwd, &v)
+                }
+            }
+        };
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn find_exec(
+        &mut self,
+        argv: &[Field],
+        io: &Io,
+        src: &mut Src,
+        st: &mut State,
+        origin: &str,
+        wrappers: &[String],
+        n: usize,
+        _cwd: &Cwd,
+    ) {
+        let _ = origin;
+        let mut i = 1;
+        while i < argv.len() {
+            let v = argv[i].static_str();
+            let flag = match v.as_deref() {
+                Some(f @ ("-exec" | "-execdir" | "-ok" | "-okdir")) => f.to_string(),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let mut j = i + 1;
+            let mut cmd = Vec::new();
+            while j < argv.len() {
+                let a = &argv[j];
+                if a.static_str().is_some_and(|v| v == ";" || v == "+") {
+                    break;
+                }
+                if a.value().contains("{}") {
+                    cmd.push(a.as_dynamic());
+                } else {
+                    cmd.push(a.clone());
+                }
+                j += 1;
+            }
+            if !cmd.is_empty() {
+                let mut chain = wrappers.to_vec();
+                chain.push("find".into());
+                let o = format!("{}in `find {flag}` command, simple command {n}", src.prefix);
+                self.emit_command(cmd, Vec::new(), io, src, st, o, chain, n);
+            }
+            i = j + 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn shell(
+        &mut self,
+        idx: usize,
+        prog: &str,
+        argv: &[Field],
+        io: &Io,
+        src: &mut Src,
+        chain: Vec<String>,
+        cwd: &Cwd,
+    ) {
+        let mut i = 1;
+        let mut has_c = false;
+        let mut read_stdin = false;
+        let mut code: Option<Field> = None;
+        while i < argv.len() {
+            let Some(v) = argv[i].static_str() else { break };
+            if v == "--" || v == "-" {
+                i += 1;
+                break;
+            }
+            if let Some(rest) = v.strip_prefix("--command=") {
+                let _ = rest;
+                let mut f = argv[i].clone();
+                strip_prefix_field(&mut f, "--command=".len());
+                code = Some(f);
+                break;
+            }
+            if v == "--command" {
+                has_c = true;
+                i += 1;
+                continue;
+            }
+            if v.starts_with("--") {
+                i += if matches!(v.as_ref(), "--rcfile" | "--init-file") { 2 } else { 1 };
+                continue;
+            }
+            if (v.starts_with('-') || v.starts_with('+'))
+                && v.len() > 1
+                && v[1..].bytes().all(|c| c.is_ascii_alphabetic())
+            {
+                let mut skip = 1;
+                for c in v[1..].chars() {
+                    match c {
+                        'c' => has_c = true,
+                        's' => read_stdin = true,
+                        'o' | 'O' => skip += 1,
+                        _ => {}
+                    }
+                }
+                i += skip;
+                continue;
+            }
+            break;
+        }
+        if code.is_none() && has_c {
+            code = argv.get(i).cloned();
+        }
+        if let Some(c) = code {
+            let prefix = format!("in `{prog} -c` argument, ");
+            self.nested_fields(idx, std::slice::from_ref(&c), &prefix, src, chain, io, cwd);
+        } else if !has_c && (i >= argv.len() || read_stdin) {
+            self.stdin_code(idx, prog, io, src, chain, cwd, Lang::Shell);
+        }
+    }
+
+    /// Parse the joined values of `fields` as shell code in a nested shell.
+    #[allow(clippy::too_many_arguments)]
+    fn nested_fields(
+        &mut self,
+        idx: usize,
+        fields: &[Field],
+        prefix: &str,
+        src: &mut Src,
+        chain: Vec<String>,
+        io: &Io,
+        cwd: &Cwd,
+    ) {
+        let text = fields.iter().map(|f| f.value()).collect::<Vec<_>>().join(" ");
+        if fields.iter().any(|f| f.is_dynamic()) {
+            let p: Vec<usize> = fields.iter().flat_map(|f| f.producers.clone()).collect();
+            if let Some(inv) = self.out.get_mut(idx) {
+                inv.dynamic_exec = Some(p);
+            }
+        }
+        self.nested(&text, prefix, src, chain, io, None, cwd);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn nested(
+        &mut self,
+        text: &str,
+        prefix: &str,
+        src: &mut Src,
+        chain: Vec<String>,
+        io: &Io,
+        shared: Option<&mut State>,
+        cwd: &Cwd,
+    ) {
+        let prefix = format!("{}{}", src.prefix, prefix);
+        if src.nesting + 1 > self.opts.limits.max_nesting {
+            self.problem(
+                format!(
+                    "nested shells deeper than {} levels",
+                    self.opts.limits.max_nesting
+                ),
+                where_of(&prefix),
+            );
+            return;
+        }
+        if !self.spend(text.len()) {
+            return;
+        }
+        match shared {
+            Some(st) => self.run_source(text, prefix, src.nesting + 1, chain, io, st),
+            None => {
+                let mut st = State::with_cwd(cwd.clone());
+                self.run_source(text, prefix, src.nesting + 1, chain, io, &mut st)
+            }
+        }
+    }
+
+    /// The program reads code from its standard input.
+    #[allow(clippy::too_many_arguments)]
+    fn stdin_code(
+        &mut self,
+        idx: usize,
+        prog: &str,
+        io: &Io,
+        src: &mut Src,
+        chain: Vec<String>,
+        cwd: &Cwd,
+        lang: Lang,
+    ) {
+        let (text, how) = match &io.stdin {
+            Stdin::Inherit => return,
+            Stdin::File(_) => {
+                self.out[idx].dynamic_exec = Some(Vec::new());
+                return;
+            }
+            Stdin::Pipe { from } => match self.literal_output(*from) {
+                Some(t) => (t, format!("in text piped to `{prog}`")),
+                None => {
+                    self.out[idx].dynamic_exec = Some(vec![*from]);
+                    return;
+                }
+            },
+            Stdin::HereDoc(t) => (t.clone(), format!("in heredoc fed to `{prog}`")),
+            Stdin::HereString(t) => (t.clone(), format!("in herestring fed to `{prog}`")),
+        };
+        if let Some(p) = &io.stdin_dyn {
+            self.out[idx].dynamic_exec = Some(p.clone());
+        }
+        let io2 = Io {
+            stdin: Stdin::Inherit,
+            stdin_dyn: None,
+            redirects: io.redirects.clone(),
+            background: io.background,
+        };
+        match lang {
+            Lang::Shell => self.nested(&text, &format!("{how}, "), src, chain, &io2, None, cwd),
+            Lang::Code(l) => self.scan_code(idx, prog, l, &text, &how, src, chain, &io2, cwd),
+        }
+    }
+
+    /// Output of an `echo`/`printf` of literals (or `cat` of a static heredoc).
+    fn literal_output(&self, i: usize) -> Option<String> {
+        let inv = self.out.get(i)?;
+        if inv.argv.iter().any(|a| a.dynamic || a.glob) || inv.dynamic_exec.is_some() {
+            return None;
+        }
+        if inv
+            .redirects
+            .iter()
+            .any(|r| matches!(r.kind, RedirKind::Write | RedirKind::Append) && r.fd.is_none_or(|f| f == 1))
+        {
+            return None;
+        }
+        let args: Vec<&str> = inv.argv.iter().skip(1).map(|a| a.value.as_str()).collect();
+        match inv.program.as_str() {
+            "echo" => echo_output(&args),
+            "printf" => printf_output(&args),
+            "cat" if args.is_empty() && !self.stdin_dyn.get(i).copied().unwrap_or(true) => {
+                match &inv.stdin {
+                    Stdin::HereDoc(t) => Some(t.clone()),
+                    Stdin::HereString(t) => Some(format!("{t}\n")),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Interpreters and Windows payloads
+
+    #[allow(clippy::too_many_arguments)]
+    fn interpreter(
+        &mut self,
+        idx: usize,
+        prog: &str,
+        lang: crate::interp::Lang,
+        argv: &[Field],
+        io: &Io,
+        src: &mut Src,
+        chain: Vec<String>,
+        cwd: &Cwd,
+    ) {
+        match crate::interp::code_args(lang, argv) {
+            crate::interp::CodeArgs::Code(flag, fields) => {
+                if fields.iter().any(|f| f.is_dynamic()) {
+                    let p = fields.iter().flat_map(|f| f.producers.clone()).collect();
+                    self.out[idx].dynamic_exec = Some(p);
+                }
+                let code = fields.iter().map(|f| f.value()).collect::<Vec<_>>().join("\n");
+                let how = format!("in `{prog} {flag}` code");
+                self.scan_code(idx, prog, lang, &code, &how, src, chain, io, cwd);
+            }
+            crate::interp::CodeArgs::Stdin => {
+                self.stdin_code(idx, prog, io, src, chain, cwd, Lang::Code(lang));
+            }
+            crate::interp::CodeArgs::None => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan_code(
+        &mut self,
+        idx: usize,
+        prog: &str,
+        lang: crate::interp::Lang,
+        code: &str,
+        how: &str,
+        src: &mut Src,
+        chain: Vec<String>,
+        io: &Io,
+        cwd: &Cwd,
+    ) {
+        let _ = idx;
+        if src.nesting + 1 > self.opts.limits.max_nesting {
+            self.problem(
+                format!(
+                    "nested shells deeper than {} levels",
+                    self.opts.limits.max_nesting
+                ),
+                format!("{}{how}", src.prefix),
+            );
+            return;
+        }
+        for ex in crate::interp::scan(lang, code) {
+            if self.stopped {
+                return;
+            }
+            let origin = format!("{}{how}: {}(...)", src.prefix, ex.callee);
+            match ex.kind {
+                crate::interp::Kind::Shell(s) => {
+                    let p = format!("{how}: {}(...), ", ex.callee);
+                    self.nested(&s, &p, src, chain.clone(), io, None, cwd);
+                }
+                crate::interp::Kind::Argv(v) => {
+                    let fields: Vec<Field> = v
+                        .iter()
+                        .map(|a| match a {
+                            Some(s) => Field::synth(s),
+                            None => Field::dynamic("$(…)", Vec::new()),
+                        })
+                        .collect();
+                    if fields.is_empty() {
+                        continue;
+                    }
+                    let mut nsrc = Src {
+                        prefix: format!("{origin}, "),
+                        counter: 0,
+                        nesting: src.nesting + 1,
+                        heredocs: Rc::new(Vec::new()),
+                        chain: chain.clone(),
+                    };
+                    let mut st = State::with_cwd(cwd.clone());
+                    self.emit_command(fields, Vec::new(), io, &mut nsrc, &mut st, origin, chain.clone(), 1);
+                }
+                crate::interp::Kind::NonLiteral => {
+                    let first = how.trim_start_matches("in ");
+                    self.problem(
+                        format!("{first} runs a shell command built at run time"),
+                        origin,
+                    );
+                }
+            }
+        }
+        let _ = prog;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn windows(
+        &mut self,
+        idx: usize,
+        kind: &str,
+        argv: &[String],
+        dynamic: bool,
+        io: &Io,
+        src: &mut Src,
+        chain: Vec<String>,
+        cwd: &Cwd,
+    ) {
+        let Some((script, label)) = crate::windows::script_of(kind, argv) else {
+            return;
+        };
+        if dynamic {
+            self.out[idx].dynamic_exec = Some(Vec::new());
+        }
+        if src.nesting + 1 > self.opts.limits.max_nesting {
+            self.problem(
+                format!(
+                    "nested shells deeper than {} levels",
+                    self.opts.limits.max_nesting
+                ),
+                format!("{}in `{label}` script", src.prefix),
+            );
+            return;
+        }
+        let cmds = if kind == "cmd" {
+            crate::windows::split_cmd(&script)
+        } else {
+            crate::windows::split_powershell(&script)
+        };
+        let mut prev: Option<usize> = None;
+        let mut nsrc = Src {
+            prefix: format!("{}in `{label}` script, ", src.prefix),
+            counter: 0,
+            nesting: src.nesting + 1,
+            heredocs: Rc::new(Vec::new()),
+            chain: chain.clone(),
+        };
+        for (k, c) in cmds.iter().enumerate() {
+            if self.stopped {
+                return;
+            }
+            let io2 = Io {
+                stdin: match (c.piped, prev) {
+                    (true, Some(from)) => Stdin::Pipe { from },
+                    _ => io.stdin.clone(),
+                },
+                stdin_dyn: None,
+                redirects: io.redirects.clone(),
+                background: io.background,
+            };
+            let fields: Vec<Field> = c.argv.iter().map(|s| Field::synth(s)).collect();
+            let program = crate::windows::program_name(&c.argv[0]);
+            let origin = format!("{}command {}", nsrc.prefix, k + 1);
+            let Some(i) = self.push_inv(
+                fields,
+                program.clone(),
+                false,
+                chain.clone(),
+                origin,
+                cwd.clone(),
+                &io2,
+                Vec::new(),
+                nsrc.nesting,
+            ) else {
+                return;
+            };
+            prev = Some(i);
+            match program.as_str() {
+                "iex" | "invoke-expression" => {
+                    if c.argv.len() > 1 {
+                        let text = c.argv[1..].join(" ");
+                        let mut ch = chain.clone();
+                        ch.push("powershell".into());
+                        let a = vec!["powershell".to_string(), "-Command".into(), text];
+                        self.windows(i, "powershell", &a, false, &io2, &mut nsrc, ch, cwd);
+                    } else {
+                        self.out[i].dynamic_exec = Some(match io2.stdin {
+                            Stdin::Pipe { from } if c.piped => vec![from],
+                            _ => Vec::new(),
+                        });
+                    }
+                }
+                "powershell" | "pwsh" | "cmd" => {
+                    let mut ch = chain.clone();
+                    ch.push(program.clone());
+                    self.windows(i, &program, &c.argv, false, &io2, &mut nsrc, ch, cwd);
+                }
+                _ => {
+                    if c.argv.len() > 2 && SHELLS.contains(&program.as_str()) {
+                        // `bash -c '...'` inside a Windows payload (WSL, git-bash)
+                        let fields: Vec<Field> = c.argv.iter().map(|s| Field::synth(s)).collect();
+                        let mut ch = chain.clone();
+                        ch.push(program.clone());
+                        self.shell(i, &program, &fields, &io2, &mut nsrc, ch, cwd);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Lang {
+    Shell,
+    Code(crate::interp::Lang),
+}
+
+impl Fl<'_> {
+    /// Expand a word to a single field (no splitting, no brace expansion).
+    fn expand_one(&mut self, w: &Word, src: &mut Src, st: &mut State, io: &Io, sub: &str) -> Field {
+        let mut v = self.expand(w, src, st, io, sub, false);
+        if v.is_empty() {
+            Field::default()
+        } else {
+            v.swap_remove(0)
+        }
+    }
+
+    fn expand(
+        &mut self,
+        w: &Word,
+        src: &mut Src,
+        st: &mut State,
+        io: &Io,
+        sub: &str,
+        split: bool,
+    ) -> Vec<Field> {
+        if split && has_brace(w) {
+            if let Some(alts) = brace_expand(w) {
+                let mut out = Vec::new();
+                for alt in alts {
+                    out.extend(self.expand_toks(&alt, w.quoted, src, st, io, sub, true));
+                }
+                return out;
+            }
+            self.problem(
+                "brace expansion too large".into(),
+                where_of(&src.prefix),
+            );
+        }
+        let toks: Vec<Tok> = w
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => Tok::Text(Cow::Borrowed(s.as_str())),
+                p => Tok::Part(p),
+            })
+            .collect();
+        self.expand_toks(&toks, w.quoted, src, st, io, sub, split)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn expand_toks(
+        &mut self,
+        toks: &[Tok],
+        quoted: bool,
+        src: &mut Src,
+        st: &mut State,
+        io: &Io,
+        sub: &str,
+        split: bool,
+    ) -> Vec<Field> {
+        let mut fb = FieldBuilder::new();
+        if quoted {
+            fb.cur.quoted = true;
+        }
+        for t in toks {
+            if self.stopped {
+                break;
+            }
+            match t {
+                Tok::Text(s) => fb.lit(s, false),
+                Tok::Open => fb.lit("{", false),
+                Tok::Comma => fb.lit(",", false),
+                Tok::Close => fb.lit("}", false),
+                Tok::Part(p) => self.expand_part(p, &mut fb, src, st, io, sub, split),
+            }
+        }
+        fb.finish();
+        let mut fields = fb.fields;
+        if !split && fields.is_empty() {
+            fields.push(Field {
+                quoted,
+                ..Field::default()
+            });
+        }
+        if quoted {
+            for f in &mut fields {
+                f.quoted = true;
+            }
+        }
+        fields
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn expand_part(
+        &mut self,
+        p: &Part,
+        fb: &mut FieldBuilder,
+        src: &mut Src,
+        st: &mut State,
+        io: &Io,
+        sub: &str,
+        split: bool,
+    ) {
+        match p {
+            Part::Lit(s) => fb.lit(s, false),
+            Part::Quoted(s) => fb.lit(s, true),
+            Part::Tilde(user) => {
+                if user.is_empty() {
+                    match st.vars.get("HOME") {
+                        Some(Var::Known(h)) => {
+                            let h = h.clone();
+                            fb.lit(&h, true)
+                        }
+                        Some(Var::Unknown(p)) => {
+                            let p = p.clone();
+                            fb.dynamic("$HOME", &p)
+                        }
+                        None => fb.lit("~", false),
+                    }
+                } else {
+                    fb.lit(&format!("~{user}"), false);
+                }
+            }
+            Part::Param {
+                name,
+                op,
+                operand,
+                quoted,
+            } => {
+                let mut producers = Vec::new();
+                if let Some(o) = operand {
+                    for f in self.expand(o, src, st, io, sub, false) {
+                        producers.extend(f.producers);
+                    }
+                }
+                let var = st.vars.get(name.as_str()).cloned();
+                match (var, *op) {
+                    (None, false) if name == "HOME" && fb.at_start() => fb.lit("~", false),
+                    (Some(Var::Known(v)), false) => {
+                        if !self.spend(v.len()) {
+                            return;
+                        }
+                        if *quoted || !split {
+                            fb.lit(&v, true);
+                        } else if st.vars.contains_key("IFS") {
+                            fb.dynamic(&format!("${name}"), &[]);
+                        } else {
+                            fb.split(&v);
+                        }
+                    }
+                    (Some(Var::Unknown(p)), _) => {
+                        producers.extend(p);
+                        fb.dynamic(&format!("${name}"), &producers)
+                    }
+                    _ => fb.dynamic(&format!("${name}"), &producers),
+                }
+            }
+            Part::CmdSub { body, quoted } => {
+                let before = self.out.len();
+                let m = st.mark();
+                let mut nsrc = Src {
+                    prefix: sub.to_string(),
+                    counter: 0,
+                    nesting: src.nesting,
+                    heredocs: src.heredocs.clone(),
+                    chain: src.chain.clone(),
+                };
+                self.program(body, &mut nsrc, st, io);
+                st.restore(m);
+                let after = self.out.len();
+                let lit = if after == before + 1 {
+                    self.literal_output(before)
+                } else {
+                    None
+                };
+                match lit {
+                    Some(t) => {
+                        let t = t.trim_end_matches('\n');
+                        if *quoted || !split {
+                            fb.lit(t, true);
+                        } else {
+                            fb.split(t);
+                        }
+                    }
+                    None => {
+                        let producers: Vec<usize> = (before..after).collect();
+                        fb.dynamic("$(…)", &producers);
+                    }
+                }
+            }
+            Part::Arith { inner, .. } => {
+                let mut producers = Vec::new();
+                for f in self.expand(inner, src, st, io, sub, false) {
+                    producers.extend(f.producers);
+                }
+                fb.dynamic("$((…))", &producers);
+            }
+            Part::ProcSub { out, body } => {
+                let before = self.out.len();
+                let m = st.mark();
+                let mut nsrc = Src {
+                    prefix: sub.replacen("in command substitution", "in process substitution", 1),
+                    counter: 0,
+                    nesting: src.nesting,
+                    heredocs: src.heredocs.clone(),
+                    chain: src.chain.clone(),
+                };
+                let io2 = if *out {
+                    Io {
+                        stdin: Stdin::Inherit,
+                        ..io.clone()
+                    }
+                } else {
+                    io.clone()
+                };
+                self.program(body, &mut nsrc, st, &io2);
+                st.restore(m);
+                let producers: Vec<usize> = (before..self.out.len()).collect();
+                fb.dynamic(if *out { ">(…)" } else { "<(…)" }, &producers);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Brace expansion
+
+#[derive(Clone, Debug)]
+enum Tok<'a> {
+    Text(Cow<'a, str>),
+    Open,
+    Comma,
+    Close,
+    Part(&'a Part),
+}
+
+const MAX_BRACE: usize = 256;
+
+fn has_brace(w: &Word) -> bool {
+    w.parts
+        .iter()
+        .any(|p| matches!(p, Part::Lit(s) if s.contains('{')))
+}
+
+fn brace_expand(w: &Word) -> Option<Vec<Vec<Tok<'_>>>> {
+    let mut toks = Vec::new();
+    for p in &w.parts {
+        match p {
+            Part::Lit(s) => {
+                let mut start = 0;
+                for (i, c) in s.char_indices() {
+                    let t = match c {
+                        '{' => Tok::Open,
+                        ',' => Tok::Comma,
+                        '}' => Tok::Close,
+                        _ => continue,
+                    };
+                    if i > start {
+                        toks.push(Tok::Text(Cow::Borrowed(&s[start..i])));
+                    }
+                    toks.push(t);
+                    start = i + 1;
+                }
+                if start < s.len() {
+                    toks.push(Tok::Text(Cow::Borrowed(&s[start..])));
+                }
+            }
+            p => toks.push(Tok::Part(p)),
+        }
+    }
+    let mut out = Vec::new();
+    if brace_rec(toks, &mut out, 0) {
+        Some(out)
+    } else {
+        None
+    }
+}
+
+fn brace_rec<'a>(toks: Vec<Tok<'a>>, out: &mut Vec<Vec<Tok<'a>>>, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    // find the first `{` with a matching `}` and a top-level `,` (or a sequence)
+    for i in 0..toks.len() {
+        if !matches!(toks[i], Tok::Open) {
+            continue;
+        }
+        let mut d = 0usize;
+        let mut commas = Vec::new();
+        let mut close = None;
+        for (j, t) in toks.iter().enumerate().skip(i + 1) {
+            match t {
+                Tok::Open => d += 1,
+                Tok::Close if d == 0 => {
+                    close = Some(j);
+                    break;
+                }
+                Tok::Close => d -= 1,
+                Tok::Comma if d == 0 => commas.push(j),
+                _ => {}
+            }
+        }
+        let Some(close) = close else { continue };
+        let alts: Vec<Vec<Tok<'a>>> = if commas.is_empty() {
+            match seq_alts(&toks[i + 1..close]) {
+                Some(v) => v.into_iter().map(|s| vec![Tok::Text(Cow::Owned(s))]).collect(),
+                None => continue,
+            }
+        } else {
+            let mut v = Vec::new();
+            let mut s = i + 1;
+            for &c in commas.iter().chain(std::iter::once(&close)) {
+                v.push(toks[s..c].to_vec());
+                s = c + 1;
+            }
+            v
+        };
+        for alt in alts {
+            let mut t = toks[..i].to_vec();
+            t.extend(alt);
+            t.extend_from_slice(&toks[close + 1..]);
+            if !brace_rec(t, out, depth + 1) {
+                return false;
+            }
+            if out.len() > MAX_BRACE {
+                return false;
+            }
+        }
+        return true;
+    }
+    out.push(toks);
+    out.len() <= MAX_BRACE
+}
+
+fn seq_alts(inner: &[Tok]) -> Option<Vec<String>> {
+    let [Tok::Text(t)] = inner else { return None };
+    let parts: Vec<&str> = t.split("..").collect();
+    if parts.len() != 2 && parts.len() != 3 {
+        return None;
+    }
+    let step: i64 = if parts.len() == 3 {
+        parts[2].parse::<i64>().ok()?.checked_abs()?.max(1)
+    } else {
+        1
+    };
+    if let (Ok(a), Ok(b)) = (parts[0].parse::<i64>(), parts[1].parse::<i64>()) {
+        let count = (a.abs_diff(b) / step.unsigned_abs()) + 1;
+        if count > MAX_BRACE as u64 {
+            return Some(vec![String::new(); MAX_BRACE + 1]);
+        }
+        let mut v = Vec::new();
+        let mut x = a;
+        for _ in 0..count {
+            v.push(x.to_string());
+            x = if a <= b { x + step } else { x - step };
+        }
+        return Some(v);
+    }
+    let (a, b) = (parts[0].as_bytes(), parts[1].as_bytes());
+    if a.len() == 1 && b.len() == 1 && a[0].is_ascii_alphabetic() && b[0].is_ascii_alphabetic() {
+        let (x, y) = (a[0], b[0]);
+        let range: Vec<u8> = if x <= y {
+            (x..=y).step_by(step as usize).collect()
+        } else {
+            (y..=x).rev().step_by(step as usize).collect()
+        };
+        return Some(range.into_iter().map(|c| (c as char).to_string()).collect());
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+fn var_of(f: &Field) -> Var {
+    if f.is_dynamic() {
+        Var::Unknown(f.producers.clone())
+    } else {
+        Var::Known(f.value())
+    }
+}
+
+fn strip_prefix_field(f: &mut Field, n: usize) {
+    let mut left = n;
+    let mut segs = Vec::new();
+    for s in std::mem::take(&mut f.segs) {
+        if left == 0 {
+            segs.push(s);
+            continue;
+        }
+        match s {
+            Seg::Lit(t, q) => {
+                if t.len() <= left {
+                    left -= t.len();
+                } else {
+                    let cut = (left..=t.len()).find(|&i| t.is_char_boundary(i)).unwrap_or(t.len());
+                    segs.push(Seg::Lit(t[cut..].to_string(), q));
+                    left = 0;
+                }
+            }
+            d => {
+                left = 0;
+                segs.push(d);
+            }
+        }
+    }
+    f.segs = segs;
+}
+
+pub(crate) fn join_cwd(cur: &Cwd, v: &str) -> Cwd {
+    if v.starts_with('/') || v == "~" || v.starts_with("~/") {
+        return Cwd::Known(normalize(v));
+    }
+    if v.starts_with('~') {
+        return Cwd::Known(normalize(v));
+    }
+    match cur {
+        Cwd::Initial => Cwd::Known(normalize(v)),
+        Cwd::Known(p) => Cwd::Known(normalize(&format!("{p}/{v}"))),
+        Cwd::Unknown => Cwd::Unknown,
+    }
+}
+
+fn normalize(p: &str) -> String {
+    let abs = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if matches!(parts.last(), Some(l) if *l != ".." && !(parts.len() == 1 && l.starts_with('~')))
+                {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let j = parts.join("/");
+    if abs {
+        format!("/{j}")
+    } else if j.is_empty() {
+        ".".into()
+    } else {
+        j
+    }
+}
+
+fn echo_output(args: &[&str]) -> Option<String> {
+    let mut newline = true;
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
+            if a.contains('n') {
+                newline = false;
+            }
+            if a.contains('e') && args[i + 1..].iter().any(|x| x.contains('\\')) {
+                return None;
+            }
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let mut s = args[i..].join(" ");
+    if newline {
+        s.push('\n');
+    }
+    Some(s)
+}
+
+fn printf_output(args: &[&str]) -> Option<String> {
+    let (fmt, mut rest) = args.split_first()?;
+    if *fmt == "--" {
+        return printf_output(&args[1..]);
+    }
+    let mut out = String::new();
+    let mut guard = 0;
+    loop {
+        guard += 1;
+        let mut used = 0;
+        let mut chars = fmt.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '%' => match chars.next()? {
+                    '%' => out.push('%'),
+                    's' => {
+                        out.push_str(rest.get(used).copied().unwrap_or(""));
+                        used += 1;
+                    }
+                    _ => return None,
+                },
+                '\\' => match chars.next()? {
+                    'n' => out.push('\n'),
+                    't' => out.push('\t'),
+                    '\\' => out.push('\\'),
+                    _ => return None,
+                },
+                c => out.push(c),
+            }
+        }
+        if used == 0 || used >= rest.len() || guard > 64 {
+            break;
+        }
+        rest = &rest[used..];
+    }
+    Some(out)
+}
+
+struct BSpec {
+    name: &'static str,
+    val: &'static [&'static str],
+    stop: &'static [&'static str],
+    skip: usize,
+}
+
+const BUILTIN_WRAPPERS: &[BSpec] = &[
+    BSpec {
+        name: "sudo",
+        val: &[
+            "-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group",
+            "--host", "--prompt", "--close-from", "--chdir", "--role", "--type", "--other-user",
+            "--command-timeout", "--chroot",
+        ],
+        stop: &[
+            "-e", "-l", "-v", "-V", "-K", "--edit", "--list", "--validate", "--version",
+            "--remove-timestamp", "--help",
+        ],
+        skip: 0,
+    },
+    BSpec { name: "doas", val: &["-u", "-C"], stop: &[], skip: 0 },
+    BSpec { name: "pkexec", val: &["--user"], stop: &[], skip: 0 },
+    BSpec { name: "nice", val: &["-n", "--adjustment"], stop: &[], skip: 0 },
+    BSpec {
+        name: "ionice",
+        val: &["-c", "-n", "--class", "--classdata"],
+        stop: &["-p", "-P", "-u", "--pid", "--pgid", "--uid"],
+        skip: 0,
+    },
+    BSpec { name: "time", val: &["-f", "-o", "--format", "--output"], stop: &[], skip: 0 },
+    BSpec {
+        name: "timeout",
+        val: &["-s", "-k", "--signal", "--kill-after"],
+        stop: &[],
+        skip: 1,
+    },
+    BSpec { name: "builtin", val: &[], stop: &[], skip: 0 },
+    BSpec { name: "exec", val: &["-a"], stop: &[], skip: 0 },
+    BSpec { name: "nohup", val: &[], stop: &[], skip: 0 },
+    BSpec {
+        name: "stdbuf",
+        val: &["-i", "-o", "-e", "--input", "--output", "--error"],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec { name: "setsid", val: &[], stop: &[], skip: 0 },
+    BSpec { name: "chronic", val: &[], stop: &[], skip: 0 },
+    BSpec { name: "caffeinate", val: &["-t", "-w"], stop: &[], skip: 0 },
+    BSpec {
+        name: "flock",
+        val: &["-w", "-E", "--timeout", "--wait", "--conflict-exit-code"],
+        stop: &[],
+        skip: 1,
+    },
+    BSpec { name: "chroot", val: &["--userspec", "--groups"], stop: &[], skip: 1 },
+    BSpec {
+        name: "strace",
+        val: &["-e", "-o", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-S", "-X", "-P"],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "ltrace",
+        val: &["-e", "-o", "-p", "-s", "-u", "-a", "-n", "-A", "-D", "-F", "-l", "-w", "-x"],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec { name: "unbuffer", val: &[], stop: &[], skip: 0 },
+    BSpec {
+        name: "runuser",
+        val: &["-u", "-g", "-G", "--user", "--group", "--supp-group"],
+        stop: &["-c", "--command", "-l", "--login"],
+        skip: 0,
+    },
+    BSpec { name: "torsocks", val: &[], stop: &[], skip: 0 },
+    BSpec { name: "proxychains", val: &["-f"], stop: &[], skip: 0 },
+    BSpec { name: "proxychains4", val: &["-f"], stop: &[], skip: 0 },
+    BSpec {
+        name: "systemd-run",
+        val: &[
+            "-p", "--property", "-u", "--unit", "--uid", "--gid", "-E", "--setenv",
+            "--working-directory", "-M", "--machine", "--slice", "--description",
+        ],
+        stop: &[],
+        skip: 0,
+    },
+];
+
+/// Skip options of a wrapper; returns the index of the first non-option argument, or `None`
+/// if a stop option (one that means "no command follows") is present.
+fn skip_opts(
+    argv: &[Field],
+    mut i: usize,
+    takes_value: &dyn Fn(&str) -> bool,
+    stop: &dyn Fn(&str) -> bool,
+) -> Option<usize> {
+    while i < argv.len() {
+        let Some(v) = argv[i].static_str() else {
+            return Some(i);
+        };
+        if v == "--" {
+            return Some(i + 1);
+        }
+        if let Some(long) = v.strip_prefix("--") {
+            let _ = long;
+            let name = v.split('=').next().unwrap_or(&v);
+            if stop(name) {
+                return None;
+            }
+            i += if !v.contains('=') && takes_value(name) { 2 } else { 1 };
+            continue;
+        }
+        if v.starts_with('-') && v.len() > 1 {
+            if takes_value(&v) {
+                i += 2;
+                continue;
+            }
+            let mut next = false;
+            let body = &v[1..];
+            for (j, c) in body.char_indices() {
+                let mut buf = [0u8; 4];
+                let opt = format!("-{}", c.encode_utf8(&mut buf));
+                if stop(&opt) {
+                    return None;
+                }
+                if takes_value(&opt) {
+                    next = j + c.len_utf8() == body.len();
+                    break;
+                }
+            }
+            i += if next { 2 } else { 1 };
+            continue;
+        }
+        return Some(i);
+    }
+    Some(i)
+}
+
+fn unwrap_env(
+    argv: &[Field],
+    assigns: &mut Vec<(String, String)>,
+    cwd: &mut Cwd,
+) -> Option<Vec<Field>> {
+    let mut argv = argv.to_vec();
+    let mut i = 1;
+    let mut guard = 0;
+    while i < argv.len() && guard < 256 {
+        guard += 1;
+        let Some(v) = argv[i].static_value() else { break };
+        let split_at = |argv: &mut Vec<Field>, i: usize, s: Option<Field>, consumed: usize| {
+            let repl: Vec<Field> = match s {
+                Some(f) if !f.is_dynamic() => f
+                    .value()
+                    .split_whitespace()
+                    .map(Field::synth)
+                    .collect(),
+                Some(f) => vec![f],
+                None => Vec::new(),
+            };
+            let end = (i + consumed).min(argv.len());
+            argv.splice(i..end, repl);
+        };
+        match v.as_str() {
+            "--" => {
+                i += 1;
+                break;
+            }
+            "-i" | "-" | "-0" | "-v" | "--ignore-environment" | "--null" | "--debug" => i += 1,
+            "-u" | "--unset" => i += 2,
+            "-C" | "--chdir" => {
+                if let Some(d) = argv.get(i + 1) {
+                    *cwd = match d.static_value() {
+                        Some(d) => join_cwd(cwd, &d),
+                        None => Cwd::Unknown,
+                    };
+                }
+                i += 2;
+            }
+            "-S" | "--split-string" => {
+                let s = argv.get(i + 1).cloned();
+                split_at(&mut argv, i, s, 2);
+            }
+            s if s.starts_with("--split-string=") => {
+                let mut f = argv[i].clone();
+                strip_prefix_field(&mut f, "--split-string=".len());
+                split_at(&mut argv, i, Some(f), 1);
+            }
+            s if s.starts_with("-S") => {
+                let mut f = argv[i].clone();
+                strip_prefix_field(&mut f, 2);
+                split_at(&mut argv, i, Some(f), 1);
+            }
+            s if s.starts_with("--chdir=") || (s.starts_with("-C") && s.len() > 2) => {
+                let d = if let Some(d) = s.strip_prefix("--chdir=") { d } else { &s[2..] };
+                *cwd = join_cwd(cwd, d);
+                i += 1;
+            }
+            s if s.starts_with('-') && s.len() > 1 => i += 1,
+            s => {
+                if let Some((name, val)) = s.split_once('=') {
+                    if is_name(name) {
+                        assigns.push((name.to_string(), val.to_string()));
+                        i += 1;
+                        continue;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    // dynamic assignment-like args (`env X=$Y cmd`)
+    while i < argv.len() {
+        let v = argv[i].value();
+        match v.split_once('=') {
+            Some((name, val)) if is_name(name) && argv[i].is_dynamic() => {
+                assigns.push((name.to_string(), val.to_string()));
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    if i < argv.len() {
+        Some(argv[i..].to_vec())
+    } else {
+        None
+    }
+}
+
+fn unwrap_xargs(argv: &[Field]) -> Option<Vec<Field>> {
+    let takes = |o: &str| {
+        matches!(
+            o,
+            "-E" | "-I" | "-L" | "-n" | "-P" | "-s" | "-d" | "-a" | "--max-args" | "--max-procs"
+                | "--max-chars" | "--delimiter" | "--arg-file" | "--eof" | "--max-lines"
+                | "--process-slot-var"
+        )
+    };
+    let mut i = 1;
+    let mut replace: Option<String> = None;
+    while i < argv.len() {
+        let Some(v) = argv[i].static_value() else { break };
+        if v == "--" {
+            i += 1;
+            break;
+        }
+        if v == "-I" {
+            replace = argv.get(i + 1).map(|f| f.value());
+            i += 2;
+            continue;
+        }
+        if v == "-i" || v == "--replace" {
+            replace = Some("{}".into());
+            i += 1;
+            continue;
+        }
+        if let Some(r) = v.strip_prefix("--replace=") {
+            replace = Some(r.to_string());
+            i += 1;
+            continue;
+        }
+        if v.starts_with("-I") && v.len() > 2 {
+            replace = Some(v[2..].to_string());
+            i += 1;
+            continue;
+        }
+        if v.starts_with("-i") && v.len() > 2 {
+            replace = Some(v[2..].to_string());
+            i += 1;
+            continue;
+        }
+        if v.starts_with("--") {
+            i += if !v.contains('=') && takes(&v) { 2 } else { 1 };
+            continue;
+        }
+        if v.starts_with('-') && v.len() > 1 {
+            if takes(&v) {
+                i += 2;
+                continue;
+            }
+            let mut next = false;
+            let body = &v[1..];
+            for (j, c) in body.char_indices() {
+                let opt = format!("-{c}");
+                if takes(&opt) {
+                    next = j + c.len_utf8() == body.len();
+                    break;
+                }
+            }
+            i += if next { 2 } else { 1 };
+            continue;
+        }
+        break;
+    }
+    let mut cmd: Vec<Field> = if i < argv.len() {
+        argv[i..].to_vec()
+    } else {
+        vec![Field::synth("echo")]
+    };
+    match replace {
+        Some(r) if !r.is_empty() => {
+            for f in cmd.iter_mut().skip(1) {
+                if f.value().contains(&r) {
+                    *f = f.as_dynamic();
+                }
+            }
+            if cmd.first().is_some_and(|f| f.value().contains(&r)) {
+                cmd[0] = cmd[0].as_dynamic();
+            }
+        }
+        _ => cmd.push(Field::dynamic("$XARGS", Vec::new())),
+    }
+    Some(cmd)
+}

@@ -1,0 +1,796 @@
+//! Lightweight lexical scan of interpreter one-liners (`python -c`, `node -e`, `perl -e`,
+//! `ruby -e`, `php -r`) for shell calls and tree deletions with literal arguments.
+//! This is deliberately not a parser: it tokenises strings, identifiers and punctuation and
+//! pattern-matches calls. Calls whose argument is not a plain literal are reported.
+
+use crate::flatten::Field;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lang {
+    Python,
+    Node,
+    Deno,
+    Perl,
+    Ruby,
+    Php,
+}
+
+pub(crate) fn lang_of(prog: &str) -> Option<Lang> {
+    let versioned = |base: &str| {
+        prog.strip_prefix(base)
+            .is_some_and(|r| r.bytes().all(|c| c.is_ascii_digit() || c == b'.'))
+    };
+    if versioned("python") || prog == "pypy" || prog == "pypy3" {
+        Some(Lang::Python)
+    } else if prog == "node" || prog == "nodejs" || prog == "bun" {
+        Some(Lang::Node)
+    } else if prog == "deno" {
+        Some(Lang::Deno)
+    } else if versioned("perl") {
+        Some(Lang::Perl)
+    } else if versioned("ruby") {
+        Some(Lang::Ruby)
+    } else if versioned("php") {
+        Some(Lang::Php)
+    } else {
+        None
+    }
+}
+
+pub(crate) enum CodeArgs {
+    /// Code given on the command line (flag as written, code fields).
+    Code(String, Vec<Field>),
+    /// Code read from standard input.
+    Stdin,
+    None,
+}
+
+/// Find the code argument(s) of an interpreter invocation.
+pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
+    let mut i = 1;
+    let mut codes = Vec::new();
+    let mut flag = String::new();
+    if lang == Lang::Deno {
+        // deno eval CODE / deno run - (stdin)
+        while i < argv.len() {
+            let Some(v) = argv[i].static_value() else { return CodeArgs::None };
+            if v == "eval" {
+                let mut j = i + 1;
+                while j < argv.len() && argv[j].static_value().is_some_and(|v| v.starts_with('-')) {
+                    j += 1;
+                }
+                return match argv.get(j) {
+                    Some(f) => CodeArgs::Code("eval".into(), vec![f.clone()]),
+                    None => CodeArgs::None,
+                };
+            }
+            if v == "-e" || v == "--eval" || v == "-p" || v == "--print" {
+                return match argv.get(i + 1) {
+                    Some(f) => CodeArgs::Code(v, vec![f.clone()]),
+                    None => CodeArgs::None,
+                };
+            }
+            if v == "run" && argv.get(i + 1).and_then(|f| f.static_value()).as_deref() == Some("-") {
+                return CodeArgs::Stdin;
+            }
+            if !v.starts_with('-') {
+                return CodeArgs::None;
+            }
+            i += 1;
+        }
+        return CodeArgs::None;
+    }
+    while i < argv.len() {
+        let Some(v) = argv[i].static_value() else { break };
+        if v == "--" {
+            i += 1;
+            break;
+        }
+        if v == "-" {
+            return CodeArgs::Stdin;
+        }
+        if !v.starts_with('-') || v.len() < 2 {
+            break;
+        }
+        match lang {
+            Lang::Python => {
+                if v == "-m" || v.starts_with("-m") {
+                    return CodeArgs::None;
+                }
+                if matches!(v.as_str(), "-W" | "-X" | "-Q") {
+                    i += 2;
+                    continue;
+                }
+                if let Some(pos) = v[1..].find('c').filter(|_| !v.starts_with("--")) {
+                    let rest = &v[1 + pos + 1..];
+                    if rest.is_empty() {
+                        return match argv.get(i + 1) {
+                            Some(f) => CodeArgs::Code("-c".into(), vec![f.clone()]),
+                            None => CodeArgs::None,
+                        };
+                    }
+                    return CodeArgs::Code("-c".into(), vec![Field::synth(rest)]);
+                }
+            }
+            Lang::Node => {
+                if matches!(v.as_str(), "-e" | "--eval" | "-p" | "--print" | "-pe") {
+                    return match argv.get(i + 1) {
+                        Some(f) => CodeArgs::Code(v, vec![f.clone()]),
+                        None => CodeArgs::None,
+                    };
+                }
+                if let Some(c) = v.strip_prefix("--eval=").or_else(|| v.strip_prefix("--print=")) {
+                    return CodeArgs::Code("--eval".into(), vec![Field::synth(c)]);
+                }
+                if matches!(v.as_str(), "-r" | "--require" | "--import" | "--loader") {
+                    i += 2;
+                    continue;
+                }
+            }
+            Lang::Perl | Lang::Ruby | Lang::Php => {
+                let code_flag = match lang {
+                    Lang::Php => 'r',
+                    _ => 'e',
+                };
+                let last = v.chars().last().unwrap_or('-');
+                let is_code = !v.starts_with("--")
+                    && (last == code_flag || (lang == Lang::Perl && last == 'E'));
+                if is_code {
+                    if let Some(f) = argv.get(i + 1) {
+                        flag = format!("-{code_flag}");
+                        codes.push(f.clone());
+                    }
+                    i += 2;
+                    continue;
+                }
+                if lang == Lang::Php && v == "-f" {
+                    return CodeArgs::None;
+                }
+                if matches!(v.as_str(), "-I" | "-r" | "-d" | "-c" | "-C" | "-x" | "-S") && lang == Lang::Ruby {
+                    i += 2;
+                    continue;
+                }
+            }
+            Lang::Deno => {}
+        }
+        i += 1;
+    }
+    if !codes.is_empty() {
+        return CodeArgs::Code(flag, codes);
+    }
+    if i >= argv.len() {
+        CodeArgs::Stdin
+    } else {
+        CodeArgs::None
+    }
+}
+
+pub(crate) enum Kind {
+    Shell(String),
+    /// argv; `None` for a non-literal element.
+    Argv(Vec<Option<String>>),
+    NonLiteral,
+}
+
+pub(crate) struct Extract {
+    pub callee: String,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum T {
+    Id(String),
+    /// String literal; `true` = no interpolation.
+    Str(String, bool),
+    /// Shell-executing literal (backticks, `qx`, `%x`); `true` = no interpolation.
+    Sh(String, bool, &'static str),
+    P(char),
+    Nl,
+}
+
+fn lex(lang: Lang, code: &str) -> Vec<T> {
+    let c: Vec<char> = code.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let hash_comment = matches!(lang, Lang::Python | Lang::Ruby | Lang::Perl | Lang::Php);
+    let slash_comment = matches!(lang, Lang::Node | Lang::Deno | Lang::Php);
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '\n' || ch == ';' {
+            out.push(if ch == '\n' { T::Nl } else { T::P(';') });
+            i += 1;
+            continue;
+        }
+        if ch.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        if hash_comment && ch == '#' && !(lang == Lang::Perl && i > 0 && c[i - 1] == '$') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if slash_comment && ch == '/' && c.get(i + 1) == Some(&'/') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if slash_comment && ch == '/' && c.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < c.len() && !(c[i] == '*' && c.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i += 2;
+            continue;
+        }
+        if ch == '\'' || ch == '"' {
+            let (s, lit, n) = lex_string(lang, &c, i, "");
+            out.push(T::Str(s, lit));
+            i = n;
+            continue;
+        }
+        if ch == '`' {
+            let (s, lit, n) = lex_string(lang, &c, i, "");
+            if matches!(lang, Lang::Node | Lang::Deno) {
+                out.push(T::Str(s, lit));
+            } else {
+                out.push(T::Sh(s, lit, "backticks"));
+            }
+            i = n;
+            continue;
+        }
+        if lang == Lang::Ruby && ch == '%' && matches!(c.get(i + 1), Some('x' | 'q' | 'Q' | 'w'))
+            && c.get(i + 2).is_some_and(|d| is_delim(*d))
+        {
+            let kind = c[i + 1];
+            let (s, n) = lex_delimited(&c, i + 2);
+            let lit = !s.contains("#{");
+            match kind {
+                'x' => out.push(T::Sh(s, lit, "%x")),
+                'q' => out.push(T::Str(s, true)),
+                _ => out.push(T::Str(s, lit)),
+            }
+            i = n;
+            continue;
+        }
+        if ch.is_alphabetic() || ch == '_' || ch == '$' || ch == '@' {
+            let s0 = i;
+            i += 1;
+            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || (c[i] == '$' && lang != Lang::Perl)) {
+                i += 1;
+            }
+            let id: String = c[s0..i].iter().collect();
+            // python string prefixes
+            if lang == Lang::Python
+                && id.len() <= 2
+                && id.chars().all(|x| "rRbBuUfF".contains(x))
+                && matches!(c.get(i), Some('\'' | '"'))
+            {
+                let (s, lit, n) = lex_string(lang, &c, i, &id);
+                out.push(T::Str(s, lit));
+                i = n;
+                continue;
+            }
+            if lang == Lang::Perl && matches!(id.as_str(), "qx" | "q" | "qq" | "qw") {
+                let mut j = i;
+                while j < c.len() && c[j] == ' ' {
+                    j += 1;
+                }
+                if c.get(j).is_some_and(|d| is_delim(*d)) {
+                    let (s, n) = lex_delimited(&c, j);
+                    let lit = id == "q" || id == "qw" || !s.contains(['$', '@']);
+                    if id == "qx" {
+                        out.push(T::Sh(s, lit, "qx"));
+                    } else {
+                        out.push(T::Str(s, lit));
+                    }
+                    i = n;
+                    continue;
+                }
+            }
+            out.push(T::Id(id));
+            continue;
+        }
+        out.push(T::P(ch));
+        i += 1;
+    }
+    out
+}
+
+fn is_delim(d: char) -> bool {
+    matches!(d, '(' | '{' | '[' | '<' | '/' | '|' | '!' | '#' | '\'' | '"')
+}
+
+fn lex_delimited(c: &[char], start: usize) -> (String, usize) {
+    let open = c[start];
+    let close = match open {
+        '(' => ')',
+        '{' => '}',
+        '[' => ']',
+        '<' => '>',
+        d => d,
+    };
+    let mut depth = 0;
+    let mut s = String::new();
+    let mut i = start + 1;
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '\\' && i + 1 < c.len() {
+            s.push(c[i + 1]);
+            i += 2;
+            continue;
+        }
+        if ch == close && depth == 0 {
+            return (s, i + 1);
+        }
+        if open != close {
+            if ch == open {
+                depth += 1;
+            } else if ch == close {
+                depth -= 1;
+            }
+        }
+        s.push(ch);
+        i += 1;
+    }
+    (s, i)
+}
+
+/// Returns (value, literal?, next index).
+fn lex_string(lang: Lang, c: &[char], start: usize, prefix: &str) -> (String, bool, usize) {
+    let q = c[start];
+    let raw = prefix.contains(['r', 'R']);
+    let fstr = prefix.contains(['f', 'F']);
+    let triple = lang == Lang::Python && c.get(start + 1) == Some(&q) && c.get(start + 2) == Some(&q);
+    let mut i = start + if triple { 3 } else { 1 };
+    let mut s = String::new();
+    let mut lit = true;
+    let interpolating = match lang {
+        Lang::Python => fstr,
+        Lang::Ruby | Lang::Perl | Lang::Php => q == '"' || q == '`',
+        Lang::Node | Lang::Deno => q == '`',
+    };
+    while i < c.len() {
+        let ch = c[i];
+        if triple {
+            if ch == q && c.get(i + 1) == Some(&q) && c.get(i + 2) == Some(&q) {
+                return (s, lit, i + 3);
+            }
+        } else if ch == q {
+            return (s, lit, i + 1);
+        }
+        if ch == '\\' && !raw && i + 1 < c.len() {
+            let e = c[i + 1];
+            let single_lit = q == '\'' && matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php);
+            if single_lit && e != '\'' && e != '\\' {
+                s.push('\\');
+                s.push(e);
+            } else {
+                match e {
+                    'n' => s.push('\n'),
+                    't' => s.push('\t'),
+                    'r' => s.push('\r'),
+                    '0' => s.push('\0'),
+                    'x' | 'u' => {
+                        // keep escapes we do not decode visible and treat as non-literal
+                        lit = false;
+                        s.push('\\');
+                        s.push(e);
+                    }
+                    _ => s.push(e),
+                }
+            }
+            i += 2;
+            continue;
+        }
+        if interpolating {
+            let next = c.get(i + 1).copied();
+            let interp = match lang {
+                Lang::Python => ch == '{' && next != Some('{'),
+                Lang::Ruby => ch == '#' && next == Some('{'),
+                Lang::Perl | Lang::Php => {
+                    (ch == '$' || ch == '@')
+                        && next.is_some_and(|n| n.is_alphanumeric() || n == '_' || n == '{')
+                }
+                Lang::Node | Lang::Deno => ch == '$' && next == Some('{'),
+            };
+            if interp {
+                lit = false;
+            }
+        }
+        s.push(ch);
+        i += 1;
+    }
+    // unterminated string: keep what we have, but it cannot be trusted
+    (s, false, i)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Call {
+    /// The first argument is a shell command string.
+    ShellStr,
+    /// Python subprocess: list -> argv; string -> shell if `shell=True`, else argv[0].
+    Subprocess,
+    /// Node spawn/execFile: (cmd, [args], {shell})
+    Spawn,
+    /// Perl/Ruby system/exec: one string -> shell; several -> argv.
+    System,
+    RmRf,
+    Rm,
+    /// Node fs.rm*: `{recursive: true}` -> rm -rf, else rm.
+    RmOpt,
+}
+
+fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
+    let q = qual.rsplit('.').next().unwrap_or("");
+    match lang {
+        Lang::Python => match name {
+            "system" | "popen" if q.is_empty() || q == "os" => Some(Call::ShellStr),
+            "getoutput" | "getstatusoutput" => Some(Call::ShellStr),
+            "Popen" | "check_output" | "check_call" => Some(Call::Subprocess),
+            "run" | "call"
+                if q == "subprocess" || q == "sp" || (q.is_empty() && code.contains("from subprocess import")) =>
+            {
+                Some(Call::Subprocess)
+            }
+            "rmtree" => Some(Call::RmRf),
+            "remove" | "unlink" if q == "os" => Some(Call::Rm),
+            _ => None,
+        },
+        Lang::Node | Lang::Deno => {
+            let cp = q.is_empty() && code.contains("child_process")
+                || matches!(q, "child_process" | "cp" | "childProcess" | ")");
+            match name {
+                "exec" | "execSync" if cp => Some(Call::ShellStr),
+                "spawn" | "spawnSync" | "execFile" | "execFileSync" if cp || q.is_empty() => {
+                    Some(Call::Spawn)
+                }
+                "rmSync" | "rmdirSync" | "rm" | "rmdir"
+                    if matches!(q, "fs" | "promises" | "fsp" | "fse" | ")")
+                        || (q.is_empty() && code.contains("require('fs')")) =>
+                {
+                    Some(Call::RmOpt)
+                }
+                "unlinkSync" | "unlink" if matches!(q, "fs" | "promises" | "fsp" | "fse") => {
+                    Some(Call::Rm)
+                }
+                "remove" | "removeSync" if q == "fse" => Some(Call::RmRf),
+                "Command" if q == "Deno" => Some(Call::Spawn),
+                "removeSync" | "remove" if q == "Deno" => Some(Call::RmOpt),
+                _ => None,
+            }
+        }
+        Lang::Perl => match name {
+            "system" | "exec" if q.is_empty() => Some(Call::System),
+            "rmtree" | "remove_tree" => Some(Call::RmRf),
+            "unlink" if q.is_empty() => Some(Call::Rm),
+            _ => None,
+        },
+        Lang::Ruby => match name {
+            "system" | "exec" | "spawn" if q.is_empty() || q == "Kernel" || q == "Process" => {
+                Some(Call::System)
+            }
+            "popen" if q == "IO" => Some(Call::ShellStr),
+            "capture2" | "capture2e" | "capture3" | "popen3" | "popen2" if q == "Open3" => {
+                Some(Call::System)
+            }
+            "rm_rf" | "rm_r" | "remove_dir" | "remove_entry" | "remove_entry_secure"
+                if q == "FileUtils" =>
+            {
+                Some(Call::RmRf)
+            }
+            "rm" | "rm_f" | "remove" if q == "FileUtils" => Some(Call::Rm),
+            "delete" | "unlink" if q == "File" => Some(Call::Rm),
+            _ => None,
+        },
+        Lang::Php => match name {
+            "system" | "exec" | "shell_exec" | "passthru" | "popen" | "proc_open" => {
+                Some(Call::ShellStr)
+            }
+            "unlink" => Some(Call::Rm),
+            _ => None,
+        },
+    }
+}
+
+enum ArgV {
+    Lit(String),
+    List(Vec<Option<String>>),
+    Other(Vec<T>),
+}
+
+fn classify_arg(lang: Lang, toks: &[T]) -> ArgV {
+    match toks {
+        [T::Str(s, true)] => return ArgV::Lit(s.clone()),
+        [T::P('['), inner @ .., T::P(']')] => {
+            let mut v = Vec::new();
+            for el in split_commas(inner) {
+                match el.as_slice() {
+                    [] => {}
+                    [T::Str(s, true)] => v.push(Some(s.clone())),
+                    other => v.push(home_of(lang, other)),
+                }
+            }
+            return ArgV::List(v);
+        }
+        _ => {}
+    }
+    if let Some(h) = home_of(lang, toks) {
+        return ArgV::Lit(h);
+    }
+    ArgV::Other(toks.to_vec())
+}
+
+/// `os.path.expanduser("~/x")`, `Path.home()`, `os.homedir()`, `Dir.home`, `$ENV{HOME}`.
+fn home_of(_lang: Lang, toks: &[T]) -> Option<String> {
+    let ids: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match t {
+            T::Id(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    let strs: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match t {
+            T::Str(s, _) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    if ids.contains(&"expanduser") && strs.len() == 1 && strs[0].starts_with('~') {
+        // only if nothing else is concatenated
+        if !toks.iter().any(|t| matches!(t, T::P('+') | T::P('/') | T::P('%'))) {
+            return Some(strs[0].to_string());
+        }
+    }
+    let only = |allowed: &[&str]| ids.iter().all(|i| allowed.contains(i));
+    if (ids.contains(&"home") && only(&["Path", "home", "str", "pathlib", "Dir"]))
+        || (ids.contains(&"homedir") && only(&["os", "homedir", "require"]))
+    {
+        if strs.is_empty() || strs == ["os"] {
+            return Some("~".into());
+        }
+    }
+    if strs == ["HOME"] && only(&["os", "environ", "getenv", "ENV", "$ENV", "process", "env", "get"]) {
+        return Some("~".into());
+    }
+    if ids == ["$ENV"] && toks.iter().any(|t| *t == T::Id("HOME".into())) {
+        return Some("~".into());
+    }
+    None
+}
+
+fn split_commas(toks: &[T]) -> Vec<Vec<T>> {
+    let mut out = vec![Vec::new()];
+    let mut depth = 0i32;
+    for t in toks {
+        match t {
+            T::P('(' | '[' | '{') => depth += 1,
+            T::P(')' | ']' | '}') => depth -= 1,
+            T::P(',') if depth == 0 => {
+                out.push(Vec::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = out.last_mut() {
+            last.push(t.clone());
+        }
+    }
+    if out.last().is_some_and(|l| l.is_empty()) && out.len() > 1 {
+        out.pop();
+    }
+    out
+}
+
+fn has_flag(args: &[Vec<T>], key: &str) -> bool {
+    args.iter().any(|a| {
+        a.windows(3).any(|w| {
+            matches!(&w[0], T::Id(k) if k == key)
+                && matches!(w[1], T::P('=') | T::P(':'))
+                && matches!(&w[2], T::Id(v) if v == "True" || v == "true")
+        })
+    })
+}
+
+pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
+    let toks = lex(lang, code);
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < toks.len() && out.len() < 1000 {
+        match &toks[k] {
+            T::Sh(s, lit, how) => {
+                out.push(Extract {
+                    callee: (*how).to_string(),
+                    kind: if *lit {
+                        Kind::Shell(s.clone())
+                    } else {
+                        Kind::NonLiteral
+                    },
+                });
+            }
+            T::Id(name) => {
+                // qualifier: `a.b.name`, `A::name`, `x->name`, `).name`
+                let mut qual = Vec::new();
+                let mut j = k;
+                loop {
+                    if j >= 2 && toks[j - 1] == T::P('.') {
+                        match &toks[j - 2] {
+                            T::Id(q) => {
+                                qual.push(q.clone());
+                                j -= 2;
+                                continue;
+                            }
+                            T::P(')') => qual.push(")".into()),
+                            _ => {}
+                        }
+                    } else if j >= 3 && toks[j - 1] == T::P(':') && toks[j - 2] == T::P(':') {
+                        if let T::Id(q) = &toks[j - 3] {
+                            qual.push(q.clone());
+                            j -= 3;
+                            continue;
+                        }
+                    }
+                    break;
+                }
+                qual.reverse();
+                let qual_s = qual.join(".");
+                if let Some(call) = classify(lang, name, &qual_s, code) {
+                    if let Some((args, next)) = call_args(lang, &toks, k + 1) {
+                        let callee = if qual_s.is_empty() {
+                            name.clone()
+                        } else {
+                            format!("{qual_s}.{name}")
+                        };
+                        if let Some(kind) = interpret(lang, call, &args) {
+                            out.push(Extract { callee, kind });
+                        }
+                        k = next.max(k + 1);
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    out
+}
+
+/// Arguments of the call whose name is at `start - 1`. Returns (args, index after call).
+fn call_args(lang: Lang, toks: &[T], start: usize) -> Option<(Vec<Vec<T>>, usize)> {
+    match toks.get(start) {
+        Some(T::P('(')) => {
+            let mut depth = 0i32;
+            for (j, t) in toks.iter().enumerate().skip(start) {
+                match t {
+                    T::P('(' | '[' | '{') => depth += 1,
+                    T::P(')' | ']' | '}') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some((split_commas(&toks[start + 1..j]), j + 1));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Some((split_commas(&toks[start + 1..]), toks.len()))
+        }
+        Some(T::Str(..)) | Some(T::Id(_)) | Some(T::P('[')) if matches!(lang, Lang::Perl | Lang::Ruby) => {
+            let mut j = start;
+            while j < toks.len() && !matches!(toks[j], T::P(';') | T::Nl) {
+                j += 1;
+            }
+            Some((split_commas(&toks[start..j]), j))
+        }
+        _ => None,
+    }
+}
+
+fn interpret(lang: Lang, call: Call, args: &[Vec<T>]) -> Option<Kind> {
+    let first = args.first()?;
+    if first.is_empty() {
+        return None;
+    }
+    let a0 = classify_arg(lang, first);
+    let rm = |flags: &[&str], a0: ArgV| -> Kind {
+        let mut v: Vec<Option<String>> = vec![Some("rm".into())];
+        v.extend(flags.iter().map(|f| Some(f.to_string())));
+        v.push(match a0 {
+            ArgV::Lit(s) => Some(s),
+            _ => None,
+        });
+        Kind::Argv(v)
+    };
+    Some(match call {
+        Call::ShellStr => match a0 {
+            ArgV::Lit(s) => Kind::Shell(s),
+            _ => Kind::NonLiteral,
+        },
+        Call::Subprocess => {
+            let shell = has_flag(args, "shell");
+            match a0 {
+                ArgV::List(v) if shell => {
+                    if v.iter().all(|x| x.is_some()) {
+                        Kind::Shell(v.into_iter().flatten().collect::<Vec<_>>().join(" "))
+                    } else {
+                        Kind::NonLiteral
+                    }
+                }
+                ArgV::List(v) if v.first().is_some_and(|x| x.is_some()) => Kind::Argv(v),
+                ArgV::Lit(s) if shell => Kind::Shell(s),
+                ArgV::Lit(s) => Kind::Argv(vec![Some(s)]),
+                _ => Kind::NonLiteral,
+            }
+        }
+        Call::Spawn => {
+            let shell = has_flag(args, "shell");
+            let list = args.get(1).map(|a| classify_arg(lang, a));
+            match a0 {
+                ArgV::Lit(s) => {
+                    let mut v = vec![Some(s)];
+                    if let Some(ArgV::List(l)) = list {
+                        v.extend(l);
+                    } else if let Some(a) = args.get(1) {
+                        // Deno.Command("rm", { args: [...] })
+                        if let Some(p) = a.iter().position(|t| *t == T::Id("args".into())) {
+                            let rest = &a[p + 1..];
+                            if let Some(s) = rest.iter().position(|t| *t == T::P('[')) {
+                                if let Some(e) = rest.iter().position(|t| *t == T::P(']')) {
+                                    if let ArgV::List(l) = classify_arg(lang, &rest[s..=e]) {
+                                        v.extend(l);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if shell {
+                        if v.iter().all(|x| x.is_some()) {
+                            Kind::Shell(v.into_iter().flatten().collect::<Vec<_>>().join(" "))
+                        } else {
+                            Kind::NonLiteral
+                        }
+                    } else {
+                        Kind::Argv(v)
+                    }
+                }
+                _ => Kind::NonLiteral,
+            }
+        }
+        Call::System => {
+            let all: Vec<ArgV> = args.iter().map(|a| classify_arg(lang, a)).collect();
+            if all.len() == 1 {
+                match a0 {
+                    ArgV::Lit(s) => Kind::Shell(s),
+                    ArgV::List(v) if v.first().is_some_and(|x| x.is_some()) => Kind::Argv(v),
+                    _ => Kind::NonLiteral,
+                }
+            } else {
+                let mut v = Vec::new();
+                for a in all {
+                    match a {
+                        ArgV::Lit(s) => v.push(Some(s)),
+                        ArgV::List(l) => v.extend(l),
+                        ArgV::Other(_) => v.push(None),
+                    }
+                }
+                if v.first().is_some_and(|x| x.is_some()) {
+                    Kind::Argv(v)
+                } else {
+                    Kind::NonLiteral
+                }
+            }
+        }
+        Call::RmRf => rm(&["-rf"], a0),
+        Call::Rm => rm(&[], a0),
+        Call::RmOpt => {
+            if has_flag(args, "recursive") {
+                rm(&["-rf"], a0)
+            } else {
+                rm(&[], a0)
+            }
+        }
+    })
+}

@@ -1,0 +1,792 @@
+//! Unit tests: one table per construct, plus hostile inputs.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use crate::*;
+
+fn an(s: &str) -> Analysis {
+    analyze(s, &AnalyzeOptions::default())
+}
+
+fn argv(i: &Invocation) -> Vec<String> {
+    i.argv.iter().map(|a| a.value.clone()).collect()
+}
+
+fn progs(s: &str) -> Vec<String> {
+    an(s).invocations.iter().map(|i| i.program.clone()).collect()
+}
+
+/// Invocation with the given program (first match), or panic with the analysis.
+fn inv<'a>(a: &'a Analysis, prog: &str) -> &'a Invocation {
+    a.invocations
+        .iter()
+        .find(|i| i.program == prog)
+        .unwrap_or_else(|| panic!("no `{prog}` in {a:#?}"))
+}
+
+fn clean(s: &str) -> Analysis {
+    let a = an(s);
+    assert!(a.problems.is_empty(), "unexpected problems for {s:?}: {:#?}", a.problems);
+    a
+}
+
+/// (input, program, argv) of the LAST invocation.
+fn check_last(table: &[(&str, &str, &[&str])]) {
+    for (src, prog, args) in table {
+        let a = clean(src);
+        let last = a
+            .invocations
+            .last()
+            .unwrap_or_else(|| panic!("no invocation for {src:?}"));
+        assert_eq!(last.program, *prog, "program for {src:?}: {a:#?}");
+        assert_eq!(argv(last), *args, "argv for {src:?}");
+    }
+}
+
+#[test]
+fn quoting_and_escapes() {
+    check_last(&[
+        ("rm -rf /", "rm", &["rm", "-rf", "/"]),
+        ("\\rm -rf /", "rm", &["rm", "-rf", "/"]),
+        ("r''m -rf /", "rm", &["rm", "-rf", "/"]),
+        ("\"r\"m -rf /", "rm", &["rm", "-rf", "/"]),
+        ("'r'\"m\" x", "rm", &["rm", "x"]),
+        ("$'\\x72m' -rf /", "rm", &["rm", "-rf", "/"]),
+        ("$'\\162m' a", "rm", &["rm", "a"]),
+        ("$'r\\u006d' a", "rm", &["rm", "a"]),
+        ("echo 'a b' \"c $'d'\"", "echo", &["echo", "a b", "c $'d'"]),
+        ("echo \"a\\\"b\\$c\"", "echo", &["echo", "a\"b$c"]),
+        ("echo a\\ b", "echo", &["echo", "a b"]),
+        ("/usr/bin/rm -rf /", "rm", &["/usr/bin/rm", "-rf", "/"]),
+        ("./x.sh arg", "x.sh", &["./x.sh", "arg"]),
+        ("echo $\"hi\"", "echo", &["echo", "hi"]),
+        ("r\\\nm -rf /", "rm", &["rm", "-rf", "/"]),
+        ("echo a#b # comment", "echo", &["echo", "a#b"]),
+        ("echo ''", "echo", &["echo", ""]),
+    ]);
+}
+
+#[test]
+fn arg_flags() {
+    let a = clean("ls *.txt '*.md' \"$X\" ~ ~/x ~bob/y");
+    let l = inv(&a, "ls");
+    assert!(l.argv[1].glob && !l.argv[1].quoted && !l.argv[1].dynamic);
+    assert!(!l.argv[2].glob && l.argv[2].quoted);
+    assert!(l.argv[3].dynamic && l.argv[3].value == "$X" && l.argv[3].quoted);
+    assert_eq!(l.argv[4].value, "~");
+    assert_eq!(l.argv[5].value, "~/x");
+    assert_eq!(l.argv[6].value, "~bob/y");
+    assert!(!l.argv[4].dynamic && !l.argv[5].dynamic);
+}
+
+#[test]
+fn home_forms() {
+    for (src, want) in [
+        ("rm -rf ~", "~"),
+        ("rm -rf ~/x", "~/x"),
+        ("rm -rf $HOME", "~"),
+        ("rm -rf ${HOME}", "~"),
+        ("rm -rf \"$HOME/x\"", "~/x"),
+        ("rm -rf \"${HOME}\"/x", "~/x"),
+    ] {
+        let a = clean(src);
+        let r = inv(&a, "rm");
+        assert_eq!(r.argv[2].value, want, "{src}");
+        assert!(!r.argv[2].dynamic, "{src}");
+        assert_eq!(r.text, format!("rm -rf {want}"), "{src}");
+    }
+    let a = clean("HOME=/tmp; rm -rf ~ $HOME");
+    assert_eq!(argv(inv(&a, "rm")), ["rm", "-rf", "/tmp", "/tmp"]);
+}
+
+#[test]
+fn parameters() {
+    let a = clean("rm -rf $DIR ${X:-/} \"$@\" $1");
+    let r = inv(&a, "rm");
+    assert_eq!(argv(r), ["rm", "-rf", "$DIR", "$X", "$@", "$1"]);
+    assert!(r.argv[2..].iter().all(|x| x.dynamic));
+    // substitution in a default runs
+    let a = clean("echo ${X:-$(rm -rf /)}");
+    assert_eq!(progs("echo ${X:-$(rm -rf /)}"), ["rm", "echo"]);
+    assert!(inv(&a, "echo").argv[1].dynamic);
+}
+
+#[test]
+fn static_variables() {
+    check_last(&[
+        ("X=rm; $X -rf /", "rm", &["rm", "-rf", "/"]),
+        ("export X=rm; $X -rf /", "rm", &["rm", "-rf", "/"]),
+        ("D=/; rm -rf $D", "rm", &["rm", "-rf", "/"]),
+        ("X='rm -rf'; $X /", "rm", &["rm", "-rf", "/"]),
+        ("X=\"rm -rf /\"; $X", "rm", &["rm", "-rf", "/"]),
+        ("X=; $X rm -rf /", "rm", &["rm", "-rf", "/"]),
+        ("X=r Y=m; $X$Y a", "rm", &["rm", "a"]),
+        ("X=rm; \"$X\" a", "rm", &["rm", "a"]),
+        ("declare X=rm; ${X} a", "rm", &["rm", "a"]),
+        ("X=rm; eval \"$X -rf /\"", "rm", &["rm", "-rf", "/"]),
+    ]);
+    // prefix assignment does not persist
+    let a = clean("X=rm true; $X a");
+    assert!(a.invocations.last().unwrap().dynamic_program);
+    // subshell assignment does not leak
+    let a = clean("(X=rm); $X a");
+    assert!(a.invocations.last().unwrap().dynamic_program);
+    // dynamic assignment stays dynamic
+    let a = clean("X=$(cat f); $X a");
+    let last = a.invocations.last().unwrap();
+    assert!(last.dynamic_program && last.program.is_empty());
+    assert_eq!(last.argv[0].value, "$X");
+    // conditional assignment becomes unknown
+    let a = clean("X=ls; if t; then X=rm; fi; $X a");
+    assert!(a.invocations.last().unwrap().dynamic_program);
+    let a = clean("X=a; unset X; $X rm -rf /");
+    assert_eq!(a.invocations.last().unwrap().program, "rm");
+}
+
+#[test]
+fn command_substitution() {
+    let a = clean("$(echo rm) -rf /");
+    assert_eq!(progs("$(echo rm) -rf /"), ["echo", "rm"]);
+    let e = &a.invocations[0];
+    assert_eq!(e.origin, "in command substitution in simple command 1, simple command 1");
+    let r = &a.invocations[1];
+    assert_eq!(argv(r), ["rm", "-rf", "/"]);
+    assert_eq!(r.origin, "simple command 1");
+    check_last(&[
+        ("`echo rm` -rf /", "rm", &["rm", "-rf", "/"]),
+        ("$(printf rm) -rf /", "rm", &["rm", "-rf", "/"]),
+        ("$(printf '%s' rm) x", "rm", &["rm", "x"]),
+        ("X=$(echo rm); $X x", "rm", &["rm", "x"]),
+        ("echo \"$(echo a b)\"", "echo", &["echo", "a b"]),
+        ("echo $(echo a b)", "echo", &["echo", "a", "b"]),
+    ]);
+    let a = clean("echo $(curl -s x) `whoami` \"$(id -u)\"");
+    assert_eq!(progs("echo $(curl -s x) `whoami` \"$(id -u)\""), ["curl", "whoami", "id", "echo"]);
+    let e = inv(&a, "echo");
+    assert!(e.argv[1..].iter().all(|x| x.dynamic && x.value == "$(…)"));
+    // nested
+    assert_eq!(progs("echo $(echo $(rm -rf /))"), ["rm", "echo", "echo"]);
+    let a = clean("echo $(echo $(rm x))");
+    assert_eq!(
+        inv(&a, "rm").origin,
+        "in command substitution in simple command 1, in command substitution in simple command 1, simple command 1"
+    );
+}
+
+#[test]
+fn arithmetic_and_process_substitution() {
+    let a = clean("echo $((1+2)) $(( $(rm x) + 1 ))");
+    assert_eq!(progs("echo $((1+2)) $(( $(rm x) + 1 ))"), ["rm", "echo"]);
+    assert_eq!(argv(inv(&a, "echo")), ["echo", "$((…))", "$((…))"]);
+    assert_eq!(progs("((i++)); (( x = $(rm y) ))"), ["rm"]);
+    // `$((` that is really a nested subshell
+    assert_eq!(progs("echo $((rm -rf /) )"), ["rm", "echo"]);
+    assert_eq!(progs("((rm -rf /) )"), ["rm"]);
+    let a = clean("diff <(ls a) >(tee b) c");
+    assert_eq!(progs("diff <(ls a) >(tee b) c"), ["ls", "tee", "diff"]);
+    assert_eq!(argv(inv(&a, "diff")), ["diff", "<(…)", ">(…)", "c"]);
+    assert!(inv(&a, "ls").origin.starts_with("in process substitution in simple command 1"));
+}
+
+#[test]
+fn lists_and_pipelines() {
+    assert_eq!(progs("a; b && c || d & e\nf"), ["a", "b", "c", "d", "e", "f"]);
+    let a = clean("a; b & c");
+    assert!(!a.invocations[0].background && a.invocations[1].background);
+    assert!(!a.invocations[2].background);
+    let a = clean("cat f | grep x |& sort | ! uniq");
+    let n: Vec<_> = a.invocations.iter().map(|i| i.stdin.clone()).collect();
+    assert_eq!(
+        n,
+        [
+            Stdin::Inherit,
+            Stdin::Pipe { from: 0 },
+            Stdin::Pipe { from: 1 },
+            Stdin::Pipe { from: 2 }
+        ]
+    );
+    let a = clean("! rm x");
+    assert_eq!(a.invocations[0].program, "rm");
+    // stage with substitution: pipe from the previous stage's last invocation
+    let a = clean("echo a | cat $(ls)");
+    assert_eq!(progs("echo a | cat $(ls)"), ["echo", "ls", "cat"]);
+    assert_eq!(a.invocations[2].stdin, Stdin::Pipe { from: 0 });
+    assert_eq!(a.invocations[1].stdin, Stdin::Pipe { from: 0 });
+    for (i, inv) in clean("a; b").invocations.iter().enumerate() {
+        assert_eq!(inv.origin, format!("simple command {}", i + 1));
+    }
+}
+
+#[test]
+fn compound_commands() {
+    for (src, want) in [
+        ("(rm a)", vec!["rm"]),
+        ("{ rm a; }", vec!["rm"]),
+        ("{ rm a; ls; } > out", vec!["rm", "ls"]),
+        ("if a; then b; elif c; then d; else e; fi", vec!["a", "b", "c", "d", "e"]),
+        ("for f in $(ls); do rm $f; done", vec!["ls", "rm"]),
+        ("for f in a b\ndo\n rm \"$f\"\ndone", vec!["rm"]),
+        ("for ((i=0; i<3; i++)); do rm $i; done", vec!["rm"]),
+        ("while read l; do rm $l; done < list", vec!["read", "rm"]),
+        ("until a; do b; done", vec!["a", "b"]),
+        ("case $x in a|b) rm a;; *) ls ;; esac", vec!["rm", "ls"]),
+        ("case x in (a) rm;& b) ls;;& esac", vec!["rm", "ls"]),
+        ("f() { rm -rf /; }; f", vec!["rm", "f"]),
+        ("function g { rm x; }", vec!["rm"]),
+        ("function h() ( rm y )", vec!["rm"]),
+        ("[[ -f $(rm x) && $y =~ ^(a|b)$ ]] && ls", vec!["rm", "ls"]),
+        ("[ -f x ] && rm x", vec!["[", "rm"]),
+        ("time { rm x; }", vec!["rm"]),
+        ("select x in a b; do rm $x; done", vec!["rm"]),
+        ("coproc rm x", vec!["rm"]),
+        ("arr=(a $(rm x) c); echo ${arr[0]}", vec!["rm", "echo"]),
+        ("if true\nthen\n  rm x\nfi", vec!["true", "rm"]),
+    ] {
+        let a = clean(src);
+        let p: Vec<_> = a.invocations.iter().map(|i| i.program.as_str()).collect();
+        assert_eq!(p, want, "{src}");
+    }
+    let a = clean("{ rm a; } > out 2>&1");
+    let r = inv(&a, "rm");
+    assert_eq!(r.redirects.len(), 2);
+    assert_eq!(r.redirects[0].target.value, "out");
+}
+
+#[test]
+fn redirections() {
+    let a = clean("cmd > a >> b < c 2>&1 &> d 3<> e >| f 2>/dev/null >&2");
+    let r = inv(&a, "cmd");
+    let got: Vec<(Option<u32>, RedirKind, String)> = r
+        .redirects
+        .iter()
+        .map(|x| (x.fd, x.kind, x.target.value.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (None, RedirKind::Write, "a".into()),
+            (None, RedirKind::Append, "b".into()),
+            (None, RedirKind::Read, "c".into()),
+            (Some(2), RedirKind::Dup, "1".into()),
+            (Some(1), RedirKind::Write, "d".into()),
+            (Some(2), RedirKind::Write, "d".into()),
+            (Some(3), RedirKind::ReadWrite, "e".into()),
+            (None, RedirKind::Write, "f".into()),
+            (Some(2), RedirKind::Write, "/dev/null".into()),
+            (None, RedirKind::Dup, "2".into()),
+        ]
+    );
+    assert_eq!(r.stdin, Stdin::File(r.redirects[2].target.clone()));
+    let a = clean("> /etc/passwd");
+    assert_eq!(a.invocations.len(), 1);
+    assert!(a.invocations[0].argv.is_empty());
+    assert_eq!(a.invocations[0].redirects[0].target.value, "/etc/passwd");
+    let a = clean("echo > $(rm x)");
+    assert_eq!(progs("echo > $(rm x)"), ["rm", "echo"]);
+    assert!(inv(&a, "echo").redirects[0].target.dynamic);
+}
+
+#[test]
+fn heredocs() {
+    let a = clean("cat <<EOF\nhello $X\nEOF\necho done");
+    assert_eq!(progs("cat <<EOF\nhello $X\nEOF\necho done"), ["cat", "echo"]);
+    assert_eq!(inv(&a, "cat").stdin, Stdin::HereDoc("hello $X\n".into()));
+    let a = clean("cat <<'EOF'\n$(rm x)\nEOF");
+    assert_eq!(a.invocations.len(), 1);
+    assert_eq!(inv(&a, "cat").stdin, Stdin::HereDoc("$(rm x)\n".into()));
+    // unquoted heredoc: substitutions run
+    assert_eq!(progs("cat <<EOF\n$(rm x)\nEOF"), ["rm", "cat"]);
+    let a = clean("cat <<-\tEND\n\tindented\n\tEND\nls");
+    assert_eq!(inv(&a, "cat").stdin, Stdin::HereDoc("indented\n".into()));
+    assert_eq!(a.invocations[1].program, "ls");
+    let a = clean("cat <<\"E F\"\nx\nE F");
+    assert_eq!(inv(&a, "cat").stdin, Stdin::HereDoc("x\n".into()));
+    let a = clean("grep x <<< 'a b'");
+    assert_eq!(inv(&a, "grep").stdin, Stdin::HereString("a b".into()));
+    let a = clean("cat <<A; cat <<B\na\nA\nb\nB");
+    assert_eq!(a.invocations[0].stdin, Stdin::HereDoc("a\n".into()));
+    assert_eq!(a.invocations[1].stdin, Stdin::HereDoc("b\n".into()));
+    let a = clean("X=1; cat <<EOF\nv=$X\nEOF");
+    assert_eq!(inv(&a, "cat").stdin, Stdin::HereDoc("v=1\n".into()));
+}
+
+#[test]
+fn cwd_tracking() {
+    let a = clean("cd /tmp && rm -rf x; cd sub; ls; cd ..; pwd; cd $D; rm y");
+    let cwds: Vec<_> = a.invocations.iter().map(|i| (i.program.clone(), i.cwd.clone())).collect();
+    assert_eq!(
+        cwds,
+        vec![
+            ("cd".into(), Cwd::Initial),
+            ("rm".into(), Cwd::Known("/tmp".into())),
+            ("cd".into(), Cwd::Known("/tmp".into())),
+            ("ls".into(), Cwd::Known("/tmp/sub".into())),
+            ("cd".into(), Cwd::Known("/tmp/sub".into())),
+            ("pwd".into(), Cwd::Known("/tmp".into())),
+            ("cd".into(), Cwd::Known("/tmp".into())),
+            ("rm".into(), Cwd::Unknown),
+        ]
+    );
+    let a = clean("cd src; rm x");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("src".into()));
+    let a = clean("(cd / && rm -rf *); ls");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("/".into()));
+    assert_eq!(inv(&a, "ls").cwd, Cwd::Initial);
+    let a = clean("cd; rm x");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("~".into()));
+    let a = clean("cd ~/p && rm x");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("~/p".into()));
+    let a = clean("pushd /a; pushd /b; popd; rm x; popd; ls");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("/a".into()));
+    assert_eq!(inv(&a, "ls").cwd, Cwd::Initial);
+    let a = clean("cd /a | rm x; ls");
+    assert_eq!(inv(&a, "ls").cwd, Cwd::Initial);
+    let a = clean("if x; then cd /a; fi; rm y");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Unknown);
+    let a = clean("builtin cd /a; command cd b; rm y");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("/a/b".into()));
+    let a = clean("env -C /x rm y");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("/x".into()));
+    let a = clean("cd /a; bash -c 'rm x'");
+    assert_eq!(inv(&a, "rm").cwd, Cwd::Known("/a".into()));
+}
+
+#[test]
+fn wrappers() {
+    let table: &[(&str, &str, &[&str], &[&str])] = &[
+        ("sudo rm -rf /", "rm", &["rm", "-rf", "/"], &["sudo"]),
+        ("sudo -u root -E -- rm x", "rm", &["rm", "x"], &["sudo"]),
+        ("sudo -Eu root rm x", "rm", &["rm", "x"], &["sudo"]),
+        ("sudo --user=root rm x", "rm", &["rm", "x"], &["sudo"]),
+        ("doas -u u rm x", "rm", &["rm", "x"], &["doas"]),
+        ("sudo env FOO=1 rm x", "rm", &["rm", "x"], &["sudo", "env"]),
+        ("env -i -u PATH A=b rm x", "rm", &["rm", "x"], &["env"]),
+        ("env -S 'rm -rf /'", "rm", &["rm", "-rf", "/"], &["env"]),
+        ("env -- rm x", "rm", &["rm", "x"], &["env"]),
+        ("nice -n 10 rm x", "rm", &["rm", "x"], &["nice"]),
+        ("nice -10 rm x", "rm", &["rm", "x"], &["nice"]),
+        ("ionice -c 3 rm x", "rm", &["rm", "x"], &["ionice"]),
+        ("time rm x", "rm", &["rm", "x"], &["time"]),
+        ("timeout -s KILL 5 rm x", "rm", &["rm", "x"], &["timeout"]),
+        ("timeout --kill-after=1 5s rm x", "rm", &["rm", "x"], &["timeout"]),
+        ("command -p rm x", "rm", &["rm", "x"], &["command"]),
+        ("builtin echo x", "echo", &["echo", "x"], &["builtin"]),
+        ("exec -a name rm x", "rm", &["rm", "x"], &["exec"]),
+        ("nohup rm x", "rm", &["rm", "x"], &["nohup"]),
+        ("stdbuf -oL -e 0 rm x", "rm", &["rm", "x"], &["stdbuf"]),
+        ("setsid rm x", "rm", &["rm", "x"], &["setsid"]),
+        ("chronic rm x", "rm", &["rm", "x"], &["chronic"]),
+        ("caffeinate -i -t 5 rm x", "rm", &["rm", "x"], &["caffeinate"]),
+        ("busybox rm -rf /", "rm", &["rm", "-rf", "/"], &["busybox"]),
+        ("flock /tmp/l rm x", "rm", &["rm", "x"], &["flock"]),
+        ("sudo nice -n 5 timeout 10 rm x", "rm", &["rm", "x"], &["sudo", "nice", "timeout"]),
+        ("/usr/bin/sudo /bin/rm x", "rm", &["/bin/rm", "x"], &["sudo"]),
+    ];
+    for (src, prog, args, wr) in table {
+        let a = clean(src);
+        let last = a.invocations.last().unwrap();
+        assert_eq!(last.program, *prog, "{src}: {a:#?}");
+        assert_eq!(argv(last), *args, "{src}");
+        assert_eq!(last.wrappers, *wr, "{src}");
+        assert_eq!(last.text, render_argv(args), "{src}");
+    }
+    let a = clean("env A=1 B=$X rm x");
+    assert_eq!(
+        inv(&a, "rm").assignments,
+        vec![("A".to_string(), "1".to_string()), ("B".to_string(), "$X".to_string())]
+    );
+    let a = clean("A=1 rm x");
+    assert_eq!(inv(&a, "rm").assignments, vec![("A".to_string(), "1".to_string())]);
+    // not executions
+    assert_eq!(progs("command -v rm"), ["command"]);
+    assert_eq!(progs("sudo -l"), ["sudo"]);
+    assert_eq!(progs("env"), ["env"]);
+    assert_eq!(progs("sudo"), ["sudo"]);
+    // extra wrappers
+    let opts = AnalyzeOptions {
+        extra_wrappers: vec![WrapperSpec {
+            name: "with-lock".into(),
+            options_with_value: vec!["-t".into()],
+            skip_positionals: 1,
+        }],
+        ..AnalyzeOptions::default()
+    };
+    let a = analyze("with-lock -t 5 name rm -rf /", &opts);
+    assert_eq!(a.invocations[0].program, "rm");
+    assert_eq!(a.invocations[0].wrappers, ["with-lock"]);
+}
+
+#[test]
+fn xargs_and_find() {
+    let a = clean("find . -name '*.o' | xargs -0 -n 1 -P 4 rm -f");
+    let r = inv(&a, "rm");
+    assert_eq!(argv(r), ["rm", "-f", "$XARGS"]);
+    assert!(r.argv[2].dynamic);
+    assert_eq!(r.wrappers, ["xargs"]);
+    assert_eq!(r.stdin, Stdin::Pipe { from: 0 });
+    assert_eq!(r.text, "rm -f $XARGS");
+    let a = clean("ls | xargs -I {} mv {} /tmp");
+    let m = inv(&a, "mv");
+    assert!(m.argv[1].dynamic && m.argv[1].value == "{}");
+    let a = clean("ls | xargs");
+    assert_eq!(inv(&a, "echo").wrappers, ["xargs"]);
+    let a = clean("ls | xargs sh -c 'rm -rf \"$1\"' _");
+    assert_eq!(inv(&a, "rm").argv[2].value, "$1");
+
+    let a = clean("find / -name x -exec rm -rf {} \\; -execdir sh -c 'ls' + ");
+    assert_eq!(progs("find / -name x -exec rm -rf {} \\; -execdir sh -c 'ls' +"), ["find", "rm", "sh", "ls"]);
+    let r = inv(&a, "rm");
+    assert_eq!(argv(r), ["rm", "-rf", "{}"]);
+    assert!(r.argv[2].dynamic);
+    assert_eq!(r.wrappers, ["find"]);
+    assert_eq!(r.origin, "in `find -exec` command, simple command 1");
+    let a = clean("find . -ok sudo rm {} +");
+    assert_eq!(inv(&a, "rm").wrappers, ["find", "sudo"]);
+}
+
+#[test]
+fn nested_shells() {
+    let a = clean("bash -c 'rm -rf /'");
+    assert_eq!(progs("bash -c 'rm -rf /'"), ["bash", "rm"]);
+    let r = inv(&a, "rm");
+    assert_eq!(r.origin, "in `bash -c` argument, simple command 1");
+    assert_eq!(r.depth, 1);
+    assert_eq!(r.wrappers, ["bash"]);
+    for src in [
+        "sh -c 'rm -rf /'",
+        "zsh -lc 'rm -rf /'",
+        "dash -ec 'rm -rf /'",
+        "ksh -xc 'rm -rf /'",
+        "bash -o pipefail -c 'rm -rf /'",
+        "bash --norc -c 'rm -rf /'",
+        "fish -c 'rm -rf /'",
+        "fish --command='rm -rf /'",
+        "sudo -u x bash -c 'rm -rf /'",
+        "eval 'rm -rf /'",
+        "eval rm -rf /",
+        "echo 'rm -rf /' | sh",
+        "printf 'rm -rf /\\n' | bash",
+        "bash <<EOF\nrm -rf /\nEOF",
+        "sh <<< 'rm -rf /'",
+        "cat <<'X' | sh\nrm -rf /\nX",
+        "su -c 'rm -rf /'",
+        "su root -c 'rm -rf /'",
+        "script -q -c 'rm -rf /' /dev/null",
+        "flock /tmp/l -c 'rm -rf /'",
+        "watch -n 1 rm -rf /",
+        "ssh -p 22 -i key host rm -rf /",
+        "ssh host 'rm -rf /'",
+        "parallel rm -rf ::: /",
+        "trap 'rm -rf /' EXIT",
+        "busybox sh -c 'rm -rf /'",
+        "timeout 5 sh -c 'rm -rf /'",
+        "bash -c \"bash -c 'rm -rf /'\"",
+        "sudo sh -c 'cd / && rm -rf *'",
+    ] {
+        let a = clean(src);
+        let r = inv(&a, "rm");
+        assert_eq!(r.argv[1].value, "-rf", "{src}");
+        assert!(r.depth >= 1, "{src}");
+    }
+    let a = clean("echo 'rm -rf /' | sh");
+    assert_eq!(inv(&a, "rm").origin, "in text piped to `sh`, simple command 1");
+    let a = clean("bash <<EOF\nrm -rf /\nEOF");
+    assert_eq!(inv(&a, "rm").origin, "in heredoc fed to `bash`, simple command 1");
+    let a = clean("ssh host rm -rf /");
+    assert_eq!(inv(&a, "rm").origin, "in `ssh` remote command, simple command 1");
+    let a = clean("sudo bash -c 'rm x'");
+    assert_eq!(inv(&a, "rm").wrappers, ["sudo", "bash"]);
+    // not nested: script files, interactive
+    assert_eq!(progs("bash script.sh"), ["bash"]);
+    assert_eq!(progs("bash"), ["bash"]);
+    let a = clean("sh -c 'echo $(rm a)'");
+    assert_eq!(
+        inv(&a, "rm").origin,
+        "in `sh -c` argument, in command substitution in simple command 1, simple command 1"
+    );
+    // eval shares state
+    let a = clean("eval X=rm; $X a");
+    assert_eq!(a.invocations.last().unwrap().program, "rm");
+}
+
+#[test]
+fn dynamic_exec() {
+    let a = clean("bash -c \"$(wget -qO- url)\"");
+    let b = inv(&a, "bash");
+    assert_eq!(b.dynamic_exec, Some(vec![0]));
+    assert_eq!(a.invocations[0].program, "wget");
+    let a = clean("curl -s url | sh");
+    assert_eq!(inv(&a, "sh").dynamic_exec, Some(vec![0]));
+    let a = clean("sh < script.sh");
+    assert_eq!(inv(&a, "sh").dynamic_exec, Some(vec![]));
+    let a = clean("eval \"$CMD\"");
+    assert_eq!(inv(&a, "eval").dynamic_exec, Some(vec![]));
+    let a = clean("X=$(curl u); bash -c \"$X\"");
+    assert_eq!(inv(&a, "bash").dynamic_exec, Some(vec![0]));
+    let a = clean("bash <<EOF\n$(curl u)\nEOF");
+    assert_eq!(inv(&a, "bash").dynamic_exec, Some(vec![0]));
+    let a = clean("sh <<< \"$X\"");
+    assert!(inv(&a, "sh").dynamic_exec.is_some());
+    let a = clean("python3 -c \"$CODE\"");
+    assert!(inv(&a, "python3").dynamic_exec.is_some());
+    let a = clean("bash -c 'ls'");
+    assert_eq!(inv(&a, "bash").dynamic_exec, None);
+    // partially dynamic: still see the static part
+    let a = clean("bash -c \"rm -rf $DIR\"");
+    assert!(inv(&a, "bash").dynamic_exec.is_some());
+    assert_eq!(inv(&a, "rm").argv[2].value, "$DIR");
+}
+
+#[test]
+fn interpreters() {
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        ("python3 -c 'import os; os.system(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `python3 -c` code: os.system(...), simple command 1"),
+        ("python -c 'import subprocess; subprocess.run([\"rm\",\"-rf\",\"/\"])'", "rm", &["rm", "-rf", "/"], "in `python -c` code: subprocess.run(...)"),
+        ("python -c 'import subprocess as s; s.Popen(\"rm -rf /\", shell=True)'", "rm", &["rm", "-rf", "/"], "in `python -c` code: s.Popen(...), simple command 1"),
+        ("python -c 'import subprocess; subprocess.check_output(\"ls -la\", shell=True)'", "ls", &["ls", "-la"], "in `python -c` code: subprocess.check_output(...), simple command 1"),
+        ("python3 -c 'import os; os.popen(\"id\").read()'", "id", &["id"], "in `python3 -c` code: os.popen(...), simple command 1"),
+        ("python -c 'import shutil; shutil.rmtree(\"/srv\")'", "rm", &["rm", "-rf", "/srv"], "in `python -c` code: shutil.rmtree(...)"),
+        ("python -c 'import shutil,os; shutil.rmtree(os.path.expanduser(\"~\"))'", "rm", &["rm", "-rf", "~"], "in `python -c` code: shutil.rmtree(...)"),
+        ("python -c 'import shutil; from pathlib import Path; shutil.rmtree(Path.home())'", "rm", &["rm", "-rf", "~"], "in `python -c` code: shutil.rmtree(...)"),
+        ("python -c 'import os; os.remove(\"/etc/x\")'", "rm", &["rm", "/etc/x"], "in `python -c` code: os.remove(...)"),
+        ("node -e 'require(\"child_process\").execSync(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `node -e` code: ).execSync(...), simple command 1"),
+        ("node -e 'const cp=require(\"child_process\"); cp.spawnSync(\"rm\", [\"-rf\", \"/\"])'", "rm", &["rm", "-rf", "/"], "in `node -e` code: cp.spawnSync(...)"),
+        ("node -e 'require(\"fs\").rmSync(\"/x\", {recursive: true, force: true})'", "rm", &["rm", "-rf", "/x"], "in `node -e` code: ).rmSync(...)"),
+        ("node -e 'const fs=require(\"fs\"); fs.rmdirSync(\"/x\", {recursive:true})'", "rm", &["rm", "-rf", "/x"], "in `node -e` code: fs.rmdirSync(...)"),
+        ("node -p 'require(\"os\").homedir()'", "node", &["node", "-p", "require(\"os\").homedir()"], "simple command 1"),
+        ("perl -e 'system(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `perl -e` code: system(...), simple command 1"),
+        ("perl -e 'system \"rm\", \"-rf\", \"/\"'", "rm", &["rm", "-rf", "/"], "in `perl -e` code: system(...)"),
+        ("perl -le 'print qx(rm -rf /)'", "rm", &["rm", "-rf", "/"], "in `perl -e` code: qx(...), simple command 1"),
+        ("perl -MFile::Path -e 'rmtree(\"/x\")'", "rm", &["rm", "-rf", "/x"], "in `perl -e` code: rmtree(...)"),
+        ("perl -e 'use File::Path qw(remove_tree); remove_tree(\"/x\")'", "rm", &["rm", "-rf", "/x"], "in `perl -e` code: remove_tree(...)"),
+        ("ruby -e 'system(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: system(...), simple command 1"),
+        ("ruby -e '`rm -rf /`'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: backticks(...), simple command 1"),
+        ("ruby -e '%x(rm -rf /)'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: %x(...), simple command 1"),
+        ("ruby -e 'exec \"rm -rf /\"'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: exec(...), simple command 1"),
+        ("ruby -rfileutils -e 'FileUtils.rm_rf(\"/x\")'", "rm", &["rm", "-rf", "/x"], "in `ruby -e` code: FileUtils.rm_rf(...)"),
+        ("php -r 'system(\"rm -rf /\");'", "rm", &["rm", "-rf", "/"], "in `php -r` code: system(...), simple command 1"),
+        ("php -r 'echo shell_exec(\"ls\");'", "ls", &["ls"], "in `php -r` code: shell_exec(...), simple command 1"),
+        ("php -r 'passthru(\"id\");'", "id", &["id"], "in `php -r` code: passthru(...), simple command 1"),
+        ("python3 <<EOF\nimport os\nos.system('rm -rf /')\nEOF", "rm", &["rm", "-rf", "/"], "in heredoc fed to `python3`: os.system(...), simple command 1"),
+    ];
+    for (src, prog, args, origin) in cases {
+        let a = clean(src);
+        let r = a.invocations.last().unwrap();
+        assert_eq!(r.program, *prog, "{src}: {a:#?}");
+        assert_eq!(argv(r), *args, "{src}");
+        assert_eq!(r.origin, *origin, "{src}");
+    }
+    let a = clean("python -c 'import subprocess; subprocess.run([\"sudo\",\"rm\",\"x\"])'");
+    assert_eq!(inv(&a, "rm").wrappers, ["python", "sudo"]);
+    // non-literal shell calls are problems
+    for src in [
+        "python -c 'import os; os.system(cmd)'",
+        "python -c 'import os; os.system(\"rm \" + p)'",
+        "python -c 'import os; os.system(f\"rm {p}\")'",
+        "node -e 'require(\"child_process\").exec(`rm ${x}`)'",
+        "perl -e 'system $cmd'",
+        "ruby -e 'system(\"rm #{x}\")'",
+        "ruby -e '`rm #{x}`'",
+        "php -r 'system($c);'",
+    ] {
+        let a = an(src);
+        assert_eq!(a.problems.len(), 1, "{src}: {a:#?}");
+        assert!(a.problems[0].reason.contains("runs a shell command built at run time"), "{src}");
+    }
+    let a = an("python -c 'import os; os.system(cmd)'");
+    assert_eq!(a.problems[0].reason, "`python -c` code runs a shell command built at run time");
+    assert_eq!(a.problems[0].origin, "in `python -c` code: os.system(...)");
+    // dynamic deletion path
+    let a = clean("python -c 'import shutil; shutil.rmtree(p)'");
+    assert!(inv(&a, "rm").argv[2].dynamic);
+    // harmless code: nothing extra
+    assert_eq!(progs("python3 -c 'print(1+2)'"), ["python3"]);
+    assert_eq!(progs("python3 -m http.server"), ["python3"]);
+    assert_eq!(progs("node -e 'x = [1,2].map(a => a.toString())'"), ["node"]);
+}
+
+#[test]
+fn windows_payloads() {
+    let a = clean("powershell -NoProfile -Command \"Remove-Item -Recurse -Force C:\\x\"");
+    let r = inv(&a, "remove-item");
+    assert_eq!(argv(r), ["Remove-Item", "-Recurse", "-Force", "C:\\x"]);
+    assert_eq!(r.origin, "in `powershell -Command` script, command 1");
+    let a = clean("pwsh -c 'iwr https://x | iex'");
+    let iwr = a.invocations.iter().position(|i| i.program == "iwr").unwrap();
+    let iex = inv(&a, "iex");
+    assert_eq!(iex.stdin, Stdin::Pipe { from: iwr });
+    assert_eq!(iex.dynamic_exec, Some(vec![iwr]));
+    // -EncodedCommand: "rm -r C:\x" in UTF-16LE base64
+    let enc = "cgBtACAALQByACAAQwA6AFwAeAA=";
+    let a = clean(&format!("powershell.exe -enc {enc}"));
+    assert_eq!(argv(inv(&a, "rm")), ["rm", "-r", "C:\\x"]);
+    let a = clean("cmd /c \"rmdir /s /q C:\\x & del /f y\"");
+    assert_eq!(argv(inv(&a, "rmdir")), ["rmdir", "/s", "/q", "C:\\x"]);
+    assert_eq!(inv(&a, "del").origin, "in `cmd /c` script, command 2");
+    let a = clean("cmd.exe /C 'type a | findstr b'");
+    assert_eq!(inv(&a, "findstr").stdin, Stdin::Pipe { from: 1 });
+    let a = clean("powershell -c \"Get-ChildItem | ForEach-Object { Remove-Item $_ }\"");
+    assert!(a.invocations.iter().any(|i| i.program == "remove-item"));
+    // a top-level PowerShell pipeline parses as POSIX
+    let a = clean("iwr https://x | iex");
+    assert_eq!(inv(&a, "iex").stdin, Stdin::Pipe { from: 0 });
+}
+
+#[test]
+fn brace_expansion() {
+    check_last(&[
+        ("{rm,-rf,/}", "rm", &["rm", "-rf", "/"]),
+        ("echo a{b,c}d", "echo", &["echo", "abd", "acd"]),
+        ("echo {1..3}", "echo", &["echo", "1", "2", "3"]),
+        ("echo {a..c}", "echo", &["echo", "a", "b", "c"]),
+        ("echo {} {x} '{a,b}'", "echo", &["echo", "{}", "{x}", "{a,b}"]),
+    ]);
+    let a = an("echo {1..100000}");
+    assert!(!a.problems.is_empty());
+}
+
+#[test]
+fn rendering() {
+    let cases = [
+        ("rm -rf /", "rm -rf /"),
+        ("rm 'a b'", "rm 'a b'"),
+        ("echo \"it's\"", "echo 'it'\\''s'"),
+        ("ls *.txt", "ls *.txt"),
+        ("ls '*.txt'", "ls '*.txt'"),
+        ("echo $X", "echo $X"),
+        ("echo \"${X}y\"", "echo ${X}y"),
+        ("'if' x", "'if' x"),
+        ("'A=b' x", "\\A=b x"),
+        ("echo ''", "echo ''"),
+        ("echo $(ls)", "echo $(…)"),
+    ];
+    for (src, want) in cases {
+        let a = clean(src);
+        assert_eq!(a.invocations.last().unwrap().text, want, "{src}");
+    }
+    assert_eq!(render_argv(&["rm", "-rf", "a b"]), "rm -rf 'a b'");
+}
+
+#[test]
+fn hostile_inputs() {
+    let cases = [
+        ("echo 'abc", "unterminated single quote"),
+        ("echo \"abc", "unterminated double quote"),
+        ("echo $(ls", "unterminated command substitution `$(`"),
+        ("echo `ls", "unterminated backtick command substitution"),
+        ("echo ${X", "unterminated parameter expansion `${`"),
+        ("(ls", "unterminated subshell `(`"),
+        ("if a; then b", "unexpected end of input, expected `fi`"),
+        ("ls )", "unexpected `)`"),
+        ("; ls", "unexpected `;`"),
+        ("ls | ", "unexpected end of input, expected a command"),
+        ("echo $'abc", "unterminated ANSI-C quote `$'`"),
+        ("case x in a) ls", "unexpected end of input, expected `esac`"),
+        ("ls >", "missing redirection target"),
+    ];
+    for (src, reason) in cases {
+        let a = an(src);
+        assert_eq!(a.problems.len(), 1, "{src}: {a:#?}");
+        assert_eq!(a.problems[0].reason, reason, "{src}");
+        assert!(a.problems[0].origin.starts_with("top level, byte "), "{src}");
+    }
+    // deep nesting returns a problem quickly without overflowing the stack
+    let deep = "(".repeat(10_000);
+    let a = an(&deep);
+    assert_eq!(a.problems[0].reason, "nesting deeper than 256 levels");
+    let deep = format!("{}ls{}", "( ".repeat(10_000), " )".repeat(10_000));
+    assert_eq!(an(&deep).problems[0].reason, "nesting deeper than 256 levels");
+    let deep = format!("{}ls{}", "$(".repeat(5_000), ")".repeat(5_000));
+    assert!(!an(&deep).problems.is_empty());
+    let deep = format!("echo {}x{}", "${a:-".repeat(5_000), "}".repeat(5_000));
+    assert!(!an(&deep).problems.is_empty());
+    let deep = "{ ".repeat(5_000);
+    assert!(!an(&deep).problems.is_empty());
+    let deep = "if a; then ".repeat(5_000);
+    assert!(!an(&deep).problems.is_empty());
+    // 1 MB of `a` parses (one long word), 1 MiB + 1 is refused
+    let big = "a".repeat(1 << 20);
+    let a = an(&big);
+    assert!(a.problems.is_empty());
+    assert_eq!(a.invocations.len(), 1);
+    let a = an(&"a".repeat((1 << 20) + 1));
+    assert_eq!(a.problems[0].reason, "input longer than 1048576 bytes");
+    assert!(a.invocations.is_empty());
+    // NUL bytes are ordinary characters
+    let a = an("rm\0 -rf /\0");
+    assert!(a.problems.is_empty());
+    assert_eq!(a.invocations[0].program, "rm\0");
+    // too many commands
+    let many = "a;".repeat(20_000);
+    let a = an(&many);
+    assert_eq!(a.invocations.len(), 10_000);
+    assert_eq!(a.problems[0].reason, "more than 10000 simple commands");
+    // nested shells 20 levels deep (quoting grows 3^n, so eval/sh mix keeps it small)
+    let mut s = "rm -rf /".to_string();
+    for _ in 0..20 {
+        s = format!("eval {s}");
+    }
+    let a = an(&s);
+    assert!(a
+        .problems
+        .iter()
+        .any(|p| p.reason == "nested shells deeper than 8 levels"));
+    let mut s = "rm -rf /".to_string();
+    for _ in 0..10 {
+        s = format!("bash -c {}", render_argv(&[s.as_str()]));
+    }
+    let a = an(&s);
+    assert!(a
+        .problems
+        .iter()
+        .any(|p| p.reason == "nested shells deeper than 8 levels"));
+    // 8 levels is fine
+    let mut s = "rm -rf /".to_string();
+    for _ in 0..8 {
+        s = format!("bash -c {}", render_argv(&[s.as_str()]));
+    }
+    let a = clean(&s);
+    assert_eq!(inv(&a, "rm").depth, 8);
+    // expansion blow-up is bounded
+    let mut s = String::from("X=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; ");
+    for i in 0..24 {
+        s.push_str(&format!("X=\"$X$X\"; echo {i}; "));
+    }
+    s.push_str("echo $X $X $X $X");
+    let opts = AnalyzeOptions::default();
+    let a = analyze(&s, &opts);
+    assert!(a.problems.iter().any(|p| p.reason.contains("budget")), "{:?}", a.problems);
+    // brace bomb
+    let a = an(&"{a,b}".repeat(30));
+    assert_eq!(a.problems[0].reason, "brace expansion too large");
+}
+
+#[test]
+fn custom_limits() {
+    let opts = AnalyzeOptions {
+        limits: Limits {
+            max_len: 10,
+            max_depth: 3,
+            max_commands: 2,
+            max_nesting: 1,
+        },
+        ..AnalyzeOptions::default()
+    };
+    assert_eq!(analyze("echo 01234567890", &opts).problems[0].reason, "input longer than 10 bytes");
+    let opts = AnalyzeOptions {
+        limits: Limits {
+            max_len: 1000,
+            ..opts.limits
+        },
+        ..AnalyzeOptions::default()
+    };
+    assert_eq!(analyze("( ( ( (a) ) ) )", &opts).problems[0].reason, "nesting deeper than 3 levels");
+    assert_eq!(analyze("a;b;c", &opts).problems[0].reason, "more than 2 simple commands");
+    let a = analyze("sh -c 'sh -c x'", &opts);
+    assert_eq!(a.problems[0].reason, "nested shells deeper than 1 levels");
+    let opts = AnalyzeOptions {
+        extra_shells: vec!["myshell".into()],
+        ..AnalyzeOptions::default()
+    };
+    let a = analyze("myshell -c 'rm x'", &opts);
+    assert_eq!(a.invocations[1].program, "rm");
+}

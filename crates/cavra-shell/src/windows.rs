@@ -1,0 +1,303 @@
+//! Approximate splitting of Windows payloads: `powershell -Command`, `-EncodedCommand` and
+//! `cmd /c`. Commands are split on separators and arguments on whitespace; no full grammar.
+
+pub(crate) struct WinCmd {
+    pub argv: Vec<String>,
+    /// Receives the previous command's output (`|`).
+    pub piped: bool,
+}
+
+/// Lowercased basename without `.exe`, for both `\` and `/` separators.
+pub(crate) fn program_name(s: &str) -> String {
+    let base = s.rsplit(['\\', '/']).next().unwrap_or(s).to_ascii_lowercase();
+    base.strip_suffix(".exe").map(str::to_string).unwrap_or(base)
+}
+
+/// Extract the script text from a `powershell`/`pwsh`/`cmd` argv. Returns (script, label).
+pub(crate) fn script_of(kind: &str, argv: &[String]) -> Option<(String, String)> {
+    if kind == "cmd" {
+        for (i, a) in argv.iter().enumerate().skip(1) {
+            let l = a.to_ascii_lowercase();
+            if l == "/c" || l == "/k" || l == "/r" {
+                let s = argv[i + 1..].join(" ");
+                return Some((strip_outer_quotes(&s), format!("cmd {}", l)));
+            }
+            if (l.starts_with("/c") || l.starts_with("/k")) && l.len() > 2 && !l.contains(':') {
+                let mut s = a[2..].to_string();
+                for x in &argv[i + 1..] {
+                    s.push(' ');
+                    s.push_str(x);
+                }
+                return Some((strip_outer_quotes(&s), format!("cmd {}", &l[..2])));
+            }
+        }
+        return None;
+    }
+    let mut i = 1;
+    while i < argv.len() {
+        let a = &argv[i];
+        let l = a.to_ascii_lowercase();
+        let l = l.trim_start_matches('/');
+        let l = l.trim_start_matches('-');
+        if a.starts_with('-') || a.starts_with('/') {
+            if !l.is_empty() && "command".starts_with(l) {
+                let s = argv[i + 1..].join(" ");
+                return Some((s, "powershell -Command".into()));
+            }
+            if l.len() >= 1 && ("encodedcommand".starts_with(l) || l == "ec" || l == "enc") {
+                let b64 = argv.get(i + 1)?;
+                let s = decode_utf16_b64(b64)?;
+                return Some((s, "powershell -EncodedCommand".into()));
+            }
+            if !l.is_empty() && "file".starts_with(l) {
+                return None;
+            }
+            let takes = [
+                "executionpolicy", "ep", "windowstyle", "w", "version", "v", "psconsolefile",
+                "inputformat", "if", "outputformat", "of", "configurationname", "workingdirectory",
+                "wd", "settingsfile",
+            ];
+            i += if takes.contains(&l) { 2 } else { 1 };
+            continue;
+        }
+        // a bare argument is the command (Windows PowerShell default)
+        let s = argv[i..].join(" ");
+        return Some((s, "powershell -Command".into()));
+    }
+    None
+}
+
+fn strip_outer_quotes(s: &str) -> String {
+    let t = s.trim();
+    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+        t[1..t.len() - 1].to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+fn b64_val(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => u32::from(c - b'A'),
+        b'a'..=b'z' => u32::from(c - b'a') + 26,
+        b'0'..=b'9' => u32::from(c - b'0') + 52,
+        b'+' | b'-' => 62,
+        b'/' | b'_' => 63,
+        _ => return None,
+    })
+}
+
+/// Decode base64 of UTF-16LE text (PowerShell `-EncodedCommand`).
+pub(crate) fn decode_utf16_b64(s: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in s.trim().as_bytes() {
+        if c == b'=' {
+            break;
+        }
+        if c.is_ascii_whitespace() {
+            continue;
+        }
+        acc = (acc << 6) | b64_val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(((acc >> bits) & 0xff) as u8);
+        }
+    }
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+/// Split a PowerShell script on `;`, `|`, newlines, `&&`, `||`, braces and parentheses.
+pub(crate) fn split_powershell(s: &str) -> Vec<WinCmd> {
+    let mut out = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut has_cur = false;
+    let mut piped_next = false;
+    let mut piped = false;
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut flush_word = |cur: &mut String, has: &mut bool, words: &mut Vec<String>| {
+        if *has {
+            words.push(std::mem::take(cur));
+            *has = false;
+        }
+    };
+    macro_rules! end_cmd {
+        ($pipe:expr) => {{
+            flush_word(&mut cur, &mut has_cur, &mut words);
+            if words.first().is_some_and(|w| w == "&" || w == ".") {
+                words.remove(0);
+            }
+            if !words.is_empty() {
+                out.push(WinCmd {
+                    argv: std::mem::take(&mut words),
+                    piped,
+                });
+            }
+            piped = $pipe;
+            let _ = piped_next;
+        }};
+    }
+    while i < chars.len() && out.len() < 10_000 {
+        let c = chars[i];
+        match c {
+            '\'' => {
+                i += 1;
+                has_cur = true;
+                while i < chars.len() {
+                    if chars[i] == '\'' {
+                        if chars.get(i + 1) == Some(&'\'') {
+                            cur.push('\'');
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    cur.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            '"' => {
+                i += 1;
+                has_cur = true;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '`' && i + 1 < chars.len() {
+                        cur.push(chars[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    cur.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            '`' if i + 1 < chars.len() => {
+                cur.push(chars[i + 1]);
+                has_cur = true;
+                i += 2;
+            }
+            '|' if chars.get(i + 1) == Some(&'|') => {
+                end_cmd!(false);
+                i += 2;
+            }
+            '|' => {
+                end_cmd!(true);
+                i += 1;
+            }
+            '&' if chars.get(i + 1) == Some(&'&') => {
+                end_cmd!(false);
+                i += 2;
+            }
+            ';' | '\n' | '\r' | '{' | '}' | '(' | ')' => {
+                end_cmd!(false);
+                if c == '(' && i > 0 && chars[i - 1] == '$' {
+                    // `$(` subexpression: nothing special
+                }
+                i += 1;
+            }
+            c if c.is_whitespace() => {
+                flush_word(&mut cur, &mut has_cur, &mut words);
+                i += 1;
+            }
+            c => {
+                cur.push(c);
+                has_cur = true;
+                i += 1;
+            }
+        }
+    }
+    end_cmd!(false);
+    piped_next = piped;
+    let _ = piped_next;
+    // drop lone `$` left by `$(...)`
+    out.retain(|c| !(c.argv.len() == 1 && c.argv[0] == "$"));
+    out
+}
+
+/// Split a `cmd /c` string on `&`, `&&`, `||`, `|` outside double quotes; `^` escapes.
+pub(crate) fn split_cmd(s: &str) -> Vec<WinCmd> {
+    let mut out = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut has = false;
+    let mut piped = false;
+    let mut inq = false;
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let end = |words: &mut Vec<String>, cur: &mut String, has: &mut bool, out: &mut Vec<WinCmd>, piped: bool| {
+        if *has {
+            words.push(std::mem::take(cur));
+            *has = false;
+        }
+        if let Some(w) = words.first_mut() {
+            if let Some(x) = w.strip_prefix('@') {
+                *w = x.to_string();
+            }
+        }
+        if words.first().is_some_and(|w| !w.is_empty()) {
+            out.push(WinCmd {
+                argv: std::mem::take(words),
+                piped,
+            });
+        } else {
+            words.clear();
+        }
+    };
+    while i < chars.len() && out.len() < 10_000 {
+        let c = chars[i];
+        if inq {
+            if c == '"' {
+                inq = false;
+            } else {
+                cur.push(c);
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '"' => {
+                inq = true;
+                has = true;
+                i += 1;
+            }
+            '^' if i + 1 < chars.len() => {
+                cur.push(chars[i + 1]);
+                has = true;
+                i += 2;
+            }
+            '&' | '|' => {
+                let double = chars.get(i + 1) == Some(&c);
+                end(&mut words, &mut cur, &mut has, &mut out, piped);
+                piped = c == '|' && !double;
+                i += if double { 2 } else { 1 };
+            }
+            '\n' | '\r' => {
+                end(&mut words, &mut cur, &mut has, &mut out, piped);
+                piped = false;
+                i += 1;
+            }
+            c if c.is_whitespace() => {
+                if has {
+                    words.push(std::mem::take(&mut cur));
+                    has = false;
+                }
+                i += 1;
+            }
+            c => {
+                cur.push(c);
+                has = true;
+                i += 1;
+            }
+        }
+    }
+    end(&mut words, &mut cur, &mut has, &mut out, piped);
+    out
+}

@@ -1,0 +1,321 @@
+//! Opening the database: WAL, busy timeout, schema migrations, clear errors.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::config::ApprovalConfig;
+use crate::error::StoreError;
+use crate::sessions::EscalationPolicy;
+
+/// `PRAGMA application_id` of a cavra database ("CAVR").
+pub const APPLICATION_ID: i64 = 0x4341_5652;
+
+/// Default time a writer waits for a lock held by another process.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Schema migrations; index `i` brings the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // v1
+    r#"
+    CREATE TABLE approvals (
+        approval_id     TEXT PRIMARY KEY,
+        request_hash    TEXT NOT NULL,
+        decision_id     TEXT NOT NULL,
+        session_id      TEXT NOT NULL,
+        correlation_id  TEXT,
+        agent_id        TEXT NOT NULL,
+        action_type     TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        rule_id         TEXT NOT NULL,
+        severity        TEXT NOT NULL,
+        approver_group  TEXT NOT NULL,
+        requested_by    TEXT NOT NULL,
+        repo            TEXT,
+        state           TEXT NOT NULL,
+        requested_at    INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        decided_by      TEXT,
+        decided_at      INTEGER,
+        decision_reason TEXT,
+        break_glass     INTEGER NOT NULL DEFAULT 0,
+        break_glass_reason TEXT,
+        single_use      INTEGER NOT NULL DEFAULT 1,
+        uses            INTEGER NOT NULL DEFAULT 0,
+        max_uses        INTEGER,
+        history         TEXT NOT NULL DEFAULT '[]',
+        evidence_refs   TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX approvals_hash ON approvals(request_hash, state);
+    CREATE INDEX approvals_state ON approvals(state, expires_at);
+
+    CREATE TABLE agents (
+        agent_id   TEXT PRIMARY KEY,
+        vendor     TEXT,
+        kind       TEXT,
+        owner      TEXT,
+        risk_tier  TEXT,
+        profile    TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE mcp_servers (
+        server_id      TEXT PRIMARY KEY,
+        name           TEXT,
+        trust_tier     TEXT NOT NULL,
+        approval_state TEXT NOT NULL,
+        capabilities   TEXT NOT NULL DEFAULT '[]',
+        allowed_tools  TEXT NOT NULL DEFAULT '[]',
+        tool_classes   TEXT NOT NULL DEFAULT '{}',
+        extra          TEXT NOT NULL DEFAULT '{}',
+        position       INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+
+    CREATE TABLE sessions (
+        session_id     TEXT PRIMARY KEY,
+        agent_id       TEXT NOT NULL,
+        held           INTEGER NOT NULL DEFAULT 0,
+        held_reason    TEXT,
+        held_at        INTEGER,
+        released_by    TEXT,
+        released_at    INTEGER,
+        release_reason TEXT,
+        total_blocks   INTEGER NOT NULL DEFAULT 0,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE TABLE session_blocks (
+        session_id TEXT NOT NULL REFERENCES sessions(session_id),
+        at         INTEGER NOT NULL,
+        severity   TEXT NOT NULL,
+        agent_id   TEXT NOT NULL
+    );
+    CREATE INDEX session_blocks_at ON session_blocks(session_id, at);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Options for [`Store::open_with`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long a write waits for a lock held by another process before failing.
+    pub busy_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+/// The CAVRA store: approvals, break-glass, registries and sessions in one SQLite file.
+pub struct Store {
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
+    pub(crate) busy_timeout: Duration,
+    pub(crate) config: ApprovalConfig,
+    pub(crate) escalation: EscalationPolicy,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Open (or create) the database at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::open_with(path, OpenOptions::default())
+    }
+
+    /// Open (or create) the database at `path`. An existing file is never deleted or
+    /// recreated: a corrupt or foreign file gives [`StoreError::Corrupt`] and stays as is.
+    pub fn open_with(path: impl AsRef<Path>, opts: OpenOptions) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() && !parent.exists() {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Config {
+                    path: parent.to_path_buf(),
+                    detail: format!("cannot create directory: {e}"),
+                })?;
+            }
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let mut store = Store {
+            conn,
+            path,
+            busy_timeout: opts.busy_timeout,
+            config: ApprovalConfig::default(),
+            escalation: EscalationPolicy::default(),
+        };
+        store
+            .conn
+            .busy_timeout(opts.busy_timeout)
+            .map_err(|e| store.classify(e))?;
+        store.init()?;
+        Ok(store)
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Use this routing / RBAC configuration for approvals.
+    pub fn with_config(mut self, config: ApprovalConfig) -> Store {
+        self.config = config;
+        self
+    }
+
+    /// The routing / RBAC configuration in use.
+    pub fn config(&self) -> &ApprovalConfig {
+        &self.config
+    }
+
+    /// Use this escalation policy for [`Store::record_block`].
+    pub fn with_escalation(mut self, policy: EscalationPolicy) -> Store {
+        self.escalation = policy;
+        self
+    }
+
+    fn init(&mut self) -> Result<(), StoreError> {
+        // One read snapshot for the three checks, so that a concurrent first-time
+        // migration by another process cannot be half-seen. The first read touches the
+        // header: a non-database file fails here, untouched.
+        let (app_id, version, tables): (i64, i64, i64) = {
+            let tx = self
+                .conn
+                .unchecked_transaction()
+                .map_err(|e| self.classify(e))?;
+            let read = tx
+                .query_row("PRAGMA application_id", [], |r| r.get(0))
+                .and_then(|a| {
+                    let v = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                    let t = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+                    Ok((a, v, t))
+                })
+                .map_err(|e| self.classify(e))?;
+            tx.commit().map_err(|e| self.classify(e))?;
+            read
+        };
+        if app_id != 0 && app_id != APPLICATION_ID {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("application_id {app_id:#x} is not cavra's"),
+            });
+        }
+        if app_id == 0 && version == 0 && tables > 0 {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: "the file holds tables of another application".into(),
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| self.classify(e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            self.conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                .map_err(|e| self.classify(e))?;
+        }
+        self.conn
+            .execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+            .map_err(|e| self.classify(e))?;
+        if version < SCHEMA_VERSION {
+            self.migrate()?;
+        }
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
+        // Re-read under the write lock: another process may have migrated meanwhile.
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
+        let start = usize::try_from(version).unwrap_or(0);
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+            tx.execute_batch(sql)
+                .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
+        }
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
+        tx.commit()
+            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
+        Ok(())
+    }
+
+    /// Current schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.classify(e))
+    }
+
+    pub(crate) fn classify(&self, e: rusqlite::Error) -> StoreError {
+        classify(&self.path, self.busy_timeout, e)
+    }
+
+    /// Start a write transaction (takes the write lock up front, waiting up to the busy
+    /// timeout).
+    pub(crate) fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        let path = self.path.clone();
+        let busy = self.busy_timeout;
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, busy, e))
+    }
+}
+
+/// Map a SQLite error to a store error, recognising lock and corruption.
+pub(crate) fn classify(path: &Path, busy: Duration, e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(ref f, ref msg) = e {
+        match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                return StoreError::Locked {
+                    path: path.to_path_buf(),
+                    waited_ms: u64::try_from(busy.as_millis()).unwrap_or(u64::MAX),
+                }
+            }
+            ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
+                return StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: msg.clone().unwrap_or_else(|| f.to_string()),
+                }
+            }
+            _ => {}
+        }
+    }
+    StoreError::Sqlite(e)
+}

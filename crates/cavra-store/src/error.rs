@@ -1,0 +1,98 @@
+//! Typed errors of the store. Messages are lowercase, user input in backticks.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened (permissions, not a database, ...).
+    #[error("cannot open database `{path}`: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file exists but is not a SQLite database (or is damaged). It is left untouched.
+    #[error(
+        "database `{path}` is corrupt or not a cavra database (file left untouched): {detail}"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    /// Another process held the database longer than the busy timeout.
+    #[error("database `{path}` is locked by another process (waited {waited_ms} ms); retry later")]
+    Locked { path: PathBuf, waited_ms: u64 },
+    /// The database was written by a newer cavra.
+    #[error("database `{path}` has schema version {found}, newer than this cavra supports ({supported})")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    /// Any other SQLite failure.
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// A stored value could not be decoded.
+    #[error("stored value for `{field}` is invalid: {detail}")]
+    Decode { field: String, detail: String },
+    /// No approval with that id.
+    #[error("unknown approval `{0}`")]
+    UnknownApproval(String),
+    /// No agent with that id.
+    #[error("unknown agent `{0}`")]
+    UnknownAgent(String),
+    /// No MCP server with that id.
+    #[error("unknown mcp server `{0}`")]
+    UnknownMcpServer(String),
+    /// No session with that id.
+    #[error("unknown session `{0}`")]
+    UnknownSession(String),
+    /// The record already exists.
+    #[error("{kind} `{id}` already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+    /// The approval is not in a state that allows the transition.
+    #[error("approval `{id}` is {state}, cannot {action} it")]
+    InvalidTransition {
+        id: String,
+        state: String,
+        action: &'static str,
+    },
+    /// The approval's time ran out before it was decided.
+    #[error("approval `{0}` has expired")]
+    Expired(String),
+    /// An agent tried to approve its own request.
+    #[error("`{identity}` requested approval `{id}` (or is its agent) and cannot decide it: self-approval is refused")]
+    SelfApproval { id: String, identity: String },
+    /// The session is not on hold.
+    #[error("session `{0}` is not on hold")]
+    NotHeld(String),
+    /// An agent tried to release its own session.
+    #[error("`{identity}` is the agent of session `{session}` and cannot release it")]
+    SelfRelease { session: String, identity: String },
+    /// RBAC refuses the identity.
+    #[error("`{identity}` is not allowed to {action} for approver group `{group}` (rbac)")]
+    NotAuthorized {
+        identity: String,
+        action: &'static str,
+        group: String,
+    },
+    /// A required argument was empty or malformed.
+    #[error("invalid {field}: {detail}")]
+    InvalidInput { field: &'static str, detail: String },
+    /// A routing, RBAC or registry file could not be read or parsed.
+    #[error("invalid config file `{path}`: {detail}")]
+    Config { path: PathBuf, detail: String },
+}
+
+impl StoreError {
+    pub(crate) fn input(field: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::InvalidInput {
+            field,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}

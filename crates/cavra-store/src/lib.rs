@@ -1,0 +1,47 @@
+//! cavra-store: the embedded SQLite store of CAVRA.
+//!
+//! One file (`.cavra/cavra.db` by default) holds approval requests and break-glass
+//! records, the agent and MCP trust registries, and session escalation state. WAL mode
+//! and a busy timeout let concurrent hook processes wait for each other instead of
+//! failing; schema changes are migrations keyed on `PRAGMA user_version`; an existing
+//! file is never deleted or recreated. All functions take `now` explicitly.
+
+mod approvals;
+mod config;
+mod db;
+mod error;
+mod glob;
+mod registry;
+mod sessions;
+mod timefmt;
+
+pub use approvals::{
+    Approval, ApprovalState, ApproveOptions, BreakGlassQuery, HistoryEntry, NewApproval,
+    NewBreakGlass, APPROVAL_SCHEMA_VERSION, DEFAULT_BREAK_GLASS_TTL, FALLBACK_GROUP,
+    MAX_USES_LIMIT,
+};
+pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
+pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use error::StoreError;
+pub use glob::glob_match;
+pub use registry::{
+    parse_mcp_registry, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile, McpServer,
+    NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,
+};
+pub use sessions::{BlockEntry, EscalationPolicy, SessionState, SessionTransition};
+pub use time::OffsetDateTime;
+pub use timefmt::{parse_duration, rfc3339};
+
+/// File name of the database inside the CAVRA directory.
+pub const DB_FILE: &str = "cavra.db";
+
+/// The database path: `$CAVRA_DB` if set, else `<cavra_dir>/cavra.db`.
+pub fn default_db_path(cavra_dir: &std::path::Path) -> std::path::PathBuf {
+    std::env::var_os("CAVRA_DB")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cavra_dir.join(DB_FILE))
+}
+
+#[cfg(test)]
+mod tests;

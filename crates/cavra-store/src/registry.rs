@@ -1,0 +1,772 @@
+//! Agent registry (governed identities with capability profiles) and MCP trust registry.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::approvals::require_text;
+use crate::db::{classify, Store};
+use crate::error::StoreError;
+use crate::timefmt::{from_secs, secs};
+
+// ---------------------------------------------------------------- profiles
+
+/// A fine-grained operation that a capability profile may or may not allow, on top of
+/// the coarse action type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// A shell command classified read-only (ls, cat, git status, ...).
+    ReadOnlyCommand,
+    /// Any other shell command.
+    Command,
+    /// git status/log/diff/fetch.
+    GitRead,
+    /// git commit/branch/merge locally.
+    GitWrite,
+    /// git push to a non-protected branch.
+    GitPush,
+    /// git push to a protected branch.
+    GitPushProtected,
+    /// git tag creation / push of tags.
+    GitTag,
+    /// Publishing packages or releases (cargo publish, npm publish, gh release, ...).
+    Publish,
+    /// MCP tool classified `read`.
+    McpRead,
+    /// MCP tool classified `write`.
+    McpWrite,
+    /// MCP tool classified `admin`.
+    McpAdmin,
+    /// MCP tool classified `exfil-capable`.
+    McpExfil,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 12] = [
+        Operation::ReadOnlyCommand,
+        Operation::Command,
+        Operation::GitRead,
+        Operation::GitWrite,
+        Operation::GitPush,
+        Operation::GitPushProtected,
+        Operation::GitTag,
+        Operation::Publish,
+        Operation::McpRead,
+        Operation::McpWrite,
+        Operation::McpAdmin,
+        Operation::McpExfil,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::ReadOnlyCommand => "read_only_command",
+            Operation::Command => "command",
+            Operation::GitRead => "git_read",
+            Operation::GitWrite => "git_write",
+            Operation::GitPush => "git_push",
+            Operation::GitPushProtected => "git_push_protected",
+            Operation::GitTag => "git_tag",
+            Operation::Publish => "publish",
+            Operation::McpRead => "mcp_read",
+            Operation::McpWrite => "mcp_write",
+            Operation::McpAdmin => "mcp_admin",
+            Operation::McpExfil => "mcp_exfil",
+        }
+    }
+}
+
+/// A built-in capability profile: which action types and operations an agent may attempt
+/// at all (policy still decides each one) and which policy packs apply to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentProfile {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub action_types: &'static [&'static str],
+    pub operations: &'static [Operation],
+    pub packs: &'static [&'static str],
+}
+
+const ALL_ACTIONS: &[&str] = &[
+    "read_file",
+    "write_file",
+    "execute_command",
+    "git_operation",
+    "mcp_tool_call",
+    "pull_request",
+];
+
+const PROFILES: &[AgentProfile] = &[
+    AgentProfile {
+        name: "read-only-reviewer",
+        description: "reads files and runs read-only commands; never writes, pushes or publishes",
+        action_types: &["read_file", "execute_command", "git_operation", "mcp_tool_call"],
+        operations: &[Operation::ReadOnlyCommand, Operation::GitRead, Operation::McpRead],
+        packs: &["cavra-ai-agent-baseline"],
+    },
+    AgentProfile {
+        name: "builder",
+        description: "everything the packs allow except pushing to protected branches, tagging and publishing",
+        action_types: ALL_ACTIONS,
+        operations: &[
+            Operation::ReadOnlyCommand,
+            Operation::Command,
+            Operation::GitRead,
+            Operation::GitWrite,
+            Operation::GitPush,
+            Operation::McpRead,
+            Operation::McpWrite,
+        ],
+        packs: &["cavra-ai-agent-baseline", "cavra-agentic-delivery"],
+    },
+    AgentProfile {
+        name: "release-agent",
+        description: "builder plus push to protected branches, tags and publishing (still policy-checked)",
+        action_types: ALL_ACTIONS,
+        operations: &[
+            Operation::ReadOnlyCommand,
+            Operation::Command,
+            Operation::GitRead,
+            Operation::GitWrite,
+            Operation::GitPush,
+            Operation::GitPushProtected,
+            Operation::GitTag,
+            Operation::Publish,
+            Operation::McpRead,
+            Operation::McpWrite,
+        ],
+        packs: &[
+            "cavra-ai-agent-baseline",
+            "cavra-agentic-delivery",
+            "cavra-sox-change-control",
+        ],
+    },
+];
+
+impl AgentProfile {
+    /// Every built-in profile.
+    pub fn builtins() -> &'static [AgentProfile] {
+        PROFILES
+    }
+
+    /// A built-in profile by name.
+    pub fn builtin(name: &str) -> Result<&'static AgentProfile, StoreError> {
+        PROFILES
+            .iter()
+            .find(|p| p.name == name.trim())
+            .ok_or_else(|| {
+                StoreError::input(
+                    "profile",
+                    format!("`{name}` (expected read-only-reviewer, builder or release-agent)"),
+                )
+            })
+    }
+
+    /// May an agent with this profile attempt this action type at all?
+    pub fn permits(&self, action_type: &str) -> bool {
+        self.action_types.contains(&action_type)
+    }
+
+    /// May it perform this finer operation?
+    pub fn permits_operation(&self, op: Operation) -> bool {
+        self.operations.contains(&op)
+    }
+
+    /// The policy packs applied to agents of this profile.
+    pub fn allowed_packs(&self) -> &'static [&'static str] {
+        self.packs
+    }
+}
+
+// ---------------------------------------------------------------- agents
+
+/// Registration status of an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Pending,
+    Approved,
+    Blocked,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Pending => "pending",
+            AgentStatus::Approved => "approved",
+            AgentStatus::Blocked => "blocked",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "pending" => Ok(AgentStatus::Pending),
+            "approved" => Ok(AgentStatus::Approved),
+            "blocked" => Ok(AgentStatus::Blocked),
+            _ => Err(StoreError::Decode {
+                field: "agents.status".into(),
+                detail: format!("`{s}`"),
+            }),
+        }
+    }
+}
+
+/// A governed agent identity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRecord {
+    pub agent_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// e.g. claude-code, codex, ci-runner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_tier: Option<String>,
+    pub profile: String,
+    pub status: AgentStatus,
+    #[serde(serialize_with = "crate::timefmt::ser")]
+    pub created_at: OffsetDateTime,
+    #[serde(serialize_with = "crate::timefmt::ser")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl AgentRecord {
+    /// The agent's capability profile.
+    pub fn profile(&self) -> Result<&'static AgentProfile, StoreError> {
+        AgentProfile::builtin(&self.profile)
+    }
+}
+
+/// A new agent to register.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub agent_id: String,
+    pub vendor: Option<String>,
+    pub kind: Option<String>,
+    pub owner: Option<String>,
+    pub risk_tier: Option<String>,
+    pub profile: String,
+    pub status: AgentStatus,
+}
+
+const AGENT_COLS: &str =
+    "agent_id, vendor, kind, owner, risk_tier, profile, status, created_at, updated_at";
+
+type RawAgent = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+fn read_agent(r: &Row<'_>) -> rusqlite::Result<RawAgent> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn finish_agent(r: RawAgent) -> Result<AgentRecord, StoreError> {
+    Ok(AgentRecord {
+        agent_id: r.0,
+        vendor: r.1,
+        kind: r.2,
+        owner: r.3,
+        risk_tier: r.4,
+        profile: r.5,
+        status: AgentStatus::parse(&r.6)?,
+        created_at: from_secs("created_at", r.7)?,
+        updated_at: from_secs("updated_at", r.8)?,
+    })
+}
+
+fn opt(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+// ---------------------------------------------------------------- mcp
+
+/// Classification of one MCP tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToolClass {
+    #[serde(rename = "read")]
+    Read,
+    #[serde(rename = "write")]
+    Write,
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "exfil-capable")]
+    ExfilCapable,
+}
+
+impl ToolClass {
+    pub fn parse(s: &str) -> Result<ToolClass, StoreError> {
+        match s.trim() {
+            "read" => Ok(ToolClass::Read),
+            "write" => Ok(ToolClass::Write),
+            "admin" => Ok(ToolClass::Admin),
+            "exfil-capable" | "exfil_capable" | "exfil" => Ok(ToolClass::ExfilCapable),
+            _ => Err(StoreError::input(
+                "tool class",
+                format!("`{s}` (expected read, write, admin or exfil-capable)"),
+            )),
+        }
+    }
+}
+
+/// Approval states an MCP server can be in.
+pub const MCP_APPROVAL_STATES: &[&str] = &["approved", "pending", "denied", "blocked"];
+
+/// A server in the MCP trust registry. Unknown fields of imported files are kept in
+/// `extra` and exported back unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpServer {
+    pub server_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// approved | experimental | restricted | blocked | ...
+    pub trust_tier: String,
+    /// approved | pending | denied | blocked
+    #[serde(default = "pending")]
+    pub approval_state: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+    /// Per-tool classification: read | write | admin | exfil-capable.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tool_classifications: BTreeMap<String, ToolClass>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+fn pending() -> String {
+    "pending".into()
+}
+
+impl McpServer {
+    /// Blocked by tier or state.
+    pub fn is_blocked(&self) -> bool {
+        self.trust_tier == "blocked"
+            || self.approval_state == "denied"
+            || self.approval_state == "blocked"
+    }
+
+    fn validate(&self) -> Result<(), StoreError> {
+        require_text("server_id", &self.server_id)?;
+        let token = |field: &'static str, v: &str| {
+            if v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            {
+                Err(StoreError::input(
+                    field,
+                    format!("`{v}` (lowercase word expected)"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        token("trust_tier", &self.trust_tier)?;
+        if !MCP_APPROVAL_STATES.contains(&self.approval_state.as_str()) {
+            return Err(StoreError::input(
+                "approval_state",
+                format!(
+                    "`{}` (expected approved, pending, denied or blocked)",
+                    self.approval_state
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The registry file: `{"mcp_servers": [...]}` (the reference format).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpRegistryFile {
+    pub mcp_servers: Vec<McpServer>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+const MCP_COLS: &str =
+    "server_id, name, trust_tier, approval_state, capabilities, allowed_tools, tool_classes, extra";
+
+type RawMcp = (
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+fn read_mcp(r: &Row<'_>) -> rusqlite::Result<RawMcp> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn dec<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Decode {
+        field: field.into(),
+        detail: e.to_string(),
+    })
+}
+
+fn enc<T: Serialize>(field: &str, v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Decode {
+        field: field.into(),
+        detail: e.to_string(),
+    })
+}
+
+fn finish_mcp(r: RawMcp) -> Result<McpServer, StoreError> {
+    Ok(McpServer {
+        server_id: r.0,
+        name: r.1,
+        trust_tier: r.2,
+        approval_state: r.3,
+        capabilities: dec("capabilities", &r.4)?,
+        allowed_tools: dec("allowed_tools", &r.5)?,
+        tool_classifications: dec("tool_classes", &r.6)?,
+        extra: dec("extra", &r.7)?,
+    })
+}
+
+impl Store {
+    // ----- agents
+
+    /// Register an agent. Its profile must be a built-in one.
+    pub fn add_agent(
+        &mut self,
+        new: NewAgent,
+        now: OffsetDateTime,
+    ) -> Result<AgentRecord, StoreError> {
+        let id = require_text("agent_id", &new.agent_id)?;
+        let profile = AgentProfile::builtin(&new.profile)?.name;
+        let (path, busy) = (self.path.clone(), self.busy_timeout);
+        let map = move |e| classify(&path, busy, e);
+        let tx = self.write_tx()?;
+        let exists: Option<String> = tx
+            .query_row(
+                "SELECT agent_id FROM agents WHERE agent_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&map)?;
+        if exists.is_some() {
+            return Err(StoreError::AlreadyExists { kind: "agent", id });
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO agents ({AGENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"
+            ),
+            params![
+                id,
+                opt(&new.vendor),
+                opt(&new.kind),
+                opt(&new.owner),
+                opt(&new.risk_tier),
+                profile,
+                new.status.as_str(),
+                secs(now)
+            ],
+        )
+        .map_err(&map)?;
+        tx.commit().map_err(&map)?;
+        self.agent(&id)?.ok_or(StoreError::UnknownAgent(id))
+    }
+
+    /// One agent, if registered.
+    pub fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = ?1"),
+                params![id],
+                read_agent,
+            )
+            .optional()
+            .map_err(|e| self.classify(e))?
+            .map(finish_agent)
+            .transpose()
+    }
+
+    /// Every registered agent, by id.
+    pub fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {AGENT_COLS} FROM agents ORDER BY agent_id"
+            ))
+            .map_err(|e| self.classify(e))?;
+        let raws = stmt
+            .query_map([], read_agent)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.classify(e))?;
+        raws.into_iter().map(finish_agent).collect()
+    }
+
+    /// Set an agent's status (approve / block).
+    pub fn set_agent_status(
+        &mut self,
+        id: &str,
+        status: AgentStatus,
+        now: OffsetDateTime,
+    ) -> Result<AgentRecord, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE agents SET status = ?2, updated_at = ?3 WHERE agent_id = ?1",
+                params![id, status.as_str(), secs(now)],
+            )
+            .map_err(|e| self.classify(e))?;
+        if n == 0 {
+            return Err(StoreError::UnknownAgent(id.to_string()));
+        }
+        self.agent(id)?
+            .ok_or_else(|| StoreError::UnknownAgent(id.to_string()))
+    }
+
+    /// Remove an agent from the registry.
+    pub fn remove_agent(&mut self, id: &str) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM agents WHERE agent_id = ?1", params![id])
+            .map_err(|e| self.classify(e))?;
+        if n == 0 {
+            return Err(StoreError::UnknownAgent(id.to_string()));
+        }
+        Ok(())
+    }
+
+    // ----- mcp
+
+    /// Add a server; refuses an existing id unless `replace`.
+    pub fn put_mcp_server(
+        &mut self,
+        server: &McpServer,
+        replace: bool,
+        now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError> {
+        server.validate()?;
+        let (path, busy) = (self.path.clone(), self.busy_timeout);
+        let map = move |e| classify(&path, busy, e);
+        let tx = self.write_tx()?;
+        put_mcp_in(&tx, server, replace, now, &map)?;
+        tx.commit().map_err(&map)?;
+        self.mcp_server(&server.server_id)?
+            .ok_or_else(|| StoreError::UnknownMcpServer(server.server_id.clone()))
+    }
+
+    /// One server, if registered.
+    pub fn mcp_server(&self, id: &str) -> Result<Option<McpServer>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {MCP_COLS} FROM mcp_servers WHERE server_id = ?1"),
+                params![id],
+                read_mcp,
+            )
+            .optional()
+            .map_err(|e| self.classify(e))?
+            .map(finish_mcp)
+            .transpose()
+    }
+
+    /// Every server, in registration (import) order.
+    pub fn list_mcp_servers(&self) -> Result<Vec<McpServer>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {MCP_COLS} FROM mcp_servers ORDER BY position, server_id"
+            ))
+            .map_err(|e| self.classify(e))?;
+        let raws = stmt
+            .query_map([], read_mcp)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.classify(e))?;
+        raws.into_iter().map(finish_mcp).collect()
+    }
+
+    /// Set a server's trust tier and approval state (approve / block).
+    pub fn set_mcp_state(
+        &mut self,
+        id: &str,
+        trust_tier: &str,
+        approval_state: &str,
+        now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError> {
+        let mut s = self
+            .mcp_server(id)?
+            .ok_or_else(|| StoreError::UnknownMcpServer(id.to_string()))?;
+        s.trust_tier = trust_tier.to_string();
+        s.approval_state = approval_state.to_string();
+        self.put_mcp_server(&s, true, now)
+    }
+
+    /// Remove a server.
+    pub fn remove_mcp_server(&mut self, id: &str) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM mcp_servers WHERE server_id = ?1", params![id])
+            .map_err(|e| self.classify(e))?;
+        if n == 0 {
+            return Err(StoreError::UnknownMcpServer(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Import a registry file (`{"mcp_servers": [...]}`); servers with known ids are
+    /// replaced, others added, all in one transaction. Returns the number imported.
+    pub fn import_mcp_registry(
+        &mut self,
+        file: &McpRegistryFile,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &file.mcp_servers {
+            s.validate()?;
+            if !seen.insert(s.server_id.as_str()) {
+                return Err(StoreError::input(
+                    "mcp_servers",
+                    format!("duplicate server_id `{}`", s.server_id),
+                ));
+            }
+        }
+        let (path, busy) = (self.path.clone(), self.busy_timeout);
+        let map = move |e| classify(&path, busy, e);
+        let tx = self.write_tx()?;
+        for s in &file.mcp_servers {
+            put_mcp_in(&tx, s, true, now, &map)?;
+        }
+        tx.commit().map_err(&map)?;
+        Ok(file.mcp_servers.len())
+    }
+
+    /// Export the registry in the reference shape.
+    pub fn export_mcp_registry(&self) -> Result<McpRegistryFile, StoreError> {
+        Ok(McpRegistryFile {
+            mcp_servers: self.list_mcp_servers()?,
+            extra: serde_json::Map::new(),
+        })
+    }
+}
+
+/// Parse a registry file's text.
+pub fn parse_mcp_registry(
+    text: &str,
+    path: &std::path::Path,
+) -> Result<McpRegistryFile, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Config {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+fn put_mcp_in(
+    tx: &rusqlite::Transaction<'_>,
+    s: &McpServer,
+    replace: bool,
+    now: OffsetDateTime,
+    map: &dyn Fn(rusqlite::Error) -> StoreError,
+) -> Result<(), StoreError> {
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT position FROM mcp_servers WHERE server_id = ?1",
+            params![s.server_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(map)?;
+    let position = match existing {
+        Some(_) if !replace => {
+            return Err(StoreError::AlreadyExists {
+                kind: "mcp server",
+                id: s.server_id.clone(),
+            })
+        }
+        Some(p) => p,
+        None => tx
+            .query_row(
+                "SELECT COALESCE(MAX(position), -1) + 1 FROM mcp_servers",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(map)?,
+    };
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO mcp_servers ({MCP_COLS}, position, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
+        params![
+            s.server_id,
+            s.name,
+            s.trust_tier,
+            s.approval_state,
+            enc("capabilities", &s.capabilities)?,
+            enc("allowed_tools", &s.allowed_tools)?,
+            enc("tool_classifications", &s.tool_classifications)?,
+            enc("extra", &s.extra)?,
+            position,
+            secs(now)
+        ],
+    )
+    .map_err(map)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_restrict_actions_and_operations() {
+        let ro = AgentProfile::builtin("read-only-reviewer").expect("builtin");
+        assert!(ro.permits("read_file"));
+        assert!(!ro.permits("write_file"));
+        assert!(ro.permits_operation(Operation::ReadOnlyCommand));
+        assert!(!ro.permits_operation(Operation::Command));
+        let b = AgentProfile::builtin("builder").expect("builtin");
+        assert!(b.permits("write_file"));
+        assert!(b.permits_operation(Operation::GitPush));
+        assert!(!b.permits_operation(Operation::GitPushProtected));
+        assert!(!b.permits_operation(Operation::Publish));
+        let r = AgentProfile::builtin("release-agent").expect("builtin");
+        assert!(r.permits_operation(Operation::Publish));
+        assert!(r.permits_operation(Operation::GitTag));
+        assert!(!r.permits_operation(Operation::McpExfil));
+        assert!(r.allowed_packs().contains(&"cavra-ai-agent-baseline"));
+        assert!(AgentProfile::builtin("god-mode").is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! Session escalation: count blocked attempts per session; too many in a window, or any
+//! critical one, puts the session on hold until a human releases it.
+
+use std::time::Duration;
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::approvals::require_text;
+use crate::config::Permission;
+use crate::db::{classify, Store};
+use crate::error::StoreError;
+use crate::timefmt::{from_secs, secs};
+
+/// When a session is put on hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscalationPolicy {
+    /// Blocked attempts within `window` that put the session on hold.
+    pub max_blocks: u32,
+    pub window: Duration,
+    /// A critical-severity blocked attempt holds the session at once.
+    pub hold_on_critical: bool,
+}
+
+impl Default for EscalationPolicy {
+    fn default() -> Self {
+        EscalationPolicy {
+            max_blocks: 5,
+            window: Duration::from_secs(600),
+            hold_on_critical: true,
+        }
+    }
+}
+
+/// One blocked attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockEntry {
+    #[serde(serialize_with = "crate::timefmt::ser")]
+    pub at: OffsetDateTime,
+    pub severity: String,
+    pub agent_id: String,
+}
+
+/// What changed in the last call, for the caller to record as evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionTransition {
+    Held,
+    Released,
+}
+
+/// A session's escalation state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionState {
+    pub session_id: String,
+    pub agent_id: String,
+    pub held: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_reason: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::timefmt::ser_opt"
+    )]
+    pub held_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_by: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::timefmt::ser_opt"
+    )]
+    pub released_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_reason: Option<String>,
+    pub total_blocks: u32,
+    /// Blocked attempts (newest first, at most 100).
+    pub blocks: Vec<BlockEntry>,
+    #[serde(serialize_with = "crate::timefmt::ser")]
+    pub updated_at: OffsetDateTime,
+    /// Set when this call put the session on hold or released it (evidence it!).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transition: Option<SessionTransition>,
+}
+
+type RawSession = (
+    String,
+    String,
+    bool,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+fn load(
+    conn: &rusqlite::Connection,
+    id: &str,
+    map: &dyn Fn(rusqlite::Error) -> StoreError,
+) -> Result<Option<SessionState>, StoreError> {
+    let raw: Option<RawSession> = conn
+        .query_row(
+            "SELECT session_id, agent_id, held, held_reason, held_at, released_by, released_at, \
+             release_reason, total_blocks, updated_at FROM sessions WHERE session_id = ?1",
+            params![id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(map)?;
+    let Some(r) = raw else { return Ok(None) };
+    let mut stmt = conn
+        .prepare(
+            "SELECT at, severity, agent_id FROM session_blocks WHERE session_id = ?1 \
+             ORDER BY at DESC, rowid DESC LIMIT 100",
+        )
+        .map_err(map)?;
+    let blocks = stmt
+        .query_map(params![id], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(map)?
+        .into_iter()
+        .map(|(at, severity, agent_id)| {
+            Ok(BlockEntry {
+                at: from_secs("session_blocks.at", at)?,
+                severity,
+                agent_id,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(SessionState {
+        session_id: r.0,
+        agent_id: r.1,
+        held: r.2,
+        held_reason: r.3,
+        held_at: r.4.map(|s| from_secs("held_at", s)).transpose()?,
+        released_by: r.5,
+        released_at: r.6.map(|s| from_secs("released_at", s)).transpose()?,
+        release_reason: r.7,
+        total_blocks: u32::try_from(r.8).unwrap_or(u32::MAX),
+        blocks,
+        updated_at: from_secs("updated_at", r.9)?,
+        transition: None,
+    }))
+}
+
+impl Store {
+    /// Record a blocked attempt in a session and apply the escalation policy. The
+    /// returned state has `transition == Some(Held)` when this call put it on hold.
+    pub fn record_block(
+        &mut self,
+        session_id: &str,
+        agent_id: &str,
+        severity: &str,
+        now: OffsetDateTime,
+    ) -> Result<SessionState, StoreError> {
+        let session_id = require_text("session_id", session_id)?;
+        let agent_id = require_text("agent_id", agent_id)?;
+        let severity = severity.trim().to_ascii_lowercase();
+        let policy = self.escalation;
+        let (path, busy) = (self.path.clone(), self.busy_timeout);
+        let map = move |e| classify(&path, busy, e);
+        let t = secs(now);
+        let tx = self.write_tx()?;
+        tx.execute(
+            "INSERT INTO sessions (session_id, agent_id, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?3) ON CONFLICT(session_id) DO NOTHING",
+            params![session_id, agent_id, t],
+        )
+        .map_err(&map)?;
+        tx.execute(
+            "INSERT INTO session_blocks (session_id, at, severity, agent_id) VALUES (?1, ?2, ?3, ?4)",
+            params![session_id, t, severity, agent_id],
+        )
+        .map_err(&map)?;
+        tx.execute(
+            "UPDATE sessions SET total_blocks = total_blocks + 1, updated_at = ?2 WHERE session_id = ?1",
+            params![session_id, t],
+        )
+        .map_err(&map)?;
+        let (held, released_at): (bool, Option<i64>) = tx
+            .query_row(
+                "SELECT held, released_at FROM sessions WHERE session_id = ?1",
+                params![session_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(&map)?;
+        let mut transition = None;
+        if !held {
+            let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
+            // Blocks before a release do not count again.
+            let since = t
+                .saturating_sub(window)
+                .max(released_at.map_or(i64::MIN, |r| r + 1));
+            let count: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM session_blocks WHERE session_id = ?1 AND at >= ?2",
+                    params![session_id, since],
+                    |r| r.get(0),
+                )
+                .map_err(&map)?;
+            let reason = if policy.hold_on_critical && severity == "critical" {
+                Some("critical-severity action blocked".to_string())
+            } else if policy.max_blocks > 0 && count >= i64::from(policy.max_blocks) {
+                Some(format!(
+                    "{count} blocked attempts within {}s (threshold {})",
+                    policy.window.as_secs(),
+                    policy.max_blocks
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                tx.execute(
+                    "UPDATE sessions SET held = 1, held_reason = ?2, held_at = ?3 WHERE session_id = ?1",
+                    params![session_id, reason, t],
+                )
+                .map_err(&map)?;
+                transition = Some(SessionTransition::Held);
+            }
+        }
+        tx.commit().map_err(&map)?;
+        let mut state = self
+            .session(&session_id)?
+            .ok_or(StoreError::UnknownSession(session_id))?;
+        state.transition = transition;
+        Ok(state)
+    }
+
+    /// Is this session on hold? (Unknown sessions are not.)
+    pub fn is_held(&self, session_id: &str) -> Result<bool, StoreError> {
+        let held: Option<bool> = self
+            .conn
+            .query_row(
+                "SELECT held FROM sessions WHERE session_id = ?1",
+                params![session_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.classify(e))?;
+        Ok(held.unwrap_or(false))
+    }
+
+    /// One session.
+    pub fn session(&self, session_id: &str) -> Result<Option<SessionState>, StoreError> {
+        load(&self.conn, session_id, &|e| self.classify(e))
+    }
+
+    /// Every known session, most recently active first.
+    pub fn list_sessions(&self) -> Result<Vec<SessionState>, StoreError> {
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT session_id FROM sessions ORDER BY updated_at DESC, session_id")
+                .map_err(|e| self.classify(e))?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.classify(e))?;
+            rows
+        };
+        ids.iter()
+            .filter_map(|id| self.session(id).transpose())
+            .collect()
+    }
+
+    /// Release a held session. The agent of the session cannot release it; with an RBAC
+    /// file, `identity` must be allowed to approve in some group.
+    pub fn release(
+        &mut self,
+        session_id: &str,
+        identity: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<SessionState, StoreError> {
+        let identity = require_text("identity", identity)?;
+        let reason = require_text("reason", reason)?;
+        let state = self
+            .session(session_id)?
+            .ok_or_else(|| StoreError::UnknownSession(session_id.to_string()))?;
+        if !state.held {
+            return Err(StoreError::NotHeld(session_id.to_string()));
+        }
+        if identity.eq_ignore_ascii_case(state.agent_id.trim())
+            || state
+                .blocks
+                .iter()
+                .any(|b| identity.eq_ignore_ascii_case(b.agent_id.trim()))
+        {
+            return Err(StoreError::SelfRelease {
+                session: session_id.to_string(),
+                identity,
+            });
+        }
+        if let Some(rbac) = &self.config.rbac {
+            if !rbac.allows_any(&identity, Permission::Approve) {
+                return Err(StoreError::NotAuthorized {
+                    identity,
+                    action: "release a session",
+                    group: "any".into(),
+                });
+            }
+        }
+        let n = self
+            .conn
+            .execute(
+                "UPDATE sessions SET held = 0, released_by = ?2, released_at = ?3, \
+                 release_reason = ?4, updated_at = ?3 WHERE session_id = ?1 AND held = 1",
+                params![session_id, identity, secs(now), reason],
+            )
+            .map_err(|e| self.classify(e))?;
+        if n == 0 {
+            return Err(StoreError::NotHeld(session_id.to_string()));
+        }
+        let mut state = self
+            .session(session_id)?
+            .ok_or_else(|| StoreError::UnknownSession(session_id.to_string()))?;
+        state.transition = Some(SessionTransition::Released);
+        Ok(state)
+    }
+}
