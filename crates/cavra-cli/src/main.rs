@@ -1,6 +1,7 @@
 //! The `cavra` binary: parse arguments, dispatch to one module per subcommand, map the
 //! result to an exit code (0 ok/allow, 1 usage or error, 2 blocked or held).
 
+mod agents;
 mod cmd;
 mod ctx;
 mod decide;
@@ -9,8 +10,45 @@ mod packs;
 
 use clap::Parser;
 
+/// Is this a `cavra [--cavra-dir D] [--json] hook …` call? The hook runs on every tool call
+/// of every agent, so it skips building the full command-line parser.
+fn is_hook_call(args: &[String]) -> bool {
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--cavra-dir" => i += 2,
+            "--json" => i += 1,
+            a if a.starts_with("--cavra-dir=") => i += 1,
+            a => return a == "hook",
+        }
+    }
+    false
+}
+
 fn main() {
-    let cli = match cmd::Cli::try_parse() {
+    // a closed stdout (`cavra … | head`) ends the process quietly instead of panicking
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.to_string();
+        if msg.contains("Broken pipe") || msg.contains("failed printing to stdout") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
+    let args: Vec<String> = std::env::args().collect();
+    if is_hook_call(&args) {
+        if let Ok(h) = cmd::HookCli::try_parse_from(&args) {
+            let code = match h.run() {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("cavra: error: {err:#}");
+                    2
+                }
+            };
+            std::process::exit(code);
+        }
+    }
+    let cli = match cmd::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -42,6 +42,8 @@ enum Tok {
 pub struct Glob {
     source: String,
     alts: Vec<Vec<Tok>>,
+    /// Per alternative, literal runs the input must contain (cheap rejection before the DP).
+    lits: Vec<Vec<String>>,
     case_insensitive: bool,
     text_mode: bool,
 }
@@ -78,9 +80,11 @@ impl Glob {
         for p in expand_braces(pattern)? {
             alts.push(tokenize(&p, text_mode, ci, pattern)?);
         }
+        let lits = alts.iter().map(|a| literal_runs(a)).collect();
         Ok(Glob {
             source: pattern.to_string(),
             alts,
+            lits,
             case_insensitive: ci,
             text_mode,
         })
@@ -100,10 +104,16 @@ impl Glob {
     pub fn matches(&self, s: &str) -> bool {
         if self.case_insensitive {
             let lower = s.to_ascii_lowercase();
-            self.alts.iter().any(|a| match_toks(a, &lower))
+            self.match_str(&lower)
         } else {
-            self.alts.iter().any(|a| match_toks(a, s))
+            self.match_str(s)
         }
+    }
+
+    fn match_str(&self, s: &str) -> bool {
+        self.alts.iter().zip(&self.lits).any(|(a, lits)| {
+            lits.iter().all(|l| s.contains(l.as_str())) && match_toks(a, s)
+        })
     }
 
     pub fn is_text_mode(&self) -> bool {
@@ -112,6 +122,9 @@ impl Glob {
 }
 
 fn expand_braces(p: &str) -> Result<Vec<String>, GlobError> {
+    if !p.contains('{') {
+        return Ok(vec![p.to_string()]);
+    }
     let chars: Vec<char> = p.chars().collect();
     // find first top-level unescaped '{'
     let mut i = 0;
@@ -247,7 +260,35 @@ fn tokenize(p: &str, text_mode: bool, ci: bool, orig: &str) -> Result<Vec<Tok>, 
     Ok(toks)
 }
 
+/// Runs of two or more literal characters: every match contains each of them.
+fn literal_runs(toks: &[Tok]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for t in toks {
+        match t {
+            Tok::Lit(c) => cur.push(*c),
+            _ => {
+                if cur.chars().count() >= 2 {
+                    out.push(std::mem::take(&mut cur));
+                }
+                cur.clear();
+            }
+        }
+    }
+    if cur.chars().count() >= 2 {
+        out.push(cur);
+    }
+    out
+}
+
 fn match_toks(toks: &[Tok], s: &str) -> bool {
+    // all-literal pattern: plain comparison
+    if toks.iter().all(|t| matches!(t, Tok::Lit(_))) {
+        return s.chars().eq(toks.iter().map(|t| match t {
+            Tok::Lit(c) => *c,
+            _ => '\0',
+        }));
+    }
     let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
     // cur[j]: after consuming the tokens so far, position j is reachable.

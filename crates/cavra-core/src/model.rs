@@ -196,7 +196,7 @@ pub fn canonical_json(v: &serde_json::Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String((*k).clone()).to_string());
+                write_json_str(k, out);
                 out.push(':');
                 if let Some(x) = m.get(*k) {
                     canonical_json(x, out);
@@ -214,8 +214,25 @@ pub fn canonical_json(v: &serde_json::Value, out: &mut String) {
             }
             out.push(']');
         }
+        Value::String(s) => write_json_str(s, out),
         other => out.push_str(&other.to_string()),
     }
+}
+
+fn write_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Severity of a rule.
@@ -379,4 +396,31 @@ pub struct Decision {
     pub matches: Vec<RuleMatch>,
     /// Evaluation time in microseconds (filled in by the caller, which owns the clock).
     pub evaluation_us: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_escapes_like_serde() {
+        for s in ["plain", "q\"uote", "back\\slash", "nl\n tab\t cr\r", "\u{1}ctl", "ünï"] {
+            let mut out = String::new();
+            canonical_json(&serde_json::Value::String(s.into()), &mut out);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
+        let v = serde_json::json!({"b": 1, "a": {"d": [true, null], "c": "x"}});
+        let mut out = String::new();
+        canonical_json(&v, &mut out);
+        assert_eq!(out, r#"{"a":{"c":"x","d":[true,null]},"b":1}"#);
+    }
+
+    #[test]
+    fn request_hash_is_stable_and_sensitive() {
+        let a = ActionRequest::new(ActionType::ReadFile, ".env");
+        assert_eq!(a.hash(), a.clone().hash());
+        assert_eq!(a.hash().len(), 64);
+        let b = ActionRequest::new(ActionType::ReadFile, ".env.local");
+        assert_ne!(a.hash(), b.hash());
+    }
 }

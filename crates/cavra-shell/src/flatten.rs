@@ -7,9 +7,7 @@ use std::rc::Rc;
 
 use crate::parse::{self, CmdKind, Command, HereDoc, Part, Program, Redir, RedirOp, Simple, Word};
 use crate::render::render_fields;
-use crate::{
-    AnalyzeOptions, Analysis, Arg, Cwd, Invocation, Problem, RedirKind, Redirect, Stdin,
-};
+use crate::{Analysis, AnalyzeOptions, Arg, Cwd, Invocation, Problem, RedirKind, Redirect, Stdin};
 
 // ---------------------------------------------------------------------------------------
 // Fields (expanded words)
@@ -98,11 +96,10 @@ impl Field {
     }
     /// Same text, but marked as only known at run time (placeholders like `{}`).
     fn as_dynamic(&self) -> Field {
-        Field {
-            segs: vec![Seg::Dyn(self.value())],
-            quoted: self.quoted,
-            producers: self.producers.clone(),
-        }
+        // an empty dynamic segment marks the field without changing its value or rendering
+        let mut f = self.clone();
+        f.segs.push(Seg::Dyn(String::new()));
+        f
     }
 }
 
@@ -276,7 +273,11 @@ pub(crate) fn analyze(src: &str, opts: &AnalyzeOptions) -> Analysis {
         stdin_dyn: Vec::new(),
         problems: Vec::new(),
         stopped: false,
-        budget: opts.limits.max_len.saturating_mul(8).saturating_add(1 << 16),
+        budget: opts
+            .limits
+            .max_len
+            .saturating_mul(8)
+            .saturating_add(1 << 16),
         depth: 0,
     };
     if src.len() > opts.limits.max_len {
@@ -464,7 +465,10 @@ impl<'o> Fl<'o> {
             self.redirs(&cmd.redirs, src, st, io, &sub)
         };
         let io = &io;
-        let sub = format!("{}in command substitution in compound command, ", src.prefix);
+        let sub = format!(
+            "{}in command substitution in compound command, ",
+            src.prefix
+        );
         match &cmd.kind {
             CmdKind::Simple(_) => {}
             CmdKind::Subshell(p) => {
@@ -538,7 +542,7 @@ impl<'o> Fl<'o> {
                 }
                 self.merge(st, changed, cwds);
             }
-            CmdKind::Func(_, body) => {
+            CmdKind::Func(body) => {
                 // analyse the body as if it runs (once, at definition)
                 let m = st.mark();
                 self.command(body, src, st, io);
@@ -582,7 +586,14 @@ impl<'o> Fl<'o> {
         }
     }
 
-    fn redirs(&mut self, redirs: &[Redir], src: &mut Src, st: &mut State, io: &Io, sub: &str) -> Io {
+    fn redirs(
+        &mut self,
+        redirs: &[Redir],
+        src: &mut Src,
+        st: &mut State,
+        io: &Io,
+        sub: &str,
+    ) -> Io {
         let mut io2 = io.clone();
         for r in redirs {
             match r.op {
@@ -664,7 +675,10 @@ impl<'o> Fl<'o> {
     fn simple(&mut self, s: &Simple, redirs: &[Redir], src: &mut Src, st: &mut State, io: &Io) {
         src.counter += 1;
         let n = src.counter;
-        let sub = format!("{}in command substitution in simple command {n}, ", src.prefix);
+        let sub = format!(
+            "{}in command substitution in simple command {n}, ",
+            src.prefix
+        );
         let mut fields = Vec::new();
         for w in &s.words {
             let fs = self.expand(w, src, st, io, &sub, true);
@@ -819,7 +833,9 @@ impl<'o> Fl<'o> {
             return;
         };
         if !dynp {
-            self.post(idx, &program, &argv, io, src, st, &origin, &wrappers, n, &cwd);
+            self.post(
+                idx, &program, &argv, io, src, st, &origin, &wrappers, n, &cwd,
+            );
         }
     }
 
@@ -861,18 +877,33 @@ impl<'o> Fl<'o> {
             }
             "busybox" => return rest(1),
             "xargs" => return unwrap_xargs(argv),
-            "flock" => {
+            "flock"
                 if argv.iter().any(|f| {
-                    f.static_str()
-                        .is_some_and(|v| v == "-c" || v == "--command" || v.starts_with("--command="))
-                }) {
-                    return None;
-                }
+                    f.static_str().is_some_and(|v| {
+                        v == "-c" || v == "--command" || v.starts_with("--command=")
+                    })
+                }) =>
+            {
+                return None;
             }
             _ => {}
         }
         if let Some(spec) = BUILTIN_WRAPPERS.iter().find(|s| s.name == prog) {
-            let i = skip_opts(argv, 1, &|o| spec.val.contains(&o), &|o| spec.stop.contains(&o))?;
+            let mut i = skip_opts(argv, 1, &|o| spec.val.contains(&o), &|o| {
+                spec.stop.contains(&o)
+            })?;
+            if matches!(prog, "sudo" | "doas" | "pkexec") {
+                // `sudo VAR=value cmd`
+                while let Some(v) = argv.get(i).and_then(|f| f.static_value()) {
+                    match v.split_once('=') {
+                        Some((n, val)) if is_name(n) => {
+                            assigns.push((n.to_string(), val.to_string()));
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+            }
             // positionals to skip must be present
             return rest(i + spec.skip);
         }
@@ -991,6 +1022,22 @@ impl<'o> Fl<'o> {
                 }
                 self.nested(&text, "in `eval` argument, ", src, chain, io, Some(st), cwd);
             }
+            "source" | "." => {
+                // `source <(curl ...)`: code only known at run time
+                if let Some(f) = argv.get(1).filter(|f| f.is_dynamic()) {
+                    self.out[idx].dynamic_exec = Some(f.producers.clone());
+                }
+            }
+            "alias" => {
+                for f in &argv[1..] {
+                    let v = f.value();
+                    if let Some((_, body)) = v.split_once('=') {
+                        let body = body.to_string();
+                        let ch = chain.clone();
+                        self.nested(&body, "in `alias` definition, ", src, ch, io, None, cwd);
+                    }
+                }
+            }
             "trap" => {
                 if argv.len() >= 3 {
                     let f = &argv[1];
@@ -1012,7 +1059,15 @@ impl<'o> Fl<'o> {
                     &|_| false,
                 );
                 if let Some(i) = i.filter(|&i| i < argv.len()) {
-                    self.nested_fields(idx, &argv[i..], "in `watch` command, ", src, chain, io, cwd);
+                    self.nested_fields(
+                        idx,
+                        &argv[i..],
+                        "in `watch` command, ",
+                        src,
+                        chain,
+                        io,
+                        cwd,
+                    );
                 }
             }
             "su" | "runuser" | "script" | "flock" | "sg" => {
@@ -1092,10 +1147,29 @@ impl<'o> Fl<'o> {
                     if v.starts_with('-') && v.len() > 1 {
                         let takes = matches!(
                             v.as_ref(),
-                            "-j" | "-S" | "--jobs" | "--sshlogin" | "-P" | "--max-procs" | "-n"
-                                | "-N" | "-L" | "--colsep" | "-C" | "-d" | "--delimiter" | "-a"
-                                | "--arg-file" | "-I" | "--results" | "--joblog" | "--timeout"
-                                | "--tmpdir" | "-E" | "--basefile" | "--workdir" | "--wd"
+                            "-j" | "-S"
+                                | "--jobs"
+                                | "--sshlogin"
+                                | "-P"
+                                | "--max-procs"
+                                | "-n"
+                                | "-N"
+                                | "-L"
+                                | "--colsep"
+                                | "-C"
+                                | "-d"
+                                | "--delimiter"
+                                | "-a"
+                                | "--arg-file"
+                                | "-I"
+                                | "--results"
+                                | "--joblog"
+                                | "--timeout"
+                                | "--tmpdir"
+                                | "-E"
+                                | "--basefile"
+                                | "--workdir"
+                                | "--wd"
                         );
                         i += if takes { 2 } else { 1 };
                         continue;
@@ -1103,12 +1177,19 @@ impl<'o> Fl<'o> {
                     break;
                 }
                 let mut j = i;
-                while j < argv.len() && argv[j].static_str().is_none_or(|v| !v.starts_with(":::"))
-                {
+                while j < argv.len() && argv[j].static_str().is_none_or(|v| !v.starts_with(":::")) {
                     j += 1;
                 }
                 if j > i {
-                    self.nested_fields(idx, &argv[i..j], "in `parallel` command, ", src, chain, io, cwd);
+                    self.nested_fields(
+                        idx,
+                        &argv[i..j],
+                        "in `parallel` command, ",
+                        src,
+                        chain,
+                        io,
+                        cwd,
+                    );
                 } else {
                     self.stdin_code(idx, "parallel", io, src, chain, cwd, Lang::Shell);
                 }
@@ -1231,7 +1312,11 @@ impl<'o> Fl<'o> {
                 continue;
             }
             if v.starts_with("--") {
-                i += if matches!(v.as_ref(), "--rcfile" | "--init-file") { 2 } else { 1 };
+                i += if matches!(v.as_ref(), "--rcfile" | "--init-file") {
+                    2
+                } else {
+                    1
+                };
                 continue;
             }
             if (v.starts_with('-') || v.starts_with('+'))
@@ -1260,6 +1345,9 @@ impl<'o> Fl<'o> {
             self.nested_fields(idx, std::slice::from_ref(&c), &prefix, src, chain, io, cwd);
         } else if !has_c && (i >= argv.len() || read_stdin) {
             self.stdin_code(idx, prog, io, src, chain, cwd, Lang::Shell);
+        } else if let Some(f) = argv.get(i).filter(|f| f.is_dynamic()) {
+            // `bash <(curl ...)`: the script is only known at run time
+            self.out[idx].dynamic_exec = Some(f.producers.clone());
         }
     }
 
@@ -1275,7 +1363,11 @@ impl<'o> Fl<'o> {
         io: &Io,
         cwd: &Cwd,
     ) {
-        let text = fields.iter().map(|f| f.value()).collect::<Vec<_>>().join(" ");
+        let text = fields
+            .iter()
+            .map(|f| f.value())
+            .collect::<Vec<_>>()
+            .join(" ");
         if fields.iter().any(|f| f.is_dynamic()) {
             let p: Vec<usize> = fields.iter().flat_map(|f| f.producers.clone()).collect();
             if let Some(inv) = self.out.get_mut(idx) {
@@ -1368,11 +1460,9 @@ impl<'o> Fl<'o> {
         if inv.argv.iter().any(|a| a.dynamic || a.glob) || inv.dynamic_exec.is_some() {
             return None;
         }
-        if inv
-            .redirects
-            .iter()
-            .any(|r| matches!(r.kind, RedirKind::Write | RedirKind::Append) && r.fd.is_none_or(|f| f == 1))
-        {
+        if inv.redirects.iter().any(|r| {
+            matches!(r.kind, RedirKind::Write | RedirKind::Append) && r.fd.is_none_or(|f| f == 1)
+        }) {
             return None;
         }
         let args: Vec<&str> = inv.argv.iter().skip(1).map(|a| a.value.as_str()).collect();
@@ -1411,7 +1501,11 @@ impl<'o> Fl<'o> {
                     let p = fields.iter().flat_map(|f| f.producers.clone()).collect();
                     self.out[idx].dynamic_exec = Some(p);
                 }
-                let code = fields.iter().map(|f| f.value()).collect::<Vec<_>>().join("\n");
+                let code = fields
+                    .iter()
+                    .map(|f| f.value())
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 let how = format!("in `{prog} {flag}` code");
                 self.scan_code(idx, prog, lang, &code, &how, src, chain, io, cwd);
             }
@@ -1475,7 +1569,16 @@ impl<'o> Fl<'o> {
                         chain: chain.clone(),
                     };
                     let mut st = State::with_cwd(cwd.clone());
-                    self.emit_command(fields, Vec::new(), io, &mut nsrc, &mut st, origin, chain.clone(), 1);
+                    self.emit_command(
+                        fields,
+                        Vec::new(),
+                        io,
+                        &mut nsrc,
+                        &mut st,
+                        origin,
+                        chain.clone(),
+                        1,
+                    );
                 }
                 crate::interp::Kind::NonLiteral => {
                     let first = how.trim_start_matches("in ");
@@ -1628,10 +1731,7 @@ impl Fl<'_> {
                 }
                 return out;
             }
-            self.problem(
-                "brace expansion too large".into(),
-                where_of(&src.prefix),
-            );
+            self.problem("brace expansion too large".into(), where_of(&src.prefix));
         }
         let toks: Vec<Tok> = w
             .parts
@@ -1785,7 +1885,7 @@ impl Fl<'_> {
                     }
                 }
             }
-            Part::Arith { inner, .. } => {
+            Part::Arith { inner } => {
                 let mut producers = Vec::new();
                 for f in self.expand(inner, src, st, io, sub, false) {
                     producers.extend(f.producers);
@@ -1900,7 +2000,10 @@ fn brace_rec<'a>(toks: Vec<Tok<'a>>, out: &mut Vec<Vec<Tok<'a>>>, depth: usize) 
         let Some(close) = close else { continue };
         let alts: Vec<Vec<Tok<'a>>> = if commas.is_empty() {
             match seq_alts(&toks[i + 1..close]) {
-                Some(v) => v.into_iter().map(|s| vec![Tok::Text(Cow::Owned(s))]).collect(),
+                Some(v) => v
+                    .into_iter()
+                    .map(|s| vec![Tok::Text(Cow::Owned(s))])
+                    .collect(),
                 None => continue,
             }
         } else {
@@ -1990,7 +2093,9 @@ fn strip_prefix_field(f: &mut Field, n: usize) {
                 if t.len() <= left {
                     left -= t.len();
                 } else {
-                    let cut = (left..=t.len()).find(|&i| t.is_char_boundary(i)).unwrap_or(t.len());
+                    let cut = (left..=t.len())
+                        .find(|&i| t.is_char_boundary(i))
+                        .unwrap_or(t.len());
                     segs.push(Seg::Lit(t[cut..].to_string(), q));
                     left = 0;
                 }
@@ -2004,7 +2109,17 @@ fn strip_prefix_field(f: &mut Field, n: usize) {
     f.segs = segs;
 }
 
+/// Longer paths become `Unknown` (keeps per-invocation cost bounded; PATH_MAX).
+const MAX_CWD: usize = 4096;
+
 pub(crate) fn join_cwd(cur: &Cwd, v: &str) -> Cwd {
+    match join_cwd_inner(cur, v) {
+        Cwd::Known(p) if p.len() > MAX_CWD => Cwd::Unknown,
+        c => c,
+    }
+}
+
+fn join_cwd_inner(cur: &Cwd, v: &str) -> Cwd {
     if v.starts_with('/') || v == "~" || v.starts_with("~/") {
         return Cwd::Known(normalize(v));
     }
@@ -2050,7 +2165,8 @@ fn echo_output(args: &[&str]) -> Option<String> {
     let mut i = 0;
     while i < args.len() {
         let a = args[i];
-        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
+        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+        {
             if a.contains('n') {
                 newline = false;
             }
@@ -2118,78 +2234,196 @@ const BUILTIN_WRAPPERS: &[BSpec] = &[
     BSpec {
         name: "sudo",
         val: &[
-            "-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group",
-            "--host", "--prompt", "--close-from", "--chdir", "--role", "--type", "--other-user",
-            "--command-timeout", "--chroot",
+            "-u",
+            "-g",
+            "-h",
+            "-p",
+            "-C",
+            "-D",
+            "-r",
+            "-t",
+            "-U",
+            "-T",
+            "-R",
+            "--user",
+            "--group",
+            "--host",
+            "--prompt",
+            "--close-from",
+            "--chdir",
+            "--role",
+            "--type",
+            "--other-user",
+            "--command-timeout",
+            "--chroot",
         ],
         stop: &[
-            "-e", "-l", "-v", "-V", "-K", "--edit", "--list", "--validate", "--version",
-            "--remove-timestamp", "--help",
+            "-e",
+            "-l",
+            "-v",
+            "-V",
+            "-K",
+            "--edit",
+            "--list",
+            "--validate",
+            "--version",
+            "--remove-timestamp",
+            "--help",
         ],
         skip: 0,
     },
-    BSpec { name: "doas", val: &["-u", "-C"], stop: &[], skip: 0 },
-    BSpec { name: "pkexec", val: &["--user"], stop: &[], skip: 0 },
-    BSpec { name: "nice", val: &["-n", "--adjustment"], stop: &[], skip: 0 },
+    BSpec {
+        name: "doas",
+        val: &["-u", "-C"],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "pkexec",
+        val: &["--user"],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "nice",
+        val: &["-n", "--adjustment"],
+        stop: &[],
+        skip: 0,
+    },
     BSpec {
         name: "ionice",
         val: &["-c", "-n", "--class", "--classdata"],
         stop: &["-p", "-P", "-u", "--pid", "--pgid", "--uid"],
         skip: 0,
     },
-    BSpec { name: "time", val: &["-f", "-o", "--format", "--output"], stop: &[], skip: 0 },
+    BSpec {
+        name: "time",
+        val: &["-f", "-o", "--format", "--output"],
+        stop: &[],
+        skip: 0,
+    },
     BSpec {
         name: "timeout",
         val: &["-s", "-k", "--signal", "--kill-after"],
         stop: &[],
         skip: 1,
     },
-    BSpec { name: "builtin", val: &[], stop: &[], skip: 0 },
-    BSpec { name: "exec", val: &["-a"], stop: &[], skip: 0 },
-    BSpec { name: "nohup", val: &[], stop: &[], skip: 0 },
+    BSpec {
+        name: "builtin",
+        val: &[],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "exec",
+        val: &["-a"],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "nohup",
+        val: &[],
+        stop: &[],
+        skip: 0,
+    },
     BSpec {
         name: "stdbuf",
         val: &["-i", "-o", "-e", "--input", "--output", "--error"],
         stop: &[],
         skip: 0,
     },
-    BSpec { name: "setsid", val: &[], stop: &[], skip: 0 },
-    BSpec { name: "chronic", val: &[], stop: &[], skip: 0 },
-    BSpec { name: "caffeinate", val: &["-t", "-w"], stop: &[], skip: 0 },
+    BSpec {
+        name: "setsid",
+        val: &[],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "chronic",
+        val: &[],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "caffeinate",
+        val: &["-t", "-w"],
+        stop: &[],
+        skip: 0,
+    },
     BSpec {
         name: "flock",
         val: &["-w", "-E", "--timeout", "--wait", "--conflict-exit-code"],
         stop: &[],
         skip: 1,
     },
-    BSpec { name: "chroot", val: &["--userspec", "--groups"], stop: &[], skip: 1 },
+    BSpec {
+        name: "chroot",
+        val: &["--userspec", "--groups"],
+        stop: &[],
+        skip: 1,
+    },
     BSpec {
         name: "strace",
-        val: &["-e", "-o", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-S", "-X", "-P"],
+        val: &[
+            "-e", "-o", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-S", "-X", "-P",
+        ],
         stop: &[],
         skip: 0,
     },
     BSpec {
         name: "ltrace",
-        val: &["-e", "-o", "-p", "-s", "-u", "-a", "-n", "-A", "-D", "-F", "-l", "-w", "-x"],
+        val: &[
+            "-e", "-o", "-p", "-s", "-u", "-a", "-n", "-A", "-D", "-F", "-l", "-w", "-x",
+        ],
         stop: &[],
         skip: 0,
     },
-    BSpec { name: "unbuffer", val: &[], stop: &[], skip: 0 },
+    BSpec {
+        name: "unbuffer",
+        val: &[],
+        stop: &[],
+        skip: 0,
+    },
     BSpec {
         name: "runuser",
         val: &["-u", "-g", "-G", "--user", "--group", "--supp-group"],
         stop: &["-c", "--command", "-l", "--login"],
         skip: 0,
     },
-    BSpec { name: "torsocks", val: &[], stop: &[], skip: 0 },
-    BSpec { name: "proxychains", val: &["-f"], stop: &[], skip: 0 },
-    BSpec { name: "proxychains4", val: &["-f"], stop: &[], skip: 0 },
+    BSpec {
+        name: "torsocks",
+        val: &[],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "proxychains",
+        val: &["-f"],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        name: "proxychains4",
+        val: &["-f"],
+        stop: &[],
+        skip: 0,
+    },
     BSpec {
         name: "systemd-run",
         val: &[
-            "-p", "--property", "-u", "--unit", "--uid", "--gid", "-E", "--setenv",
-            "--working-directory", "-M", "--machine", "--slice", "--description",
+            "-p",
+            "--property",
+            "-u",
+            "--unit",
+            "--uid",
+            "--gid",
+            "-E",
+            "--setenv",
+            "--working-directory",
+            "-M",
+            "--machine",
+            "--slice",
+            "--description",
         ],
         stop: &[],
         skip: 0,
@@ -2217,7 +2451,11 @@ fn skip_opts(
             if stop(name) {
                 return None;
             }
-            i += if !v.contains('=') && takes_value(name) { 2 } else { 1 };
+            i += if !v.contains('=') && takes_value(name) {
+                2
+            } else {
+                1
+            };
             continue;
         }
         if v.starts_with('-') && v.len() > 1 {
@@ -2256,14 +2494,14 @@ fn unwrap_env(
     let mut guard = 0;
     while i < argv.len() && guard < 256 {
         guard += 1;
-        let Some(v) = argv[i].static_value() else { break };
+        let Some(v) = argv[i].static_value() else {
+            break;
+        };
         let split_at = |argv: &mut Vec<Field>, i: usize, s: Option<Field>, consumed: usize| {
             let repl: Vec<Field> = match s {
-                Some(f) if !f.is_dynamic() => f
-                    .value()
-                    .split_whitespace()
-                    .map(Field::synth)
-                    .collect(),
+                Some(f) if !f.is_dynamic() => {
+                    f.value().split_whitespace().map(Field::synth).collect()
+                }
                 Some(f) => vec![f],
                 None => Vec::new(),
             };
@@ -2301,7 +2539,11 @@ fn unwrap_env(
                 split_at(&mut argv, i, Some(f), 1);
             }
             s if s.starts_with("--chdir=") || (s.starts_with("-C") && s.len() > 2) => {
-                let d = if let Some(d) = s.strip_prefix("--chdir=") { d } else { &s[2..] };
+                let d = if let Some(d) = s.strip_prefix("--chdir=") {
+                    d
+                } else {
+                    &s[2..]
+                };
                 *cwd = join_cwd(cwd, d);
                 i += 1;
             }
@@ -2340,15 +2582,29 @@ fn unwrap_xargs(argv: &[Field]) -> Option<Vec<Field>> {
     let takes = |o: &str| {
         matches!(
             o,
-            "-E" | "-I" | "-L" | "-n" | "-P" | "-s" | "-d" | "-a" | "--max-args" | "--max-procs"
-                | "--max-chars" | "--delimiter" | "--arg-file" | "--eof" | "--max-lines"
+            "-E" | "-I"
+                | "-L"
+                | "-n"
+                | "-P"
+                | "-s"
+                | "-d"
+                | "-a"
+                | "--max-args"
+                | "--max-procs"
+                | "--max-chars"
+                | "--delimiter"
+                | "--arg-file"
+                | "--eof"
+                | "--max-lines"
                 | "--process-slot-var"
         )
     };
     let mut i = 1;
     let mut replace: Option<String> = None;
     while i < argv.len() {
-        let Some(v) = argv[i].static_value() else { break };
+        let Some(v) = argv[i].static_value() else {
+            break;
+        };
         if v == "--" {
             i += 1;
             break;

@@ -53,7 +53,9 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
     if lang == Lang::Deno {
         // deno eval CODE / deno run - (stdin)
         while i < argv.len() {
-            let Some(v) = argv[i].static_value() else { return CodeArgs::None };
+            let Some(v) = argv[i].static_value() else {
+                return CodeArgs::None;
+            };
             if v == "eval" {
                 let mut j = i + 1;
                 while j < argv.len() && argv[j].static_value().is_some_and(|v| v.starts_with('-')) {
@@ -70,7 +72,8 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                     None => CodeArgs::None,
                 };
             }
-            if v == "run" && argv.get(i + 1).and_then(|f| f.static_value()).as_deref() == Some("-") {
+            if v == "run" && argv.get(i + 1).and_then(|f| f.static_value()).as_deref() == Some("-")
+            {
                 return CodeArgs::Stdin;
             }
             if !v.starts_with('-') {
@@ -81,7 +84,9 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
         return CodeArgs::None;
     }
     while i < argv.len() {
-        let Some(v) = argv[i].static_value() else { break };
+        let Some(v) = argv[i].static_value() else {
+            break;
+        };
         if v == "--" {
             i += 1;
             break;
@@ -119,7 +124,10 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                         None => CodeArgs::None,
                     };
                 }
-                if let Some(c) = v.strip_prefix("--eval=").or_else(|| v.strip_prefix("--print=")) {
+                if let Some(c) = v
+                    .strip_prefix("--eval=")
+                    .or_else(|| v.strip_prefix("--print="))
+                {
                     return CodeArgs::Code("--eval".into(), vec![Field::synth(c)]);
                 }
                 if matches!(v.as_str(), "-r" | "--require" | "--import" | "--loader") {
@@ -146,7 +154,9 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                 if lang == Lang::Php && v == "-f" {
                     return CodeArgs::None;
                 }
-                if matches!(v.as_str(), "-I" | "-r" | "-d" | "-c" | "-C" | "-x" | "-S") && lang == Lang::Ruby {
+                if matches!(v.as_str(), "-I" | "-r" | "-d" | "-c" | "-C" | "-x" | "-S")
+                    && lang == Lang::Ruby
+                {
                     i += 2;
                     continue;
                 }
@@ -241,7 +251,9 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
             i = n;
             continue;
         }
-        if lang == Lang::Ruby && ch == '%' && matches!(c.get(i + 1), Some('x' | 'q' | 'Q' | 'w'))
+        if lang == Lang::Ruby
+            && ch == '%'
+            && matches!(c.get(i + 1), Some('x' | 'q' | 'Q' | 'w'))
             && c.get(i + 2).is_some_and(|d| is_delim(*d))
         {
             let kind = c[i + 1];
@@ -258,7 +270,9 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
         if ch.is_alphabetic() || ch == '_' || ch == '$' || ch == '@' {
             let s0 = i;
             i += 1;
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || (c[i] == '$' && lang != Lang::Perl)) {
+            while i < c.len()
+                && (c[i].is_alphanumeric() || c[i] == '_' || (c[i] == '$' && lang != Lang::Perl))
+            {
                 i += 1;
             }
             let id: String = c[s0..i].iter().collect();
@@ -300,7 +314,10 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
 }
 
 fn is_delim(d: char) -> bool {
-    matches!(d, '(' | '{' | '[' | '<' | '/' | '|' | '!' | '#' | '\'' | '"')
+    matches!(
+        d,
+        '(' | '{' | '[' | '<' | '/' | '|' | '!' | '#' | '\'' | '"'
+    )
 }
 
 fn lex_delimited(c: &[char], start: usize) -> (String, usize) {
@@ -343,7 +360,8 @@ fn lex_string(lang: Lang, c: &[char], start: usize, prefix: &str) -> (String, bo
     let q = c[start];
     let raw = prefix.contains(['r', 'R']);
     let fstr = prefix.contains(['f', 'F']);
-    let triple = lang == Lang::Python && c.get(start + 1) == Some(&q) && c.get(start + 2) == Some(&q);
+    let triple =
+        lang == Lang::Python && c.get(start + 1) == Some(&q) && c.get(start + 2) == Some(&q);
     let mut i = start + if triple { 3 } else { 1 };
     let mut s = String::new();
     let mut lit = true;
@@ -431,7 +449,9 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
             "getoutput" | "getstatusoutput" => Some(Call::ShellStr),
             "Popen" | "check_output" | "check_call" => Some(Call::Subprocess),
             "run" | "call"
-                if q == "subprocess" || q == "sp" || (q.is_empty() && code.contains("from subprocess import")) =>
+                if q == "subprocess"
+                    || q == "sp"
+                    || (q.is_empty() && code.contains("from subprocess import")) =>
             {
                 Some(Call::Subprocess)
             }
@@ -498,7 +518,7 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
 enum ArgV {
     Lit(String),
     List(Vec<Option<String>>),
-    Other(Vec<T>),
+    Other,
 }
 
 fn classify_arg(lang: Lang, toks: &[T]) -> ArgV {
@@ -520,7 +540,7 @@ fn classify_arg(lang: Lang, toks: &[T]) -> ArgV {
     if let Some(h) = home_of(lang, toks) {
         return ArgV::Lit(h);
     }
-    ArgV::Other(toks.to_vec())
+    ArgV::Other
 }
 
 /// `os.path.expanduser("~/x")`, `Path.home()`, `os.homedir()`, `Dir.home`, `$ENV{HOME}`.
@@ -541,22 +561,28 @@ fn home_of(_lang: Lang, toks: &[T]) -> Option<String> {
         .collect();
     if ids.contains(&"expanduser") && strs.len() == 1 && strs[0].starts_with('~') {
         // only if nothing else is concatenated
-        if !toks.iter().any(|t| matches!(t, T::P('+') | T::P('/') | T::P('%'))) {
+        if !toks
+            .iter()
+            .any(|t| matches!(t, T::P('+') | T::P('/') | T::P('%')))
+        {
             return Some(strs[0].to_string());
         }
     }
     let only = |allowed: &[&str]| ids.iter().all(|i| allowed.contains(i));
-    if (ids.contains(&"home") && only(&["Path", "home", "str", "pathlib", "Dir"]))
-        || (ids.contains(&"homedir") && only(&["os", "homedir", "require"]))
+    if ((ids.contains(&"home") && only(&["Path", "home", "str", "pathlib", "Dir"]))
+        || (ids.contains(&"homedir") && only(&["os", "homedir", "require"])))
+        && (strs.is_empty() || strs == ["os"])
     {
-        if strs.is_empty() || strs == ["os"] {
-            return Some("~".into());
-        }
-    }
-    if strs == ["HOME"] && only(&["os", "environ", "getenv", "ENV", "$ENV", "process", "env", "get"]) {
         return Some("~".into());
     }
-    if ids == ["$ENV"] && toks.iter().any(|t| *t == T::Id("HOME".into())) {
+    if strs == ["HOME"]
+        && only(&[
+            "os", "environ", "getenv", "ENV", "$ENV", "process", "env", "get",
+        ])
+    {
+        return Some("~".into());
+    }
+    if ids == ["$ENV", "HOME"] {
         return Some("~".into());
     }
     None
@@ -678,7 +704,9 @@ fn call_args(lang: Lang, toks: &[T], start: usize) -> Option<(Vec<Vec<T>>, usize
             }
             Some((split_commas(&toks[start + 1..]), toks.len()))
         }
-        Some(T::Str(..)) | Some(T::Id(_)) | Some(T::P('[')) if matches!(lang, Lang::Perl | Lang::Ruby) => {
+        Some(T::Str(..)) | Some(T::Id(_)) | Some(T::P('['))
+            if matches!(lang, Lang::Perl | Lang::Ruby) =>
+        {
             let mut j = start;
             while j < toks.len() && !matches!(toks[j], T::P(';') | T::Nl) {
                 j += 1;
@@ -773,7 +801,7 @@ fn interpret(lang: Lang, call: Call, args: &[Vec<T>]) -> Option<Kind> {
                     match a {
                         ArgV::Lit(s) => v.push(Some(s)),
                         ArgV::List(l) => v.extend(l),
-                        ArgV::Other(_) => v.push(None),
+                        ArgV::Other => v.push(None),
                     }
                 }
                 if v.first().is_some_and(|x| x.is_some()) {

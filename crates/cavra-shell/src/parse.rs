@@ -38,7 +38,7 @@ pub(crate) enum CmdKind {
     For(String, Option<Vec<Word>>, Program),
     ArithFor(Word, Program),
     Case(Word, Vec<(Vec<Word>, Program)>),
-    Func(String, Box<Command>),
+    Func(Box<Command>),
     Test(Vec<Word>),
     Arith(Word),
 }
@@ -113,7 +113,6 @@ pub(crate) enum Part {
     },
     Arith {
         inner: Word,
-        quoted: bool,
     },
     ProcSub {
         out: bool,
@@ -231,8 +230,7 @@ impl<'a> Parser<'a> {
     }
     fn token_end(&self) -> usize {
         let mut e = self.pos;
-        while e < self.s.len() && !matches!(self.s[e], b' ' | b'\t' | b'\n') && e - self.pos < 16
-        {
+        while e < self.s.len() && !matches!(self.s[e], b' ' | b'\t' | b'\n') && e - self.pos < 16 {
             e += 1;
         }
         while e < self.s.len() && !self.src.is_char_boundary(e) {
@@ -510,8 +508,7 @@ impl<'a> Parser<'a> {
             }
             Some(_) if self.at_word("if") => self.parse_if()?,
             Some(_) if self.at_word("while") || self.at_word("until") => {
-                let n = if self.at_word("while") { 5 } else { 5 };
-                self.pos += n;
+                self.pos += 5; // `while` / `until`
                 let cond = self.parse_list()?;
                 self.expect_word("do")?;
                 let body = self.parse_list()?;
@@ -541,7 +538,7 @@ impl<'a> Parser<'a> {
                 }
                 self.skip_ws_nl();
                 let body = self.parse_command()?;
-                CmdKind::Func(name, Box::new(body))
+                CmdKind::Func(Box::new(body))
             }
             Some(_) if self.at_word("coproc") => {
                 self.pos += 6;
@@ -793,7 +790,9 @@ impl<'a> Parser<'a> {
         self.skip_blank();
         match self.peek() {
             None => return Err(self.err("missing redirection target")),
-            Some(b) if is_meta(b) && !(matches!(b, b'<' | b'>') && self.peek_at(1) == Some(b'(')) => {
+            Some(b)
+                if is_meta(b) && !(matches!(b, b'<' | b'>') && self.peek_at(1) == Some(b'(')) =>
+            {
                 return Err(self.err("missing redirection target"))
             }
             _ => {}
@@ -843,10 +842,9 @@ impl<'a> Parser<'a> {
                     }
                     self.pos += 1;
                     self.skip_ws_nl();
-                    let name = literal_text(&simple.words[0]).unwrap_or_default();
                     let body = self.parse_command()?;
                     return Ok(Command {
-                        kind: CmdKind::Func(name, Box::new(body)),
+                        kind: CmdKind::Func(Box::new(body)),
                         redirs,
                     });
                 }
@@ -986,29 +984,27 @@ impl<'a> Parser<'a> {
                     self.parse_dq(&mut w)?;
                     w.quoted = true;
                 }
-                b'\\' => {
-                    match self.peek_at(1) {
-                        Some(b'\n') => self.pos += 2,
-                        None => {
+                b'\\' => match self.peek_at(1) {
+                    Some(b'\n') => self.pos += 2,
+                    None => {
+                        lit.push('\\');
+                        self.pos += 1;
+                    }
+                    Some(c) => {
+                        if mode == Mode::Heredoc && !matches!(c, b'$' | b'`' | b'\\') {
                             lit.push('\\');
                             self.pos += 1;
+                            continue;
                         }
-                        Some(c) => {
-                            if mode == Mode::Heredoc && !matches!(c, b'$' | b'`' | b'\\') {
-                                lit.push('\\');
-                                self.pos += 1;
-                                continue;
-                            }
-                            flush!();
-                            let n = utf8_len(c);
-                            let end = (self.pos + 1 + n).min(self.s.len());
-                            let ch = self.src.get(self.pos + 1..end).unwrap_or("");
-                            w.parts.push(Part::Quoted(ch.to_string()));
-                            w.quoted = true;
-                            self.pos = end;
-                        }
+                        flush!();
+                        let n = utf8_len(c);
+                        let end = (self.pos + 1 + n).min(self.s.len());
+                        let ch = self.src.get(self.pos + 1..end).unwrap_or("");
+                        w.parts.push(Part::Quoted(ch.to_string()));
+                        w.quoted = true;
+                        self.pos = end;
                     }
-                }
+                },
                 b'$' => {
                     flush!();
                     self.parse_dollar(&mut w, false, mode)?;
@@ -1185,10 +1181,7 @@ impl<'a> Parser<'a> {
             Some(b'(') => {
                 if self.peek_at(2) == Some(b'(') {
                     if let Some(inner) = self.try_arith(3)? {
-                        w.parts.push(Part::Arith {
-                            inner,
-                            quoted: in_dq,
-                        });
+                        w.parts.push(Part::Arith { inner });
                         return Ok(());
                     }
                 }
@@ -1300,7 +1293,8 @@ impl<'a> Parser<'a> {
                 });
             }
             Some(c)
-                if c.is_ascii_digit() || matches!(c, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') =>
+                if c.is_ascii_digit()
+                    || matches!(c, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') =>
             {
                 self.pos += 2;
                 w.parts.push(Part::Param {
@@ -1530,7 +1524,9 @@ fn split_assignment(w: &Word) -> Option<(String, Word)> {
                 Some(j) => (&user_path[..j], &user_path[j..]),
                 None => (user_path, ""),
             };
-            if user.bytes().all(|c| is_name_char(c) || c == b'.' || c == b'-')
+            if user
+                .bytes()
+                .all(|c| is_name_char(c) || c == b'.' || c == b'-')
                 && (tail.is_empty() && w.parts.len() == 1 || !tail.is_empty())
             {
                 parts.push(Part::Tilde(user.to_string()));

@@ -9,7 +9,10 @@ const RESERVED: &[&str] = &[
 
 fn is_safe(c: char) -> bool {
     c.is_ascii_alphanumeric()
-        || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '^' | '=')
+        || matches!(
+            c,
+            '-' | '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '^' | '='
+        )
         || (!c.is_ascii() && !c.is_control() && c != '\u{2026}')
 }
 
@@ -47,7 +50,7 @@ fn assignment_like(first: bool, v: &str) -> bool {
 /// Render one field (segments keep track of what is literal, glob or dynamic).
 pub(crate) fn render_field(f: &Field, first: bool, out: &mut String) {
     let value = f.value();
-    if f.segs.is_empty() || value.is_empty() && !f.segs.iter().any(|s| matches!(s, Seg::Dyn(_))) {
+    if value.is_empty() {
         out.push_str("''");
         return;
     }
@@ -57,8 +60,18 @@ pub(crate) fn render_field(f: &Field, first: bool, out: &mut String) {
     }
     if assignment_like(first, &value) {
         // escaping the first character keeps the word from reading as an assignment
-        out.push('\\');
+        let mut tmp = String::new();
+        render_segs(f, &value, &mut tmp);
+        if !tmp.starts_with('\'') {
+            out.push('\\');
+        }
+        out.push_str(&tmp);
+        return;
     }
+    render_segs(f, &value, out);
+}
+
+fn render_segs(f: &Field, value: &str, out: &mut String) {
     let mut at_start = true;
     let mut buf = String::new();
     for (i, seg) in f.segs.iter().enumerate() {
@@ -71,7 +84,9 @@ pub(crate) fn render_field(f: &Field, first: bool, out: &mut String) {
                 if at_start && !quoted && rest.starts_with('~') {
                     // leading tilde (home); keep the `~user` part bare
                     let end = rest[1..]
-                        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+                        .find(|c: char| {
+                            !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                        })
                         .map_or(rest.len(), |j| j + 1);
                     let after = &rest[end..];
                     let after_all = value.get(end..).unwrap_or("");
@@ -93,6 +108,7 @@ pub(crate) fn render_field(f: &Field, first: bool, out: &mut String) {
                     }
                 }
             }
+            Seg::Dyn(src) if src.is_empty() => continue,
             Seg::Dyn(src) => {
                 if !buf.is_empty() {
                     quote_lit(&buf, out);

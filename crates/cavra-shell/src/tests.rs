@@ -12,7 +12,11 @@ fn argv(i: &Invocation) -> Vec<String> {
 }
 
 fn progs(s: &str) -> Vec<String> {
-    an(s).invocations.iter().map(|i| i.program.clone()).collect()
+    an(s)
+        .invocations
+        .iter()
+        .map(|i| i.program.clone())
+        .collect()
 }
 
 /// Invocation with the given program (first match), or panic with the analysis.
@@ -25,7 +29,11 @@ fn inv<'a>(a: &'a Analysis, prog: &str) -> &'a Invocation {
 
 fn clean(s: &str) -> Analysis {
     let a = an(s);
-    assert!(a.problems.is_empty(), "unexpected problems for {s:?}: {:#?}", a.problems);
+    assert!(
+        a.problems.is_empty(),
+        "unexpected problems for {s:?}: {:#?}",
+        a.problems
+    );
     a
 }
 
@@ -147,7 +155,10 @@ fn command_substitution() {
     let a = clean("$(echo rm) -rf /");
     assert_eq!(progs("$(echo rm) -rf /"), ["echo", "rm"]);
     let e = &a.invocations[0];
-    assert_eq!(e.origin, "in command substitution in simple command 1, simple command 1");
+    assert_eq!(
+        e.origin,
+        "in command substitution in simple command 1, simple command 1"
+    );
     let r = &a.invocations[1];
     assert_eq!(argv(r), ["rm", "-rf", "/"]);
     assert_eq!(r.origin, "simple command 1");
@@ -160,7 +171,10 @@ fn command_substitution() {
         ("echo $(echo a b)", "echo", &["echo", "a", "b"]),
     ]);
     let a = clean("echo $(curl -s x) `whoami` \"$(id -u)\"");
-    assert_eq!(progs("echo $(curl -s x) `whoami` \"$(id -u)\""), ["curl", "whoami", "id", "echo"]);
+    assert_eq!(
+        progs("echo $(curl -s x) `whoami` \"$(id -u)\""),
+        ["curl", "whoami", "id", "echo"]
+    );
     let e = inv(&a, "echo");
     assert!(e.argv[1..].iter().all(|x| x.dynamic && x.value == "$(…)"));
     // nested
@@ -184,12 +198,17 @@ fn arithmetic_and_process_substitution() {
     let a = clean("diff <(ls a) >(tee b) c");
     assert_eq!(progs("diff <(ls a) >(tee b) c"), ["ls", "tee", "diff"]);
     assert_eq!(argv(inv(&a, "diff")), ["diff", "<(…)", ">(…)", "c"]);
-    assert!(inv(&a, "ls").origin.starts_with("in process substitution in simple command 1"));
+    assert!(inv(&a, "ls")
+        .origin
+        .starts_with("in process substitution in simple command 1"));
 }
 
 #[test]
 fn lists_and_pipelines() {
-    assert_eq!(progs("a; b && c || d & e\nf"), ["a", "b", "c", "d", "e", "f"]);
+    assert_eq!(
+        progs("a; b && c || d & e\nf"),
+        ["a", "b", "c", "d", "e", "f"]
+    );
     let a = clean("a; b & c");
     assert!(!a.invocations[0].background && a.invocations[1].background);
     assert!(!a.invocations[2].background);
@@ -222,7 +241,10 @@ fn compound_commands() {
         ("(rm a)", vec!["rm"]),
         ("{ rm a; }", vec!["rm"]),
         ("{ rm a; ls; } > out", vec!["rm", "ls"]),
-        ("if a; then b; elif c; then d; else e; fi", vec!["a", "b", "c", "d", "e"]),
+        (
+            "if a; then b; elif c; then d; else e; fi",
+            vec!["a", "b", "c", "d", "e"],
+        ),
         ("for f in $(ls); do rm $f; done", vec!["ls", "rm"]),
         ("for f in a b\ndo\n rm \"$f\"\ndone", vec!["rm"]),
         ("for ((i=0; i<3; i++)); do rm $i; done", vec!["rm"]),
@@ -288,7 +310,10 @@ fn redirections() {
 #[test]
 fn heredocs() {
     let a = clean("cat <<EOF\nhello $X\nEOF\necho done");
-    assert_eq!(progs("cat <<EOF\nhello $X\nEOF\necho done"), ["cat", "echo"]);
+    assert_eq!(
+        progs("cat <<EOF\nhello $X\nEOF\necho done"),
+        ["cat", "echo"]
+    );
     assert_eq!(inv(&a, "cat").stdin, Stdin::HereDoc("hello $X\n".into()));
     let a = clean("cat <<'EOF'\n$(rm x)\nEOF");
     assert_eq!(a.invocations.len(), 1);
@@ -312,7 +337,11 @@ fn heredocs() {
 #[test]
 fn cwd_tracking() {
     let a = clean("cd /tmp && rm -rf x; cd sub; ls; cd ..; pwd; cd $D; rm y");
-    let cwds: Vec<_> = a.invocations.iter().map(|i| (i.program.clone(), i.cwd.clone())).collect();
+    let cwds: Vec<_> = a
+        .invocations
+        .iter()
+        .map(|i| (i.program.clone(), i.cwd.clone()))
+        .collect();
     assert_eq!(
         cwds,
         vec![
@@ -367,7 +396,12 @@ fn wrappers() {
         ("ionice -c 3 rm x", "rm", &["rm", "x"], &["ionice"]),
         ("time rm x", "rm", &["rm", "x"], &["time"]),
         ("timeout -s KILL 5 rm x", "rm", &["rm", "x"], &["timeout"]),
-        ("timeout --kill-after=1 5s rm x", "rm", &["rm", "x"], &["timeout"]),
+        (
+            "timeout --kill-after=1 5s rm x",
+            "rm",
+            &["rm", "x"],
+            &["timeout"],
+        ),
         ("command -p rm x", "rm", &["rm", "x"], &["command"]),
         ("builtin echo x", "echo", &["echo", "x"], &["builtin"]),
         ("exec -a name rm x", "rm", &["rm", "x"], &["exec"]),
@@ -375,11 +409,26 @@ fn wrappers() {
         ("stdbuf -oL -e 0 rm x", "rm", &["rm", "x"], &["stdbuf"]),
         ("setsid rm x", "rm", &["rm", "x"], &["setsid"]),
         ("chronic rm x", "rm", &["rm", "x"], &["chronic"]),
-        ("caffeinate -i -t 5 rm x", "rm", &["rm", "x"], &["caffeinate"]),
+        (
+            "caffeinate -i -t 5 rm x",
+            "rm",
+            &["rm", "x"],
+            &["caffeinate"],
+        ),
         ("busybox rm -rf /", "rm", &["rm", "-rf", "/"], &["busybox"]),
         ("flock /tmp/l rm x", "rm", &["rm", "x"], &["flock"]),
-        ("sudo nice -n 5 timeout 10 rm x", "rm", &["rm", "x"], &["sudo", "nice", "timeout"]),
-        ("/usr/bin/sudo /bin/rm x", "rm", &["/bin/rm", "x"], &["sudo"]),
+        (
+            "sudo nice -n 5 timeout 10 rm x",
+            "rm",
+            &["rm", "x"],
+            &["sudo", "nice", "timeout"],
+        ),
+        (
+            "/usr/bin/sudo /bin/rm x",
+            "rm",
+            &["/bin/rm", "x"],
+            &["sudo"],
+        ),
     ];
     for (src, prog, args, wr) in table {
         let a = clean(src);
@@ -392,10 +441,16 @@ fn wrappers() {
     let a = clean("env A=1 B=$X rm x");
     assert_eq!(
         inv(&a, "rm").assignments,
-        vec![("A".to_string(), "1".to_string()), ("B".to_string(), "$X".to_string())]
+        vec![
+            ("A".to_string(), "1".to_string()),
+            ("B".to_string(), "$X".to_string())
+        ]
     );
     let a = clean("A=1 rm x");
-    assert_eq!(inv(&a, "rm").assignments, vec![("A".to_string(), "1".to_string())]);
+    assert_eq!(
+        inv(&a, "rm").assignments,
+        vec![("A".to_string(), "1".to_string())]
+    );
     // not executions
     assert_eq!(progs("command -v rm"), ["command"]);
     assert_eq!(progs("sudo -l"), ["sudo"]);
@@ -433,7 +488,10 @@ fn xargs_and_find() {
     assert_eq!(inv(&a, "rm").argv[2].value, "$1");
 
     let a = clean("find / -name x -exec rm -rf {} \\; -execdir sh -c 'ls' + ");
-    assert_eq!(progs("find / -name x -exec rm -rf {} \\; -execdir sh -c 'ls' +"), ["find", "rm", "sh", "ls"]);
+    assert_eq!(
+        progs("find / -name x -exec rm -rf {} \\; -execdir sh -c 'ls' +"),
+        ["find", "rm", "sh", "ls"]
+    );
     let r = inv(&a, "rm");
     assert_eq!(argv(r), ["rm", "-rf", "{}"]);
     assert!(r.argv[2].dynamic);
@@ -488,13 +546,36 @@ fn nested_shells() {
         assert!(r.depth >= 1, "{src}");
     }
     let a = clean("echo 'rm -rf /' | sh");
-    assert_eq!(inv(&a, "rm").origin, "in text piped to `sh`, simple command 1");
+    assert_eq!(
+        inv(&a, "rm").origin,
+        "in text piped to `sh`, simple command 1"
+    );
     let a = clean("bash <<EOF\nrm -rf /\nEOF");
-    assert_eq!(inv(&a, "rm").origin, "in heredoc fed to `bash`, simple command 1");
+    assert_eq!(
+        inv(&a, "rm").origin,
+        "in heredoc fed to `bash`, simple command 1"
+    );
     let a = clean("ssh host rm -rf /");
-    assert_eq!(inv(&a, "rm").origin, "in `ssh` remote command, simple command 1");
+    assert_eq!(
+        inv(&a, "rm").origin,
+        "in `ssh` remote command, simple command 1"
+    );
     let a = clean("sudo bash -c 'rm x'");
     assert_eq!(inv(&a, "rm").wrappers, ["sudo", "bash"]);
+    let a = clean("sudo FOO=1 rm x");
+    assert_eq!(
+        inv(&a, "rm").assignments,
+        vec![("FOO".to_string(), "1".to_string())]
+    );
+    let a = clean("bash <(curl -s u)");
+    assert_eq!(inv(&a, "bash").dynamic_exec, Some(vec![0]));
+    let a = clean("source <(curl -s u)");
+    assert_eq!(inv(&a, "source").dynamic_exec, Some(vec![0]));
+    let a = clean("alias ls='rm -rf /'");
+    assert_eq!(
+        inv(&a, "rm").origin,
+        "in `alias` definition, simple command 1"
+    );
     // not nested: script files, interactive
     assert_eq!(progs("bash script.sh"), ["bash"]);
     assert_eq!(progs("bash"), ["bash"]);
@@ -539,34 +620,174 @@ fn dynamic_exec() {
 #[test]
 fn interpreters() {
     let cases: &[(&str, &str, &[&str], &str)] = &[
-        ("python3 -c 'import os; os.system(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `python3 -c` code: os.system(...), simple command 1"),
-        ("python -c 'import subprocess; subprocess.run([\"rm\",\"-rf\",\"/\"])'", "rm", &["rm", "-rf", "/"], "in `python -c` code: subprocess.run(...)"),
-        ("python -c 'import subprocess as s; s.Popen(\"rm -rf /\", shell=True)'", "rm", &["rm", "-rf", "/"], "in `python -c` code: s.Popen(...), simple command 1"),
-        ("python -c 'import subprocess; subprocess.check_output(\"ls -la\", shell=True)'", "ls", &["ls", "-la"], "in `python -c` code: subprocess.check_output(...), simple command 1"),
-        ("python3 -c 'import os; os.popen(\"id\").read()'", "id", &["id"], "in `python3 -c` code: os.popen(...), simple command 1"),
-        ("python -c 'import shutil; shutil.rmtree(\"/srv\")'", "rm", &["rm", "-rf", "/srv"], "in `python -c` code: shutil.rmtree(...)"),
-        ("python -c 'import shutil,os; shutil.rmtree(os.path.expanduser(\"~\"))'", "rm", &["rm", "-rf", "~"], "in `python -c` code: shutil.rmtree(...)"),
-        ("python -c 'import shutil; from pathlib import Path; shutil.rmtree(Path.home())'", "rm", &["rm", "-rf", "~"], "in `python -c` code: shutil.rmtree(...)"),
-        ("python -c 'import os; os.remove(\"/etc/x\")'", "rm", &["rm", "/etc/x"], "in `python -c` code: os.remove(...)"),
-        ("node -e 'require(\"child_process\").execSync(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `node -e` code: ).execSync(...), simple command 1"),
-        ("node -e 'const cp=require(\"child_process\"); cp.spawnSync(\"rm\", [\"-rf\", \"/\"])'", "rm", &["rm", "-rf", "/"], "in `node -e` code: cp.spawnSync(...)"),
-        ("node -e 'require(\"fs\").rmSync(\"/x\", {recursive: true, force: true})'", "rm", &["rm", "-rf", "/x"], "in `node -e` code: ).rmSync(...)"),
-        ("node -e 'const fs=require(\"fs\"); fs.rmdirSync(\"/x\", {recursive:true})'", "rm", &["rm", "-rf", "/x"], "in `node -e` code: fs.rmdirSync(...)"),
-        ("node -p 'require(\"os\").homedir()'", "node", &["node", "-p", "require(\"os\").homedir()"], "simple command 1"),
-        ("perl -e 'system(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `perl -e` code: system(...), simple command 1"),
-        ("perl -e 'system \"rm\", \"-rf\", \"/\"'", "rm", &["rm", "-rf", "/"], "in `perl -e` code: system(...)"),
-        ("perl -le 'print qx(rm -rf /)'", "rm", &["rm", "-rf", "/"], "in `perl -e` code: qx(...), simple command 1"),
-        ("perl -MFile::Path -e 'rmtree(\"/x\")'", "rm", &["rm", "-rf", "/x"], "in `perl -e` code: rmtree(...)"),
-        ("perl -e 'use File::Path qw(remove_tree); remove_tree(\"/x\")'", "rm", &["rm", "-rf", "/x"], "in `perl -e` code: remove_tree(...)"),
-        ("ruby -e 'system(\"rm -rf /\")'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: system(...), simple command 1"),
-        ("ruby -e '`rm -rf /`'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: backticks(...), simple command 1"),
-        ("ruby -e '%x(rm -rf /)'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: %x(...), simple command 1"),
-        ("ruby -e 'exec \"rm -rf /\"'", "rm", &["rm", "-rf", "/"], "in `ruby -e` code: exec(...), simple command 1"),
-        ("ruby -rfileutils -e 'FileUtils.rm_rf(\"/x\")'", "rm", &["rm", "-rf", "/x"], "in `ruby -e` code: FileUtils.rm_rf(...)"),
-        ("php -r 'system(\"rm -rf /\");'", "rm", &["rm", "-rf", "/"], "in `php -r` code: system(...), simple command 1"),
-        ("php -r 'echo shell_exec(\"ls\");'", "ls", &["ls"], "in `php -r` code: shell_exec(...), simple command 1"),
-        ("php -r 'passthru(\"id\");'", "id", &["id"], "in `php -r` code: passthru(...), simple command 1"),
-        ("python3 <<EOF\nimport os\nos.system('rm -rf /')\nEOF", "rm", &["rm", "-rf", "/"], "in heredoc fed to `python3`: os.system(...), simple command 1"),
+        (
+            "python3 -c 'import os; os.system(\"rm -rf /\")'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `python3 -c` code: os.system(...), simple command 1",
+        ),
+        (
+            "python -c 'import subprocess; subprocess.run([\"rm\",\"-rf\",\"/\"])'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `python -c` code: subprocess.run(...)",
+        ),
+        (
+            "python -c 'import subprocess as s; s.Popen(\"rm -rf /\", shell=True)'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `python -c` code: s.Popen(...), simple command 1",
+        ),
+        (
+            "python -c 'import subprocess; subprocess.check_output(\"ls -la\", shell=True)'",
+            "ls",
+            &["ls", "-la"],
+            "in `python -c` code: subprocess.check_output(...), simple command 1",
+        ),
+        (
+            "python3 -c 'import os; os.popen(\"id\").read()'",
+            "id",
+            &["id"],
+            "in `python3 -c` code: os.popen(...), simple command 1",
+        ),
+        (
+            "python -c 'import shutil; shutil.rmtree(\"/srv\")'",
+            "rm",
+            &["rm", "-rf", "/srv"],
+            "in `python -c` code: shutil.rmtree(...)",
+        ),
+        (
+            "python -c 'import shutil,os; shutil.rmtree(os.path.expanduser(\"~\"))'",
+            "rm",
+            &["rm", "-rf", "~"],
+            "in `python -c` code: shutil.rmtree(...)",
+        ),
+        (
+            "python -c 'import shutil; from pathlib import Path; shutil.rmtree(Path.home())'",
+            "rm",
+            &["rm", "-rf", "~"],
+            "in `python -c` code: shutil.rmtree(...)",
+        ),
+        (
+            "python -c 'import os; os.remove(\"/etc/x\")'",
+            "rm",
+            &["rm", "/etc/x"],
+            "in `python -c` code: os.remove(...)",
+        ),
+        (
+            "node -e 'require(\"child_process\").execSync(\"rm -rf /\")'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `node -e` code: ).execSync(...), simple command 1",
+        ),
+        (
+            "node -e 'const cp=require(\"child_process\"); cp.spawnSync(\"rm\", [\"-rf\", \"/\"])'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `node -e` code: cp.spawnSync(...)",
+        ),
+        (
+            "node -e 'require(\"fs\").rmSync(\"/x\", {recursive: true, force: true})'",
+            "rm",
+            &["rm", "-rf", "/x"],
+            "in `node -e` code: ).rmSync(...)",
+        ),
+        (
+            "node -e 'const fs=require(\"fs\"); fs.rmdirSync(\"/x\", {recursive:true})'",
+            "rm",
+            &["rm", "-rf", "/x"],
+            "in `node -e` code: fs.rmdirSync(...)",
+        ),
+        (
+            "node -p 'require(\"os\").homedir()'",
+            "node",
+            &["node", "-p", "require(\"os\").homedir()"],
+            "simple command 1",
+        ),
+        (
+            "perl -e 'system(\"rm -rf /\")'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `perl -e` code: system(...), simple command 1",
+        ),
+        (
+            "perl -e 'system \"rm\", \"-rf\", \"/\"'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `perl -e` code: system(...)",
+        ),
+        (
+            "perl -le 'print qx(rm -rf /)'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `perl -e` code: qx(...), simple command 1",
+        ),
+        (
+            "perl -MFile::Path -e 'rmtree(\"/x\")'",
+            "rm",
+            &["rm", "-rf", "/x"],
+            "in `perl -e` code: rmtree(...)",
+        ),
+        (
+            "perl -e 'use File::Path qw(remove_tree); remove_tree(\"/x\")'",
+            "rm",
+            &["rm", "-rf", "/x"],
+            "in `perl -e` code: remove_tree(...)",
+        ),
+        (
+            "ruby -e 'system(\"rm -rf /\")'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `ruby -e` code: system(...), simple command 1",
+        ),
+        (
+            "ruby -e '`rm -rf /`'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `ruby -e` code: backticks(...), simple command 1",
+        ),
+        (
+            "ruby -e '%x(rm -rf /)'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `ruby -e` code: %x(...), simple command 1",
+        ),
+        (
+            "ruby -e 'exec \"rm -rf /\"'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `ruby -e` code: exec(...), simple command 1",
+        ),
+        (
+            "ruby -rfileutils -e 'FileUtils.rm_rf(\"/x\")'",
+            "rm",
+            &["rm", "-rf", "/x"],
+            "in `ruby -e` code: FileUtils.rm_rf(...)",
+        ),
+        (
+            "php -r 'system(\"rm -rf /\");'",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in `php -r` code: system(...), simple command 1",
+        ),
+        (
+            "php -r 'echo shell_exec(\"ls\");'",
+            "ls",
+            &["ls"],
+            "in `php -r` code: shell_exec(...), simple command 1",
+        ),
+        (
+            "php -r 'passthru(\"id\");'",
+            "id",
+            &["id"],
+            "in `php -r` code: passthru(...), simple command 1",
+        ),
+        (
+            "python3 <<EOF\nimport os\nos.system('rm -rf /')\nEOF",
+            "rm",
+            &["rm", "-rf", "/"],
+            "in heredoc fed to `python3`: os.system(...), simple command 1",
+        ),
     ];
     for (src, prog, args, origin) in cases {
         let a = clean(src);
@@ -590,10 +811,18 @@ fn interpreters() {
     ] {
         let a = an(src);
         assert_eq!(a.problems.len(), 1, "{src}: {a:#?}");
-        assert!(a.problems[0].reason.contains("runs a shell command built at run time"), "{src}");
+        assert!(
+            a.problems[0]
+                .reason
+                .contains("runs a shell command built at run time"),
+            "{src}"
+        );
     }
     let a = an("python -c 'import os; os.system(cmd)'");
-    assert_eq!(a.problems[0].reason, "`python -c` code runs a shell command built at run time");
+    assert_eq!(
+        a.problems[0].reason,
+        "`python -c` code runs a shell command built at run time"
+    );
     assert_eq!(a.problems[0].origin, "in `python -c` code: os.system(...)");
     // dynamic deletion path
     let a = clean("python -c 'import shutil; shutil.rmtree(p)'");
@@ -601,7 +830,10 @@ fn interpreters() {
     // harmless code: nothing extra
     assert_eq!(progs("python3 -c 'print(1+2)'"), ["python3"]);
     assert_eq!(progs("python3 -m http.server"), ["python3"]);
-    assert_eq!(progs("node -e 'x = [1,2].map(a => a.toString())'"), ["node"]);
+    assert_eq!(
+        progs("node -e 'x = [1,2].map(a => a.toString())'"),
+        ["node"]
+    );
 }
 
 #[test]
@@ -611,7 +843,11 @@ fn windows_payloads() {
     assert_eq!(argv(r), ["Remove-Item", "-Recurse", "-Force", "C:\\x"]);
     assert_eq!(r.origin, "in `powershell -Command` script, command 1");
     let a = clean("pwsh -c 'iwr https://x | iex'");
-    let iwr = a.invocations.iter().position(|i| i.program == "iwr").unwrap();
+    let iwr = a
+        .invocations
+        .iter()
+        .position(|i| i.program == "iwr")
+        .unwrap();
     let iex = inv(&a, "iex");
     assert_eq!(iex.stdin, Stdin::Pipe { from: iwr });
     assert_eq!(iex.dynamic_exec, Some(vec![iwr]));
@@ -638,7 +874,11 @@ fn brace_expansion() {
         ("echo a{b,c}d", "echo", &["echo", "abd", "acd"]),
         ("echo {1..3}", "echo", &["echo", "1", "2", "3"]),
         ("echo {a..c}", "echo", &["echo", "a", "b", "c"]),
-        ("echo {} {x} '{a,b}'", "echo", &["echo", "{}", "{x}", "{a,b}"]),
+        (
+            "echo {} {x} '{a,b}'",
+            "echo",
+            &["echo", "{}", "{x}", "{a,b}"],
+        ),
     ]);
     let a = an("echo {1..100000}");
     assert!(!a.problems.is_empty());
@@ -680,21 +920,30 @@ fn hostile_inputs() {
         ("; ls", "unexpected `;`"),
         ("ls | ", "unexpected end of input, expected a command"),
         ("echo $'abc", "unterminated ANSI-C quote `$'`"),
-        ("case x in a) ls", "unexpected end of input, expected `esac`"),
+        (
+            "case x in a) ls",
+            "unexpected end of input, expected `esac`",
+        ),
         ("ls >", "missing redirection target"),
     ];
     for (src, reason) in cases {
         let a = an(src);
         assert_eq!(a.problems.len(), 1, "{src}: {a:#?}");
         assert_eq!(a.problems[0].reason, reason, "{src}");
-        assert!(a.problems[0].origin.starts_with("top level, byte "), "{src}");
+        assert!(
+            a.problems[0].origin.starts_with("top level, byte "),
+            "{src}"
+        );
     }
     // deep nesting returns a problem quickly without overflowing the stack
     let deep = "(".repeat(10_000);
     let a = an(&deep);
     assert_eq!(a.problems[0].reason, "nesting deeper than 256 levels");
     let deep = format!("{}ls{}", "( ".repeat(10_000), " )".repeat(10_000));
-    assert_eq!(an(&deep).problems[0].reason, "nesting deeper than 256 levels");
+    assert_eq!(
+        an(&deep).problems[0].reason,
+        "nesting deeper than 256 levels"
+    );
     let deep = format!("{}ls{}", "$(".repeat(5_000), ")".repeat(5_000));
     assert!(!an(&deep).problems.is_empty());
     let deep = format!("echo {}x{}", "${a:-".repeat(5_000), "}".repeat(5_000));
@@ -754,7 +1003,11 @@ fn hostile_inputs() {
     s.push_str("echo $X $X $X $X");
     let opts = AnalyzeOptions::default();
     let a = analyze(&s, &opts);
-    assert!(a.problems.iter().any(|p| p.reason.contains("budget")), "{:?}", a.problems);
+    assert!(
+        a.problems.iter().any(|p| p.reason.contains("budget")),
+        "{:?}",
+        a.problems
+    );
     // brace bomb
     let a = an(&"{a,b}".repeat(30));
     assert_eq!(a.problems[0].reason, "brace expansion too large");
@@ -771,7 +1024,10 @@ fn custom_limits() {
         },
         ..AnalyzeOptions::default()
     };
-    assert_eq!(analyze("echo 01234567890", &opts).problems[0].reason, "input longer than 10 bytes");
+    assert_eq!(
+        analyze("echo 01234567890", &opts).problems[0].reason,
+        "input longer than 10 bytes"
+    );
     let opts = AnalyzeOptions {
         limits: Limits {
             max_len: 1000,
@@ -779,8 +1035,14 @@ fn custom_limits() {
         },
         ..AnalyzeOptions::default()
     };
-    assert_eq!(analyze("( ( ( (a) ) ) )", &opts).problems[0].reason, "nesting deeper than 3 levels");
-    assert_eq!(analyze("a;b;c", &opts).problems[0].reason, "more than 2 simple commands");
+    assert_eq!(
+        analyze("( ( ( (a) ) ) )", &opts).problems[0].reason,
+        "nesting deeper than 3 levels"
+    );
+    assert_eq!(
+        analyze("a;b;c", &opts).problems[0].reason,
+        "more than 2 simple commands"
+    );
     let a = analyze("sh -c 'sh -c x'", &opts);
     assert_eq!(a.problems[0].reason, "nested shells deeper than 1 levels");
     let opts = AnalyzeOptions {
@@ -789,4 +1051,61 @@ fn custom_limits() {
     };
     let a = analyze("myshell -c 'rm x'", &opts);
     assert_eq!(a.invocations[1].program, "rm");
+}
+
+#[test]
+fn deepest_accepted_nesting_fits_the_stack() {
+    // Runs on a default 2 MiB test thread: the deepest inputs that are still accepted must be
+    // analysed without overflowing the stack.
+    let cases = [
+        ("$(", ")"),
+        ("echo $(", ")"),
+        ("( ", " )"),
+        ("{ ", "; }"),
+        ("\"$(", ")\""),
+        ("${X:-$(", ")}"),
+        ("bash -c \"$(", ")\""),
+        ("if a; then ", "; fi"),
+        ("<(", ")"),
+    ];
+    for (open, close) in cases {
+        let mut accepted = 0;
+        for n in (10..=300).step_by(10) {
+            let s = format!("{}rm x{}", open.repeat(n), close.repeat(n));
+            let a = an(&s);
+            if a.problems.is_empty() {
+                accepted = n;
+                assert!(
+                    a.invocations
+                        .iter()
+                        .any(|i| i.program == "rm" || i.argv.iter().any(|x| x.value == "rm")),
+                    "{open} x {n}"
+                );
+            } else {
+                assert!(
+                    a.problems[0].reason.starts_with("nesting deeper"),
+                    "{open} x {n}: {:?}",
+                    a.problems
+                );
+            }
+        }
+        assert!(accepted >= 10, "{open}");
+    }
+}
+
+#[test]
+fn docs_example() {
+    let a = analyze(
+        "cd /srv && sudo bash -c 'rm -rf ~/x' | tee log",
+        &AnalyzeOptions::default(),
+    );
+    assert!(a.problems.is_empty());
+    let rm = a.invocations.iter().find(|i| i.program == "rm").unwrap();
+    assert_eq!(rm.text, "rm -rf ~/x");
+    assert_eq!(rm.wrappers, ["sudo", "bash"]);
+    assert_eq!(rm.origin, "in `bash -c` argument, simple command 1");
+    assert_eq!(rm.cwd, Cwd::Known("/srv".into()));
+    assert_eq!(rm.depth, 1);
+    let tee = inv(&a, "tee");
+    assert_eq!(tee.stdin, Stdin::Pipe { from: 2 });
 }

@@ -9,8 +9,14 @@ pub(crate) struct WinCmd {
 
 /// Lowercased basename without `.exe`, for both `\` and `/` separators.
 pub(crate) fn program_name(s: &str) -> String {
-    let base = s.rsplit(['\\', '/']).next().unwrap_or(s).to_ascii_lowercase();
-    base.strip_suffix(".exe").map(str::to_string).unwrap_or(base)
+    let base = s
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(s)
+        .to_ascii_lowercase();
+    base.strip_suffix(".exe")
+        .map(str::to_string)
+        .unwrap_or(base)
 }
 
 /// Extract the script text from a `powershell`/`pwsh`/`cmd` argv. Returns (script, label).
@@ -44,7 +50,7 @@ pub(crate) fn script_of(kind: &str, argv: &[String]) -> Option<(String, String)>
                 let s = argv[i + 1..].join(" ");
                 return Some((s, "powershell -Command".into()));
             }
-            if l.len() >= 1 && ("encodedcommand".starts_with(l) || l == "ec" || l == "enc") {
+            if !l.is_empty() && ("encodedcommand".starts_with(l) || l == "ec" || l == "enc") {
                 let b64 = argv.get(i + 1)?;
                 let s = decode_utf16_b64(b64)?;
                 return Some((s, "powershell -EncodedCommand".into()));
@@ -53,9 +59,21 @@ pub(crate) fn script_of(kind: &str, argv: &[String]) -> Option<(String, String)>
                 return None;
             }
             let takes = [
-                "executionpolicy", "ep", "windowstyle", "w", "version", "v", "psconsolefile",
-                "inputformat", "if", "outputformat", "of", "configurationname", "workingdirectory",
-                "wd", "settingsfile",
+                "executionpolicy",
+                "ep",
+                "windowstyle",
+                "w",
+                "version",
+                "v",
+                "psconsolefile",
+                "inputformat",
+                "if",
+                "outputformat",
+                "of",
+                "configurationname",
+                "workingdirectory",
+                "wd",
+                "settingsfile",
             ];
             i += if takes.contains(&l) { 2 } else { 1 };
             continue;
@@ -123,7 +141,7 @@ pub(crate) fn split_powershell(s: &str) -> Vec<WinCmd> {
     let mut piped = false;
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
-    let mut flush_word = |cur: &mut String, has: &mut bool, words: &mut Vec<String>| {
+    let flush_word = |cur: &mut String, has: &mut bool, words: &mut Vec<String>| {
         if *has {
             words.push(std::mem::take(cur));
             *has = false;
@@ -232,7 +250,11 @@ pub(crate) fn split_cmd(s: &str) -> Vec<WinCmd> {
     let mut inq = false;
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
-    let end = |words: &mut Vec<String>, cur: &mut String, has: &mut bool, out: &mut Vec<WinCmd>, piped: bool| {
+    let end = |words: &mut Vec<String>,
+               cur: &mut String,
+               has: &mut bool,
+               out: &mut Vec<WinCmd>,
+               piped: bool| {
         if *has {
             words.push(std::mem::take(cur));
             *has = false;

@@ -19,12 +19,28 @@ use std::path::{Path, PathBuf};
 pub enum Agent {
     #[value(name = "claude-code", alias = "claude")]
     ClaudeCode,
+    /// OpenAI Codex CLI.
+    #[value(name = "codex")]
+    Codex,
+    /// Google Gemini CLI.
+    #[value(name = "gemini", alias = "gemini-cli")]
+    Gemini,
+    /// Cursor (agent hooks).
+    #[value(name = "cursor")]
+    Cursor,
+    /// GitHub Copilot CLI.
+    #[value(name = "copilot", alias = "copilot-cli")]
+    Copilot,
 }
 
 impl Agent {
     pub fn kind(self) -> &'static str {
         match self {
             Agent::ClaudeCode => "claude-code",
+            Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
+            Agent::Cursor => "cursor",
+            Agent::Copilot => "copilot",
         }
     }
 }
@@ -337,7 +353,7 @@ pub fn read_payload() -> Result<Value> {
     Ok(v)
 }
 
-fn record_event(ctx: &Ctx, kind: &str, body: Value) -> Result<()> {
+pub(crate) fn record_event(ctx: &Ctx, kind: &str, body: Value) -> Result<()> {
     if std::env::var_os("CAVRA_NO_EVIDENCE").is_some() {
         return Ok(());
     }
@@ -443,5 +459,9 @@ fn claude_code(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
 pub fn run(args: HookArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     match args.agent {
         Agent::ClaudeCode => claude_code(ctx, explicit_dir, &args),
+        Agent::Codex => crate::agents::codex::hook(ctx, explicit_dir, &args),
+        Agent::Gemini => crate::agents::gemini::hook(ctx, explicit_dir, &args),
+        Agent::Cursor => crate::agents::cursor::hook(ctx, explicit_dir, &args),
+        Agent::Copilot => crate::agents::copilot::hook(ctx, explicit_dir, &args),
     }
 }

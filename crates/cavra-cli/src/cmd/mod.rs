@@ -6,13 +6,17 @@ use std::path::PathBuf;
 use crate::ctx::Ctx;
 
 pub mod approvals;
+pub mod doctor;
 pub mod evaluate;
 pub mod hook;
+pub mod init;
 pub mod policy;
+pub mod replay;
 pub mod evidence;
 pub mod keys;
 pub mod registry;
 pub mod sessions;
+pub mod uninstall;
 
 /// CAVRA: before the agent acts, CAVRA decides.
 #[derive(Debug, Parser)]
@@ -48,6 +52,38 @@ pub enum Command {
     Registry(registry::RegistryArgs),
     /// Sessions held after repeated or critical blocked attempts.
     Sessions(sessions::SessionsArgs),
+    /// Install CAVRA's hook into an agent's settings (and a starter `.cavra/` layout).
+    Init(init::InitArgs),
+    /// Remove exactly the hook entries `cavra init` added.
+    Uninstall(uninstall::UninstallArgs),
+    /// Check the installation: binary, agent hooks, policy, evidence log, approvals store.
+    Doctor(doctor::DoctorArgs),
+}
+
+/// The hook's own small parser (same flags as `cavra hook`), used on the hot path.
+#[derive(Debug, Parser)]
+#[command(name = "cavra")]
+pub struct HookCli {
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cavra_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: HookOnly,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookOnly {
+    Hook(hook::HookArgs),
+}
+
+impl HookCli {
+    pub fn run(self) -> anyhow::Result<i32> {
+        let explicit_dir = self.cavra_dir.is_some() || std::env::var_os("CAVRA_DIR").is_some();
+        let ctx = Ctx::new(self.json, self.cavra_dir);
+        let HookOnly::Hook(args) = self.command;
+        hook::run(args, &ctx, explicit_dir)
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -63,5 +99,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Keys(args) => keys::run(args, &ctx),
         Command::Registry(args) => registry::run(args, &ctx),
         Command::Sessions(args) => sessions::run(args, &ctx),
+        Command::Init(args) => init::run(args, &ctx, explicit_dir),
+        Command::Uninstall(args) => uninstall::run(args, &ctx),
+        Command::Doctor(args) => doctor::run(args, &ctx, explicit_dir),
     }
 }

@@ -80,6 +80,9 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "DIR")]
         policy_dir: Vec<PathBuf>,
     },
+    /// Re-evaluate the recorded requests of the evidence log under another pack and show
+    /// what would change (newly blocked, newly allowed, approvals added/removed).
+    Replay(crate::cmd::replay::ReplayArgs),
     /// Generate an Ed25519 key pair for signing packs.
     Keygen {
         /// Output path of the private key (public key goes to PATH.pub).
@@ -99,7 +102,7 @@ fn compile_path(path: &Path, dirs: &[PathBuf]) -> Result<policy::CompiledPack> {
     Ok(p)
 }
 
-fn load_either(spec: &str, dirs: &[PathBuf]) -> Result<policy::CompiledPack> {
+pub(crate) fn load_either(spec: &str, dirs: &[PathBuf]) -> Result<policy::CompiledPack> {
     let p = Path::new(spec);
     if p.is_file() {
         return compile_path(p, dirs);
@@ -442,6 +445,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 }
             }
         }
+        PolicyCommand::Replay(a) => crate::cmd::replay::run(a, ctx),
         PolicyCommand::Keygen { output } => {
             let mut seed = [0u8; 32];
             getrandom_fill(&mut seed)?;

@@ -122,7 +122,7 @@ impl<'p> Analyzer<'p> {
             };
         }
         let v = if a.glob { glob_base(&a.value) } else { a.value.clone() };
-        let unknown_cwd = cwd.is_none() && matches!(self.ctx.cwd, Some(_));
+        let unknown_cwd = cwd.is_none() && self.ctx.cwd.is_some();
         let resolved = paths::resolve(&v, self.ctx, cwd.as_deref());
         let mut f = classify(&resolved, self.ctx, &self.pack.defaults.temp_dirs);
         if unknown_cwd && !v.starts_with('/') && !v.starts_with('~') {
@@ -257,7 +257,7 @@ impl<'p> Analyzer<'p> {
             git: None,
             canonical_text,
         };
-        self.file_accesses(&mut facts);
+        self.file_accesses(&mut facts, all);
         facts.input = input_classes(inv, all, self.pack);
         self.sql(&mut facts, all);
         if program == "git" {
@@ -281,7 +281,7 @@ impl<'p> Analyzer<'p> {
         });
     }
 
-    fn file_accesses(&self, f: &mut CommandFacts<'_>) {
+    fn file_accesses(&self, f: &mut CommandFacts<'_>, all: &[Invocation]) {
         // redirections
         for r in &f.inv.redirects {
             let access = match r.kind {
@@ -331,8 +331,16 @@ impl<'p> Analyzer<'p> {
                     .cloned()
                     .collect();
                 let deletes = f.flags.iter().any(|x| x == "-delete");
+                let selective = find_is_selective(&f.flags);
                 for r in &roots {
-                    self.add_access(f, if deletes { Access::Delete } else { Access::Read }, r);
+                    if deletes && selective {
+                        // `find . -name '*.pyc' -delete` deletes some files below the root,
+                        // not the root itself
+                        let below = find_below(r);
+                        self.add_access(f, Access::Delete, &below);
+                    } else {
+                        self.add_access(f, if deletes { Access::Delete } else { Access::Read }, r);
+                    }
                 }
                 if deletes && roots.is_empty() {
                     let dot = Arg { value: ".".into(), dynamic: false, glob: false, quoted: false };
@@ -377,9 +385,17 @@ impl<'p> Analyzer<'p> {
                 for a in &pathish {
                     self.add_access(f, Access::Delete, a);
                 }
-                // `rm` of a dynamic argument (xargs, find -exec) still names an unknown path
+                // `rm` of a dynamic argument (xargs, find -exec) names what the feeding
+                // command produces when that is known, else an unknown path
                 for a in rest.iter().filter(|a| a.dynamic && !looks_like_path(a)) {
-                    self.add_access(f, Access::Delete, a);
+                    match fed_paths(f.inv, a, all) {
+                        Some(paths) => {
+                            for p in &paths {
+                                self.add_access(f, Access::Delete, p);
+                            }
+                        }
+                        None => self.add_access(f, Access::Delete, a),
+                    }
                 }
             }
             "write" => {
@@ -388,7 +404,10 @@ impl<'p> Analyzer<'p> {
                 }
             }
             "write_after_first" => {
-                for a in pathish.iter().skip(1) {
+                // the first positional is the mode/owner (`+x`, `a+rwx`, `user:group`), unless
+                // `--reference FILE` gives it
+                let skip = usize::from(!f.option_values.iter().any(|(k, _)| k == "--reference"));
+                for a in rest.iter().skip(skip).filter(|a| looks_like_path(a)) {
                     self.add_access(f, Access::Write, a);
                 }
             }
@@ -548,6 +567,111 @@ impl<'p> Analyzer<'p> {
     }
 }
 
+/// `find` predicates that select some files only (as opposed to everything below a root).
+fn find_is_selective(flags: &[String]) -> bool {
+    flags.iter().any(|x| {
+        matches!(
+            x.as_str(),
+            "-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename" | "-regex"
+                | "-iregex" | "-newer" | "-mtime" | "-mmin" | "-atime" | "-amin" | "-ctime"
+                | "-cmin" | "-size" | "-user" | "-group" | "-empty" | "-perm" | "-links"
+                | "-lname" | "-ilname" | "-samefile" | "-inum"
+        )
+    })
+}
+
+/// A placeholder for "some path below `root`" (`./{}`).
+fn find_below(root: &Arg) -> Arg {
+    Arg {
+        value: format!("{}/{{}}", root.value.trim_end_matches('/')),
+        glob: false,
+        ..root.clone()
+    }
+}
+
+/// The paths a `find` invocation produces: its roots when nothing narrows the search,
+/// else placeholders below the roots.
+fn find_outputs(find: &Invocation) -> Vec<Arg> {
+    let mut roots: Vec<Arg> = find
+        .argv
+        .iter()
+        .skip(1)
+        .take_while(|a| !a.value.starts_with('-') && a.value != "(" && a.value != "!")
+        .cloned()
+        .collect();
+    if roots.is_empty() {
+        roots.push(Arg { value: ".".into(), dynamic: false, glob: false, quoted: false });
+    }
+    let flags: Vec<String> = find
+        .argv
+        .iter()
+        .skip(1)
+        .filter(|a| a.value.starts_with('-'))
+        .map(|a| a.value.to_ascii_lowercase())
+        .collect();
+    if find_is_selective(&flags) {
+        roots.iter().map(find_below).collect()
+    } else {
+        roots
+    }
+}
+
+/// What a placeholder argument stands for when the feeding command is known:
+/// `echo / | xargs rm -rf`, `xargs rm -rf <<< /`, `find / -exec rm -rf {} +`,
+/// `find ~ -print0 | xargs -0 rm -rf`. `None` when it cannot be told.
+fn fed_paths(inv: &Invocation, a: &Arg, all: &[Invocation]) -> Option<Vec<Arg>> {
+    let words = |t: &str| -> Vec<Arg> {
+        t.replace("\\n", " ")
+            .split_whitespace()
+            .map(|w| Arg {
+                value: w.to_string(),
+                dynamic: w.contains('$') || w.contains('`'),
+                glob: w.contains(['*', '?', '[']),
+                quoted: false,
+            })
+            .collect()
+    };
+    let via = |w: &str| inv.wrappers.iter().any(|x| x == w);
+    if via("xargs") && (a.value == "$XARGS" || a.value == "{}") {
+        let out = match &inv.stdin {
+            Stdin::HereString(t) | Stdin::HereDoc(t) => words(t),
+            Stdin::Pipe { from } => {
+                let src = all.get(*from)?;
+                match lower_program(&src.program).as_str() {
+                    "echo" | "printf" => {
+                        let text: Vec<&str> = src
+                            .argv
+                            .iter()
+                            .skip(1)
+                            .map(|x| x.value.as_str())
+                            .skip_while(|v| v.starts_with('-'))
+                            .collect();
+                        words(&text.join(" "))
+                    }
+                    "find" => find_outputs(src),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        return (!out.is_empty()).then_some(out);
+    }
+    if via("find") && a.value == "{}" {
+        let out: Vec<Arg> = all
+            .iter()
+            .filter(|x| {
+                lower_program(&x.program) == "find"
+                    && x.argv.iter().any(|y| {
+                        matches!(y.value.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir")
+                    })
+            })
+            .flat_map(find_outputs)
+            .collect();
+        return (!out.is_empty()).then_some(out);
+    }
+    None
+}
+
 fn input_classes(inv: &Invocation, all: &[Invocation], pack: &CompiledPack) -> Vec<InputClass> {
     let mut out = Vec::new();
     let mut push = |c: InputClass| {
@@ -621,7 +745,12 @@ fn input_classes(inv: &Invocation, all: &[Invocation], pack: &CompiledPack) -> V
 }
 
 fn flag_present(flags: &[String], want: &str) -> bool {
-    flags.iter().any(|f| f.eq_ignore_ascii_case(want))
+    // single-letter flags are case-sensitive (`git branch -d` is not `-D`, `chmod -r` is not
+    // `-R`); long flags are compared without case (PowerShell, `/S` of Windows tools)
+    let short = want.len() == 2 && (want.starts_with('-') || want.starts_with('/'));
+    flags
+        .iter()
+        .any(|f| if short { f == want } else { f.eq_ignore_ascii_case(want) })
 }
 
 /// Does the command matcher match these facts?

@@ -37,7 +37,8 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
                 "--selector", "-o", "--output", "-c", "--container", "-f", "--filename", "-s",
                 "--server", "--token", "--as",
             ],
-            1,
+            // two words: `rollout undo`, `auth reconcile`, `delete ns`
+            2,
             "none",
             false,
         ),
@@ -49,6 +50,8 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
         ),
         "terraform" | "tofu" | "terragrunt" => spec(&["-chdir"], 2, "none", true),
         "pulumi" => spec(&["-s", "--stack", "-C", "--cwd"], 1, "none", false),
+        "cdk" | "cdktf" => spec(&["-a", "--app", "-c", "--context", "--profile", "-o", "--output"], 1, "none", false),
+        "powershell" | "pwsh" => spec(&[], 0, "none", true),
         "aws" => spec(
             &["--profile", "--region", "--output", "--endpoint-url", "--query", "--color", "--cli-input-json"],
             2,
@@ -66,7 +69,9 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
         "rm" | "rmdir" | "unlink" | "shred" | "srm" | "trash" | "del" | "erase" | "rd" => spec(&[], 0, "delete", false),
         "cp" | "scp" | "rsync" | "install" | "ditto" | "copy" | "xcopy" | "robocopy" => spec(&["-e", "-t", "--target-directory", "-P", "-i", "-o", "-m", "--mode"], 0, "copy", false),
         "mv" | "move" | "ren" | "rename" => spec(&["-t", "--target-directory", "-S", "--suffix"], 0, "move", false),
-        "touch" | "mkdir" | "truncate" | "tee" | "mkfifo" | "ln" => spec(&["-s", "--size", "-m", "--mode", "-r", "--reference", "-t", "-d", "--date"], 0, "write", false),
+        // `ln [-s] TARGET LINK`: the link is written, the target only named
+        "ln" => spec(&["-t", "--target-directory", "-S", "--suffix"], 0, "copy", false),
+        "touch" | "mkdir" | "truncate" | "tee" | "mkfifo" => spec(&["-s", "--size", "-m", "--mode", "-r", "--reference", "-t", "-d", "--date"], 0, "write", false),
         "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" => spec(&["--reference"], 0, "write_after_first", false),
         "cat" | "less" | "more" | "head" | "tail" | "bat" | "base64" | "base32" | "xxd" | "od"
         | "hexdump" | "strings" | "nl" | "wc" | "sort" | "uniq" | "diff" | "cmp" | "md5sum"

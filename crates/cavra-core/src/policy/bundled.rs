@@ -1,6 +1,6 @@
 //! Packs embedded in the binary.
 
-use super::{compile::CompiledPack, parse_pack, source::PackSource, BundledResolver, PolicyError};
+use super::{compile::CompiledPack, parse_pack_trusted, source::PackSource, BundledResolver, PolicyError};
 
 /// The default pack.
 pub const DEFAULT_PACK: &str = "cavra-coding-baseline";
@@ -21,6 +21,15 @@ pub const TESTS: &[(&str, &str)] = &[
     ("cavra-regulated", include_str!("../../packs/tests/cavra-regulated.yaml")),
     ("cavra-ci-runner", include_str!("../../packs/tests/cavra-ci-runner.yaml")),
     ("cavra-observe", include_str!("../../packs/tests/cavra-observe.yaml")),
+];
+
+/// `(id, JSON)` of every bundled pack, converted from the YAML at build time.
+const PACKS_JSON: &[(&str, &str)] = &[
+    ("cavra-coding-baseline", include_str!(concat!(env!("OUT_DIR"), "/cavra-coding-baseline.json"))),
+    ("cavra-strict", include_str!(concat!(env!("OUT_DIR"), "/cavra-strict.json"))),
+    ("cavra-regulated", include_str!(concat!(env!("OUT_DIR"), "/cavra-regulated.json"))),
+    ("cavra-ci-runner", include_str!(concat!(env!("OUT_DIR"), "/cavra-ci-runner.json"))),
+    ("cavra-observe", include_str!(concat!(env!("OUT_DIR"), "/cavra-observe.json"))),
 ];
 
 /// Aliases accepted on the command line.
@@ -45,10 +54,18 @@ pub fn tests_yaml(id: &str) -> Option<&'static str> {
     TESTS.iter().find(|(i, _)| *i == id).map(|(_, s)| *s)
 }
 
-/// The parsed source of a bundled pack.
+/// The parsed source of a bundled pack (from its build-time JSON form; the YAML is
+/// schema-validated by this module's tests).
 pub fn source(id: &str) -> Result<PackSource, PolicyError> {
-    let src = yaml(id).ok_or_else(|| PolicyError::NotFound(id.to_string()))?;
-    parse_pack(&format!("<bundled>/{}.yaml", canonical_id(id)), src)
+    let cid = canonical_id(id);
+    match PACKS_JSON.iter().find(|(i, _)| *i == cid) {
+        Some((_, json)) => serde_json::from_str(json)
+            .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}"))),
+        None => {
+            let src = yaml(id).ok_or_else(|| PolicyError::NotFound(id.to_string()))?;
+            parse_pack_trusted(&format!("<bundled>/{cid}.yaml"), src)
+        }
+    }
 }
 
 /// A bundled pack, compiled.
@@ -58,6 +75,23 @@ pub fn compiled(id: &str) -> Result<CompiledPack, PolicyError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_bundled_pack_validates_against_the_schema() {
+        for (id, src) in super::PACKS {
+            if let Err(e) = super::super::parse_pack(id, src) {
+                panic!("{id}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn build_time_json_matches_the_yaml() {
+        for (id, src) in super::PACKS {
+            let from_yaml = super::super::parse_pack(id, src).unwrap();
+            assert_eq!(super::source(id).unwrap(), from_yaml, "{id}");
+        }
+    }
+
     #[test]
     fn every_bundled_pack_compiles() {
         for (id, _) in super::PACKS {

@@ -1,0 +1,293 @@
+//! `cavra doctor`: checks an installation and says what is wrong. Exit 0 when healthy, 1
+//! otherwise.
+//!
+//! Checks: `cavra` on `PATH`; every agent settings file (project and user scope) that exists
+//! parses, and each CAVRA hook entry in it points to an existing executable; at least one
+//! agent is hooked; the project policy loads; the evidence log verifies (or the CAVRA
+//! directory is writable when there is no log yet); the approvals store opens.
+
+use crate::agents::{self, settings, Scope};
+use crate::cmd::hook;
+use crate::cmd::init::project_root;
+use crate::ctx::Ctx;
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The project directory (default: the repository containing the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+struct Check {
+    name: String,
+    ok: bool,
+    detail: String,
+}
+
+fn check(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    let Ok(m) = std::fs::metadata(p) else {
+        return false;
+    };
+    if !m.is_file() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn dir_writable(dir: &Path) -> std::result::Result<(), String> {
+    // the nearest existing ancestor must accept a file
+    let mut d = dir.to_path_buf();
+    while !d.exists() {
+        match d.parent() {
+            Some(p) if !p.as_os_str().is_empty() => d = p.to_path_buf(),
+            _ => break,
+        }
+    }
+    let probe = d.join(format!(".cavra-doctor-{}", std::process::id()));
+    std::fs::write(&probe, b"x").map_err(|e| format!("`{}` is not writable: {e}", d.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
+    let mut checks = Vec::new();
+    let project = project_root(args.dir.as_deref())?;
+    let hctx = hook::hook_ctx(ctx, explicit_dir, &project);
+
+    match on_path("cavra") {
+        Some(p) => checks.push(check("binary", true, format!("`cavra` on PATH at `{}`", p.display()))),
+        None => checks.push(check(
+            "binary",
+            false,
+            "`cavra` is not on PATH (hooks use absolute paths, but `cavra approvals`, `cavra evidence` are easier from PATH)",
+        )),
+    }
+
+    let mut hooked = 0;
+    for agent in agents::ALL {
+        for scope in [Scope::Project, Scope::User] {
+            let Ok(path) = agents::settings_path(agent, scope, &project) else {
+                continue;
+            };
+            let name = format!("{} ({})", agent.kind(), scope.as_str());
+            match settings::inspect(agent, &path) {
+                Ok(None) => {}
+                Err(e) => checks.push(check(name, false, format!("{e:#}"))),
+                Ok(Some(i)) if i.entries.is_empty() => checks.push(check(
+                    name,
+                    true,
+                    format!(
+                        "`{}` has no CAVRA hook (run `cavra init {}`)",
+                        path.display(),
+                        agent.kind()
+                    ),
+                )),
+                Ok(Some(i)) => {
+                    let missing: Vec<String> = settings::events(agent)
+                        .iter()
+                        .map(|(e, _)| *e)
+                        .filter(|e| !i.entries.iter().any(|(ev, _)| ev == e))
+                        .map(str::to_string)
+                        .collect();
+                    let broken: Vec<String> = i
+                        .entries
+                        .iter()
+                        .filter(|(_, p)| !is_executable(Path::new(p)))
+                        .map(|(ev, p)| format!("{ev} → `{p}`"))
+                        .collect();
+                    let pre = settings::events(agent)[0].0;
+                    let gated = i.entries.iter().any(|(ev, _)| ev == pre);
+                    let ok = broken.is_empty() && gated;
+                    let mut d = format!(
+                        "`{}`: CAVRA hook on {} event(s)",
+                        path.display(),
+                        i.entries.len()
+                    );
+                    if !broken.is_empty() {
+                        d.push_str(&format!(
+                            "; hook program missing or not executable: {}",
+                            broken.join(", ")
+                        ));
+                    }
+                    if !missing.is_empty() {
+                        d.push_str(&format!(
+                            "; not hooked: {} (re-run `cavra init {}`)",
+                            missing.join(", "),
+                            agent.kind()
+                        ));
+                    }
+                    if ok {
+                        hooked += 1;
+                    }
+                    checks.push(check(name, ok, d));
+                }
+            }
+        }
+    }
+    if hooked == 0 {
+        checks.push(check(
+            "agents",
+            false,
+            "no agent has a working CAVRA hook; run `cavra init <agent>` (claude-code, codex, gemini, cursor, copilot)",
+        ));
+    }
+
+    let policy_file = project.join(".cavra").join("policy.yaml");
+    match crate::packs::load(&Default::default(), Some(&project)) {
+        Ok((p, origin)) => checks.push(check(
+            "policy",
+            true,
+            format!(
+                "{} → pack `{}` {} ({} rules)",
+                origin.describe(),
+                p.id,
+                p.version,
+                p.rules.len()
+            ),
+        )),
+        Err(e) => checks.push(check(
+            "policy",
+            false,
+            format!("`{}` does not load: {e:#}", policy_file.display()),
+        )),
+    }
+
+    let cfg = cavra_evidence::LogConfig::for_cavra_dir(&hctx.cavra_dir);
+    let has_log = std::fs::read_dir(&cfg.dir)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if has_log {
+        let res = cavra_evidence::KeyStore::new(&cfg.key_dir)
+            .keyring()
+            .map_err(anyhow::Error::from)
+            .and_then(|ring| {
+                cavra_evidence::verify_log(
+                    &cfg.dir,
+                    cavra_evidence::VerifyOptions {
+                        keyring: &ring,
+                        full_signatures: false,
+                        progress: None,
+                    },
+                )
+                .map_err(anyhow::Error::from)
+            });
+        match res {
+            Ok(r) if r.ok => checks.push(check(
+                "evidence",
+                true,
+                format!(
+                    "`{}` verifies: {} records, {} segment(s)",
+                    cfg.dir.display(),
+                    r.records,
+                    r.segments
+                ),
+            )),
+            Ok(r) => checks.push(check(
+                "evidence",
+                false,
+                format!(
+                    "`{}` does not verify: {}",
+                    cfg.dir.display(),
+                    r.issues
+                        .iter()
+                        .take(3)
+                        .map(|i| i.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )),
+            Err(e) => checks.push(check(
+                "evidence",
+                false,
+                format!("cannot verify `{}`: {e:#}", cfg.dir.display()),
+            )),
+        }
+    } else {
+        match dir_writable(&cfg.dir) {
+            Ok(()) => checks.push(check(
+                "evidence",
+                true,
+                format!("no log yet; `{}` can be created", cfg.dir.display()),
+            )),
+            Err(e) => checks.push(check("evidence", false, e)),
+        }
+    }
+
+    let db = cavra_store::default_db_path(&hctx.cavra_dir);
+    if db.exists() {
+        match cavra_store::Store::open(&db) {
+            Ok(_) => checks.push(check(
+                "approvals",
+                true,
+                format!("store `{}` opens", db.display()),
+            )),
+            Err(e) => checks.push(check(
+                "approvals",
+                false,
+                format!("store `{}` does not open: {e}", db.display()),
+            )),
+        }
+    } else {
+        match dir_writable(&hctx.cavra_dir) {
+            Ok(()) => checks.push(check(
+                "approvals",
+                true,
+                format!("no store yet; `{}` is created on first use", db.display()),
+            )),
+            Err(e) => checks.push(check("approvals", false, e)),
+        }
+    }
+
+    let healthy = checks.iter().all(|c| c.ok);
+    if ctx.json {
+        let list: Vec<_> = checks
+            .iter()
+            .map(|c| json!({"check": c.name, "ok": c.ok, "detail": c.detail}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"healthy": healthy, "project": project.display().to_string(), "checks": list})
+            )?
+        );
+    } else {
+        for c in &checks {
+            println!(
+                "{} {:<22} {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+        }
+        println!("{}", if healthy { "healthy" } else { "problems found" });
+    }
+    Ok(if healthy { 0 } else { 1 })
+}

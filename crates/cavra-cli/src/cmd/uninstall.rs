@@ -1,0 +1,65 @@
+//! `cavra uninstall <agent> [--project|--user]`: removes exactly the hook entries `cavra init`
+//! added (recognised by their `cavra hook <agent>` command); everything else stays. The
+//! `.cavra/` directory (policy, evidence) is left alone.
+
+use crate::agents::{self, settings, Scope};
+use crate::cmd::hook::Agent;
+use crate::cmd::init::project_root;
+use crate::ctx::Ctx;
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// The agent whose CAVRA hook to remove.
+    #[arg(value_enum)]
+    pub agent: Agent,
+    /// Remove from the user's settings (`$HOME/...`).
+    #[arg(long, conflicts_with = "project")]
+    pub user: bool,
+    /// Remove from the project's settings (the default).
+    #[arg(long)]
+    pub project: bool,
+    /// The project directory (default: the repository containing the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
+    let scope = if args.user {
+        Scope::User
+    } else {
+        Scope::Project
+    };
+    let project = project_root(args.dir.as_deref())?;
+    let path = agents::settings_path(args.agent, scope, &project)?;
+    let out = settings::uninstall(args.agent, &path)?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "agent": args.agent.kind(),
+                "scope": scope.as_str(),
+                "settings": out.path.display().to_string(),
+                "change": out.change.as_str(),
+                "backup": out.backup.as_ref().map(|b| b.display().to_string()),
+            }))?
+        );
+    } else {
+        println!(
+            "{}: {} in `{}`",
+            args.agent.kind(),
+            out.change.as_str(),
+            out.path.display()
+        );
+        if let Some(b) = &out.backup {
+            println!("  backup of the previous file: `{}`", b.display());
+        }
+        if out.change == settings::Change::NotPresent {
+            println!("  nothing of CAVRA's was installed there");
+        }
+    }
+    Ok(0)
+}
