@@ -23,7 +23,7 @@ BIN="$TARGET/release/cavra"
 [ -x "$BIN" ] || { echo "no binary at $BIN (set CARGO_TARGET_DIR)" >&2; exit 1; }
 
 TMP="$(mktemp -d)"
-if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$TMP"' EXIT; fi
+if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$TMP"' EXIT; else echo "keeping $TMP" >&2; fi
 D="$TMP/.cavra"
 export HOME=/home/dev
 unset CAVRA_EVIDENCE_DIR CAVRA_KEY_DIR CAVRA_NO_EVIDENCE CAVRA_NON_INTERACTIVE
