@@ -10,6 +10,39 @@ use cavra_core::{ActionRequest, Decision, Outcome};
 use serde_json::{json, Value};
 use std::time::Instant;
 
+/// Reads script files for the engine, bounded in size.
+#[derive(Debug, Default)]
+pub struct FsScriptReader;
+
+/// Largest script CAVRA reads to inspect.
+pub const MAX_SCRIPT_BYTES: u64 = 256 * 1024;
+
+impl cavra_core::guard::scripts::ScriptReader for FsScriptReader {
+    fn read_script(&self, path: &str) -> std::result::Result<String, String> {
+        use std::io::Read;
+        let f = std::fs::File::open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "not found".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => format!("cannot open: {e}"),
+        })?;
+        let meta = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+        if !meta.is_file() {
+            return Err("not a regular file".into());
+        }
+        if meta.len() > MAX_SCRIPT_BYTES {
+            return Err(format!("larger than {} KiB", MAX_SCRIPT_BYTES / 1024));
+        }
+        let mut buf = Vec::new();
+        f.take(MAX_SCRIPT_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        if buf.len() as u64 > MAX_SCRIPT_BYTES {
+            return Err(format!("larger than {} KiB", MAX_SCRIPT_BYTES / 1024));
+        }
+        String::from_utf8(buf).map_err(|_| "not UTF-8 text".to_string())
+    }
+}
+
 /// Options for one decision.
 #[derive(Debug, Default)]
 pub struct DecideOptions {
@@ -81,11 +114,59 @@ fn store_path(ctx: &Ctx) -> std::path::PathBuf {
     cavra_store::default_db_path(&ctx.cavra_dir)
 }
 
+/// Session escalation: blocked attempts are counted per session; once the pack's threshold
+/// is reached (or on any critical attempt), the session is held and every action other
+/// than reading a file needs approval until a person releases it.
+fn escalate(
+    ctx: &Ctx,
+    req: &ActionRequest,
+    d: &mut Decision,
+    db: &std::path::Path,
+    max_blocks: u32,
+    window: u64,
+    hold_on_critical: bool,
+) -> Result<()> {
+    let blocked = d.enforced_decision == Outcome::Block;
+    if !blocked && !db.is_file() {
+        return Ok(());
+    }
+    let mut store = cavra_store::Store::open(db)
+        .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?
+        .with_escalation(cavra_store::EscalationPolicy {
+            max_blocks,
+            window: std::time::Duration::from_secs(window),
+            hold_on_critical,
+        });
+    let session = if req.session_id.is_empty() { "default" } else { req.session_id.as_str() };
+    if blocked {
+        let state = store.record_block(session, &req.actor.agent_id, d.severity.as_str(), now())?;
+        crate::cmd::sessions::record_hold_if_new(ctx, &state)?;
+    } else if store.is_held(session)?
+        && d.decision == Outcome::Allow
+        && req.action != Some(cavra_core::ActionType::ReadFile)
+    {
+        d.decision = Outcome::RequireApproval;
+        d.enforced_decision = Outcome::RequireApproval;
+        d.proceed = false;
+        d.rule_ids.insert(0, "session.held".into());
+        d.rule_id = "session.held".into();
+        d.severity = cavra_core::Severity::High;
+        d.approver_group = Some("Security Operations".into());
+        d.reason = format!(
+            "session `{session}` is on hold after repeated or critical blocked attempts; a person must release it (`cavra sessions release {session} --as <name> --reason <why>`) — otherwise: {}",
+            d.reason
+        );
+    }
+    Ok(())
+}
+
 /// Runs the pipeline.
 pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &DecideOptions) -> Result<Decided> {
     let t0 = Instant::now();
+    let reader = FsScriptReader;
     let env = EvalEnv {
         registry: opts.registry.as_ref(),
+        scripts: Some(&reader),
         ..Default::default()
     };
     let mut d = evaluate(pack, req, &env);
@@ -112,6 +193,7 @@ pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &Decide
                     identity: bg.decided_by.clone().unwrap_or_default(),
                     reason: bg.break_glass_reason.clone().unwrap_or_default(),
                 }),
+                scripts: Some(&reader),
                 ..Default::default()
             };
             d = evaluate(pack, req, &env);
@@ -128,6 +210,9 @@ pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &Decide
                 d.rule_ids.insert(0, "approval.granted".into());
             }
         }
+    }
+    if let Some((max_blocks, window, hold_on_critical)) = pack.defaults.escalation {
+        escalate(ctx, req, &mut d, &db, max_blocks, window, hold_on_critical)?;
     }
     if d.decision == Outcome::RequireApproval && (opts.non_interactive || pack.defaults.non_interactive) {
         let mut store = cavra_store::Store::open(&db)

@@ -83,7 +83,6 @@ pub fn decide_all(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, calls: &[ToolC
     best.unwrap_or(Verdict {
         kind: VerdictKind::Allow,
         reason: "CAVRA: this action touches nothing CAVRA guards".into(),
-        decision: None,
     })
 }
 

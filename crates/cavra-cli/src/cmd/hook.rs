@@ -75,7 +75,6 @@ pub enum VerdictKind {
 pub struct Verdict {
     pub kind: VerdictKind,
     pub reason: String,
-    pub decision: Option<cavra_core::Decision>,
 }
 
 impl Verdict {
@@ -83,7 +82,6 @@ impl Verdict {
         Verdict {
             kind: VerdictKind::Deny,
             reason: reason.into(),
-            decision: None,
         }
     }
 }
@@ -281,7 +279,6 @@ fn decide_call_inner(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &Tool
         return Ok(Verdict {
             kind: VerdictKind::Allow,
             reason: format!("CAVRA: tool `{}` touches nothing CAVRA guards", call.tool),
-            decision: None,
         });
     }
     for mut req in reqs {
@@ -310,7 +307,6 @@ fn decide_call_inner(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &Tool
         let v = Verdict {
             kind,
             reason: guidance(&decided),
-            decision: Some(decided.decision),
         };
         if best.as_ref().is_none_or(|b| rank(v.kind) > rank(b.kind)) {
             best = Some(v);

@@ -37,7 +37,6 @@ pub enum SessionsCommand {
 /// For the hook: call after `Store::record_block`; when that call put the session on
 /// hold (`transition == Some(Held)`), records `session.held` evidence and returns the
 /// evidence record id.
-#[allow(dead_code)] // LEAD: call from the hook after `record_block`.
 pub(crate) fn record_hold_if_new(
     ctx: &Ctx,
     state: &SessionState,

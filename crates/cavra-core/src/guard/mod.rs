@@ -6,6 +6,7 @@ pub mod file;
 pub mod git;
 pub mod mcp;
 pub mod programs;
+pub mod scripts;
 pub mod sql;
 
 use crate::model::*;
@@ -27,6 +28,8 @@ pub struct EvalEnv<'a> {
     pub registry: Option<&'a McpRegistry>,
     pub break_glass: Option<BreakGlass>,
     pub limits: Option<cavra_shell::Limits>,
+    /// Reads script files a command runs, so their commands are judged too.
+    pub scripts: Option<&'a dyn scripts::ScriptReader>,
 }
 
 struct Collector {
@@ -35,6 +38,10 @@ struct Collector {
     uncovered: Vec<String>,
     scope: Option<String>,
     family: &'static str,
+    /// How deep we are inside scripts run by scripts.
+    script_depth: usize,
+    /// Scripts already inspected (no loops).
+    scripts_seen: Vec<String>,
 }
 
 impl Collector {
@@ -105,6 +112,8 @@ pub fn evaluate(pack: &CompiledPack, req: &ActionRequest, env: &EvalEnv<'_>) -> 
         uncovered: Vec::new(),
         scope: None,
         family: "engine",
+        script_depth: 0,
+        scripts_seen: Vec::new(),
     };
     let ctx = path_ctx(req);
     match req.action {
@@ -302,6 +311,14 @@ fn command_request(
                 }
             }
         }
+        if let Some(reader) = env.scripts {
+            let refs = scripts::script_of(&facts, ctx)
+                .into_iter()
+                .chain(scripts::makefile_of(&facts, ctx));
+            for sref in refs {
+                inspect_script(pack, req, ctx, env, reader, &sref, &label, c);
+            }
+        }
         if !allowed {
             c.uncovered.push(label);
         }
@@ -317,6 +334,64 @@ fn command_request(
     if c.scope.is_none() {
         c.scope = Some(scope);
     }
+}
+
+const MAX_SCRIPT_DEPTH: usize = 3;
+
+#[allow(clippy::too_many_arguments)]
+fn inspect_script(
+    pack: &CompiledPack,
+    req: &ActionRequest,
+    ctx: &PathContext,
+    env: &EvalEnv<'_>,
+    reader: &dyn scripts::ScriptReader,
+    sref: &scripts::ScriptRef,
+    label: &str,
+    c: &mut Collector,
+) {
+    if c.script_depth >= MAX_SCRIPT_DEPTH || c.scripts_seen.contains(&sref.path) {
+        return;
+    }
+    c.scripts_seen.push(sref.path.clone());
+    let not_inspected = |c: &mut Collector, why: String| {
+        if pack.defaults.uninspected_script != Effect::Allow {
+            c.push_builtin(
+                "scripts.not_inspected",
+                pack.defaults.uninspected_script,
+                Severity::Medium,
+                format!("script `{}` was not inspected: {why}", sref.written),
+                Some(label.to_string()),
+                Some(pack.defaults.approver_group.clone()),
+            );
+        }
+    };
+    let text = match reader.read_script(&sref.path) {
+        Ok(t) => t,
+        Err(e) => {
+            // an interpreter's missing file is its own error, not a hidden shell script
+            if sref.kind != scripts::ScriptKind::MaybeShell {
+                not_inspected(c, e);
+            }
+            return;
+        }
+    };
+    let opts = shell_options(pack, env);
+    let chunks: Vec<(usize, String)> = match &sref.kind {
+        scripts::ScriptKind::Shell => scripts::shell_chunks(&text, &opts),
+        scripts::ScriptKind::MaybeShell => {
+            if !scripts::is_shell_text(&text) {
+                return;
+            }
+            scripts::shell_chunks(&text, &opts)
+        }
+        scripts::ScriptKind::Make(targets) => scripts::make_recipes(&text, targets),
+    };
+    c.script_depth += 1;
+    for (line, chunk) in chunks {
+        let via = format!("{label}, in script `{}` line {line}", sref.written);
+        command_request(pack, req, ctx, env, &chunk, Some(&via), c);
+    }
+    c.script_depth -= 1;
 }
 
 fn builtin_git(pack: &CompiledPack, g: &git::GitFacts, matched: Option<String>, c: &mut Collector) {

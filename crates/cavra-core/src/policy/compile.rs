@@ -248,6 +248,9 @@ pub struct ResolvedDefaults {
     pub temp_dirs: Vec<String>,
     pub approval_ttl_secs: u64,
     pub non_interactive: bool,
+    pub uninspected_script: Effect,
+    /// (blocks, window in seconds, hold on any critical attempt)
+    pub escalation: Option<(u32, u64, bool)>,
 }
 
 /// A compiled pack, ready to evaluate requests.
@@ -422,6 +425,8 @@ pub fn merge(parent: &PackSource, child: &PackSource) -> PackSource {
         or!(approver_group);
         or!(approval_ttl);
         or!(non_interactive);
+        or!(uninspected_script);
+        or!(escalation);
         union(&mut d.temp_dirs, &cd.temp_dirs);
     }
     for r in &child.rules {
@@ -846,6 +851,14 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         temp_dirs,
         approval_ttl_secs: d.approval_ttl.as_deref().and_then(parse_ttl).unwrap_or(3600),
         non_interactive: d.non_interactive.unwrap_or(false),
+        uninspected_script: match d.uninspected_script.as_deref() {
+            Some(s) => effect(s, "defaults.uninspected_script")?,
+            None => Effect::Allow,
+        },
+        escalation: d
+            .escalation
+            .as_ref()
+            .map(|e| (e.max_blocks, parse_ttl(&e.window).unwrap_or(600), e.hold_on_critical)),
     };
     let g = p.git.clone().unwrap_or_default();
     let mut protected = g.protected_branches.clone();

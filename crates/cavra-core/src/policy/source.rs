@@ -136,6 +136,25 @@ pub struct Defaults {
     /// Headless: require-approval blocks with an approval id instead of asking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub non_interactive: Option<bool>,
+    /// What a command that runs a script CAVRA could not read gets (`allow` notes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uninspected_script: Option<String>,
+    /// Put a session on hold after repeated or critical blocked attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationSource>,
+}
+
+/// Session escalation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSource {
+    /// Blocks within `window` that put the session on hold (e.g. 5).
+    pub max_blocks: u32,
+    /// The window, e.g. `10m`.
+    pub window: String,
+    /// Any critical-severity attempt puts the session on hold.
+    #[serde(default)]
+    pub hold_on_critical: bool,
 }
 
 /// A native rule.

@@ -1,0 +1,227 @@
+//! Script awareness: when a command runs a script file (`bash scripts/x.sh`, `./deploy.sh`,
+//! `source env.sh`, `python3 tool.py` that is really a shell script, `make target`), the
+//! commands inside are judged as if they were typed, with the file and line named.
+//!
+//! The engine does no I/O: the caller supplies a [`ScriptReader`] that reads files (bounded).
+
+use super::command::CommandFacts;
+use crate::paths::{self, PathContext};
+
+/// Reads script files for the engine. Implemented at the binary edge.
+pub trait ScriptReader: std::fmt::Debug + Sync {
+    /// The text of the file at `path` (absolute), or why it could not be read
+    /// (`not found`, `larger than 256 KiB`, `not UTF-8`, ...).
+    fn read_script(&self, path: &str) -> Result<String, String>;
+}
+
+/// What kind of script an invocation runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptKind {
+    /// A shell script (or a file run by a shell).
+    Shell,
+    /// An interpreter's script file: inspected only when it is really a shell script.
+    MaybeShell,
+    /// A Makefile and the targets asked for (empty: the default target).
+    Make(Vec<String>),
+}
+
+/// A script an invocation would run.
+#[derive(Debug, Clone)]
+pub struct ScriptRef {
+    pub path: String,
+    pub written: String,
+    pub kind: ScriptKind,
+}
+
+const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "ash", "source", "."];
+const INTERPRETERS: &[&str] = &["python", "python3", "python2", "node", "perl", "ruby"];
+
+/// The script an invocation runs, if any.
+pub fn script_of(f: &CommandFacts<'_>, ctx: &PathContext) -> Option<ScriptRef> {
+    let inv = f.inv;
+    let cwd = f.cwd.as_deref();
+    let resolve = |p: &str| paths::resolve(p, ctx, cwd);
+    let argv0 = inv.argv.first()?;
+    if argv0.dynamic {
+        return None;
+    }
+    // ./deploy.sh, scripts/x.sh, /abs/run.sh
+    if argv0.value.contains('/') && !SHELLS.contains(&f.program.as_str()) && !INTERPRETERS.contains(&f.program.as_str()) {
+        let looks_installed = argv0.value.starts_with("/usr/") || argv0.value.starts_with("/bin/") || argv0.value.starts_with("/sbin/") || argv0.value.starts_with("/opt/");
+        if !looks_installed {
+            return Some(ScriptRef {
+                path: resolve(&argv0.value),
+                written: argv0.value.clone(),
+                kind: ScriptKind::MaybeShell,
+            });
+        }
+    }
+    let first = f.rest.first().filter(|a| !a.dynamic)?;
+    if SHELLS.contains(&f.program.as_str()) {
+        // `bash -c STR` is analysed by the shell parser already
+        if f.flags.iter().any(|x| x == "-c") {
+            return None;
+        }
+        return Some(ScriptRef {
+            path: resolve(&first.value),
+            written: first.value.clone(),
+            kind: ScriptKind::Shell,
+        });
+    }
+    if INTERPRETERS.contains(&f.program.as_str()) || f.program.starts_with("python3.") {
+        if f.flags.iter().any(|x| x == "-c" || x == "-e" || x == "-m") {
+            return None;
+        }
+        return Some(ScriptRef {
+            path: resolve(&first.value),
+            written: first.value.clone(),
+            kind: ScriptKind::MaybeShell,
+        });
+    }
+    None
+}
+
+/// The Makefile an invocation of `make` reads, and the targets.
+pub fn makefile_of(f: &CommandFacts<'_>, ctx: &PathContext) -> Option<ScriptRef> {
+    if !matches!(f.program.as_str(), "make" | "gmake") {
+        return None;
+    }
+    let cwd = f
+        .option_values
+        .iter()
+        .find(|(k, _)| k == "-C" || k == "--directory")
+        .map(|(_, v)| paths::resolve(v, ctx, f.cwd.as_deref()))
+        .or_else(|| f.cwd.clone());
+    let file = f
+        .option_values
+        .iter()
+        .find(|(k, _)| k == "-f" || k == "--file" || k == "--makefile")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| "Makefile".into());
+    let mut targets: Vec<String> = f.subcommand.clone();
+    targets.extend(f.rest.iter().map(|a| a.value.clone()));
+    targets.retain(|t| !t.contains('='));
+    Some(ScriptRef {
+        path: paths::resolve(&file, ctx, cwd.as_deref()),
+        written: file,
+        kind: ScriptKind::Make(targets),
+    })
+}
+
+/// Is this text a shell script (by its `#!` line)?
+pub fn is_shell_text(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or("");
+    first.starts_with("#!")
+        && ["/sh", "/bash", "/zsh", "/dash", "/ksh", "env sh", "env bash", "env zsh", "env -S bash"]
+            .iter()
+            .any(|s| first.contains(s))
+}
+
+/// Splits a shell script into chunks that parse on their own (multi-line constructs stay
+/// together), each with the line it starts on (1-based).
+pub fn shell_chunks(text: &str, opts: &cavra_shell::AnalyzeOptions) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut chunk = String::new();
+    let mut start = 0;
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if chunk.is_empty() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            start = i + 1;
+        }
+        chunk.push_str(line);
+        chunk.push('\n');
+        let a = cavra_shell::analyze(&chunk, opts);
+        // keep accumulating while the parser waits for the end of a construct
+        if a.problems.is_empty() || i + 1 == lines.len() || chunk.len() > 64 * 1024 {
+            out.push((start, std::mem::take(&mut chunk)));
+        }
+    }
+    if !chunk.is_empty() {
+        out.push((start, chunk));
+    }
+    out
+}
+
+/// The recipe lines of the requested targets (default: the first target), with line numbers.
+pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
+    let mut rules: Vec<(String, Vec<(usize, String)>)> = Vec::new();
+    let mut current: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        if let Some(recipe) = line.strip_prefix('\t') {
+            if let Some(r) = current {
+                let cmd = recipe.trim_start_matches(['@', '-', '+']).trim();
+                if !cmd.is_empty() {
+                    rules[r].1.push((i + 1, cmd.to_string()));
+                }
+            }
+            continue;
+        }
+        let t = line.trim_end();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        match t.split_once(':') {
+            Some((names, rest)) if !names.contains('=') && !rest.starts_with('=') && !names.trim().starts_with('.') => {
+                let names: Vec<String> = names.split_whitespace().map(str::to_string).collect();
+                let idx = rules.len();
+                for n in names {
+                    rules.push((n, Vec::new()));
+                }
+                current = Some(idx);
+                // `target: ; cmd` inline recipes
+                if let Some((_, inline)) = rest.split_once(';') {
+                    if !inline.trim().is_empty() {
+                        rules[idx].1.push((i + 1, inline.trim().to_string()));
+                    }
+                }
+            }
+            _ => current = None,
+        }
+    }
+    let wanted: Vec<&str> = if targets.is_empty() {
+        rules.first().map(|(n, _)| vec![n.as_str()]).unwrap_or_default()
+    } else {
+        targets.iter().map(String::as_str).collect()
+    };
+    rules
+        .iter()
+        .filter(|(n, _)| wanted.contains(&n.as_str()))
+        .flat_map(|(_, r)| r.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_constructs_together() {
+        let s = "#!/bin/sh\n# c\necho a\nif true; then\n  rm -rf ~\nfi\n\necho b\n";
+        let c = shell_chunks(s, &Default::default());
+        assert_eq!(c.len(), 3, "{c:?}");
+        assert_eq!(c[1].0, 4);
+        assert!(c[1].1.contains("rm -rf ~"));
+        assert_eq!(c[2].0, 8);
+    }
+
+    #[test]
+    fn make_recipes_by_target() {
+        let m = "all: build\n\nbuild:\n\tcargo build\n\nclean:\n\t@rm -rf target\n\t-rm -rf ~/.cache/x\nX = 1\n";
+        assert_eq!(make_recipes(m, &[]), vec![]);
+        assert_eq!(make_recipes(m, &["build".into()]), vec![(4, "cargo build".to_string())]);
+        let c = make_recipes(m, &["clean".into()]);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1], (8, "rm -rf ~/.cache/x".to_string()));
+    }
+
+    #[test]
+    fn shebangs() {
+        assert!(is_shell_text("#!/bin/bash\nrm -rf /"));
+        assert!(is_shell_text("#!/usr/bin/env sh\n"));
+        assert!(!is_shell_text("#!/usr/bin/env python3\nimport os"));
+        assert!(!is_shell_text("import os"));
+    }
+}
