@@ -37,15 +37,30 @@ enum Tok {
     Class { neg: bool, items: Vec<(char, char)> },
 }
 
-/// A compiled glob.
+/// The compiled form of a glob (built on first use).
 #[derive(Debug, Clone)]
-pub struct Glob {
-    source: String,
+struct Compiled {
     alts: Vec<Vec<Tok>>,
     /// Per alternative, literal runs the input must contain (cheap rejection before the DP).
     lits: Vec<Vec<String>>,
+}
+
+/// A glob. Construction only checks the pattern's syntax; the token form is built on
+/// first use, and most candidate strings are rejected before that by a literal check on
+/// the pattern text (an exact literal, or a literal tail the input must end with). This
+/// keeps loading a pack with hundreds of patterns cheap on the hook's hot path.
+#[derive(Debug, Clone)]
+pub struct Glob {
+    source: String,
+    /// `source`, lowercased when case-insensitive.
+    norm: String,
+    /// The pattern has no wildcard, class, brace or escape: plain comparison.
+    literal: bool,
+    /// Byte offset in `norm` of the literal tail every match ends with.
+    tail_at: usize,
     case_insensitive: bool,
     text_mode: bool,
+    compiled: std::sync::OnceLock<Option<Compiled>>,
 }
 
 impl PartialEq for Glob {
@@ -57,6 +72,7 @@ impl PartialEq for Glob {
 }
 
 const MAX_ALTS: usize = 256;
+const SPECIAL: &[char] = &['*', '?', '[', ']', '{', '}', '\\'];
 
 impl Glob {
     /// A path glob.
@@ -76,18 +92,34 @@ impl Glob {
         if pattern.is_empty() {
             return Err(GlobError::Empty);
         }
-        let mut alts = Vec::new();
-        for p in expand_braces(pattern)? {
-            alts.push(tokenize(&p, text_mode, ci, pattern)?);
+        let norm = if ci { pattern.to_ascii_lowercase() } else { pattern.to_string() };
+        let literal = !norm.contains(SPECIAL);
+        if !literal {
+            check_syntax(pattern)?;
         }
-        let lits = alts.iter().map(|a| literal_runs(a)).collect();
+        let tail_at = norm.rfind(SPECIAL).map(|i| i + 1).unwrap_or(0);
         Ok(Glob {
             source: pattern.to_string(),
-            alts,
-            lits,
+            norm,
+            literal,
+            tail_at,
             case_insensitive: ci,
             text_mode,
+            compiled: std::sync::OnceLock::new(),
         })
+    }
+
+    fn compiled(&self) -> Option<&Compiled> {
+        self.compiled
+            .get_or_init(|| {
+                let mut alts = Vec::new();
+                for p in expand_braces(&self.source).ok()? {
+                    alts.push(tokenize(&p, self.text_mode, self.case_insensitive, &self.source).ok()?);
+                }
+                let lits = alts.iter().map(|a| literal_runs(a)).collect();
+                Some(Compiled { alts, lits })
+            })
+            .as_ref()
     }
 
     pub fn as_str(&self) -> &str {
@@ -96,9 +128,7 @@ impl Glob {
 
     /// Does the glob contain any wildcard?
     pub fn is_literal(&self) -> bool {
-        self.alts
-            .iter()
-            .all(|a| a.iter().all(|t| matches!(t, Tok::Lit(_))))
+        self.literal
     }
 
     pub fn matches(&self, s: &str) -> bool {
@@ -111,14 +141,68 @@ impl Glob {
     }
 
     fn match_str(&self, s: &str) -> bool {
-        self.alts.iter().zip(&self.lits).any(|(a, lits)| {
-            lits.iter().all(|l| s.contains(l.as_str())) && match_toks(a, s)
-        })
+        if self.literal {
+            return s == self.norm;
+        }
+        if !s.ends_with(&self.norm[self.tail_at..]) {
+            return false;
+        }
+        match self.compiled() {
+            Some(c) => c.alts.iter().zip(&c.lits).any(|(a, lits)| {
+                lits.iter().all(|l| s.contains(l.as_str())) && match_toks(a, s)
+            }),
+            // syntax was checked at construction; an uncompilable glob matches nothing
+            None => false,
+        }
     }
 
     pub fn is_text_mode(&self) -> bool {
         self.text_mode
     }
+}
+
+/// Checks brace and class syntax without building anything.
+fn check_syntax(p: &str) -> Result<(), GlobError> {
+    let b = p.as_bytes();
+    let mut i = 0;
+    let mut depth = 0i32;
+    let mut alts = 1usize;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' => {
+                let mut j = i + 1;
+                if j < b.len() && (b[j] == b'!' || b[j] == b'^') {
+                    j += 1;
+                }
+                if j < b.len() && b[j] == b']' {
+                    j += 1;
+                }
+                while j < b.len() && b[j] != b']' {
+                    j += 1;
+                }
+                if j >= b.len() {
+                    return Err(GlobError::UnclosedClass(p.to_string()));
+                }
+                i = j;
+            }
+            b'{' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b',' if depth > 0 => {
+                alts += 1;
+                if alts > MAX_ALTS {
+                    return Err(GlobError::TooManyAlternatives(p.to_string()));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth > 0 {
+        return Err(GlobError::UnclosedBrace(p.to_string()));
+    }
+    // the full expansion is bounded too
+    expand_braces(p).map(|_| ())
 }
 
 fn expand_braces(p: &str) -> Result<Vec<String>, GlobError> {

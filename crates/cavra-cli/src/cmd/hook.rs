@@ -259,8 +259,12 @@ fn decide_call_inner(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &Tool
         policy: args.packs.policy.clone(),
         policy_dirs: args.packs.policy_dir.clone(),
     };
+    let t0 = std::time::Instant::now();
     let (pack, _) = packs::load(&choice, Some(&project))
         .context("the policy could not be loaded")?;
+    if std::env::var_os("CAVRA_TIMING").is_some() {
+        eprintln!("timing: pack loaded in {:?}", t0.elapsed());
+    }
     let registry = args.registry.as_deref().map(packs::load_registry).transpose()?;
     let repo_root = call
         .cwd
@@ -292,7 +296,11 @@ fn decide_call_inner(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &Tool
         req.home = std::env::var("HOME").ok();
         req.git_branch = branch.clone();
         req.policy_pack = Some(pack.id.clone());
+        let t1 = std::time::Instant::now();
         let decided = decide(&ctx, &pack, &req, &opts)?;
+        if std::env::var_os("CAVRA_TIMING").is_some() {
+            eprintln!("timing: decided (incl. evidence) in {:?}", t1.elapsed());
+        }
         let kind = match decided.decision.decision {
             Outcome::Allow | Outcome::Shadow | Outcome::BreakGlass => VerdictKind::Allow,
             Outcome::Block => VerdictKind::Deny,

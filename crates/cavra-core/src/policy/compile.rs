@@ -3,7 +3,7 @@
 use super::source::*;
 use super::{PackResolver, PolicyError};
 use crate::glob::Glob;
-use crate::model::{canonical_json, Effect, Mode, Severity};
+use crate::model::{Effect, Mode, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -26,14 +26,23 @@ pub struct NormalizedPack {
 
 impl NormalizedPack {
     pub fn compute_digest(&self) -> String {
-        let v = serde_json::json!({
-            "format": self.format,
-            "lineage": self.lineage,
-            "pack": self.pack,
-        });
-        let mut s = String::new();
-        canonical_json(&v, &mut s);
-        format!("sha256:{}", hex::encode(Sha256::digest(s.as_bytes())))
+        // Serialized straight to bytes: struct fields have a fixed order and every map of
+        // the pack model is sorted (BTreeMap), so the encoding is deterministic.
+        let mut h = Sha256::new();
+        let _ = serde_json::to_writer(HashWriter(&mut h), &(&self.format, &self.lineage, &self.pack));
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -458,7 +467,7 @@ pub fn merge(parent: &PackSource, child: &PackSource) -> PackSource {
 const MAX_INHERIT_DEPTH: usize = 16;
 
 fn resolve_tree(
-    pack: &PackSource,
+    pack: PackSource,
     resolver: &dyn PackResolver,
     stack: &mut Vec<String>,
     lineage: &mut Vec<String>,
@@ -492,7 +501,7 @@ fn resolve_tree(
             },
             other => other,
         })?;
-        let resolved = resolve_tree(&src, resolver, stack, lineage)?;
+        let resolved = resolve_tree(src, resolver, stack, lineage)?;
         base = Some(match base {
             None => resolved,
             Some(b) => merge(&b, &resolved),
@@ -500,8 +509,8 @@ fn resolve_tree(
     }
     stack.pop();
     let mut merged = match base {
-        None => pack.clone(),
-        Some(b) => merge(&b, pack),
+        None => pack,
+        Some(b) => merge(&b, &pack),
     };
     merged.metadata.inherits = OneOrMany::None;
     merged.metadata.extends = OneOrMany::None;
@@ -511,7 +520,7 @@ fn resolve_tree(
 /// Resolves inheritance and compiles.
 pub fn compile(pack: PackSource, resolver: &dyn PackResolver) -> Result<CompiledPack, PolicyError> {
     let mut lineage = Vec::new();
-    let merged = resolve_tree(&pack, resolver, &mut Vec::new(), &mut lineage)?;
+    let merged = resolve_tree(pack, resolver, &mut Vec::new(), &mut lineage)?;
     let mut n = NormalizedPack {
         format: COMPILED_FORMAT.to_string(),
         lineage,
@@ -811,7 +820,10 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
     for r in rules.iter_mut() {
         let mut best: Option<(&String, &Vec<String>)> = None;
         for (prefix, ctrls) in &p.controls {
-            if r.id == *prefix || r.id.starts_with(&format!("{prefix}.")) {
+            let under = r.id.len() > prefix.len()
+                && r.id.starts_with(prefix.as_str())
+                && r.id.as_bytes()[prefix.len()] == b'.';
+            if r.id == *prefix || under {
                 if best.is_none_or(|(b, _)| prefix.len() > b.len()) {
                     best = Some((prefix, ctrls));
                 }
