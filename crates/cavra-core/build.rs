@@ -1,5 +1,6 @@
 //! Converts the bundled YAML packs to JSON at build time, with the same YAML reader the
 //! library uses at run time, so the hook does not parse YAML on its hot path.
+#![allow(clippy::panic, clippy::expect_used)]
 
 #[path = "src/policy/yaml.rs"]
 #[allow(dead_code)]
@@ -20,8 +21,13 @@ fn main() {
             let (value, _) = yaml::parse(&src).unwrap_or_else(|e| {
                 panic!("{}:{}:{}: {}", path.display(), e.line, e.col, e.message)
             });
-            let name = path.file_stem().expect("file name").to_string_lossy().to_string();
-            std::fs::write(out.join(format!("{name}.json")), value.to_string()).expect("OUT_DIR is writable");
+            let name = path
+                .file_stem()
+                .expect("file name")
+                .to_string_lossy()
+                .to_string();
+            std::fs::write(out.join(format!("{name}.json")), value.to_string())
+                .expect("OUT_DIR is writable");
         }
     }
 }

@@ -16,9 +16,8 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(json: bool, cavra_dir: Option<PathBuf>) -> Self {
-        let color = !json
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none();
+        let color =
+            !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let cavra_dir = cavra_dir
             .or_else(|| std::env::var_os("CAVRA_DIR").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(".cavra"));

@@ -75,7 +75,11 @@ fn rfc3339(t: cavra_store::OffsetDateTime) -> String {
 /// The decision record written to the evidence log (a superset of the reference
 /// `decision.schema.json`).
 pub fn decision_record(req: &ActionRequest, d: &Decision, decision_id: &str) -> Value {
-    let session = if req.session_id.is_empty() { "default" } else { req.session_id.as_str() };
+    let session = if req.session_id.is_empty() {
+        "default"
+    } else {
+        req.session_id.as_str()
+    };
     json!({
         "decision_id": decision_id,
         "session_id": session,
@@ -137,7 +141,11 @@ fn escalate(
             window: std::time::Duration::from_secs(window),
             hold_on_critical,
         });
-    let session = if req.session_id.is_empty() { "default" } else { req.session_id.as_str() };
+    let session = if req.session_id.is_empty() {
+        "default"
+    } else {
+        req.session_id.as_str()
+    };
     if blocked {
         let state = store.record_block(session, &req.actor.agent_id, d.severity.as_str(), now())?;
         crate::cmd::sessions::record_hold_if_new(ctx, &state)?;
@@ -161,7 +169,12 @@ fn escalate(
 }
 
 /// Runs the pipeline.
-pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &DecideOptions) -> Result<Decided> {
+pub fn decide(
+    ctx: &Ctx,
+    pack: &CompiledPack,
+    req: &ActionRequest,
+    opts: &DecideOptions,
+) -> Result<Decided> {
     let t0 = Instant::now();
     let reader = FsScriptReader;
     let env = EvalEnv {
@@ -214,7 +227,9 @@ pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &Decide
     if let Some((max_blocks, window, hold_on_critical)) = pack.defaults.escalation {
         escalate(ctx, req, &mut d, &db, max_blocks, window, hold_on_critical)?;
     }
-    if d.decision == Outcome::RequireApproval && (opts.non_interactive || pack.defaults.non_interactive) {
+    if d.decision == Outcome::RequireApproval
+        && (opts.non_interactive || pack.defaults.non_interactive)
+    {
         let mut store = cavra_store::Store::open(&db)
             .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?;
         if let Ok(cfg) = cavra_store::ApprovalConfig::load(&ctx.cavra_dir) {
@@ -230,7 +245,10 @@ pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &Decide
                 target: req.target.clone(),
                 rule_id: d.rule_id.clone(),
                 severity: d.severity.as_str().into(),
-                approver_group: d.approver_group.clone().unwrap_or_else(|| pack.defaults.approver_group.clone()),
+                approver_group: d
+                    .approver_group
+                    .clone()
+                    .unwrap_or_else(|| pack.defaults.approver_group.clone()),
                 requested_by: req.actor.agent_id.clone(),
                 repo: req.repo_root.clone().or_else(|| req.cwd.clone()),
                 ttl: std::time::Duration::from_secs(pack.defaults.approval_ttl_secs),
@@ -249,7 +267,10 @@ pub fn decide(ctx: &Ctx, pack: &CompiledPack, req: &ActionRequest, opts: &Decide
         }
         let cfg = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
         let mut log = cavra_evidence::EvidenceLog::open(cfg).with_context(|| {
-            format!("cannot open the evidence log under `{}`", ctx.cavra_dir.display())
+            format!(
+                "cannot open the evidence log under `{}`",
+                ctx.cavra_dir.display()
+            )
         })?;
         let appended = log
             .append("decision", body)

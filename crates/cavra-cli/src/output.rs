@@ -24,7 +24,12 @@ pub fn outcome_label(color: bool, o: Outcome) -> String {
 /// Prints a decision as a two-column table.
 pub fn print_decision(color: bool, d: &Decision) {
     let row = |k: &str, v: &str| println!("  {:<15} {}", paint(color, "2", k), v);
-    println!("{} {} `{}`", outcome_label(color, d.decision), d.action_type, d.target);
+    println!(
+        "{} {} `{}`",
+        outcome_label(color, d.decision),
+        d.action_type,
+        d.target
+    );
     row("rule", &d.rule_id);
     row("severity", d.severity.as_str());
     row("reason", &d.reason);
@@ -40,7 +45,15 @@ pub fn print_decision(color: bool, d: &Decision) {
     if !d.controls.is_empty() {
         row("controls", &d.controls.join(", "));
     }
-    row("policy", &format!("{} {} ({})", d.policy.id, d.policy.version, short(&d.policy.digest)));
+    row(
+        "policy",
+        &format!(
+            "{} {} ({})",
+            d.policy.id,
+            d.policy.version,
+            short(&d.policy.digest)
+        ),
+    );
     row("request", &short(&d.request_hash));
     row("proceed", if d.proceed { "yes" } else { "no" });
 }

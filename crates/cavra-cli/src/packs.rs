@@ -77,7 +77,10 @@ pub fn load(choice: &PackChoice, project_dir: Option<&Path>) -> Result<(Compiled
                 .with_context(|| format!("cannot read compiled pack `{}`", p.display()))?;
             return Ok((CompiledPack::from_json(&src)?, Origin::File(p.clone())));
         }
-        return Ok((compile_file(p, &choice.policy_dirs)?, Origin::File(p.clone())));
+        return Ok((
+            compile_file(p, &choice.policy_dirs)?,
+            Origin::File(p.clone()),
+        ));
     }
     if let Some(id) = &choice.pack {
         let dir_resolver = DirResolver {
@@ -91,7 +94,10 @@ pub fn load(choice: &PackChoice, project_dir: Option<&Path>) -> Result<(Compiled
                 .map(|d| d.join(id).join("policy.yaml"))
                 .find(|p| p.exists())
                 .unwrap_or_else(|| PathBuf::from(id));
-            return Ok((policy::compile::compile(src, &resolver)?, Origin::File(path)));
+            return Ok((
+                policy::compile::compile(src, &resolver)?,
+                Origin::File(path),
+            ));
         }
         if bundled::yaml(id).is_some() {
             let canonical = bundled::canonical_id(id).to_string();
@@ -124,6 +130,10 @@ pub fn load(choice: &PackChoice, project_dir: Option<&Path>) -> Result<(Compiled
 pub fn load_registry(path: &Path) -> Result<cavra_core::guard::McpRegistry> {
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read registry `{}`", path.display()))?;
-    cavra_core::guard::McpRegistry::from_json(&src)
-        .with_context(|| format!("registry `{}` is not a valid MCP registry (expected {{\"mcp_servers\": [...]}})", path.display()))
+    cavra_core::guard::McpRegistry::from_json(&src).with_context(|| {
+        format!(
+            "registry `{}` is not a valid MCP registry (expected {{\"mcp_servers\": [...]}})",
+            path.display()
+        )
+    })
 }

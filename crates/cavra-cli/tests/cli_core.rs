@@ -1,4 +1,5 @@
 //! The real `cavra` binary: evaluate, explain, policy, hook claude-code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
 use std::io::Write;
@@ -80,7 +81,10 @@ fn evaluate_json_has_the_documented_fields_and_exit_codes() {
     assert!(v["reason"].as_str().unwrap().contains(".env"));
     assert!(v["controls"].as_array().is_some_and(|c| !c.is_empty()));
     assert_eq!(v["policy"]["id"], "cavra-coding-baseline");
-    assert!(v["policy"]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(v["policy"]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     assert!(v["policy"]["version"].is_string());
     assert_eq!(v["request_hash"].as_str().unwrap().len(), 64);
     assert!(v["evidence_record"].is_string(), "the decision is recorded");
@@ -93,16 +97,31 @@ fn evaluate_json_has_the_documented_fields_and_exit_codes() {
     assert_eq!(o.status.code(), Some(2));
     let v = json(&o);
     assert_eq!(v["rule_id"], "git.force_push");
-    assert!(v["alternative"].as_str().unwrap().contains("force-with-lease"));
+    assert!(v["alternative"]
+        .as_str()
+        .unwrap()
+        .contains("force-with-lease"));
 
-    let o = e.run(&["evaluate", "write_file", ".github/workflows/ci.yml", "--json"]);
+    let o = e.run(&[
+        "evaluate",
+        "write_file",
+        ".github/workflows/ci.yml",
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(2), "held exits 2");
     let v = json(&o);
     assert_eq!(v["decision"], "require_approval");
     assert_eq!(v["approver_group"], "Platform Security");
 
     // shadow mode proceeds
-    let o = e.run(&["evaluate", "read_file", ".env", "--mode", "shadow", "--json"]);
+    let o = e.run(&[
+        "evaluate",
+        "read_file",
+        ".env",
+        "--mode",
+        "shadow",
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
     assert_eq!(v["decision"], "shadow");
@@ -131,7 +150,14 @@ fn evaluate_reference_request_with_policy_dir_and_registry() {
     let reg = shared().join("reference/cavra-data/mcp_registry.json");
     let req = r#"{"action_type": "mcp_tool_call", "target": "unknown-filesystem:read_file", "policy_pack": "cavra-mcp-enterprise", "session_id": "s1", "agent_id": "a1", "actor": "agent", "operation": "filesystem"}"#;
     let o = e.run_stdin(
-        &["evaluate", "--request", "-", "--policy-dir", dir.to_str().unwrap(), "--json"],
+        &[
+            "evaluate",
+            "--request",
+            "-",
+            "--policy-dir",
+            dir.to_str().unwrap(),
+            "--json",
+        ],
         req.as_bytes(),
     );
     let v = json(&o);
@@ -165,7 +191,12 @@ fn evaluate_reference_request_with_policy_dir_and_registry() {
 #[test]
 fn explain_names_the_sub_command_and_what_would_change_it() {
     let e = Env::new();
-    let o = e.run(&["explain", "execute_command", "echo hi && bash -c 'rm -rf /'", "--json"]);
+    let o = e.run(&[
+        "explain",
+        "execute_command",
+        "echo hi && bash -c 'rm -rf /'",
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let v = json(&o);
     let matched = v["decision"]["matches"][0]["matched"].as_str().unwrap();
@@ -181,7 +212,11 @@ fn explain_names_the_sub_command_and_what_would_change_it() {
 fn policy_validate_reports_file_line_column_and_hint() {
     let e = Env::new();
     let f = e.path().join("bad.yaml");
-    std::fs::write(&f, "metadata:\n  id: cavra-bad\ncommands:\n  blok:\n    - rm\n").unwrap();
+    std::fs::write(
+        &f,
+        "metadata:\n  id: cavra-bad\ncommands:\n  blok:\n    - rm\n",
+    )
+    .unwrap();
     let o = e.run(&["policy", "validate", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -196,33 +231,81 @@ fn policy_validate_reports_file_line_column_and_hint() {
     let mut args = vec!["policy", "validate"];
     args.extend(files.iter().map(String::as_str));
     let o = e.run(&args);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
 fn policy_compile_diff_test_list_show() {
     let e = Env::new();
     let out = e.path().join("baseline.json");
-    let o = e.run(&["policy", "compile", "--pack", "baseline", "-o", out.to_str().unwrap()]);
+    let o = e.run(&[
+        "policy",
+        "compile",
+        "--pack",
+        "baseline",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     // the compiled form loads and decides the same
-    let o = e.run(&["evaluate", "read_file", ".env", "--policy", out.to_str().unwrap(), "--json"]);
+    let o = e.run(&[
+        "evaluate",
+        "read_file",
+        ".env",
+        "--policy",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(json(&o)["rule_id"], "secrets.dotenv.read");
     // a tampered compiled form is refused
-    let text = std::fs::read_to_string(&out).unwrap().replace("dotenv files hold secrets", "fine");
+    let text = std::fs::read_to_string(&out)
+        .unwrap()
+        .replace("dotenv files hold secrets", "fine");
     std::fs::write(&out, text).unwrap();
-    let o = e.run(&["evaluate", "read_file", ".env", "--policy", out.to_str().unwrap()]);
+    let o = e.run(&[
+        "evaluate",
+        "read_file",
+        ".env",
+        "--policy",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("digest mismatch"));
 
-    let o = e.run(&["policy", "diff", "cavra-coding-baseline", "cavra-strict", "--json"]);
+    let o = e.run(&[
+        "policy",
+        "diff",
+        "cavra-coding-baseline",
+        "cavra-strict",
+        "--json",
+    ]);
     let v = json(&o);
-    assert!(v["rules"].as_array().unwrap().iter().any(|r| r["rule_id"] == "files.outside_repo.write" && r["direction"] == "tightened"));
-    let o = e.run(&["policy", "diff", "cavra-strict", "cavra-coding-baseline", "--json"]);
+    assert!(v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["rule_id"] == "files.outside_repo.write" && r["direction"] == "tightened"));
+    let o = e.run(&[
+        "policy",
+        "diff",
+        "cavra-strict",
+        "cavra-coding-baseline",
+        "--json",
+    ]);
     assert_eq!(json(&o)["loosens"], true);
 
     let o = e.run(&["policy", "test", "--all"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains(" passed, 0 failed"));
 
     let o = e.run(&["policy", "list", "--json"]);
@@ -255,24 +338,63 @@ fn policy_sign_verify_and_refuse_tampering() {
     )
     .unwrap();
     let key = e.path().join("k");
-    assert_eq!(e.run(&["policy", "keygen", key.to_str().unwrap()]).status.code(), Some(0));
-    let o = e.run(&["policy", "sign", pack.to_str().unwrap(), "--key", key.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        e.run(&["policy", "keygen", key.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = e.run(&[
+        "policy",
+        "sign",
+        pack.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let pubk = format!("{}.pub", key.display());
-    let o = e.run(&["policy", "verify", pack.to_str().unwrap(), "--trusted-key", &pubk]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = e.run(&[
+        "policy",
+        "verify",
+        pack.to_str().unwrap(),
+        "--trusted-key",
+        &pubk,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // tamper: a comment changes the bytes
     let mut text = std::fs::read_to_string(&pack).unwrap();
     text.push_str("# sneaky\n");
     std::fs::write(&pack, &text).unwrap();
-    let o = e.run(&["policy", "verify", pack.to_str().unwrap(), "--trusted-key", &pubk]);
+    let o = e.run(&[
+        "policy",
+        "verify",
+        pack.to_str().unwrap(),
+        "--trusted-key",
+        &pubk,
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("REFUSED"));
     // another key is not trusted
     let other = e.path().join("k2");
     e.run(&["policy", "keygen", other.to_str().unwrap()]);
     std::fs::write(&pack, text.replace("# sneaky\n", "")).unwrap();
-    let o = e.run(&["policy", "verify", pack.to_str().unwrap(), "--trusted-key", &format!("{}.pub", other.display())]);
+    let o = e.run(&[
+        "policy",
+        "verify",
+        pack.to_str().unwrap(),
+        "--trusted-key",
+        &format!("{}.pub", other.display()),
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -295,7 +417,10 @@ fn decision_of(o: &Output) -> (String, String) {
     assert_eq!(h["hookEventName"], "PreToolUse");
     (
         h["permissionDecision"].as_str().unwrap().to_string(),
-        h["permissionDecisionReason"].as_str().unwrap_or("").to_string(),
+        h["permissionDecisionReason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
     )
 }
 
@@ -303,39 +428,83 @@ fn decision_of(o: &Output) -> (String, String) {
 fn claude_code_hook_round_trip() {
     let e = Env::new();
     let proj = e.path();
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Bash", serde_json::json!({"command": "rm -rf ~"}), proj));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool("Bash", serde_json::json!({"command": "rm -rf ~"}), proj),
+    );
     assert_eq!(o.status.code(), Some(0));
     let (d, reason) = decision_of(&o);
     assert_eq!(d, "deny");
-    assert!(reason.contains("commands.destructive.rm_recursive"), "{reason}");
+    assert!(
+        reason.contains("commands.destructive.rm_recursive"),
+        "{reason}"
+    );
     assert!(reason.contains("Safer alternative"), "{reason}");
     assert!(reason.contains("inspected"), "{reason}");
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Bash", serde_json::json!({"command": "cargo build"}), proj));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool("Bash", serde_json::json!({"command": "cargo build"}), proj),
+    );
     assert_eq!(decision_of(&o).0, "allow");
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Write", serde_json::json!({"file_path": proj.join(".github/workflows/x.yml"), "content": "x"}), proj));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool(
+            "Write",
+            serde_json::json!({"file_path": proj.join(".github/workflows/x.yml"), "content": "x"}),
+            proj,
+        ),
+    );
     assert_eq!(decision_of(&o).0, "ask");
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("mcp__fs__read_file", serde_json::json!({"path": "~/.ssh/id_rsa"}), proj));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool(
+            "mcp__fs__read_file",
+            serde_json::json!({"path": "~/.ssh/id_rsa"}),
+            proj,
+        ),
+    );
     assert_eq!(decision_of(&o).0, "deny");
     // every decision is in the evidence log
     let o = e.run(&["evidence", "verify"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 #[test]
 fn claude_code_hook_fails_closed() {
     let e = Env::new();
-    for bad in [&b"not json"[..], b"", b"[1,2]", b"{\"hook_event_name\": \"PreToolUse\"}"] {
+    for bad in [
+        &b"not json"[..],
+        b"",
+        b"[1,2]",
+        b"{\"hook_event_name\": \"PreToolUse\"}",
+    ] {
         let o = e.run_stdin(&["hook", "claude-code"], bad);
-        assert_eq!(o.status.code(), Some(2), "input {:?}", String::from_utf8_lossy(bad));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "input {:?}",
+            String::from_utf8_lossy(bad)
+        );
         assert!(!String::from_utf8_lossy(&o.stderr).is_empty());
     }
     // unknown tool
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("TeleportFiles", serde_json::json!({}), e.path()));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool("TeleportFiles", serde_json::json!({}), e.path()),
+    );
     let (d, reason) = decision_of(&o);
     assert_eq!(d, "deny");
     assert!(reason.contains("unknown tool `TeleportFiles`"), "{reason}");
     // missing field
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Bash", serde_json::json!({}), e.path()));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool("Bash", serde_json::json!({}), e.path()),
+    );
     assert_eq!(decision_of(&o).0, "deny");
     // a 10 MB payload
     let big = vec![b'a'; 10 << 20];
@@ -344,12 +513,18 @@ fn claude_code_hook_fails_closed() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("larger than"));
     // a 1 MB command: analysed or held, never allowed silently
     let cmd = format!("echo {}", "a ".repeat(600_000));
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Bash", serde_json::json!({"command": cmd}), e.path()));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool("Bash", serde_json::json!({"command": cmd}), e.path()),
+    );
     assert_ne!(decision_of(&o).0, "allow");
     // an unreadable policy fails closed
     std::fs::create_dir_all(e.path().join(".cavra")).unwrap();
     std::fs::write(e.path().join(".cavra/policy.yaml"), "metadata: [broken").unwrap();
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Bash", serde_json::json!({"command": "ls"}), e.path()));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool("Bash", serde_json::json!({"command": "ls"}), e.path()),
+    );
     let (d, reason) = decision_of(&o);
     assert_eq!(d, "deny");
     assert!(reason.contains("policy could not be loaded"), "{reason}");
@@ -364,24 +539,42 @@ fn project_policy_is_used_by_the_hook() {
         "metadata:\n  id: cavra-project\n  extends: cavra-coding-baseline\nrules:\n  - id: team.no_make_deploy\n    effect: block\n    reason: deploys go through CI\n    match: {command: {program: [make], subcommand: [deploy]}}\nprograms:\n  make: {subcommand_depth: 1, args: none}\n",
     )
     .unwrap();
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Bash", serde_json::json!({"command": "make deploy"}), e.path()));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool(
+            "Bash",
+            serde_json::json!({"command": "make deploy"}),
+            e.path(),
+        ),
+    );
     let (d, reason) = decision_of(&o);
     assert_eq!(d, "deny");
     assert!(reason.contains("team.no_make_deploy"), "{reason}");
-    let o = e.run_stdin(&["hook", "claude-code"], &pre_tool("Bash", serde_json::json!({"command": "make test"}), e.path()));
+    let o = e.run_stdin(
+        &["hook", "claude-code"],
+        &pre_tool(
+            "Bash",
+            serde_json::json!({"command": "make test"}),
+            e.path(),
+        ),
+    );
     assert_eq!(decision_of(&o).0, "allow");
 }
 
 #[test]
 fn shared_corpus_scores_100_percent_through_the_binary() {
     let corpus = shared().join("corpus/dev-corpus.jsonl");
-    let text = std::fs::read_to_string(&corpus).expect("../shared/corpus/dev-corpus.jsonl is present");
+    let text =
+        std::fs::read_to_string(&corpus).expect("../shared/corpus/dev-corpus.jsonl is present");
     let e = Env::new();
     let mut misses = Vec::new();
     let mut n = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let row: Value = serde_json::from_str(line).unwrap();
-        let o = e.run_stdin(&["hook", "claude-code"], row["event"].to_string().as_bytes());
+        let o = e.run_stdin(
+            &["hook", "claude-code"],
+            row["event"].to_string().as_bytes(),
+        );
         let blocked = match o.status.code() {
             Some(2) => true,
             Some(0) => {
@@ -392,10 +585,18 @@ fn shared_corpus_scores_100_percent_through_the_binary() {
         };
         let want_block = row["expect"] == "block";
         if blocked != want_block {
-            misses.push(format!("{} ({}): expected {}, got blocked={blocked}", row["id"], row["category"], row["expect"]));
+            misses.push(format!(
+                "{} ({}): expected {}, got blocked={blocked}",
+                row["id"], row["category"], row["expect"]
+            ));
         }
         n += 1;
     }
     assert!(n >= 100);
-    assert!(misses.is_empty(), "{} misses:\n{}", misses.len(), misses.join("\n"));
+    assert!(
+        misses.is_empty(),
+        "{} misses:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
 }

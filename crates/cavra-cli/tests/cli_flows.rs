@@ -1,5 +1,6 @@
 //! Approvals round trip, break-glass, escalation, script awareness and guidance, through
 //! the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
 use std::io::Write;
@@ -79,29 +80,72 @@ fn bash_event(cmd: &str, cwd: &Path) -> Value {
 fn approval_round_trip_through_the_binary() {
     let e = Env::new();
     let args = [
-        "evaluate", "write_file", ".github/workflows/ci.yml", "--non-interactive", "--agent", "bot-1", "--session", "s1", "--json",
+        "evaluate",
+        "write_file",
+        ".github/workflows/ci.yml",
+        "--non-interactive",
+        "--agent",
+        "bot-1",
+        "--session",
+        "s1",
+        "--json",
     ];
     let o = e.run(&args);
     assert_eq!(o.status.code(), Some(2));
     let v = json(&o);
     assert_eq!(v["decision"], "require_approval");
-    let id = v["approval_id"].as_str().expect("an approval request is opened").to_string();
+    let id = v["approval_id"]
+        .as_str()
+        .expect("an approval request is opened")
+        .to_string();
 
     // pending in the list
     let o = e.run(&["approvals", "list", "--status", "pending", "--json"]);
     let list = json(&o);
-    assert!(list.as_array().unwrap().iter().any(|a| a["approval_id"] == id.as_str() || a["id"] == id.as_str()), "{list}");
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["approval_id"] == id.as_str() || a["id"] == id.as_str()),
+        "{list}"
+    );
 
     // the agent cannot approve its own request
-    let o = e.run(&["approvals", "approve", &id, "--as", "bot-1", "--reason", "me"]);
+    let o = e.run(&[
+        "approvals",
+        "approve",
+        &id,
+        "--as",
+        "bot-1",
+        "--reason",
+        "me",
+    ]);
     assert_eq!(o.status.code(), Some(1));
 
-    let o = e.run(&["approvals", "approve", &id, "--as", "alice", "--reason", "reviewed the workflow"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = e.run(&[
+        "approvals",
+        "approve",
+        &id,
+        "--as",
+        "alice",
+        "--reason",
+        "reviewed the workflow",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // the same action now passes, once
     let o = e.run(&args);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let v = json(&o);
     assert_eq!(v["decision"], "allow");
     assert!(v["reason"].as_str().unwrap().contains("alice"));
@@ -113,7 +157,17 @@ fn approval_round_trip_through_the_binary() {
     assert_ne!(v["approval_id"].as_str().unwrap(), id);
 
     // a different action is not covered by the approval
-    let o = e.run(&["evaluate", "write_file", ".github/workflows/other.yml", "--non-interactive", "--agent", "bot-1", "--session", "s1", "--json"]);
+    let o = e.run(&[
+        "evaluate",
+        "write_file",
+        ".github/workflows/other.yml",
+        "--non-interactive",
+        "--agent",
+        "bot-1",
+        "--session",
+        "s1",
+        "--json",
+    ]);
     assert_eq!(json(&o)["decision"], "require_approval");
 
     // deny
@@ -123,7 +177,15 @@ fn approval_round_trip_through_the_binary() {
     assert_eq!(o.status.code(), Some(0));
     let o = e.run(&["approvals", "show", &id2, "--json"]);
     assert_eq!(json(&o)["state"], "denied");
-    let o = e.run(&["approvals", "approve", "nope-123", "--as", "alice", "--reason", "x"]);
+    let o = e.run(&[
+        "approvals",
+        "approve",
+        "nope-123",
+        "--as",
+        "alice",
+        "--reason",
+        "x",
+    ]);
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -132,13 +194,35 @@ fn approvals_expire() {
     let e = Env::new();
     let pack = e.path().join("p.yaml");
     std::fs::write(&pack, "metadata: {id: cavra-fast, extends: cavra-coding-baseline}\ndefaults: {approval_ttl: 1s}\n").unwrap();
-    let args = ["evaluate", "write_file", ".github/workflows/ci.yml", "--non-interactive", "--agent", "bot", "--policy", pack.to_str().unwrap(), "--json"];
+    let args = [
+        "evaluate",
+        "write_file",
+        ".github/workflows/ci.yml",
+        "--non-interactive",
+        "--agent",
+        "bot",
+        "--policy",
+        pack.to_str().unwrap(),
+        "--json",
+    ];
     let v = json(&e.run(&args));
     let id = v["approval_id"].as_str().unwrap().to_string();
     std::thread::sleep(std::time::Duration::from_millis(2200));
-    let o = e.run(&["approvals", "approve", &id, "--as", "alice", "--reason", "late"]);
+    let o = e.run(&[
+        "approvals",
+        "approve",
+        &id,
+        "--as",
+        "alice",
+        "--reason",
+        "late",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("expired"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("expired"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -151,15 +235,35 @@ fn headless_hook_blocks_with_the_command_to_approve() {
     let o = e.hook(&ev, &[("CAVRA_NON_INTERACTIVE", "1")]);
     let v = json(&o);
     assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
-    let reason = v["hookSpecificOutput"]["permissionDecisionReason"].as_str().unwrap();
+    let reason = v["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap();
     assert!(reason.contains("cavra approvals approve"), "{reason}");
 }
 
 #[test]
 fn break_glass_is_allowed_and_flagged() {
     let e = Env::new();
-    let o = e.run(&["approvals", "break-glass", "--as", "oncall", "--reason", "incident 42: rotate leaked key", "--action", "read_file", "--target", "*.env", "--ttl", "1h"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = e.run(&[
+        "approvals",
+        "break-glass",
+        "--as",
+        "oncall",
+        "--reason",
+        "incident 42: rotate leaked key",
+        "--action",
+        "read_file",
+        "--target",
+        "*.env",
+        "--ttl",
+        "1h",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = e.run(&["evaluate", "read_file", ".env", "--json"]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
@@ -174,7 +278,15 @@ fn break_glass_is_allowed_and_flagged() {
 #[test]
 fn escalation_holds_and_release_frees_the_session() {
     let e = Env::new();
-    let s = ["--pack", "strict", "--session", "s-esc", "--agent", "bot", "--json"];
+    let s = [
+        "--pack",
+        "strict",
+        "--session",
+        "s-esc",
+        "--agent",
+        "bot",
+        "--json",
+    ];
     let run = |target: &str| {
         let mut a = vec!["evaluate", "execute_command", target];
         a.extend_from_slice(&s);
@@ -186,16 +298,42 @@ fn escalation_holds_and_release_frees_the_session() {
     assert_eq!(v["decision"], "require_approval", "{v}");
     assert_eq!(v["rule_id"], "session.held");
     // reads still pass
-    let o = e.run(&["evaluate", "read_file", "src/lib.rs", "--pack", "strict", "--session", "s-esc", "--json"]);
+    let o = e.run(&[
+        "evaluate",
+        "read_file",
+        "src/lib.rs",
+        "--pack",
+        "strict",
+        "--session",
+        "s-esc",
+        "--json",
+    ]);
     assert_eq!(json(&o)["decision"], "allow");
     let o = e.run(&["sessions", "show", "s-esc", "--json"]);
     assert_eq!(json(&o)["held"], true);
-    let o = e.run(&["sessions", "release", "s-esc", "--as", "alice", "--reason", "talked to the dev"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = e.run(&[
+        "sessions",
+        "release",
+        "s-esc",
+        "--as",
+        "alice",
+        "--reason",
+        "talked to the dev",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(json(&run("cargo build"))["decision"], "allow");
     // hold and release are evidenced
     let o = e.run(&["evidence", "search", "--kind", "session.held", "--json"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("s-esc"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("s-esc"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 #[test]
@@ -204,12 +342,25 @@ fn escalation_by_count_in_window() {
     let pack = e.path().join("p.yaml");
     std::fs::write(&pack, "metadata: {id: cavra-esc, extends: cavra-coding-baseline}\ndefaults: {escalation: {max_blocks: 3, window: 10m}}\n").unwrap();
     let ev = |t: &str| {
-        json(&e.run(&["evaluate", "execute_command", t, "--policy", pack.to_str().unwrap(), "--session", "s2", "--json"]))
+        json(&e.run(&[
+            "evaluate",
+            "execute_command",
+            t,
+            "--policy",
+            pack.to_str().unwrap(),
+            "--session",
+            "s2",
+            "--json",
+        ]))
     };
     for _ in 0..2 {
         assert_eq!(ev("git push --force")["decision"], "block");
     }
-    assert_eq!(ev("npm test")["decision"], "allow", "two blocks are below the threshold");
+    assert_eq!(
+        ev("npm test")["decision"],
+        "allow",
+        "two blocks are below the threshold"
+    );
     assert_eq!(ev("git push --force")["decision"], "block");
     assert_eq!(ev("npm test")["rule_id"], "session.held");
 }
@@ -219,15 +370,50 @@ fn scripts_are_inspected_with_file_and_line() {
     let e = Env::new();
     let proj = e.path();
     std::fs::create_dir_all(proj.join("scripts")).unwrap();
-    std::fs::write(proj.join("scripts/clean.sh"), "#!/bin/sh\necho cleaning\nrm -rf ~\n").unwrap();
-    std::fs::write(proj.join("scripts/ok.sh"), "#!/bin/sh\nrm -rf dist\ncargo build\n").unwrap();
-    std::fs::write(proj.join("tool.py"), "#!/usr/bin/env bash\ngit push --force origin main\n").unwrap();
-    std::fs::write(proj.join("Makefile"), "build:\n\tcargo build\n\nnuke:\n\t@echo bye\n\trm -rf /\n").unwrap();
+    std::fs::write(
+        proj.join("scripts/clean.sh"),
+        "#!/bin/sh\necho cleaning\nrm -rf ~\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("scripts/ok.sh"),
+        "#!/bin/sh\nrm -rf dist\ncargo build\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("tool.py"),
+        "#!/usr/bin/env bash\ngit push --force origin main\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("Makefile"),
+        "build:\n\tcargo build\n\nnuke:\n\t@echo bye\n\trm -rf /\n",
+    )
+    .unwrap();
     let cwd = proj.to_str().unwrap();
-    let ev = |cmd: &str, pack: &str| json(&e.run(&["evaluate", "execute_command", cmd, "--cwd", cwd, "--pack", pack, "--json", "--no-record"]));
+    let ev = |cmd: &str, pack: &str| {
+        json(&e.run(&[
+            "evaluate",
+            "execute_command",
+            cmd,
+            "--cwd",
+            cwd,
+            "--pack",
+            pack,
+            "--json",
+            "--no-record",
+        ]))
+    };
     let v = ev("bash scripts/clean.sh", "baseline");
     assert_eq!(v["decision"], "block", "{v}");
-    assert!(v["reason"].as_str().unwrap().contains("in script `scripts/clean.sh` line 3"), "{}", v["reason"]);
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("in script `scripts/clean.sh` line 3"),
+        "{}",
+        v["reason"]
+    );
     let v = ev("sh ./scripts/clean.sh", "baseline");
     assert_eq!(v["decision"], "block");
     let v = ev("./scripts/clean.sh", "baseline");
@@ -237,7 +423,11 @@ fn scripts_are_inspected_with_file_and_line() {
     assert_eq!(v["decision"], "block", "{v}");
     let v = ev("make nuke", "baseline");
     assert_eq!(v["decision"], "block", "{v}");
-    assert!(v["reason"].as_str().unwrap().contains("Makefile` line 6"), "{}", v["reason"]);
+    assert!(
+        v["reason"].as_str().unwrap().contains("Makefile` line 6"),
+        "{}",
+        v["reason"]
+    );
     assert_eq!(ev("make build", "baseline")["decision"], "allow");
     // unreadable or oversized: not silently trusted under the strict pack
     std::fs::write(proj.join("scripts/big.sh"), "echo x\n".repeat(50_000)).unwrap();
@@ -247,10 +437,16 @@ fn scripts_are_inspected_with_file_and_line() {
     assert!(v["reason"].as_str().unwrap().contains("larger than"));
     let v = ev("bash scripts/missing.sh", "strict");
     assert_eq!(v["rule_id"], "scripts.not_inspected");
-    assert_eq!(ev("bash scripts/missing.sh", "baseline")["decision"], "allow");
+    assert_eq!(
+        ev("bash scripts/missing.sh", "baseline")["decision"],
+        "allow"
+    );
     // through the hook, the reason names the file and line
     let o = e.hook(&bash_event("bash scripts/clean.sh", proj), &[]);
-    let r = json(&o)["hookSpecificOutput"]["permissionDecisionReason"].as_str().unwrap().to_string();
+    let r = json(&o)["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(r.contains("scripts/clean.sh` line 3"), "{r}");
 }
 
@@ -272,14 +468,26 @@ fn guidance_names_match_scope_and_alternative() {
         let h = &v["hookSpecificOutput"];
         assert_ne!(h["permissionDecision"], "allow", "{cmd}");
         let r = h["permissionDecisionReason"].as_str().unwrap();
-        assert!(r.contains("Safer alternative") && r.contains(alt), "{cmd}: {r}");
+        assert!(
+            r.contains("Safer alternative") && r.contains(alt),
+            "{cmd}: {r}"
+        );
         assert!(r.contains("inspected"), "{cmd}: {r}");
         assert!(r.contains("rule "), "{cmd}: {r}");
     }
     // the exact sub-command is named
-    let o = e.hook(&bash_event("echo ok && sudo bash -c 'rm -rf /'", e.path()), &[]);
-    let r = json(&o)["hookSpecificOutput"]["permissionDecisionReason"].as_str().unwrap().to_string();
-    assert!(r.contains("`bash -c` argument") && r.contains("`rm -rf /`"), "{r}");
+    let o = e.hook(
+        &bash_event("echo ok && sudo bash -c 'rm -rf /'", e.path()),
+        &[],
+    );
+    let r = json(&o)["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        r.contains("`bash -c` argument") && r.contains("`rm -rf /`"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -289,11 +497,16 @@ fn session_start_injects_context_and_is_recorded() {
     let o = e.hook(&ev, &[]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
-    let ctx = v["hookSpecificOutput"]["additionalContext"].as_str().unwrap();
+    let ctx = v["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap();
     assert!(ctx.contains("cavra-coding-baseline"), "{ctx}");
     let post = serde_json::json!({"session_id": "s9", "cwd": e.path(), "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_response": {"stdout": "a"}});
     assert_eq!(e.hook(&post, &[]).status.code(), Some(0));
     let o = e.run(&["evidence", "search", "--session", "s9", "--json"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("PostToolUse") && text.contains("SessionStart"), "{text}");
+    assert!(
+        text.contains("PostToolUse") && text.contains("SessionStart"),
+        "{text}"
+    );
 }

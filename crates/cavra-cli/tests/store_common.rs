@@ -1,6 +1,5 @@
 //! Helpers shared by the `store_*` integration tests (included with `mod`).
-
-#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

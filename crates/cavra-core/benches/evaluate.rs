@@ -1,4 +1,5 @@
 //! In-process evaluation benchmarks: `cargo bench -p cavra-core --bench evaluate`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cavra_core::guard::{evaluate, EvalEnv};
 use cavra_core::policy::bundled;
@@ -24,10 +25,19 @@ fn bench(c: &mut Criterion) {
     let cases = [
         ("read_file", req(ActionType::ReadFile, "src/main.rs")),
         ("read_dotenv", req(ActionType::ReadFile, ".env")),
-        ("command_typical", req(ActionType::ExecuteCommand, "cargo test -p core && git status")),
+        (
+            "command_typical",
+            req(
+                ActionType::ExecuteCommand,
+                "cargo test -p core && git status",
+            ),
+        ),
         (
             "command_dangerous",
-            req(ActionType::ExecuteCommand, "git -C repo push --force origin main && rm -rf ~/x"),
+            req(
+                ActionType::ExecuteCommand,
+                "git -C repo push --force origin main && rm -rf ~/x",
+            ),
         ),
         ("git_push", req(ActionType::GitOperation, "origin/main")),
     ];

@@ -34,7 +34,10 @@ enum Tok {
     Any,
     /// `**/` at a segment start: zero or more whole directories.
     Dirs,
-    Class { neg: bool, items: Vec<(char, char)> },
+    Class {
+        neg: bool,
+        items: Vec<(char, char)>,
+    },
 }
 
 /// The compiled form of a glob (built on first use).
@@ -92,7 +95,11 @@ impl Glob {
         if pattern.is_empty() {
             return Err(GlobError::Empty);
         }
-        let norm = if ci { pattern.to_ascii_lowercase() } else { pattern.to_string() };
+        let norm = if ci {
+            pattern.to_ascii_lowercase()
+        } else {
+            pattern.to_string()
+        };
         let literal = !norm.contains(SPECIAL);
         if !literal {
             check_syntax(pattern)?;
@@ -114,7 +121,9 @@ impl Glob {
             .get_or_init(|| {
                 let mut alts = Vec::new();
                 for p in expand_braces(&self.source).ok()? {
-                    alts.push(tokenize(&p, self.text_mode, self.case_insensitive, &self.source).ok()?);
+                    alts.push(
+                        tokenize(&p, self.text_mode, self.case_insensitive, &self.source).ok()?,
+                    );
                 }
                 let lits = alts.iter().map(|a| literal_runs(a)).collect();
                 Some(Compiled { alts, lits })
@@ -148,9 +157,11 @@ impl Glob {
             return false;
         }
         match self.compiled() {
-            Some(c) => c.alts.iter().zip(&c.lits).any(|(a, lits)| {
-                lits.iter().all(|l| s.contains(l.as_str())) && match_toks(a, s)
-            }),
+            Some(c) => {
+                c.alts.iter().zip(&c.lits).any(|(a, lits)| {
+                    lits.iter().all(|l| s.contains(l.as_str())) && match_toks(a, s)
+                })
+            }
             // syntax was checked at construction; an uncompilable glob matches nothing
             None => false,
         }
@@ -309,7 +320,7 @@ fn tokenize(p: &str, text_mode: bool, ci: bool, orig: &str) -> Result<Vec<Tok>, 
                 }
                 continue;
             }
-            '?' => toks.push(if text_mode { Tok::One } else { Tok::One }),
+            '?' => toks.push(Tok::One),
             '[' => {
                 let mut j = i + 1;
                 let mut neg = false;

@@ -10,6 +10,7 @@
 
 pub mod glob;
 pub mod guard;
+pub mod hooks;
 pub mod model;
 pub mod paths;
 pub mod policy;

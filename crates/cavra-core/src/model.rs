@@ -45,17 +45,19 @@ impl ActionType {
 
     /// Parses the wire name (also accepts a few common aliases).
     pub fn parse(s: &str) -> Option<ActionType> {
-        Some(match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "read_file" | "read" => ActionType::ReadFile,
-            "write_file" | "write" | "edit_file" => ActionType::WriteFile,
-            "delete_file" | "delete" => ActionType::DeleteFile,
-            "execute_command" | "command" | "exec" | "shell" => ActionType::ExecuteCommand,
-            "git_operation" | "git" => ActionType::GitOperation,
-            "mcp_tool_call" | "mcp" => ActionType::McpToolCall,
-            "network_request" | "network" | "fetch" => ActionType::NetworkRequest,
-            "pull_request" => ActionType::PullRequest,
-            _ => return None,
-        })
+        Some(
+            match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "read_file" | "read" => ActionType::ReadFile,
+                "write_file" | "write" | "edit_file" => ActionType::WriteFile,
+                "delete_file" | "delete" => ActionType::DeleteFile,
+                "execute_command" | "command" | "exec" | "shell" => ActionType::ExecuteCommand,
+                "git_operation" | "git" => ActionType::GitOperation,
+                "mcp_tool_call" | "mcp" => ActionType::McpToolCall,
+                "network_request" | "network" | "fetch" => ActionType::NetworkRequest,
+                "pull_request" => ActionType::PullRequest,
+                _ => return None,
+            },
+        )
     }
 }
 
@@ -404,7 +406,14 @@ mod tests {
 
     #[test]
     fn canonical_json_escapes_like_serde() {
-        for s in ["plain", "q\"uote", "back\\slash", "nl\n tab\t cr\r", "\u{1}ctl", "ünï"] {
+        for s in [
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "nl\n tab\t cr\r",
+            "\u{1}ctl",
+            "ünï",
+        ] {
             let mut out = String::new();
             canonical_json(&serde_json::Value::String(s.into()), &mut out);
             assert_eq!(out, serde_json::to_string(s).unwrap());

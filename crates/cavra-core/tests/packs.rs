@@ -1,5 +1,6 @@
 //! Every bundled pack passes its own tests; every reference pack loads unchanged, validates,
 //! and gives the reference's golden decisions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cavra_core::guard::{evaluate, EvalEnv, McpRegistry};
 use cavra_core::policy::{self, bundled, testing, PackResolver, PackSource, PolicyError};
@@ -38,7 +39,12 @@ fn bundled_packs_pass_their_tests() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {total} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -48,7 +54,9 @@ fn every_reference_pack_loads_unchanged() {
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let id = e.unwrap().file_name().to_string_lossy().to_string();
-        let src = resolver.resolve(&id).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let src = resolver
+            .resolve(&id)
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
         let pack = policy::compile::compile(src, &resolver).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(pack.id, id);
         n += 1;
@@ -61,7 +69,10 @@ fn reference_golden_decisions() {
     let dir = shared().join("cavra-policies");
     let resolver = DirResolver(dir);
     let golden: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(shared().join("cavra-data/golden/community_ga_control_hardening.json")).unwrap(),
+        &std::fs::read_to_string(
+            shared().join("cavra-data/golden/community_ga_control_hardening.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     for case in golden.as_array().unwrap() {
@@ -72,28 +83,68 @@ fn reference_golden_decisions() {
         req.operation = case["requested_operation"].as_str().map(str::to_string);
         let d = evaluate(&pack, &req, &EvalEnv::default());
         let name = case["name"].as_str().unwrap();
-        assert_eq!(d.decision.as_str(), case["decision"].as_str().unwrap(), "{name}: {}", d.reason);
+        assert_eq!(
+            d.decision.as_str(),
+            case["decision"].as_str().unwrap(),
+            "{name}: {}",
+            d.reason
+        );
         assert_eq!(d.rule_id, case["rule_id"].as_str().unwrap(), "{name}");
-        assert_eq!(d.severity.as_str(), case["severity"].as_str().unwrap(), "{name}");
-        assert_eq!(d.approver_group.as_deref(), case["approver_group"].as_str(), "{name}");
+        assert_eq!(
+            d.severity.as_str(),
+            case["severity"].as_str().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            d.approver_group.as_deref(),
+            case["approver_group"].as_str(),
+            "{name}"
+        );
         assert_eq!(d.policy.id, pack_id);
     }
 }
 
 #[test]
 fn reference_registry_decisions() {
-    let reg = McpRegistry::from_json(&std::fs::read_to_string(shared().join("cavra-data/mcp_registry.json")).unwrap()).unwrap();
+    let reg = McpRegistry::from_json(
+        &std::fs::read_to_string(shared().join("cavra-data/mcp_registry.json")).unwrap(),
+    )
+    .unwrap();
     let pack = bundled::compiled("cavra-coding-baseline").unwrap();
-    let env = EvalEnv { registry: Some(&reg), ..Default::default() };
+    let env = EvalEnv {
+        registry: Some(&reg),
+        ..Default::default()
+    };
     let check = |target: &str, decision: &str, rule: &str| {
         let req = ActionRequest::new(ActionType::McpToolCall, target);
         let d = evaluate(&pack, &req, &env);
-        assert_eq!((d.decision.as_str(), d.rule_id.as_str()), (decision, rule), "{target}: {}", d.reason);
+        assert_eq!(
+            (d.decision.as_str(), d.rule_id.as_str()),
+            (decision, rule),
+            "{target}: {}",
+            d.reason
+        );
     };
-    check("github-mcp:create_pull_request", "allow", "mcp.registry.allow");
-    check("github-mcp:delete_repo", "require_approval", "mcp.registry.tool_scope");
-    check("filesystem-lab:read_file", "require_approval", "mcp.registry.requires_approval");
-    check("personal-drive-mcp:read_file", "block", "mcp.registry.blocked");
+    check(
+        "github-mcp:create_pull_request",
+        "allow",
+        "mcp.registry.allow",
+    );
+    check(
+        "github-mcp:delete_repo",
+        "require_approval",
+        "mcp.registry.tool_scope",
+    );
+    check(
+        "filesystem-lab:read_file",
+        "require_approval",
+        "mcp.registry.requires_approval",
+    );
+    check(
+        "personal-drive-mcp:read_file",
+        "block",
+        "mcp.registry.blocked",
+    );
     check("nobody:x", "block", "mcp.registry.unknown");
 }
 
@@ -101,22 +152,47 @@ fn reference_registry_decisions() {
 fn reference_weaknesses_are_fixed() {
     let dir = shared().join("cavra-policies");
     let resolver = DirResolver(dir);
-    let pack = policy::compile::compile(resolver.resolve("cavra-ai-agent-baseline").unwrap(), &resolver).unwrap();
+    let pack = policy::compile::compile(
+        resolver.resolve("cavra-ai-agent-baseline").unwrap(),
+        &resolver,
+    )
+    .unwrap();
     let eval = |a: ActionType, t: &str| {
         let mut r = ActionRequest::new(a, t);
         r.cwd = Some("/repo".into());
         evaluate(&pack, &r, &EvalEnv::default())
     };
     // `.env` anywhere, not just the bare string
-    assert_eq!(eval(ActionType::ReadFile, "/repo/.env").decision.as_str(), "block");
+    assert_eq!(
+        eval(ActionType::ReadFile, "/repo/.env").decision.as_str(),
+        "block"
+    );
     // chaining an allowed command does not launder a blocked one
-    let d = eval(ActionType::ExecuteCommand, "pytest && terraform apply -auto-approve");
+    let d = eval(
+        ActionType::ExecuteCommand,
+        "pytest && terraform apply -auto-approve",
+    );
     assert_eq!(d.decision.as_str(), "block");
     assert_eq!(d.severity.as_str(), "critical");
     // bash -c hides nothing
-    assert_eq!(eval(ActionType::ExecuteCommand, "bash -c 'terraform apply'").decision.as_str(), "block");
+    assert_eq!(
+        eval(ActionType::ExecuteCommand, "bash -c 'terraform apply'")
+            .decision
+            .as_str(),
+        "block"
+    );
     // a suffix is not a branch
-    assert_eq!(eval(ActionType::GitOperation, "origin/domain").decision.as_str(), "allow");
+    assert_eq!(
+        eval(ActionType::GitOperation, "origin/domain")
+            .decision
+            .as_str(),
+        "allow"
+    );
     // terraform destroy is high, apply critical (reference severity rule) — destroy not in this pack
-    assert_eq!(eval(ActionType::ExecuteCommand, "kubectl delete ns prod").severity.as_str(), "critical");
+    assert_eq!(
+        eval(ActionType::ExecuteCommand, "kubectl delete ns prod")
+            .severity
+            .as_str(),
+        "critical"
+    );
 }

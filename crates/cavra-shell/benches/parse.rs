@@ -1,4 +1,5 @@
 //! Criterion benchmarks: a typical agent command, and linear scaling over 10 B .. 100 KB.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use cavra_shell::{analyze, AnalyzeOptions};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 

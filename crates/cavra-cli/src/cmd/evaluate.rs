@@ -92,7 +92,9 @@ pub fn request_from_json(v: &Value) -> Result<ActionRequest> {
         agent_id: s(v, "agent_id").unwrap_or_else(|| "unknown-agent".into()),
         kind: s(v, "actor").unwrap_or_else(|| "agent".into()),
     };
-    req.operation = s(v, "operation").or_else(|| s(v, "requested_operation")).or_else(|| s(v, "capability"));
+    req.operation = s(v, "operation")
+        .or_else(|| s(v, "requested_operation"))
+        .or_else(|| s(v, "capability"));
     req.policy_pack = s(v, "policy_pack");
     req.cwd = s(v, "cwd");
     req.repo_root = s(v, "repo_root");
@@ -117,7 +119,9 @@ pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
     let mut req = if let Some(r) = &args.request {
         let text = if r == "-" {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read the request from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the request from stdin")?;
             s
         } else {
             std::fs::read_to_string(r).with_context(|| format!("cannot read request file `{r}`"))?
@@ -142,7 +146,9 @@ pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
     }
     if req.cwd.is_none() {
         req.cwd = args.cwd.clone().or_else(|| {
-            std::env::current_dir().ok().map(|p| p.display().to_string())
+            std::env::current_dir()
+                .ok()
+                .map(|p| p.display().to_string())
         });
     }
     if args.repo.is_some() {
@@ -150,7 +156,8 @@ pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
     }
     req.home = home();
     if let Some(m) = &args.mode {
-        req.mode = Some(Mode::parse(m).ok_or_else(|| anyhow!("unknown mode `{m}` (enforce, shadow)"))?);
+        req.mode =
+            Some(Mode::parse(m).ok_or_else(|| anyhow!("unknown mode `{m}` (enforce, shadow)"))?);
     }
     Ok(req)
 }
@@ -164,7 +171,11 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
     let project = std::env::current_dir().ok();
     let (pack, _origin) = packs::load(&choice, project.as_deref())?;
     req.policy_pack = Some(pack.id.clone());
-    let registry = args.registry.as_deref().map(packs::load_registry).transpose()?;
+    let registry = args
+        .registry
+        .as_deref()
+        .map(packs::load_registry)
+        .transpose()?;
     let opts = DecideOptions {
         record: !args.no_record,
         non_interactive: args.non_interactive,
@@ -210,7 +221,11 @@ pub fn explain(args: ExplainArgs, ctx: &Ctx) -> Result<i32> {
         choice.pack = req.policy_pack.clone();
     }
     let (pack, origin) = packs::load(&choice, project.as_deref())?;
-    let registry = a.registry.as_deref().map(packs::load_registry).transpose()?;
+    let registry = a
+        .registry
+        .as_deref()
+        .map(packs::load_registry)
+        .transpose()?;
     let env = cavra_core::guard::EvalEnv {
         registry: registry.as_ref(),
         ..Default::default()

@@ -8,7 +8,7 @@ use crate::ctx::Ctx;
 use crate::decide::{decide, DecideOptions, Decided};
 use crate::packs::{self, PackChoice};
 use anyhow::{anyhow, Context, Result};
-use cavra_core::{ActionRequest, ActionType, Actor, McpCall, Outcome};
+use cavra_core::{ActionRequest, Actor, Outcome};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 use std::io::Read;
@@ -96,83 +96,11 @@ pub struct ToolCall {
     pub input: Value,
 }
 
-fn str_field(v: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter()
-        .find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_string))
-}
-
-/// Harmless built-in tools that touch nothing outside the agent.
-const INERT_TOOLS: &[&str] = &[
-    "Task",
-    "TodoWrite",
-    "TodoRead",
-    "ExitPlanMode",
-    "EnterPlanMode",
-    "AskUserQuestion",
-    "BashOutput",
-    "KillShell",
-    "KillBash",
-    "SlashCommand",
-    "Skill",
-    "ListMcpResourcesTool",
-    "ReadMcpResourceTool",
-];
+pub(crate) use cavra_core::hooks::str_field;
 
 /// Maps a tool call to the action requests it implies. `Err` = unknown tool or bad input.
 pub fn map_tool(call: &ToolCall) -> std::result::Result<Vec<ActionRequest>, String> {
-    let t = call.tool.as_str();
-    let i = &call.input;
-    let mk = |a: ActionType, target: String| ActionRequest::new(a, target);
-    let need = |keys: &[&str]| {
-        str_field(i, keys).ok_or_else(|| {
-            format!(
-                "tool `{t}` input has no `{}`; CAVRA cannot tell what it would touch",
-                keys.join("`/`")
-            )
-        })
-    };
-    Ok(match t {
-        "Bash" | "PowerShell" => vec![mk(ActionType::ExecuteCommand, need(&["command"])?)],
-        "Read" | "NotebookRead" => vec![mk(ActionType::ReadFile, need(&["file_path", "notebook_path", "path"])?)],
-        "Write" | "Edit" | "MultiEdit" => vec![mk(ActionType::WriteFile, need(&["file_path", "path"])?)],
-        "NotebookEdit" => vec![mk(ActionType::WriteFile, need(&["notebook_path", "file_path"])?)],
-        "Glob" | "LS" => {
-            let path = str_field(i, &["path"]).unwrap_or_else(|| call.cwd.clone().unwrap_or_else(|| ".".into()));
-            vec![mk(ActionType::ReadFile, path)]
-        }
-        "Grep" => {
-            let path = str_field(i, &["path"]).unwrap_or_else(|| call.cwd.clone().unwrap_or_else(|| ".".into()));
-            let mut v = vec![mk(ActionType::ReadFile, path.clone())];
-            if let Some(g) = str_field(i, &["glob"]) {
-                if !g.contains('*') {
-                    v.push(mk(ActionType::ReadFile, format!("{}/{g}", path.trim_end_matches('/'))));
-                }
-            }
-            v
-        }
-        "WebFetch" => vec![mk(ActionType::NetworkRequest, need(&["url"])?)],
-        "WebSearch" => vec![],
-        _ if t.starts_with("mcp__") => {
-            let rest = &t["mcp__".len()..];
-            let (server, tool) = rest
-                .split_once("__")
-                .ok_or_else(|| format!("MCP tool name `{t}` is not `mcp__<server>__<tool>`"))?;
-            let mut r = mk(ActionType::McpToolCall, format!("{server}:{tool}"));
-            r.mcp = Some(McpCall {
-                server: server.to_string(),
-                tool: tool.to_string(),
-                arguments: i.clone(),
-                capability: None,
-            });
-            vec![r]
-        }
-        _ if INERT_TOOLS.contains(&t) => vec![],
-        _ => {
-            return Err(format!(
-                "unknown tool `{t}`: CAVRA does not know what it does, so it is not allowed (fail closed)"
-            ))
-        }
-    })
+    cavra_core::hooks::map_tool(&call.tool, &call.input, call.cwd.as_deref())
 }
 
 /// Finds the repository root above `dir` (a directory containing `.git`).
@@ -224,8 +152,16 @@ fn rank(v: VerdictKind) -> u8 {
 /// Guidance text for the agent: what matched, why, what CAVRA inspected, what to do instead.
 pub fn guidance(d: &Decided) -> String {
     let dec = &d.decision;
-    let mut s = format!("CAVRA {}: {}", dec.decision.as_str().replace('_', " "), dec.reason);
-    s.push_str(&format!(" [rule {}, severity {}", dec.rule_id, dec.severity.as_str()));
+    let mut s = format!(
+        "CAVRA {}: {}",
+        dec.decision.as_str().replace('_', " "),
+        dec.reason
+    );
+    s.push_str(&format!(
+        " [rule {}, severity {}",
+        dec.rule_id,
+        dec.severity.as_str()
+    ));
     if let Some(scope) = &dec.scope {
         s.push_str(&format!("; inspected {scope}"));
     }
@@ -250,7 +186,12 @@ pub fn decide_call(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &ToolCa
     }
 }
 
-fn decide_call_inner(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &ToolCall) -> Result<Verdict> {
+fn decide_call_inner(
+    ctx: &Ctx,
+    explicit_dir: bool,
+    args: &HookArgs,
+    call: &ToolCall,
+) -> Result<Verdict> {
     let reqs = map_tool(call).map_err(|e| anyhow!(e))?;
     let project = project_dir(call.cwd.as_deref());
     let ctx = hook_ctx(ctx, explicit_dir, &project);
@@ -260,12 +201,16 @@ fn decide_call_inner(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &Tool
         policy_dirs: args.packs.policy_dir.clone(),
     };
     let t0 = std::time::Instant::now();
-    let (pack, _) = packs::load(&choice, Some(&project))
-        .context("the policy could not be loaded")?;
+    let (pack, _) =
+        packs::load(&choice, Some(&project)).context("the policy could not be loaded")?;
     if std::env::var_os("CAVRA_TIMING").is_some() {
         eprintln!("timing: pack loaded in {:?}", t0.elapsed());
     }
-    let registry = args.registry.as_deref().map(packs::load_registry).transpose()?;
+    let registry = args
+        .registry
+        .as_deref()
+        .map(packs::load_registry)
+        .transpose()?;
     let repo_root = call
         .cwd
         .as_deref()
@@ -346,11 +291,13 @@ pub fn read_payload() -> Result<Value> {
         ));
     }
     if buf.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(anyhow!("hook payload is empty; expected a JSON event on stdin"));
+        return Err(anyhow!(
+            "hook payload is empty; expected a JSON event on stdin"
+        ));
     }
     let text = String::from_utf8(buf).map_err(|_| anyhow!("hook payload is not UTF-8"))?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("hook payload is not valid JSON ({e})"))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("hook payload is not valid JSON ({e})"))?;
     if !v.is_object() {
         return Err(anyhow!("hook payload must be a JSON object"));
     }

@@ -8,13 +8,13 @@ use crate::ctx::Ctx;
 pub mod approvals;
 pub mod doctor;
 pub mod evaluate;
+pub mod evidence;
 pub mod hook;
 pub mod init;
-pub mod policy;
-pub mod replay;
-pub mod evidence;
 pub mod keys;
+pub mod policy;
 pub mod registry;
+pub mod replay;
 pub mod sessions;
 pub mod uninstall;
 

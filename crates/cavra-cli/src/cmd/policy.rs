@@ -119,7 +119,8 @@ pub(crate) fn load_either(spec: &str, dirs: &[PathBuf]) -> Result<policy::Compil
 }
 
 fn read_key_bytes(path: &Path) -> Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key `{}`", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key `{}`", path.display()))?;
     let t = text.trim();
     if let Ok(b) = hex::decode(t) {
         return Ok(b);
@@ -130,7 +131,8 @@ fn read_key_bytes(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key `{}`", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key `{}`", path.display()))?;
     if text.contains("BEGIN PRIVATE KEY") {
         use ed25519_dalek::pkcs8::DecodePrivateKey;
         return ed25519_dalek::SigningKey::from_pkcs8_pem(&text)
@@ -143,7 +145,8 @@ fn signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
 }
 
 fn verifying_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key `{}`", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key `{}`", path.display()))?;
     if text.contains("BEGIN PUBLIC KEY") {
         use ed25519_dalek::pkcs8::DecodePublicKey;
         return ed25519_dalek::VerifyingKey::from_public_key_pem(&text)
@@ -187,13 +190,28 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<28} {:<8} {:<16} {:>5}  {:<18} TITLE", "ID", "VERSION", "MODE", "RULES", "DIGEST");
+                println!(
+                    "{:<28} {:<8} {:<16} {:>5}  {:<18} TITLE",
+                    "ID", "VERSION", "MODE", "RULES", "DIGEST"
+                );
                 for r in &rows {
                     if let Some(e) = r.get("error") {
-                        println!("{:<28} {}", r["id"].as_str().unwrap_or(""), paint(ctx.color, "31", &format!("error: {}", e.as_str().unwrap_or(""))));
+                        println!(
+                            "{:<28} {}",
+                            r["id"].as_str().unwrap_or(""),
+                            paint(
+                                ctx.color,
+                                "31",
+                                &format!("error: {}", e.as_str().unwrap_or(""))
+                            )
+                        );
                         continue;
                     }
-                    let mark = if r["default"].as_bool() == Some(true) { " (default)" } else { "" };
+                    let mark = if r["default"].as_bool() == Some(true) {
+                        " (default)"
+                    } else {
+                        ""
+                    };
                     println!(
                         "{:<28} {:<8} {:<16} {:>5}  {:<18} {}{}",
                         r["id"].as_str().unwrap_or(""),
@@ -213,14 +231,27 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             let (pack, origin) = packs::load(&p.choice(), project.as_deref())?;
             if ctx.json {
                 let rules: Vec<_> = pack.rules.iter().map(|r| json!({"id": r.id, "effect": r.effect.as_str(), "reason": r.reason, "approver_group": r.approver_group, "controls": r.controls, "alternative": r.alternative})).collect();
-                println!("{}", serde_json::to_string_pretty(&json!({"id": pack.id, "title": pack.title, "version": pack.version, "mode": pack.mode.as_str(), "digest": pack.digest, "lineage": pack.lineage, "source": origin.describe(), "rules": rules}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"id": pack.id, "title": pack.title, "version": pack.version, "mode": pack.mode.as_str(), "digest": pack.digest, "lineage": pack.lineage, "source": origin.describe(), "rules": rules})
+                    )?
+                );
             } else {
-                println!("{} {} — {}", paint(ctx.color, "1", &pack.id), pack.version, pack.title);
+                println!(
+                    "{} {} — {}",
+                    paint(ctx.color, "1", &pack.id),
+                    pack.version,
+                    pack.title
+                );
                 println!("  source   {}", origin.describe());
                 println!("  mode     {}", pack.mode.as_str());
                 println!("  digest   {}", pack.digest);
                 println!("  lineage  {}", pack.lineage.join(" <- "));
-                println!("  default for unlisted commands: {}", pack.defaults.commands.as_str());
+                println!(
+                    "  default for unlisted commands: {}",
+                    pack.defaults.commands.as_str()
+                );
                 println!("  rules ({}):", pack.rules.len());
                 for r in &pack.rules {
                     println!("    {:<48} {:<17} {}", r.id, r.effect.as_str(), r.reason);
@@ -254,9 +285,18 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 });
                 match result {
                     Ok(p) => {
-                        report.push(json!({"file": f, "valid": true, "id": p.id, "digest": p.digest}));
+                        report.push(
+                            json!({"file": f, "valid": true, "id": p.id, "digest": p.digest}),
+                        );
                         if !ctx.json {
-                            println!("{} {} ({}, {} rules, {})", paint(ctx.color, "32", "ok"), name, p.id, p.rules.len(), short(&p.digest));
+                            println!(
+                                "{} {} ({}, {} rules, {})",
+                                paint(ctx.color, "32", "ok"),
+                                name,
+                                p.id,
+                                p.rules.len(),
+                                short(&p.digest)
+                            );
                         }
                     }
                     Err(e) => {
@@ -264,7 +304,10 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                         let problems: Vec<_> = if e.problems().is_empty() {
                             vec![json!({"file": name, "message": e.to_string()})]
                         } else {
-                            e.problems().iter().map(|p| serde_json::to_value(p).unwrap_or_default()).collect()
+                            e.problems()
+                                .iter()
+                                .map(|p| serde_json::to_value(p).unwrap_or_default())
+                                .collect()
                         };
                         report.push(json!({"file": f, "valid": false, "problems": problems}));
                         if !ctx.json {
@@ -290,25 +333,39 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             let text = pack.to_json();
             match output {
                 Some(o) => {
-                    std::fs::write(&o, text + "\n").with_context(|| format!("cannot write `{}`", o.display()))?;
+                    std::fs::write(&o, text + "\n")
+                        .with_context(|| format!("cannot write `{}`", o.display()))?;
                     if !ctx.json {
                         println!("compiled {} -> {} ({})", pack.id, o.display(), pack.digest);
                     } else {
-                        println!("{}", json!({"id": pack.id, "digest": pack.digest, "output": o}));
+                        println!(
+                            "{}",
+                            json!({"id": pack.id, "digest": pack.digest, "output": o})
+                        );
                     }
                 }
                 None => println!("{text}"),
             }
             Ok(0)
         }
-        PolicyCommand::Diff { from, to, policy_dir } => {
+        PolicyCommand::Diff {
+            from,
+            to,
+            policy_dir,
+        } => {
             let a = load_either(&from, &policy_dir)?;
             let b = load_either(&to, &policy_dir)?;
             let d = diff::diff(&a, &b);
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
-                println!("{} ({}) -> {} ({})", d.from, short(&d.from_digest), d.to, short(&d.to_digest));
+                println!(
+                    "{} ({}) -> {} ({})",
+                    d.from,
+                    short(&d.from_digest),
+                    d.to,
+                    short(&d.to_digest)
+                );
                 if d.rules.is_empty() && d.settings.is_empty() {
                     println!("  no semantic changes");
                 }
@@ -335,33 +392,60 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                     println!("  setting  {s}");
                 }
                 if d.loosens {
-                    println!("{}", paint(ctx.color, "1;31", "this change loosens the policy: review before shipping"));
+                    println!(
+                        "{}",
+                        paint(
+                            ctx.color,
+                            "1;31",
+                            "this change loosens the policy: review before shipping"
+                        )
+                    );
                 }
             }
             Ok(0)
         }
-        PolicyCommand::Test { packs: p, tests, all } => {
+        PolicyCommand::Test {
+            packs: p,
+            tests,
+            all,
+        } => {
             let mut jobs: Vec<(policy::CompiledPack, String, testing::TestFile)> = Vec::new();
             if all {
                 for (id, src) in bundled::TESTS {
-                    jobs.push((bundled::compiled(id)?, format!("<bundled tests>/{id}.yaml"), testing::parse_test_file(id, src)?));
+                    jobs.push((
+                        bundled::compiled(id)?,
+                        format!("<bundled tests>/{id}.yaml"),
+                        testing::parse_test_file(id, src)?,
+                    ));
                 }
             } else {
                 let project = std::env::current_dir().ok();
                 let (pack, _) = packs::load(&p.choice(), project.as_deref())?;
                 if tests.is_empty() {
                     if let Some(src) = bundled::tests_yaml(&pack.id) {
-                        jobs.push((pack.clone(), format!("<bundled tests>/{}.yaml", pack.id), testing::parse_test_file(&pack.id, src)?));
+                        jobs.push((
+                            pack.clone(),
+                            format!("<bundled tests>/{}.yaml", pack.id),
+                            testing::parse_test_file(&pack.id, src)?,
+                        ));
                     } else if !pack.tests().is_empty() {
-                        let f = testing::TestFile { tests: pack.tests().to_vec(), ..Default::default() };
+                        let f = testing::TestFile {
+                            tests: pack.tests().to_vec(),
+                            ..Default::default()
+                        };
                         jobs.push((pack.clone(), format!("{} (inline tests)", pack.id), f));
                     } else {
                         bail!("pack `{}` has no tests; pass --tests FILE", pack.id);
                     }
                 }
                 for t in &tests {
-                    let src = std::fs::read_to_string(t).with_context(|| format!("cannot read test file `{}`", t.display()))?;
-                    jobs.push((pack.clone(), t.display().to_string(), testing::parse_test_file(&t.display().to_string(), &src)?));
+                    let src = std::fs::read_to_string(t)
+                        .with_context(|| format!("cannot read test file `{}`", t.display()))?;
+                    jobs.push((
+                        pack.clone(),
+                        t.display().to_string(),
+                        testing::parse_test_file(&t.display().to_string(), &src)?,
+                    ));
                 }
             }
             let mut failed = 0;
@@ -380,7 +464,10 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                                 paint(ctx.color, "31", "FAIL"),
                                 r.name,
                                 r.expected,
-                                r.expected_rule.as_ref().map(|x| format!(" ({x})")).unwrap_or_default(),
+                                r.expected_rule
+                                    .as_ref()
+                                    .map(|x| format!(" ({x})"))
+                                    .unwrap_or_default(),
                                 r.got,
                                 r.got_rule,
                                 r.reason
@@ -391,14 +478,24 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 out.push(json!({"pack": pack.id, "file": name, "results": results}));
             }
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&json!({"passed": passed, "failed": failed, "files": out}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"passed": passed, "failed": failed, "files": out})
+                    )?
+                );
             } else {
                 println!("{passed} passed, {failed} failed");
             }
             Ok(if failed == 0 { 0 } else { 1 })
         }
-        PolicyCommand::Sign { file, key, policy_dir } => {
-            let src = std::fs::read(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
+        PolicyCommand::Sign {
+            file,
+            key,
+            policy_dir,
+        } => {
+            let src = std::fs::read(&file)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
             let pack = compile_path(&file, &policy_dir)?;
             let k = signing_key(&key)?;
             let sig = signing::sign(&pack.id, &src, &pack.digest, &k);
@@ -408,37 +505,70 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&sig)?);
             } else {
-                println!("signed {} ({}) with key {} -> {}", pack.id, short(&pack.digest), sig.key_id, out.display());
+                println!(
+                    "signed {} ({}) with key {} -> {}",
+                    pack.id,
+                    short(&pack.digest),
+                    sig.key_id,
+                    out.display()
+                );
             }
             Ok(0)
         }
-        PolicyCommand::Verify { file, trusted, policy_dir } => {
-            let src = std::fs::read(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
+        PolicyCommand::Verify {
+            file,
+            trusted,
+            policy_dir,
+        } => {
+            let src = std::fs::read(&file)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
             let sp = sig_path(&file);
             let sig_text = std::fs::read_to_string(&sp)
                 .with_context(|| format!("no signature: cannot read `{}`", sp.display()))?;
             let sig: signing::PackSignature = serde_json::from_str(&sig_text)
                 .with_context(|| format!("`{}` is not a CAVRA pack signature", sp.display()))?;
-            let keys: Vec<_> = trusted.iter().map(|p| verifying_key(p)).collect::<Result<_>>()?;
+            let keys: Vec<_> = trusted
+                .iter()
+                .map(|p| verifying_key(p))
+                .collect::<Result<_>>()?;
             let pack = match compile_path(&file, &policy_dir) {
                 Ok(p) => p,
                 Err(e) => {
-                    eprintln!("cavra: REFUSED: `{}` no longer compiles ({e:#})", file.display());
+                    eprintln!(
+                        "cavra: REFUSED: `{}` no longer compiles ({e:#})",
+                        file.display()
+                    );
                     return Ok(2);
                 }
             };
             match signing::verify(&sig, &pack.id, &src, &pack.digest, &keys) {
                 Ok(kid) => {
                     if ctx.json {
-                        println!("{}", json!({"verified": true, "pack": pack.id, "digest": pack.digest, "key_id": kid, "trusted": !keys.is_empty()}));
+                        println!(
+                            "{}",
+                            json!({"verified": true, "pack": pack.id, "digest": pack.digest, "key_id": kid, "trusted": !keys.is_empty()})
+                        );
                     } else {
-                        println!("{} {} signed by key {}{}", paint(ctx.color, "32", "verified"), pack.id, kid, if keys.is_empty() { " (integrity only: no --trusted-key given)" } else { "" });
+                        println!(
+                            "{} {} signed by key {}{}",
+                            paint(ctx.color, "32", "verified"),
+                            pack.id,
+                            kid,
+                            if keys.is_empty() {
+                                " (integrity only: no --trusted-key given)"
+                            } else {
+                                ""
+                            }
+                        );
                     }
                     Ok(0)
                 }
                 Err(e) => {
                     if ctx.json {
-                        println!("{}", json!({"verified": false, "pack": pack.id, "error": e.to_string()}));
+                        println!(
+                            "{}",
+                            json!({"verified": false, "pack": pack.id, "error": e.to_string()})
+                        );
                     }
                     eprintln!("cavra: REFUSED: {e}");
                     Ok(2)
@@ -450,10 +580,22 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             let mut seed = [0u8; 32];
             getrandom_fill(&mut seed)?;
             let k = ed25519_dalek::SigningKey::from_bytes(&seed);
-            write_private(&output, &base64::engine::general_purpose::STANDARD.encode(seed))?;
+            write_private(
+                &output,
+                &base64::engine::general_purpose::STANDARD.encode(seed),
+            )?;
             let pub_path = PathBuf::from(format!("{}.pub", output.display()));
-            std::fs::write(&pub_path, base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes()) + "\n")?;
-            println!("key {} -> {} (public: {})", signing::key_id(&k.verifying_key()), output.display(), pub_path.display());
+            std::fs::write(
+                &pub_path,
+                base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes())
+                    + "\n",
+            )?;
+            println!(
+                "key {} -> {} (public: {})",
+                signing::key_id(&k.verifying_key()),
+                output.display(),
+                pub_path.display()
+            );
             Ok(0)
         }
     }

@@ -74,17 +74,14 @@ fn looks_like_path(a: &Arg) -> bool {
             || v.starts_with('~')
             || v.contains('\\')
             || a.glob
-            || v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            || v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
 }
 
 /// Strip a trailing glob segment: `/*` → `/`, `~/*` → `~`, `dist/*.o` → `dist`.
 fn glob_base(v: &str) -> String {
     let mut parts: Vec<&str> = v.split('/').collect();
-    while parts.len() > 1
-        && parts
-            .last()
-            .is_some_and(|s| s.contains(['*', '?', '[']))
-    {
+    while parts.len() > 1 && parts.last().is_some_and(|s| s.contains(['*', '?', '['])) {
         parts.pop();
     }
     if parts.len() == 1 && parts[0].contains(['*', '?', '[']) {
@@ -121,7 +118,11 @@ impl<'p> Analyzer<'p> {
                 classes: vec![PathClass::Unknown],
             };
         }
-        let v = if a.glob { glob_base(&a.value) } else { a.value.clone() };
+        let v = if a.glob {
+            glob_base(&a.value)
+        } else {
+            a.value.clone()
+        };
         let unknown_cwd = cwd.is_none() && self.ctx.cwd.is_some();
         let resolved = paths::resolve(&v, self.ctx, cwd.as_deref());
         let mut f = classify(&resolved, self.ctx, &self.pack.defaults.temp_dirs);
@@ -138,8 +139,14 @@ impl<'p> Analyzer<'p> {
     pub fn facts<'a>(&self, inv: &'a Invocation, all: &'a [Invocation]) -> CommandFacts<'a> {
         let program = lower_program(&inv.program);
         let spec = spec_for(self.pack, &program);
-        let value_opts: &[String] = spec.as_ref().map(|s| s.value_options.as_slice()).unwrap_or(&[]);
-        let long_single = spec.as_ref().and_then(|s| s.long_single_dash).unwrap_or(false);
+        let value_opts: &[String] = spec
+            .as_ref()
+            .map(|s| s.value_options.as_slice())
+            .unwrap_or(&[]);
+        let long_single = spec
+            .as_ref()
+            .and_then(|s| s.long_single_dash)
+            .unwrap_or(false);
         let depth = spec.as_ref().and_then(|s| s.subcommand_depth).unwrap_or(0);
         let mut flags = Vec::new();
         let mut positionals: Vec<&Arg> = Vec::new();
@@ -289,7 +296,8 @@ impl<'p> Analyzer<'p> {
                 RedirKind::Write | RedirKind::Append | RedirKind::ReadWrite => Access::Write,
                 RedirKind::Dup => continue,
             };
-            if r.target.value.starts_with('&') || r.target.value.chars().all(|c| c.is_ascii_digit()) {
+            if r.target.value.starts_with('&') || r.target.value.chars().all(|c| c.is_ascii_digit())
+            {
                 continue;
             }
             let a = r.target.clone();
@@ -311,10 +319,16 @@ impl<'p> Analyzer<'p> {
             "dd" => {
                 for a in &rest {
                     if let Some(x) = a.value.strip_prefix("of=") {
-                        let arg = Arg { value: x.to_string(), ..a.clone() };
+                        let arg = Arg {
+                            value: x.to_string(),
+                            ..a.clone()
+                        };
                         self.add_access(f, Access::Write, &arg);
                     } else if let Some(x) = a.value.strip_prefix("if=") {
-                        let arg = Arg { value: x.to_string(), ..a.clone() };
+                        let arg = Arg {
+                            value: x.to_string(),
+                            ..a.clone()
+                        };
                         self.add_access(f, Access::Read, &arg);
                     }
                 }
@@ -339,17 +353,36 @@ impl<'p> Analyzer<'p> {
                         let below = find_below(r);
                         self.add_access(f, Access::Delete, &below);
                     } else {
-                        self.add_access(f, if deletes { Access::Delete } else { Access::Read }, r);
+                        self.add_access(
+                            f,
+                            if deletes {
+                                Access::Delete
+                            } else {
+                                Access::Read
+                            },
+                            r,
+                        );
                     }
                 }
                 if deletes && roots.is_empty() {
-                    let dot = Arg { value: ".".into(), dynamic: false, glob: false, quoted: false };
+                    let dot = Arg {
+                        value: ".".into(),
+                        dynamic: false,
+                        glob: false,
+                        quoted: false,
+                    };
                     self.add_access(f, Access::Delete, &dot);
                 }
                 return;
             }
-            "sed" | "perl" if f.flags.iter().any(|x| x == "-i" || x.starts_with("-i") || x == "--in-place") => {
-                for a in pathish.iter().skip(usize::from(program == "sed" && !f.option_values.iter().any(|(k, _)| k == "-e"))) {
+            "sed" | "perl"
+                if f.flags
+                    .iter()
+                    .any(|x| x == "-i" || x.starts_with("-i") || x == "--in-place") =>
+            {
+                for a in pathish.iter().skip(usize::from(
+                    program == "sed" && !f.option_values.iter().any(|(k, _)| k == "-e"),
+                )) {
                     self.add_access(f, Access::Write, a);
                 }
                 return;
@@ -357,21 +390,36 @@ impl<'p> Analyzer<'p> {
             "curl" | "wget" => {
                 for (k, v) in f.option_values.clone() {
                     let read_file = match k.as_str() {
-                        "-d" | "--data" | "--data-binary" | "--data-ascii" | "--data-urlencode" | "--json" => {
-                            v.strip_prefix('@').map(str::to_string)
-                        }
-                        "-F" | "--form" | "--form-string" => v.split_once("=@").map(|(_, x)| x.split(';').next().unwrap_or(x).to_string()).or_else(|| v.split_once("=<").map(|(_, x)| x.to_string())),
-                        "-T" | "--upload-file" | "--post-file" | "--body-file" | "-K" | "--config" => Some(v.clone()),
+                        "-d" | "--data" | "--data-binary" | "--data-ascii" | "--data-urlencode"
+                        | "--json" => v.strip_prefix('@').map(str::to_string),
+                        "-F" | "--form" | "--form-string" => v
+                            .split_once("=@")
+                            .map(|(_, x)| x.split(';').next().unwrap_or(x).to_string())
+                            .or_else(|| v.split_once("=<").map(|(_, x)| x.to_string())),
+                        "-T" | "--upload-file" | "--post-file" | "--body-file" | "-K"
+                        | "--config" => Some(v.clone()),
                         _ => None,
                     };
                     if let Some(p) = read_file {
                         if p != "-" {
-                            let arg = Arg { value: p, dynamic: false, glob: false, quoted: true };
+                            let arg = Arg {
+                                value: p,
+                                dynamic: false,
+                                glob: false,
+                                quoted: true,
+                            };
                             self.add_access(f, Access::Read, &arg);
                         }
                     }
-                    if matches!(k.as_str(), "-o" | "--output" | "-O" | "--output-document") && v != "-" {
-                        let arg = Arg { value: v.clone(), dynamic: false, glob: false, quoted: true };
+                    if matches!(k.as_str(), "-o" | "--output" | "-O" | "--output-document")
+                        && v != "-"
+                    {
+                        let arg = Arg {
+                            value: v.clone(),
+                            dynamic: false,
+                            glob: false,
+                            quoted: true,
+                        };
                         self.add_access(f, Access::Write, &arg);
                     }
                 }
@@ -430,7 +478,12 @@ impl<'p> Analyzer<'p> {
                     }
                 }
                 if let Some(t) = target_opt {
-                    let arg = Arg { value: t, dynamic: false, glob: false, quoted: true };
+                    let arg = Arg {
+                        value: t,
+                        dynamic: false,
+                        glob: false,
+                        quoted: true,
+                    };
                     self.add_access(f, Access::Write, &arg);
                 }
             }
@@ -454,11 +507,21 @@ impl<'p> Analyzer<'p> {
         if let Some(spec) = f.spec.clone() {
             for (k, v) in f.option_values.clone() {
                 if spec.read_options.contains(&k) {
-                    let arg = Arg { value: v.clone(), dynamic: false, glob: false, quoted: true };
+                    let arg = Arg {
+                        value: v.clone(),
+                        dynamic: false,
+                        glob: false,
+                        quoted: true,
+                    };
                     self.add_access(f, Access::Read, &arg);
                 }
                 if spec.write_options.contains(&k) {
-                    let arg = Arg { value: v, dynamic: false, glob: false, quoted: true };
+                    let arg = Arg {
+                        value: v,
+                        dynamic: false,
+                        glob: false,
+                        quoted: true,
+                    };
                     self.add_access(f, Access::Write, &arg);
                 }
             }
@@ -473,8 +536,16 @@ impl<'p> Analyzer<'p> {
             .unwrap_or_default();
         let is_db = matches!(
             f.program.as_str(),
-            "psql" | "mysql" | "mariadb" | "sqlite3" | "redis-cli" | "mongosh" | "mongo"
-                | "clickhouse-client" | "cqlsh" | "duckdb"
+            "psql"
+                | "mysql"
+                | "mariadb"
+                | "sqlite3"
+                | "redis-cli"
+                | "mongosh"
+                | "mongo"
+                | "clickhouse-client"
+                | "cqlsh"
+                | "duckdb"
         ) || !sql_opts.is_empty();
         if !is_db {
             return;
@@ -557,7 +628,11 @@ impl<'p> Analyzer<'p> {
                     seen = true;
                 }
             }
-            f.git = Some(git::push_facts(&after, self.branch, &self.pack.git.protected_branches));
+            f.git = Some(git::push_facts(
+                &after,
+                self.branch,
+                &self.pack.git.protected_branches,
+            ));
         } else {
             f.git = Some(GitFacts {
                 op: sub,
@@ -572,10 +647,31 @@ fn find_is_selective(flags: &[String]) -> bool {
     flags.iter().any(|x| {
         matches!(
             x.as_str(),
-            "-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-iwholename" | "-regex"
-                | "-iregex" | "-newer" | "-mtime" | "-mmin" | "-atime" | "-amin" | "-ctime"
-                | "-cmin" | "-size" | "-user" | "-group" | "-empty" | "-perm" | "-links"
-                | "-lname" | "-ilname" | "-samefile" | "-inum"
+            "-name"
+                | "-iname"
+                | "-path"
+                | "-ipath"
+                | "-wholename"
+                | "-iwholename"
+                | "-regex"
+                | "-iregex"
+                | "-newer"
+                | "-mtime"
+                | "-mmin"
+                | "-atime"
+                | "-amin"
+                | "-ctime"
+                | "-cmin"
+                | "-size"
+                | "-user"
+                | "-group"
+                | "-empty"
+                | "-perm"
+                | "-links"
+                | "-lname"
+                | "-ilname"
+                | "-samefile"
+                | "-inum"
         )
     })
 }
@@ -600,7 +696,12 @@ fn find_outputs(find: &Invocation) -> Vec<Arg> {
         .cloned()
         .collect();
     if roots.is_empty() {
-        roots.push(Arg { value: ".".into(), dynamic: false, glob: false, quoted: false });
+        roots.push(Arg {
+            value: ".".into(),
+            dynamic: false,
+            glob: false,
+            quoted: false,
+        });
     }
     let flags: Vec<String> = find
         .argv
@@ -695,13 +796,26 @@ fn input_classes(inv: &Invocation, all: &[Invocation], pack: &CompiledPack) -> V
                 break;
             }
             let decoder = match p.as_str() {
-                "base64" | "base32" | "basenc" => src
+                "base64" | "base32" | "basenc" => src.argv.iter().any(|a| {
+                    a.value == "-d"
+                        || a.value == "--decode"
+                        || a.value == "-D"
+                        || (a.value.starts_with('-')
+                            && !a.value.starts_with("--")
+                            && a.value.contains('d'))
+                }),
+                "xxd" => src
                     .argv
                     .iter()
-                    .any(|a| a.value == "-d" || a.value == "--decode" || a.value == "-D" || (a.value.starts_with('-') && !a.value.starts_with("--") && a.value.contains('d'))),
-                "xxd" => src.argv.iter().any(|a| a.value == "-r" || a.value == "-revert"),
-                "openssl" => src.argv.iter().any(|a| a.value == "-d" || a.value == "-base64" || a.value == "base64"),
-                "certutil" => src.argv.iter().any(|a| a.value.eq_ignore_ascii_case("-decode")),
+                    .any(|a| a.value == "-r" || a.value == "-revert"),
+                "openssl" => src
+                    .argv
+                    .iter()
+                    .any(|a| a.value == "-d" || a.value == "-base64" || a.value == "base64"),
+                "certutil" => src
+                    .argv
+                    .iter()
+                    .any(|a| a.value.eq_ignore_ascii_case("-decode")),
                 "uudecode" | "rot13" => true,
                 _ => spec.as_ref().and_then(|s| s.decoder).unwrap_or(false),
             };
@@ -748,9 +862,13 @@ fn flag_present(flags: &[String], want: &str) -> bool {
     // single-letter flags are case-sensitive (`git branch -d` is not `-D`, `chmod -r` is not
     // `-R`); long flags are compared without case (PowerShell, `/S` of Windows tools)
     let short = want.len() == 2 && (want.starts_with('-') || want.starts_with('/'));
-    flags
-        .iter()
-        .any(|f| if short { f == want } else { f.eq_ignore_ascii_case(want) })
+    flags.iter().any(|f| {
+        if short {
+            f == want
+        } else {
+            f.eq_ignore_ascii_case(want)
+        }
+    })
 }
 
 /// Does the command matcher match these facts?
@@ -793,9 +911,10 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
         return false;
     }
     if !m.path_class.is_empty() {
-        let hit = m.path_class.iter().any(|c| {
-            *c == PathClass::Any && !f.accesses.is_empty() || f.path_classes.contains(c)
-        });
+        let hit = m
+            .path_class
+            .iter()
+            .any(|c| *c == PathClass::Any && !f.accesses.is_empty() || f.path_classes.contains(c));
         if !hit {
             return false;
         }
@@ -814,7 +933,10 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
     }
     if !m.sql.is_empty()
         && !m.sql.iter().any(|k| {
-            f.sql.iter().any(|x| x == k) || (k == "destructive" && !f.sql.is_empty() && f.sql.iter().any(|x| x != "alter" && x != "grant"))
+            f.sql.iter().any(|x| x == k)
+                || (k == "destructive"
+                    && !f.sql.is_empty()
+                    && f.sql.iter().any(|x| x != "alter" && x != "grant"))
         })
     {
         return false;

@@ -14,9 +14,33 @@ pub struct PathFacts {
 }
 
 const SYSTEM_DIRS: &[&str] = &[
-    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/var", "/opt", "/sys",
-    "/proc", "/srv", "/root", "/home", "/Users", "/System", "/Library", "/Applications", "/private",
-    "/snap", "/mnt", "/media", "/run", "/c:", "/c:/windows", "/c:/program files",
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/boot",
+    "/var",
+    "/opt",
+    "/sys",
+    "/proc",
+    "/srv",
+    "/root",
+    "/home",
+    "/Users",
+    "/System",
+    "/Library",
+    "/Applications",
+    "/private",
+    "/snap",
+    "/mnt",
+    "/media",
+    "/run",
+    "/c:",
+    "/c:/windows",
+    "/c:/program files",
 ];
 
 const HARMLESS_DEVICES: &[&str] = &[
@@ -91,13 +115,14 @@ pub fn classify(path: &str, ctx: &PathContext, temp_dirs: &[String]) -> PathFact
             classes.push(PathClass::Temp);
         } else {
             classes.push(PathClass::OutsideRepo);
-            let ancestor_of_repo_or_home = repo
-                .as_deref()
-                .is_some_and(|r| paths::is_within(r, path))
-                || home.as_deref().is_some_and(|h| paths::is_within(h, path));
-            let system = SYSTEM_DIRS
-                .iter()
-                .any(|d| path == *d || (paths::is_within(path, d) && !home.as_deref().is_some_and(|h| paths::is_within(path, h))));
+            let ancestor_of_repo_or_home =
+                repo.as_deref().is_some_and(|r| paths::is_within(r, path))
+                    || home.as_deref().is_some_and(|h| paths::is_within(h, path));
+            let system = SYSTEM_DIRS.iter().any(|d| {
+                path == *d
+                    || (paths::is_within(path, d)
+                        && !home.as_deref().is_some_and(|h| paths::is_within(path, h)))
+            });
             if system || ancestor_of_repo_or_home {
                 classes.push(PathClass::System);
             }

@@ -110,7 +110,9 @@ pub fn push_facts(args: &[String], current_branch: Option<&str>, protected: &[Gl
                 Some(b) => f.branches.push(b.to_string()),
                 None => f.branch_unknown = true,
             }
-        } else if dst.starts_with("refs/tags/") || dst.starts_with("refs/") && !dst.starts_with("refs/heads/") {
+        } else if dst.starts_with("refs/tags/")
+            || dst.starts_with("refs/") && !dst.starts_with("refs/heads/")
+        {
             f.branches.push(dst.to_string());
         } else {
             f.branches.push(strip_ref(dst));
@@ -124,7 +126,11 @@ pub fn push_facts(args: &[String], current_branch: Option<&str>, protected: &[Gl
 
 /// Facts from a reference-style git request: target `origin/main` or `main`, operation `push`.
 pub fn request_facts(operation: &str, target: &str, protected: &[Glob]) -> GitFacts {
-    let op = if operation.is_empty() { "push" } else { operation };
+    let op = if operation.is_empty() {
+        "push"
+    } else {
+        operation
+    };
     let t = target.trim();
     let (remote, branch) = match t.split_once('/') {
         Some((r, b)) if !r.is_empty() && !b.is_empty() && !t.starts_with("refs/") => {

@@ -41,13 +41,40 @@ impl McpRegistry {
 
 /// Argument keys whose values are paths.
 pub const PATH_KEYS: &[&str] = &[
-    "path", "file", "file_path", "filepath", "filename", "paths", "directory", "dir", "source",
-    "destination", "target", "src", "dst", "notebook_path", "uri",
+    "path",
+    "file",
+    "file_path",
+    "filepath",
+    "filename",
+    "paths",
+    "directory",
+    "dir",
+    "source",
+    "destination",
+    "target",
+    "src",
+    "dst",
+    "notebook_path",
+    "uri",
 ];
 /// Argument keys whose values are shell commands.
-pub const COMMAND_KEYS: &[&str] = &["command", "cmd", "script", "shell", "commandline", "command_line"];
+pub const COMMAND_KEYS: &[&str] = &[
+    "command",
+    "cmd",
+    "script",
+    "shell",
+    "commandline",
+    "command_line",
+];
 /// Argument keys that name a git branch.
-pub const BRANCH_KEYS: &[&str] = &["branch", "ref", "base", "head", "target_branch", "branch_name"];
+pub const BRANCH_KEYS: &[&str] = &[
+    "branch",
+    "ref",
+    "base",
+    "head",
+    "target_branch",
+    "branch_name",
+];
 
 /// Does the tool name suggest it changes things?
 pub fn tool_writes(tool: &str) -> bool {
@@ -137,6 +164,9 @@ mod tests {
         .unwrap();
         let r = McpRegistry::from_json(&src).unwrap();
         assert_eq!(r.mcp_servers.len(), 3);
-        assert_eq!(r.find("github-mcp").unwrap().allowed_tools, vec!["create_pull_request"]);
+        assert_eq!(
+            r.find("github-mcp").unwrap().allowed_tools,
+            vec!["create_pull_request"]
+        );
     }
 }

@@ -128,7 +128,9 @@ pub fn evaluate(pack: &CompiledPack, req: &ActionRequest, env: &EvalEnv<'_>) -> 
         Some(ActionType::ReadFile) => file_request(pack, req, &ctx, Access::Read, &mut c),
         Some(ActionType::WriteFile) => file_request(pack, req, &ctx, Access::Write, &mut c),
         Some(ActionType::DeleteFile) => file_request(pack, req, &ctx, Access::Delete, &mut c),
-        Some(ActionType::ExecuteCommand) => command_request(pack, req, &ctx, env, &req.target, None, &mut c),
+        Some(ActionType::ExecuteCommand) => {
+            command_request(pack, req, &ctx, env, &req.target, None, &mut c)
+        }
         Some(ActionType::GitOperation) => git_request(pack, req, &ctx, env, &mut c),
         Some(ActionType::McpToolCall) => mcp_request(pack, req, &ctx, env, &mut c),
         Some(ActionType::NetworkRequest) => network_request(pack, &req.target, None, &mut c),
@@ -329,7 +331,10 @@ fn command_request(
         scope.push_str(&format!(" ({nested} inside nested shells or code)"));
     }
     if !analysis.problems.is_empty() {
-        scope.push_str(&format!(", {} part(s) not understood", analysis.problems.len()));
+        scope.push_str(&format!(
+            ", {} part(s) not understood",
+            analysis.problems.len()
+        ));
     }
     if c.scope.is_none() {
         c.scope = Some(scope);
@@ -408,9 +413,7 @@ fn builtin_git(pack: &CompiledPack, g: &git::GitFacts, matched: Option<String>, 
             None,
         );
         if let Some(last) = c.matches.last_mut() {
-            last.alternative = Some(
-                "push to a feature branch and open a pull request".into(),
-            );
+            last.alternative = Some("push to a feature branch and open a pull request".into());
         }
     }
 }
@@ -508,7 +511,10 @@ fn mcp_request(
                         Some(label.clone()),
                         Some("AI Governance".into()),
                     );
-                } else if !tool.is_empty() && !e.allowed_tools.is_empty() && !e.allowed_tools.iter().any(|t| t == &tool || t == "*") {
+                } else if !tool.is_empty()
+                    && !e.allowed_tools.is_empty()
+                    && !e.allowed_tools.iter().any(|t| t == &tool || t == "*")
+                {
                     c.push_builtin(
                         "mcp.registry.tool_scope",
                         Effect::RequireApproval,
@@ -517,12 +523,17 @@ fn mcp_request(
                         Some(label.clone()),
                         Some("AI Governance".into()),
                     );
-                } else if capability.as_deref().is_some_and(|cap| !e.capabilities.is_empty() && !e.capabilities.iter().any(|x| x == cap)) {
+                } else if capability.as_deref().is_some_and(|cap| {
+                    !e.capabilities.is_empty() && !e.capabilities.iter().any(|x| x == cap)
+                }) {
                     c.push_builtin(
                         "mcp.registry.capability_scope",
                         Effect::RequireApproval,
                         Severity::Medium,
-                        format!("capability `{}` is not granted to `{server}`", capability.clone().unwrap_or_default()),
+                        format!(
+                            "capability `{}` is not granted to `{server}`",
+                            capability.clone().unwrap_or_default()
+                        ),
                         Some(label.clone()),
                         Some("AI Governance".into()),
                     );
@@ -533,7 +544,10 @@ fn mcp_request(
                             "mcp.registry.tool_class",
                             Effect::RequireApproval,
                             Severity::High,
-                            format!("tool `{tool}` is classified `{}`", class.unwrap_or_default()),
+                            format!(
+                                "tool `{tool}` is classified `{}`",
+                                class.unwrap_or_default()
+                            ),
                             Some(label.clone()),
                             Some("AI Governance".into()),
                         );
@@ -615,12 +629,27 @@ fn mcp_request(
             let p = v.trim_start_matches("file://");
             let resolved = paths::resolve(p, ctx, None);
             let facts = file::classify(&resolved, ctx, &pack.defaults.temp_dirs);
-            check_file(pack, ctx, access, &facts, Some(&format!("{label} argument `{key}`")), c);
+            check_file(
+                pack,
+                ctx,
+                access,
+                &facts,
+                Some(&format!("{label} argument `{key}`")),
+                c,
+            );
         }
     }
     for key in mcp::COMMAND_KEYS {
         for v in mcp::arg_values(&args, key) {
-            command_request(pack, req, ctx, env, &v, Some(&format!("{label} argument `{key}`")), c);
+            command_request(
+                pack,
+                req,
+                ctx,
+                env,
+                &v,
+                Some(&format!("{label} argument `{key}`")),
+                c,
+            );
         }
     }
     c.family = "mcp";
@@ -634,7 +663,11 @@ fn network_request(pack: &CompiledPack, url: &str, via: Option<&str>, c: &mut Co
     let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = host_port.rsplit('@').next().unwrap_or(host_port);
     let host = if host_port.starts_with('[') {
-        host_port.split(']').next().unwrap_or("").trim_start_matches('[')
+        host_port
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('[')
     } else {
         host_port.split(':').next().unwrap_or("")
     }
@@ -642,7 +675,8 @@ fn network_request(pack: &CompiledPack, url: &str, via: Option<&str>, c: &mut Co
     for r in &pack.rules {
         if let Matcher::Network(m) = &r.matcher {
             let host_hit = m.hosts.is_empty() || m.hosts.iter().any(|g| g.matches(&host));
-            let scheme_hit = m.schemes.is_empty() || m.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme));
+            let scheme_hit =
+                m.schemes.is_empty() || m.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme));
             if host_hit && scheme_hit {
                 let matched = match via {
                     Some(v) => format!("{v} contacts `{host}`"),
@@ -665,7 +699,12 @@ fn rank(e: Effect) -> u8 {
     }
 }
 
-fn decide(pack: &CompiledPack, req: &ActionRequest, env: &EvalEnv<'_>, mut c: Collector) -> Decision {
+fn decide(
+    pack: &CompiledPack,
+    req: &ActionRequest,
+    env: &EvalEnv<'_>,
+    mut c: Collector,
+) -> Decision {
     let access_default = |req: &ActionRequest| match req.action {
         Some(ActionType::ReadFile) => "filesystem.read.allow",
         Some(ActionType::WriteFile) | Some(ActionType::DeleteFile) => "filesystem.write.allow",
@@ -723,7 +762,14 @@ fn decide(pack: &CompiledPack, req: &ActionRequest, env: &EvalEnv<'_>, mut c: Co
             } else {
                 None
             };
-            (outcome, m.rule_id.clone(), m.severity, reason, group, m.alternative.clone())
+            (
+                outcome,
+                m.rule_id.clone(),
+                m.severity,
+                reason,
+                group,
+                m.alternative.clone(),
+            )
         }
         None => (
             Outcome::Allow,
@@ -761,7 +807,11 @@ fn decide(pack: &CompiledPack, req: &ActionRequest, env: &EvalEnv<'_>, mut c: Co
             );
         } else if mode == Mode::Shadow {
             decision = Outcome::Shadow;
-            reason = format!("shadow mode: would have been {} — {}", enforced.as_str(), reason);
+            reason = format!(
+                "shadow mode: would have been {} — {}",
+                enforced.as_str(),
+                reason
+            );
         }
     }
     let mut rule_ids = vec![rule_id.clone()];
@@ -781,7 +831,10 @@ fn decide(pack: &CompiledPack, req: &ActionRequest, env: &EvalEnv<'_>, mut c: Co
         controls,
         policy: pack.policy_ref(),
         request_hash: req.hash(),
-        action_type: req.action.map(|a| a.as_str().to_string()).unwrap_or_default(),
+        action_type: req
+            .action
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default(),
         target: req.target.clone(),
         mode,
         scope: c.scope,

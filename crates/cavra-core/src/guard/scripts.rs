@@ -46,8 +46,14 @@ pub fn script_of(f: &CommandFacts<'_>, ctx: &PathContext) -> Option<ScriptRef> {
         return None;
     }
     // ./deploy.sh, scripts/x.sh, /abs/run.sh
-    if argv0.value.contains('/') && !SHELLS.contains(&f.program.as_str()) && !INTERPRETERS.contains(&f.program.as_str()) {
-        let looks_installed = argv0.value.starts_with("/usr/") || argv0.value.starts_with("/bin/") || argv0.value.starts_with("/sbin/") || argv0.value.starts_with("/opt/");
+    if argv0.value.contains('/')
+        && !SHELLS.contains(&f.program.as_str())
+        && !INTERPRETERS.contains(&f.program.as_str())
+    {
+        let looks_installed = argv0.value.starts_with("/usr/")
+            || argv0.value.starts_with("/bin/")
+            || argv0.value.starts_with("/sbin/")
+            || argv0.value.starts_with("/opt/");
         if !looks_installed {
             return Some(ScriptRef {
                 path: resolve(&argv0.value),
@@ -112,9 +118,19 @@ pub fn makefile_of(f: &CommandFacts<'_>, ctx: &PathContext) -> Option<ScriptRef>
 pub fn is_shell_text(text: &str) -> bool {
     let first = text.lines().next().unwrap_or("");
     first.starts_with("#!")
-        && ["/sh", "/bash", "/zsh", "/dash", "/ksh", "env sh", "env bash", "env zsh", "env -S bash"]
-            .iter()
-            .any(|s| first.contains(s))
+        && [
+            "/sh",
+            "/bash",
+            "/zsh",
+            "/dash",
+            "/ksh",
+            "env sh",
+            "env bash",
+            "env zsh",
+            "env -S bash",
+        ]
+        .iter()
+        .any(|s| first.contains(s))
 }
 
 /// Splits a shell script into chunks that parse on their own (multi-line constructs stay
@@ -164,7 +180,11 @@ pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
             continue;
         }
         match t.split_once(':') {
-            Some((names, rest)) if !names.contains('=') && !rest.starts_with('=') && !names.trim().starts_with('.') => {
+            Some((names, rest))
+                if !names.contains('=')
+                    && !rest.starts_with('=')
+                    && !names.trim().starts_with('.') =>
+            {
                 let names: Vec<String> = names.split_whitespace().map(str::to_string).collect();
                 let idx = rules.len();
                 for n in names {
@@ -182,7 +202,10 @@ pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
         }
     }
     let wanted: Vec<&str> = if targets.is_empty() {
-        rules.first().map(|(n, _)| vec![n.as_str()]).unwrap_or_default()
+        rules
+            .first()
+            .map(|(n, _)| vec![n.as_str()])
+            .unwrap_or_default()
     } else {
         targets.iter().map(String::as_str).collect()
     };
@@ -211,7 +234,10 @@ mod tests {
     fn make_recipes_by_target() {
         let m = "all: build\n\nbuild:\n\tcargo build\n\nclean:\n\t@rm -rf target\n\t-rm -rf ~/.cache/x\nX = 1\n";
         assert_eq!(make_recipes(m, &[]), vec![]);
-        assert_eq!(make_recipes(m, &["build".into()]), vec![(4, "cargo build".to_string())]);
+        assert_eq!(
+            make_recipes(m, &["build".into()]),
+            vec![(4, "cargo build".to_string())]
+        );
         let c = make_recipes(m, &["clean".into()]);
         assert_eq!(c.len(), 2);
         assert_eq!(c[1], (8, "rm -rf ~/.cache/x".to_string()));

@@ -1,35 +1,82 @@
 //! Packs embedded in the binary.
 
-use super::{compile::CompiledPack, parse_pack_trusted, source::PackSource, BundledResolver, PolicyError};
+use super::{
+    compile::CompiledPack, parse_pack_trusted, source::PackSource, BundledResolver, PolicyError,
+};
 
 /// The default pack.
 pub const DEFAULT_PACK: &str = "cavra-coding-baseline";
 
 /// `(id, YAML source)` of every bundled pack.
 pub const PACKS: &[(&str, &str)] = &[
-    ("cavra-coding-baseline", include_str!("../../packs/cavra-coding-baseline.yaml")),
-    ("cavra-strict", include_str!("../../packs/cavra-strict.yaml")),
-    ("cavra-regulated", include_str!("../../packs/cavra-regulated.yaml")),
-    ("cavra-ci-runner", include_str!("../../packs/cavra-ci-runner.yaml")),
-    ("cavra-observe", include_str!("../../packs/cavra-observe.yaml")),
+    (
+        "cavra-coding-baseline",
+        include_str!("../../packs/cavra-coding-baseline.yaml"),
+    ),
+    (
+        "cavra-strict",
+        include_str!("../../packs/cavra-strict.yaml"),
+    ),
+    (
+        "cavra-regulated",
+        include_str!("../../packs/cavra-regulated.yaml"),
+    ),
+    (
+        "cavra-ci-runner",
+        include_str!("../../packs/cavra-ci-runner.yaml"),
+    ),
+    (
+        "cavra-observe",
+        include_str!("../../packs/cavra-observe.yaml"),
+    ),
 ];
 
 /// `(id, YAML test file)` of every bundled pack.
 pub const TESTS: &[(&str, &str)] = &[
-    ("cavra-coding-baseline", include_str!("../../packs/tests/cavra-coding-baseline.yaml")),
-    ("cavra-strict", include_str!("../../packs/tests/cavra-strict.yaml")),
-    ("cavra-regulated", include_str!("../../packs/tests/cavra-regulated.yaml")),
-    ("cavra-ci-runner", include_str!("../../packs/tests/cavra-ci-runner.yaml")),
-    ("cavra-observe", include_str!("../../packs/tests/cavra-observe.yaml")),
+    (
+        "cavra-coding-baseline",
+        include_str!("../../packs/tests/cavra-coding-baseline.yaml"),
+    ),
+    (
+        "cavra-strict",
+        include_str!("../../packs/tests/cavra-strict.yaml"),
+    ),
+    (
+        "cavra-regulated",
+        include_str!("../../packs/tests/cavra-regulated.yaml"),
+    ),
+    (
+        "cavra-ci-runner",
+        include_str!("../../packs/tests/cavra-ci-runner.yaml"),
+    ),
+    (
+        "cavra-observe",
+        include_str!("../../packs/tests/cavra-observe.yaml"),
+    ),
 ];
 
 /// `(id, JSON)` of every bundled pack, converted from the YAML at build time.
 const PACKS_JSON: &[(&str, &str)] = &[
-    ("cavra-coding-baseline", include_str!(concat!(env!("OUT_DIR"), "/cavra-coding-baseline.json"))),
-    ("cavra-strict", include_str!(concat!(env!("OUT_DIR"), "/cavra-strict.json"))),
-    ("cavra-regulated", include_str!(concat!(env!("OUT_DIR"), "/cavra-regulated.json"))),
-    ("cavra-ci-runner", include_str!(concat!(env!("OUT_DIR"), "/cavra-ci-runner.json"))),
-    ("cavra-observe", include_str!(concat!(env!("OUT_DIR"), "/cavra-observe.json"))),
+    (
+        "cavra-coding-baseline",
+        include_str!(concat!(env!("OUT_DIR"), "/cavra-coding-baseline.json")),
+    ),
+    (
+        "cavra-strict",
+        include_str!(concat!(env!("OUT_DIR"), "/cavra-strict.json")),
+    ),
+    (
+        "cavra-regulated",
+        include_str!(concat!(env!("OUT_DIR"), "/cavra-regulated.json")),
+    ),
+    (
+        "cavra-ci-runner",
+        include_str!(concat!(env!("OUT_DIR"), "/cavra-ci-runner.json")),
+    ),
+    (
+        "cavra-observe",
+        include_str!(concat!(env!("OUT_DIR"), "/cavra-observe.json")),
+    ),
 ];
 
 /// Aliases accepted on the command line.

@@ -29,7 +29,10 @@ impl NormalizedPack {
         // Serialized straight to bytes: struct fields have a fixed order and every map of
         // the pack model is sorted (BTreeMap), so the encoding is deterministic.
         let mut h = Sha256::new();
-        let _ = serde_json::to_writer(HashWriter(&mut h), &(&self.format, &self.lineage, &self.pack));
+        let _ = serde_json::to_writer(
+            HashWriter(&mut h),
+            &(&self.format, &self.lineage, &self.pack),
+        );
         format!("sha256:{}", hex::encode(h.finalize()))
     }
 }
@@ -542,19 +545,17 @@ fn sev(s: &Option<String>, default: Severity) -> Severity {
 fn globs(list: &[String], text: bool, ctx: &str) -> Result<Vec<Glob>, PolicyError> {
     list.iter()
         .map(|g| {
-            if text {
-                Glob::text(g)
-            } else {
-                Glob::new(g)
-            }
-            .map_err(|e| PolicyError::BadCompiled(format!("{ctx}: {e}")))
+            if text { Glob::text(g) } else { Glob::new(g) }
+                .map_err(|e| PolicyError::BadCompiled(format!("{ctx}: {e}")))
         })
         .collect()
 }
 
 fn path_patterns(list: &[String], ci: bool, ctx: &str) -> Result<Vec<PathPattern>, PolicyError> {
     list.iter()
-        .map(|p| PathPattern::new(p, ci).map_err(|e| PolicyError::BadCompiled(format!("{ctx}: {e}"))))
+        .map(|p| {
+            PathPattern::new(p, ci).map_err(|e| PolicyError::BadCompiled(format!("{ctx}: {e}")))
+        })
         .collect()
 }
 
@@ -575,8 +576,9 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
     let id = p.metadata.id.clone();
     let mode = match p.metadata.mode.as_deref() {
         None => Mode::Enforce,
-        Some(m) => Mode::parse(m)
-            .ok_or_else(|| PolicyError::BadCompiled(format!("unknown mode `{m}`")))?,
+        Some(m) => {
+            Mode::parse(m).ok_or_else(|| PolicyError::BadCompiled(format!("unknown mode `{m}`")))?
+        }
     };
     let mut rules = Vec::new();
     let fs = p.filesystem.clone().unwrap_or_default();
@@ -706,7 +708,9 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                         "read" => Ok(Access::Read),
                         "write" => Ok(Access::Write),
                         "delete" => Ok(Access::Delete),
-                        o => Err(PolicyError::BadCompiled(format!("{ctx}: unknown access `{o}`"))),
+                        o => Err(PolicyError::BadCompiled(format!(
+                            "{ctx}: unknown access `{o}`"
+                        ))),
                     })
                     .collect::<Result<Vec<_>, _>>()?
             };
@@ -718,8 +722,9 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                     .class
                     .iter()
                     .map(|c| {
-                        PathClass::parse(c)
-                            .ok_or_else(|| PolicyError::BadCompiled(format!("{ctx}: unknown class `{c}`")))
+                        PathClass::parse(c).ok_or_else(|| {
+                            PolicyError::BadCompiled(format!("{ctx}: unknown class `{c}`"))
+                        })
                     })
                     .collect::<Result<_, _>>()?,
             })
@@ -729,7 +734,13 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                 subcommand: c
                     .subcommand
                     .iter()
-                    .map(|s| globs(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>(), false, &ctx))
+                    .map(|s| {
+                        globs(
+                            &s.split_whitespace().map(str::to_string).collect::<Vec<_>>(),
+                            false,
+                            &ctx,
+                        )
+                    })
                     .collect::<Result<_, _>>()?,
                 flags_any: c.flags_any.clone(),
                 flags_all: c.flags_all.clone(),
@@ -740,8 +751,9 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                     .path_class
                     .iter()
                     .map(|s| {
-                        PathClass::parse(s)
-                            .ok_or_else(|| PolicyError::BadCompiled(format!("{ctx}: unknown class `{s}`")))
+                        PathClass::parse(s).ok_or_else(|| {
+                            PolicyError::BadCompiled(format!("{ctx}: unknown class `{s}`"))
+                        })
                     })
                     .collect::<Result<_, _>>()?,
                 stdin: c.stdin.clone(),
@@ -787,11 +799,15 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
             id: r.id.clone(),
             effect: eff,
             severity: SeverityRule::Fixed(sev(&r.severity, default_sev)),
-            reason: r.reason.clone().unwrap_or_else(|| format!("matched rule `{}`", r.id)),
+            reason: r
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("matched rule `{}`", r.id)),
             alternative: r.alternative.clone(),
-            approver_group: r.approver_group.clone().or_else(|| {
-                (eff == Effect::RequireApproval).then(|| default_group.clone())
-            }),
+            approver_group: r
+                .approver_group
+                .clone()
+                .or_else(|| (eff == Effect::RequireApproval).then(|| default_group.clone())),
             controls: r.controls.clone(),
             matcher,
         });
@@ -823,10 +839,8 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
             let under = r.id.len() > prefix.len()
                 && r.id.starts_with(prefix.as_str())
                 && r.id.as_bytes()[prefix.len()] == b'.';
-            if r.id == *prefix || under {
-                if best.is_none_or(|(b, _)| prefix.len() > b.len()) {
-                    best = Some((prefix, ctrls));
-                }
+            if (r.id == *prefix || under) && best.is_none_or(|(b, _)| prefix.len() > b.len()) {
+                best = Some((prefix, ctrls));
             }
         }
         if let Some((_, c)) = best {
@@ -846,7 +860,12 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
     };
     let mut temp_dirs = d.temp_dirs.clone();
     if temp_dirs.is_empty() {
-        temp_dirs = vec!["/tmp".into(), "/var/tmp".into(), "/private/tmp".into(), "/dev/shm".into()];
+        temp_dirs = vec![
+            "/tmp".into(),
+            "/var/tmp".into(),
+            "/private/tmp".into(),
+            "/dev/shm".into(),
+        ];
     }
     let defaults = ResolvedDefaults {
         commands: commands_default,
@@ -861,16 +880,23 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
             .transpose()?,
         approver_group: default_group,
         temp_dirs,
-        approval_ttl_secs: d.approval_ttl.as_deref().and_then(parse_ttl).unwrap_or(3600),
+        approval_ttl_secs: d
+            .approval_ttl
+            .as_deref()
+            .and_then(parse_ttl)
+            .unwrap_or(3600),
         non_interactive: d.non_interactive.unwrap_or(false),
         uninspected_script: match d.uninspected_script.as_deref() {
             Some(s) => effect(s, "defaults.uninspected_script")?,
             None => Effect::Allow,
         },
-        escalation: d
-            .escalation
-            .as_ref()
-            .map(|e| (e.max_blocks, parse_ttl(&e.window).unwrap_or(600), e.hold_on_critical)),
+        escalation: d.escalation.as_ref().map(|e| {
+            (
+                e.max_blocks,
+                parse_ttl(&e.window).unwrap_or(600),
+                e.hold_on_critical,
+            )
+        }),
     };
     let g = p.git.clone().unwrap_or_default();
     let mut protected = g.protected_branches.clone();
@@ -905,7 +931,11 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         .as_ref()
         .and_then(|c| c.get("maps_to"))
         .and_then(|m| m.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let wrappers = p
         .wrappers

@@ -89,7 +89,14 @@ pub fn diff(a: &CompiledPack, b: &CompiledPack) -> PackDiff {
                     change: "added".into(),
                     from_effect: None,
                     to_effect: e.map(|e| e.as_str().into()),
-                    direction: e.map(|e| if e == Effect::Allow { "loosened" } else { "tightened" }.into()),
+                    direction: e.map(|e| {
+                        if e == Effect::Allow {
+                            "loosened"
+                        } else {
+                            "tightened"
+                        }
+                        .into()
+                    }),
                     details: vec![],
                 });
                 if e == Some(Effect::Allow) {
@@ -102,7 +109,11 @@ pub fn diff(a: &CompiledPack, b: &CompiledPack) -> PackDiff {
                 if let (Value::Object(ma), Value::Object(mb)) = (va, vb) {
                     for (k, x) in mb {
                         if ma.get(k) != Some(x) {
-                            details.push(format!("{k}: {} -> {}", ma.get(k).unwrap_or(&Value::Null), x));
+                            details.push(format!(
+                                "{k}: {} -> {}",
+                                ma.get(k).unwrap_or(&Value::Null),
+                                x
+                            ));
                         }
                     }
                 }
@@ -137,7 +148,14 @@ pub fn diff(a: &CompiledPack, b: &CompiledPack) -> PackDiff {
                 change: "removed".into(),
                 from_effect: e.map(|e| e.as_str().into()),
                 to_effect: None,
-                direction: e.map(|e| if e == Effect::Allow { "tightened" } else { "loosened" }.into()),
+                direction: e.map(|e| {
+                    if e == Effect::Allow {
+                        "tightened"
+                    } else {
+                        "loosened"
+                    }
+                    .into()
+                }),
                 details: vec![],
             });
         }
@@ -145,24 +163,58 @@ pub fn diff(a: &CompiledPack, b: &CompiledPack) -> PackDiff {
     let (na, nb) = (&a.normalized.pack, &b.normalized.pack);
     let fa = na.filesystem.clone().unwrap_or_default();
     let fb = nb.filesystem.clone().unwrap_or_default();
-    list_diff("filesystem.block_read", &fa.block_read, &fb.block_read, &mut d.settings);
-    list_diff("filesystem.block_write", &fa.block_write, &fb.block_write, &mut d.settings);
-    list_diff("filesystem.require_approval_write", &fa.require_approval_write, &fb.require_approval_write, &mut d.settings);
+    list_diff(
+        "filesystem.block_read",
+        &fa.block_read,
+        &fb.block_read,
+        &mut d.settings,
+    );
+    list_diff(
+        "filesystem.block_write",
+        &fa.block_write,
+        &fb.block_write,
+        &mut d.settings,
+    );
+    list_diff(
+        "filesystem.require_approval_write",
+        &fa.require_approval_write,
+        &fb.require_approval_write,
+        &mut d.settings,
+    );
     list_diff("filesystem.except", &fa.except, &fb.except, &mut d.settings);
     let ca = na.commands.clone().unwrap_or_default();
     let cb = nb.commands.clone().unwrap_or_default();
     list_diff("commands.block", &ca.block, &cb.block, &mut d.settings);
     list_diff("commands.allow", &ca.allow, &cb.allow, &mut d.settings);
-    list_diff("commands.require_approval", &ca.require_approval, &cb.require_approval, &mut d.settings);
-    if ca.block.iter().any(|x| !cb.block.contains(x)) || cb.allow.iter().any(|x| !ca.allow.contains(x)) || fa.block_read.iter().any(|x| !fb.block_read.contains(x)) {
+    list_diff(
+        "commands.require_approval",
+        &ca.require_approval,
+        &cb.require_approval,
+        &mut d.settings,
+    );
+    if ca.block.iter().any(|x| !cb.block.contains(x))
+        || cb.allow.iter().any(|x| !ca.allow.contains(x))
+        || fa.block_read.iter().any(|x| !fb.block_read.contains(x))
+    {
         d.loosens = true;
     }
     let ma = na.mcp.clone().unwrap_or_default();
     let mb = nb.mcp.clone().unwrap_or_default();
-    list_diff("mcp.allowed_servers", &ma.allowed_servers, &mb.allowed_servers, &mut d.settings);
-    list_diff("mcp.blocked_servers", &ma.blocked_servers, &mb.blocked_servers, &mut d.settings);
+    list_diff(
+        "mcp.allowed_servers",
+        &ma.allowed_servers,
+        &mb.allowed_servers,
+        &mut d.settings,
+    );
+    list_diff(
+        "mcp.blocked_servers",
+        &ma.blocked_servers,
+        &mb.blocked_servers,
+        &mut d.settings,
+    );
     if a.mode != b.mode {
-        d.settings.push(format!("mode: {} -> {}", a.mode.as_str(), b.mode.as_str()));
+        d.settings
+            .push(format!("mode: {} -> {}", a.mode.as_str(), b.mode.as_str()));
     }
     if a.defaults.commands != b.defaults.commands {
         d.settings.push(format!(
@@ -174,8 +226,18 @@ pub fn diff(a: &CompiledPack, b: &CompiledPack) -> PackDiff {
             d.loosens = true;
         }
     }
-    let pa: Vec<String> = a.git.protected_branches.iter().map(|g| g.as_str().to_string()).collect();
-    let pb: Vec<String> = b.git.protected_branches.iter().map(|g| g.as_str().to_string()).collect();
+    let pa: Vec<String> = a
+        .git
+        .protected_branches
+        .iter()
+        .map(|g| g.as_str().to_string())
+        .collect();
+    let pb: Vec<String> = b
+        .git
+        .protected_branches
+        .iter()
+        .map(|g| g.as_str().to_string())
+        .collect();
     list_diff("git.protected_branches", &pa, &pb, &mut d.settings);
     d
 }

@@ -75,7 +75,13 @@ impl PolicyError {
             _ => &[],
         }
     }
-    fn one(file: &str, pointer: &str, pos: (usize, usize), message: String, hint: Option<String>) -> Self {
+    fn one(
+        file: &str,
+        pointer: &str,
+        pos: (usize, usize),
+        message: String,
+        hint: Option<String>,
+    ) -> Self {
         PolicyError::Invalid {
             problems: vec![Problem {
                 file: file.to_string(),
@@ -238,9 +244,8 @@ fn parse_pack_with(file: &str, src: &str, schema: bool) -> Result<PackSource, Po
     if schema {
         validate_value(file, &value, &pos)?;
     }
-    let pack: PackSource = serde_json::from_value(value).map_err(|e| {
-        PolicyError::one(file, "", (1, 1), format!("invalid pack: {e}"), None)
-    })?;
+    let pack: PackSource = serde_json::from_value(value)
+        .map_err(|e| PolicyError::one(file, "", (1, 1), format!("invalid pack: {e}"), None))?;
     check_semantics(file, &pack, &pos)?;
     Ok(pack)
 }
@@ -280,12 +285,16 @@ fn validate_value(file: &str, value: &Value, pos: &yaml::Positions) -> Result<()
     if problems.is_empty() {
         return Ok(());
     }
-    problems.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    problems.sort_by_key(|p| (p.line, p.column));
     problems.dedup_by(|a, b| a.pointer == b.pointer && a.message == b.message);
     Err(PolicyError::Invalid { problems })
 }
 
-fn check_semantics(file: &str, pack: &PackSource, pos: &yaml::Positions) -> Result<(), PolicyError> {
+fn check_semantics(
+    file: &str,
+    pack: &PackSource,
+    pos: &yaml::Positions,
+) -> Result<(), PolicyError> {
     let mut problems = Vec::new();
     let mut push = |pointer: String, message: String, hint: Option<String>| {
         let (line, column) = pos.lookup(&pointer);
@@ -333,7 +342,11 @@ fn check_semantics(file: &str, pack: &PackSource, pos: &yaml::Positions) -> Resu
     if let Some(c) = &pack.commands {
         check_globs("/commands/block".into(), &c.block, true);
         check_globs("/commands/allow".into(), &c.allow, true);
-        check_globs("/commands/require_approval".into(), &c.require_approval, true);
+        check_globs(
+            "/commands/require_approval".into(),
+            &c.require_approval,
+            true,
+        );
     }
     for (i, r) in pack.rules.iter().enumerate() {
         if let Some(f) = &r.matcher.file {
@@ -341,8 +354,16 @@ fn check_semantics(file: &str, pack: &PackSource, pos: &yaml::Positions) -> Resu
             check_globs(format!("/rules/{i}/match/file/except"), &f.except, false);
         }
         if let Some(c) = &r.matcher.command {
-            check_globs(format!("/rules/{i}/match/command/program"), &c.program, false);
-            check_globs(format!("/rules/{i}/match/command/args_any"), &c.args_any, true);
+            check_globs(
+                format!("/rules/{i}/match/command/program"),
+                &c.program,
+                false,
+            );
+            check_globs(
+                format!("/rules/{i}/match/command/args_any"),
+                &c.args_any,
+                true,
+            );
             check_globs(format!("/rules/{i}/match/command/text"), &c.text, true);
         }
     }
@@ -386,7 +407,11 @@ impl PackResolver for ChainResolver<'_> {
 }
 
 /// Parses, resolves inheritance and compiles in one go.
-pub fn load(file: &str, src: &str, resolver: &dyn PackResolver) -> Result<CompiledPack, PolicyError> {
+pub fn load(
+    file: &str,
+    src: &str,
+    resolver: &dyn PackResolver,
+) -> Result<CompiledPack, PolicyError> {
     let pack = parse_pack(file, src)?;
     compile::compile(pack, resolver)
 }
@@ -402,7 +427,13 @@ mod tests {
         let p = &err.problems()[0];
         assert_eq!(p.file, "p.yaml");
         assert_eq!(p.line, 4, "{p}");
-        assert!(p.hint.as_deref().unwrap_or("").contains("did you mean `block`"), "{p}");
+        assert!(
+            p.hint
+                .as_deref()
+                .unwrap_or("")
+                .contains("did you mean `block`"),
+            "{p}"
+        );
     }
 
     #[test]

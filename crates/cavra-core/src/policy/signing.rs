@@ -74,7 +74,10 @@ pub fn verify(
         return bad(format!("unsupported algorithm `{}`", sig.algorithm));
     }
     if sig.pack_id != pack_id {
-        return bad(format!("signature is for pack `{}`, not `{pack_id}`", sig.pack_id));
+        return bad(format!(
+            "signature is for pack `{}`, not `{pack_id}`",
+            sig.pack_id
+        ));
     }
     let src = sha256_hex(source);
     if sig.source_sha256 != src {
@@ -135,16 +138,51 @@ mod tests {
         let again = sign("cavra-x", b"metadata: {id: cavra-x}\n", "sha256:abc", &key);
         assert_eq!(sig.signature, again.signature);
         let vk = key.verifying_key();
-        assert!(verify(&sig, "cavra-x", b"metadata: {id: cavra-x}\n", "sha256:abc", &[vk]).is_ok());
-        let e = verify(&sig, "cavra-x", b"metadata: {id: cavra-y}\n", "sha256:abc", &[vk]).unwrap_err();
+        assert!(verify(
+            &sig,
+            "cavra-x",
+            b"metadata: {id: cavra-x}\n",
+            "sha256:abc",
+            &[vk]
+        )
+        .is_ok());
+        let e = verify(
+            &sig,
+            "cavra-x",
+            b"metadata: {id: cavra-y}\n",
+            "sha256:abc",
+            &[vk],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("modified after signing"));
-        let e = verify(&sig, "cavra-x", b"metadata: {id: cavra-x}\n", "sha256:abd", &[vk]).unwrap_err();
+        let e = verify(
+            &sig,
+            "cavra-x",
+            b"metadata: {id: cavra-x}\n",
+            "sha256:abd",
+            &[vk],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("differs from the signed"));
         let other = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
-        let e = verify(&sig, "cavra-x", b"metadata: {id: cavra-x}\n", "sha256:abc", &[other]).unwrap_err();
+        let e = verify(
+            &sig,
+            "cavra-x",
+            b"metadata: {id: cavra-x}\n",
+            "sha256:abc",
+            &[other],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("does not verify"));
         let mut forged = sig.clone();
         forged.signature = sign("cavra-x", b"x", "sha256:abc", &key).signature;
-        assert!(verify(&forged, "cavra-x", b"metadata: {id: cavra-x}\n", "sha256:abc", &[vk]).is_err());
+        assert!(verify(
+            &forged,
+            "cavra-x",
+            b"metadata: {id: cavra-x}\n",
+            "sha256:abc",
+            &[vk]
+        )
+        .is_err());
     }
 }

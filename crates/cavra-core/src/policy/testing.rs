@@ -65,13 +65,25 @@ pub struct CaseResult {
 }
 
 /// Builds the request of a case.
-pub fn request_for(case: &TestCaseSource, cwd: Option<&str>, home: Option<&str>) -> Result<ActionRequest, String> {
-    let action = ActionType::parse(&case.action).ok_or_else(|| format!("unknown action `{}`", case.action))?;
+pub fn request_for(
+    case: &TestCaseSource,
+    cwd: Option<&str>,
+    home: Option<&str>,
+) -> Result<ActionRequest, String> {
+    let action = ActionType::parse(&case.action)
+        .ok_or_else(|| format!("unknown action `{}`", case.action))?;
     let mut req = ActionRequest::new(action, case.target.clone());
-    req.actor = Actor { agent_id: "policy-test".into(), kind: "test".into() };
+    req.actor = Actor {
+        agent_id: "policy-test".into(),
+        kind: "test".into(),
+    };
     req.session_id = "policy-test".into();
     req.operation = case.operation.clone();
-    req.cwd = case.cwd.clone().or(cwd.map(str::to_string)).or(Some("/work/repo".into()));
+    req.cwd = case
+        .cwd
+        .clone()
+        .or(cwd.map(str::to_string))
+        .or(Some("/work/repo".into()));
     req.home = home.map(str::to_string).or(Some("/home/dev".into()));
     if action == ActionType::McpToolCall && (case.server.is_some() || case.tool.is_some()) {
         req.mcp = Some(McpCall {
@@ -90,7 +102,10 @@ pub fn run(pack: &CompiledPack, file: &TestFile, env: &EvalEnv<'_>) -> Vec<CaseR
         .iter()
         .enumerate()
         .map(|(i, case)| {
-            let name = case.name.clone().unwrap_or_else(|| format!("#{} {} {}", i + 1, case.action, case.target));
+            let name = case
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("#{} {} {}", i + 1, case.action, case.target));
             match request_for(case, file.cwd.as_deref(), file.home.as_deref()) {
                 Err(e) => CaseResult {
                     name,
@@ -105,7 +120,10 @@ pub fn run(pack: &CompiledPack, file: &TestFile, env: &EvalEnv<'_>) -> Vec<CaseR
                     let d = evaluate(pack, &req, env);
                     let got = d.decision.as_str().to_string();
                     let rule_ok = case.rule.as_ref().is_none_or(|r| r == &d.rule_id);
-                    let sev_ok = case.severity.as_ref().is_none_or(|s| s == d.severity.as_str());
+                    let sev_ok = case
+                        .severity
+                        .as_ref()
+                        .is_none_or(|s| s == d.severity.as_str());
                     CaseResult {
                         name,
                         passed: got == case.expect && rule_ok && sev_ok,
