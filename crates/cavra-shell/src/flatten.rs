@@ -87,7 +87,7 @@ impl Field {
             producers: Vec::new(),
         }
     }
-    fn dynamic(src: &str, producers: Vec<usize>) -> Field {
+    pub(crate) fn dynamic(src: &str, producers: Vec<usize>) -> Field {
         Field {
             segs: vec![Seg::Dyn(src.to_string())],
             quoted: false,
@@ -263,6 +263,8 @@ pub(crate) struct Fl<'o> {
     problems: Vec<Problem>,
     stopped: bool,
     budget: usize,
+    /// Source bytes that static `for` unrolling may still re-analyse (keeps time linear).
+    unroll: usize,
     depth: usize,
 }
 
@@ -278,6 +280,7 @@ pub(crate) fn analyze(src: &str, opts: &AnalyzeOptions) -> Analysis {
             .max_len
             .saturating_mul(8)
             .saturating_add(1 << 16),
+        unroll: src.len().saturating_mul(UNROLL_FACTOR).saturating_add(4096),
         depth: 0,
     };
     if src.len() > opts.limits.max_len {
@@ -317,6 +320,11 @@ fn is_name(s: &str) -> bool {
     !b.is_empty() && parse::is_name_start(b[0]) && b.iter().all(|&c| parse::is_name_char(c))
 }
 
+/// At most this many literal words in a `for` list are substituted one by one.
+const MAX_UNROLL: usize = 16;
+/// Loop unrolling re-analyses at most this many times the input length (plus 4 KiB).
+const UNROLL_FACTOR: usize = 16;
+
 const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "yash", "posh", "rbash", "ksh93",
 ];
@@ -342,6 +350,16 @@ impl<'o> Fl<'o> {
     }
     fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Take `n` bytes from the loop-unrolling budget; `false` (nothing taken) when it is
+    /// exhausted, in which case the caller analyses the loop body once with a dynamic variable.
+    fn try_unroll(&mut self, n: usize) -> bool {
+        if self.unroll < n {
+            return false;
+        }
+        self.unroll -= n;
+        true
     }
 
     fn spend(&mut self, n: usize) -> bool {
@@ -505,18 +523,46 @@ impl<'o> Fl<'o> {
                 self.program(body, src, st, io);
                 self.loop_merge(st, m);
             }
-            CmdKind::For(var, words, body) => {
+            CmdKind::For(var, words, body, select, body_len) => {
                 let mut producers = Vec::new();
-                if let Some(ws) = words {
-                    for w in ws {
-                        for f in self.expand(w, src, st, io, &sub, true) {
-                            producers.extend(f.producers);
+                // literal word lists are substituted: the body is analysed once per value
+                let mut values = Some(Vec::new());
+                match words {
+                    Some(ws) => {
+                        for w in ws {
+                            for f in self.expand(w, src, st, io, &sub, true) {
+                                match (&mut values, f.static_value()) {
+                                    (Some(vs), Some(v)) if !f.glob() => vs.push(v),
+                                    _ => values = None,
+                                }
+                                producers.extend(f.producers);
+                            }
                         }
                     }
+                    None => values = None,
                 }
+                let values = values.filter(|vs| {
+                    !*select
+                        && !vs.is_empty()
+                        && vs.len() <= MAX_UNROLL
+                        && self.try_unroll(body_len.saturating_add(1).saturating_mul(vs.len()))
+                });
                 let m = st.mark();
-                st.set(var, Var::Unknown(producers.clone()));
-                self.program(body, src, st, io);
+                match values {
+                    Some(vs) => {
+                        for v in vs {
+                            if self.stopped {
+                                break;
+                            }
+                            st.set(var, Var::Known(v));
+                            self.program(body, src, st, io);
+                        }
+                    }
+                    None => {
+                        st.set(var, Var::Unknown(producers.clone()));
+                        self.program(body, src, st, io);
+                    }
+                }
                 self.loop_merge(st, m);
                 st.set(var, Var::Unknown(producers));
             }
@@ -542,11 +588,13 @@ impl<'o> Fl<'o> {
                 }
                 self.merge(st, changed, cwds);
             }
-            CmdKind::Func(body) => {
+            CmdKind::Func(name, body) => {
                 // analyse the body as if it runs (once, at definition)
                 let m = st.mark();
+                let before = self.out.len();
                 self.command(body, src, st, io);
                 st.restore(m);
+                self.fork_bomb(name, before, src);
             }
             CmdKind::Test(words) => {
                 for w in words {
@@ -558,6 +606,54 @@ impl<'o> Fl<'o> {
             }
         }
         self.leave();
+    }
+
+    /// A function whose body calls the function itself in a pipeline or in the background
+    /// multiplies processes without bound (`bomb(){ bomb|bomb& }`). Reported as a problem,
+    /// plus a synthetic `:` fed by a pipe from the self-call so that rules for the classic
+    /// `:(){ :|:& };:` see named bombs the same way.
+    fn fork_bomb(&mut self, name: &str, before: usize, src: &Src) {
+        if name.is_empty() || self.stopped {
+            return;
+        }
+        let hit = self.out[before.min(self.out.len())..]
+            .iter()
+            .position(|i| {
+                i.program == name && (i.background || matches!(i.stdin, Stdin::Pipe { .. }))
+            })
+            .map(|k| before + k);
+        let Some(k) = hit else { return };
+        self.problem(
+            format!("function `{name}` calls itself recursively (fork bomb pattern)"),
+            where_of(&src.prefix),
+        );
+        if name == ":" {
+            return; // the body's own `:|:` already is that invocation
+        }
+        let from = match self.out[k].stdin {
+            Stdin::Pipe { from } => from,
+            _ => k,
+        };
+        let io = Io {
+            stdin: Stdin::Pipe { from },
+            background: true,
+            ..Io::default()
+        };
+        let origin = format!("{}in function `{name}`, fork bomb pattern", src.prefix);
+        let wrappers = self.out[k].wrappers.clone();
+        let cwd = self.out[k].cwd.clone();
+        let depth = self.out[k].depth;
+        self.push_inv(
+            vec![Field::synth(":")],
+            ":".into(),
+            false,
+            wrappers,
+            origin,
+            cwd,
+            &io,
+            Vec::new(),
+            depth,
+        );
     }
 
     fn merge(&mut self, st: &mut State, changed: Vec<String>, cwds: Vec<Cwd>) {
@@ -600,6 +696,12 @@ impl<'o> Fl<'o> {
                 RedirOp::HereDoc => {
                     let hd = r.heredoc.and_then(|i| src.heredocs.get(i).cloned());
                     let hd = hd.unwrap_or_default();
+                    if hd.unclosed {
+                        self.problem(
+                            format!("heredoc `{}` is never closed", hd.delim),
+                            where_of(&src.prefix),
+                        );
+                    }
                     io2.stdin_dyn = None;
                     let mut text = hd.body.clone();
                     if let Some(w) = &hd.word {
@@ -1051,6 +1153,8 @@ impl<'o> Fl<'o> {
                 }
             }
             "find" => self.find_exec(argv, io, src, st, origin, wrappers, n, cwd),
+            "docker" | "podman" | "nerdctl" | "docker-compose" | "podman-compose" | "kubectl"
+            | "oc" => self.container_exec(prog, argv, io, src, wrappers, n),
             "watch" => {
                 let i = skip_opts(
                     argv,
@@ -1276,6 +1380,55 @@ impl<'o> Fl<'o> {
             }
             i = j + 1;
         }
+    }
+
+    /// `docker exec CONTAINER CMD…`, `docker run IMAGE CMD…`, `docker compose exec SERVICE
+    /// CMD…`, `kubectl exec POD -- CMD…` (and podman, nerdctl, oc): the command run inside is
+    /// emitted as its own invocation (an argv, not a shell string), cwd unknown.
+    fn container_exec(
+        &mut self,
+        prog: &str,
+        argv: &[Field],
+        io: &Io,
+        src: &mut Src,
+        wrappers: &[String],
+        n: usize,
+    ) {
+        let Some((label, cmd)) = crate::containers::inner_command(prog, argv) else {
+            return;
+        };
+        if cmd.is_empty() {
+            return;
+        }
+        let prefix = format!("{}in `{label}` command, ", src.prefix);
+        if src.nesting + 1 > self.opts.limits.max_nesting {
+            self.problem(
+                format!(
+                    "nested shells deeper than {} levels",
+                    self.opts.limits.max_nesting
+                ),
+                where_of(&prefix),
+            );
+            return;
+        }
+        let mut chain = wrappers.to_vec();
+        chain.push(prog.to_string());
+        let origin = format!("{prefix}simple command {n}");
+        // stdin is forwarded (`-i`); redirections belong to the outer command
+        let io2 = Io {
+            stdin: io.stdin.clone(),
+            stdin_dyn: io.stdin_dyn.clone(),
+            ..Io::default()
+        };
+        let mut nsrc = Src {
+            prefix,
+            counter: 0,
+            nesting: src.nesting + 1,
+            heredocs: src.heredocs.clone(),
+            chain: chain.clone(),
+        };
+        let mut st = State::with_cwd(Cwd::Unknown);
+        self.emit_command(cmd, Vec::new(), &io2, &mut nsrc, &mut st, origin, chain, n);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2432,7 +2585,7 @@ const BUILTIN_WRAPPERS: &[BSpec] = &[
 
 /// Skip options of a wrapper; returns the index of the first non-option argument, or `None`
 /// if a stop option (one that means "no command follows") is present.
-fn skip_opts(
+pub(crate) fn skip_opts(
     argv: &[Field],
     mut i: usize,
     takes_value: &dyn Fn(&str) -> bool,

@@ -439,6 +439,17 @@ enum Call {
     Rm,
     /// Node fs.rm*: `{recursive: true}` -> rm -rf, else rm.
     RmOpt,
+    /// Writes the file named by the first argument (reported as `tee P`).
+    Write,
+    /// Appends to the file named by the first argument (`tee -a P`).
+    Append,
+    /// Reads the file named by the first argument (reported as `cat P`).
+    Read,
+    /// `open(P, MODE)` (python, ruby, php `fopen`): the mode decides read or write; ruby's
+    /// `Kernel#open("|cmd")` runs a shell command.
+    Open,
+    /// Perl `open(FH, MODE, P)` / `open(FH, "SPEC")`, including pipe opens.
+    PerlOpen,
 }
 
 fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
@@ -457,6 +468,7 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
             }
             "rmtree" => Some(Call::RmRf),
             "remove" | "unlink" if q == "os" => Some(Call::Rm),
+            "open" if matches!(q, "" | "io" | "codecs" | "builtins" | "os") => Some(Call::Open),
             _ => None,
         },
         Lang::Node | Lang::Deno => {
@@ -477,6 +489,27 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
                     Some(Call::Rm)
                 }
                 "remove" | "removeSync" if q == "fse" => Some(Call::RmRf),
+                "writeFileSync" | "writeFile" | "createWriteStream" | "outputFile"
+                | "outputFileSync" | "writeJson" | "writeJsonSync"
+                    if fs_qual(q, code) =>
+                {
+                    Some(Call::Write)
+                }
+                "appendFileSync" | "appendFile" if fs_qual(q, code) => Some(Call::Append),
+                "readFileSync" | "readFile" | "createReadStream" if fs_qual(q, code) => {
+                    Some(Call::Read)
+                }
+                "writeTextFile" | "writeFile" | "writeTextFileSync" | "writeFileSync"
+                    if q == "Deno" =>
+                {
+                    Some(Call::Write)
+                }
+                "readTextFile" | "readFile" | "readTextFileSync" | "readFileSync"
+                    if q == "Deno" =>
+                {
+                    Some(Call::Read)
+                }
+                "write" if q == "Bun" => Some(Call::Write),
                 "Command" if q == "Deno" => Some(Call::Spawn),
                 "removeSync" | "remove" if q == "Deno" => Some(Call::RmOpt),
                 _ => None,
@@ -486,6 +519,7 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
             "system" | "exec" if q.is_empty() => Some(Call::System),
             "rmtree" | "remove_tree" => Some(Call::RmRf),
             "unlink" if q.is_empty() => Some(Call::Rm),
+            "open" | "sysopen" if q.is_empty() => Some(Call::PerlOpen),
             _ => None,
         },
         Lang::Ruby => match name {
@@ -503,6 +537,12 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
             }
             "rm" | "rm_f" | "remove" if q == "FileUtils" => Some(Call::Rm),
             "delete" | "unlink" if q == "File" => Some(Call::Rm),
+            "write" | "binwrite" if q == "File" || q == "IO" => Some(Call::Write),
+            "read" | "readlines" | "binread" | "foreach" if q == "File" || q == "IO" => {
+                Some(Call::Read)
+            }
+            "open" | "new" if q == "File" => Some(Call::Open),
+            "open" if q.is_empty() || q == "Kernel" => Some(Call::Open),
             _ => None,
         },
         Lang::Php => match name {
@@ -510,9 +550,139 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
                 Some(Call::ShellStr)
             }
             "unlink" => Some(Call::Rm),
+            "file_put_contents" => Some(Call::Write),
+            "file_get_contents" | "readfile" | "file" => Some(Call::Read),
+            "fopen" => Some(Call::Open),
             _ => None,
         },
     }
+}
+
+fn fs_qual(q: &str, code: &str) -> bool {
+    matches!(q, "fs" | "promises" | "fsp" | "fse" | ")")
+        || (q.is_empty()
+            && (code.contains("require('fs')")
+                || code.contains("require(\"fs\")")
+                || code.contains("'fs'")
+                || code.contains("\"fs\"")
+                || code.contains("node:fs")))
+}
+
+/// A file access reported as a synthetic command the guard already understands: a write as
+/// `tee [-a] P`, a read as `cat P`. A write to a non-literal path is a dynamic argument; a
+/// read of a non-literal path is not reported.
+fn file_access(write: bool, append: bool, path: ArgV) -> Option<Kind> {
+    let p = match path {
+        ArgV::Lit(s) => Some(s),
+        _ => None,
+    };
+    if !write && p.is_none() {
+        return None;
+    }
+    let mut v = vec![Some(if write { "tee" } else { "cat" }.to_string())];
+    if append {
+        v.push(Some("-a".into()));
+    }
+    if p.as_deref().is_some_and(|p| p.starts_with('-')) {
+        v.push(Some("--".into()));
+    }
+    v.push(p);
+    Some(Kind::Argv(v))
+}
+
+/// Mode of `open(P, MODE)` / `open(P, mode=MODE)`: (write, append). A non-literal mode counts
+/// as a write; no mode is a read.
+fn open_mode(args: &[Vec<T>]) -> (bool, bool) {
+    let keyword = args.iter().skip(1).find_map(|a| match a.as_slice() {
+        [T::Id(k), T::P('='), rest @ ..] if k == "mode" => Some(rest.to_vec()),
+        _ => None,
+    });
+    let mode = keyword.or_else(|| {
+        args.get(1)
+            .filter(|a| !matches!(a.as_slice(), [T::Id(_), T::P('='), ..]))
+            .cloned()
+    });
+    let Some(mode) = mode else {
+        return (false, false);
+    };
+    match mode.as_slice() {
+        [T::Str(m, true)] => (
+            m.contains(['w', 'a', 'x', 'c', '+']),
+            m.contains('a') && !m.contains('+'),
+        ),
+        // os.open(P, os.O_RDONLY)
+        toks if toks.iter().all(|t| match t {
+            T::Id(i) => matches!(i.as_str(), "os" | "O_RDONLY" | "O_CLOEXEC" | "O_NOFOLLOW"),
+            T::P('.' | '|') => true,
+            _ => false,
+        }) =>
+        {
+            (false, false)
+        }
+        toks => (
+            true,
+            toks.iter()
+                .any(|t| matches!(t, T::Id(i) if i == "O_APPEND")),
+        ),
+    }
+}
+
+/// Perl `open`: 3+ arguments `(FH, MODE, PATH…)` or 2 arguments `(FH, "SPEC")`.
+fn perl_open(lang: Lang, args: &[Vec<T>]) -> Option<Kind> {
+    let lit = |a: Option<&Vec<T>>| match a.map(Vec::as_slice) {
+        Some([T::Str(s, true)]) => Some(s.clone()),
+        _ => None,
+    };
+    if args.len() >= 3 {
+        let mode = lit(args.get(1));
+        let Some(mode) = mode else {
+            // unknown mode: a write or a pipe; both need a look
+            return Some(Kind::NonLiteral);
+        };
+        let m = mode.trim();
+        if m == "-|" || m == "|-" {
+            let rest: Vec<ArgV> = args[2..].iter().map(|a| classify_arg(lang, a)).collect();
+            return Some(match rest.as_slice() {
+                [ArgV::Lit(s)] => Kind::Shell(s.clone()),
+                _ => {
+                    let v: Vec<Option<String>> = rest
+                        .into_iter()
+                        .map(|a| match a {
+                            ArgV::Lit(s) => Some(s),
+                            _ => None,
+                        })
+                        .collect();
+                    if v.first().is_some_and(|x| x.is_some()) {
+                        Kind::Argv(v)
+                    } else {
+                        Kind::NonLiteral
+                    }
+                }
+            });
+        }
+        let path = classify_arg(lang, &args[2]);
+        let write = m.starts_with('>') || m.starts_with('+');
+        return file_access(write, m.starts_with(">>"), path);
+    }
+    let Some(spec) = lit(args.get(1)) else {
+        // `open(FH, $spec)`: the spec may be a pipe
+        return (args.len() == 2).then_some(Kind::NonLiteral);
+    };
+    let t = spec.trim();
+    if let Some(cmd) = t.strip_prefix('|').or_else(|| t.strip_suffix('|')) {
+        return Some(Kind::Shell(cmd.trim().to_string()));
+    }
+    if let Some(p) = t.strip_prefix(">>") {
+        return file_access(true, true, ArgV::Lit(p.trim().to_string()));
+    }
+    if let Some(p) = t.strip_prefix("+<").or_else(|| t.strip_prefix("+>")) {
+        return file_access(true, false, ArgV::Lit(p.trim().to_string()));
+    }
+    if let Some(p) = t.strip_prefix('>') {
+        return file_access(true, false, ArgV::Lit(p.trim().to_string()));
+    }
+    let p = t.strip_prefix('<').unwrap_or(t).trim();
+    file_access(false, false, ArgV::Lit(p.to_string()))
 }
 
 enum ArgV {
@@ -662,6 +832,11 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
                     break;
                 }
                 qual.reverse();
+                if let Some((ex, next)) = path_method(lang, &toks, k, name) {
+                    out.extend(ex);
+                    k = next.max(k + 1);
+                    continue;
+                }
                 let qual_s = qual.join(".");
                 if let Some(call) = classify(lang, name, &qual_s, code) {
                     if let Some((args, next)) = call_args(lang, &toks, k + 1) {
@@ -683,6 +858,75 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
         k += 1;
     }
     out
+}
+
+/// Python `Path(P).write_text(…)` / `.write_bytes` / `.read_text` / `.read_bytes` /
+/// `.open(MODE)`. Returns the extract (if any) and the index after the method call.
+fn path_method(lang: Lang, toks: &[T], k: usize, name: &str) -> Option<(Option<Extract>, usize)> {
+    if lang != Lang::Python
+        || !matches!(
+            name,
+            "write_text" | "write_bytes" | "read_text" | "read_bytes" | "open"
+        )
+        || k < 3
+        || toks[k - 1] != T::P('.')
+        || toks[k - 2] != T::P(')')
+    {
+        return None;
+    }
+    // matching `(` of the receiver call
+    let mut depth = 0i32;
+    let mut o = k - 2;
+    loop {
+        match toks[o] {
+            T::P(')' | ']' | '}') => depth += 1,
+            T::P('(' | '[' | '{') => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        if o == 0 {
+            return None;
+        }
+        o -= 1;
+    }
+    let ctor = match toks.get(o.checked_sub(1)?) {
+        Some(T::Id(c)) if matches!(c.as_str(), "Path" | "PurePath" | "PosixPath") => c.clone(),
+        _ => return None,
+    };
+    let recv = split_commas(&toks[o + 1..k - 2]);
+    let parts: Vec<ArgV> = recv.iter().map(|a| classify_arg(lang, a)).collect();
+    let path = if !parts.is_empty() && parts.iter().all(|p| matches!(p, ArgV::Lit(_))) {
+        let v: Vec<String> = parts
+            .into_iter()
+            .filter_map(|p| match p {
+                ArgV::Lit(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        ArgV::Lit(v.join("/"))
+    } else {
+        ArgV::Other
+    };
+    let (args, next) = call_args(lang, toks, k + 1)?;
+    let kind = match name {
+        "write_text" | "write_bytes" => file_access(true, false, path),
+        "read_text" | "read_bytes" => file_access(false, false, path),
+        _ => {
+            let mut a = vec![Vec::new()];
+            a.extend(args);
+            let (write, append) = open_mode(&a);
+            file_access(write, append, path)
+        }
+    };
+    let ex = kind.map(|kind| Extract {
+        callee: format!("{ctor}(...).{name}"),
+        kind,
+    });
+    Some((ex, next))
 }
 
 /// Arguments of the call whose name is at `start - 1`. Returns (args, index after call).
@@ -811,6 +1055,20 @@ fn interpret(lang: Lang, call: Call, args: &[Vec<T>]) -> Option<Kind> {
                 }
             }
         }
+        Call::Write => return file_access(true, false, a0),
+        Call::Append => return file_access(true, true, a0),
+        Call::Read => return file_access(false, false, a0),
+        Call::Open => {
+            if let ArgV::Lit(p) = &a0 {
+                // ruby / perl-style `open("|cmd")`
+                if let Some(cmd) = p.strip_prefix('|').filter(|_| lang == Lang::Ruby) {
+                    return Some(Kind::Shell(cmd.to_string()));
+                }
+            }
+            let (write, append) = open_mode(args);
+            return file_access(write, append, a0);
+        }
+        Call::PerlOpen => return perl_open(lang, args),
         Call::RmRf => rm(&["-rf"], a0),
         Call::Rm => rm(&[], a0),
         Call::RmOpt => {

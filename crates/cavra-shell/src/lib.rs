@@ -9,6 +9,7 @@
 //! The crate performs no I/O, never reads the environment and knows nothing about policy.
 //! See `docs/shell.md` for the grammar subset and the list of constructs looked through.
 
+mod containers;
 mod flatten;
 mod interp;
 mod parse;

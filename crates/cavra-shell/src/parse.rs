@@ -35,10 +35,13 @@ pub(crate) enum CmdKind {
     Group(Program),
     If(Vec<(Program, Program)>, Option<Program>),
     Loop(Program, Program),
-    For(String, Option<Vec<Word>>, Program),
+    /// `for`/`select` NAME [in WORDS]; BODY. `select` flag, body length in source bytes
+    /// (bounds static unrolling).
+    For(String, Option<Vec<Word>>, Program, bool, usize),
     ArithFor(Word, Program),
     Case(Word, Vec<(Vec<Word>, Program)>),
-    Func(Box<Command>),
+    /// Function definition: name (as written, `""` if not literal) and body.
+    Func(String, Box<Command>),
     Test(Vec<Word>),
     Arith(Word),
 }
@@ -84,6 +87,10 @@ pub(crate) struct Redir {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HereDoc {
     pub body: String,
+    /// Delimiter as written (quotes removed).
+    pub delim: String,
+    /// The input ended before the delimiter line.
+    pub unclosed: bool,
     /// Parsed body for unquoted delimiters (expansions happen); `None` when quoted.
     pub word: Option<Word>,
 }
@@ -289,6 +296,7 @@ impl<'a> Parser<'a> {
         let pending = std::mem::take(&mut self.pending);
         for p in pending {
             let mut body = String::new();
+            let mut closed = false;
             while self.pos < self.s.len() {
                 let rest = &self.src[self.pos..];
                 let (line, next) = match rest.find('\n') {
@@ -302,17 +310,18 @@ impl<'a> Parser<'a> {
                 };
                 self.pos = next;
                 if line == p.delim || line.strip_suffix('\r') == Some(p.delim.as_str()) {
+                    closed = true;
                     break;
                 }
                 body.push_str(line);
                 body.push('\n');
             }
-            self.store_heredoc(p.idx, body, p.quoted);
+            self.store_heredoc(p.idx, body, &p, !closed);
         }
     }
 
-    fn store_heredoc(&mut self, idx: usize, body: String, quoted: bool) {
-        let word = if quoted {
+    fn store_heredoc(&mut self, idx: usize, body: String, p: &Pending, unclosed: bool) {
+        let word = if p.quoted {
             None
         } else {
             let mut sub = Parser::new(&body, self.depth, self.max_depth, Vec::new());
@@ -333,13 +342,15 @@ impl<'a> Parser<'a> {
         if let Some(h) = self.heredocs.get_mut(idx) {
             h.body = body;
             h.word = word;
+            h.delim = p.delim.clone();
+            h.unclosed = unclosed;
         }
     }
 
     fn finish_pending(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         for p in pending {
-            self.store_heredoc(p.idx, String::new(), p.quoted);
+            self.store_heredoc(p.idx, String::new(), &p, true);
         }
     }
 
@@ -538,7 +549,7 @@ impl<'a> Parser<'a> {
                 }
                 self.skip_ws_nl();
                 let body = self.parse_command()?;
-                CmdKind::Func(Box::new(body))
+                CmdKind::Func(name, Box::new(body))
             }
             Some(_) if self.at_word("coproc") => {
                 self.pos += 6;
@@ -603,7 +614,8 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_for(&mut self) -> R<CmdKind> {
-        self.pos += if self.at_word("for") { 3 } else { 6 };
+        let select = !self.at_word("for");
+        self.pos += if select { 6 } else { 3 };
         self.skip_blank();
         if self.starts("((") {
             let w = self
@@ -646,8 +658,10 @@ impl<'a> Parser<'a> {
         } else if self.peek() == Some(b';') {
             self.pos += 1;
         }
+        let b0 = self.pos;
         let body = self.loop_body()?;
-        Ok(CmdKind::For(var, words, body))
+        let body_len = self.pos.saturating_sub(b0);
+        Ok(CmdKind::For(var, words, body, select, body_len))
     }
 
     fn loop_body(&mut self) -> R<Program> {
@@ -843,8 +857,9 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     self.skip_ws_nl();
                     let body = self.parse_command()?;
+                    let name = simple.words.first().and_then(literal_text);
                     return Ok(Command {
-                        kind: CmdKind::Func(Box::new(body)),
+                        kind: CmdKind::Func(name.unwrap_or_default(), Box::new(body)),
                         redirs,
                     });
                 }

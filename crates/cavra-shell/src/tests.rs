@@ -1109,3 +1109,390 @@ fn docs_example() {
     let tee = inv(&a, "tee");
     assert_eq!(tee.stdin, Stdin::Pipe { from: 2 });
 }
+
+// ---------------------------------------------------------------------------------------
+// Parser gaps (regression corpus `[parser-gaps]`)
+
+fn has_problem(a: &Analysis, needle: &str) -> bool {
+    a.problems.iter().any(|p| p.reason.contains(needle))
+}
+
+#[test]
+fn unclosed_heredoc_is_a_problem() {
+    for src in [
+        "cat <<EOF",
+        "cat <<EOF\nhello",
+        "cat <<'EOF'\nhello\nEO",
+        "bash <<-END\n\trm -rf /\n",
+    ] {
+        let a = an(src);
+        let d = if src.contains("END") { "END" } else { "EOF" };
+        assert!(
+            has_problem(&a, &format!("heredoc `{d}` is never closed")),
+            "{src:?}: {a:#?}"
+        );
+    }
+    // the body read so far is still analysed
+    let a = an("bash <<EOF\nrm -rf /\n");
+    assert_eq!(argv(inv(&a, "rm")), ["rm", "-rf", "/"]);
+    // closed heredocs (also at the very end without a newline, with CRLF) are fine
+    clean("cat <<EOF\nx\nEOF");
+    clean("cat <<EOF\r\nx\r\nEOF\r\n");
+    clean("cat <<A; cat <<B\na\nA\nb\nB");
+    // a nested unclosed heredoc names its origin
+    let a = an("bash -c 'cat <<X'");
+    let p = a
+        .problems
+        .iter()
+        .find(|p| p.reason.contains("`X`"))
+        .unwrap();
+    assert_eq!(p.origin, "in `bash -c` argument");
+}
+
+#[test]
+fn for_loops_over_literal_words_are_unrolled() {
+    let a = clean("for d in / ~; do rm -rf $d; done");
+    let rms: Vec<_> = a
+        .invocations
+        .iter()
+        .filter(|i| i.program == "rm")
+        .map(|i| i.text.clone())
+        .collect();
+    assert_eq!(rms, ["rm -rf /", "rm -rf ~"]);
+    assert!(a.invocations.iter().all(|i| !i.argv[2].dynamic));
+    // brace expansion, quoting, substitution of literal output, word splitting of the value
+    let texts = |s: &str| -> Vec<String> {
+        clean(s)
+            .invocations
+            .iter()
+            .filter(|i| i.program == "rm")
+            .map(|i| i.text.clone())
+            .collect()
+    };
+    assert_eq!(
+        texts("for i in {1..3}; do rm $i; done"),
+        ["rm 1", "rm 2", "rm 3"]
+    );
+    assert_eq!(
+        texts("for x in 'a b' c; do rm $x; done"),
+        ["rm a b", "rm c"]
+    );
+    assert_eq!(texts("for x in 'a b'; do rm \"$x\"; done"), ["rm 'a b'"]);
+    assert_eq!(texts("for x in $(echo /); do rm -r $x; done"), ["rm -r /"]);
+    // state carries from one iteration to the next, like bash runs them
+    assert_eq!(
+        texts("for x in a b; do rm $Y$x; Y=/; done"),
+        ["rm ${Y}a", "rm /b"]
+    );
+    assert_eq!(texts("for d in a b; do cd $d; rm x; done; rm y").len(), 3);
+    let a = clean("for d in a b; do cd $d; rm x; done; rm y");
+    let cwds: Vec<_> = a
+        .invocations
+        .iter()
+        .filter(|i| i.program == "rm")
+        .map(|i| i.cwd.clone())
+        .collect();
+    assert_eq!(
+        cwds,
+        [
+            Cwd::Known("a".into()),
+            Cwd::Known("a/b".into()),
+            Cwd::Unknown
+        ]
+    );
+    // after the loop the variable and anything assigned in the body are unknown
+    let a = clean("for x in rm; do Y=rm; done; $x a; $Y b");
+    assert!(a.invocations.iter().all(|i| i.dynamic_program));
+    // dynamic or glob words, `select`, no word list and long lists stay dynamic
+    for src in [
+        "for f in $(ls); do rm $f; done",
+        "for f in *.txt; do rm $f; done",
+        "for f in a $X; do rm $f; done",
+        "select f in a b; do rm $f; done",
+        "for f; do rm $f; done",
+        "for f in {1..17}; do rm $f; done",
+    ] {
+        let a = clean(src);
+        let rms: Vec<_> = a.invocations.iter().filter(|i| i.program == "rm").collect();
+        assert_eq!(rms.len(), 1, "{src}");
+        assert!(rms[0].argv[1].dynamic, "{src}");
+    }
+    // 16 values are unrolled
+    assert_eq!(texts("for f in {1..16}; do rm $f; done").len(), 16);
+    // nested loops multiply, within the unrolling budget
+    assert_eq!(
+        texts("for a in 1 2 3; do for b in x y; do rm $a$b; done; done"),
+        ["rm 1x", "rm 1y", "rm 2x", "rm 2y", "rm 3x", "rm 3y"]
+    );
+}
+
+#[test]
+fn for_loop_unrolling_is_bounded() {
+    // 6 nested loops of 16 values would be 16^6 bodies: the budget falls back to one
+    // analysis with a dynamic variable, without a problem and without exploding
+    let mut src = String::from("rm $a$b$c$d$e$f");
+    for v in ["f", "e", "d", "c", "b", "a"] {
+        src = format!("for {v} in {{1..16}}; do {src}; done");
+    }
+    let a = clean(&src);
+    assert!(a.invocations.len() < 20_000, "{}", a.invocations.len());
+    assert!(a.invocations.iter().any(|i| i.argv[1].dynamic));
+    // every emitted rm names all six variables (known or dynamic), nothing is dropped
+    assert!(a.invocations.iter().all(|i| i.program == "rm"));
+}
+
+#[test]
+fn container_runners() {
+    // (input, label in the origin, inner argv)
+    let table: &[(&str, &str, &[&str])] = &[
+        (
+            "docker exec app rm -rf /",
+            "docker exec",
+            &["rm", "-rf", "/"],
+        ),
+        (
+            "docker exec -it db psql -c 'drop database prod'",
+            "docker exec",
+            &["psql", "-c", "drop database prod"],
+        ),
+        (
+            "docker exec -e A=1 --env B=2 -u root -w /srv --workdir=/x -i app rm x",
+            "docker exec",
+            &["rm", "x"],
+        ),
+        (
+            "docker -H tcp://h:2375 --context c container exec app ls /",
+            "docker exec",
+            &["ls", "/"],
+        ),
+        ("podman exec -t c ls", "podman exec", &["ls"]),
+        (
+            "docker run --rm -it -v /:/host -p 80:80 --name x -e K=V ubuntu rm -rf /host",
+            "docker run",
+            &["rm", "-rf", "/host"],
+        ),
+        (
+            "docker run --entrypoint rm alpine -rf /",
+            "docker run",
+            &["rm", "-rf", "/"],
+        ),
+        (
+            "docker run --entrypoint=ls img -la",
+            "docker run",
+            &["ls", "-la"],
+        ),
+        (
+            "docker compose exec db psql -U app -c 'DROP TABLE users'",
+            "docker compose exec",
+            &["psql", "-U", "app", "-c", "DROP TABLE users"],
+        ),
+        (
+            "docker compose -f a.yml -p proj exec -T -u root --index 2 db mysql -e x",
+            "docker compose exec",
+            &["mysql", "-e", "x"],
+        ),
+        (
+            "docker-compose run --rm -e X=1 -v a:b web rake db:drop",
+            "docker-compose run",
+            &["rake", "db:drop"],
+        ),
+        (
+            "kubectl exec -it db-0 -- psql -c 'drop table users'",
+            "kubectl exec",
+            &["psql", "-c", "drop table users"],
+        ),
+        (
+            "kubectl -n prod exec db-0 -c pg --container=x -- rm -rf /data",
+            "kubectl exec",
+            &["rm", "-rf", "/data"],
+        ),
+        ("kubectl exec db-0 -c pg ls /", "kubectl exec", &["ls", "/"]),
+        ("oc exec pod-1 -- rm x", "oc exec", &["rm", "x"]),
+        ("oc rsh pod-1 rm x", "oc rsh", &["rm", "x"]),
+        (
+            "kubectl run t --image=busybox --rm -it -- rm -rf /",
+            "kubectl run",
+            &["rm", "-rf", "/"],
+        ),
+    ];
+    for (src, label, want) in table {
+        let a = clean(src);
+        assert_eq!(a.invocations.len(), 2, "{src}: {a:#?}");
+        let outer = &a.invocations[0];
+        let inner = &a.invocations[1];
+        let runner = outer.program.clone();
+        assert_eq!(argv(inner), *want, "{src}");
+        assert_eq!(
+            inner.origin,
+            format!("in `{label}` command, simple command 1"),
+            "{src}"
+        );
+        assert_eq!(inner.wrappers, [runner], "{src}");
+        assert_eq!(inner.cwd, Cwd::Unknown, "{src}");
+        assert_eq!(inner.depth, 1, "{src}");
+    }
+    // no command given, or a subcommand that runs none
+    for src in [
+        "docker run -d nginx",
+        "docker ps -a",
+        "docker exec",
+        "kubectl get pods",
+        "kubectl run t --image=x",
+        "docker compose up -d",
+    ] {
+        assert_eq!(clean(src).invocations.len(), 1, "{src}");
+    }
+    // the inner command is looked through like any other: wrappers, shells
+    let a = clean("sudo docker exec c sudo bash -c 'rm -rf / && ls'");
+    let rm = inv(&a, "rm");
+    assert_eq!(rm.wrappers, ["sudo", "docker", "sudo", "bash"]);
+    assert_eq!(
+        rm.origin,
+        "in `docker exec` command, in `bash -c` argument, simple command 1"
+    );
+    // stdin is forwarded, outer redirections are not
+    let a = clean("cat dump.sql | docker exec -i db psql > out");
+    let p = inv(&a, "psql");
+    assert_eq!(p.stdin, Stdin::Pipe { from: 0 });
+    assert!(p.redirects.is_empty());
+    // a dynamic container name does not hide the command; a dynamic command is dynamic
+    assert_eq!(argv(inv(&clean("docker exec $C rm x"), "rm")), ["rm", "x"]);
+    let a = clean("docker exec c $CMD");
+    assert!(a.invocations[1].dynamic_program);
+    // runners inside runners are bounded by the nesting limit
+    let deep = "docker exec c ".repeat(20) + "rm x";
+    let a = an(&deep);
+    assert!(
+        has_problem(&a, "nested shells deeper than 8 levels"),
+        "{a:#?}"
+    );
+}
+
+#[test]
+fn named_fork_bombs() {
+    for (src, name) in [
+        ("bomb(){ bomb|bomb& }; bomb", "bomb"),
+        ("function b { b | b & }; b", "b"),
+        ("f() { f & f; }; f", "f"),
+        ("x(){ nohup x | x & }", "x"),
+        ("bash -c 'g(){ g|g& };g'", "g"),
+    ] {
+        let a = an(src);
+        assert!(
+            has_problem(
+                &a,
+                &format!("function `{name}` calls itself recursively (fork bomb pattern)")
+            ),
+            "{src}: {a:#?}"
+        );
+        // a synthetic `:` fed by a pipe, like the classic bomb
+        let colon = a
+            .invocations
+            .iter()
+            .find(|i| i.program == ":")
+            .unwrap_or_else(|| panic!("{src}: {a:#?}"));
+        assert!(matches!(colon.stdin, Stdin::Pipe { from } if a.invocations[from].program == name));
+        assert!(
+            colon.origin.contains(&format!("in function `{name}`")),
+            "{src}"
+        );
+    }
+    // the classic form: a problem, and its own `:` with a pipe (no extra synthetic one)
+    let a = an(":(){ :|:& };:");
+    assert!(has_problem(&a, "function `:` calls itself"));
+    assert_eq!(a.invocations.iter().filter(|i| i.program == ":").count(), 3);
+    // ordinary functions and plain recursion are not bombs
+    for src in [
+        "f() { ls | grep x & }; f",
+        "f() { f; }",
+        "f() { g | g & }",
+        "f() { rm -rf /; }; f | f",
+    ] {
+        let a = an(src);
+        assert!(!has_problem(&a, "fork bomb"), "{src}");
+        assert!(a.invocations.iter().all(|i| i.program != ":"), "{src}");
+    }
+}
+
+#[test]
+fn interpreter_file_access() {
+    // (input, synthetic argv) — the last invocation
+    let table: &[(&str, &[&str])] = &[
+        (
+            "python3 -c \"open('.claude/settings.json','w').write('{}')\"",
+            &["tee", ".claude/settings.json"],
+        ),
+        ("python3 -c \"open('a.txt', 'a').write('x')\"", &["tee", "-a", "a.txt"]),
+        ("python -c \"open('x', mode='wb')\"", &["tee", "x"]),
+        ("python -c \"open('x', 'r+')\"", &["tee", "x"]),
+        ("python -c \"print(open('/etc/shadow').read())\"", &["cat", "/etc/shadow"]),
+        ("python -c \"open('.env', 'r')\"", &["cat", ".env"]),
+        ("python -c \"import io; io.open('f', 'x')\"", &["tee", "f"]),
+        (
+            "python -c \"import os; open(os.path.expanduser('~/.bashrc'), 'a')\"",
+            &["tee", "-a", "~/.bashrc"],
+        ),
+        (
+            "python3 -c \"from pathlib import Path; Path('.git/hooks/pre-commit').write_text('x')\"",
+            &["tee", ".git/hooks/pre-commit"],
+        ),
+        ("python3 -c \"Path('a', 'b.txt').read_text()\"", &["cat", "a/b.txt"]),
+        ("python3 -c \"Path('k').open('w')\"", &["tee", "k"]),
+        ("python3 -c \"Path('k').open()\"", &["cat", "k"]),
+        ("python -c \"open('-x', 'w')\"", &["tee", "--", "-x"]),
+        (
+            "node -e \"require('fs').writeFileSync('.mcp.json', '{}')\"",
+            &["tee", ".mcp.json"],
+        ),
+        (
+            "node -e \"const fs = require('fs'); fs.appendFileSync('log', 'x')\"",
+            &["tee", "-a", "log"],
+        ),
+        ("node -e \"fs.readFileSync('.env', 'utf8')\"", &["cat", ".env"]),
+        ("deno eval \"Deno.writeTextFile('x.json', '{}')\"", &["tee", "x.json"]),
+        ("ruby -e \"File.write('x', 'y')\"", &["tee", "x"]),
+        ("ruby -e \"puts File.read('/etc/passwd')\"", &["cat", "/etc/passwd"]),
+        ("ruby -e \"File.open('x', 'w') { |f| f << 1 }\"", &["tee", "x"]),
+        ("perl -e \"open(my \\$f, '>', 'out.txt')\"", &["tee", "out.txt"]),
+        ("perl -e 'open my $f, \">>\", \"log\"; print $f 1'", &["tee", "-a", "log"]),
+        ("perl -e 'open(F, \">/etc/hosts\")'", &["tee", "/etc/hosts"]),
+        ("perl -e 'open(F, \"<\", \"/etc/shadow\")'", &["cat", "/etc/shadow"]),
+        ("php -r \"file_put_contents('x.php', '<?php');\"", &["tee", "x.php"]),
+        ("php -r \"echo file_get_contents('.env');\"", &["cat", ".env"]),
+        ("php -r \"fopen('f', 'c');\"", &["tee", "f"]),
+    ];
+    for (src, want) in table {
+        let a = clean(src);
+        let last = a.invocations.last().unwrap();
+        assert_eq!(argv(last), *want, "{src}: {a:#?}");
+        assert_eq!(last.depth, 1, "{src}");
+    }
+    let a = clean("python3 -c \"open('.claude/settings.json','w').write('{}')\"");
+    let tee = inv(&a, "tee");
+    assert_eq!(tee.origin, "in `python3 -c` code: open(...)");
+    assert_eq!(tee.wrappers, ["python3"]);
+    // a write to a computed path is a dynamic argument; a computed read is not reported
+    let a = clean("python -c \"import sys; open(sys.argv[1], 'w')\"");
+    assert!(inv(&a, "tee").argv[1].dynamic);
+    let a = clean("python -c \"import sys; print(open(sys.argv[1]).read())\"");
+    assert_eq!(a.invocations.len(), 1);
+    // a computed mode counts as a write
+    assert_eq!(progs("python -c \"open('f', m)\""), ["python", "tee"]);
+    // pipe opens run shell commands
+    assert_eq!(progs("perl -e 'open(F, \"rm -rf / |\")'"), ["perl", "rm"]);
+    assert_eq!(
+        progs("perl -e 'open(my $f, \"-|\", \"rm\", \"-rf\", \"/\")'"),
+        ["perl", "rm"]
+    );
+    assert_eq!(progs("ruby -e 'open(\"|rm -rf /\")'"), ["ruby", "rm"]);
+    let a = an("perl -e 'open(F, $cmd)'");
+    assert!(has_problem(&a, "runs a shell command built at run time"));
+    // unrelated `open`s are not file accesses
+    for src in [
+        "python -c \"import webbrowser; webbrowser.open('http://x')\"",
+        "python -c \"Image.open('a.png')\"",
+        "node -e \"open('x')\"",
+    ] {
+        assert_eq!(clean(src).invocations.len(), 1, "{src}");
+    }
+}
