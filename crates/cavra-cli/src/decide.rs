@@ -118,6 +118,60 @@ fn store_path(ctx: &Ctx) -> std::path::PathBuf {
     cavra_store::default_db_path(&ctx.cavra_dir)
 }
 
+fn store_mcp_registry(db: &std::path::Path) -> Result<Option<McpRegistry>> {
+    let store = cavra_store::Store::open(db)
+        .with_context(|| format!("cannot open the registry database `{}`", db.display()))?;
+    let file = store.export_mcp_registry()?;
+    if file.mcp_servers.is_empty() {
+        return Ok(None);
+    }
+    let v = serde_json::to_value(&file)?;
+    Ok(Some(
+        serde_json::from_value(v).context("the stored MCP registry is not readable")?,
+    ))
+}
+
+/// Governed agent identities: a blocked agent, or an action type outside the agent's
+/// capability profile, is blocked whatever the pack says.
+fn apply_agent_registry(db: &std::path::Path, req: &ActionRequest, d: &mut Decision) -> Result<()> {
+    let store = cavra_store::Store::open(db)
+        .with_context(|| format!("cannot open the registry database `{}`", db.display()))?;
+    let Some(agent) = store.agent(&req.actor.agent_id)? else {
+        return Ok(());
+    };
+    let profile = agent.profile()?;
+    let refusal = if agent.status == cavra_store::AgentStatus::Blocked {
+        Some((
+            "registry.agent.blocked",
+            format!(
+                "agent `{}` is blocked in the agent registry",
+                agent.agent_id
+            ),
+        ))
+    } else if !profile.permits(&d.action_type) {
+        Some((
+            "registry.agent.profile",
+            format!(
+                "agent `{}` has profile `{}`, which does not permit `{}`",
+                agent.agent_id, agent.profile, d.action_type
+            ),
+        ))
+    } else {
+        None
+    };
+    if let Some((rule, reason)) = refusal {
+        d.decision = Outcome::Block;
+        d.enforced_decision = Outcome::Block;
+        d.proceed = false;
+        d.rule_ids.insert(0, rule.into());
+        d.rule_id = rule.into();
+        d.severity = cavra_core::Severity::High;
+        d.approver_group = None;
+        d.reason = reason;
+    }
+    Ok(())
+}
+
 /// Session escalation: blocked attempts are counted per session; once the pack's threshold
 /// is reached (or on any critical attempt), the session is held and every action other
 /// than reading a file needs approval until a person releases it.
@@ -177,14 +231,26 @@ pub fn decide(
 ) -> Result<Decided> {
     let t0 = Instant::now();
     let reader = FsScriptReader;
+    let db = store_path(ctx);
+    // the MCP trust registry of the store, when no registry file was given
+    let store_registry = if opts.registry.is_none()
+        && req.action == Some(cavra_core::ActionType::McpToolCall)
+        && db.is_file()
+    {
+        store_mcp_registry(&db)?
+    } else {
+        None
+    };
     let env = EvalEnv {
-        registry: opts.registry.as_ref(),
+        registry: opts.registry.as_ref().or(store_registry.as_ref()),
         scripts: Some(&reader),
         ..Default::default()
     };
     let mut d = evaluate(pack, req, &env);
     let mut approval_id = None;
-    let db = store_path(ctx);
+    if db.is_file() {
+        apply_agent_registry(&db, req, &mut d)?;
+    }
     // approvals and break-glass live in the store; only consult it when it exists
     if matches!(d.decision, Outcome::Block | Outcome::RequireApproval) && db.is_file() {
         let mut store = cavra_store::Store::open(&db)
@@ -200,7 +266,7 @@ pub fn decide(
         )?;
         if let Some(bg) = bg {
             let env = EvalEnv {
-                registry: opts.registry.as_ref(),
+                registry: opts.registry.as_ref().or(store_registry.as_ref()),
                 break_glass: Some(BreakGlass {
                     id: bg.approval_id.clone(),
                     identity: bg.decided_by.clone().unwrap_or_default(),

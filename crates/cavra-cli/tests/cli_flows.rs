@@ -510,3 +510,90 @@ fn session_start_injects_context_and_is_recorded() {
         "{text}"
     );
 }
+
+#[test]
+fn registries_in_the_store_govern_decisions() {
+    let e = Env::new();
+    // agent profiles
+    let o = e.run(&[
+        "registry",
+        "agents",
+        "add",
+        "reviewer-1",
+        "--profile",
+        "read-only-reviewer",
+        "--approved",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = e.run(&[
+        "evaluate",
+        "write_file",
+        "src/lib.rs",
+        "--agent",
+        "reviewer-1",
+        "--json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["decision"], "block", "{v}");
+    assert_eq!(v["rule_id"], "registry.agent.profile");
+    assert_eq!(
+        json(&e.run(&[
+            "evaluate",
+            "read_file",
+            "src/lib.rs",
+            "--agent",
+            "reviewer-1",
+            "--json"
+        ]))["decision"],
+        "allow"
+    );
+    let o = e.run(&["registry", "agents", "block", "reviewer-1", "--as", "alice"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        json(&e.run(&[
+            "evaluate",
+            "read_file",
+            "src/lib.rs",
+            "--agent",
+            "reviewer-1",
+            "--json"
+        ]))["rule_id"],
+        "registry.agent.blocked"
+    );
+    // the MCP trust registry imported from the reference file decides MCP calls
+    let reg = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/cavra-data/mcp_registry.json");
+    let o = e.run(&["registry", "mcp", "import", reg.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = json(&e.run(&[
+        "evaluate",
+        "mcp_tool_call",
+        "personal-drive-mcp:read_file",
+        "--json",
+    ]));
+    assert_eq!(v["rule_id"], "mcp.registry.blocked");
+    let v = json(&e.run(&[
+        "evaluate",
+        "mcp_tool_call",
+        "github-mcp:create_pull_request",
+        "--json",
+    ]));
+    assert_eq!(v["rule_id"], "mcp.registry.allow");
+    let v = json(&e.run(&["evaluate", "mcp_tool_call", "stranger:x", "--json"]));
+    assert_eq!(v["rule_id"], "mcp.registry.unknown");
+}

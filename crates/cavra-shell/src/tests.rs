@@ -246,7 +246,7 @@ fn compound_commands() {
             vec!["a", "b", "c", "d", "e"],
         ),
         ("for f in $(ls); do rm $f; done", vec!["ls", "rm"]),
-        ("for f in a b\ndo\n rm \"$f\"\ndone", vec!["rm"]),
+        ("for f in a b\ndo\n rm \"$f\"\ndone", vec!["rm", "rm"]),
         ("for ((i=0; i<3; i++)); do rm $i; done", vec!["rm"]),
         ("while read l; do rm $l; done < list", vec!["read", "rm"]),
         ("until a; do b; done", vec!["a", "b"]),

@@ -24,7 +24,11 @@ pub struct McpServerEntry {
     #[serde(default)]
     pub allowed_tools: Vec<String>,
     /// Tool → `read|write|admin|exfil-capable` (CAVRA extension).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        alias = "tool_classifications",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub tool_classes: BTreeMap<String, String>,
 }
 
