@@ -23,17 +23,59 @@ pub struct DirResolver {
     pub dirs: Vec<PathBuf>,
 }
 
-impl PackResolver for DirResolver {
-    fn resolve(&self, id: &str) -> Result<PackSource, PolicyError> {
+impl DirResolver {
+    fn find(&self, id: &str) -> Option<(PathBuf, String)> {
         for d in &self.dirs {
             for p in [d.join(id).join("policy.yaml"), d.join(format!("{id}.yaml"))] {
                 if let Ok(src) = std::fs::read_to_string(&p) {
-                    return policy::parse_pack(&p.display().to_string(), &src);
+                    return Some((p, src));
                 }
             }
         }
-        Err(PolicyError::NotFound(id.to_string()))
+        None
     }
+}
+
+impl PackResolver for DirResolver {
+    fn resolve(&self, id: &str) -> Result<PackSource, PolicyError> {
+        match self.find(id) {
+            Some((p, src)) => policy::parse_pack(&p.display().to_string(), &src),
+            None => Err(PolicyError::NotFound(id.to_string())),
+        }
+    }
+}
+
+/// Records which files inheritance read, so a cached compile can be checked against them.
+struct RecordingResolver<'a> {
+    inner: &'a DirResolver,
+    read: std::cell::RefCell<Vec<(PathBuf, String)>>,
+}
+
+impl PackResolver for RecordingResolver<'_> {
+    fn resolve(&self, id: &str) -> Result<PackSource, PolicyError> {
+        match self.inner.find(id) {
+            Some((p, src)) => {
+                self.read
+                    .borrow_mut()
+                    .push((p.clone(), sha256_hex(src.as_bytes())));
+                policy::parse_pack(&p.display().to_string(), &src)
+            }
+            None => Err(PolicyError::NotFound(id.to_string())),
+        }
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    cavra_core::policy::signing::sha256_hex(b)
+}
+
+/// A compiled project pack, cached next to it (`.cavra/cache/`) and keyed by the binary
+/// version, the file's path and bytes; valid while every inherited file is unchanged.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    version: String,
+    deps: Vec<(PathBuf, String)>,
+    compiled: serde_json::Value,
 }
 
 /// Where the loaded pack came from.
@@ -53,8 +95,33 @@ impl Origin {
 }
 
 fn compile_file(path: &Path, dirs: &[PathBuf]) -> Result<CompiledPack> {
+    compile_file_cached(path, dirs, None)
+}
+
+/// Compiles a pack file; with `cache_dir`, reuses (and refreshes) a cached compile so the
+/// hook does not parse YAML or validate the schema on every call.
+fn compile_file_cached(
+    path: &Path,
+    dirs: &[PathBuf],
+    cache_dir: Option<&Path>,
+) -> Result<CompiledPack> {
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read policy file `{}`", path.display()))?;
+    let key = sha256_hex(
+        format!(
+            "{}\n{}\n{}\n{src}",
+            env!("CARGO_PKG_VERSION"),
+            path.display(),
+            dirs.len()
+        )
+        .as_bytes(),
+    );
+    let cache_file = cache_dir.map(|d| d.join(format!("{key}.json")));
+    if let Some(cf) = &cache_file {
+        if let Some(pack) = read_cache(cf) {
+            return Ok(pack);
+        }
+    }
     let mut all_dirs: Vec<PathBuf> = dirs.to_vec();
     if let Some(parent) = path.parent() {
         all_dirs.push(parent.to_path_buf());
@@ -63,9 +130,45 @@ fn compile_file(path: &Path, dirs: &[PathBuf]) -> Result<CompiledPack> {
         }
     }
     let dir_resolver = DirResolver { dirs: all_dirs };
-    let resolver = ChainResolver(vec![&dir_resolver, &BundledResolver]);
+    let recording = RecordingResolver {
+        inner: &dir_resolver,
+        read: std::cell::RefCell::new(Vec::new()),
+    };
+    let resolver = ChainResolver(vec![&recording, &BundledResolver]);
     let pack = policy::parse_pack(&path.display().to_string(), &src)?;
-    Ok(policy::compile::compile(pack, &resolver)?)
+    let compiled = policy::compile::compile(pack, &resolver)?;
+    if let Some(cf) = &cache_file {
+        let entry = CacheEntry {
+            version: env!("CARGO_PKG_VERSION").into(),
+            deps: recording.read.into_inner(),
+            compiled: serde_json::to_value(&compiled.normalized).unwrap_or_default(),
+        };
+        // best effort: a cache that cannot be written only costs time
+        if let Some(parent) = cf.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let tmp = cf.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, serde_json::to_vec(&entry).unwrap_or_default()).is_ok() {
+            let _ = std::fs::rename(&tmp, cf);
+        }
+    }
+    Ok(compiled)
+}
+
+fn read_cache(cf: &Path) -> Option<CompiledPack> {
+    let bytes = std::fs::read(cf).ok()?;
+    let entry: CacheEntry = serde_json::from_slice(&bytes).ok()?;
+    if entry.version != env!("CARGO_PKG_VERSION") {
+        return None;
+    }
+    for (p, sha) in &entry.deps {
+        let cur = std::fs::read(p).ok()?;
+        if &sha256_hex(&cur) != sha {
+            return None;
+        }
+    }
+    // the digest inside is re-checked by from_json: a tampered cache is not used
+    CompiledPack::from_json(&entry.compiled.to_string()).ok()
 }
 
 /// Loads the pack the user chose; without a choice, `.cavra/policy.yaml` in the project (the
@@ -117,7 +220,11 @@ pub fn load(choice: &PackChoice, project_dir: Option<&Path>) -> Result<(Compiled
     if let Some(dir) = project_dir {
         let p = dir.join(".cavra").join("policy.yaml");
         if p.is_file() {
-            return Ok((compile_file(&p, &choice.policy_dirs)?, Origin::File(p)));
+            let cache = dir.join(".cavra").join("cache");
+            return Ok((
+                compile_file_cached(&p, &choice.policy_dirs, Some(&cache))?,
+                Origin::File(p),
+            ));
         }
     }
     Ok((

@@ -600,3 +600,42 @@ fn shared_corpus_scores_100_percent_through_the_binary() {
         misses.join("\n")
     );
 }
+
+#[test]
+fn project_policy_compile_is_cached_and_invalidated() {
+    let e = Env::new();
+    let dir = e.path().join(".cavra");
+    std::fs::create_dir_all(&dir).unwrap();
+    let team = e.path().join(".cavra/cavra-team-base.yaml");
+    std::fs::write(&team, "metadata: {id: cavra-team-base, extends: cavra-coding-baseline}\nrules:\n  - {id: team.no_deploy, effect: block, match: {command: {program: [deployctl]}}}\n").unwrap();
+    std::fs::write(
+        dir.join("policy.yaml"),
+        "metadata: {id: cavra-project, extends: cavra-team-base}\n",
+    )
+    .unwrap();
+    let ask = |cmd: &str| {
+        decision_of(&e.run_stdin(
+            &["hook", "claude-code"],
+            &pre_tool("Bash", serde_json::json!({"command": cmd}), e.path()),
+        ))
+        .0
+    };
+    assert_eq!(ask("deployctl up"), "deny");
+    let cached: Vec<_> = std::fs::read_dir(dir.join("cache")).unwrap().collect();
+    assert_eq!(cached.len(), 1, "one cached compile");
+    assert_eq!(ask("deployctl up"), "deny", "served from the cache");
+    // the inherited file changes: the cache is not used
+    std::fs::write(
+        &team,
+        "metadata: {id: cavra-team-base, extends: cavra-coding-baseline}\n",
+    )
+    .unwrap();
+    assert_eq!(ask("deployctl up"), "allow");
+    // a broken project policy is never masked by a cache
+    std::fs::write(
+        dir.join("policy.yaml"),
+        "metadata: {id: cavra-project, extends: cavra-team-base}\nrules: [oops\n",
+    )
+    .unwrap();
+    assert_eq!(ask("ls"), "deny");
+}
