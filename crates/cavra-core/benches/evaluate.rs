@@ -46,6 +46,20 @@ fn bench(c: &mut Criterion) {
             b.iter(|| evaluate(black_box(&pack), black_box(r), &env))
         });
     }
+    // scaling with command length: 10 B, 1 KB, 100 KB of realistic commands
+    let unit = "git status && cargo test -p core | tee log.txt; ";
+    for (name, len) in [("10B", 10usize), ("1KB", 1_000), ("100KB", 100_000)] {
+        let cmd = if len <= 10 {
+            "ls -la src".to_string()
+        } else {
+            unit.repeat(len / unit.len() + 1)[..len].to_string()
+        };
+        let r = req(ActionType::ExecuteCommand, &cmd);
+        let mut g = c.benchmark_group("evaluate/command_len");
+        g.sample_size(if len >= 100_000 { 10 } else { 50 });
+        g.bench_function(name, |b| b.iter(|| evaluate(black_box(&pack), black_box(&r), &env)));
+        g.finish();
+    }
     c.bench_function("pack/compile_baseline", |b| {
         b.iter(|| bundled::compiled(bundled::DEFAULT_PACK))
     });
