@@ -265,6 +265,8 @@ pub(crate) struct Fl<'o> {
     budget: usize,
     /// Source bytes that static `for` unrolling may still re-analyse (keeps time linear).
     unroll: usize,
+    /// Current `find -exec` recursion (`find -exec find -exec …`).
+    find_nesting: usize,
     depth: usize,
 }
 
@@ -281,6 +283,7 @@ pub(crate) fn analyze(src: &str, opts: &AnalyzeOptions) -> Analysis {
             .saturating_mul(8)
             .saturating_add(1 << 16),
         unroll: src.len().saturating_mul(UNROLL_FACTOR).saturating_add(4096),
+        find_nesting: 0,
         depth: 0,
     };
     if src.len() > opts.limits.max_len {
@@ -1376,7 +1379,21 @@ impl<'o> Fl<'o> {
                 let mut chain = wrappers.to_vec();
                 chain.push("find".into());
                 let o = format!("{}in `find {flag}` command, simple command {n}", src.prefix);
-                self.emit_command(cmd, Vec::new(), io, src, st, o, chain, n);
+                // `find -exec find -exec …` recurses (and each level re-emits the rest of the
+                // line): bounded by the nested-shell limit
+                if self.find_nesting >= self.opts.limits.max_nesting {
+                    self.problem(
+                        format!(
+                            "`find -exec` nested deeper than {} levels",
+                            self.opts.limits.max_nesting
+                        ),
+                        o,
+                    );
+                } else {
+                    self.find_nesting += 1;
+                    self.emit_command(cmd, Vec::new(), io, src, st, o, chain, n);
+                    self.find_nesting -= 1;
+                }
             }
             i = j + 1;
         }

@@ -1496,3 +1496,17 @@ fn interpreter_file_access() {
         assert_eq!(clean(src).invocations.len(), 1, "{src}");
     }
 }
+
+#[test]
+fn nested_find_exec_is_bounded() {
+    // used to overflow the stack: every `-exec` recursed without a limit
+    let a = an(&("find . -exec ".repeat(50_000) + "rm x"));
+    assert!(
+        has_problem(&a, "`find -exec` nested deeper than 8 levels"),
+        "{:?}",
+        a.problems
+    );
+    // within the limit the innermost command is found
+    let a = clean(&("find . -exec ".repeat(8) + "rm x ;"));
+    assert_eq!(a.invocations.last().unwrap().program, "rm");
+}
