@@ -9,8 +9,8 @@
 //! DECISION is `allow`, `block` or `require_approval`, RULE is a rule id prefix (`-` for
 //! none, allowed only with `allow`) and COMMAND is the rest of the line, verbatim. A COMMAND
 //! starting with `json:` is a JSON string literal (for newlines, tabs, heredocs).
-//! Cases in the `[parser-gaps]` category are known shortcomings of `cavra-shell`; they are
-//! checked only by the ignored test `parser_gaps_are_fixed`.
+//! Cases in the `[parser-gaps]` category were shortcomings of `cavra-shell` found by this
+//! corpus; they are fixed and checked by `parser_gaps_are_fixed` like every other case.
 
 #![allow(clippy::unwrap_used, clippy::panic)] // tests report failures by panicking
 
@@ -259,7 +259,6 @@ fn every_labelled_command_gets_its_decision() {
 }
 
 #[test]
-#[ignore = "known gaps of the shell parser; run with --ignored to see which are fixed"]
 fn parser_gaps_are_fixed() {
     let pack = pack();
     let cases = parse_cases(DATA).unwrap_or_else(|e| panic!("commands.tsv: {e}"));
