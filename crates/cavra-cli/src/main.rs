@@ -25,7 +25,20 @@ fn is_hook_call(args: &[String]) -> bool {
     false
 }
 
+/// When the process entered `main` (for `CAVRA_TIMING=1` phase timings on stderr).
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Prints a phase timing to stderr when `CAVRA_TIMING` is set.
+pub fn timing(phase: &str) {
+    if std::env::var_os("CAVRA_TIMING").is_some() {
+        if let Some(t) = STARTED.get() {
+            eprintln!("timing: {phase} at {:?} since main", t.elapsed());
+        }
+    }
+}
+
 fn main() {
+    let _ = STARTED.set(std::time::Instant::now());
     // a closed stdout (`cavra … | head`) ends the process quietly instead of panicking
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -37,7 +50,12 @@ fn main() {
     }));
     let args: Vec<String> = std::env::args().collect();
     if is_hook_call(&args) {
-        if let Ok(h) = cmd::HookCli::try_parse_from(&args) {
+        // the common forms are parsed by hand: building clap's parser costs more than a
+        // whole decision; anything unusual goes through clap
+        if let Some(h) =
+            cmd::HookCli::parse_fast(&args).or_else(|| cmd::HookCli::try_parse_from(&args).ok())
+        {
+            timing("arguments parsed");
             let code = match h.run() {
                 Ok(code) => code,
                 Err(err) => {

@@ -200,12 +200,10 @@ fn decide_call_inner(
         policy: args.packs.policy.clone(),
         policy_dirs: args.packs.policy_dir.clone(),
     };
-    let t0 = std::time::Instant::now();
+    crate::timing("payload read and mapped");
     let (pack, _) =
         packs::load(&choice, Some(&project)).context("the policy could not be loaded")?;
-    if std::env::var_os("CAVRA_TIMING").is_some() {
-        eprintln!("timing: pack loaded in {:?}", t0.elapsed());
-    }
+    crate::timing("pack loaded");
     let registry = args
         .registry
         .as_deref()
@@ -241,11 +239,8 @@ fn decide_call_inner(
         req.home = std::env::var("HOME").ok();
         req.git_branch = branch.clone();
         req.policy_pack = Some(pack.id.clone());
-        let t1 = std::time::Instant::now();
         let decided = decide(&ctx, &pack, &req, &opts)?;
-        if std::env::var_os("CAVRA_TIMING").is_some() {
-            eprintln!("timing: decided (incl. evidence) in {:?}", t1.elapsed());
-        }
+        crate::timing("decided and recorded");
         let kind = match decided.decision.decision {
             Outcome::Allow | Outcome::Shadow | Outcome::BreakGlass => VerdictKind::Allow,
             Outcome::Block => VerdictKind::Deny,
@@ -331,7 +326,10 @@ pub fn pack_summary(args: &HookArgs, project: &Path) -> String {
 /// Claude Code: PreToolUse in, `hookSpecificOutput.permissionDecision` out.
 fn claude_code(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     let event = match read_payload() {
-        Ok(v) => v,
+        Ok(v) => {
+            crate::timing("payload parsed");
+            v
+        }
         Err(e) => {
             eprintln!("CAVRA denied the tool call: {e:#}");
             return Ok(2);
@@ -404,6 +402,7 @@ fn claude_code(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
         }
     });
     println!("{out}");
+    crate::timing("answered");
     Ok(0)
 }
 

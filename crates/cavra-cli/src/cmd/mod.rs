@@ -78,6 +78,80 @@ pub enum HookOnly {
 }
 
 impl HookCli {
+    /// Parses `cavra [--json] [--cavra-dir D] hook AGENT [--non-interactive] [--pack ID]
+    /// [--policy FILE] [--policy-dir DIR]... [--registry FILE]` without clap; `None` for
+    /// anything else (clap then parses it and reports errors).
+    pub fn parse_fast(args: &[String]) -> Option<HookCli> {
+        use clap::ValueEnum;
+        let mut json = false;
+        let mut cavra_dir = None;
+        let mut i = 1;
+        while i < args.len() && args[i] != "hook" {
+            match args[i].as_str() {
+                "--json" => json = true,
+                "--cavra-dir" => {
+                    cavra_dir = Some(PathBuf::from(args.get(i + 1)?));
+                    i += 1;
+                }
+                _ => return None,
+            }
+            i += 1;
+        }
+        let agent = hook::Agent::from_str(args.get(i + 1)?, false).ok()?;
+        let env_bool = |k: &str| {
+            std::env::var(k).ok().is_some_and(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "1" | "true" | "yes" | "on" | "y"
+                )
+            })
+        };
+        let mut hook = hook::HookArgs {
+            agent,
+            packs: evaluate::PackArgs::default(),
+            registry: std::env::var_os("CAVRA_REGISTRY").map(PathBuf::from),
+            non_interactive: env_bool("CAVRA_NON_INTERACTIVE"),
+        };
+        let mut j = i + 2;
+        while j < args.len() {
+            let val = || args.get(j + 1).cloned();
+            match args[j].as_str() {
+                "--non-interactive" => hook.non_interactive = true,
+                "--json" => json = true,
+                "--pack" => {
+                    hook.packs.pack = Some(val()?);
+                    j += 1;
+                }
+                "--policy" => {
+                    hook.packs.policy = Some(PathBuf::from(val()?));
+                    j += 1;
+                }
+                "--policy-dir" => {
+                    hook.packs.policy_dir.push(PathBuf::from(val()?));
+                    j += 1;
+                }
+                "--registry" => {
+                    hook.registry = Some(PathBuf::from(val()?));
+                    j += 1;
+                }
+                "--cavra-dir" => {
+                    cavra_dir = Some(PathBuf::from(val()?));
+                    j += 1;
+                }
+                _ => return None,
+            }
+            j += 1;
+        }
+        if hook.packs.pack.is_some() && hook.packs.policy.is_some() {
+            return None;
+        }
+        Some(HookCli {
+            json,
+            cavra_dir,
+            command: HookOnly::Hook(hook),
+        })
+    }
+
     pub fn run(self) -> anyhow::Result<i32> {
         let explicit_dir = self.cavra_dir.is_some() || std::env::var_os("CAVRA_DIR").is_some();
         let ctx = Ctx::new(self.json, self.cavra_dir);
@@ -102,5 +176,39 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Init(args) => init::run(args, &ctx, explicit_dir),
         Command::Uninstall(args) => uninstall::run(args, &ctx),
         Command::Doctor(args) => doctor::run(args, &ctx, explicit_dir),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn fast_hook_parse_agrees_with_clap() {
+        for line in [
+            "cavra hook claude-code",
+            "cavra hook claude",
+            "cavra --cavra-dir /x hook codex --non-interactive",
+            "cavra hook gemini --pack strict --policy-dir a --policy-dir b --registry r.json",
+            "cavra --json hook cursor --policy p.yaml",
+        ] {
+            let fast = HookCli::parse_fast(&v(line)).unwrap_or_else(|| panic!("{line}"));
+            let slow = HookCli::try_parse_from(v(line)).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{line}");
+        }
+        for line in [
+            "cavra hook",
+            "cavra hook nobody",
+            "cavra hook claude-code --frobnicate",
+            "cavra hook claude-code --pack",
+            "cavra hook claude-code --pack a --policy b",
+            "cavra evaluate read_file x",
+        ] {
+            assert!(HookCli::parse_fast(&v(line)).is_none(), "{line}");
+        }
     }
 }
