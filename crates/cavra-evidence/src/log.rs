@@ -263,7 +263,35 @@ pub struct Head {
     pub checkpoint_size: u64,
 }
 
-const HEAD_SIZE: usize = 8192;
+/// Size of a version-1 (JSON, space-padded) `HEAD` file.
+const HEAD_V1_SIZE: usize = 8192;
+/// Magic of the version-2 (binary) `HEAD` state.
+const HEAD_MAGIC: &[u8; 8] = b"CAVRAHD2";
+/// magic, next_seq, last_hash, segment, offset, tree_size, checkpoint_size
+const HEAD_FIXED: usize = 8 + 8 + 32 + 4 + 8 + 8 + 8;
+/// Largest version-2 state: fixed part, 64 frontier nodes, checksum.
+const HEAD_MAX: usize = HEAD_FIXED + 64 * 32 + 8;
+/// The head state is written to `HEAD` at least every this many appends of one handle
+/// (and on the first append, roll-over, checkpoint, repair, prune and close). In between,
+/// the newest segment's tail is the truth: `load_head` adopts records written after the
+/// stored state, so a stale `HEAD` is always a valid (older) state of the log.
+const HEAD_WRITE_EVERY: u32 = 64;
+
+/// FNV-1a (64-bit): detects a torn or garbled `HEAD` (not a security check).
+fn fnv64(b: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for x in b {
+        h ^= u64::from(*x);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn take<const N: usize>(b: &[u8], at: &mut usize) -> Option<[u8; N]> {
+    let v = b.get(*at..*at + N)?.try_into().ok()?;
+    *at += N;
+    Some(v)
+}
 
 impl Head {
     fn genesis() -> Self {
@@ -276,7 +304,36 @@ impl Head {
             checkpoint_size: 0,
         }
     }
+
+    /// Version-2 encoding (little-endian): `CAVRAHD2`, next_seq u64, last_hash 32 bytes,
+    /// segment u32, offset u64, tree_size u64, checkpoint_size u64, the frontier nodes
+    /// (32 bytes each, `popcount(tree_size)` of them), FNV-1a 64 of everything before.
     fn encode(&self) -> Vec<u8> {
+        let mut last = [0u8; 32];
+        if hex::decode_to_slice(&self.last_hash, &mut last).is_err() {
+            return self.encode_v1();
+        }
+        let mut b = Vec::with_capacity(HEAD_MAX);
+        b.extend_from_slice(HEAD_MAGIC);
+        b.extend_from_slice(&self.next_seq.to_le_bytes());
+        b.extend_from_slice(&last);
+        b.extend_from_slice(&self.segment.to_le_bytes());
+        b.extend_from_slice(&self.offset.to_le_bytes());
+        b.extend_from_slice(&self.frontier.size().to_le_bytes());
+        b.extend_from_slice(&self.checkpoint_size.to_le_bytes());
+        for n in self.frontier.nodes() {
+            b.extend_from_slice(n);
+        }
+        let sum = fnv64(&b);
+        b.extend_from_slice(&sum.to_le_bytes());
+        // fixed size: one `pread` of HEAD_MAX bytes always reads the whole state
+        b.resize(HEAD_MAX, 0);
+        b
+    }
+
+    /// Version-1 encoding (JSON padded to 8 KiB), only for a head whose last hash is not
+    /// hex (never written by `append`).
+    fn encode_v1(&self) -> Vec<u8> {
         let hf = HeadFile {
             v: 1,
             next_seq: self.next_seq,
@@ -288,13 +345,50 @@ impl Head {
             checkpoint_size: self.checkpoint_size,
         };
         let mut b = serde_json::to_vec(&hf).unwrap_or_default();
-        if b.len() < HEAD_SIZE {
-            b.resize(HEAD_SIZE - 1, b' ');
+        if b.len() < HEAD_V1_SIZE {
+            b.resize(HEAD_V1_SIZE - 1, b' ');
             b.push(b'\n');
         }
         b
     }
+
+    /// Length of the version-2 state at the start of `b` (checked), if it is one.
+    fn v2_len(b: &[u8]) -> Option<usize> {
+        if !b.starts_with(HEAD_MAGIC) {
+            return None;
+        }
+        let ts = u64::from_le_bytes(b.get(HEAD_FIXED - 16..HEAD_FIXED - 8)?.try_into().ok()?);
+        let len = HEAD_FIXED + ts.count_ones() as usize * 32;
+        let sum = u64::from_le_bytes(b.get(len..len + 8)?.try_into().ok()?);
+        (fnv64(b.get(..len)?) == sum).then_some(len + 8)
+    }
+
     fn decode(b: &[u8]) -> Option<Self> {
+        if b.first() == Some(&b'{') {
+            return Self::decode_v1(b);
+        }
+        Self::v2_len(b)?;
+        let mut at = HEAD_MAGIC.len();
+        let next_seq = u64::from_le_bytes(take(b, &mut at)?);
+        let last: [u8; 32] = take(b, &mut at)?;
+        let segment = u32::from_le_bytes(take(b, &mut at)?);
+        let offset = u64::from_le_bytes(take(b, &mut at)?);
+        let tree_size = u64::from_le_bytes(take(b, &mut at)?);
+        let checkpoint_size = u64::from_le_bytes(take(b, &mut at)?);
+        let nodes = (0..tree_size.count_ones())
+            .map(|_| take::<32>(b, &mut at))
+            .collect::<Option<Vec<Hash>>>()?;
+        Some(Head {
+            next_seq,
+            last_hash: hex::encode(last),
+            segment,
+            offset,
+            frontier: Frontier::from_parts(tree_size, nodes)?,
+            checkpoint_size,
+        })
+    }
+
+    fn decode_v1(b: &[u8]) -> Option<Self> {
         let hf: HeadFile = serde_json::from_slice(b).ok()?;
         let nodes = hf
             .frontier
@@ -345,6 +439,35 @@ pub struct EvidenceLog {
     key_created: bool,
     head_file: File,
     seg: Option<(u32, File)>,
+    /// `HEAD` bytes as this handle last read or wrote them.
+    head_disk: Vec<u8>,
+    /// Newest state this handle knows (valid while `HEAD` still equals `head_disk`).
+    head_cached: Option<Head>,
+    /// Stores since `HEAD` was last written by this handle.
+    head_unsaved: u32,
+    /// Whether this handle wrote `HEAD` at least once.
+    head_written: bool,
+}
+
+impl Drop for EvidenceLog {
+    /// Write the newest state of the log to `HEAD` (under the lock, caught up from the
+    /// segment like an append would). Best effort: a stale `HEAD` is still valid.
+    fn drop(&mut self) {
+        if self.head_unsaved == 0 {
+            return;
+        }
+        if fs4::fs_std::FileExt::lock_exclusive(&self.head_file).is_err() {
+            return;
+        }
+        // the newest state of the log (stored or cached state + verified tail)
+        if let Ok(h) = self.load_head() {
+            let b = h.encode();
+            if b != self.head_disk {
+                let _ = write_at(&self.head_file, &b, 0);
+            }
+        }
+        let _ = fs4::fs_std::FileExt::unlock(&self.head_file);
+    }
 }
 
 impl std::fmt::Debug for EvidenceLog {
@@ -390,6 +513,10 @@ impl EvidenceLog {
             key_created,
             head_file,
             seg: None,
+            head_disk: Vec::new(),
+            head_cached: None,
+            head_unsaved: 0,
+            head_written: false,
         })
     }
 
@@ -433,8 +560,8 @@ impl EvidenceLog {
         self.with_lock(|l| {
             let mut head = l.load_head()?;
             let a = l.write_record(&mut head, kind, &body_c)?;
-            l.maybe_checkpoint(&mut head)?;
-            l.store_head(&head)?;
+            let cp = l.maybe_checkpoint(&mut head)?;
+            l.store_head(&head, cp)?;
             Ok(a)
         })
     }
@@ -443,20 +570,22 @@ impl EvidenceLog {
     pub fn head(&mut self) -> Result<Head> {
         self.with_lock(|l| {
             let h = l.load_head()?;
-            l.store_head(&h)?;
+            l.store_head(&h, true)?;
             Ok(h)
         })
     }
 
-    fn maybe_checkpoint(&mut self, head: &mut Head) -> Result<()> {
+    /// Write a checkpoint when one is due; whether it did.
+    fn maybe_checkpoint(&mut self, head: &mut Head) -> Result<bool> {
         let every = self.cfg.checkpoint_every;
         if every > 0
             && head.frontier.size().is_multiple_of(every)
             && head.checkpoint_size != head.frontier.size()
         {
             self.write_checkpoint(head)?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     fn segment_file(&mut self, idx: u32) -> Result<&File> {
@@ -476,25 +605,73 @@ impl EvidenceLog {
         }
     }
 
-    fn read_head_file(&self) -> Result<Option<Head>> {
-        let mut buf = vec![0u8; HEAD_SIZE];
-        let n = read_at(&self.head_file, &mut buf, 0)
-            .map_err(|e| EvidenceError::io(&self.cfg.dir.join("HEAD"), e))?;
-        if n == 0 {
-            return Ok(None);
+    /// The raw `HEAD` state: `HEAD_MAX` bytes (one `pread`), or the whole file for a
+    /// version-1 (JSON) head.
+    fn read_head_raw(&self) -> Result<Vec<u8>> {
+        let hp = || self.cfg.dir.join("HEAD");
+        let mut buf = vec![0u8; HEAD_MAX];
+        let n = read_at(&self.head_file, &mut buf, 0).map_err(|e| EvidenceError::io(&hp(), e))?;
+        buf.truncate(n);
+        if buf.first() == Some(&b'{') && n == HEAD_MAX {
+            let mut all = vec![0u8; HEAD_V1_SIZE];
+            let n =
+                read_at(&self.head_file, &mut all, 0).map_err(|e| EvidenceError::io(&hp(), e))?;
+            all.truncate(n);
+            return Ok(all);
         }
-        Ok(Head::decode(&buf[..n]))
+        Ok(buf)
     }
 
-    fn store_head(&self, h: &Head) -> Result<()> {
-        write_at(&self.head_file, &h.encode(), 0)
-            .map_err(|e| EvidenceError::io(&self.cfg.dir.join("HEAD"), e))
+    /// The newest head state this handle knows that is still valid: its cached state if
+    /// `HEAD` is unchanged since this handle last read or wrote it, else the stored one.
+    /// Records the bytes read as the handle's view of `HEAD`.
+    fn known_head(&mut self) -> Result<Option<Head>> {
+        let disk = self.read_head_raw()?;
+        if disk == self.head_disk {
+            if let Some(h) = &self.head_cached {
+                return Ok(Some(h.clone()));
+            }
+        }
+        self.head_cached = None;
+        self.head_unsaved = 0;
+        self.head_disk = disk;
+        if self.head_disk.is_empty() {
+            return Ok(None);
+        }
+        Ok(Head::decode(&self.head_disk))
+    }
+
+    fn read_head_file(&mut self) -> Result<Option<Head>> {
+        self.known_head()
+    }
+
+    /// Record `h` as the current state; write it to `HEAD` when `force`d, on the first
+    /// store of this handle, or every `HEAD_WRITE_EVERY` stores.
+    fn store_head(&mut self, h: &Head, force: bool) -> Result<()> {
+        self.head_unsaved += 1;
+        if force || !self.head_written || self.head_unsaved >= HEAD_WRITE_EVERY {
+            self.write_head(h)?;
+        }
+        self.head_cached = Some(h.clone());
+        Ok(())
+    }
+
+    fn write_head(&mut self, h: &Head) -> Result<()> {
+        let b = h.encode();
+        // forget the cache first: if the write fails, the next load re-reads `HEAD`
+        self.head_cached = None;
+        write_at(&self.head_file, &b, 0)
+            .map_err(|e| EvidenceError::io(&self.cfg.dir.join("HEAD"), e))?;
+        self.head_disk = b;
+        self.head_unsaved = 0;
+        self.head_written = true;
+        Ok(())
     }
 
     /// Head state checked against the newest segment: fast path when they agree,
     /// otherwise adopt complete records written after it and cut an incomplete tail.
     fn load_head(&mut self) -> Result<Head> {
-        let Some(mut h) = self.read_head_file()? else {
+        let Some(mut h) = self.known_head()? else {
             return self.rebuild_head(false).map(|(h, _)| h);
         };
         let seg_path = self.cfg.dir.join(segment_name(h.segment));
@@ -608,16 +785,15 @@ impl EvidenceLog {
             timestamp: &ts,
             v: RECORD_VERSION,
         };
-        let hash = u.hash();
-        let sig = self.key.sign(&record_sig_message(&hash));
-        let mut line = u.line(&hash, &sig);
+        let key = &self.key;
+        let (hash, _sig, mut line) = u.seal(|h| key.sign(&record_sig_message(h)));
         let leaf = leaf_hash(line.as_bytes());
         line.push('\n');
         if head.offset > 0 && head.offset + line.len() as u64 > self.cfg.segment_max_bytes {
             // move the head first: a crash now leaves an empty new segment, never a fork
             head.segment += 1;
             head.offset = 0;
-            self.store_head(head)?;
+            self.store_head(head, true)?;
         }
         let durability = self.cfg.durability;
         let seg_path = self.cfg.dir.join(segment_name(head.segment));
@@ -689,7 +865,8 @@ impl EvidenceLog {
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
         self.with_lock(|l| {
             let mut head = l.load_head()?;
-            if head.checkpoint_size == head.frontier.size() && head.frontier.size() > 0 {
+            // `HEAD` may lag (written every few appends): the checkpoint file decides
+            if head.frontier.size() > 0 {
                 if let Some((_, c)) = read_checkpoints(&l.cfg.dir)?.0.pop() {
                     if c.tree_size == head.frontier.size() {
                         return Ok(c);
@@ -697,7 +874,7 @@ impl EvidenceLog {
                 }
             }
             let c = l.write_checkpoint(&mut head)?;
-            l.store_head(&head)?;
+            l.store_head(&head, true)?;
             Ok(c)
         })
     }
@@ -722,7 +899,7 @@ impl EvidenceLog {
                     rec = Some(l.write_record(&mut h, "repair", &canonical_json(&body))?);
                 }
             }
-            l.store_head(&h)?;
+            l.store_head(&h, true)?;
             Ok(RepairReport {
                 records: h.next_seq,
                 truncated_bytes: truncated,
@@ -771,7 +948,7 @@ impl EvidenceLog {
                     // every record of the active segment is old: start a new one
                     head.segment += 1;
                     head.offset = 0;
-                    l.store_head(&head)?;
+                    l.store_head(&head, true)?;
                     l.seg = None;
                 }
                 let mut segment_records = 0;
@@ -843,7 +1020,7 @@ impl EvidenceLog {
                 "tombstone_sha256": sha256_hex(text.as_bytes()),
             });
             let a = l.write_record(&mut head, "tombstone", &canonical_json(&body))?;
-            l.store_head(&head)?;
+            l.store_head(&head, true)?;
             Ok(PruneReport {
                 cutoff: cutoff_s.clone(),
                 segments_removed: removed_names,
@@ -971,5 +1148,66 @@ mod tests {
         assert_eq!(rep.previous_next_seq, Some(5));
         assert_eq!(rep.repair_record.as_ref().unwrap().seq, 3);
         assert_eq!(log.append("test", json!({})).unwrap().seq, 4);
+    }
+
+    #[test]
+    fn head_v2_round_trips_and_v1_still_decodes() {
+        let mut h = Head::genesis();
+        for i in 0..13u8 {
+            h.frontier.push([i; 32]);
+        }
+        h.next_seq = 13;
+        h.last_hash = "ab".repeat(32);
+        h.segment = 3;
+        h.offset = 4567;
+        h.checkpoint_size = 8;
+        let b = h.encode();
+        assert_eq!(b.len(), HEAD_MAX);
+        assert!(b.starts_with(HEAD_MAGIC));
+        let back = Head::decode(&b).unwrap();
+        assert_eq!(
+            (back.next_seq, &back.last_hash, back.segment, back.offset),
+            (13, &h.last_hash, 3, 4567)
+        );
+        assert_eq!(back.frontier, h.frontier);
+        assert_eq!(back.checkpoint_size, 8);
+        // a flipped byte is noticed (checksum), not silently used
+        let mut bad = b.clone();
+        bad[20] ^= 1;
+        assert!(Head::decode(&bad).is_none());
+        // old JSON heads still decode
+        let v1 = h.encode_v1();
+        assert_eq!(v1.len(), HEAD_V1_SIZE);
+        let back1 = Head::decode(&v1).unwrap();
+        assert_eq!(back1.frontier, h.frontier);
+        assert_eq!(back1.next_seq, 13);
+    }
+
+    #[test]
+    fn lagging_head_is_caught_up_by_other_handles_and_written_on_drop() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let mut a = EvidenceLog::open(c.clone()).unwrap();
+        let mut b = EvidenceLog::open(c.clone()).unwrap();
+        for i in 0..10u64 {
+            assert_eq!(a.append("test", json!({ "i": i })).unwrap().seq, 2 * i);
+            assert_eq!(b.append("test", json!({ "i": i })).unwrap().seq, 2 * i + 1);
+        }
+        // `a` wrote HEAD only on its first append; `b` caught up from the segment
+        assert!(read_head(&c.dir).unwrap().next_seq < 20);
+        drop(a);
+        drop(b);
+        let h = read_head(&c.dir).unwrap();
+        assert_eq!(h.next_seq, 20);
+        let recs = read_records(&c.dir).unwrap();
+        assert_eq!(h.last_hash, recs[19].hash);
+        // an old-format HEAD keeps working
+        let mut log = EvidenceLog::open(c.clone()).unwrap();
+        let hp = c.dir.join("HEAD");
+        fs::write(&hp, h.encode_v1()).unwrap();
+        assert_eq!(log.append("test", json!({})).unwrap().seq, 20);
+        drop(log);
+        assert_eq!(read_head(&c.dir).unwrap().next_seq, 21);
+        assert!(fs::read(&hp).unwrap().starts_with(HEAD_MAGIC));
     }
 }

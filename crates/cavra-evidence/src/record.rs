@@ -85,6 +85,44 @@ impl Unsigned<'_> {
         o
     }
 
+    /// Hash, signature (from `sign(hash)`) and full line, encoding the envelope once:
+    /// the unsigned canonical JSON is the line without the `hash` and `sig` members.
+    pub fn seal(&self, sign: impl FnOnce(&str) -> String) -> (String, String, String) {
+        let mut o = String::with_capacity(self.body.len() + 256);
+        o.push_str("{\"alg\":");
+        write_str(&mut o, self.alg);
+        o.push_str(",\"body\":");
+        o.push_str(self.body);
+        let a = o.len();
+        o.push_str(",\"key_id\":");
+        write_str(&mut o, self.key_id);
+        o.push_str(",\"kind\":");
+        write_str(&mut o, self.kind);
+        o.push_str(",\"prev_hash\":");
+        write_str(&mut o, self.prev_hash);
+        o.push_str(",\"record_id\":");
+        write_str(&mut o, self.record_id);
+        o.push_str(",\"seq\":");
+        push_u64(&mut o, self.seq);
+        let b = o.len();
+        o.push_str(",\"timestamp\":");
+        write_str(&mut o, self.timestamp);
+        o.push_str(",\"v\":");
+        push_u64(&mut o, u64::from(self.v));
+        o.push('}');
+        let hash = sha256_hex(o.as_bytes());
+        let sig = sign(&hash);
+        let mut line = String::with_capacity(o.len() + hash.len() + sig.len() + 24);
+        line.push_str(&o[..a]);
+        line.push_str(",\"hash\":");
+        write_str(&mut line, &hash);
+        line.push_str(&o[a..b]);
+        line.push_str(",\"sig\":");
+        write_str(&mut line, &sig);
+        line.push_str(&o[b..]);
+        (hash, sig, line)
+    }
+
     fn write(&self, o: &mut String, signed: Option<(&str, &str)>) {
         o.push_str("{\"alg\":");
         write_str(o, self.alg);
@@ -164,6 +202,11 @@ impl Record {
     }
 }
 
+fn push_u64(o: &mut String, n: u64) {
+    use std::fmt::Write;
+    let _ = write!(o, "{n}");
+}
+
 /// The message a record signature covers.
 pub fn record_sig_message(hash: &str) -> Vec<u8> {
     let mut m = RECORD_SIG_PREFIX.to_vec();
@@ -202,6 +245,10 @@ mod tests {
         m.remove("hash");
         m.remove("sig");
         assert_eq!(canonical_json(&Value::Object(m)), u.canonical());
+        let (h2, s2, l2) = u.seal(|h| format!("sig-of-{h}"));
+        assert_eq!(h2, u.hash());
+        assert_eq!(s2, format!("sig-of-{}", u.hash()));
+        assert_eq!(l2, u.line(&h2, &s2));
         let raw = RawRecord::parse(line.as_bytes()).unwrap();
         assert_eq!(raw.unsigned().line("h", "s"), line);
         assert_eq!(Record::parse(line.as_bytes()).unwrap().to_line(), line);

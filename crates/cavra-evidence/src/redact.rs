@@ -63,22 +63,87 @@ pub fn redact_value(v: &mut Value) {
     }
 }
 
+const T_PEM: u16 = 1 << 0;
+const T_URL: u16 = 1 << 1;
+const T_AWS: u16 = 1 << 2;
+const T_GH: u16 = 1 << 3;
+const T_SLACK: u16 = 1 << 4;
+const T_JWT: u16 = 1 << 5;
+const T_BEARER: u16 = 1 << 6;
+const T_KV: u16 = 1 << 7;
+const T_DASHP: u16 = 1 << 8;
+
+fn starts_ci(b: &[u8], p: &[u8]) -> bool {
+    b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p)
+}
+
+/// One pass over `s`: which scanners could match (a superset of each scanner's own
+/// trigger check). Most strings have none, and then no scanner runs.
+fn triggers(s: &str) -> u16 {
+    let b = s.as_bytes();
+    let mut m = 0;
+    for i in 0..b.len() {
+        let c = b[i];
+        let r = &b[i..];
+        match c.to_ascii_lowercase() {
+            b'-' => {
+                if r.get(1) == Some(&b'p') {
+                    m |= T_DASHP;
+                }
+                if r.starts_with(b"-----BEGIN") {
+                    m |= T_PEM;
+                }
+            }
+            b':' if r.starts_with(b"://") => m |= T_URL,
+            b'a' => {
+                if r.starts_with(b"AKIA") || r.starts_with(b"ASIA") {
+                    m |= T_AWS;
+                }
+                if starts_ci(r, b"api_key")
+                    || starts_ci(r, b"apikey")
+                    || starts_ci(r, b"access_key")
+                {
+                    m |= T_KV;
+                }
+            }
+            b'b' if starts_ci(r, b"bearer ") => m |= T_BEARER,
+            b'e' if r.starts_with(b"eyJ") => m |= T_JWT,
+            b'g' if r.starts_with(b"gh") || r.starts_with(b"github_pat_") => m |= T_GH,
+            b'p' if starts_ci(r, b"passw") || starts_ci(r, b"pwd") => m |= T_KV,
+            b's' if starts_ci(r, b"secret") => m |= T_KV,
+            b't' if starts_ci(r, b"token") => m |= T_KV,
+            b'x' if r.starts_with(b"xox") => m |= T_SLACK,
+            _ => {}
+        }
+    }
+    m
+}
+
 /// Redact secrets in one string; `None` when nothing was found.
 pub fn redact_str(s: &str) -> Option<String> {
+    let mut mask = triggers(s);
+    if mask == 0 {
+        return None;
+    }
     let mut cur: Option<String> = None;
-    for f in [
-        private_key_blocks as fn(&str) -> Option<String>,
-        url_userinfo,
-        aws_keys,
-        github_tokens,
-        slack_tokens,
-        jwts,
-        bearer,
-        key_values,
-        dash_p,
+    for (bit, f) in [
+        (T_PEM, private_key_blocks as fn(&str) -> Option<String>),
+        (T_URL, url_userinfo),
+        (T_AWS, aws_keys),
+        (T_GH, github_tokens),
+        (T_SLACK, slack_tokens),
+        (T_JWT, jwts),
+        (T_BEARER, bearer),
+        (T_KV, key_values),
+        (T_DASHP, dash_p),
     ] {
+        if mask & bit == 0 {
+            continue;
+        }
         let input = cur.as_deref().unwrap_or(s);
         if let Some(r) = f(input) {
+            // a replacement can create triggers for the scanners that follow
+            mask = triggers(&r);
             cur = Some(r);
         }
     }
@@ -608,6 +673,46 @@ mod tests {
         ] {
             let once = r(s);
             assert_eq!(r(&once), once, "{s}");
+        }
+    }
+
+    /// The trigger pre-check must never hide a match: compare with running every
+    /// scanner unconditionally.
+    fn redact_all(s: &str) -> Option<String> {
+        let mut cur: Option<String> = None;
+        for f in [
+            private_key_blocks as fn(&str) -> Option<String>,
+            url_userinfo,
+            aws_keys,
+            github_tokens,
+            slack_tokens,
+            jwts,
+            bearer,
+            key_values,
+            dash_p,
+        ] {
+            let input = cur.as_deref().unwrap_or(s);
+            if let Some(r) = f(input) {
+                cur = Some(r);
+            }
+        }
+        cur
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trigger_precheck_equals_full_scan(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "password=", "PASSWD: ", "Token", "secret", "api_key", "ApiKey", "access_key",
+                "pwd=", "Bearer ", "bearer  ", "eyJ", "eyJhbGciOiJIUzI1NiJ9", ".", "xoxb-",
+                "xox", "ghp_", "gh", "github_pat_", "AKIA", "ASIA", "ABCDEFGHIJKLMNOP",
+                "-p", "-pthread", " ", "-----BEGIN", " RSA PRIVATE KEY-----", "-----END",
+                "https://", "user:pw@host", "://", "abc123XYZ", "\"", "'", "=", ":", "[REDACTED",
+                "é", "\n",
+            ]), 0..12)
+        ) {
+            let s: String = parts.concat();
+            proptest::prop_assert_eq!(redact_str(&s), redact_all(&s));
         }
     }
 }
