@@ -57,7 +57,9 @@ fn bench(c: &mut Criterion) {
         let r = req(ActionType::ExecuteCommand, &cmd);
         let mut g = c.benchmark_group("evaluate/command_len");
         g.sample_size(if len >= 100_000 { 10 } else { 50 });
-        g.bench_function(name, |b| b.iter(|| evaluate(black_box(&pack), black_box(&r), &env)));
+        g.bench_function(name, |b| {
+            b.iter(|| evaluate(black_box(&pack), black_box(&r), &env))
+        });
         g.finish();
     }
     c.bench_function("pack/compile_baseline", |b| {

@@ -73,6 +73,7 @@ fn looks_like_path(a: &Arg) -> bool {
             || v.contains('.')
             || v.starts_with('~')
             || v.contains('\\')
+            || (v.len() >= 2 && v.as_bytes()[1] == b':' && v.as_bytes()[0].is_ascii_alphabetic())
             || a.glob
             || v.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
@@ -148,6 +149,22 @@ impl<'p> Analyzer<'p> {
             .and_then(|s| s.long_single_dash)
             .unwrap_or(false);
         let depth = spec.as_ref().and_then(|s| s.subcommand_depth).unwrap_or(0);
+        let windows_switches = matches!(
+            program.as_str(),
+            "rmdir"
+                | "rd"
+                | "del"
+                | "erase"
+                | "xcopy"
+                | "robocopy"
+                | "copy"
+                | "move"
+                | "dir"
+                | "attrib"
+                | "icacls"
+                | "takeown"
+                | "format"
+        );
         let mut flags = Vec::new();
         let mut positionals: Vec<&Arg> = Vec::new();
         let mut option_values = Vec::new();
@@ -157,6 +174,12 @@ impl<'p> Analyzer<'p> {
         while i < argv.len() {
             let a = &argv[i];
             let v = a.value.as_str();
+            // Windows tools take `/s`-style switches
+            if windows_switches && v.len() == 2 && v.starts_with('/') && !a.quoted {
+                flags.push(v.to_ascii_lowercase());
+                i += 1;
+                continue;
+            }
             if end || a.dynamic && !v.starts_with('-') || !v.starts_with('-') || v == "-" {
                 positionals.push(a);
                 i += 1;

@@ -118,11 +118,15 @@ pub fn classify(path: &str, ctx: &PathContext, temp_dirs: &[String]) -> PathFact
             let ancestor_of_repo_or_home =
                 repo.as_deref().is_some_and(|r| paths::is_within(r, path))
                     || home.as_deref().is_some_and(|h| paths::is_within(h, path));
-            let system = SYSTEM_DIRS.iter().any(|d| {
-                path == *d
-                    || (paths::is_within(path, d)
-                        && !home.as_deref().is_some_and(|h| paths::is_within(path, h)))
-            });
+            let b = path.as_bytes();
+            let windows_drive =
+                b.len() >= 3 && b[0] == b'/' && b[1].is_ascii_alphabetic() && b[2] == b':';
+            let system = windows_drive
+                || SYSTEM_DIRS.iter().any(|d| {
+                    path == *d
+                        || (paths::is_within(path, d)
+                            && !home.as_deref().is_some_and(|h| paths::is_within(path, h)))
+                });
             if system || ancestor_of_repo_or_home {
                 classes.push(PathClass::System);
             }
