@@ -298,9 +298,9 @@ pub fn decide(
     {
         let mut store = cavra_store::Store::open(&db)
             .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?;
-        if let Ok(cfg) = cavra_store::ApprovalConfig::load(&ctx.cavra_dir) {
-            store = store.with_config(cfg);
-        }
+        let cfg = cavra_store::ApprovalConfig::load(&ctx.cavra_dir)
+            .context("the approval routing/RBAC configuration is not valid")?;
+        store = store.with_config(cfg);
         let a = store.create_approval(
             cavra_store::NewApproval {
                 request_hash: d.request_hash.clone(),
