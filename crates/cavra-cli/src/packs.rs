@@ -75,7 +75,7 @@ fn sha256_hex(b: &[u8]) -> String {
 struct CacheEntry {
     version: String,
     deps: Vec<(PathBuf, String)>,
-    compiled: serde_json::Value,
+    compiled: cavra_core::policy::compile::NormalizedPack,
 }
 
 /// Where the loaded pack came from.
@@ -141,7 +141,7 @@ fn compile_file_cached(
         let entry = CacheEntry {
             version: env!("CARGO_PKG_VERSION").into(),
             deps: recording.read.into_inner(),
-            compiled: serde_json::to_value(&compiled.normalized).unwrap_or_default(),
+            compiled: compiled.normalized.clone(),
         };
         // best effort: a cache that cannot be written only costs time
         if let Some(parent) = cf.parent() {
@@ -168,7 +168,7 @@ fn read_cache(cf: &Path) -> Option<CompiledPack> {
         }
     }
     // the digest inside is re-checked by from_json: a tampered cache is not used
-    CompiledPack::from_json(&entry.compiled.to_string()).ok()
+    CompiledPack::from_normalized(entry.compiled).ok()
 }
 
 /// Loads the pack the user chose; without a choice, `.cavra/policy.yaml` in the project (the

@@ -303,6 +303,11 @@ impl CompiledPack {
     pub fn from_json(src: &str) -> Result<CompiledPack, PolicyError> {
         let n: NormalizedPack =
             serde_json::from_str(src).map_err(|e| PolicyError::BadCompiled(e.to_string()))?;
+        Self::from_normalized(n)
+    }
+
+    /// Builds a pack from its normalized form; the format and digest are checked.
+    pub fn from_normalized(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         if n.format != COMPILED_FORMAT {
             return Err(PolicyError::BadCompiled(format!(
                 "unknown format `{}` (expected `{COMPILED_FORMAT}`)",
