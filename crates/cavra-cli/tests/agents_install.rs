@@ -127,7 +127,13 @@ fn json_cycle(agent: &str, rel_settings: &str, fixture_rel: &str, pre_event: &st
         "{agent}: key order changed"
     );
     for (k, val) in orig_v.as_object().unwrap() {
-        if k != "hooks" {
+        if k == "mcpServers" {
+            // `init` registers CAVRA's MCP server next to the others, and adds nothing else
+            let mut expected = val.clone();
+            expected["cavra"] = v[k]["cavra"].clone();
+            assert_eq!(&v[k], &expected, "{agent}: `{k}` changed");
+            assert_eq!(v[k]["cavra"]["args"], serde_json::json!(["mcp", "serve"]));
+        } else if k != "hooks" {
             assert_eq!(&v[k], val, "{agent}: `{k}` changed");
         }
     }

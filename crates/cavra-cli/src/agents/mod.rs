@@ -10,6 +10,7 @@ pub mod codex;
 pub mod copilot;
 pub mod cursor;
 pub mod gemini;
+pub mod mcp_config;
 pub mod settings;
 
 use crate::cmd::hook::{self, Agent, HookArgs, ToolCall, Verdict, VerdictKind};

@@ -106,7 +106,7 @@ pub struct Outcome {
     pub backup: Option<PathBuf>,
 }
 
-fn read_opt(path: &Path) -> Result<Option<String>> {
+pub fn read_opt(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -183,7 +183,7 @@ pub fn backup(path: &Path) -> Result<PathBuf> {
     Ok(p)
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create directory `{}`", dir.display()))?;
@@ -199,7 +199,7 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn json_text(m: &Map<String, Value>) -> Result<String> {
+pub fn json_text(m: &Map<String, Value>) -> Result<String> {
     let mut s = serde_json::to_string_pretty(&Value::Object(m.clone()))?;
     s.push('\n');
     Ok(s)

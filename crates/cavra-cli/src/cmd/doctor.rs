@@ -4,9 +4,10 @@
 //! Checks: `cavra` on `PATH`; every agent settings file (project and user scope) that exists
 //! parses, and each CAVRA hook entry in it points to an existing executable; at least one
 //! agent is hooked; the project policy loads; the evidence log verifies (or the CAVRA
-//! directory is writable when there is no log yet); the approvals store opens.
+//! directory is writable when there is no log yet); the approvals store opens; where CAVRA's
+//! MCP server is registered, and that `cavra mcp serve` answers `initialize`.
 
-use crate::agents::{self, settings, Scope};
+use crate::agents::{self, mcp_config, settings, Scope};
 use crate::cmd::hook;
 use crate::cmd::init::project_root;
 use crate::ctx::Ctx;
@@ -75,6 +76,90 @@ fn dir_writable(dir: &Path) -> std::result::Result<(), String> {
     std::fs::write(&probe, b"x").map_err(|e| format!("`{}` is not writable: {e}", d.display()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// MCP registrations of every agent, and whether `cavra mcp serve` answers `initialize`.
+fn mcp_checks(project: &Path, checks: &mut Vec<Check>) {
+    let mut programs: Vec<String> = Vec::new();
+    let mut registered: Vec<String> = Vec::new();
+    for agent in agents::ALL {
+        for scope in [Scope::Project, Scope::User] {
+            let Ok(t) = mcp_config::target(agent, scope, project) else {
+                continue;
+            };
+            let Some(path) = t.path() else {
+                continue;
+            };
+            let name = format!("mcp: {} ({})", agent.kind(), scope.as_str());
+            match mcp_config::inspect(&t) {
+                Ok(None) | Ok(Some(None)) => {}
+                Err(e) => checks.push(check(name, false, format!("{e:#}"))),
+                Ok(Some(Some(e))) if e.is_cavra() => {
+                    let ok = is_executable(Path::new(&e.command));
+                    let detail = if ok {
+                        format!(
+                            "`{}`: server `cavra` runs `{} mcp serve`",
+                            path.display(),
+                            e.command
+                        )
+                    } else {
+                        format!(
+                            "`{}`: server `cavra` runs `{}`, which is missing or not executable (re-run `cavra init {}`)",
+                            path.display(),
+                            e.command,
+                            agent.kind()
+                        )
+                    };
+                    if ok && !programs.contains(&e.command) {
+                        programs.push(e.command.clone());
+                    }
+                    registered.push(format!("{} ({})", agent.kind(), scope.as_str()));
+                    checks.push(check(name, ok, detail));
+                }
+                Ok(Some(Some(e))) => checks.push(check(
+                    name,
+                    true,
+                    format!(
+                        "`{}`: the server named `cavra` is not CAVRA's (`{} {}`)",
+                        path.display(),
+                        e.command,
+                        e.args.join(" ")
+                    ),
+                )),
+            }
+        }
+    }
+    if programs.is_empty() {
+        if let Ok(exe) = mcp_config::exe() {
+            programs.push(exe);
+        }
+    }
+    let reg = if registered.is_empty() {
+        "not registered with any agent (`cavra init <agent>` registers it)".to_string()
+    } else {
+        format!("registered for {}", registered.join(", "))
+    };
+    for prog in programs {
+        let res = crate::cmd::mcp::probe(
+            Path::new(&prog),
+            project,
+            std::time::Duration::from_secs(10),
+        );
+        match res {
+            Ok((version, proto)) => checks.push(check(
+                "mcp server",
+                true,
+                format!(
+                    "`{prog} mcp serve` answers `initialize` (cavra {version}, protocol {proto}); {reg}"
+                ),
+            )),
+            Err(e) => checks.push(check(
+                "mcp server",
+                false,
+                format!("`{prog} mcp serve` does not answer `initialize`: {e}; {reg}"),
+            )),
+        }
+    }
 }
 
 pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
@@ -159,6 +244,8 @@ pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
             "no agent has a working CAVRA hook; run `cavra init <agent>` (claude-code, codex, gemini, cursor, copilot)",
         ));
     }
+
+    mcp_checks(&project, &mut checks);
 
     let policy_file = project.join(".cavra").join("policy.yaml");
     match crate::packs::load(&Default::default(), Some(&project)) {

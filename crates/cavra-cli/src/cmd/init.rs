@@ -2,7 +2,7 @@
 //! (merging, idempotent, with a backup of a changed file) and writes the starter `.cavra/`
 //! layout (`policy.yaml` extending the baseline, `.gitignore`) when absent.
 
-use crate::agents::{self, settings, Scope};
+use crate::agents::{self, mcp_config, settings, Scope};
 use crate::cmd::hook::{self, Agent};
 use crate::ctx::Ctx;
 use anyhow::{Context, Result};
@@ -76,8 +76,14 @@ pub fn run(args: InitArgs, ctx: &Ctx, _explicit_dir: bool) -> Result<i32> {
     let project = project_root(args.dir.as_deref())?;
     let path = agents::settings_path(args.agent, scope, &project)?;
     let cmd = agents::hook_command(args.agent)?;
+    let mcp_target = mcp_config::target(args.agent, scope, &project)?;
     // settings first: a malformed file stops everything before anything is written
+    mcp_config::validate(&mcp_target)?;
     let out = settings::install(args.agent, &path, &cmd)?;
+    // the hook install may have just backed up (or created) the same file
+    let same_file = mcp_target.path() == Some(out.path.as_path());
+    let mcp_backup = !(same_file && out.change != settings::Change::Unchanged);
+    let mcp = mcp_config::install(&mcp_target, &mcp_config::exe()?, mcp_backup)?;
     let cavra = project.join(".cavra");
     let policy_path = cavra.join("policy.yaml");
     let policy_written = write_if_absent(&policy_path, STARTER_POLICY)?;
@@ -106,7 +112,7 @@ pub fn run(args: InitArgs, ctx: &Ctx, _explicit_dir: bool) -> Result<i32> {
                 "gitignore_written": gitignore_written,
                 "policy_ok": policy_check.is_ok(),
                 "policy_error": policy_check.as_ref().err().map(|e| format!("{e:#}")),
-                "mcp_server": "not registered: CAVRA has no MCP server yet",
+                "mcp_server": mcp_json(&mcp_target, mcp.as_ref()),
             }))?
         );
     } else {
@@ -141,10 +147,53 @@ pub fn run(args: InitArgs, ctx: &Ctx, _explicit_dir: bool) -> Result<i32> {
             Ok(s) => println!("  {s}"),
             Err(e) => println!("  warning: the project policy does not load: {e:#}"),
         }
+        print_mcp(&mcp_target, mcp.as_ref());
         if args.agent == Agent::Gemini {
             println!("  note: Gemini CLI runs hooks only when hooks are enabled in its settings (see docs/integrations.md)");
         }
         println!("  run `cavra doctor` to check the installation");
     }
     Ok(if policy_check.is_ok() { 0 } else { 1 })
+}
+
+/// `init --json` / `uninstall --json`'s account of the MCP registration.
+pub fn mcp_json(t: &mcp_config::Target, o: Option<&mcp_config::McpOutcome>) -> serde_json::Value {
+    if let mcp_config::Target::Skip(why) = t {
+        return json!({"registered": false, "skipped": why});
+    }
+    let Some(o) = o else {
+        return json!({"registered": false});
+    };
+    json!({
+        "registered": o.note.is_none()
+            && matches!(
+                o.outcome.change,
+                settings::Change::Created | settings::Change::Updated | settings::Change::Unchanged
+            ),
+        "config": o.outcome.path.display().to_string(),
+        "change": o.outcome.change.as_str(),
+        "backup": o.outcome.backup.as_ref().map(|b| b.display().to_string()),
+        "note": o.note,
+    })
+}
+
+/// Human lines about the MCP registration.
+pub fn print_mcp(t: &mcp_config::Target, o: Option<&mcp_config::McpOutcome>) {
+    match (t, o) {
+        (mcp_config::Target::Skip(why), _) => println!("  MCP server: not registered — {why}"),
+        (_, None) => {}
+        (_, Some(o)) => {
+            println!(
+                "  MCP server `cavra` (`cavra mcp serve`): {} `{}`",
+                o.outcome.change.as_str(),
+                o.outcome.path.display()
+            );
+            if let Some(b) = &o.outcome.backup {
+                println!("  backup of the previous file: `{}`", b.display());
+            }
+            if let Some(n) = &o.note {
+                println!("  note: {n}");
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod hook;
 pub mod init;
 pub mod keys;
+pub mod mcp;
 pub mod policy;
 pub mod registry;
 pub mod replay;
@@ -58,6 +59,8 @@ pub enum Command {
     Uninstall(uninstall::UninstallArgs),
     /// Check the installation: binary, agent hooks, policy, evidence log, approvals store.
     Doctor(doctor::DoctorArgs),
+    /// CAVRA as an MCP server over stdio (`cavra mcp serve`): tools to evaluate actions.
+    Mcp(mcp::McpArgs),
 }
 
 /// The hook's own small parser (same flags as `cavra hook`), used on the hot path.
@@ -176,6 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Init(args) => init::run(args, &ctx, explicit_dir),
         Command::Uninstall(args) => uninstall::run(args, &ctx),
         Command::Doctor(args) => doctor::run(args, &ctx, explicit_dir),
+        Command::Mcp(args) => mcp::run(args, &ctx, explicit_dir),
     }
 }
 

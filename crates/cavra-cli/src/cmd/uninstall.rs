@@ -2,7 +2,7 @@
 //! added (recognised by their `cavra hook <agent>` command); everything else stays. The
 //! `.cavra/` directory (policy, evidence) is left alone.
 
-use crate::agents::{self, settings, Scope};
+use crate::agents::{self, mcp_config, settings, Scope};
 use crate::cmd::hook::Agent;
 use crate::cmd::init::project_root;
 use crate::ctx::Ctx;
@@ -35,7 +35,13 @@ pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
     };
     let project = project_root(args.dir.as_deref())?;
     let path = agents::settings_path(args.agent, scope, &project)?;
+    let mcp_target = mcp_config::target(args.agent, scope, &project)?;
+    mcp_config::validate(&mcp_target)?;
     let out = settings::uninstall(args.agent, &path)?;
+    // the hook removal may have just backed up the same file
+    let same_file = mcp_target.path() == Some(out.path.as_path());
+    let mcp_backup = !(same_file && out.backup.is_some());
+    let mcp = mcp_config::uninstall(&mcp_target, mcp_backup)?;
     if ctx.json {
         println!(
             "{}",
@@ -45,6 +51,7 @@ pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
                 "settings": out.path.display().to_string(),
                 "change": out.change.as_str(),
                 "backup": out.backup.as_ref().map(|b| b.display().to_string()),
+                "mcp_server": crate::cmd::init::mcp_json(&mcp_target, mcp.as_ref()),
             }))?
         );
     } else {
@@ -60,6 +67,7 @@ pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
         if out.change == settings::Change::NotPresent {
             println!("  nothing of CAVRA's was installed there");
         }
+        crate::cmd::init::print_mcp(&mcp_target, mcp.as_ref());
     }
     Ok(0)
 }

@@ -1,0 +1,466 @@
+//! Registering CAVRA's MCP server (`cavra mcp serve`) in an agent's MCP configuration, for
+//! `cavra init` / `cavra uninstall` / `cavra doctor`.
+//!
+//! Where each agent reads MCP servers from:
+//! - Claude Code: `<project>/.mcp.json` → `mcpServers.cavra` (project scope). User-scope
+//!   servers live in `~/.claude.json`, a file the app itself manages; CAVRA does not edit it
+//!   and prints the `claude mcp add` command instead.
+//! - Gemini CLI: its `settings.json` (project `.gemini/`, user `~/.gemini/`) → `mcpServers.cavra`.
+//! - Cursor: `.cursor/mcp.json` / `~/.cursor/mcp.json` → `mcpServers.cavra`.
+//! - Codex: `config.toml` → `[mcp_servers.cavra]` (edited with `toml_edit`, comments kept).
+//! - Copilot CLI: not registered (its MCP configuration is user-level and outside the repository).
+//!
+//! The entry is `{"command": "<absolute cavra>", "args": ["mcp", "serve"]}`; it is CAVRA's when
+//! the program's file name starts with `cavra` and the arguments are exactly `mcp serve`. A
+//! `cavra` entry that is not CAVRA's is left alone (and reported). Every other server and key
+//! stays as it was; a changed file is backed up like the hook install does.
+
+use super::settings::{self, Change, Outcome};
+use super::{home, Scope};
+use crate::cmd::hook::Agent;
+use anyhow::{anyhow, Context, Result};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+/// The server's name in every agent's configuration.
+pub const SERVER_NAME: &str = "cavra";
+/// The arguments after the program.
+pub const SERVE_ARGS: [&str; 2] = ["mcp", "serve"];
+
+/// Where `agent` reads MCP servers for `scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A JSON file with an `mcpServers` object.
+    Json(PathBuf),
+    /// Codex's `config.toml` with `[mcp_servers.<name>]` tables.
+    Toml(PathBuf),
+    /// Not registered by CAVRA; the text says why and what to do instead.
+    Skip(String),
+}
+
+impl Target {
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Target::Json(p) | Target::Toml(p) => Some(p),
+            Target::Skip(_) => None,
+        }
+    }
+}
+
+/// The MCP configuration of `agent` in `scope`.
+pub fn target(agent: Agent, scope: Scope, project: &Path) -> Result<Target> {
+    let base = match scope {
+        Scope::Project => project.to_path_buf(),
+        Scope::User => home()?,
+    };
+    Ok(match (agent, scope) {
+        (Agent::ClaudeCode, Scope::Project) => Target::Json(base.join(".mcp.json")),
+        (Agent::ClaudeCode, Scope::User) => Target::Skip(format!(
+            "Claude Code keeps user-scope MCP servers in `~/.claude.json`, which the app manages; CAVRA does not edit it. Register by hand with: claude mcp add --scope user {SERVER_NAME} -- {} {}",
+            exe_display(),
+            SERVE_ARGS.join(" ")
+        )),
+        (Agent::Gemini, _) => Target::Json(base.join(".gemini").join("settings.json")),
+        (Agent::Cursor, _) => Target::Json(base.join(".cursor").join("mcp.json")),
+        (Agent::Codex, _) => Target::Toml(base.join(".codex").join("config.toml")),
+        (Agent::Copilot, _) => Target::Skip(
+            "GitHub Copilot CLI reads MCP servers from its user configuration (`~/.copilot/mcp-config.json`), not from the repository; CAVRA does not register its MCP server there".into(),
+        ),
+    })
+}
+
+/// The absolute path of the running binary (what the registration runs).
+pub fn exe() -> Result<String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow!("cannot find the path of the running cavra binary: {e}"))?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    Ok(exe.display().to_string())
+}
+
+fn exe_display() -> String {
+    exe()
+        .map(|e| super::shell_quote(&e))
+        .unwrap_or_else(|_| "cavra".into())
+}
+
+/// Whether `command` + `args` is CAVRA's MCP server.
+pub fn is_cavra_server(command: &str, args: &[String]) -> bool {
+    let name = Path::new(command.trim())
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    name.starts_with("cavra") && args.iter().map(String::as_str).eq(SERVE_ARGS)
+}
+
+/// A registered server entry: command and args.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub command: String,
+    pub args: Vec<String>,
+}
+
+impl Entry {
+    pub fn is_cavra(&self) -> bool {
+        is_cavra_server(&self.command, &self.args)
+    }
+}
+
+fn json_entry(v: &Value) -> Option<Entry> {
+    let command = v.get("command")?.as_str()?.to_string();
+    let args = match v.get("args") {
+        None => Vec::new(),
+        Some(a) => a
+            .as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()?,
+    };
+    Some(Entry { command, args })
+}
+
+fn toml_entry(item: &toml_edit::Item) -> Option<Entry> {
+    let get = |k: &str| -> Option<&toml_edit::Value> {
+        match item {
+            toml_edit::Item::Table(t) => t.get(k).and_then(|i| i.as_value()),
+            toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => t.get(k),
+            _ => None,
+        }
+    };
+    let command = get("command")?.as_str()?.to_string();
+    let args = match get("args") {
+        None => Vec::new(),
+        Some(a) => a
+            .as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()?,
+    };
+    Some(Entry { command, args })
+}
+
+/// Parses the file without changing anything: a malformed file is an error naming it.
+pub fn validate(t: &Target) -> Result<()> {
+    match t {
+        Target::Json(p) => {
+            if let Some(text) = settings::read_opt(p)? {
+                let root = settings::parse_json(p, &text)?;
+                servers_json(p, &root)?;
+            }
+        }
+        Target::Toml(p) => {
+            if let Some(text) = settings::read_opt(p)? {
+                let doc = settings::parse_toml(p, &text)?;
+                if let Some(i) = doc.get("mcp_servers") {
+                    if !i.is_table_like() {
+                        return Err(anyhow!(
+                            "`mcp_servers` in `{}` is not a table; CAVRA changed nothing",
+                            p.display()
+                        ));
+                    }
+                }
+            }
+        }
+        Target::Skip(_) => {}
+    }
+    Ok(())
+}
+
+fn servers_json<'a>(
+    path: &Path,
+    root: &'a Map<String, Value>,
+) -> Result<Option<&'a Map<String, Value>>> {
+    match root.get("mcpServers") {
+        None => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(_) => Err(anyhow!(
+            "`mcpServers` in `{}` is not a JSON object; CAVRA changed nothing",
+            path.display()
+        )),
+    }
+}
+
+/// What an install/uninstall did, and a note when CAVRA left a foreign entry alone.
+#[derive(Debug, Clone)]
+pub struct McpOutcome {
+    pub outcome: Outcome,
+    pub note: Option<String>,
+}
+
+fn outcome(
+    path: &Path,
+    change: Change,
+    backup: Option<PathBuf>,
+    note: Option<String>,
+) -> McpOutcome {
+    McpOutcome {
+        outcome: Outcome {
+            path: path.into(),
+            change,
+            backup,
+        },
+        note,
+    }
+}
+
+fn foreign_note(path: &Path, e: &Entry) -> String {
+    format!(
+        "`{}` already has an MCP server named `{SERVER_NAME}` that is not CAVRA's (`{} {}`); left as it is",
+        path.display(),
+        e.command,
+        e.args.join(" ")
+    )
+}
+
+/// Registers CAVRA's server. `make_backup` is false when this run already backed up or
+/// created the same file (the hook install of Gemini / Codex shares it).
+pub fn install(t: &Target, exe: &str, make_backup: bool) -> Result<Option<McpOutcome>> {
+    let (path, old, new_text, note) = match t {
+        Target::Skip(_) => return Ok(None),
+        Target::Json(path) => {
+            let old = settings::read_opt(path)?;
+            let mut root = match &old {
+                Some(text) => settings::parse_json(path, text)?,
+                None => Map::new(),
+            };
+            servers_json(path, &root)?;
+            let servers = root
+                .entry("mcpServers")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .ok_or_else(|| {
+                    anyhow!("`mcpServers` in `{}` is not a JSON object", path.display())
+                })?;
+            let wanted = json!({"command": exe, "args": SERVE_ARGS});
+            match servers.get_mut(SERVER_NAME) {
+                Some(cur) => match json_entry(cur) {
+                    Some(e) if e.is_cavra() => {
+                        if e.command == exe {
+                            return Ok(Some(outcome(path, Change::Unchanged, None, None)));
+                        }
+                        cur["command"] = json!(exe);
+                    }
+                    other => {
+                        let e = other.unwrap_or(Entry {
+                            command: cur.to_string(),
+                            args: vec![],
+                        });
+                        let note = foreign_note(path, &e);
+                        return Ok(Some(outcome(path, Change::Unchanged, None, Some(note))));
+                    }
+                },
+                None => {
+                    servers.insert(SERVER_NAME.into(), wanted);
+                }
+            }
+            (path, old, settings::json_text(&root)?, None)
+        }
+        Target::Toml(path) => {
+            use toml_edit::{value, Array, Item, Table};
+            let old = settings::read_opt(path)?;
+            let mut doc = settings::parse_toml(path, old.as_deref().unwrap_or(""))?;
+            if !doc.contains_key("mcp_servers") {
+                let mut tbl = Table::new();
+                tbl.set_implicit(true);
+                doc.insert("mcp_servers", Item::Table(tbl));
+            }
+            let servers = doc
+                .get_mut("mcp_servers")
+                .and_then(Item::as_table_like_mut)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "`mcp_servers` in `{}` is not a table; CAVRA changed nothing",
+                        path.display()
+                    )
+                })?;
+            match servers.get_mut(SERVER_NAME) {
+                Some(cur) => match toml_entry(cur) {
+                    Some(e) if e.is_cavra() => {
+                        if e.command == exe {
+                            return Ok(Some(outcome(path, Change::Unchanged, None, None)));
+                        }
+                        match cur {
+                            Item::Table(t) => t["command"] = value(exe),
+                            Item::Value(toml_edit::Value::InlineTable(t)) => {
+                                t.insert("command", exe.into());
+                            }
+                            _ => {}
+                        }
+                    }
+                    other => {
+                        let e = other.unwrap_or(Entry {
+                            command: cur.to_string().trim().to_string(),
+                            args: vec![],
+                        });
+                        let note = foreign_note(path, &e);
+                        return Ok(Some(outcome(path, Change::Unchanged, None, Some(note))));
+                    }
+                },
+                None => {
+                    let mut tbl = Table::new();
+                    tbl["command"] = value(exe);
+                    let mut args = Array::new();
+                    for a in SERVE_ARGS {
+                        args.push(a);
+                    }
+                    tbl["args"] = value(args);
+                    servers.insert(SERVER_NAME, Item::Table(tbl));
+                }
+            }
+            (path, old, doc.to_string(), None)
+        }
+    };
+    let (change, backup) = match &old {
+        Some(_) if make_backup => (Change::Updated, Some(settings::backup(path)?)),
+        Some(_) => (Change::Updated, None),
+        None => (Change::Created, None),
+    };
+    settings::write_atomic(path, &new_text)?;
+    Ok(Some(outcome(path, change, backup, note)))
+}
+
+/// Removes exactly CAVRA's server entry. `make_backup` as for [`install`].
+pub fn uninstall(t: &Target, make_backup: bool) -> Result<Option<McpOutcome>> {
+    let (path, text, empty) = match t {
+        Target::Skip(_) => return Ok(None),
+        Target::Json(path) => {
+            let Some(old) = settings::read_opt(path)? else {
+                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
+            };
+            let mut root = settings::parse_json(path, &old)?;
+            servers_json(path, &root)?;
+            let Some(servers) = root.get_mut("mcpServers").and_then(Value::as_object_mut) else {
+                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
+            };
+            match servers.get(SERVER_NAME).map(json_entry) {
+                None => return Ok(Some(outcome(path, Change::NotPresent, None, None))),
+                Some(Some(e)) if e.is_cavra() => {
+                    servers.shift_remove(SERVER_NAME);
+                }
+                Some(e) => {
+                    let e = e.unwrap_or(Entry {
+                        command: "?".into(),
+                        args: vec![],
+                    });
+                    let note = foreign_note(path, &e);
+                    return Ok(Some(outcome(path, Change::NotPresent, None, Some(note))));
+                }
+            }
+            if servers.is_empty() {
+                root.shift_remove("mcpServers");
+            }
+            let empty = root.is_empty();
+            (path, settings::json_text(&root)?, empty)
+        }
+        Target::Toml(path) => {
+            use toml_edit::Item;
+            let Some(old) = settings::read_opt(path)? else {
+                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
+            };
+            let mut doc = settings::parse_toml(path, &old)?;
+            let Some(servers) = doc.get_mut("mcp_servers").and_then(Item::as_table_like_mut) else {
+                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
+            };
+            match servers.get(SERVER_NAME).map(toml_entry) {
+                None => return Ok(Some(outcome(path, Change::NotPresent, None, None))),
+                Some(Some(e)) if e.is_cavra() => {
+                    servers.remove(SERVER_NAME);
+                }
+                Some(e) => {
+                    let e = e.unwrap_or(Entry {
+                        command: "?".into(),
+                        args: vec![],
+                    });
+                    let note = foreign_note(path, &e);
+                    return Ok(Some(outcome(path, Change::NotPresent, None, Some(note))));
+                }
+            }
+            if servers.is_empty() {
+                doc.remove("mcp_servers");
+            }
+            let t = doc.to_string();
+            let empty = t.trim().is_empty();
+            (path, t, empty)
+        }
+    };
+    let b = if make_backup {
+        Some(settings::backup(path)?)
+    } else {
+        None
+    };
+    if empty {
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove `{}`", path.display()))?;
+    } else {
+        settings::write_atomic(path, &text)?;
+    }
+    Ok(Some(outcome(path, Change::Removed(empty), b, None)))
+}
+
+/// What `doctor` finds: `Ok(None)` = no file; `Ok(Some(None))` = file without a `cavra` entry.
+pub fn inspect(t: &Target) -> Result<Option<Option<Entry>>> {
+    match t {
+        Target::Skip(_) => Ok(None),
+        Target::Json(path) => {
+            let Some(text) = settings::read_opt(path)? else {
+                return Ok(None);
+            };
+            let root = settings::parse_json(path, &text)?;
+            Ok(Some(
+                servers_json(path, &root)?
+                    .and_then(|s| s.get(SERVER_NAME))
+                    .and_then(json_entry),
+            ))
+        }
+        Target::Toml(path) => {
+            let Some(text) = settings::read_opt(path)? else {
+                return Ok(None);
+            };
+            let doc = settings::parse_toml(path, &text)?;
+            Ok(Some(
+                doc.get("mcp_servers")
+                    .and_then(|i| i.as_table_like())
+                    .and_then(|s| s.get(SERVER_NAME))
+                    .and_then(toml_entry),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_cavra_server() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(is_cavra_server("/usr/bin/cavra", &a(&["mcp", "serve"])));
+        assert!(!is_cavra_server("/usr/bin/cavra", &a(&["mcp"])));
+        assert!(!is_cavra_server("/usr/bin/other", &a(&["mcp", "serve"])));
+        assert!(!is_cavra_server("npx", &a(&["cavra", "mcp", "serve"])));
+    }
+
+    #[test]
+    fn toml_round_trip_is_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        let src = "# mine\nmodel = \"o3\"\n\n# servers\n[mcp_servers.docs]\ncommand = \"docs-mcp\" # keep\nargs = [\"--stdio\"]\n";
+        std::fs::write(&p, src).unwrap();
+        let t = Target::Toml(p.clone());
+        let o = install(&t, "/opt/cavra", true).unwrap().unwrap();
+        assert_eq!(o.outcome.change, Change::Updated);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.contains(
+                "[mcp_servers.cavra]\ncommand = \"/opt/cavra\"\nargs = [\"mcp\", \"serve\"]"
+            ),
+            "{text}"
+        );
+        assert!(text.starts_with(src), "{text}");
+        let o = install(&t, "/opt/cavra", true).unwrap().unwrap();
+        assert_eq!(o.outcome.change, Change::Unchanged);
+        let o = uninstall(&t, true).unwrap().unwrap();
+        assert_eq!(o.outcome.change, Change::Removed(false));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), src);
+    }
+}

@@ -1,0 +1,328 @@
+//! `cavra init` / `cavra uninstall` / `cavra doctor` and CAVRA's MCP server registration,
+//! through the real binary with a temporary HOME and project.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    proj: PathBuf,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let proj = tmp.path().join("proj");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(proj.join(".git")).unwrap();
+    Env {
+        home,
+        proj: proj.canonicalize().unwrap(),
+        _tmp: tmp,
+    }
+}
+
+fn cavra(e: &Env, args: &[&str]) -> Output {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_cavra"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    Command::new(env!("CARGO_BIN_EXE_cavra"))
+        .env(
+            "PATH",
+            std::env::join_paths([bin_dir, PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
+                .unwrap(),
+        )
+        .args(["--cavra-dir", e.proj.join(".cavra").to_str().unwrap()])
+        .args(args)
+        .current_dir(&e.proj)
+        .env("HOME", &e.home)
+        .env_remove("CAVRA_DIR")
+        .env_remove("CAVRA_EVIDENCE_DIR")
+        .env_remove("CAVRA_KEY_DIR")
+        .output()
+        .unwrap()
+}
+
+fn ok_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn exe() -> String {
+    Path::new(env!("CARGO_BIN_EXE_cavra"))
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+fn json_of(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn backups(p: &Path) -> usize {
+    let name = p.file_name().unwrap().to_string_lossy().to_string();
+    std::fs::read_dir(p.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|d| {
+            d.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{name}.cavra-backup-"))
+        })
+        .count()
+}
+
+fn ours() -> Value {
+    json!({"command": exe(), "args": ["mcp", "serve"]})
+}
+
+/// Install into a JSON MCP config that already lists other servers; idempotent; uninstall
+/// gives the original back.
+fn json_cycle(agent: &str, scope: &str, rel: &str, original: &str) {
+    let e = env();
+    let base = if scope == "--user" { &e.home } else { &e.proj };
+    let path = base.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, original).unwrap();
+    let orig: Value = serde_json::from_str(original).unwrap();
+
+    let out = ok_json(&cavra(&e, &["--json", "init", agent, scope]));
+    let m = &out["mcp_server"];
+    assert_eq!(m["registered"], true, "{agent}: {out}");
+    assert_eq!(m["config"], path.display().to_string(), "{out}");
+    assert_eq!(m["change"], "updated", "{out}");
+    let v = json_of(&path);
+    assert_eq!(v["mcpServers"]["cavra"], ours(), "{agent}: {v}");
+    for (name, server) in orig["mcpServers"].as_object().unwrap() {
+        assert_eq!(
+            &v["mcpServers"][name], server,
+            "{agent}: lost server {name}"
+        );
+    }
+    for (k, val) in orig.as_object().unwrap() {
+        if k != "mcpServers" && k != "hooks" {
+            assert_eq!(&v[k], val, "{agent}: `{k}` changed");
+        }
+    }
+    assert_eq!(backups(&path), 1, "{agent}: one backup per changed file");
+
+    // idempotent: nothing changes, no second backup
+    let before = std::fs::read_to_string(&path).unwrap();
+    let out = ok_json(&cavra(&e, &["--json", "init", agent, scope]));
+    assert_eq!(out["mcp_server"]["change"], "unchanged", "{out}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    assert_eq!(backups(&path), 1);
+
+    // doctor sees the registration, and the server answers
+    let d = ok_json(&cavra(&e, &["--json", "doctor"]));
+    let checks = d["checks"].as_array().unwrap();
+    let name = format!("mcp: {agent} ({})", scope.trim_start_matches("--"));
+    let c = checks
+        .iter()
+        .find(|c| c["check"] == name.as_str())
+        .unwrap_or_else(|| panic!("no `{name}` check: {d}"));
+    assert_eq!(c["ok"], true, "{c}");
+    let probe = checks.iter().find(|c| c["check"] == "mcp server").unwrap();
+    assert_eq!(probe["ok"], true, "{probe}");
+    assert!(
+        probe["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answers `initialize`"),
+        "{probe}"
+    );
+
+    let out = ok_json(&cavra(&e, &["--json", "uninstall", agent, scope]));
+    assert_eq!(out["mcp_server"]["change"], "removed", "{out}");
+    assert_eq!(json_of(&path), orig, "{agent}: uninstall did not restore");
+    let out = ok_json(&cavra(&e, &["--json", "uninstall", agent, scope]));
+    assert_eq!(out["mcp_server"]["change"], "not present", "{out}");
+    assert_eq!(json_of(&path), orig);
+}
+
+#[test]
+fn claude_code_project_mcp_json() {
+    json_cycle(
+        "claude-code",
+        "--project",
+        ".mcp.json",
+        r#"{"mcpServers": {"github": {"type": "http", "url": "https://api.githubcopilot.com/mcp/"}, "db": {"command": "db-mcp", "args": ["--ro"], "env": {"X": "1"}}}}"#,
+    );
+}
+
+#[test]
+fn gemini_settings_mcp_servers() {
+    json_cycle(
+        "gemini",
+        "--project",
+        ".gemini/settings.json",
+        r#"{"theme": "GitHub", "mcpServers": {"gh": {"command": "gh-mcp", "trust": false}}, "general": {"vimMode": true}}"#,
+    );
+}
+
+#[test]
+fn cursor_mcp_json_user() {
+    json_cycle(
+        "cursor",
+        "--user",
+        ".cursor/mcp.json",
+        r#"{"mcpServers": {"fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."]}}}"#,
+    );
+}
+
+#[test]
+fn fresh_claude_code_install_creates_and_removes_mcp_json() {
+    let e = env();
+    let out = ok_json(&cavra(&e, &["--json", "init", "claude-code"]));
+    assert_eq!(out["mcp_server"]["change"], "created", "{out}");
+    let path = e.proj.join(".mcp.json");
+    assert_eq!(json_of(&path), json!({"mcpServers": {"cavra": ours()}}));
+    assert_eq!(backups(&path), 0, "no backup of a file that did not exist");
+    // the registered command really serves MCP
+    let d = ok_json(&cavra(&e, &["--json", "doctor"]));
+    assert_eq!(d["healthy"], true, "{d}");
+    ok_json(&cavra(&e, &["--json", "uninstall", "claude-code"]));
+    assert!(
+        !path.exists(),
+        "a .mcp.json holding only CAVRA's server is removed"
+    );
+    assert!(!e.proj.join(".claude/settings.json").exists());
+}
+
+#[test]
+fn claude_code_user_scope_is_skipped_with_a_note() {
+    let e = env();
+    let out = ok_json(&cavra(&e, &["--json", "init", "claude-code", "--user"]));
+    assert_eq!(out["mcp_server"]["registered"], false, "{out}");
+    let why = out["mcp_server"]["skipped"].as_str().unwrap();
+    assert!(
+        why.contains("~/.claude.json") && why.contains("claude mcp add"),
+        "{why}"
+    );
+    assert!(!e.home.join(".claude.json").exists());
+    assert!(!e.home.join(".mcp.json").exists());
+    let o = cavra(&e, &["init", "claude-code", "--user"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("MCP server: not registered"));
+}
+
+#[test]
+fn codex_toml_keeps_comments_and_other_servers() {
+    let e = env();
+    let path = e.home.join(".codex/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let original = "# Codex configuration (hand-written)\nmodel = \"gpt-5-codex\"   # the default model\n\n# MCP servers I use\n[mcp_servers.docs]\ncommand = \"docs-mcp\"\nargs = [\"--stdio\"]   # keep me\n";
+    std::fs::write(&path, original).unwrap();
+    let out = ok_json(&cavra(&e, &["--json", "init", "codex", "--user"]));
+    assert_eq!(out["mcp_server"]["registered"], true, "{out}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(&format!(
+            "[mcp_servers.cavra]\ncommand = \"{}\"\nargs = [\"mcp\", \"serve\"]\n",
+            exe()
+        )),
+        "{text}"
+    );
+    assert!(text.contains(
+        "[mcp_servers.docs]\ncommand = \"docs-mcp\"\nargs = [\"--stdio\"]   # keep me\n"
+    ));
+    assert!(text.starts_with("# Codex configuration (hand-written)\n"));
+    // one backup although hooks and the MCP server went into the same file
+    assert_eq!(backups(&path), 1);
+    let out = ok_json(&cavra(&e, &["--json", "init", "codex", "--user"]));
+    assert_eq!(out["change"], "unchanged", "{out}");
+    assert_eq!(out["mcp_server"]["change"], "unchanged", "{out}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    let d = ok_json(&cavra(&e, &["--json", "doctor"]));
+    let c = d["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "mcp: codex (user)")
+        .cloned()
+        .unwrap_or_else(|| panic!("{d}"));
+    assert_eq!(c["ok"], true, "{c}");
+    ok_json(&cavra(&e, &["--json", "uninstall", "codex", "--user"]));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        original,
+        "uninstall restores config.toml byte for byte"
+    );
+}
+
+#[test]
+fn a_foreign_cavra_entry_is_left_alone() {
+    let e = env();
+    let path = e.proj.join(".mcp.json");
+    let original = r#"{"mcpServers": {"cavra": {"command": "/opt/other/tool", "args": ["--x"]}}}"#;
+    std::fs::write(&path, original).unwrap();
+    let out = ok_json(&cavra(&e, &["--json", "init", "claude-code"]));
+    assert_eq!(out["mcp_server"]["registered"], false, "{out}");
+    assert!(out["mcp_server"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("not CAVRA's"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+    ok_json(&cavra(&e, &["--json", "uninstall", "claude-code"]));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+    assert_eq!(backups(&path), 0);
+}
+
+#[test]
+fn a_stale_path_is_updated_and_a_malformed_config_refused() {
+    let e = env();
+    let path = e.proj.join(".cursor/mcp.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"mcpServers": {"cavra": {"command": "/old/place/cavra", "args": ["mcp", "serve"]}, "x": {"command": "x"}}}"#,
+    )
+    .unwrap();
+    // doctor: the registered program is gone
+    let o = cavra(&e, &["--json", "doctor"]);
+    let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = d["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "mcp: cursor (project)")
+        .cloned()
+        .unwrap_or_else(|| panic!("{d}"));
+    assert_eq!(c["ok"], false, "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("/old/place/cavra"));
+
+    let out = ok_json(&cavra(&e, &["--json", "init", "cursor"]));
+    assert_eq!(out["mcp_server"]["change"], "updated", "{out}");
+    let v = json_of(&path);
+    assert_eq!(v["mcpServers"]["cavra"], ours());
+    assert_eq!(v["mcpServers"]["x"], json!({"command": "x"}));
+
+    // a malformed MCP config stops init before anything is written
+    let e = env();
+    let path = e.proj.join(".mcp.json");
+    std::fs::write(&path, "{\"mcpServers\": [1,]}").unwrap();
+    let o = cavra(&e, &["init", "claude-code"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(path.to_str().unwrap()) && err.contains("line 1"),
+        "{err}"
+    );
+    assert!(
+        !e.proj.join(".claude/settings.json").exists(),
+        "nothing written"
+    );
+    assert!(
+        !e.proj.join(".cavra/policy.yaml").exists(),
+        "nothing written"
+    );
+}
