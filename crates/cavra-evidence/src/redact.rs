@@ -150,6 +150,65 @@ pub fn redact_str(s: &str) -> Option<String> {
     cur
 }
 
+/// The redacted copy of a string under construction: the text between replaced spans
+/// is copied unchanged, each replaced span becomes a marker.
+struct Redacted<'a> {
+    s: &'a str,
+    out: String,
+    /// End of the last replaced span: `s[last..]` is not copied yet.
+    last: usize,
+    changed: bool,
+}
+
+impl<'a> Redacted<'a> {
+    fn new(s: &'a str) -> Self {
+        Redacted {
+            s,
+            out: String::new(),
+            last: 0,
+            changed: false,
+        }
+    }
+
+    /// Replace `s[start..end]` (at or after the previous span) by `marker`.
+    fn replace(&mut self, start: usize, end: usize, marker: &str) {
+        self.out.push_str(&self.s[self.last..start]);
+        self.out.push_str(marker);
+        self.last = end;
+        self.changed = true;
+    }
+
+    /// The redacted string; `None` when nothing was replaced.
+    fn finish(mut self) -> Option<String> {
+        if !self.changed {
+            return None;
+        }
+        self.out.push_str(&self.s[self.last..]);
+        Some(self.out)
+    }
+}
+
+/// Walk `s`: wherever `span_at(i)` finds a secret starting at byte `i`, it returns the
+/// span `start..end` to replace by `marker` (with `end > i`), and the walk goes on after it.
+fn replace_spans(
+    s: &str,
+    marker: &str,
+    mut span_at: impl FnMut(usize) -> Option<(usize, usize)>,
+) -> Option<String> {
+    let mut red = Redacted::new(s);
+    let mut i = 0;
+    while i < s.len() {
+        match span_at(i) {
+            Some((start, end)) => {
+                red.replace(start, end, marker);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    red.finish()
+}
+
 fn is_tok(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-')
 }
@@ -164,35 +223,17 @@ fn replace_prefixed(
     marker: &str,
 ) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = String::new();
-    let mut last = 0;
-    let mut i = 0;
-    let mut changed = false;
-    while i < b.len() {
-        let at_start = i == 0 || !is_tok(b[i - 1]);
-        if at_start {
-            if let Some(p) = prefixes.iter().find(|p| b[i..].starts_with(p.as_bytes())) {
-                let mut j = i + p.len();
-                while j < b.len() && body(b[j]) {
-                    j += 1;
-                }
-                if j - i - p.len() >= min {
-                    out.push_str(&s[last..i]);
-                    out.push_str(marker);
-                    last = j;
-                    i = j;
-                    changed = true;
-                    continue;
-                }
-            }
+    replace_spans(s, marker, |i| {
+        if i > 0 && is_tok(b[i - 1]) {
+            return None;
         }
-        i += 1;
-    }
-    if !changed {
-        return None;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
+        let p = prefixes.iter().find(|p| b[i..].starts_with(p.as_bytes()))?;
+        let mut j = i + p.len();
+        while j < b.len() && body(b[j]) {
+            j += 1;
+        }
+        (j - i - p.len() >= min).then_some((i, j))
+    })
 }
 
 fn aws_keys(s: &str) -> Option<String> {
@@ -200,33 +241,19 @@ fn aws_keys(s: &str) -> Option<String> {
         return None;
     }
     let b = s.as_bytes();
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
-    let mut i = 0;
-    while i + 20 <= b.len() {
+    replace_spans(s, "[REDACTED:aws-access-key]", |i| {
+        if i + 20 > b.len() {
+            return None;
+        }
         let head = &b[i..i + 4];
-        if (head == b"AKIA" || head == b"ASIA")
+        ((head == b"AKIA" || head == b"ASIA")
             && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
             && b[i + 4..i + 20]
                 .iter()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-            && (i + 20 == b.len() || !b[i + 20].is_ascii_alphanumeric())
-        {
-            out.push_str(&s[last..i]);
-            out.push_str("[REDACTED:aws-access-key]");
-            last = i + 20;
-            i += 20;
-            changed = true;
-            continue;
-        }
-        i += 1;
-    }
-    if !changed {
-        return None;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
+            && (i + 20 == b.len() || !b[i + 20].is_ascii_alphanumeric()))
+        .then_some((i, i + 20))
+    })
 }
 
 fn github_tokens(s: &str) -> Option<String> {
@@ -275,44 +302,28 @@ fn jwts(s: &str) -> Option<String> {
         return None;
     }
     let b = s.as_bytes();
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
-    let mut i = 0;
-    while i + 3 <= b.len() {
-        if &b[i..i + 3] == b"eyJ" && (i == 0 || !b64url(b[i - 1])) {
-            // three dot-separated base64url parts, the first two non-empty
-            let mut j = i;
-            let mut parts = 0;
-            let mut lens = [0usize; 3];
-            loop {
-                let st = j;
-                while j < b.len() && b64url(b[j]) {
-                    j += 1;
-                }
-                lens[parts] = j - st;
-                parts += 1;
-                if parts == 3 || j >= b.len() || b[j] != b'.' {
-                    break;
-                }
+    replace_spans(s, "[REDACTED:jwt]", |i| {
+        if !b[i..].starts_with(b"eyJ") || (i > 0 && b64url(b[i - 1])) {
+            return None;
+        }
+        // three dot-separated base64url parts, the first two non-empty
+        let mut j = i;
+        let mut parts = 0;
+        let mut lens = [0usize; 3];
+        loop {
+            let st = j;
+            while j < b.len() && b64url(b[j]) {
                 j += 1;
             }
-            if parts == 3 && lens[0] >= 10 && lens[1] >= 4 {
-                out.push_str(&s[last..i]);
-                out.push_str("[REDACTED:jwt]");
-                last = j;
-                i = j;
-                changed = true;
-                continue;
+            lens[parts] = j - st;
+            parts += 1;
+            if parts == 3 || j >= b.len() || b[j] != b'.' {
+                break;
             }
+            j += 1;
         }
-        i += 1;
-    }
-    if !changed {
-        return None;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
+        (parts == 3 && lens[0] >= 10 && lens[1] >= 4).then_some((i, j))
+    })
 }
 
 fn bearer(s: &str) -> Option<String> {
@@ -322,36 +333,21 @@ fn bearer(s: &str) -> Option<String> {
     let lower = s.to_ascii_lowercase();
     let b = s.as_bytes();
     let lb = lower.as_bytes();
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
-    let mut i = 0;
-    while i + 7 <= b.len() {
-        if &lb[i..i + 7] == b"bearer " && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-            let mut j = i + 7;
-            while j < b.len() && b[j] == b' ' {
-                j += 1;
-            }
-            let st = j;
-            while j < b.len() && (b[j].is_ascii_alphanumeric() || b"._~+/=-".contains(&b[j])) {
-                j += 1;
-            }
-            if j - st >= 8 && !s[st..j].starts_with("[REDACTED") {
-                out.push_str(&s[last..st]);
-                out.push_str("[REDACTED:bearer-token]");
-                last = j;
-                i = j;
-                changed = true;
-                continue;
-            }
+    replace_spans(s, "[REDACTED:bearer-token]", |i| {
+        if !lb[i..].starts_with(b"bearer ") || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+            return None;
         }
-        i += 1;
-    }
-    if !changed {
-        return None;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
+        let mut j = i + 7;
+        while j < b.len() && b[j] == b' ' {
+            j += 1;
+        }
+        let st = j;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b"._~+/=-".contains(&b[j])) {
+            j += 1;
+        }
+        // only the token is replaced: `Bearer ` itself stays
+        (j - st >= 8 && !s[st..j].starts_with("[REDACTED")).then_some((st, j))
+    })
 }
 
 /// `password=…`, `token: …`, `secret=…`, `api_key=…` and variants (`DB_PASSWORD=…`,
@@ -373,9 +369,7 @@ fn key_values(s: &str) -> Option<String> {
     }
     let b = s.as_bytes();
     let lb = lower.as_bytes();
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
+    let mut red = Redacted::new(s);
     let mut i = 0;
     while i < b.len() {
         let Some(k) = KEYS.iter().find(|k| lb[i..].starts_with(k.as_bytes())) else {
@@ -424,18 +418,11 @@ fn key_values(s: &str) -> Option<String> {
             j += 1;
         }
         if j > st && !s[st..j].starts_with("[REDACTED") && !s[st..].starts_with("$") {
-            out.push_str(&s[last..st]);
-            out.push_str("[REDACTED:secret]");
-            last = j;
-            changed = true;
+            red.replace(st, j, "[REDACTED:secret]");
         }
         i = j.max(i + 1);
     }
-    if !changed {
-        return None;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
+    red.finish()
 }
 
 /// `-p<password>` glued to the flag (mysql style), sparing common compiler flags.
@@ -466,9 +453,7 @@ fn dash_p(s: &str) -> Option<String> {
         "-proto",
     ];
     let b = s.as_bytes();
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
+    let mut red = Redacted::new(s);
     let mut i = 0;
     while i + 2 < b.len() {
         if &b[i..i + 2] == b"-p" && (i == 0 || b[i - 1].is_ascii_whitespace()) {
@@ -484,62 +469,47 @@ fn dash_p(s: &str) -> Option<String> {
                 || word[2..].chars().all(|c| c.is_ascii_digit())
                 || word.starts_with("-p[REDACTED");
             if j > i + 2 && !spared {
-                out.push_str(&s[last..i + 2]);
-                out.push_str("[REDACTED:password]");
-                last = j;
-                changed = true;
+                red.replace(i + 2, j, "[REDACTED:password]");
             }
             i = j;
             continue;
         }
         i += 1;
     }
-    if !changed {
-        return None;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
+    red.finish()
 }
 
 fn private_key_blocks(s: &str) -> Option<String> {
     if !s.contains("-----BEGIN") {
         return None;
     }
-    let mut out = String::new();
-    let mut rest = s;
-    let mut changed = false;
-    while let Some(p) = rest.find("-----BEGIN") {
-        let after = &rest[p..];
+    let mut red = Redacted::new(s);
+    let mut from = 0;
+    while let Some(p) = s[from..].find("-----BEGIN") {
+        let begin = from + p;
+        let after = &s[begin..];
         let header_end = after[10..].find("-----").map(|e| e + 15);
         let is_private = header_end
             .map(|e| after[..e].contains("PRIVATE KEY"))
             .unwrap_or(false);
         if !is_private {
-            out.push_str(&rest[..p + 10]);
-            rest = &rest[p + 10..];
+            from = begin + 10;
             continue;
         }
-        out.push_str(&rest[..p]);
-        out.push_str("[REDACTED:private-key]");
-        changed = true;
         // to the end marker (`-----END … PRIVATE KEY-----`) or the end of the string
-        match after.find("-----END") {
+        let close = match after.find("-----END") {
             Some(e) => {
                 let tail = &after[e + 8..];
-                let close = tail
-                    .find("-----")
+                tail.find("-----")
                     .map(|c| e + 8 + c + 5)
-                    .unwrap_or(after.len());
-                rest = &after[close..];
+                    .unwrap_or(after.len())
             }
-            None => rest = "",
-        }
+            None => after.len(),
+        };
+        red.replace(begin, begin + close, "[REDACTED:private-key]");
+        from = begin + close;
     }
-    if !changed {
-        return None;
-    }
-    out.push_str(rest);
-    Some(out)
+    red.finish()
 }
 
 /// `scheme://user:password@host` → `scheme://user:[REDACTED]@host`.
@@ -547,12 +517,11 @@ fn url_userinfo(s: &str) -> Option<String> {
     if !s.contains("://") {
         return None;
     }
-    let mut out = String::new();
-    let mut rest = s;
-    let mut changed = false;
-    while let Some(p) = rest.find("://") {
-        let auth_start = p + 3;
-        let tail = &rest[auth_start..];
+    let mut red = Redacted::new(s);
+    let mut from = 0;
+    while let Some(p) = s[from..].find("://") {
+        let auth_start = from + p + 3;
+        let tail = &s[auth_start..];
         let end = tail
             .find(|c: char| {
                 c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
@@ -562,22 +531,19 @@ fn url_userinfo(s: &str) -> Option<String> {
         if let Some(at) = authority.rfind('@') {
             if let Some(colon) = authority[..at].find(':') {
                 if colon + 1 < at && !authority[colon + 1..at].starts_with("[REDACTED") {
-                    out.push_str(&rest[..auth_start + colon + 1]);
-                    out.push_str("[REDACTED:url-password]");
-                    rest = &rest[auth_start + at..];
-                    changed = true;
+                    red.replace(
+                        auth_start + colon + 1,
+                        auth_start + at,
+                        "[REDACTED:url-password]",
+                    );
+                    from = auth_start + at;
                     continue;
                 }
             }
         }
-        out.push_str(&rest[..auth_start]);
-        rest = &rest[auth_start..];
+        from = auth_start;
     }
-    if !changed {
-        return None;
-    }
-    out.push_str(rest);
-    Some(out)
+    red.finish()
 }
 
 #[cfg(test)]

@@ -267,18 +267,9 @@ type RawAgent = (
     i64,
 );
 
+/// The `AGENT_COLS` of a row, in order.
 fn read_agent(r: &Row<'_>) -> rusqlite::Result<RawAgent> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
+    RawAgent::try_from(r)
 }
 
 fn finish_agent(r: RawAgent) -> Result<AgentRecord, StoreError> {
@@ -422,17 +413,9 @@ type RawMcp = (
     String,
 );
 
+/// The `MCP_COLS` of a row, in order.
 fn read_mcp(r: &Row<'_>) -> rusqlite::Result<RawMcp> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+    RawMcp::try_from(r)
 }
 
 fn dec<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreError> {
@@ -473,8 +456,7 @@ impl Store {
     ) -> Result<AgentRecord, StoreError> {
         let id = require_text("agent_id", &new.agent_id)?;
         let profile = AgentProfile::builtin(&new.profile)?.name;
-        let (path, busy) = (self.path.clone(), self.busy_timeout);
-        let map = move |e| classify(&path, busy, e);
+        let map = self.detached_classify();
         let tx = self.write_tx()?;
         let exists: Option<String> = tx
             .query_row(
@@ -509,31 +491,21 @@ impl Store {
 
     /// One agent, if registered.
     pub fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = ?1"),
-                params![id],
-                read_agent,
-            )
-            .optional()
-            .map_err(|e| self.classify(e))?
-            .map(finish_agent)
-            .transpose()
+        self.select_one(
+            &format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = ?1"),
+            id,
+            read_agent,
+            finish_agent,
+        )
     }
 
     /// Every registered agent, by id.
     pub fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {AGENT_COLS} FROM agents ORDER BY agent_id"
-            ))
-            .map_err(|e| self.classify(e))?;
-        let raws = stmt
-            .query_map([], read_agent)
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.classify(e))?;
-        raws.into_iter().map(finish_agent).collect()
+        self.select_all(
+            &format!("SELECT {AGENT_COLS} FROM agents ORDER BY agent_id"),
+            read_agent,
+            finish_agent,
+        )
     }
 
     /// Set an agent's status (approve / block).
@@ -543,30 +515,24 @@ impl Store {
         status: AgentStatus,
         now: OffsetDateTime,
     ) -> Result<AgentRecord, StoreError> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE agents SET status = ?2, updated_at = ?3 WHERE agent_id = ?1",
-                params![id, status.as_str(), secs(now)],
-            )
-            .map_err(|e| self.classify(e))?;
-        if n == 0 {
-            return Err(StoreError::UnknownAgent(id.to_string()));
-        }
+        self.execute_for(
+            "UPDATE agents SET status = ?2, updated_at = ?3 WHERE agent_id = ?1",
+            params![id, status.as_str(), secs(now)],
+            id,
+            StoreError::UnknownAgent,
+        )?;
         self.agent(id)?
             .ok_or_else(|| StoreError::UnknownAgent(id.to_string()))
     }
 
     /// Remove an agent from the registry.
     pub fn remove_agent(&mut self, id: &str) -> Result<(), StoreError> {
-        let n = self
-            .conn
-            .execute("DELETE FROM agents WHERE agent_id = ?1", params![id])
-            .map_err(|e| self.classify(e))?;
-        if n == 0 {
-            return Err(StoreError::UnknownAgent(id.to_string()));
-        }
-        Ok(())
+        self.execute_for(
+            "DELETE FROM agents WHERE agent_id = ?1",
+            params![id],
+            id,
+            StoreError::UnknownAgent,
+        )
     }
 
     // ----- mcp
@@ -579,8 +545,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<McpServer, StoreError> {
         server.validate()?;
-        let (path, busy) = (self.path.clone(), self.busy_timeout);
-        let map = move |e| classify(&path, busy, e);
+        let map = self.detached_classify();
         let tx = self.write_tx()?;
         put_mcp_in(&tx, server, replace, now, &map)?;
         tx.commit().map_err(&map)?;
@@ -590,31 +555,21 @@ impl Store {
 
     /// One server, if registered.
     pub fn mcp_server(&self, id: &str) -> Result<Option<McpServer>, StoreError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {MCP_COLS} FROM mcp_servers WHERE server_id = ?1"),
-                params![id],
-                read_mcp,
-            )
-            .optional()
-            .map_err(|e| self.classify(e))?
-            .map(finish_mcp)
-            .transpose()
+        self.select_one(
+            &format!("SELECT {MCP_COLS} FROM mcp_servers WHERE server_id = ?1"),
+            id,
+            read_mcp,
+            finish_mcp,
+        )
     }
 
     /// Every server, in registration (import) order.
     pub fn list_mcp_servers(&self) -> Result<Vec<McpServer>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {MCP_COLS} FROM mcp_servers ORDER BY position, server_id"
-            ))
-            .map_err(|e| self.classify(e))?;
-        let raws = stmt
-            .query_map([], read_mcp)
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.classify(e))?;
-        raws.into_iter().map(finish_mcp).collect()
+        self.select_all(
+            &format!("SELECT {MCP_COLS} FROM mcp_servers ORDER BY position, server_id"),
+            read_mcp,
+            finish_mcp,
+        )
     }
 
     /// Set a server's trust tier and approval state (approve / block).
@@ -635,14 +590,12 @@ impl Store {
 
     /// Remove a server.
     pub fn remove_mcp_server(&mut self, id: &str) -> Result<(), StoreError> {
-        let n = self
-            .conn
-            .execute("DELETE FROM mcp_servers WHERE server_id = ?1", params![id])
-            .map_err(|e| self.classify(e))?;
-        if n == 0 {
-            return Err(StoreError::UnknownMcpServer(id.to_string()));
-        }
-        Ok(())
+        self.execute_for(
+            "DELETE FROM mcp_servers WHERE server_id = ?1",
+            params![id],
+            id,
+            StoreError::UnknownMcpServer,
+        )
     }
 
     /// Import a registry file (`{"mcp_servers": [...]}`); servers with known ids are
@@ -662,8 +615,7 @@ impl Store {
                 ));
             }
         }
-        let (path, busy) = (self.path.clone(), self.busy_timeout);
-        let map = move |e| classify(&path, busy, e);
+        let map = self.detached_classify();
         let tx = self.write_tx()?;
         for s in &file.mcp_servers {
             put_mcp_in(&tx, s, true, now, &map)?;
@@ -678,6 +630,66 @@ impl Store {
             mcp_servers: self.list_mcp_servers()?,
             extra: serde_json::Map::new(),
         })
+    }
+
+    // ----- shared by agents and mcp
+
+    /// An error mapping that owns what it needs, so it can be used while a write
+    /// transaction borrows the store.
+    fn detached_classify(&self) -> impl Fn(rusqlite::Error) -> StoreError {
+        let (path, busy) = (self.path.clone(), self.busy_timeout);
+        move |e| classify(&path, busy, e)
+    }
+
+    /// The row selected by `sql` (which takes the id as `?1`), if any: `read` takes the
+    /// columns, `finish` decodes them.
+    fn select_one<R, T>(
+        &self,
+        sql: &str,
+        id: &str,
+        read: fn(&Row<'_>) -> rusqlite::Result<R>,
+        finish: fn(R) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.conn
+            .query_row(sql, params![id], read)
+            .optional()
+            .map_err(|e| self.classify(e))?
+            .map(finish)
+            .transpose()
+    }
+
+    /// Every row selected by `sql` (no parameters), read and decoded as in `select_one`.
+    fn select_all<R, T>(
+        &self,
+        sql: &str,
+        read: fn(&Row<'_>) -> rusqlite::Result<R>,
+        finish: fn(R) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.classify(e))?;
+        let raws = stmt
+            .query_map([], read)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.classify(e))?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Run a statement that must change the row of `id`; `unknown(id)` when it changed
+    /// none.
+    fn execute_for(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        id: &str,
+        unknown: fn(String) -> StoreError,
+    ) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .execute(sql, params)
+            .map_err(|e| self.classify(e))?;
+        if n == 0 {
+            return Err(unknown(id.to_string()));
+        }
+        Ok(())
     }
 }
 

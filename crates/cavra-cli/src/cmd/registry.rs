@@ -154,8 +154,7 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
             for p in profiles {
                 println!("{}: {}", p.name, p.description);
                 println!("  action types: {}", p.action_types.join(", "));
-                let ops: Vec<&str> = p.operations.iter().map(|o| o.as_str()).collect();
-                println!("  operations:   {}", ops.join(", "));
+                println!("  operations:   {}", operation_names(p));
                 println!("  packs:        {}", p.packs.join(", "));
             }
         }
@@ -166,37 +165,26 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
     match cmd {
         AgentsCommand::Profiles => {}
         AgentsCommand::List => {
-            let list = store.list_agents()?;
-            if ctx.json {
-                print_json(&serde_json::Value::Array(
-                    list.iter().map(agent_json).collect(),
-                ))?;
-            } else if list.is_empty() {
-                println!("no agents registered");
-            } else {
-                let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|a| {
-                        vec![
-                            a.agent_id.clone(),
-                            a.status.as_str().to_uppercase(),
-                            a.profile.clone(),
-                            dash(&a.kind),
-                            dash(&a.vendor),
-                            dash(&a.owner),
-                            dash(&a.risk_tier),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    table(
-                        &["AGENT", "STATUS", "PROFILE", "KIND", "VENDOR", "OWNER", "RISK"],
-                        &rows
-                    )
-                );
-            }
+            print_list(
+                ctx,
+                &store.list_agents()?,
+                agent_json,
+                "no agents registered",
+                &[
+                    "AGENT", "STATUS", "PROFILE", "KIND", "VENDOR", "OWNER", "RISK",
+                ],
+                |a| {
+                    vec![
+                        a.agent_id.clone(),
+                        a.status.as_str().to_uppercase(),
+                        a.profile.clone(),
+                        dash(&a.kind),
+                        dash(&a.vendor),
+                        dash(&a.owner),
+                        dash(&a.risk_tier),
+                    ]
+                },
+            )?;
         }
         AgentsCommand::Add {
             agent_id,
@@ -224,23 +212,22 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                 now,
             )?;
             record_transition(ctx, "registry.agent.added", &agent_json(&a))?;
-            if ctx.json {
-                print_json(&agent_json(&a))?;
-            } else {
-                println!(
+            emit(
+                ctx,
+                &agent_json(&a),
+                &format!(
                     "added agent {} ({}, {})",
                     a.agent_id,
                     a.profile,
                     a.status.as_str()
-                );
-            }
+                ),
+            )?;
         }
         AgentsCommand::Show { agent_id } => {
             let a = store.agent(&agent_id)?.ok_or_else(|| unknown(&agent_id))?;
             if ctx.json {
                 print_json(&agent_json(&a))?;
             } else {
-                let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
                 println!("agent_id   {}", a.agent_id);
                 println!("status     {}", a.status.as_str());
                 println!("profile    {}", a.profile);
@@ -250,8 +237,7 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                 println!("risk_tier  {}", dash(&a.risk_tier));
                 if let Ok(p) = a.profile() {
                     println!("may        {}", p.action_types.join(", "));
-                    let ops: Vec<&str> = p.operations.iter().map(|o| o.as_str()).collect();
-                    println!("operations {}", ops.join(", "));
+                    println!("operations {}", operation_names(p));
                     println!("packs      {}", p.packs.join(", "));
                 }
             }
@@ -261,16 +247,15 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
             identity,
             reason,
         } => {
-            anyhow::ensure!(
-                !identity.trim().is_empty(),
-                "invalid identity: must not be empty"
-            );
+            require_identity(&identity)?;
             let a = store.set_agent_status(&agent_id, AgentStatus::Approved, now)?;
-            let body = serde_json::json!({"agent": agent_json(&a), "by": identity.trim(), "reason": reason});
-            record_transition(ctx, "registry.agent.approved", &body)?;
-            emit(
+            record_decision(
                 ctx,
+                "registry.agent.approved",
+                "agent",
                 &agent_json(&a),
+                &identity,
+                reason,
                 &format!("approved agent {}", a.agent_id),
             )?;
         }
@@ -279,34 +264,98 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
             identity,
             reason,
         } => {
-            anyhow::ensure!(
-                !identity.trim().is_empty(),
-                "invalid identity: must not be empty"
-            );
+            require_identity(&identity)?;
             let a = store.set_agent_status(&agent_id, AgentStatus::Blocked, now)?;
-            let body = serde_json::json!({"agent": agent_json(&a), "by": identity.trim(), "reason": reason});
-            record_transition(ctx, "registry.agent.blocked", &body)?;
-            emit(
+            record_decision(
                 ctx,
+                "registry.agent.blocked",
+                "agent",
                 &agent_json(&a),
+                &identity,
+                reason,
                 &format!("blocked agent {}", a.agent_id),
             )?;
         }
         AgentsCommand::Remove { agent_id } => {
             store.remove_agent(&agent_id)?;
-            record_transition(
+            record_removal(
                 ctx,
                 "registry.agent.removed",
-                &serde_json::json!({"agent_id": agent_id}),
-            )?;
-            emit(
-                ctx,
-                &serde_json::json!({"removed": agent_id}),
+                "agent_id",
+                &agent_id,
                 &format!("removed agent {agent_id}"),
             )?;
         }
     }
     Ok(0)
+}
+
+/// Refuse an empty `--as` (before anything is changed).
+fn require_identity(identity: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !identity.trim().is_empty(),
+        "invalid identity: must not be empty"
+    );
+    Ok(())
+}
+
+/// Record who approved or blocked a registry entry (the entry under `key`: `agent` or
+/// `server`) and print the entry.
+fn record_decision(
+    ctx: &Ctx,
+    event: &str,
+    key: &str,
+    entry: &serde_json::Value,
+    identity: &str,
+    reason: Option<String>,
+    human: &str,
+) -> anyhow::Result<()> {
+    let body = serde_json::json!({key: entry, "by": identity.trim(), "reason": reason});
+    record_transition(ctx, event, &body)?;
+    emit(ctx, entry, human)
+}
+
+/// Record the removal of a registry entry (its id under `id_key`) and confirm it.
+fn record_removal(
+    ctx: &Ctx,
+    event: &str,
+    id_key: &str,
+    id: &str,
+    human: &str,
+) -> anyhow::Result<()> {
+    record_transition(ctx, event, &serde_json::json!({id_key: id}))?;
+    emit(ctx, &serde_json::json!({"removed": id}), human)
+}
+
+/// A listing: a JSON array, `empty` when there is nothing, else a table.
+fn print_list<T>(
+    ctx: &Ctx,
+    items: &[T],
+    to_json: fn(&T) -> serde_json::Value,
+    empty: &str,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if ctx.json {
+        print_json(&serde_json::Value::Array(
+            items.iter().map(to_json).collect(),
+        ))?;
+    } else if items.is_empty() {
+        println!("{empty}");
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        print!("{}", table(headers, &rows));
+    }
+    Ok(())
+}
+
+fn dash(o: &Option<String>) -> String {
+    o.clone().unwrap_or_else(|| "-".into())
+}
+
+fn operation_names(p: &AgentProfile) -> String {
+    let ops: Vec<&str> = p.operations.iter().map(|o| o.as_str()).collect();
+    ops.join(", ")
 }
 
 fn emit(ctx: &Ctx, json: &serde_json::Value, human: &str) -> anyhow::Result<()> {
@@ -327,35 +376,26 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
     let unknown = |id: &str| cavra_store::StoreError::UnknownMcpServer(id.to_string());
     match cmd {
         McpCommand::List => {
-            let list = store.list_mcp_servers()?;
-            if ctx.json {
-                print_json(&serde_json::Value::Array(
-                    list.iter().map(mcp_json).collect(),
-                ))?;
-            } else if list.is_empty() {
-                println!("no mcp servers registered");
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|m| {
-                        vec![
-                            m.server_id.clone(),
-                            if m.is_blocked() {
-                                format!("{} (BLOCKED)", m.trust_tier)
-                            } else {
-                                m.trust_tier.clone()
-                            },
-                            m.approval_state.clone(),
-                            clip(&m.capabilities.join(","), 30),
-                            clip(&m.allowed_tools.join(","), 40),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    table(&["SERVER", "TIER", "STATE", "CAPABILITIES", "TOOLS"], &rows)
-                );
-            }
+            print_list(
+                ctx,
+                &store.list_mcp_servers()?,
+                mcp_json,
+                "no mcp servers registered",
+                &["SERVER", "TIER", "STATE", "CAPABILITIES", "TOOLS"],
+                |m| {
+                    vec![
+                        m.server_id.clone(),
+                        if m.is_blocked() {
+                            format!("{} (BLOCKED)", m.trust_tier)
+                        } else {
+                            m.trust_tier.clone()
+                        },
+                        m.approval_state.clone(),
+                        clip(&m.capabilities.join(","), 30),
+                        clip(&m.allowed_tools.join(","), 40),
+                    ]
+                },
+            )?;
         }
         McpCommand::Add {
             server_id,
@@ -425,10 +465,7 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
             trust_tier,
             reason,
         } => {
-            anyhow::ensure!(
-                !identity.trim().is_empty(),
-                "invalid identity: must not be empty"
-            );
+            require_identity(&identity)?;
             let cur = store
                 .mcp_server(&server_id)?
                 .ok_or_else(|| unknown(&server_id))?;
@@ -440,11 +477,13 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                 }
             });
             let m = store.set_mcp_state(&server_id, &tier, "approved", now)?;
-            let body = serde_json::json!({"server": mcp_json(&m), "by": identity.trim(), "reason": reason});
-            record_transition(ctx, "registry.mcp.approved", &body)?;
-            emit(
+            record_decision(
                 ctx,
+                "registry.mcp.approved",
+                "server",
                 &mcp_json(&m),
+                &identity,
+                reason,
                 &format!(
                     "approved mcp server {} (tier {})",
                     m.server_id, m.trust_tier
@@ -456,29 +495,25 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
             identity,
             reason,
         } => {
-            anyhow::ensure!(
-                !identity.trim().is_empty(),
-                "invalid identity: must not be empty"
-            );
+            require_identity(&identity)?;
             let m = store.set_mcp_state(&server_id, "blocked", "denied", now)?;
-            let body = serde_json::json!({"server": mcp_json(&m), "by": identity.trim(), "reason": reason});
-            record_transition(ctx, "registry.mcp.blocked", &body)?;
-            emit(
+            record_decision(
                 ctx,
+                "registry.mcp.blocked",
+                "server",
                 &mcp_json(&m),
+                &identity,
+                reason,
                 &format!("blocked mcp server {}", m.server_id),
             )?;
         }
         McpCommand::Remove { server_id } => {
             store.remove_mcp_server(&server_id)?;
-            record_transition(
+            record_removal(
                 ctx,
                 "registry.mcp.removed",
-                &serde_json::json!({"server_id": server_id}),
-            )?;
-            emit(
-                ctx,
-                &serde_json::json!({"removed": server_id}),
+                "server_id",
+                &server_id,
                 &format!("removed mcp server {server_id}"),
             )?;
         }
