@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn fixture(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,46 +13,8 @@ fn fixture(rel: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    home: PathBuf,
-    proj: PathBuf,
-}
-
-fn env() -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    let proj = tmp.path().join("proj");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(proj.join(".git")).unwrap();
-    Env {
-        home,
-        proj: proj.canonicalize().unwrap(),
-        _tmp: tmp,
-    }
-}
-
-fn cavra(e: &Env, args: &[&str]) -> Output {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_cavra"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    Command::new(env!("CARGO_BIN_EXE_cavra"))
-        .args(["--cavra-dir", e.proj.join(".cavra").to_str().unwrap()])
-        .args(args)
-        .current_dir(&e.proj)
-        .env("HOME", &e.home)
-        .env(
-            "PATH",
-            std::env::join_paths([bin_dir, PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
-                .unwrap(),
-        )
-        .env_remove("CAVRA_DIR")
-        .env_remove("CAVRA_EVIDENCE_DIR")
-        .env_remove("CAVRA_KEY_DIR")
-        .output()
-        .unwrap()
-}
+mod install_common;
+use install_common::{cavra, env};
 
 fn ok(o: &Output) -> String {
     assert!(
