@@ -118,9 +118,49 @@ fn store_path(ctx: &Ctx) -> std::path::PathBuf {
     cavra_store::default_db_path(&ctx.cavra_dir)
 }
 
-fn store_mcp_registry(db: &std::path::Path) -> Result<Option<McpRegistry>> {
-    let store = cavra_store::Store::open(db)
-        .with_context(|| format!("cannot open the registry database `{}`", db.display()))?;
+/// The approvals/registry database, opened at most once per decision and only when needed.
+struct LazyStore {
+    path: std::path::PathBuf,
+    escalation: Option<cavra_store::EscalationPolicy>,
+    store: Option<cavra_store::Store>,
+}
+
+impl LazyStore {
+    fn exists(&self) -> bool {
+        self.store.is_some() || self.path.is_file()
+    }
+
+    fn get(&mut self) -> Result<&mut cavra_store::Store> {
+        if self.store.is_none() {
+            let mut s = cavra_store::Store::open(&self.path).with_context(|| {
+                format!(
+                    "cannot open the approvals database `{}`",
+                    self.path.display()
+                )
+            })?;
+            if let Some(e) = self.escalation {
+                s = s.with_escalation(e);
+            }
+            self.store = Some(s);
+        }
+        self.store
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("the approvals database is not open"))
+    }
+
+    /// The store with the approval routing/RBAC configuration applied.
+    fn with_config(&mut self, cavra_dir: &std::path::Path) -> Result<&mut cavra_store::Store> {
+        self.get()?;
+        let cfg = cavra_store::ApprovalConfig::load(cavra_dir)
+            .context("the approval routing/RBAC configuration is not valid")?;
+        if let Some(s) = self.store.take() {
+            self.store = Some(s.with_config(cfg));
+        }
+        self.get()
+    }
+}
+
+fn store_mcp_registry(store: &cavra_store::Store) -> Result<Option<McpRegistry>> {
     let file = store.export_mcp_registry()?;
     if file.mcp_servers.is_empty() {
         return Ok(None);
@@ -133,9 +173,11 @@ fn store_mcp_registry(db: &std::path::Path) -> Result<Option<McpRegistry>> {
 
 /// Governed agent identities: a blocked agent, or an action type outside the agent's
 /// capability profile, is blocked whatever the pack says.
-fn apply_agent_registry(db: &std::path::Path, req: &ActionRequest, d: &mut Decision) -> Result<()> {
-    let store = cavra_store::Store::open(db)
-        .with_context(|| format!("cannot open the registry database `{}`", db.display()))?;
+fn apply_agent_registry(
+    store: &cavra_store::Store,
+    req: &ActionRequest,
+    d: &mut Decision,
+) -> Result<()> {
     let Some(agent) = store.agent(&req.actor.agent_id)? else {
         return Ok(());
     };
@@ -160,41 +202,39 @@ fn apply_agent_registry(db: &std::path::Path, req: &ActionRequest, d: &mut Decis
         None
     };
     if let Some((rule, reason)) = refusal {
-        d.decision = Outcome::Block;
-        d.enforced_decision = Outcome::Block;
-        d.proceed = false;
-        d.rule_ids.insert(0, rule.into());
-        d.rule_id = rule.into();
-        d.severity = cavra_core::Severity::High;
-        d.approver_group = None;
-        d.reason = reason;
+        override_decision(d, Outcome::Block, rule, None, reason);
     }
     Ok(())
+}
+
+/// Replaces the engine's decision with one the store imposes (a registry refusal, a held
+/// session): the imposing rule decides and is listed first.
+fn override_decision(
+    d: &mut Decision,
+    outcome: Outcome,
+    rule: &str,
+    approver_group: Option<&str>,
+    reason: String,
+) {
+    d.decision = outcome;
+    d.enforced_decision = outcome;
+    d.proceed = outcome.proceeds();
+    d.rule_ids.insert(0, rule.into());
+    d.rule_id = rule.into();
+    d.severity = cavra_core::Severity::High;
+    d.approver_group = approver_group.map(str::to_string);
+    d.reason = reason;
 }
 
 /// Session escalation: blocked attempts are counted per session; once the pack's threshold
 /// is reached (or on any critical attempt), the session is held and every action other
 /// than reading a file needs approval until a person releases it.
-fn escalate(
-    ctx: &Ctx,
-    req: &ActionRequest,
-    d: &mut Decision,
-    db: &std::path::Path,
-    max_blocks: u32,
-    window: u64,
-    hold_on_critical: bool,
-) -> Result<()> {
+fn escalate(ctx: &Ctx, req: &ActionRequest, d: &mut Decision, db: &mut LazyStore) -> Result<()> {
     let blocked = d.enforced_decision == Outcome::Block;
-    if !blocked && !db.is_file() {
+    if !blocked && !db.exists() {
         return Ok(());
     }
-    let mut store = cavra_store::Store::open(db)
-        .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?
-        .with_escalation(cavra_store::EscalationPolicy {
-            max_blocks,
-            window: std::time::Duration::from_secs(window),
-            hold_on_critical,
-        });
+    let store = db.get()?;
     let session = if req.session_id.is_empty() {
         "default"
     } else {
@@ -207,16 +247,16 @@ fn escalate(
         && d.decision == Outcome::Allow
         && req.action != Some(cavra_core::ActionType::ReadFile)
     {
-        d.decision = Outcome::RequireApproval;
-        d.enforced_decision = Outcome::RequireApproval;
-        d.proceed = false;
-        d.rule_ids.insert(0, "session.held".into());
-        d.rule_id = "session.held".into();
-        d.severity = cavra_core::Severity::High;
-        d.approver_group = Some("Security Operations".into());
-        d.reason = format!(
+        let reason = format!(
             "session `{session}` is on hold after repeated or critical blocked attempts; a person must release it (`cavra sessions release {session} --as <name> --reason <why>`) — otherwise: {}",
             d.reason
+        );
+        override_decision(
+            d,
+            Outcome::RequireApproval,
+            "session.held",
+            Some("Security Operations"),
+            reason,
         );
     }
     Ok(())
@@ -231,13 +271,26 @@ pub fn decide(
 ) -> Result<Decided> {
     let t0 = Instant::now();
     let reader = FsScriptReader;
-    let db = store_path(ctx);
+    let mut db = LazyStore {
+        path: store_path(ctx),
+        escalation: pack
+            .defaults
+            .escalation
+            .map(
+                |(max_blocks, window, hold_on_critical)| cavra_store::EscalationPolicy {
+                    max_blocks,
+                    window: std::time::Duration::from_secs(window),
+                    hold_on_critical,
+                },
+            ),
+        store: None,
+    };
     // the MCP trust registry of the store, when no registry file was given
     let store_registry = if opts.registry.is_none()
         && req.action == Some(cavra_core::ActionType::McpToolCall)
-        && db.is_file()
+        && db.exists()
     {
-        store_mcp_registry(&db)?
+        store_mcp_registry(db.get()?)?
     } else {
         None
     };
@@ -248,13 +301,12 @@ pub fn decide(
     };
     let mut d = evaluate(pack, req, &env);
     let mut approval_id = None;
-    if db.is_file() {
-        apply_agent_registry(&db, req, &mut d)?;
+    if db.exists() {
+        apply_agent_registry(db.get()?, req, &mut d)?;
     }
     // approvals and break-glass live in the store; only consult it when it exists
-    if matches!(d.decision, Outcome::Block | Outcome::RequireApproval) && db.is_file() {
-        let mut store = cavra_store::Store::open(&db)
-            .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?;
+    if matches!(d.decision, Outcome::Block | Outcome::RequireApproval) && db.exists() {
+        let store = db.get()?;
         let now = now();
         let bg = store.active_break_glass(
             &cavra_store::BreakGlassQuery {
@@ -290,17 +342,13 @@ pub fn decide(
             }
         }
     }
-    if let Some((max_blocks, window, hold_on_critical)) = pack.defaults.escalation {
-        escalate(ctx, req, &mut d, &db, max_blocks, window, hold_on_critical)?;
+    if pack.defaults.escalation.is_some() {
+        escalate(ctx, req, &mut d, &mut db)?;
     }
     if d.decision == Outcome::RequireApproval
         && (opts.non_interactive || pack.defaults.non_interactive)
     {
-        let mut store = cavra_store::Store::open(&db)
-            .with_context(|| format!("cannot open the approvals database `{}`", db.display()))?;
-        let cfg = cavra_store::ApprovalConfig::load(&ctx.cavra_dir)
-            .context("the approval routing/RBAC configuration is not valid")?;
-        store = store.with_config(cfg);
+        let store = db.with_config(&ctx.cavra_dir)?;
         let a = store.create_approval(
             cavra_store::NewApproval {
                 request_hash: d.request_hash.clone(),
