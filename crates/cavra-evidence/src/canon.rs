@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 /// Canonical JSON text of `v`.
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::with_capacity(256);
+    let mut out = String::with_capacity(1024);
     write_value(&mut out, v);
     out
 }
@@ -22,10 +22,13 @@ pub fn write_value(out: &mut String, v: &Value) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => {
-            use std::fmt::Write;
-            let _ = write!(out, "{n}");
-        }
+        Value::Number(n) => match n.as_u64() {
+            Some(u) => push_u64(out, u),
+            None => {
+                use std::fmt::Write;
+                let _ = write!(out, "{n}");
+            }
+        },
         Value::String(s) => write_str(out, s),
         Value::Array(a) => {
             out.push('[');
@@ -72,14 +75,36 @@ pub fn write_value(out: &mut String, v: &Value) {
     }
 }
 
+/// Bytes that a JSON string literal must escape: control characters, `"` and `\\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Append `s` as a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     let b = s.as_bytes();
+    // most strings need no escape at all: copy them in one go
+    let Some(first) = b.iter().position(|&c| NEEDS_ESCAPE[usize::from(c)]) else {
+        out.push_str(s);
+        out.push('"');
+        return;
+    };
     let mut start = 0;
     // only ASCII bytes are escaped, so byte positions are always char boundaries
-    for (i, &c) in b.iter().enumerate() {
+    for (i, &c) in b.iter().enumerate().skip(first) {
+        if !NEEDS_ESCAPE[usize::from(c)] {
+            continue;
+        }
         let esc: &str = match c {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -88,8 +113,7 @@ pub fn write_str(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            c if c < 0x20 => "",
-            _ => continue,
+            _ => "",
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {
@@ -104,6 +128,23 @@ pub fn write_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// Append the decimal digits of `n` (what `serde_json` prints for an unsigned integer).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
 }
 
 /// Lower-case hex SHA-256 of `data`.
@@ -123,6 +164,20 @@ mod tests {
             canonical_json(&v),
             r#"{"a":[true,null,"x\ny\u0001\"\\"],"b":1,"c":{"y":-2,"z":1.5}}"#
         );
+    }
+
+    #[test]
+    fn strings_and_integers_match_serde_json() {
+        use proptest::prelude::*;
+        proptest!(|(s in "\\PC*|[\\x00-\\x7f]*", n in any::<u64>())| {
+            let mut out = String::new();
+            write_str(&mut out, &s);
+            let back: String = serde_json::from_str(&out).unwrap();
+            prop_assert_eq!(back, s);
+            let mut d = String::new();
+            push_u64(&mut d, n);
+            prop_assert_eq!(d, n.to_string());
+        });
     }
 
     #[test]

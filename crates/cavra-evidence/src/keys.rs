@@ -59,8 +59,41 @@ impl SigningMode {
 }
 
 enum Secret {
-    Ed(Box<ed25519_dalek::SigningKey>),
+    Ed(Box<EdSecret>),
     Hmac([u8; 32]),
+}
+
+/// An Ed25519 key: ed25519-dalek for everything, and (feature `aws-lc`) the same key in
+/// AWS-LC, which produces the identical RFC 8032 signature in about half the time.
+struct EdSecret {
+    dalek: ed25519_dalek::SigningKey,
+    #[cfg(feature = "aws-lc")]
+    fast: Option<aws_lc_rs::signature::Ed25519KeyPair>,
+}
+
+impl EdSecret {
+    fn new(dalek: ed25519_dalek::SigningKey) -> Self {
+        EdSecret {
+            #[cfg(feature = "aws-lc")]
+            fast: aws_lc_rs::signature::Ed25519KeyPair::from_seed_and_public_key(
+                dalek.as_bytes(),
+                dalek.verifying_key().as_bytes(),
+            )
+            .ok(),
+            dalek,
+        }
+    }
+
+    fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        #[cfg(feature = "aws-lc")]
+        if let Some(k) = &self.fast {
+            let sig = k.sign(msg);
+            if let Ok(b) = <[u8; 64]>::try_from(sig.as_ref()) {
+                return b;
+            }
+        }
+        self.dalek.sign(msg).to_bytes()
+    }
 }
 
 /// A private signing key. Its `Debug` never prints key material.
@@ -101,7 +134,7 @@ impl SigningKey {
                 SigningKey {
                     key_id: ed_key_id(k.verifying_key().as_bytes()),
                     mode,
-                    secret: Secret::Ed(Box::new(k)),
+                    secret: Secret::Ed(Box::new(EdSecret::new(k))),
                     created_at: created_at.to_string(),
                 }
             }
@@ -137,7 +170,7 @@ impl SigningKey {
     /// Sign `msg`; base64 (standard alphabet, padded) signature or MAC.
     pub fn sign(&self, msg: &[u8]) -> String {
         match &self.secret {
-            Secret::Ed(k) => B64.encode(k.sign(msg).to_bytes()),
+            Secret::Ed(k) => B64.encode(k.sign(msg)),
             Secret::Hmac(key) => B64.encode(hmac_tag(key, msg)),
         }
     }
@@ -145,7 +178,7 @@ impl SigningKey {
     /// The public key (base64) for Ed25519; `None` for HMAC.
     pub fn public_key_b64(&self) -> Option<String> {
         match &self.secret {
-            Secret::Ed(k) => Some(B64.encode(k.verifying_key().as_bytes())),
+            Secret::Ed(k) => Some(B64.encode(k.dalek.verifying_key().as_bytes())),
             Secret::Hmac(_) => None,
         }
     }
@@ -156,7 +189,7 @@ impl SigningKey {
             key_id: self.key_id.clone(),
             mode: self.mode,
             inner: match &self.secret {
-                Secret::Ed(k) => VerifyInner::Ed(k.verifying_key()),
+                Secret::Ed(k) => VerifyInner::Ed(k.dalek.verifying_key()),
                 Secret::Hmac(b) => VerifyInner::Hmac(*b),
             },
             not_before: None,
@@ -166,7 +199,7 @@ impl SigningKey {
 
     fn secret_b64(&self) -> String {
         match &self.secret {
-            Secret::Ed(k) => B64.encode(k.to_bytes()),
+            Secret::Ed(k) => B64.encode(k.dalek.to_bytes()),
             Secret::Hmac(b) => B64.encode(b),
         }
     }
@@ -726,6 +759,20 @@ mod tests {
         );
         assert!(k.verifying_key().verify(b"", &k.sign(b"")).is_ok());
         assert!(k.verifying_key().verify(b"x", &k.sign(b"")).is_err());
+    }
+
+    /// The fast signer (AWS-LC) and ed25519-dalek agree byte for byte, so switching the
+    /// feature never changes a signature.
+    #[cfg(feature = "aws-lc")]
+    #[test]
+    fn aws_lc_and_dalek_signatures_are_identical() {
+        use proptest::prelude::*;
+        proptest!(ProptestConfig::with_cases(200), |(seed in any::<[u8; 32]>(), msg in proptest::collection::vec(any::<u8>(), 0..300))| {
+            let k = SigningKey::from_bytes(SigningMode::Ed25519, seed, "t");
+            let Secret::Ed(ed) = &k.secret else { panic!("not ed25519") };
+            prop_assert!(ed.fast.is_some());
+            prop_assert_eq!(ed.sign(&msg), ed.dalek.sign(&msg).to_bytes());
+        });
     }
 
     /// RFC 4231 test case 2 shape with a 32-byte key: HMAC matches an independent computation.

@@ -538,9 +538,8 @@ impl EvidenceLog {
     }
 
     fn with_lock<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let hp = self.cfg.dir.join("HEAD");
         fs4::fs_std::FileExt::lock_exclusive(&self.head_file)
-            .map_err(|e| EvidenceError::io(&hp, e))?;
+            .map_err(|e| EvidenceError::io(&self.cfg.dir.join("HEAD"), e))?;
         let r = f(self);
         let _ = fs4::fs_std::FileExt::unlock(&self.head_file);
         r
@@ -559,9 +558,22 @@ impl EvidenceLog {
         let body_c = canonical_json(&body);
         self.with_lock(|l| {
             let mut head = l.load_head()?;
-            let a = l.write_record(&mut head, kind, &body_c)?;
-            let cp = l.maybe_checkpoint(&mut head)?;
-            l.store_head(&head, cp)?;
+            // on failure the state (advanced only by what reached the disk) stays cached
+            let a = match l.write_record(&mut head, kind, &body_c) {
+                Ok(a) => a,
+                Err(e) => {
+                    l.head_cached = Some(head);
+                    return Err(e);
+                }
+            };
+            let cp = match l.maybe_checkpoint(&mut head) {
+                Ok(cp) => cp,
+                Err(e) => {
+                    l.head_cached = Some(head);
+                    return Err(e);
+                }
+            };
+            l.store_head(head, cp)?;
             Ok(a)
         })
     }
@@ -570,7 +582,7 @@ impl EvidenceLog {
     pub fn head(&mut self) -> Result<Head> {
         self.with_lock(|l| {
             let h = l.load_head()?;
-            l.store_head(&h, true)?;
+            l.store_head(h.clone(), true)?;
             Ok(h)
         })
     }
@@ -625,11 +637,24 @@ impl EvidenceLog {
     /// The newest head state this handle knows that is still valid: its cached state if
     /// `HEAD` is unchanged since this handle last read or wrote it, else the stored one.
     /// Records the bytes read as the handle's view of `HEAD`.
+    /// The cached state is handed out (taken): `store_head` puts the new one back, and
+    /// after an error the next load simply re-reads `HEAD` and the segment tail.
     fn known_head(&mut self) -> Result<Option<Head>> {
+        // Fast path: the fixed part (sequence, last hash, segment, offset, tree and
+        // checkpoint sizes) is what this handle last read or wrote, so `HEAD` states
+        // the same log; the frontier that follows is determined by it.
+        if self.head_cached.is_some() && self.head_disk.starts_with(HEAD_MAGIC) {
+            let mut fixed = [0u8; HEAD_FIXED];
+            let n = read_at(&self.head_file, &mut fixed, 0)
+                .map_err(|e| EvidenceError::io(&self.cfg.dir.join("HEAD"), e))?;
+            if n == HEAD_FIXED && self.head_disk.get(..HEAD_FIXED) == Some(&fixed[..]) {
+                return Ok(self.head_cached.take());
+            }
+        }
         let disk = self.read_head_raw()?;
         if disk == self.head_disk {
-            if let Some(h) = &self.head_cached {
-                return Ok(Some(h.clone()));
+            if let Some(h) = self.head_cached.take() {
+                return Ok(Some(h));
             }
         }
         self.head_cached = None;
@@ -647,12 +672,12 @@ impl EvidenceLog {
 
     /// Record `h` as the current state; write it to `HEAD` when `force`d, on the first
     /// store of this handle, or every `HEAD_WRITE_EVERY` stores.
-    fn store_head(&mut self, h: &Head, force: bool) -> Result<()> {
+    fn store_head(&mut self, h: Head, force: bool) -> Result<()> {
         self.head_unsaved += 1;
         if force || !self.head_written || self.head_unsaved >= HEAD_WRITE_EVERY {
-            self.write_head(h)?;
+            self.write_head(&h)?;
         }
-        self.head_cached = Some(h.clone());
+        self.head_cached = Some(h);
         Ok(())
     }
 
@@ -671,18 +696,39 @@ impl EvidenceLog {
     /// Head state checked against the newest segment: fast path when they agree,
     /// otherwise adopt complete records written after it and cut an incomplete tail.
     fn load_head(&mut self) -> Result<Head> {
-        let Some(mut h) = self.known_head()? else {
+        let Some(known) = self.known_head()? else {
             return self.rebuild_head(false).map(|(h, _)| h);
         };
+        let len = match self.segment_end(known.segment) {
+            Ok(len) if len == known.offset => return Ok(known),
+            Ok(len) => len,
+            Err(e) => {
+                self.head_cached = Some(known);
+                return Err(e);
+            }
+        };
+        // records appended by another handle (or a cut tail): whatever happens, this
+        // handle keeps what it knew, so a failed load loses nothing (e.g. the number of
+        // records `repair` reports as missing)
+        let mut h = known.clone();
+        self.head_cached = Some(known);
+        self.adopt_tail(&mut h, len)?;
+        Ok(h)
+    }
+
+    /// Length of segment `idx` (an `lseek` to its end: cheaper than a `stat`).
+    fn segment_end(&mut self, idx: u32) -> Result<u64> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = self.segment_file(idx)?;
+        f.seek(SeekFrom::End(0))
+            .map_err(|e| EvidenceError::io(&self.cfg.dir.join(segment_name(idx)), e))
+    }
+
+    /// Move `h` over the complete records written after it in its segment (checking
+    /// that they continue the chain) and cut an incomplete tail; `len` is the segment's
+    /// length.
+    fn adopt_tail(&mut self, h: &mut Head, len: u64) -> Result<()> {
         let seg_path = self.cfg.dir.join(segment_name(h.segment));
-        let len = self
-            .segment_file(h.segment)?
-            .metadata()
-            .map_err(|e| EvidenceError::io(&seg_path, e))?
-            .len();
-        if len == h.offset {
-            return Ok(h);
-        }
         if len < h.offset {
             return Err(EvidenceError::Inconsistent(format!(
                 "`{}` is {len} bytes but the head state says {} (records were removed from the end of the log?); run `cavra evidence verify`, then `cavra evidence repair` to continue on the remaining log",
@@ -722,7 +768,7 @@ impl EvidenceLog {
             f.set_len(h.offset)
                 .map_err(|e| EvidenceError::io(&seg_path, e))?;
         }
-        Ok(h)
+        Ok(())
     }
 
     /// Rebuild the head state from the segments. With `repair`, cut an incomplete tail.
@@ -793,16 +839,16 @@ impl EvidenceLog {
             // move the head first: a crash now leaves an empty new segment, never a fork
             head.segment += 1;
             head.offset = 0;
-            self.store_head(head, true)?;
+            self.store_head(head.clone(), true)?;
         }
         let durability = self.cfg.durability;
-        let seg_path = self.cfg.dir.join(segment_name(head.segment));
+        let seg_path = |l: &Self| l.cfg.dir.join(segment_name(head.segment));
         let mut f = self.segment_file(head.segment)?;
-        f.write_all(line.as_bytes())
-            .map_err(|e| EvidenceError::io(&seg_path, e))?;
-        if durability == Durability::Fsync {
-            f.sync_data().map_err(|e| EvidenceError::io(&seg_path, e))?;
+        let mut r = f.write_all(line.as_bytes());
+        if r.is_ok() && durability == Durability::Fsync {
+            r = f.sync_data();
         }
+        r.map_err(|e| EvidenceError::io(&seg_path(self), e))?;
         head.offset += line.len() as u64;
         head.next_seq += 1;
         head.last_hash = hash.clone();
@@ -874,7 +920,7 @@ impl EvidenceLog {
                 }
             }
             let c = l.write_checkpoint(&mut head)?;
-            l.store_head(&head, true)?;
+            l.store_head(head, true)?;
             Ok(c)
         })
     }
@@ -899,7 +945,7 @@ impl EvidenceLog {
                     rec = Some(l.write_record(&mut h, "repair", &canonical_json(&body))?);
                 }
             }
-            l.store_head(&h, true)?;
+            l.store_head(h.clone(), true)?;
             Ok(RepairReport {
                 records: h.next_seq,
                 truncated_bytes: truncated,
@@ -948,7 +994,7 @@ impl EvidenceLog {
                     // every record of the active segment is old: start a new one
                     head.segment += 1;
                     head.offset = 0;
-                    l.store_head(&head, true)?;
+                    l.store_head(head.clone(), true)?;
                     l.seg = None;
                 }
                 let mut segment_records = 0;
@@ -1020,7 +1066,7 @@ impl EvidenceLog {
                 "tombstone_sha256": sha256_hex(text.as_bytes()),
             });
             let a = l.write_record(&mut head, "tombstone", &canonical_json(&body))?;
-            l.store_head(&head, true)?;
+            l.store_head(head.clone(), true)?;
             Ok(PruneReport {
                 cutoff: cutoff_s.clone(),
                 segments_removed: removed_names,
@@ -1209,5 +1255,42 @@ mod tests {
         drop(log);
         assert_eq!(read_head(&c.dir).unwrap().next_seq, 21);
         assert!(fs::read(&hp).unwrap().starts_with(HEAD_MAGIC));
+    }
+
+    /// Several handles appending in a pseudo-random interleaving, with segments that roll
+    /// every few records and frequent checkpoints: every handle sees the others' records
+    /// (through `HEAD` or the segment tail), so the log stays one verified chain.
+    #[test]
+    fn interleaved_handles_across_segment_rolls_keep_one_chain() {
+        let d = tempfile::tempdir().unwrap();
+        let mut c = cfg(d.path());
+        c.segment_max_bytes = 1500;
+        c.checkpoint_every = 3;
+        let mut logs: Vec<EvidenceLog> = (0..4)
+            .map(|_| EvidenceLog::open(c.clone()).unwrap())
+            .collect();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..300u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = (x % 4) as usize;
+            assert_eq!(logs[k].append("test", json!({ "i": i })).unwrap().seq, i);
+        }
+        drop(logs);
+        assert!(list_segments(&c.dir).unwrap().len() > 10);
+        let ring = KeyStore::new(&c.key_dir).keyring().unwrap();
+        let rep = crate::verify::verify_log(
+            &c.dir,
+            crate::verify::VerifyOptions {
+                keyring: &ring,
+                full_signatures: true,
+                progress: None,
+            },
+        )
+        .unwrap();
+        assert!(rep.ok, "{:?}", rep.issues);
+        assert_eq!(rep.records, 300);
+        assert_eq!(read_head(&c.dir).unwrap().next_seq, 300);
     }
 }

@@ -6,7 +6,7 @@
 //! `hash` = lower-hex SHA-256 of the canonical JSON of the envelope without `hash` and
 //! `sig`; `sig` = base64 signature of `"CAVRA-RECORD-V1\n" + hash` with the key `key_id`.
 
-use crate::canon::{canonical_json, sha256_hex, write_str};
+use crate::canon::{canonical_json, push_u64, sha256_hex, write_str};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -202,14 +202,10 @@ impl Record {
     }
 }
 
-fn push_u64(o: &mut String, n: u64) {
-    use std::fmt::Write;
-    let _ = write!(o, "{n}");
-}
-
 /// The message a record signature covers.
 pub fn record_sig_message(hash: &str) -> Vec<u8> {
-    let mut m = RECORD_SIG_PREFIX.to_vec();
+    let mut m = Vec::with_capacity(RECORD_SIG_PREFIX.len() + hash.len());
+    m.extend_from_slice(RECORD_SIG_PREFIX);
     m.extend_from_slice(hash.as_bytes());
     m
 }

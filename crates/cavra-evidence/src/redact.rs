@@ -24,6 +24,13 @@ const SENSITIVE_KEYS: &[&str] = &[
 fn key_is_sensitive(k: &str) -> bool {
     // `token`, `GITHUB_TOKEN`, `x-api_key`...; only string values are redacted
     let kb = k.as_bytes();
+    // every sensitive name ends in one of these letters: most keys are out at once
+    if !matches!(
+        kb.last().map(u8::to_ascii_lowercase),
+        Some(b'd' | b't' | b'n' | b'y' | b's')
+    ) {
+        return false;
+    }
     SENSITIVE_KEYS.iter().any(|s| {
         let sb = s.as_bytes();
         kb.len() >= sb.len()
@@ -84,40 +91,61 @@ fn triggers(s: &str) -> u16 {
     let mut m = 0;
     for i in 0..b.len() {
         let c = b[i];
+        if !TRIGGER_START[usize::from(c)] {
+            continue;
+        }
         let r = &b[i..];
+        // the second byte rules out almost every start before any longer comparison
+        let d = r.get(1).copied().unwrap_or(0);
+        let dl = d.to_ascii_lowercase();
         match c.to_ascii_lowercase() {
             b'-' => {
-                if r.get(1) == Some(&b'p') {
+                if d == b'p' {
                     m |= T_DASHP;
                 }
-                if r.starts_with(b"-----BEGIN") {
+                if d == b'-' && r.starts_with(b"-----BEGIN") {
                     m |= T_PEM;
                 }
             }
-            b':' if r.starts_with(b"://") => m |= T_URL,
+            b':' if d == b'/' && r.starts_with(b"://") => m |= T_URL,
             b'a' => {
-                if r.starts_with(b"AKIA") || r.starts_with(b"ASIA") {
+                if (d == b'K' || d == b'S') && (r.starts_with(b"AKIA") || r.starts_with(b"ASIA")) {
                     m |= T_AWS;
                 }
-                if starts_ci(r, b"api_key")
-                    || starts_ci(r, b"apikey")
-                    || starts_ci(r, b"access_key")
+                if (dl == b'p' && (starts_ci(r, b"api_key") || starts_ci(r, b"apikey")))
+                    || (dl == b'c' && starts_ci(r, b"access_key"))
                 {
                     m |= T_KV;
                 }
             }
-            b'b' if starts_ci(r, b"bearer ") => m |= T_BEARER,
-            b'e' if r.starts_with(b"eyJ") => m |= T_JWT,
-            b'g' if r.starts_with(b"gh") || r.starts_with(b"github_pat_") => m |= T_GH,
-            b'p' if starts_ci(r, b"passw") || starts_ci(r, b"pwd") => m |= T_KV,
-            b's' if starts_ci(r, b"secret") => m |= T_KV,
-            b't' if starts_ci(r, b"token") => m |= T_KV,
-            b'x' if r.starts_with(b"xox") => m |= T_SLACK,
+            b'b' if dl == b'e' && starts_ci(r, b"bearer ") => m |= T_BEARER,
+            b'e' if d == b'y' && r.starts_with(b"eyJ") => m |= T_JWT,
+            b'g' if (d == b'h' && c == b'g') || r.starts_with(b"github_pat_") => m |= T_GH,
+            b'p' if (dl == b'a' && starts_ci(r, b"passw"))
+                || (dl == b'w' && starts_ci(r, b"pwd")) =>
+            {
+                m |= T_KV
+            }
+            b's' if dl == b'e' && starts_ci(r, b"secret") => m |= T_KV,
+            b't' if dl == b'o' && starts_ci(r, b"token") => m |= T_KV,
+            b'x' if d == b'o' && r.starts_with(b"xox") => m |= T_SLACK,
             _ => {}
         }
     }
     m
 }
+
+/// First bytes of anything [`triggers`] looks for.
+static TRIGGER_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let starts = b"-:aAbBeEgGpPsStTxX";
+    let mut i = 0;
+    while i < starts.len() {
+        t[starts[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// Redact secrets in one string; `None` when nothing was found.
 pub fn redact_str(s: &str) -> Option<String> {

@@ -8,6 +8,28 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 /// Format `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, fixed width).
 pub fn format_ts(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
+    // digits written directly (every append stamps a record); years beyond 0..=9999 go
+    // through the general formatter
+    let year = t.year();
+    if let Ok(y) = u32::try_from(year) {
+        if y <= 9999 {
+            let mut b = *b"0000-00-00T00:00:00.000000Z";
+            let mut put = |at: usize, width: usize, mut v: u32| {
+                for i in (at..at + width).rev() {
+                    b[i] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                }
+            };
+            put(0, 4, y);
+            put(5, 2, u32::from(u8::from(t.month())));
+            put(8, 2, u32::from(t.day()));
+            put(11, 2, u32::from(t.hour()));
+            put(14, 2, u32::from(t.minute()));
+            put(17, 2, u32::from(t.second()));
+            put(20, 6, t.microsecond());
+            return b.iter().map(|&c| char::from(c)).collect();
+        }
+    }
     let f =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     t.format(&f)
@@ -74,6 +96,19 @@ mod tests {
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn fast_format_equals_the_time_crate() {
+        use proptest::prelude::*;
+        let f = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        );
+        proptest!(|(secs in -62_135_596_800i64..253_402_300_799, nanos in 0u32..1_000_000_000)| {
+            let t = OffsetDateTime::from_unix_timestamp(secs).unwrap()
+                + Duration::nanoseconds(i64::from(nanos));
+            prop_assert_eq!(format_ts(t), t.format(&f).unwrap());
+        });
     }
 
     #[test]
