@@ -387,7 +387,7 @@ pub fn decide(
             )
         })?;
         let appended = log
-            .append("decision", body)
+            .append("decision", &body)
             .context("cannot append to the evidence log")?;
         record_id = Some(appended.record_id);
     }

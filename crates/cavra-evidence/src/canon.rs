@@ -18,6 +18,17 @@ pub fn canonical_json(v: &Value) -> String {
 
 /// Append the canonical encoding of `v` to `out`.
 pub fn write_value(out: &mut String, v: &Value) {
+    write_any::<false>(out, v);
+}
+
+/// Append the canonical encoding of `v` with secrets redacted: exactly
+/// `canonical_json` of `v` after [`crate::redact::redact_value`], without copying or
+/// changing `v`.
+pub fn write_value_redacted(out: &mut String, v: &Value) {
+    write_any::<true>(out, v);
+}
+
+fn write_any<const REDACT: bool>(out: &mut String, v: &Value) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
@@ -29,14 +40,17 @@ pub fn write_value(out: &mut String, v: &Value) {
                 let _ = write!(out, "{n}");
             }
         },
-        Value::String(s) => write_str(out, s),
+        Value::String(s) => match REDACT.then(|| crate::redact::redact_str(s)).flatten() {
+            Some(r) => write_str(out, &r),
+            None => write_str(out, s),
+        },
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(out, x);
+                write_any::<REDACT>(out, x);
             }
             out.push(']');
         }
@@ -51,28 +65,40 @@ pub fn write_value(out: &mut String, v: &Value) {
             });
             if sorted {
                 for (i, (k, x)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_str(out, k);
-                    out.push(':');
-                    write_value(out, x);
+                    write_member::<REDACT>(out, i, k, x);
                 }
             } else {
                 let mut entries: Vec<(&String, &Value)> = m.iter().collect();
                 entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
                 for (i, (k, x)) in entries.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_str(out, k);
-                    out.push(':');
-                    write_value(out, x);
+                    write_member::<REDACT>(out, i, k, x);
                 }
             }
             out.push('}');
         }
     }
+}
+
+fn write_member<const REDACT: bool>(out: &mut String, i: usize, k: &str, x: &Value) {
+    if i > 0 {
+        out.push(',');
+    }
+    write_str(out, k);
+    out.push(':');
+    if REDACT {
+        if let Value::String(s) = x {
+            if crate::redact::key_is_sensitive(k) {
+                // the whole value of a secret-named member (kept if already redacted)
+                if !s.is_empty() && !s.starts_with("[REDACTED") {
+                    write_str(out, "[REDACTED:field]");
+                } else {
+                    write_str(out, s);
+                }
+                return;
+            }
+        }
+    }
+    write_any::<REDACT>(out, x);
 }
 
 /// Bytes that a JSON string literal must escape: control characters, `"` and `\\`.
@@ -177,6 +203,58 @@ mod tests {
             let mut d = String::new();
             push_u64(&mut d, n);
             prop_assert_eq!(d, n.to_string());
+        });
+    }
+
+    /// Redacting while encoding gives exactly what redacting in place, then encoding,
+    /// gives.
+    #[test]
+    fn redacted_encoding_equals_redact_then_encode() {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            proptest::sample::select(vec![
+                "",
+                "x",
+                "[REDACTED:field]",
+                "DB_PASSWORD=hunter2 ./run",
+                "AKIAIOSFODNN7EXAMPLE",
+                "https://bob:pa55@github.com/x",
+                "mysql -phunter2",
+                "Bearer abcdefghijk",
+                "ok\n\"q\"",
+            ])
+            .prop_map(Value::from),
+        ];
+        let keys = proptest::sample::select(vec![
+            "a",
+            "token",
+            "API_TOKEN",
+            "password",
+            "command",
+            "x-api_key",
+            "b",
+            "z",
+            "Secret",
+        ]);
+        let tree = leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        });
+        proptest!(|(v in tree)| {
+            let mut direct = String::new();
+            write_value_redacted(&mut direct, &v);
+            let mut r = v.clone();
+            crate::redact::redact_value(&mut r);
+            prop_assert_eq!(direct, canonical_json(&r));
         });
     }
 

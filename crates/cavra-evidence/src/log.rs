@@ -16,7 +16,6 @@ use crate::merkle::{leaf_hash, Frontier, Hash};
 use crate::record::{
     make_record_id, record_sig_message, RawRecord, Unsigned, GENESIS_HASH, RECORD_VERSION,
 };
-use crate::redact::redact_value;
 use crate::segments::{list_segments, read_at, segment_name, write_at, SegmentData};
 use crate::timeutil::{format_ts, now_ts, parse_ts};
 use serde::{Deserialize, Serialize};
@@ -447,6 +446,9 @@ pub struct EvidenceLog {
     head_unsaved: u32,
     /// Whether this handle wrote `HEAD` at least once.
     head_written: bool,
+    /// Encoding buffers reused from one append to the next: the canonical body, the
+    /// unsigned envelope and the line.
+    bufs: [String; 3],
 }
 
 impl Drop for EvidenceLog {
@@ -517,6 +519,7 @@ impl EvidenceLog {
             head_cached: None,
             head_unsaved: 0,
             head_written: false,
+            bufs: Default::default(),
         })
     }
 
@@ -545,18 +548,20 @@ impl EvidenceLog {
         r
     }
 
-    /// Append one record. `body` must be a JSON object; secrets in it are redacted.
+    /// Append one record. `body` must be a JSON object; secrets in it are redacted in
+    /// the record (`body` itself is left as it is).
     /// Returns after the record is written (and fsynced with [`Durability::Fsync`]).
-    pub fn append(&mut self, kind: &str, mut body: Value) -> Result<Appended> {
+    pub fn append(&mut self, kind: &str, body: &Value) -> Result<Appended> {
         check_kind(kind)?;
         if !body.is_object() {
             return Err(EvidenceError::Invalid(
                 "record body must be a JSON object".into(),
             ));
         }
-        redact_value(&mut body);
-        let body_c = canonical_json(&body);
-        self.with_lock(|l| {
+        let mut body_c = std::mem::take(&mut self.bufs[0]);
+        body_c.clear();
+        crate::canon::write_value_redacted(&mut body_c, body);
+        let r = self.with_lock(|l| {
             let mut head = l.load_head()?;
             // on failure the state (advanced only by what reached the disk) stays cached
             let a = match l.write_record(&mut head, kind, &body_c) {
@@ -575,7 +580,9 @@ impl EvidenceLog {
             };
             l.store_head(head, cp)?;
             Ok(a)
-        })
+        });
+        self.bufs[0] = body_c;
+        r
     }
 
     /// Current head (locks, repairs an interrupted write).
@@ -832,9 +839,32 @@ impl EvidenceLog {
             v: RECORD_VERSION,
         };
         let key = &self.key;
-        let (hash, _sig, mut line) = u.seal(|h| key.sign(&record_sig_message(h)));
+        let mut scratch = std::mem::take(&mut self.bufs[1]);
+        let mut line = std::mem::take(&mut self.bufs[2]);
+        let (hash, _sig) = u.seal_into(
+            |h| key.sign(&record_sig_message(h)),
+            &mut scratch,
+            &mut line,
+        );
         let leaf = leaf_hash(line.as_bytes());
         line.push('\n');
+        let r = self.write_line(head, &line);
+        self.bufs[1] = scratch;
+        self.bufs[2] = line;
+        r?;
+        head.next_seq += 1;
+        head.last_hash = hash.clone();
+        head.frontier.push(leaf);
+        Ok(Appended {
+            record_id,
+            seq,
+            hash,
+        })
+    }
+
+    /// Write one record line (with its newline) at the end of the log, rolling to a new
+    /// segment first when it would not fit; moves `head.offset` (and segment).
+    fn write_line(&mut self, head: &mut Head, line: &str) -> Result<()> {
         if head.offset > 0 && head.offset + line.len() as u64 > self.cfg.segment_max_bytes {
             // move the head first: a crash now leaves an empty new segment, never a fork
             head.segment += 1;
@@ -850,14 +880,7 @@ impl EvidenceLog {
         }
         r.map_err(|e| EvidenceError::io(&seg_path(self), e))?;
         head.offset += line.len() as u64;
-        head.next_seq += 1;
-        head.last_hash = hash.clone();
-        head.frontier.push(leaf);
-        Ok(Appended {
-            record_id,
-            seq,
-            hash,
-        })
+        Ok(())
     }
 
     fn write_checkpoint(&mut self, head: &mut Head) -> Result<Checkpoint> {
@@ -1127,7 +1150,7 @@ mod tests {
         let mut prev = GENESIS_HASH.to_string();
         for i in 0..10 {
             let a = log
-                .append("test", json!({"i": i, "password": "x"}))
+                .append("test", &json!({"i": i, "password": "x"}))
                 .unwrap();
             assert_eq!(a.seq, i);
             let recs = read_records(&c.dir).unwrap();
@@ -1147,16 +1170,16 @@ mod tests {
         // a second handle continues the same chain
         let mut log2 = EvidenceLog::open(c.clone()).unwrap();
         assert!(!log2.key_created());
-        assert_eq!(log2.append("test", json!({})).unwrap().seq, 10);
-        assert_eq!(log.append("test", json!({})).unwrap().seq, 11);
+        assert_eq!(log2.append("test", &json!({})).unwrap().seq, 10);
+        assert_eq!(log.append("test", &json!({})).unwrap().seq, 11);
     }
 
     #[test]
     fn rejects_bad_kind_and_non_object() {
         let d = tempfile::tempdir().unwrap();
         let mut log = EvidenceLog::open(cfg(d.path())).unwrap();
-        assert!(log.append("Bad Kind", json!({})).is_err());
-        assert!(log.append("x", json!([1])).is_err());
+        assert!(log.append("Bad Kind", &json!({})).is_err());
+        assert!(log.append("x", &json!([1])).is_err());
     }
 
     #[test]
@@ -1165,14 +1188,14 @@ mod tests {
         let c = cfg(d.path());
         let mut log = EvidenceLog::open(c.clone()).unwrap();
         for i in 0..3 {
-            log.append("test", json!({ "i": i })).unwrap();
+            log.append("test", &json!({ "i": i })).unwrap();
         }
         let seg = c.dir.join(segment_name(1));
         let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
         f.write_all(b"{\"alg\":\"ed25519\",\"bo").unwrap();
         drop(f);
         let mut log2 = EvidenceLog::open(c.clone()).unwrap();
-        assert_eq!(log2.append("test", json!({})).unwrap().seq, 3);
+        assert_eq!(log2.append("test", &json!({})).unwrap().seq, 3);
         assert_eq!(read_records(&c.dir).unwrap().len(), 4);
     }
 
@@ -1182,18 +1205,18 @@ mod tests {
         let c = cfg(d.path());
         let mut log = EvidenceLog::open(c.clone()).unwrap();
         for i in 0..5 {
-            log.append("test", json!({ "i": i })).unwrap();
+            log.append("test", &json!({ "i": i })).unwrap();
         }
         let seg = c.dir.join(segment_name(1));
         let data = fs::read(&seg).unwrap();
         let cut = SegmentData::from_bytes(seg.clone(), data.clone()).lines[2].1 + 1;
         fs::write(&seg, &data[..cut]).unwrap();
-        let err = log.append("test", json!({})).unwrap_err();
+        let err = log.append("test", &json!({})).unwrap_err();
         assert!(err.to_string().contains("removed from the end"), "{err}");
         let rep = log.repair().unwrap();
         assert_eq!(rep.previous_next_seq, Some(5));
         assert_eq!(rep.repair_record.as_ref().unwrap().seq, 3);
-        assert_eq!(log.append("test", json!({})).unwrap().seq, 4);
+        assert_eq!(log.append("test", &json!({})).unwrap().seq, 4);
     }
 
     #[test]
@@ -1236,8 +1259,8 @@ mod tests {
         let mut a = EvidenceLog::open(c.clone()).unwrap();
         let mut b = EvidenceLog::open(c.clone()).unwrap();
         for i in 0..10u64 {
-            assert_eq!(a.append("test", json!({ "i": i })).unwrap().seq, 2 * i);
-            assert_eq!(b.append("test", json!({ "i": i })).unwrap().seq, 2 * i + 1);
+            assert_eq!(a.append("test", &json!({ "i": i })).unwrap().seq, 2 * i);
+            assert_eq!(b.append("test", &json!({ "i": i })).unwrap().seq, 2 * i + 1);
         }
         // `a` wrote HEAD only on its first append; `b` caught up from the segment
         assert!(read_head(&c.dir).unwrap().next_seq < 20);
@@ -1251,7 +1274,7 @@ mod tests {
         let mut log = EvidenceLog::open(c.clone()).unwrap();
         let hp = c.dir.join("HEAD");
         fs::write(&hp, h.encode_v1()).unwrap();
-        assert_eq!(log.append("test", json!({})).unwrap().seq, 20);
+        assert_eq!(log.append("test", &json!({})).unwrap().seq, 20);
         drop(log);
         assert_eq!(read_head(&c.dir).unwrap().next_seq, 21);
         assert!(fs::read(&hp).unwrap().starts_with(HEAD_MAGIC));
@@ -1275,7 +1298,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let k = (x % 4) as usize;
-            assert_eq!(logs[k].append("test", json!({ "i": i })).unwrap().seq, i);
+            assert_eq!(logs[k].append("test", &json!({ "i": i })).unwrap().seq, i);
         }
         drop(logs);
         assert!(list_segments(&c.dir).unwrap().len() > 10);

@@ -88,39 +88,56 @@ impl Unsigned<'_> {
     /// Hash, signature (from `sign(hash)`) and full line, encoding the envelope once:
     /// the unsigned canonical JSON is the line without the `hash` and `sig` members.
     pub fn seal(&self, sign: impl FnOnce(&str) -> String) -> (String, String, String) {
-        let mut o = String::with_capacity(self.body.len() + 256);
+        let (mut scratch, mut line) = (String::new(), String::new());
+        let (hash, sig) = self.seal_into(sign, &mut scratch, &mut line);
+        (hash, sig, line)
+    }
+
+    /// [`Unsigned::seal`] writing into caller-owned buffers (cleared first), so a
+    /// long-running appender reuses its allocations: `line` receives the full line,
+    /// `scratch` the unsigned encoding. Returns the hash and the signature.
+    pub fn seal_into(
+        &self,
+        sign: impl FnOnce(&str) -> String,
+        scratch: &mut String,
+        line: &mut String,
+    ) -> (String, String) {
+        let o = scratch;
+        o.clear();
+        o.reserve(self.body.len() + 256);
         o.push_str("{\"alg\":");
-        write_str(&mut o, self.alg);
+        write_str(o, self.alg);
         o.push_str(",\"body\":");
         o.push_str(self.body);
         let a = o.len();
         o.push_str(",\"key_id\":");
-        write_str(&mut o, self.key_id);
+        write_str(o, self.key_id);
         o.push_str(",\"kind\":");
-        write_str(&mut o, self.kind);
+        write_str(o, self.kind);
         o.push_str(",\"prev_hash\":");
-        write_str(&mut o, self.prev_hash);
+        write_str(o, self.prev_hash);
         o.push_str(",\"record_id\":");
-        write_str(&mut o, self.record_id);
+        write_str(o, self.record_id);
         o.push_str(",\"seq\":");
-        push_u64(&mut o, self.seq);
+        push_u64(o, self.seq);
         let b = o.len();
         o.push_str(",\"timestamp\":");
-        write_str(&mut o, self.timestamp);
+        write_str(o, self.timestamp);
         o.push_str(",\"v\":");
-        push_u64(&mut o, u64::from(self.v));
+        push_u64(o, u64::from(self.v));
         o.push('}');
         let hash = sha256_hex(o.as_bytes());
         let sig = sign(&hash);
-        let mut line = String::with_capacity(o.len() + hash.len() + sig.len() + 24);
+        line.clear();
+        line.reserve(o.len() + hash.len() + sig.len() + 24);
         line.push_str(&o[..a]);
         line.push_str(",\"hash\":");
-        write_str(&mut line, &hash);
+        write_str(line, &hash);
         line.push_str(&o[a..b]);
         line.push_str(",\"sig\":");
-        write_str(&mut line, &sig);
+        write_str(line, &sig);
         line.push_str(&o[b..]);
-        (hash, sig, line)
+        (hash, sig)
     }
 
     fn write(&self, o: &mut String, signed: Option<(&str, &str)>) {

@@ -21,14 +21,20 @@ const SENSITIVE_KEYS: &[&str] = &[
     "credentials",
 ];
 
-fn key_is_sensitive(k: &str) -> bool {
+pub(crate) fn key_is_sensitive(k: &str) -> bool {
     // `token`, `GITHUB_TOKEN`, `x-api_key`...; only string values are redacted
     let kb = k.as_bytes();
-    // every sensitive name ends in one of these letters: most keys are out at once
-    if !matches!(
-        kb.last().map(u8::to_ascii_lowercase),
-        Some(b'd' | b't' | b'n' | b'y' | b's')
-    ) {
+    // compare the last three letters first: most keys are out at once
+    let Some(tail) = kb
+        .get(kb.len().saturating_sub(3)..)
+        .filter(|t| t.len() == 3)
+    else {
+        return false;
+    };
+    if !SENSITIVE_KEYS
+        .iter()
+        .any(|s| s.as_bytes()[s.len() - 3..].eq_ignore_ascii_case(tail))
+    {
         return false;
     }
     SENSITIVE_KEYS.iter().any(|s| {
@@ -655,6 +661,33 @@ mod tests {
         assert_eq!(v["request"]["env"]["API_TOKEN"], "[REDACTED:field]");
         assert_eq!(v["request"]["env"]["n"], 3);
         assert_eq!(v["list"][0], "[REDACTED:aws-access-key]");
+    }
+
+    #[test]
+    fn sensitive_key_names() {
+        for k in SENSITIVE_KEYS {
+            assert!(key_is_sensitive(k), "{k}");
+            assert!(
+                key_is_sensitive(&format!("GITHUB_{}", k.to_uppercase())),
+                "{k}"
+            );
+            assert!(key_is_sensitive(&format!("x-{k}")), "{k}");
+            assert!(!key_is_sensitive(&format!("{k}s_count")), "{k}");
+            if !k.contains('_') {
+                assert!(!key_is_sensitive(&format!("my{k}")), "{k}");
+            }
+        }
+        for k in [
+            "",
+            "id",
+            "session_id",
+            "decision",
+            "keyword",
+            "tokens",
+            "pw",
+        ] {
+            assert!(!key_is_sensitive(k), "{k}");
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn format_ts(t: OffsetDateTime) -> String {
             put(14, 2, u32::from(t.minute()));
             put(17, 2, u32::from(t.second()));
             put(20, 6, t.microsecond());
-            return b.iter().map(|&c| char::from(c)).collect();
+            return String::from_utf8(b.to_vec()).unwrap_or_default();
         }
     }
     let f =

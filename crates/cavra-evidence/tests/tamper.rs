@@ -23,7 +23,7 @@ fn template() -> &'static (tempfile::TempDir, PathBuf) {
         for i in 0..N {
             log.append(
                 "decision",
-                json!({"i": i, "session_id": "s1", "request": {"command": format!("echo {i}")}}),
+                &json!({"i": i, "session_id": "s1", "request": {"command": format!("echo {i}")}}),
             )
             .unwrap();
         }

@@ -275,7 +275,7 @@ pub(crate) fn record_transition(
 ) -> anyhow::Result<String> {
     let cfg = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
     let appended = cavra_evidence::EvidenceLog::open(cfg)
-        .and_then(|mut log| log.append(kind, body.clone()))
+        .and_then(|mut log| log.append(kind, body))
         .with_context(|| {
             format!("the change was saved but its `{kind}` evidence record could not be written")
         })?;

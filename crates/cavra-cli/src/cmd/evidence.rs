@@ -488,7 +488,7 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             let mut log = EvidenceLog::open(cfg)?;
             let mut last = None;
             for _ in 0..count {
-                last = Some(log.append(&kind, v.clone())?);
+                last = Some(log.append(&kind, &v)?);
             }
             if let Some(a) = last {
                 if ctx.json {

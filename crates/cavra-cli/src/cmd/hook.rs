@@ -305,7 +305,7 @@ pub(crate) fn record_event(ctx: &Ctx, kind: &str, body: Value) -> Result<()> {
     }
     let cfg = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
     let mut log = cavra_evidence::EvidenceLog::open(cfg)?;
-    log.append(kind, body)?;
+    log.append(kind, &body)?;
     Ok(())
 }
 
