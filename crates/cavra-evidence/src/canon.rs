@@ -175,7 +175,18 @@ pub fn push_u64(out: &mut String, mut n: u64) {
 
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex_lower(&Sha256::digest(data))
+}
+
+/// Lower-case hex of `bytes` (what `hex::encode` gives, without a `char` per digit).
+pub fn hex_lower(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -199,10 +210,11 @@ mod tests {
             let mut out = String::new();
             write_str(&mut out, &s);
             let back: String = serde_json::from_str(&out).unwrap();
-            prop_assert_eq!(back, s);
+            prop_assert_eq!(&back, &s);
             let mut d = String::new();
             push_u64(&mut d, n);
             prop_assert_eq!(d, n.to_string());
+            prop_assert_eq!(hex_lower(s.as_bytes()), hex::encode(s.as_bytes()));
         });
     }
 

@@ -63,25 +63,48 @@ enum Secret {
     Hmac([u8; 32]),
 }
 
-/// An Ed25519 key: ed25519-dalek for everything, and (feature `aws-lc`) the same key in
-/// AWS-LC, which produces the identical RFC 8032 signature in about half the time.
+/// An Ed25519 key. With the feature `aws-lc` (default), AWS-LC signs (the identical
+/// RFC 8032 signature in about half the time) and derives the public key, and the
+/// ed25519-dalek key is only built when something asks for it; without it, ed25519-dalek
+/// does everything.
 struct EdSecret {
-    dalek: ed25519_dalek::SigningKey,
+    seed: zeroize::Zeroizing<[u8; 32]>,
+    public: [u8; 32],
+    dalek: std::sync::OnceLock<ed25519_dalek::SigningKey>,
     #[cfg(feature = "aws-lc")]
     fast: Option<aws_lc_rs::signature::Ed25519KeyPair>,
 }
 
 impl EdSecret {
-    fn new(dalek: ed25519_dalek::SigningKey) -> Self {
+    fn new(seed: [u8; 32]) -> Self {
+        let dalek = std::sync::OnceLock::new();
+        #[cfg(feature = "aws-lc")]
+        let fast = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&seed).ok();
+        #[cfg(feature = "aws-lc")]
+        let public = fast.as_ref().and_then(|k| {
+            use aws_lc_rs::signature::KeyPair as _;
+            <[u8; 32]>::try_from(k.public_key().as_ref()).ok()
+        });
+        #[cfg(not(feature = "aws-lc"))]
+        let public: Option<[u8; 32]> = None;
+        let public = public.unwrap_or_else(|| {
+            let k = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let p = k.verifying_key().to_bytes();
+            let _ = dalek.set(k);
+            p
+        });
         EdSecret {
-            #[cfg(feature = "aws-lc")]
-            fast: aws_lc_rs::signature::Ed25519KeyPair::from_seed_and_public_key(
-                dalek.as_bytes(),
-                dalek.verifying_key().as_bytes(),
-            )
-            .ok(),
+            seed: zeroize::Zeroizing::new(seed),
+            public,
             dalek,
+            #[cfg(feature = "aws-lc")]
+            fast,
         }
+    }
+
+    fn dalek(&self) -> &ed25519_dalek::SigningKey {
+        self.dalek
+            .get_or_init(|| ed25519_dalek::SigningKey::from_bytes(&self.seed))
     }
 
     fn sign(&self, msg: &[u8]) -> [u8; 64] {
@@ -92,7 +115,7 @@ impl EdSecret {
                 return b;
             }
         }
-        self.dalek.sign(msg).to_bytes()
+        self.dalek().sign(msg).to_bytes()
     }
 }
 
@@ -130,11 +153,11 @@ impl SigningKey {
     pub fn from_bytes(mode: SigningMode, bytes: [u8; 32], created_at: &str) -> Self {
         match mode {
             SigningMode::Ed25519 => {
-                let k = ed25519_dalek::SigningKey::from_bytes(&bytes);
+                let k = EdSecret::new(bytes);
                 SigningKey {
-                    key_id: ed_key_id(k.verifying_key().as_bytes()),
+                    key_id: ed_key_id(&k.public),
                     mode,
-                    secret: Secret::Ed(Box::new(EdSecret::new(k))),
+                    secret: Secret::Ed(Box::new(k)),
                     created_at: created_at.to_string(),
                 }
             }
@@ -178,7 +201,7 @@ impl SigningKey {
     /// The public key (base64) for Ed25519; `None` for HMAC.
     pub fn public_key_b64(&self) -> Option<String> {
         match &self.secret {
-            Secret::Ed(k) => Some(B64.encode(k.dalek.verifying_key().as_bytes())),
+            Secret::Ed(k) => Some(B64.encode(k.public)),
             Secret::Hmac(_) => None,
         }
     }
@@ -189,7 +212,7 @@ impl SigningKey {
             key_id: self.key_id.clone(),
             mode: self.mode,
             inner: match &self.secret {
-                Secret::Ed(k) => VerifyInner::Ed(k.dalek.verifying_key()),
+                Secret::Ed(k) => VerifyInner::Ed(k.dalek().verifying_key()),
                 Secret::Hmac(b) => VerifyInner::Hmac(*b),
             },
             not_before: None,
@@ -199,7 +222,7 @@ impl SigningKey {
 
     fn secret_b64(&self) -> String {
         match &self.secret {
-            Secret::Ed(k) => B64.encode(k.dalek.to_bytes()),
+            Secret::Ed(k) => B64.encode(*k.seed),
             Secret::Hmac(b) => B64.encode(b),
         }
     }
@@ -771,7 +794,8 @@ mod tests {
             let k = SigningKey::from_bytes(SigningMode::Ed25519, seed, "t");
             let Secret::Ed(ed) = &k.secret else { panic!("not ed25519") };
             prop_assert!(ed.fast.is_some());
-            prop_assert_eq!(ed.sign(&msg), ed.dalek.sign(&msg).to_bytes());
+            prop_assert_eq!(ed.sign(&msg), ed.dalek().sign(&msg).to_bytes());
+            prop_assert_eq!(ed.public, ed.dalek().verifying_key().to_bytes());
         });
     }
 
