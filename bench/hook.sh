@@ -25,3 +25,17 @@ echo "== bash_typical, evidence off (CAVRA_NO_EVIDENCE=1)"
 CAVRA_NO_EVIDENCE=1 "$TMP/hook_timer" "$RUNS" "$TMP/bash_typical.json" "$TMP/empty" -- "$BIN" hook claude-code
 echo "== peak memory (max RSS) of one hook process"
 /usr/bin/time -f "max RSS %M KiB" "$BIN" hook claude-code < "$TMP/bash_dangerous.json" > /dev/null
+echo "== cost of the evidence log: alternating rounds, evidence on vs off (bash_typical)"
+ROUNDS=${ROUNDS:-7}
+PER=$(( RUNS / 4 > 50 ? RUNS / 4 : 50 ))
+for r in $(seq 1 "$ROUNDS"); do
+  on=$("$TMP/hook_timer" "$PER" "$TMP/bash_typical.json" "$TMP/empty" -- "$BIN" hook claude-code | grep -o 'median [0-9.]* ms' | head -1 | awk '{print $2}')
+  off=$(CAVRA_NO_EVIDENCE=1 "$TMP/hook_timer" "$PER" "$TMP/bash_typical.json" "$TMP/empty" -- "$BIN" hook claude-code | grep -o 'median [0-9.]* ms' | head -1 | awk '{print $2}')
+  echo "$on $off"
+done | python3 -c '
+import statistics, sys
+rows = [tuple(map(float, l.split())) for l in sys.stdin if l.strip()]
+d = [a - b for a, b in rows]
+print("rounds (on, off ms):", ", ".join(f"{a:.3f}/{b:.3f}" for a, b in rows))
+print(f"evidence on median {statistics.median(a for a, _ in rows):.3f} ms, off {statistics.median(b for _, b in rows):.3f} ms; "
+      f"median of per-round differences {statistics.median(d):.3f} ms (min {min(d):.3f}, max {max(d):.3f})")'
