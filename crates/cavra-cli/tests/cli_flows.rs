@@ -441,6 +441,33 @@ fn scripts_are_inspected_with_file_and_line() {
         ev("bash scripts/missing.sh", "baseline")["decision"],
         "allow"
     );
+    // written by the same command line: the new text is judged, never the file on disk
+    let v = ev(
+        "echo 'rm -rf ~' > scripts/ok.sh && bash scripts/ok.sh",
+        "baseline",
+    );
+    assert_eq!(v["decision"], "block", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("in script `scripts/ok.sh` line 1"),
+        "{}",
+        v["reason"]
+    );
+    let v = ev(
+        "cp scripts/clean.sh scripts/ok.sh && bash scripts/ok.sh",
+        "strict",
+    );
+    assert_eq!(v["rule_id"], "scripts.not_inspected", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("written earlier in this command line"),
+        "{}",
+        v["reason"]
+    );
     // through the hook, the reason names the file and line
     let o = e.hook(&bash_event("bash scripts/clean.sh", proj), &[]);
     let r = json(&o)["hookSpecificOutput"]["permissionDecisionReason"]

@@ -275,6 +275,9 @@ fn command_request(
         }
     }
     let mut n = 0;
+    // files written by earlier commands of this line, with their text when it is known
+    // (`echo 'rm -rf ~' > x.sh; sh x.sh` runs what was just written, not what is on disk)
+    let mut written_here: Vec<(String, Option<String>)> = Vec::new();
     for inv in &analysis.invocations {
         if inv.program.is_empty() && !inv.dynamic_program {
             continue;
@@ -313,13 +316,37 @@ fn command_request(
                 }
             }
         }
-        if let Some(reader) = env.scripts {
-            let refs = scripts::script_of(&facts, ctx)
-                .into_iter()
-                .chain(scripts::makefile_of(&facts, ctx));
-            for sref in refs {
-                inspect_script(pack, req, ctx, env, reader, &sref, &label, c);
-            }
+        let refs = scripts::script_of(&facts, ctx)
+            .into_iter()
+            .chain(scripts::makefile_of(&facts, ctx));
+        for sref in refs {
+            let source = match written_here.iter().rev().find(|(p, _)| *p == sref.path) {
+                Some((_, Some(text))) => ScriptSource::Text(text.clone()),
+                Some((_, None)) => ScriptSource::Unknown(
+                    "it is written earlier in this command line and its content is not known before it runs"
+                        .into(),
+                ),
+                None => match env.scripts {
+                    Some(reader) => ScriptSource::Reader(reader),
+                    None => continue,
+                },
+            };
+            inspect_script(pack, req, ctx, env, source, &sref, &label, c);
+        }
+        for (path, text) in scripts::files_written(inv, &facts, &analysis.invocations) {
+            // appending to a file: what is there (known from this line, or on disk) + text
+            let text = match text {
+                scripts::Written::Replaced(t) => Some(t),
+                scripts::Written::Appended(t) => {
+                    let before = match written_here.iter().rev().find(|(p, _)| *p == path) {
+                        Some((_, known)) => known.clone(),
+                        None => env.scripts.and_then(|r| r.read_script(&path).ok()),
+                    };
+                    before.map(|b| b + &t)
+                }
+                scripts::Written::Unknown => None,
+            };
+            written_here.push((path, text));
         }
         if !allowed {
             c.uncovered.push(label);
@@ -343,13 +370,23 @@ fn command_request(
 
 const MAX_SCRIPT_DEPTH: usize = 3;
 
+/// Where the text of a script comes from.
+enum ScriptSource<'a> {
+    /// The file as it is now.
+    Reader(&'a dyn scripts::ScriptReader),
+    /// Written by an earlier command of the same line, with this text.
+    Text(String),
+    /// Written by an earlier command of the same line; why its text is not known.
+    Unknown(String),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn inspect_script(
     pack: &CompiledPack,
     req: &ActionRequest,
     ctx: &PathContext,
     env: &EvalEnv<'_>,
-    reader: &dyn scripts::ScriptReader,
+    source: ScriptSource<'_>,
     sref: &scripts::ScriptRef,
     label: &str,
     c: &mut Collector,
@@ -370,7 +407,15 @@ fn inspect_script(
             );
         }
     };
-    let text = match reader.read_script(&sref.path) {
+    let read = match source {
+        ScriptSource::Reader(reader) => reader.read_script(&sref.path),
+        ScriptSource::Text(t) => Ok(t),
+        ScriptSource::Unknown(why) => {
+            not_inspected(c, why);
+            return;
+        }
+    };
+    let text = match read {
         Ok(t) => t,
         Err(e) => {
             // an interpreter's missing file is its own error, not a hidden shell script

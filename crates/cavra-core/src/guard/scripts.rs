@@ -6,6 +6,8 @@
 
 use super::command::CommandFacts;
 use crate::paths::{self, PathContext};
+use crate::policy::compile::Access;
+use cavra_shell::{Invocation, RedirKind, Stdin};
 
 /// Reads script files for the engine. Implemented at the binary edge.
 pub trait ScriptReader: std::fmt::Debug + Sync {
@@ -85,6 +87,109 @@ pub fn script_of(f: &CommandFacts<'_>, ctx: &PathContext) -> Option<ScriptRef> {
         });
     }
     None
+}
+
+/// What an invocation leaves in a file it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The file now holds exactly this text.
+    Replaced(String),
+    /// This text was added at the end.
+    Appended(String),
+    /// Something not known before the command runs (a download, a copy, an edit...).
+    Unknown,
+}
+
+/// The files `inv` writes (absolute paths, as its file accesses resolve them) and what
+/// they then hold, when that is known from the command line itself: `echo`/`printf`
+/// output or a heredoc/herestring (directly or through a pipe) sent to `> file`,
+/// `>> file` or `tee [-a] file`.
+pub fn files_written(
+    inv: &Invocation,
+    f: &CommandFacts<'_>,
+    all: &[Invocation],
+) -> Vec<(String, Written)> {
+    let mut out = Vec::new();
+    // metadata changes leave the text as it is
+    if matches!(
+        f.program.as_str(),
+        "chmod" | "chown" | "chgrp" | "touch" | "chattr" | "setfacl"
+    ) {
+        return out;
+    }
+    for a in f.accesses.iter().filter(|a| a.access == Access::Write) {
+        let to_stdout_redirect = inv.redirects.iter().find(|r| {
+            r.target.value == a.written
+                && matches!(r.fd, None | Some(1))
+                && matches!(r.kind, RedirKind::Write | RedirKind::Append)
+        });
+        let w = if let Some(r) = to_stdout_redirect {
+            match stdout_text(inv, all, 0) {
+                Some(t) if r.kind == RedirKind::Append => Written::Appended(t),
+                Some(t) => Written::Replaced(t),
+                None => Written::Unknown,
+            }
+        } else if f.program == "tee" && inv.argv.iter().skip(1).any(|x| x.value == a.written) {
+            let append = f.flags.iter().any(|x| x == "-a" || x == "--append");
+            match stdin_text(inv, all, 0) {
+                Some(t) if append => Written::Appended(t),
+                Some(t) => Written::Replaced(t),
+                None => Written::Unknown,
+            }
+        } else {
+            Written::Unknown
+        };
+        out.push((a.facts.path.clone(), w));
+    }
+    out
+}
+
+/// What `inv` prints, when the command line alone tells.
+fn stdout_text(inv: &Invocation, all: &[Invocation], depth: usize) -> Option<String> {
+    if depth > 8 || inv.argv.iter().any(|a| a.dynamic) {
+        return None;
+    }
+    let args: Vec<&str> = inv.argv.iter().skip(1).map(|a| a.value.as_str()).collect();
+    match inv.program.as_str() {
+        "echo" => {
+            let mut i = 0;
+            let mut newline = true;
+            while let Some(flag) = args.get(i).filter(|a| {
+                a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| "neE".contains(c))
+            }) {
+                newline &= !flag.contains('n');
+                i += 1;
+            }
+            let mut t = args[i..].join(" ");
+            if newline {
+                t.push('\n');
+            }
+            Some(t)
+        }
+        "printf" => {
+            let (fmt, rest) = args.split_first()?;
+            // the arguments are what ends up in the output when the format only
+            // places them (`printf '%s\n' 'a' 'b'`); a plain format is the output itself
+            let text = if fmt.contains('%') {
+                rest.join("\n")
+            } else {
+                (*fmt).to_string()
+            };
+            Some(text.replace("\\n", "\n").replace("\\t", "\t"))
+        }
+        "cat" | "tee" if args.iter().all(|a| a.starts_with('-')) => stdin_text(inv, all, depth + 1),
+        _ => None,
+    }
+}
+
+/// What `inv` reads on standard input, when the command line alone tells.
+fn stdin_text(inv: &Invocation, all: &[Invocation], depth: usize) -> Option<String> {
+    match &inv.stdin {
+        Stdin::HereDoc(t) => Some(t.clone()),
+        Stdin::HereString(t) => Some(format!("{t}\n")),
+        Stdin::Pipe { from } => stdout_text(all.get(*from)?, all, depth + 1),
+        _ => None,
+    }
 }
 
 /// The Makefile an invocation of `make` reads, and the targets.
