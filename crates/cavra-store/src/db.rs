@@ -196,7 +196,62 @@ impl Store {
         self
     }
 
+    /// Check the file and bring it to the current schema in WAL mode. A database that
+    /// is already there and current is only read; otherwise the work is done under an
+    /// exclusive lock on `<db>.init-lock`, so that processes opening a new database at
+    /// the same moment do it one after the other (interleaved, SQLite's journal-mode
+    /// switch and the schema migration could wait on each other until the busy timeout).
     fn init(&mut self) -> Result<(), StoreError> {
+        if self.is_current()? {
+            return Ok(());
+        }
+        let lock_path = {
+            let mut p = self.path.clone().into_os_string();
+            p.push(".init-lock");
+            PathBuf::from(p)
+        };
+        let lock_err = |detail: String| StoreError::Config {
+            path: lock_path.clone(),
+            detail,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| lock_err(format!("cannot open the initialisation lock: {e}")))?;
+        fs4::fs_std::FileExt::lock_exclusive(&lock)
+            .map_err(|e| lock_err(format!("cannot take the initialisation lock: {e}")))?;
+        let r = self.init_locked();
+        let _ = fs4::fs_std::FileExt::unlock(&lock);
+        r
+    }
+
+    /// Whether the file is a cavra database of the current schema in WAL mode (read only;
+    /// anything else, including a file that is not a database, is left to `init_locked`).
+    fn is_current(&self) -> Result<bool, StoreError> {
+        let read = || -> rusqlite::Result<(i64, i64, String)> {
+            let a = self
+                .conn
+                .query_row("PRAGMA application_id", [], |r| r.get(0))?;
+            let v = self
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let m = self
+                .conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            Ok((a, v, m))
+        };
+        Ok(match read() {
+            Ok((a, v, m)) => {
+                a == APPLICATION_ID && v == SCHEMA_VERSION && m.eq_ignore_ascii_case("wal")
+            }
+            Err(_) => false,
+        })
+    }
+
+    fn init_locked(&mut self) -> Result<(), StoreError> {
         // One read snapshot for the three checks, so that a concurrent first-time
         // migration by another process cannot be half-seen. The first read touches the
         // header: a non-database file fails here, untouched.
