@@ -69,7 +69,7 @@ impl Unsigned<'_> {
     /// Canonical JSON of the unsigned envelope (what `hash` covers).
     pub fn canonical(&self) -> String {
         let mut o = String::with_capacity(self.body.len() + 256);
-        self.write(&mut o, None);
+        self.write_unsigned(&mut o);
         o
     }
 
@@ -80,9 +80,11 @@ impl Unsigned<'_> {
 
     /// Canonical JSON of the full envelope.
     pub fn line(&self, hash: &str, sig: &str) -> String {
-        let mut o = String::with_capacity(self.body.len() + 400);
-        self.write(&mut o, Some((hash, sig)));
-        o
+        let mut o = String::with_capacity(self.body.len() + 256);
+        let at = self.write_unsigned(&mut o);
+        let mut line = String::new();
+        splice(&o, at, hash, sig, &mut line);
+        line
     }
 
     /// Hash, signature (from `sign(hash)`) and full line, encoding the envelope once:
@@ -102,14 +104,23 @@ impl Unsigned<'_> {
         scratch: &mut String,
         line: &mut String,
     ) -> (String, String) {
-        let o = scratch;
-        o.clear();
+        scratch.clear();
+        let at = self.write_unsigned(scratch);
+        let hash = sha256_hex(scratch.as_bytes());
+        let sig = sign(&hash);
+        splice(scratch, at, &hash, &sig, line);
+        (hash, sig)
+    }
+
+    /// Append the unsigned envelope (members in key order) to `o`; returns where the
+    /// `hash` member (after `body`) and the `sig` member (after `seq`) belong.
+    fn write_unsigned(&self, o: &mut String) -> (usize, usize) {
         o.reserve(self.body.len() + 256);
         o.push_str("{\"alg\":");
         write_str(o, self.alg);
         o.push_str(",\"body\":");
         o.push_str(self.body);
-        let a = o.len();
+        let hash_at = o.len();
         o.push_str(",\"key_id\":");
         write_str(o, self.key_id);
         o.push_str(",\"kind\":");
@@ -120,55 +131,28 @@ impl Unsigned<'_> {
         write_str(o, self.record_id);
         o.push_str(",\"seq\":");
         push_u64(o, self.seq);
-        let b = o.len();
+        let sig_at = o.len();
         o.push_str(",\"timestamp\":");
         write_str(o, self.timestamp);
         o.push_str(",\"v\":");
         push_u64(o, u64::from(self.v));
         o.push('}');
-        let hash = sha256_hex(o.as_bytes());
-        let sig = sign(&hash);
-        line.clear();
-        line.reserve(o.len() + hash.len() + sig.len() + 24);
-        line.push_str(&o[..a]);
-        line.push_str(",\"hash\":");
-        write_str(line, &hash);
-        line.push_str(&o[a..b]);
-        line.push_str(",\"sig\":");
-        write_str(line, &sig);
-        line.push_str(&o[b..]);
-        (hash, sig)
+        (hash_at, sig_at)
     }
+}
 
-    fn write(&self, o: &mut String, signed: Option<(&str, &str)>) {
-        o.push_str("{\"alg\":");
-        write_str(o, self.alg);
-        o.push_str(",\"body\":");
-        o.push_str(self.body);
-        if let Some((h, _)) = signed {
-            o.push_str(",\"hash\":");
-            write_str(o, h);
-        }
-        o.push_str(",\"key_id\":");
-        write_str(o, self.key_id);
-        o.push_str(",\"kind\":");
-        write_str(o, self.kind);
-        o.push_str(",\"prev_hash\":");
-        write_str(o, self.prev_hash);
-        o.push_str(",\"record_id\":");
-        write_str(o, self.record_id);
-        o.push_str(",\"seq\":");
-        o.push_str(&self.seq.to_string());
-        if let Some((_, s)) = signed {
-            o.push_str(",\"sig\":");
-            write_str(o, s);
-        }
-        o.push_str(",\"timestamp\":");
-        write_str(o, self.timestamp);
-        o.push_str(",\"v\":");
-        o.push_str(&self.v.to_string());
-        o.push('}');
-    }
+/// The full line: the unsigned envelope `o` with `hash` and `sig` put in their places
+/// (`at` from `write_unsigned`), written to `line` (cleared first).
+fn splice(o: &str, (hash_at, sig_at): (usize, usize), hash: &str, sig: &str, line: &mut String) {
+    line.clear();
+    line.reserve(o.len() + hash.len() + sig.len() + 24);
+    line.push_str(&o[..hash_at]);
+    line.push_str(",\"hash\":");
+    write_str(line, hash);
+    line.push_str(&o[hash_at..sig_at]);
+    line.push_str(",\"sig\":");
+    write_str(line, sig);
+    line.push_str(&o[sig_at..]);
 }
 
 impl<'a> RawRecord<'a> {
