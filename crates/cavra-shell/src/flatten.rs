@@ -268,7 +268,14 @@ pub(crate) struct Fl<'o> {
     /// Current `find -exec` recursion (`find -exec find -exec …`).
     find_nesting: usize,
     depth: usize,
+    /// Functions defined so far and what their bodies call: (callee, whether the call
+    /// multiplies processes — in a pipeline or in the background —, index in `out`).
+    funcs: Vec<(String, Vec<FuncCall>)>,
 }
+
+/// A call made by a function body: callee, whether it multiplies processes (pipeline or
+/// background), index of the invocation in `out`.
+type FuncCall = (String, bool, usize);
 
 pub(crate) fn analyze(src: &str, opts: &AnalyzeOptions) -> Analysis {
     let mut fl = Fl {
@@ -277,6 +284,7 @@ pub(crate) fn analyze(src: &str, opts: &AnalyzeOptions) -> Analysis {
         stdin_dyn: Vec::new(),
         problems: Vec::new(),
         stopped: false,
+        funcs: Vec::new(),
         budget: opts
             .limits
             .max_len
@@ -598,6 +606,7 @@ impl<'o> Fl<'o> {
                 self.command(body, src, st, io);
                 st.restore(m);
                 self.fork_bomb(name, before, src);
+                self.mutual_fork_bomb(name, before, src);
             }
             CmdKind::Test(words) => {
                 for w in words {
@@ -633,7 +642,70 @@ impl<'o> Fl<'o> {
         if name == ":" {
             return; // the body's own `:|:` already is that invocation
         }
-        let from = match self.out[k].stdin {
+        self.bomb_marker(name, k, src);
+    }
+
+    /// Functions that call each other in a cycle in which at least one call multiplies
+    /// processes (`a(){ b|b& }; b(){ a; }`): the same as a function calling itself.
+    /// Checked when each function is defined, over the functions defined so far.
+    fn mutual_fork_bomb(&mut self, name: &str, before: usize, src: &Src) {
+        if name.is_empty() || self.stopped {
+            return;
+        }
+        let calls: Vec<FuncCall> = self.out[before.min(self.out.len())..]
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| !i.program.is_empty() && i.program != name)
+            .map(|(k, i)| {
+                let spawns = i.background || matches!(i.stdin, Stdin::Pipe { .. });
+                (i.program.clone(), spawns, before + k)
+            })
+            .collect();
+        self.funcs.retain(|(f, _)| f != name);
+        self.funcs.push((name.to_string(), calls));
+        if self.funcs.len() > 64 {
+            return;
+        }
+        // depth-first search for a path back to `name`; remember a multiplying call on it
+        let mut stack: Vec<(String, Vec<String>, Option<usize>)> =
+            vec![(name.to_string(), vec![name.to_string()], None)];
+        let mut steps = 0;
+        while let Some((f, path, spawn)) = stack.pop() {
+            steps += 1;
+            if steps > 4096 {
+                return;
+            }
+            let Some((_, calls)) = self.funcs.iter().find(|(g, _)| *g == f) else {
+                continue;
+            };
+            for (callee, spawns, k) in calls {
+                let spawn = spawn.or(spawns.then_some(*k));
+                if callee == name && path.len() > 1 {
+                    if let Some(k) = spawn {
+                        self.problem(
+                            format!(
+                                "functions `{}` call each other recursively (fork bomb pattern)",
+                                path.join("`, `")
+                            ),
+                            where_of(&src.prefix),
+                        );
+                        self.bomb_marker(name, k, src);
+                        return;
+                    }
+                } else if !path.contains(callee) {
+                    let mut p = path.clone();
+                    p.push(callee.clone());
+                    stack.push((callee.clone(), p, spawn));
+                }
+            }
+        }
+    }
+
+    /// A synthetic `:` in the background, fed by a pipe from the multiplying call at
+    /// `out[k]`, so that rules for the classic `:(){ :|:& };:` fire.
+    fn bomb_marker(&mut self, name: &str, k: usize, src: &Src) {
+        let Some(call) = self.out.get(k) else { return };
+        let from = match call.stdin {
             Stdin::Pipe { from } => from,
             _ => k,
         };
@@ -643,9 +715,9 @@ impl<'o> Fl<'o> {
             ..Io::default()
         };
         let origin = format!("{}in function `{name}`, fork bomb pattern", src.prefix);
-        let wrappers = self.out[k].wrappers.clone();
-        let cwd = self.out[k].cwd.clone();
-        let depth = self.out[k].depth;
+        let wrappers = call.wrappers.clone();
+        let cwd = call.cwd.clone();
+        let depth = call.depth;
         self.push_inv(
             vec![Field::synth(":")],
             ":".into(),

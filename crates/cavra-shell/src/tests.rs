@@ -1401,8 +1401,33 @@ fn named_fork_bombs() {
     let a = an(":(){ :|:& };:");
     assert!(has_problem(&a, "function `:` calls itself"));
     assert_eq!(a.invocations.iter().filter(|i| i.program == ":").count(), 3);
+    // functions calling each other, one call multiplying processes
+    for (src, names) in [
+        ("a(){ b|b& }; b(){ a; }; a", "`b`, `a`"),
+        ("f(){ g; }; g(){ f & f; }; f", "`g`, `f`"),
+        ("x(){ y; }; y(){ z; }; z(){ x | x & }; x", "`z`, `x`, `y`"),
+    ] {
+        let a = an(src);
+        assert!(
+            has_problem(
+                &a,
+                &format!("functions {names} call each other recursively (fork bomb pattern)")
+            ),
+            "{src}: {:#?}",
+            a.problems
+        );
+        assert!(
+            a.invocations
+                .iter()
+                .any(|i| i.program == ":" && matches!(i.stdin, Stdin::Pipe { .. })),
+            "{src}"
+        );
+    }
     // ordinary functions and plain recursion are not bombs
     for src in [
+        "a(){ b; }; b(){ a; }",
+        "a(){ ls | grep x & }; b(){ a; }; a",
+        "a(){ b | b & }; c(){ a; }",
         "f() { ls | grep x & }; f",
         "f() { f; }",
         "f() { g | g & }",
