@@ -125,7 +125,10 @@ fn render_segs(f: &Field, value: &str, out: &mut String) {
                             .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_'),
                         Seg::Dyn(_) => false,
                     });
-                    if next_is_name {
+                    // `$94` is `$9` then `4`: positional parameters past 9 need braces
+                    let long_positional =
+                        name.len() > 1 && name.starts_with(|c: char| c.is_ascii_digit());
+                    if next_is_name || long_positional {
                         out.push_str("${");
                         out.push_str(name);
                         out.push('}');

@@ -399,6 +399,7 @@ fn fixpoint_examples() {
         "'if' x; 'A=b' c; \\~x; '#' y",
         // fuzz regressions
         "find . -exec zsh $-m'r c {}' \\; | xa3f,/}",
+        "-{mrm&rr}$/{,- ${94r}$/",
     ] {
         check_fixpoint(s).unwrap();
     }
