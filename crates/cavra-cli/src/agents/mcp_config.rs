@@ -318,6 +318,23 @@ pub fn install(t: &Target, exe: &str, make_backup: bool) -> Result<Option<McpOut
     Ok(Some(outcome(path, change, backup, note)))
 }
 
+/// What `uninstall` reports without touching the file, unless the entry under
+/// `SERVER_NAME` (`found`: absent, unreadable, or an entry) is CAVRA's own.
+fn keep_unless_cavra(path: &Path, found: Option<Option<Entry>>) -> Option<McpOutcome> {
+    match found {
+        None => Some(outcome(path, Change::NotPresent, None, None)),
+        Some(Some(e)) if e.is_cavra() => None,
+        Some(e) => {
+            let e = e.unwrap_or(Entry {
+                command: "?".into(),
+                args: vec![],
+            });
+            let note = foreign_note(path, &e);
+            Some(outcome(path, Change::NotPresent, None, Some(note)))
+        }
+    }
+}
+
 /// Removes exactly CAVRA's server entry. `make_backup` as for [`install`].
 pub fn uninstall(t: &Target, make_backup: bool) -> Result<Option<McpOutcome>> {
     let (path, text, empty) = match t {
@@ -331,20 +348,10 @@ pub fn uninstall(t: &Target, make_backup: bool) -> Result<Option<McpOutcome>> {
             let Some(servers) = root.get_mut("mcpServers").and_then(Value::as_object_mut) else {
                 return Ok(Some(outcome(path, Change::NotPresent, None, None)));
             };
-            match servers.get(SERVER_NAME).map(json_entry) {
-                None => return Ok(Some(outcome(path, Change::NotPresent, None, None))),
-                Some(Some(e)) if e.is_cavra() => {
-                    servers.shift_remove(SERVER_NAME);
-                }
-                Some(e) => {
-                    let e = e.unwrap_or(Entry {
-                        command: "?".into(),
-                        args: vec![],
-                    });
-                    let note = foreign_note(path, &e);
-                    return Ok(Some(outcome(path, Change::NotPresent, None, Some(note))));
-                }
+            if let Some(keep) = keep_unless_cavra(path, servers.get(SERVER_NAME).map(json_entry)) {
+                return Ok(Some(keep));
             }
+            servers.shift_remove(SERVER_NAME);
             if servers.is_empty() {
                 root.shift_remove("mcpServers");
             }
@@ -360,20 +367,10 @@ pub fn uninstall(t: &Target, make_backup: bool) -> Result<Option<McpOutcome>> {
             let Some(servers) = doc.get_mut("mcp_servers").and_then(Item::as_table_like_mut) else {
                 return Ok(Some(outcome(path, Change::NotPresent, None, None)));
             };
-            match servers.get(SERVER_NAME).map(toml_entry) {
-                None => return Ok(Some(outcome(path, Change::NotPresent, None, None))),
-                Some(Some(e)) if e.is_cavra() => {
-                    servers.remove(SERVER_NAME);
-                }
-                Some(e) => {
-                    let e = e.unwrap_or(Entry {
-                        command: "?".into(),
-                        args: vec![],
-                    });
-                    let note = foreign_note(path, &e);
-                    return Ok(Some(outcome(path, Change::NotPresent, None, Some(note))));
-                }
+            if let Some(keep) = keep_unless_cavra(path, servers.get(SERVER_NAME).map(toml_entry)) {
+                return Ok(Some(keep));
             }
+            servers.remove(SERVER_NAME);
             if servers.is_empty() {
                 doc.remove("mcp_servers");
             }
