@@ -51,12 +51,20 @@ pub struct DecideOptions {
     /// Headless: a require-approval decision opens an approval request and blocks.
     pub non_interactive: bool,
     pub registry: Option<McpRegistry>,
+    /// May create the CAVRA directory (evidence log, key, approvals database) when it does
+    /// not exist yet; read-only commands pass `false` and then record nothing without one.
+    pub create_state: bool,
+    /// Open an approval request for a require-approval decision (agents with no native
+    /// "ask": the person needs something to approve).
+    pub open_approval: bool,
 }
 
 /// A decision and what happened around it.
 #[derive(Debug)]
 pub struct Decided {
     pub decision: Decision,
+    /// This decision's id (unique per decision).
+    pub decision_id: String,
     /// The evidence record id, when recorded.
     pub record_id: Option<String>,
     /// A pending approval request opened for this action (headless mode).
@@ -342,17 +350,21 @@ pub fn decide(
             }
         }
     }
-    if pack.defaults.escalation.is_some() {
+    let state = opts.create_state || ctx.cavra_dir.is_dir();
+    if pack.defaults.escalation.is_some() && state {
         escalate(ctx, req, &mut d, &mut db)?;
     }
+    // unique per decision: a repeated identical request gets a new id (its request hash
+    // stays the same)
+    let decision_id = new_decision_id();
     if d.decision == Outcome::RequireApproval
-        && (opts.non_interactive || pack.defaults.non_interactive)
+        && (opts.non_interactive || pack.defaults.non_interactive || opts.open_approval)
     {
         let store = db.with_config(&ctx.cavra_dir)?;
         let a = store.create_approval(
             cavra_store::NewApproval {
                 request_hash: d.request_hash.clone(),
-                decision_id: d.request_hash.chars().take(16).collect(),
+                decision_id: decision_id.clone(),
                 session_id: req.session_id.clone(),
                 agent_id: req.actor.agent_id.clone(),
                 action_type: d.action_type.clone(),
@@ -373,8 +385,7 @@ pub fn decide(
     }
     d.evaluation_us = t0.elapsed().as_secs_f64() * 1e6;
     let mut record_id = None;
-    if opts.record && std::env::var_os("CAVRA_NO_EVIDENCE").is_none() {
-        let decision_id = format!("dec-{}", &d.request_hash[..16.min(d.request_hash.len())]);
+    if opts.record && state && std::env::var_os("CAVRA_NO_EVIDENCE").is_none() {
         let mut body = decision_record(req, &d, &decision_id);
         if let Some(id) = &approval_id {
             body["approval_id"] = json!(id);
@@ -393,7 +404,21 @@ pub fn decide(
     }
     Ok(Decided {
         decision: d,
+        decision_id,
         record_id,
         approval_id,
     })
+}
+
+/// A fresh decision id: `dec-` and 16 random hex digits.
+pub fn new_decision_id() -> String {
+    use rand_core::RngCore;
+    let mut b = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut b);
+    let mut s = String::with_capacity(20);
+    s.push_str("dec-");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
 }

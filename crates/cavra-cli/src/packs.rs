@@ -171,8 +171,9 @@ fn read_cache(cf: &Path) -> Option<CompiledPack> {
     CompiledPack::from_normalized(entry.compiled).ok()
 }
 
-/// Loads the pack the user chose; without a choice, `.cavra/policy.yaml` in the project (the
-/// directory `project_dir`), else the bundled baseline.
+/// Loads the pack the user chose; without a choice, `policy.yaml` in the project's CAVRA
+/// directory (the nearest `.cavra` from `project_dir` up to its repository root), else the
+/// bundled baseline.
 pub fn load(choice: &PackChoice, project_dir: Option<&Path>) -> Result<(CompiledPack, Origin)> {
     if let Some(p) = &choice.policy {
         if p.extension().is_some_and(|e| e == "json") {
@@ -218,9 +219,11 @@ pub fn load(choice: &PackChoice, project_dir: Option<&Path>) -> Result<(Compiled
         ));
     }
     if let Some(dir) = project_dir {
-        let p = dir.join(".cavra").join("policy.yaml");
+        // the project's CAVRA directory: the nearest `.cavra` up to the repository root
+        let cavra = crate::ctx::locate_path(Some(dir)).project_cavra_dir;
+        let p = cavra.join("policy.yaml");
         if p.is_file() {
-            let cache = dir.join(".cavra").join("cache");
+            let cache = cavra.join("cache");
             return Ok((
                 compile_file_cached(&p, &choice.policy_dirs, Some(&cache))?,
                 Origin::File(p),

@@ -110,8 +110,7 @@ pub fn norm(input: &Value, key: &str, keys: &[&str]) -> Value {
 /// Records a non-decision agent event (post-tool, session start/end) in the evidence log of
 /// the call's project. Failures are reported on stderr, never block the agent.
 pub fn record(ctx: &Ctx, explicit_dir: bool, cwd: Option<&str>, event: &str, body: Value) {
-    let project = hook::project_dir(cwd);
-    let hctx = hook::hook_ctx(ctx, explicit_dir, &project);
+    let hctx = hook::ctx_at(ctx, explicit_dir, &crate::ctx::locate(cwd));
     let kind = event_kind(event);
     if let Err(e) = hook::record_event(&hctx, kind, body) {
         eprintln!("CAVRA could not record the {event} event: {e:#}");

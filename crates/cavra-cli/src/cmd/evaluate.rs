@@ -111,10 +111,6 @@ pub fn request_from_json(v: &Value) -> Result<ActionRequest> {
     Ok(req)
 }
 
-fn home() -> Option<String> {
-    std::env::var("HOME").ok()
-}
-
 pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
     let mut req = if let Some(r) = &args.request {
         let text = if r == "-" {
@@ -144,22 +140,29 @@ pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
     if args.operation.is_some() {
         req.operation = args.operation.clone();
     }
-    if req.cwd.is_none() {
-        req.cwd = args.cwd.clone().or_else(|| {
-            std::env::current_dir()
-                .ok()
-                .map(|p| p.display().to_string())
-        });
+    // where the action happens, resolved exactly as the hook does
+    let given_repo = args.repo.clone().or_else(|| req.repo_root.clone());
+    let cwd = req.cwd.clone().or_else(|| args.cwd.clone());
+    let loc = crate::ctx::locate(cwd.as_deref());
+    crate::cmd::hook::place(&mut req, &loc);
+    if given_repo.is_some() {
+        req.repo_root = given_repo;
     }
-    if args.repo.is_some() {
-        req.repo_root = args.repo.clone();
-    }
-    req.home = home();
     if let Some(m) = &args.mode {
         req.mode =
             Some(Mode::parse(m).ok_or_else(|| anyhow!("unknown mode `{m}` (enforce, shadow)"))?);
     }
     Ok(req)
+}
+
+/// Where the project policy of a request is looked for: its working directory when that
+/// exists, else the process's (as the hook does).
+fn pack_dir(req: &ActionRequest) -> PathBuf {
+    req.cwd
+        .as_deref()
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| crate::ctx::locate(None).project)
 }
 
 pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
@@ -168,8 +171,7 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
     if choice.pack.is_none() && choice.policy.is_none() {
         choice.pack = req.policy_pack.clone();
     }
-    let project = std::env::current_dir().ok();
-    let (pack, _origin) = packs::load(&choice, project.as_deref())?;
+    let (pack, _origin) = packs::load(&choice, Some(&pack_dir(&req)))?;
     req.policy_pack = Some(pack.id.clone());
     let registry = args
         .registry
@@ -180,11 +182,15 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
         record: !args.no_record,
         non_interactive: args.non_interactive,
         registry,
+        // a read-only command: no `.cavra/` (or key) is created as a side effect
+        create_state: false,
+        open_approval: false,
     };
     let decided = decide(ctx, &pack, &req, &opts)?;
     let d = &decided.decision;
     if ctx.json {
         let mut v = serde_json::to_value(d)?;
+        v["decision_id"] = json!(decided.decision_id);
         if let Some(id) = &decided.record_id {
             v["evidence_record"] = json!(id);
         }
@@ -215,19 +221,20 @@ pub fn explain(args: ExplainArgs, ctx: &Ctx) -> Result<i32> {
     let mut a = args.eval;
     a.no_record = true;
     let req = build_request(&a)?;
-    let project = std::env::current_dir().ok();
     let mut choice = a.packs.choice();
     if choice.pack.is_none() && choice.policy.is_none() {
         choice.pack = req.policy_pack.clone();
     }
-    let (pack, origin) = packs::load(&choice, project.as_deref())?;
+    let (pack, origin) = packs::load(&choice, Some(&pack_dir(&req)))?;
     let registry = a
         .registry
         .as_deref()
         .map(packs::load_registry)
         .transpose()?;
+    let reader = crate::decide::FsScriptReader;
     let env = cavra_core::guard::EvalEnv {
         registry: registry.as_ref(),
+        scripts: Some(&reader),
         ..Default::default()
     };
     let d = cavra_core::guard::evaluate(&pack, &req, &env);

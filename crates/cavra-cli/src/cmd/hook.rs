@@ -34,6 +34,13 @@ pub enum Agent {
 }
 
 impl Agent {
+    /// Can the agent ask its user to confirm a tool call? Codex, Gemini CLI and Copilot CLI
+    /// act on "deny" only, so a require-approval decision must open an approval request for
+    /// a person to approve (the retry then passes once).
+    pub fn has_native_ask(self) -> bool {
+        matches!(self, Agent::ClaudeCode | Agent::Cursor)
+    }
+
     pub fn kind(self) -> &'static str {
         match self {
             Agent::ClaudeCode => "claude-code",
@@ -98,38 +105,12 @@ pub struct ToolCall {
 
 pub(crate) use cavra_core::hooks::str_field;
 
-/// Maps a tool call to the action requests it implies. `Err` = unknown tool or bad input.
-pub fn map_tool(call: &ToolCall) -> std::result::Result<Vec<ActionRequest>, String> {
-    cavra_core::hooks::map_tool(&call.tool, &call.input, call.cwd.as_deref())
-}
 
-/// Finds the repository root above `dir` (a directory containing `.git`).
-pub fn find_repo_root(dir: &Path) -> Option<PathBuf> {
-    let mut d = Some(dir);
-    while let Some(x) = d {
-        if x.join(".git").exists() {
-            return Some(x.to_path_buf());
-        }
-        d = x.parent();
-    }
-    None
-}
+pub use crate::ctx::find_repo_root;
 
-fn current_branch(repo: &Path) -> Option<String> {
-    let head = std::fs::read_to_string(repo.join(".git").join("HEAD")).ok()?;
-    head.trim()
-        .strip_prefix("ref: refs/heads/")
-        .map(str::to_string)
-}
-
-/// Project directory of a call: the repository containing its cwd, else the cwd (when it
-/// exists), else the process's current directory.
+/// Project directory of a call (see [`crate::ctx::locate`]).
 pub fn project_dir(cwd: Option<&str>) -> PathBuf {
-    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    match cwd.map(PathBuf::from) {
-        Some(p) if p.is_dir() => find_repo_root(&p).unwrap_or(p),
-        _ => find_repo_root(&here).unwrap_or(here),
-    }
+    crate::ctx::locate(cwd).project
 }
 
 /// The CAVRA directory for a hook call: `--cavra-dir`/`$CAVRA_DIR`, else `<project>/.cavra`.
@@ -139,6 +120,25 @@ pub fn hook_ctx(ctx: &Ctx, explicit: bool, project: &Path) -> Ctx {
         c.cavra_dir = project.join(".cavra");
     }
     c
+}
+
+/// The CAVRA directory for a call at `loc`: `--cavra-dir`/`$CAVRA_DIR`, else the project's
+/// CAVRA directory found from the call's working directory.
+pub fn ctx_at(ctx: &Ctx, explicit: bool, loc: &crate::ctx::Location) -> Ctx {
+    let mut c = ctx.clone();
+    if !explicit {
+        c.cavra_dir = loc.project_cavra_dir.clone();
+    }
+    c
+}
+
+/// Fills in where a request happens from its location: absolute cwd, repository root,
+/// branch and home — the same for every entry point.
+pub fn place(req: &mut ActionRequest, loc: &crate::ctx::Location) {
+    req.cwd = Some(loc.cwd.display().to_string());
+    req.repo_root = loc.repo_root.as_ref().map(|p| p.display().to_string());
+    req.git_branch = loc.branch.clone();
+    req.home = loc.home.clone();
 }
 
 fn rank(v: VerdictKind) -> u8 {
@@ -192,9 +192,18 @@ fn decide_call_inner(
     args: &HookArgs,
     call: &ToolCall,
 ) -> Result<Verdict> {
-    let reqs = map_tool(call).map_err(|e| anyhow!(e))?;
-    let project = project_dir(call.cwd.as_deref());
-    let ctx = hook_ctx(ctx, explicit_dir, &project);
+    // a relative or missing cwd is taken against the hook process's working directory, so
+    // relative paths in the tool input reach the rules as the paths they are
+    let loc = crate::ctx::locate(call.cwd.as_deref());
+    let cwd = loc.cwd.display().to_string();
+    let reqs = cavra_core::hooks::map_tool(&call.tool, &call.input, Some(&cwd))
+        .map_err(|e| anyhow!(e))?;
+    let ctx = ctx_at(ctx, explicit_dir, &loc);
+    let pack_dir = if loc.cwd.is_dir() {
+        loc.cwd.clone()
+    } else {
+        loc.project.clone()
+    };
     let choice = PackChoice {
         pack: args.packs.pack.clone(),
         policy: args.packs.policy.clone(),
@@ -202,24 +211,19 @@ fn decide_call_inner(
     };
     crate::timing("payload read and mapped");
     let (pack, _) =
-        packs::load(&choice, Some(&project)).context("the policy could not be loaded")?;
+        packs::load(&choice, Some(&pack_dir)).context("the policy could not be loaded")?;
     crate::timing("pack loaded");
     let registry = args
         .registry
         .as_deref()
         .map(packs::load_registry)
         .transpose()?;
-    let repo_root = call
-        .cwd
-        .as_deref()
-        .map(Path::new)
-        .filter(|p| p.is_dir())
-        .and_then(find_repo_root);
-    let branch = repo_root.as_deref().and_then(current_branch);
     let opts = DecideOptions {
         record: true,
         non_interactive: args.non_interactive,
         registry,
+        create_state: true,
+        open_approval: !call.agent.has_native_ask(),
     };
     let mut best: Option<Verdict> = None;
     if reqs.is_empty() {
@@ -234,10 +238,7 @@ fn decide_call_inner(
             agent_id: format!("{}@{}", call.agent.kind(), hostname()),
             kind: call.agent.kind().to_string(),
         };
-        req.cwd = call.cwd.clone();
-        req.repo_root = repo_root.as_ref().map(|p| p.display().to_string());
-        req.home = std::env::var("HOME").ok();
-        req.git_branch = branch.clone();
+        place(&mut req, &loc);
         req.policy_pack = Some(pack.id.clone());
         let decided = decide(&ctx, &pack, &req, &opts)?;
         crate::timing("decided and recorded");
@@ -339,8 +340,9 @@ fn claude_code(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     let session = str_field(&event, &["session_id"]).unwrap_or_else(|| "unknown-session".into());
     let cwd = str_field(&event, &["cwd"]);
     if event_name != "PreToolUse" {
-        let project = project_dir(cwd.as_deref());
-        let hctx = hook_ctx(ctx, explicit_dir, &project);
+        let loc = crate::ctx::locate(cwd.as_deref());
+        let project = loc.project.clone();
+        let hctx = ctx_at(ctx, explicit_dir, &loc);
         let kind = match event_name.as_str() {
             "PostToolUse" => "post_tool",
             "SessionStart" | "SessionEnd" | "Stop" | "SubagentStop" => "session",

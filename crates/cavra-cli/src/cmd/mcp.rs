@@ -80,11 +80,10 @@ struct Server {
 }
 
 fn serve(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
-    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let project = super::hook::find_repo_root(&here).unwrap_or(here);
+    let loc = crate::ctx::locate(None);
     let mut server = Server {
-        ctx: super::hook::hook_ctx(ctx, explicit_dir, &project),
-        project,
+        ctx: super::hook::ctx_at(ctx, explicit_dir, &loc),
+        project: loc.project,
         args,
         client: None,
         session: format!("mcp-{}", std::process::id()),
@@ -401,10 +400,12 @@ impl Server {
                 .unwrap_or_else(|| "mcp-client".to_string());
         }
         req.actor.kind = "agent".into();
-        if req.cwd.is_none() {
-            req.cwd = Some(self.project.display().to_string());
-        }
-        req.home = std::env::var("HOME").ok();
+        // where the action happens, resolved exactly as the hook does (default: the project)
+        let cwd = req
+            .cwd
+            .clone()
+            .unwrap_or_else(|| self.project.display().to_string());
+        super::hook::place(&mut req, &crate::ctx::locate(Some(&cwd)));
         Ok(req)
     }
 
@@ -415,6 +416,8 @@ impl Server {
             record: true,
             non_interactive: self.args.non_interactive,
             registry: self.registry()?,
+            create_state: true,
+            open_approval: false,
         };
         let decided = decide(&self.ctx, &pack, req, &opts).map_err(|e| format!("{e:#}"))?;
         let mut v = serde_json::to_value(&decided.decision).map_err(|e| e.to_string())?;

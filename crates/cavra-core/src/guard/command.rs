@@ -912,6 +912,15 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
     {
         return false;
     }
+    if !m.subcommand_none.is_empty()
+        && (f.subcommand.is_empty()
+            || m.subcommand_none.iter().any(|seq| {
+                seq.len() <= f.subcommand.len()
+                    && seq.iter().zip(&f.subcommand).all(|(g, w)| g.matches(w))
+            }))
+    {
+        return false;
+    }
     if !m.flags_any.is_empty() && !m.flags_any.iter().any(|x| flag_present(&f.flags, x)) {
         return false;
     }
@@ -978,4 +987,126 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
         }
     }
     true
+}
+
+/// Options of `cargo run` (and cargo's global options) that take a value.
+const CARGO_RUN_VALUE_OPTIONS: &[&str] = &[
+    "-p",
+    "--package",
+    "--bin",
+    "--example",
+    "-F",
+    "--features",
+    "-j",
+    "--jobs",
+    "--profile",
+    "--target",
+    "--target-dir",
+    "--manifest-path",
+    "--message-format",
+    "--color",
+    "--config",
+    "-Z",
+    "-C",
+    "--lockfile-path",
+];
+
+/// The program name given to the binary a plain `cargo run` builds (no `--bin`, `--example`
+/// or `--package`): which binary that is depends on the workspace, so rules name it by this
+/// placeholder (it contains a space, so no real program has it).
+pub const CARGO_RUN_DEFAULT: &str = "cargo run";
+
+/// `cargo run [OPTIONS] [--] ARGS` runs a binary of the workspace with `ARGS`: the
+/// invocation of that binary, so the rules about it apply to this route too. The binary is
+/// named by `--bin`/`--example`, else by `-p`/`--package`, else [`CARGO_RUN_DEFAULT`].
+pub fn cargo_run_target(inv: &Invocation) -> Option<Invocation> {
+    if lower_program(&inv.program) != "cargo" {
+        return None;
+    }
+    let argv = inv.argv.get(1..)?;
+    let takes_value = |v: &str| CARGO_RUN_VALUE_OPTIONS.contains(&v);
+    let mut it = argv.iter();
+    // up to the subcommand: toolchain (`+nightly`), global options
+    loop {
+        let a = it.next()?;
+        let v = a.value.as_str();
+        if v == "run" || v == "r" {
+            break;
+        }
+        if v.starts_with('+') || (v.starts_with('-') && v.contains('=')) {
+            continue;
+        }
+        if v.starts_with('-') {
+            if takes_value(v) {
+                it.next();
+            }
+            continue;
+        }
+        // another subcommand
+        return None;
+    }
+    let mut bin: Option<String> = None;
+    let mut package: Option<String> = None;
+    let mut args: Vec<Arg> = Vec::new();
+    let mut end = false;
+    while let Some(a) = it.next() {
+        let v = a.value.as_str();
+        if end || !v.starts_with('-') || v == "-" {
+            args.push(a.clone());
+            continue;
+        }
+        if v == "--" {
+            end = true;
+            continue;
+        }
+        let (name, inline) = match v.split_once('=') {
+            Some((n, x)) if n.starts_with("--") => (n, Some(x.to_string())),
+            _ => (v, None),
+        };
+        // `-pNAME`: a short option with its value attached
+        let (name, inline) = match (inline, name.get(..2)) {
+            (None, Some(short)) if name.len() > 2 && !name.starts_with("--") => {
+                if takes_value(short) {
+                    (short, name.get(2..).map(str::to_string))
+                } else {
+                    (name, None)
+                }
+            }
+            (x, _) => (name, x),
+        };
+        if !takes_value(name) {
+            continue;
+        }
+        let value = match inline {
+            Some(x) => Some(x),
+            None => it.next().map(|n| n.value.clone()),
+        };
+        match name {
+            "--bin" | "--example" => bin = value,
+            "-p" | "--package" => package = value,
+            _ => {}
+        }
+    }
+    let name = bin
+        .or(package)
+        .map(|n| lower_program(&n))
+        .unwrap_or_else(|| CARGO_RUN_DEFAULT.to_string());
+    let mut argv = vec![Arg {
+        value: name.clone(),
+        ..Arg::default()
+    }];
+    argv.extend(args);
+    let values: Vec<&str> = argv.iter().map(|a| a.value.as_str()).collect();
+    let mut wrappers = inv.wrappers.clone();
+    wrappers.push("cargo".into());
+    Some(Invocation {
+        text: cavra_shell::render_argv(&values),
+        argv,
+        program: name,
+        dynamic_program: false,
+        wrappers,
+        origin: format!("{}, the binary `cargo run` builds", inv.origin),
+        redirects: Vec::new(),
+        ..inv.clone()
+    })
 }

@@ -163,6 +163,70 @@ pub fn request_facts(operation: &str, target: &str, protected: &[Glob]) -> GitFa
     }
 }
 
+/// The git command lines a reference-style request stands for (`operation` + target
+/// `origin/main`, `main` or `release/1.2`), so a structured request gets the same analysis
+/// as the command. A target with a `/` is read both ways: a branch named `release/1.2` on
+/// the default remote, and remote `origin` + branch `main`. An operation not named here
+/// becomes `git <operation> <target>` (underscores as dashes); an operation that is not one
+/// word gives no command (the structured facts still apply).
+pub fn equivalent_commands(operation: &str, target: &str) -> Vec<String> {
+    let op = operation.trim().to_ascii_lowercase().replace('-', "_");
+    let op = if op.is_empty() { "push".to_string() } else { op };
+    if !op.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Vec::new();
+    }
+    let t = target.trim();
+    let mut readings: Vec<(String, String)> = Vec::new();
+    if !t.is_empty() {
+        readings.push(("origin".into(), t.to_string()));
+        if let Some((r, b)) = t.split_once('/') {
+            if !r.is_empty() && !b.is_empty() && !t.starts_with("refs/") {
+                readings.push((r.to_string(), b.to_string()));
+            }
+        }
+    }
+    let push = |flags: &[&str]| -> Vec<String> {
+        if readings.is_empty() {
+            let mut argv = vec!["git", "push"];
+            argv.extend_from_slice(flags);
+            return vec![cavra_shell::render_argv(&argv)];
+        }
+        readings
+            .iter()
+            .map(|(remote, branch)| {
+                let mut argv = vec!["git", "push"];
+                argv.extend_from_slice(flags);
+                argv.push(remote);
+                argv.push(branch);
+                cavra_shell::render_argv(&argv)
+            })
+            .collect()
+    };
+    let on_target = |words: &[&str]| -> Vec<String> {
+        let mut argv = vec!["git"];
+        argv.extend_from_slice(words);
+        if !t.is_empty() {
+            argv.push(t);
+        }
+        vec![cavra_shell::render_argv(&argv)]
+    };
+    match op.as_str() {
+        "push" => push(&[]),
+        "force_push" | "push_force" | "force" => push(&["--force"]),
+        "force_with_lease" | "force_push_with_lease" | "push_force_with_lease" => {
+            push(&["--force-with-lease"])
+        }
+        "delete" | "delete_ref" | "delete_branch" | "delete_remote_branch" | "push_delete" => {
+            push(&["--delete"])
+        }
+        "reset" | "reset_hard" | "hard_reset" => on_target(&["reset", "--hard"]),
+        other => {
+            let word = other.replace('_', "-");
+            on_target(&[word.as_str()])
+        }
+    }
+}
+
 fn opt_eq(want: Option<bool>, have: bool) -> bool {
     want.is_none_or(|w| w == have)
 }
@@ -214,6 +278,33 @@ mod tests {
         assert!(f.force && f.protected);
         let f = push_facts(&v("-o ci.skip origin feat"), None, &prot());
         assert_eq!(f.remote.as_deref(), Some("origin"));
+    }
+
+    #[test]
+    fn equivalent_commands_of_structured_requests() {
+        assert_eq!(
+            equivalent_commands("force_push", "origin/main"),
+            vec![
+                "git push --force origin origin/main",
+                "git push --force origin main"
+            ]
+        );
+        assert_eq!(equivalent_commands("push", ""), vec!["git push"]);
+        assert_eq!(
+            equivalent_commands("delete", "main"),
+            vec!["git push --delete origin main"]
+        );
+        assert_eq!(
+            equivalent_commands("reset", "HEAD~3"),
+            vec!["git reset --hard 'HEAD~3'"]
+        );
+        assert_eq!(equivalent_commands("rebase", "main"), vec!["git rebase main"]);
+        // a target with shell syntax is one quoted word, never code
+        assert_eq!(
+            equivalent_commands("push", "x;rm -rf ~"),
+            vec!["git push origin 'x;rm -rf ~'"]
+        );
+        assert!(equivalent_commands("push --force", "main").is_empty());
     }
 
     #[test]

@@ -278,7 +278,13 @@ fn command_request(
     // files written by earlier commands of this line, with their text when it is known
     // (`echo 'rm -rf ~' > x.sh; sh x.sh` runs what was just written, not what is on disk)
     let mut written_here: Vec<(String, Option<String>)> = Vec::new();
-    for inv in &analysis.invocations {
+    // programs that run another program of their own (`cargo run -- ARGS` runs a binary)
+    let looked_through: Vec<cavra_shell::Invocation> = analysis
+        .invocations
+        .iter()
+        .filter_map(command::cargo_run_target)
+        .collect();
+    for inv in analysis.invocations.iter().chain(&looked_through) {
         if inv.program.is_empty() && !inv.dynamic_program {
             continue;
         }
@@ -487,6 +493,11 @@ fn git_request(
         }
     }
     builtin_git(pack, &facts, label, c);
+    // the same git analysis as the equivalent command: `force_push` of `origin/main` is
+    // judged as `git push --force origin main`
+    for cmd in git::equivalent_commands(op, t) {
+        command_request(pack, req, ctx, env, &cmd, None, c);
+    }
     c.scope = Some(format!("git {op} to `{t}`"));
 }
 

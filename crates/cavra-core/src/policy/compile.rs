@@ -158,6 +158,7 @@ pub struct FileMatcher {
 pub struct CommandMatcher {
     pub program: Vec<Glob>,
     pub subcommand: Vec<Vec<Glob>>,
+    pub subcommand_none: Vec<Vec<Glob>>,
     pub flags_any: Vec<String>,
     pub flags_all: Vec<String>,
     pub flags_none: Vec<String>,
@@ -547,6 +548,19 @@ fn sev(s: &Option<String>, default: Severity) -> Severity {
     s.as_deref().and_then(Severity::parse).unwrap_or(default)
 }
 
+/// Space-separated word sequences (`"policy show"`), each word a glob.
+fn word_globs(list: &[String], ctx: &str) -> Result<Vec<Vec<Glob>>, PolicyError> {
+    list.iter()
+        .map(|s| {
+            globs(
+                &s.split_whitespace().map(str::to_string).collect::<Vec<_>>(),
+                false,
+                ctx,
+            )
+        })
+        .collect()
+}
+
 fn globs(list: &[String], text: bool, ctx: &str) -> Result<Vec<Glob>, PolicyError> {
     list.iter()
         .map(|g| {
@@ -736,17 +750,8 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         } else if let Some(c) = &m.command {
             Matcher::Command(Box::new(CommandMatcher {
                 program: globs(&c.program, false, &ctx)?,
-                subcommand: c
-                    .subcommand
-                    .iter()
-                    .map(|s| {
-                        globs(
-                            &s.split_whitespace().map(str::to_string).collect::<Vec<_>>(),
-                            false,
-                            &ctx,
-                        )
-                    })
-                    .collect::<Result<_, _>>()?,
+                subcommand: word_globs(&c.subcommand, &ctx)?,
+                subcommand_none: word_globs(&c.subcommand_none, &ctx)?,
                 flags_any: c.flags_any.clone(),
                 flags_all: c.flags_all.clone(),
                 flags_none: c.flags_none.clone(),

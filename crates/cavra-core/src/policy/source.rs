@@ -217,6 +217,11 @@ pub struct CommandMatchSource {
     /// Subcommand word sequences (space separated globs), e.g. `["iam create-*"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subcommand: Vec<String>,
+    /// Subcommand word sequences none of which may start the subcommand: the rule matches a
+    /// command that has a subcommand outside this list (an allow-list turned around, so an
+    /// unknown or future subcommand matches). A command with no subcommand never matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subcommand_none: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags_any: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
