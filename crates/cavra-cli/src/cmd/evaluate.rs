@@ -165,7 +165,7 @@ fn pack_dir(req: &ActionRequest) -> PathBuf {
         .unwrap_or_else(|| crate::ctx::locate(None).project)
 }
 
-pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
+pub fn run(args: EvaluateArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     let mut req = build_request(&args)?;
     let mut choice = args.packs.choice();
     if choice.pack.is_none() && choice.policy.is_none() {
@@ -182,8 +182,9 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
         record: !args.no_record,
         non_interactive: args.non_interactive,
         registry,
-        // a read-only command: no `.cavra/` (or key) is created as a side effect
-        create_state: false,
+        // a read-only command: the project's `.cavra/` (and a key) is not created as a side
+        // effect; a directory named with --cavra-dir / $CAVRA_DIR is
+        create_state: explicit_dir,
         open_approval: false,
     };
     let decided = decide(ctx, &pack, &req, &opts)?;

@@ -105,7 +105,6 @@ pub struct ToolCall {
 
 pub(crate) use cavra_core::hooks::str_field;
 
-
 pub use crate::ctx::find_repo_root;
 
 /// Project directory of a call (see [`crate::ctx::locate`]).
@@ -196,8 +195,8 @@ fn decide_call_inner(
     // relative paths in the tool input reach the rules as the paths they are
     let loc = crate::ctx::locate(call.cwd.as_deref());
     let cwd = loc.cwd.display().to_string();
-    let reqs = cavra_core::hooks::map_tool(&call.tool, &call.input, Some(&cwd))
-        .map_err(|e| anyhow!(e))?;
+    let reqs =
+        cavra_core::hooks::map_tool(&call.tool, &call.input, Some(&cwd)).map_err(|e| anyhow!(e))?;
     let ctx = ctx_at(ctx, explicit_dir, &loc);
     let pack_dir = if loc.cwd.is_dir() {
         loc.cwd.clone()

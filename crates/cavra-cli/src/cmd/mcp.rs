@@ -421,6 +421,7 @@ impl Server {
         };
         let decided = decide(&self.ctx, &pack, req, &opts).map_err(|e| format!("{e:#}"))?;
         let mut v = serde_json::to_value(&decided.decision).map_err(|e| e.to_string())?;
+        v["decision_id"] = json!(decided.decision_id);
         if let Some(id) = &decided.record_id {
             v["evidence_record"] = json!(id);
         }

@@ -167,7 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let explicit_dir = cli.cavra_dir.is_some() || std::env::var_os("CAVRA_DIR").is_some();
     let ctx = Ctx::new(cli.json, cli.cavra_dir);
     match cli.command {
-        Command::Evaluate(args) => evaluate::run(args, &ctx),
+        Command::Evaluate(args) => evaluate::run(args, &ctx, explicit_dir),
         Command::Explain(args) => evaluate::explain(args, &ctx),
         Command::Policy(args) => policy::run(args, &ctx),
         Command::Hook(args) => hook::run(args, &ctx, explicit_dir),

@@ -171,7 +171,11 @@ pub fn request_facts(operation: &str, target: &str, protected: &[Glob]) -> GitFa
 /// word gives no command (the structured facts still apply).
 pub fn equivalent_commands(operation: &str, target: &str) -> Vec<String> {
     let op = operation.trim().to_ascii_lowercase().replace('-', "_");
-    let op = if op.is_empty() { "push".to_string() } else { op };
+    let op = if op.is_empty() {
+        "push".to_string()
+    } else {
+        op
+    };
     if !op.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Vec::new();
     }
@@ -298,7 +302,10 @@ mod tests {
             equivalent_commands("reset", "HEAD~3"),
             vec!["git reset --hard 'HEAD~3'"]
         );
-        assert_eq!(equivalent_commands("rebase", "main"), vec!["git rebase main"]);
+        assert_eq!(
+            equivalent_commands("rebase", "main"),
+            vec!["git rebase main"]
+        );
         // a target with shell syntax is one quoted word, never code
         assert_eq!(
             equivalent_commands("push", "x;rm -rf ~"),

@@ -495,9 +495,13 @@ fn git_request(
     builtin_git(pack, &facts, label, c);
     // the same git analysis as the equivalent command: `force_push` of `origin/main` is
     // judged as `git push --force origin main`
+    // (their rules apply; the pack's command default does not: the request is a git
+    // operation, which the git rules above cover)
+    let uncovered = c.uncovered.len();
     for cmd in git::equivalent_commands(op, t) {
         command_request(pack, req, ctx, env, &cmd, None, c);
     }
+    c.uncovered.truncate(uncovered);
     c.scope = Some(format!("git {op} to `{t}`"));
 }
 
