@@ -2274,41 +2274,58 @@ fn brace_rec<'a>(toks: Vec<Tok<'a>>, out: &mut Vec<Vec<Tok<'a>>>, depth: usize) 
     out.len() <= MAX_BRACE
 }
 
+/// The words of a sequence expression `{a..b}` / `{a..b..step}` (integers or single
+/// letters). Any i64 bounds and step are handled without overflow (a step's sign is ignored,
+/// as bash does); more than `MAX_BRACE` words yield `MAX_BRACE + 1` placeholders so the
+/// caller's cap trips.
 fn seq_alts(inner: &[Tok]) -> Option<Vec<String>> {
     let [Tok::Text(t)] = inner else { return None };
     let parts: Vec<&str> = t.split("..").collect();
-    if parts.len() != 2 && parts.len() != 3 {
-        return None;
-    }
-    let step: i64 = if parts.len() == 3 {
-        parts[2].parse::<i64>().ok()?.checked_abs()?.max(1)
-    } else {
-        1
+    let (first, last, step) = match parts.as_slice() {
+        [a, b] => (*a, *b, 1u64),
+        [a, b, s] => (*a, *b, s.parse::<i64>().ok()?.unsigned_abs().max(1)),
+        _ => return None,
     };
-    if let (Ok(a), Ok(b)) = (parts[0].parse::<i64>(), parts[1].parse::<i64>()) {
-        let count = (a.abs_diff(b) / step.unsigned_abs()) + 1;
+    if let (Ok(a), Ok(b)) = (first.parse::<i64>(), last.parse::<i64>()) {
+        let count = (a.abs_diff(b) / step).saturating_add(1);
         if count > MAX_BRACE as u64 {
-            return Some(vec![String::new(); MAX_BRACE + 1]);
+            return Some(vec![String::new(); MAX_BRACE.saturating_add(1)]);
         }
         let mut v = Vec::new();
         let mut x = a;
         for _ in 0..count {
             v.push(x.to_string());
-            x = if a <= b { x + step } else { x - step };
+            // the step after the last word may leave the i64 range: stop there
+            let next = if a <= b {
+                x.checked_add_unsigned(step)
+            } else {
+                x.checked_sub_unsigned(step)
+            };
+            match next {
+                Some(n) => x = n,
+                None => break,
+            }
         }
         return Some(v);
     }
-    let (a, b) = (parts[0].as_bytes(), parts[1].as_bytes());
-    if a.len() == 1 && b.len() == 1 && a[0].is_ascii_alphabetic() && b[0].is_ascii_alphabetic() {
-        let (x, y) = (a[0], b[0]);
-        let range: Vec<u8> = if x <= y {
-            (x..=y).step_by(step as usize).collect()
-        } else {
-            (y..=x).rev().step_by(step as usize).collect()
-        };
-        return Some(range.into_iter().map(|c| (c as char).to_string()).collect());
+    let step = usize::try_from(step).unwrap_or(usize::MAX);
+    match (first.as_bytes(), last.as_bytes()) {
+        ([x], [y]) if x.is_ascii_alphabetic() && y.is_ascii_alphabetic() => {
+            let (x, y) = (*x, *y);
+            let range: Vec<u8> = if x <= y {
+                (x..=y).step_by(step).collect()
+            } else {
+                (y..=x).rev().step_by(step).collect()
+            };
+            Some(
+                range
+                    .into_iter()
+                    .map(|c| char::from(c).to_string())
+                    .collect(),
+            )
+        }
+        _ => None,
     }
-    None
 }
 
 // ---------------------------------------------------------------------------------------

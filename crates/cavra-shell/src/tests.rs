@@ -884,6 +884,84 @@ fn brace_expansion() {
     assert!(!a.problems.is_empty());
 }
 
+/// Regression (issue 10 §3): `{0..9223372036854775807..9223372036854775807}` overflowed the
+/// step after the last word and aborted the hook, so the `rm -rf ~` before it ran.
+#[test]
+fn brace_sequence_i64_bounds_never_overflow() {
+    let big = i64::MAX;
+    let small = i64::MIN;
+    // (sequence, expected words when it expands within the cap)
+    let cases: Vec<(String, Option<Vec<String>>)> = vec![
+        (
+            format!("{{0..{big}..{big}}}"),
+            Some(vec!["0".into(), big.to_string()]),
+        ),
+        (
+            format!("{{{big}..0..{big}}}"),
+            Some(vec![big.to_string(), "0".into()]),
+        ),
+        (
+            format!("{{{small}..0..{big}}}"),
+            Some(vec![small.to_string(), "-1".into()]),
+        ),
+        (format!("{{{big}..{big}}}"), Some(vec![big.to_string()])),
+        (
+            format!("{{{small}..{small}}}"),
+            Some(vec![small.to_string()]),
+        ),
+        (
+            format!("{{{}..{big}}}", big - 1),
+            Some(vec![(big - 1).to_string(), big.to_string()]),
+        ),
+        (
+            format!("{{{}..{small}}}", small + 1),
+            Some(vec![(small + 1).to_string(), small.to_string()]),
+        ),
+        // negative steps count by their absolute value, i64::MIN included
+        (
+            "{1..5..-2}".into(),
+            Some(vec!["1".into(), "3".into(), "5".into()]),
+        ),
+        (format!("{{0..{big}..{small}}}"), Some(vec!["0".into()])),
+        (
+            format!("{{{small}..{big}..{small}}}"),
+            Some(vec![small.to_string(), "0".into()]),
+        ),
+        // huge counts: refused by the cap, not expanded
+        (format!("{{{small}..{big}}}"), None),
+        (format!("{{{small}..{big}..1}}"), None),
+        (format!("{{0..{big}}}"), None),
+        // beyond i64: not a sequence, the word stays literal
+        (
+            "{0..18446744073709551615}".into(),
+            Some(vec!["{0..18446744073709551615}".into()]),
+        ),
+        ("{a..z..9223372036854775807}".into(), Some(vec!["a".into()])),
+    ];
+    for (seq, want) in cases {
+        let src = format!("echo {seq}");
+        let a = an(&src);
+        match want {
+            Some(words) => {
+                let got = argv(inv(&a, "echo"));
+                let mut expected = vec!["echo".to_string()];
+                expected.extend(words);
+                assert_eq!(got, expected, "{src}");
+            }
+            None => assert!(
+                a.problems
+                    .iter()
+                    .any(|p| p.reason == "brace expansion too large"),
+                "{src}: {:?}",
+                a.problems
+            ),
+        }
+    }
+    // the reported crash: the `rm -rf ~` before it is still seen
+    let a = an("rm -rf ~ ; : {0..9223372036854775807..9223372036854775807}");
+    assert_eq!(argv(inv(&a, "rm")), vec!["rm", "-rf", "~"]);
+}
+
 #[test]
 fn rendering() {
     let cases = [
