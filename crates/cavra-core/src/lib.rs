@@ -8,6 +8,7 @@
 //! Precedence, written down once and pinned by tests: `block` > `require_approval` >
 //! `allow` > the pack's default. An evaluation error is a block.
 
+pub mod duration;
 pub mod glob;
 pub mod guard;
 pub mod hooks;

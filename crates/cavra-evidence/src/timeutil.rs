@@ -47,26 +47,13 @@ pub fn parse_ts(s: &str) -> Result<OffsetDateTime> {
         .map_err(|e| EvidenceError::Invalid(format!("`{s}` is not an RFC 3339 timestamp: {e}")))
 }
 
-/// Parse a duration such as `90d`, `12h`, `30m`, `45s`, `2w`.
+/// Parse a duration such as `90d`, `12h`, `30m`, `45s`, `2w`, `1h30m`: the workspace's one
+/// grammar ([`cavra_core::duration`]), at most 10 years.
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    let s = s.trim();
-    let bad = || {
-        EvidenceError::Invalid(format!(
-            "`{s}` is not a duration (use a number and a unit: s, m, h, d or w, e.g. `90d`)"
-        ))
-    };
-    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (num, unit) = s.split_at(split);
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(secs).map(Duration::seconds).ok_or_else(bad)
+    let secs =
+        cavra_core::duration::parse_secs(s).map_err(|e| EvidenceError::Invalid(e.to_string()))?;
+    // at most 10 years: always fits an i64
+    Ok(Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
 /// Parse a point in time given as RFC 3339, a date `YYYY-MM-DD`, or a duration ago (`24h`).
@@ -78,7 +65,9 @@ pub fn parse_since(s: &str) -> Result<OffsetDateTime> {
         return parse_ts(&format!("{s}T00:00:00Z"));
     }
     match parse_duration(s) {
-        Ok(d) => Ok(OffsetDateTime::now_utc() - d),
+        Ok(d) => OffsetDateTime::now_utc().checked_sub(d).ok_or_else(|| {
+            EvidenceError::Invalid(format!("`{s}` reaches before the representable time range"))
+        }),
         Err(_) => Err(EvidenceError::Invalid(format!(
             "`{s}` is neither an RFC 3339 time, a date (YYYY-MM-DD) nor a duration such as `24h`"
         ))),
@@ -96,6 +85,9 @@ mod tests {
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("").is_err());
+        // regression: out-of-range values are refused, not wrapped
+        assert!(parse_duration("999999999999999d").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
     }
 
     #[test]

@@ -42,42 +42,10 @@ pub(crate) fn ser_opt<S: serde::Serializer>(
     }
 }
 
-/// Parse a human duration: `90s`, `15m`, `1h`, `2d`, `1h30m`, or plain seconds.
+/// Parse a human duration (`90s`, `15m`, `1h`, `2d`, `1h30m`, plain seconds): the
+/// workspace's one grammar ([`cavra_core::duration`]), at most 10 years.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, StoreError> {
-    let t = text.trim();
-    let bad = || StoreError::input("duration", format!("`{text}` (use e.g. 30m, 1h, 2d)"));
-    if t.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(n) = t.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(n));
-    }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        num.clear();
-        let mult = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return Err(bad()),
-        };
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(std::time::Duration::from_secs(total))
+    cavra_core::duration::parse(text).map_err(|e| StoreError::input("duration", e.to_string()))
 }
 
 #[cfg(test)]
@@ -98,5 +66,8 @@ mod tests {
         assert!(parse_duration("10").is_ok());
         assert!(parse_duration("5m3").is_err());
         assert!(parse_duration("").is_err());
+        // regression: out-of-range values are refused, not wrapped
+        assert!(parse_duration("999999999999999d").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
     }
 }

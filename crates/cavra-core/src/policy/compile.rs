@@ -578,16 +578,10 @@ fn path_patterns(list: &[String], ci: bool, ctx: &str) -> Result<Vec<PathPattern
         .collect()
 }
 
-fn parse_ttl(s: &str) -> Option<u64> {
-    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
-    let n: u64 = num.parse().ok()?;
-    Some(match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return None,
-    })
+/// A pack duration (`approval_ttl`, `escalation.window`): the workspace's one grammar; an
+/// unparsable or out-of-range value is an error, never a default.
+fn pack_duration(s: &str, ctx: &str) -> Result<u64, PolicyError> {
+    crate::duration::parse_secs(s).map_err(|e| PolicyError::BadCompiled(format!("{ctx}: {e}")))
 }
 
 fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
@@ -890,23 +884,23 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
             .transpose()?,
         approver_group: default_group,
         temp_dirs,
-        approval_ttl_secs: d
-            .approval_ttl
-            .as_deref()
-            .and_then(parse_ttl)
-            .unwrap_or(3600),
+        approval_ttl_secs: match d.approval_ttl.as_deref() {
+            Some(s) => pack_duration(s, "defaults.approval_ttl")?,
+            None => 3600,
+        },
         non_interactive: d.non_interactive.unwrap_or(false),
         uninspected_script: match d.uninspected_script.as_deref() {
             Some(s) => effect(s, "defaults.uninspected_script")?,
             None => Effect::Allow,
         },
-        escalation: d.escalation.as_ref().map(|e| {
-            (
-                e.max_blocks,
-                parse_ttl(&e.window).unwrap_or(600),
-                e.hold_on_critical,
-            )
-        }),
+        escalation: d
+            .escalation
+            .as_ref()
+            .map(|e| {
+                pack_duration(&e.window, "defaults.escalation.window")
+                    .map(|w| (e.max_blocks, w, e.hold_on_critical))
+            })
+            .transpose()?,
     };
     let g = p.git.clone().unwrap_or_default();
     let mut protected = g.protected_branches.clone();

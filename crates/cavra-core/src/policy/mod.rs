@@ -367,6 +367,24 @@ fn check_semantics(
             check_globs(format!("/rules/{i}/match/command/text"), &c.text, true);
         }
     }
+    // durations: the one grammar, range-checked (the schema only checks the shape)
+    if let Some(d) = &pack.defaults {
+        let mut check_duration = |pointer: &str, text: &str| {
+            if let Err(e) = crate::duration::parse_secs(text) {
+                push(
+                    pointer.to_string(),
+                    e.to_string(),
+                    Some("e.g. `30m`, `1h`, `7d`; at most `3650d`".into()),
+                );
+            }
+        };
+        if let Some(t) = &d.approval_ttl {
+            check_duration("/defaults/approval_ttl", t);
+        }
+        if let Some(e) = &d.escalation {
+            check_duration("/defaults/escalation/window", &e.window);
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
