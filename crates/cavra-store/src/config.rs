@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::error::StoreError;
 use crate::glob::glob_match;
@@ -204,49 +203,17 @@ pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(
         path: path.to_path_buf(),
         detail,
     };
-    let docs = YamlLoader::load_from_str(text).map_err(|e| cfg_err(e.to_string()))?;
-    let value = match docs.as_slice() {
-        [] => serde_json::Value::Object(serde_json::Map::new()),
-        [one] => yaml_to_json(one).map_err(cfg_err)?,
-        _ => return Err(cfg_err("expected one YAML document".into())),
+    // the workspace's one YAML loader: caps on size, nesting and alias expansion
+    let (value, _) = cavra_core::policy::yaml::parse(text)
+        .map_err(|e| cfg_err(format!("line {}, column {}: {}", e.line, e.col, e.message)))?;
+    let value = match value {
+        serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
+        v => v,
     };
     if !value.is_object() {
         return Err(cfg_err("expected a mapping at the top level".into()));
     }
     serde_json::from_value(value).map_err(|e| cfg_err(e.to_string()))
-}
-
-/// Convert a YAML node to JSON.
-pub(crate) fn yaml_to_json(y: &Yaml) -> Result<serde_json::Value, String> {
-    use serde_json::Value;
-    Ok(match y {
-        Yaml::Null => Value::Null,
-        Yaml::Boolean(b) => Value::Bool(*b),
-        Yaml::Integer(i) => Value::from(*i),
-        Yaml::Real(r) => r
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(|| format!("invalid number `{r}`"))?,
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Array(a) => Value::Array(a.iter().map(yaml_to_json).collect::<Result<_, _>>()?),
-        Yaml::Hash(h) => {
-            let mut m = serde_json::Map::new();
-            for (k, v) in h {
-                let key = match k {
-                    Yaml::String(s) => s.clone(),
-                    Yaml::Integer(i) => i.to_string(),
-                    Yaml::Boolean(b) => b.to_string(),
-                    other => return Err(format!("unsupported mapping key {other:?}")),
-                };
-                m.insert(key, yaml_to_json(v)?);
-            }
-            Value::Object(m)
-        }
-        Yaml::Alias(_) => return Err("YAML aliases are not supported".into()),
-        Yaml::BadValue => return Err("invalid YAML value".into()),
-    })
 }
 
 #[cfg(test)]
