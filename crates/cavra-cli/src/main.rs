@@ -1,13 +1,7 @@
 //! The `cavra` binary: parse arguments, dispatch to one module per subcommand, map the
 //! result to an exit code (0 ok/allow, 1 usage or error, 2 blocked or held).
 
-mod agents;
-mod cmd;
-mod ctx;
-mod decide;
-mod output;
-mod packs;
-
+use cavra_cli::{cmd, failclosed, timing, STARTED};
 use clap::Parser;
 
 /// Is this a `cavra [--cavra-dir D] [--json] hook …` call? The hook runs on every tool call
@@ -25,20 +19,61 @@ fn is_hook_call(args: &[String]) -> bool {
     false
 }
 
-/// When the process entered `main` (for `CAVRA_TIMING=1` phase timings on stderr).
-pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-
-/// Prints a phase timing to stderr when `CAVRA_TIMING` is set.
-pub fn timing(phase: &str) {
-    if std::env::var_os("CAVRA_TIMING").is_some() {
-        if let Some(t) = STARTED.get() {
-            eprintln!("timing: {phase} at {:?} since main", t.elapsed());
-        }
+/// `cavra hook …`: never fails open. A panic, an argument error, an error out of `run` or a
+/// decision past the watchdog's deadline all answer deny in the agent's protocol with exit 2
+/// (see `failclosed`).
+fn hook_main(args: &[String]) -> ! {
+    let agent = failclosed::agent_from_args(args);
+    failclosed::install_panic_hook(agent);
+    failclosed::start_watchdog(agent);
+    // the common forms are parsed by hand: building clap's parser costs more than a whole
+    // decision; anything unusual goes through clap
+    let h = match cmd::HookCli::parse_fast(args) {
+        Some(h) => h,
+        None => match cmd::HookCli::try_parse_from(args) {
+            Ok(h) => h,
+            Err(e) => {
+                use clap::error::ErrorKind;
+                if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                    // shown to the person who asked; still exit 2, so that a hook configured
+                    // with `--help` never reads as "proceed"
+                    let _ = e.print();
+                    std::process::exit(failclosed::EXIT_BLOCK);
+                }
+                let msg = e.render().to_string();
+                let first = msg.lines().next().unwrap_or("invalid arguments").trim();
+                failclosed::fail_closed(
+                    agent,
+                    &format!(
+                        "CAVRA failed closed: the hook command line is invalid ({}); the action was not allowed",
+                        first.trim_start_matches("error: ")
+                    ),
+                );
+            }
+        },
+    };
+    timing("arguments parsed");
+    match h.run() {
+        Ok(code) if code == 0 || code == failclosed::EXIT_BLOCK => std::process::exit(code),
+        Ok(code) => failclosed::fail_closed(
+            agent,
+            &format!(
+                "CAVRA failed closed: the hook ended with code {code}; the action was not allowed"
+            ),
+        ),
+        Err(err) => failclosed::fail_closed(
+            agent,
+            &format!("CAVRA failed closed: {err:#}; the action was not allowed"),
+        ),
     }
 }
 
 fn main() {
     let _ = STARTED.set(std::time::Instant::now());
+    let args: Vec<String> = std::env::args().collect();
+    if is_hook_call(&args) {
+        hook_main(&args);
+    }
     // a closed stdout (`cavra … | head`) ends the process quietly instead of panicking
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -48,24 +83,6 @@ fn main() {
         }
         default_hook(info);
     }));
-    let args: Vec<String> = std::env::args().collect();
-    if is_hook_call(&args) {
-        // the common forms are parsed by hand: building clap's parser costs more than a
-        // whole decision; anything unusual goes through clap
-        if let Some(h) =
-            cmd::HookCli::parse_fast(&args).or_else(|| cmd::HookCli::try_parse_from(&args).ok())
-        {
-            timing("arguments parsed");
-            let code = match h.run() {
-                Ok(code) => code,
-                Err(err) => {
-                    eprintln!("cavra: error: {err:#}");
-                    2
-                }
-            };
-            std::process::exit(code);
-        }
-    }
     let cli = match cmd::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {

@@ -191,6 +191,7 @@ fn decide_call_inner(
     args: &HookArgs,
     call: &ToolCall,
 ) -> Result<Verdict> {
+    crate::failclosed::test_panic_trigger();
     // a relative or missing cwd is taken against the hook process's working directory, so
     // relative paths in the tool input reach the rules as the paths they are
     let loc = crate::ctx::locate(call.cwd.as_deref());
