@@ -3,8 +3,8 @@
 //! The one YAML loader of the workspace (policy packs, approval routing and RBAC files). It
 //! refuses hostile input quickly with a clear error instead of exhausting memory or time:
 //! documents over [`MAX_SOURCE_BYTES`], nesting deeper than [`MAX_DEPTH`], more than
-//! [`MAX_ALIASES`] aliases, or aliases that expand the document beyond [`MAX_EXPANDED`]
-//! ("billion laughs"), and more than one document in a file.
+//! [`MAX_ALIASES`] aliases, or aliases that add more than [`MAX_ALIAS_EXPANSION`] to the
+//! document ("billion laughs"), and more than one document in a file.
 
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -47,9 +47,10 @@ pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 pub const MAX_DEPTH: usize = 64;
 /// Most aliases (`*name`) accepted in one document.
 pub const MAX_ALIASES: usize = 1024;
-/// Largest expanded document accepted, in weight units (one per node plus one per byte of
-/// scalar text): aliases count their anchor's full weight each time they are used.
-pub const MAX_EXPANDED: usize = 4 << 20;
+/// Most that aliases may add to a document, in weight units (one per node plus one per byte
+/// of scalar text): each use of an alias adds its anchor's full weight. Alias-free size is
+/// bounded by [`MAX_SOURCE_BYTES`] already.
+pub const MAX_ALIAS_EXPANSION: usize = 1 << 18;
 
 enum Frame {
     /// items, pointer, anchor id, weight when the node started
@@ -68,6 +69,8 @@ struct Builder {
     docs: usize,
     /// weight of everything built so far (aliases counted expanded)
     weight: usize,
+    /// weight added by aliases so far
+    alias_weight: usize,
     aliases: usize,
 }
 
@@ -133,16 +136,9 @@ impl Builder {
         }
     }
 
-    /// Counts `w` more weight; false (and an error) once the document is too large.
-    fn grow(&mut self, w: usize) -> bool {
+    /// Counts `w` more weight.
+    fn grow(&mut self, w: usize) {
         self.weight = self.weight.saturating_add(w);
-        if self.weight > MAX_EXPANDED {
-            self.fail(format!(
-                "the document expands to more than {MAX_EXPANDED} nodes and bytes (aliases counted each time they are used); refusing it"
-            ));
-            return false;
-        }
-        true
     }
 
     /// A sequence or mapping starts (within the depth and size caps).
@@ -167,7 +163,8 @@ impl Builder {
             ));
             return false;
         }
-        self.grow(1)
+        self.grow(1);
+        true
     }
 }
 
@@ -212,19 +209,18 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Scalar(s, style, anchor, _) => {
                 let w = s.len().saturating_add(1);
-                if self.grow(w) {
-                    if !self.is_key_position() {
-                        let ptr = self.current_pointer();
-                        self.pos.map.insert(ptr, (line, col));
-                    } else {
-                        // remember where the key stands too
-                        if let Some(Frame::Map(_, _, p, _, _)) = self.stack.last() {
-                            let ptr = format!("{p}/{}", escape_ptr(&s));
-                            self.pos.map.entry(ptr).or_insert((line, col));
-                        }
+                self.grow(w);
+                if !self.is_key_position() {
+                    let ptr = self.current_pointer();
+                    self.pos.map.insert(ptr, (line, col));
+                } else {
+                    // remember where the key stands too
+                    if let Some(Frame::Map(_, _, p, _, _)) = self.stack.last() {
+                        let ptr = format!("{p}/{}", escape_ptr(&s));
+                        self.pos.map.entry(ptr).or_insert((line, col));
                     }
-                    self.push_value(scalar(s, style), anchor, w);
                 }
+                self.push_value(scalar(s, style), anchor, w);
             }
             Event::SequenceStart(anchor, _) => self.start_node(anchor, (line, col), false),
             Event::MappingStart(anchor, _) => self.start_node(anchor, (line, col), true),
@@ -247,14 +243,16 @@ impl MarkedEventReceiver for Builder {
                         "more than {MAX_ALIASES} aliases in the document; refusing it"
                     ));
                 } else {
-                    let (v, w) = match self.anchors.get(&id) {
-                        Some((v, w)) => (Some(v), *w),
-                        None => (None, 1),
-                    };
-                    // check the budget before copying anything
-                    let fits = self.weight.saturating_add(w) <= MAX_EXPANDED;
-                    let v = if fits { v.cloned() } else { None };
-                    if self.grow(w) {
+                    let w = self.anchors.get(&id).map_or(1, |(_, w)| *w);
+                    self.alias_weight = self.alias_weight.saturating_add(w);
+                    if self.alias_weight > MAX_ALIAS_EXPANSION {
+                        // refused before copying anything
+                        self.fail(format!(
+                            "aliases expand the document by more than {MAX_ALIAS_EXPANSION} nodes and bytes; refusing it"
+                        ));
+                    } else {
+                        let v = self.anchors.get(&id).map(|(v, _)| v.clone());
+                        self.grow(w);
                         self.push_value(v.unwrap_or(Value::Null), 0, w);
                     }
                 }
@@ -291,6 +289,7 @@ pub fn parse(src: &str) -> Result<(Value, Positions), YamlError> {
         error: None,
         docs: 0,
         weight: 0,
+        alias_weight: 0,
         aliases: 0,
     };
     let mut parser = Parser::new_from_str(src);
@@ -350,7 +349,11 @@ mod tests {
         assert!(bomb.len() < 400, "{}", bomb.len());
         let t = std::time::Instant::now();
         let e = parse(&bomb).unwrap_err();
-        assert!(e.message.contains("expands to more than"), "{}", e.message);
+        assert!(
+            e.message.contains("aliases expand the document"),
+            "{}",
+            e.message
+        );
         assert!(e.line >= 1);
         assert!(
             t.elapsed() < std::time::Duration::from_millis(500),
@@ -362,7 +365,7 @@ mod tests {
         let err = crate::policy::parse_pack("bomb.yaml", &format!("metadata: {{id: x}}\n{bomb}"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("expands to more than"), "{err}");
+        assert!(err.contains("aliases expand the document"), "{err}");
         assert!(t.elapsed() < std::time::Duration::from_millis(500));
     }
 
@@ -375,7 +378,11 @@ mod tests {
         src.push_str(&vec!["*x"; 100].join(","));
         src.push_str("]\n");
         let e = parse(&src).unwrap_err();
-        assert!(e.message.contains("expands to more than"), "{}", e.message);
+        assert!(
+            e.message.contains("aliases expand the document"),
+            "{}",
+            e.message
+        );
         // too many aliases, each tiny
         let mut src = String::from("x: &x 1\nl: [");
         src.push_str(&vec!["*x"; MAX_ALIASES + 1].join(","));
