@@ -141,7 +141,10 @@ pub fn start_watchdog(agent: Option<Agent>) {
 /// The test-only crash trigger: `CAVRA_TEST_PANIC=1` panics on the hook's decision path.
 /// Compiled into debug builds only; release builds have no such switch.
 #[cfg(debug_assertions)]
-#[expect(clippy::panic, reason = "the test-only crash trigger panics on purpose")]
+#[expect(
+    clippy::panic,
+    reason = "the test-only crash trigger panics on purpose"
+)]
 pub fn test_panic_trigger() {
     if std::env::var_os("CAVRA_TEST_PANIC").is_some() {
         panic!("CAVRA_TEST_PANIC is set (debug builds only)");
