@@ -400,6 +400,15 @@ pub struct Decision {
     pub evaluation_us: f64,
 }
 
+impl Decision {
+    /// Allowed because no rule said anything about the action (the pack's default), as
+    /// opposed to an allow rule, an approval or a break-glass. Agents whose hook protocol
+    /// has "no opinion" are given that, so their own permission settings still apply.
+    pub fn no_rule_applies(&self) -> bool {
+        self.decision == Outcome::Allow && self.matches.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -138,7 +138,7 @@ pub fn hook(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     let input = event.get("tool_input").cloned().unwrap_or(Value::Null);
     let calls = map(&session, cwd.as_deref(), &tool, &input);
     let v = decide_all(ctx, explicit_dir, args, &calls);
-    if v.kind != VerdictKind::Allow {
+    if matches!(v.kind, VerdictKind::Deny | VerdictKind::Ask) {
         println!(
             "{}",
             json!({"hookSpecificOutput": {

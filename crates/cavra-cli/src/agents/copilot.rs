@@ -148,7 +148,7 @@ pub fn hook(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     let calls = map(&session, cwd.as_deref(), &tool, &input);
     let v = decide_all(ctx, explicit_dir, args, &calls);
     let out = match v.kind {
-        VerdictKind::Allow => {
+        VerdictKind::Allow | VerdictKind::NoOpinion => {
             json!({"permissionDecision": "allow", "permissionDecisionReason": v.reason})
         }
         VerdictKind::Deny | VerdictKind::Ask => deny(&v.reason),

@@ -208,7 +208,7 @@ pub fn hook(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     };
     let v = decide_all(ctx, explicit_dir, args, &calls);
     let permission = match (v.kind, name.as_str()) {
-        (VerdictKind::Allow, _) => "allow",
+        (VerdictKind::Allow | VerdictKind::NoOpinion, _) => "allow",
         (VerdictKind::Ask, "beforeShellExecution" | "beforeMCPExecution") => "ask",
         _ => "deny",
     };

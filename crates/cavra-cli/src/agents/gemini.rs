@@ -131,6 +131,8 @@ pub fn hook(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     let calls = map(&session, cwd.as_deref(), &tool, &input);
     let v = decide_all(ctx, explicit_dir, args, &calls);
     let out = match v.kind {
+        // no rule restricts the action: no decision, Gemini CLI's own confirmation applies
+        VerdictKind::NoOpinion => json!({}),
         VerdictKind::Allow => json!({"decision": "allow", "reason": v.reason}),
         VerdictKind::Deny | VerdictKind::Ask => json!({"decision": "deny", "reason": v.reason}),
     };

@@ -63,26 +63,21 @@ pub fn summary(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn rank(v: VerdictKind) -> u8 {
-    match v {
-        VerdictKind::Allow => 0,
-        VerdictKind::Ask => 1,
-        VerdictKind::Deny => 2,
-    }
-}
-
 /// Decides several tool calls that one agent action implies; the strictest verdict wins.
 /// No calls = nothing CAVRA guards = allow.
 pub fn decide_all(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, calls: &[ToolCall]) -> Verdict {
     let mut best: Option<Verdict> = None;
     for c in calls {
         let v = hook::decide_call(ctx, explicit_dir, args, c);
-        if best.as_ref().is_none_or(|b| rank(v.kind) > rank(b.kind)) {
+        if best
+            .as_ref()
+            .is_none_or(|b| hook::rank(v.kind) > hook::rank(b.kind))
+        {
             best = Some(v);
         }
     }
     best.unwrap_or(Verdict {
-        kind: VerdictKind::Allow,
+        kind: VerdictKind::NoOpinion,
         reason: "CAVRA: this action touches nothing CAVRA guards".into(),
     })
 }

@@ -73,7 +73,10 @@ pub const MAX_PAYLOAD: usize = 4 << 20;
 /// What the hook tells the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerdictKind {
+    /// An allow rule (or an approval, a break-glass) lets the action through.
     Allow,
+    /// No rule restricts the action: the agent's own permission settings decide.
+    NoOpinion,
     Deny,
     Ask,
 }
@@ -140,11 +143,13 @@ pub fn place(req: &mut ActionRequest, loc: &crate::ctx::Location) {
     req.home = loc.home.clone();
 }
 
-fn rank(v: VerdictKind) -> u8 {
+/// Strictness: an explicit allow only when every part of the call is explicitly allowed.
+pub fn rank(v: VerdictKind) -> u8 {
     match v {
         VerdictKind::Allow => 0,
-        VerdictKind::Ask => 1,
-        VerdictKind::Deny => 2,
+        VerdictKind::NoOpinion => 1,
+        VerdictKind::Ask => 2,
+        VerdictKind::Deny => 3,
     }
 }
 
@@ -228,7 +233,7 @@ fn decide_call_inner(
     let mut best: Option<Verdict> = None;
     if reqs.is_empty() {
         return Ok(Verdict {
-            kind: VerdictKind::Allow,
+            kind: VerdictKind::NoOpinion,
             reason: format!("CAVRA: tool `{}` touches nothing CAVRA guards", call.tool),
         });
     }
@@ -243,7 +248,10 @@ fn decide_call_inner(
         let decided = decide(&ctx, &pack, &req, &opts)?;
         crate::timing("decided and recorded");
         let kind = match decided.decision.decision {
-            Outcome::Allow | Outcome::Shadow | Outcome::BreakGlass => VerdictKind::Allow,
+            Outcome::Allow if decided.decision.no_rule_applies() => VerdictKind::NoOpinion,
+            // shadow mode enforces nothing: the agent's own settings decide
+            Outcome::Shadow => VerdictKind::NoOpinion,
+            Outcome::Allow | Outcome::BreakGlass => VerdictKind::Allow,
             Outcome::Block => VerdictKind::Deny,
             Outcome::RequireApproval => {
                 if decided.approval_id.is_some() {
@@ -392,6 +400,12 @@ fn claude_code(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     };
     let v = decide_call(ctx, explicit_dir, args, &call);
     let decision = match v.kind {
+        // no rule restricts the action: no permission decision, so Claude Code's own
+        // permission settings still apply
+        VerdictKind::NoOpinion => {
+            crate::timing("answered");
+            return Ok(0);
+        }
         VerdictKind::Allow => "allow",
         VerdictKind::Deny => "deny",
         VerdictKind::Ask => "ask",
