@@ -3,15 +3,11 @@
 
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cavra")
-}
-
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
 struct Env {
@@ -146,8 +142,12 @@ fn evaluate_usage_errors_exit_1_with_a_message() {
 #[test]
 fn evaluate_reference_request_with_policy_dir_and_registry() {
     let e = Env::new();
-    let dir = shared().join("reference/cavra-policies");
-    let reg = shared().join("reference/cavra-data/mcp_registry.json");
+    let Some(shared) = shared_or_skip("evaluate_reference_request_with_policy_dir_and_registry")
+    else {
+        return;
+    };
+    let dir = shared.join("reference/cavra-policies");
+    let reg = shared.join("reference/cavra-data/mcp_registry.json");
     let req = r#"{"action_type": "mcp_tool_call", "target": "unknown-filesystem:read_file", "policy_pack": "cavra-mcp-enterprise", "session_id": "s1", "agent_id": "a1", "actor": "agent", "operation": "filesystem"}"#;
     let o = e.run_stdin(
         &[
@@ -223,7 +223,10 @@ fn policy_validate_reports_file_line_column_and_hint() {
     assert!(err.contains("bad.yaml:4:3:"), "{err}");
     assert!(err.contains("did you mean `block`"), "{err}");
     // every reference pack validates unchanged
-    let dir = shared().join("reference/cavra-policies");
+    let Some(shared) = shared_or_skip("reference packs validate") else {
+        return;
+    };
+    let dir = shared.join("reference/cavra-policies");
     let files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|d| d.unwrap().path().join("policy.yaml").display().to_string())
@@ -570,7 +573,10 @@ fn project_policy_is_used_by_the_hook() {
 
 #[test]
 fn shared_corpus_scores_100_percent_through_the_binary() {
-    let corpus = shared().join("corpus/dev-corpus.jsonl");
+    let Some(shared) = shared_or_skip("shared_corpus_scores_100_percent_through_the_binary") else {
+        return;
+    };
+    let corpus = shared.join("corpus/dev-corpus.jsonl");
     let text =
         std::fs::read_to_string(&corpus).expect("../shared/corpus/dev-corpus.jsonl is present");
     let e = Env::new();
@@ -645,4 +651,21 @@ fn project_policy_compile_is_cached_and_invalidated() {
     )
     .unwrap();
     assert_eq!(ask("ls"), "deny");
+}
+
+/// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+/// When it is missing the test is skipped with a visible note (written past the test
+/// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+#[allow(dead_code)]
+fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+    None
 }

@@ -598,8 +598,10 @@ fn registries_in_the_store_govern_decisions() {
         "registry.agent.blocked"
     );
     // the MCP trust registry imported from the reference file decides MCP calls
-    let reg = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/cavra-data/mcp_registry.json");
+    let Some(shared) = shared_or_skip("the reference MCP registry import") else {
+        return;
+    };
+    let reg = shared.join("reference/cavra-data/mcp_registry.json");
     let o = e.run(&["registry", "mcp", "import", reg.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
@@ -623,4 +625,21 @@ fn registries_in_the_store_govern_decisions() {
     assert_eq!(v["rule_id"], "mcp.registry.allow");
     let v = json(&e.run(&["evaluate", "mcp_tool_call", "stranger:x", "--json"]));
     assert_eq!(v["rule_id"], "mcp.registry.unknown");
+}
+
+/// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+/// When it is missing the test is skipped with a visible note (written past the test
+/// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+#[allow(dead_code)]
+fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+    None
 }

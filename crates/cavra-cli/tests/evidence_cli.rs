@@ -198,9 +198,11 @@ fn secrets_are_redacted_in_the_log() {
 }
 
 fn schema(name: &str) -> jsonschema::Validator {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/cavra-data/schemas")
-        .join(name);
+    let Some(shared) = shared_or_skip(&format!("reference schema {name}")) else {
+        // the schema check is skipped; the rest of the test runs
+        return jsonschema::validator_for(&serde_json::json!({})).unwrap();
+    };
+    let p = shared.join("reference/cavra-data/schemas").join(name);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     jsonschema::validator_for(&v).unwrap()
 }
@@ -518,4 +520,21 @@ fn search_export_prune_and_plans() {
     )))
     .unwrap();
     assert_eq!(r["total"], 0);
+}
+
+/// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+/// When it is missing the test is skipped with a visible note (written past the test
+/// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+#[allow(dead_code)]
+fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+    None
 }

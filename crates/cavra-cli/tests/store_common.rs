@@ -86,7 +86,11 @@ pub fn seed_pending(dir: &Path, hash: &str, age_min: i64) -> String {
 }
 
 pub fn schema(name: &str) -> jsonschema::Validator {
-    let p = format!("../../../shared/reference/cavra-data/schemas/{name}");
+    let Some(shared) = shared_or_skip(&format!("reference schema {name}")) else {
+        // the schema check is skipped; the rest of the test runs
+        return jsonschema::validator_for(&serde_json::json!({})).unwrap();
+    };
+    let p = shared.join("reference/cavra-data/schemas").join(name);
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     jsonschema::validator_for(&v).unwrap()
 }
@@ -103,4 +107,21 @@ pub fn evidence_kinds(dir: &Path) -> Vec<String> {
         .into_iter()
         .map(|r| r.kind)
         .collect()
+}
+
+/// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+/// When it is missing the test is skipped with a visible note (written past the test
+/// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+#[allow(dead_code)]
+pub fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+    None
 }

@@ -7,14 +7,17 @@ mod store_common;
 use store_common::*;
 use tempfile::TempDir;
 
-const REFERENCE: &str = "../../../shared/reference/cavra-data/mcp_registry.json";
-
 #[test]
 fn mcp_import_reference_and_export_round_trip() {
+    let Some(shared) = shared_or_skip("mcp_import_reference_and_export_round_trip") else {
+        return;
+    };
+    let reference = shared.join("reference/cavra-data/mcp_registry.json");
+    let reference = reference.to_str().unwrap();
     let d = TempDir::new().unwrap();
     let original: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(REFERENCE).unwrap()).unwrap();
-    let out = cavra(d.path(), &["registry", "mcp", "import", REFERENCE]);
+        serde_json::from_str(&std::fs::read_to_string(reference).unwrap()).unwrap();
+    let out = cavra(d.path(), &["registry", "mcp", "import", reference]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("imported 3"), "{}", out.stdout);
     let out = cavra(d.path(), &["registry", "mcp", "export"]);

@@ -22,7 +22,13 @@ impl PackResolver for RefDir {
 #[test]
 fn golden_cases() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let refs = RefDir(root.join("../../../shared/reference/cavra-policies"));
+    let shared = shared_or_skip("golden cases of the reference packs");
+    let refs = RefDir(
+        shared
+            .clone()
+            .unwrap_or_default()
+            .join("reference/cavra-policies"),
+    );
     let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("tests/golden"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -38,6 +44,9 @@ fn golden_cases() {
         let id = file.pack.clone().expect("golden files name their pack");
         let pack = if bundled::yaml(&id).is_some() {
             bundled::compiled(&id).unwrap()
+        } else if shared.is_none() {
+            // a reference pack, and ../shared is not there (skipped, noted above)
+            continue;
         } else {
             let chain = ChainResolver(vec![&refs, &BundledResolver]);
             policy::compile::compile(refs.resolve(&id).unwrap(), &chain).unwrap()
@@ -52,11 +61,29 @@ fn golden_cases() {
             }
         }
     }
-    assert!(total >= 40, "only {total} golden cases");
+    let want = if shared.is_some() { 40 } else { 10 };
+    assert!(total >= want, "only {total} golden cases");
     assert!(
         failures.is_empty(),
         "{} of {total} golden cases failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+/// When it is missing the test is skipped with a visible note (written past the test
+/// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+#[allow(dead_code)]
+fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+    None
 }

@@ -7,8 +7,9 @@ use cavra_core::policy::{self, bundled, testing, PackResolver, PackSource, Polic
 use cavra_core::{ActionRequest, ActionType};
 use std::path::PathBuf;
 
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference")
+/// `../shared/reference`, or `None` (skipped visibly; see [`shared_or_skip`]).
+fn shared(test: &str) -> Option<PathBuf> {
+    shared_or_skip(test).map(|p| p.join("reference"))
 }
 
 struct DirResolver(PathBuf);
@@ -49,7 +50,10 @@ fn bundled_packs_pass_their_tests() {
 
 #[test]
 fn every_reference_pack_loads_unchanged() {
-    let dir = shared().join("cavra-policies");
+    let Some(shared) = shared("every_reference_pack_loads_unchanged") else {
+        return;
+    };
+    let dir = shared.join("cavra-policies");
     let resolver = DirResolver(dir.clone());
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
@@ -66,11 +70,14 @@ fn every_reference_pack_loads_unchanged() {
 
 #[test]
 fn reference_golden_decisions() {
-    let dir = shared().join("cavra-policies");
+    let Some(shared) = shared("reference_golden_decisions") else {
+        return;
+    };
+    let dir = shared.join("cavra-policies");
     let resolver = DirResolver(dir);
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            shared().join("cavra-data/golden/community_ga_control_hardening.json"),
+            shared.join("cavra-data/golden/community_ga_control_hardening.json"),
         )
         .unwrap(),
     )
@@ -106,8 +113,11 @@ fn reference_golden_decisions() {
 
 #[test]
 fn reference_registry_decisions() {
+    let Some(shared) = shared("reference_registry_decisions") else {
+        return;
+    };
     let reg = McpRegistry::from_json(
-        &std::fs::read_to_string(shared().join("cavra-data/mcp_registry.json")).unwrap(),
+        &std::fs::read_to_string(shared.join("cavra-data/mcp_registry.json")).unwrap(),
     )
     .unwrap();
     let pack = bundled::compiled("cavra-coding-baseline").unwrap();
@@ -150,7 +160,10 @@ fn reference_registry_decisions() {
 
 #[test]
 fn reference_weaknesses_are_fixed() {
-    let dir = shared().join("cavra-policies");
+    let Some(shared) = shared("reference_weaknesses_are_fixed") else {
+        return;
+    };
+    let dir = shared.join("cavra-policies");
     let resolver = DirResolver(dir);
     let pack = policy::compile::compile(
         resolver.resolve("cavra-ai-agent-baseline").unwrap(),
@@ -195,4 +208,21 @@ fn reference_weaknesses_are_fixed() {
             .as_str(),
         "critical"
     );
+}
+
+/// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+/// When it is missing the test is skipped with a visible note (written past the test
+/// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+#[allow(dead_code)]
+fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+    None
 }

@@ -440,10 +440,12 @@ fn break_glass_by_action_and_target_glob() {
 
 #[test]
 fn approval_json_validates_against_reference_schema() {
-    let schema_text = std::fs::read_to_string(
-        "../../../shared/reference/cavra-data/schemas/approval.schema.json",
-    )
-    .unwrap();
+    let Some(shared) = shared_or_skip("approval_json_validates_against_reference_schema") else {
+        return;
+    };
+    let schema_text =
+        std::fs::read_to_string(shared.join("reference/cavra-data/schemas/approval.schema.json"))
+            .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let (_d, mut s) = store();
@@ -595,7 +597,11 @@ fn agent_registry_lifecycle() {
 
 #[test]
 fn mcp_registry_imports_reference_and_round_trips() {
-    let path = std::path::Path::new("../../../shared/reference/cavra-data/mcp_registry.json");
+    let Some(shared) = shared_or_skip("mcp_registry_imports_reference_and_round_trips") else {
+        return;
+    };
+    let path = shared.join("reference/cavra-data/mcp_registry.json");
+    let path = path.as_path();
     let text = std::fs::read_to_string(path).unwrap();
     let original: serde_json::Value = serde_json::from_str(&text).unwrap();
     let file = parse_mcp_registry(&text, path).unwrap();
@@ -625,7 +631,7 @@ fn mcp_registry_imports_reference_and_round_trips() {
     // Each exported server validates against the reference schema.
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            "../../../shared/reference/cavra-data/schemas/mcp-server.schema.json",
+            shared.join("reference/cavra-data/schemas/mcp-server.schema.json"),
         )
         .unwrap(),
     )
@@ -765,11 +771,12 @@ fn release_respects_rbac() {
 
 #[test]
 fn session_json_validates_against_reference_schema() {
+    let Some(shared) = shared_or_skip("session_json_validates_against_reference_schema") else {
+        return;
+    };
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            "../../../shared/reference/cavra-data/schemas/session.schema.json",
-        )
-        .unwrap(),
+        &std::fs::read_to_string(shared.join("reference/cavra-data/schemas/session.schema.json"))
+            .unwrap(),
     )
     .unwrap();
     let v = jsonschema::validator_for(&schema).unwrap();
@@ -831,4 +838,21 @@ fn concurrent_first_open_of_a_new_database() {
         h.join().unwrap().unwrap();
     }
     assert_eq!(Store::open(&p).unwrap().list_sessions().unwrap().len(), 6);
+}
+
+/// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+/// When it is missing the test is skipped with a visible note (written past the test
+/// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+#[allow(dead_code)]
+fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+    None
 }

@@ -161,16 +161,33 @@ mod tests {
 
     #[test]
     fn reads_reference_registry() {
-        let src = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference/cavra-data/mcp_registry.json"
-        ))
-        .unwrap();
+        let Some(shared) = shared_or_skip("reads_reference_registry") else {
+            return;
+        };
+        let src =
+            std::fs::read_to_string(shared.join("reference/cavra-data/mcp_registry.json")).unwrap();
         let r = McpRegistry::from_json(&src).unwrap();
         assert_eq!(r.mcp_servers.len(), 3);
         assert_eq!(
             r.find("github-mcp").unwrap().allowed_tools,
             vec!["create_pull_request"]
         );
+    }
+
+    /// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).
+    /// When it is missing the test is skipped with a visible note (written past the test
+    /// harness's capture), unless `CAVRA_REQUIRE_SHARED=1` (set by `.ci/run`): then it fails.
+    #[allow(dead_code)]
+    fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+        if p.is_dir() {
+            return Some(p);
+        }
+        if std::env::var("CAVRA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+            panic!("../shared not present (needed by {what}) and CAVRA_REQUIRE_SHARED=1");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
+        None
     }
 }
