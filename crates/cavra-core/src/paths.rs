@@ -60,6 +60,10 @@ pub fn resolve(path: &str, ctx: &PathContext, base: Option<&str>) -> String {
     let home = ctx.home_dir();
     let expanded: String = if p == "~" || p == "$HOME" || p == "${HOME}" {
         home.to_string()
+    } else if let Some(t) = expand_temp_var(p) {
+        t
+    } else if let Some(t) = expand_tilde_user(p, ctx, base) {
+        t
     } else if let Some(rest) = p.strip_prefix("~/") {
         format!("{home}/{rest}")
     } else if let Some(rest) = p.strip_prefix("$HOME/") {
@@ -80,6 +84,98 @@ pub fn resolve(path: &str, ctx: &PathContext, base: Option<&str>) -> String {
         Some(b) if !b.is_empty() => normalize(&format!("{b}/{expanded}")),
         _ => normalize(&expanded),
     }
+}
+
+/// The symbolic path the platform's temporary directory resolves to (`%TEMP%`, `$TMPDIR`,
+/// `$env:TEMP`): its value is not known lexically, but it is a temporary directory.
+pub const TEMP_VAR_ROOT: &str = "/%TEMP%";
+
+/// Variables that name the platform's temporary directory.
+const TEMP_VARS: &[&str] = &[
+    "%TEMP%",
+    "%TMP%",
+    "$env:TEMP",
+    "$env:TMP",
+    "${env:TEMP}",
+    "${env:TMP}",
+    "$TMPDIR",
+    "${TMPDIR}",
+    "$TEMP",
+    "${TEMP}",
+    "$TMP",
+    "${TMP}",
+];
+
+/// `%TEMP%\x`, `$TMPDIR/x`, `$env:TEMP` → [`TEMP_VAR_ROOT`]`/x`.
+fn expand_temp_var(p: &str) -> Option<String> {
+    TEMP_VARS.iter().find_map(|v| {
+        let rest = strip_prefix_ignore_case(p, v)?;
+        if rest.is_empty() {
+            return Some(TEMP_VAR_ROOT.to_string());
+        }
+        let rest = rest.strip_prefix(['/', '\\'])?;
+        Some(format!("{TEMP_VAR_ROOT}/{rest}"))
+    })
+}
+
+/// Does `p` start with a variable naming the temp directory, with nothing else unknown
+/// after it (`$TMPDIR/x`, `%TEMP%`, but not `$TMPDIR/$X`, which could be the temp root)?
+pub fn is_temp_var(p: &str) -> bool {
+    expand_temp_var(p.trim()).is_some_and(|e| {
+        let rest = e.get(TEMP_VAR_ROOT.len()..).unwrap_or("");
+        !rest.contains(['$', '`', '%'])
+    })
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// Is `path` (resolved) a variable path that stands for a temporary directory?
+pub fn is_temp_var_path(path: &str) -> bool {
+    is_within(path, TEMP_VAR_ROOT)
+}
+
+/// `~user`, `~user/x` (another account's home), `~+` (the working directory): bash's tilde
+/// prefixes besides `~` itself. Another user's home is a sibling of the request's home
+/// (`/home/dev` → `/home/bob`), `/root` for `root`, `/home/NAME` when the home is unknown.
+fn expand_tilde_user(p: &str, ctx: &PathContext, base: Option<&str>) -> Option<String> {
+    let body = p.strip_prefix('~')?;
+    let (name, rest) = match body.find(['/', '\\']) {
+        Some(i) => (body.get(..i)?, body.get(i..)?),
+        None => (body, ""),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    let dir = if name == "+" {
+        base.or(ctx.cwd.as_deref())?.to_string()
+    } else if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.starts_with(['-', '.'])
+    {
+        if name == "root" {
+            "/root".to_string()
+        } else {
+            let home = ctx.home.as_deref().map(normalize);
+            let parent = home
+                .as_deref()
+                .and_then(|h| h.rsplit_once('/'))
+                .map(|(parent, _)| parent)
+                .filter(|parent| !parent.is_empty())
+                .unwrap_or("/home");
+            format!("{parent}/{name}")
+        }
+    } else {
+        return None;
+    };
+    Some(format!("{dir}{rest}"))
 }
 
 /// Is `path` equal to or below `dir`? Both must be normalized.
@@ -140,6 +236,39 @@ mod tests {
         assert_eq!(resolve("src/../../../../root/x", &c, None), "/root/x");
         assert_eq!(resolve("/etc/../etc/passwd", &c, None), "/etc/passwd");
         assert_eq!(resolve("x", &c, Some("/")), "/x");
+    }
+
+    #[test]
+    fn tilde_user_is_another_home() {
+        let c = ctx();
+        assert_eq!(resolve("~root/.ssh/id_rsa", &c, None), "/root/.ssh/id_rsa");
+        assert_eq!(resolve("~bob", &c, None), "/home/bob");
+        assert_eq!(resolve("~bob/", &c, None), "/home/bob");
+        assert_eq!(resolve("~dev/x", &c, None), "/home/dev/x");
+        assert_eq!(resolve("~+/x", &c, None), "/home/dev/app/x");
+        let mac = PathContext {
+            home: Some("/Users/dev".into()),
+            ..ctx()
+        };
+        assert_eq!(resolve("~bob/.ssh", &mac, None), "/Users/bob/.ssh");
+        let nohome = PathContext {
+            home: None,
+            ..ctx()
+        };
+        assert_eq!(resolve("~bob", &nohome, None), "/home/bob");
+        // not a user name: stays a relative name
+        assert_eq!(resolve("~$X", &c, None), "/home/dev/app/~$X");
+    }
+
+    #[test]
+    fn temp_variables_resolve_to_the_temp_root() {
+        let c = ctx();
+        assert_eq!(resolve("%TEMP%", &c, None), TEMP_VAR_ROOT);
+        assert_eq!(resolve("%temp%\\build", &c, None), "/%TEMP%/build");
+        assert_eq!(resolve("$TMPDIR/x", &c, None), "/%TEMP%/x");
+        assert_eq!(resolve("$env:TEMP", &c, None), TEMP_VAR_ROOT);
+        assert_eq!(resolve("$TMPDIRX", &c, None), "/home/dev/app/$TMPDIRX");
+        assert!(is_temp_var_path("/%TEMP%/x"));
     }
 
     #[test]

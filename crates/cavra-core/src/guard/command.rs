@@ -17,6 +17,26 @@ pub struct FileAccess {
     pub facts: PathFacts,
     /// The argument as written.
     pub written: String,
+    /// A copy of template files (`cp .env.example .env`): the destination gets a
+    /// template, not arbitrary content, so rules about replacing a file (`overwrite`) do
+    /// not apply; every other write rule does.
+    pub from_template: bool,
+}
+
+/// Is this a template or example file (`.env.example`, `config.sample`, `x.template`)?
+fn is_template_file(path: &str) -> bool {
+    let name = paths::file_name(path).to_ascii_lowercase();
+    [
+        ".example",
+        ".sample",
+        ".template",
+        ".dist",
+        ".defaults",
+        ".tmpl",
+        ".tpl",
+    ]
+    .iter()
+    .any(|e| name.ends_with(e))
 }
 
 /// Where standard input (or dynamically built code) comes from.
@@ -51,6 +71,17 @@ pub struct CommandFacts<'a> {
     /// Text with global options of the program removed (`git push --force` for
     /// `git -C x push --force`).
     pub canonical_text: String,
+    /// Command lines this command runs that are not argv of its own: the body of a git
+    /// alias or the command of an exec config value (`-c core.pager=…`). Judged as if typed.
+    pub nested: Vec<NestedCommand>,
+}
+
+/// A command line run by another command (see [`CommandFacts::nested`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NestedCommand {
+    /// Where it comes from, e.g. ``git alias `x` ``.
+    pub origin: String,
+    pub command: String,
 }
 
 fn lower_program(p: &str) -> String {
@@ -72,6 +103,7 @@ fn looks_like_path(a: &Arg) -> bool {
         && (v.contains('/')
             || v.contains('.')
             || v.starts_with('~')
+            || paths::is_temp_var(v)
             || v.contains('\\')
             || (v.len() >= 2 && v.as_bytes()[1] == b':' && v.as_bytes()[0].is_ascii_alphabetic())
             || a.glob
@@ -112,7 +144,9 @@ impl<'p> Analyzer<'p> {
     }
 
     fn path_facts(&self, a: &Arg, cwd: &Option<String>) -> PathFacts {
-        if a.dynamic && !a.value.starts_with('~') {
+        // `$TMPDIR`, `$env:TEMP\x`: a temp directory even though its value is not known
+        let temp_var = paths::is_temp_var(&a.value);
+        if a.dynamic && !a.value.starts_with('~') && !temp_var {
             return PathFacts {
                 path: a.value.clone(),
                 repo_rel: None,
@@ -286,12 +320,13 @@ impl<'p> Analyzer<'p> {
             sql: Vec::new(),
             git: None,
             canonical_text,
+            nested: Vec::new(),
         };
         self.file_accesses(&mut facts, all);
         facts.input = input_classes(inv, all, self.pack);
         self.sql(&mut facts, all);
         if program == "git" {
-            self.git_facts(&mut facts);
+            self.git_facts(&mut facts, all);
         }
         facts
     }
@@ -308,6 +343,7 @@ impl<'p> Analyzer<'p> {
             access,
             facts: pf,
             written: a.value.clone(),
+            from_template: false,
         });
     }
 
@@ -316,7 +352,8 @@ impl<'p> Analyzer<'p> {
         for r in &f.inv.redirects {
             let access = match r.kind {
                 RedirKind::Read => Access::Read,
-                RedirKind::Write | RedirKind::Append | RedirKind::ReadWrite => Access::Write,
+                RedirKind::Append => Access::Append,
+                RedirKind::Write | RedirKind::ReadWrite => Access::Write,
                 RedirKind::Dup => continue,
             };
             if r.target.value.starts_with('&') || r.target.value.chars().all(|c| c.is_ascii_digit())
@@ -330,10 +367,11 @@ impl<'p> Analyzer<'p> {
             let a = a.clone();
             self.add_access(f, Access::Read, &a);
         }
+        let sub_key = f.subcommand.join(" ");
         let mode = f
             .spec
             .as_ref()
-            .and_then(|s| s.args.clone())
+            .and_then(|s| s.subcommand_args.get(&sub_key).or(s.args.as_ref()).cloned())
             .unwrap_or_else(|| "read".into());
         let rest: Vec<Arg> = f.rest.iter().map(|a| (*a).clone()).collect();
         let pathish: Vec<&Arg> = rest.iter().filter(|a| looks_like_path(a)).collect();
@@ -434,18 +472,33 @@ impl<'p> Analyzer<'p> {
                             self.add_access(f, Access::Read, &arg);
                         }
                     }
-                    if matches!(k.as_str(), "-o" | "--output" | "-O" | "--output-document")
-                        && v != "-"
-                    {
-                        let arg = Arg {
-                            value: v.clone(),
-                            dynamic: false,
-                            glob: false,
-                            quoted: true,
-                        };
-                        self.add_access(f, Access::Write, &arg);
+                }
+                // output files: `write_options` of the program table, below
+            }
+            "tar" | "bsdtar" => {
+                self.tar_accesses(f, &rest);
+                return;
+            }
+            "ssh-keygen" => {
+                // `-f FILE` names the key: read when only inspected or converted, written
+                // (replaced) when a key is generated or changed
+                let reads = f.flags.iter().any(|x| {
+                    matches!(
+                        x.as_str(),
+                        "-l" | "-y" | "-e" | "-i" | "-B" | "-L" | "-Q" | "-F" | "-H"
+                    )
+                });
+                for (k, v) in f.option_values.clone() {
+                    if k == "-f" && v != "-" {
+                        let arg = option_arg(&v);
+                        let access = if reads { Access::Read } else { Access::Write };
+                        self.add_access(f, access, &arg);
                     }
                 }
+                return;
+            }
+            "chmod" if chmod_only_tightens(f) => {
+                // `chmod 600 key` makes a file private: not a write of its content
                 return;
             }
             _ => {}
@@ -470,8 +523,14 @@ impl<'p> Analyzer<'p> {
                 }
             }
             "write" => {
+                let access =
+                    if program == "tee" && f.flags.iter().any(|x| x == "-a" || x == "--append") {
+                        Access::Append
+                    } else {
+                        Access::Write
+                    };
                 for a in &pathish {
-                    self.add_access(f, Access::Write, a);
+                    self.add_access(f, access, a);
                 }
             }
             "write_after_first" => {
@@ -489,10 +548,22 @@ impl<'p> Analyzer<'p> {
                     .find(|(k, _)| k == "-t" || k == "--target-directory")
                     .map(|(_, v)| v.clone());
                 let n = pathish.len();
+                let sources = n.saturating_sub(usize::from(target_opt.is_none()));
+                let templates = mode == "copy"
+                    && sources > 0
+                    && pathish
+                        .iter()
+                        .take(sources)
+                        .all(|a| !a.dynamic && !a.glob && is_template_file(&a.value));
                 for (k, a) in pathish.iter().enumerate() {
-                    let is_dest = target_opt.is_none() && k + 1 == n && n > 1;
+                    let is_dest = target_opt.is_none() && k.saturating_add(1) == n && n > 1;
                     if is_dest {
                         self.add_access(f, Access::Write, a);
+                        if templates {
+                            if let Some(last) = f.accesses.last_mut() {
+                                last.from_template = true;
+                            }
+                        }
                     } else {
                         self.add_access(f, Access::Read, a);
                         if mode == "move" {
@@ -529,6 +600,10 @@ impl<'p> Analyzer<'p> {
         // options that name files
         if let Some(spec) = f.spec.clone() {
             for (k, v) in f.option_values.clone() {
+                if v == "-" {
+                    // standard input or output
+                    continue;
+                }
                 if spec.read_options.contains(&k) {
                     let arg = Arg {
                         value: v.clone(),
@@ -547,6 +622,77 @@ impl<'p> Analyzer<'p> {
                     };
                     self.add_access(f, Access::Write, &arg);
                 }
+            }
+        }
+    }
+
+    /// `tar`: the archive (`-f`, or the word after an old-style `czf` cluster) is written in
+    /// create/append mode and read otherwise; members are read when archiving; the `-C`
+    /// directory is written when extracting.
+    fn tar_accesses(&self, f: &mut CommandFacts<'_>, rest: &[Arg]) {
+        let mut letters: Vec<char> = f
+            .flags
+            .iter()
+            .filter(|x| x.len() == 2 && x.starts_with('-'))
+            .filter_map(|x| x.chars().nth(1))
+            .collect();
+        let mut archive: Option<Arg> = f
+            .option_values
+            .iter()
+            .find(|(k, _)| k == "-f" || k == "--file")
+            .map(|(_, v)| option_arg(v));
+        let mut members: &[Arg] = rest;
+        // old style: `tar czf out.tgz src` (the first word is a cluster without a dash)
+        if let Some(first) = rest.first() {
+            let w = first.value.as_str();
+            let is_cluster = !first.dynamic
+                && !w.is_empty()
+                && w.chars().all(|c| c.is_ascii_alphabetic())
+                && w.chars().any(|c| matches!(c, 'c' | 'x' | 't' | 'r' | 'u'))
+                && !f.flags.iter().any(|x| {
+                    matches!(
+                        x.as_str(),
+                        "-c" | "-x" | "-t" | "-r" | "-u" | "--create" | "--extract" | "--list"
+                    )
+                });
+            if is_cluster {
+                letters.extend(w.chars());
+                members = rest.get(1..).unwrap_or(&[]);
+                if w.contains('f') && archive.is_none() {
+                    archive = members.first().cloned();
+                    members = members.get(1..).unwrap_or(&[]);
+                }
+            }
+        }
+        let long = |name: &str| f.flags.iter().any(|x| x == name);
+        let create = letters.contains(&'c') || long("--create");
+        let append =
+            letters.iter().any(|c| matches!(c, 'r' | 'u')) || long("--append") || long("--update");
+        let extract = letters.contains(&'x') || long("--extract") || long("--get");
+        if let Some(a) = archive.filter(|a| a.value != "-") {
+            let access = if create {
+                Access::Write
+            } else if append {
+                Access::Append
+            } else {
+                Access::Read
+            };
+            self.add_access(f, access, &a);
+        }
+        if create || append {
+            for a in members.iter().filter(|a| looks_like_path(a)) {
+                self.add_access(f, Access::Read, a);
+            }
+        }
+        if extract {
+            let dirs: Vec<String> = f
+                .option_values
+                .iter()
+                .filter(|(k, _)| k == "-C" || k == "--directory")
+                .map(|(_, v)| v.clone())
+                .collect();
+            for d in dirs {
+                self.add_access(f, Access::Write, &option_arg(&d));
             }
         }
     }
@@ -617,52 +763,480 @@ impl<'p> Analyzer<'p> {
         }
     }
 
-    fn git_facts(&self, f: &mut CommandFacts<'_>) {
-        let Some(sub) = f.subcommand.first().cloned() else {
-            return;
-        };
-        if sub == "push" {
-            // arguments after the subcommand word, as written
-            let argv = &f.inv.argv;
-            let mut seen = false;
-            let mut after = Vec::new();
-            let value_opts: Vec<String> = f
-                .spec
-                .as_ref()
-                .map(|s| s.value_options.clone())
-                .unwrap_or_default();
-            let mut skip = false;
-            for a in argv.iter().skip(1) {
-                if seen {
-                    after.push(a.value.clone());
-                    continue;
-                }
-                if skip {
-                    skip = false;
-                    continue;
-                }
-                if a.value.starts_with('-') {
-                    if value_opts.contains(&a.value) {
-                        skip = true;
-                    }
-                    continue;
-                }
-                if a.value == "push" {
-                    seen = true;
+    fn git_facts(&self, f: &mut CommandFacts<'_>, all: &[Invocation]) {
+        let value_opts: Vec<String> = f
+            .spec
+            .as_ref()
+            .map(|s| s.value_options.clone())
+            .unwrap_or_default();
+        let argv = f.inv.argv.get(1..).unwrap_or(&[]);
+        let (globals, sub_idx) = git_split(argv, &value_opts);
+        let here = all.iter().position(|x| std::ptr::eq(x, f.inv));
+        let earlier = here.map_or(&[][..], |i| all.get(..i).unwrap_or(&[]));
+        let config = git_config_entries(f.inv, &globals, earlier);
+        // exec config values given on this line are shell code git may run
+        for (k, v) in &config.here {
+            if let Some(v) = v {
+                if let Some(code) = git::exec_config_code(k, v) {
+                    f.nested.push(NestedCommand {
+                        origin: format!("git config `{k}`"),
+                        command: code,
+                    });
                 }
             }
-            f.git = Some(git::push_facts(
-                &after,
-                self.branch,
-                &self.pack.git.protected_branches,
-            ));
-        } else {
+        }
+        let Some(sub_idx) = sub_idx else {
+            return;
+        };
+        let Some(sub_arg) = argv.get(sub_idx) else {
+            return;
+        };
+        let after: Vec<String> = argv
+            .get(sub_idx.saturating_add(1)..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| a.value.clone())
+            .collect();
+        if sub_arg.dynamic {
             f.git = Some(GitFacts {
-                op: sub,
+                op: String::new(),
+                subcommand_dynamic: true,
                 ..Default::default()
             });
+            return;
+        }
+        let sub = sub_arg.value.clone();
+        // `git config KEY VALUE` writing an exec key: its code runs later
+        if sub == "config" {
+            if let Some((k, v)) = config_write(&after) {
+                if let Some(code) = git::exec_config_code(&k, &v) {
+                    f.nested.push(NestedCommand {
+                        origin: format!("git config `{k}`"),
+                        command: code,
+                    });
+                }
+            }
+        }
+        if !git::is_builtin(&sub) {
+            if let Some(expansion) = expand_alias(&sub, &config) {
+                let rest = cavra_shell::render_argv(&after);
+                match expansion {
+                    Alias::Shell(body) => f.nested.push(NestedCommand {
+                        origin: format!("git alias `{sub}`"),
+                        command: if rest.is_empty() {
+                            body
+                        } else {
+                            format!("{body} {rest}")
+                        },
+                    }),
+                    Alias::Git(words) => {
+                        // the alias words replace the subcommand; global options stay,
+                        // alias definitions are dropped (already expanded)
+                        let mut line = vec!["git".to_string()];
+                        let mut skip_next = false;
+                        for (k, g) in globals.iter().enumerate() {
+                            if skip_next {
+                                skip_next = false;
+                                continue;
+                            }
+                            let next = globals.get(k.saturating_add(1));
+                            if g.value == "-c"
+                                && next.is_some_and(|n| {
+                                    n.value.to_ascii_lowercase().starts_with("alias.")
+                                })
+                            {
+                                skip_next = true;
+                                continue;
+                            }
+                            if g.value.to_ascii_lowercase().starts_with("-calias.") {
+                                continue;
+                            }
+                            line.push(g.value.clone());
+                        }
+                        let mut text = cavra_shell::render_argv(&line);
+                        text.push(' ');
+                        text.push_str(&words);
+                        if !rest.is_empty() {
+                            text.push(' ');
+                            text.push_str(&rest);
+                        }
+                        f.nested.push(NestedCommand {
+                            origin: format!("git alias `{sub}`"),
+                            command: text,
+                        });
+                    }
+                    Alias::Unknown => {
+                        f.git = Some(GitFacts {
+                            op: sub,
+                            subcommand_dynamic: true,
+                            ..Default::default()
+                        });
+                        return;
+                    }
+                }
+                f.git = Some(GitFacts {
+                    op: sub,
+                    ..Default::default()
+                });
+                return;
+            }
+        }
+        if sub == "push" {
+            let mut g = git::push_facts(&after, self.branch, &self.pack.git.protected_branches);
+            if let Some(remote) = &g.remote {
+                g.new_remote = git::is_url_remote(remote)
+                    || config.redirects(remote)
+                    || earlier.iter().any(|e| adds_remote(e, remote));
+            } else {
+                g.new_remote = config.redirects("origin");
+            }
+            f.git = Some(g);
+        } else {
+            let fresh = earlier.iter().any(|e| {
+                lower_program(&e.program) == "git" && git_subcommand(e).as_deref() == Some("init")
+            });
+            f.git = Some(git::subcommand_facts(&sub, &after, fresh));
         }
     }
+}
+
+/// Splits git's argv (after the program) into the global options and the index of the
+/// subcommand word.
+fn git_split<'a>(argv: &'a [Arg], value_opts: &[String]) -> (Vec<&'a Arg>, Option<usize>) {
+    let mut globals = Vec::new();
+    let mut skip = false;
+    for (i, a) in argv.iter().enumerate() {
+        if skip {
+            skip = false;
+            globals.push(a);
+            continue;
+        }
+        if a.value.starts_with('-') && !a.dynamic {
+            if value_opts.contains(&a.value) {
+                skip = true;
+            }
+            globals.push(a);
+            continue;
+        }
+        return (globals, Some(i));
+    }
+    (globals, None)
+}
+
+/// The subcommand of a git invocation (static only).
+fn git_subcommand(inv: &Invocation) -> Option<String> {
+    let opts = programs::builtin("git")
+        .map(|s| s.value_options)
+        .unwrap_or_default();
+    let argv = inv.argv.get(1..).unwrap_or(&[]);
+    let (_, i) = git_split(argv, &opts);
+    argv.get(i?).filter(|a| !a.dynamic).map(|a| a.value.clone())
+}
+
+/// Config given to or defined before one git invocation.
+#[derive(Debug, Default)]
+struct GitConfig {
+    /// On this invocation (`-c k=v`, `GIT_CONFIG_*` assignments); `None`: from the
+    /// environment (`--config-env k=VAR`), value unknown. Keys lower case.
+    here: Vec<(String, Option<String>)>,
+    /// `git config k v` earlier on the line.
+    before: Vec<(String, Option<String>)>,
+}
+
+impl GitConfig {
+    fn lookup(&self, key: &str) -> Option<&Option<String>> {
+        self.here
+            .iter()
+            .rev()
+            .chain(self.before.iter().rev())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Does config re-point pushes to `remote`?
+    fn redirects(&self, remote: &str) -> bool {
+        let remote = remote.to_ascii_lowercase();
+        self.here
+            .iter()
+            .chain(&self.before)
+            .any(|(k, _)| match git::redirects_remote(k) {
+                Some(git::RemoteRedirect::Remote(r)) => r == remote,
+                Some(git::RemoteRedirect::Every) => true,
+                None => false,
+            })
+    }
+}
+
+/// Lower-cases the section and the variable name of a config key (the subsection keeps
+/// its case, but aliases and the keys CAVRA looks at have none that matters).
+fn config_key(k: &str) -> String {
+    k.trim().to_ascii_lowercase()
+}
+
+fn git_config_entries(inv: &Invocation, globals: &[&Arg], earlier: &[Invocation]) -> GitConfig {
+    let mut cfg = GitConfig::default();
+    let mut it = globals.iter().peekable();
+    while let Some(g) = it.next() {
+        let v = g.value.as_str();
+        let (opt, val) = if v == "-c" || v == "--config-env" {
+            match it.next() {
+                Some(n) => (v, n.value.clone()),
+                None => break,
+            }
+        } else if let Some(x) = v.strip_prefix("--config-env=") {
+            ("--config-env", x.to_string())
+        } else if let Some(x) = v.strip_prefix("-c").filter(|x| !x.is_empty()) {
+            ("-c", x.to_string())
+        } else {
+            continue;
+        };
+        let (k, value) = match val.split_once('=') {
+            Some((k, x)) => (config_key(k), Some(x.to_string())),
+            // `-c key` alone means `key=true`
+            None => (config_key(&val), Some("true".to_string())),
+        };
+        if opt == "--config-env" {
+            cfg.here.push((k, None));
+        } else {
+            cfg.here.push((k, value));
+        }
+    }
+    // GIT_CONFIG_COUNT / GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n and GIT_CONFIG_PARAMETERS
+    for (name, value) in &inv.assignments {
+        if let Some(n) = name.strip_prefix("GIT_CONFIG_KEY_") {
+            let want = format!("GIT_CONFIG_VALUE_{n}");
+            let v = inv
+                .assignments
+                .iter()
+                .find(|(k, _)| *k == want)
+                .map(|(_, v)| v.clone());
+            cfg.here.push((config_key(value), v));
+        } else if name == "GIT_CONFIG_PARAMETERS" {
+            for part in value.split("' '") {
+                let part = part.trim().trim_matches('\'');
+                if let Some((k, v)) = part.split_once('=') {
+                    cfg.here.push((config_key(k), Some(v.to_string())));
+                }
+            }
+        }
+    }
+    for e in earlier {
+        if lower_program(&e.program) != "git" || git_subcommand(e).as_deref() != Some("config") {
+            continue;
+        }
+        let opts = programs::builtin("git")
+            .map(|s| s.value_options)
+            .unwrap_or_default();
+        let argv = e.argv.get(1..).unwrap_or(&[]);
+        let (_, Some(i)) = git_split(argv, &opts) else {
+            continue;
+        };
+        let after: Vec<String> = argv
+            .get(i.saturating_add(1)..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| a.value.clone())
+            .collect();
+        if let Some((k, v)) = config_write(&after) {
+            let dynamic = argv.iter().any(|a| a.dynamic && a.value.contains(&v));
+            cfg.before.push((k, (!dynamic).then_some(v)));
+        }
+    }
+    cfg
+}
+
+/// `git config [--global|--add|…] KEY VALUE` or `git config set KEY VALUE`: the key and
+/// value written, if this is a write.
+fn config_write(after: &[String]) -> Option<(String, String)> {
+    let mut pos: Vec<&String> = Vec::new();
+    let mut skip = false;
+    for a in after {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a.starts_with('-') {
+            if matches!(
+                a.as_str(),
+                "--get"
+                    | "--get-all"
+                    | "--get-regexp"
+                    | "--get-urlmatch"
+                    | "-l"
+                    | "--list"
+                    | "--unset"
+                    | "--unset-all"
+                    | "--remove-section"
+                    | "--rename-section"
+                    | "-e"
+                    | "--edit"
+            ) {
+                return None;
+            }
+            if matches!(
+                a.as_str(),
+                "-f" | "--file" | "--blob" | "--type" | "--default" | "--comment" | "--value"
+            ) {
+                skip = true;
+            }
+            continue;
+        }
+        pos.push(a);
+    }
+    let pos: &[&String] = match pos.first().map(|s| s.as_str()) {
+        Some("set") => pos.get(1..)?,
+        Some("get" | "list" | "unset" | "edit" | "rename-section" | "remove-section") => {
+            return None
+        }
+        _ => &pos,
+    };
+    match pos {
+        [k, v, ..] => Some((config_key(k), (*v).clone())),
+        _ => None,
+    }
+}
+
+/// Does this earlier invocation add or re-point `remote` (`git remote add NAME URL`,
+/// `git remote set-url NAME URL`, `git remote rename OLD NAME`)?
+fn adds_remote(e: &Invocation, remote: &str) -> bool {
+    if lower_program(&e.program) != "git" || git_subcommand(e).as_deref() != Some("remote") {
+        return false;
+    }
+    let words: Vec<&str> = e
+        .argv
+        .iter()
+        .skip(1)
+        .map(|a| a.value.as_str())
+        .skip_while(|w| *w != "remote")
+        .skip(1)
+        .filter(|w| !w.starts_with('-'))
+        .collect();
+    match words.as_slice() {
+        ["add" | "set-url", name, ..] => name.eq_ignore_ascii_case(remote),
+        ["rename", _, name, ..] => name.eq_ignore_ascii_case(remote),
+        _ => false,
+    }
+}
+
+/// An alias resolved.
+enum Alias {
+    /// `!…`: shell code.
+    Shell(String),
+    /// git words that replace the alias name.
+    Git(String),
+    /// Defined, but the value is only known at run time.
+    Unknown,
+}
+
+/// Expands `name` through the aliases known for this invocation (chains followed, at most
+/// ten steps; git refuses loops).
+fn expand_alias(name: &str, cfg: &GitConfig) -> Option<Alias> {
+    let mut name = name.to_ascii_lowercase();
+    let mut tail = String::new();
+    for _ in 0..10 {
+        let value = cfg.lookup(&format!("alias.{name}"))?;
+        let Some(value) = value else {
+            return Some(Alias::Unknown);
+        };
+        let v = value.trim();
+        if let Some(body) = v.strip_prefix('!') {
+            let body = body.trim().to_string();
+            return Some(Alias::Shell(if tail.is_empty() {
+                body
+            } else {
+                format!("{body} {tail}")
+            }));
+        }
+        let (first, rest) = match v.split_once(char::is_whitespace) {
+            Some((a, b)) => (a.to_string(), b.trim().to_string()),
+            None => (v.to_string(), String::new()),
+        };
+        tail = match (rest.is_empty(), tail.is_empty()) {
+            (true, _) => tail,
+            (false, true) => rest,
+            (false, false) => format!("{rest} {tail}"),
+        };
+        if git::is_builtin(&first)
+            || cfg
+                .lookup(&format!("alias.{}", first.to_ascii_lowercase()))
+                .is_none()
+        {
+            return Some(Alias::Git(if tail.is_empty() {
+                first
+            } else {
+                format!("{first} {tail}")
+            }));
+        }
+        name = first.to_ascii_lowercase();
+    }
+    Some(Alias::Unknown)
+}
+
+/// An option's value as an argument (quoted: no globbing).
+fn option_arg(v: &str) -> Arg {
+    Arg {
+        value: v.to_string(),
+        dynamic: v.contains('$') || v.contains('`'),
+        glob: false,
+        quoted: true,
+    }
+}
+
+/// Is this `chmod` one that only makes files private to their owner, who keeps read
+/// access (`chmod 600 key`, `chmod 0400 f`, `chmod go-rwx f`, `chmod u=rw,go= f`), not
+/// recursive? Such a change cannot expose or break a file.
+fn chmod_only_tightens(f: &CommandFacts<'_>) -> bool {
+    if f.program != "chmod"
+        || f.flags
+            .iter()
+            .any(|x| x == "-R" || x == "--recursive" || x.starts_with("--reference"))
+    {
+        return false;
+    }
+    let Some(mode) = f.rest.first() else {
+        return false;
+    };
+    mode_only_tightens(&mode.value)
+}
+
+/// See [`chmod_only_tightens`].
+fn mode_only_tightens(mode: &str) -> bool {
+    if !mode.is_empty() && mode.chars().all(|c| c.is_ascii_digit()) {
+        // numeric: no special bits, owner can read, nothing for group and others
+        let digits: Vec<u32> = mode.chars().filter_map(|c| c.to_digit(8)).collect();
+        if digits.len() != mode.len() {
+            return false;
+        }
+        let (special, owner, group, other) = match digits.as_slice() {
+            [u, g, o] => (0, *u, *g, *o),
+            [s, u, g, o] => (*s, *u, *g, *o),
+            _ => return false,
+        };
+        return special == 0 && owner & 4 == 4 && group == 0 && other == 0;
+    }
+    // symbolic: every clause takes away from group/others, or sets the owner's bits
+    // keeping read
+    !mode.is_empty()
+        && mode.split(',').all(|clause| {
+            let who_end = clause
+                .find(|c: char| !matches!(c, 'u' | 'g' | 'o' | 'a'))
+                .unwrap_or(clause.len());
+            let (who, rest) = clause.split_at(who_end);
+            let Some(op) = rest.chars().next() else {
+                return false;
+            };
+            let perms = rest.get(1..).unwrap_or("");
+            if !perms.chars().all(|c| matches!(c, 'r' | 'w' | 'x' | 'X')) {
+                return false;
+            }
+            let group_other = !who.is_empty() && who.chars().all(|c| matches!(c, 'g' | 'o'));
+            match op {
+                '-' => group_other,
+                '=' => (group_other && perms.is_empty()) || (who == "u" && perms.contains('r')),
+                '+' => who == "u",
+                _ => false,
+            }
+        })
 }
 
 /// `find` predicates that select some files only (as opposed to everything below a root).

@@ -75,6 +75,15 @@ pub fn classify(path: &str, ctx: &PathContext, temp_dirs: &[String]) -> PathFact
             classes,
         };
     }
+    if is_network_device(path) {
+        // bash's `/dev/tcp/HOST/PORT` is a network connection, not a device
+        classes.push(PathClass::OutsideRepo);
+        return PathFacts {
+            path: path.to_string(),
+            repo_rel: None,
+            classes,
+        };
+    }
     if path.starts_with("/dev/") {
         if !HARMLESS_DEVICES.contains(&path) && !path.starts_with("/dev/fd/") {
             classes.push(PathClass::Device);
@@ -95,6 +104,9 @@ pub fn classify(path: &str, ctx: &PathContext, temp_dirs: &[String]) -> PathFact
             classes.push(PathClass::Home);
         }
     }
+    if !classes.contains(&PathClass::Home) && is_other_home(path, home.as_deref()) {
+        classes.push(PathClass::Home);
+    }
     let in_repo = repo.as_deref().is_some_and(|r| paths::is_within(path, r));
     if in_repo {
         let r = repo.as_deref().unwrap_or("/");
@@ -110,17 +122,28 @@ pub fn classify(path: &str, ctx: &PathContext, temp_dirs: &[String]) -> PathFact
             classes.push(PathClass::DotGit);
         }
     } else {
-        let in_temp = temp_dirs.iter().any(|t| paths::is_within(path, t));
-        if in_temp {
+        // a directory that contains the repository (or the home) is never a mere temp
+        // directory, wherever the repository lives (`rm -rf ..` in `/tmp/x/app`)
+        let ancestor_of_repo_or_home = repo.as_deref().is_some_and(|r| paths::is_within(r, path))
+            || home.as_deref().is_some_and(|h| paths::is_within(h, path));
+        let temp = if ancestor_of_repo_or_home {
+            TempPlace::No
+        } else {
+            temp_place(path, temp_dirs)
+        };
+        if temp == TempPlace::Below {
             classes.push(PathClass::Temp);
+        } else if temp == TempPlace::Root {
+            // the shared temporary directory as a whole (`/tmp`, `%TEMP%`): other
+            // programs' files live there
+            classes.push(PathClass::OutsideRepo);
+            classes.push(PathClass::System);
         } else {
             classes.push(PathClass::OutsideRepo);
-            let ancestor_of_repo_or_home =
-                repo.as_deref().is_some_and(|r| paths::is_within(r, path))
-                    || home.as_deref().is_some_and(|h| paths::is_within(h, path));
             let b = path.as_bytes();
-            let windows_drive =
-                b.len() >= 3 && b[0] == b'/' && b[1].is_ascii_alphabetic() && b[2] == b':';
+            let windows_drive = b.get(2) == Some(&b':')
+                && b.first() == Some(&b'/')
+                && b.get(1).is_some_and(u8::is_ascii_alphabetic);
             let system = windows_drive
                 || SYSTEM_DIRS.iter().any(|d| {
                     path == *d
@@ -137,6 +160,100 @@ pub fn classify(path: &str, ctx: &PathContext, temp_dirs: &[String]) -> PathFact
         repo_rel,
         classes,
     }
+}
+
+/// Is the path bash's network pseudo-device (`/dev/tcp/HOST/PORT`, `/dev/udp/…`)?
+pub fn is_network_device(path: &str) -> bool {
+    path.starts_with("/dev/tcp/") || path.starts_with("/dev/udp/")
+}
+
+/// Where a path stands relative to the temporary directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TempPlace {
+    /// Not in a temporary directory.
+    No,
+    /// A shared temporary directory itself (or one of its fixed parents, such as
+    /// macOS's `/var/folders/xx/yyyy/T`).
+    Root,
+    /// Below a temporary directory: scratch space.
+    Below,
+}
+
+fn eq_ic(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Classifies a normalized absolute path against the pack's temp directories and the
+/// platforms' temporary directories: `/tmp`, `/var/tmp`, macOS `/private/tmp`,
+/// `/private/var/folders/…/T`, Windows `%TEMP%` (in `C:\…`, `C:/…` and `/c/…` spellings:
+/// `…/Users/NAME/AppData/Local/Temp`, `…/Windows/Temp`).
+pub fn temp_place(path: &str, temp_dirs: &[String]) -> TempPlace {
+    for t in temp_dirs
+        .iter()
+        .map(String::as_str)
+        .chain([paths::TEMP_VAR_ROOT, "/private/var/tmp"])
+    {
+        if path == t {
+            return TempPlace::Root;
+        }
+        if paths::is_within(path, t) {
+            return TempPlace::Below;
+        }
+    }
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // macOS per-user temp: /var/folders/XX/YYYY/T (also under /private)
+    let mac = match parts.as_slice() {
+        ["private", "var", "folders", rest @ ..] | ["var", "folders", rest @ ..] => Some(rest),
+        _ => None,
+    };
+    if let Some(rest) = mac {
+        return if rest.len() <= 3 {
+            TempPlace::Root
+        } else {
+            TempPlace::Below
+        };
+    }
+    // Windows: drop the drive (`c:`, git-bash `/c/`, WSL `/mnt/c/`)
+    let after_drive: &[&str] = match parts.as_slice() {
+        ["mnt", d, rest @ ..] if d.len() == 1 => rest,
+        [d, rest @ ..] if (d.len() == 2 && d.ends_with(':')) || (d.len() == 1 && d != &"~") => rest,
+        _ => return TempPlace::No,
+    };
+    let (root_len, total) = match after_drive {
+        [u, _, a, l, t, ..]
+            if eq_ic(u, "users")
+                && eq_ic(a, "appdata")
+                && eq_ic(l, "local")
+                && eq_ic(t, "temp") =>
+        {
+            (5, after_drive.len())
+        }
+        [w, t, ..] if eq_ic(w, "windows") && eq_ic(t, "temp") => (2, after_drive.len()),
+        _ => return TempPlace::No,
+    };
+    if total > root_len {
+        TempPlace::Below
+    } else {
+        TempPlace::Root
+    }
+}
+
+/// Another account's home directory: a sibling of the request's home (`/home/bob` next
+/// to `/home/dev`), a directory directly under `/home` or `/Users`, or `/root`.
+fn is_other_home(path: &str, home: Option<&str>) -> bool {
+    if path == "/root" {
+        return true;
+    }
+    let Some((parent, name)) = path.rsplit_once('/') else {
+        return false;
+    };
+    if name.is_empty() || parent.is_empty() {
+        return false;
+    }
+    let home_parent = home.and_then(|h| h.rsplit_once('/')).map(|(p, _)| p);
+    home_parent.is_some_and(|hp| !hp.is_empty() && hp == parent)
+        || parent == "/home"
+        || parent == "/Users"
 }
 
 /// Does `pattern` match the path?

@@ -16,6 +16,457 @@ pub struct GitFacts {
     pub delete: bool,
     pub protected: bool,
     pub branch_unknown: bool,
+    /// A push to a remote added or re-pointed earlier in the same command line (`git remote
+    /// add x URL && git push x`, `-c remote.origin.url=…`), or straight to a URL.
+    pub new_remote: bool,
+    /// Uncommitted work in the working tree is thrown away (`git restore .`, `git read-tree
+    /// --reset -u`, `git checkout-index -f -a`, …).
+    pub discards_work: bool,
+    /// An existing ref is overwritten or deleted (`git branch -M`, `git symbolic-ref HEAD x`,
+    /// `git update-ref -d`, `git tag -f`).
+    pub overwrites_ref: bool,
+    /// The subcommand is only known at run time (`git $CMD`, `git $(…)`), or is an alias
+    /// whose definition is not on the command line but in the environment.
+    pub subcommand_dynamic: bool,
+}
+
+/// git's own commands: an alias never shadows one of these.
+pub const BUILTIN_COMMANDS: &[&str] = &[
+    "add",
+    "am",
+    "annotate",
+    "apply",
+    "archive",
+    "bisect",
+    "blame",
+    "branch",
+    "bugreport",
+    "bundle",
+    "cat-file",
+    "check-attr",
+    "check-ignore",
+    "check-mailmap",
+    "check-ref-format",
+    "checkout",
+    "checkout-index",
+    "cherry",
+    "cherry-pick",
+    "citool",
+    "clean",
+    "clone",
+    "column",
+    "commit",
+    "commit-graph",
+    "commit-tree",
+    "config",
+    "count-objects",
+    "credential",
+    "describe",
+    "diagnose",
+    "diff",
+    "diff-files",
+    "diff-index",
+    "diff-tree",
+    "difftool",
+    "fast-export",
+    "fast-import",
+    "fetch",
+    "fetch-pack",
+    "filter-branch",
+    "fmt-merge-msg",
+    "for-each-ref",
+    "for-each-repo",
+    "format-patch",
+    "fsck",
+    "gc",
+    "get-tar-commit-id",
+    "grep",
+    "gui",
+    "hash-object",
+    "help",
+    "hook",
+    "index-pack",
+    "init",
+    "instaweb",
+    "interpret-trailers",
+    "log",
+    "ls-files",
+    "ls-remote",
+    "ls-tree",
+    "mailinfo",
+    "mailsplit",
+    "maintenance",
+    "merge",
+    "merge-base",
+    "merge-file",
+    "merge-index",
+    "merge-tree",
+    "mergetool",
+    "mktag",
+    "mktree",
+    "multi-pack-index",
+    "mv",
+    "notes",
+    "pack-objects",
+    "pack-refs",
+    "prune",
+    "prune-packed",
+    "pull",
+    "push",
+    "range-diff",
+    "read-tree",
+    "rebase",
+    "receive-pack",
+    "reflog",
+    "remote",
+    "repack",
+    "replace",
+    "replay",
+    "request-pull",
+    "rerere",
+    "reset",
+    "restore",
+    "rev-list",
+    "rev-parse",
+    "revert",
+    "rm",
+    "scalar",
+    "send-email",
+    "send-pack",
+    "shortlog",
+    "show",
+    "show-branch",
+    "show-index",
+    "show-ref",
+    "sparse-checkout",
+    "stage",
+    "stash",
+    "status",
+    "stripspace",
+    "submodule",
+    "switch",
+    "symbolic-ref",
+    "tag",
+    "unpack-file",
+    "unpack-objects",
+    "update-index",
+    "update-ref",
+    "update-server-info",
+    "upload-archive",
+    "upload-pack",
+    "var",
+    "verify-commit",
+    "verify-pack",
+    "verify-tag",
+    "version",
+    "whatchanged",
+    "worktree",
+    "write-tree",
+];
+
+/// Is `sub` one of git's own commands?
+pub fn is_builtin(sub: &str) -> bool {
+    BUILTIN_COMMANDS.contains(&sub)
+}
+
+/// Config keys whose value is a command git runs (through the shell). `*` is one
+/// name component. `alias.*` counts when the value starts with `!`.
+const EXEC_CONFIG_KEYS: &[&str] = &[
+    "core.pager",
+    "core.editor",
+    "core.sshcommand",
+    "core.askpass",
+    "core.fsmonitor",
+    "sequence.editor",
+    "diff.external",
+    "gpg.program",
+    "gpg.*.program",
+    "credential.helper",
+    "credential.*.helper",
+    "pager.*",
+    "diff.*.textconv",
+    "diff.*.command",
+    "merge.*.driver",
+    "filter.*.clean",
+    "filter.*.smudge",
+    "filter.*.process",
+    "uploadpack.packobjectshook",
+    "mergetool.*.cmd",
+    "difftool.*.cmd",
+];
+
+fn key_matches(pattern: &str, key: &str) -> bool {
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = key.split('.').collect();
+    if p.len() != k.len() {
+        // `gpg.*.program` also matches `gpg.x509.program`; a subsection may hold dots
+        if let (Some(pf), Some(kf), Some(pl), Some(kl)) = (p.first(), k.first(), p.last(), k.last())
+        {
+            return p.len() == 3 && k.len() > 3 && pf == kf && pl == kl;
+        }
+        return false;
+    }
+    p.iter().zip(&k).all(|(a, b)| *a == "*" || a == b)
+}
+
+/// When config `key` = `value` makes git run shell code, that code.
+pub fn exec_config_code(key: &str, value: &str) -> Option<String> {
+    let key = key.to_ascii_lowercase();
+    let v = value.trim();
+    if let Some(name) = key.strip_prefix("alias.") {
+        let body = v.strip_prefix('!')?;
+        return (!name.is_empty() && !body.trim().is_empty()).then(|| body.trim().to_string());
+    }
+    if !EXEC_CONFIG_KEYS.iter().any(|p| key_matches(p, &key)) {
+        return None;
+    }
+    // booleans and empty values run nothing (`core.fsmonitor=false`, `core.pager=`)
+    if v.is_empty()
+        || matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "0" | "1"
+        )
+    {
+        return None;
+    }
+    // `credential.helper=store` runs `git credential-store`; only `!…` is shell code
+    if key.starts_with("credential.") {
+        return v.strip_prefix('!').map(|b| b.trim().to_string());
+    }
+    Some(v.to_string())
+}
+
+/// Does config `key` re-point where pushes go (`remote.NAME.url`, `remote.NAME.pushurl`,
+/// `url.BASE.insteadOf`, `url.BASE.pushInsteadOf`)?
+pub fn redirects_remote(key: &str) -> Option<RemoteRedirect> {
+    let key = key.to_ascii_lowercase();
+    if let Some(rest) = key.strip_prefix("remote.") {
+        let (name, var) = rest.rsplit_once('.')?;
+        if var == "url" || var == "pushurl" {
+            return Some(RemoteRedirect::Remote(name.to_string()));
+        }
+    }
+    if key.starts_with("url.") && (key.ends_with(".insteadof") || key.ends_with(".pushinsteadof")) {
+        return Some(RemoteRedirect::Every);
+    }
+    None
+}
+
+/// What a config key re-points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteRedirect {
+    /// One remote (by name, lower case).
+    Remote(String),
+    /// Every URL with a prefix: any remote.
+    Every,
+}
+
+/// Is a push destination written as a URL (`https://…`, `ssh://…`, `git@host:path`)?
+pub fn is_url_remote(remote: &str) -> bool {
+    remote.contains("://")
+        || remote
+            .split_once(':')
+            .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'))
+}
+
+/// A pathspec that covers the whole working tree (or an unknown, possibly whole, set):
+/// `.`, `./`, `*`, `:/`, `:(top)`, `..`, globs.
+pub fn is_wide_pathspec(p: &str) -> bool {
+    let p = p.trim();
+    if p.is_empty() {
+        return false;
+    }
+    if let Some(rest) = p.strip_prefix(':') {
+        // magic pathspecs: `:/` and `:(top)` (from the top), `:!x` / `:^x` (everything but x)
+        if rest.starts_with(['!', '^']) {
+            return true;
+        }
+        let body = match rest.strip_prefix('(') {
+            Some(r) => match r.split_once(')') {
+                Some((magic, _)) if magic.split(',').any(|m| m == "exclude") => return true,
+                Some((_, b)) => b,
+                None => return true,
+            },
+            None => rest.trim_start_matches('/'),
+        };
+        return body.is_empty() || is_wide_pathspec(body);
+    }
+    p.contains(['*', '?', '['])
+        || p.split(['/', '\\'])
+            .all(|seg| seg.is_empty() || seg == "." || seg == "..")
+}
+
+/// Arguments of a git subcommand, split: flags (clusters expanded: `-SW` → `-S`, `-W`),
+/// option values, positionals (`--` ends options).
+#[derive(Debug, Default)]
+pub struct SubArgs {
+    pub flags: Vec<String>,
+    pub values: Vec<(String, String)>,
+    pub positionals: Vec<String>,
+}
+
+impl SubArgs {
+    /// Splits `args`; `value_opts` take the next word (`--source X`, `-s X`).
+    pub fn parse(args: &[String], value_opts: &[&str]) -> SubArgs {
+        let mut out = SubArgs::default();
+        let mut end = false;
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if end || a == "-" || !a.starts_with('-') {
+                out.positionals.push(a.clone());
+            } else if a == "--" {
+                end = true;
+            } else if let Some(long) = a.strip_prefix("--") {
+                match long.split_once('=') {
+                    Some((n, v)) => {
+                        out.flags.push(format!("--{n}"));
+                        out.values.push((format!("--{n}"), v.to_string()));
+                    }
+                    None => {
+                        out.flags.push(a.clone());
+                        if value_opts.contains(&a.as_str()) {
+                            if let Some(v) = it.next() {
+                                out.values.push((a.clone(), v.clone()));
+                            }
+                        }
+                    }
+                }
+            } else {
+                let cluster: Vec<char> = a.chars().skip(1).collect();
+                for (k, c) in cluster.iter().enumerate() {
+                    let f = format!("-{c}");
+                    let takes = value_opts.contains(&f.as_str());
+                    out.flags.push(f.clone());
+                    if takes {
+                        let rest: String = cluster.iter().skip(k.saturating_add(1)).collect();
+                        if !rest.is_empty() {
+                            out.values.push((f, rest));
+                        } else if let Some(v) = it.next() {
+                            out.values.push((f, v.clone()));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn has(&self, names: &[&str]) -> bool {
+        self.flags.iter().any(|f| names.contains(&f.as_str()))
+    }
+}
+
+/// What a git subcommand other than `push` does to work and refs. `fresh_repo`: `git init`
+/// ran earlier in the same command line (no branch exists yet to be overwritten).
+pub fn subcommand_facts(sub: &str, args: &[String], fresh_repo: bool) -> GitFacts {
+    let mut f = GitFacts {
+        op: sub.to_string(),
+        ..Default::default()
+    };
+    match sub {
+        "restore" => {
+            let a = SubArgs::parse(args, &["-s", "--source", "--pathspec-from-file"]);
+            let staged = a.has(&["-S", "--staged"]);
+            let worktree = a.has(&["-W", "--worktree"]);
+            let patch = a.has(&["-p", "--patch"]);
+            let from_file = a.has(&["--pathspec-from-file"]);
+            let wide = from_file || a.positionals.iter().any(|p| is_wide_pathspec(p));
+            f.discards_work = (worktree || !staged) && wide && !patch;
+        }
+        "checkout" => {
+            let a = SubArgs::parse(args, &["-b", "-B", "--orphan", "--pathspec-from-file"]);
+            f.discards_work = a.has(&["--pathspec-from-file"]) && !a.has(&["-p", "--patch"]);
+        }
+        "read-tree" => {
+            let a = SubArgs::parse(
+                args,
+                &["--prefix", "--index-output", "--exclude-per-directory"],
+            );
+            f.discards_work = a.has(&["--reset"]) && a.has(&["-u"]);
+        }
+        "checkout-index" => {
+            let a = SubArgs::parse(args, &["--prefix", "--stage"]);
+            f.discards_work =
+                a.has(&["-f", "--force"]) && (a.has(&["-a", "--all"]) || a.has(&["--stdin"]));
+        }
+        "rm" => {
+            let a = SubArgs::parse(args, &["--pathspec-from-file"]);
+            let wide = a.has(&["--pathspec-from-file"])
+                || a.positionals.iter().any(|p| is_wide_pathspec(p));
+            f.discards_work = a.has(&["-f", "--force"]) && !a.has(&["--cached"]) && wide;
+        }
+        "worktree" => {
+            let a = SubArgs::parse(args, &[]);
+            f.discards_work =
+                a.positionals.first().is_some_and(|w| w == "remove") && a.has(&["-f", "--force"]);
+        }
+        "branch" => {
+            let a = SubArgs::parse(
+                args,
+                &[
+                    "-u",
+                    "--set-upstream-to",
+                    "--contains",
+                    "--merged",
+                    "--no-merged",
+                    "--points-at",
+                    "--format",
+                    "--sort",
+                    "-t",
+                    "--track",
+                ],
+            );
+            let force = a.has(&["-f", "--force"]);
+            let rename_or_copy = a.has(&["-m", "--move", "-c", "--copy"]);
+            let forced_move = a.has(&["-M", "-C"]) || (rename_or_copy && force);
+            let listing = a.has(&[
+                "-l",
+                "--list",
+                "-a",
+                "--all",
+                "-r",
+                "--remotes",
+                "-v",
+                "-vv",
+                "--show-current",
+            ]) && a.positionals.is_empty();
+            let deleting = a.has(&["-d", "-D", "--delete"]);
+            // `git branch -f NAME [START]` re-points an existing branch
+            let forced_reset =
+                force && !rename_or_copy && !deleting && !listing && !a.positionals.is_empty();
+            f.overwrites_ref = (forced_move || forced_reset) && !fresh_repo;
+        }
+        "symbolic-ref" => {
+            let a = SubArgs::parse(args, &["-m"]);
+            f.overwrites_ref = a.has(&["-d", "--delete"]) || a.positionals.len() >= 2;
+        }
+        "update-ref" => {
+            let a = SubArgs::parse(args, &["-m"]);
+            f.overwrites_ref = a.has(&["-d", "--stdin"]) || a.positionals.len() >= 2;
+            f.delete = a.has(&["-d"]);
+        }
+        "tag" => {
+            let a = SubArgs::parse(
+                args,
+                &[
+                    "-m",
+                    "-F",
+                    "-u",
+                    "--local-user",
+                    "--message",
+                    "--file",
+                    "--sort",
+                    "--format",
+                    "--contains",
+                    "--points-at",
+                ],
+            );
+            f.overwrites_ref = a.has(&["-f", "--force"]) && !a.positionals.is_empty();
+        }
+        _ => {}
+    }
+    f
 }
 
 fn strip_ref(r: &str) -> String {
@@ -160,6 +611,7 @@ pub fn request_facts(operation: &str, target: &str, protected: &[Glob]) -> GitFa
         delete: op == "delete" || op == "delete_ref",
         protected: protected_hit,
         branch_unknown: t.is_empty(),
+        ..Default::default()
     }
 }
 
@@ -243,6 +695,10 @@ pub fn matches(m: &GitMatcher, f: &GitFacts) -> bool {
         && opt_eq(m.protected, f.protected)
         && opt_eq(m.delete, f.delete)
         && opt_eq(m.branch_unknown, f.branch_unknown)
+        && opt_eq(m.new_remote, f.new_remote)
+        && opt_eq(m.discards_work, f.discards_work)
+        && opt_eq(m.overwrites_ref, f.overwrites_ref)
+        && opt_eq(m.subcommand_dynamic, f.subcommand_dynamic)
 }
 
 #[cfg(test)]

@@ -193,8 +193,27 @@ fn check_file(
     via: Option<&str>,
     c: &mut Collector,
 ) {
+    check_file_access(pack, ctx, access, facts, via, false, c)
+}
+
+/// `from_template`: the write copies a template into place, so rules that cover only
+/// replacing writes (`access: [overwrite]`) do not apply.
+fn check_file_access(
+    pack: &CompiledPack,
+    ctx: &PathContext,
+    access: Access,
+    facts: &file::PathFacts,
+    via: Option<&str>,
+    from_template: bool,
+    c: &mut Collector,
+) {
     for r in &pack.rules {
         if let Matcher::File(m) = &r.matcher {
+            let overwrite_only =
+                m.access.contains(&Access::Write) && !m.access.contains(&Access::Append);
+            if from_template && access == Access::Write && overwrite_only {
+                continue;
+            }
             if file::matches(m, access, facts, ctx) {
                 let matched = match via {
                     Some(v) => format!("{v} {} `{}`", verb(access), facts.path),
@@ -210,6 +229,7 @@ fn verb(a: Access) -> &'static str {
     match a {
         Access::Read => "reads",
         Access::Write => "writes",
+        Access::Append => "appends to",
         Access::Delete => "deletes",
     }
 }
@@ -311,8 +331,25 @@ fn command_request(
         if let Some(g) = &facts.git {
             builtin_git(pack, g, Some(label.clone()), c);
         }
+        // command lines this one runs (a git alias body, an exec config value)
+        for n in &facts.nested {
+            if c.script_depth < MAX_SCRIPT_DEPTH {
+                c.script_depth = c.script_depth.saturating_add(1);
+                let via = format!("{label}, in {}", n.origin);
+                command_request(pack, req, ctx, env, &n.command, Some(&via), c);
+                c.script_depth = c.script_depth.saturating_sub(1);
+            }
+        }
         for a in &facts.accesses {
-            check_file(pack, ctx, a.access, &a.facts, Some(&label), c);
+            check_file_access(
+                pack,
+                ctx,
+                a.access,
+                &a.facts,
+                Some(&label),
+                a.from_template,
+                c,
+            );
         }
         // URLs handed to downloaders go through the network rules
         if programs::is_downloader(&facts.program, facts.spec.as_ref()) {

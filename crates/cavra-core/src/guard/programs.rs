@@ -33,7 +33,8 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
             1,
             "none",
             false,
-        ),
+        )
+        .with_subcommand_args(&[("add", "read"), ("hash-object", "read")]),
         "kubectl" | "oc" => spec(
             &[
                 "-n",
@@ -151,7 +152,19 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
             "none",
             false,
         ),
-        "gh" | "glab" => spec(&["-R", "--repo"], 2, "none", false),
+        // files given to a gist or a release leave the machine
+        "gh" | "glab" => ProgramSource {
+            read_options: s(&["--body-file"]),
+            ..spec(&["-R", "--repo", "--body-file", "--desc"], 2, "none", false)
+        }
+        .with_subcommand_args(&[
+            ("gist create", "read"),
+            ("gist new", "read"),
+            ("gist edit", "read_after_first"),
+            ("release upload", "read_after_first"),
+            ("release create", "read_after_first"),
+            ("snippet create", "read"),
+        ]),
         "npm" | "pnpm" | "yarn" | "bun" | "npx" | "pip" | "pip3" | "uv" | "poetry" | "cargo"
         | "go" | "make" | "gradle" | "mvn" | "dotnet" | "rustup" | "brew" | "apt" | "apt-get"
         | "dnf" | "yum" | "systemctl" | "launchctl" | "service" | "deno" => spec(
@@ -222,9 +235,9 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
         | "hexdump" | "strings" | "nl" | "wc" | "sort" | "uniq" | "diff" | "cmp" | "md5sum"
         | "sha1sum" | "sha256sum" | "shasum" | "vi" | "vim" | "nvim" | "nano" | "emacs"
         | "code" | "view" | "source" | "." | "gpg" | "zip" | "gzip" | "bzip2" | "xz" | "zcat"
-        | "type" | "get-content" | "gc" | "openssl" | "tac" | "rev" | "fold" | "cut" | "paste"
-        | "column" | "iconv" | "dos2unix" | "python" | "python3" | "python2" | "node" | "ruby"
-        | "perl" | "php" | "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish" | "jq" | "yq" => {
+        | "type" | "get-content" | "gc" | "tac" | "rev" | "fold" | "cut" | "paste" | "column"
+        | "iconv" | "dos2unix" | "python" | "python3" | "python2" | "node" | "ruby" | "perl"
+        | "php" | "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish" | "jq" | "yq" => {
             let mut p = spec(
                 &[
                     "-n", "-c", "-s", "-w", "-t", "-k", "-o", "-f", "--output", "-i", "-d",
@@ -262,10 +275,100 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
             if matches!(program, "base64" | "base32") {
                 p.decoder = None;
             }
+            if matches!(
+                program,
+                "sort" | "gpg" | "base64" | "zip" | "gzip" | "xz" | "bzip2"
+            ) {
+                p.write_options = s(&["-o", "--output"]);
+            }
             p
         }
+        // `openssl SUB -in f -out g`: one-dash long options
+        "openssl" => ProgramSource {
+            read_options: s(&[
+                "-in",
+                "-key",
+                "-inkey",
+                "-ca",
+                "-cakey",
+                "-cafile",
+                "-config",
+                "-extfile",
+                "-signkey",
+                "-certfile",
+                "-kfile",
+                "-passin",
+                "-infiles",
+            ]),
+            write_options: s(&["-out", "-keyout"]),
+            ..spec(
+                &[
+                    "-in",
+                    "-out",
+                    "-key",
+                    "-keyout",
+                    "-inkey",
+                    "-passin",
+                    "-passout",
+                    "-config",
+                    "-ca",
+                    "-cakey",
+                    "-cafile",
+                    "-capath",
+                    "-days",
+                    "-newkey",
+                    "-subj",
+                    "-extfile",
+                    "-extensions",
+                    "-signkey",
+                    "-certfile",
+                    "-name",
+                    "-connect",
+                    "-servername",
+                    "-sigopt",
+                    "-pkeyopt",
+                    "-algorithm",
+                    "-md",
+                    "-set_serial",
+                    "-reqexts",
+                    "-addext",
+                    "-kdf",
+                    "-iter",
+                    "-pass",
+                    "-k",
+                    "-kfile",
+                    "-cipher",
+                    "-nameopt",
+                    "-certopt",
+                    "-inform",
+                    "-outform",
+                    "-keyform",
+                    "-sigfile",
+                    "-verify",
+                    "-starttls",
+                    "-proxy",
+                ],
+                1,
+                "read",
+                true,
+            )
+        },
+        // `ssh-keygen -f FILE`: written when a key is made or changed, read by -l/-y/-e/…
+        // (see `command.rs`)
+        "ssh-keygen" => spec(
+            &[
+                "-f", "-t", "-b", "-C", "-N", "-P", "-O", "-I", "-n", "-V", "-z", "-s", "-a", "-E",
+                "-m", "-Y", "-F", "-R", "-D", "-w", "-G", "-M", "-S", "-T", "-r", "-Z",
+            ],
+            0,
+            "none",
+            false,
+        ),
+        // the archive (`-f`) and the mode are worked out in `command.rs`
         "tar" | "bsdtar" => spec(
             &[
+                "-f",
+                "--file",
                 "-C",
                 "--directory",
                 "-X",
@@ -354,6 +457,28 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
                 "-Y",
                 "-y",
                 "--url",
+                "-D",
+                "--dump-header",
+                "--trace",
+                "--trace-ascii",
+                "--stderr",
+                "--libcurl",
+                "--etag-save",
+                "--output-dir",
+            ]),
+            write_options: s(&[
+                "-o",
+                "--output",
+                "-c",
+                "--cookie-jar",
+                "-D",
+                "--dump-header",
+                "--trace",
+                "--trace-ascii",
+                "--stderr",
+                "--libcurl",
+                "--etag-save",
+                "--output-dir",
             ]),
             subcommand_depth: Some(0),
             args: Some("none".into()),
@@ -376,6 +501,20 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
                 "--body-file",
                 "-i",
                 "--input-file",
+                "-a",
+                "--append-output",
+                "--save-cookies",
+            ]),
+            write_options: s(&[
+                "-O",
+                "--output-document",
+                "-o",
+                "--output-file",
+                "-a",
+                "--append-output",
+                "-P",
+                "--directory-prefix",
+                "--save-cookies",
             ]),
             subcommand_depth: Some(0),
             args: Some("none".into()),
@@ -466,13 +605,27 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
         | "export" | "set" | "unset" | "sleep" | "seq" | "yes" | "clear" | "history" | "alias"
         | "hostname" | "ps" | "kill" | "pkill" | "top" | "df" | "du" | "free" | "mount"
         | "umount" | "stat" | "file" | "realpath" | "readlink" | "dirname" | "basename"
-        | "xargs" | "exit" | "wait" | "ssh" | "ssh-keygen" | "ssh-add" | "tree" | "exa" | "eza"
-        | "lsof" | "watch" | "nproc" | "tput" | "write-host" | "write-output" | "get-childitem"
-        | "mkfs" | "fdisk" | "parted" | "diskutil" | "format" | "shutdown" | "reboot" | "halt"
+        | "xargs" | "exit" | "wait" | "ssh" | "ssh-add" | "tree" | "exa" | "eza" | "lsof"
+        | "watch" | "nproc" | "tput" | "write-host" | "write-output" | "get-childitem" | "mkfs"
+        | "fdisk" | "parted" | "diskutil" | "format" | "shutdown" | "reboot" | "halt"
         | "poweroff" | "crontab" => spec(&[], 0, "none", false),
         "remove-item" | "ri" => spec(&["-path", "-literalpath"], 0, "delete", true),
         _ => return None,
     })
+}
+
+trait WithSubcommandArgs {
+    fn with_subcommand_args(self, table: &[(&str, &str)]) -> Self;
+}
+
+impl WithSubcommandArgs for ProgramSource {
+    fn with_subcommand_args(mut self, table: &[(&str, &str)]) -> Self {
+        for (sub, args) in table {
+            self.subcommand_args
+                .insert((*sub).to_string(), (*args).to_string());
+        }
+        self
+    }
 }
 
 /// Programs whose output carries remote content.

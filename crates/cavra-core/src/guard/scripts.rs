@@ -117,7 +117,11 @@ pub fn files_written(
     ) {
         return out;
     }
-    for a in f.accesses.iter().filter(|a| a.access == Access::Write) {
+    for a in f
+        .accesses
+        .iter()
+        .filter(|a| matches!(a.access, Access::Write | Access::Append))
+    {
         let to_stdout_redirect = inv.redirects.iter().find(|r| {
             r.target.value == a.written
                 && matches!(r.fd, None | Some(1))

@@ -54,7 +54,11 @@ impl std::io::Write for HashWriter<'_> {
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     Read,
+    /// Writing that replaces what was there (`>`, `cp`, `-o FILE`, an editor's save).
     Write,
+    /// Writing that keeps what was there and adds to it (`>>`, `tee -a`). A rule that names
+    /// `write` covers appends too; `overwrite` names replacing writes only.
+    Append,
     Delete,
 }
 
@@ -63,6 +67,7 @@ impl Access {
         match self {
             Access::Read => "read",
             Access::Write => "write",
+            Access::Append => "append",
             Access::Delete => "delete",
         }
     }
@@ -180,6 +185,10 @@ pub struct GitMatcher {
     pub protected: Option<bool>,
     pub delete: Option<bool>,
     pub branch_unknown: Option<bool>,
+    pub new_remote: Option<bool>,
+    pub discards_work: Option<bool>,
+    pub overwrites_ref: Option<bool>,
+    pub subcommand_dynamic: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -642,7 +651,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         "filesystem.write.block",
         Effect::Block,
         Severity::High,
-        vec![Access::Write, Access::Delete],
+        vec![Access::Write, Access::Append, Access::Delete],
         &fs.block_write,
         "writing this path is blocked by policy",
         None,
@@ -651,7 +660,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         "filesystem.write.require_approval",
         Effect::RequireApproval,
         Severity::High,
-        vec![Access::Write, Access::Delete],
+        vec![Access::Write, Access::Append, Access::Delete],
         &fs.require_approval_write,
         "writing this path needs approval",
         Some("Platform Security"),
@@ -713,19 +722,30 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         let m = &r.matcher;
         let matcher = if let Some(f) = &m.file {
             let access = if f.access.is_empty() {
-                vec![Access::Read, Access::Write, Access::Delete]
+                vec![Access::Read, Access::Write, Access::Append, Access::Delete]
             } else {
-                f.access
-                    .iter()
-                    .map(|a| match a.as_str() {
-                        "read" => Ok(Access::Read),
-                        "write" => Ok(Access::Write),
-                        "delete" => Ok(Access::Delete),
-                        o => Err(PolicyError::BadCompiled(format!(
-                            "{ctx}: unknown access `{o}`"
-                        ))),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
+                let mut out = Vec::new();
+                for a in &f.access {
+                    let add: &[Access] = match a.as_str() {
+                        "read" => &[Access::Read],
+                        // a write rule covers appends too
+                        "write" => &[Access::Write, Access::Append],
+                        "overwrite" => &[Access::Write],
+                        "append" => &[Access::Append],
+                        "delete" => &[Access::Delete],
+                        o => {
+                            return Err(PolicyError::BadCompiled(format!(
+                                "{ctx}: unknown access `{o}`"
+                            )))
+                        }
+                    };
+                    for x in add {
+                        if !out.contains(x) {
+                            out.push(*x);
+                        }
+                    }
+                }
+                out
             };
             Matcher::File(FileMatcher {
                 access,
@@ -774,6 +794,10 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                 protected: g.protected,
                 delete: g.delete,
                 branch_unknown: g.branch_unknown,
+                new_remote: g.new_remote,
+                discards_work: g.discards_work,
+                overwrites_ref: g.overwrites_ref,
+                subcommand_dynamic: g.subcommand_dynamic,
             })
         } else if let Some(mc) = &m.mcp {
             Matcher::Mcp(McpMatcher {

@@ -273,6 +273,18 @@ pub struct GitMatchSource {
     /// The destination branch is not known (e.g. `git push -f` with no refspec).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_unknown: Option<bool>,
+    /// A push to a remote added or re-pointed on the same command line, or to a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_remote: Option<bool>,
+    /// Uncommitted work in the working tree is discarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discards_work: Option<bool>,
+    /// An existing ref is overwritten or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overwrites_ref: Option<bool>,
+    /// The subcommand is only known at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subcommand_dynamic: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -322,6 +334,11 @@ pub struct ProgramSource {
     /// Options whose value is a file that is written (`-o`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub write_options: Vec<String>,
+    /// What the positional arguments are for one subcommand (`gist create: read`,
+    /// `release upload: read_after_first`), overriding `args`; keys are the subcommand
+    /// words joined by a space.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subcommand_args: BTreeMap<String, String>,
     /// Options that carry inline SQL (`-c` for psql).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sql_options: Vec<String>,
