@@ -1684,3 +1684,30 @@ pub fn cargo_run_target(inv: &Invocation) -> Option<Invocation> {
         ..inv.clone()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chmod_modes_that_only_make_private() {
+        for m in [
+            "600", "0600", "400", "0400", "700", "go-rwx", "og-rw", "u=rw,go=", "go=", "u+r",
+        ] {
+            assert!(mode_only_tightens(m), "{m}");
+        }
+        for m in [
+            "644", "4600", "000", "0200", "+x", "a+r", "u-r", "o+r", "g=r", "u=w", "a-rwx", "",
+        ] {
+            assert!(!mode_only_tightens(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn template_files() {
+        assert!(is_template_file("/home/dev/app/.env.example"));
+        assert!(is_template_file("config.sample"));
+        assert!(!is_template_file(".env"));
+        assert!(!is_template_file("example.txt"));
+    }
+}

@@ -295,3 +295,98 @@ pub fn matches(m: &FileMatcher, access: Access, facts: &PathFacts, ctx: &PathCon
     }
     !m.except.iter().any(|p| pattern_matches(p, facts, ctx))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> PathContext {
+        PathContext {
+            cwd: Some("/home/dev/app".into()),
+            repo_root: None,
+            home: Some("/home/dev".into()),
+        }
+    }
+
+    fn temps() -> Vec<String> {
+        vec!["/tmp".into(), "/var/tmp".into(), "/private/tmp".into()]
+    }
+
+    #[test]
+    fn temp_roots_on_every_platform() {
+        let t = temps();
+        for root in [
+            "/tmp",
+            "/var/tmp",
+            "/private/tmp",
+            "/private/var/tmp",
+            "/private/var/folders",
+            "/var/folders/zz/abc/T",
+            "/%TEMP%",
+            "/c:/users/dev/appdata/local/temp",
+            "/c/Users/dev/AppData/Local/Temp",
+            "/mnt/c/Users/dev/AppData/Local/Temp",
+            "/c:/windows/temp",
+        ] {
+            assert_eq!(temp_place(root, &t), TempPlace::Root, "{root}");
+        }
+        for below in [
+            "/tmp/x",
+            "/private/tmp/x",
+            "/var/folders/zz/abc/T/tmp.1",
+            "/%TEMP%/build",
+            "/c:/users/dev/appdata/local/temp/x",
+            "/c/Users/dev/AppData/Local/Temp/x",
+        ] {
+            assert_eq!(temp_place(below, &t), TempPlace::Below, "{below}");
+        }
+        for no in ["/home/dev/tmp", "/c/Users/dev/Documents", "/opt/temp"] {
+            assert_eq!(temp_place(no, &t), TempPlace::No, "{no}");
+        }
+    }
+
+    #[test]
+    fn temp_root_is_system_and_below_is_temp() {
+        let c = ctx();
+        let f = classify("/tmp", &c, &temps());
+        assert!(f.classes.contains(&PathClass::System));
+        let f = classify("/tmp/build", &c, &temps());
+        assert_eq!(f.classes, vec![PathClass::Temp]);
+    }
+
+    #[test]
+    fn ancestor_of_the_repository_is_never_temp() {
+        let c = PathContext {
+            cwd: Some("/tmp/x/app".into()),
+            repo_root: None,
+            home: Some("/home/dev".into()),
+        };
+        let f = classify("/tmp/x", &c, &temps());
+        assert!(f.classes.contains(&PathClass::System), "{:?}", f.classes);
+        let f = classify("/tmp/other", &c, &temps());
+        assert_eq!(f.classes, vec![PathClass::Temp]);
+    }
+
+    #[test]
+    fn other_homes_and_network_devices() {
+        let c = ctx();
+        assert!(classify("/home/bob", &c, &temps())
+            .classes
+            .contains(&PathClass::Home));
+        assert!(classify("/root", &c, &temps())
+            .classes
+            .contains(&PathClass::Home));
+        assert!(!classify("/home/bob/x", &c, &temps())
+            .classes
+            .contains(&PathClass::Home));
+        let f = classify("/dev/tcp/10.0.0.1/80", &c, &temps());
+        assert_eq!(
+            f.classes,
+            vec![PathClass::OutsideRepo],
+            "a connection, not a device"
+        );
+        assert!(classify("/dev/sda", &c, &temps())
+            .classes
+            .contains(&PathClass::Device));
+    }
+}

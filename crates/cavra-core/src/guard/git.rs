@@ -740,6 +740,117 @@ mod tests {
         assert_eq!(f.remote.as_deref(), Some("origin"));
     }
 
+    fn args(s: &str) -> Vec<String> {
+        v(s)
+    }
+
+    #[test]
+    fn restore_discards_only_the_whole_worktree() {
+        let d = |a: &str| subcommand_facts("restore", &args(a), false).discards_work;
+        assert!(d("."));
+        assert!(d("--worktree ."));
+        assert!(d("-W :/"));
+        assert!(d("--staged --worktree ."));
+        assert!(d("-SW ."));
+        assert!(d("--source=HEAD~3 -- ."));
+        assert!(d("--source HEAD~3 -W *.rs"));
+        assert!(d("--pathspec-from-file=list.txt"));
+        assert!(d(":!src/keep.rs"));
+        assert!(!d("--staged ."), "unstaging keeps the work");
+        assert!(!d("-S :/"));
+        assert!(!d("src/lib.rs"), "one named file");
+        assert!(!d("--source=HEAD~1 src/lib.rs"));
+        assert!(!d("-p ."), "hunk by hunk");
+    }
+
+    #[test]
+    fn plumbing_that_discards_or_overwrites() {
+        let f = |sub: &str, a: &str| subcommand_facts(sub, &args(a), false);
+        assert!(f("read-tree", "--reset -u HEAD").discards_work);
+        assert!(!f("read-tree", "HEAD").discards_work);
+        assert!(!f("read-tree", "--reset HEAD").discards_work, "index only");
+        assert!(f("checkout-index", "-f -a").discards_work);
+        assert!(f("checkout-index", "--force --all").discards_work);
+        assert!(!f("checkout-index", "-f src/x.rs").discards_work);
+        assert!(f("rm", "-rf .").discards_work);
+        assert!(!f("rm", "-r --cached .").discards_work);
+        assert!(f("branch", "-M main").overwrites_ref);
+        assert!(f("branch", "-C a b").overwrites_ref);
+        assert!(f("branch", "--move --force a b").overwrites_ref);
+        assert!(f("branch", "-f main HEAD~2").overwrites_ref);
+        assert!(!f("branch", "-m new").overwrites_ref);
+        assert!(!f("branch", "-f").overwrites_ref);
+        assert!(
+            !subcommand_facts("branch", &args("-M main"), true).overwrites_ref,
+            "fresh repository"
+        );
+        assert!(f("symbolic-ref", "HEAD refs/heads/x").overwrites_ref);
+        assert!(f("symbolic-ref", "-d HEAD").overwrites_ref);
+        assert!(!f("symbolic-ref", "--short HEAD").overwrites_ref);
+        assert!(f("update-ref", "-d refs/heads/x").overwrites_ref);
+        assert!(f("tag", "-f v1 HEAD").overwrites_ref);
+        assert!(!f("tag", "v1").overwrites_ref);
+    }
+
+    #[test]
+    fn pathspecs() {
+        for w in [
+            ".",
+            "./",
+            "*",
+            ":/",
+            ":/*",
+            ":(top)",
+            "..",
+            "../..",
+            "*.rs",
+            ":!x",
+            ":(exclude)x",
+        ] {
+            assert!(is_wide_pathspec(w), "{w}");
+        }
+        for n in ["src/lib.rs", "README.md", ":/src/lib.rs", ":(top)src/x.rs"] {
+            assert!(!is_wide_pathspec(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn exec_config_and_remotes() {
+        assert_eq!(
+            exec_config_code("alias.x", "!rm -rf ~").as_deref(),
+            Some("rm -rf ~")
+        );
+        assert_eq!(exec_config_code("alias.st", "status"), None);
+        assert_eq!(
+            exec_config_code("core.pager", "less -R").as_deref(),
+            Some("less -R")
+        );
+        assert_eq!(exec_config_code("core.fsmonitor", "false"), None);
+        assert_eq!(exec_config_code("credential.helper", "store"), None);
+        assert_eq!(
+            exec_config_code("credential.helper", "!f() { cat; }; f").as_deref(),
+            Some("f() { cat; }; f")
+        );
+        assert_eq!(
+            exec_config_code("gpg.x509.program", "evil").as_deref(),
+            Some("evil")
+        );
+        assert_eq!(exec_config_code("color.ui", "always"), None);
+        assert!(is_url_remote("https://evil.example/r.git"));
+        assert!(is_url_remote("git@github.com:org/r.git"));
+        assert!(!is_url_remote("origin"));
+        assert!(!is_url_remote("../other"));
+        assert_eq!(
+            redirects_remote("remote.origin.url"),
+            Some(RemoteRedirect::Remote("origin".into()))
+        );
+        assert_eq!(
+            redirects_remote("url.https://x/.insteadOf"),
+            Some(RemoteRedirect::Every)
+        );
+        assert_eq!(redirects_remote("remote.origin.fetch"), None);
+    }
+
     #[test]
     fn equivalent_commands_of_structured_requests() {
         assert_eq!(

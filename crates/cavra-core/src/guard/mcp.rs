@@ -80,6 +80,125 @@ pub const BRANCH_KEYS: &[&str] = &[
     "branch_name",
 ];
 
+/// Argument keys that hold free text (titles, messages, bodies): never read as SQL
+/// unless named for it.
+const FREE_TEXT_KEYS: &[&str] = &[
+    "title",
+    "body",
+    "message",
+    "msg",
+    "description",
+    "desc",
+    "comment",
+    "comments",
+    "text",
+    "content",
+    "summary",
+    "note",
+    "notes",
+    "name",
+    "label",
+    "subject",
+    "prompt",
+    "reason",
+];
+
+/// Is an argument key named for SQL (`sql`, `raw_sql`, `statement`, `stmt`)? `query` and
+/// `queries` count unless the tool searches (a search query is free text).
+fn sql_key(key: &str, tool: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    if k.contains("sql") || k.contains("statement") || k == "stmt" || k == "stmts" {
+        return true;
+    }
+    is_query_key(&k) && !is_search_tool(tool)
+}
+
+fn is_query_key(k: &str) -> bool {
+    k == "query" || k == "queries" || k == "q" || k.ends_with("_query")
+}
+
+fn is_search_tool(tool: &str) -> bool {
+    let t = tool.to_ascii_lowercase();
+    ["search", "find", "grep", "lookup"]
+        .iter()
+        .any(|w| t.contains(w))
+}
+
+/// Does the text read like a SQL statement (a statement keyword followed by what that
+/// statement needs: `DROP TABLE`, `DELETE FROM`, `UPDATE t SET`, `TRUNCATE t`, …)?
+pub fn looks_like_sql(text: &str) -> bool {
+    let lower = text.trim_start().to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+        .take(4)
+        .collect();
+    match words.as_slice() {
+        ["drop", obj, ..] => matches!(
+            *obj,
+            "table"
+                | "database"
+                | "schema"
+                | "view"
+                | "index"
+                | "user"
+                | "role"
+                | "sequence"
+                | "function"
+                | "procedure"
+                | "trigger"
+                | "type"
+                | "extension"
+                | "materialized"
+                | "owned"
+                | "collection"
+        ),
+        ["truncate", ..] | ["flushall", ..] | ["flushdb", ..] => words.len() <= 3,
+        ["delete", "from", ..] | ["insert", "into", ..] | ["merge", "into", ..] => true,
+        ["update", _, "set", ..] => true,
+        ["alter", obj, ..] => matches!(
+            *obj,
+            "table" | "database" | "schema" | "user" | "role" | "system"
+        ),
+        ["select", ..] => lower.contains(" from "),
+        ["grant" | "revoke", ..] => lower.contains(" on ") || lower.contains(" to "),
+        ["with", _, "as", ..] => true,
+        _ => false,
+    }
+}
+
+/// The arguments of an MCP call that carry SQL, with their keys: arguments named for SQL,
+/// and other (non-free-text) string arguments shaped like SQL. Looks one object level deep
+/// (`{"params": {"sql": …}}`).
+pub fn sql_arguments(tool: &str, args: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut visit = |key: &str, v: &serde_json::Value| {
+        let named = sql_key(key, tool);
+        let lk = key.to_ascii_lowercase();
+        let free = FREE_TEXT_KEYS.contains(&lk.as_str())
+            || (is_query_key(&lk) && is_search_tool(tool))
+            || PATH_KEYS.contains(&lk.as_str())
+            || COMMAND_KEYS.contains(&lk.as_str());
+        for text in value_strings(v) {
+            if named || (!free && looks_like_sql(&text)) {
+                out.push((key.to_string(), text));
+            }
+        }
+    };
+    if let serde_json::Value::Object(m) = args {
+        for (k, v) in m {
+            if let serde_json::Value::Object(inner) = v {
+                for (k2, v2) in inner {
+                    visit(k2, v2);
+                }
+            } else {
+                visit(k, v);
+            }
+        }
+    }
+    out
+}
+
 /// Does the tool name suggest it changes things?
 pub fn tool_writes(tool: &str) -> bool {
     let t = tool.to_ascii_lowercase();
@@ -158,6 +277,30 @@ pub fn matches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sql_arguments_by_name_or_shape() {
+        let args = serde_json::json!({"sql": "drop table users", "database": "prod"});
+        assert_eq!(
+            sql_arguments("execute", &args),
+            vec![("sql".to_string(), "drop table users".to_string())]
+        );
+        let args = serde_json::json!({"q": "DELETE FROM orders"});
+        assert_eq!(sql_arguments("run", &args).len(), 1, "shaped like SQL");
+        let args = serde_json::json!({"params": {"statement": "select 1"}});
+        assert_eq!(sql_arguments("run", &args).len(), 1, "one level deep");
+        // free text and search queries are not SQL
+        let args = serde_json::json!({"title": "DROP TABLE users broke prod", "body": "delete from cache"});
+        assert!(sql_arguments("create_issue", &args).is_empty());
+        let args = serde_json::json!({"query": "drop table users"});
+        assert!(sql_arguments("search_code", &args).is_empty());
+        let args = serde_json::json!({"note": "please update the docs set"});
+        assert!(sql_arguments("x", &args).is_empty());
+        assert!(!looks_like_sql("delete the old branch"));
+        assert!(!looks_like_sql("drop me a line"));
+        assert!(looks_like_sql("  UPDATE accounts SET balance = 0"));
+        assert!(looks_like_sql("truncate audit_log"));
+    }
 
     #[test]
     fn reads_reference_registry() {

@@ -749,6 +749,24 @@ fn mcp_request(
             );
         }
     }
+    // SQL in arguments is judged like `psql -c` (the same SQL rules as the command guard)
+    for (key, sql) in mcp::sql_arguments(&tool, &args) {
+        let line = cavra_shell::render_argv(&["psql", "-c", sql.as_str()]);
+        // only the SQL rules speak here: the synthetic `psql` is no command to cover
+        let uncovered = c.uncovered.len();
+        command_request(
+            pack,
+            req,
+            ctx,
+            env,
+            &line,
+            Some(&format!(
+                "{label} argument `{key}` (SQL, judged like `psql -c`)"
+            )),
+            c,
+        );
+        c.uncovered.truncate(uncovered);
+    }
     c.family = "mcp";
 }
 
