@@ -319,6 +319,11 @@ fn where_of(prefix: &str) -> String {
 }
 
 pub(crate) fn basename(v: &str) -> String {
+    if is_windows_path(v) {
+        // `C:\Program Files\Git\bin\git.exe`, `"C:/Tools/rm.EXE"`, `\\srv\share\x.cmd`:
+        // Windows resolves names without case and with an implied extension
+        return crate::windows::program_name(v);
+    }
     let t = v.trim_end_matches('/');
     if t.is_empty() {
         return v.to_string();
@@ -326,10 +331,21 @@ pub(crate) fn basename(v: &str) -> String {
     t.rsplit('/').next().unwrap_or(t).to_string()
 }
 
+/// A program path written the Windows way: a drive (`C:\`, `c:/`), a UNC prefix (`\\srv`)
+/// or any backslash separator (a POSIX program name never contains one).
+fn is_windows_path(v: &str) -> bool {
+    let b = v.as_bytes();
+    let drive = matches!(b, [d, b':', b'\\' | b'/', ..] if d.is_ascii_alphabetic());
+    drive || v.contains('\\')
+}
+
 fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && parse::is_name_start(b[0]) && b.iter().all(|&c| parse::is_name_char(c))
 }
+
+/// Replacement strings of GNU parallel (`{}` and its path/position variants).
+const PARALLEL_PLACEHOLDERS: &[&str] = &["{}", "{.}", "{/}", "{//}", "{/.}", "{1}", "{2}", "{3}"];
 
 /// At most this many literal words in a `for` list are substituted one by one.
 const MAX_UNROLL: usize = 16;
@@ -1053,16 +1069,18 @@ impl<'o> Fl<'o> {
                 return rest(i);
             }
             "busybox" => return rest(1),
-            "xargs" => return unwrap_xargs(argv),
-            "flock"
-                if argv.iter().any(|f| {
-                    f.static_str().is_some_and(|v| {
-                        v == "-c" || v == "--command" || v.starts_with("--command=")
-                    })
+            // `runuser [-] USER -c CMD` is the su form (handled with `su`); only
+            // `runuser -u USER CMD...` runs its arguments
+            "runuser"
+                if !argv.iter().any(|f| {
+                    f.static_str()
+                        .is_some_and(|v| v == "-u" || v == "--user" || v.starts_with("--user="))
                 }) =>
             {
                 return None;
             }
+            "xargs" => return unwrap_xargs(argv),
+            "flock" if flock_code(argv).is_some() => return None,
             _ => {}
         }
         if let Some(spec) = BUILTIN_WRAPPERS.iter().find(|s| s.name == prog) {
@@ -1250,24 +1268,58 @@ impl<'o> Fl<'o> {
                 }
             }
             "su" | "runuser" | "script" | "flock" | "sg" => {
+                // short options that take a value (so `-sc` is `-s c`, not `-c`)
+                let with_value = match prog {
+                    "su" => "sgGw",
+                    "runuser" => "ugGsw",
+                    "script" => "EoIOBTm",
+                    "flock" => "wE",
+                    _ => "",
+                };
                 let mut code = None;
                 let mut i = 1;
                 while i < argv.len() {
-                    let v = argv[i].static_str();
+                    let v = argv.get(i).and_then(|f| f.static_str());
                     match v.as_deref() {
                         Some("-c") | Some("--command") | Some("--session-command") => {
-                            code = argv.get(i + 1).cloned();
+                            code = argv.get(i.saturating_add(1)).cloned();
                             break;
                         }
                         Some(s) if s.starts_with("--command=") => {
-                            let mut f = argv[i].clone();
+                            let mut f = argv.get(i).cloned().unwrap_or_else(|| Field::synth(""));
                             strip_prefix_field(&mut f, "--command=".len());
                             code = Some(f);
                             break;
                         }
+                        Some(s) if s.starts_with("--session-command=") => {
+                            let mut f = argv.get(i).cloned().unwrap_or_else(|| Field::synth(""));
+                            strip_prefix_field(&mut f, "--session-command=".len());
+                            code = Some(f);
+                            break;
+                        }
+                        // clusters: `script -qc CMD`, `su -lc CMD`, `su -cCMD`
+                        Some(s) if s.len() > 2 && s.starts_with('-') && !s.starts_with("--") => {
+                            match short_opt_value(s, 'c', with_value) {
+                                ShortOpt::Attached(n) => {
+                                    let mut f =
+                                        argv.get(i).cloned().unwrap_or_else(|| Field::synth(""));
+                                    strip_prefix_field(&mut f, n);
+                                    code = Some(f);
+                                    break;
+                                }
+                                ShortOpt::Next => {
+                                    code = argv.get(i.saturating_add(1)).cloned();
+                                    break;
+                                }
+                                ShortOpt::Absent => {}
+                            }
+                        }
                         _ => {}
                     }
-                    i += 1;
+                    i = i.saturating_add(1);
+                }
+                if prog == "flock" {
+                    code = flock_code(argv).and_then(|k| argv.get(k).cloned());
                 }
                 if prog == "sg" && code.is_none() && argv.len() >= 3 {
                     code = Some(argv[2].clone());
@@ -1312,66 +1364,23 @@ impl<'o> Fl<'o> {
                     );
                 }
             }
-            "parallel" => {
-                let mut i = 1;
-                while i < argv.len() {
-                    let Some(v) = argv[i].static_str() else { break };
-                    if v.starts_with(":::") {
-                        break;
-                    }
-                    if v == "--" {
-                        i += 1;
-                        break;
-                    }
-                    if v.starts_with('-') && v.len() > 1 {
-                        let takes = matches!(
-                            v.as_ref(),
-                            "-j" | "-S"
-                                | "--jobs"
-                                | "--sshlogin"
-                                | "-P"
-                                | "--max-procs"
-                                | "-n"
-                                | "-N"
-                                | "-L"
-                                | "--colsep"
-                                | "-C"
-                                | "-d"
-                                | "--delimiter"
-                                | "-a"
-                                | "--arg-file"
-                                | "-I"
-                                | "--results"
-                                | "--joblog"
-                                | "--timeout"
-                                | "--tmpdir"
-                                | "-E"
-                                | "--basefile"
-                                | "--workdir"
-                                | "--wd"
-                        );
-                        i += if takes { 2 } else { 1 };
-                        continue;
-                    }
-                    break;
-                }
-                let mut j = i;
-                while j < argv.len() && argv[j].static_str().is_none_or(|v| !v.starts_with(":::")) {
-                    j += 1;
-                }
-                if j > i {
-                    self.nested_fields(
-                        idx,
-                        &argv[i..j],
-                        "in `parallel` command, ",
-                        src,
-                        chain,
-                        io,
-                        cwd,
-                    );
-                } else {
-                    self.stdin_code(idx, "parallel", io, src, chain, cwd, Lang::Shell);
-                }
+            "parallel" => self.parallel(idx, argv, io, src, chain, cwd),
+            "sed" | "gsed" => {
+                let execs: Vec<crate::textexec::Exec> = crate::textexec::sed_scripts(argv)
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|s| crate::textexec::sed_exec(s))
+                    .collect();
+                self.text_exec(idx, "in `sed` e command, ", execs, io, src, chain, cwd);
+            }
+            p if crate::textexec::is_awk(p) => {
+                let execs: Vec<crate::textexec::Exec> = crate::textexec::awk_programs(argv)
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|s| crate::textexec::awk_exec(s))
+                    .collect();
+                let prefix = format!("in `{p}` command, ");
+                self.text_exec(idx, &prefix, execs, io, src, chain, cwd);
             }
             _ => {
                 if SHELLS.contains(&prog) || self.opts.extra_shells.iter().any(|s| s == prog) {
@@ -1384,6 +1393,235 @@ impl<'o> Fl<'o> {
                     self.windows(idx, &lower, &strs, dynamic, io, src, chain, cwd);
                 }
             }
+        }
+    }
+
+    /// Commands run by a `sed`/`awk` program: literal ones parsed as nested shell code;
+    /// one built at run time (or a shell/interpreter fed the program's output) makes the
+    /// invocation `dynamic_exec` (its producers: the program's stdin pipe, if any).
+    #[allow(clippy::too_many_arguments)]
+    fn text_exec(
+        &mut self,
+        idx: usize,
+        prefix: &str,
+        execs: Vec<crate::textexec::Exec>,
+        io: &Io,
+        src: &mut Src,
+        chain: Vec<String>,
+        cwd: &Cwd,
+    ) {
+        let mut dynamic = false;
+        for e in execs {
+            if self.stopped {
+                return;
+            }
+            match e {
+                crate::textexec::Exec::Dynamic => dynamic = true,
+                crate::textexec::Exec::Shell(text) => {
+                    // `print | "sh"`: the shell runs what the program prints
+                    let first = text.split_whitespace().next().map(basename);
+                    if first.as_deref().is_some_and(|p| {
+                        SHELLS.contains(&p) || crate::interp::lang_of(p).is_some()
+                    }) && text.split_whitespace().nth(1).is_none()
+                    {
+                        dynamic = true;
+                    }
+                    let io2 = Io {
+                        stdin: Stdin::Inherit,
+                        stdin_dyn: None,
+                        redirects: Vec::new(),
+                        background: io.background,
+                    };
+                    self.nested(&text, prefix, src, chain.clone(), &io2, None, cwd);
+                }
+            }
+        }
+        if dynamic {
+            let producers = match io.stdin {
+                Stdin::Pipe { from } => vec![from],
+                _ => Vec::new(),
+            };
+            if let Some(inv) = self.out.get_mut(idx) {
+                if inv.dynamic_exec.is_none() {
+                    inv.dynamic_exec = Some(producers);
+                }
+            }
+        }
+    }
+
+    /// GNU `parallel [opts] CMD... ::: ARGS...`: each argument (a literal list of at most
+    /// [`MAX_UNROLL`]) is put in place of the replacement string (`{}`, `{.}`, ..., or `-I R`)
+    /// or appended, and the resulting line parsed as shell code; dynamic or many arguments
+    /// (and arguments read from stdin or `::::`/`-a` files) become `$PARALLEL_ARG`. With no
+    /// CMD, each argument is itself a command line.
+    #[allow(clippy::too_many_arguments)]
+    fn parallel(
+        &mut self,
+        idx: usize,
+        argv: &[Field],
+        io: &Io,
+        src: &mut Src,
+        chain: Vec<String>,
+        cwd: &Cwd,
+    ) {
+        let mut i = 1;
+        let mut replace: Option<String> = None;
+        let mut arg_file = false;
+        while let Some(v) = argv.get(i).and_then(|f| f.static_str()) {
+            if v.starts_with(":::") {
+                break;
+            }
+            if v == "--" {
+                i = i.saturating_add(1);
+                break;
+            }
+            if !(v.starts_with('-') && v.len() > 1) {
+                break;
+            }
+            let name = v.split('=').next().unwrap_or(&v);
+            let takes = matches!(
+                name,
+                "-j" | "-S"
+                    | "--jobs"
+                    | "--sshlogin"
+                    | "-P"
+                    | "--max-procs"
+                    | "-n"
+                    | "--max-args"
+                    | "-N"
+                    | "-L"
+                    | "--max-lines"
+                    | "--colsep"
+                    | "-C"
+                    | "-d"
+                    | "--delimiter"
+                    | "-a"
+                    | "--arg-file"
+                    | "-I"
+                    | "--results"
+                    | "--res"
+                    | "--joblog"
+                    | "--timeout"
+                    | "--tmpdir"
+                    | "-E"
+                    | "--basefile"
+                    | "--bf"
+                    | "--workdir"
+                    | "--wd"
+                    | "--halt"
+                    | "--delay"
+                    | "--retries"
+                    | "--memfree"
+                    | "--load"
+                    | "--sshloginfile"
+                    | "--slf"
+                    | "--env"
+                    | "--tagstring"
+                    | "--termseq"
+                    | "--transferfile"
+                    | "--tf"
+                    | "--return"
+                    | "--shell"
+            ) && !v.contains('=');
+            if matches!(name, "-a" | "--arg-file") {
+                arg_file = true;
+            }
+            if name == "-I" {
+                replace = argv.get(i.saturating_add(1)).map(|f| f.value());
+            } else if let Some(r) = v.strip_prefix("-I").filter(|r| !r.is_empty()) {
+                replace = Some(r.to_string());
+            } else if let Some(r) = v.strip_prefix("--replace=") {
+                replace = Some(r.to_string());
+            } else if v == "-i" || v == "--replace" {
+                replace = Some("{}".into());
+            }
+            i = i.saturating_add(if takes { 2 } else { 1 });
+        }
+        let rest = argv.get(i..).unwrap_or_default();
+        let cmd_end = rest
+            .iter()
+            .position(|f| f.static_str().is_some_and(|v| v.starts_with(":::")))
+            .unwrap_or(rest.len());
+        let (cmd, sources) = rest.split_at(cmd_end);
+        // the arguments: literal values of `:::` groups; `::::` reads files
+        // (raw, quoted for a command line)
+        let mut values: Vec<(String, String)> = Vec::new();
+        let mut dynamic = arg_file || (sources.is_empty() && !matches!(io.stdin, Stdin::Inherit));
+        let mut in_files = false;
+        for f in sources {
+            match f.static_str().as_deref() {
+                Some(":::") | Some(":::+") => in_files = false,
+                Some("::::") | Some("::::+") => {
+                    in_files = true;
+                    dynamic = true;
+                }
+                _ if in_files => {}
+                _ if f.is_dynamic() => dynamic = true,
+                // a glob stays a glob (the outer shell expands it to file names)
+                _ if f.glob() => values.push((f.value(), f.value())),
+                _ => values.push((f.value(), crate::render_argv(&[f.value()]))),
+            }
+        }
+        if values.len() > MAX_UNROLL {
+            values.clear();
+            dynamic = true;
+        }
+        let mut lines: Vec<String> = Vec::new();
+        if cmd.is_empty() {
+            if sources.is_empty() {
+                self.stdin_code(idx, "parallel", io, src, chain, cwd, Lang::Shell);
+                return;
+            }
+            // each argument is a command line
+            lines.extend(values.iter().map(|(raw, _)| raw.clone()));
+            if dynamic {
+                if let Some(inv) = self.out.get_mut(idx) {
+                    inv.dynamic_exec = Some(Vec::new());
+                }
+            }
+        } else {
+            if cmd.iter().any(|f| f.is_dynamic()) {
+                let p: Vec<usize> = cmd.iter().flat_map(|f| f.producers.clone()).collect();
+                if let Some(inv) = self.out.get_mut(idx) {
+                    inv.dynamic_exec = Some(p);
+                }
+            }
+            let template = cmd.iter().map(|f| f.value()).collect::<Vec<_>>().join(" ");
+            let place = |arg: &str| -> String {
+                match &replace {
+                    Some(r) if !r.is_empty() && template.contains(r.as_str()) => {
+                        template.replace(r.as_str(), arg)
+                    }
+                    Some(_) => format!("{template} {arg}"),
+                    None => {
+                        let mut t = template.clone();
+                        let mut hit = false;
+                        for ph in PARALLEL_PLACEHOLDERS {
+                            if t.contains(ph) {
+                                t = t.replace(ph, arg);
+                                hit = true;
+                            }
+                        }
+                        if hit {
+                            t
+                        } else {
+                            format!("{template} {arg}")
+                        }
+                    }
+                }
+            };
+            for (_, quoted) in &values {
+                lines.push(place(quoted));
+            }
+            if dynamic || values.is_empty() {
+                lines.push(place("$PARALLEL_ARG"));
+            }
+        }
+        for line in lines {
+            if self.stopped {
+                return;
+            }
+            self.nested(&line, "in `parallel` command, ", src, chain.clone(), io, None, cwd);
         }
     }
 
@@ -1753,6 +1991,18 @@ impl<'o> Fl<'o> {
             }
             crate::interp::CodeArgs::Stdin => {
                 self.stdin_code(idx, prog, io, src, chain, cwd, Lang::Code(lang));
+            }
+            crate::interp::CodeArgs::Script(i) => {
+                // `python3 <(curl …)`: the script is the output of a process substitution
+                if let Some(f) = argv
+                    .get(i)
+                    .filter(|f| f.is_dynamic() && f.value().starts_with("<("))
+                {
+                    let p = f.producers.clone();
+                    if let Some(inv) = self.out.get_mut(idx) {
+                        inv.dynamic_exec = Some(p);
+                    }
+                }
             }
             crate::interp::CodeArgs::None => {}
         }
@@ -2482,6 +2732,57 @@ fn printf_output(args: &[&str]) -> Option<String> {
     Some(out)
 }
 
+/// `flock [opts] FILE -c CMD` (util-linux stops at the first non-option; `-c`/`--command`
+/// is only recognised right after FILE): the index of CMD.
+fn flock_code(argv: &[Field]) -> Option<usize> {
+    let takes = |o: &str| {
+        matches!(
+            o,
+            "-w" | "-E" | "--timeout" | "--wait" | "--conflict-exit-code"
+        )
+    };
+    let file = skip_opts(argv, 1, &takes, &|_| false)?;
+    let flag = argv.get(file.checked_add(1)?)?.static_str()?;
+    if flag == "-c" || flag == "--command" {
+        file.checked_add(2).filter(|&k| k < argv.len())
+    } else {
+        None
+    }
+}
+
+/// Where the value of short option `want` is in a getopt cluster such as `-qc`.
+enum ShortOpt {
+    /// Not in the cluster (or hidden behind an option that takes the rest as its value).
+    Absent,
+    /// The value is the next argument (`-qc CMD`).
+    Next,
+    /// The value is attached: it starts at this byte offset (`-cCMD` → 2).
+    Attached(usize),
+}
+
+fn short_opt_value(arg: &str, want: char, with_value: &str) -> ShortOpt {
+    let Some(body) = arg.strip_prefix('-') else {
+        return ShortOpt::Absent;
+    };
+    if !body.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return ShortOpt::Absent;
+    }
+    for (j, c) in body.char_indices() {
+        let end = j.saturating_add(c.len_utf8());
+        if c == want {
+            return if end >= body.len() {
+                ShortOpt::Next
+            } else {
+                ShortOpt::Attached(end.saturating_add(1))
+            };
+        }
+        if with_value.contains(c) || !c.is_ascii_alphabetic() {
+            return ShortOpt::Absent;
+        }
+    }
+    ShortOpt::Absent
+}
+
 struct BSpec {
     name: &'static str,
     val: &'static [&'static str],
@@ -2642,6 +2943,31 @@ const BUILTIN_WRAPPERS: &[BSpec] = &[
         val: &[],
         stop: &[],
         skip: 0,
+    },
+    BSpec {
+        // nsenter [opts] [CMD...]; `-m`/`-u`/... take an optional value only as `--mount=F`
+        name: "nsenter",
+        val: &[
+            "-t",
+            "--target",
+            "-S",
+            "--setuid",
+            "-G",
+            "--setgid",
+            "-W",
+            "--wdns",
+            "-N",
+            "--net-socket",
+        ],
+        stop: &[],
+        skip: 0,
+    },
+    BSpec {
+        // taskset [-a] [-c] MASK|LIST CMD...; `-p` works on an existing process
+        name: "taskset",
+        val: &[],
+        stop: &["-p", "--pid"],
+        skip: 1,
     },
     BSpec {
         name: "runuser",

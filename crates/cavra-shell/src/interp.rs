@@ -42,6 +42,8 @@ pub(crate) enum CodeArgs {
     Code(String, Vec<Field>),
     /// Code read from standard input.
     Stdin,
+    /// Code read from the script file operand at this index.
+    Script(usize),
     None,
 }
 
@@ -171,7 +173,7 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
     if i >= argv.len() {
         CodeArgs::Stdin
     } else {
-        CodeArgs::None
+        CodeArgs::Script(i)
     }
 }
 
@@ -516,7 +518,7 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
             }
         }
         Lang::Perl => match name {
-            "system" | "exec" if q.is_empty() => Some(Call::System),
+            "system" | "exec" if matches!(q, "" | "CORE" | "GLOBAL") => Some(Call::System),
             "rmtree" | "remove_tree" => Some(Call::RmRf),
             "unlink" if q.is_empty() => Some(Call::Rm),
             "open" | "sysopen" if q.is_empty() => Some(Call::PerlOpen),
@@ -710,7 +712,107 @@ fn classify_arg(lang: Lang, toks: &[T]) -> ArgV {
     if let Some(h) = home_of(lang, toks) {
         return ArgV::Lit(h);
     }
+    if let Some(s) = literal_expr(lang, toks, 0) {
+        return ArgV::Lit(s);
+    }
     ArgV::Other
+}
+
+/// A string built from literals only: concatenation (`'/ho' + 'me'`, perl/php `"/ho" .
+/// "me"`, python's adjacent literals `'/ho' 'me'`), parentheses, and path joins of literals
+/// (`os.path.join('/home', 'dev')`, node `path.join`/`path.resolve`, ruby `File.join`).
+fn literal_expr(lang: Lang, toks: &[T], depth: usize) -> Option<String> {
+    if toks.is_empty() || depth > 8 {
+        return None;
+    }
+    let concat = match lang {
+        Lang::Perl | Lang::Php => '.',
+        _ => '+',
+    };
+    // path joins
+    if let (Some(T::P(')')), Some(open)) = (
+        toks.last(),
+        toks.iter().position(|t| *t == T::P('(')),
+    ) {
+        let callee: Vec<&str> = toks
+            .get(..open)?
+            .iter()
+            .filter_map(|t| match t {
+                T::Id(x) => Some(x.as_str()),
+                T::P('.' | ':') => None,
+                _ => Some("\0"),
+            })
+            .collect();
+        let is_join = matches!(
+            callee.as_slice(),
+            ["os", "path", "join"]
+                | ["posixpath", "join"]
+                | ["path", "join" | "resolve"]
+                | ["path", "posix", "join" | "resolve"]
+                | ["File", "join"]
+        );
+        if is_join {
+            let inner = toks.get(open.checked_add(1)?..toks.len().checked_sub(1)?)?;
+            let mut out = String::new();
+            for part in split_commas(inner) {
+                let v = literal_expr(lang, &part, depth.saturating_add(1))?;
+                if v.starts_with('/') || out.is_empty() {
+                    out = v;
+                } else {
+                    if !out.ends_with('/') {
+                        out.push('/');
+                    }
+                    out.push_str(&v);
+                }
+            }
+            return Some(out);
+        }
+    }
+    let mut out = String::new();
+    let mut want_operand = true;
+    let mut k = 0usize;
+    let mut any = false;
+    while let Some(t) = toks.get(k) {
+        match t {
+            T::Str(x, true) => {
+                // python adjacent literals concatenate
+                if !want_operand && lang != Lang::Python {
+                    return None;
+                }
+                out.push_str(x);
+                want_operand = false;
+                any = true;
+            }
+            T::P(c) if *c == concat && !want_operand => want_operand = true,
+            T::P('(') if want_operand => {
+                // a parenthesised sub-expression
+                let mut d = 0i32;
+                let mut end = None;
+                for (j, u) in toks.iter().enumerate().skip(k) {
+                    match u {
+                        T::P('(') => d = d.saturating_add(1),
+                        T::P(')') => {
+                            d = d.saturating_sub(1);
+                            if d == 0 {
+                                end = Some(j);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let end = end?;
+                let inner = toks.get(k.checked_add(1)?..end)?;
+                out.push_str(&literal_expr(lang, inner, depth.saturating_add(1))?);
+                want_operand = false;
+                any = true;
+                k = end;
+            }
+            _ => return None,
+        }
+        k = k.saturating_add(1);
+    }
+    (any && !want_operand).then_some(out)
 }
 
 /// `os.path.expanduser("~/x")`, `Path.home()`, `os.homedir()`, `Dir.home`, `$ENV{HOME}`.
@@ -793,6 +895,7 @@ fn has_flag(args: &[Vec<T>], key: &str) -> bool {
 
 pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
     let toks = lex(lang, code);
+    let aliases = collect_aliases(lang, &toks);
     let mut out = Vec::new();
     let mut k = 0;
     while k < toks.len() && out.len() < 1000 {
@@ -810,6 +913,7 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
             T::Id(name) => {
                 // qualifier: `a.b.name`, `A::name`, `x->name`, `).name`
                 let mut qual = Vec::new();
+                let mut loaded: Option<String> = None;
                 let mut j = k;
                 loop {
                     if j >= 2 && toks[j - 1] == T::P('.') {
@@ -819,7 +923,11 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
                                 j -= 2;
                                 continue;
                             }
-                            T::P(')') => qual.push(")".into()),
+                            // `require('fs').rmSync`, `__import__('os').system`
+                            T::P(')') => {
+                                loaded = import_call_before(&toks, j.saturating_sub(2));
+                                qual.push(")".into());
+                            }
                             _ => {}
                         }
                     } else if j >= 3 && toks[j - 1] == T::P(':') && toks[j - 2] == T::P(':') {
@@ -832,6 +940,18 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
                     break;
                 }
                 qual.reverse();
+                // the call as written (`sh.rmtree`), for the origin
+                let shown = if qual.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{}.{name}", qual.join("."))
+                };
+                if let (Some(m), Some(first)) = (loaded, qual.first_mut()) {
+                    // `require('fs').rmSync`: the module the call loads
+                    *first = m;
+                }
+                let (name, qual) = resolve_alias(lang, &aliases, name, qual);
+                let name = &name;
                 if let Some((ex, next)) = path_method(lang, &toks, k, name) {
                     out.extend(ex);
                     k = next.max(k + 1);
@@ -840,11 +960,7 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
                 let qual_s = qual.join(".");
                 if let Some(call) = classify(lang, name, &qual_s, code) {
                     if let Some((args, next)) = call_args(lang, &toks, k + 1) {
-                        let callee = if qual_s.is_empty() {
-                            name.clone()
-                        } else {
-                            format!("{qual_s}.{name}")
-                        };
+                        let callee = shown;
                         if let Some(kind) = interpret(lang, call, &args) {
                             out.push(Extract { callee, kind });
                         }
@@ -858,6 +974,376 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
         k += 1;
     }
     out
+}
+
+/// A name bound by an import or an assignment: `alias` stands for `module` (a module
+/// alias, `func: None`) or for `module.func`.
+#[derive(Debug, Clone, PartialEq)]
+struct Alias {
+    alias: String,
+    module: String,
+    func: Option<String>,
+}
+
+/// The module a `require('M')` / `__import__('M')` / `importlib.import_module('M')` call
+/// ending at `close` (the index of its `)`) loads.
+fn import_call_before(toks: &[T], close: usize) -> Option<String> {
+    let open = close.checked_sub(2)?;
+    match (toks.get(open.checked_sub(1)?)?, toks.get(open)?, toks.get(open.checked_add(1)?)?) {
+        (T::Id(f), T::P('('), T::Str(m, true))
+            if matches!(f.as_str(), "require" | "__import__" | "import_module" | "import") =>
+        {
+            Some(module_name(m))
+        }
+        _ => None,
+    }
+}
+
+/// `node:fs` → `fs`, `fs/promises` → `fs.promises`.
+fn module_name(m: &str) -> String {
+    m.strip_prefix("node:").unwrap_or(m).replace('/', ".")
+}
+
+/// A dotted name starting at `k` (`os.path`, `File::Path`): the name and the index after it.
+fn dotted(toks: &[T], mut k: usize) -> Option<(String, usize)> {
+    let mut parts = Vec::new();
+    loop {
+        match toks.get(k) {
+            Some(T::Id(p)) => parts.push(p.clone()),
+            _ => return None,
+        }
+        k = k.saturating_add(1);
+        match (toks.get(k), toks.get(k.saturating_add(1))) {
+            (Some(T::P('.')), Some(T::Id(_))) => k = k.saturating_add(1),
+            (Some(T::P(':')), Some(T::P(':'))) => k = k.saturating_add(2),
+            _ => return Some((parts.join("."), k)),
+        }
+        if parts.len() > 16 {
+            return None;
+        }
+    }
+}
+
+/// Names bound to modules and functions by imports and plain assignments:
+/// python `import shutil as sh`, `from shutil import rmtree as wipe`, `w = shutil.rmtree`;
+/// node `const cp = require('child_process')`, `const {rmSync: r} = require('fs')`,
+/// `import * as cp from 'child_process'`, `import {execSync as run} from 'child_process'`;
+/// ruby `include FileUtils`, `FU = FileUtils`; perl `*wipe = \&File::Path::rmtree`.
+fn collect_aliases(lang: Lang, toks: &[T]) -> Vec<Alias> {
+    let mut out: Vec<Alias> = Vec::new();
+    let push = |out: &mut Vec<Alias>, alias: &str, module: &str, func: Option<&str>| {
+        if out.len() < 256 && !(func.is_none() && alias == module) {
+            out.push(Alias {
+                alias: alias.to_string(),
+                module: module.to_string(),
+                func: func.map(str::to_string),
+            });
+        }
+    };
+    let id = |k: usize| match toks.get(k) {
+        Some(T::Id(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let p = |k: usize, c: char| toks.get(k) == Some(&T::P(c));
+    let mut k = 0usize;
+    while k < toks.len() {
+        let next = k.saturating_add(1);
+        match (lang, id(k)) {
+            (Lang::Python, Some("import")) => {
+                // import a.b as x, c as y
+                let mut j = next;
+                while let Some((m, after)) = dotted(toks, j) {
+                    j = after;
+                    if id(j) == Some("as") {
+                        if let Some(a) = id(j.saturating_add(1)) {
+                            push(&mut out, a, &m, None);
+                        }
+                        j = j.saturating_add(2);
+                    }
+                    if !p(j, ',') {
+                        break;
+                    }
+                    j = j.saturating_add(1);
+                }
+                k = j.max(next);
+                continue;
+            }
+            (Lang::Python, Some("from")) => {
+                if let Some((m, after)) = dotted(toks, next) {
+                    if id(after) == Some("import") {
+                        let mut j = after.saturating_add(1);
+                        if p(j, '(') {
+                            j = j.saturating_add(1);
+                        }
+                        while let Some(f) = id(j) {
+                            let (alias, step) = if id(j.saturating_add(1)) == Some("as") {
+                                (id(j.saturating_add(2)).unwrap_or(f), 3usize)
+                            } else {
+                                (f, 1usize)
+                            };
+                            // `from os import path` binds a module
+                            push(&mut out, alias, &m, Some(f));
+                            j = j.saturating_add(step);
+                            if !p(j, ',') {
+                                break;
+                            }
+                            j = j.saturating_add(1);
+                            while toks.get(j) == Some(&T::Nl) {
+                                j = j.saturating_add(1);
+                            }
+                        }
+                        k = j.max(next);
+                        continue;
+                    }
+                }
+            }
+            (Lang::Node | Lang::Deno, Some("import")) => {
+                // import X from 'M' | import * as X from 'M' | import {a as b} from 'M'
+                let mut j = next;
+                let mut names: Vec<(String, Option<String>)> = Vec::new();
+                if p(j, '*') && id(j.saturating_add(1)) == Some("as") {
+                    if let Some(a) = id(j.saturating_add(2)) {
+                        names.push((a.to_string(), None));
+                    }
+                    j = j.saturating_add(3);
+                } else if let Some(a) = id(j).filter(|a| *a != "from") {
+                    names.push((a.to_string(), None));
+                    j = j.saturating_add(1);
+                    if p(j, ',') {
+                        j = j.saturating_add(1);
+                    }
+                }
+                if p(j, '{') {
+                    j = j.saturating_add(1);
+                    while let Some(f) = id(j) {
+                        if id(j.saturating_add(1)) == Some("as") {
+                            if let Some(a) = id(j.saturating_add(2)) {
+                                names.push((a.to_string(), Some(f.to_string())));
+                            }
+                            j = j.saturating_add(3);
+                        } else {
+                            names.push((f.to_string(), Some(f.to_string())));
+                            j = j.saturating_add(1);
+                        }
+                        if !p(j, ',') {
+                            break;
+                        }
+                        j = j.saturating_add(1);
+                    }
+                    if p(j, '}') {
+                        j = j.saturating_add(1);
+                    }
+                }
+                if id(j) == Some("from") {
+                    if let Some(T::Str(m, true)) = toks.get(j.saturating_add(1)) {
+                        let m = module_name(m);
+                        for (a, f) in &names {
+                            push(&mut out, a, &m, f.as_deref());
+                        }
+                    }
+                }
+                k = j.max(next);
+                continue;
+            }
+            _ => {}
+        }
+        // NAME = <module or function>   /   const NAME = …   /   const {a, b: c} = …
+        let decl = matches!(id(k), Some("const" | "let" | "var" | "my" | "our"));
+        let start = if decl { next } else { k };
+        let at_stmt_start = k == 0
+            || matches!(
+                toks.get(k.saturating_sub(1)),
+                Some(T::Nl | T::P(';') | T::P('{') | T::P('}'))
+            );
+        if at_stmt_start {
+            if p(start, '{') && matches!(lang, Lang::Node | Lang::Deno) {
+                // destructuring: {a, b: c} = require('M') | = M
+                let mut j = start.saturating_add(1);
+                let mut names: Vec<(String, String)> = Vec::new();
+                while let Some(f) = id(j) {
+                    if p(j.saturating_add(1), ':') {
+                        if let Some(a) = id(j.saturating_add(2)) {
+                            names.push((a.to_string(), f.to_string()));
+                        }
+                        j = j.saturating_add(3);
+                    } else {
+                        names.push((f.to_string(), f.to_string()));
+                        j = j.saturating_add(1);
+                    }
+                    if !p(j, ',') {
+                        break;
+                    }
+                    j = j.saturating_add(1);
+                }
+                if p(j, '}') && p(j.saturating_add(1), '=') {
+                    if let Some(m) = rhs_module(lang, toks, j.saturating_add(2), &out) {
+                        for (a, f) in &names {
+                            push(&mut out, a, &m, Some(f));
+                        }
+                    }
+                }
+            } else if let Some(a) = id(start) {
+                if p(start.saturating_add(1), '=') && !p(start.saturating_add(2), '=') {
+                    let rhs = start.saturating_add(2);
+                    if let Some(m) = rhs_module(lang, toks, rhs, &out) {
+                        push(&mut out, a, &m, None);
+                    } else if let Some((f, end)) = dotted(toks, rhs) {
+                        // w = shutil.rmtree (a reference, not a call)
+                        if !p(end, '(') {
+                            if let Some((m, func)) = f.rsplit_once('.') {
+                                let m = resolve_module(&out, m);
+                                push(&mut out, a, &m, Some(func));
+                            } else if let Some(al) = out.iter().find(|x| x.alias == f).cloned() {
+                                push(&mut out, a, &al.module, al.func.as_deref());
+                            }
+                        }
+                    }
+                }
+            }
+            // ruby `include FileUtils`: its functions become unqualified
+            if lang == Lang::Ruby && id(k) == Some("include") {
+                if let Some((m, _)) = dotted(toks, next) {
+                    push(&mut out, "", &m, Some("*"));
+                }
+            }
+        }
+        // perl `*wipe = \&File::Path::rmtree;`
+        if lang == Lang::Perl && p(k, '*') && p(k.saturating_add(2), '=') {
+            if let (Some(a), true, true) = (
+                id(next),
+                p(k.saturating_add(3), '\\'),
+                p(k.saturating_add(4), '&'),
+            ) {
+                if let Some((f, _)) = dotted(toks, k.saturating_add(5)) {
+                    if let Some((m, func)) = f.rsplit_once('.') {
+                        push(&mut out, a, m, Some(func));
+                    }
+                }
+            }
+        }
+        k = next;
+    }
+    out
+}
+
+/// The module an expression starting at `k` evaluates to: `require('M')`, `await import('M')`,
+/// `__import__('M')`, `importlib.import_module('M')`, or a known module alias.
+fn resolve_module_expr(toks: &[T], k: usize) -> Option<(String, usize)> {
+    let mut j = k;
+    if matches!(toks.get(j), Some(T::Id(a)) if a == "await") {
+        j = j.saturating_add(1);
+    }
+    let (f, after) = dotted(toks, j)?;
+    let last = f.rsplit('.').next().unwrap_or(&f);
+    if !matches!(last, "require" | "__import__" | "import_module" | "import") {
+        return None;
+    }
+    match (toks.get(after), toks.get(after.saturating_add(1)), toks.get(after.saturating_add(2))) {
+        (Some(T::P('(')), Some(T::Str(m, true)), Some(T::P(')'))) => {
+            Some((module_name(m), after.saturating_add(3)))
+        }
+        _ => None,
+    }
+}
+
+fn rhs_module(lang: Lang, toks: &[T], k: usize, known: &[Alias]) -> Option<String> {
+    if let Some((m, end)) = resolve_module_expr(toks, k) {
+        // `require('fs').promises`
+        return Some(match dotted_tail(toks, end) {
+            Some(tail) => format!("{m}.{tail}"),
+            None => m,
+        });
+    }
+    // `FU = FileUtils`, `const p = fs.promises`, `x = cp` (an alias of a module)
+    let (name, end) = dotted(toks, k)?;
+    if !matches!(toks.get(end), None | Some(T::Nl) | Some(T::P(';'))) {
+        return None;
+    }
+    let first = name.split('.').next().unwrap_or(&name);
+    if known.iter().any(|a| a.alias == first && a.func.is_none()) {
+        return Some(resolve_module(known, &name));
+    }
+    let capitalised = first.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+    (lang == Lang::Ruby && capitalised).then_some(name)
+}
+
+/// `.a.b` after index `k`.
+fn dotted_tail(toks: &[T], k: usize) -> Option<String> {
+    if toks.get(k) != Some(&T::P('.')) {
+        return None;
+    }
+    let (t, end) = dotted(toks, k.saturating_add(1))?;
+    (!matches!(toks.get(end), Some(T::P('(')))).then_some(t)
+}
+
+/// Replace a leading module alias in a dotted name (`sh.util` → `shutil.util`).
+fn resolve_module(aliases: &[Alias], name: &str) -> String {
+    let (first, rest) = match name.split_once('.') {
+        Some((f, r)) => (f, Some(r)),
+        None => (name, None),
+    };
+    match aliases
+        .iter()
+        .rev()
+        .find(|a| a.alias == first && a.func.is_none())
+    {
+        Some(a) => match rest {
+            Some(r) => format!("{}.{r}", a.module),
+            None => a.module.clone(),
+        },
+        None => name.to_string(),
+    }
+}
+
+/// The canonical (name, qualifier) of a call written `qual.name`, through the aliases.
+fn resolve_alias(
+    lang: Lang,
+    aliases: &[Alias],
+    name: &str,
+    qual: Vec<String>,
+) -> (String, Vec<String>) {
+    if aliases.is_empty() {
+        return (name.to_string(), qual);
+    }
+    if qual.is_empty() {
+        if let Some(a) = aliases
+            .iter()
+            .rev()
+            .find(|a| a.alias == name && a.func.is_some())
+        {
+            let module = a.module.split('.').map(str::to_string).collect();
+            return (a.func.clone().unwrap_or_default(), module);
+        }
+        // ruby `include FileUtils`
+        if lang == Lang::Ruby {
+            if let Some(a) = aliases.iter().find(|a| a.alias.is_empty()) {
+                if classify(lang, name, &a.module, "").is_some() {
+                    return (name.to_string(), vec![a.module.clone()]);
+                }
+            }
+        }
+        return (name.to_string(), qual);
+    }
+    let joined = qual.join(".");
+    let resolved = resolve_module(aliases, &joined);
+    // `from os import path; path.join` / `from fs import promises as p; p.rm`
+    let resolved = match aliases.iter().rev().find(|a| {
+        a.func.is_some() && qual.first().is_some_and(|q| *q == a.alias) && resolved == joined
+    }) {
+        Some(a) => {
+            let mut v = format!("{}.{}", a.module, a.func.clone().unwrap_or_default());
+            for q in qual.iter().skip(1) {
+                v.push('.');
+                v.push_str(q);
+            }
+            v
+        }
+        None => resolved,
+    };
+    (
+        name.to_string(),
+        resolved.split('.').map(str::to_string).collect(),
+    )
 }
 
 /// Python `Path(P).write_text(…)` / `.write_bytes` / `.read_text` / `.read_bytes` /

@@ -14,6 +14,7 @@ mod flatten;
 mod interp;
 mod parse;
 mod render;
+mod textexec;
 mod windows;
 
 #[cfg(test)]

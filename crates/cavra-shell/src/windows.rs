@@ -14,9 +14,12 @@ pub(crate) fn program_name(s: &str) -> String {
         .next()
         .unwrap_or(s)
         .to_ascii_lowercase();
-    base.strip_suffix(".exe")
-        .map(str::to_string)
-        .unwrap_or(base)
+    for ext in [".exe", ".com", ".cmd", ".bat"] {
+        if let Some(b) = base.strip_suffix(ext).filter(|b| !b.is_empty()) {
+            return b.to_string();
+        }
+    }
+    base
 }
 
 /// Extract the script text from a `powershell`/`pwsh`/`cmd` argv. Returns (script, label).
