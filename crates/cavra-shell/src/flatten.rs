@@ -244,6 +244,8 @@ struct Src {
     nesting: usize,
     heredocs: Rc<Vec<HereDoc>>,
     chain: Vec<String>,
+    /// Parsed with POSIX sh rules (`sh -c`, `dash -c`): nested text inherits it.
+    posix: bool,
 }
 
 #[derive(Clone, Default)]
@@ -271,6 +273,10 @@ pub(crate) struct Fl<'o> {
     /// Functions defined so far and what their bodies call: (callee, whether the call
     /// multiplies processes — in a pipeline or in the background —, index in `out`).
     funcs: Vec<(String, Vec<FuncCall>)>,
+    /// Parse mode of the source text being started by `run_source`.
+    posix: bool,
+    /// Set by a POSIX shell (`sh`, `dash`, ...) for the code it runs; taken by `nested`.
+    posix_next: Option<bool>,
 }
 
 /// A call made by a function body: callee, whether it multiplies processes (pipeline or
@@ -293,6 +299,8 @@ pub(crate) fn analyze(src: &str, opts: &AnalyzeOptions) -> Analysis {
         unroll: src.len().saturating_mul(UNROLL_FACTOR).saturating_add(4096),
         find_nesting: 0,
         depth: 0,
+        posix: false,
+        posix_next: None,
     };
     if src.len() > opts.limits.max_len {
         fl.problem(
@@ -351,6 +359,11 @@ const PARALLEL_PLACEHOLDERS: &[&str] = &["{}", "{.}", "{/}", "{//}", "{/.}", "{1
 const MAX_UNROLL: usize = 16;
 /// Loop unrolling re-analyses at most this many times the input length (plus 4 KiB).
 const UNROLL_FACTOR: usize = 16;
+
+/// Shells that parse with POSIX sh rules where they differ from bash (`((` is not
+/// arithmetic). `sh` is bash in POSIX mode on some systems and dash on others; the POSIX
+/// reading shows every command the other reading could hide.
+const POSIX_SHELLS: &[&str] = &["sh", "dash", "ash", "posh"];
 
 const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "yash", "posh", "rbash", "ksh93",
@@ -417,7 +430,8 @@ impl<'o> Fl<'o> {
         if self.stopped {
             return;
         }
-        match parse::parse(text, self.depth, self.opts.limits.max_depth) {
+        let posix = self.posix;
+        match parse::parse_mode(text, self.depth, self.opts.limits.max_depth, posix) {
             Err(e) => {
                 let origin = format!("{}, byte {}", where_of(&prefix), e.pos);
                 self.problem(e.reason, origin);
@@ -429,6 +443,7 @@ impl<'o> Fl<'o> {
                     nesting,
                     heredocs: p.heredocs,
                     chain,
+                    posix,
                 };
                 self.program(&p.program, &mut src, st, io);
             }
@@ -1753,6 +1768,7 @@ impl<'o> Fl<'o> {
             nesting: src.nesting + 1,
             heredocs: src.heredocs.clone(),
             chain: chain.clone(),
+            posix: src.posix,
         };
         let mut st = State::with_cwd(Cwd::Unknown);
         self.emit_command(cmd, Vec::new(), &io2, &mut nsrc, &mut st, origin, chain, n);
@@ -1820,6 +1836,27 @@ impl<'o> Fl<'o> {
         if code.is_none() && has_c {
             code = argv.get(i).cloned();
         }
+        // the code this shell runs follows its own grammar
+        self.posix_next = Some(POSIX_SHELLS.contains(&prog));
+        self.shell_code(idx, prog, argv, i, has_c, read_stdin, code, io, src, chain, cwd);
+        self.posix_next = None;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn shell_code(
+        &mut self,
+        idx: usize,
+        prog: &str,
+        argv: &[Field],
+        i: usize,
+        has_c: bool,
+        read_stdin: bool,
+        code: Option<Field>,
+        io: &Io,
+        src: &mut Src,
+        chain: Vec<String>,
+        cwd: &Cwd,
+    ) {
         if let Some(c) = code {
             let prefix = format!("in `{prog} -c` argument, ");
             self.nested_fields(idx, std::slice::from_ref(&c), &prefix, src, chain, io, cwd);
@@ -1882,6 +1919,8 @@ impl<'o> Fl<'o> {
         if !self.spend(text.len()) {
             return;
         }
+        let mode = self.posix_next.take().unwrap_or(src.posix);
+        let saved = std::mem::replace(&mut self.posix, mode);
         match shared {
             Some(st) => self.run_source(text, prefix, src.nesting + 1, chain, io, st),
             None => {
@@ -1889,6 +1928,7 @@ impl<'o> Fl<'o> {
                 self.run_source(text, prefix, src.nesting + 1, chain, io, &mut st)
             }
         }
+        self.posix = saved;
     }
 
     /// The program reads code from its standard input.
@@ -2059,6 +2099,7 @@ impl<'o> Fl<'o> {
                         nesting: src.nesting + 1,
                         heredocs: Rc::new(Vec::new()),
                         chain: chain.clone(),
+                        posix: src.posix,
                     };
                     let mut st = State::with_cwd(cwd.clone());
                     self.emit_command(
@@ -2124,6 +2165,7 @@ impl<'o> Fl<'o> {
             nesting: src.nesting + 1,
             heredocs: Rc::new(Vec::new()),
             chain: chain.clone(),
+            posix: src.posix,
         };
         for (k, c) in cmds.iter().enumerate() {
             if self.stopped {
@@ -2353,6 +2395,7 @@ impl Fl<'_> {
                     nesting: src.nesting,
                     heredocs: src.heredocs.clone(),
                     chain: src.chain.clone(),
+                    posix: src.posix,
                 };
                 self.program(body, &mut nsrc, st, io);
                 st.restore(m);
@@ -2393,6 +2436,7 @@ impl Fl<'_> {
                     nesting: src.nesting,
                     heredocs: src.heredocs.clone(),
                     chain: src.chain.clone(),
+                    posix: src.posix,
                 };
                 let io2 = if *out {
                     Io {

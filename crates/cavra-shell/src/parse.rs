@@ -148,9 +148,16 @@ pub(crate) struct Parsed {
     pub heredocs: Rc<Vec<HereDoc>>,
 }
 
-/// Parse a complete source text.
-pub(crate) fn parse(src: &str, start_depth: usize, max_depth: usize) -> Result<Parsed, PErr> {
+/// Parse a complete source text, with POSIX sh rules where they differ from bash (`posix`: `sh -c`, `dash -c`):
+/// `((…))` is two nested subshells, never arithmetic.
+pub(crate) fn parse_mode(
+    src: &str,
+    start_depth: usize,
+    max_depth: usize,
+    posix: bool,
+) -> Result<Parsed, PErr> {
     let mut p = Parser::new(src, start_depth, max_depth, Vec::new());
+    p.posix = posix;
     let program = p.parse_list()?;
     p.skip_blank();
     if let Some(b) = p.peek() {
@@ -178,6 +185,8 @@ struct Parser<'a> {
     max_depth: usize,
     pending: Vec<Pending>,
     heredocs: Vec<HereDoc>,
+    /// POSIX sh mode (see [`parse_mode`]).
+    posix: bool,
 }
 
 fn is_meta(b: u8) -> bool {
@@ -207,6 +216,7 @@ impl<'a> Parser<'a> {
             max_depth,
             pending: Vec::new(),
             heredocs,
+            posix: false,
         }
     }
 
@@ -325,6 +335,7 @@ impl<'a> Parser<'a> {
             None
         } else {
             let mut sub = Parser::new(&body, self.depth, self.max_depth, Vec::new());
+            sub.posix = self.posix;
             // Errors inside an unquoted heredoc body (e.g. an unclosed `$(`) are reported by
             // keeping the raw text as a dynamic command substitution would hide commands; we
             // surface them through a parse of the body as a word.
@@ -497,7 +508,7 @@ impl<'a> Parser<'a> {
         let kind = match self.peek() {
             None => return Err(self.err("unexpected end of input, expected a command")),
             Some(b'(') => {
-                if self.peek_at(1) == Some(b'(') {
+                if self.peek_at(1) == Some(b'(') && !self.posix {
                     if let Some(w) = self.try_arith(2)? {
                         CmdKind::Arith(w)
                     } else {
@@ -1171,6 +1182,7 @@ impl<'a> Parser<'a> {
         self.enter()?;
         let heredocs = std::mem::take(&mut self.heredocs);
         let mut sub = Parser::new(&inner, self.depth, self.max_depth, heredocs);
+        sub.posix = self.posix;
         let r = sub.parse_list();
         sub.skip_blank();
         let trailing = sub.peek().map(|b| sub.unexpected(b));
