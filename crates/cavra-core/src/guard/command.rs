@@ -74,6 +74,9 @@ pub struct CommandFacts<'a> {
     /// Command lines this command runs that are not argv of its own: the body of a git
     /// alias or the command of an exec config value (`-c core.pager=…`). Judged as if typed.
     pub nested: Vec<NestedCommand>,
+    /// The command runs a file downloaded earlier in the same command line (set by the
+    /// caller, which sees the whole line).
+    pub runs_download: bool,
 }
 
 /// A command line run by another command (see [`CommandFacts::nested`]).
@@ -321,6 +324,7 @@ impl<'p> Analyzer<'p> {
             git: None,
             canonical_text,
             nested: Vec::new(),
+            runs_download: false,
         };
         self.file_accesses(&mut facts, all);
         facts.input = input_classes(inv, all, self.pack);
@@ -1557,6 +1561,11 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
     }
     if let Some(d) = m.dynamic_exec {
         if d != f.inv.dynamic_exec.is_some() {
+            return false;
+        }
+    }
+    if let Some(d) = m.runs_download {
+        if d != f.runs_download {
             return false;
         }
     }

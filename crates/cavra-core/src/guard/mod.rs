@@ -298,6 +298,9 @@ fn command_request(
     // files written by earlier commands of this line, with their text when it is known
     // (`echo 'rm -rf ~' > x.sh; sh x.sh` runs what was just written, not what is on disk)
     let mut written_here: Vec<(String, Option<String>)> = Vec::new();
+    // files filled with downloaded content by earlier commands of this line
+    // (`curl -o f URL && sh f` runs remote code as surely as `curl URL | sh`)
+    let mut downloaded_here: Vec<String> = Vec::new();
     // programs that run another program of their own (`cargo run -- ARGS` runs a binary)
     let looked_through: Vec<cavra_shell::Invocation> = analysis
         .invocations
@@ -309,7 +312,11 @@ fn command_request(
             continue;
         }
         n += 1;
-        let facts = analyzer.facts(inv, &analysis.invocations);
+        let mut facts = analyzer.facts(inv, &analysis.invocations);
+        if !downloaded_here.is_empty() {
+            facts.runs_download = scripts::script_of(&facts, ctx)
+                .is_some_and(|s| downloaded_here.contains(&s.path));
+        }
         let label = prefix(&format!("{}: `{}`", inv.origin, inv.text));
         let mut allowed = false;
         for r in &pack.rules {
@@ -376,6 +383,7 @@ fn command_request(
             };
             inspect_script(pack, req, ctx, env, source, &sref, &label, c);
         }
+        downloaded_here.extend(scripts::downloads_written(&facts, ctx));
         for (path, text) in scripts::files_written(inv, &facts, &analysis.invocations) {
             // appending to a file: what is there (known from this line, or on disk) + text
             let text = match text {

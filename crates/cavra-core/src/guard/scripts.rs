@@ -4,7 +4,8 @@
 //!
 //! The engine does no I/O: the caller supplies a [`ScriptReader`] that reads files (bounded).
 
-use super::command::CommandFacts;
+use super::command::{CommandFacts, InputClass};
+use super::programs;
 use crate::paths::{self, PathContext};
 use crate::policy::compile::Access;
 use cavra_shell::{Invocation, RedirKind, Stdin};
@@ -144,6 +145,191 @@ pub fn files_written(
             Written::Unknown
         };
         out.push((a.facts.path.clone(), w));
+    }
+    out
+}
+
+/// The files `inv` fills with downloaded content (absolute paths): a downloader's output
+/// file (`curl -o F`, `curl -O URL`, `wget -O F`, `wget URL`, `aria2c -o F`,
+/// `Invoke-WebRequest -OutFile F`), its stdout sent to `> F` / `>> F`, and `tee F` or a
+/// redirect of a pass-through program (`cat`, `gunzip`, ...) whose input is a download.
+pub fn downloads_written(f: &CommandFacts<'_>, ctx: &PathContext) -> Vec<String> {
+    let inv = f.inv;
+    let downloader = programs::is_downloader(&f.program, f.spec.as_ref());
+    let fed = f.input.contains(&InputClass::Download) && programs::is_passthrough(&f.program);
+    if !downloader && !fed {
+        return Vec::new();
+    }
+    let cwd = f.cwd.as_deref();
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !p.is_empty() && p != "-" && p != "/dev/null" && p != "/dev/stdout" {
+            out.push(paths::resolve(p, ctx, cwd));
+        }
+    };
+    for r in &inv.redirects {
+        if matches!(r.fd, None | Some(1))
+            && matches!(r.kind, RedirKind::Write | RedirKind::Append)
+            && !r.target.dynamic
+        {
+            add(&r.target.value);
+        }
+    }
+    if fed {
+        if f.program == "tee" {
+            for a in inv.argv.iter().skip(1) {
+                if !a.value.starts_with('-') && !a.dynamic {
+                    add(&a.value);
+                }
+            }
+        }
+        return out;
+    }
+    let args: Vec<&str> = inv
+        .argv
+        .iter()
+        .skip(1)
+        .filter(|a| !a.dynamic)
+        .map(|a| a.value.as_str())
+        .collect();
+    let urls: Vec<&str> = args.iter().copied().filter(|a| a.contains("://")).collect();
+    let url_file = |u: &str| -> String {
+        let no_query = u.split(['?', '#']).next().unwrap_or(u);
+        let path = no_query.split_once("://").map_or(no_query, |(_, r)| r);
+        match path.split_once('/') {
+            Some((_, p)) => p.rsplit('/').next().unwrap_or("").to_string(),
+            None => String::new(),
+        }
+    };
+    match f.program.as_str() {
+        "curl" => {
+            let mut dir = String::new();
+            let mut files: Vec<String> = Vec::new();
+            let mut remote_name = false;
+            let mut k = 0usize;
+            while let Some(a) = args.get(k) {
+                k = k.saturating_add(1);
+                let next = args.get(k).copied();
+                if let Some(v) = a.strip_prefix("--output=") {
+                    files.push(v.to_string());
+                } else if let Some(v) = a.strip_prefix("--output-dir=") {
+                    dir = v.to_string();
+                } else if *a == "--output" || *a == "-o" {
+                    files.extend(next.map(str::to_string));
+                    k = k.saturating_add(1);
+                } else if *a == "--output-dir" {
+                    dir = next.unwrap_or("").to_string();
+                    k = k.saturating_add(1);
+                } else if *a == "--remote-name" || *a == "--remote-name-all" {
+                    remote_name = true;
+                } else if a.starts_with('-') && !a.starts_with("--") && a.len() > 1 {
+                    // clusters: `-sSLo f`, `-fsSLO`, `-ofile`
+                    let body = a.get(1..).unwrap_or("");
+                    if let Some(pos) = body.find('o') {
+                        let rest = body.get(pos.saturating_add(1)..).unwrap_or("");
+                        if rest.is_empty() {
+                            files.extend(next.map(str::to_string));
+                            k = k.saturating_add(1);
+                        } else {
+                            files.push(rest.to_string());
+                        }
+                    }
+                    if body.split('o').next().unwrap_or("").contains('O') {
+                        remote_name = true;
+                    }
+                }
+            }
+            if remote_name {
+                files.extend(urls.iter().map(|u| url_file(u)));
+            }
+            for file in files {
+                if dir.is_empty() || file.starts_with('/') {
+                    add(&file);
+                } else {
+                    add(&format!("{}/{file}", dir.trim_end_matches('/')));
+                }
+            }
+        }
+        "wget" | "wget2" => {
+            let mut doc: Option<String> = None;
+            let mut prefix = String::new();
+            let mut k = 0usize;
+            while let Some(a) = args.get(k) {
+                k = k.saturating_add(1);
+                let next = args.get(k).copied();
+                if let Some(v) = a.strip_prefix("--output-document=") {
+                    doc = Some(v.to_string());
+                } else if let Some(v) = a.strip_prefix("--directory-prefix=") {
+                    prefix = v.to_string();
+                } else if *a == "--output-document" || *a == "-O" {
+                    doc = next.map(str::to_string);
+                    k = k.saturating_add(1);
+                } else if *a == "--directory-prefix" || *a == "-P" {
+                    prefix = next.unwrap_or("").to_string();
+                    k = k.saturating_add(1);
+                } else if a.starts_with('-') && !a.starts_with("--") && a.len() > 1 {
+                    let body = a.get(1..).unwrap_or("");
+                    for (opt, slot) in [('O', 0u8), ('P', 1u8)] {
+                        if let Some(pos) = body.find(opt) {
+                            let rest = body.get(pos.saturating_add(1)..).unwrap_or("");
+                            let v = if rest.is_empty() {
+                                k = k.saturating_add(1);
+                                next.unwrap_or("").to_string()
+                            } else {
+                                rest.to_string()
+                            };
+                            if slot == 0 {
+                                doc = Some(v);
+                            } else {
+                                prefix = v;
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            let join = |file: &str| {
+                if prefix.is_empty() || file.starts_with('/') {
+                    file.to_string()
+                } else {
+                    format!("{}/{file}", prefix.trim_end_matches('/'))
+                }
+            };
+            match doc {
+                Some(d) => add(&join(&d)),
+                None => {
+                    for u in &urls {
+                        let name = url_file(u);
+                        add(&join(if name.is_empty() { "index.html" } else { &name }));
+                    }
+                }
+            }
+        }
+        "aria2c" => {
+            let mut k = 0usize;
+            while let Some(a) = args.get(k) {
+                k = k.saturating_add(1);
+                if *a == "-o" || *a == "--out" {
+                    if let Some(v) = args.get(k) {
+                        add(v);
+                    }
+                } else if let Some(v) = a.strip_prefix("--out=") {
+                    add(v);
+                }
+            }
+        }
+        "iwr" | "invoke-webrequest" | "irm" | "invoke-restmethod" => {
+            let mut k = 0usize;
+            while let Some(a) = args.get(k) {
+                k = k.saturating_add(1);
+                if a.eq_ignore_ascii_case("-outfile") || a.eq_ignore_ascii_case("-o") {
+                    if let Some(v) = args.get(k) {
+                        add(v);
+                    }
+                }
+            }
+        }
+        _ => {}
     }
     out
 }

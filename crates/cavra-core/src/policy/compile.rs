@@ -175,6 +175,7 @@ pub struct CommandMatcher {
     pub text: Vec<Glob>,
     pub dynamic_exec: Option<bool>,
     pub dynamic_program: Option<bool>,
+    pub runs_download: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -785,6 +786,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                 text: globs(&c.text, true, &ctx)?,
                 dynamic_exec: c.dynamic_exec,
                 dynamic_program: c.dynamic_program,
+                runs_download: c.runs_download,
             }))
         } else if let Some(g) = &m.git {
             Matcher::Git(GitMatcher {

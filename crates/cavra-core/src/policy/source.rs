@@ -254,6 +254,10 @@ pub struct CommandMatchSource {
     /// Matches when the program name itself is computed at run time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_program: Option<bool>,
+    /// Matches a command that runs a file downloaded earlier in the same command line
+    /// (`curl -o f URL && sh f`, `wget URL; chmod +x x; ./x`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_download: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
