@@ -1863,8 +1863,14 @@ impl<'o> Fl<'o> {
         } else if !has_c && (i >= argv.len() || read_stdin) {
             self.stdin_code(idx, prog, io, src, chain, cwd, Lang::Shell);
         } else if let Some(f) = argv.get(i).filter(|f| f.is_dynamic()) {
-            // `bash <(curl ...)`: the script is only known at run time
-            self.out[idx].dynamic_exec = Some(f.producers.clone());
+            if let Some(text) = self.literal_substitution(f) {
+                // `bash <(echo 'ls')`: the script is literal text
+                let how = format!("in process substitution fed to `{prog}`, ");
+                self.nested(&text, &how, src, chain, io, None, cwd);
+            } else if let Some(inv) = self.out.get_mut(idx) {
+                // `bash <(curl ...)`: the script is only known at run time
+                inv.dynamic_exec = Some(f.producers.clone());
+            }
         }
     }
 
@@ -1974,6 +1980,15 @@ impl<'o> Fl<'o> {
         }
     }
 
+    /// The text a process substitution `<(echo …)` produces, when it is a single literal
+    /// `echo`/`printf`.
+    fn literal_substitution(&self, f: &Field) -> Option<String> {
+        match f.producers.as_slice() {
+            [p] if f.value() == "<(…)" => self.literal_output(*p),
+            _ => None,
+        }
+    }
+
     /// Output of an `echo`/`printf` of literals (or `cat` of a static heredoc).
     fn literal_output(&self, i: usize) -> Option<String> {
         let inv = self.out.get(i)?;
@@ -2038,9 +2053,17 @@ impl<'o> Fl<'o> {
                     .get(i)
                     .filter(|f| f.is_dynamic() && f.value().starts_with("<("))
                 {
-                    let p = f.producers.clone();
-                    if let Some(inv) = self.out.get_mut(idx) {
-                        inv.dynamic_exec = Some(p);
+                    match self.literal_substitution(f) {
+                        Some(code) => {
+                            let how = format!("in process substitution fed to `{prog}`");
+                            self.scan_code(idx, prog, lang, &code, &how, src, chain, io, cwd);
+                        }
+                        None => {
+                            let p = f.producers.clone();
+                            if let Some(inv) = self.out.get_mut(idx) {
+                                inv.dynamic_exec = Some(p);
+                            }
+                        }
                     }
                 }
             }

@@ -19,6 +19,8 @@ mod windows;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_exec;
 
 /// Resource limits. Exceeding any of them yields a [`Problem`]; analysis always returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
