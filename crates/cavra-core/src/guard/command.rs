@@ -329,6 +329,14 @@ impl<'p> Analyzer<'p> {
         self.file_accesses(&mut facts, all);
         facts.input = input_classes(inv, all, self.pack);
         self.sql(&mut facts, all);
+        // SQL in a CLI's query option or operands (`snow sql -q`, `bq query`), per the table
+        for t in super::cli::sql_texts(&self.pack.cli, &facts) {
+            for k in super::sql::classify(&t) {
+                if !facts.sql.iter().any(|x| x == k) {
+                    facts.sql.push(k.to_string());
+                }
+            }
+        }
         if program == "git" {
             self.git_facts(&mut facts, all);
         }

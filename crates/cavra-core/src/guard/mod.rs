@@ -1,6 +1,7 @@
 //! The evaluator: routes a request to the guards, collects every rule that matched, and
 //! decides by precedence: block > require_approval > allow > the pack's default.
 
+pub mod cli;
 pub mod command;
 pub mod file;
 pub mod git;
@@ -318,14 +319,19 @@ fn command_request(
                 .is_some_and(|s| downloaded_here.contains(&s.path));
         }
         let label = prefix(&format!("{}: `{}`", inv.origin, inv.text));
+        // the CLI table: destructive verbs by program, and help / dry-run invocations that
+        // do nothing (no native command rule applies to those; allow rules still may)
+        let verdict = cli::judge(&pack.cli, &facts);
+        let harmless = verdict.harmless.is_some();
         let mut allowed = false;
         for r in &pack.rules {
+            let live = !harmless || r.effect == Effect::Allow;
             let hit = match &r.matcher {
                 Matcher::CommandText(globs) => globs
                     .iter()
                     .any(|g| g.matches(&inv.text) || g.matches(&facts.canonical_text)),
-                Matcher::Command(m) => command::matches(m, &facts),
-                Matcher::Git(m) => facts.git.as_ref().is_some_and(|g| git::matches(m, g)),
+                Matcher::Command(m) => live && command::matches(m, &facts),
+                Matcher::Git(m) => live && facts.git.as_ref().is_some_and(|g| git::matches(m, g)),
                 _ => false,
             };
             if hit {
@@ -335,7 +341,10 @@ fn command_request(
                 c.push(r, Some(label.clone()), &inv.text);
             }
         }
-        if let Some(g) = &facts.git {
+        for (r, _) in &verdict.hits {
+            c.push(r, Some(label.clone()), &inv.text);
+        }
+        if let Some(g) = facts.git.as_ref().filter(|_| !harmless) {
             builtin_git(pack, g, Some(label.clone()), c);
         }
         // command lines this one runs (a git alias body, an exec config value)
@@ -348,6 +357,10 @@ fn command_request(
             }
         }
         for a in &facts.accesses {
+            // help and dry runs touch no operand; redirections still happen
+            if harmless && !cli::is_redirect_access(inv, a) {
+                continue;
+            }
             check_file_access(
                 pack,
                 ctx,
@@ -368,7 +381,8 @@ fn command_request(
         }
         let refs = scripts::script_of(&facts, ctx)
             .into_iter()
-            .chain(scripts::makefile_of(&facts, ctx));
+            .chain(scripts::makefile_of(&facts, ctx))
+            .filter(|_| !harmless);
         for sref in refs {
             let source = match written_here.iter().rev().find(|(p, _)| *p == sref.path) {
                 Some((_, Some(text))) => ScriptSource::Text(text.clone()),

@@ -216,6 +216,8 @@ pub enum Matcher {
     Git(GitMatcher),
     Mcp(McpMatcher),
     Network(NetworkMatcher),
+    /// A row of the CLI table, matched through [`CompiledPack::cli`] (indexed by program).
+    Cli,
 }
 
 /// How the severity of a matched rule is decided.
@@ -291,6 +293,8 @@ pub struct CompiledPack {
     pub mcp: McpSettings,
     pub programs: HashMap<String, ProgramSource>,
     pub wrappers: Vec<cavra_shell::WrapperSpec>,
+    /// The CLI table (`cli:`), indexed by program name.
+    pub cli: crate::guard::cli::CliTable,
     pub controls: BTreeMap<String, Vec<String>>,
     pub compliance: Vec<String>,
     pub normalized: NormalizedPack,
@@ -474,6 +478,16 @@ pub fn merge(parent: &PackSource, child: &PackSource) -> PackSource {
     for w in &child.wrappers {
         out.wrappers.retain(|x| x.name != w.name);
         out.wrappers.push(w.clone());
+    }
+    if let Some(cc) = &child.cli {
+        // a child's entry for a program replaces the parent's; its `unknown` rule too
+        let c = out.cli.get_or_insert_with(Default::default);
+        for (k, v) in &cc.table {
+            c.table.insert(k.clone(), v.clone());
+        }
+        if cc.unknown.is_some() {
+            c.unknown = cc.unknown.clone();
+        }
     }
     for (k, v) in &child.controls {
         out.controls.insert(k.clone(), v.clone());
@@ -842,13 +856,19 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
             matcher,
         });
     }
-    // overrides
+    let mut cli = crate::guard::cli::CliTable::compile(p.cli.as_ref(), &default_group)?;
+    // overrides (native rules and CLI table rows alike)
     for o in &p.overrides {
         if o.disabled == Some(true) {
             rules.retain(|r| r.id != o.id);
+            cli.disable(&o.id);
             continue;
         }
-        for r in rules.iter_mut().filter(|r| r.id == o.id) {
+        for r in rules
+            .iter_mut()
+            .chain(cli.rules_mut())
+            .filter(|r| r.id == o.id)
+        {
             if let Some(e) = &o.effect {
                 r.effect = effect(e, &format!("override `{}`", o.id))?;
             }
@@ -863,7 +883,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         }
     }
     // controls by rule-id prefix
-    for r in rules.iter_mut() {
+    for r in rules.iter_mut().chain(cli.rules_mut()) {
         let mut best: Option<(&String, &Vec<String>)> = None;
         for (prefix, ctrls) in &p.controls {
             let under = r.id.len() > prefix.len()
@@ -989,6 +1009,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         mcp,
         programs: p.programs.clone().into_iter().collect(),
         wrappers,
+        cli,
         controls: p.controls.clone(),
         compliance,
         normalized: n,

@@ -437,9 +437,150 @@ pub struct PackSource {
     pub programs: BTreeMap<String, ProgramSource>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wrappers: Vec<WrapperSource>,
+    /// The CLI table: destructive verbs of command-line tools, help and dry-run flags,
+    /// free-text options (CAVRA extension, see `docs/commands.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<CliSection>,
     /// Rule-id prefix → control ids (OWASP LLM, NIST AI RMF, SOC 2, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub controls: BTreeMap<String, Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCaseSource>,
+}
+
+/// The CLI table (`cli:` in a pack): per program, which subcommand paths are destructive and
+/// which flags make an invocation harmless (help, dry run); plus the rule for CLIs the table
+/// does not know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CliSection {
+    /// Program name → its entry. A child pack's entry replaces the parent's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub table: BTreeMap<String, CliSource>,
+    /// A destructive-looking subcommand of a CLI no table entry or program spec knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<CliUnknownSource>,
+}
+
+/// One program of the CLI table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CliSource {
+    /// Other names of the same program (`flyctl` for `fly`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Defaults of the rows: rule id, effect, severity, reason, alternative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<String>,
+    /// Options that take a value, so the value is not a subcommand word or operand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_options: Vec<String>,
+    /// Options whose value is free text (title, message, body, query): never a command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text_options: Vec<String>,
+    /// Options whose value is SQL, analysed like `psql -c` (`snow sql -q`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql_options: Vec<String>,
+    /// Flags that answer a prompt (`--yes`, `--force`); rows may ask less without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirm_flags: Vec<String>,
+    /// Flags that only print help (default `--help`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_flags: Option<Vec<String>>,
+    /// First words that only print help (default `help`: `gh help repo delete`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_words: Option<Vec<String>>,
+    /// Flags that make any subcommand a dry run (`-n` for rsync).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_run_flags: Vec<String>,
+    /// Subcommand path → flags that make that subcommand a dry run (`clean: [-n]` for git).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dry_run_paths: BTreeMap<String, Vec<String>>,
+    /// Where help and dry-run flags count: `anywhere` (default; the program parses all
+    /// options first) or `before_operands` (getopt that stops at the first operand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags_position: Option<String>,
+    /// Options are single-dash words (`-auto-approve`), not clusters of letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_single_dash: Option<bool>,
+    /// How many leading words may form a group path before a verb (`**`), default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<usize>,
+    /// The destructive (or otherwise guarded) subcommands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verbs: Vec<CliVerbSource>,
+}
+
+/// One row of the CLI table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CliVerbSource {
+    /// Subcommand words, space separated globs; `**` stands for any group words
+    /// (`"** delete"` is `projects delete` and `compute instances delete`).
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<String>,
+    /// The row applies only with one of these flags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags_any: Vec<String>,
+    /// The row does not apply with any of these flags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags_none: Vec<String>,
+    /// Option → value globs (case-insensitive); the row applies when one matches
+    /// (`--method: [DELETE]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, Vec<String>>,
+    /// Globs over the operands after the path; one must match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operands: Vec<String>,
+    /// The operands after the path are SQL, analysed like `psql -c` (`bq query`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql_operands: Option<bool>,
+    /// Effect when no confirm flag is given and standard input is the terminal (the CLI
+    /// prompts); default: the row's effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<String>,
+}
+
+/// The rule for CLIs without a table entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CliUnknownSource {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<String>,
+    /// Destructive verbs; a subcommand word is one, or starts or ends with one
+    /// (`delete-bucket`, `db:drop`).
+    pub verbs: Vec<String>,
+    /// Flags that mean "run without asking"; one must be present (or stdin is not a
+    /// terminal).
+    pub confirm_flags: Vec<String>,
+    /// How many leading words are looked at, default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<usize>,
+    /// Programs the rule does not apply to (package managers: `conda remove -y`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except_programs: Vec<String>,
 }

@@ -1,0 +1,928 @@
+//! The CLI table: destructive verbs of command-line tools as pack data (`cli:` in a pack),
+//! help and dry-run invocations that do nothing, free-text options whose values are never a
+//! command, SQL carried in a CLI's query option, and the rule for a CLI no entry knows.
+//!
+//! Each entry is parsed on its own terms (its value options, text options, single-dash long
+//! options), so `gh pr create --title 'Add widget delete endpoint'` has the words `pr create`
+//! and `gh search code 'gh repo delete'` the words `search code` plus an operand. The table
+//! is indexed by program name: a command whose program has no entry costs one hash lookup.
+
+use super::command::CommandFacts;
+use crate::glob::Glob;
+use crate::model::{Effect, Severity};
+use crate::policy::compile::{Matcher, Rule, SeverityRule};
+use crate::policy::source::{CliSection, CliSource, CliUnknownSource, CliVerbSource};
+use crate::policy::PolicyError;
+use cavra_shell::{Invocation, Stdin};
+use std::collections::HashMap;
+
+/// Longest subcommand path a row may name (words and `**`).
+const MAX_PATH: usize = 8;
+/// Upper bound for `max_depth`.
+const MAX_DEPTH: usize = 8;
+
+/// The compiled CLI table of a pack.
+#[derive(Debug, Clone, Default)]
+pub struct CliTable {
+    entries: Vec<CliEntry>,
+    /// Program name (and alias) → index into `entries`.
+    by_program: HashMap<String, usize>,
+    unknown: Option<UnknownCli>,
+}
+
+/// One program of the table.
+#[derive(Debug, Clone)]
+pub struct CliEntry {
+    pub program: String,
+    value_options: Vec<String>,
+    text_options: Vec<String>,
+    sql_options: Vec<String>,
+    confirm_flags: Vec<String>,
+    help_flags: Vec<String>,
+    help_words: Vec<String>,
+    dry_run_flags: Vec<String>,
+    dry_run_paths: Vec<(Vec<PathElem>, Vec<String>)>,
+    anywhere: bool,
+    long_single_dash: bool,
+    max_depth: usize,
+    pub rows: Vec<CliRow>,
+}
+
+/// One row: a subcommand path, its conditions and the rule it raises.
+#[derive(Debug, Clone)]
+pub struct CliRow {
+    path: Vec<PathElem>,
+    flags_any: Vec<String>,
+    flags_none: Vec<String>,
+    options: Vec<(String, Vec<Glob>)>,
+    operands: Vec<Glob>,
+    sql_operands: bool,
+    /// The rule raised when the row matches (confirmed, or the CLI does not prompt).
+    pub rule: Rule,
+    /// The rule raised without a confirm flag, when the row says so.
+    pub unconfirmed: Option<Rule>,
+}
+
+#[derive(Debug, Clone)]
+enum PathElem {
+    Word(Glob),
+    /// `**`: any number of group words (up to the entry's `max_depth`).
+    Any,
+}
+
+/// The rule for CLIs without an entry.
+#[derive(Debug, Clone)]
+pub struct UnknownCli {
+    verbs: Vec<String>,
+    confirm_flags: Vec<String>,
+    max_depth: usize,
+    except: Vec<Glob>,
+    pub rule: Rule,
+}
+
+fn bad(ctx: &str, msg: impl std::fmt::Display) -> PolicyError {
+    PolicyError::BadCompiled(format!("{ctx}: {msg}"))
+}
+
+fn effect_of(s: Option<&str>, default: Effect, ctx: &str) -> Result<Effect, PolicyError> {
+    match s {
+        None => Ok(default),
+        Some(x) => Effect::parse(x).ok_or_else(|| bad(ctx, format!("unknown effect `{x}`"))),
+    }
+}
+
+fn severity_of(s: Option<&str>, effect: Effect, ctx: &str) -> Result<Severity, PolicyError> {
+    match s {
+        Some(x) => Severity::parse(x).ok_or_else(|| bad(ctx, format!("unknown severity `{x}`"))),
+        None => Ok(match effect {
+            Effect::Block => Severity::High,
+            Effect::RequireApproval => Severity::Medium,
+            Effect::Allow => Severity::Low,
+        }),
+    }
+}
+
+fn path_of(path: &str, ctx: &str) -> Result<Vec<PathElem>, PolicyError> {
+    let mut out = Vec::new();
+    for w in path.split_whitespace() {
+        out.push(if w == "**" {
+            PathElem::Any
+        } else {
+            PathElem::Word(
+                Glob::new_case_insensitive(w).map_err(|e| bad(ctx, format!("path `{path}`: {e}")))?,
+            )
+        });
+    }
+    if out.len() > MAX_PATH {
+        return Err(bad(
+            ctx,
+            format!("path `{path}` has more than {MAX_PATH} words"),
+        ));
+    }
+    Ok(out)
+}
+
+fn lower_all(v: &[String]) -> Vec<String> {
+    v.iter().map(|s| s.to_ascii_lowercase()).collect()
+}
+
+/// Default approver group for rows that ask.
+fn rule(
+    id: &str,
+    effect: Effect,
+    severity: Severity,
+    reason: String,
+    alternative: Option<String>,
+    approver_group: &str,
+) -> Rule {
+    Rule {
+        id: id.to_string(),
+        effect,
+        severity: SeverityRule::Fixed(severity),
+        reason,
+        alternative,
+        approver_group: (effect == Effect::RequireApproval).then(|| approver_group.to_string()),
+        controls: vec![],
+        matcher: Matcher::Cli,
+    }
+}
+
+fn compile_row(
+    program: &str,
+    e: &CliSource,
+    v: &CliVerbSource,
+    group: &str,
+) -> Result<CliRow, PolicyError> {
+    let ctx = format!("cli.table.{program} `{}`", v.path);
+    let id = v
+        .rule
+        .as_deref()
+        .or(e.rule.as_deref())
+        .ok_or_else(|| bad(&ctx, "the row names no rule id (set `rule` on the row or the entry)"))?;
+    let eff = effect_of(
+        v.effect.as_deref().or(e.effect.as_deref()),
+        Effect::Block,
+        &ctx,
+    )?;
+    let sev = severity_of(v.severity.as_deref().or(e.severity.as_deref()), eff, &ctx)?;
+    let reason = v
+        .reason
+        .clone()
+        .or_else(|| e.reason.clone())
+        .unwrap_or_else(|| format!("`{program} {}` is guarded by the CLI table", v.path));
+    let alternative = v.alternative.clone().or_else(|| e.alternative.clone());
+    let main = rule(id, eff, sev, reason.clone(), alternative.clone(), group);
+    let unconfirmed = match v.unconfirmed.as_deref() {
+        None => None,
+        Some(u) => {
+            let ue = effect_of(Some(u), eff, &ctx)?;
+            let us = severity_of(None, ue, &ctx)?;
+            Some(rule(id, ue, us.max(sev), reason, alternative, group))
+        }
+    };
+    let mut options = Vec::new();
+    for (name, vals) in &v.options {
+        let globs = vals
+            .iter()
+            .map(|g| Glob::new_case_insensitive(g).map_err(|x| bad(&ctx, x)))
+            .collect::<Result<Vec<_>, _>>()?;
+        options.push((name.clone(), globs));
+    }
+    Ok(CliRow {
+        path: path_of(&v.path, &ctx)?,
+        flags_any: v.flags_any.clone(),
+        flags_none: v.flags_none.clone(),
+        options,
+        operands: v
+            .operands
+            .iter()
+            .map(|g| Glob::text(g).map_err(|x| bad(&ctx, x)))
+            .collect::<Result<_, _>>()?,
+        sql_operands: v.sql_operands.unwrap_or(false),
+        rule: main,
+        unconfirmed,
+    })
+}
+
+fn compile_entry(program: &str, e: &CliSource, group: &str) -> Result<CliEntry, PolicyError> {
+    let ctx = format!("cli.table.{program}");
+    let anywhere = match e.flags_position.as_deref() {
+        None | Some("anywhere") => true,
+        Some("before_operands") => false,
+        Some(o) => return Err(bad(&ctx, format!("unknown flags_position `{o}`"))),
+    };
+    let max_depth = e.max_depth.unwrap_or(4);
+    if max_depth > MAX_DEPTH {
+        return Err(bad(&ctx, format!("max_depth above {MAX_DEPTH}")));
+    }
+    let mut dry_run_paths = Vec::new();
+    for (p, flags) in &e.dry_run_paths {
+        dry_run_paths.push((path_of(p, &ctx)?, flags.clone()));
+    }
+    let mut text_options = e.text_options.clone();
+    text_options.extend(e.sql_options.iter().cloned());
+    Ok(CliEntry {
+        program: program.to_string(),
+        value_options: e.value_options.clone(),
+        text_options,
+        sql_options: e.sql_options.clone(),
+        confirm_flags: e.confirm_flags.clone(),
+        help_flags: e
+            .help_flags
+            .clone()
+            .unwrap_or_else(|| vec!["--help".into()]),
+        help_words: lower_all(&e.help_words.clone().unwrap_or_else(|| vec!["help".into()])),
+        dry_run_flags: e.dry_run_flags.clone(),
+        dry_run_paths,
+        anywhere,
+        long_single_dash: e.long_single_dash.unwrap_or(false),
+        max_depth,
+        rows: e
+            .verbs
+            .iter()
+            .map(|v| compile_row(program, e, v, group))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn compile_unknown(u: &CliUnknownSource, group: &str) -> Result<UnknownCli, PolicyError> {
+    let ctx = "cli.unknown";
+    let eff = effect_of(u.effect.as_deref(), Effect::RequireApproval, ctx)?;
+    let sev = severity_of(u.severity.as_deref(), eff, ctx)?;
+    let max_depth = u.max_depth.unwrap_or(3);
+    if max_depth > MAX_DEPTH {
+        return Err(bad(ctx, format!("max_depth above {MAX_DEPTH}")));
+    }
+    Ok(UnknownCli {
+        verbs: lower_all(&u.verbs),
+        confirm_flags: u.confirm_flags.clone(),
+        max_depth,
+        except: u
+            .except_programs
+            .iter()
+            .map(|g| Glob::new_case_insensitive(g).map_err(|e| bad(ctx, e)))
+            .collect::<Result<_, _>>()?,
+        rule: rule(
+            &u.rule,
+            eff,
+            sev,
+            u.reason.clone().unwrap_or_else(|| {
+                "a destructive subcommand of a CLI CAVRA has no table entry for, run without a prompt"
+                    .into()
+            }),
+            u.alternative.clone(),
+            group,
+        ),
+    })
+}
+
+impl CliTable {
+    /// Compiles the `cli:` section; `group` is the pack's default approver group.
+    pub fn compile(section: Option<&CliSection>, group: &str) -> Result<CliTable, PolicyError> {
+        let mut t = CliTable::default();
+        let Some(s) = section else { return Ok(t) };
+        for (program, e) in &s.table {
+            let entry = compile_entry(program, e, group)?;
+            let idx = t.entries.len();
+            t.entries.push(entry);
+            for name in std::iter::once(program).chain(&e.aliases) {
+                t.by_program.insert(name.to_ascii_lowercase(), idx);
+            }
+        }
+        t.unknown = s.unknown.as_ref().map(|u| compile_unknown(u, group)).transpose()?;
+        Ok(t)
+    }
+
+    /// The entry for a (lowercased) program name.
+    pub fn entry(&self, program: &str) -> Option<&CliEntry> {
+        self.by_program.get(program).and_then(|i| self.entries.get(*i))
+    }
+
+    /// Every rule of the table (for overrides, controls and listings).
+    pub fn rules_mut(&mut self) -> impl Iterator<Item = &mut Rule> {
+        self.entries
+            .iter_mut()
+            .flat_map(|e| e.rows.iter_mut())
+            .flat_map(|r| std::iter::once(&mut r.rule).chain(r.unconfirmed.as_mut()))
+            .chain(self.unknown.as_mut().map(|u| &mut u.rule))
+    }
+
+    /// Every rule of the table.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.entries
+            .iter()
+            .flat_map(|e| e.rows.iter())
+            .flat_map(|r| std::iter::once(&r.rule).chain(r.unconfirmed.as_ref()))
+            .chain(self.unknown.as_ref().map(|u| &u.rule))
+    }
+
+    /// Drops the rows whose rule id is `id` (an override with `disabled: true`).
+    pub fn disable(&mut self, id: &str) {
+        for e in &mut self.entries {
+            e.rows.retain(|r| r.rule.id != id);
+        }
+        if self.unknown.as_ref().is_some_and(|u| u.rule.id == id) {
+            self.unknown = None;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.unknown.is_none()
+    }
+}
+
+/// An invocation parsed on an entry's terms.
+#[derive(Debug, Default)]
+struct Parsed {
+    /// Positional words, lowercased for path matching.
+    words: Vec<String>,
+    /// The same, as written.
+    raw_words: Vec<String>,
+    /// The words without those right after a bare option the entry does not know, which
+    /// may be that option's value (`--filter delete`). Rows match either list, so neither
+    /// a missing value option nor a missing boolean flag in the table hides a verb.
+    strict_words: Vec<String>,
+    strict_raw: Vec<String>,
+    /// Every flag (long ones lowercased, `--x=v` as `--x`, clusters expanded and raw).
+    flags: Vec<String>,
+    /// Flags that count for help and dry run (see `harmless_flag`).
+    harmless_candidates: Vec<(String, Option<String>)>,
+    /// Options and their values.
+    options: Vec<(String, String)>,
+}
+
+fn is_short(want: &str) -> bool {
+    want.len() == 2 && want.starts_with('-')
+}
+
+/// Flag comparison: single-letter flags are case-sensitive, long ones are not.
+fn same_flag(have: &str, want: &str) -> bool {
+    if is_short(want) {
+        have == want
+    } else {
+        have.eq_ignore_ascii_case(want)
+    }
+}
+
+fn listed(list: &[String], flag: &str) -> bool {
+    list.iter().any(|x| same_flag(flag, x))
+}
+
+/// A dry-run flag given an explicit negative value (`--dry-run=none`) is not a dry run.
+fn negative(v: Option<&str>) -> bool {
+    v.is_some_and(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "none" | "false" | "0" | "no" | "off"
+        )
+    })
+}
+
+impl CliEntry {
+    fn takes_value(&self, name: &str) -> bool {
+        listed(&self.value_options, name) || listed(&self.text_options, name)
+    }
+
+    /// Flags the entry knows not to take a value, so a help flag after them counts.
+    fn known_boolean(&self, name: &str) -> bool {
+        listed(&self.confirm_flags, name)
+            || listed(&self.help_flags, name)
+            || listed(&self.dry_run_flags, name)
+            || self.dry_run_paths.iter().any(|(_, f)| listed(f, name))
+            || self
+                .rows
+                .iter()
+                .any(|r| listed(&r.flags_any, name) || listed(&r.flags_none, name))
+    }
+
+    fn parse(&self, inv: &Invocation) -> Parsed {
+        let mut p = Parsed::default();
+        let argv = inv.argv.get(1..).unwrap_or(&[]);
+        let mut i = 0usize;
+        let mut end = false;
+        // whether the previous token may have been an option waiting for its value
+        let mut prev_open = false;
+        let mut seen_operand = false;
+        while let Some(a) = argv.get(i) {
+            i = i.saturating_add(1);
+            let v = a.value.as_str();
+            if end || !v.starts_with('-') || v == "-" || a.dynamic {
+                p.words.push(v.to_ascii_lowercase());
+                p.raw_words.push(v.to_string());
+                if !prev_open {
+                    p.strict_words.push(v.to_ascii_lowercase());
+                    p.strict_raw.push(v.to_string());
+                }
+                seen_operand = true;
+                prev_open = false;
+                continue;
+            }
+            if v == "--" {
+                end = true;
+                continue;
+            }
+            let counts = !prev_open && (self.anywhere || !seen_operand);
+            if v.starts_with("--") || self.long_single_dash {
+                let (name, val) = match v.split_once('=') {
+                    Some((n, x)) => (n.to_ascii_lowercase(), Some(x.to_string())),
+                    None => (v.to_ascii_lowercase(), None),
+                };
+                if counts {
+                    p.harmless_candidates.push((name.clone(), val.clone()));
+                }
+                prev_open = false;
+                match val {
+                    Some(x) => p.options.push((name.clone(), x)),
+                    None if self.takes_value(&name) => {
+                        if let Some(next) = argv.get(i) {
+                            p.options.push((name.clone(), next.value.clone()));
+                            i = i.saturating_add(1);
+                        }
+                    }
+                    None => prev_open = !self.known_boolean(&name),
+                }
+                p.flags.push(name);
+                continue;
+            }
+            // short option or cluster
+            if self.takes_value(v) {
+                if let Some(next) = argv.get(i) {
+                    p.options.push((v.to_string(), next.value.clone()));
+                    i = i.saturating_add(1);
+                }
+                p.flags.push(v.to_string());
+                prev_open = false;
+                continue;
+            }
+            p.flags.push(v.to_string());
+            let body = v.get(1..).unwrap_or("");
+            let mut open = false;
+            for (k, c) in body.char_indices() {
+                let f = format!("-{c}");
+                if counts {
+                    p.harmless_candidates.push((f.clone(), None));
+                }
+                let value_here = self.takes_value(&f);
+                p.flags.push(f.clone());
+                if value_here {
+                    let rest = body.get(k.saturating_add(c.len_utf8())..).unwrap_or("");
+                    if !rest.is_empty() {
+                        p.options.push((f, rest.to_string()));
+                    } else if let Some(next) = argv.get(i) {
+                        p.options.push((f, next.value.clone()));
+                        i = i.saturating_add(1);
+                    }
+                    break;
+                }
+                open = !self.known_boolean(&f);
+            }
+            prev_open = open;
+        }
+        p
+    }
+
+    fn has_flag(p: &Parsed, want: &[String]) -> bool {
+        want.iter().any(|w| p.flags.iter().any(|f| same_flag(f, w)))
+    }
+
+    /// Why this invocation does nothing: `help` or `dry run`.
+    fn harmless(&self, p: &Parsed) -> Option<&'static str> {
+        if p.words.first().is_some_and(|w| self.help_words.contains(w)) {
+            return Some("help");
+        }
+        let cand = |list: &[String], dry: bool| {
+            p.harmless_candidates
+                .iter()
+                .any(|(f, v)| listed(list, f) && !(dry && negative(v.as_deref())))
+        };
+        if cand(&self.help_flags, false) {
+            return Some("help");
+        }
+        if cand(&self.dry_run_flags, true) {
+            return Some("dry run");
+        }
+        for (path, flags) in &self.dry_run_paths {
+            if match_path(path, &p.words, self.max_depth).is_some() && cand(flags, true) {
+                return Some("dry run");
+            }
+        }
+        None
+    }
+}
+
+/// Matches `path` at the start of `words`; returns how many words it took.
+fn match_path(path: &[PathElem], words: &[String], budget: usize) -> Option<usize> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(0);
+    };
+    match first {
+        PathElem::Word(g) => {
+            let w = words.first()?;
+            if !g.matches(w) {
+                return None;
+            }
+            let tail = words.get(1..).unwrap_or(&[]);
+            match_path(rest, tail, budget).map(|n| n.saturating_add(1))
+        }
+        PathElem::Any => {
+            // fewest group words first; only words shaped like subcommands are group words
+            for skip in 0..=budget.min(words.len()) {
+                if words
+                    .get(..skip)
+                    .is_some_and(|ws| ws.iter().all(|w| subcommand_like(w)))
+                {
+                    let tail = words.get(skip..).unwrap_or(&[]);
+                    if let Some(n) = match_path(rest, tail, budget.saturating_sub(skip)) {
+                        return Some(n.saturating_add(skip));
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+/// A word that can be a subcommand: lowercase letters, digits, `-`, `_`, `:`.
+fn subcommand_like(w: &str) -> bool {
+    w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && w.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | ':'))
+}
+
+/// Standard input is not the terminal: a prompt would be answered (or fail) unseen.
+fn stdin_fed(inv: &Invocation) -> bool {
+    !matches!(inv.stdin, Stdin::Inherit)
+}
+
+impl CliRow {
+    /// The words the row matched (as written), if it matches.
+    fn matches<'a>(&self, e: &CliEntry, p: &'a Parsed) -> Option<&'a [String]> {
+        self.matches_words(e, p, &p.words, &p.raw_words)
+            .or_else(|| self.matches_words(e, p, &p.strict_words, &p.strict_raw))
+    }
+
+    fn matches_words<'a>(
+        &self,
+        e: &CliEntry,
+        p: &Parsed,
+        words: &[String],
+        raw: &'a [String],
+    ) -> Option<&'a [String]> {
+        let n = match_path(&self.path, words, e.max_depth)?;
+        if !self.flags_any.is_empty() && !CliEntry::has_flag(p, &self.flags_any) {
+            return None;
+        }
+        if CliEntry::has_flag(p, &self.flags_none) {
+            return None;
+        }
+        if !self.options.is_empty()
+            && !self.options.iter().any(|(name, globs)| {
+                p.options
+                    .iter()
+                    .any(|(k, v)| same_flag(k, name) && globs.iter().any(|g| g.matches(v)))
+            })
+        {
+            return None;
+        }
+        if !self.operands.is_empty() {
+            let ops = raw.get(n..).unwrap_or(&[]);
+            if !ops
+                .iter()
+                .any(|o| self.operands.iter().any(|g| g.matches(o)))
+            {
+                return None;
+            }
+        }
+        raw.get(..n)
+    }
+}
+
+/// What the table says about one simple command.
+#[derive(Debug, Default)]
+pub struct CliVerdict<'p> {
+    /// The invocation only prints help or is a dry run: no command rule applies to it.
+    pub harmless: Option<&'static str>,
+    /// Rules raised by rows (or by the rule for unknown CLIs), with what matched.
+    pub hits: Vec<(&'p Rule, String)>,
+}
+
+/// Looks the command up in the pack's CLI table.
+pub fn judge<'p>(table: &'p CliTable, facts: &CommandFacts<'_>) -> CliVerdict<'p> {
+    let mut out = CliVerdict::default();
+    let inv = facts.inv;
+    if inv.dynamic_program || facts.program.is_empty() {
+        return out;
+    }
+    if let Some(e) = table.entry(&facts.program) {
+        let p = e.parse(inv);
+        out.harmless = e.harmless(&p);
+        if out.harmless.is_some() {
+            return out;
+        }
+        let confirmed = CliEntry::has_flag(&p, &e.confirm_flags) || stdin_fed(inv);
+        for row in &e.rows {
+            if let Some(matched) = row.matches(e, &p) {
+                let words = matched.join(" ");
+                let r = match (&row.unconfirmed, confirmed) {
+                    (Some(u), false) => u,
+                    _ => &row.rule,
+                };
+                out.hits.push((r, format!("`{} {words}`", e.program)));
+            }
+        }
+        return out;
+    }
+    let Some(u) = &table.unknown else { return out };
+    // programs CAVRA knows otherwise (built-in or pack program specs) have their own rules
+    if facts.spec.is_some() || u.except.iter().any(|g| g.matches(&facts.program)) {
+        return out;
+    }
+    judge_unknown(u, facts, &mut out);
+    out
+}
+
+fn judge_unknown<'p>(u: &'p UnknownCli, facts: &CommandFacts<'_>, out: &mut CliVerdict<'p>) {
+    let inv = facts.inv;
+    let mut words = Vec::new();
+    let mut flags: Vec<&str> = Vec::new();
+    for a in inv.argv.iter().skip(1) {
+        let v = a.value.as_str();
+        if v == "--" {
+            break;
+        }
+        if v.starts_with('-') && v != "-" && !a.dynamic {
+            let name = v.split_once('=').map_or(v, |(n, _)| n);
+            flags.push(name);
+        } else if words.len() < u.max_depth {
+            words.push(v);
+        }
+    }
+    let help = flags.iter().any(|f| {
+        matches!(
+            f.to_ascii_lowercase().as_str(),
+            "--help" | "-h" | "-?" | "--dry-run" | "--dryrun" | "--what-if" | "--whatif"
+        )
+    }) || words.first().is_some_and(|w| w.eq_ignore_ascii_case("help"));
+    if help {
+        // no prompt for a help or dry run; other rules (file accesses) still apply
+        return;
+    }
+    let confirmed = flags
+        .iter()
+        .any(|f| u.confirm_flags.iter().any(|c| same_flag(f, c)))
+        || stdin_fed(inv);
+    if !confirmed {
+        return;
+    }
+    let verb = words
+        .iter()
+        .take_while(|w| subcommand_like(&w.to_ascii_lowercase()))
+        .find(|w| is_verb(&u.verbs, &w.to_ascii_lowercase()));
+    if let Some(w) = verb {
+        out.hits.push((&u.rule, format!("`{} {w}`", facts.program)));
+    }
+}
+
+/// `delete`, `delete-bucket`, `db:drop`, `force_delete` are verbs; `deleted` is not.
+fn is_verb(verbs: &[String], word: &str) -> bool {
+    let parts: Vec<&str> = word.split([':', '-', '_', '.']).collect();
+    let first = parts.first().copied().unwrap_or("");
+    let last = parts.last().copied().unwrap_or("");
+    verbs.iter().any(|v| v == word || v == first || v == last)
+}
+
+/// Is this access one of the invocation's redirections or its `< file`?
+pub fn is_redirect_access(inv: &Invocation, a: &super::command::FileAccess) -> bool {
+    inv.redirects.iter().any(|r| r.target.value == a.written)
+        || matches!(&inv.stdin, Stdin::File(f) if f.value == a.written)
+}
+
+/// SQL a table entry carries in its query options (`snow sql -q`) or operands (`bq query`).
+pub fn sql_texts(table: &CliTable, facts: &CommandFacts<'_>) -> Vec<String> {
+    let Some(e) = table.entry(&facts.program) else {
+        return vec![];
+    };
+    let p = e.parse(facts.inv);
+    if e.harmless(&p).is_some() {
+        return vec![];
+    }
+    let mut out: Vec<String> = p
+        .options
+        .iter()
+        .filter(|(k, _)| listed(&e.sql_options, k))
+        .map(|(_, v)| v.clone())
+        .collect();
+    for row in e.rows.iter().filter(|r| r.sql_operands) {
+        if let Some(n) = match_path(&row.path, &p.words, e.max_depth) {
+            let ops = p.raw_words.get(n..).unwrap_or(&[]);
+            if !ops.is_empty() {
+                out.push(ops.join(" "));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::source::{CliSection, CliSource, CliUnknownSource, CliVerbSource};
+
+    fn table() -> CliTable {
+        let mut s = CliSection::default();
+        s.table.insert(
+            "gh".into(),
+            CliSource {
+                rule: Some("git.hosting.admin".into()),
+                value_options: vec!["-R".into(), "--repo".into(), "-X".into(), "--method".into()],
+                text_options: vec!["--title".into(), "-t".into(), "--body".into()],
+                confirm_flags: vec!["--yes".into(), "-y".into()],
+                help_flags: Some(vec!["--help".into(), "-h".into()]),
+                verbs: vec![
+                    CliVerbSource {
+                        path: "repo delete".into(),
+                        ..Default::default()
+                    },
+                    CliVerbSource {
+                        path: "api".into(),
+                        options: [("--method".into(), vec!["delete".into()]), ("-X".into(), vec!["DELETE".into()])]
+                            .into_iter()
+                            .collect(),
+                        ..Default::default()
+                    },
+                    CliVerbSource {
+                        path: "release delete".into(),
+                        unconfirmed: Some("require_approval".into()),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+        );
+        s.table.insert(
+            "gcloud".into(),
+            CliSource {
+                rule: Some("commands.cloud.gcloud".into()),
+                verbs: vec![CliVerbSource {
+                    path: "** delete".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        );
+        s.unknown = Some(CliUnknownSource {
+            rule: "commands.cli.unknown_destructive".into(),
+            verbs: vec!["delete".into(), "drop".into(), "destroy".into()],
+            confirm_flags: vec!["--yes".into(), "-y".into(), "--force".into()],
+            except_programs: vec!["conda".into()],
+            ..Default::default()
+        });
+        CliTable::compile(Some(&s), "Owners").expect("compiles")
+    }
+
+    fn verdict(cmd: &str) -> (Option<&'static str>, Vec<(String, Effect)>) {
+        let t = table();
+        let pack = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline");
+        let a = cavra_shell::analyze(cmd, &Default::default());
+        let ctx = crate::paths::PathContext::default();
+        let an = super::super::command::Analyzer {
+            pack: &pack,
+            ctx: &ctx,
+            branch: None,
+        };
+        let inv = a.invocations.last().expect("a command");
+        let f = an.facts(inv, &a.invocations);
+        let v = judge(&t, &f);
+        (
+            v.harmless,
+            v.hits
+                .iter()
+                .map(|(r, _)| (r.id.clone(), r.effect))
+                .collect(),
+        )
+    }
+
+    fn ids(cmd: &str) -> Vec<String> {
+        verdict(cmd).1.into_iter().map(|(i, _)| i).collect()
+    }
+
+    #[test]
+    fn rows_match_the_subcommand_path_not_free_text() {
+        assert_eq!(ids("gh repo delete x --yes"), vec!["git.hosting.admin"]);
+        assert_eq!(ids("gh -R o/r repo delete x"), vec!["git.hosting.admin"]);
+        assert!(ids("gh pr create --title 'Add widget repo delete endpoint'").is_empty());
+        assert!(ids("gh search code 'gh repo delete'").is_empty());
+        assert!(ids("gh repo view delete").is_empty());
+    }
+
+    #[test]
+    fn option_values_select_rows() {
+        assert_eq!(ids("gh api -X DELETE repos/o/r"), vec!["git.hosting.admin"]);
+        assert_eq!(ids("gh api -XDELETE repos/o/r"), vec!["git.hosting.admin"]);
+        assert_eq!(ids("gh api --method=delete repos/o/r"), vec!["git.hosting.admin"]);
+        assert!(ids("gh api -X GET repos/o/r").is_empty());
+        assert!(ids("gh api repos/o/r/pulls").is_empty());
+    }
+
+    #[test]
+    fn any_group_words() {
+        assert_eq!(ids("gcloud projects delete p"), vec!["commands.cloud.gcloud"]);
+        assert_eq!(
+            ids("gcloud compute instances delete vm-1 --zone z"),
+            vec!["commands.cloud.gcloud"]
+        );
+        assert!(ids("gcloud compute instances describe delete-me").is_empty());
+        assert!(ids("gcloud compute instances list --filter=delete").is_empty());
+        // a bare option the entry does not know: its value or a word, either way
+        assert_eq!(ids("gcloud --unknown p projects delete x"), vec!["commands.cloud.gcloud"]);
+        assert_eq!(ids("gh --unknown v repo delete x"), vec!["git.hosting.admin"]);
+        assert_eq!(ids("gh repo --unknown delete x"), vec!["git.hosting.admin"]);
+    }
+
+    #[test]
+    fn help_and_dry_run_are_harmless_wherever_the_flag_sits() {
+        assert_eq!(verdict("gh repo delete x --yes --help").0, Some("help"));
+        assert_eq!(verdict("gh --help repo delete x").0, Some("help"));
+        assert_eq!(verdict("gh help repo delete").0, Some("help"));
+        assert_eq!(verdict("gh repo delete -h").0, Some("help"));
+        // a help flag that may be the value of an unknown option does not count
+        assert_eq!(verdict("gh api -X DELETE x --jq --help").0, None);
+        assert_eq!(ids("gh api -X DELETE x --jq --help"), vec!["git.hosting.admin"]);
+        // after `--` it is an operand
+        assert_eq!(verdict("gh repo delete x -- --help").0, None);
+        // unknown CLIs
+        assert!(ids("mycli delete thing --yes --help").is_empty());
+    }
+
+    #[test]
+    fn unconfirmed_rows_ask_less() {
+        assert_eq!(
+            verdict("gh release delete v1 --yes").1,
+            vec![("git.hosting.admin".to_string(), Effect::Block)]
+        );
+        assert_eq!(
+            verdict("gh release delete v1").1,
+            vec![("git.hosting.admin".to_string(), Effect::RequireApproval)]
+        );
+        // stdin fed by a pipe answers the prompt
+        assert_eq!(
+            verdict("yes | gh release delete v1").1,
+            vec![("git.hosting.admin".to_string(), Effect::Block)]
+        );
+    }
+
+    #[test]
+    fn unknown_clis_ask_for_non_interactive_destructive_verbs() {
+        assert_eq!(ids("mycli delete thing --yes"), vec!["commands.cli.unknown_destructive"]);
+        assert_eq!(ids("mycli db:drop -y"), vec!["commands.cli.unknown_destructive"]);
+        assert_eq!(ids("mycli delete-bucket b --force"), vec!["commands.cli.unknown_destructive"]);
+        assert!(ids("mycli delete thing").is_empty(), "it prompts");
+        assert!(ids("mycli deleted --yes").is_empty());
+        assert!(ids("mycli list --yes").is_empty());
+        assert!(ids("conda remove -y numpy").is_empty());
+        assert!(ids("mycli create 'delete me' --yes").is_empty());
+        // programs CAVRA knows have their own rules
+        assert!(ids("cargo remove serde --yes").is_empty());
+    }
+
+    #[test]
+    fn is_verb_segments() {
+        let v = vec!["delete".to_string(), "drop".to_string()];
+        assert!(is_verb(&v, "delete"));
+        assert!(is_verb(&v, "delete-bucket"));
+        assert!(is_verb(&v, "db:drop"));
+        assert!(is_verb(&v, "force_delete"));
+        assert!(!is_verb(&v, "deleted"));
+        assert!(!is_verb(&v, "dropbox"));
+    }
+
+    #[test]
+    fn bad_rows_are_errors() {
+        let mut s = CliSection::default();
+        s.table.insert(
+            "x".into(),
+            CliSource {
+                verbs: vec![CliVerbSource {
+                    path: "a".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        );
+        assert!(CliTable::compile(Some(&s), "g").is_err(), "no rule id");
+        let mut s2 = CliSection::default();
+        s2.table.insert(
+            "x".into(),
+            CliSource {
+                rule: Some("r".into()),
+                verbs: vec![CliVerbSource {
+                    path: "a b c d e f g h i".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        );
+        assert!(CliTable::compile(Some(&s2), "g").is_err(), "path too long");
+    }
+}
