@@ -35,6 +35,8 @@ pub struct CliTable {
 pub struct CliEntry {
     pub program: String,
     value_options: Vec<String>,
+    boolean_flags: Vec<String>,
+    all_boolean: bool,
     text_options: Vec<String>,
     sql_options: Vec<String>,
     confirm_flags: Vec<String>,
@@ -109,7 +111,8 @@ fn path_of(path: &str, ctx: &str) -> Result<Vec<PathElem>, PolicyError> {
             PathElem::Any
         } else {
             PathElem::Word(
-                Glob::new_case_insensitive(w).map_err(|e| bad(ctx, format!("path `{path}`: {e}")))?,
+                Glob::new_case_insensitive(w)
+                    .map_err(|e| bad(ctx, format!("path `{path}`: {e}")))?,
             )
         });
     }
@@ -154,11 +157,12 @@ fn compile_row(
     group: &str,
 ) -> Result<CliRow, PolicyError> {
     let ctx = format!("cli.table.{program} `{}`", v.path);
-    let id = v
-        .rule
-        .as_deref()
-        .or(e.rule.as_deref())
-        .ok_or_else(|| bad(&ctx, "the row names no rule id (set `rule` on the row or the entry)"))?;
+    let id = v.rule.as_deref().or(e.rule.as_deref()).ok_or_else(|| {
+        bad(
+            &ctx,
+            "the row names no rule id (set `rule` on the row or the entry)",
+        )
+    })?;
     let eff = effect_of(
         v.effect.as_deref().or(e.effect.as_deref()),
         Effect::Block,
@@ -224,6 +228,8 @@ fn compile_entry(program: &str, e: &CliSource, group: &str) -> Result<CliEntry, 
     Ok(CliEntry {
         program: program.to_string(),
         value_options: e.value_options.clone(),
+        boolean_flags: e.boolean_flags.clone(),
+        all_boolean: e.boolean_flags.iter().any(|f| f == "*"),
         text_options,
         sql_options: e.sql_options.clone(),
         confirm_flags: e.confirm_flags.clone(),
@@ -289,13 +295,19 @@ impl CliTable {
                 t.by_program.insert(name.to_ascii_lowercase(), idx);
             }
         }
-        t.unknown = s.unknown.as_ref().map(|u| compile_unknown(u, group)).transpose()?;
+        t.unknown = s
+            .unknown
+            .as_ref()
+            .map(|u| compile_unknown(u, group))
+            .transpose()?;
         Ok(t)
     }
 
     /// The entry for a (lowercased) program name.
     pub fn entry(&self, program: &str) -> Option<&CliEntry> {
-        self.by_program.get(program).and_then(|i| self.entries.get(*i))
+        self.by_program
+            .get(program)
+            .and_then(|i| self.entries.get(*i))
     }
 
     /// Every rule of the table (for overrides, controls and listings).
@@ -385,7 +397,9 @@ impl CliEntry {
 
     /// Flags the entry knows not to take a value, so a help flag after them counts.
     fn known_boolean(&self, name: &str) -> bool {
-        listed(&self.confirm_flags, name)
+        self.all_boolean
+            || listed(&self.boolean_flags, name)
+            || listed(&self.confirm_flags, name)
             || listed(&self.help_flags, name)
             || listed(&self.dry_run_flags, name)
             || self.dry_run_paths.iter().any(|(_, f)| listed(f, name))
@@ -620,7 +634,8 @@ pub fn judge<'p>(table: &'p CliTable, facts: &CommandFacts<'_>) -> CliVerdict<'p
             return out;
         }
         let confirmed = CliEntry::has_flag(&p, &e.confirm_flags) || stdin_fed(inv);
-        for row in &e.rows {
+        // rows with `sql_operands` only feed the SQL rules (see `sql_texts`)
+        for row in e.rows.iter().filter(|r| !r.sql_operands) {
             if let Some(matched) = row.matches(e, &p) {
                 let words = matched.join(" ");
                 let r = match (&row.unconfirmed, confirmed) {
@@ -634,7 +649,11 @@ pub fn judge<'p>(table: &'p CliTable, facts: &CommandFacts<'_>) -> CliVerdict<'p
     }
     let Some(u) = &table.unknown else { return out };
     // programs CAVRA knows otherwise (built-in or pack program specs) have their own rules
-    if facts.spec.is_some() || u.except.iter().any(|g| g.matches(&facts.program)) {
+    // a script named by path is judged by its content (`scripts.rs`), not by its words
+    if facts.spec.is_some()
+        || facts.program.contains(['/', '\\'])
+        || u.except.iter().any(|g| g.matches(&facts.program))
+    {
         return out;
     }
     judge_unknown(u, facts, &mut out);
@@ -662,7 +681,9 @@ fn judge_unknown<'p>(u: &'p UnknownCli, facts: &CommandFacts<'_>, out: &mut CliV
             f.to_ascii_lowercase().as_str(),
             "--help" | "-h" | "-?" | "--dry-run" | "--dryrun" | "--what-if" | "--whatif"
         )
-    }) || words.first().is_some_and(|w| w.eq_ignore_ascii_case("help"));
+    }) || words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("help"));
     if help {
         // no prompt for a help or dry run; other rules (file accesses) still apply
         return;
@@ -745,9 +766,12 @@ mod tests {
                     },
                     CliVerbSource {
                         path: "api".into(),
-                        options: [("--method".into(), vec!["delete".into()]), ("-X".into(), vec!["DELETE".into()])]
-                            .into_iter()
-                            .collect(),
+                        options: [
+                            ("--method".into(), vec!["delete".into()]),
+                            ("-X".into(), vec!["DELETE".into()]),
+                        ]
+                        .into_iter()
+                        .collect(),
                         ..Default::default()
                     },
                     CliVerbSource {
@@ -820,14 +844,20 @@ mod tests {
     fn option_values_select_rows() {
         assert_eq!(ids("gh api -X DELETE repos/o/r"), vec!["git.hosting.admin"]);
         assert_eq!(ids("gh api -XDELETE repos/o/r"), vec!["git.hosting.admin"]);
-        assert_eq!(ids("gh api --method=delete repos/o/r"), vec!["git.hosting.admin"]);
+        assert_eq!(
+            ids("gh api --method=delete repos/o/r"),
+            vec!["git.hosting.admin"]
+        );
         assert!(ids("gh api -X GET repos/o/r").is_empty());
         assert!(ids("gh api repos/o/r/pulls").is_empty());
     }
 
     #[test]
     fn any_group_words() {
-        assert_eq!(ids("gcloud projects delete p"), vec!["commands.cloud.gcloud"]);
+        assert_eq!(
+            ids("gcloud projects delete p"),
+            vec!["commands.cloud.gcloud"]
+        );
         assert_eq!(
             ids("gcloud compute instances delete vm-1 --zone z"),
             vec!["commands.cloud.gcloud"]
@@ -835,8 +865,14 @@ mod tests {
         assert!(ids("gcloud compute instances describe delete-me").is_empty());
         assert!(ids("gcloud compute instances list --filter=delete").is_empty());
         // a bare option the entry does not know: its value or a word, either way
-        assert_eq!(ids("gcloud --unknown p projects delete x"), vec!["commands.cloud.gcloud"]);
-        assert_eq!(ids("gh --unknown v repo delete x"), vec!["git.hosting.admin"]);
+        assert_eq!(
+            ids("gcloud --unknown p projects delete x"),
+            vec!["commands.cloud.gcloud"]
+        );
+        assert_eq!(
+            ids("gh --unknown v repo delete x"),
+            vec!["git.hosting.admin"]
+        );
         assert_eq!(ids("gh repo --unknown delete x"), vec!["git.hosting.admin"]);
     }
 
@@ -848,7 +884,10 @@ mod tests {
         assert_eq!(verdict("gh repo delete -h").0, Some("help"));
         // a help flag that may be the value of an unknown option does not count
         assert_eq!(verdict("gh api -X DELETE x --jq --help").0, None);
-        assert_eq!(ids("gh api -X DELETE x --jq --help"), vec!["git.hosting.admin"]);
+        assert_eq!(
+            ids("gh api -X DELETE x --jq --help"),
+            vec!["git.hosting.admin"]
+        );
         // after `--` it is an operand
         assert_eq!(verdict("gh repo delete x -- --help").0, None);
         // unknown CLIs
@@ -874,9 +913,18 @@ mod tests {
 
     #[test]
     fn unknown_clis_ask_for_non_interactive_destructive_verbs() {
-        assert_eq!(ids("mycli delete thing --yes"), vec!["commands.cli.unknown_destructive"]);
-        assert_eq!(ids("mycli db:drop -y"), vec!["commands.cli.unknown_destructive"]);
-        assert_eq!(ids("mycli delete-bucket b --force"), vec!["commands.cli.unknown_destructive"]);
+        assert_eq!(
+            ids("mycli delete thing --yes"),
+            vec!["commands.cli.unknown_destructive"]
+        );
+        assert_eq!(
+            ids("mycli db:drop -y"),
+            vec!["commands.cli.unknown_destructive"]
+        );
+        assert_eq!(
+            ids("mycli delete-bucket b --force"),
+            vec!["commands.cli.unknown_destructive"]
+        );
         assert!(ids("mycli delete thing").is_empty(), "it prompts");
         assert!(ids("mycli deleted --yes").is_empty());
         assert!(ids("mycli list --yes").is_empty());

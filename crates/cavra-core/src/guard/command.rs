@@ -66,6 +66,8 @@ pub struct CommandFacts<'a> {
     /// Classes of every positional argument read as a path.
     pub path_classes: Vec<PathClass>,
     pub input: Vec<InputClass>,
+    /// Programs earlier in the pipeline that feed standard input, nearest first.
+    pub stdin_programs: Vec<String>,
     pub sql: Vec<String>,
     pub git: Option<GitFacts>,
     /// Text with global options of the program removed (`git push --force` for
@@ -320,6 +322,7 @@ impl<'p> Analyzer<'p> {
             accesses: Vec::new(),
             path_classes: Vec::new(),
             input: Vec::new(),
+            stdin_programs: stdin_programs(inv, all),
             sql: Vec::new(),
             git: None,
             canonical_text,
@@ -1382,6 +1385,21 @@ fn fed_paths(inv: &Invocation, a: &Arg, all: &[Invocation]) -> Option<Vec<Arg>> 
     None
 }
 
+/// The programs up the pipeline that feed `inv`'s standard input (bounded walk).
+fn stdin_programs(inv: &Invocation, all: &[Invocation]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stdin = &inv.stdin;
+    while let Stdin::Pipe { from } = stdin {
+        let Some(src) = all.get(*from) else { break };
+        if out.len() >= 64 {
+            break;
+        }
+        out.push(lower_program(&src.program));
+        stdin = &src.stdin;
+    }
+    out
+}
+
 fn input_classes(inv: &Invocation, all: &[Invocation], pack: &CompiledPack) -> Vec<InputClass> {
     let mut out = Vec::new();
     let mut push = |c: InputClass| {
@@ -1490,10 +1508,17 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
     if !m.program.is_empty() && !m.program.iter().any(|g| g.matches(&f.program)) {
         return false;
     }
+    // a sequence longer than the program's subcommand depth continues into the operands
+    // (`stash drop` for git, whose depth is 1), so a rule names the word by position
     if !m.subcommand.is_empty()
         && !m.subcommand.iter().any(|seq| {
-            seq.len() <= f.subcommand.len()
-                && seq.iter().zip(&f.subcommand).all(|(g, w)| g.matches(w))
+            let words = f
+                .subcommand
+                .iter()
+                .map(String::as_str)
+                .chain(f.rest.iter().map(|a| a.value.as_str()));
+            seq.len() <= f.subcommand.len().saturating_add(f.rest.len())
+                && seq.iter().zip(words).all(|(g, w)| g.matches(w))
         })
     {
         return false;
@@ -1548,6 +1573,24 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
         if !hit {
             return false;
         }
+    }
+    if !m.stdin_from.is_empty()
+        && !f
+            .stdin_programs
+            .iter()
+            .any(|p| m.stdin_from.iter().any(|g| g.matches(p)))
+    {
+        return false;
+    }
+    if !m.expanded_args_any.is_empty()
+        && !f
+            .inv
+            .argv
+            .iter()
+            .skip(1)
+            .any(|a| a.dynamic && m.expanded_args_any.iter().any(|g| g.matches(&a.value)))
+    {
+        return false;
     }
     if !m.sql.is_empty()
         && !m.sql.iter().any(|k| {

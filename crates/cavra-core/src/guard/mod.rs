@@ -382,7 +382,9 @@ fn command_request(
         let refs = scripts::script_of(&facts, ctx)
             .into_iter()
             .chain(scripts::makefile_of(&facts, ctx))
-            .filter(|_| !harmless);
+            // `--help` reads no script; a dry run still may (`make -n` evaluates the
+            // Makefile and runs `+` lines), so it is inspected
+            .filter(|_| verdict.harmless != Some("help"));
         for sref in refs {
             let source = match written_here.iter().rev().find(|(p, _)| *p == sref.path) {
                 Some((_, Some(text))) => ScriptSource::Text(text.clone()),

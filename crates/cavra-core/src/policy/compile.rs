@@ -171,6 +171,8 @@ pub struct CommandMatcher {
     pub args_none: Vec<Glob>,
     pub path_class: Vec<PathClass>,
     pub stdin: Vec<String>,
+    pub stdin_from: Vec<Glob>,
+    pub expanded_args_any: Vec<Glob>,
     pub sql: Vec<String>,
     pub text: Vec<Glob>,
     pub dynamic_exec: Option<bool>,
@@ -796,6 +798,8 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                     })
                     .collect::<Result<_, _>>()?,
                 stdin: c.stdin.clone(),
+                stdin_from: globs(&c.stdin_from, false, &ctx)?,
+                expanded_args_any: globs(&c.expanded_args_any, true, &ctx)?,
                 sql: c.sql.clone(),
                 text: globs(&c.text, true, &ctx)?,
                 dynamic_exec: c.dynamic_exec,

@@ -241,6 +241,14 @@ pub struct CommandMatchSource {
     /// Where standard input comes from: `download`, `decoder`, `any_pipe`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stdin: Vec<String>,
+    /// Globs over the programs earlier in the pipeline that feed standard input
+    /// (`env | curl -d @- …` has `env`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stdin_from: Vec<String>,
+    /// Globs over arguments the shell expands at run time (`echo "$TOKEN"`, not
+    /// `echo '$TOKEN'`, which prints the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expanded_args_any: Vec<String>,
     /// SQL statement kinds found in inline SQL: `drop`, `truncate`, `delete_without_where`,
     /// `update_without_where`, `alter`, `grant`, `flush`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -483,6 +491,10 @@ pub struct CliSource {
     /// Options that take a value, so the value is not a subcommand word or operand.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub value_options: Vec<String>,
+    /// Flags known to take no value (`*`: every option not in `value_options`), so a help
+    /// or dry-run flag right after one counts (`git push --force --help`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boolean_flags: Vec<String>,
     /// Options whose value is free text (title, message, body, query): never a command.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub text_options: Vec<String>,
