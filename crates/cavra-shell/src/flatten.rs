@@ -1435,9 +1435,10 @@ impl<'o> Fl<'o> {
                 crate::textexec::Exec::Shell(text) => {
                     // `print | "sh"`: the shell runs what the program prints
                     let first = text.split_whitespace().next().map(basename);
-                    if first.as_deref().is_some_and(|p| {
-                        SHELLS.contains(&p) || crate::interp::lang_of(p).is_some()
-                    }) && text.split_whitespace().nth(1).is_none()
+                    if first
+                        .as_deref()
+                        .is_some_and(|p| SHELLS.contains(&p) || crate::interp::lang_of(p).is_some())
+                        && text.split_whitespace().nth(1).is_none()
                     {
                         dynamic = true;
                     }
@@ -1636,7 +1637,15 @@ impl<'o> Fl<'o> {
             if self.stopped {
                 return;
             }
-            self.nested(&line, "in `parallel` command, ", src, chain.clone(), io, None, cwd);
+            self.nested(
+                &line,
+                "in `parallel` command, ",
+                src,
+                chain.clone(),
+                io,
+                None,
+                cwd,
+            );
         }
     }
 

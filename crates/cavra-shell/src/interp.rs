@@ -730,10 +730,8 @@ fn literal_expr(lang: Lang, toks: &[T], depth: usize) -> Option<String> {
         _ => '+',
     };
     // path joins
-    if let (Some(T::P(')')), Some(open)) = (
-        toks.last(),
-        toks.iter().position(|t| *t == T::P('(')),
-    ) {
+    if let (Some(T::P(')')), Some(open)) = (toks.last(), toks.iter().position(|t| *t == T::P('(')))
+    {
         let callee: Vec<&str> = toks
             .get(..open)?
             .iter()
@@ -989,9 +987,16 @@ struct Alias {
 /// ending at `close` (the index of its `)`) loads.
 fn import_call_before(toks: &[T], close: usize) -> Option<String> {
     let open = close.checked_sub(2)?;
-    match (toks.get(open.checked_sub(1)?)?, toks.get(open)?, toks.get(open.checked_add(1)?)?) {
+    match (
+        toks.get(open.checked_sub(1)?)?,
+        toks.get(open)?,
+        toks.get(open.checked_add(1)?)?,
+    ) {
         (T::Id(f), T::P('('), T::Str(m, true))
-            if matches!(f.as_str(), "require" | "__import__" | "import_module" | "import") =>
+            if matches!(
+                f.as_str(),
+                "require" | "__import__" | "import_module" | "import"
+            ) =>
         {
             Some(module_name(m))
         }
@@ -1238,7 +1243,11 @@ fn resolve_module_expr(toks: &[T], k: usize) -> Option<(String, usize)> {
     if !matches!(last, "require" | "__import__" | "import_module" | "import") {
         return None;
     }
-    match (toks.get(after), toks.get(after.saturating_add(1)), toks.get(after.saturating_add(2))) {
+    match (
+        toks.get(after),
+        toks.get(after.saturating_add(1)),
+        toks.get(after.saturating_add(2)),
+    ) {
         (Some(T::P('(')), Some(T::Str(m, true)), Some(T::P(')'))) => {
             Some((module_name(m), after.saturating_add(3)))
         }

@@ -80,7 +80,11 @@ pub(crate) fn sed_scripts(argv: &[Field]) -> Option<Vec<String>> {
         let body: Vec<char> = v.chars().skip(1).collect();
         let mut k = 0usize;
         while let Some(&c) = body.get(k) {
-            let rest: String = body.get(k.saturating_add(1)..).unwrap_or_default().iter().collect();
+            let rest: String = body
+                .get(k.saturating_add(1)..)
+                .unwrap_or_default()
+                .iter()
+                .collect();
             match c {
                 'e' | 'f' | 'l' => {
                     let val = if rest.is_empty() {
@@ -303,7 +307,10 @@ fn delimited_text(c: &[char], mut i: usize, d: char) -> (String, usize) {
 
 /// Is this program an awk?
 pub(crate) fn is_awk(prog: &str) -> bool {
-    matches!(prog, "awk" | "gawk" | "mawk" | "nawk" | "original-awk" | "bwk-awk")
+    matches!(
+        prog,
+        "awk" | "gawk" | "mawk" | "nawk" | "original-awk" | "bwk-awk"
+    )
 }
 
 /// The inline program texts of an awk invocation (`awk [opts] 'PROG' files`, gawk
@@ -487,7 +494,10 @@ fn awk_lex(code: &str) -> Vec<A> {
             continue;
         }
         if ch.is_ascii_digit() || ch == '.' {
-            while c.get(i).is_some_and(|x| x.is_ascii_alphanumeric() || *x == '.') {
+            while c
+                .get(i)
+                .is_some_and(|x| x.is_ascii_alphanumeric() || *x == '.')
+            {
                 i = i.saturating_add(1);
             }
             out.push(A::Operand);
@@ -513,8 +523,7 @@ pub(crate) fn awk_exec(code: &str) -> Vec<Exec> {
     let literal_var = |name: &str| -> Option<String> {
         let mut found: Option<String> = None;
         for (k, tok) in t.iter().enumerate() {
-            if *tok != A::Id(name.to_string()) || t.get(k.saturating_add(1)) != Some(&A::P('='))
-            {
+            if *tok != A::Id(name.to_string()) || t.get(k.saturating_add(1)) != Some(&A::P('=')) {
                 continue;
             }
             let strs = strings_from(&t, k.saturating_add(2));
@@ -698,15 +707,24 @@ mod tests {
             Some(vec!["p".into(), "e id".into()])
         );
         // `-ie` is in-place with the suffix `e`; the script is the next operand
-        assert_eq!(s(&["sed", "-ie", "s/a/b/", "f"]), Some(vec!["s/a/b/".into()]));
-        assert_eq!(s(&["sed", "-i", "", "e id", "f"]), Some(vec!["e id".into()]));
+        assert_eq!(
+            s(&["sed", "-ie", "s/a/b/", "f"]),
+            Some(vec!["s/a/b/".into()])
+        );
+        assert_eq!(
+            s(&["sed", "-i", "", "e id", "f"]),
+            Some(vec!["e id".into()])
+        );
         assert_eq!(s(&["sed", "-f", "x.sed", "f"]), Some(vec![]));
         assert_eq!(s(&["sed", "--sandbox", "e id"]), None);
     }
 
     #[test]
     fn awk_programs_that_run_commands() {
-        assert_eq!(awk_exec(r#"BEGIN{system("rm -rf ~")}"#), vec![sh("rm -rf ~")]);
+        assert_eq!(
+            awk_exec(r#"BEGIN{system("rm -rf ~")}"#),
+            vec![sh("rm -rf ~")]
+        );
         assert_eq!(
             awk_exec(r#"BEGIN{system("rm " "-rf ~")}"#),
             vec![sh("rm -rf ~")]
@@ -721,7 +739,10 @@ mod tests {
             awk_exec(r#"BEGIN{print "x" | "rm -rf ~"}"#),
             vec![sh("rm -rf ~")]
         );
-        assert_eq!(awk_exec(r#"BEGIN{print |& "rm -rf ~"}"#), vec![sh("rm -rf ~")]);
+        assert_eq!(
+            awk_exec(r#"BEGIN{print |& "rm -rf ~"}"#),
+            vec![sh("rm -rf ~")]
+        );
         assert_eq!(
             awk_exec(r#"BEGIN{"rm -rf ~" | getline x}"#),
             vec![sh("rm -rf ~")]
@@ -735,7 +756,10 @@ mod tests {
             vec![sh("rm -rf ~")]
         );
         assert_eq!(awk_exec(r#"{$0 | getline}"#), vec![Exec::Dynamic]);
-        assert_eq!(awk_exec(r#"{print > "/dev/stderr" ; print | $2}"#), vec![Exec::Dynamic]);
+        assert_eq!(
+            awk_exec(r#"{print > "/dev/stderr" ; print | $2}"#),
+            vec![Exec::Dynamic]
+        );
     }
 
     #[test]
@@ -759,7 +783,10 @@ mod tests {
     #[test]
     fn awk_program_arguments() {
         let p = |v: &[&str]| awk_programs(&fields(v));
-        assert_eq!(p(&["awk", "-F:", "{print}", "f"]), Some(vec!["{print}".into()]));
+        assert_eq!(
+            p(&["awk", "-F:", "{print}", "f"]),
+            Some(vec!["{print}".into()])
+        );
         assert_eq!(
             p(&["awk", "-F", ":", "-v", "x=1", "{print}"]),
             Some(vec!["{print}".into()])
