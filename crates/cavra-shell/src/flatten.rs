@@ -1847,7 +1847,9 @@ impl<'o> Fl<'o> {
         }
         // the code this shell runs follows its own grammar
         self.posix_next = Some(POSIX_SHELLS.contains(&prog));
-        self.shell_code(idx, prog, argv, i, has_c, read_stdin, code, io, src, chain, cwd);
+        self.shell_code(
+            idx, prog, argv, i, has_c, read_stdin, code, io, src, chain, cwd,
+        );
         self.posix_next = None;
     }
 

@@ -39,7 +39,10 @@ fn lacks_program(src: &str, prog: &str) {
 #[test]
 fn wrappers_with_their_own_options() {
     has("nsenter -t 1 -m -u rm -rf /", &["rm", "-rf", "/"]);
-    has("nsenter --target 1 --mount --uts -- rm -rf /", &["rm", "-rf", "/"]);
+    has(
+        "nsenter --target 1 --mount --uts -- rm -rf /",
+        &["rm", "-rf", "/"],
+    );
     has("nsenter -S 0 -G 0 -t 1 -a rm x", &["rm", "x"]);
     has("taskset 0x1 rm -rf /", &["rm", "-rf", "/"]);
     has("taskset -c 0,1 rm -rf /", &["rm", "-rf", "/"]);
@@ -69,7 +72,10 @@ fn parallel_arguments_are_placed() {
     has("parallel rm -rf ::: / ~", &["rm", "-rf", "/"]);
     has("parallel rm -rf ::: / ~", &["rm", "-rf", "~"]);
     has("parallel 'rm -rf {}' ::: /", &["rm", "-rf", "/"]);
-    has("parallel -j4 'rm -rf {}/x' ::: /etc", &["rm", "-rf", "/etc/x"]);
+    has(
+        "parallel -j4 'rm -rf {}/x' ::: /etc",
+        &["rm", "-rf", "/etc/x"],
+    );
     has("parallel -I @@ 'rm -rf @@' ::: /", &["rm", "-rf", "/"]);
     // no command: each argument is a command line
     has("parallel ::: 'rm -rf /' 'ls'", &["rm", "-rf", "/"]);
@@ -119,7 +125,10 @@ fn sed_and_awk_run_commands() {
     let rm = a.invocations.iter().find(|i| i.program == "rm").unwrap();
     assert_eq!(rm.origin, "in `awk` command, simple command 1");
     has("gawk '{print | \"rm -rf /\"}' f", &["rm", "-rf", "/"]);
-    has("busybox awk '{print |& \"rm -rf /\"}' f", &["rm", "-rf", "/"]);
+    has(
+        "busybox awk '{print |& \"rm -rf /\"}' f",
+        &["rm", "-rf", "/"],
+    );
     has("awk 'BEGIN{\"rm -rf /\" | getline x}'", &["rm", "-rf", "/"]);
     let a = an("awk '{system($0)}' f");
     assert_eq!(a.invocations[0].dynamic_exec, Some(vec![]));
@@ -144,10 +153,19 @@ fn interpreter_aliases_and_literal_concatenation() {
     let rm = |src: &str, path: &str| {
         has(src, &["rm", "-rf", path]);
     };
-    rm("python3 -c \"from shutil import rmtree as wipe; wipe('/x')\"", "/x");
+    rm(
+        "python3 -c \"from shutil import rmtree as wipe; wipe('/x')\"",
+        "/x",
+    );
     rm("python3 -c \"import shutil as sh; sh.rmtree('/x')\"", "/x");
-    rm("python3 -c \"import shutil; w = shutil.rmtree; w('/x')\"", "/x");
-    rm("python3 -c \"import shutil; shutil.rmtree('/h' + 'o' 'me')\"", "/home");
+    rm(
+        "python3 -c \"import shutil; w = shutil.rmtree; w('/x')\"",
+        "/x",
+    );
+    rm(
+        "python3 -c \"import shutil; shutil.rmtree('/h' + 'o' 'me')\"",
+        "/home",
+    );
     rm(
         "python3 -c \"import os, shutil; shutil.rmtree(os.path.join('/home', 'dev'))\"",
         "/home/dev",
@@ -170,7 +188,10 @@ fn interpreter_aliases_and_literal_concatenation() {
         "/x",
     );
     rm("ruby -e \"FU = FileUtils; FU.rm_rf('/x')\"", "/x");
-    rm("perl -e '*wipe = \\&File::Path::rmtree; wipe(\"/x\")'", "/x");
+    rm(
+        "perl -e '*wipe = \\&File::Path::rmtree; wipe(\"/x\")'",
+        "/x",
+    );
     has(
         "python3 -c \"from os import system as s; s('rm -rf /')\"",
         &["rm", "-rf", "/"],
@@ -210,8 +231,7 @@ fn interpreter_aliases_and_literal_concatenation() {
     ] {
         let a = an(s);
         assert!(
-            !a
-                .invocations
+            !a.invocations
                 .iter()
                 .any(|i| i.program == "rm" || (i.depth > 0 && i.program != "cat")),
             "{s}: {:#?}",
@@ -279,7 +299,10 @@ fn windows_program_paths_resolve_to_the_program() {
 #[test]
 fn literal_process_substitution_is_parsed() {
     let a = has("bash <(echo 'rm -rf /')", &["rm", "-rf", "/"]);
-    assert!(a.invocations.iter().all(|i| i.dynamic_exec.is_none()), "{a:#?}");
+    assert!(
+        a.invocations.iter().all(|i| i.dynamic_exec.is_none()),
+        "{a:#?}"
+    );
     let r = a.invocations.iter().find(|i| i.program == "rm").unwrap();
     assert_eq!(
         r.origin,
@@ -289,7 +312,13 @@ fn literal_process_substitution_is_parsed() {
         "python3 <(echo \"import os; os.system('rm -rf /')\")",
         &["rm", "-rf", "/"],
     );
-    assert!(a.invocations.iter().all(|i| i.dynamic_exec.is_none()), "{a:#?}");
+    assert!(
+        a.invocations.iter().all(|i| i.dynamic_exec.is_none()),
+        "{a:#?}"
+    );
     let a = an("python3 <(printf 'print(1)')");
-    assert!(a.invocations.iter().all(|i| i.dynamic_exec.is_none()), "{a:#?}");
+    assert!(
+        a.invocations.iter().all(|i| i.dynamic_exec.is_none()),
+        "{a:#?}"
+    );
 }

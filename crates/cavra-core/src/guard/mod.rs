@@ -315,8 +315,8 @@ fn command_request(
         n += 1;
         let mut facts = analyzer.facts(inv, &analysis.invocations);
         if !downloaded_here.is_empty() {
-            facts.runs_download = scripts::script_of(&facts, ctx)
-                .is_some_and(|s| downloaded_here.contains(&s.path));
+            facts.runs_download =
+                scripts::script_of(&facts, ctx).is_some_and(|s| downloaded_here.contains(&s.path));
         }
         let label = prefix(&format!("{}: `{}`", inv.origin, inv.text));
         // the CLI table: destructive verbs by program, and help / dry-run invocations that
