@@ -973,4 +973,81 @@ mod tests {
         );
         assert!(CliTable::compile(Some(&s2), "g").is_err(), "path too long");
     }
+
+    use crate::model::Outcome;
+
+    fn child(yaml: &str) -> crate::policy::CompiledPack {
+        let src = crate::policy::parse_pack("child.yaml", yaml).expect("parses");
+        crate::policy::compile::compile(src, &crate::policy::BundledResolver).expect("compiles")
+    }
+
+    fn decide(pack: &crate::policy::CompiledPack, cmd: &str) -> (Outcome, String) {
+        let req = crate::model::ActionRequest {
+            action: Some(crate::model::ActionType::ExecuteCommand),
+            target: cmd.into(),
+            cwd: Some("/home/dev/app".into()),
+            repo_root: Some("/home/dev/app".into()),
+            home: Some("/home/dev".into()),
+            ..Default::default()
+        };
+        let d = crate::guard::evaluate(pack, &req, &Default::default());
+        (d.decision, d.rule_id)
+    }
+
+    #[test]
+    fn packs_inherit_override_and_extend_the_table() {
+        let base = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline");
+        assert_eq!(decide(&base, "gh repo delete x --yes").0, Outcome::Block);
+        // an override by rule id reaches table rows
+        let p = child(
+            "metadata: {id: cavra-child, extends: cavra-coding-baseline}\noverrides:\n  - {id: git.hosting.admin, effect: require_approval}\n",
+        );
+        assert_eq!(
+            decide(&p, "gh repo delete x --yes"),
+            (Outcome::RequireApproval, "git.hosting.admin".into())
+        );
+        let p = child(
+            "metadata: {id: cavra-child, extends: cavra-coding-baseline}\noverrides:\n  - {id: git.hosting.admin, disabled: true}\n",
+        );
+        assert_eq!(decide(&p, "gh repo delete x --yes").0, Outcome::Allow);
+        // a child adds a CLI by adding rows; the parent's entries stay
+        let p = child(concat!(
+            "metadata: {id: cavra-child, extends: cavra-coding-baseline}\n",
+            "cli:\n  table:\n    deployctl:\n      rule: deploy.destroy\n",
+            "      value_options: [--env]\n      verbs:\n        - {path: \"env destroy\"}\n",
+        ));
+        assert_eq!(
+            decide(&p, "deployctl --env prod env destroy"),
+            (Outcome::Block, "deploy.destroy".into())
+        );
+        assert_eq!(decide(&p, "deployctl env list").0, Outcome::Allow);
+        assert_eq!(decide(&p, "deployctl env destroy --help").0, Outcome::Allow);
+        assert_eq!(decide(&p, "gh repo delete x --yes").0, Outcome::Block);
+        // controls by rule-id prefix reach table rows
+        let r = base
+            .cli
+            .rules()
+            .find(|r| r.id == "commands.cloud.gcloud")
+            .expect("a gcloud row");
+        assert!(!r.controls.is_empty(), "commands.cloud controls apply");
+    }
+
+    #[test]
+    fn policy_diff_reports_table_changes() {
+        let base = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline");
+        let p = child(concat!(
+            "metadata: {id: cavra-child, extends: cavra-coding-baseline}\n",
+            "cli:\n  table:\n    gh:\n      rule: git.hosting.admin\n      verbs: []\n",
+        ));
+        let d = crate::policy::diff::diff(&base, &p);
+        assert!(d.loosens, "{:?}", d.settings);
+        assert!(d
+            .settings
+            .iter()
+            .any(|s| s.contains("cli.table.gh: row `repo delete`")));
+        let d = crate::policy::diff::diff(&base, &base);
+        assert!(!d.loosens && d.settings.iter().all(|s| !s.starts_with("cli")));
+    }
 }

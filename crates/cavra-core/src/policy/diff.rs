@@ -2,6 +2,7 @@
 //! changes called out as loosening or tightening, and changes to settings and lists.
 
 use super::compile::CompiledPack;
+use super::source::{CliSection, CliSource};
 use crate::model::Effect;
 use serde::Serialize;
 use serde_json::Value;
@@ -239,5 +240,102 @@ pub fn diff(a: &CompiledPack, b: &CompiledPack) -> PackDiff {
         .map(|g| g.as_str().to_string())
         .collect();
     list_diff("git.protected_branches", &pa, &pb, &mut d.settings);
+    if cli_diff(na.cli.as_ref(), nb.cli.as_ref(), &mut d.settings) {
+        d.loosens = true;
+    }
     d
+}
+
+fn effect_rank(s: Option<&str>, default: Effect) -> u8 {
+    rank(s.and_then(Effect::parse).unwrap_or(default))
+}
+
+/// Rows of an entry as (path, rule, effect rank).
+fn cli_rows(e: &CliSource) -> Vec<(String, String, u8)> {
+    e.verbs
+        .iter()
+        .map(|v| {
+            (
+                v.path.clone(),
+                v.rule.clone().or_else(|| e.rule.clone()).unwrap_or_default(),
+                effect_rank(v.effect.as_deref().or(e.effect.as_deref()), Effect::Block),
+            )
+        })
+        .collect()
+}
+
+/// Changes to the CLI table; true when one may let through what was held: a row removed or
+/// lowered, or a change to how the program's arguments, help or dry runs are read.
+fn cli_diff(a: Option<&CliSection>, b: Option<&CliSection>, out: &mut Vec<String>) -> bool {
+    let empty = CliSection::default();
+    let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
+    let mut loosens = false;
+    for (prog, eb) in &b.table {
+        match a.table.get(prog) {
+            None => out.push(format!("cli.table.{prog}: added")),
+            Some(ea) if ea != eb => {
+                let (ra, rb) = (cli_rows(ea), cli_rows(eb));
+                for (path, rule, r) in &ra {
+                    match rb.iter().find(|(p, id, _)| p == path && id == rule) {
+                        None => {
+                            out.push(format!("cli.table.{prog}: row `{path}` ({rule}) removed"));
+                            loosens = true;
+                        }
+                        Some((_, _, r2)) if r2 < r => {
+                            out.push(format!("cli.table.{prog}: row `{path}` ({rule}) loosened"));
+                            loosens = true;
+                        }
+                        _ => {}
+                    }
+                }
+                let reading = |e: &CliSource| {
+                    let mut e = e.clone();
+                    e.verbs.clear();
+                    e.rule = None;
+                    e.effect = None;
+                    e.severity = None;
+                    e.reason = None;
+                    e.alternative = None;
+                    e
+                };
+                if reading(ea) != reading(eb) {
+                    out.push(format!(
+                        "cli.table.{prog}: argument, help or dry-run settings changed"
+                    ));
+                    loosens = true;
+                } else {
+                    out.push(format!("cli.table.{prog}: changed"));
+                }
+                if effect_rank(eb.effect.as_deref(), Effect::Block)
+                    < effect_rank(ea.effect.as_deref(), Effect::Block)
+                {
+                    loosens = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    for (prog, ea) in &a.table {
+        if !b.table.contains_key(prog) {
+            out.push(format!("cli.table.{prog}: removed"));
+            loosens |= !ea.verbs.is_empty();
+        }
+    }
+    match (&a.unknown, &b.unknown) {
+        (Some(_), None) => {
+            out.push("cli.unknown: removed".into());
+            loosens = true;
+        }
+        (None, Some(_)) => out.push("cli.unknown: added".into()),
+        (Some(x), Some(y)) if x != y => {
+            out.push("cli.unknown: changed".into());
+            loosens |= effect_rank(y.effect.as_deref(), Effect::RequireApproval)
+                < effect_rank(x.effect.as_deref(), Effect::RequireApproval)
+                || x.verbs.iter().any(|v| !y.verbs.contains(v))
+                || y.except_programs.iter().any(|p| !x.except_programs.contains(p))
+                || x.confirm_flags.iter().any(|f| !y.confirm_flags.contains(f));
+        }
+        _ => {}
+    }
+    loosens
 }
