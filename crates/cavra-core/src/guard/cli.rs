@@ -712,6 +712,11 @@ fn is_verb(verbs: &[String], word: &str) -> bool {
     verbs.iter().any(|v| v == word || v == first || v == last)
 }
 
+/// The positional words of `inv` as the program's table entry parses them, if it has one.
+pub fn operands(table: &CliTable, program: &str, inv: &Invocation) -> Option<Vec<String>> {
+    table.entry(program).map(|e| e.parse(inv).raw_words)
+}
+
 /// Is this access one of the invocation's redirections or its `< file`?
 pub fn is_redirect_access(inv: &Invocation, a: &super::command::FileAccess) -> bool {
     inv.redirects.iter().any(|r| r.target.value == a.written)

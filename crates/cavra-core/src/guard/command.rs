@@ -68,6 +68,9 @@ pub struct CommandFacts<'a> {
     pub input: Vec<InputClass>,
     /// Programs earlier in the pipeline that feed standard input, nearest first.
     pub stdin_programs: Vec<String>,
+    /// Positional words as the CLI table entry of the program parses them (values of its
+    /// value options removed), when it has one.
+    pub table_operands: Option<Vec<String>>,
     pub sql: Vec<String>,
     pub git: Option<GitFacts>,
     /// Text with global options of the program removed (`git push --force` for
@@ -323,6 +326,7 @@ impl<'p> Analyzer<'p> {
             path_classes: Vec::new(),
             input: Vec::new(),
             stdin_programs: stdin_programs(inv, all),
+            table_operands: super::cli::operands(&self.pack.cli, &program, inv),
             sql: Vec::new(),
             git: None,
             canonical_text,
@@ -1549,6 +1553,20 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
     };
     if !m.args_any.is_empty() && !arg_values().any(|v| m.args_any.iter().any(|g| g.matches(v))) {
         return false;
+    }
+    if !m.operands_any.is_empty() {
+        let hit = match &f.table_operands {
+            Some(ops) => ops
+                .iter()
+                .any(|o| m.operands_any.iter().any(|g| g.matches(o))),
+            None => f
+                .rest
+                .iter()
+                .any(|a| m.operands_any.iter().any(|g| g.matches(&a.value))),
+        };
+        if !hit {
+            return false;
+        }
     }
     if arg_values().any(|v| m.args_none.iter().any(|g| g.matches(v))) {
         return false;

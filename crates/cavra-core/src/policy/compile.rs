@@ -168,6 +168,7 @@ pub struct CommandMatcher {
     pub flags_all: Vec<String>,
     pub flags_none: Vec<String>,
     pub args_any: Vec<Glob>,
+    pub operands_any: Vec<Glob>,
     pub args_none: Vec<Glob>,
     pub path_class: Vec<PathClass>,
     pub stdin: Vec<String>,
@@ -787,6 +788,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
                 flags_all: c.flags_all.clone(),
                 flags_none: c.flags_none.clone(),
                 args_any: globs(&c.args_any, true, &ctx)?,
+                operands_any: globs(&c.operands_any, true, &ctx)?,
                 args_none: globs(&c.args_none, true, &ctx)?,
                 path_class: c
                     .path_class

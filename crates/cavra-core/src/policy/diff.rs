@@ -257,7 +257,10 @@ fn cli_rows(e: &CliSource) -> Vec<(String, String, u8)> {
         .map(|v| {
             (
                 v.path.clone(),
-                v.rule.clone().or_else(|| e.rule.clone()).unwrap_or_default(),
+                v.rule
+                    .clone()
+                    .or_else(|| e.rule.clone())
+                    .unwrap_or_default(),
                 effect_rank(v.effect.as_deref().or(e.effect.as_deref()), Effect::Block),
             )
         })
@@ -332,7 +335,9 @@ fn cli_diff(a: Option<&CliSection>, b: Option<&CliSection>, out: &mut Vec<String
             loosens |= effect_rank(y.effect.as_deref(), Effect::RequireApproval)
                 < effect_rank(x.effect.as_deref(), Effect::RequireApproval)
                 || x.verbs.iter().any(|v| !y.verbs.contains(v))
-                || y.except_programs.iter().any(|p| !x.except_programs.contains(p))
+                || y.except_programs
+                    .iter()
+                    .any(|p| !x.except_programs.contains(p))
                 || x.confirm_flags.iter().any(|f| !y.confirm_flags.contains(f));
         }
         _ => {}

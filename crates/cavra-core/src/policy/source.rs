@@ -231,6 +231,10 @@ pub struct CommandMatchSource {
     /// Globs over any remaining argument (text mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args_any: Vec<String>,
+    /// Globs over the positional operands only (after the subcommand; option values are
+    /// not operands), e.g. `host:path` of `scp`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operands_any: Vec<String>,
     /// Globs no argument may match for the rule to apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args_none: Vec<String>,
