@@ -357,7 +357,12 @@ impl Server {
                 action_names().join(", ")
             )
         })?;
-        let target = req_str(args, "target")?;
+        // a git operation with no target is on the current branch (`git push`)
+        let target = if at == ActionType::GitOperation {
+            opt_str(args, "target")?.unwrap_or("")
+        } else {
+            req_str(args, "target")?
+        };
         let mut v = Map::new();
         v.insert("action_type".into(), json!(at.as_str()));
         v.insert("target".into(), json!(target));
