@@ -104,10 +104,12 @@ pub fn classify(path: &str, ctx: &PathContext, temp_dirs: &[String]) -> PathFact
             classes.push(PathClass::Home);
         }
     }
-    if !classes.contains(&PathClass::Home) && is_other_home(path, home.as_deref()) {
+    let in_repo = repo.as_deref().is_some_and(|r| paths::is_within(path, r));
+    // a sibling of the home is another user's home — unless it is inside the repository
+    // (a home that lives in the repository makes its siblings the repository's own files)
+    if !classes.contains(&PathClass::Home) && !in_repo && is_other_home(path, home.as_deref()) {
         classes.push(PathClass::Home);
     }
-    let in_repo = repo.as_deref().is_some_and(|r| paths::is_within(path, r));
     if in_repo {
         let r = repo.as_deref().unwrap_or("/");
         repo_rel = paths::relative_to(path, r).map(str::to_string);
