@@ -715,6 +715,9 @@ fn classify_arg(lang: Lang, toks: &[T]) -> ArgV {
     if let Some(s) = literal_expr(lang, toks, 0) {
         return ArgV::Lit(s);
     }
+    if let Some(t) = temp_of(toks) {
+        return ArgV::Lit(t);
+    }
     ArgV::Other
 }
 
@@ -811,6 +814,43 @@ fn literal_expr(lang: Lang, toks: &[T], depth: usize) -> Option<String> {
         k = k.saturating_add(1);
     }
     (any && !want_operand).then_some(out)
+}
+
+/// `tempfile.mkdtemp()`, `fs.mkdtempSync('x-')`, `Dir.mktmpdir`: a directory just created
+/// for this code (rendered `$TMPDIR/tmp.XXXXXX`); `tempfile.gettempdir()`, `os.tmpdir()`,
+/// `Dir.tmpdir`: the temporary directory itself (`$TMPDIR`). Nothing may be joined to it.
+fn temp_of(toks: &[T]) -> Option<String> {
+    if toks
+        .iter()
+        .any(|t| matches!(t, T::P('+' | '/' | '%' | '[' | '<' | '{') | T::Sh(..)))
+    {
+        return None;
+    }
+    let ids: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match t {
+            T::Id(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    const FRESH: &[&str] = &["mkdtemp", "mkdtempSync", "mktmpdir"];
+    const ROOT: &[&str] = &["gettempdir", "tmpdir"];
+    const OTHER: &[&str] = &["tempfile", "os", "fs", "require", "Dir", "prefix", "suffix"];
+    if !ids
+        .iter()
+        .all(|i| FRESH.contains(i) || ROOT.contains(i) || OTHER.contains(i))
+    {
+        return None;
+    }
+    if ids.iter().any(|i| FRESH.contains(i)) {
+        // a prefix or suffix only names the new directory
+        return Some("$TMPDIR/tmp.XXXXXX".into());
+    }
+    let strs_ok = toks.iter().all(|t| match t {
+        T::Str(s, _) => matches!(s.as_str(), "os" | "fs" | "tempfile"),
+        _ => true,
+    });
+    (ids.iter().any(|i| ROOT.contains(i)) && strs_ok).then(|| "$TMPDIR".into())
 }
 
 /// `os.path.expanduser("~/x")`, `Path.home()`, `os.homedir()`, `Dir.home`, `$ENV{HOME}`.
@@ -1574,4 +1614,37 @@ fn interpret(lang: Lang, call: Call, args: &[Vec<T>]) -> Option<Kind> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod temp_dir_tests {
+    use crate::{analyze, AnalyzeOptions};
+
+    fn rm_args(code: &str) -> Vec<Vec<String>> {
+        analyze(code, &AnalyzeOptions::default())
+            .invocations
+            .iter()
+            .filter(|i| i.program == "rm")
+            .map(|i| i.argv.iter().map(|a| a.value.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn fresh_temp_dirs_and_the_temp_root() {
+        assert_eq!(
+            rm_args("python3 -c 'import shutil,tempfile; shutil.rmtree(tempfile.mkdtemp())'"),
+            vec![vec!["rm", "-rf", "$TMPDIR/tmp.XXXXXX"]]
+        );
+        assert_eq!(
+            rm_args("python3 -c 'import shutil,tempfile; shutil.rmtree(tempfile.gettempdir())'"),
+            vec![vec!["rm", "-rf", "$TMPDIR"]]
+        );
+        // something joined to it: not known
+        let joined = rm_args(
+            "python3 -c 'import shutil,tempfile; shutil.rmtree(tempfile.gettempdir() + \"/x\")'",
+        );
+        assert!(joined
+            .iter()
+            .all(|a| !a.iter().any(|v| v.starts_with("$TMPDIR"))));
+    }
 }

@@ -255,7 +255,7 @@ fn command_request(
     if c.family == "engine" {
         c.family = "commands";
     }
-    if cmd.trim().is_empty() {
+    if cmd.is_empty() {
         c.push_builtin(
             "engine.invalid_request",
             Effect::Block,
@@ -264,6 +264,13 @@ fn command_request(
             None,
             None,
         );
+        return;
+    }
+    if cmd.trim().is_empty() {
+        // spaces, tabs, newlines, NBSP: the shell runs nothing
+        if c.scope.is_none() {
+            c.scope = Some("no command (whitespace only)".into());
+        }
         return;
     }
     let analysis = cavra_shell::analyze(cmd, &shell_options(pack, env));
