@@ -370,6 +370,17 @@ mod tests {
     }
 
     #[test]
+    fn a_home_inside_the_repository_makes_no_other_homes() {
+        let c = PathContext {
+            cwd: Some("/work/app".into()),
+            repo_root: None,
+            home: Some("/work/app/home".into()),
+        };
+        let f = classify("/work/app/src", &c, &temps());
+        assert!(!f.classes.contains(&PathClass::Home), "{:?}", f.classes);
+    }
+
+    #[test]
     fn other_homes_and_network_devices() {
         let c = ctx();
         assert!(classify("/home/bob", &c, &temps())
