@@ -6,9 +6,11 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::approver::{ApproverKey, ApproverTrust, Attestation};
 use crate::config::{Permission, RouteQuery};
 use crate::db::{classify, Store};
 use crate::error::StoreError;
+use crate::tamper::Unverified;
 use crate::timefmt::{add_secs, from_secs, rfc3339, secs};
 
 /// `schema_version` of approval records.
@@ -125,9 +127,18 @@ pub struct Approval {
     pub uses: u32,
     pub max_uses: u32,
     pub repo: Option<String>,
+    /// The signature of the approving identity (JSON [`Attestation`]); `None` on pending
+    /// requests and on rows written by other means.
+    #[serde(skip)]
+    pub attestation: Option<String>,
 }
 
 impl Approval {
+    /// The parsed attestation, if any (not verified: see [`Store::approval_verified`]).
+    pub fn attestation(&self) -> Option<Attestation> {
+        self.attestation.as_deref().and_then(Attestation::parse)
+    }
+
     /// The state as seen at `now`: a live record past its expiry reads as expired even
     /// before [`Store::expire_due`] has persisted that.
     pub fn effective_state(&self, now: OffsetDateTime) -> ApprovalState {
@@ -182,6 +193,8 @@ pub struct NewBreakGlass {
     pub identity: String,
     pub reason: String,
     pub ttl: Duration,
+    /// The pack's `defaults.max_break_glass_ttl`: a longer `ttl` is refused.
+    pub max_ttl: Duration,
 }
 
 /// What [`Store::active_break_glass`] matches against.
@@ -192,12 +205,13 @@ pub struct BreakGlassQuery<'a> {
     pub target: &'a str,
 }
 
-const COLS: &str = "approval_id, request_hash, decision_id, session_id, correlation_id, agent_id, \
+pub(crate) const COLS: &str =
+    "approval_id, request_hash, decision_id, session_id, correlation_id, agent_id, \
     action_type, target, rule_id, severity, approver_group, requested_by, repo, state, \
     requested_at, expires_at, decided_by, decided_at, decision_reason, break_glass, \
-    break_glass_reason, single_use, uses, max_uses, history, evidence_refs";
+    break_glass_reason, single_use, uses, max_uses, history, evidence_refs, attestation";
 
-struct RawApproval {
+pub(crate) struct RawApproval {
     approval_id: String,
     request_hash: String,
     decision_id: String,
@@ -224,9 +238,10 @@ struct RawApproval {
     max_uses: Option<i64>,
     history: String,
     evidence_refs: String,
+    attestation: Option<String>,
 }
 
-fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawApproval> {
+pub(crate) fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawApproval> {
     Ok(RawApproval {
         approval_id: r.get(0)?,
         request_hash: r.get(1)?,
@@ -254,6 +269,7 @@ fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawApproval> {
         max_uses: r.get(23)?,
         history: r.get(24)?,
         evidence_refs: r.get(25)?,
+        attestation: r.get(26)?,
     })
 }
 
@@ -272,7 +288,7 @@ fn to_u32(field: &str, v: i64) -> Result<u32, StoreError> {
 }
 
 impl RawApproval {
-    fn finish(self) -> Result<Approval, StoreError> {
+    pub(crate) fn finish(self) -> Result<Approval, StoreError> {
         let state = ApprovalState::parse(&self.state).map_err(|_| StoreError::Decode {
             field: "state".into(),
             detail: format!("`{}`", self.state),
@@ -308,6 +324,7 @@ impl RawApproval {
             uses: to_u32("uses", self.uses)?,
             max_uses: to_u32("max_uses", self.max_uses.unwrap_or(1))?,
             repo: self.repo,
+            attestation: self.attestation,
         })
     }
 }
@@ -346,6 +363,71 @@ pub(crate) fn require_text(field: &'static str, v: &str) -> Result<String, Store
     Ok(t.to_string())
 }
 
+/// What the approving identity signs of an approval or break-glass record: everything
+/// that decides what the record unblocks, for how long and for whom.
+fn approval_fields(a: &Approval) -> serde_json::Value {
+    serde_json::json!([
+        a.approval_id,
+        a.request_hash,
+        a.decision_id,
+        a.session_id,
+        a.agent_id,
+        a.action_type,
+        a.target,
+        a.rule_id,
+        a.state.as_str(),
+        a.break_glass,
+        a.requested_by,
+        a.decided_by,
+        a.decided_at.map(secs),
+        secs(a.expires_at),
+        a.max_uses,
+        a.decision_reason,
+        a.break_glass_reason,
+    ])
+}
+
+const APPROVAL_KIND: &str = "cavra.approval.v1";
+
+fn verify_approval(trust: &ApproverTrust, a: &Approval) -> bool {
+    a.attestation()
+        .is_some_and(|att| trust.verify_attestation(APPROVAL_KIND, &approval_fields(a), &att))
+}
+
+/// Sign the record `id` as it is now in `tx` and store the attestation.
+fn sign_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    signer: &crate::approver::Signer,
+    map: &dyn Fn(rusqlite::Error) -> StoreError,
+) -> Result<(), StoreError> {
+    let a = get_in(tx, id, map)?.ok_or_else(|| StoreError::UnknownApproval(id.to_string()))?;
+    let att = ApproverKey::attest(
+        &signer.key,
+        APPROVAL_KIND,
+        &approval_fields(&a),
+        signer.method,
+        signer.label.as_deref(),
+    );
+    tx.execute(
+        "UPDATE approvals SET attestation = ?2 WHERE approval_id = ?1",
+        params![id, att.to_json()],
+    )
+    .map_err(map)?;
+    Ok(())
+}
+
+/// Is `p` a target pattern that matches (nearly) everything? Only glob and separator
+/// characters, e.g. `*`, `**`, `/**`, `**/*`, `~/**`.
+fn blanket_target(p: &str) -> bool {
+    p.chars().all(|c| {
+        matches!(
+            c,
+            '*' | '?' | '/' | '\\' | '.' | '~' | ' ' | '[' | ']' | '!'
+        )
+    })
+}
+
 fn same_identity(a: &str, b: &str) -> bool {
     !b.trim().is_empty() && a.trim().eq_ignore_ascii_case(b.trim())
 }
@@ -367,6 +449,25 @@ fn get_in(
 }
 
 impl Store {
+    /// Does this approval or break-glass record carry a valid signature of an approving
+    /// identity (pending and expired records: irrelevant, `false`)?
+    pub fn approval_verified(&self, a: &Approval) -> bool {
+        matches!(
+            a.state,
+            ApprovalState::Approved | ApprovalState::Denied | ApprovalState::BreakGlass
+        ) && verify_approval(self.trust(), a)
+    }
+
+    pub(crate) fn unverified_approval(&self, a: &Approval) -> Unverified {
+        Unverified::new(
+            "approvals",
+            &a.approval_id,
+            a.state.as_str(),
+            a.decided_at.map(secs),
+            a.attestation.as_deref(),
+        )
+    }
+
     /// One approval by id.
     pub fn approval(&self, id: &str) -> Result<Approval, StoreError> {
         get_in(&self.conn, id, &|e| self.classify(e))?
@@ -489,25 +590,58 @@ impl Store {
         agent_id: &str,
         now: OffsetDateTime,
     ) -> Result<Option<Approval>, StoreError> {
+        let mut noted = Vec::new();
+        let r = self.consume_inner(request_hash, agent_id, now, &mut noted);
+        for u in noted {
+            self.note_unverified(u);
+        }
+        r
+    }
+
+    fn consume_inner(
+        &mut self,
+        request_hash: &str,
+        agent_id: &str,
+        now: OffsetDateTime,
+        noted: &mut Vec<Unverified>,
+    ) -> Result<Option<Approval>, StoreError> {
         let (path, busy) = (self.path.clone(), self.busy_timeout);
         let map = move |e| classify(&path, busy, e);
+        let trust = self.trust().clone();
         let tx = self.write_tx()?;
-        let found = tx
-            .query_row(
-                &format!(
+        let raws = {
+            let mut stmt = tx
+                .prepare(&format!(
                     "SELECT {COLS} FROM approvals WHERE request_hash = ?1 AND agent_id = ?2 \
                      AND state = 'approved' AND expires_at > ?3 AND uses < COALESCE(max_uses, 1) \
-                     ORDER BY decided_at ASC LIMIT 1"
-                ),
-                params![request_hash, agent_id, secs(now)],
-                read_raw,
-            )
-            .optional()
-            .map_err(&map)?;
-        let Some(raw) = found else {
+                     ORDER BY decided_at ASC, rowid ASC"
+                ))
+                .map_err(&map)?;
+            let rows = stmt
+                .query_map(params![request_hash, agent_id, secs(now)], read_raw)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(&map)?;
+            rows
+        };
+        // only a record signed by an approving identity counts; others are noted
+        let mut found = None;
+        for raw in raws {
+            let a = raw.finish()?;
+            if verify_approval(&trust, &a) {
+                found = Some(a);
+                break;
+            }
+            noted.push(Unverified::new(
+                "approvals",
+                &a.approval_id,
+                a.state.as_str(),
+                a.decided_at.map(secs),
+                a.attestation.as_deref(),
+            ));
+        }
+        let Some(a) = found else {
             return Ok(None);
         };
-        let a = raw.finish()?;
         let uses = a.uses.saturating_add(1);
         let history = history_json(
             a.history.clone(),
@@ -578,6 +712,7 @@ impl Store {
     ) -> Result<Approval, StoreError> {
         let identity = require_text("identity", identity)?;
         let reason = require_text("reason", reason)?;
+        let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         if let Some(n) = max_uses {
             if n == 0 || n > MAX_USES_LIMIT {
                 return Err(StoreError::input(
@@ -658,6 +793,7 @@ impl Store {
             ],
         )
         .map_err(&map)?;
+        sign_in(&tx, id, &signer, &map)?;
         tx.commit().map_err(&map)?;
         self.approval(id)
     }
@@ -703,6 +839,7 @@ impl Store {
     ) -> Result<Approval, StoreError> {
         let identity = require_text("identity", &new.identity)?;
         let reason = require_text("reason", &new.reason)?;
+        let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         let request_hash = new
             .request_hash
             .as_deref()
@@ -727,6 +864,33 @@ impl Store {
         }
         if new.ttl.is_zero() {
             return Err(StoreError::input("ttl", "must be greater than zero"));
+        }
+        if new.ttl > new.max_ttl {
+            return Err(StoreError::input(
+                "ttl",
+                format!(
+                    "{}s is longer than the pack's max_break_glass_ttl ({}s)",
+                    new.ttl.as_secs(),
+                    new.max_ttl.as_secs()
+                ),
+            ));
+        }
+        // never blanket: one action type (no glob), a target pattern that names something
+        if let Some(a) = action_type {
+            if !a.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return Err(StoreError::input(
+                    "break-glass action",
+                    format!("`{a}`: name one action type (e.g. write_file), not a pattern"),
+                ));
+            }
+        }
+        if let Some(t) = target {
+            if blanket_target(t) {
+                return Err(StoreError::input(
+                    "break-glass target",
+                    format!("`{t}` matches everything: name the path, command or tool pattern to unblock"),
+                ));
+            }
         }
         // A pending request for the same hash lends its context (and its requester, who
         // may not break the glass for themselves).
@@ -813,6 +977,7 @@ impl Store {
             ],
         )
         .map_err(&map)?;
+        sign_in(&tx, &id, &signer, &map)?;
         tx.commit().map_err(&map)?;
         self.approval(&id)
     }
@@ -843,7 +1008,10 @@ impl Store {
                 && crate::glob::glob_match(&a.action_type, q.action_type)
                 && crate::glob::glob_match(&a.target, q.target);
             if by_hash || by_scope {
-                return Ok(Some(a));
+                if self.approval_verified(&a) {
+                    return Ok(Some(a));
+                }
+                self.note_unverified(self.unverified_approval(&a));
             }
         }
         Ok(None)

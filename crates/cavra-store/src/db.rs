@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
+use crate::approver::{ApproverTrust, Signer};
 use crate::config::ApprovalConfig;
 use crate::error::StoreError;
 use crate::sessions::EscalationPolicy;
+use crate::tamper::Unverified;
 
 /// `PRAGMA application_id` of a cavra database ("CAVR").
 pub const APPLICATION_ID: i64 = 0x4341_5652;
@@ -96,6 +98,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX session_blocks_at ON session_blocks(session_id, at);
     "#,
+    // v2: records signed by the approving identity; tamper events reported once per row
+    r#"
+    ALTER TABLE approvals ADD COLUMN attestation TEXT;
+    ALTER TABLE sessions ADD COLUMN release_attestation TEXT;
+    CREATE TABLE tamper_reports (
+        row_key     TEXT PRIMARY KEY,
+        reported_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -123,6 +134,14 @@ pub struct Store {
     pub(crate) busy_timeout: Duration,
     pub(crate) config: ApprovalConfig,
     pub(crate) escalation: EscalationPolicy,
+    /// Signs the approval, break-glass and release records this store writes.
+    pub(crate) signer: Option<Signer>,
+    /// Where the approver public key lives (loaded on first use).
+    pub(crate) trust_dir: Option<PathBuf>,
+    pub(crate) trust: std::cell::OnceCell<ApproverTrust>,
+    /// Rows that claimed authority but did not verify, since the last
+    /// [`Store::take_unverified`].
+    pub(crate) unverified: std::cell::RefCell<Vec<Unverified>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -165,6 +184,10 @@ impl Store {
             busy_timeout: opts.busy_timeout,
             config: ApprovalConfig::default(),
             escalation: EscalationPolicy::default(),
+            signer: None,
+            trust_dir: None,
+            trust: std::cell::OnceCell::new(),
+            unverified: std::cell::RefCell::new(Vec::new()),
         };
         store
             .conn
@@ -188,6 +211,36 @@ impl Store {
     /// The routing / RBAC configuration in use.
     pub fn config(&self) -> &ApprovalConfig {
         &self.config
+    }
+
+    /// Sign the approval, break-glass and release records written through this store
+    /// with `signer` (without one, those changes are refused).
+    pub fn with_signer(mut self, signer: Signer) -> Store {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Verify records against this trust root (replaces [`Store::with_trust_dir`]).
+    pub fn with_trust(self, trust: ApproverTrust) -> Store {
+        let _ = self.trust.set(trust);
+        self
+    }
+
+    /// Verify records against the approver public key in `dir`, read on first use. A
+    /// missing or unreadable key verifies nothing.
+    pub fn with_trust_dir(mut self, dir: PathBuf) -> Store {
+        self.trust_dir = Some(dir);
+        self
+    }
+
+    /// The trust root records are verified against (empty: nothing verifies).
+    pub fn trust(&self) -> &ApproverTrust {
+        self.trust.get_or_init(|| {
+            self.trust_dir
+                .as_deref()
+                .and_then(|d| ApproverTrust::load(d).ok())
+                .unwrap_or_default()
+        })
     }
 
     /// Use this escalation policy for [`Store::record_block`].

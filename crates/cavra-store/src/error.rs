@@ -77,6 +77,16 @@ pub enum StoreError {
     /// A required argument was empty or malformed.
     #[error("invalid {field}: {detail}")]
     InvalidInput { field: &'static str, detail: String },
+    /// The approver key files could not be read, written or parsed.
+    #[error("approver key `{path}`: {detail}")]
+    Approver { path: PathBuf, detail: String },
+    /// An approver token was refused.
+    #[error(transparent)]
+    Token(#[from] crate::approver::TokenError),
+    /// A change that must be signed by the approving identity was attempted without a
+    /// signing key.
+    #[error("this change must be signed by the approving identity, but no approver key is loaded")]
+    NoSigner,
     /// A routing, RBAC or registry file could not be read or parsed.
     #[error("invalid config file `{path}`: {detail}")]
     Config { path: PathBuf, detail: String },

@@ -7,18 +7,23 @@
 //! file is never deleted or recreated. All functions take `now` explicitly.
 
 mod approvals;
+pub mod approver;
 mod config;
 mod db;
 mod error;
 mod glob;
 mod registry;
 mod sessions;
+mod tamper;
 mod timefmt;
 
 pub use approvals::{
     Approval, ApprovalState, ApproveOptions, BreakGlassQuery, HistoryEntry, NewApproval,
     NewBreakGlass, APPROVAL_SCHEMA_VERSION, DEFAULT_BREAK_GLASS_TTL, FALLBACK_GROUP,
     MAX_USES_LIMIT,
+};
+pub use approver::{
+    approver_dir, ApproverKey, ApproverTrust, AuthMethod, Role, Signer, TokenClaims, TokenError,
 };
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
@@ -29,6 +34,7 @@ pub use registry::{
     NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,
 };
 pub use sessions::{BlockEntry, EscalationPolicy, SessionState, SessionTransition};
+pub use tamper::Unverified;
 pub use time::OffsetDateTime;
 pub use timefmt::{parse_duration, rfc3339};
 

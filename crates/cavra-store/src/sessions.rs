@@ -8,9 +8,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::approvals::require_text;
+use crate::approver::{ApproverTrust, Attestation};
 use crate::config::Permission;
 use crate::db::{classify, Store};
 use crate::error::StoreError;
+use crate::tamper::Unverified;
 use crate::timefmt::{from_secs, secs};
 
 /// When a session is put on hold.
@@ -164,7 +166,91 @@ fn load(
     }))
 }
 
+const RELEASE_KIND: &str = "cavra.session.release.v1";
+
+/// What the releasing identity signs: the session, the hold it lifts (`held_at`) and the
+/// release itself.
+fn release_fields(
+    session_id: &str,
+    agent_id: &str,
+    held_at: Option<i64>,
+    released_by: Option<&str>,
+    released_at: Option<i64>,
+    reason: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!([
+        session_id,
+        agent_id,
+        held_at,
+        released_by,
+        released_at,
+        reason
+    ])
+}
+
+/// A session row as far as the release check needs it.
+type ReleaseRow = (
+    String,
+    String,
+    bool,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+const RELEASE_COLS: &str = "session_id, agent_id, held, held_at, released_by, released_at, \
+    release_reason, release_attestation";
+
+fn read_release(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReleaseRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+/// `None` when the row is consistent (held, never held, or released with a valid
+/// signature); else the unverified release.
+fn check_release(trust: &ApproverTrust, r: &ReleaseRow) -> Option<Unverified> {
+    let (id, agent, held, held_at, by, at, reason, att) = r;
+    if *held || held_at.is_none() {
+        return None;
+    }
+    let fields = release_fields(id, agent, *held_at, by.as_deref(), *at, reason.as_deref());
+    let ok = att
+        .as_deref()
+        .and_then(Attestation::parse)
+        .is_some_and(|a| trust.verify_attestation(RELEASE_KIND, &fields, &a));
+    (!ok).then(|| Unverified::new("sessions", id, "released", *at, att.as_deref()))
+}
+
 impl Store {
+    /// Released sessions whose release is not signed by an approving identity.
+    pub(crate) fn unverified_releases(&self) -> Result<Vec<Unverified>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {RELEASE_COLS} FROM sessions WHERE held = 0 AND held_at IS NOT NULL"
+            ))
+            .map_err(|e| self.classify(e))?;
+        let rows = stmt
+            .query_map([], read_release)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.classify(e))?;
+        let trust = self.trust();
+        Ok(rows
+            .iter()
+            .filter_map(|r| check_release(trust, r))
+            .collect())
+    }
+
     /// Record a blocked attempt in a session and apply the escalation policy. The
     /// returned state has `transition == Some(Held)` when this call put it on hold.
     pub fn record_block(
@@ -247,18 +333,30 @@ impl Store {
         Ok(state)
     }
 
-    /// Is this session on hold? (Unknown sessions are not.)
+    /// Is this session on hold? (Unknown sessions are not.) A session that was held and
+    /// whose release is not signed by an approving identity is still held (the forged
+    /// release is noted, see [`Store::take_unverified`]).
     pub fn is_held(&self, session_id: &str) -> Result<bool, StoreError> {
-        let held: Option<bool> = self
+        let row: Option<ReleaseRow> = self
             .conn
             .query_row(
-                "SELECT held FROM sessions WHERE session_id = ?1",
+                &format!("SELECT {RELEASE_COLS} FROM sessions WHERE session_id = ?1"),
                 params![session_id],
-                |r| r.get(0),
+                read_release,
             )
             .optional()
             .map_err(|e| self.classify(e))?;
-        Ok(held.unwrap_or(false))
+        let Some(row) = row else { return Ok(false) };
+        if row.2 {
+            return Ok(true);
+        }
+        match check_release(self.trust(), &row) {
+            Some(u) => {
+                self.note_unverified(u);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// One session.
@@ -295,6 +393,7 @@ impl Store {
     ) -> Result<SessionState, StoreError> {
         let identity = require_text("identity", identity)?;
         let reason = require_text("reason", reason)?;
+        let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         let state = self
             .session(session_id)?
             .ok_or_else(|| StoreError::UnknownSession(session_id.to_string()))?;
@@ -321,12 +420,27 @@ impl Store {
                 });
             }
         }
+        let t = secs(now);
+        let att = signer.key.attest(
+            RELEASE_KIND,
+            &release_fields(
+                session_id,
+                &state.agent_id,
+                state.held_at.map(secs),
+                Some(&identity),
+                Some(t),
+                Some(&reason),
+            ),
+            signer.method,
+            signer.label.as_deref(),
+        );
         let n = self
             .conn
             .execute(
                 "UPDATE sessions SET held = 0, released_by = ?2, released_at = ?3, \
-                 release_reason = ?4, updated_at = ?3 WHERE session_id = ?1 AND held = 1",
-                params![session_id, identity, secs(now), reason],
+                 release_reason = ?4, updated_at = ?3, release_attestation = ?5 \
+                 WHERE session_id = ?1 AND held = 1",
+                params![session_id, identity, t, reason, att.to_json()],
             )
             .map_err(|e| self.classify(e))?;
         if n == 0 {

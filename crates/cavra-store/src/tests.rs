@@ -17,9 +17,25 @@ fn at(mins: i64) -> OffsetDateTime {
     t0() + time::Duration::minutes(mins)
 }
 
+/// One approver key for the whole test binary.
+fn test_key() -> &'static ApproverKey {
+    static K: std::sync::OnceLock<ApproverKey> = std::sync::OnceLock::new();
+    K.get_or_init(ApproverKey::generate)
+}
+
+/// A store that signs with and trusts the test approver key.
+fn signed(s: Store) -> Store {
+    s.with_signer(Signer {
+        key: test_key().clone(),
+        method: AuthMethod::Terminal,
+        label: None,
+    })
+    .with_trust(test_key().trust())
+}
+
 fn store() -> (TempDir, Store) {
     let dir = TempDir::new().unwrap();
-    let s = Store::open(dir.path().join("cavra.db")).unwrap();
+    let s = signed(Store::open(dir.path().join("cavra.db")).unwrap());
     (dir, s)
 }
 
@@ -344,6 +360,7 @@ fn break_glass_scoped_flagged_and_expiring() {
         identity: who.into(),
         reason: reason.into(),
         ttl: DEFAULT_BREAK_GLASS_TTL,
+        max_ttl: Duration::from_secs(4 * 3600),
     };
     // Needs a reason, an allowed identity, and not the requester.
     assert!(s.break_glass(nb("alice", " "), t0()).is_err());
@@ -398,6 +415,7 @@ fn break_glass_by_action_and_target_glob() {
                 identity: "alice".into(),
                 reason: "r".into(),
                 ttl: Duration::from_secs(60),
+                max_ttl: Duration::from_secs(4 * 3600),
             },
             t0(),
         )
@@ -411,6 +429,7 @@ fn break_glass_by_action_and_target_glob() {
             identity: "alice".into(),
             reason: "hotfix".into(),
             ttl: Duration::from_secs(600),
+            max_ttl: Duration::from_secs(4 * 3600),
         },
         t0(),
     )
@@ -467,6 +486,7 @@ fn approval_json_validates_against_reference_schema() {
             identity: "alice".into(),
             reason: "r".into(),
             ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(4 * 3600),
         },
         at(1),
     )
@@ -790,7 +810,7 @@ fn concurrent_consumers_use_a_single_use_approval_once() {
     let dir = TempDir::new().unwrap();
     let p = dir.path().join("cavra.db");
     {
-        let mut s = Store::open(&p).unwrap();
+        let mut s = signed(Store::open(&p).unwrap());
         let a = s.create_approval(req("h"), t0()).unwrap();
         s.approve(
             &a.approval_id,
@@ -805,7 +825,7 @@ fn concurrent_consumers_use_a_single_use_approval_once() {
         .map(|_| {
             let p = p.clone();
             std::thread::spawn(move || {
-                let mut s = Store::open(&p).unwrap();
+                let mut s = signed(Store::open(&p).unwrap());
                 s.consume_approval("h", "claude-code", at(2))
                     .unwrap()
                     .is_some()
@@ -855,4 +875,171 @@ fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
     None
+}
+
+/// A forged approval (a row set to `approved` by some other means) is never consumed,
+/// is noted once per row version, and is listed by the audit.
+#[test]
+fn forged_approval_row_is_ignored_and_audited() {
+    let (d, mut s) = store();
+    let a = s.create_approval(req("h"), t0()).unwrap();
+    {
+        let c = rusqlite::Connection::open(d.path().join("cavra.db")).unwrap();
+        c.execute(
+            "UPDATE approvals SET state = 'approved', decided_by = 'alice', decided_at = ?2, \
+             decision_reason = 'x', max_uses = 1 WHERE approval_id = ?1",
+            rusqlite::params![a.approval_id, t0().unix_timestamp() + 60],
+        )
+        .unwrap();
+    }
+    assert!(s
+        .consume_approval("h", "claude-code", at(2))
+        .unwrap()
+        .is_none());
+    let u = s.take_unverified();
+    assert_eq!(u.len(), 1, "{u:?}");
+    assert_eq!(u[0].id, a.approval_id);
+    assert!(s.take_unverified().is_empty(), "drained");
+    assert!(s.mark_tamper_reported(&u[0], at(2)).unwrap());
+    assert!(
+        !s.mark_tamper_reported(&u[0], at(3)).unwrap(),
+        "once per row"
+    );
+    let audit = s.audit_records().unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].row_key, u[0].row_key);
+}
+
+/// A signed approval whose scope is widened afterwards (target, expiry) no longer verifies.
+#[test]
+fn tampered_signed_approval_is_ignored() {
+    let (d, mut s) = store();
+    let a = s.create_approval(req("h"), t0()).unwrap();
+    s.approve(
+        &a.approval_id,
+        "alice",
+        "ok",
+        at(1),
+        ApproveOptions::default(),
+    )
+    .unwrap();
+    assert!(s.audit_records().unwrap().is_empty());
+    let c = rusqlite::Connection::open(d.path().join("cavra.db")).unwrap();
+    c.execute(
+        "UPDATE approvals SET max_uses = 1000 WHERE approval_id = ?1",
+        rusqlite::params![a.approval_id],
+    )
+    .unwrap();
+    assert!(s
+        .consume_approval("h", "claude-code", at(2))
+        .unwrap()
+        .is_none());
+    assert_eq!(s.audit_records().unwrap().len(), 1);
+    // the same record signed by another key does not verify either
+    let other = Store::open(d.path().join("cavra.db"))
+        .unwrap()
+        .with_trust(ApproverKey::generate().trust());
+    assert_eq!(other.audit_records().unwrap().len(), 1);
+}
+
+/// A forged break-glass row does not unblock anything; nor does an unsigned store write.
+#[test]
+fn forged_break_glass_and_unsigned_writes() {
+    let (d, s) = store();
+    {
+        let c = rusqlite::Connection::open(d.path().join("cavra.db")).unwrap();
+        c.execute(
+            "INSERT INTO approvals (approval_id, request_hash, decision_id, session_id, agent_id, \
+             action_type, target, rule_id, severity, approver_group, requested_by, state, \
+             requested_at, expires_at, decided_by, break_glass, history) VALUES ('bg-x', '', \
+             'd', '', '', 'execute_command', '*', 'r', 'critical', 'g', 'mallory', \
+             'break_glass', ?1, ?2, 'mallory', 1, '[]')",
+            rusqlite::params![t0().unix_timestamp(), t0().unix_timestamp() + 3600],
+        )
+        .unwrap();
+    }
+    let q = BreakGlassQuery {
+        request_hash: None,
+        action_type: "execute_command",
+        target: "rm -rf ~",
+    };
+    assert!(s.active_break_glass(&q, at(1)).unwrap().is_none());
+    assert_eq!(s.take_unverified().len(), 1);
+    // without a signer, nothing that grants authority can be written
+    let mut plain = Store::open(d.path().join("cavra.db")).unwrap();
+    let a = plain.create_approval(req("h9"), t0()).unwrap();
+    assert!(matches!(
+        plain.approve(
+            &a.approval_id,
+            "alice",
+            "ok",
+            at(1),
+            ApproveOptions::default()
+        ),
+        Err(StoreError::NoSigner)
+    ));
+}
+
+/// Break-glass names one action type, a real target pattern and a TTL within the pack's
+/// maximum; the everyday scoped form passes.
+#[test]
+fn blanket_break_glass_is_refused() {
+    let (_d, mut s) = store();
+    let nb = |action: &str, target: &str, ttl: u64| NewBreakGlass {
+        request_hash: None,
+        action_type: Some(action.into()),
+        target: Some(target.into()),
+        identity: "alice".into(),
+        reason: "incident 42".into(),
+        ttl: Duration::from_secs(ttl),
+        max_ttl: Duration::from_secs(3600),
+    };
+    for (a, t) in [
+        ("execute_command", "*"),
+        ("execute_command", "**"),
+        ("read_file", "/**"),
+        ("read_file", "**/*"),
+        ("read_file", "~/**"),
+        ("*", "src/**"),
+        ("*_file", "src/**"),
+    ] {
+        let e = s.break_glass(nb(a, t, 60), t0()).unwrap_err();
+        assert!(matches!(e, StoreError::InvalidInput { .. }), "{a} {t}: {e}");
+    }
+    let e = s
+        .break_glass(nb("read_file", "*.env", 7200), t0())
+        .unwrap_err();
+    assert!(e.to_string().contains("max_break_glass_ttl"), "{e}");
+    assert!(s.break_glass(nb("read_file", "*.env", 3600), t0()).is_ok());
+    assert!(s
+        .break_glass(nb("write_file", "infra/**", 60), t0())
+        .is_ok());
+}
+
+/// A release written by other means keeps the session held; a signed release lifts it.
+#[test]
+fn forged_release_keeps_the_session_held() {
+    let (d, mut s) = store();
+    s.record_block("s1", "codex", "critical", at(0)).unwrap();
+    assert!(s.is_held("s1").unwrap());
+    {
+        let c = rusqlite::Connection::open(d.path().join("cavra.db")).unwrap();
+        c.execute(
+            "UPDATE sessions SET held = 0, released_by = 'alice', released_at = ?1 \
+             WHERE session_id = 's1'",
+            rusqlite::params![at(1).unix_timestamp()],
+        )
+        .unwrap();
+    }
+    assert!(s.is_held("s1").unwrap(), "forged release ignored");
+    assert_eq!(s.take_unverified().len(), 1);
+    assert_eq!(s.audit_records().unwrap().len(), 1);
+    {
+        let c = rusqlite::Connection::open(d.path().join("cavra.db")).unwrap();
+        c.execute("UPDATE sessions SET held = 1 WHERE session_id = 's1'", [])
+            .unwrap();
+    }
+    s.release("s1", "alice", "false positive", at(2)).unwrap();
+    assert!(!s.is_held("s1").unwrap());
+    assert!(s.audit_records().unwrap().is_empty());
 }
