@@ -149,6 +149,11 @@ impl LazyStore {
             if let Some(e) = self.escalation {
                 s = s.with_escalation(e);
             }
+            // approvals, break-glass and releases count only when signed by an approving
+            // identity: verified against the approver public key (outside the repository)
+            if let Some(dir) = cavra_store::approver_dir() {
+                s = s.with_trust_dir(dir);
+            }
             self.store = Some(s);
         }
         self.store
@@ -256,7 +261,7 @@ fn escalate(ctx: &Ctx, req: &ActionRequest, d: &mut Decision, db: &mut LazyStore
         && req.action != Some(cavra_core::ActionType::ReadFile)
     {
         let reason = format!(
-            "session `{session}` is on hold after repeated or critical blocked attempts; a person must release it (`cavra sessions release {session} --as <name> --reason <why>`) — otherwise: {}",
+            "session `{session}` is on hold after repeated or critical blocked attempts; a person must release it — they run `cavra sessions release {session}` at their own terminal (it asks them to confirm) or with their approver credential — otherwise: {}",
             d.reason
         );
         override_decision(
@@ -266,6 +271,40 @@ fn escalate(ctx: &Ctx, req: &ActionRequest, d: &mut Decision, db: &mut LazyStore
             Some("Security Operations"),
             reason,
         );
+    }
+    Ok(())
+}
+
+/// Rows that claimed authority but carry no valid signature were ignored above; each is
+/// recorded once as a tamper event in the evidence log.
+fn report_tamper(ctx: &Ctx, db: &mut LazyStore) -> Result<()> {
+    let Some(store) = db.store.as_mut() else {
+        return Ok(());
+    };
+    record_tamper(ctx, store, store.take_unverified())
+}
+
+/// Record `found` as `tamper.unverified_record` evidence, each row version once.
+pub(crate) fn record_tamper(
+    ctx: &Ctx,
+    store: &mut cavra_store::Store,
+    found: Vec<cavra_store::Unverified>,
+) -> Result<()> {
+    for u in found {
+        if store.mark_tamper_reported(&u, now())? {
+            crate::cmd::approvals::record_transition(
+                ctx,
+                "tamper.unverified_record",
+                &json!({
+                    "table": u.table,
+                    "id": u.id,
+                    "claimed_state": u.state,
+                    "detail": u.detail,
+                    "row_key": u.row_key,
+                    "effect": "ignored: it changes no decision",
+                }),
+            )?;
+        }
     }
     Ok(())
 }
@@ -354,6 +393,7 @@ pub fn decide(
     if pack.defaults.escalation.is_some() && state {
         escalate(ctx, req, &mut d, &mut db)?;
     }
+    report_tamper(ctx, &mut db)?;
     // unique per decision: a repeated identical request gets a new id (its request hash
     // stays the same)
     let decision_id = new_decision_id();

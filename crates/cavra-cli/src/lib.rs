@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod cmd;
+pub mod control;
 pub mod ctx;
 pub mod decide;
 pub mod failclosed;

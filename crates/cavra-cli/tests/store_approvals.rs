@@ -56,7 +56,7 @@ fn list_show_approve_then_consume_once() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("approved"), "{}", out.stdout);
 
-    let mut s = Store::open(db_path(d.path())).unwrap();
+    let mut s = signed_store(d.path());
     assert!(s
         .consume_approval("h1", "claude-code", now())
         .unwrap()

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use cavra_store::{NewApproval, OffsetDateTime, Store};
 
+#[path = "approver_common.rs"]
+pub mod approver_common;
+pub use approver_common::*;
+
 pub struct Out {
     pub code: i32,
     pub stdout: String,
@@ -20,14 +24,23 @@ impl Out {
     }
 }
 
-/// Run the real binary with `--cavra-dir <dir>` and a clean environment.
+/// Run the real binary with `--cavra-dir <dir>` and a clean environment, without a
+/// controlling terminal (`setsid`); a control action is authenticated with a token (see
+/// `approver_common`).
 pub fn cavra(dir: &Path, args: &[&str]) -> Out {
     cavra_env(dir, args, &[])
 }
 
+/// The approver directory of the tests using `dir`.
+pub fn approver_dir(dir: &Path) -> PathBuf {
+    dir.join(".approver")
+}
+
 pub fn cavra_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-w").arg(env!("CARGO_BIN_EXE_cavra"));
     cmd.arg("--cavra-dir").arg(dir).args(args);
+    authenticate(&mut cmd, &approver_dir(dir), args);
     cmd.env_remove("CAVRA_DB")
         .env_remove("CAVRA_DIR")
         .env_remove("CAVRA_BUSY_TIMEOUT_MS")
@@ -79,6 +92,7 @@ pub fn request(hash: &str) -> NewApproval {
 
 /// Seed one pending approval requested `age_min` minutes ago (1 h TTL); returns its id.
 pub fn seed_pending(dir: &Path, hash: &str, age_min: i64) -> String {
+    let _ = approver_key(&approver_dir(dir));
     let mut s = Store::open(db_path(dir)).unwrap();
     s.create_approval(request(hash), minutes_ago(age_min))
         .unwrap()
@@ -98,6 +112,20 @@ pub fn schema(name: &str) -> jsonschema::Validator {
 pub fn assert_valid(v: &jsonschema::Validator, value: &serde_json::Value) {
     let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?} in {value}");
+}
+
+/// A store that signs (as a person who authenticated at the terminal would) with the
+/// tests' approver key and trusts it.
+pub fn signed_store(dir: &Path) -> Store {
+    let key = approver_key(&approver_dir(dir));
+    Store::open(db_path(dir))
+        .unwrap()
+        .with_trust(key.trust())
+        .with_signer(cavra_store::Signer {
+            key,
+            method: cavra_store::AuthMethod::Terminal,
+            label: None,
+        })
 }
 
 /// Kinds of the evidence records written under `<dir>/evidence`.

@@ -58,10 +58,7 @@ fn held_session_list_show_release() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["held"], false);
     assert_eq!(out.json()["transition"], "released");
-    assert!(!Store::open(db_path(d.path()))
-        .unwrap()
-        .is_held("sess-b")
-        .unwrap());
+    assert!(!signed_store(d.path()).is_held("sess-b").unwrap());
     let out = cavra(
         d.path(),
         &[

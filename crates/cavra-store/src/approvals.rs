@@ -197,6 +197,68 @@ pub struct NewBreakGlass {
     pub max_ttl: Duration,
 }
 
+impl NewBreakGlass {
+    /// The checks [`Store::break_glass`] makes before it writes anything: a reason, a
+    /// scope that is not blanket (an exact request hash, or one action type and a target
+    /// pattern that names something) and a TTL within the pack's maximum.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        let new = self;
+        require_text("reason", &new.reason)?;
+        let request_hash = new
+            .request_hash
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let action_type = new
+            .action_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let target = new
+            .target
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if request_hash.is_none() && (action_type.is_none() || target.is_none()) {
+            return Err(StoreError::input(
+                "break-glass scope",
+                "give a request hash, or both an action type and a target",
+            ));
+        }
+        if new.ttl.is_zero() {
+            return Err(StoreError::input("ttl", "must be greater than zero"));
+        }
+        if new.ttl > new.max_ttl {
+            return Err(StoreError::input(
+                "ttl",
+                format!(
+                    "{}s is longer than the pack's max_break_glass_ttl ({}s)",
+                    new.ttl.as_secs(),
+                    new.max_ttl.as_secs()
+                ),
+            ));
+        }
+        // never blanket: one action type (no glob), a target pattern that names something
+        if let Some(a) = action_type {
+            if !a.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return Err(StoreError::input(
+                    "break-glass action",
+                    format!("`{a}`: name one action type (e.g. write_file), not a pattern"),
+                ));
+            }
+        }
+        if let Some(t) = target {
+            if blanket_target(t) {
+                return Err(StoreError::input(
+                    "break-glass target",
+                    format!("`{t}` matches everything: name the path, command or tool pattern to unblock"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 /// What [`Store::active_break_glass`] matches against.
 #[derive(Debug, Clone, Copy)]
 pub struct BreakGlassQuery<'a> {
@@ -840,6 +902,7 @@ impl Store {
         let identity = require_text("identity", &new.identity)?;
         let reason = require_text("reason", &new.reason)?;
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
+        new.validate()?;
         let request_hash = new
             .request_hash
             .as_deref()
@@ -856,42 +919,6 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty());
-        if request_hash.is_none() && (action_type.is_none() || target.is_none()) {
-            return Err(StoreError::input(
-                "break-glass scope",
-                "give a request hash, or both an action type and a target",
-            ));
-        }
-        if new.ttl.is_zero() {
-            return Err(StoreError::input("ttl", "must be greater than zero"));
-        }
-        if new.ttl > new.max_ttl {
-            return Err(StoreError::input(
-                "ttl",
-                format!(
-                    "{}s is longer than the pack's max_break_glass_ttl ({}s)",
-                    new.ttl.as_secs(),
-                    new.max_ttl.as_secs()
-                ),
-            ));
-        }
-        // never blanket: one action type (no glob), a target pattern that names something
-        if let Some(a) = action_type {
-            if !a.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                return Err(StoreError::input(
-                    "break-glass action",
-                    format!("`{a}`: name one action type (e.g. write_file), not a pattern"),
-                ));
-            }
-        }
-        if let Some(t) = target {
-            if blanket_target(t) {
-                return Err(StoreError::input(
-                    "break-glass target",
-                    format!("`{t}` matches everything: name the path, command or tool pattern to unblock"),
-                ));
-            }
-        }
         // A pending request for the same hash lends its context (and its requester, who
         // may not break the glass for themselves).
         let linked = match &request_hash {

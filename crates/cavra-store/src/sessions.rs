@@ -397,7 +397,8 @@ impl Store {
         let state = self
             .session(session_id)?
             .ok_or_else(|| StoreError::UnknownSession(session_id.to_string()))?;
-        if !state.held {
+        // a row set to "not held" by other means still counts as held
+        if !state.held && !self.is_held(session_id)? {
             return Err(StoreError::NotHeld(session_id.to_string()));
         }
         if identity.eq_ignore_ascii_case(state.agent_id.trim())
@@ -439,7 +440,7 @@ impl Store {
             .execute(
                 "UPDATE sessions SET held = 0, released_by = ?2, released_at = ?3, \
                  release_reason = ?4, updated_at = ?3, release_attestation = ?5 \
-                 WHERE session_id = ?1 AND held = 1",
+                 WHERE session_id = ?1",
                 params![session_id, identity, t, reason, att.to_json()],
             )
             .map_err(|e| self.classify(e))?;

@@ -10,6 +10,7 @@ use cavra_store::{
 };
 use clap::{Args, Subcommand};
 
+use crate::control::{authorize, AuthArgs, Authorized, Control};
 use crate::ctx::Ctx;
 
 /// Manage approval requests and break-glass overrides.
@@ -29,30 +30,36 @@ pub enum ApprovalsCommand {
     },
     /// Show one approval or break-glass record.
     Show { id: String },
-    /// Approve a pending request (never by its own requester or agent).
+    /// Approve a pending request (never by its own requester or agent). A person
+    /// confirms at their terminal, or passes an approver token.
     Approve {
         id: String,
-        /// Identity of the human approver.
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        /// A display label for the approver (the recorded identity is the authenticated one).
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
         #[arg(long)]
         reason: String,
         /// How many times the approval may be used (default 1).
         #[arg(long, value_name = "N")]
         uses: Option<u32>,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Deny a pending request.
     Deny {
         id: String,
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
-    /// Record a time-boxed break-glass override (loudly flagged everywhere).
+    /// Record a time-boxed break-glass override for one action type and target pattern
+    /// (or one exact request), loudly flagged everywhere.
     BreakGlass {
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
         #[arg(long)]
         reason: String,
         /// The exact request to unblock.
@@ -64,9 +71,11 @@ pub enum ApprovalsCommand {
         /// Target glob to unblock, with --action.
         #[arg(long, value_name = "GLOB", requires = "action_type")]
         target: Option<String>,
-        /// Lifetime, e.g. 30m, 1h (default 1h).
+        /// Lifetime, e.g. 30m, 1h (default 1h; at most the pack's max_break_glass_ttl).
         #[arg(long, default_value = "1h")]
         ttl: String,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Mark every request whose time is up as expired.
     Expire,
@@ -144,10 +153,13 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             identity,
             reason,
             uses,
+            auth,
         } => {
+            let who = authorize_decision(&store, &id, "approve", &reason, now, &auth, identity)?;
+            let mut store = store.with_signer(who.signer(now)?);
             let a = store.approve(
                 &id,
-                &identity,
+                &who.identity,
                 &reason,
                 now,
                 ApproveOptions { max_uses: uses },
@@ -161,7 +173,7 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                     a.approval_id,
                     a.action_type,
                     a.target,
-                    identity.trim(),
+                    who.identity,
                     cavra_store::rfc3339(a.expires_at),
                     a.max_uses
                 );
@@ -171,18 +183,18 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             id,
             identity,
             reason,
+            auth,
         } => {
-            let a = store.deny(&id, &identity, &reason, now)?;
+            let who = authorize_decision(&store, &id, "deny", &reason, now, &auth, identity)?;
+            let mut store = store.with_signer(who.signer(now)?);
+            let a = store.deny(&id, &who.identity, &reason, now)?;
             let a = evidence_for(ctx, &mut store, "approval.denied", &a)?;
             if ctx.json {
                 print_json(&approval_json(&a))?;
             } else {
                 println!(
                     "denied {} ({} {}) by {}",
-                    a.approval_id,
-                    a.action_type,
-                    a.target,
-                    identity.trim()
+                    a.approval_id, a.action_type, a.target, who.identity
                 );
             }
         }
@@ -193,19 +205,51 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             action_type,
             target,
             ttl,
+            auth,
         } => {
             let ttl: Duration = cavra_store::parse_duration(&ttl)?;
-            let a = store.break_glass(
-                NewBreakGlass {
-                    request_hash,
-                    action_type,
-                    target,
-                    identity,
-                    reason,
-                    ttl,
-                },
-                now,
-            )?;
+            if let Some(a) = action_type.as_deref() {
+                anyhow::ensure!(
+                    cavra_core::ActionType::parse(a.trim()).is_some(),
+                    "invalid break-glass action: `{a}` is not an action type (read_file, write_file, delete_file, execute_command, git_operation, mcp_tool_call, network_request, pull_request)"
+                );
+            }
+            let (pack, _) = crate::packs::load(
+                &crate::packs::PackChoice::default(),
+                Some(&crate::cmd::hook::project_dir(None)),
+            )
+            .context("the policy could not be loaded (it sets the longest break-glass TTL)")?;
+            let mut new = NewBreakGlass {
+                request_hash,
+                action_type,
+                target,
+                identity: String::new(),
+                reason,
+                ttl,
+                max_ttl: Duration::from_secs(pack.defaults.max_break_glass_ttl_secs),
+            };
+            new.validate()?;
+            let scope = match (&new.request_hash, &new.action_type, &new.target) {
+                (Some(h), _, _) => format!("the exact request {h}"),
+                (None, Some(a), Some(t)) => format!("{a} matching `{t}`"),
+                _ => "-".into(),
+            };
+            let ctrl = Control::new("cavra approvals break-glass", cavra_store::Role::BreakGlass)
+                .show("override", "BREAK-GLASS: a time-boxed override of policy")
+                .show("scope", scope)
+                .show("reason", new.reason.clone())
+                .show(
+                    "ttl",
+                    format!(
+                        "{}s (pack maximum {}s)",
+                        ttl.as_secs(),
+                        new.max_ttl.as_secs()
+                    ),
+                );
+            let who = authorize(&ctrl, &auth, identity.as_deref())?;
+            new.identity = who.identity.clone();
+            let mut store = store.with_signer(who.signer(now)?);
+            let a = store.break_glass(new, now)?;
             let a = evidence_for(ctx, &mut store, "approval.break_glass", &a)?;
             if ctx.json {
                 print_json(&approval_json(&a))?;
@@ -241,6 +285,63 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Authenticate the person approving or denying `id`, after showing them the request.
+/// Refused before the prompt when the request cannot be decided.
+fn authorize_decision(
+    store: &Store,
+    id: &str,
+    action: &'static str,
+    reason: &str,
+    now: OffsetDateTime,
+    auth: &AuthArgs,
+    label: Option<String>,
+) -> anyhow::Result<Authorized> {
+    let a = store.approval(id)?;
+    let state = a.effective_state(now);
+    if state != ApprovalState::Pending {
+        return Err(cavra_store::StoreError::InvalidTransition {
+            id: id.to_string(),
+            state: state.to_string(),
+            action,
+        }
+        .into());
+    }
+    anyhow::ensure!(
+        !reason.trim().is_empty(),
+        "invalid reason: must not be empty"
+    );
+    let role = if action == "approve" {
+        cavra_store::Role::Approve
+    } else {
+        cavra_store::Role::Deny
+    };
+    let ctrl = Control::new(format!("cavra approvals {action} {id}"), role)
+        .show("decision", format!("{action} this request"))
+        .show("action", a.action_type.clone())
+        .show("target", a.target.clone())
+        .show(
+            "requester",
+            format!("{} (agent {})", a.requested_by, a.agent_id),
+        )
+        .show("rule", format!("{} ({})", a.rule_id, a.severity))
+        .show("group", a.approver_group.clone())
+        .show("expires", cavra_store::rfc3339(a.expires_at))
+        .show("reason", reason.to_string());
+    authorize(&ctrl, auth, label.as_deref())
+}
+
+/// What a held or require-approval answer tells the agent: a person approves, and where.
+/// Never a command the agent could run itself to get through.
+pub(crate) fn person_must_approve(id: &str, group: Option<&str>) -> String {
+    format!(
+        "approval request {id} is open{}: a person must approve it — they run `cavra approvals approve {id}` at their own terminal (it asks them to confirm) or with their approver credential; once approved, the same action may be retried and passes once",
+        group
+            .filter(|g| !g.is_empty())
+            .map(|g| format!(" for group `{g}`"))
+            .unwrap_or_default()
+    )
+}
+
 /// Open the store for `ctx`: `$CAVRA_DB` or `<cavra_dir>/cavra.db`, busy timeout from
 /// `$CAVRA_BUSY_TIMEOUT_MS` (default 5000), and — with `with_config` — the routing and
 /// RBAC files under `<cavra_dir>/approvals/`.
@@ -254,7 +355,10 @@ pub(crate) fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<Store> 
             .with_context(|| format!("invalid CAVRA_BUSY_TIMEOUT_MS `{}`", ms.to_string_lossy()))?;
         opts.busy_timeout = Duration::from_millis(ms);
     }
-    let store = Store::open_with(&path, opts)?;
+    let mut store = Store::open_with(&path, opts)?;
+    if let Some(dir) = cavra_store::approver_dir() {
+        store = store.with_trust_dir(dir);
+    }
     if with_config {
         let config = ApprovalConfig::load(&ctx.cavra_dir)?;
         Ok(store.with_config(config))
@@ -301,6 +405,12 @@ pub(crate) fn approval_json(a: &cavra_store::Approval) -> serde_json::Value {
     if let Some(m) = v.as_object_mut() {
         m.insert("id".into(), a.approval_id.clone().into());
         m.insert("exhausted".into(), a.exhausted().into());
+        if let Some(att) = a.attestation() {
+            m.insert("auth_method".into(), att.method.as_str().into());
+            if let Some(l) = att.label {
+                m.insert("approver_label".into(), l.into());
+            }
+        }
     }
     v
 }

@@ -79,6 +79,43 @@ fn dir_writable(dir: &Path) -> std::result::Result<(), String> {
 }
 
 /// MCP registrations of every agent, and whether `cavra mcp serve` answers `initialize`.
+/// Approval, break-glass and release rows must be signed by an approving identity; any
+/// that is not was written by other means: listed here, ignored by every decision, and
+/// recorded once as a tamper event.
+fn record_integrity(ctx: &Ctx, store: cavra_store::Store) -> Check {
+    let mut store = match cavra_store::approver_dir() {
+        Some(d) => store.with_trust_dir(d),
+        None => store,
+    };
+    match store.audit_records() {
+        Ok(found) if found.is_empty() => check(
+            "approval records",
+            true,
+            "every approval, break-glass and release record is signed by an approving identity",
+        ),
+        Ok(found) => {
+            let list: Vec<String> = found
+                .iter()
+                .map(|u| format!("{} `{}` ({}): {}", u.table, u.id, u.state, u.detail))
+                .collect();
+            let recorded = crate::decide::record_tamper(ctx, &mut store, found)
+                .err()
+                .map(|e| format!(" (tamper event not recorded: {e:#})"))
+                .unwrap_or_default();
+            check(
+                "approval records",
+                false,
+                format!(
+                    "{} record(s) written by other means (TAMPERING; ignored by every decision): {}{recorded}",
+                    list.len(),
+                    list.join("; ")
+                ),
+            )
+        }
+        Err(e) => check("approval records", false, format!("cannot audit: {e}")),
+    }
+}
+
 fn mcp_checks(project: &Path, checks: &mut Vec<Check>) {
     let mut programs: Vec<String> = Vec::new();
     let mut registered: Vec<String> = Vec::new();
@@ -331,11 +368,14 @@ pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     let db = cavra_store::default_db_path(&hctx.cavra_dir);
     if db.exists() {
         match cavra_store::Store::open(&db) {
-            Ok(_) => checks.push(check(
-                "approvals",
-                true,
-                format!("store `{}` opens", db.display()),
-            )),
+            Ok(s) => {
+                checks.push(check(
+                    "approvals",
+                    true,
+                    format!("store `{}` opens", db.display()),
+                ));
+                checks.push(record_integrity(&hctx, s));
+            }
             Err(e) => checks.push(check(
                 "approvals",
                 false,

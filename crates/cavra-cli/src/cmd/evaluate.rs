@@ -203,8 +203,9 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         output::print_decision(ctx.color, d);
         if let Some(id) = &decided.approval_id {
             println!(
-                "  {:<15} {id} — approve with: cavra approvals approve {id} --as <you> --reason <why>",
-                output::paint(ctx.color, "2", "approval")
+                "  {:<15} {}",
+                output::paint(ctx.color, "2", "approval"),
+                crate::cmd::approvals::person_must_approve(id, d.approver_group.as_deref())
             );
         }
     }

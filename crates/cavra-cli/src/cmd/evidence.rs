@@ -47,7 +47,10 @@ pub enum EvidenceCommand {
     /// Write a signed checkpoint (Merkle tree head) over the whole log now.
     Checkpoint,
     /// Rebuild the head state after a truncated or damaged tail (records the loss).
-    Repair,
+    Repair {
+        #[command(flatten)]
+        auth: crate::control::AuthArgs,
+    },
     /// Write an evidence bundle (directory, or ZIP when OUTPUT ends in .zip).
     Bundle {
         #[arg(long, conflicts_with = "since")]
@@ -103,6 +106,8 @@ pub enum EvidenceCommand {
         /// e.g. `90d`.
         #[arg(long = "older-than")]
         older_than: String,
+        #[command(flatten)]
+        auth: crate::control::AuthArgs,
     },
     /// Write an immutable-storage plan (S3 Object Lock or Azure immutable blobs).
     RetentionPlan {
@@ -323,7 +328,17 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        EvidenceCommand::Repair => {
+        EvidenceCommand::Repair { auth } => {
+            crate::control::authorize(
+                &crate::control::Control::new("cavra evidence repair", cavra_store::Role::Admin)
+                    .show(
+                        "change",
+                        "cut a damaged tail of the evidence log and rebuild its head",
+                    )
+                    .show("log", cfg.dir.display().to_string()),
+                &auth,
+                None,
+            )?;
             let mut log = EvidenceLog::open(cfg)?;
             let r = log.repair()?;
             if ctx.json {
@@ -454,8 +469,15 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             out(ctx, &output, &export(&recs, fmt, &host), "export")?;
             Ok(0)
         }
-        EvidenceCommand::Prune { older_than } => {
+        EvidenceCommand::Prune { older_than, auth } => {
             let d = cavra_evidence::timeutil::parse_duration(&older_than)?;
+            crate::control::authorize(
+                &crate::control::Control::new("cavra evidence prune", cavra_store::Role::Admin)
+                    .show("change", format!("delete evidence segments older than {older_than} (a signed tombstone remains)"))
+                    .show("log", cfg.dir.display().to_string()),
+                &auth,
+                None,
+            )?;
             let mut log = EvidenceLog::open(cfg)?;
             let r = log.prune(cavra_evidence::time::OffsetDateTime::now_utc() - d)?;
             if ctx.json {

@@ -174,9 +174,10 @@ pub fn guidance(d: &Decided) -> String {
         s.push_str(&format!(". Safer alternative: {alt}"));
     }
     if let Some(id) = &d.approval_id {
-        s.push_str(&format!(
-            ". Approval request {id} is open for group `{}`: a person can approve it with `cavra approvals approve {id} --as <name> --reason <why>`, then retry the same action",
-            dec.approver_group.clone().unwrap_or_default()
+        s.push_str(". ");
+        s.push_str(&crate::cmd::approvals::person_must_approve(
+            id,
+            dec.approver_group.as_deref(),
         ));
     }
     s

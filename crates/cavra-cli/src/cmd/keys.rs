@@ -5,6 +5,7 @@ use cavra_evidence::{KeyStore, LogConfig, SigningMode};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
+use crate::control::{authorize, AuthArgs, Control};
 use crate::ctx::Ctx;
 
 /// Manage evidence signing keys.
@@ -21,6 +22,8 @@ pub enum KeysCommand {
         /// `ed25519` (default) or `hmac-sha256`.
         #[arg(long, default_value = "ed25519")]
         alg: String,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// List keys (ids, algorithms, public keys; never secrets).
     List,
@@ -28,6 +31,8 @@ pub enum KeysCommand {
     Rotate {
         #[arg(long, default_value = "ed25519")]
         alg: String,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Print (or write) a trust-root file with the Ed25519 public keys.
     ExportPublic {
@@ -38,19 +43,64 @@ pub enum KeysCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// The approver key (outside the repository) and approver tokens.
+    #[command(subcommand)]
+    Approver(ApproverCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApproverCommand {
+    /// Create the approver key pair in the approver directory (default
+    /// `$XDG_CONFIG_HOME/cavra/approver`, else `~/.config/cavra/approver`; private key 0600).
+    /// Confirmed at the terminal; an existing key is never replaced.
+    Init,
+    /// Show where the approver key lives and its id.
+    Show,
+    /// Issue an approver token (printed on stdout). Confirmed at the terminal only.
+    Issue {
+        /// Who the token authenticates (recorded as the approver).
+        #[arg(long)]
+        subject: String,
+        /// approve, deny, break_glass, release or admin (repeatable).
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
+        /// Lifetime, e.g. 8h (at most 30d).
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+    },
 }
 
 pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let cfg = LogConfig::for_cavra_dir(&ctx.cavra_dir);
     let ks = KeyStore::new(&cfg.key_dir);
     match args.command {
-        KeysCommand::Generate { alg } => {
+        KeysCommand::Generate { alg, auth } => {
             let mode = SigningMode::parse(&alg)?;
+            authorize(
+                &Control::new("cavra keys generate", cavra_store::Role::Admin)
+                    .show(
+                        "change",
+                        format!(
+                            "make a new {} key the active evidence signing key",
+                            mode.as_str()
+                        ),
+                    )
+                    .show("keys", ks.dir().display().to_string()),
+                &auth,
+                None,
+            )?;
             let k = ks.generate(mode).context("generating a key")?;
             report(ctx, "generated", k.key_id(), mode, None, &ks);
         }
-        KeysCommand::Rotate { alg } => {
+        KeysCommand::Rotate { alg, auth } => {
             let mode = SigningMode::parse(&alg)?;
+            authorize(
+                &Control::new("cavra keys rotate", cavra_store::Role::Admin)
+                    .show("change", format!("rotate the {} evidence signing key (the old one is kept for verification)", mode.as_str()))
+                    .show("keys", ks.dir().display().to_string()),
+                &auth,
+                None,
+            )?;
             let (old, k) = ks.rotate(mode).context("rotating the key")?;
             report(ctx, "rotated", k.key_id(), mode, old.as_deref(), &ks);
         }
@@ -98,6 +148,106 @@ pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                 }
                 None => println!("{text}"),
             }
+        }
+        KeysCommand::Approver(cmd) => return approver(cmd, ctx),
+    }
+    Ok(0)
+}
+
+fn approver(cmd: ApproverCommand, ctx: &Ctx) -> anyhow::Result<i32> {
+    let dir = crate::control::approver_dir()?;
+    let now = cavra_store::OffsetDateTime::now_utc();
+    let terminal_only = |ctrl: Control| Control {
+        terminal_only: true,
+        ..ctrl
+    };
+    match cmd {
+        ApproverCommand::Show => {
+            let key = cavra_store::ApproverKey::load(&dir).ok().flatten();
+            let trust = cavra_store::ApproverTrust::load(&dir).ok();
+            let v = serde_json::json!({
+                "approver_dir": dir,
+                "private_key": key.is_some(),
+                "public_key": trust.is_some_and(|t| !t.is_empty()),
+                "kid": key.as_ref().map(|k| k.kid().to_string()),
+            });
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("approver directory  {}", dir.display());
+                println!(
+                    "key                 {}",
+                    key.map(|k| format!("{} (private key present)", k.kid()))
+                        .unwrap_or_else(|| "none (`cavra keys approver init`)".into())
+                );
+            }
+        }
+        ApproverCommand::Init => {
+            anyhow::ensure!(
+                !dir.join(cavra_store::approver::KEY_FILE).exists()
+                    && !dir.join(cavra_store::approver::PUB_FILE).exists(),
+                "an approver key already exists in `{}`; it is never replaced",
+                dir.display()
+            );
+            let who = authorize(
+                &terminal_only(
+                    Control::new("cavra keys approver init", cavra_store::Role::Admin)
+                        .show(
+                            "change",
+                            "create the approver key pair (signs approvals and tokens)",
+                        )
+                        .show("directory", dir.display().to_string()),
+                ),
+                &AuthArgs::default(),
+                None,
+            )?;
+            let k = cavra_store::ApproverKey::init(&dir, now)?;
+            if ctx.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"result": "created", "kid": k.kid(), "approver_dir": dir, "by": who.identity})
+                );
+            } else {
+                eprintln!(
+                    "cavra: created approver key {} in {} (private key mode 0600, public key approver.pub)",
+                    k.kid(),
+                    dir.display()
+                );
+            }
+        }
+        ApproverCommand::Issue {
+            subject,
+            roles,
+            ttl,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| cavra_store::Role::parse(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let ttl = cavra_store::parse_duration(&ttl)?;
+            let key = cavra_store::ApproverKey::load(&dir)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no approver key in `{}`: run `cavra keys approver init` first",
+                    dir.display()
+                )
+            })?;
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            authorize(
+                &terminal_only(
+                    Control::new("cavra keys approver issue", cavra_store::Role::Admin)
+                        .show(
+                            "change",
+                            "issue an approver token (a credential: keep it secret)",
+                        )
+                        .show("subject", subject.clone())
+                        .show("roles", names.join(", "))
+                        .show("ttl", format!("{}s", ttl.as_secs())),
+                ),
+                &AuthArgs::default(),
+                None,
+            )?;
+            let token = key.issue_token(&subject, &roles, now, ttl)?;
+            println!("{token}");
         }
     }
     Ok(0)

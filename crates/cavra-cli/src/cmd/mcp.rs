@@ -574,9 +574,12 @@ fn summary(d: &Decided) -> String {
         s.push_str(&format!(" Instead: {}", one_line(alt)));
     }
     if let Some(id) = &d.approval_id {
-        s.push_str(&format!(
-            " Approval request {id} is open: a person approves it with `cavra approvals approve {id} --as <name> --reason <why>`, then retry."
+        s.push(' ');
+        s.push_str(&crate::cmd::approvals::person_must_approve(
+            id,
+            dec.approver_group.as_deref(),
         ));
+        s.push('.');
     }
     s
 }

@@ -11,6 +11,7 @@ use cavra_store::{
 use clap::{Args, Subcommand};
 
 use super::approvals::{clip, open_store, print_json, record_transition, table};
+use crate::control::{authorize, AuthArgs, Authorized, Control};
 use crate::ctx::Ctx;
 
 /// Manage the agent and MCP trust registries.
@@ -54,27 +55,39 @@ pub enum AgentsCommand {
         /// Register as approved at once.
         #[arg(long)]
         approved: bool,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Show one agent and its profile.
     Show { agent_id: String },
     /// Approve a registered agent.
     Approve {
         agent_id: String,
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        /// A display label (the recorded identity is the authenticated one).
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
+        #[command(flatten)]
+        auth: AuthArgs,
         #[arg(long)]
         reason: Option<String>,
     },
     /// Block an agent.
     Block {
         agent_id: String,
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        /// A display label (the recorded identity is the authenticated one).
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
+        #[command(flatten)]
+        auth: AuthArgs,
         #[arg(long)]
         reason: Option<String>,
     },
     /// Remove an agent from the registry.
-    Remove { agent_id: String },
+    Remove {
+        agent_id: String,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,14 +110,19 @@ pub enum McpCommand {
         /// An allowed tool, optionally classified: NAME or NAME=read|write|admin|exfil-capable.
         #[arg(long = "tool", value_name = "NAME[=CLASS]")]
         tools: Vec<String>,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Show one server.
     Show { server_id: String },
     /// Approve a server (state approved; a blocked tier becomes approved unless --tier).
     Approve {
         server_id: String,
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        /// A display label (the recorded identity is the authenticated one).
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
+        #[command(flatten)]
+        auth: AuthArgs,
         #[arg(long = "tier")]
         trust_tier: Option<String>,
         #[arg(long)]
@@ -113,15 +131,26 @@ pub enum McpCommand {
     /// Block a server (tier blocked, state denied).
     Block {
         server_id: String,
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        /// A display label (the recorded identity is the authenticated one).
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
+        #[command(flatten)]
+        auth: AuthArgs,
         #[arg(long)]
         reason: Option<String>,
     },
     /// Remove a server.
-    Remove { server_id: String },
+    Remove {
+        server_id: String,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// Import a registry file (`{"mcp_servers": [...]}`, the reference format).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// Export the registry in the same format (to stdout without FILE).
     Export { file: Option<PathBuf> },
 }
@@ -194,7 +223,27 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
             owner,
             risk_tier,
             approved,
+            auth,
         } => {
+            let who = trust_change(
+                &format!("cavra registry agents add {agent_id}"),
+                &[
+                    (
+                        "change",
+                        format!("register agent `{agent_id}` with profile `{profile}`"),
+                    ),
+                    (
+                        "status",
+                        if approved {
+                            "approved".into()
+                        } else {
+                            "pending".into()
+                        },
+                    ),
+                ],
+                &auth,
+                None,
+            )?;
             let a = store.add_agent(
                 NewAgent {
                     agent_id,
@@ -211,7 +260,11 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                 },
                 now,
             )?;
-            record_transition(ctx, "registry.agent.added", &agent_json(&a))?;
+            record_transition(
+                ctx,
+                "registry.agent.added",
+                &serde_json::json!({"agent": agent_json(&a), "by": who.identity, "authenticated": who.json()}),
+            )?;
             emit(
                 ctx,
                 &agent_json(&a),
@@ -246,15 +299,22 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
             agent_id,
             identity,
             reason,
+            auth,
         } => {
-            require_identity(&identity)?;
+            store.agent(&agent_id)?.ok_or_else(|| unknown(&agent_id))?;
+            let who = trust_change(
+                &format!("cavra registry agents approve {agent_id}"),
+                &[("change", format!("approve agent `{agent_id}`"))],
+                &auth,
+                identity.as_deref(),
+            )?;
             let a = store.set_agent_status(&agent_id, AgentStatus::Approved, now)?;
             record_decision(
                 ctx,
                 "registry.agent.approved",
                 "agent",
                 &agent_json(&a),
-                &identity,
+                &who,
                 reason,
                 &format!("approved agent {}", a.agent_id),
             )?;
@@ -263,26 +323,44 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
             agent_id,
             identity,
             reason,
+            auth,
         } => {
-            require_identity(&identity)?;
+            store.agent(&agent_id)?.ok_or_else(|| unknown(&agent_id))?;
+            let who = trust_change(
+                &format!("cavra registry agents block {agent_id}"),
+                &[("change", format!("block agent `{agent_id}`"))],
+                &auth,
+                identity.as_deref(),
+            )?;
             let a = store.set_agent_status(&agent_id, AgentStatus::Blocked, now)?;
             record_decision(
                 ctx,
                 "registry.agent.blocked",
                 "agent",
                 &agent_json(&a),
-                &identity,
+                &who,
                 reason,
                 &format!("blocked agent {}", a.agent_id),
             )?;
         }
-        AgentsCommand::Remove { agent_id } => {
+        AgentsCommand::Remove { agent_id, auth } => {
+            store.agent(&agent_id)?.ok_or_else(|| unknown(&agent_id))?;
+            let who = trust_change(
+                &format!("cavra registry agents remove {agent_id}"),
+                &[(
+                    "change",
+                    format!("remove agent `{agent_id}` from the registry"),
+                )],
+                &auth,
+                None,
+            )?;
             store.remove_agent(&agent_id)?;
             record_removal(
                 ctx,
                 "registry.agent.removed",
                 "agent_id",
                 &agent_id,
+                &who,
                 &format!("removed agent {agent_id}"),
             )?;
         }
@@ -290,13 +368,18 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
     Ok(0)
 }
 
-/// Refuse an empty `--as` (before anything is changed).
-fn require_identity(identity: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !identity.trim().is_empty(),
-        "invalid identity: must not be empty"
-    );
-    Ok(())
+/// A registry trust change is a control action: authenticate the person (admin role).
+fn trust_change(
+    command: &str,
+    summary: &[(&'static str, String)],
+    auth: &AuthArgs,
+    label: Option<&str>,
+) -> anyhow::Result<Authorized> {
+    let mut ctrl = Control::new(command, cavra_store::Role::Admin);
+    for (k, v) in summary {
+        ctrl = ctrl.show(k, v.clone());
+    }
+    authorize(&ctrl, auth, label)
 }
 
 /// Record who approved or blocked a registry entry (the entry under `key`: `agent` or
@@ -306,11 +389,11 @@ fn record_decision(
     event: &str,
     key: &str,
     entry: &serde_json::Value,
-    identity: &str,
+    who: &Authorized,
     reason: Option<String>,
     human: &str,
 ) -> anyhow::Result<()> {
-    let body = serde_json::json!({key: entry, "by": identity.trim(), "reason": reason});
+    let body = serde_json::json!({key: entry, "by": who.identity, "authenticated": who.json(), "reason": reason});
     record_transition(ctx, event, &body)?;
     emit(ctx, entry, human)
 }
@@ -321,9 +404,14 @@ fn record_removal(
     event: &str,
     id_key: &str,
     id: &str,
+    who: &Authorized,
     human: &str,
 ) -> anyhow::Result<()> {
-    record_transition(ctx, event, &serde_json::json!({id_key: id}))?;
+    record_transition(
+        ctx,
+        event,
+        &serde_json::json!({id_key: id, "by": who.identity, "authenticated": who.json()}),
+    )?;
     emit(ctx, &serde_json::json!({"removed": id}), human)
 }
 
@@ -404,7 +492,21 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
             approval_state,
             capabilities,
             tools,
+            auth,
         } => {
+            let who = trust_change(
+                &format!("cavra registry mcp add {server_id}"),
+                &[
+                    ("change", format!("register MCP server `{server_id}`")),
+                    (
+                        "trust",
+                        format!("tier `{trust_tier}`, state `{approval_state}`"),
+                    ),
+                    ("tools", tools.join(", ")),
+                ],
+                &auth,
+                None,
+            )?;
             let mut allowed_tools = Vec::new();
             let mut tool_classifications = BTreeMap::new();
             for t in tools {
@@ -428,7 +530,11 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                 extra: serde_json::Map::new(),
             };
             let m = store.put_mcp_server(&server, false, now)?;
-            record_transition(ctx, "registry.mcp.added", &mcp_json(&m))?;
+            record_transition(
+                ctx,
+                "registry.mcp.added",
+                &serde_json::json!({"server": mcp_json(&m), "by": who.identity, "authenticated": who.json()}),
+            )?;
             emit(
                 ctx,
                 &mcp_json(&m),
@@ -464,8 +570,8 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
             identity,
             trust_tier,
             reason,
+            auth,
         } => {
-            require_identity(&identity)?;
             let cur = store
                 .mcp_server(&server_id)?
                 .ok_or_else(|| unknown(&server_id))?;
@@ -476,13 +582,22 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                     cur.trust_tier.clone()
                 }
             });
+            let who = trust_change(
+                &format!("cavra registry mcp approve {server_id}"),
+                &[
+                    ("change", format!("approve MCP server `{server_id}`")),
+                    ("trust", format!("tier `{}` -> `{tier}`", cur.trust_tier)),
+                ],
+                &auth,
+                identity.as_deref(),
+            )?;
             let m = store.set_mcp_state(&server_id, &tier, "approved", now)?;
             record_decision(
                 ctx,
                 "registry.mcp.approved",
                 "server",
                 &mcp_json(&m),
-                &identity,
+                &who,
                 reason,
                 &format!(
                     "approved mcp server {} (tier {})",
@@ -494,38 +609,74 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
             server_id,
             identity,
             reason,
+            auth,
         } => {
-            require_identity(&identity)?;
+            store
+                .mcp_server(&server_id)?
+                .ok_or_else(|| unknown(&server_id))?;
+            let who = trust_change(
+                &format!("cavra registry mcp block {server_id}"),
+                &[("change", format!("block MCP server `{server_id}`"))],
+                &auth,
+                identity.as_deref(),
+            )?;
             let m = store.set_mcp_state(&server_id, "blocked", "denied", now)?;
             record_decision(
                 ctx,
                 "registry.mcp.blocked",
                 "server",
                 &mcp_json(&m),
-                &identity,
+                &who,
                 reason,
                 &format!("blocked mcp server {}", m.server_id),
             )?;
         }
-        McpCommand::Remove { server_id } => {
+        McpCommand::Remove { server_id, auth } => {
+            store
+                .mcp_server(&server_id)?
+                .ok_or_else(|| unknown(&server_id))?;
+            let who = trust_change(
+                &format!("cavra registry mcp remove {server_id}"),
+                &[("change", format!("remove MCP server `{server_id}`"))],
+                &auth,
+                None,
+            )?;
             store.remove_mcp_server(&server_id)?;
             record_removal(
                 ctx,
                 "registry.mcp.removed",
                 "server_id",
                 &server_id,
+                &who,
                 &format!("removed mcp server {server_id}"),
             )?;
         }
-        McpCommand::Import { file } => {
+        McpCommand::Import { file, auth } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read `{}`", file.display()))?;
             let reg = cavra_store::parse_mcp_registry(&text, &file)?;
+            let ids: Vec<&str> = reg
+                .mcp_servers
+                .iter()
+                .map(|m| m.server_id.as_str())
+                .collect();
+            let who = trust_change(
+                &format!("cavra registry mcp import {}", file.display()),
+                &[
+                    (
+                        "change",
+                        format!("import {} MCP server(s) with their trust", ids.len()),
+                    ),
+                    ("servers", ids.join(", ")),
+                ],
+                &auth,
+                None,
+            )?;
             let n = store.import_mcp_registry(&reg, now)?;
             record_transition(
                 ctx,
                 "registry.mcp.imported",
-                &serde_json::json!({"file": file.display().to_string(), "count": n}),
+                &serde_json::json!({"file": file.display().to_string(), "count": n, "by": who.identity, "authenticated": who.json()}),
             )?;
             emit(
                 ctx,

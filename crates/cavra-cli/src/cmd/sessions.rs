@@ -5,6 +5,7 @@ use cavra_store::{OffsetDateTime, SessionState};
 use clap::{Args, Subcommand};
 
 use super::approvals::{clip, open_store, print_json, record_transition, table};
+use crate::control::{authorize, AuthArgs, Control};
 use crate::ctx::Ctx;
 
 /// Inspect and release held sessions.
@@ -24,13 +25,17 @@ pub enum SessionsCommand {
     },
     /// Show one session and its blocked attempts.
     Show { session_id: String },
-    /// Release a held session (not by its own agent).
+    /// Release a held session (not by its own agent). A person confirms at their
+    /// terminal, or passes an approver token.
     Release {
         session_id: String,
-        #[arg(long = "as", value_name = "IDENTITY")]
-        identity: String,
+        /// A display label (the recorded identity is the authenticated one).
+        #[arg(long = "as", value_name = "LABEL")]
+        identity: Option<String>,
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
 }
 
@@ -54,7 +59,7 @@ fn session_json(s: &SessionState) -> serde_json::Value {
 
 pub fn run(args: SessionsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let now = OffsetDateTime::now_utc();
-    let mut store = open_store(ctx, true)?;
+    let store = open_store(ctx, true)?;
     match args.command {
         SessionsCommand::List { held } => {
             let list: Vec<SessionState> = store
@@ -143,13 +148,38 @@ pub fn run(args: SessionsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             session_id,
             identity,
             reason,
+            auth,
         } => {
-            let s = store.release(&session_id, &identity, &reason, now)?;
+            let cur = store
+                .session(&session_id)?
+                .ok_or_else(|| cavra_store::StoreError::UnknownSession(session_id.clone()))?;
+            if !cur.held && !store.is_held(&session_id)? {
+                return Err(cavra_store::StoreError::NotHeld(session_id).into());
+            }
+            anyhow::ensure!(
+                !reason.trim().is_empty(),
+                "invalid reason: must not be empty"
+            );
+            let ctrl = Control::new(
+                format!("cavra sessions release {session_id}"),
+                cavra_store::Role::Release,
+            )
+            .show("release", "lift the hold on this session")
+            .show("agent", cur.agent_id.clone())
+            .show(
+                "held",
+                cur.held_reason.clone().unwrap_or_else(|| "-".into()),
+            )
+            .show("blocks", cur.total_blocks.to_string())
+            .show("reason", reason.clone());
+            let who = authorize(&ctrl, &auth, identity.as_deref())?;
+            let mut store = store.with_signer(who.signer(now)?);
+            let s = store.release(&session_id, &who.identity, &reason, now)?;
             record_transition(ctx, "session.released", &session_json(&s))?;
             if ctx.json {
                 print_json(&session_json(&s))?;
             } else {
-                println!("released session {} by {}", s.session_id, identity.trim());
+                println!("released session {} by {}", s.session_id, who.identity);
             }
         }
     }

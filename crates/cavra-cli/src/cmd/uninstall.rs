@@ -25,6 +25,8 @@ pub struct UninstallArgs {
     /// The project directory (default: the repository containing the current directory).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub auth: crate::control::AuthArgs,
 }
 
 pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
@@ -37,6 +39,22 @@ pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
     let path = agents::settings_path(args.agent, scope, &project)?;
     let mcp_target = mcp_config::target(args.agent, scope, &project)?;
     mcp_config::validate(&mcp_target)?;
+    crate::control::authorize(
+        &crate::control::Control::new(
+            format!("cavra uninstall {}", args.agent.kind()),
+            cavra_store::Role::Admin,
+        )
+        .show(
+            "change",
+            format!(
+                "remove CAVRA's hook for {} (the agent then runs unguarded)",
+                args.agent.kind()
+            ),
+        )
+        .show("settings", path.display().to_string()),
+        &args.auth,
+        None,
+    )?;
     let out = settings::uninstall(args.agent, &path)?;
     // the hook removal may have just backed up the same file
     let same_file = mcp_target.path() == Some(out.path.as_path());

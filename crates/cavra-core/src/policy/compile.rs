@@ -266,6 +266,9 @@ pub struct McpSettings {
     pub risk: BTreeMap<String, Severity>,
 }
 
+/// `defaults.max_break_glass_ttl` when a pack sets none: 4 hours.
+pub const DEFAULT_MAX_BREAK_GLASS_TTL_SECS: u64 = 4 * 3600;
+
 /// Resolved defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedDefaults {
@@ -275,6 +278,8 @@ pub struct ResolvedDefaults {
     pub approver_group: String,
     pub temp_dirs: Vec<String>,
     pub approval_ttl_secs: u64,
+    /// Longest break-glass override (`defaults.max_break_glass_ttl`, default 4h).
+    pub max_break_glass_ttl_secs: u64,
     pub non_interactive: bool,
     pub uninspected_script: Effect,
     /// (blocks, window in seconds, hold on any critical attempt)
@@ -459,6 +464,7 @@ pub fn merge(parent: &PackSource, child: &PackSource) -> PackSource {
         or!(mcp_unknown_server);
         or!(approver_group);
         or!(approval_ttl);
+        or!(max_break_glass_ttl);
         or!(non_interactive);
         or!(uninspected_script);
         or!(escalation);
@@ -939,6 +945,17 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         approval_ttl_secs: match d.approval_ttl.as_deref() {
             Some(s) => pack_duration(s, "defaults.approval_ttl")?,
             None => 3600,
+        },
+        max_break_glass_ttl_secs: match d.max_break_glass_ttl.as_deref() {
+            Some(s) => match pack_duration(s, "defaults.max_break_glass_ttl")? {
+                0 => {
+                    return Err(PolicyError::BadCompiled(
+                        "defaults.max_break_glass_ttl: must be greater than zero".into(),
+                    ))
+                }
+                n => n,
+            },
+            None => DEFAULT_MAX_BREAK_GLASS_TTL_SECS,
         },
         non_interactive: d.non_interactive.unwrap_or(false),
         uninspected_script: match d.uninspected_script.as_deref() {

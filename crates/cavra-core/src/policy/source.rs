@@ -133,6 +133,9 @@ pub struct Defaults {
     /// Approval validity for approvals this pack asks for, e.g. `1h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_ttl: Option<String>,
+    /// Longest break-glass override a person may record under this pack, e.g. `4h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_break_glass_ttl: Option<String>,
     /// Headless: require-approval blocks with an approval id instead of asking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub non_interactive: Option<bool>,
