@@ -2,6 +2,8 @@
 //! the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod approver_common;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -29,10 +31,14 @@ impl Env {
             .env("CAVRA_DIR", self.path().join(".cavra"))
             .env("HOME", self.path().join("home"))
             .env_remove("CAVRA_NON_INTERACTIVE");
+        approver_common::authenticate(&mut c, &self.path().join("approver"), &[]);
         c
     }
+    /// Runs `args`; a control action is authenticated with an approver token.
     fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
+        let mut c = self.cmd();
+        approver_common::authenticate(&mut c, &self.path().join("approver"), args);
+        c.args(args).output().unwrap()
     }
     fn hook(&self, input: &Value, extra_env: &[(&str, &str)]) -> Output {
         let mut c = self.cmd();

@@ -1,13 +1,18 @@
 //! End-to-end tests of `cavra evidence` and `cavra keys` through the real binary.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod approver_common;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// Runs `args`; a control action (`keys rotate`, `evidence prune|repair`) is authenticated
+/// with an approver token.
 fn cavra(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cavra"))
-        .args(["--cavra-dir", dir.join(".cavra").to_str().unwrap()])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    approver_common::authenticate(&mut cmd, &dir.join("approver"), args);
+    cmd.args(["--cavra-dir", dir.join(".cavra").to_str().unwrap()])
         .args(args)
         .env_remove("CAVRA_EVIDENCE_DIR")
         .env_remove("CAVRA_KEY_DIR")

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "approver_common.rs"]
+mod approver_common;
+
 pub struct Env {
     pub _tmp: tempfile::TempDir,
     pub home: PathBuf,
@@ -24,13 +27,15 @@ pub fn env() -> Env {
     }
 }
 
+/// Runs `args`; a control action (`uninstall`) is authenticated with an approver token.
 pub fn cavra(e: &Env, args: &[&str]) -> Output {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_cavra"))
         .parent()
         .unwrap()
         .to_path_buf();
-    Command::new(env!("CARGO_BIN_EXE_cavra"))
-        .args(["--cavra-dir", e.proj.join(".cavra").to_str().unwrap()])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    approver_common::authenticate(&mut cmd, &e.home.join("approver-test"), args);
+    cmd.args(["--cavra-dir", e.proj.join(".cavra").to_str().unwrap()])
         .args(args)
         .current_dir(&e.proj)
         .env("HOME", &e.home)
