@@ -610,4 +610,25 @@ fn forged_database_rows_are_ignored_reported_and_recorded_once() {
         v["hookSpecificOutput"]["permissionDecision"], "allow",
         "{v}"
     );
+
+    // a person listing approvals sees which records are signed
+    let list = cavra(&cavra_dir, &["approvals", "list", "--json"]).json();
+    let verified = |want: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == want)
+            .map(|a| a["signature_verified"].clone())
+    };
+    assert_eq!(verified(&id), Some(serde_json::json!(false)), "{list}");
+    assert_eq!(
+        verified("bg-forged"),
+        Some(serde_json::json!(false)),
+        "{list}"
+    );
+    assert_eq!(verified(&fresh), Some(serde_json::json!(true)), "{list}");
+    let table = cavra(&cavra_dir, &["approvals", "list"]);
+    assert!(table.stdout.contains("UNSIGNED"), "{}", table.stdout);
+    let shown = cavra(&cavra_dir, &["approvals", "show", &id]);
+    assert!(shown.stdout.contains("!! UNSIGNED"), "{}", shown.stdout);
 }

@@ -89,7 +89,8 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             let status = status.as_deref().map(ApprovalState::parse).transpose()?;
             let list = store.list_approvals(status, now)?;
             if ctx.json {
-                let v: Vec<serde_json::Value> = list.iter().map(approval_json).collect();
+                let v: Vec<serde_json::Value> =
+                    list.iter().map(|a| checked_json(&store, a)).collect();
                 print_json(&serde_json::Value::Array(v))?;
             } else if list.is_empty() {
                 println!("no approvals");
@@ -99,7 +100,11 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                     .map(|a| {
                         vec![
                             a.approval_id.clone(),
-                            state_label(a),
+                            if unsigned(&store, a) {
+                                format!("{} UNSIGNED", state_label(a))
+                            } else {
+                                state_label(a)
+                            },
                             a.action_type.clone(),
                             clip(&a.target, 40),
                             a.rule_id.clone(),
@@ -143,9 +148,27 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             let mut a = store.approval(&id)?;
             a.state = a.effective_state(now);
             if ctx.json {
-                print_json(&approval_json(&a))?;
+                print_json(&checked_json(&store, &a))?;
             } else {
                 print_approval(ctx, &a);
+                if unsigned(&store, &a) {
+                    println!(
+                        "{}",
+                        loud(
+                            ctx,
+                            "!! UNSIGNED: no valid signature of an approving identity — written by other means; it changes no decision (see `cavra doctor`)"
+                        )
+                    );
+                } else if let Some(att) = a.attestation() {
+                    println!(
+                        "{:<15} verified ({}{})",
+                        "signature",
+                        att.method.as_str(),
+                        att.label
+                            .map(|l| format!(", label `{l}`"))
+                            .unwrap_or_default()
+                    );
+                }
             }
         }
         ApprovalsCommand::Approve {
@@ -411,6 +434,27 @@ pub(crate) fn approval_json(a: &cavra_store::Approval) -> serde_json::Value {
                 m.insert("approver_label".into(), l.into());
             }
         }
+    }
+    v
+}
+
+/// A record that claims a decision (approved, denied, break-glass) without a valid
+/// signature of an approving identity.
+fn unsigned(store: &Store, a: &cavra_store::Approval) -> bool {
+    matches!(
+        a.state,
+        ApprovalState::Approved | ApprovalState::Denied | ApprovalState::BreakGlass
+    ) && !store.approval_verified(a)
+}
+
+/// [`approval_json`] plus `signature_verified` for records that claim a decision.
+fn checked_json(store: &Store, a: &cavra_store::Approval) -> serde_json::Value {
+    let mut v = approval_json(a);
+    if matches!(
+        a.state,
+        ApprovalState::Approved | ApprovalState::Denied | ApprovalState::BreakGlass
+    ) {
+        v["signature_verified"] = (!unsigned(store, a)).into();
     }
     v
 }
