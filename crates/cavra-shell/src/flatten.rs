@@ -2193,6 +2193,9 @@ impl<'o> Fl<'o> {
             crate::windows::split_powershell(&script)
         };
         let mut prev: Option<usize> = None;
+        // (index in `out`, statement) of each command, for `iex (…)` producers
+        let mut emitted: Vec<(usize, usize)> = Vec::new();
+        let mut iex_subexpr: Vec<(usize, usize, usize)> = Vec::new();
         let mut nsrc = Src {
             prefix: format!("{}in `{label}` script, ", src.prefix),
             counter: 0,
@@ -2205,17 +2208,41 @@ impl<'o> Fl<'o> {
             if self.stopped {
                 return;
             }
+            let mut redirects = io.redirects.clone();
+            redirects.extend(c.redirects.iter().map(|r| Redirect {
+                fd: r.fd,
+                kind: if r.append {
+                    RedirKind::Append
+                } else {
+                    RedirKind::Write
+                },
+                target: Field::synth(&r.target).to_arg(),
+            }));
             let io2 = Io {
                 stdin: match (c.piped, prev) {
                     (true, Some(from)) => Stdin::Pipe { from },
                     _ => io.stdin.clone(),
                 },
                 stdin_dyn: None,
-                redirects: io.redirects.clone(),
+                redirects,
                 background: io.background,
             };
-            let fields: Vec<Field> = c.argv.iter().map(|s| Field::synth(s)).collect();
-            let program = crate::windows::program_name(&c.argv[0]);
+            let fields: Vec<Field> = c
+                .argv
+                .iter()
+                .enumerate()
+                .map(|(j, s)| {
+                    if c.dynamic.get(j).copied().unwrap_or(false) {
+                        Field::dynamic(s, Vec::new())
+                    } else {
+                        Field::synth(s)
+                    }
+                })
+                .collect();
+            let Some(argv0) = c.argv.first() else {
+                continue;
+            };
+            let program = crate::windows::program_name(argv0);
             let origin = format!("{}command {}", nsrc.prefix, k + 1);
             let Some(i) = self.push_inv(
                 fields,
@@ -2231,7 +2258,33 @@ impl<'o> Fl<'o> {
                 return;
             };
             prev = Some(i);
+            emitted.push((i, c.stmt));
             match program.as_str() {
+                "iex" | "invoke-expression" if c.argv.len() == 1 && !c.piped => {
+                    // `iex (iwr u).Content`: the code is what the rest of the statement yields
+                    iex_subexpr.push((i, c.stmt, emitted.len()));
+                    self.out[i].dynamic_exec = Some(Vec::new());
+                }
+                "start-process" | "saps" | "start" => {
+                    let words: Vec<crate::pwsh::PsWord> = c
+                        .argv
+                        .iter()
+                        .zip(&c.dynamic)
+                        .map(|(t, d)| crate::pwsh::PsWord {
+                            text: t.clone(),
+                            dynamic: *d,
+                        })
+                        .collect();
+                    if let Some(line) = crate::pwsh::start_process_line(&words) {
+                        if c.dynamic.iter().any(|d| *d) {
+                            self.out[i].dynamic_exec = Some(Vec::new());
+                        }
+                        let mut ch = chain.clone();
+                        ch.push("start-process".into());
+                        let a = vec!["powershell".to_string(), "-Command".into(), line];
+                        self.windows(i, "powershell", &a, false, &io2, &mut nsrc, ch, cwd);
+                    }
+                }
                 "iex" | "invoke-expression" => {
                     if c.argv.len() > 1 {
                         let text = c.argv[1..].join(" ");
@@ -2260,6 +2313,17 @@ impl<'o> Fl<'o> {
                         self.shell(i, &program, &fields, &io2, &mut nsrc, ch, cwd);
                     }
                 }
+            }
+        }
+        for (i, stmt, after) in iex_subexpr {
+            let producers: Vec<usize> = emitted
+                .iter()
+                .skip(after)
+                .filter(|(_, s)| *s == stmt)
+                .map(|(j, _)| *j)
+                .collect();
+            if let Some(inv) = self.out.get_mut(i) {
+                inv.dynamic_exec = Some(producers);
             }
         }
     }

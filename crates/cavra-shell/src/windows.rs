@@ -5,6 +5,12 @@ pub(crate) struct WinCmd {
     pub argv: Vec<String>,
     /// Receives the previous command's output (`|`).
     pub piped: bool,
+    /// Per word: contains a variable whose value is not known (PowerShell).
+    pub dynamic: Vec<bool>,
+    /// `>`/`>>` redirections (PowerShell).
+    pub redirects: Vec<crate::pwsh::PsRedirect>,
+    /// Statement number: commands of one statement share it (`iex (iwr u).Content`).
+    pub stmt: usize,
 }
 
 /// Lowercased basename without `.exe`, for both `\` and `/` separators.
@@ -136,33 +142,73 @@ pub(crate) fn decode_utf16_b64(s: &str) -> Option<String> {
 
 /// Split a PowerShell script on `;`, `|`, newlines, `&&`, `||`, braces and parentheses.
 pub(crate) fn split_powershell(s: &str) -> Vec<WinCmd> {
-    let mut out = Vec::new();
+    let mut out: Vec<WinCmd> = Vec::new();
     let mut words: Vec<String> = Vec::new();
+    // per word: `$` outside single quotes
+    let mut vars: Vec<bool> = Vec::new();
+    let mut cur_var = false;
+    let mut stmt = 0usize;
     let mut cur = String::new();
     let mut has_cur = false;
     let mut piped_next = false;
     let mut piped = false;
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
-    let flush_word = |cur: &mut String, has: &mut bool, words: &mut Vec<String>| {
+    let flush_word = |cur: &mut String,
+                      has: &mut bool,
+                      words: &mut Vec<String>,
+                      vars: &mut Vec<bool>,
+                      var: &mut bool| {
         if *has {
             words.push(std::mem::take(cur));
+            vars.push(*var);
             *has = false;
         }
+        *var = false;
     };
     macro_rules! end_cmd {
-        ($pipe:expr) => {{
-            flush_word(&mut cur, &mut has_cur, &mut words);
+        ($pipe:expr, $new_stmt:expr) => {{
+            flush_word(&mut cur, &mut has_cur, &mut words, &mut vars, &mut cur_var);
             if words.first().is_some_and(|w| w == "&" || w == ".") {
                 words.remove(0);
+                vars.remove(0);
             }
             if !words.is_empty() {
-                out.push(WinCmd {
-                    argv: std::mem::take(&mut words),
-                    piped,
-                });
+                let ws: Vec<crate::pwsh::PsWord> = std::mem::take(&mut words)
+                    .into_iter()
+                    .zip(std::mem::take(&mut vars))
+                    .map(|(w, v)| {
+                        if v {
+                            crate::pwsh::resolve_vars(&w)
+                        } else {
+                            crate::pwsh::PsWord {
+                                text: w,
+                                dynamic: false,
+                            }
+                        }
+                    })
+                    .collect();
+                let (ws, redirects) = crate::pwsh::split_redirects(ws);
+                let ws = crate::pwsh::normalize(ws);
+                if !ws.is_empty() {
+                    out.push(WinCmd {
+                        dynamic: ws.iter().map(|w| w.dynamic).collect(),
+                        argv: ws.into_iter().map(|w| w.text).collect(),
+                        piped,
+                        redirects,
+                        stmt,
+                    });
+                }
             }
+            words.clear();
+            vars.clear();
             piped = $pipe;
+            if $new_stmt {
+                #[allow(unused_assignments)]
+                {
+                    stmt = stmt.saturating_add(1);
+                }
+            }
             let _ = piped_next;
         }};
     }
@@ -195,6 +241,9 @@ pub(crate) fn split_powershell(s: &str) -> Vec<WinCmd> {
                         i += 2;
                         continue;
                     }
+                    if chars[i] == '$' {
+                        cur_var = true;
+                    }
                     cur.push(chars[i]);
                     i += 1;
                 }
@@ -206,40 +255,83 @@ pub(crate) fn split_powershell(s: &str) -> Vec<WinCmd> {
                 i += 2;
             }
             '|' if chars.get(i + 1) == Some(&'|') => {
-                end_cmd!(false);
+                end_cmd!(false, true);
                 i += 2;
             }
             '|' => {
-                end_cmd!(true);
+                end_cmd!(true, false);
                 i += 1;
             }
             '&' if chars.get(i + 1) == Some(&'&') => {
-                end_cmd!(false);
+                end_cmd!(false, true);
                 i += 2;
             }
             ';' | '\n' | '\r' | '{' | '}' | '(' | ')' => {
-                end_cmd!(false);
+                end_cmd!(false, !matches!(c, '(' | ')'));
                 if c == '(' && i > 0 && chars[i - 1] == '$' {
                     // `$(` subexpression: nothing special
                 }
                 i += 1;
             }
             c if c.is_whitespace() => {
-                flush_word(&mut cur, &mut has_cur, &mut words);
+                flush_word(&mut cur, &mut has_cur, &mut words, &mut vars, &mut cur_var);
                 i += 1;
             }
             c => {
+                if c == '$' {
+                    cur_var = true;
+                }
                 cur.push(c);
                 has_cur = true;
                 i += 1;
             }
         }
     }
-    end_cmd!(false);
+    end_cmd!(false, true);
     piped_next = piped;
     let _ = piped_next;
     // drop lone `$` left by `$(...)`
-    out.retain(|c| !(c.argv.len() == 1 && c.argv[0] == "$"));
+    out.retain(|c| !(c.argv.len() == 1 && c.argv.first().is_some_and(|a| a == "$")));
+    // `(New-Object Net.WebClient).DownloadString('u')` is a download of `u`
+    let mut k = 0usize;
+    while k < out.len() {
+        let next_same_stmt = out
+            .get(k.saturating_add(1))
+            .filter(|n| out.get(k).is_some_and(|c| c.stmt == n.stmt))
+            .map(|n| {
+                n.argv
+                    .iter()
+                    .zip(&n.dynamic)
+                    .map(|(t, d)| crate::pwsh::PsWord {
+                        text: t.clone(),
+                        dynamic: *d,
+                    })
+                    .collect::<Vec<_>>()
+            });
+        let cur_words: Vec<crate::pwsh::PsWord> = out
+            .get(k)
+            .map(|c| {
+                c.argv
+                    .iter()
+                    .zip(&c.dynamic)
+                    .map(|(t, d)| crate::pwsh::PsWord {
+                        text: t.clone(),
+                        dynamic: *d,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(dl) = crate::pwsh::webclient_download(&cur_words, next_same_stmt.as_deref()) {
+            if let Some(c) = out.get_mut(k) {
+                c.dynamic = dl.iter().map(|w| w.dynamic).collect();
+                c.argv = dl.into_iter().map(|w| w.text).collect();
+            }
+            if next_same_stmt.is_some() && k.saturating_add(1) < out.len() {
+                out.remove(k.saturating_add(1));
+            }
+        }
+        k = k.saturating_add(1);
+    }
     out
 }
 
@@ -268,9 +360,13 @@ pub(crate) fn split_cmd(s: &str) -> Vec<WinCmd> {
             }
         }
         if words.first().is_some_and(|w| !w.is_empty()) {
+            let argv = std::mem::take(words);
             out.push(WinCmd {
-                argv: std::mem::take(words),
+                dynamic: vec![false; argv.len()],
+                argv,
                 piped,
+                redirects: Vec::new(),
+                stmt: out.len(),
             });
         } else {
             words.clear();

@@ -610,6 +610,32 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
         | "fdisk" | "parted" | "diskutil" | "format" | "shutdown" | "reboot" | "halt"
         | "poweroff" | "crontab" => spec(&[], 0, "none", false),
         "remove-item" | "ri" => spec(&["-path", "-literalpath"], 0, "delete", true),
+        // PowerShell writers; cavra-shell binds `-Path`/`-FilePath` to the first positional
+        // and passes `Set-Content`'s value as `-value V`
+        "set-content" | "sc" | "add-content" | "ac" | "out-file" | "clear-content" | "clc"
+        | "new-item" | "ni" | "tee-object" => spec(
+            &[
+                "-value",
+                "-encoding",
+                "-stream",
+                "-inputobject",
+                "-width",
+                "-itemtype",
+                "-type",
+                "-name",
+                "-filter",
+                "-include",
+                "-exclude",
+                "-credential",
+                "-variable",
+                "-erroraction",
+            ],
+            0,
+            "write",
+            true,
+        ),
+        "copy-item" | "cpi" => spec(&["-filter", "-include", "-exclude", "-credential"], 0, "copy", true),
+        "move-item" | "mi" => spec(&["-filter", "-include", "-exclude", "-credential"], 0, "move", true),
         _ => return None,
     })
 }
