@@ -47,7 +47,13 @@ const CMDLETS: &[Cmdlet] = &[
     Cmdlet {
         names: &["set-content", "sc", "add-content", "ac"],
         positional: &[&["path", "literalpath"], &["value"]],
-        switches: &["force", "nonewline", "passthru", "asbytestream", "nonewline"],
+        switches: &[
+            "force",
+            "nonewline",
+            "passthru",
+            "asbytestream",
+            "nonewline",
+        ],
         values: &[
             "value",
             "encoding",
@@ -83,7 +89,16 @@ const CMDLETS: &[Cmdlet] = &[
         values: &["itemtype", "type", "name", "value", "credential"],
     },
     Cmdlet {
-        names: &["copy-item", "cpi", "copy", "cp", "move-item", "mi", "move", "mv"],
+        names: &[
+            "copy-item",
+            "cpi",
+            "copy",
+            "cp",
+            "move-item",
+            "mi",
+            "move",
+            "mv",
+        ],
         positional: &[&["path", "literalpath"], &["destination"]],
         switches: &["recurse", "force", "container", "passthru"],
         values: &[
@@ -232,7 +247,8 @@ pub(crate) fn resolve_vars(w: &str) -> PsWord {
             None => {
                 // `$` alone or before a non-name is a literal dollar
                 let next = tail.chars().nth(1);
-                if next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '{' || c == '(')
+                if next
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '{' || c == '(')
                 {
                     dynamic = true;
                 }
@@ -432,7 +448,14 @@ pub(crate) fn start_process_line(words: &[PsWord]) -> Option<String> {
 pub(crate) fn webclient_download(words: &[PsWord], next: Option<&[PsWord]>) -> Option<Vec<PsWord>> {
     let m = words.first()?.text.to_ascii_lowercase();
     let m = m.strip_prefix('.')?;
-    if !matches!(m, "downloadstring" | "downloaddata" | "downloadfile" | "downloadfileasync" | "downloadstringasync") {
+    if !matches!(
+        m,
+        "downloadstring"
+            | "downloaddata"
+            | "downloadfile"
+            | "downloadfileasync"
+            | "downloadstringasync"
+    ) {
         return None;
     }
     let w = |s: &str| PsWord {
@@ -492,12 +515,18 @@ mod tests {
             ["Remove-Item", "-Recurse", "-Force", "C:\\x"]
         );
         assert_eq!(n(&["ri", "-r", "-fo", "~"]), ["ri", "-r", "-fo", "~"]);
-        assert_eq!(n(&["ri", "-fo", "-lp", "x", "-rec"]), ["ri", "-fo", "-rec", "x"]);
+        assert_eq!(
+            n(&["ri", "-fo", "-lp", "x", "-rec"]),
+            ["ri", "-fo", "-rec", "x"]
+        );
         assert_eq!(
             n(&["Remove-Item", "-Recurse:$true", "-LiteralPath", "x"]),
             ["Remove-Item", "-Recurse", "x"]
         );
-        assert_eq!(n(&["Remove-Item", "-Recurse:$false", "x"]), ["Remove-Item", "x"]);
+        assert_eq!(
+            n(&["Remove-Item", "-Recurse:$false", "x"]),
+            ["Remove-Item", "x"]
+        );
         assert_eq!(
             n(&["Set-Content", "-Value", "x", "-Path", "~/.bashrc"]),
             ["Set-Content", "-value", "x", "~/.bashrc"]
@@ -514,7 +543,10 @@ mod tests {
             n(&["Out-File", "-FilePath", "f", "-Append"]),
             ["Out-File", "-Append", "f"]
         );
-        assert_eq!(n(&["Get-ChildItem", "-Path", "x"]), ["Get-ChildItem", "-Path", "x"]);
+        assert_eq!(
+            n(&["Get-ChildItem", "-Path", "x"]),
+            ["Get-ChildItem", "-Path", "x"]
+        );
         // ambiguous abbreviations stay as written
         assert_eq!(n(&["Remove-Item", "-e", "x"]), ["Remove-Item", "-e", "x"]);
     }
@@ -536,7 +568,14 @@ mod tests {
     fn redirections() {
         let (w, r) = split_redirects(words(&["echo", "x", ">", "~/.bashrc"]));
         assert_eq!(texts(&w), ["echo", "x"]);
-        assert_eq!(r, [PsRedirect { fd: None, append: false, target: "~/.bashrc".into() }]);
+        assert_eq!(
+            r,
+            [PsRedirect {
+                fd: None,
+                append: false,
+                target: "~/.bashrc".into()
+            }]
+        );
         let (_, r) = split_redirects(words(&["echo", "x", ">>f", "2>&1", "2>", "e.log"]));
         assert_eq!(r.len(), 2);
         assert!(r[0].append);
@@ -553,11 +592,27 @@ mod tests {
             Some("cmd /c rd /s /q C:\\")
         );
         assert_eq!(
-            s(&["Start-Process", "-FilePath", "npm", "-ArgumentList", "run,build", "-Wait"]).as_deref(),
+            s(&[
+                "Start-Process",
+                "-FilePath",
+                "npm",
+                "-ArgumentList",
+                "run,build",
+                "-Wait"
+            ])
+            .as_deref(),
             Some("npm run build")
         );
         assert_eq!(
-            s(&["saps", "powershell", "-Verb", "RunAs", "-ArgumentList", "-c,Remove-Item x"]).as_deref(),
+            s(&[
+                "saps",
+                "powershell",
+                "-Verb",
+                "RunAs",
+                "-ArgumentList",
+                "-c,Remove-Item x"
+            ])
+            .as_deref(),
             Some("powershell -c Remove-Item x")
         );
         assert_eq!(s(&["Start-Process", "https://example.com"]), None);

