@@ -819,6 +819,7 @@ mod tests {
             pack: &pack,
             ctx: &ctx,
             branch: None,
+            git_line: Default::default(),
         };
         let inv = a.invocations.last().expect("a command");
         let f = an.facts(inv, &a.invocations);

@@ -140,6 +140,85 @@ pub(crate) struct Analyzer<'p> {
     pub pack: &'p CompiledPack,
     pub ctx: &'p PathContext,
     pub branch: Option<&'p str>,
+    /// The git summary of the command line (computed once per line, not once per
+    /// command: a line of thousands of git commands stays linear), with the address and
+    /// length of the invocation list it belongs to.
+    pub git_line: std::cell::OnceCell<(usize, usize, std::rc::Rc<GitLine>)>,
+}
+
+/// What the git commands of one command line define, in order: `git config` writes,
+/// remotes added or re-pointed, `git init`.
+#[derive(Debug, Default)]
+pub(crate) struct GitLine {
+    /// (index, key, value; `None` when only known at run time)
+    config: Vec<(usize, String, Option<String>)>,
+    /// (index, what it re-points) for the `config` writes that re-point remotes
+    redirects: Vec<(usize, git::RemoteRedirect)>,
+    /// (index, remote name)
+    remotes: Vec<(usize, String)>,
+    inits: Vec<usize>,
+}
+
+impl GitLine {
+    fn of(all: &[Invocation]) -> GitLine {
+        let mut line = GitLine::default();
+        for (i, e) in all.iter().enumerate() {
+            if !is_git(e) {
+                continue;
+            }
+            let opts = git_value_options();
+            let argv = e.argv.get(1..).unwrap_or(&[]);
+            let (_, Some(si)) = git_split(argv, &opts) else {
+                continue;
+            };
+            let Some(sub) = argv.get(si).filter(|a| !a.dynamic) else {
+                continue;
+            };
+            let after: Vec<String> = argv
+                .get(si.saturating_add(1)..)
+                .unwrap_or(&[])
+                .iter()
+                .map(|a| a.value.clone())
+                .collect();
+            match sub.value.as_str() {
+                "config" => {
+                    if let Some((k, v)) = config_write(&after) {
+                        let dynamic = argv.iter().any(|a| a.dynamic && a.value.contains(&v));
+                        if let Some(r) = git::redirects_remote(&k) {
+                            line.redirects.push((i, r));
+                        }
+                        line.config.push((i, k, (!dynamic).then_some(v)));
+                    }
+                }
+                "remote" => {
+                    if let Some(name) = remote_added(&after) {
+                        line.remotes.push((i, name));
+                    }
+                }
+                "init" => line.inits.push(i),
+                _ => {}
+            }
+        }
+        line
+    }
+}
+
+fn is_git(e: &Invocation) -> bool {
+    e.program.eq_ignore_ascii_case("git") || e.program.eq_ignore_ascii_case("git.exe")
+}
+
+fn git_value_options() -> Vec<String> {
+    programs::builtin("git")
+        .map(|s| s.value_options)
+        .unwrap_or_default()
+}
+
+/// The index of `inv` in `all`, when it is one of its elements.
+fn index_in(all: &[Invocation], inv: &Invocation) -> Option<usize> {
+    let size = std::mem::size_of::<Invocation>();
+    let off = (inv as *const Invocation as usize).checked_sub(all.as_ptr() as usize)?;
+    let i = off.checked_div(size)?;
+    all.get(i).filter(|x| std::ptr::eq(*x, inv)).map(|_| i)
 }
 
 impl<'p> Analyzer<'p> {
@@ -790,9 +869,18 @@ impl<'p> Analyzer<'p> {
             .unwrap_or_default();
         let argv = f.inv.argv.get(1..).unwrap_or(&[]);
         let (globals, sub_idx) = git_split(argv, &value_opts);
-        let here = all.iter().position(|x| std::ptr::eq(x, f.inv));
-        let earlier = here.map_or(&[][..], |i| all.get(..i).unwrap_or(&[]));
-        let config = git_config_entries(f.inv, &globals, earlier);
+        let here = index_in(all, f.inv).unwrap_or(0);
+        let key = (all.as_ptr() as usize, all.len());
+        let (p, n, cached) = self
+            .git_line
+            .get_or_init(|| (key.0, key.1, std::rc::Rc::new(GitLine::of(all))));
+        // another list than the one cached (not how the evaluator calls): computed afresh
+        let line = if (*p, *n) == key {
+            cached.clone()
+        } else {
+            std::rc::Rc::new(GitLine::of(all))
+        };
+        let config = git_config_entries(f.inv, &globals, &line, here);
         // exec config values given on this line are shell code git may run
         for (k, v) in &config.here {
             if let Some(v) = v {
@@ -905,15 +993,17 @@ impl<'p> Analyzer<'p> {
             if let Some(remote) = &g.remote {
                 g.new_remote = git::is_url_remote(remote)
                     || config.redirects(remote)
-                    || earlier.iter().any(|e| adds_remote(e, remote));
+                    || line
+                        .remotes
+                        .iter()
+                        .take_while(|(i, _)| *i < here)
+                        .any(|(_, r)| r.eq_ignore_ascii_case(remote));
             } else {
                 g.new_remote = config.redirects("origin");
             }
             f.git = Some(g);
         } else {
-            let fresh = earlier.iter().any(|e| {
-                lower_program(&e.program) == "git" && git_subcommand(e).as_deref() == Some("init")
-            });
+            let fresh = line.inits.first().is_some_and(|i| *i < here);
             f.git = Some(git::subcommand_facts(&sub, &after, fresh));
         }
     }
@@ -942,47 +1032,46 @@ fn git_split<'a>(argv: &'a [Arg], value_opts: &[String]) -> (Vec<&'a Arg>, Optio
     (globals, None)
 }
 
-/// The subcommand of a git invocation (static only).
-fn git_subcommand(inv: &Invocation) -> Option<String> {
-    let opts = programs::builtin("git")
-        .map(|s| s.value_options)
-        .unwrap_or_default();
-    let argv = inv.argv.get(1..).unwrap_or(&[]);
-    let (_, i) = git_split(argv, &opts);
-    argv.get(i?).filter(|a| !a.dynamic).map(|a| a.value.clone())
-}
-
 /// Config given to or defined before one git invocation.
 #[derive(Debug, Default)]
-struct GitConfig {
+struct GitConfig<'l> {
     /// On this invocation (`-c k=v`, `GIT_CONFIG_*` assignments); `None`: from the
     /// environment (`--config-env k=VAR`), value unknown. Keys lower case.
     here: Vec<(String, Option<String>)>,
-    /// `git config k v` earlier on the line.
-    before: Vec<(String, Option<String>)>,
+    /// `git config k v` earlier on the line (index, key, value).
+    before: &'l [(usize, String, Option<String>)],
+    /// Remote re-pointing keys among `before`.
+    before_redirects: &'l [(usize, git::RemoteRedirect)],
 }
 
-impl GitConfig {
+impl GitConfig<'_> {
     fn lookup(&self, key: &str) -> Option<&Option<String>> {
         self.here
             .iter()
             .rev()
-            .chain(self.before.iter().rev())
             .find(|(k, _)| k == key)
             .map(|(_, v)| v)
+            .or_else(|| {
+                self.before
+                    .iter()
+                    .rev()
+                    .find(|(_, k, _)| k == key)
+                    .map(|(_, _, v)| v)
+            })
     }
 
     /// Does config re-point pushes to `remote`?
     fn redirects(&self, remote: &str) -> bool {
         let remote = remote.to_ascii_lowercase();
+        let hit = |r: &git::RemoteRedirect| match r {
+            git::RemoteRedirect::Remote(r) => *r == remote,
+            git::RemoteRedirect::Every => true,
+        };
         self.here
             .iter()
-            .chain(&self.before)
-            .any(|(k, _)| match git::redirects_remote(k) {
-                Some(git::RemoteRedirect::Remote(r)) => r == remote,
-                Some(git::RemoteRedirect::Every) => true,
-                None => false,
-            })
+            .filter_map(|(k, _)| git::redirects_remote(k))
+            .any(|r| hit(&r))
+            || self.before_redirects.iter().any(|(_, r)| hit(r))
     }
 }
 
@@ -992,7 +1081,12 @@ fn config_key(k: &str) -> String {
     k.trim().to_ascii_lowercase()
 }
 
-fn git_config_entries(inv: &Invocation, globals: &[&Arg], earlier: &[Invocation]) -> GitConfig {
+fn git_config_entries<'l>(
+    inv: &Invocation,
+    globals: &[&Arg],
+    line: &'l GitLine,
+    here: usize,
+) -> GitConfig<'l> {
     let mut cfg = GitConfig::default();
     let mut it = globals.iter().peekable();
     while let Some(g) = it.next() {
@@ -1039,28 +1133,10 @@ fn git_config_entries(inv: &Invocation, globals: &[&Arg], earlier: &[Invocation]
             }
         }
     }
-    for e in earlier {
-        if lower_program(&e.program) != "git" || git_subcommand(e).as_deref() != Some("config") {
-            continue;
-        }
-        let opts = programs::builtin("git")
-            .map(|s| s.value_options)
-            .unwrap_or_default();
-        let argv = e.argv.get(1..).unwrap_or(&[]);
-        let (_, Some(i)) = git_split(argv, &opts) else {
-            continue;
-        };
-        let after: Vec<String> = argv
-            .get(i.saturating_add(1)..)
-            .unwrap_or(&[])
-            .iter()
-            .map(|a| a.value.clone())
-            .collect();
-        if let Some((k, v)) = config_write(&after) {
-            let dynamic = argv.iter().any(|a| a.dynamic && a.value.contains(&v));
-            cfg.before.push((k, (!dynamic).then_some(v)));
-        }
-    }
+    let n = line.config.partition_point(|(i, _, _)| *i < here);
+    cfg.before = line.config.get(..n).unwrap_or(&[]);
+    let n = line.redirects.partition_point(|(i, _)| *i < here);
+    cfg.before_redirects = line.redirects.get(..n).unwrap_or(&[]);
     cfg
 }
 
@@ -1115,25 +1191,17 @@ fn config_write(after: &[String]) -> Option<(String, String)> {
     }
 }
 
-/// Does this earlier invocation add or re-point `remote` (`git remote add NAME URL`,
-/// `git remote set-url NAME URL`, `git remote rename OLD NAME`)?
-fn adds_remote(e: &Invocation, remote: &str) -> bool {
-    if lower_program(&e.program) != "git" || git_subcommand(e).as_deref() != Some("remote") {
-        return false;
-    }
-    let words: Vec<&str> = e
-        .argv
+/// The remote a `git remote …` invocation adds or re-points (`add NAME URL`, `set-url
+/// NAME URL`, `rename OLD NAME`), from the words after `remote`.
+fn remote_added(after: &[String]) -> Option<String> {
+    let words: Vec<&str> = after
         .iter()
-        .skip(1)
-        .map(|a| a.value.as_str())
-        .skip_while(|w| *w != "remote")
-        .skip(1)
+        .map(String::as_str)
         .filter(|w| !w.starts_with('-'))
         .collect();
     match words.as_slice() {
-        ["add" | "set-url", name, ..] => name.eq_ignore_ascii_case(remote),
-        ["rename", _, name, ..] => name.eq_ignore_ascii_case(remote),
-        _ => false,
+        ["add" | "set-url", name, ..] | ["rename", _, name, ..] => Some(name.to_string()),
+        _ => None,
     }
 }
 

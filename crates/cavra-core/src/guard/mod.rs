@@ -43,6 +43,11 @@ struct Collector {
     script_depth: usize,
     /// Scripts already inspected (no loops).
     scripts_seen: Vec<String>,
+    /// Nested command lines (git alias bodies, exec config values) already judged, and
+    /// the bytes judged so far: a body run a thousand times is judged once, and the total
+    /// is bounded.
+    nested_seen: std::collections::HashSet<String>,
+    nested_bytes: usize,
 }
 
 impl Collector {
@@ -115,6 +120,8 @@ pub fn evaluate(pack: &CompiledPack, req: &ActionRequest, env: &EvalEnv<'_>) -> 
         family: "engine",
         script_depth: 0,
         scripts_seen: Vec::new(),
+        nested_seen: Default::default(),
+        nested_bytes: 0,
     };
     let ctx = path_ctx(req);
     match req.action {
@@ -292,6 +299,7 @@ fn command_request(
         pack,
         ctx,
         branch: req.git_branch.as_deref(),
+        git_line: Default::default(),
     };
     let whole = cmd.split_whitespace().collect::<Vec<_>>().join(" ");
     // reference-style block/approval patterns also see the whole line (`curl *|*sh*`)
@@ -356,12 +364,31 @@ fn command_request(
         }
         // command lines this one runs (a git alias body, an exec config value)
         for n in &facts.nested {
-            if c.script_depth < MAX_SCRIPT_DEPTH {
-                c.script_depth = c.script_depth.saturating_add(1);
-                let via = format!("{label}, in {}", n.origin);
-                command_request(pack, req, ctx, env, &n.command, Some(&via), c);
-                c.script_depth = c.script_depth.saturating_sub(1);
+            if c.nested_seen.contains(&n.command) {
+                continue;
             }
+            let bytes = c.nested_bytes.saturating_add(n.command.len());
+            if c.script_depth >= MAX_SCRIPT_DEPTH || bytes > MAX_NESTED_BYTES {
+                // fail closed: what is not judged is not allowed silently
+                c.push_builtin(
+                    "commands.unparseable",
+                    pack.defaults.unparseable_command,
+                    Severity::Medium,
+                    format!(
+                        "CAVRA could not fully analyse this command: {} nests too deep or expands too much",
+                        n.origin
+                    ),
+                    Some(label.clone()),
+                    Some(pack.defaults.approver_group.clone()),
+                );
+                continue;
+            }
+            c.nested_bytes = bytes;
+            c.nested_seen.insert(n.command.clone());
+            c.script_depth = c.script_depth.saturating_add(1);
+            let via = format!("{label}, in {}", n.origin);
+            command_request(pack, req, ctx, env, &n.command, Some(&via), c);
+            c.script_depth = c.script_depth.saturating_sub(1);
         }
         for a in &facts.accesses {
             // help and dry runs touch no operand; redirections still happen
@@ -443,6 +470,9 @@ fn command_request(
 }
 
 const MAX_SCRIPT_DEPTH: usize = 3;
+/// Total bytes of nested command lines (alias bodies, exec config values) judged for one
+/// request.
+const MAX_NESTED_BYTES: usize = 1 << 20;
 
 /// Where the text of a script comes from.
 enum ScriptSource<'a> {
@@ -988,5 +1018,50 @@ fn decide(
         enforced_decision: enforced,
         matches,
         evaluation_us: 0.0,
+    }
+}
+
+#[cfg(test)]
+mod nested_tests {
+    use super::*;
+
+    fn eval(cmd: &str) -> Decision {
+        let pack = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline");
+        let mut req = ActionRequest::new(ActionType::ExecuteCommand, cmd);
+        req.cwd = Some("/home/dev/app".into());
+        req.home = Some("/home/dev".into());
+        evaluate(&pack, &req, &EvalEnv::default())
+    }
+
+    /// Thousands of git commands, alias definitions and invocations on one line are judged
+    /// in linear time (once quadratic: a minute for 5,000 commands, so the hook timed out).
+    #[test]
+    fn many_git_aliases_on_one_line_stay_linear() {
+        let mut parts: Vec<String> = (0..2000)
+            .map(|i| format!("git config alias.x{i} st"))
+            .collect();
+        parts.push("git config alias.last '!rm -rf ~'".into());
+        parts.extend((0..2000).map(|i| format!("git x{i}")));
+        parts.extend((0..500).map(|_| "git push origin feature".to_string()));
+        parts.push("git last".into());
+        let started = std::time::Instant::now();
+        let d = eval(&parts.join("; "));
+        assert_eq!(d.rule_id, "commands.destructive.rm_recursive");
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    }
+
+    /// A body run many times is judged once; nesting past the limit fails closed.
+    #[test]
+    fn alias_bodies_are_bounded_and_fail_closed() {
+        let body = vec!["true"; 2000].join(";");
+        let line = format!(
+            "git config alias.x '!{body}'; {}",
+            vec!["git x"; 2000].join("; ")
+        );
+        assert_eq!(eval(&line).decision, Outcome::Allow);
+        let deep = r#"git -c alias.a='!git -c alias.b="!git -c alias.c=\"!git -c alias.d=\\\"!rm -rf ~\\\" d\" c" b' a"#;
+        let d = eval(deep);
+        assert_ne!(d.decision, Outcome::Allow, "{}", d.reason);
     }
 }
