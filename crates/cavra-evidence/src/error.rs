@@ -30,9 +30,6 @@ pub enum EvidenceError {
     /// The log and its head state disagree in a way append must not paper over.
     #[error("log inconsistent: {0}")]
     Inconsistent(String),
-    /// The SQLite index failed.
-    #[error("index error: {0}")]
-    Index(String),
 }
 
 impl EvidenceError {
@@ -51,11 +48,6 @@ impl EvidenceError {
     }
 }
 
-impl From<rusqlite::Error> for EvidenceError {
-    fn from(e: rusqlite::Error) -> Self {
-        EvidenceError::Index(e.to_string())
-    }
-}
 
 /// Shorthand result type.
 pub type Result<T, E = EvidenceError> = std::result::Result<T, E>;

@@ -1,6 +1,6 @@
 //! CAVRA evidence hub: an append-only, hash-chained, signed decision log with Merkle
 //! checkpoints and inclusion proofs, keys and trust roots, verification, evidence
-//! bundles (in-toto/DSSE), a SQLite search index, SIEM exports and retention.
+//! bundles (in-toto/DSSE), SIEM exports and retention.
 //!
 //! See `docs/evidence.md` for the formats.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
@@ -9,7 +9,6 @@ pub mod bundle;
 pub mod canon;
 pub mod error;
 pub mod export;
-pub mod index;
 pub mod keys;
 pub mod log;
 pub mod merkle;

@@ -7,7 +7,7 @@
 //!   `append` O(1) and detects a log that became shorter than it was;
 //! - `checkpoints.jsonl`: signed Merkle tree heads (see [`Checkpoint`]);
 //! - `tombstone.json`: signed record of pruned history (see [`Tombstone`]);
-//! - `index.sqlite`: the search index (rebuildable).
+//! - `index.sqlite`: the search index (rebuildable; owned by `cavra-store`, not read here).
 
 use crate::canon::{canonical_json, sha256_hex};
 use crate::error::{EvidenceError, Result};

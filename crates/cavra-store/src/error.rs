@@ -87,6 +87,9 @@ pub enum StoreError {
     /// signing key.
     #[error("this change must be signed by the approving identity, but no approver key is loaded")]
     NoSigner,
+    /// The evidence log could not be read (search index).
+    #[error(transparent)]
+    Evidence(#[from] cavra_evidence::EvidenceError),
     /// A routing, RBAC or registry file could not be read or parsed.
     #[error("invalid config file `{path}`: {detail}")]
     Config { path: PathBuf, detail: String },

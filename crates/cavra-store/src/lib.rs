@@ -12,6 +12,7 @@ mod config;
 mod db;
 mod error;
 mod glob;
+pub mod index;
 mod registry;
 mod sessions;
 mod tamper;
@@ -29,6 +30,7 @@ pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery,
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use error::StoreError;
 pub use glob::glob_match;
+pub use index::{EvidenceIndex, Hit, SearchQuery, SearchResult};
 pub use registry::{
     parse_mcp_registry, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile, McpServer,
     NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context as _};
 use cavra_evidence::bundle::{build_bundle, verify_bundle, write_bundle, Selection};
 use cavra_evidence::export::{export, Format};
-use cavra_evidence::index::{Index, SearchQuery};
+use cavra_store::{EvidenceIndex, SearchQuery};
 use cavra_evidence::proof::{prove, verify_proof, InclusionProof};
 use cavra_evidence::retention::retention_plan;
 use cavra_evidence::timeutil::{format_ts, parse_since};
@@ -395,7 +395,7 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             limit,
             offset,
         } => {
-            let mut idx = Index::open(&cfg.dir)?;
+            let mut idx = EvidenceIndex::open(&cfg.dir)?;
             idx.update(None)?;
             let q = SearchQuery {
                 session,
@@ -436,7 +436,7 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             Ok(0)
         }
         EvidenceCommand::Reindex => {
-            let mut idx = Index::open(&cfg.dir)?;
+            let mut idx = EvidenceIndex::open(&cfg.dir)?;
             let mut pr = Progress::new(ctx, "indexing");
             let mut cb = |n: u64| pr.update(n % 100, 100);
             let n = idx.rebuild(Some(&mut cb))?;

@@ -1,8 +1,11 @@
-//! SQLite search index over the log (`index.sqlite`, created on demand, rebuildable).
+//! Search index over an evidence log (`<log dir>/index.sqlite`, created on demand,
+//! rebuildable). It lives in the store, not in cavra-evidence: the log verifies without
+//! any database, and the index is only a disposable view of it.
 
-use crate::error::{EvidenceError, Result};
-use crate::log::{for_each_record, read_tombstone};
-use crate::record::Record;
+use crate::db::classify;
+use crate::error::StoreError;
+use cavra_evidence::log::{for_each_record, read_tombstone};
+use cavra_evidence::Record;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
@@ -53,10 +56,18 @@ pub struct SearchResult {
     pub hits: Vec<Hit>,
 }
 
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// File name of the index inside the log directory.
+pub const INDEX_FILE: &str = "index.sqlite";
+
+const BUSY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The index of one log directory.
-pub struct Index {
+pub struct EvidenceIndex {
     conn: Connection,
     dir: std::path::PathBuf,
+    path: std::path::PathBuf,
 }
 
 const SCHEMA: &str = "
@@ -74,17 +85,27 @@ fn st(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_string)
 }
 
-impl Index {
+impl EvidenceIndex {
     /// Open (creating) the index of the log in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| EvidenceError::io(dir, e))?;
-        let conn = Connection::open(dir.join("index.sqlite"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Index {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Config {
+            path: dir.to_path_buf(),
+            detail: format!("cannot create directory: {e}"),
+        })?;
+        let path = dir.join(INDEX_FILE);
+        let conn = Connection::open(&path).map_err(|e| classify(&path, BUSY, e))?;
+        let idx = EvidenceIndex {
             conn,
             dir: dir.to_path_buf(),
-        })
+            path,
+        };
+        idx.conn.busy_timeout(BUSY).map_err(|e| idx.err(e))?;
+        idx.conn.execute_batch(SCHEMA).map_err(|e| idx.err(e))?;
+        Ok(idx)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(&self.path, BUSY, e)
     }
 
     fn meta(&self, k: &str) -> Result<Option<String>> {
@@ -134,6 +155,8 @@ impl Index {
                 "INSERT OR REPLACE INTO records (seq, record_id, kind, ts, session_id, agent_id, action_type, decision, rule_id, rule_ids, target, hash, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
+            // a database failure inside the log walk stops the walk and is reported after it
+            let mut failed: Option<rusqlite::Error> = None;
             for_each_record(&self.dir, |_, _, _, r: Record| {
                 if last.is_some_and(|l| r.seq <= l) {
                     return Ok(true);
@@ -141,8 +164,8 @@ impl Index {
                 let b = &r.body;
                 let decision = st(b, "cavra_decision").or_else(|| st(b, "decision"));
                 let rule_ids = b.get("rule_ids").map(|v| v.to_string());
-                ins.execute(params![
-                    r.seq as i64,
+                let res = ins.execute(params![
+                    i64::try_from(r.seq).unwrap_or(i64::MAX),
                     r.record_id,
                     r.kind,
                     r.timestamp,
@@ -155,8 +178,12 @@ impl Index {
                     st(b, "target"),
                     r.hash,
                     b.to_string()
-                ])?;
-                added += 1;
+                ]);
+                if let Err(e) = res {
+                    failed = Some(e);
+                    return Ok(false);
+                }
+                added = added.saturating_add(1);
                 if added.is_multiple_of(10_000) {
                     if let Some(p) = progress.as_mut() {
                         p(added);
@@ -165,6 +192,9 @@ impl Index {
                 tail = Some((r.seq, r.hash.clone()));
                 Ok(true)
             })?;
+            if let Some(e) = failed {
+                return Err(classify(&self.path, BUSY, e));
+            }
             if let Some((s, h)) = &tail {
                 tx.execute(
                     "INSERT OR REPLACE INTO meta (k, v) VALUES ('last_seq', ?1)",
@@ -178,7 +208,7 @@ impl Index {
             if let Some(t) = read_tombstone(&self.dir)? {
                 tx.execute(
                     "DELETE FROM records WHERE seq < ?1",
-                    params![t.pruned_before_seq as i64],
+                    params![i64::try_from(t.pruned_before_seq).unwrap_or(i64::MAX)],
                 )?;
             }
         }
@@ -186,7 +216,7 @@ impl Index {
         Ok(added)
     }
 
-    /// Run a query (call [`Index::update`] first to see the newest records).
+    /// Run a query (call [`EvidenceIndex::update`] first to see the newest records).
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResult> {
         let mut conds: Vec<String> = Vec::new();
         let mut args: Vec<String> = Vec::new();
@@ -244,7 +274,7 @@ impl Index {
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
             let body: String = r.get(10)?;
             Ok(Hit {
-                seq: r.get::<_, i64>(0)? as u64,
+                seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
                 record_id: r.get(1)?,
                 kind: r.get(2)?,
                 timestamp: r.get(3)?,
@@ -259,10 +289,97 @@ impl Index {
         })?;
         let hits = rows.collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(SearchResult {
-            total: total as u64,
+            total: u64::try_from(total).unwrap_or(0),
             offset: q.offset,
             limit,
             hits,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use cavra_evidence::{EvidenceLog, LogConfig};
+    use serde_json::json;
+
+    fn log_with(dir: &Path, n: usize) -> EvidenceLog {
+        let c = LogConfig::new(dir.join("evidence"), dir.join("keys"));
+        let mut log = EvidenceLog::open(c).unwrap();
+        for i in 0..n {
+            let decision = if i % 2 == 0 { "allow" } else { "block" };
+            log.append(
+                "decision",
+                &json!({"session_id": format!("s{}", i % 3), "cavra_decision": decision,
+                        "rule_ids": ["a_b", "c"], "target": format!("file{i}.txt 100%")}),
+            )
+            .unwrap();
+        }
+        log
+    }
+
+    #[test]
+    fn index_updates_incrementally_and_filters() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = log_with(d.path(), 5);
+        let ev = d.path().join("evidence");
+        let mut idx = EvidenceIndex::open(&ev).unwrap();
+        assert_eq!(idx.update(None).unwrap(), 5);
+        assert_eq!(idx.update(None).unwrap(), 0, "nothing new");
+        log.append("decision", &json!({"cavra_decision": "block"}))
+            .unwrap();
+        assert_eq!(idx.update(None).unwrap(), 1);
+        let all = idx.search(&SearchQuery::default()).unwrap();
+        assert_eq!(all.total, 6);
+        let q = SearchQuery {
+            decision: Some("block".into()),
+            ..SearchQuery::default()
+        };
+        assert_eq!(idx.search(&q).unwrap().total, 3);
+        // `_` and `%` are literal in rule and text filters
+        let q = SearchQuery {
+            rule: Some("a_b".into()),
+            ..SearchQuery::default()
+        };
+        assert_eq!(idx.search(&q).unwrap().total, 5);
+        let q = SearchQuery {
+            rule: Some("a%".into()),
+            ..SearchQuery::default()
+        };
+        assert_eq!(idx.search(&q).unwrap().total, 0);
+        let q = SearchQuery {
+            text: Some("file3.txt 100%".into()),
+            ..SearchQuery::default()
+        };
+        let r = idx.search(&q).unwrap();
+        assert_eq!(r.total, 1);
+        assert_eq!(r.hits.first().map(|h| h.seq), Some(3));
+    }
+
+    #[test]
+    fn index_rebuilds_when_the_log_was_replaced_under_it() {
+        let d = tempfile::tempdir().unwrap();
+        drop(log_with(d.path(), 4));
+        let ev = d.path().join("evidence");
+        let mut idx = EvidenceIndex::open(&ev).unwrap();
+        assert_eq!(idx.update(None).unwrap(), 4);
+        drop(idx);
+        // a different log of two records in the same place
+        std::fs::remove_dir_all(&ev).unwrap();
+        std::fs::remove_dir_all(d.path().join("keys")).unwrap();
+        drop(log_with(d.path(), 2));
+        let mut idx = EvidenceIndex::open(&ev).unwrap();
+        idx.update(None).unwrap();
+        assert_eq!(idx.search(&SearchQuery::default()).unwrap().total, 2);
+        assert_eq!(idx.rebuild(None).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_foreign_index_file_is_a_typed_store_error() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(INDEX_FILE), b"not a database at all, no").unwrap();
+        let e = EvidenceIndex::open(d.path()).err().unwrap();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
     }
 }
