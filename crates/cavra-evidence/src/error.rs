@@ -48,6 +48,5 @@ impl EvidenceError {
     }
 }
 
-
 /// Shorthand result type.
 pub type Result<T, E = EvidenceError> = std::result::Result<T, E>;

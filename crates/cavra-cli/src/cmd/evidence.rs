@@ -3,7 +3,6 @@
 use anyhow::{bail, Context as _};
 use cavra_evidence::bundle::{build_bundle, verify_bundle, write_bundle, Selection};
 use cavra_evidence::export::{export, Format};
-use cavra_store::{EvidenceIndex, SearchQuery};
 use cavra_evidence::proof::{prove, verify_proof, InclusionProof};
 use cavra_evidence::retention::retention_plan;
 use cavra_evidence::timeutil::{format_ts, parse_since};
@@ -11,6 +10,7 @@ use cavra_evidence::{
     read_records, verify_log, EvidenceLog, KeyStore, Keyring, LogConfig, TrustRoot, VerifyOptions,
     VerifyReport,
 };
+use cavra_store::{EvidenceIndex, SearchQuery};
 use clap::{Args, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
