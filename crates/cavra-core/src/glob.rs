@@ -104,7 +104,10 @@ impl Glob {
         if !literal {
             check_syntax(pattern)?;
         }
-        let tail_at = norm.rfind(SPECIAL).map(|i| i + 1).unwrap_or(0);
+        let tail_at = norm
+            .rfind(SPECIAL)
+            .map(|i| i.saturating_add(1))
+            .unwrap_or(0);
         Ok(Glob {
             source: pattern.to_string(),
             norm,
@@ -179,35 +182,35 @@ fn check_syntax(p: &str) -> Result<(), GlobError> {
     let mut depth = 0i32;
     let mut alts = 1usize;
     while i < b.len() {
-        match b[i] {
-            b'\\' => i += 1,
+        match crate::at(b, i) {
+            b'\\' => i = i.saturating_add(1),
             b'[' => {
-                let mut j = i + 1;
-                if j < b.len() && (b[j] == b'!' || b[j] == b'^') {
-                    j += 1;
+                let mut j = i.saturating_add(1);
+                if j < b.len() && (crate::at(b, j) == b'!' || crate::at(b, j) == b'^') {
+                    j = j.saturating_add(1);
                 }
-                if j < b.len() && b[j] == b']' {
-                    j += 1;
+                if j < b.len() && crate::at(b, j) == b']' {
+                    j = j.saturating_add(1);
                 }
-                while j < b.len() && b[j] != b']' {
-                    j += 1;
+                while j < b.len() && crate::at(b, j) != b']' {
+                    j = j.saturating_add(1);
                 }
                 if j >= b.len() {
                     return Err(GlobError::UnclosedClass(p.to_string()));
                 }
                 i = j;
             }
-            b'{' => depth += 1,
-            b'}' if depth > 0 => depth -= 1,
+            b'{' => depth = depth.saturating_add(1),
+            b'}' if depth > 0 => depth = depth.saturating_sub(1),
             b',' if depth > 0 => {
-                alts += 1;
+                alts = alts.saturating_add(1);
                 if alts > MAX_ALTS {
                     return Err(GlobError::TooManyAlternatives(p.to_string()));
                 }
             }
             _ => {}
         }
-        i += 1;
+        i = i.saturating_add(1);
     }
     if depth > 0 {
         return Err(GlobError::UnclosedBrace(p.to_string()));
@@ -225,39 +228,55 @@ fn expand_braces(p: &str) -> Result<Vec<String>, GlobError> {
     let mut i = 0;
     let mut in_class = false;
     while i < chars.len() {
-        match chars[i] {
-            '\\' => i += 1,
+        match crate::at(&chars, i) {
+            '\\' => i = i.saturating_add(1),
             '[' => in_class = true,
             ']' => in_class = false,
             '{' if !in_class => {
-                let mut depth = 0;
+                let mut depth: i32 = 0;
                 let mut j = i;
                 let mut parts = Vec::new();
-                let mut start = i + 1;
+                let mut start = i.saturating_add(1);
                 while j < chars.len() {
-                    match chars[j] {
-                        '\\' => j += 1,
-                        '{' => depth += 1,
+                    match crate::at(&chars, j) {
+                        '\\' => j = j.saturating_add(1),
+                        '{' => depth = depth.saturating_add(1),
                         '}' => {
-                            depth -= 1;
+                            depth = depth.saturating_sub(1);
                             if depth == 0 {
-                                parts.push(chars[start..j].iter().collect::<String>());
+                                parts.push(
+                                    chars
+                                        .get(start..j)
+                                        .unwrap_or_default()
+                                        .iter()
+                                        .collect::<String>(),
+                                );
                                 break;
                             }
                         }
                         ',' if depth == 1 => {
-                            parts.push(chars[start..j].iter().collect::<String>());
-                            start = j + 1;
+                            parts.push(
+                                chars
+                                    .get(start..j)
+                                    .unwrap_or_default()
+                                    .iter()
+                                    .collect::<String>(),
+                            );
+                            start = j.saturating_add(1);
                         }
                         _ => {}
                     }
-                    j += 1;
+                    j = j.saturating_add(1);
                 }
                 if j >= chars.len() {
                     return Err(GlobError::UnclosedBrace(p.to_string()));
                 }
-                let prefix: String = chars[..i].iter().collect();
-                let suffix: String = chars[j + 1..].iter().collect();
+                let prefix: String = chars.get(..i).unwrap_or_default().iter().collect();
+                let suffix: String = chars
+                    .get(j.saturating_add(1)..)
+                    .unwrap_or_default()
+                    .iter()
+                    .collect();
                 let mut out = Vec::new();
                 for part in parts {
                     for rest in expand_braces(&format!("{part}{suffix}"))? {
@@ -271,7 +290,7 @@ fn expand_braces(p: &str) -> Result<Vec<String>, GlobError> {
             }
             _ => {}
         }
-        i += 1;
+        i = i.saturating_add(1);
     }
     Ok(vec![p.to_string()])
 }
@@ -282,35 +301,35 @@ fn tokenize(p: &str, text_mode: bool, ci: bool, orig: &str) -> Result<Vec<Tok>, 
     let mut i = 0;
     let low = |c: char| if ci { c.to_ascii_lowercase() } else { c };
     while i < chars.len() {
-        let c = chars[i];
+        let c = crate::at(&chars, i);
         match c {
-            '\\' if i + 1 < chars.len() => {
-                toks.push(Tok::Lit(low(chars[i + 1])));
-                i += 2;
+            '\\' if i.saturating_add(1) < chars.len() => {
+                toks.push(Tok::Lit(low(crate::at(&chars, i.saturating_add(1)))));
+                i = i.saturating_add(2);
                 continue;
             }
             '*' => {
                 if text_mode {
-                    while i < chars.len() && chars[i] == '*' {
-                        i += 1;
+                    while i < chars.len() && crate::at(&chars, i) == '*' {
+                        i = i.saturating_add(1);
                     }
                     if toks.last() != Some(&Tok::Any) {
                         toks.push(Tok::Any);
                     }
                     continue;
                 }
-                let mut n = 0;
-                while i < chars.len() && chars[i] == '*' {
-                    n += 1;
-                    i += 1;
+                let mut n: i32 = 0;
+                while i < chars.len() && crate::at(&chars, i) == '*' {
+                    n = n.saturating_add(1);
+                    i = i.saturating_add(1);
                 }
                 if n >= 2 {
                     let at_seg_start = toks.is_empty() || toks.last() == Some(&Tok::Lit('/'));
-                    let next_is_sep = i < chars.len() && chars[i] == '/';
+                    let next_is_sep = i < chars.len() && crate::at(&chars, i) == '/';
                     let at_end = i >= chars.len();
                     if at_seg_start && next_is_sep {
                         toks.push(Tok::Dirs);
-                        i += 1; // consume '/'
+                        i = i.saturating_add(1); // consume '/'
                     } else {
                         let _ = at_end;
                         toks.push(Tok::Any);
@@ -322,35 +341,38 @@ fn tokenize(p: &str, text_mode: bool, ci: bool, orig: &str) -> Result<Vec<Tok>, 
             }
             '?' => toks.push(Tok::One),
             '[' => {
-                let mut j = i + 1;
+                let mut j = i.saturating_add(1);
                 let mut neg = false;
-                if j < chars.len() && (chars[j] == '!' || chars[j] == '^') {
+                if j < chars.len() && (crate::at(&chars, j) == '!' || crate::at(&chars, j) == '^') {
                     neg = true;
-                    j += 1;
+                    j = j.saturating_add(1);
                 }
                 let mut items = Vec::new();
                 let mut first = true;
-                while j < chars.len() && (chars[j] != ']' || first) {
+                while j < chars.len() && (crate::at(&chars, j) != ']' || first) {
                     first = false;
-                    let a = chars[j];
-                    if j + 2 < chars.len() && chars[j + 1] == '-' && chars[j + 2] != ']' {
-                        items.push((low(a), low(chars[j + 2])));
-                        j += 3;
+                    let a = crate::at(&chars, j);
+                    if j.saturating_add(2) < chars.len()
+                        && crate::at(&chars, j.saturating_add(1)) == '-'
+                        && crate::at(&chars, j.saturating_add(2)) != ']'
+                    {
+                        items.push((low(a), low(crate::at(&chars, j.saturating_add(2)))));
+                        j = j.saturating_add(3);
                     } else {
                         items.push((low(a), low(a)));
-                        j += 1;
+                        j = j.saturating_add(1);
                     }
                 }
                 if j >= chars.len() {
                     return Err(GlobError::UnclosedClass(orig.to_string()));
                 }
                 toks.push(Tok::Class { neg, items });
-                i = j + 1;
+                i = j.saturating_add(1);
                 continue;
             }
             c => toks.push(Tok::Lit(low(c))),
         }
-        i += 1;
+        i = i.saturating_add(1);
     }
     Ok(toks)
 }
@@ -387,36 +409,44 @@ fn match_toks(toks: &[Tok], s: &str) -> bool {
     let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
     // cur[j]: after consuming the tokens so far, position j is reachable.
-    let mut cur = vec![false; n + 1];
-    cur[0] = true;
-    let mut next = vec![false; n + 1];
+    let mut cur = vec![false; n.saturating_add(1)];
+    if let Some(x) = cur.get_mut(0) {
+        *x = true;
+    }
+    let mut next = vec![false; n.saturating_add(1)];
     for t in toks {
         next.iter_mut().for_each(|x| *x = false);
         let mut any = false;
         match t {
             Tok::Lit(c) => {
                 for j in 0..n {
-                    if cur[j] && chars[j] == *c {
-                        next[j + 1] = true;
+                    if crate::at(&cur, j) && crate::at(&chars, j) == *c {
+                        if let Some(x) = next.get_mut(j.saturating_add(1)) {
+                            *x = true;
+                        }
                         any = true;
                     }
                 }
             }
             Tok::One => {
                 for j in 0..n {
-                    if cur[j] && chars[j] != '/' {
-                        next[j + 1] = true;
+                    if crate::at(&cur, j) && crate::at(&chars, j) != '/' {
+                        if let Some(x) = next.get_mut(j.saturating_add(1)) {
+                            *x = true;
+                        }
                         any = true;
                     }
                 }
             }
             Tok::Class { neg, items } => {
                 for j in 0..n {
-                    if cur[j] && chars[j] != '/' {
-                        let c = chars[j];
+                    if crate::at(&cur, j) && crate::at(&chars, j) != '/' {
+                        let c = crate::at(&chars, j);
                         let hit = items.iter().any(|(a, b)| *a <= c && c <= *b);
                         if hit != *neg {
-                            next[j + 1] = true;
+                            if let Some(x) = next.get_mut(j.saturating_add(1)) {
+                                *x = true;
+                            }
                             any = true;
                         }
                     }
@@ -425,14 +455,16 @@ fn match_toks(toks: &[Tok], s: &str) -> bool {
             Tok::Star => {
                 let mut reach = false;
                 for j in 0..=n {
-                    if cur[j] {
+                    if crate::at(&cur, j) {
                         reach = true;
                     }
                     if reach {
-                        next[j] = true;
+                        if let Some(x) = next.get_mut(j) {
+                            *x = true;
+                        }
                         any = true;
                     }
-                    if j < n && chars[j] == '/' {
+                    if j < n && crate::at(&chars, j) == '/' {
                         reach = false;
                     }
                 }
@@ -440,11 +472,13 @@ fn match_toks(toks: &[Tok], s: &str) -> bool {
             Tok::Any => {
                 let mut reach = false;
                 for j in 0..=n {
-                    if cur[j] {
+                    if crate::at(&cur, j) {
                         reach = true;
                     }
                     if reach {
-                        next[j] = true;
+                        if let Some(x) = next.get_mut(j) {
+                            *x = true;
+                        }
                         any = true;
                     }
                 }
@@ -453,13 +487,21 @@ fn match_toks(toks: &[Tok], s: &str) -> bool {
                 // zero directories: stay; or any prefix ending just after a '/'
                 let mut reach = false;
                 for j in 0..=n {
-                    if cur[j] {
-                        next[j] = true;
+                    if crate::at(&cur, j) {
+                        if let Some(x) = next.get_mut(j) {
+                            *x = true;
+                        }
                         any = true;
                         reach = true;
                     }
-                    if reach && j > 0 && chars[j - 1] == '/' && !cur[j] {
-                        next[j] = true;
+                    if reach
+                        && j > 0
+                        && crate::at(&chars, j.saturating_sub(1)) == '/'
+                        && !crate::at(&cur, j)
+                    {
+                        if let Some(x) = next.get_mut(j) {
+                            *x = true;
+                        }
                         any = true;
                     }
                 }
@@ -470,7 +512,7 @@ fn match_toks(toks: &[Tok], s: &str) -> bool {
         }
         std::mem::swap(&mut cur, &mut next);
     }
-    cur[n]
+    crate::at(&cur, n)
 }
 
 #[cfg(test)]

@@ -70,7 +70,10 @@ pub fn resolve(path: &str, ctx: &PathContext, base: Option<&str>) -> String {
         format!("{home}/{rest}")
     } else if let Some(rest) = p.strip_prefix("${HOME}/") {
         format!("{home}/{rest}")
-    } else if p.len() >= 2 && p.as_bytes()[1] == b':' && p.as_bytes()[0].is_ascii_alphabetic() {
+    } else if p.len() >= 2
+        && crate::at(p.as_bytes(), 1) == b':'
+        && crate::at(p.as_bytes(), 0).is_ascii_alphabetic()
+    {
         // C:\Users\x -> /c:/Users/x : absolute, outside any POSIX repository.
         format!("/{}", p.replace('\\', "/").to_ascii_lowercase())
     } else {
@@ -184,7 +187,9 @@ pub fn is_within(path: &str, dir: &str) -> bool {
         return path.starts_with('/');
     }
     path == dir
-        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+        || (path.len() > dir.len()
+            && path.starts_with(dir)
+            && crate::at(path.as_bytes(), dir.len()) == b'/')
 }
 
 /// `path` relative to `dir` when it is inside it (`""` for `dir` itself).
@@ -198,7 +203,7 @@ pub fn relative_to<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
     if dir == "/" {
         return Some(&path[1..]);
     }
-    Some(&path[dir.len() + 1..])
+    Some(&path[dir.len().saturating_add(1)..])
 }
 
 /// The file name of a normalized path.

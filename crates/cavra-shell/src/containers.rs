@@ -264,17 +264,19 @@ fn docker(prog: &str, argv: &[Field]) -> Option<(String, Vec<Field>)> {
     let mut i = skip_opts(argv, 1, &|o| DOCKER_GLOBAL.contains(&o), &|_| false)?;
     let mut sub = value(argv, i)?;
     if sub == "container" {
-        i += 1;
+        i = i.saturating_add(1);
         sub = value(argv, i)?;
     }
     match sub.as_str() {
-        "compose" => compose(&format!("{prog} compose"), argv, i + 1),
+        "compose" => compose(&format!("{prog} compose"), argv, i.saturating_add(1)),
         "exec" => {
             // argv[j] is the container
-            let j = skip_opts(argv, i + 1, &|o| EXEC.contains(&o), &|_| false)?;
-            Some((format!("{prog} exec"), tail(argv, j + 1)))
+            let j = skip_opts(argv, i.saturating_add(1), &|o| EXEC.contains(&o), &|_| {
+                false
+            })?;
+            Some((format!("{prog} exec"), tail(argv, j.saturating_add(1))))
         }
-        "run" => run_like(format!("{prog} run"), argv, i + 1, RUN),
+        "run" => run_like(format!("{prog} run"), argv, i.saturating_add(1), RUN),
         _ => None,
     }
 }
@@ -284,10 +286,20 @@ fn compose(label: &str, argv: &[Field], start: usize) -> Option<(String, Vec<Fie
     match value(argv, i)?.as_str() {
         "exec" => {
             // argv[j] is the service
-            let j = skip_opts(argv, i + 1, &|o| COMPOSE_EXEC.contains(&o), &|_| false)?;
-            Some((format!("{label} exec"), tail(argv, j + 1)))
+            let j = skip_opts(
+                argv,
+                i.saturating_add(1),
+                &|o| COMPOSE_EXEC.contains(&o),
+                &|_| false,
+            )?;
+            Some((format!("{label} exec"), tail(argv, j.saturating_add(1))))
         }
-        "run" => run_like(format!("{label} run"), argv, i + 1, COMPOSE_RUN),
+        "run" => run_like(
+            format!("{label} run"),
+            argv,
+            i.saturating_add(1),
+            COMPOSE_RUN,
+        ),
         _ => None,
     }
 }
@@ -305,25 +317,33 @@ fn run_like(
     while k < j.min(argv.len()) {
         match value(argv, k).as_deref() {
             Some("--entrypoint") => {
-                entry = argv.get(k + 1).cloned();
-                k += 2;
+                entry = argv.get(k.saturating_add(1)).cloned();
+                k = k.saturating_add(2);
                 continue;
             }
             Some(s) if s.starts_with("--entrypoint=") => {
                 entry = Some(Field::synth(&s["--entrypoint=".len()..]));
             }
-            None if argv[k].value().starts_with("--entrypoint=") => {
-                entry = Some(Field::dynamic("$(…)", argv[k].producers.clone()));
+            None if argv
+                .get(k)
+                .map(|f| f.value())
+                .unwrap_or_default()
+                .starts_with("--entrypoint=") =>
+            {
+                entry = Some(Field::dynamic(
+                    "$(…)",
+                    argv.get(k).map(|f| f.producers.clone()).unwrap_or_default(),
+                ));
             }
             _ => {}
         }
-        k += 1;
+        k = k.saturating_add(1);
     }
     let mut cmd = Vec::new();
     if let Some(e) = entry.filter(|e| e.static_value().is_none_or(|v| !v.is_empty())) {
         cmd.push(e);
     }
-    cmd.extend(tail(argv, j + 1));
+    cmd.extend(tail(argv, j.saturating_add(1)));
     Some((label, cmd))
 }
 
@@ -331,20 +351,21 @@ fn kube(prog: &str, argv: &[Field]) -> Option<(String, Vec<Field>)> {
     let takes = |o: &str| KUBE.contains(&o);
     let i = skip_opts(argv, 1, &takes, &|_| false)?;
     let sub = value(argv, i)?;
-    let dashdash = (i + 1..argv.len()).find(|&k| value(argv, k).as_deref() == Some("--"));
+    let dashdash =
+        (i.saturating_add(1)..argv.len()).find(|&k| value(argv, k).as_deref() == Some("--"));
     let label = format!("{prog} {sub}");
     match sub.as_str() {
         "exec" | "rsh" => {
             if let Some(d) = dashdash {
-                return Some((label, tail(argv, d + 1)));
+                return Some((label, tail(argv, d.saturating_add(1))));
             }
             // legacy `kubectl exec POD CMD…`, `oc rsh POD CMD…`
-            let pod = skip_opts(argv, i + 1, &takes, &|_| false)?;
-            let cmd = skip_opts(argv, pod + 1, &takes, &|_| false)?;
+            let pod = skip_opts(argv, i.saturating_add(1), &takes, &|_| false)?;
+            let cmd = skip_opts(argv, pod.saturating_add(1), &takes, &|_| false)?;
             Some((label, tail(argv, cmd)))
         }
         // `kubectl run NAME --image=I -- CMD…`, `kubectl debug … -- CMD…`
-        "run" | "debug" => dashdash.map(|d| (label, tail(argv, d + 1))),
+        "run" | "debug" => dashdash.map(|d| (label, tail(argv, d.saturating_add(1)))),
         _ => None,
     }
 }

@@ -225,7 +225,10 @@ impl State {
         self.dirstack = m.dirstack;
     }
     fn changed_since(&self, m: &Mark) -> Vec<String> {
-        let mut v: Vec<String> = self.log[m.log.min(self.log.len())..]
+        let mut v: Vec<String> = self
+            .log
+            .get(m.log.min(self.log.len())..)
+            .unwrap_or_default()
             .iter()
             .map(|(n, _)| n.clone())
             .collect();
@@ -349,7 +352,9 @@ fn is_windows_path(v: &str) -> bool {
 
 fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty() && parse::is_name_start(b[0]) && b.iter().all(|&c| parse::is_name_char(c))
+    !b.is_empty()
+        && parse::is_name_start(crate::at(b, 0))
+        && b.iter().all(|&c| parse::is_name_char(c))
 }
 
 /// Replacement strings of GNU parallel (`{}` and its path/position variants).
@@ -377,7 +382,7 @@ impl<'o> Fl<'o> {
     }
 
     fn enter(&mut self, src: &Src) -> bool {
-        self.depth += 1;
+        self.depth = self.depth.saturating_add(1);
         if self.depth > self.opts.limits.max_depth {
             self.problem(
                 format!("nesting deeper than {} levels", self.opts.limits.max_depth),
@@ -398,7 +403,7 @@ impl<'o> Fl<'o> {
         if self.unroll < n {
             return false;
         }
-        self.unroll -= n;
+        self.unroll = self.unroll.saturating_sub(n);
         true
     }
 
@@ -413,7 +418,7 @@ impl<'o> Fl<'o> {
             self.stopped = true;
             return false;
         }
-        self.budget -= n;
+        self.budget = self.budget.saturating_sub(n);
         true
     }
 
@@ -477,8 +482,8 @@ impl<'o> Fl<'o> {
     }
 
     fn pipeline(&mut self, cmds: &[Command], src: &mut Src, st: &mut State, io: &Io) {
-        if cmds.len() == 1 {
-            self.command(&cmds[0], src, st, io);
+        if let [only] = cmds {
+            self.command(only, src, st, io);
             return;
         }
         let mut prev_last: Option<usize> = None;
@@ -499,7 +504,7 @@ impl<'o> Fl<'o> {
             self.command(cmd, src, st, &io2);
             st.restore(m);
             prev_last = if self.out.len() > before {
-                Some(self.out.len() - 1)
+                Some(self.out.len().saturating_sub(1))
             } else {
                 None
             };
@@ -659,12 +664,15 @@ impl<'o> Fl<'o> {
         if name.is_empty() || self.stopped {
             return;
         }
-        let hit = self.out[before.min(self.out.len())..]
+        let hit = self
+            .out
+            .get(before.min(self.out.len())..)
+            .unwrap_or_default()
             .iter()
             .position(|i| {
                 i.program == name && (i.background || matches!(i.stdin, Stdin::Pipe { .. }))
             })
-            .map(|k| before + k);
+            .map(|k| before.saturating_add(k));
         let Some(k) = hit else { return };
         self.problem(
             format!("function `{name}` calls itself recursively (fork bomb pattern)"),
@@ -683,13 +691,16 @@ impl<'o> Fl<'o> {
         if name.is_empty() || self.stopped {
             return;
         }
-        let calls: Vec<FuncCall> = self.out[before.min(self.out.len())..]
+        let calls: Vec<FuncCall> = self
+            .out
+            .get(before.min(self.out.len())..)
+            .unwrap_or_default()
             .iter()
             .enumerate()
             .filter(|(_, i)| !i.program.is_empty() && i.program != name)
             .map(|(k, i)| {
                 let spawns = i.background || matches!(i.stdin, Stdin::Pipe { .. });
-                (i.program.clone(), spawns, before + k)
+                (i.program.clone(), spawns, before.saturating_add(k))
             })
             .collect();
         self.funcs.retain(|(f, _)| f != name);
@@ -700,9 +711,9 @@ impl<'o> Fl<'o> {
         // depth-first search for a path back to `name`; remember a multiplying call on it
         let mut stack: Vec<(String, Vec<String>, Option<usize>)> =
             vec![(name.to_string(), vec![name.to_string()], None)];
-        let mut steps = 0;
+        let mut steps: i32 = 0;
         while let Some((f, path, spawn)) = stack.pop() {
-            steps += 1;
+            steps = steps.saturating_add(1);
             if steps > 4096 {
                 return;
             }
@@ -881,7 +892,7 @@ impl<'o> Fl<'o> {
     }
 
     fn simple(&mut self, s: &Simple, redirs: &[Redir], src: &mut Src, st: &mut State, io: &Io) {
-        src.counter += 1;
+        src.counter = src.counter.saturating_add(1);
         let n = src.counter;
         let sub = format!(
             "{}in command substitution in simple command {n}, ",
@@ -1004,9 +1015,9 @@ impl<'o> Fl<'o> {
         n: usize,
     ) {
         let mut cwd = st.cwd.clone();
-        let mut guard = 0;
+        let mut guard: i32 = 0;
         while guard < 64 {
-            guard += 1;
+            guard = guard.saturating_add(1);
             let Some(first) = argv.first() else { break };
             let Some(v) = first.static_str() else { break };
             if first.glob() {
@@ -1059,7 +1070,7 @@ impl<'o> Fl<'o> {
     ) -> Option<Vec<Field>> {
         let rest = |i: usize| -> Option<Vec<Field>> {
             if i < argv.len() {
-                Some(argv[i..].to_vec())
+                Some(argv.get(i..).unwrap_or_default().to_vec())
             } else {
                 None
             }
@@ -1070,7 +1081,7 @@ impl<'o> Fl<'o> {
                 let mut i = 1;
                 while let Some(v) = argv.get(i).and_then(|f| f.static_value()) {
                     if v == "--" {
-                        i += 1;
+                        i = i.saturating_add(1);
                         break;
                     }
                     if !v.starts_with('-') || v.len() < 2 {
@@ -1079,7 +1090,7 @@ impl<'o> Fl<'o> {
                     if v.contains(['v', 'V']) {
                         return None;
                     }
-                    i += 1;
+                    i = i.saturating_add(1);
                 }
                 return rest(i);
             }
@@ -1108,14 +1119,14 @@ impl<'o> Fl<'o> {
                     match v.split_once('=') {
                         Some((n, val)) if is_name(n) => {
                             assigns.push((n.to_string(), val.to_string()));
-                            i += 1;
+                            i = i.saturating_add(1);
                         }
                         _ => break,
                     }
                 }
             }
             // positionals to skip must be present
-            return rest(i + spec.skip);
+            return rest(i.saturating_add(spec.skip));
         }
         if let Some(spec) = self.opts.extra_wrappers.iter().find(|s| s.name == prog) {
             let i = skip_opts(
@@ -1124,7 +1135,7 @@ impl<'o> Fl<'o> {
                 &|o| spec.options_with_value.iter().any(|x| x == o),
                 &|_| false,
             )?;
-            return rest(i + spec.skip_positionals);
+            return rest(i.saturating_add(spec.skip_positionals));
         }
         None
     }
@@ -1160,7 +1171,9 @@ impl<'o> Fl<'o> {
                     st.cwd = Cwd::Unknown;
                     return;
                 }
-                let has_dir = argv[1..]
+                let has_dir = argv
+                    .get(1..)
+                    .unwrap_or_default()
                     .iter()
                     .any(|f| f.static_str().is_none_or(|v| !v.starts_with(['-', '+'])));
                 if has_dir {
@@ -1173,7 +1186,7 @@ impl<'o> Fl<'o> {
                 st.cwd = st.dirstack.pop().unwrap_or(Cwd::Unknown);
             }
             "export" | "declare" | "typeset" | "local" | "readonly" => {
-                for f in &argv[1..] {
+                for f in argv.get(1..).unwrap_or_default() {
                     let v = f.value();
                     if v.starts_with('-') {
                         continue;
@@ -1192,7 +1205,7 @@ impl<'o> Fl<'o> {
                 }
             }
             "unset" => {
-                for f in &argv[1..] {
+                for f in argv.get(1..).unwrap_or_default() {
                     if let Some(v) = f.static_value() {
                         if is_name(&v) {
                             st.set(&v, Var::Known(String::new()));
@@ -1202,7 +1215,7 @@ impl<'o> Fl<'o> {
             }
             "read" | "mapfile" | "readarray" | "getopts" | "printf" => {
                 let mut take_next = false;
-                for f in &argv[1..] {
+                for f in argv.get(1..).unwrap_or_default() {
                     let v = f.value();
                     if take_next {
                         take_next = false;
@@ -1221,25 +1234,31 @@ impl<'o> Fl<'o> {
                 }
             }
             "eval" => {
-                let args: Vec<&Field> = argv[1..]
+                let args: Vec<&Field> = argv
+                    .get(1..)
+                    .unwrap_or_default()
                     .iter()
                     .filter(|f| f.static_str().is_none_or(|v| v != "--"))
                     .collect();
                 let text = args.iter().map(|f| f.value()).collect::<Vec<_>>().join(" ");
                 if args.iter().any(|f| f.is_dynamic()) {
                     let p = args.iter().flat_map(|f| f.producers.clone()).collect();
-                    self.out[idx].dynamic_exec = Some(p);
+                    if let Some(x) = self.out.get_mut(idx) {
+                        x.dynamic_exec = Some(p);
+                    }
                 }
                 self.nested(&text, "in `eval` argument, ", src, chain, io, Some(st), cwd);
             }
             "source" | "." => {
                 // `source <(curl ...)`: code only known at run time
                 if let Some(f) = argv.get(1).filter(|f| f.is_dynamic()) {
-                    self.out[idx].dynamic_exec = Some(f.producers.clone());
+                    if let Some(x) = self.out.get_mut(idx) {
+                        x.dynamic_exec = Some(f.producers.clone());
+                    }
                 }
             }
             "alias" => {
-                for f in &argv[1..] {
+                for f in argv.get(1..).unwrap_or_default() {
                     let v = f.value();
                     if let Some((_, body)) = v.split_once('=') {
                         let body = body.to_string();
@@ -1249,11 +1268,12 @@ impl<'o> Fl<'o> {
                 }
             }
             "trap" => {
-                if argv.len() >= 3 {
-                    let f = &argv[1];
+                if let (true, Some(f)) = (argv.len() >= 3, argv.get(1)) {
                     if f.static_str().is_none_or(|v| !v.starts_with('-')) {
                         if f.is_dynamic() {
-                            self.out[idx].dynamic_exec = Some(f.producers.clone());
+                            if let Some(x) = self.out.get_mut(idx) {
+                                x.dynamic_exec = Some(f.producers.clone());
+                            }
                         }
                         let t = f.value();
                         self.nested(&t, "in `trap` handler, ", src, chain, io, None, cwd);
@@ -1273,7 +1293,7 @@ impl<'o> Fl<'o> {
                 if let Some(i) = i.filter(|&i| i < argv.len()) {
                     self.nested_fields(
                         idx,
-                        &argv[i..],
+                        argv.get(i..).unwrap_or_default(),
                         "in `watch` command, ",
                         src,
                         chain,
@@ -1337,7 +1357,7 @@ impl<'o> Fl<'o> {
                     code = flock_code(argv).and_then(|k| argv.get(k).cloned());
                 }
                 if prog == "sg" && code.is_none() && argv.len() >= 3 {
-                    code = Some(argv[2].clone());
+                    code = Some(argv.get(2).cloned().unwrap_or_default());
                 }
                 if let Some(c) = code {
                     let what = if prog == "sg" { "sg" } else { prog };
@@ -1348,21 +1368,23 @@ impl<'o> Fl<'o> {
             "ssh" => {
                 let mut i = 1;
                 while i < argv.len() {
-                    let Some(v) = argv[i].static_str() else { break };
+                    let Some(v) = argv.get(i).and_then(|f| f.static_str()) else {
+                        break;
+                    };
                     if v == "--" {
-                        i += 1;
+                        i = i.saturating_add(1);
                         break;
                     }
                     if v.starts_with('-') && v.len() > 1 {
                         let last = v.chars().last().unwrap_or('-');
                         let takes = v.len() == 2 && "BbcDEeFIiJLlmOoPpQRSWw".contains(last);
-                        i += if takes { 2 } else { 1 };
+                        i = i.saturating_add(if takes { 2 } else { 1 });
                         continue;
                     }
                     break;
                 }
                 // argv[i] is the host
-                if i + 1 < argv.len() {
+                if i.saturating_add(1) < argv.len() {
                     let io2 = Io {
                         stdin: io.stdin.clone(),
                         stdin_dyn: io.stdin_dyn.clone(),
@@ -1370,7 +1392,7 @@ impl<'o> Fl<'o> {
                     };
                     self.nested_fields(
                         idx,
-                        &argv[i + 1..],
+                        argv.get(i.saturating_add(1)..).unwrap_or_default(),
                         "in `ssh` remote command, ",
                         src,
                         chain,
@@ -1650,7 +1672,7 @@ impl<'o> Fl<'o> {
     }
 
     fn cd(&mut self, st: &mut State, argv: &[Field]) {
-        let mut args = argv[1..].iter().filter(|f| {
+        let mut args = argv.get(1..).unwrap_or_default().iter().filter(|f| {
             f.static_str()
                 .is_none_or(|v| !(v.starts_with('-') && v.len() > 1 && v != "--") || v == "-")
         });
@@ -1687,18 +1709,17 @@ impl<'o> Fl<'o> {
         let _ = origin;
         let mut i = 1;
         while i < argv.len() {
-            let v = argv[i].static_str();
+            let v = argv.get(i).and_then(|f| f.static_str());
             let flag = match v.as_deref() {
                 Some(f @ ("-exec" | "-execdir" | "-ok" | "-okdir")) => f.to_string(),
                 _ => {
-                    i += 1;
+                    i = i.saturating_add(1);
                     continue;
                 }
             };
-            let mut j = i + 1;
+            let mut j = i.saturating_add(1);
             let mut cmd = Vec::new();
-            while j < argv.len() {
-                let a = &argv[j];
+            while let Some(a) = argv.get(j) {
                 if a.static_str().is_some_and(|v| v == ";" || v == "+") {
                     break;
                 }
@@ -1707,7 +1728,7 @@ impl<'o> Fl<'o> {
                 } else {
                     cmd.push(a.clone());
                 }
-                j += 1;
+                j = j.saturating_add(1);
             }
             if !cmd.is_empty() {
                 let mut chain = wrappers.to_vec();
@@ -1724,12 +1745,12 @@ impl<'o> Fl<'o> {
                         o,
                     );
                 } else {
-                    self.find_nesting += 1;
+                    self.find_nesting = self.find_nesting.saturating_add(1);
                     self.emit_command(cmd, Vec::new(), io, src, st, o, chain, n);
-                    self.find_nesting -= 1;
+                    self.find_nesting = self.find_nesting.saturating_sub(1);
                 }
             }
-            i = j + 1;
+            i = j.saturating_add(1);
         }
     }
 
@@ -1752,7 +1773,7 @@ impl<'o> Fl<'o> {
             return;
         }
         let prefix = format!("{}in `{label}` command, ", src.prefix);
-        if src.nesting + 1 > self.opts.limits.max_nesting {
+        if src.nesting.saturating_add(1) > self.opts.limits.max_nesting {
             self.problem(
                 format!(
                     "nested shells deeper than {} levels",
@@ -1774,7 +1795,7 @@ impl<'o> Fl<'o> {
         let mut nsrc = Src {
             prefix,
             counter: 0,
-            nesting: src.nesting + 1,
+            nesting: src.nesting.saturating_add(1),
             heredocs: src.heredocs.clone(),
             chain: chain.clone(),
             posix: src.posix,
@@ -1799,45 +1820,47 @@ impl<'o> Fl<'o> {
         let mut read_stdin = false;
         let mut code: Option<Field> = None;
         while i < argv.len() {
-            let Some(v) = argv[i].static_str() else { break };
+            let Some(v) = argv.get(i).and_then(|f| f.static_str()) else {
+                break;
+            };
             if v == "--" || v == "-" {
-                i += 1;
+                i = i.saturating_add(1);
                 break;
             }
             if let Some(rest) = v.strip_prefix("--command=") {
                 let _ = rest;
-                let mut f = argv[i].clone();
+                let mut f = argv.get(i).cloned().unwrap_or_default();
                 strip_prefix_field(&mut f, "--command=".len());
                 code = Some(f);
                 break;
             }
             if v == "--command" {
                 has_c = true;
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
             if v.starts_with("--") {
-                i += if matches!(v.as_ref(), "--rcfile" | "--init-file") {
+                i = i.saturating_add(if matches!(v.as_ref(), "--rcfile" | "--init-file") {
                     2
                 } else {
                     1
-                };
+                });
                 continue;
             }
             if (v.starts_with('-') || v.starts_with('+'))
                 && v.len() > 1
                 && v[1..].bytes().all(|c| c.is_ascii_alphabetic())
             {
-                let mut skip = 1;
+                let mut skip: usize = 1;
                 for c in v[1..].chars() {
                     match c {
                         'c' => has_c = true,
                         's' => read_stdin = true,
-                        'o' | 'O' => skip += 1,
+                        'o' | 'O' => skip = skip.saturating_add(1),
                         _ => {}
                     }
                 }
-                i += skip;
+                i = i.saturating_add(skip);
                 continue;
             }
             break;
@@ -1923,7 +1946,7 @@ impl<'o> Fl<'o> {
         cwd: &Cwd,
     ) {
         let prefix = format!("{}{}", src.prefix, prefix);
-        if src.nesting + 1 > self.opts.limits.max_nesting {
+        if src.nesting.saturating_add(1) > self.opts.limits.max_nesting {
             self.problem(
                 format!(
                     "nested shells deeper than {} levels",
@@ -1939,10 +1962,17 @@ impl<'o> Fl<'o> {
         let mode = self.posix_next.take().unwrap_or(src.posix);
         let saved = std::mem::replace(&mut self.posix, mode);
         match shared {
-            Some(st) => self.run_source(text, prefix, src.nesting + 1, chain, io, st),
+            Some(st) => self.run_source(text, prefix, src.nesting.saturating_add(1), chain, io, st),
             None => {
                 let mut st = State::with_cwd(cwd.clone());
-                self.run_source(text, prefix, src.nesting + 1, chain, io, &mut st)
+                self.run_source(
+                    text,
+                    prefix,
+                    src.nesting.saturating_add(1),
+                    chain,
+                    io,
+                    &mut st,
+                )
             }
         }
         self.posix = saved;
@@ -1963,13 +1993,17 @@ impl<'o> Fl<'o> {
         let (text, how) = match &io.stdin {
             Stdin::Inherit => return,
             Stdin::File(_) => {
-                self.out[idx].dynamic_exec = Some(Vec::new());
+                if let Some(x) = self.out.get_mut(idx) {
+                    x.dynamic_exec = Some(Vec::new());
+                }
                 return;
             }
             Stdin::Pipe { from } => match self.literal_output(*from) {
                 Some(t) => (t, format!("in text piped to `{prog}`")),
                 None => {
-                    self.out[idx].dynamic_exec = Some(vec![*from]);
+                    if let Some(x) = self.out.get_mut(idx) {
+                        x.dynamic_exec = Some(vec![*from]);
+                    }
                     return;
                 }
             },
@@ -1977,7 +2011,9 @@ impl<'o> Fl<'o> {
             Stdin::HereString(t) => (t.clone(), format!("in herestring fed to `{prog}`")),
         };
         if let Some(p) = &io.stdin_dyn {
-            self.out[idx].dynamic_exec = Some(p.clone());
+            if let Some(x) = self.out.get_mut(idx) {
+                x.dynamic_exec = Some(p.clone());
+            }
         }
         let io2 = Io {
             stdin: Stdin::Inherit,
@@ -2045,7 +2081,9 @@ impl<'o> Fl<'o> {
             crate::interp::CodeArgs::Code(flag, fields) => {
                 if fields.iter().any(|f| f.is_dynamic()) {
                     let p = fields.iter().flat_map(|f| f.producers.clone()).collect();
-                    self.out[idx].dynamic_exec = Some(p);
+                    if let Some(x) = self.out.get_mut(idx) {
+                        x.dynamic_exec = Some(p);
+                    }
                 }
                 let code = fields
                     .iter()
@@ -2096,7 +2134,7 @@ impl<'o> Fl<'o> {
         cwd: &Cwd,
     ) {
         let _ = idx;
-        if src.nesting + 1 > self.opts.limits.max_nesting {
+        if src.nesting.saturating_add(1) > self.opts.limits.max_nesting {
             self.problem(
                 format!(
                     "nested shells deeper than {} levels",
@@ -2130,7 +2168,7 @@ impl<'o> Fl<'o> {
                     let mut nsrc = Src {
                         prefix: format!("{origin}, "),
                         counter: 0,
-                        nesting: src.nesting + 1,
+                        nesting: src.nesting.saturating_add(1),
                         heredocs: Rc::new(Vec::new()),
                         chain: chain.clone(),
                         posix: src.posix,
@@ -2175,9 +2213,11 @@ impl<'o> Fl<'o> {
             return;
         };
         if dynamic {
-            self.out[idx].dynamic_exec = Some(Vec::new());
+            if let Some(x) = self.out.get_mut(idx) {
+                x.dynamic_exec = Some(Vec::new());
+            }
         }
-        if src.nesting + 1 > self.opts.limits.max_nesting {
+        if src.nesting.saturating_add(1) > self.opts.limits.max_nesting {
             self.problem(
                 format!(
                     "nested shells deeper than {} levels",
@@ -2199,7 +2239,7 @@ impl<'o> Fl<'o> {
         let mut nsrc = Src {
             prefix: format!("{}in `{label}` script, ", src.prefix),
             counter: 0,
-            nesting: src.nesting + 1,
+            nesting: src.nesting.saturating_add(1),
             heredocs: Rc::new(Vec::new()),
             chain: chain.clone(),
             posix: src.posix,
@@ -2243,7 +2283,7 @@ impl<'o> Fl<'o> {
                 continue;
             };
             let program = crate::windows::program_name(argv0);
-            let origin = format!("{}command {}", nsrc.prefix, k + 1);
+            let origin = format!("{}command {}", nsrc.prefix, k.saturating_add(1));
             let Some(i) = self.push_inv(
                 fields,
                 program.clone(),
@@ -2263,7 +2303,9 @@ impl<'o> Fl<'o> {
                 "iex" | "invoke-expression" if c.argv.len() == 1 && !c.piped => {
                     // `iex (iwr u).Content`: the code is what the rest of the statement yields
                     iex_subexpr.push((i, c.stmt, emitted.len()));
-                    self.out[i].dynamic_exec = Some(Vec::new());
+                    if let Some(x) = self.out.get_mut(i) {
+                        x.dynamic_exec = Some(Vec::new());
+                    }
                 }
                 "start-process" | "saps" | "start" => {
                     let words: Vec<crate::pwsh::PsWord> = c
@@ -2277,7 +2319,9 @@ impl<'o> Fl<'o> {
                         .collect();
                     if let Some(line) = crate::pwsh::start_process_line(&words) {
                         if c.dynamic.iter().any(|d| *d) {
-                            self.out[i].dynamic_exec = Some(Vec::new());
+                            if let Some(x) = self.out.get_mut(i) {
+                                x.dynamic_exec = Some(Vec::new());
+                            }
                         }
                         let mut ch = chain.clone();
                         ch.push("start-process".into());
@@ -2287,16 +2331,18 @@ impl<'o> Fl<'o> {
                 }
                 "iex" | "invoke-expression" => {
                     if c.argv.len() > 1 {
-                        let text = c.argv[1..].join(" ");
+                        let text = c.argv.get(1..).unwrap_or_default().join(" ");
                         let mut ch = chain.clone();
                         ch.push("powershell".into());
                         let a = vec!["powershell".to_string(), "-Command".into(), text];
                         self.windows(i, "powershell", &a, false, &io2, &mut nsrc, ch, cwd);
                     } else {
-                        self.out[i].dynamic_exec = Some(match io2.stdin {
-                            Stdin::Pipe { from } if c.piped => vec![from],
-                            _ => Vec::new(),
-                        });
+                        if let Some(o) = self.out.get_mut(i) {
+                            o.dynamic_exec = Some(match io2.stdin {
+                                Stdin::Pipe { from } if c.piped => vec![from],
+                                _ => Vec::new(),
+                            });
+                        }
                     }
                 }
                 "powershell" | "pwsh" | "cmd" => {
@@ -2498,7 +2544,7 @@ impl Fl<'_> {
                 self.program(body, &mut nsrc, st, io);
                 st.restore(m);
                 let after = self.out.len();
-                let lit = if after == before + 1 {
+                let lit = if after == before.saturating_add(1) {
                     self.literal_output(before)
                 } else {
                     None
@@ -2590,7 +2636,7 @@ fn brace_expand(w: &Word) -> Option<Vec<Vec<Tok<'_>>>> {
                         toks.push(Tok::Text(Cow::Borrowed(&s[start..i])));
                     }
                     toks.push(t);
-                    start = i + 1;
+                    start = i.saturating_add(1);
                 }
                 if start < s.len() {
                     toks.push(Tok::Text(Cow::Borrowed(&s[start..])));
@@ -2612,28 +2658,28 @@ fn brace_rec<'a>(toks: Vec<Tok<'a>>, out: &mut Vec<Vec<Tok<'a>>>, depth: usize) 
         return false;
     }
     // find the first `{` with a matching `}` and a top-level `,` (or a sequence)
-    for i in 0..toks.len() {
-        if !matches!(toks[i], Tok::Open) {
+    for (i, t) in toks.iter().enumerate() {
+        if !matches!(t, Tok::Open) {
             continue;
         }
         let mut d = 0usize;
         let mut commas = Vec::new();
         let mut close = None;
-        for (j, t) in toks.iter().enumerate().skip(i + 1) {
+        for (j, t) in toks.iter().enumerate().skip(i.saturating_add(1)) {
             match t {
-                Tok::Open => d += 1,
+                Tok::Open => d = d.saturating_add(1),
                 Tok::Close if d == 0 => {
                     close = Some(j);
                     break;
                 }
-                Tok::Close => d -= 1,
+                Tok::Close => d = d.saturating_sub(1),
                 Tok::Comma if d == 0 => commas.push(j),
                 _ => {}
             }
         }
         let Some(close) = close else { continue };
         let alts: Vec<Vec<Tok<'a>>> = if commas.is_empty() {
-            match seq_alts(&toks[i + 1..close]) {
+            match seq_alts(toks.get(i.saturating_add(1)..close).unwrap_or_default()) {
                 Some(v) => v
                     .into_iter()
                     .map(|s| vec![Tok::Text(Cow::Owned(s))])
@@ -2642,18 +2688,18 @@ fn brace_rec<'a>(toks: Vec<Tok<'a>>, out: &mut Vec<Vec<Tok<'a>>>, depth: usize) 
             }
         } else {
             let mut v = Vec::new();
-            let mut s = i + 1;
+            let mut s = i.saturating_add(1);
             for &c in commas.iter().chain(std::iter::once(&close)) {
-                v.push(toks[s..c].to_vec());
-                s = c + 1;
+                v.push(toks.get(s..c).unwrap_or_default().to_vec());
+                s = c.saturating_add(1);
             }
             v
         };
         for alt in alts {
-            let mut t = toks[..i].to_vec();
+            let mut t = toks.get(..i).unwrap_or_default().to_vec();
             t.extend(alt);
-            t.extend_from_slice(&toks[close + 1..]);
-            if !brace_rec(t, out, depth + 1) {
+            t.extend_from_slice(toks.get(close.saturating_add(1)..).unwrap_or_default());
+            if !brace_rec(t, out, depth.saturating_add(1)) {
                 return false;
             }
             if out.len() > MAX_BRACE {
@@ -2679,7 +2725,11 @@ fn seq_alts(inner: &[Tok]) -> Option<Vec<String>> {
         _ => return None,
     };
     if let (Ok(a), Ok(b)) = (first.parse::<i64>(), last.parse::<i64>()) {
-        let count = (a.abs_diff(b) / step).saturating_add(1);
+        let count = a
+            .abs_diff(b)
+            .checked_div(step)
+            .unwrap_or(0)
+            .saturating_add(1);
         if count > MAX_BRACE as u64 {
             return Some(vec![String::new(); MAX_BRACE.saturating_add(1)]);
         }
@@ -2742,7 +2792,7 @@ fn strip_prefix_field(f: &mut Field, n: usize) {
         match s {
             Seg::Lit(t, q) => {
                 if t.len() <= left {
-                    left -= t.len();
+                    left = left.saturating_sub(t.len());
                 } else {
                     let cut = (left..=t.len())
                         .find(|&i| t.is_char_boundary(i))
@@ -2814,22 +2864,27 @@ fn normalize(p: &str) -> String {
 fn echo_output(args: &[&str]) -> Option<String> {
     let mut newline = true;
     let mut i = 0;
-    while i < args.len() {
-        let a = args[i];
+    while let Some(&a) = args.get(i) {
         if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
         {
             if a.contains('n') {
                 newline = false;
             }
-            if a.contains('e') && args[i + 1..].iter().any(|x| x.contains('\\')) {
+            if a.contains('e')
+                && args
+                    .get(i.saturating_add(1)..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|x| x.contains('\\'))
+            {
                 return None;
             }
-            i += 1;
+            i = i.saturating_add(1);
         } else {
             break;
         }
     }
-    let mut s = args[i..].join(" ");
+    let mut s = args.get(i..).unwrap_or_default().join(" ");
     if newline {
         s.push('\n');
     }
@@ -2839,12 +2894,12 @@ fn echo_output(args: &[&str]) -> Option<String> {
 fn printf_output(args: &[&str]) -> Option<String> {
     let (fmt, mut rest) = args.split_first()?;
     if *fmt == "--" {
-        return printf_output(&args[1..]);
+        return printf_output(args.get(1..).unwrap_or_default());
     }
     let mut out = String::new();
-    let mut guard = 0;
+    let mut guard: i32 = 0;
     loop {
-        guard += 1;
+        guard = guard.saturating_add(1);
         let mut used = 0;
         let mut chars = fmt.chars().peekable();
         while let Some(c) = chars.next() {
@@ -2853,7 +2908,7 @@ fn printf_output(args: &[&str]) -> Option<String> {
                     '%' => out.push('%'),
                     's' => {
                         out.push_str(rest.get(used).copied().unwrap_or(""));
-                        used += 1;
+                        used = used.saturating_add(1);
                     }
                     _ => return None,
                 },
@@ -2869,7 +2924,7 @@ fn printf_output(args: &[&str]) -> Option<String> {
         if used == 0 || used >= rest.len() || guard > 64 {
             break;
         }
-        rest = &rest[used..];
+        rest = rest.get(used..).unwrap_or_default();
     }
     Some(out)
 }
@@ -3166,11 +3221,11 @@ pub(crate) fn skip_opts(
     stop: &dyn Fn(&str) -> bool,
 ) -> Option<usize> {
     while i < argv.len() {
-        let Some(v) = argv[i].static_str() else {
+        let Some(v) = argv.get(i).and_then(|f| f.static_str()) else {
             return Some(i);
         };
         if v == "--" {
-            return Some(i + 1);
+            return Some(i.saturating_add(1));
         }
         if let Some(long) = v.strip_prefix("--") {
             let _ = long;
@@ -3178,16 +3233,16 @@ pub(crate) fn skip_opts(
             if stop(name) {
                 return None;
             }
-            i += if !v.contains('=') && takes_value(name) {
+            i = i.saturating_add(if !v.contains('=') && takes_value(name) {
                 2
             } else {
                 1
-            };
+            });
             continue;
         }
         if v.starts_with('-') && v.len() > 1 {
             if takes_value(&v) {
-                i += 2;
+                i = i.saturating_add(2);
                 continue;
             }
             let mut next = false;
@@ -3199,11 +3254,11 @@ pub(crate) fn skip_opts(
                     return None;
                 }
                 if takes_value(&opt) {
-                    next = j + c.len_utf8() == body.len();
+                    next = j.saturating_add(c.len_utf8()) == body.len();
                     break;
                 }
             }
-            i += if next { 2 } else { 1 };
+            i = i.saturating_add(if next { 2 } else { 1 });
             continue;
         }
         return Some(i);
@@ -3218,10 +3273,10 @@ fn unwrap_env(
 ) -> Option<Vec<Field>> {
     let mut argv = argv.to_vec();
     let mut i = 1;
-    let mut guard = 0;
+    let mut guard: i32 = 0;
     while i < argv.len() && guard < 256 {
-        guard += 1;
-        let Some(v) = argv[i].static_value() else {
+        guard = guard.saturating_add(1);
+        let Some(v) = argv.get(i).and_then(|f| f.static_value()) else {
             break;
         };
         let split_at = |argv: &mut Vec<Field>, i: usize, s: Option<Field>, consumed: usize| {
@@ -3232,36 +3287,38 @@ fn unwrap_env(
                 Some(f) => vec![f],
                 None => Vec::new(),
             };
-            let end = (i + consumed).min(argv.len());
+            let end = i.saturating_add(consumed).min(argv.len());
             argv.splice(i..end, repl);
         };
         match v.as_str() {
             "--" => {
-                i += 1;
+                i = i.saturating_add(1);
                 break;
             }
-            "-i" | "-" | "-0" | "-v" | "--ignore-environment" | "--null" | "--debug" => i += 1,
-            "-u" | "--unset" => i += 2,
+            "-i" | "-" | "-0" | "-v" | "--ignore-environment" | "--null" | "--debug" => {
+                i = i.saturating_add(1)
+            }
+            "-u" | "--unset" => i = i.saturating_add(2),
             "-C" | "--chdir" => {
-                if let Some(d) = argv.get(i + 1) {
+                if let Some(d) = argv.get(i.saturating_add(1)) {
                     *cwd = match d.static_value() {
                         Some(d) => join_cwd(cwd, &d),
                         None => Cwd::Unknown,
                     };
                 }
-                i += 2;
+                i = i.saturating_add(2);
             }
             "-S" | "--split-string" => {
-                let s = argv.get(i + 1).cloned();
+                let s = argv.get(i.saturating_add(1)).cloned();
                 split_at(&mut argv, i, s, 2);
             }
             s if s.starts_with("--split-string=") => {
-                let mut f = argv[i].clone();
+                let mut f = argv.get(i).cloned().unwrap_or_default();
                 strip_prefix_field(&mut f, "--split-string=".len());
                 split_at(&mut argv, i, Some(f), 1);
             }
             s if s.starts_with("-S") => {
-                let mut f = argv[i].clone();
+                let mut f = argv.get(i).cloned().unwrap_or_default();
                 strip_prefix_field(&mut f, 2);
                 split_at(&mut argv, i, Some(f), 1);
             }
@@ -3272,14 +3329,14 @@ fn unwrap_env(
                     &s[2..]
                 };
                 *cwd = join_cwd(cwd, d);
-                i += 1;
+                i = i.saturating_add(1);
             }
-            s if s.starts_with('-') && s.len() > 1 => i += 1,
+            s if s.starts_with('-') && s.len() > 1 => i = i.saturating_add(1),
             s => {
                 if let Some((name, val)) = s.split_once('=') {
                     if is_name(name) {
                         assigns.push((name.to_string(), val.to_string()));
-                        i += 1;
+                        i = i.saturating_add(1);
                         continue;
                     }
                 }
@@ -3289,17 +3346,17 @@ fn unwrap_env(
     }
     // dynamic assignment-like args (`env X=$Y cmd`)
     while i < argv.len() {
-        let v = argv[i].value();
+        let v = argv.get(i).map(|f| f.value()).unwrap_or_default();
         match v.split_once('=') {
-            Some((name, val)) if is_name(name) && argv[i].is_dynamic() => {
+            Some((name, val)) if is_name(name) && argv.get(i).is_some_and(|f| f.is_dynamic()) => {
                 assigns.push((name.to_string(), val.to_string()));
-                i += 1;
+                i = i.saturating_add(1);
             }
             _ => break,
         }
     }
     if i < argv.len() {
-        Some(argv[i..].to_vec())
+        Some(argv.get(i..).unwrap_or_default().to_vec())
     } else {
         None
     }
@@ -3329,45 +3386,45 @@ fn unwrap_xargs(argv: &[Field]) -> Option<Vec<Field>> {
     let mut i = 1;
     let mut replace: Option<String> = None;
     while i < argv.len() {
-        let Some(v) = argv[i].static_value() else {
+        let Some(v) = argv.get(i).and_then(|f| f.static_value()) else {
             break;
         };
         if v == "--" {
-            i += 1;
+            i = i.saturating_add(1);
             break;
         }
         if v == "-I" {
-            replace = argv.get(i + 1).map(|f| f.value());
-            i += 2;
+            replace = argv.get(i.saturating_add(1)).map(|f| f.value());
+            i = i.saturating_add(2);
             continue;
         }
         if v == "-i" || v == "--replace" {
             replace = Some("{}".into());
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         if let Some(r) = v.strip_prefix("--replace=") {
             replace = Some(r.to_string());
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         if v.starts_with("-I") && v.len() > 2 {
             replace = Some(v[2..].to_string());
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         if v.starts_with("-i") && v.len() > 2 {
             replace = Some(v[2..].to_string());
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         if v.starts_with("--") {
-            i += if !v.contains('=') && takes(&v) { 2 } else { 1 };
+            i = i.saturating_add(if !v.contains('=') && takes(&v) { 2 } else { 1 });
             continue;
         }
         if v.starts_with('-') && v.len() > 1 {
             if takes(&v) {
-                i += 2;
+                i = i.saturating_add(2);
                 continue;
             }
             let mut next = false;
@@ -3375,17 +3432,17 @@ fn unwrap_xargs(argv: &[Field]) -> Option<Vec<Field>> {
             for (j, c) in body.char_indices() {
                 let opt = format!("-{c}");
                 if takes(&opt) {
-                    next = j + c.len_utf8() == body.len();
+                    next = j.saturating_add(c.len_utf8()) == body.len();
                     break;
                 }
             }
-            i += if next { 2 } else { 1 };
+            i = i.saturating_add(if next { 2 } else { 1 });
             continue;
         }
         break;
     }
     let mut cmd: Vec<Field> = if i < argv.len() {
-        argv[i..].to_vec()
+        argv.get(i..).unwrap_or_default().to_vec()
     } else {
         vec![Field::synth("echo")]
     };
@@ -3397,7 +3454,9 @@ fn unwrap_xargs(argv: &[Field]) -> Option<Vec<Field>> {
                 }
             }
             if cmd.first().is_some_and(|f| f.value().contains(&r)) {
-                cmd[0] = cmd[0].as_dynamic();
+                if let Some(f) = cmd.first_mut() {
+                    *f = f.as_dynamic();
+                }
             }
         }
         _ => cmd.push(Field::dynamic("$XARGS", Vec::new())),

@@ -55,13 +55,18 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
     if lang == Lang::Deno {
         // deno eval CODE / deno run - (stdin)
         while i < argv.len() {
-            let Some(v) = argv[i].static_value() else {
+            let Some(v) = argv.get(i).and_then(|f| f.static_value()) else {
                 return CodeArgs::None;
             };
             if v == "eval" {
-                let mut j = i + 1;
-                while j < argv.len() && argv[j].static_value().is_some_and(|v| v.starts_with('-')) {
-                    j += 1;
+                let mut j = i.saturating_add(1);
+                while j < argv.len()
+                    && argv
+                        .get(j)
+                        .and_then(|f| f.static_value())
+                        .is_some_and(|v| v.starts_with('-'))
+                {
+                    j = j.saturating_add(1);
                 }
                 return match argv.get(j) {
                     Some(f) => CodeArgs::Code("eval".into(), vec![f.clone()]),
@@ -69,28 +74,33 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                 };
             }
             if v == "-e" || v == "--eval" || v == "-p" || v == "--print" {
-                return match argv.get(i + 1) {
+                return match argv.get(i.saturating_add(1)) {
                     Some(f) => CodeArgs::Code(v, vec![f.clone()]),
                     None => CodeArgs::None,
                 };
             }
-            if v == "run" && argv.get(i + 1).and_then(|f| f.static_value()).as_deref() == Some("-")
+            if v == "run"
+                && argv
+                    .get(i.saturating_add(1))
+                    .and_then(|f| f.static_value())
+                    .as_deref()
+                    == Some("-")
             {
                 return CodeArgs::Stdin;
             }
             if !v.starts_with('-') {
                 return CodeArgs::None;
             }
-            i += 1;
+            i = i.saturating_add(1);
         }
         return CodeArgs::None;
     }
     while i < argv.len() {
-        let Some(v) = argv[i].static_value() else {
+        let Some(v) = argv.get(i).and_then(|f| f.static_value()) else {
             break;
         };
         if v == "--" {
-            i += 1;
+            i = i.saturating_add(1);
             break;
         }
         if v == "-" {
@@ -105,13 +115,13 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                     return CodeArgs::None;
                 }
                 if matches!(v.as_str(), "-W" | "-X" | "-Q") {
-                    i += 2;
+                    i = i.saturating_add(2);
                     continue;
                 }
                 if let Some(pos) = v[1..].find('c').filter(|_| !v.starts_with("--")) {
-                    let rest = &v[1 + pos + 1..];
+                    let rest = &v[pos.saturating_add(2)..];
                     if rest.is_empty() {
-                        return match argv.get(i + 1) {
+                        return match argv.get(i.saturating_add(1)) {
                             Some(f) => CodeArgs::Code("-c".into(), vec![f.clone()]),
                             None => CodeArgs::None,
                         };
@@ -121,7 +131,7 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
             }
             Lang::Node => {
                 if matches!(v.as_str(), "-e" | "--eval" | "-p" | "--print" | "-pe") {
-                    return match argv.get(i + 1) {
+                    return match argv.get(i.saturating_add(1)) {
                         Some(f) => CodeArgs::Code(v, vec![f.clone()]),
                         None => CodeArgs::None,
                     };
@@ -133,7 +143,7 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                     return CodeArgs::Code("--eval".into(), vec![Field::synth(c)]);
                 }
                 if matches!(v.as_str(), "-r" | "--require" | "--import" | "--loader") {
-                    i += 2;
+                    i = i.saturating_add(2);
                     continue;
                 }
             }
@@ -146,11 +156,11 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                 let is_code = !v.starts_with("--")
                     && (last == code_flag || (lang == Lang::Perl && last == 'E'));
                 if is_code {
-                    if let Some(f) = argv.get(i + 1) {
+                    if let Some(f) = argv.get(i.saturating_add(1)) {
                         flag = format!("-{code_flag}");
                         codes.push(f.clone());
                     }
-                    i += 2;
+                    i = i.saturating_add(2);
                     continue;
                 }
                 if lang == Lang::Php && v == "-f" {
@@ -159,13 +169,13 @@ pub(crate) fn code_args(lang: Lang, argv: &[Field]) -> CodeArgs {
                 if matches!(v.as_str(), "-I" | "-r" | "-d" | "-c" | "-C" | "-x" | "-S")
                     && lang == Lang::Ruby
                 {
-                    i += 2;
+                    i = i.saturating_add(2);
                     continue;
                 }
             }
             Lang::Deno => {}
         }
-        i += 1;
+        i = i.saturating_add(1);
     }
     if !codes.is_empty() {
         return CodeArgs::Code(flag, codes);
@@ -207,34 +217,39 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
     let hash_comment = matches!(lang, Lang::Python | Lang::Ruby | Lang::Perl | Lang::Php);
     let slash_comment = matches!(lang, Lang::Node | Lang::Deno | Lang::Php);
     while i < c.len() {
-        let ch = c[i];
+        let ch = crate::at(&c, i);
         if ch == '\n' || ch == ';' {
             out.push(if ch == '\n' { T::Nl } else { T::P(';') });
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         if ch.is_whitespace() {
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
-        if hash_comment && ch == '#' && !(lang == Lang::Perl && i > 0 && c[i - 1] == '$') {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
+        if hash_comment
+            && ch == '#'
+            && !(lang == Lang::Perl && i > 0 && crate::at(&c, i.saturating_sub(1)) == '$')
+        {
+            while i < c.len() && crate::at(&c, i) != '\n' {
+                i = i.saturating_add(1);
             }
             continue;
         }
-        if slash_comment && ch == '/' && c.get(i + 1) == Some(&'/') {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
+        if slash_comment && ch == '/' && c.get(i.saturating_add(1)) == Some(&'/') {
+            while i < c.len() && crate::at(&c, i) != '\n' {
+                i = i.saturating_add(1);
             }
             continue;
         }
-        if slash_comment && ch == '/' && c.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i < c.len() && !(c[i] == '*' && c.get(i + 1) == Some(&'/')) {
-                i += 1;
+        if slash_comment && ch == '/' && c.get(i.saturating_add(1)) == Some(&'*') {
+            i = i.saturating_add(2);
+            while i < c.len()
+                && !(crate::at(&c, i) == '*' && c.get(i.saturating_add(1)) == Some(&'/'))
+            {
+                i = i.saturating_add(1);
             }
-            i += 2;
+            i = i.saturating_add(2);
             continue;
         }
         if ch == '\'' || ch == '"' {
@@ -255,11 +270,11 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
         }
         if lang == Lang::Ruby
             && ch == '%'
-            && matches!(c.get(i + 1), Some('x' | 'q' | 'Q' | 'w'))
-            && c.get(i + 2).is_some_and(|d| is_delim(*d))
+            && matches!(c.get(i.saturating_add(1)), Some('x' | 'q' | 'Q' | 'w'))
+            && c.get(i.saturating_add(2)).is_some_and(|d| is_delim(*d))
         {
-            let kind = c[i + 1];
-            let (s, n) = lex_delimited(&c, i + 2);
+            let kind = crate::at(&c, i.saturating_add(1));
+            let (s, n) = lex_delimited(&c, i.saturating_add(2));
             let lit = !s.contains("#{");
             match kind {
                 'x' => out.push(T::Sh(s, lit, "%x")),
@@ -271,13 +286,15 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
         }
         if ch.is_alphabetic() || ch == '_' || ch == '$' || ch == '@' {
             let s0 = i;
-            i += 1;
+            i = i.saturating_add(1);
             while i < c.len()
-                && (c[i].is_alphanumeric() || c[i] == '_' || (c[i] == '$' && lang != Lang::Perl))
+                && (crate::at(&c, i).is_alphanumeric()
+                    || crate::at(&c, i) == '_'
+                    || (crate::at(&c, i) == '$' && lang != Lang::Perl))
             {
-                i += 1;
+                i = i.saturating_add(1);
             }
-            let id: String = c[s0..i].iter().collect();
+            let id: String = c.get(s0..i).unwrap_or_default().iter().collect();
             // python string prefixes
             if lang == Lang::Python
                 && id.len() <= 2
@@ -291,8 +308,8 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
             }
             if lang == Lang::Perl && matches!(id.as_str(), "qx" | "q" | "qq" | "qw") {
                 let mut j = i;
-                while j < c.len() && c[j] == ' ' {
-                    j += 1;
+                while j < c.len() && crate::at(&c, j) == ' ' {
+                    j = j.saturating_add(1);
                 }
                 if c.get(j).is_some_and(|d| is_delim(*d)) {
                     let (s, n) = lex_delimited(&c, j);
@@ -310,7 +327,7 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
             continue;
         }
         out.push(T::P(ch));
-        i += 1;
+        i = i.saturating_add(1);
     }
     out
 }
@@ -323,7 +340,7 @@ fn is_delim(d: char) -> bool {
 }
 
 fn lex_delimited(c: &[char], start: usize) -> (String, usize) {
-    let open = c[start];
+    let open = crate::at(c, start);
     let close = match open {
         '(' => ')',
         '{' => '}',
@@ -331,40 +348,41 @@ fn lex_delimited(c: &[char], start: usize) -> (String, usize) {
         '<' => '>',
         d => d,
     };
-    let mut depth = 0;
+    let mut depth: i32 = 0;
     let mut s = String::new();
-    let mut i = start + 1;
+    let mut i = start.saturating_add(1);
     while i < c.len() {
-        let ch = c[i];
-        if ch == '\\' && i + 1 < c.len() {
-            s.push(c[i + 1]);
-            i += 2;
+        let ch = crate::at(c, i);
+        if ch == '\\' && i.saturating_add(1) < c.len() {
+            s.push(crate::at(c, i.saturating_add(1)));
+            i = i.saturating_add(2);
             continue;
         }
         if ch == close && depth == 0 {
-            return (s, i + 1);
+            return (s, i.saturating_add(1));
         }
         if open != close {
             if ch == open {
-                depth += 1;
+                depth = depth.saturating_add(1);
             } else if ch == close {
-                depth -= 1;
+                depth = depth.saturating_sub(1);
             }
         }
         s.push(ch);
-        i += 1;
+        i = i.saturating_add(1);
     }
     (s, i)
 }
 
 /// Returns (value, literal?, next index).
 fn lex_string(lang: Lang, c: &[char], start: usize, prefix: &str) -> (String, bool, usize) {
-    let q = c[start];
+    let q = crate::at(c, start);
     let raw = prefix.contains(['r', 'R']);
     let fstr = prefix.contains(['f', 'F']);
-    let triple =
-        lang == Lang::Python && c.get(start + 1) == Some(&q) && c.get(start + 2) == Some(&q);
-    let mut i = start + if triple { 3 } else { 1 };
+    let triple = lang == Lang::Python
+        && c.get(start.saturating_add(1)) == Some(&q)
+        && c.get(start.saturating_add(2)) == Some(&q);
+    let mut i = start.saturating_add(if triple { 3 } else { 1 });
     let mut s = String::new();
     let mut lit = true;
     let interpolating = match lang {
@@ -373,16 +391,19 @@ fn lex_string(lang: Lang, c: &[char], start: usize, prefix: &str) -> (String, bo
         Lang::Node | Lang::Deno => q == '`',
     };
     while i < c.len() {
-        let ch = c[i];
+        let ch = crate::at(c, i);
         if triple {
-            if ch == q && c.get(i + 1) == Some(&q) && c.get(i + 2) == Some(&q) {
-                return (s, lit, i + 3);
+            if ch == q
+                && c.get(i.saturating_add(1)) == Some(&q)
+                && c.get(i.saturating_add(2)) == Some(&q)
+            {
+                return (s, lit, i.saturating_add(3));
             }
         } else if ch == q {
-            return (s, lit, i + 1);
+            return (s, lit, i.saturating_add(1));
         }
-        if ch == '\\' && !raw && i + 1 < c.len() {
-            let e = c[i + 1];
+        if ch == '\\' && !raw && i.saturating_add(1) < c.len() {
+            let e = crate::at(c, i.saturating_add(1));
             let single_lit = q == '\'' && matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php);
             if single_lit && e != '\'' && e != '\\' {
                 s.push('\\');
@@ -402,11 +423,11 @@ fn lex_string(lang: Lang, c: &[char], start: usize, prefix: &str) -> (String, bo
                     _ => s.push(e),
                 }
             }
-            i += 2;
+            i = i.saturating_add(2);
             continue;
         }
         if interpolating {
-            let next = c.get(i + 1).copied();
+            let next = c.get(i.saturating_add(1)).copied();
             let interp = match lang {
                 Lang::Python => ch == '{' && next != Some('{'),
                 Lang::Ruby => ch == '#' && next == Some('{'),
@@ -421,7 +442,7 @@ fn lex_string(lang: Lang, c: &[char], start: usize, prefix: &str) -> (String, bo
             }
         }
         s.push(ch);
-        i += 1;
+        i = i.saturating_add(1);
     }
     // unterminated string: keep what we have, but it cannot be trusted
     (s, false, i)
@@ -643,7 +664,12 @@ fn perl_open(lang: Lang, args: &[Vec<T>]) -> Option<Kind> {
         };
         let m = mode.trim();
         if m == "-|" || m == "|-" {
-            let rest: Vec<ArgV> = args[2..].iter().map(|a| classify_arg(lang, a)).collect();
+            let rest: Vec<ArgV> = args
+                .get(2..)
+                .unwrap_or_default()
+                .iter()
+                .map(|a| classify_arg(lang, a))
+                .collect();
             return Some(match rest.as_slice() {
                 [ArgV::Lit(s)] => Kind::Shell(s.clone()),
                 _ => {
@@ -662,7 +688,7 @@ fn perl_open(lang: Lang, args: &[Vec<T>]) -> Option<Kind> {
                 }
             });
         }
-        let path = classify_arg(lang, &args[2]);
+        let path = classify_arg(lang, args.get(2).map_or(&[][..], |a| a.as_slice()));
         let write = m.starts_with('>') || m.starts_with('+');
         return file_access(write, m.starts_with(">>"), path);
     }
@@ -869,13 +895,15 @@ fn home_of(_lang: Lang, toks: &[T]) -> Option<String> {
             _ => None,
         })
         .collect();
-    if ids.contains(&"expanduser") && strs.len() == 1 && strs[0].starts_with('~') {
-        // only if nothing else is concatenated
-        if !toks
-            .iter()
-            .any(|t| matches!(t, T::P('+') | T::P('/') | T::P('%')))
-        {
-            return Some(strs[0].to_string());
+    if let (true, [only]) = (ids.contains(&"expanduser"), strs.as_slice()) {
+        if only.starts_with('~') {
+            // only if nothing else is concatenated
+            if !toks
+                .iter()
+                .any(|t| matches!(t, T::P('+') | T::P('/') | T::P('%')))
+            {
+                return Some((*only).to_string());
+            }
         }
     }
     let only = |allowed: &[&str]| ids.iter().all(|i| allowed.contains(i));
@@ -903,8 +931,8 @@ fn split_commas(toks: &[T]) -> Vec<Vec<T>> {
     let mut depth = 0i32;
     for t in toks {
         match t {
-            T::P('(' | '[' | '{') => depth += 1,
-            T::P(')' | ']' | '}') => depth -= 1,
+            T::P('(' | '[' | '{') => depth = depth.saturating_add(1),
+            T::P(')' | ']' | '}') => depth = depth.saturating_sub(1),
             T::P(',') if depth == 0 => {
                 out.push(Vec::new());
                 continue;
@@ -924,9 +952,7 @@ fn split_commas(toks: &[T]) -> Vec<Vec<T>> {
 fn has_flag(args: &[Vec<T>], key: &str) -> bool {
     args.iter().any(|a| {
         a.windows(3).any(|w| {
-            matches!(&w[0], T::Id(k) if k == key)
-                && matches!(w[1], T::P('=') | T::P(':'))
-                && matches!(&w[2], T::Id(v) if v == "True" || v == "true")
+            matches!(w, [T::Id(k), T::P('=' | ':'), T::Id(v)] if k == key && (v == "True" || v == "true"))
         })
     })
 }
@@ -937,7 +963,8 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
     let mut out = Vec::new();
     let mut k = 0;
     while k < toks.len() && out.len() < 1000 {
-        match &toks[k] {
+        let Some(tok) = toks.get(k) else { break };
+        match tok {
             T::Sh(s, lit, how) => {
                 out.push(Extract {
                     callee: (*how).to_string(),
@@ -954,24 +981,27 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
                 let mut loaded: Option<String> = None;
                 let mut j = k;
                 loop {
-                    if j >= 2 && toks[j - 1] == T::P('.') {
-                        match &toks[j - 2] {
-                            T::Id(q) => {
+                    if j >= 2 && toks.get(j.saturating_sub(1)) == Some(&T::P('.')) {
+                        match toks.get(j.saturating_sub(2)) {
+                            Some(T::Id(q)) => {
                                 qual.push(q.clone());
-                                j -= 2;
+                                j = j.saturating_sub(2);
                                 continue;
                             }
                             // `require('fs').rmSync`, `__import__('os').system`
-                            T::P(')') => {
+                            Some(T::P(')')) => {
                                 loaded = import_call_before(&toks, j.saturating_sub(2));
                                 qual.push(")".into());
                             }
                             _ => {}
                         }
-                    } else if j >= 3 && toks[j - 1] == T::P(':') && toks[j - 2] == T::P(':') {
-                        if let T::Id(q) = &toks[j - 3] {
+                    } else if j >= 3
+                        && toks.get(j.saturating_sub(1)) == Some(&T::P(':'))
+                        && toks.get(j.saturating_sub(2)) == Some(&T::P(':'))
+                    {
+                        if let Some(T::Id(q)) = toks.get(j.saturating_sub(3)) {
                             qual.push(q.clone());
-                            j -= 3;
+                            j = j.saturating_sub(3);
                             continue;
                         }
                     }
@@ -992,24 +1022,24 @@ pub(crate) fn scan(lang: Lang, code: &str) -> Vec<Extract> {
                 let name = &name;
                 if let Some((ex, next)) = path_method(lang, &toks, k, name) {
                     out.extend(ex);
-                    k = next.max(k + 1);
+                    k = next.max(k.saturating_add(1));
                     continue;
                 }
                 let qual_s = qual.join(".");
                 if let Some(call) = classify(lang, name, &qual_s, code) {
-                    if let Some((args, next)) = call_args(lang, &toks, k + 1) {
+                    if let Some((args, next)) = call_args(lang, &toks, k.saturating_add(1)) {
                         let callee = shown;
                         if let Some(kind) = interpret(lang, call, &args) {
                             out.push(Extract { callee, kind });
                         }
-                        k = next.max(k + 1);
+                        k = next.max(k.saturating_add(1));
                         continue;
                     }
                 }
             }
             _ => {}
         }
-        k += 1;
+        k = k.saturating_add(1);
     }
     out
 }
@@ -1404,19 +1434,20 @@ fn path_method(lang: Lang, toks: &[T], k: usize, name: &str) -> Option<(Option<E
             "write_text" | "write_bytes" | "read_text" | "read_bytes" | "open"
         )
         || k < 3
-        || toks[k - 1] != T::P('.')
-        || toks[k - 2] != T::P(')')
+        || toks.get(k.saturating_sub(1)) != Some(&T::P('.'))
+        || toks.get(k.saturating_sub(2)) != Some(&T::P(')'))
     {
         return None;
     }
     // matching `(` of the receiver call
     let mut depth = 0i32;
-    let mut o = k - 2;
+    let mut o = k.saturating_sub(2);
     loop {
-        match toks[o] {
-            T::P(')' | ']' | '}') => depth += 1,
-            T::P('(' | '[' | '{') => {
-                depth -= 1;
+        match toks.get(o) {
+            None => return None,
+            Some(T::P(')' | ']' | '}')) => depth = depth.saturating_add(1),
+            Some(T::P('(' | '[' | '{')) => {
+                depth = depth.saturating_sub(1);
                 if depth == 0 {
                     break;
                 }
@@ -1426,13 +1457,16 @@ fn path_method(lang: Lang, toks: &[T], k: usize, name: &str) -> Option<(Option<E
         if o == 0 {
             return None;
         }
-        o -= 1;
+        o = o.saturating_sub(1);
     }
     let ctor = match toks.get(o.checked_sub(1)?) {
         Some(T::Id(c)) if matches!(c.as_str(), "Path" | "PurePath" | "PosixPath") => c.clone(),
         _ => return None,
     };
-    let recv = split_commas(&toks[o + 1..k - 2]);
+    let recv = split_commas(
+        toks.get(o.saturating_add(1)..k.saturating_sub(2))
+            .unwrap_or_default(),
+    );
     let parts: Vec<ArgV> = recv.iter().map(|a| classify_arg(lang, a)).collect();
     let path = if !parts.is_empty() && parts.iter().all(|p| matches!(p, ArgV::Lit(_))) {
         let v: Vec<String> = parts
@@ -1446,7 +1480,7 @@ fn path_method(lang: Lang, toks: &[T], k: usize, name: &str) -> Option<(Option<E
     } else {
         ArgV::Other
     };
-    let (args, next) = call_args(lang, toks, k + 1)?;
+    let (args, next) = call_args(lang, toks, k.saturating_add(1))?;
     let kind = match name {
         "write_text" | "write_bytes" => file_access(true, false, path),
         "read_text" | "read_bytes" => file_access(false, false, path),
@@ -1471,26 +1505,34 @@ fn call_args(lang: Lang, toks: &[T], start: usize) -> Option<(Vec<Vec<T>>, usize
             let mut depth = 0i32;
             for (j, t) in toks.iter().enumerate().skip(start) {
                 match t {
-                    T::P('(' | '[' | '{') => depth += 1,
+                    T::P('(' | '[' | '{') => depth = depth.saturating_add(1),
                     T::P(')' | ']' | '}') => {
-                        depth -= 1;
+                        depth = depth.saturating_sub(1);
                         if depth == 0 {
-                            return Some((split_commas(&toks[start + 1..j]), j + 1));
+                            return Some((
+                                split_commas(
+                                    toks.get(start.saturating_add(1)..j).unwrap_or_default(),
+                                ),
+                                j.saturating_add(1),
+                            ));
                         }
                     }
                     _ => {}
                 }
             }
-            Some((split_commas(&toks[start + 1..]), toks.len()))
+            Some((
+                split_commas(toks.get(start.saturating_add(1)..).unwrap_or_default()),
+                toks.len(),
+            ))
         }
         Some(T::Str(..)) | Some(T::Id(_)) | Some(T::P('['))
             if matches!(lang, Lang::Perl | Lang::Ruby) =>
         {
             let mut j = start;
-            while j < toks.len() && !matches!(toks[j], T::P(';') | T::Nl) {
-                j += 1;
+            while j < toks.len() && !matches!(toks.get(j), Some(T::P(';') | T::Nl)) {
+                j = j.saturating_add(1);
             }
-            Some((split_commas(&toks[start..j]), j))
+            Some((split_commas(toks.get(start..j).unwrap_or_default()), j))
         }
         _ => None,
     }
@@ -1543,10 +1585,12 @@ fn interpret(lang: Lang, call: Call, args: &[Vec<T>]) -> Option<Kind> {
                     } else if let Some(a) = args.get(1) {
                         // Deno.Command("rm", { args: [...] })
                         if let Some(p) = a.iter().position(|t| *t == T::Id("args".into())) {
-                            let rest = &a[p + 1..];
+                            let rest = a.get(p.saturating_add(1)..).unwrap_or_default();
                             if let Some(s) = rest.iter().position(|t| *t == T::P('[')) {
                                 if let Some(e) = rest.iter().position(|t| *t == T::P(']')) {
-                                    if let ArgV::List(l) = classify_arg(lang, &rest[s..=e]) {
+                                    if let ArgV::List(l) =
+                                        classify_arg(lang, rest.get(s..=e).unwrap_or_default())
+                                    {
                                         v.extend(l);
                                     }
                                 }

@@ -8,6 +8,11 @@
 //!
 //! The crate performs no I/O, never reads the environment and knows nothing about policy.
 //! See `docs/shell.md` for the grammar subset and the list of constructs looked through.
+//!
+//! Input drives every index and count here, so arithmetic is checked or saturating and
+//! indexing goes through `.get()` (both lints are denied; tests may allow them).
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
 mod containers;
 mod flatten;
@@ -20,6 +25,13 @@ mod windows;
 
 #[cfg(test)]
 mod tests;
+
+/// The element at `i` of a scanned buffer (bytes or chars), or the default (`0`, `'\0'`)
+/// past its end: scanners read through this instead of indexing.
+#[inline]
+pub(crate) fn at<T: Copy + Default>(s: &[T], i: usize) -> T {
+    s.get(i).copied().unwrap_or_default()
+}
 #[cfg(test)]
 mod tests_exec;
 

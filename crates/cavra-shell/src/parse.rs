@@ -224,10 +224,13 @@ impl<'a> Parser<'a> {
         self.s.get(self.pos).copied()
     }
     fn peek_at(&self, off: usize) -> Option<u8> {
-        self.s.get(self.pos + off).copied()
+        self.s.get(self.pos.saturating_add(off)).copied()
     }
     fn starts(&self, t: &str) -> bool {
-        self.s[self.pos.min(self.s.len())..].starts_with(t.as_bytes())
+        self.s
+            .get(self.pos.min(self.s.len())..)
+            .unwrap_or_default()
+            .starts_with(t.as_bytes())
     }
     fn err(&self, reason: impl Into<String>) -> PErr {
         PErr {
@@ -247,17 +250,20 @@ impl<'a> Parser<'a> {
     }
     fn token_end(&self) -> usize {
         let mut e = self.pos;
-        while e < self.s.len() && !matches!(self.s[e], b' ' | b'\t' | b'\n') && e - self.pos < 16 {
-            e += 1;
+        while e < self.s.len()
+            && !matches!(crate::at(self.s, e), b' ' | b'\t' | b'\n')
+            && e.saturating_sub(self.pos) < 16
+        {
+            e = e.saturating_add(1);
         }
         while e < self.s.len() && !self.src.is_char_boundary(e) {
-            e += 1;
+            e = e.saturating_add(1);
         }
         e
     }
 
     fn enter(&mut self) -> R<()> {
-        self.depth += 1;
+        self.depth = self.depth.saturating_add(1);
         if self.depth > self.max_depth {
             return Err(self.err(format!("nesting deeper than {} levels", self.max_depth)));
         }
@@ -271,14 +277,14 @@ impl<'a> Parser<'a> {
     fn skip_blank(&mut self) {
         while let Some(b) = self.peek() {
             match b {
-                b' ' | b'\t' | b'\r' => self.pos += 1,
-                b'\\' if self.peek_at(1) == Some(b'\n') => self.pos += 2,
+                b' ' | b'\t' | b'\r' => self.pos = self.pos.saturating_add(1),
+                b'\\' if self.peek_at(1) == Some(b'\n') => self.pos = self.pos.saturating_add(2),
                 b'#' => {
                     while let Some(c) = self.peek() {
                         if c == b'\n' {
                             break;
                         }
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                 }
                 _ => break,
@@ -299,7 +305,7 @@ impl<'a> Parser<'a> {
 
     /// Consume a newline and read any pending heredoc bodies.
     fn newline(&mut self) {
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         if self.pending.is_empty() {
             return;
         }
@@ -310,7 +316,7 @@ impl<'a> Parser<'a> {
             while self.pos < self.s.len() {
                 let rest = &self.src[self.pos..];
                 let (line, next) = match rest.find('\n') {
-                    Some(i) => (&rest[..i], self.pos + i + 1),
+                    Some(i) => (&rest[..i], self.pos.saturating_add(i).saturating_add(1)),
                     None => (rest, self.s.len()),
                 };
                 let line = if p.strip {
@@ -370,7 +376,7 @@ impl<'a> Parser<'a> {
         self.starts(w)
             && self
                 .s
-                .get(self.pos + w.len())
+                .get(self.pos.saturating_add(w.len()))
                 .is_none_or(|&b| is_meta(b) || b == b'\r')
     }
 
@@ -397,11 +403,11 @@ impl<'a> Parser<'a> {
             let mut sep = false;
             match self.peek() {
                 Some(b';') if !matches!(self.peek_at(1), Some(b';') | Some(b'&')) => {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     sep = true;
                 }
                 Some(b'&') => {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     background = true;
                     sep = true;
                 }
@@ -430,7 +436,7 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_blank();
             if self.starts("&&") || self.starts("||") {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 self.skip_ws_nl();
                 v.push(self.parse_pipeline()?);
             } else {
@@ -444,17 +450,17 @@ impl<'a> Parser<'a> {
         self.skip_blank();
         loop {
             if self.at_word("!") {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 self.skip_blank();
                 continue;
             }
             if self.at_word("time") {
                 // keyword form only before a compound command / negation
                 let save = self.pos;
-                self.pos += 4;
+                self.pos = self.pos.saturating_add(4);
                 self.skip_blank();
                 if self.at_word("-p") {
-                    self.pos += 2;
+                    self.pos = self.pos.saturating_add(2);
                     self.skip_blank();
                 }
                 if matches!(self.peek(), Some(b'(')) || self.at_word("{") || self.at_word("!") {
@@ -468,9 +474,9 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_blank();
             if self.peek() == Some(b'|') && self.peek_at(1) != Some(b'|') {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 if self.peek() == Some(b'&') {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                 }
                 self.skip_ws_nl();
                 cmds.push(self.parse_command()?);
@@ -484,7 +490,7 @@ impl<'a> Parser<'a> {
     fn expect_word(&mut self, w: &str) -> R<()> {
         self.skip_ws_nl();
         if self.at_word(w) {
-            self.pos += w.len();
+            self.pos = self.pos.saturating_add(w.len());
             Ok(())
         } else if self.peek().is_none() {
             Err(self.err(format!("unexpected end of input, expected `{w}`")))
@@ -519,18 +525,18 @@ impl<'a> Parser<'a> {
                 }
             }
             Some(_) if self.at_word("{") => {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 let body = self.parse_list()?;
                 self.expect_word("}")?;
                 CmdKind::Group(body)
             }
             Some(_) if self.at_word("[[") => {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 CmdKind::Test(self.parse_test()?)
             }
             Some(_) if self.at_word("if") => self.parse_if()?,
             Some(_) if self.at_word("while") || self.at_word("until") => {
-                self.pos += 5; // `while` / `until`
+                self.pos = self.pos.saturating_add(5); // `while` / `until`
                 let cond = self.parse_list()?;
                 self.expect_word("do")?;
                 let body = self.parse_list()?;
@@ -540,7 +546,7 @@ impl<'a> Parser<'a> {
             Some(_) if self.at_word("for") || self.at_word("select") => self.parse_for()?,
             Some(_) if self.at_word("case") => self.parse_case()?,
             Some(_) if self.at_word("function") => {
-                self.pos += 8;
+                self.pos = self.pos.saturating_add(8);
                 self.skip_blank();
                 let w = self.parse_word(Mode::Normal)?;
                 let name = literal_text(&w).unwrap_or_default();
@@ -549,21 +555,21 @@ impl<'a> Parser<'a> {
                 }
                 self.skip_blank();
                 if self.starts("()") {
-                    self.pos += 2;
+                    self.pos = self.pos.saturating_add(2);
                 } else if self.peek() == Some(b'(') {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     self.skip_blank();
                     if self.peek() != Some(b')') {
                         return Err(self.err("expected `)` in function definition"));
                     }
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                 }
                 self.skip_ws_nl();
                 let body = self.parse_command()?;
                 CmdKind::Func(name, Box::new(body))
             }
             Some(_) if self.at_word("coproc") => {
-                self.pos += 6;
+                self.pos = self.pos.saturating_add(6);
                 self.skip_blank();
                 return self.parse_command_inner();
             }
@@ -577,13 +583,13 @@ impl<'a> Parser<'a> {
     }
 
     fn subshell(&mut self) -> R<CmdKind> {
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         let body = self.parse_list()?;
         self.skip_ws_nl();
         if self.peek() != Some(b')') {
             return Err(self.err("unterminated subshell `(`"));
         }
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         Ok(CmdKind::Subshell(body))
     }
 
@@ -601,7 +607,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_if(&mut self) -> R<CmdKind> {
-        self.pos += 2;
+        self.pos = self.pos.saturating_add(2);
         let mut arms = Vec::new();
         let mut els = None;
         loop {
@@ -611,11 +617,11 @@ impl<'a> Parser<'a> {
             arms.push((cond, body));
             self.skip_ws_nl();
             if self.at_word("elif") {
-                self.pos += 4;
+                self.pos = self.pos.saturating_add(4);
                 continue;
             }
             if self.at_word("else") {
-                self.pos += 4;
+                self.pos = self.pos.saturating_add(4);
                 els = Some(self.parse_list()?);
             }
             self.expect_word("fi")?;
@@ -626,7 +632,7 @@ impl<'a> Parser<'a> {
 
     fn parse_for(&mut self) -> R<CmdKind> {
         let select = !self.at_word("for");
-        self.pos += if select { 6 } else { 3 };
+        self.pos = self.pos.saturating_add(if select { 6 } else { 3 });
         self.skip_blank();
         if self.starts("((") {
             let w = self
@@ -634,7 +640,7 @@ impl<'a> Parser<'a> {
                 .ok_or_else(|| self.err("malformed `for ((...))`"))?;
             self.skip_blank();
             if self.peek() == Some(b';') {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
             }
             let body = self.loop_body()?;
             return Ok(CmdKind::ArithFor(w, body));
@@ -647,13 +653,13 @@ impl<'a> Parser<'a> {
         self.skip_ws_nl();
         let mut words = None;
         if self.at_word("in") {
-            self.pos += 2;
+            self.pos = self.pos.saturating_add(2);
             let mut ws = Vec::new();
             loop {
                 self.skip_blank();
                 match self.peek() {
                     Some(b';') => {
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                         break;
                     }
                     Some(b'\n') => {
@@ -667,7 +673,7 @@ impl<'a> Parser<'a> {
             }
             words = Some(ws);
         } else if self.peek() == Some(b';') {
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
         }
         let b0 = self.pos;
         let body = self.loop_body()?;
@@ -678,7 +684,7 @@ impl<'a> Parser<'a> {
     fn loop_body(&mut self) -> R<Program> {
         self.skip_ws_nl();
         if self.at_word("{") {
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
             let body = self.parse_list()?;
             self.expect_word("}")?;
             return Ok(body);
@@ -690,7 +696,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_case(&mut self) -> R<CmdKind> {
-        self.pos += 4;
+        self.pos = self.pos.saturating_add(4);
         self.skip_blank();
         let word = self.parse_word(Mode::Normal)?;
         self.expect_word("in")?;
@@ -698,25 +704,25 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_ws_nl();
             if self.at_word("esac") {
-                self.pos += 4;
+                self.pos = self.pos.saturating_add(4);
                 break;
             }
             if self.peek().is_none() {
                 return Err(self.err("unexpected end of input, expected `esac`"));
             }
             if self.peek() == Some(b'(') {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
             }
             let mut pats = Vec::new();
             loop {
                 self.skip_blank();
                 match self.peek() {
                     Some(b')') => {
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                         break;
                     }
                     Some(b'|') => {
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                     None => return Err(self.err("unexpected end of input in `case` pattern")),
                     Some(b) if is_meta(b) => return Err(self.unexpected(b)),
@@ -727,9 +733,9 @@ impl<'a> Parser<'a> {
             arms.push((pats, body));
             self.skip_ws_nl();
             if self.starts(";;&") {
-                self.pos += 3;
+                self.pos = self.pos.saturating_add(3);
             } else if self.starts(";;") || self.starts(";&") {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
             } else if !self.at_word("esac") {
                 if self.peek().is_none() {
                     return Err(self.err("unexpected end of input, expected `esac`"));
@@ -746,17 +752,19 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_ws_nl();
             if self.at_word("]]") {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 return Ok(words);
             }
             match self.peek() {
                 None => return Err(self.err("unterminated `[[`")),
-                Some(b'(' | b')' | b'<' | b'>' | b'!' | b'&' | b'|' | b';') => self.pos += 1,
+                Some(b'(' | b')' | b'<' | b'>' | b'!' | b'&' | b'|' | b';') => {
+                    self.pos = self.pos.saturating_add(1)
+                }
                 _ => {
                     let start = self.pos;
                     words.push(self.parse_word(Mode::Normal)?);
                     if self.pos == start {
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                 }
             }
@@ -765,12 +773,12 @@ impl<'a> Parser<'a> {
 
     fn at_redir(&self) -> bool {
         let mut i = self.pos;
-        while i < self.s.len() && self.s[i].is_ascii_digit() {
-            i += 1;
+        while i < self.s.len() && crate::at(self.s, i).is_ascii_digit() {
+            i = i.saturating_add(1);
         }
         match self.s.get(i) {
-            Some(b'<') | Some(b'>') => self.s.get(i + 1) != Some(&b'('),
-            Some(b'&') if i == self.pos => self.s.get(i + 1) == Some(&b'>'),
+            Some(b'<') | Some(b'>') => self.s.get(i.saturating_add(1)) != Some(&b'('),
+            Some(b'&') if i == self.pos => self.s.get(i.saturating_add(1)) == Some(&b'>'),
             _ => false,
         }
     }
@@ -778,7 +786,7 @@ impl<'a> Parser<'a> {
     fn parse_redir(&mut self) -> R<Redir> {
         let start = self.pos;
         while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
         }
         let fd = if self.pos > start {
             Some(
@@ -811,7 +819,7 @@ impl<'a> Parser<'a> {
             }
         }
         let (len, op, strip) = found.ok_or_else(|| self.err("malformed redirection"))?;
-        self.pos += len;
+        self.pos = self.pos.saturating_add(len);
         self.skip_blank();
         match self.peek() {
             None => return Err(self.err("missing redirection target")),
@@ -860,12 +868,12 @@ impl<'a> Parser<'a> {
             if b == b'(' {
                 if simple.words.len() == 1 && simple.assigns.is_empty() && redirs.is_empty() {
                     // function definition `name () compound`
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     self.skip_blank();
                     if self.peek() != Some(b')') {
                         return Err(self.err("expected `)` in function definition"));
                     }
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     self.skip_ws_nl();
                     let body = self.parse_command()?;
                     let name = simple.words.first().and_then(literal_text);
@@ -900,13 +908,13 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_array(&mut self) -> R<Vec<Word>> {
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         let mut v = Vec::new();
         loop {
             self.skip_ws_nl();
             match self.peek() {
                 Some(b')') => {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     return Ok(v);
                 }
                 None => return Err(self.err("unterminated array assignment `(`")),
@@ -921,13 +929,13 @@ impl<'a> Parser<'a> {
     /// case the caller re-parses it as nested subshells / a command substitution.
     fn try_arith(&mut self, skip: usize) -> R<Option<Word>> {
         let save = self.pos;
-        self.pos += skip;
+        self.pos = self.pos.saturating_add(skip);
         self.enter()?;
         let r = self.parse_word(Mode::Arith);
         self.leave();
         match r {
             Ok(w) if self.starts("))") && looks_arith(&w) => {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 Ok(Some(w))
             }
             Err(e) if e.reason.starts_with("nesting deeper") => Err(e),
@@ -957,7 +965,7 @@ impl<'a> Parser<'a> {
                         && self.peek_at(1) == Some(b'(')
                         && self.pos == start
                     {
-                        self.pos += 2;
+                        self.pos = self.pos.saturating_add(2);
                         self.enter()?;
                         let body = self.parse_list()?;
                         self.leave();
@@ -965,7 +973,7 @@ impl<'a> Parser<'a> {
                         if self.peek() != Some(b')') {
                             return Err(self.err("unterminated process substitution"));
                         }
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                         w.parts.push(Part::ProcSub {
                             out: b == b'>',
                             body,
@@ -977,12 +985,12 @@ impl<'a> Parser<'a> {
                 Mode::Brace if b == b'}' => break,
                 Mode::Arith => {
                     if b == b'(' {
-                        paren += 1;
+                        paren = paren.saturating_add(1);
                     } else if b == b')' {
                         if paren == 0 {
                             break;
                         }
-                        paren -= 1;
+                        paren = paren.saturating_sub(1);
                     }
                 }
                 _ => {}
@@ -991,12 +999,13 @@ impl<'a> Parser<'a> {
                 b'\'' if mode != Mode::Heredoc && mode != Mode::Arith => {
                     flush!();
                     let s0 = self.pos;
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     match self.src[self.pos..].find('\'') {
                         Some(i) => {
-                            w.parts
-                                .push(Part::Quoted(self.src[self.pos..self.pos + i].to_string()));
-                            self.pos += i + 1;
+                            w.parts.push(Part::Quoted(
+                                self.src[self.pos..self.pos.saturating_add(i)].to_string(),
+                            ));
+                            self.pos = self.pos.saturating_add(i.saturating_add(1));
                             w.quoted = true;
                         }
                         None => {
@@ -1011,21 +1020,25 @@ impl<'a> Parser<'a> {
                     w.quoted = true;
                 }
                 b'\\' => match self.peek_at(1) {
-                    Some(b'\n') => self.pos += 2,
+                    Some(b'\n') => self.pos = self.pos.saturating_add(2),
                     None => {
                         lit.push('\\');
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                     Some(c) => {
                         if mode == Mode::Heredoc && !matches!(c, b'$' | b'`' | b'\\') {
                             lit.push('\\');
-                            self.pos += 1;
+                            self.pos = self.pos.saturating_add(1);
                             continue;
                         }
                         flush!();
                         let n = utf8_len(c);
-                        let end = (self.pos + 1 + n).min(self.s.len());
-                        let ch = self.src.get(self.pos + 1..end).unwrap_or("");
+                        let end = self
+                            .pos
+                            .saturating_add(1)
+                            .saturating_add(n)
+                            .min(self.s.len());
+                        let ch = self.src.get(self.pos.saturating_add(1)..end).unwrap_or("");
                         w.parts.push(Part::Quoted(ch.to_string()));
                         w.quoted = true;
                         self.pos = end;
@@ -1044,26 +1057,28 @@ impl<'a> Parser<'a> {
                     });
                 }
                 b'~' if self.pos == start && mode == Mode::Normal => {
-                    let mut e = self.pos + 1;
+                    let mut e = self.pos.saturating_add(1);
                     while e < self.s.len()
-                        && (is_name_char(self.s[e]) || matches!(self.s[e], b'.' | b'-' | b'+'))
+                        && (is_name_char(crate::at(self.s, e))
+                            || matches!(crate::at(self.s, e), b'.' | b'-' | b'+'))
                     {
-                        e += 1;
+                        e = e.saturating_add(1);
                     }
                     let next = self.s.get(e).copied();
                     if next.is_none_or(|c| c == b'/' || is_meta(c)) {
-                        w.parts
-                            .push(Part::Tilde(self.src[self.pos + 1..e].to_string()));
+                        w.parts.push(Part::Tilde(
+                            self.src[self.pos.saturating_add(1)..e].to_string(),
+                        ));
                         self.pos = e;
                     } else {
                         lit.push('~');
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                 }
                 _ => {
                     // run of plain bytes
                     let s0 = self.pos;
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     while let Some(c) = self.peek() {
                         if matches!(c, b'\'' | b'"' | b'\\' | b'$' | b'`')
                             || (mode == Mode::Normal && is_meta(c))
@@ -1072,7 +1087,7 @@ impl<'a> Parser<'a> {
                         {
                             break;
                         }
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                     lit.push_str(&self.src[s0..self.pos]);
                 }
@@ -1084,7 +1099,7 @@ impl<'a> Parser<'a> {
 
     fn parse_dq(&mut self, w: &mut Word) -> R<()> {
         let s0 = self.pos;
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         let mut lit = String::new();
         loop {
             let Some(b) = self.peek() else {
@@ -1093,18 +1108,18 @@ impl<'a> Parser<'a> {
             };
             match b {
                 b'"' => {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     break;
                 }
                 b'\\' => match self.peek_at(1) {
-                    Some(b'\n') => self.pos += 2,
+                    Some(b'\n') => self.pos = self.pos.saturating_add(2),
                     Some(c @ (b'$' | b'`' | b'"' | b'\\')) => {
                         lit.push(c as char);
-                        self.pos += 2;
+                        self.pos = self.pos.saturating_add(2);
                     }
                     _ => {
                         lit.push('\\');
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                 },
                 b'$' => {
@@ -1122,12 +1137,12 @@ impl<'a> Parser<'a> {
                 }
                 _ => {
                     let s1 = self.pos;
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     while let Some(c) = self.peek() {
                         if matches!(c, b'"' | b'\\' | b'$' | b'`') {
                             break;
                         }
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                     lit.push_str(&self.src[s1..self.pos]);
                 }
@@ -1140,7 +1155,7 @@ impl<'a> Parser<'a> {
 
     fn parse_backtick(&mut self, in_dq: bool) -> R<Program> {
         let s0 = self.pos;
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         let mut inner = String::new();
         loop {
             let Some(b) = self.peek() else {
@@ -1149,31 +1164,31 @@ impl<'a> Parser<'a> {
             };
             match b {
                 b'`' => {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     break;
                 }
                 b'\\' => match self.peek_at(1) {
                     Some(c @ (b'$' | b'`' | b'\\')) => {
                         inner.push(c as char);
-                        self.pos += 2;
+                        self.pos = self.pos.saturating_add(2);
                     }
                     Some(b'"') if in_dq => {
                         inner.push('"');
-                        self.pos += 2;
+                        self.pos = self.pos.saturating_add(2);
                     }
                     _ => {
                         inner.push('\\');
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                 },
                 _ => {
                     let s1 = self.pos;
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     while let Some(c) = self.peek() {
                         if matches!(c, b'`' | b'\\') {
                             break;
                         }
-                        self.pos += 1;
+                        self.pos = self.pos.saturating_add(1);
                     }
                     inner.push_str(&self.src[s1..self.pos]);
                 }
@@ -1212,7 +1227,7 @@ impl<'a> Parser<'a> {
                         return Ok(());
                     }
                 }
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 self.enter()?;
                 let body = self.parse_list()?;
                 self.leave();
@@ -1221,34 +1236,36 @@ impl<'a> Parser<'a> {
                     self.pos = s0;
                     return Err(self.err("unterminated command substitution `$(`"));
                 }
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 w.parts.push(Part::CmdSub {
                     body,
                     quoted: in_dq,
                 });
             }
             Some(b'{') => {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 let mut prefix_op = false;
                 if matches!(self.peek(), Some(b'#' | b'!'))
                     && !matches!(self.peek_at(1), Some(b'}'))
                 {
                     prefix_op = true;
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                 }
                 let n0 = self.pos;
                 match self.peek() {
                     Some(c) if is_name_start(c) => {
                         while self.peek().is_some_and(is_name_char) {
-                            self.pos += 1;
+                            self.pos = self.pos.saturating_add(1);
                         }
                     }
                     Some(c) if c.is_ascii_digit() => {
                         while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                            self.pos += 1;
+                            self.pos = self.pos.saturating_add(1);
                         }
                     }
-                    Some(b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') => self.pos += 1,
+                    Some(b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') => {
+                        self.pos = self.pos.saturating_add(1)
+                    }
                     _ => {}
                 }
                 let name = self.src[n0..self.pos].to_string();
@@ -1257,7 +1274,7 @@ impl<'a> Parser<'a> {
                     return Err(self.err("bad substitution `${`"));
                 }
                 if self.peek() == Some(b'}') {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     w.parts.push(Part::Param {
                         name,
                         op: prefix_op,
@@ -1274,7 +1291,7 @@ impl<'a> Parser<'a> {
                     self.pos = s0;
                     return Err(self.err("unterminated parameter expansion `${`"));
                 }
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 w.parts.push(Part::Param {
                     name,
                     op: true,
@@ -1283,14 +1300,14 @@ impl<'a> Parser<'a> {
                 });
             }
             Some(b'\'') if !in_dq && mode != Mode::Heredoc => {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 let mut bytes = Vec::new();
                 loop {
                     let Some(b) = self.peek() else {
                         self.pos = s0;
                         return Err(self.err("unterminated ANSI-C quote `$'`"));
                     };
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     match b {
                         b'\'' => break,
                         b'\\' => self.ansi_escape(&mut bytes),
@@ -1302,15 +1319,15 @@ impl<'a> Parser<'a> {
                 w.quoted = true;
             }
             Some(b'"') if !in_dq && mode != Mode::Heredoc => {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 self.parse_dq(w)?;
                 w.quoted = true;
             }
             Some(c) if is_name_start(c) => {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 let n0 = self.pos;
                 while self.peek().is_some_and(is_name_char) {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                 }
                 w.parts.push(Part::Param {
                     name: self.src[n0..self.pos].to_string(),
@@ -1323,7 +1340,7 @@ impl<'a> Parser<'a> {
                 if c.is_ascii_digit()
                     || matches!(c, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') =>
             {
-                self.pos += 2;
+                self.pos = self.pos.saturating_add(2);
                 w.parts.push(Part::Param {
                     name: (c as char).to_string(),
                     op: false,
@@ -1332,7 +1349,7 @@ impl<'a> Parser<'a> {
                 });
             }
             _ => {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
                 w.parts.push(if in_dq {
                     Part::Quoted("$".into())
                 } else {
@@ -1348,7 +1365,7 @@ impl<'a> Parser<'a> {
             out.push(b'\\');
             return;
         };
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         match c {
             b'a' => out.push(7),
             b'b' => out.push(8),
@@ -1360,12 +1377,14 @@ impl<'a> Parser<'a> {
             b'v' => out.push(11),
             b'\\' | b'\'' | b'"' | b'?' => out.push(c),
             b'0'..=b'7' => {
-                let mut v = u32::from(c - b'0');
+                let mut v = u32::from(c.saturating_sub(b'0'));
                 for _ in 0..2 {
                     match self.peek() {
                         Some(d @ b'0'..=b'7') => {
-                            v = v * 8 + u32::from(d - b'0');
-                            self.pos += 1;
+                            v = v
+                                .saturating_mul(8)
+                                .saturating_add(u32::from(d.saturating_sub(b'0')));
+                            self.pos = self.pos.saturating_add(1);
                         }
                         _ => break,
                     }
@@ -1379,13 +1398,13 @@ impl<'a> Parser<'a> {
                     _ => 8,
                 };
                 let mut v: u32 = 0;
-                let mut n = 0;
+                let mut n: i32 = 0;
                 while n < max {
                     match self.peek().and_then(|d| (d as char).to_digit(16)) {
                         Some(d) => {
                             v = v.wrapping_mul(16).wrapping_add(d);
-                            self.pos += 1;
-                            n += 1;
+                            self.pos = self.pos.saturating_add(1);
+                            n = n.saturating_add(1);
                         }
                         None => break,
                     }
@@ -1403,7 +1422,7 @@ impl<'a> Parser<'a> {
             }
             b'c' => {
                 if let Some(d) = self.peek() {
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     out.push(d & 0x1f);
                 }
             }
@@ -1411,9 +1430,9 @@ impl<'a> Parser<'a> {
                 out.push(b'\\');
                 // copy the whole (possibly multi-byte) character
                 let n = utf8_len(c);
-                let start = self.pos - 1;
-                let end = (start + n).min(self.s.len());
-                out.extend_from_slice(&self.s[start..end]);
+                let start = self.pos.saturating_sub(1);
+                let end = start.saturating_add(n).min(self.s.len());
+                out.extend_from_slice(self.s.get(start..end).unwrap_or_default());
                 self.pos = end;
             }
         }
@@ -1438,15 +1457,17 @@ fn looks_arith(w: &Word) -> bool {
                 let b = s.as_bytes();
                 let mut i = 0;
                 while i < b.len() {
-                    let c = b[i];
+                    let c = crate::at(b, i);
                     if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
                         if prev_operand {
                             return false;
                         }
                         while i < b.len()
-                            && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80)
+                            && (crate::at(b, i).is_ascii_alphanumeric()
+                                || crate::at(b, i) == b'_'
+                                || crate::at(b, i) >= 0x80)
                         {
-                            i += 1;
+                            i = i.saturating_add(1);
                         }
                         prev_operand = true;
                         continue;
@@ -1460,7 +1481,7 @@ fn looks_arith(w: &Word) -> bool {
                         b';' => prev_operand = false,
                         _ => return false,
                     }
-                    i += 1;
+                    i = i.saturating_add(1);
                 }
             }
             _ => {
@@ -1514,25 +1535,25 @@ fn literal_text_any(w: &Word) -> String {
 /// return (end of NAME, start of the value).
 pub(crate) fn assignment_prefix(s: &str) -> Option<(usize, usize)> {
     let b = s.as_bytes();
-    if b.is_empty() || !is_name_start(b[0]) {
+    if b.is_empty() || !is_name_start(crate::at(b, 0)) {
         return None;
     }
     let mut i = 1;
-    while i < b.len() && is_name_char(b[i]) {
-        i += 1;
+    while i < b.len() && is_name_char(crate::at(b, i)) {
+        i = i.saturating_add(1);
     }
     let name_end = i;
-    if i < b.len() && b[i] == b'[' {
+    if i < b.len() && crate::at(b, i) == b'[' {
         let close = s[i..].find(']')?;
-        i += close + 1;
+        i = i.saturating_add(close.saturating_add(1));
     }
-    if i < b.len() && b[i] == b'+' {
-        i += 1;
+    if i < b.len() && crate::at(b, i) == b'+' {
+        i = i.saturating_add(1);
     }
-    if i >= b.len() || b[i] != b'=' {
+    if i >= b.len() || crate::at(b, i) != b'=' {
         return None;
     }
-    Some((name_end, i + 1))
+    Some((name_end, i.saturating_add(1)))
 }
 
 /// Split `NAME=value` / `NAME+=value` / `NAME[i]=value` into name and value word.
@@ -1541,9 +1562,9 @@ fn split_assignment(w: &Word) -> Option<(String, Word)> {
         return None;
     };
     let (name_end, vstart) = assignment_prefix(first)?;
-    let i = vstart - 1;
+    let i = vstart.saturating_sub(1);
     let name = first[..name_end].to_string();
-    let rest = &first[i + 1..];
+    let rest = &first[i.saturating_add(1)..];
     let mut parts = Vec::with_capacity(w.parts.len());
     if !rest.is_empty() {
         if let Some(user_path) = rest.strip_prefix('~') {
@@ -1567,7 +1588,7 @@ fn split_assignment(w: &Word) -> Option<(String, Word)> {
             parts.push(Part::Lit(rest.to_string()));
         }
     }
-    parts.extend(w.parts[1..].iter().cloned());
+    parts.extend(w.parts.get(1..).unwrap_or_default().iter().cloned());
     Some((
         name,
         Word {

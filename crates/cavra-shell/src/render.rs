@@ -87,7 +87,7 @@ fn render_segs(f: &Field, value: &str, out: &mut String) {
                         .find(|c: char| {
                             !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
                         })
-                        .map_or(rest.len(), |j| j + 1);
+                        .map_or(rest.len(), |j| j.saturating_add(1));
                     let after = &rest[end..];
                     let after_all = value.get(end..).unwrap_or("");
                     if after_all.is_empty() || after_all.starts_with('/') {
@@ -118,7 +118,7 @@ fn render_segs(f: &Field, value: &str, out: &mut String) {
                 if let Some(name) = src.strip_prefix('$').filter(|n| {
                     !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
                 }) {
-                    let next_is_name = f.segs.get(i + 1).is_some_and(|s| match s {
+                    let next_is_name = f.segs.get(i.saturating_add(1)).is_some_and(|s| match s {
                         Seg::Lit(t, _) => t
                             .bytes()
                             .next()

@@ -34,12 +34,15 @@ pub(crate) fn script_of(kind: &str, argv: &[String]) -> Option<(String, String)>
         for (i, a) in argv.iter().enumerate().skip(1) {
             let l = a.to_ascii_lowercase();
             if l == "/c" || l == "/k" || l == "/r" {
-                let s = argv[i + 1..].join(" ");
+                let s = argv
+                    .get(i.saturating_add(1)..)
+                    .unwrap_or_default()
+                    .join(" ");
                 return Some((strip_outer_quotes(&s), format!("cmd {}", l)));
             }
             if (l.starts_with("/c") || l.starts_with("/k")) && l.len() > 2 && !l.contains(':') {
                 let mut s = a[2..].to_string();
-                for x in &argv[i + 1..] {
+                for x in argv.get(i.saturating_add(1)..).unwrap_or_default() {
                     s.push(' ');
                     s.push_str(x);
                 }
@@ -49,18 +52,20 @@ pub(crate) fn script_of(kind: &str, argv: &[String]) -> Option<(String, String)>
         return None;
     }
     let mut i = 1;
-    while i < argv.len() {
-        let a = &argv[i];
+    while let Some(a) = argv.get(i) {
         let l = a.to_ascii_lowercase();
         let l = l.trim_start_matches('/');
         let l = l.trim_start_matches('-');
         if a.starts_with('-') || a.starts_with('/') {
             if !l.is_empty() && "command".starts_with(l) {
-                let s = argv[i + 1..].join(" ");
+                let s = argv
+                    .get(i.saturating_add(1)..)
+                    .unwrap_or_default()
+                    .join(" ");
                 return Some((s, "powershell -Command".into()));
             }
             if !l.is_empty() && ("encodedcommand".starts_with(l) || l == "ec" || l == "enc") {
-                let b64 = argv.get(i + 1)?;
+                let b64 = argv.get(i.saturating_add(1))?;
                 let s = decode_utf16_b64(b64)?;
                 return Some((s, "powershell -EncodedCommand".into()));
             }
@@ -84,11 +89,11 @@ pub(crate) fn script_of(kind: &str, argv: &[String]) -> Option<(String, String)>
                 "wd",
                 "settingsfile",
             ];
-            i += if takes.contains(&l) { 2 } else { 1 };
+            i = i.saturating_add(if takes.contains(&l) { 2 } else { 1 });
             continue;
         }
         // a bare argument is the command (Windows PowerShell default)
-        let s = argv[i..].join(" ");
+        let s = argv.get(i..).unwrap_or_default().join(" ");
         return Some((s, "powershell -Command".into()));
     }
     None
@@ -97,7 +102,7 @@ pub(crate) fn script_of(kind: &str, argv: &[String]) -> Option<(String, String)>
 fn strip_outer_quotes(s: &str) -> String {
     let t = s.trim();
     if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
-        t[1..t.len() - 1].to_string()
+        t[1..t.len().saturating_sub(1)].to_string()
     } else {
         t.to_string()
     }
@@ -105,9 +110,9 @@ fn strip_outer_quotes(s: &str) -> String {
 
 fn b64_val(c: u8) -> Option<u32> {
     Some(match c {
-        b'A'..=b'Z' => u32::from(c - b'A'),
-        b'a'..=b'z' => u32::from(c - b'a') + 26,
-        b'0'..=b'9' => u32::from(c - b'0') + 52,
+        b'A'..=b'Z' => u32::from(c.saturating_sub(b'A')),
+        b'a'..=b'z' => u32::from(c.saturating_sub(b'a')) + 26,
+        b'0'..=b'9' => u32::from(c.saturating_sub(b'0')) + 52,
         b'+' | b'-' => 62,
         b'/' | b'_' => 63,
         _ => return None,
@@ -116,9 +121,9 @@ fn b64_val(c: u8) -> Option<u32> {
 
 /// Decode base64 of UTF-16LE text (PowerShell `-EncodedCommand`).
 pub(crate) fn decode_utf16_b64(s: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(s.len() * 3 / 4);
+    let mut bytes = Vec::with_capacity(s.len().saturating_mul(3) / 4);
     let mut acc = 0u32;
-    let mut bits = 0;
+    let mut bits: i32 = 0;
     for &c in s.trim().as_bytes() {
         if c == b'=' {
             break;
@@ -127,15 +132,15 @@ pub(crate) fn decode_utf16_b64(s: &str) -> Option<String> {
             continue;
         }
         acc = (acc << 6) | b64_val(c)?;
-        bits += 6;
+        bits = bits.saturating_add(6);
         if bits >= 8 {
-            bits -= 8;
+            bits = bits.saturating_sub(8);
             bytes.push(((acc >> bits) & 0xff) as u8);
         }
     }
     let units: Vec<u16> = bytes
         .chunks_exact(2)
-        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .map(|p| u16::from_le_bytes([crate::at(p, 0), crate::at(p, 1)]))
         .collect();
     Some(String::from_utf16_lossy(&units))
 }
@@ -213,69 +218,69 @@ pub(crate) fn split_powershell(s: &str) -> Vec<WinCmd> {
         }};
     }
     while i < chars.len() && out.len() < 10_000 {
-        let c = chars[i];
+        let c = crate::at(&chars, i);
         match c {
             '\'' => {
-                i += 1;
+                i = i.saturating_add(1);
                 has_cur = true;
                 while i < chars.len() {
-                    if chars[i] == '\'' {
-                        if chars.get(i + 1) == Some(&'\'') {
+                    if crate::at(&chars, i) == '\'' {
+                        if chars.get(i.saturating_add(1)) == Some(&'\'') {
                             cur.push('\'');
-                            i += 2;
+                            i = i.saturating_add(2);
                             continue;
                         }
                         break;
                     }
-                    cur.push(chars[i]);
-                    i += 1;
+                    cur.push(crate::at(&chars, i));
+                    i = i.saturating_add(1);
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
             '"' => {
-                i += 1;
+                i = i.saturating_add(1);
                 has_cur = true;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '`' && i + 1 < chars.len() {
-                        cur.push(chars[i + 1]);
-                        i += 2;
+                while i < chars.len() && crate::at(&chars, i) != '"' {
+                    if crate::at(&chars, i) == '`' && i.saturating_add(1) < chars.len() {
+                        cur.push(crate::at(&chars, i.saturating_add(1)));
+                        i = i.saturating_add(2);
                         continue;
                     }
-                    if chars[i] == '$' {
+                    if crate::at(&chars, i) == '$' {
                         cur_var = true;
                     }
-                    cur.push(chars[i]);
-                    i += 1;
+                    cur.push(crate::at(&chars, i));
+                    i = i.saturating_add(1);
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
-            '`' if i + 1 < chars.len() => {
-                cur.push(chars[i + 1]);
+            '`' if i.saturating_add(1) < chars.len() => {
+                cur.push(crate::at(&chars, i.saturating_add(1)));
                 has_cur = true;
-                i += 2;
+                i = i.saturating_add(2);
             }
-            '|' if chars.get(i + 1) == Some(&'|') => {
+            '|' if chars.get(i.saturating_add(1)) == Some(&'|') => {
                 end_cmd!(false, true);
-                i += 2;
+                i = i.saturating_add(2);
             }
             '|' => {
                 end_cmd!(true, false);
-                i += 1;
+                i = i.saturating_add(1);
             }
-            '&' if chars.get(i + 1) == Some(&'&') => {
+            '&' if chars.get(i.saturating_add(1)) == Some(&'&') => {
                 end_cmd!(false, true);
-                i += 2;
+                i = i.saturating_add(2);
             }
             ';' | '\n' | '\r' | '{' | '}' | '(' | ')' => {
                 end_cmd!(false, !matches!(c, '(' | ')'));
-                if c == '(' && i > 0 && chars[i - 1] == '$' {
+                if c == '(' && i > 0 && crate::at(&chars, i.saturating_sub(1)) == '$' {
                     // `$(` subexpression: nothing special
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
             c if c.is_whitespace() => {
                 flush_word(&mut cur, &mut has_cur, &mut words, &mut vars, &mut cur_var);
-                i += 1;
+                i = i.saturating_add(1);
             }
             c => {
                 if c == '$' {
@@ -283,7 +288,7 @@ pub(crate) fn split_powershell(s: &str) -> Vec<WinCmd> {
                 }
                 cur.push(c);
                 has_cur = true;
-                i += 1;
+                i = i.saturating_add(1);
             }
         }
     }
@@ -373,49 +378,49 @@ pub(crate) fn split_cmd(s: &str) -> Vec<WinCmd> {
         }
     };
     while i < chars.len() && out.len() < 10_000 {
-        let c = chars[i];
+        let c = crate::at(&chars, i);
         if inq {
             if c == '"' {
                 inq = false;
             } else {
                 cur.push(c);
             }
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         match c {
             '"' => {
                 inq = true;
                 has = true;
-                i += 1;
+                i = i.saturating_add(1);
             }
-            '^' if i + 1 < chars.len() => {
-                cur.push(chars[i + 1]);
+            '^' if i.saturating_add(1) < chars.len() => {
+                cur.push(crate::at(&chars, i.saturating_add(1)));
                 has = true;
-                i += 2;
+                i = i.saturating_add(2);
             }
             '&' | '|' => {
-                let double = chars.get(i + 1) == Some(&c);
+                let double = chars.get(i.saturating_add(1)) == Some(&c);
                 end(&mut words, &mut cur, &mut has, &mut out, piped);
                 piped = c == '|' && !double;
-                i += if double { 2 } else { 1 };
+                i = i.saturating_add(if double { 2 } else { 1 });
             }
             '\n' | '\r' => {
                 end(&mut words, &mut cur, &mut has, &mut out, piped);
                 piped = false;
-                i += 1;
+                i = i.saturating_add(1);
             }
             c if c.is_whitespace() => {
                 if has {
                     words.push(std::mem::take(&mut cur));
                     has = false;
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
             c => {
                 cur.push(c);
                 has = true;
-                i += 1;
+                i = i.saturating_add(1);
             }
         }
     }

@@ -113,7 +113,9 @@ fn looks_like_path(a: &Arg) -> bool {
             || v.starts_with('~')
             || paths::is_temp_var(v)
             || v.contains('\\')
-            || (v.len() >= 2 && v.as_bytes()[1] == b':' && v.as_bytes()[0].is_ascii_alphabetic())
+            || (v.len() >= 2
+                && crate::at(v.as_bytes(), 1) == b':'
+                && crate::at(v.as_bytes(), 0).is_ascii_alphabetic())
             || a.glob
             || v.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
@@ -125,8 +127,10 @@ fn glob_base(v: &str) -> String {
     while parts.len() > 1 && parts.last().is_some_and(|s| s.contains(['*', '?', '['])) {
         parts.pop();
     }
-    if parts.len() == 1 && parts[0].contains(['*', '?', '[']) {
-        return ".".into();
+    if let [only] = parts.as_slice() {
+        if only.contains(['*', '?', '[']) {
+            return ".".into();
+        }
     }
     let j = parts.join("/");
     if j.is_empty() {
@@ -292,23 +296,22 @@ impl<'p> Analyzer<'p> {
         let mut end = false;
         let argv = inv.argv.get(1..).unwrap_or(&[]);
         let mut i = 0;
-        while i < argv.len() {
-            let a = &argv[i];
+        while let Some(a) = argv.get(i) {
             let v = a.value.as_str();
             // Windows tools take `/s`-style switches
             if windows_switches && v.len() == 2 && v.starts_with('/') && !a.quoted {
                 flags.push(v.to_ascii_lowercase());
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
             if end || a.dynamic && !v.starts_with('-') || !v.starts_with('-') || v == "-" {
                 positionals.push(a);
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
             if v == "--" {
                 end = true;
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
             if v.starts_with("--") || long_single {
@@ -320,23 +323,23 @@ impl<'p> Analyzer<'p> {
                 if let Some(x) = val {
                     option_values.push((lname.clone(), x));
                 } else if value_opts.iter().any(|o| o.eq_ignore_ascii_case(&name)) {
-                    if let Some(next) = argv.get(i + 1) {
+                    if let Some(next) = argv.get(i.saturating_add(1)) {
                         option_values.push((lname.clone(), next.value.clone()));
-                        i += 1;
+                        i = i.saturating_add(1);
                     }
                 }
                 flags.push(lname);
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
             // short option(s)
             if value_opts.iter().any(|o| o == v) {
                 flags.push(v.to_string());
-                if let Some(next) = argv.get(i + 1) {
+                if let Some(next) = argv.get(i.saturating_add(1)) {
                     option_values.push((v.to_string(), next.value.clone()));
-                    i += 1;
+                    i = i.saturating_add(1);
                 }
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
             flags.push(v.to_string());
@@ -346,24 +349,30 @@ impl<'p> Analyzer<'p> {
                 let takes_value = value_opts.contains(&f);
                 flags.push(f.clone());
                 if takes_value {
-                    let rest: String = cluster[k + 1..].iter().collect();
+                    let rest: String = cluster
+                        .get(k.saturating_add(1)..)
+                        .unwrap_or_default()
+                        .iter()
+                        .collect();
                     if !rest.is_empty() {
                         option_values.push((f, rest));
-                    } else if let Some(next) = argv.get(i + 1) {
+                    } else if let Some(next) = argv.get(i.saturating_add(1)) {
                         option_values.push((f, next.value.clone()));
-                        i += 1;
+                        i = i.saturating_add(1);
                     }
                     break;
                 }
             }
-            i += 1;
+            i = i.saturating_add(1);
         }
         let n_sub = depth.min(positionals.len());
-        let subcommand: Vec<String> = positionals[..n_sub]
+        let subcommand: Vec<String> = positionals
+            .get(..n_sub)
+            .unwrap_or_default()
             .iter()
             .map(|a| a.value.to_ascii_lowercase())
             .collect();
-        let rest: Vec<&Arg> = positionals[n_sub..].to_vec();
+        let rest: Vec<&Arg> = positionals.get(n_sub..).unwrap_or_default().to_vec();
         let cwd = self.resolve_cwd(inv);
 
         // canonical text: program, subcommand, then everything after the subcommand as written
@@ -1481,9 +1490,9 @@ fn input_classes(inv: &Invocation, all: &[Invocation], pack: &CompiledPack) -> V
     };
     let classify_source = |start: usize, push: &mut dyn FnMut(InputClass)| {
         let mut idx = Some(start);
-        let mut guard = 0;
+        let mut guard: i32 = 0;
         while let Some(i) = idx {
-            guard += 1;
+            guard = guard.saturating_add(1);
             if guard > 64 {
                 break;
             }

@@ -488,8 +488,8 @@ pub fn push_facts(args: &[String], current_branch: Option<&str>, protected: &[Gl
     let mut i = 0;
     let mut mirror_or_all = false;
     let mut end_of_opts = false;
-    while i < args.len() {
-        let a = args[i].as_str();
+    while let Some(a) = args.get(i) {
+        let a = a.as_str();
         if !end_of_opts && a == "--" {
             end_of_opts = true;
         } else if !end_of_opts && a.starts_with("--") {
@@ -506,7 +506,7 @@ pub fn push_facts(args: &[String], current_branch: Option<&str>, protected: &[Gl
                     }
                 }
                 "--repo" | "--receive-pack" | "--exec" | "--push-option" if !a.contains('=') => {
-                    i += 1
+                    i = i.saturating_add(1)
                 }
                 _ => {}
             }
@@ -517,8 +517,8 @@ pub fn push_facts(args: &[String], current_branch: Option<&str>, protected: &[Gl
                     'f' => f.force = true,
                     'd' => f.delete = true,
                     'o' => {
-                        if k + 1 == cluster.len() {
-                            i += 1;
+                        if k.saturating_add(1) == cluster.len() {
+                            i = i.saturating_add(1);
                         }
                         break;
                     }
@@ -528,7 +528,7 @@ pub fn push_facts(args: &[String], current_branch: Option<&str>, protected: &[Gl
         } else {
             positionals.push(a.to_string());
         }
-        i += 1;
+        i = i.saturating_add(1);
     }
     f.remote = positionals.first().cloned();
     let refspecs: Vec<&String> = positionals.iter().skip(1).collect();

@@ -310,7 +310,7 @@ fn command_request(
             }
         }
     }
-    let mut n = 0;
+    let mut n: i32 = 0;
     // files written by earlier commands of this line, with their text when it is known
     // (`echo 'rm -rf ~' > x.sh; sh x.sh` runs what was just written, not what is on disk)
     let mut written_here: Vec<(String, Option<String>)> = Vec::new();
@@ -327,7 +327,7 @@ fn command_request(
         if inv.program.is_empty() && !inv.dynamic_program {
             continue;
         }
-        n += 1;
+        n = n.saturating_add(1);
         let mut facts = analyzer.facts(inv, &analysis.invocations);
         if !downloaded_here.is_empty() {
             facts.runs_download =
@@ -540,12 +540,12 @@ fn inspect_script(
         }
         scripts::ScriptKind::Make(targets) => scripts::make_recipes(&text, targets),
     };
-    c.script_depth += 1;
+    c.script_depth = c.script_depth.saturating_add(1);
     for (line, chunk) in chunks {
         let via = format!("{label}, in script `{}` line {line}", sref.written);
         command_request(pack, req, ctx, env, &chunk, Some(&via), c);
     }
-    c.script_depth -= 1;
+    c.script_depth = c.script_depth.saturating_sub(1);
 }
 
 fn builtin_git(pack: &CompiledPack, g: &git::GitFacts, matched: Option<String>, c: &mut Collector) {
@@ -892,34 +892,32 @@ fn decide(
     let has_blocking = c.matches.iter().any(|m| m.effect != Effect::Allow);
     // the pack's default for commands no allow rule covers
     if !has_blocking
-        && !c.uncovered.is_empty()
         && pack.defaults.commands != Effect::Allow
         && matches!(c.family, "commands" | "git" | "mcp")
     {
-        let first = c.uncovered[0].clone();
-        let id = match pack.defaults.commands {
-            Effect::Block => "commands.default.block",
-            _ => "commands.default.require_approval",
-        };
-        c.push_builtin(
-            id,
-            pack.defaults.commands,
-            Severity::Medium,
-            "no allow rule covers this command".into(),
-            Some(first),
-            Some(pack.defaults.approver_group.clone()),
-        );
+        if let Some(first) = c.uncovered.first().cloned() {
+            let id = match pack.defaults.commands {
+                Effect::Block => "commands.default.block",
+                _ => "commands.default.require_approval",
+            };
+            c.push_builtin(
+                id,
+                pack.defaults.commands,
+                Severity::Medium,
+                "no allow rule covers this command".into(),
+                Some(first),
+                Some(pack.defaults.approver_group.clone()),
+            );
+        }
     }
     // order: effect, then severity, then first found
-    let mut order: Vec<usize> = (0..c.matches.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&c.matches[a], &c.matches[b]);
+    // a stable sort keeps "first found" among equals
+    let mut matches: Vec<RuleMatch> = c.matches.clone();
+    matches.sort_by(|x, y| {
         rank(y.effect)
             .cmp(&rank(x.effect))
             .then(y.severity.cmp(&x.severity))
-            .then(a.cmp(&b))
     });
-    let matches: Vec<RuleMatch> = order.iter().map(|&i| c.matches[i].clone()).collect();
     let (enforced, rule_id, severity, reason, approver_group, alternative) = match matches.first() {
         Some(m) => {
             let reason = match &m.matched {

@@ -348,9 +348,9 @@ fn stdout_text(inv: &Invocation, all: &[Invocation], depth: usize) -> Option<Str
                 a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| "neE".contains(c))
             }) {
                 newline &= !flag.contains('n');
-                i += 1;
+                i = i.saturating_add(1);
             }
-            let mut t = args[i..].join(" ");
+            let mut t = args.get(i..).unwrap_or_default().join(" ");
             if newline {
                 t.push('\n');
             }
@@ -367,7 +367,9 @@ fn stdout_text(inv: &Invocation, all: &[Invocation], depth: usize) -> Option<Str
             };
             Some(text.replace("\\n", "\n").replace("\\t", "\t"))
         }
-        "cat" | "tee" if args.iter().all(|a| a.starts_with('-')) => stdin_text(inv, all, depth + 1),
+        "cat" | "tee" if args.iter().all(|a| a.starts_with('-')) => {
+            stdin_text(inv, all, depth.saturating_add(1))
+        }
         _ => None,
     }
 }
@@ -377,7 +379,7 @@ fn stdin_text(inv: &Invocation, all: &[Invocation], depth: usize) -> Option<Stri
     match &inv.stdin {
         Stdin::HereDoc(t) => Some(t.clone()),
         Stdin::HereString(t) => Some(format!("{t}\n")),
-        Stdin::Pipe { from } => stdout_text(all.get(*from)?, all, depth + 1),
+        Stdin::Pipe { from } => stdout_text(all.get(*from)?, all, depth.saturating_add(1)),
         _ => None,
     }
 }
@@ -440,13 +442,13 @@ pub fn shell_chunks(text: &str, opts: &cavra_shell::AnalyzeOptions) -> Vec<(usiz
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            start = i + 1;
+            start = i.saturating_add(1);
         }
         chunk.push_str(line);
         chunk.push('\n');
         let a = cavra_shell::analyze(&chunk, opts);
         // keep accumulating while the parser waits for the end of a construct
-        if a.problems.is_empty() || i + 1 == lines.len() || chunk.len() > 64 * 1024 {
+        if a.problems.is_empty() || i.saturating_add(1) == lines.len() || chunk.len() > 64 * 1024 {
             out.push((start, std::mem::take(&mut chunk)));
         }
     }
@@ -465,7 +467,9 @@ pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
             if let Some(r) = current {
                 let cmd = recipe.trim_start_matches(['@', '-', '+']).trim();
                 if !cmd.is_empty() {
-                    rules[r].1.push((i + 1, cmd.to_string()));
+                    if let Some(rule) = rules.get_mut(r) {
+                        rule.1.push((i.saturating_add(1), cmd.to_string()));
+                    }
                 }
             }
             continue;
@@ -489,7 +493,10 @@ pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
                 // `target: ; cmd` inline recipes
                 if let Some((_, inline)) = rest.split_once(';') {
                     if !inline.trim().is_empty() {
-                        rules[idx].1.push((i + 1, inline.trim().to_string()));
+                        if let Some(rule) = rules.get_mut(idx) {
+                            rule.1
+                                .push((i.saturating_add(1), inline.trim().to_string()));
+                        }
                     }
                 }
             }

@@ -900,7 +900,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         for (prefix, ctrls) in &p.controls {
             let under = r.id.len() > prefix.len()
                 && r.id.starts_with(prefix.as_str())
-                && r.id.as_bytes()[prefix.len()] == b'.';
+                && crate::at(r.id.as_bytes(), prefix.len()) == b'.';
             if (r.id == *prefix || under) && best.is_none_or(|(b, _)| prefix.len() > b.len()) {
                 best = Some((prefix, ctrls));
             }

@@ -52,8 +52,16 @@ fn rule_map(p: &CompiledPack) -> Vec<(String, Value)> {
             "approver_group": r.approver_group,
         });
         if let Some(src) = n.rules.iter().find(|s| s.id == r.id) {
-            v["match"] = serde_json::to_value(&src.matcher).unwrap_or(Value::Null);
-            v["alternative"] = serde_json::to_value(&src.alternative).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert(
+                    "match".into(),
+                    serde_json::to_value(&src.matcher).unwrap_or(Value::Null),
+                );
+                o.insert(
+                    "alternative".into(),
+                    serde_json::to_value(&src.alternative).unwrap_or(Value::Null),
+                );
+            }
         }
         out.push((r.id.clone(), v));
     }

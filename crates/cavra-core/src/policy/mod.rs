@@ -128,14 +128,22 @@ fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
         let b: Vec<char> = b.chars().collect();
         let mut prev: Vec<usize> = (0..=b.len()).collect();
         for i in 1..=a.len() {
-            let mut cur = vec![i; b.len() + 1];
+            let mut cur = vec![i; b.len().saturating_add(1)];
             for j in 1..=b.len() {
-                let c = usize::from(a[i - 1] != b[j - 1]);
-                cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + c);
+                let c = usize::from(
+                    crate::at(&a, i.saturating_sub(1)) != crate::at(&b, j.saturating_sub(1)),
+                );
+                let v = crate::at(&prev, j)
+                    .saturating_add(1)
+                    .min(crate::at(&cur, j.saturating_sub(1)).saturating_add(1))
+                    .min(crate::at(&prev, j.saturating_sub(1)).saturating_add(c));
+                if let Some(x) = cur.get_mut(j) {
+                    *x = v;
+                }
             }
             prev = cur;
         }
-        prev[b.len()]
+        crate::at(&prev, b.len())
     }
     options
         .iter()

@@ -27,7 +27,7 @@ pub struct PackSignature {
 
 /// The key id of a public key: first 16 hex chars of SHA-256 over its bytes.
 pub fn key_id(key: &VerifyingKey) -> String {
-    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+    hex::encode(Sha256::digest(key.as_bytes()).get(..8).unwrap_or_default())
 }
 
 fn message(pack_id: &str, source_sha256: &str, digest: &str) -> String {

@@ -102,10 +102,9 @@ pub fn run(pack: &CompiledPack, file: &TestFile, env: &EvalEnv<'_>) -> Vec<CaseR
         .iter()
         .enumerate()
         .map(|(i, case)| {
-            let name = case
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("#{} {} {}", i + 1, case.action, case.target));
+            let name = case.name.clone().unwrap_or_else(|| {
+                format!("#{} {} {}", i.saturating_add(1), case.action, case.target)
+            });
             match request_for(case, file.cwd.as_deref(), file.home.as_deref()) {
                 Err(e) => CaseResult {
                     name,
