@@ -231,10 +231,16 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             let (pack, origin) = packs::load(&p.choice(), project.as_deref())?;
             if ctx.json {
                 let rules: Vec<_> = pack.rules.iter().map(|r| json!({"id": r.id, "effect": r.effect.as_str(), "reason": r.reason, "approver_group": r.approver_group, "controls": r.controls, "alternative": r.alternative})).collect();
+                let cli: Vec<_> = pack
+                    .cli
+                    .entries()
+                    .iter()
+                    .map(|e| json!({"program": e.program, "rows": e.rows.iter().map(|r| json!({"path": r.path_text, "rule": r.rule.id, "effect": r.rule.effect.as_str(), "severity": format!("{:?}", r.rule.severity)})).collect::<Vec<_>>()}))
+                    .collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
-                        &json!({"id": pack.id, "title": pack.title, "version": pack.version, "mode": pack.mode.as_str(), "digest": pack.digest, "lineage": pack.lineage, "source": origin.describe(), "rules": rules})
+                        &json!({"id": pack.id, "title": pack.title, "version": pack.version, "mode": pack.mode.as_str(), "digest": pack.digest, "lineage": pack.lineage, "source": origin.describe(), "rules": rules, "cli": cli})
                     )?
                 );
             } else {
@@ -255,6 +261,22 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 println!("  rules ({}):", pack.rules.len());
                 for r in &pack.rules {
                     println!("    {:<48} {:<17} {}", r.id, r.effect.as_str(), r.reason);
+                }
+                let rows: usize = pack.cli.entries().iter().map(|e| e.rows.len()).sum();
+                println!(
+                    "  CLI table ({} programs, {rows} rows):",
+                    pack.cli.entries().len()
+                );
+                for e in pack.cli.entries() {
+                    for r in &e.rows {
+                        let cmd = format!("{} {}", e.program, r.path_text);
+                        println!(
+                            "    {:<48} {:<17} {}",
+                            cmd.trim_end(),
+                            r.rule.effect.as_str(),
+                            r.rule.id
+                        );
+                    }
                 }
             }
             Ok(0)

@@ -53,6 +53,8 @@ pub struct CliEntry {
 /// One row: a subcommand path, its conditions and the rule it raises.
 #[derive(Debug, Clone)]
 pub struct CliRow {
+    /// The path as written in the pack.
+    pub path_text: String,
     path: Vec<PathElem>,
     flags_any: Vec<String>,
     flags_none: Vec<String>,
@@ -193,6 +195,7 @@ fn compile_row(
         options.push((name.clone(), globs));
     }
     Ok(CliRow {
+        path_text: v.path.clone(),
         path: path_of(&v.path, &ctx)?,
         flags_any: v.flags_any.clone(),
         flags_none: v.flags_none.clone(),
@@ -301,6 +304,11 @@ impl CliTable {
             .map(|u| compile_unknown(u, group))
             .transpose()?;
         Ok(t)
+    }
+
+    /// The entries, in pack order (program names sorted).
+    pub fn entries(&self) -> &[CliEntry] {
+        &self.entries
     }
 
     /// The entry for a (lowercased) program name.

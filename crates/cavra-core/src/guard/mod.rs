@@ -356,8 +356,8 @@ fn command_request(
                 c.push(r, Some(label.clone()), &inv.text);
             }
         }
-        for (r, _) in &verdict.hits {
-            c.push(r, Some(label.clone()), &inv.text);
+        for (r, what) in &verdict.hits {
+            c.push(r, Some(format!("{label} (CLI table: {what})")), &inv.text);
         }
         if let Some(g) = facts.git.as_ref().filter(|_| !harmless) {
             builtin_git(pack, g, Some(label.clone()), c);
