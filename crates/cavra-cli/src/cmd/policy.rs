@@ -233,8 +233,8 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 let rules: Vec<_> = pack.rules.iter().map(|r| json!({"id": r.id, "effect": r.effect.as_str(), "reason": r.reason, "approver_group": r.approver_group, "controls": r.controls, "alternative": r.alternative})).collect();
                 let cli: Vec<_> = pack
                     .cli
-                    .entries()
-                    .iter()
+                    .entries(&pack.normalized.pack)
+                    .into_iter()
                     .map(|e| json!({"program": e.program, "rows": e.rows.iter().map(|r| json!({"path": r.path_text, "rule": r.rule.id, "effect": r.rule.effect.as_str(), "severity": format!("{:?}", r.rule.severity)})).collect::<Vec<_>>()}))
                     .collect();
                 println!(
@@ -262,12 +262,10 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 for r in &pack.rules {
                     println!("    {:<48} {:<17} {}", r.id, r.effect.as_str(), r.reason);
                 }
-                let rows: usize = pack.cli.entries().iter().map(|e| e.rows.len()).sum();
-                println!(
-                    "  CLI table ({} programs, {rows} rows):",
-                    pack.cli.entries().len()
-                );
-                for e in pack.cli.entries() {
+                let entries = pack.cli.entries(&pack.normalized.pack);
+                let rows: usize = entries.iter().map(|e| e.rows.len()).sum();
+                println!("  CLI table ({} programs, {rows} rows):", entries.len());
+                for e in entries {
                     for r in &e.rows {
                         let cmd = format!("{} {}", e.program, r.path_text);
                         println!(

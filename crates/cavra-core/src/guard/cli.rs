@@ -10,24 +10,35 @@
 use super::command::CommandFacts;
 use crate::glob::Glob;
 use crate::model::{Effect, Severity};
+use crate::policy::compile::CompiledPack;
 use crate::policy::compile::{Matcher, Rule, SeverityRule};
-use crate::policy::source::{CliSection, CliSource, CliUnknownSource, CliVerbSource};
+use crate::policy::source::{
+    CliSection, CliSource, CliUnknownSource, CliVerbSource, OverrideSource, PackSource,
+};
 use crate::policy::PolicyError;
 use cavra_shell::{Invocation, Stdin};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 /// Longest subcommand path a row may name (words and `**`).
 const MAX_PATH: usize = 8;
 /// Upper bound for `max_depth`.
 const MAX_DEPTH: usize = 8;
 
-/// The compiled CLI table of a pack.
+/// The compiled CLI table of a pack. Entries are compiled on first use (a hook call
+/// touches a few programs; compiling all of them would cost more than the rest of the pack),
+/// after the whole section was validated when the pack was compiled.
 #[derive(Debug, Clone, Default)]
 pub struct CliTable {
-    entries: Vec<CliEntry>,
-    /// Program name (and alias) → index into `entries`.
+    /// Table keys, in pack order.
+    names: Vec<String>,
+    cache: Vec<OnceLock<Option<CliEntry>>>,
+    /// Program name (and alias) → index into `names`.
     by_program: HashMap<String, usize>,
     unknown: Option<UnknownCli>,
+    group: String,
+    overrides: Vec<OverrideSource>,
+    controls: BTreeMap<String, Vec<String>>,
 }
 
 /// One program of the table.
@@ -286,69 +297,176 @@ fn compile_unknown(u: &CliUnknownSource, group: &str) -> Result<UnknownCli, Poli
 }
 
 impl CliTable {
-    /// Compiles the `cli:` section; `group` is the pack's default approver group.
-    pub fn compile(section: Option<&CliSection>, group: &str) -> Result<CliTable, PolicyError> {
-        let mut t = CliTable::default();
+    /// Validates the `cli:` section and indexes it; `group` is the pack's default approver
+    /// group, `overrides` and `controls` are applied to rows by rule id as to native rules.
+    pub fn compile(
+        section: Option<&CliSection>,
+        group: &str,
+        overrides: &[OverrideSource],
+        controls: &BTreeMap<String, Vec<String>>,
+    ) -> Result<CliTable, PolicyError> {
+        let mut t = CliTable {
+            group: group.to_string(),
+            ..Default::default()
+        };
         let Some(s) = section else { return Ok(t) };
         for (program, e) in &s.table {
-            let entry = compile_entry(program, e, group)?;
-            let idx = t.entries.len();
-            t.entries.push(entry);
+            validate_entry(program, e, overrides)?;
+            let idx = t.names.len();
+            t.names.push(program.clone());
+            t.cache.push(OnceLock::new());
             for name in std::iter::once(program).chain(&e.aliases) {
                 t.by_program.insert(name.to_ascii_lowercase(), idx);
             }
         }
-        t.unknown = s
-            .unknown
-            .as_ref()
-            .map(|u| compile_unknown(u, group))
-            .transpose()?;
+        t.overrides = overrides.to_vec();
+        t.controls = controls.clone();
+        t.unknown = match s.unknown.as_ref() {
+            None => None,
+            Some(u) => {
+                let mut u = compile_unknown(u, group)?;
+                let keep = t.finish_rule(&mut u.rule);
+                keep.then_some(u)
+            }
+        };
         Ok(t)
     }
 
-    /// The entries, in pack order (program names sorted).
-    pub fn entries(&self) -> &[CliEntry] {
-        &self.entries
+    /// Applies overrides and controls; false when the rule is disabled.
+    fn finish_rule(&self, r: &mut Rule) -> bool {
+        for o in self.overrides.iter().filter(|o| o.id == r.id) {
+            if o.disabled == Some(true) {
+                return false;
+            }
+            if let Some(e) = o.effect.as_deref().and_then(Effect::parse) {
+                r.effect = e;
+            }
+            if let Some(s) = o.severity.as_deref().and_then(Severity::parse) {
+                r.severity = SeverityRule::Fixed(s);
+            }
+            if let Some(g) = &o.approver_group {
+                r.approver_group = Some(g.clone());
+            }
+        }
+        crate::policy::compile::apply_controls(r, &self.controls);
+        true
+    }
+
+    fn entry_at<'a>(&'a self, idx: usize, src: &'a PackSource) -> Option<&'a CliEntry> {
+        let cell = self.cache.get(idx)?;
+        cell.get_or_init(|| {
+            let name = self.names.get(idx)?;
+            let e = src.cli.as_ref()?.table.get(name)?;
+            // validated when the pack was compiled; a failure here leaves the program
+            // without an entry only if validation and compilation disagree
+            let mut entry = compile_entry(name, e, &self.group).ok()?;
+            entry.rows.retain_mut(|row| {
+                let keep = self.finish_rule(&mut row.rule);
+                if let Some(u) = row.unconfirmed.as_mut() {
+                    self.finish_rule(u);
+                }
+                keep
+            });
+            Some(entry)
+        })
+        .as_ref()
+    }
+
+    /// Every entry, compiled (for listings).
+    pub fn entries<'a>(&'a self, src: &'a PackSource) -> Vec<&'a CliEntry> {
+        (0..self.names.len())
+            .filter_map(|i| self.entry_at(i, src))
+            .collect()
     }
 
     /// The entry for a (lowercased) program name.
-    pub fn entry(&self, program: &str) -> Option<&CliEntry> {
-        self.by_program
-            .get(program)
-            .and_then(|i| self.entries.get(*i))
+    pub fn entry<'a>(&'a self, program: &str, src: &'a PackSource) -> Option<&'a CliEntry> {
+        let idx = *self.by_program.get(program)?;
+        self.entry_at(idx, src)
     }
 
-    /// Every rule of the table (for overrides, controls and listings).
-    pub fn rules_mut(&mut self) -> impl Iterator<Item = &mut Rule> {
-        self.entries
-            .iter_mut()
-            .flat_map(|e| e.rows.iter_mut())
-            .flat_map(|r| std::iter::once(&mut r.rule).chain(r.unconfirmed.as_mut()))
-            .chain(self.unknown.as_mut().map(|u| &mut u.rule))
-    }
-
-    /// Every rule of the table.
-    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
-        self.entries
-            .iter()
-            .flat_map(|e| e.rows.iter())
-            .flat_map(|r| std::iter::once(&r.rule).chain(r.unconfirmed.as_ref()))
-            .chain(self.unknown.as_ref().map(|u| &u.rule))
-    }
-
-    /// Drops the rows whose rule id is `id` (an override with `disabled: true`).
-    pub fn disable(&mut self, id: &str) {
-        for e in &mut self.entries {
-            e.rows.retain(|r| r.rule.id != id);
-        }
-        if self.unknown.as_ref().is_some_and(|u| u.rule.id == id) {
-            self.unknown = None;
-        }
+    /// Does the table have an entry for this program (without compiling it)?
+    pub fn knows(&self, program: &str) -> bool {
+        self.by_program.contains_key(program)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.unknown.is_none()
+        self.names.is_empty() && self.unknown.is_none()
     }
+}
+
+fn has_special(p: &str) -> bool {
+    p.contains(['*', '?', '[', '{', '\\'])
+}
+
+/// Checks what `compile_entry` would reject, without building anything.
+fn validate_entry(
+    program: &str,
+    e: &CliSource,
+    overrides: &[OverrideSource],
+) -> Result<(), PolicyError> {
+    let ctx = format!("cli.table.{program}");
+    match e.flags_position.as_deref() {
+        None | Some("anywhere") | Some("before_operands") => {}
+        Some(o) => return Err(bad(&ctx, format!("unknown flags_position `{o}`"))),
+    }
+    if e.max_depth.is_some_and(|d| d > MAX_DEPTH) {
+        return Err(bad(&ctx, format!("max_depth above {MAX_DEPTH}")));
+    }
+    let eff = effect_of(e.effect.as_deref(), Effect::Block, &ctx)?;
+    severity_of(e.severity.as_deref(), eff, &ctx)?;
+    let check_path = |p: &str| -> Result<(), PolicyError> {
+        let words: Vec<&str> = p.split_whitespace().collect();
+        if words.len() > MAX_PATH {
+            return Err(bad(
+                &ctx,
+                format!("path `{p}` has more than {MAX_PATH} words"),
+            ));
+        }
+        for w in words.iter().filter(|w| **w != "**" && has_special(w)) {
+            Glob::new_case_insensitive(w).map_err(|x| bad(&ctx, format!("path `{p}`: {x}")))?;
+        }
+        Ok(())
+    };
+    for p in e.dry_run_paths.keys() {
+        check_path(p)?;
+    }
+    for v in &e.verbs {
+        let rctx = format!("{ctx} `{}`", v.path);
+        let id = v.rule.as_deref().or(e.rule.as_deref()).ok_or_else(|| {
+            bad(
+                &rctx,
+                "the row names no rule id (set `rule` on the row or the entry)",
+            )
+        })?;
+        let eff = effect_of(
+            v.effect.as_deref().or(e.effect.as_deref()),
+            Effect::Block,
+            &rctx,
+        )?;
+        severity_of(v.severity.as_deref().or(e.severity.as_deref()), eff, &rctx)?;
+        if let Some(u) = v.unconfirmed.as_deref() {
+            effect_of(Some(u), eff, &rctx)?;
+        }
+        check_path(&v.path)?;
+        for g in v.options.values().flatten().filter(|g| has_special(g)) {
+            Glob::new_case_insensitive(g).map_err(|x| bad(&rctx, x))?;
+        }
+        for g in v.operands.iter().filter(|g| has_special(g)) {
+            Glob::text(g).map_err(|x| bad(&rctx, x))?;
+        }
+        for g in v.options.values().flatten().chain(&v.operands) {
+            if g.is_empty() {
+                return Err(bad(&rctx, "empty pattern"));
+            }
+        }
+        for o in overrides.iter().filter(|o| o.id == id) {
+            if let Some(x) = o.effect.as_deref() {
+                effect_of(Some(x), eff, &format!("override `{}`", o.id))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An invocation parsed on an entry's terms.
@@ -629,13 +747,14 @@ pub struct CliVerdict<'p> {
 }
 
 /// Looks the command up in the pack's CLI table.
-pub fn judge<'p>(table: &'p CliTable, facts: &CommandFacts<'_>) -> CliVerdict<'p> {
+pub fn judge<'p>(pack: &'p CompiledPack, facts: &CommandFacts<'_>) -> CliVerdict<'p> {
+    let table = &pack.cli;
     let mut out = CliVerdict::default();
     let inv = facts.inv;
     if inv.dynamic_program || facts.program.is_empty() {
         return out;
     }
-    if let Some(e) = table.entry(&facts.program) {
+    if let Some(e) = table.entry(&facts.program, &pack.normalized.pack) {
         let p = e.parse(inv);
         out.harmless = e.harmless(&p);
         if out.harmless.is_some() {
@@ -721,8 +840,13 @@ fn is_verb(verbs: &[String], word: &str) -> bool {
 }
 
 /// The positional words of `inv` as the program's table entry parses them, if it has one.
-pub fn operands(table: &CliTable, program: &str, inv: &Invocation) -> Option<Vec<String>> {
-    table.entry(program).map(|e| e.parse(inv).raw_words)
+pub fn operands(pack: &CompiledPack, program: &str, inv: &Invocation) -> Option<Vec<String>> {
+    if !pack.cli.knows(program) {
+        return None;
+    }
+    pack.cli
+        .entry(program, &pack.normalized.pack)
+        .map(|e| e.parse(inv).raw_words)
 }
 
 /// Is this access one of the invocation's redirections or its `< file`?
@@ -732,8 +856,11 @@ pub fn is_redirect_access(inv: &Invocation, a: &super::command::FileAccess) -> b
 }
 
 /// SQL a table entry carries in its query options (`snow sql -q`) or operands (`bq query`).
-pub fn sql_texts(table: &CliTable, facts: &CommandFacts<'_>) -> Vec<String> {
-    let Some(e) = table.entry(&facts.program) else {
+pub fn sql_texts(pack: &CompiledPack, facts: &CommandFacts<'_>) -> Vec<String> {
+    if !pack.cli.knows(&facts.program) {
+        return vec![];
+    }
+    let Some(e) = pack.cli.entry(&facts.program, &pack.normalized.pack) else {
         return vec![];
     };
     let p = e.parse(facts.inv);
@@ -760,9 +887,12 @@ pub fn sql_texts(table: &CliTable, facts: &CommandFacts<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::source::{CliSection, CliSource, CliUnknownSource, CliVerbSource};
+    use crate::policy::compile::CompiledPack;
+    use crate::policy::source::{
+        CliSection, CliSource, CliUnknownSource, CliVerbSource, OverrideSource, PackSource,
+    };
 
-    fn table() -> CliTable {
+    fn section() -> CliSection {
         let mut s = CliSection::default();
         s.table.insert(
             "gh".into(),
@@ -814,13 +944,15 @@ mod tests {
             except_programs: vec!["conda".into()],
             ..Default::default()
         });
-        CliTable::compile(Some(&s), "Owners").expect("compiles")
+        s
     }
 
     fn verdict(cmd: &str) -> (Option<&'static str>, Vec<(String, Effect)>) {
-        let t = table();
-        let pack = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+        let mut pack = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
             .expect("baseline");
+        pack.cli = CliTable::compile(Some(&section()), "Owners", &[], &Default::default())
+            .expect("compiles");
+        pack.normalized.pack.cli = Some(section());
         let a = cavra_shell::analyze(cmd, &Default::default());
         let ctx = crate::paths::PathContext::default();
         let an = super::super::command::Analyzer {
@@ -831,7 +963,7 @@ mod tests {
         };
         let inv = a.invocations.last().expect("a command");
         let f = an.facts(inv, &a.invocations);
-        let v = judge(&t, &f);
+        let v = judge(&pack, &f);
         (
             v.harmless,
             v.hits
@@ -972,7 +1104,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert!(CliTable::compile(Some(&s), "g").is_err(), "no rule id");
+        assert!(
+            CliTable::compile(Some(&s), "g", &[], &Default::default()).is_err(),
+            "no rule id"
+        );
         let mut s2 = CliSection::default();
         s2.table.insert(
             "x".into(),
@@ -985,7 +1120,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert!(CliTable::compile(Some(&s2), "g").is_err(), "path too long");
+        assert!(
+            CliTable::compile(Some(&s2), "g", &[], &Default::default()).is_err(),
+            "path too long"
+        );
     }
 
     use crate::model::Outcome;
@@ -1039,9 +1177,11 @@ mod tests {
         assert_eq!(decide(&p, "deployctl env destroy --help").0, Outcome::Allow);
         assert_eq!(decide(&p, "gh repo delete x --yes").0, Outcome::Block);
         // controls by rule-id prefix reach table rows
-        let r = base
-            .cli
-            .rules()
+        let entries = base.cli.entries(&base.normalized.pack);
+        let r = entries
+            .iter()
+            .flat_map(|e| e.rows.iter())
+            .map(|row| &row.rule)
             .find(|r| r.id == "commands.cloud.gcloud")
             .expect("a gcloud row");
         assert!(!r.controls.is_empty(), "commands.cloud controls apply");

@@ -414,7 +414,7 @@ impl<'p> Analyzer<'p> {
             path_classes: Vec::new(),
             input: Vec::new(),
             stdin_programs: stdin_programs(inv, all),
-            table_operands: super::cli::operands(&self.pack.cli, &program, inv),
+            table_operands: super::cli::operands(self.pack, &program, inv),
             sql: Vec::new(),
             git: None,
             canonical_text,
@@ -425,7 +425,7 @@ impl<'p> Analyzer<'p> {
         facts.input = input_classes(inv, all, self.pack);
         self.sql(&mut facts, all);
         // SQL in a CLI's query option or operands (`snow sql -q`, `bq query`), per the table
-        for t in super::cli::sql_texts(&self.pack.cli, &facts) {
+        for t in super::cli::sql_texts(self.pack, &facts) {
             for k in super::sql::classify(&t) {
                 if !facts.sql.iter().any(|x| x == k) {
                     facts.sql.push(k.to_string());

@@ -336,7 +336,7 @@ fn command_request(
         let label = prefix(&format!("{}: `{}`", inv.origin, inv.text));
         // the CLI table: destructive verbs by program, and help / dry-run invocations that
         // do nothing (no native command rule applies to those; allow rules still may)
-        let verdict = cli::judge(&pack.cli, &facts);
+        let verdict = cli::judge(pack, &facts);
         let harmless = verdict.harmless.is_some();
         let mut allowed = false;
         for r in &pack.rules {

@@ -617,6 +617,27 @@ fn pack_duration(s: &str, ctx: &str) -> Result<u64, PolicyError> {
     crate::duration::parse_secs(s).map_err(|e| PolicyError::BadCompiled(format!("{ctx}: {e}")))
 }
 
+/// Adds the controls of the longest rule-id prefix (`commands.cloud` for
+/// `commands.cloud.gcloud`) to a rule.
+pub fn apply_controls(r: &mut Rule, controls: &BTreeMap<String, Vec<String>>) {
+    let mut best: Option<(&String, &Vec<String>)> = None;
+    for (prefix, ctrls) in controls {
+        let under =
+            r.id.strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('.'));
+        if (r.id == *prefix || under) && best.is_none_or(|(b, _)| prefix.len() > b.len()) {
+            best = Some((prefix, ctrls));
+        }
+    }
+    if let Some((_, c)) = best {
+        for x in c {
+            if !r.controls.contains(x) {
+                r.controls.push(x.clone());
+            }
+        }
+    }
+}
+
 fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
     let p = &n.pack;
     let id = p.metadata.id.clone();
@@ -868,19 +889,20 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
             matcher,
         });
     }
-    let mut cli = crate::guard::cli::CliTable::compile(p.cli.as_ref(), &default_group)?;
-    // overrides (native rules and CLI table rows alike)
+    // the CLI table applies overrides and controls to its rows by rule id, as below
+    let cli = crate::guard::cli::CliTable::compile(
+        p.cli.as_ref(),
+        &default_group,
+        &p.overrides,
+        &p.controls,
+    )?;
+    // overrides
     for o in &p.overrides {
         if o.disabled == Some(true) {
             rules.retain(|r| r.id != o.id);
-            cli.disable(&o.id);
             continue;
         }
-        for r in rules
-            .iter_mut()
-            .chain(cli.rules_mut())
-            .filter(|r| r.id == o.id)
-        {
+        for r in rules.iter_mut().filter(|r| r.id == o.id) {
             if let Some(e) = &o.effect {
                 r.effect = effect(e, &format!("override `{}`", o.id))?;
             }
@@ -895,23 +917,8 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         }
     }
     // controls by rule-id prefix
-    for r in rules.iter_mut().chain(cli.rules_mut()) {
-        let mut best: Option<(&String, &Vec<String>)> = None;
-        for (prefix, ctrls) in &p.controls {
-            let under = r.id.len() > prefix.len()
-                && r.id.starts_with(prefix.as_str())
-                && crate::at(r.id.as_bytes(), prefix.len()) == b'.';
-            if (r.id == *prefix || under) && best.is_none_or(|(b, _)| prefix.len() > b.len()) {
-                best = Some((prefix, ctrls));
-            }
-        }
-        if let Some((_, c)) = best {
-            for x in c {
-                if !r.controls.contains(x) {
-                    r.controls.push(x.clone());
-                }
-            }
-        }
+    for r in rules.iter_mut() {
+        apply_controls(r, &p.controls);
     }
     let d = p.defaults.clone().unwrap_or_default();
     let commands_default = match d.commands.as_deref() {
