@@ -887,10 +887,6 @@ pub fn sql_texts(pack: &CompiledPack, facts: &CommandFacts<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::compile::CompiledPack;
-    use crate::policy::source::{
-        CliSection, CliSource, CliUnknownSource, CliVerbSource, OverrideSource, PackSource,
-    };
 
     fn section() -> CliSection {
         let mut s = CliSection::default();
