@@ -173,11 +173,10 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?;
+        let conn = Connection::open_with_flags(&path, flags).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
         let mut store = Store {
             conn,
             path,
@@ -425,5 +424,5 @@ pub(crate) fn classify(path: &Path, busy: Duration, e: rusqlite::Error) -> Store
             _ => {}
         }
     }
-    StoreError::Sqlite(e)
+    StoreError::from(e)
 }

@@ -1,4 +1,6 @@
 //! Typed errors of the store. Messages are lowercase, user input in backticks.
+//! Backend-neutral: no database driver type appears here; a driver failure is carried as
+//! a [`BackendKind`] and its message, so a second backend reports through the same enum.
 
 use std::path::PathBuf;
 
@@ -6,12 +8,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database file could not be opened (permissions, not a database, ...).
-    #[error("cannot open database `{path}`: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
+    #[error("cannot open database `{path}`: {detail}")]
+    Open { path: PathBuf, detail: String },
     /// The file exists but is not a SQLite database (or is damaged). It is left untouched.
     #[error(
         "database `{path}` is corrupt or not a cavra database (file left untouched): {detail}"
@@ -27,9 +25,9 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
-    /// Any other SQLite failure.
-    #[error("database error: {0}")]
-    Sqlite(#[source] rusqlite::Error),
+    /// Any other failure of the database backend.
+    #[error("database error ({kind}): {detail}")]
+    Backend { kind: BackendKind, detail: String },
     /// A stored value could not be decoded.
     #[error("stored value for `{field}` is invalid: {detail}")]
     Decode { field: String, detail: String },
@@ -104,8 +102,99 @@ impl StoreError {
     }
 }
 
+/// What kind of backend failure a [`StoreError::Backend`] is, independent of the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// A constraint (unique key, not null, check) refused the write.
+    Constraint,
+    /// The disk is full, read-only or failed.
+    Io,
+    /// A stored value had an unexpected type or shape.
+    Schema,
+    /// Anything else.
+    Other,
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendKind::Constraint => "constraint",
+            BackendKind::Io => "io",
+            BackendKind::Schema => "schema",
+            BackendKind::Other => "other",
+        })
+    }
+}
+
+impl StoreError {
+    pub(crate) fn backend(kind: BackendKind, detail: impl Into<String>) -> Self {
+        StoreError::Backend {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// SQLite failures become backend-neutral errors (lock and corruption are recognised by
+/// [`crate::db::classify`], which knows the path).
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
+        use rusqlite::ErrorCode;
+        let kind = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                ErrorCode::ConstraintViolation => BackendKind::Constraint,
+                ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied => BackendKind::Io,
+                _ => BackendKind::Other,
+            },
+            rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnIndex(_)
+            | rusqlite::Error::InvalidColumnName(_)
+            | rusqlite::Error::IntegralValueOutOfRange(..) => BackendKind::Schema,
+            _ => BackendKind::Other,
+        };
+        StoreError::backend(kind, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_errors_become_backend_neutral_kinds() {
+        let e = StoreError::from(rusqlite::Error::InvalidColumnIndex(3));
+        assert!(
+            matches!(
+                e,
+                StoreError::Backend {
+                    kind: BackendKind::Schema,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some("UNIQUE constraint failed".into()),
+        ));
+        assert!(
+            matches!(
+                e,
+                StoreError::Backend {
+                    kind: BackendKind::Constraint,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("UNIQUE constraint failed"), "{e}");
+        // no driver error is chained as a source
+        assert!(std::error::Error::source(&e).is_none());
     }
 }

@@ -1,75 +1,16 @@
-//! Minimal glob matching for routing rules: `*` matches any run of characters except `/`,
-//! `**` matches anything (including `/`), `?` one character except `/`. Everything else
-//! is literal. Matching is linear-space dynamic programming, so hostile patterns cannot
-//! blow up.
+//! Glob matching for routing rules and break-glass scopes: the workspace's one glob,
+//! [`cavra_core::glob::Glob`] in path mode (`*` and `?` never cross `/`, `**` as a whole
+//! segment matches any number of directories, `[..]` classes, `{a,b}` alternatives).
+//! An empty pattern matches only the empty text; a pattern with bad syntax matches nothing.
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Tok {
-    Lit(char),
-    Any,  // ?
-    Star, // *
-    Deep, // **
-}
-
-fn compile(pattern: &str) -> Vec<Tok> {
-    let mut out = Vec::new();
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => {
-                if chars.peek() == Some(&'*') {
-                    while chars.peek() == Some(&'*') {
-                        chars.next();
-                    }
-                    out.push(Tok::Deep);
-                } else {
-                    out.push(Tok::Star);
-                }
-            }
-            '?' => out.push(Tok::Any),
-            c => out.push(Tok::Lit(c)),
-        }
-    }
-    out
-}
+use cavra_core::glob::Glob;
 
 /// Does `text` match the glob `pattern`?
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let toks = compile(pattern);
-    let text: Vec<char> = text.chars().collect();
-    // prev[j]: tokens[..i] match text[..j]
-    let mut prev = vec![false; text.len() + 1];
-    prev[0] = true;
-    for tok in &toks {
-        let mut cur = vec![false; text.len() + 1];
-        match tok {
-            Tok::Star | Tok::Deep => {
-                let mut reach = false;
-                for j in 0..=text.len() {
-                    if prev[j] {
-                        reach = true;
-                    }
-                    cur[j] = reach;
-                    // a single `*` cannot run across a `/`
-                    if *tok == Tok::Star && text.get(j) == Some(&'/') {
-                        reach = false;
-                    }
-                }
-            }
-            Tok::Any => {
-                for j in 1..=text.len() {
-                    cur[j] = prev[j - 1] && text[j - 1] != '/';
-                }
-            }
-            Tok::Lit(c) => {
-                for j in 1..=text.len() {
-                    cur[j] = prev[j - 1] && text[j - 1] == *c;
-                }
-            }
-        }
-        prev = cur;
+    if pattern.is_empty() {
+        return text.is_empty();
     }
-    prev[text.len()]
+    Glob::new(pattern).is_ok_and(|g| g.matches(text))
 }
 
 #[cfg(test)]
@@ -92,6 +33,17 @@ mod tests {
         assert!(!glob_match("abc", "abcd"));
         assert!(glob_match("*", ""));
         assert!(!glob_match("", "x"));
+    }
+
+    #[test]
+    fn core_glob_semantics() {
+        // `**/` matches zero directories too, as everywhere else in cavra
+        assert!(glob_match("**/*.tf", "main.tf"));
+        assert!(glob_match("src/{a,b}.rs", "src/b.rs"));
+        assert!(glob_match("file[0-9].txt", "file7.txt"));
+        assert!(!glob_match("file[0-9].txt", "filex.txt"));
+        // unbalanced syntax matches nothing instead of being taken literally
+        assert!(!glob_match("[abc", "[abc"));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use approver::{
 };
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
-pub use error::StoreError;
+pub use error::{BackendKind, StoreError};
 pub use glob::glob_match;
 pub use index::{EvidenceIndex, Hit, SearchQuery, SearchResult};
 pub use registry::{
