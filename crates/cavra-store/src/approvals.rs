@@ -480,18 +480,21 @@ fn sign_in(
 }
 
 /// Is `p` a target pattern that matches (nearly) everything? Only glob and separator
-/// characters, e.g. `*`, `**`, `/**`, `**/*`, `~/**`.
+/// characters, e.g. `*`, `**`, `/**`, `**/*`, `~/**`; or a pattern that matches every one
+/// of a set of unrelated targets (e.g. the alternative in `{**,x}`).
 fn blanket_target(p: &str) -> bool {
+    const PROBES: &[&str] = &[
+        "cavra-probe",
+        "src/cavra-probe.rs",
+        "/etc/cavra-probe",
+        "rm -rf cavra-probe",
+    ];
     p.chars().all(|c| {
         matches!(
             c,
             '*' | '?' | '/' | '\\' | '.' | '~' | ' ' | '[' | ']' | '!'
         )
-    })
-}
-
-fn same_identity(a: &str, b: &str) -> bool {
-    !b.trim().is_empty() && a.trim().eq_ignore_ascii_case(b.trim())
+    }) || PROBES.iter().all(|t| crate::glob::glob_match(p, t))
 }
 
 fn get_in(
@@ -689,6 +692,9 @@ impl Store {
         let mut found = None;
         for raw in raws {
             let a = raw.finish()?;
+            if !crate::rules::grants(&a, request_hash, agent_id, now) {
+                continue;
+            }
             if verify_approval(&trust, &a) {
                 found = Some(a);
                 break;
@@ -704,7 +710,7 @@ impl Store {
         let Some(a) = found else {
             return Ok(None);
         };
-        let uses = a.uses.saturating_add(1);
+        let uses = crate::rules::consume(&a, request_hash, agent_id, now)?;
         let history = history_json(
             a.history.clone(),
             entry(
@@ -775,70 +781,34 @@ impl Store {
         let identity = require_text("identity", identity)?;
         let reason = require_text("reason", reason)?;
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
-        if let Some(n) = max_uses {
-            if n == 0 || n > MAX_USES_LIMIT {
-                return Err(StoreError::input(
-                    "uses",
-                    format!("`{n}` (expected 1 to {MAX_USES_LIMIT})"),
-                ));
-            }
-        }
+        let max = crate::rules::check_max_uses(max_uses)?;
         let rbac = self.config.rbac.clone();
         let (path, busy) = (self.path.clone(), self.busy_timeout);
         let map = move |e| classify(&path, busy, e);
         let tx = self.write_tx()?;
         let a =
             get_in(&tx, id, &map)?.ok_or_else(|| StoreError::UnknownApproval(id.to_string()))?;
-        let action = if perm == Permission::Approve {
-            "approve"
-        } else {
-            "deny"
-        };
-        if a.state != ApprovalState::Pending {
-            return Err(StoreError::InvalidTransition {
-                id: id.to_string(),
-                state: a.effective_state(now).to_string(),
-                action,
-            });
-        }
-        if a.expires_at <= now {
-            let history = history_json(
-                a.history.clone(),
-                entry(now, "expired", None, Some("was pending")),
-            )?;
-            tx.execute(
-                "UPDATE approvals SET state = 'expired', history = ?2 WHERE approval_id = ?1",
-                params![id, history],
-            )
-            .map_err(&map)?;
-            tx.commit().map_err(&map)?;
-            return Err(StoreError::Expired(id.to_string()));
-        }
-        if same_identity(&identity, &a.requested_by) || same_identity(&identity, &a.agent_id) {
-            return Err(StoreError::SelfApproval {
-                id: id.to_string(),
-                identity,
-            });
-        }
-        if let Some(rbac) = &rbac {
-            if !rbac.allows(&identity, &a.approver_group, perm) {
-                return Err(StoreError::NotAuthorized {
-                    identity,
-                    action: perm.as_str(),
-                    group: a.approver_group.clone(),
-                });
+        let state = match crate::rules::decide(&a, &identity, perm, rbac.as_ref(), now)? {
+            crate::rules::DecideOutcome::Decided(s) => s,
+            crate::rules::DecideOutcome::Expire => {
+                let history = history_json(
+                    a.history.clone(),
+                    entry(now, "expired", None, Some("was pending")),
+                )?;
+                tx.execute(
+                    "UPDATE approvals SET state = 'expired', history = ?2 WHERE approval_id = ?1",
+                    params![id, history],
+                )
+                .map_err(&map)?;
+                tx.commit().map_err(&map)?;
+                return Err(StoreError::Expired(id.to_string()));
             }
-        }
-        let (state, event) = if perm == Permission::Approve {
-            ("approved", "approved")
-        } else {
-            ("denied", "denied")
         };
+        let state = state.as_str();
         let history = history_json(
             a.history.clone(),
-            entry(now, event, Some(&identity), Some(&reason)),
+            entry(now, state, Some(&identity), Some(&reason)),
         )?;
-        let max = max_uses.unwrap_or(1);
         tx.execute(
             "UPDATE approvals SET state = ?2, decided_by = ?3, decided_at = ?4, \
              decision_reason = ?5, max_uses = ?6, single_use = ?7, history = ?8 \
@@ -938,26 +908,7 @@ impl Store {
                 .transpose()?,
             None => None,
         };
-        if let Some(l) = &linked {
-            if same_identity(&identity, &l.requested_by) || same_identity(&identity, &l.agent_id) {
-                return Err(StoreError::SelfApproval {
-                    id: l.approval_id.clone(),
-                    identity,
-                });
-            }
-        }
-        if let Some(rbac) = &self.config.rbac {
-            if !rbac.allows_any(&identity, Permission::BreakGlass) {
-                return Err(StoreError::NotAuthorized {
-                    identity,
-                    action: Permission::BreakGlass.as_str(),
-                    group: linked
-                        .as_ref()
-                        .map(|l| l.approver_group.clone())
-                        .unwrap_or_else(|| "any".into()),
-                });
-            }
-        }
+        crate::rules::may_break_glass(&identity, linked.as_ref(), self.config.rbac.as_ref())?;
         let id = new_id("bg")?;
         let history = history_json(
             Vec::new(),
@@ -1029,12 +980,7 @@ impl Store {
             .map_err(|e| self.classify(e))?;
         for raw in raws {
             let a = raw.finish()?;
-            let by_hash =
-                !a.request_hash.is_empty() && q.request_hash == Some(a.request_hash.as_str());
-            let by_scope = a.request_hash.is_empty()
-                && crate::glob::glob_match(&a.action_type, q.action_type)
-                && crate::glob::glob_match(&a.target, q.target);
-            if by_hash || by_scope {
+            if crate::rules::break_glass_covers(&a, q, now) {
                 if self.approval_verified(&a) {
                     return Ok(Some(a));
                 }

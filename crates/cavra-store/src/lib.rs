@@ -14,6 +14,7 @@ mod error;
 mod glob;
 pub mod index;
 mod registry;
+pub mod rules;
 mod sessions;
 mod tamper;
 mod timefmt;

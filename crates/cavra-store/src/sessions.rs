@@ -9,7 +9,6 @@ use time::OffsetDateTime;
 
 use crate::approvals::require_text;
 use crate::approver::{ApproverTrust, Attestation};
-use crate::config::Permission;
 use crate::db::{classify, Store};
 use crate::error::StoreError;
 use crate::tamper::Unverified;
@@ -305,17 +304,8 @@ impl Store {
                     |r| r.get(0),
                 )
                 .map_err(&map)?;
-            let reason = if policy.hold_on_critical && severity == "critical" {
-                Some("critical-severity action blocked".to_string())
-            } else if policy.max_blocks > 0 && count >= i64::from(policy.max_blocks) {
-                Some(format!(
-                    "{count} blocked attempts within {}s (threshold {})",
-                    policy.window.as_secs(),
-                    policy.max_blocks
-                ))
-            } else {
-                None
-            };
+            let reason =
+                crate::rules::hold_reason(&policy, &severity, u64::try_from(count).unwrap_or(0));
             if let Some(reason) = reason {
                 tx.execute(
                     "UPDATE sessions SET held = 1, held_reason = ?2, held_at = ?3 WHERE session_id = ?1",
@@ -398,29 +388,8 @@ impl Store {
             .session(session_id)?
             .ok_or_else(|| StoreError::UnknownSession(session_id.to_string()))?;
         // a row set to "not held" by other means still counts as held
-        if !state.held && !self.is_held(session_id)? {
-            return Err(StoreError::NotHeld(session_id.to_string()));
-        }
-        if identity.eq_ignore_ascii_case(state.agent_id.trim())
-            || state
-                .blocks
-                .iter()
-                .any(|b| identity.eq_ignore_ascii_case(b.agent_id.trim()))
-        {
-            return Err(StoreError::SelfRelease {
-                session: session_id.to_string(),
-                identity,
-            });
-        }
-        if let Some(rbac) = &self.config.rbac {
-            if !rbac.allows_any(&identity, Permission::Approve) {
-                return Err(StoreError::NotAuthorized {
-                    identity,
-                    action: "release a session",
-                    group: "any".into(),
-                });
-            }
-        }
+        let held = state.held || self.is_held(session_id)?;
+        crate::rules::may_release(&state, held, &identity, self.config.rbac.as_ref())?;
         let t = secs(now);
         let att = signer.key.attest(
             RELEASE_KIND,

@@ -1000,6 +1000,9 @@ fn blanket_break_glass_is_refused() {
         ("read_file", "/**"),
         ("read_file", "**/*"),
         ("read_file", "~/**"),
+        // regression (core glob alternatives): a blanket hidden in `{..}` is still blanket
+        ("read_file", "{**,x}"),
+        ("execute_command", "{*,*/**,/**}"),
         ("*", "src/**"),
         ("*_file", "src/**"),
     ] {
