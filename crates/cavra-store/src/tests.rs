@@ -1046,3 +1046,84 @@ fn forged_release_keeps_the_session_held() {
     assert!(!s.is_held("s1").unwrap());
     assert!(s.audit_records().unwrap().is_empty());
 }
+
+/// A database file as an older cavra left it: the frozen schema up to `version`, one
+/// pending approval, one agent and one held session.
+fn old_database(dir: &std::path::Path, version: i64) -> std::path::PathBuf {
+    let p = dir.join("cavra.db");
+    let c = rusqlite::Connection::open(&p).unwrap();
+    c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+        .unwrap();
+    let mut sql = include_str!("../tests/data/schema_v1.sql").to_string();
+    if version >= 2 {
+        sql.push_str(include_str!("../tests/data/schema_v2.sql"));
+    }
+    c.execute_batch(&sql).unwrap();
+    c.execute_batch(&format!(
+        "PRAGMA user_version = {version}; PRAGMA application_id = {APPLICATION_ID};"
+    ))
+    .unwrap();
+    let t = t0().unix_timestamp();
+    c.execute(
+        "INSERT INTO approvals (approval_id, request_hash, decision_id, session_id, agent_id, \
+         action_type, target, rule_id, severity, approver_group, requested_by, state, \
+         requested_at, expires_at) VALUES ('ap-old', 'h-old', 'd-old', 'sess-old', 'codex', \
+         'execute_command', 'terraform apply', 'r', 'high', 'Platform', 'codex', 'pending', \
+         ?1, ?2)",
+        rusqlite::params![t, t + 3600],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO agents (agent_id, profile, status, created_at, updated_at) \
+         VALUES ('codex', '{}', 'active', ?1, ?1)",
+        rusqlite::params![t],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO sessions (session_id, agent_id, held, held_reason, held_at, total_blocks, \
+         created_at, updated_at) VALUES ('sess-old', 'codex', 1, 'critical', ?1, 1, ?1, ?1)",
+        rusqlite::params![t],
+    )
+    .unwrap();
+    if version >= 2 {
+        c.execute(
+            "INSERT INTO tamper_reports (row_key, reported_at) VALUES ('approvals/x', ?1)",
+            rusqlite::params![t],
+        )
+        .unwrap();
+    }
+    p
+}
+
+/// Regression (migrations): v1 and v2 files written by the old code open, are brought to
+/// the current schema and keep every row; opening again changes nothing.
+#[test]
+fn old_v1_and_v2_databases_upgrade_and_keep_their_rows() {
+    for version in [1, 2] {
+        let d = TempDir::new().unwrap();
+        let p = old_database(d.path(), version);
+        for _ in 0..2 {
+            let s = signed(Store::open(&p).unwrap());
+            assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION, "v{version}");
+            let a = s.approval("ap-old").unwrap();
+            assert_eq!(a.state, ApprovalState::Pending, "v{version}");
+            assert_eq!(a.target, "terraform apply");
+            assert_eq!(a.attestation, None);
+            assert!(s.is_held("sess-old").unwrap(), "v{version}: hold kept");
+            assert!(s
+                .list_sessions()
+                .unwrap()
+                .iter()
+                .any(|x| x.session_id == "sess-old"));
+        }
+        let c = rusqlite::Connection::open(&p).unwrap();
+        let agents: i64 = c
+            .query_row("SELECT count(*) FROM agents", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(agents, 1, "v{version}");
+        let reports: i64 = c
+            .query_row("SELECT count(*) FROM tamper_reports", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(reports, i64::from(version >= 2), "v{version}");
+    }
+}
