@@ -1,7 +1,7 @@
 //! The `cavra` binary: parse arguments, dispatch to one module per subcommand, map the
 //! result to an exit code (0 ok/allow, 1 usage or error, 2 blocked or held).
 
-use cavra_cli::{cmd, failclosed, timing, STARTED};
+use cavra_cli::{cmd, failclosed, output, timing, STARTED};
 use clap::Parser;
 
 /// Is this a `cavra [--cavra-dir D] [--json] hook …` call? The hook runs on every tool call
@@ -83,23 +83,41 @@ fn main() {
         }
         default_hook(info);
     }));
+    // `--json` anywhere before `--`: errors are JSON on stdout too, with the same exit codes
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| a.as_str() != "--")
+        .any(|a| a == "--json");
     let cli = match cmd::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            let _ = e.print();
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                _ => 1,
-            };
-            std::process::exit(code);
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            if json {
+                let (message, hint) = output::split_usage_error(&e.render().to_string());
+                println!("{}", output::json_error("usage", &message, hint.as_deref()));
+            } else {
+                let _ = e.print();
+            }
+            std::process::exit(output::EXIT_ERROR);
         }
     };
     let code = match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("cavra: error: {err:#}");
-            1
+            if json {
+                println!(
+                    "{}",
+                    output::json_error("error", &format!("{err:#}"), None)
+                );
+            } else {
+                eprintln!("cavra: error: {err:#}");
+            }
+            output::EXIT_ERROR
         }
     };
     std::process::exit(code);

@@ -71,3 +71,59 @@ pub fn exit_code(d: &Decision) -> i32 {
         2
     }
 }
+
+/// Exit code of a usage error or a failed command.
+pub const EXIT_ERROR: i32 = 1;
+
+/// The one shape of an error under `--json`, printed on stdout:
+/// `{"error": {"code": "usage"|"error", "message": "...", "hint": "..."|null}}`.
+pub fn json_error(code: &str, message: &str, hint: Option<&str>) -> String {
+    serde_json::json!({"error": {"code": code, "message": message, "hint": hint}}).to_string()
+}
+
+/// Splits clap's rendered usage error into its message (the `error:` line) and a hint (its
+/// `tip:` lines and the usage line).
+pub fn split_usage_error(rendered: &str) -> (String, Option<String>) {
+    let mut message = None;
+    let mut hints = Vec::new();
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(m) = line.strip_prefix("error: ") {
+            if message.is_none() {
+                message = Some(m.to_string());
+            }
+        } else if line.starts_with("tip:") || line.starts_with("Usage:") {
+            hints.push(line.to_string());
+        } else if line.starts_with("For more information") {
+            hints.push(line.to_string());
+        }
+    }
+    let message = message.unwrap_or_else(|| {
+        rendered
+            .lines()
+            .next()
+            .unwrap_or("invalid arguments")
+            .trim()
+            .to_string()
+    });
+    let hint = (!hints.is_empty()).then(|| hints.join("; "));
+    (message, hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_error_is_split_into_message_and_hint() {
+        let r = "error: unexpected argument '--frob' found\n\n  tip: to pass '--frob' as a value, use '-- --frob'\n\nUsage: cavra policy list [OPTIONS]\n\nFor more information, try '--help'.\n";
+        let (m, h) = split_usage_error(r);
+        assert_eq!(m, "unexpected argument '--frob' found");
+        let h = h.unwrap_or_default();
+        assert!(h.contains("tip: to pass"), "{h}");
+        assert!(h.contains("Usage: cavra policy list"), "{h}");
+        let v: serde_json::Value =
+            serde_json::from_str(&json_error("usage", &m, Some(&h))).unwrap_or_default();
+        assert_eq!(v["error"]["code"], "usage");
+        assert_eq!(v["error"]["message"], m);
+    }
+}

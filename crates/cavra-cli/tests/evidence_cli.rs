@@ -417,7 +417,8 @@ fn search_export_prune_and_plans() {
     )))
     .unwrap();
     assert_eq!(r["hits"].as_array().unwrap().len(), 1);
-    assert_eq!(r["hits"][0]["seq"], 1);
+    // newest first: seqs 3, 2, 1, 0 — offset 1 is the second newest
+    assert_eq!(r["hits"][0]["seq"], 2);
     let r: Value = serde_json::from_str(&ok(&cavra(
         d.path(),
         &["--json", "evidence", "search", "--text", "cmd 3"],
@@ -542,4 +543,120 @@ fn shared_or_skip(what: &str) -> Option<std::path::PathBuf> {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "skipped: ../shared not present ({what})");
     None
+}
+
+#[test]
+fn search_is_newest_first_validated_with_ids_and_aligned_columns() {
+    let d = tempfile::tempdir().unwrap();
+    for (i, o) in ["allow", "block", "require_approval"].iter().enumerate() {
+        append(d.path(), &decision("s1", i, o));
+    }
+    let r: Value =
+        serde_json::from_str(&ok(&cavra(d.path(), &["--json", "evidence", "search"]))).unwrap();
+    let seqs: Vec<u64> = r["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["seq"].as_u64().unwrap())
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(seqs, sorted, "newest first");
+    assert_eq!(seqs.len(), 3);
+    // a misspelt value is an error that lists the valid ones, not zero matches
+    let o = cavra(d.path(), &["evidence", "search", "--decision", "blocked"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for v in ["allow", "block", "require_approval", "shadow", "break_glass"] {
+        assert!(err.contains(v), "{v} missing in {err}");
+    }
+    let o = cavra(d.path(), &["evidence", "search", "--action-type", "shell_cmd"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("execute_command"));
+    // the valid value still matches
+    let o = cavra(d.path(), &["evidence", "search", "--decision", "block"]);
+    let text = ok(&o);
+    // a header, ids shown, every column starts at the same place on every line
+    let lines: Vec<&str> = text.lines().filter(|l| !l.contains("match(es)")).collect();
+    assert!(lines[0].starts_with("SEQ"), "{text}");
+    assert!(lines[0].contains("ID") && lines[0].contains("DECISION"), "{text}");
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].contains("ev-") || lines[1].contains(&r["hits"][1]["record_id"].as_str().unwrap()[..4]), "{text}");
+    let col = |l: &str, word: &str| l.find(word).unwrap();
+    assert_eq!(col(lines[0], "DECISION"), col(lines[1], "block"), "{text}");
+    // every search flag has help text
+    let help = ok(&cavra(d.path(), &["evidence", "search", "--help"]));
+    for flag in [
+        "--session", "--agent", "--action-type", "--decision", "--rule", "--kind", "--since",
+        "--until", "--text", "--limit", "--offset",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("{flag} not in {help}"));
+        let after = line.trim_start().trim_start_matches(flag);
+        let described = after.split("  ").any(|p| p.trim().len() > 3 && !p.trim().starts_with('<'));
+        assert!(described, "{flag} has no help: {line}");
+    }
+}
+
+#[test]
+fn bundle_all_covers_the_whole_log() {
+    let d = tempfile::tempdir().unwrap();
+    append(d.path(), &decision("s1", 0, "allow"));
+    append(d.path(), &decision("s2", 1, "block"));
+    let out = d.path().join("all.zip");
+    let o = cavra(
+        d.path(),
+        &["evidence", "bundle", "--all", "--output", out.to_str().unwrap()],
+    );
+    ok(&o);
+    let v = ok(&cavra(d.path(), &["--json", "evidence", "verify", out.to_str().unwrap()]));
+    assert!(v.contains("true"), "{v}");
+    // neither a selection nor --all is still an error naming --all
+    let o = cavra(
+        d.path(),
+        &["evidence", "bundle", "--output", d.path().join("x.zip").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--all"));
+    // --all with a session is a usage error
+    let o = cavra(
+        d.path(),
+        &["evidence", "bundle", "--all", "--session", "s1", "-o", "y.zip"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn exports_carry_the_real_host_name_not_localhost() {
+    let d = tempfile::tempdir().unwrap();
+    append(d.path(), &decision("s1", 0, "allow"));
+    let want = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    if want.is_empty() {
+        eprintln!("skipped: no host name readable");
+        return;
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    let o = cmd
+        .args(["--cavra-dir", d.path().join(".cavra").to_str().unwrap()])
+        .args(["evidence", "export", "--format", "splunk-hec"])
+        .env_remove("HOSTNAME")
+        .env_remove("CAVRA_EVIDENCE_DIR")
+        .env_remove("CAVRA_KEY_DIR")
+        .output()
+        .unwrap();
+    let text = ok(&o);
+    let e: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(e["host"], want.as_str(), "{text}");
+    let o = Command::new(env!("CARGO_BIN_EXE_cavra"))
+        .args(["--cavra-dir", d.path().join(".cavra").to_str().unwrap()])
+        .args(["evidence", "export", "--format", "datadog"])
+        .env_remove("HOSTNAME")
+        .output()
+        .unwrap();
+    assert!(ok(&o).contains(&format!("\"hostname\":\"{want}\"")));
 }

@@ -6,6 +6,19 @@ use crate::record::Record;
 use crate::timeutil::parse_ts;
 use serde_json::{json, Value};
 
+/// This machine's host name for exports: the kernel's (`/proc/sys/kernel/hostname`), else
+/// `/etc/hostname`, else `$HOSTNAME`; `localhost` only when none of them is there.
+pub fn host_name() -> String {
+    let from_file = |p: &str| std::fs::read_to_string(p).ok();
+    from_file("/proc/sys/kernel/hostname")
+        .into_iter()
+        .chain(from_file("/etc/hostname"))
+        .chain(std::env::var("HOSTNAME").ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

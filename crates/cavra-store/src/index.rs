@@ -267,7 +267,7 @@ impl EvidenceIndex {
                 })?;
         let limit = if q.limit == 0 { 50 } else { q.limit };
         let sql = format!(
-            "SELECT seq, record_id, kind, ts, session_id, agent_id, action_type, decision, rule_id, target, body FROM records{wh} ORDER BY seq LIMIT {limit} OFFSET {}",
+            "SELECT seq, record_id, kind, ts, session_id, agent_id, action_type, decision, rule_id, target, body FROM records{wh} ORDER BY seq DESC LIMIT {limit} OFFSET {}",
             q.offset
         );
         let mut stmt = self.conn.prepare(&sql)?;

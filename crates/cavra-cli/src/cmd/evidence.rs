@@ -17,6 +17,15 @@ use std::path::{Path, PathBuf};
 
 use crate::ctx::Ctx;
 
+/// The outcomes a decision record holds (`cavra evidence search --decision`).
+const DECISIONS: [&str; 5] = ["allow", "block", "require_approval", "shadow", "break_glass"];
+
+fn action_type_values() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        cavra_core::ActionType::ALL.map(cavra_core::ActionType::as_str),
+    )
+}
+
 /// The tamper-evident decision log.
 #[derive(Debug, Args)]
 pub struct EvidenceArgs {
@@ -53,37 +62,53 @@ pub enum EvidenceCommand {
     },
     /// Write an evidence bundle (directory, or ZIP when OUTPUT ends in .zip).
     Bundle {
+        /// The records of one session.
         #[arg(long, conflicts_with = "since")]
         session: Option<String>,
-        /// RFC 3339 time, date or duration ago (`24h`).
+        /// Records from this time on: RFC 3339 time, date or duration ago (`24h`).
         #[arg(long)]
         since: Option<String>,
+        /// The whole log.
+        #[arg(long, conflicts_with_all = ["session", "since"])]
+        all: bool,
+        /// Output directory, or a ZIP file when it ends in `.zip`.
         #[arg(long, short)]
         output: PathBuf,
     },
     /// Search the log (through the SQLite index, updated first).
+    /// Newest first.
     Search {
+        /// Records of this session id.
         #[arg(long)]
         session: Option<String>,
+        /// Records of this agent id (`claude-code`, `codex`, `cli`, ...).
         #[arg(long)]
         agent: Option<String>,
-        #[arg(long = "action-type")]
+        /// Decisions about this action type.
+        #[arg(long = "action-type", value_parser = action_type_values())]
         action_type: Option<String>,
-        #[arg(long)]
+        /// Decisions with this outcome.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(DECISIONS))]
         decision: Option<String>,
+        /// Decisions by this rule id (e.g. `secrets.dotenv.read`).
         #[arg(long)]
         rule: Option<String>,
+        /// Records of this kind (`decision`, `approval.granted`, `session.held`, ...).
         #[arg(long)]
         kind: Option<String>,
+        /// Records from this time on: RFC 3339 time, date or duration ago (`24h`).
         #[arg(long)]
         since: Option<String>,
+        /// Records before this time: RFC 3339 time, date or duration ago.
         #[arg(long)]
         until: Option<String>,
         /// Substring anywhere in the record body.
         #[arg(long)]
         text: Option<String>,
+        /// At most this many records.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Skip this many (newest) matches first: for paging.
         #[arg(long, default_value_t = 0)]
         offset: u32,
     },
@@ -360,10 +385,11 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         EvidenceCommand::Bundle {
             session,
             since: s,
+            all,
             output,
         } => {
-            if session.is_none() && s.is_none() {
-                bail!("give `--session S` or `--since T`");
+            if session.is_none() && s.is_none() && !all {
+                bail!("give `--session S`, `--since T` or `--all` (the whole log)");
             }
             let (key, _) = KeyStore::new(&cfg.key_dir).load_or_create_active(cfg.signing)?;
             let sel = Selection {
@@ -414,17 +440,28 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                for h in &r.hits {
-                    println!(
-                        "#{:<6} {} {:<9} {:<16} {:<12} {:<28} {}",
-                        h.seq,
-                        h.timestamp,
-                        h.kind,
-                        h.decision.as_deref().unwrap_or("-"),
-                        h.action_type.as_deref().unwrap_or("-"),
-                        h.rule_id.as_deref().unwrap_or("-"),
-                        h.target.as_deref().unwrap_or("")
-                    );
+                let rows: Vec<[String; 8]> = r
+                    .hits
+                    .iter()
+                    .map(|h| {
+                        [
+                            h.seq.to_string(),
+                            h.record_id.clone(),
+                            h.timestamp.clone(),
+                            h.kind.clone(),
+                            h.decision.clone().unwrap_or_else(|| "-".into()),
+                            h.action_type.clone().unwrap_or_else(|| "-".into()),
+                            h.rule_id.clone().unwrap_or_else(|| "-".into()),
+                            h.target.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                if !rows.is_empty() {
+                    let header = [
+                        "SEQ", "ID", "TIME", "KIND", "DECISION", "ACTION", "RULE", "TARGET",
+                    ]
+                    .map(String::from);
+                    print_table(&header, &rows);
                 }
                 println!(
                     "{} of {} match(es) (offset {})",
@@ -465,7 +502,7 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                     })
                 })
                 .collect();
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+            let host = cavra_evidence::export::host_name();
             out(ctx, &output, &export(&recs, fmt, &host), "export")?;
             Ok(0)
         }
@@ -521,5 +558,27 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+/// Prints rows under a header in columns as wide as their widest cell (the last column is
+/// not padded).
+fn print_table<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(header).chain(rows.iter()) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths.iter()).enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        println!("{}", line.trim_end());
     }
 }

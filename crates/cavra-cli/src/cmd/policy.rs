@@ -26,7 +26,7 @@ pub enum PolicyCommand {
         policy_dir: Vec<PathBuf>,
     },
     /// Show a pack: metadata, digest, rules.
-    Show(PackArgs),
+    Show(PackFileArgs),
     /// Validate pack files against the schema; every problem with file, line and column.
     Validate {
         /// Pack files (YAML).
@@ -38,7 +38,7 @@ pub enum PolicyCommand {
     /// Compile a pack (inheritance resolved) to its normalized JSON form with a digest.
     Compile {
         #[command(flatten)]
-        packs: PackArgs,
+        packs: PackFileArgs,
         /// Write to FILE instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -53,12 +53,12 @@ pub enum PolicyCommand {
     /// Run a pack's tests (bundled tests, or a test file).
     Test {
         #[command(flatten)]
-        packs: PackArgs,
+        packs: PackFileArgs,
         /// Test file(s) (YAML: `tests: [{action, target, expect, rule}]`).
         #[arg(long = "tests", value_name = "FILE")]
         tests: Vec<PathBuf>,
         /// Test every bundled pack with its bundled tests.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["file", "pack", "policy"])]
         all: bool,
     },
     /// Sign a pack file with an Ed25519 key (writes FILE.sig).
@@ -88,6 +88,28 @@ pub enum PolicyCommand {
         /// Output path of the private key (public key goes to PATH.pub).
         output: PathBuf,
     },
+}
+
+/// Which pack a `policy show|compile|test` call is about: a pack file given positionally
+/// (`cavra policy compile my-pack.yaml`, as `policy validate FILE`), or `--pack ID` /
+/// `--policy FILE` as every other command takes them.
+#[derive(Debug, Args)]
+pub struct PackFileArgs {
+    /// A pack file (YAML, or compiled JSON); the same as `--policy FILE`.
+    #[arg(value_name = "FILE", conflicts_with_all = ["pack", "policy"])]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub packs: PackArgs,
+}
+
+impl PackFileArgs {
+    pub fn choice(&self) -> packs::PackChoice {
+        let mut c = self.packs.choice();
+        if let Some(f) = &self.file {
+            c.policy = Some(f.clone());
+        }
+        c
+    }
 }
 
 fn compile_path(path: &Path, dirs: &[PathBuf]) -> Result<policy::CompiledPack> {

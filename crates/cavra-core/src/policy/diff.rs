@@ -1,7 +1,7 @@
 //! Semantic diff of two compiled packs: rules added, removed and changed, with effect
 //! changes called out as loosening or tightening, and changes to settings and lists.
 
-use super::compile::CompiledPack;
+use super::compile::{CompiledPack, SeverityRule};
 use super::source::{CliSection, CliSource};
 use crate::model::Effect;
 use serde::Serialize;
@@ -41,6 +41,14 @@ fn rank(e: Effect) -> u8 {
     }
 }
 
+/// The severity as the pack file spells it (never a Rust debug string).
+fn severity_name(s: &SeverityRule) -> &'static str {
+    match s {
+        SeverityRule::Fixed(s) => s.as_str(),
+        SeverityRule::ReferenceCommandBlock => "high_or_critical",
+    }
+}
+
 fn rule_map(p: &CompiledPack) -> Vec<(String, Value)> {
     // one entry per rule id: native rules by id, reference lists by section
     let n = &p.normalized.pack;
@@ -48,7 +56,7 @@ fn rule_map(p: &CompiledPack) -> Vec<(String, Value)> {
     for r in &p.rules {
         let mut v = serde_json::json!({
             "effect": r.effect.as_str(),
-            "severity": format!("{:?}", r.severity),
+            "severity": severity_name(&r.severity),
             "approver_group": r.approver_group,
         });
         if let Some(src) = n.rules.iter().find(|s| s.id == r.id) {
