@@ -110,10 +110,7 @@ fn main() {
         Ok(code) => code,
         Err(err) => {
             if json {
-                println!(
-                    "{}",
-                    output::json_error("error", &format!("{err:#}"), None)
-                );
+                println!("{}", output::json_error("error", &format!("{err:#}"), None));
             } else {
                 eprintln!("cavra: error: {err:#}");
             }

@@ -91,9 +91,10 @@ pub fn split_usage_error(rendered: &str) -> (String, Option<String>) {
             if message.is_none() {
                 message = Some(m.to_string());
             }
-        } else if line.starts_with("tip:") || line.starts_with("Usage:") {
-            hints.push(line.to_string());
-        } else if line.starts_with("For more information") {
+        } else if ["tip:", "Usage:", "For more information"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
             hints.push(line.to_string());
         }
     }

@@ -70,7 +70,12 @@ fn policy_commands_take_a_pack_file_positionally_like_validate() {
     let b = e.run(&["policy", "compile", "--policy", f]);
     assert_eq!(a.status.code(), Some(0), "{:?}", a);
     assert_eq!(stdout(&a), stdout(&b));
-    assert_eq!(json(&a)["pack"]["metadata"]["id"], "cavra-my-pack", "{}", stdout(&a));
+    assert_eq!(
+        json(&a)["pack"]["metadata"]["id"],
+        "cavra-my-pack",
+        "{}",
+        stdout(&a)
+    );
     // --pack ID keeps working
     let o = e.run(&["policy", "compile", "--pack", "strict"]);
     assert_eq!(o.status.code(), Some(0));
@@ -106,7 +111,13 @@ fn json_errors_are_json_on_stdout_with_the_same_exit_codes() {
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v["error"]["code"], "error", "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("no-such-pack"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-pack"),
+        "{v}"
+    );
     // without --json: human text on stderr, nothing on stdout
     let o = e.run(&["policy", "show", "--pack", "no-such-pack"]);
     assert_eq!(o.status.code(), Some(1));
@@ -126,7 +137,13 @@ fn policy_diff_prints_no_rust_debug_strings() {
     let e = Env::new();
     for args in [
         &["policy", "diff", "cavra-coding-baseline", "cavra-strict"][..],
-        &["policy", "diff", "cavra-coding-baseline", "cavra-strict", "--json"][..],
+        &[
+            "policy",
+            "diff",
+            "cavra-coding-baseline",
+            "cavra-strict",
+            "--json",
+        ][..],
     ] {
         let o = e.run(args);
         assert_eq!(o.status.code(), Some(0));

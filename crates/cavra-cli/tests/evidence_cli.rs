@@ -567,10 +567,19 @@ fn search_is_newest_first_validated_with_ids_and_aligned_columns() {
     let o = cavra(d.path(), &["evidence", "search", "--decision", "blocked"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    for v in ["allow", "block", "require_approval", "shadow", "break_glass"] {
+    for v in [
+        "allow",
+        "block",
+        "require_approval",
+        "shadow",
+        "break_glass",
+    ] {
         assert!(err.contains(v), "{v} missing in {err}");
     }
-    let o = cavra(d.path(), &["evidence", "search", "--action-type", "shell_cmd"]);
+    let o = cavra(
+        d.path(),
+        &["evidence", "search", "--action-type", "shell_cmd"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("execute_command"));
     // the valid value still matches
@@ -579,23 +588,41 @@ fn search_is_newest_first_validated_with_ids_and_aligned_columns() {
     // a header, ids shown, every column starts at the same place on every line
     let lines: Vec<&str> = text.lines().filter(|l| !l.contains("match(es)")).collect();
     assert!(lines[0].starts_with("SEQ"), "{text}");
-    assert!(lines[0].contains("ID") && lines[0].contains("DECISION"), "{text}");
+    assert!(
+        lines[0].contains("ID") && lines[0].contains("DECISION"),
+        "{text}"
+    );
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[1].contains("ev-") || lines[1].contains(&r["hits"][1]["record_id"].as_str().unwrap()[..4]), "{text}");
+    assert!(
+        lines[1].contains("ev-")
+            || lines[1].contains(&r["hits"][1]["record_id"].as_str().unwrap()[..4]),
+        "{text}"
+    );
     let col = |l: &str, word: &str| l.find(word).unwrap();
     assert_eq!(col(lines[0], "DECISION"), col(lines[1], "block"), "{text}");
     // every search flag has help text
     let help = ok(&cavra(d.path(), &["evidence", "search", "--help"]));
     for flag in [
-        "--session", "--agent", "--action-type", "--decision", "--rule", "--kind", "--since",
-        "--until", "--text", "--limit", "--offset",
+        "--session",
+        "--agent",
+        "--action-type",
+        "--decision",
+        "--rule",
+        "--kind",
+        "--since",
+        "--until",
+        "--text",
+        "--limit",
+        "--offset",
     ] {
         let line = help
             .lines()
             .find(|l| l.trim_start().starts_with(flag))
             .unwrap_or_else(|| panic!("{flag} not in {help}"));
         let after = line.trim_start().trim_start_matches(flag);
-        let described = after.split("  ").any(|p| p.trim().len() > 3 && !p.trim().starts_with('<'));
+        let described = after
+            .split("  ")
+            .any(|p| p.trim().len() > 3 && !p.trim().starts_with('<'));
         assert!(described, "{flag} has no help: {line}");
     }
 }
@@ -608,22 +635,44 @@ fn bundle_all_covers_the_whole_log() {
     let out = d.path().join("all.zip");
     let o = cavra(
         d.path(),
-        &["evidence", "bundle", "--all", "--output", out.to_str().unwrap()],
+        &[
+            "evidence",
+            "bundle",
+            "--all",
+            "--output",
+            out.to_str().unwrap(),
+        ],
     );
     ok(&o);
-    let v = ok(&cavra(d.path(), &["--json", "evidence", "verify", out.to_str().unwrap()]));
+    let v = ok(&cavra(
+        d.path(),
+        &["--json", "evidence", "verify", out.to_str().unwrap()],
+    ));
     assert!(v.contains("true"), "{v}");
     // neither a selection nor --all is still an error naming --all
     let o = cavra(
         d.path(),
-        &["evidence", "bundle", "--output", d.path().join("x.zip").to_str().unwrap()],
+        &[
+            "evidence",
+            "bundle",
+            "--output",
+            d.path().join("x.zip").to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--all"));
     // --all with a session is a usage error
     let o = cavra(
         d.path(),
-        &["evidence", "bundle", "--all", "--session", "s1", "-o", "y.zip"],
+        &[
+            "evidence",
+            "bundle",
+            "--all",
+            "--session",
+            "s1",
+            "-o",
+            "y.zip",
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
 }

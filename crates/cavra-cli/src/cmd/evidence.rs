@@ -18,7 +18,13 @@ use std::path::{Path, PathBuf};
 use crate::ctx::Ctx;
 
 /// The outcomes a decision record holds (`cavra evidence search --decision`).
-const DECISIONS: [&str; 5] = ["allow", "block", "require_approval", "shadow", "break_glass"];
+const DECISIONS: [&str; 5] = [
+    "allow",
+    "block",
+    "require_approval",
+    "shadow",
+    "break_glass",
+];
 
 fn action_type_values() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
