@@ -173,8 +173,8 @@ impl LazyStore {
     }
 }
 
-fn store_mcp_registry(store: &cavra_store::Store) -> Result<Option<McpRegistry>> {
-    let file = store.export_mcp_registry()?;
+fn store_mcp_registry(store: &dyn cavra_store::DecisionStore) -> Result<Option<McpRegistry>> {
+    let file = store.mcp_registry()?;
     if file.mcp_servers.is_empty() {
         return Ok(None);
     }
@@ -187,7 +187,7 @@ fn store_mcp_registry(store: &cavra_store::Store) -> Result<Option<McpRegistry>>
 /// Governed agent identities: a blocked agent, or an action type outside the agent's
 /// capability profile, is blocked whatever the pack says.
 fn apply_agent_registry(
-    store: &cavra_store::Store,
+    store: &dyn cavra_store::DecisionStore,
     req: &ActionRequest,
     d: &mut Decision,
 ) -> Result<()> {
@@ -281,13 +281,14 @@ fn report_tamper(ctx: &Ctx, db: &mut LazyStore) -> Result<()> {
     let Some(store) = db.store.as_mut() else {
         return Ok(());
     };
-    record_tamper(ctx, store, store.take_unverified())
+    let found = store.take_unverified();
+    record_tamper(ctx, store, found)
 }
 
 /// Record `found` as `tamper.unverified_record` evidence, each row version once.
 pub(crate) fn record_tamper(
     ctx: &Ctx,
-    store: &mut cavra_store::Store,
+    store: &mut dyn cavra_store::DecisionStore,
     found: Vec<cavra_store::Unverified>,
 ) -> Result<()> {
     for u in found {

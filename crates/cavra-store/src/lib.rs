@@ -1,4 +1,5 @@
-//! cavra-store: the embedded SQLite store of CAVRA.
+//! cavra-store: the state store of CAVRA (backend-neutral rules in [`rules`], the
+//! pipeline's storage as the [`DecisionStore`] trait, SQLite implementation [`Store`]).
 //!
 //! One file (`.cavra/cavra.db` by default) holds approval requests and break-glass
 //! records, the agent and MCP trust registries, and session escalation state. WAL mode
@@ -8,6 +9,7 @@
 
 mod approvals;
 pub mod approver;
+mod backend;
 mod config;
 mod db;
 mod error;
@@ -27,6 +29,7 @@ pub use approvals::{
 pub use approver::{
     approver_dir, ApproverKey, ApproverTrust, AuthMethod, Role, Signer, TokenClaims, TokenError,
 };
+pub use backend::DecisionStore;
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use error::{BackendKind, StoreError};

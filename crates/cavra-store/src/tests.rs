@@ -1127,3 +1127,33 @@ fn old_v1_and_v2_databases_upgrade_and_keep_their_rows() {
         assert_eq!(reports, i64::from(version >= 2), "v{version}");
     }
 }
+
+/// The pipeline's view through the backend-neutral trait: request → approve → one use,
+/// then the replay is refused; a block puts the session on hold.
+#[test]
+fn decision_store_trait_drives_the_sqlite_store() {
+    let (_d, mut s) = store();
+    let id = {
+        let ds: &mut dyn DecisionStore = &mut s;
+        ds.create_approval(req("h-trait"), t0())
+            .unwrap()
+            .approval_id
+    };
+    s.approve(&id, "alice", "ok", at(1), ApproveOptions::default())
+        .unwrap();
+    let ds: &mut dyn DecisionStore = &mut s;
+    assert!(ds
+        .consume_approval("h-trait", "claude-code", at(2))
+        .unwrap()
+        .is_some());
+    assert!(ds
+        .consume_approval("h-trait", "claude-code", at(3))
+        .unwrap()
+        .is_none());
+    let st = ds
+        .record_block("sess-t", "claude-code", "critical", at(4))
+        .unwrap();
+    assert!(st.held);
+    assert!(ds.is_held("sess-t").unwrap());
+    assert!(ds.take_unverified().is_empty());
+}
