@@ -47,11 +47,10 @@ fn backups(p: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The tests run `cavra init` with this very binary first on PATH, so the hook command is
+/// `cavra hook <agent>` (it survives the build directory moving).
 fn hook_cmd(agent: &str) -> String {
-    let exe = Path::new(env!("CARGO_BIN_EXE_cavra"))
-        .canonicalize()
-        .unwrap();
-    format!("{} hook {agent}", exe.display())
+    format!("cavra hook {agent}")
 }
 
 /// Installs into an existing JSON file written by "another tool", checks merge, idempotence,
@@ -139,6 +138,9 @@ fn json_cycle(agent: &str, rel_settings: &str, fixture_rel: &str, pre_event: &st
         orig_v,
         "{agent}: uninstall did not restore the original"
     );
+    // uninstall leaves no backup file behind unless asked (`--backup`): only init's remains
+    assert_eq!(out["backup"], Value::Null, "{out}");
+    assert_eq!(backups(&path).len(), 1, "{agent}: uninstall left a backup");
     let out: Value =
         serde_json::from_str(&ok(&cavra(&e, &["--json", "uninstall", agent, scope]))).unwrap();
     assert_eq!(out["change"], "not present");
@@ -392,4 +394,67 @@ fn doctor_reports_problems() {
         c["detail"].as_str().unwrap().contains("not valid JSON"),
         "{c}"
     );
+}
+
+#[test]
+fn uninstall_writes_a_backup_only_with_the_backup_flag() {
+    let e = env();
+    let path = e.proj.join(".claude/settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let original = fixture("claude-code/settings.json");
+    std::fs::write(&path, &original).unwrap();
+    ok(&cavra(&e, &["init", "claude-code"]));
+    assert_eq!(backups(&path).len(), 1);
+    ok(&cavra(&e, &["uninstall", "claude-code"]));
+    assert_eq!(backups(&path).len(), 1, "no backup without --backup");
+    ok(&cavra(&e, &["init", "claude-code"]));
+    assert_eq!(backups(&path).len(), 2);
+    let out: Value = serde_json::from_str(&ok(&cavra(
+        &e,
+        &["--json", "uninstall", "claude-code", "--backup"],
+    )))
+    .unwrap();
+    assert_eq!(backups(&path).len(), 3, "--backup keeps a copy");
+    assert!(
+        out["backup"].as_str().unwrap().contains(".cavra-backup-"),
+        "{out}"
+    );
+    assert_eq!(
+        json_of(&path),
+        serde_json::from_str::<Value>(&original).unwrap()
+    );
+}
+
+#[test]
+fn init_writes_the_absolute_path_when_cavra_is_not_on_path_and_doctor_says_which() {
+    let e = env();
+    let exe = Path::new(env!("CARGO_BIN_EXE_cavra"))
+        .canonicalize()
+        .unwrap();
+    // this binary on PATH: the bare name
+    ok(&cavra(&e, &["init", "claude-code"]));
+    let path = e.proj.join(".claude/settings.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"cavra hook claude-code\""), "{text}");
+    assert!(!text.contains(&exe.display().to_string()), "{text}");
+    let d = ok(&cavra(&e, &["doctor"]));
+    assert!(d.contains("runs `cavra` from PATH"), "{d}");
+    // not on PATH: the absolute path, and doctor says it is one
+    let out = std::process::Command::new(&exe)
+        .args(["--cavra-dir", e.proj.join(".cavra").to_str().unwrap()])
+        .args(["init", "cursor"])
+        .current_dir(&e.proj)
+        .env("HOME", &e.home)
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("CAVRA_DIR")
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = std::fs::read_to_string(e.proj.join(".cursor/hooks.json")).unwrap();
+    assert!(
+        text.contains(&format!("{} hook cursor", exe.display())),
+        "{text}"
+    );
+    let d = ok(&cavra(&e, &["doctor"]));
+    assert!(d.contains("runs the absolute path"), "{d}");
 }

@@ -174,12 +174,25 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
-/// The hook command written into settings: the running binary's absolute path followed by
-/// `hook <agent>`.
+/// `cavra` as found on `PATH` (the first executable file named so), resolved.
+pub fn cavra_on_path() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("cavra"))
+        .find(|p| p.is_file())
+        .map(|p| p.canonicalize().unwrap_or(p))
+}
+
+/// The hook command written into settings: `cavra hook <agent>` when the `cavra` on `PATH`
+/// is this very binary (it then survives the build directory moving), else the running
+/// binary's absolute path followed by `hook <agent>`.
 pub fn hook_command(agent: Agent) -> anyhow::Result<String> {
     let exe = std::env::current_exe()
         .map_err(|e| anyhow::anyhow!("cannot find the path of the running cavra binary: {e}"))?;
     let exe = exe.canonicalize().unwrap_or(exe);
+    if cavra_on_path().as_deref() == Some(exe.as_path()) {
+        return Ok(format!("cavra hook {}", agent.kind()));
+    }
     Ok(format!(
         "{} hook {}",
         shell_quote(&exe.display().to_string()),

@@ -566,8 +566,9 @@ pub fn install(agent: Agent, path: &Path, cmd: &str) -> Result<Outcome> {
     })
 }
 
-/// Removes CAVRA's hook for `agent` from `path`.
-pub fn uninstall(agent: Agent, path: &Path) -> Result<Outcome> {
+/// Removes CAVRA's hook for `agent` from `path`; the previous file is kept as a backup only
+/// when `make_backup` (`cavra uninstall --backup`).
+pub fn uninstall(agent: Agent, path: &Path, make_backup: bool) -> Result<Outcome> {
     let Some(old) = read_opt(path)? else {
         return Ok(Outcome {
             path: path.into(),
@@ -602,7 +603,11 @@ pub fn uninstall(agent: Agent, path: &Path) -> Result<Outcome> {
             (json_text(&root)?, empty)
         }
     };
-    let b = backup(path)?;
+    let b = if make_backup {
+        Some(backup(path)?)
+    } else {
+        None
+    };
     if empty {
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove `{}`", path.display()))?;
@@ -612,7 +617,7 @@ pub fn uninstall(agent: Agent, path: &Path) -> Result<Outcome> {
     Ok(Outcome {
         path: path.into(),
         change: Change::Removed(empty),
-        backup: Some(b),
+        backup: b,
     })
 }
 

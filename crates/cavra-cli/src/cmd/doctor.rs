@@ -56,6 +56,31 @@ fn is_executable(p: &Path) -> bool {
     }
 }
 
+/// The executable a hook entry's program names: a bare name (`cavra`) is looked up on
+/// `PATH`, anything else is a path.
+fn hook_program(prog: &str) -> Option<PathBuf> {
+    if prog.contains('/') {
+        let p = PathBuf::from(prog);
+        return is_executable(&p).then_some(p);
+    }
+    on_path(prog)
+}
+
+/// Says which `cavra` a hook entry runs: the one on `PATH`, or a fixed absolute path (which
+/// breaks when that build directory moves).
+fn hook_program_note(prog: &str) -> String {
+    if prog.contains('/') {
+        format!(
+            "; runs the absolute path `{prog}` (re-run `cavra init` after moving it, or install with `cargo install --path crates/cavra-cli` and re-run `cavra init` to use `cavra` from PATH)"
+        )
+    } else {
+        match on_path(prog) {
+            Some(p) => format!("; runs `{prog}` from PATH (`{}`)", p.display()),
+            None => format!("; runs `{prog}` from PATH, but it is not on PATH"),
+        }
+    }
+}
+
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -242,7 +267,7 @@ pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
                     let broken: Vec<String> = i
                         .entries
                         .iter()
-                        .filter(|(_, p)| !is_executable(Path::new(p)))
+                        .filter(|(_, p)| hook_program(p).is_none())
                         .map(|(ev, p)| format!("{ev} → `{p}`"))
                         .collect();
                     let pre = settings::events(agent)[0].0;
@@ -253,6 +278,9 @@ pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
                         path.display(),
                         i.entries.len()
                     );
+                    if let Some((_, p)) = i.entries.first() {
+                        d.push_str(&hook_program_note(p));
+                    }
                     if !broken.is_empty() {
                         d.push_str(&format!(
                             "; hook program missing or not executable: {}",

@@ -1,6 +1,7 @@
 //! `cavra uninstall <agent> [--project|--user]`: removes exactly the hook entries `cavra init`
 //! added (recognised by their `cavra hook <agent>` command); everything else stays. The
-//! `.cavra/` directory (policy, evidence) is left alone.
+//! `.cavra/` directory (policy, evidence) is left alone. No backup file is written unless
+//! `--backup` is given.
 
 use crate::agents::{self, mcp_config, settings, Scope};
 use crate::cmd::hook::Agent;
@@ -25,6 +26,10 @@ pub struct UninstallArgs {
     /// The project directory (default: the repository containing the current directory).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Keep a copy of each changed settings file (`<file>.cavra-backup-<timestamp>`);
+    /// without it nothing is left behind in the repository.
+    #[arg(long)]
+    pub backup: bool,
     #[command(flatten)]
     pub auth: crate::control::AuthArgs,
 }
@@ -55,10 +60,10 @@ pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
         &args.auth,
         None,
     )?;
-    let out = settings::uninstall(args.agent, &path)?;
+    let out = settings::uninstall(args.agent, &path, args.backup)?;
     // the hook removal may have just backed up the same file
     let same_file = mcp_target.path() == Some(out.path.as_path());
-    let mcp_backup = !(same_file && out.backup.is_some());
+    let mcp_backup = args.backup && !(same_file && out.backup.is_some());
     let mcp = mcp_config::uninstall(&mcp_target, mcp_backup)?;
     if ctx.json {
         println!(
