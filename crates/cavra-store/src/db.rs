@@ -7,9 +7,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::approver::{ApproverTrust, Signer};
 use crate::config::ApprovalConfig;
-use crate::error::StoreError;
+use crate::error::{BackendKind, StoreError};
 use crate::sessions::EscalationPolicy;
 use crate::tamper::Unverified;
+use rusqlite_migration::{Migrations, M};
 
 /// `PRAGMA application_id` of a cavra database ("CAVR").
 pub const APPLICATION_ID: i64 = 0x4341_5652;
@@ -17,7 +18,11 @@ pub const APPLICATION_ID: i64 = 0x4341_5652;
 /// Default time a writer waits for a lock held by another process.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Schema migrations; index `i` brings the database from version `i` to `i + 1`.
+/// Schema migrations; index `i` brings the database from version `i` to `i + 1`. Applied
+/// by `rusqlite_migration`, which keeps the version in `PRAGMA user_version` exactly as
+/// cavra always has, so files written before it are recognised as they are. Never edit
+/// a released entry: append a new one (upgrade from older files is tested against frozen
+/// copies in `tests/data/`).
 const MIGRATIONS: &[&str] = &[
     // v1
     r#"
@@ -357,29 +362,23 @@ impl Store {
         if version < SCHEMA_VERSION {
             self.migrate()?;
         }
+        if app_id != APPLICATION_ID {
+            self.conn
+                .execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+                .map_err(|e| self.classify(e))?;
+        }
         Ok(())
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
-        // Re-read under the write lock: another process may have migrated meanwhile.
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
-        let start = usize::try_from(version).unwrap_or(0);
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
-            tx.execute_batch(sql)
-                .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-                .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
-        }
-        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
-            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
-        tx.commit()
-            .map_err(|e| classify(&self.path, self.busy_timeout, e))?;
+        let steps: Vec<M<'static>> = MIGRATIONS.iter().map(|sql| M::up(sql)).collect();
+        let (path, busy) = (self.path.clone(), self.busy_timeout);
+        Migrations::new(steps)
+            .to_latest(&mut self.conn)
+            .map_err(|e| match e {
+                rusqlite_migration::Error::RusqliteError { err, .. } => classify(&path, busy, err),
+                other => StoreError::backend(BackendKind::Schema, other.to_string()),
+            })?;
         Ok(())
     }
 

@@ -1125,7 +1125,34 @@ fn old_v1_and_v2_databases_upgrade_and_keep_their_rows() {
             .query_row("SELECT count(*) FROM tamper_reports", [], |r| r.get(0))
             .unwrap();
         assert_eq!(reports, i64::from(version >= 2), "v{version}");
+        let (app, user): (i64, i64) = c
+            .query_row(
+                "SELECT (SELECT application_id FROM pragma_application_id), \
+                 (SELECT user_version FROM pragma_user_version)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((app, user), (APPLICATION_ID, SCHEMA_VERSION), "v{version}");
     }
+}
+
+/// A file migrated by the old code but without the application id (interrupted between
+/// the two) gets it on the next open instead of staying unmarked.
+#[test]
+fn current_schema_without_application_id_is_marked() {
+    let d = TempDir::new().unwrap();
+    let p = old_database(d.path(), 2);
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 0")
+        .unwrap();
+    drop(Store::open(&p).unwrap());
+    let app: i64 = rusqlite::Connection::open(&p)
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(app, APPLICATION_ID);
 }
 
 /// The pipeline's view through the backend-neutral trait: request → approve → one use,
