@@ -154,3 +154,15 @@ fn policy_diff_prints_no_rust_debug_strings() {
         }
     }
 }
+
+#[test]
+fn policy_show_json_prints_no_rust_debug_strings() {
+    let e = Env::new();
+    let o = e.run(&["--json", "policy", "show", "--pack", "strict"]);
+    assert_eq!(o.status.code(), Some(0));
+    let s = stdout(&o);
+    assert!(s.contains("\"severity\""), "{s}");
+    for debug in ["Fixed(", "Some(", "ReferenceCommandBlock"] {
+        assert!(!s.contains(debug), "{debug} in output");
+    }
+}

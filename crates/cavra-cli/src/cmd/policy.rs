@@ -257,7 +257,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                     .cli
                     .entries(&pack.normalized.pack)
                     .into_iter()
-                    .map(|e| json!({"program": e.program, "rows": e.rows.iter().map(|r| json!({"path": r.path_text, "rule": r.rule.id, "effect": r.rule.effect.as_str(), "severity": format!("{:?}", r.rule.severity)})).collect::<Vec<_>>()}))
+                    .map(|e| json!({"program": e.program, "rows": e.rows.iter().map(|r| json!({"path": r.path_text, "rule": r.rule.id, "effect": r.rule.effect.as_str(), "severity": diff::severity_name(&r.rule.severity)})).collect::<Vec<_>>()}))
                     .collect();
                 println!(
                     "{}",

@@ -42,7 +42,7 @@ fn rank(e: Effect) -> u8 {
 }
 
 /// The severity as the pack file spells it (never a Rust debug string).
-fn severity_name(s: &SeverityRule) -> &'static str {
+pub fn severity_name(s: &SeverityRule) -> &'static str {
     match s {
         SeverityRule::Fixed(s) => s.as_str(),
         SeverityRule::ReferenceCommandBlock => "high_or_critical",
