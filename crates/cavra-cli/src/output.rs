@@ -82,7 +82,7 @@ pub fn json_error(code: &str, message: &str, hint: Option<&str>) -> String {
 }
 
 /// Splits clap's rendered usage error into its message (the `error:` line) and a hint (its
-/// `tip:` lines and the usage line).
+/// valid values, `tip:` lines and the usage line).
 pub fn split_usage_error(rendered: &str) -> (String, Option<String>) {
     let mut message = None;
     let mut hints = Vec::new();
@@ -91,9 +91,14 @@ pub fn split_usage_error(rendered: &str) -> (String, Option<String>) {
             if message.is_none() {
                 message = Some(m.to_string());
             }
-        } else if ["tip:", "Usage:", "For more information"]
-            .iter()
-            .any(|p| line.starts_with(p))
+        } else if [
+            "[possible values:",
+            "tip:",
+            "Usage:",
+            "For more information",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
         {
             hints.push(line.to_string());
         }

@@ -106,6 +106,16 @@ fn json_errors_are_json_on_stdout_with_the_same_exit_codes() {
         assert!(v["error"]["message"].as_str().unwrap().len() > 3, "{v}");
         assert!(v["error"].get("hint").is_some(), "{v}");
     }
+    // an invalid value: the valid ones are in the hint
+    let o = e.run(&["--json", "evidence", "search", "--decision", "blocked"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["error"]["code"], "usage", "{v}");
+    let hint = v["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("require_approval") && hint.contains("break_glass"),
+        "{v}"
+    );
     // a command's own error
     let o = e.run(&["--json", "policy", "show", "--pack", "no-such-pack"]);
     assert_eq!(o.status.code(), Some(1));
