@@ -88,6 +88,23 @@ impl Routing {
                     detail: format!("routes[{i}].group is empty"),
                 });
             }
+            // a pattern that is not a glob would silently never match: refuse the file
+            for (field, pattern) in [
+                ("repo", &route.repo),
+                ("target", &route.target),
+                ("rule_id", &route.rule_id),
+                ("action_type", &route.action_type),
+                ("severity", &route.severity),
+            ] {
+                if let Some(p) = pattern.as_deref().filter(|p| !p.is_empty()) {
+                    if let Err(e) = cavra_core::glob::Glob::new(p) {
+                        return Err(StoreError::Config {
+                            path: path.to_path_buf(),
+                            detail: format!("routes[{i}].{field}: {e}"),
+                        });
+                    }
+                }
+            }
         }
         Ok(r)
     }
@@ -264,6 +281,13 @@ routes:
 
     #[test]
     fn malformed_files_are_clear_errors() {
+        // regression (core glob): a malformed pattern is a config error, not a dead route
+        let e = Routing::parse(
+            "routes:\n  - target: \"infra/[abc\"\n    group: Platform\n",
+            Path::new("r.yaml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("routes[0].target"), "{e}");
         let e = Routing::parse("routes: [ {group: }", Path::new("r.yaml")).unwrap_err();
         assert!(e.to_string().contains("r.yaml"), "{e}");
         let e = Routing::parse("routes:\n  - grp: x\n", Path::new("r.yaml")).unwrap_err();
