@@ -10,6 +10,7 @@
 #
 #   bash bench/evidence.sh                 # everything, 5 runs
 #   RUNS=3 bash bench/evidence.sh append   # only benchmarks whose name contains "append"
+#   CARGO_FLAGS=--no-default-features bash bench/evidence.sh   # ed25519-dalek signs (no AWS-LC)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -18,7 +19,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$RUNS"); do
   echo "run $r/$RUNS" >&2
-  cargo bench -q -p cavra-evidence --bench append -- --warm-up-time 1 \
+  cargo bench -q -p cavra-evidence ${CARGO_FLAGS:-} --bench append -- --warm-up-time 1 \
     --measurement-time "${MEASURE_SECS:-3}" ${FILTER:+"$FILTER"} >/dev/null
   for est in target/criterion/*/*/new/estimates.json; do
     name=${est#target/criterion/}

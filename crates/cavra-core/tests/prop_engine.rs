@@ -335,9 +335,41 @@ proptest! {
         let action = ActionType::ALL[a];
         let d = evaluate(baseline(), &request(action, &s), &EvalEnv::default());
         prop_assert!(!d.rule_id.is_empty());
-        // an empty request is never waved through
-        if s.trim().is_empty() && matches!(action, ActionType::ExecuteCommand | ActionType::ReadFile | ActionType::WriteFile | ActionType::DeleteFile) {
+        // an empty request is never waved through, nor a blank path; a whitespace-only
+        // command runs nothing and is no alarm (issue 17)
+        let blank = if action == ActionType::ExecuteCommand { s.is_empty() } else { s.trim().is_empty() };
+        if blank && matches!(action, ActionType::ExecuteCommand | ActionType::ReadFile | ActionType::WriteFile | ActionType::DeleteFile) {
             prop_assert_ne!(d.enforced_decision, Outcome::Allow, "{:?} of {:?}", action, s);
         }
+    }
+}
+
+/// The blank cases the property above samples rarely, pinned: an empty command or a blank
+/// path is never allowed; a whitespace-only command runs nothing and is no alarm.
+#[test]
+fn blank_requests() {
+    for action in [
+        ActionType::ReadFile,
+        ActionType::WriteFile,
+        ActionType::DeleteFile,
+    ] {
+        for s in ["", " ", "\t\n", "\u{a0}"] {
+            let d = evaluate(baseline(), &request(action, s), &EvalEnv::default());
+            assert_ne!(d.enforced_decision, Outcome::Allow, "{action:?} of {s:?}");
+        }
+    }
+    let d = evaluate(
+        baseline(),
+        &request(ActionType::ExecuteCommand, ""),
+        &EvalEnv::default(),
+    );
+    assert_ne!(d.enforced_decision, Outcome::Allow);
+    for s in [" ", "\t\n", "\u{a0}"] {
+        let d = evaluate(
+            baseline(),
+            &request(ActionType::ExecuteCommand, s),
+            &EvalEnv::default(),
+        );
+        assert_eq!(d.enforced_decision, Outcome::Allow, "{s:?}");
     }
 }
