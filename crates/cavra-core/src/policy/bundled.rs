@@ -115,9 +115,41 @@ pub fn source(id: &str) -> Result<PackSource, PolicyError> {
     }
 }
 
-/// A bundled pack, compiled.
+/// A bundled pack, compiled. Its digest comes from `packs/digests.txt` when that table was
+/// written for exactly these packs and this normalizing code (the build-time fingerprint
+/// matches); otherwise it is computed. A stale table only costs time, never a wrong digest;
+/// the test `digest_table_is_current` fails until it is regenerated.
 pub fn compiled(id: &str) -> Result<CompiledPack, PolicyError> {
-    super::compile::compile(source(id)?, &BundledResolver)
+    let cid = canonical_id(id);
+    super::compile::compile_with_digest(source(id)?, &BundledResolver, known_digest(cid))
+}
+
+/// Build-time fingerprint of the bundled packs and the code that normalizes them.
+const FINGERPRINT: &str = include_str!(concat!(env!("OUT_DIR"), "/bundled_fingerprint.txt"));
+
+/// `fingerprint HEX` then `ID DIGEST` lines (regenerate: see `digest_table_is_current`).
+const DIGESTS: &str = include_str!("../../packs/digests.txt");
+
+fn known_digest(id: &str) -> Option<&'static str> {
+    let mut lines = DIGESTS.lines();
+    let fp = lines.next()?.strip_prefix("fingerprint ")?;
+    if fp.trim() != FINGERPRINT.trim() {
+        return None;
+    }
+    lines.find_map(|l| {
+        let (i, d) = l.split_once(' ')?;
+        (i == id).then_some(d.trim())
+    })
+}
+
+/// The digest table for the packs as built (what `packs/digests.txt` must hold).
+pub fn digest_table() -> Result<String, PolicyError> {
+    let mut out = format!("fingerprint {}\n", FINGERPRINT.trim());
+    for (id, _) in PACKS {
+        let d = super::compile::compile(source(id)?, &BundledResolver)?.digest;
+        out.push_str(&format!("{id} {d}\n"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -128,6 +160,31 @@ mod tests {
             if let Err(e) = super::super::parse_pack(id, src) {
                 panic!("{id}: {e}");
             }
+        }
+    }
+
+    /// `packs/digests.txt` must match the packs and the normalizing code; regenerate with
+    /// `CAVRA_UPDATE_DIGESTS=1 cargo test -p cavra-core --lib digest_table_is_current`.
+    #[test]
+    fn digest_table_is_current() {
+        let want = super::digest_table().unwrap();
+        if std::env::var_os("CAVRA_UPDATE_DIGESTS").is_some() {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packs/digests.txt");
+            std::fs::write(p, &want).unwrap();
+            return;
+        }
+        assert_eq!(
+            super::DIGESTS, want,
+            "packs/digests.txt is stale: run `CAVRA_UPDATE_DIGESTS=1 cargo test -p cavra-core --lib digest_table_is_current`"
+        );
+        // and the fast path gives exactly the computed digest
+        for (id, _) in super::PACKS {
+            let fast = super::compiled(id).unwrap();
+            let slow =
+                super::super::compile::compile(super::source(id).unwrap(), &super::BundledResolver)
+                    .unwrap();
+            assert_eq!(fast.digest, slow.digest, "{id}");
+            assert_eq!(fast.normalized.compute_digest(), fast.digest, "{id}");
         }
     }
 

@@ -561,6 +561,17 @@ fn resolve_tree(
 
 /// Resolves inheritance and compiles.
 pub fn compile(pack: PackSource, resolver: &dyn PackResolver) -> Result<CompiledPack, PolicyError> {
+    compile_with_digest(pack, resolver, None)
+}
+
+/// [`compile`], with the digest already known (the bundled packs' digests are computed at
+/// build time, see `bundled.rs`): hashing the normalized form is the larger part of
+/// compiling a pack on the hook's path.
+pub(crate) fn compile_with_digest(
+    pack: PackSource,
+    resolver: &dyn PackResolver,
+    known_digest: Option<&str>,
+) -> Result<CompiledPack, PolicyError> {
     let mut lineage = Vec::new();
     let merged = resolve_tree(pack, resolver, &mut Vec::new(), &mut lineage)?;
     let mut n = NormalizedPack {
@@ -569,7 +580,10 @@ pub fn compile(pack: PackSource, resolver: &dyn PackResolver) -> Result<Compiled
         pack: merged,
         digest: String::new(),
     };
-    n.digest = n.compute_digest();
+    n.digest = match known_digest {
+        Some(d) => d.to_string(),
+        None => n.compute_digest(),
+    };
     build(n)
 }
 
