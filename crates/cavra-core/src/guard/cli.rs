@@ -304,6 +304,7 @@ impl CliTable {
         group: &str,
         overrides: &[OverrideSource],
         controls: &BTreeMap<String, Vec<String>>,
+        validate: bool,
     ) -> Result<CliTable, PolicyError> {
         let mut t = CliTable {
             group: group.to_string(),
@@ -311,7 +312,9 @@ impl CliTable {
         };
         let Some(s) = section else { return Ok(t) };
         for (program, e) in &s.table {
-            validate_entry(program, e, overrides)?;
+            if validate {
+                validate_entry(program, e, overrides)?;
+            }
             let idx = t.names.len();
             t.names.push(program.clone());
             t.cache.push(OnceLock::new());
@@ -946,7 +949,7 @@ mod tests {
     fn verdict(cmd: &str) -> (Option<&'static str>, Vec<(String, Effect)>) {
         let mut pack = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
             .expect("baseline");
-        pack.cli = CliTable::compile(Some(&section()), "Owners", &[], &Default::default())
+        pack.cli = CliTable::compile(Some(&section()), "Owners", &[], &Default::default(), true)
             .expect("compiles");
         pack.normalized.pack.cli = Some(section());
         let a = cavra_shell::analyze(cmd, &Default::default());
@@ -1101,7 +1104,7 @@ mod tests {
             },
         );
         assert!(
-            CliTable::compile(Some(&s), "g", &[], &Default::default()).is_err(),
+            CliTable::compile(Some(&s), "g", &[], &Default::default(), true).is_err(),
             "no rule id"
         );
         let mut s2 = CliSection::default();
@@ -1117,7 +1120,7 @@ mod tests {
             },
         );
         assert!(
-            CliTable::compile(Some(&s2), "g", &[], &Default::default()).is_err(),
+            CliTable::compile(Some(&s2), "g", &[], &Default::default(), true).is_err(),
             "path too long"
         );
     }

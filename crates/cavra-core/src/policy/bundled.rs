@@ -177,7 +177,9 @@ mod tests {
             super::DIGESTS, want,
             "packs/digests.txt is stale: run `CAVRA_UPDATE_DIGESTS=1 cargo test -p cavra-core --lib digest_table_is_current`"
         );
-        // and the fast path gives exactly the computed digest
+        // `digest_table` compiled every bundled pack with full validation (CLI-table entries
+        // included), which the fast path then skips; and the fast path gives exactly the
+        // computed digest
         for (id, _) in super::PACKS {
             let fast = super::compiled(id).unwrap();
             let slow =

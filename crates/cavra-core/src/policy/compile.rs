@@ -584,7 +584,9 @@ pub(crate) fn compile_with_digest(
         Some(d) => d.to_string(),
         None => n.compute_digest(),
     };
-    build(n)
+    // a known digest means a bundled pack byte-identical (fingerprint) to the one the
+    // bundled-pack tests compile with full validation
+    build_checked(n, known_digest.is_none())
 }
 
 fn effect(s: &str, ctx: &str) -> Result<Effect, PolicyError> {
@@ -653,6 +655,11 @@ pub fn apply_controls(r: &mut Rule, controls: &BTreeMap<String, Vec<String>>) {
 }
 
 fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
+    build_checked(n, true)
+}
+
+/// `validate_cli`: check every CLI-table entry now (entries are compiled on first use).
+fn build_checked(n: NormalizedPack, validate_cli: bool) -> Result<CompiledPack, PolicyError> {
     let p = &n.pack;
     let id = p.metadata.id.clone();
     let mode = match p.metadata.mode.as_deref() {
@@ -909,6 +916,7 @@ fn build(n: NormalizedPack) -> Result<CompiledPack, PolicyError> {
         &default_group,
         &p.overrides,
         &p.controls,
+        validate_cli,
     )?;
     // overrides
     for o in &p.overrides {
