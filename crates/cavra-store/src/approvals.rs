@@ -198,28 +198,25 @@ pub struct NewBreakGlass {
 }
 
 impl NewBreakGlass {
+    /// The scope as given, blank fields as absent: (request hash, action type, target).
+    fn scope(&self) -> (Option<String>, Option<&str>, Option<&str>) {
+        fn field(f: &Option<String>) -> Option<&str> {
+            f.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        }
+        (
+            field(&self.request_hash).map(str::to_string),
+            field(&self.action_type),
+            field(&self.target),
+        )
+    }
+
     /// The checks [`Store::break_glass`] makes before it writes anything: a reason, a
     /// scope that is not blanket (an exact request hash, or one action type and a target
     /// pattern that names something) and a TTL within the pack's maximum.
     pub fn validate(&self) -> Result<(), StoreError> {
         let new = self;
         require_text("reason", &new.reason)?;
-        let request_hash = new
-            .request_hash
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        let action_type = new
-            .action_type
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let target = new
-            .target
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
+        let (request_hash, action_type, target) = new.scope();
         if request_hash.is_none() && (action_type.is_none() || target.is_none()) {
             return Err(StoreError::input(
                 "break-glass scope",
@@ -873,22 +870,7 @@ impl Store {
         let reason = require_text("reason", &new.reason)?;
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         new.validate()?;
-        let request_hash = new
-            .request_hash
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        let action_type = new
-            .action_type
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let target = new
-            .target
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
+        let (request_hash, action_type, target) = new.scope();
         // A pending request for the same hash lends its context (and its requester, who
         // may not break the glass for themselves).
         let linked = match &request_hash {
