@@ -93,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for call in &calls {
-        assert_eq!(call.agent, agent);
+        assert_eq!(Agent::from(call.agent), agent);
         let reqs = match cavra_core::hooks::map_tool(&call.tool, &call.input, call.cwd.as_deref()) {
             Ok(r) => r,
             Err(reason) => {

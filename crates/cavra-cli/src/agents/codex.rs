@@ -10,7 +10,7 @@
 //! prints nothing to allow and sends require-approval as `deny` with the approval steps.
 
 use super::{call, decide_all, record, str_of, summary};
-use crate::cmd::hook::{self, Agent, HookArgs, ToolCall, VerdictKind};
+use crate::cmd::hook::{self, AgentKind, HookArgs, ToolCall, VerdictKind};
 use crate::ctx::Ctx;
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -41,7 +41,7 @@ pub fn patch_files(patch: &str) -> Vec<String> {
 
 /// Maps a Codex tool call to Claude Code tool calls.
 pub fn map(session: &str, cwd: Option<&str>, tool: &str, input: &Value) -> Vec<ToolCall> {
-    let a = Agent::Codex;
+    let a = AgentKind::Codex;
     let c = |t: &str, v: Value| call(a, session, cwd, t, v);
     match tool {
         "Bash" | "shell" | "exec_command" | "local_shell" => {

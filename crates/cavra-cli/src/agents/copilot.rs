@@ -10,7 +10,7 @@
 //! `error` = errorOccurred. Observation events are recorded; their output is ignored.
 
 use super::{call, decide_all, norm, record, str_of, summary};
-use crate::cmd::hook::{self, Agent, HookArgs, ToolCall, VerdictKind};
+use crate::cmd::hook::{self, AgentKind, HookArgs, ToolCall, VerdictKind};
 use crate::ctx::Ctx;
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -63,7 +63,7 @@ pub fn tool_args(e: &Value) -> std::result::Result<Value, String> {
 
 /// Maps a Copilot CLI tool call to Claude Code tool calls.
 pub fn map(session: &str, cwd: Option<&str>, tool: &str, i: &Value) -> Vec<ToolCall> {
-    let a = Agent::Copilot;
+    let a = AgentKind::Copilot;
     let c = |t: &str, v: Value| call(a, session, cwd, t, v);
     let path_keys = ["path", "file_path", "filePath"];
     match tool {

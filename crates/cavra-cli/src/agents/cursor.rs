@@ -13,7 +13,7 @@
 //! `stop`, `sessionStart`, `sessionEnd`) are recorded and answered with `{}`.
 
 use super::{call, decide_all, norm, record, str_of, summary};
-use crate::cmd::hook::{self, Agent, HookArgs, ToolCall, VerdictKind};
+use crate::cmd::hook::{self, AgentKind, HookArgs, ToolCall, VerdictKind};
 use crate::ctx::Ctx;
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -86,7 +86,7 @@ pub fn map(
     session: &str,
     cwd: Option<&str>,
 ) -> std::result::Result<Vec<ToolCall>, String> {
-    let a = Agent::Cursor;
+    let a = AgentKind::Cursor;
     let c = |t: &str, i: Value| call(a, session, cwd, t, i);
     Ok(match event_name {
         "beforeShellExecution" => vec![c("Bash", norm(event, "command", &["command"]))],

@@ -8,14 +8,14 @@
 //! the approval instructions in `reason`.
 
 use super::{call, decide_all, norm, record, str_of, summary};
-use crate::cmd::hook::{self, Agent, HookArgs, ToolCall, VerdictKind};
+use crate::cmd::hook::{self, AgentKind, HookArgs, ToolCall, VerdictKind};
 use crate::ctx::Ctx;
 use anyhow::Result;
 use serde_json::{json, Value};
 
 /// Maps a Gemini CLI tool call to Claude Code tool calls.
 pub fn map(session: &str, cwd: Option<&str>, tool: &str, input: &Value) -> Vec<ToolCall> {
-    let a = Agent::Gemini;
+    let a = AgentKind::Gemini;
     let c = |t: &str, i: Value| call(a, session, cwd, t, i);
     let dir = |i: &Value| norm(i, "path", &["dir_path", "path", "directory"]);
     match tool {

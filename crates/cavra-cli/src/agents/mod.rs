@@ -13,7 +13,7 @@ pub mod gemini;
 pub mod mcp_config;
 pub mod settings;
 
-use crate::cmd::hook::{self, Agent, HookArgs, ToolCall, Verdict, VerdictKind};
+use crate::cmd::hook::{self, Agent, AgentKind, HookArgs, ToolCall, Verdict, VerdictKind};
 use crate::ctx::Ctx;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -83,7 +83,13 @@ pub fn decide_all(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, calls: &[ToolC
 }
 
 /// A tool call in Claude Code's vocabulary.
-pub fn call(agent: Agent, session: &str, cwd: Option<&str>, tool: &str, input: Value) -> ToolCall {
+pub fn call(
+    agent: AgentKind,
+    session: &str,
+    cwd: Option<&str>,
+    tool: &str,
+    input: Value,
+) -> ToolCall {
     ToolCall {
         agent,
         session_id: session.to_string(),

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The agents CAVRA integrates with.
+/// The agents CAVRA integrates with: the command line's names for [`AgentKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Agent {
     #[value(name = "claude-code", alias = "claude")]
@@ -34,20 +34,36 @@ pub enum Agent {
 }
 
 impl Agent {
-    /// Can the agent ask its user to confirm a tool call? Codex, Gemini CLI and Copilot CLI
-    /// act on "deny" only, so a require-approval decision must open an approval request for
-    /// a person to approve (the retry then passes once).
+    /// See [`AgentKind::has_native_ask`].
     pub fn has_native_ask(self) -> bool {
-        matches!(self, Agent::ClaudeCode | Agent::Cursor)
+        AgentKind::from(self).has_native_ask()
     }
 
     pub fn kind(self) -> &'static str {
-        match self {
-            Agent::ClaudeCode => "claude-code",
-            Agent::Codex => "codex",
-            Agent::Gemini => "gemini",
-            Agent::Cursor => "cursor",
-            Agent::Copilot => "copilot",
+        AgentKind::from(self).as_str()
+    }
+}
+
+impl From<Agent> for AgentKind {
+    fn from(a: Agent) -> AgentKind {
+        match a {
+            Agent::ClaudeCode => AgentKind::ClaudeCode,
+            Agent::Codex => AgentKind::Codex,
+            Agent::Gemini => AgentKind::Gemini,
+            Agent::Cursor => AgentKind::Cursor,
+            Agent::Copilot => AgentKind::Copilot,
+        }
+    }
+}
+
+impl From<AgentKind> for Agent {
+    fn from(a: AgentKind) -> Agent {
+        match a {
+            AgentKind::ClaudeCode => Agent::ClaudeCode,
+            AgentKind::Codex => Agent::Codex,
+            AgentKind::Gemini => Agent::Gemini,
+            AgentKind::Cursor => Agent::Cursor,
+            AgentKind::Copilot => Agent::Copilot,
         }
     }
 }
@@ -70,41 +86,7 @@ pub struct HookArgs {
 /// Largest hook payload accepted (bytes).
 pub const MAX_PAYLOAD: usize = 4 << 20;
 
-/// What the hook tells the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerdictKind {
-    /// An allow rule (or an approval, a break-glass) lets the action through.
-    Allow,
-    /// No rule restricts the action: the agent's own permission settings decide.
-    NoOpinion,
-    Deny,
-    Ask,
-}
-
-#[derive(Debug, Clone)]
-pub struct Verdict {
-    pub kind: VerdictKind,
-    pub reason: String,
-}
-
-impl Verdict {
-    pub fn deny(reason: impl Into<String>) -> Verdict {
-        Verdict {
-            kind: VerdictKind::Deny,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// A tool call, normalized to Claude Code's tool vocabulary.
-#[derive(Debug, Clone)]
-pub struct ToolCall {
-    pub agent: Agent,
-    pub session_id: String,
-    pub cwd: Option<String>,
-    pub tool: String,
-    pub input: Value,
-}
+pub use cavra_core::hooks::{AgentKind, ToolCall, Verdict, VerdictKind};
 
 pub(crate) use cavra_core::hooks::str_field;
 
@@ -145,12 +127,7 @@ pub fn place(req: &mut ActionRequest, loc: &crate::ctx::Location) {
 
 /// Strictness: an explicit allow only when every part of the call is explicitly allowed.
 pub fn rank(v: VerdictKind) -> u8 {
-    match v {
-        VerdictKind::Allow => 0,
-        VerdictKind::NoOpinion => 1,
-        VerdictKind::Ask => 2,
-        VerdictKind::Deny => 3,
-    }
+    v.rank()
 }
 
 /// Guidance text for the agent: what matched, why, what CAVRA inspected, what to do instead.
@@ -396,7 +373,7 @@ fn claude_code(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
     };
     let input = event.get("tool_input").cloned().unwrap_or(Value::Null);
     let call = ToolCall {
-        agent: Agent::ClaudeCode,
+        agent: AgentKind::ClaudeCode,
         session_id: session,
         cwd,
         tool,
