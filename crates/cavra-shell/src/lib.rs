@@ -16,7 +16,7 @@
 
 mod containers;
 mod flatten;
-mod interp;
+mod oneliners;
 mod parse;
 mod pwsh;
 mod render;
