@@ -1,7 +1,12 @@
-//! Settings shared by every subcommand, resolved once from global flags and environment.
+//! Settings shared by every subcommand, resolved once from global flags and environment,
+//! and the process's one [`Runtime`] (its evidence writers stay open until exit).
 
+use cavra_runtime::{LogSink, Runtime};
 use std::io::IsTerminal;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use cavra_runtime::{find_repo_root, Location, Locator};
 
 /// Resolved global settings.
 #[derive(Debug, Clone)]
@@ -12,6 +17,9 @@ pub struct Ctx {
     pub color: bool,
     /// The project's CAVRA directory (`.cavra` by default).
     pub cavra_dir: PathBuf,
+    /// Decisions are appended to the evidence log (`$CAVRA_NO_EVIDENCE` unset).
+    pub evidence: bool,
+    runtime: Arc<Mutex<Runtime>>,
 }
 
 impl Ctx {
@@ -27,139 +35,57 @@ impl Ctx {
             json,
             color,
             cavra_dir,
+            evidence: std::env::var_os("CAVRA_NO_EVIDENCE").is_none(),
+            runtime: Arc::new(Mutex::new(new_runtime())),
         }
+    }
+
+    /// The same settings for the CAVRA directory `dir` (same runtime).
+    pub fn at(&self, dir: PathBuf) -> Ctx {
+        let mut c = self.clone();
+        c.cavra_dir = dir;
+        c
+    }
+
+    /// The process's runtime.
+    pub fn runtime(&self) -> MutexGuard<'_, Runtime> {
+        // a panic while deciding ends the process (fail closed); a poisoned lock is only
+        // seen by code that runs after it, which may still record
+        self.runtime.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Where an action happens, resolved from its working directory in the same way for every
-/// entry point (each agent's hook, `cavra evaluate`, `--request`, the MCP tools).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The working directory, absolute (a relative or missing one is taken against the
-    /// process's working directory).
-    pub cwd: PathBuf,
-    /// The repository containing `cwd` (a directory with `.git`), when `cwd` exists.
-    pub repo_root: Option<PathBuf>,
-    /// The branch checked out in `repo_root`.
-    pub branch: Option<String>,
-    /// `$HOME`.
-    pub home: Option<String>,
-    /// The project: the repository containing `cwd`, else `cwd` when it exists, else the
-    /// repository containing the process's working directory, else that directory.
-    pub project: PathBuf,
-    /// The project's CAVRA directory: the nearest `.cavra` directory from `cwd` up to the
-    /// repository root (as git finds `.git`), else `<project>/.cavra`.
-    pub project_cavra_dir: PathBuf,
+/// The runtime of this process: the SQLite store (`$CAVRA_DB` or `<cavra_dir>/cavra.db`,
+/// rows verified against the approver key outside the repository) and the signed evidence
+/// log with its environment overrides.
+fn new_runtime() -> Runtime {
+    let stores = cavra_store::SqliteOpener {
+        db_file: std::env::var_os("CAVRA_DB")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+        trust_dir: cavra_store::approver_dir(),
+        options: Default::default(),
+    };
+    Runtime::new(
+        stores,
+        LogSink::new(cavra_evidence::LogConfig::for_cavra_dir),
+    )
 }
 
-/// Lexically normalizes `p` (`a/./b/../c` → `a/c`); `..` above the root stays at the root.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
+/// Locations are resolved against this process's working directory and `$HOME`.
+pub fn locator() -> Locator {
+    Locator {
+        cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
     }
-    out
 }
 
-/// Resolves where an action with working directory `cwd` happens.
+/// Where an action with working directory `cwd` happens (see [`Locator::locate`]).
 pub fn locate(cwd: Option<&str>) -> Location {
-    locate_path(cwd.map(str::trim).filter(|c| !c.is_empty()).map(Path::new))
+    locator().locate(cwd)
 }
 
 /// [`locate`] for a path.
 pub fn locate_path(cwd: Option<&Path>) -> Location {
-    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let cwd = match cwd.filter(|c| !c.as_os_str().is_empty()) {
-        Some(c) if c.is_absolute() => normalize(c),
-        Some(c) => normalize(&here.join(c)),
-        None => here.clone(),
-    };
-    let exists = cwd.is_dir();
-    let repo_root = if exists { find_repo_root(&cwd) } else { None };
-    let branch = repo_root.as_deref().and_then(current_branch);
-    let project = match (&repo_root, exists) {
-        (Some(r), _) => r.clone(),
-        (None, true) => cwd.clone(),
-        (None, false) => find_repo_root(&here).unwrap_or_else(|| here.clone()),
-    };
-    let start = if exists { cwd.clone() } else { project.clone() };
-    let project_cavra_dir =
-        nearest_cavra_dir(&start, &project).unwrap_or_else(|| project.join(".cavra"));
-    Location {
-        cwd,
-        repo_root,
-        branch,
-        home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
-        project,
-        project_cavra_dir,
-    }
-}
-
-/// The nearest `.cavra` directory from `start` up to `stop` (inclusive).
-fn nearest_cavra_dir(start: &Path, stop: &Path) -> Option<PathBuf> {
-    let mut d = Some(start);
-    while let Some(x) = d {
-        let c = x.join(".cavra");
-        if c.is_dir() {
-            return Some(c);
-        }
-        if x == stop {
-            break;
-        }
-        d = x.parent();
-    }
-    None
-}
-
-/// Finds the repository root above `dir` (a directory containing `.git`).
-pub fn find_repo_root(dir: &Path) -> Option<PathBuf> {
-    let mut d = Some(dir);
-    while let Some(x) = d {
-        if x.join(".git").exists() {
-            return Some(x.to_path_buf());
-        }
-        d = x.parent();
-    }
-    None
-}
-
-/// Largest `.git` file or `HEAD` read (a worktree's `.git` file names its git directory).
-const MAX_GIT_FILE: u64 = 4096;
-
-fn read_small(p: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut s = String::new();
-    std::fs::File::open(p)
-        .ok()?
-        .take(MAX_GIT_FILE)
-        .read_to_string(&mut s)
-        .ok()?;
-    Some(s)
-}
-
-/// The branch checked out in `repo` (also in a linked worktree, whose `.git` is a file).
-pub fn current_branch(repo: &Path) -> Option<String> {
-    let dotgit = repo.join(".git");
-    let gitdir = if dotgit.is_file() {
-        let text = read_small(&dotgit)?;
-        let d = text.trim().strip_prefix("gitdir:")?.trim().to_string();
-        let d = PathBuf::from(d);
-        if d.is_absolute() {
-            d
-        } else {
-            repo.join(d)
-        }
-    } else {
-        dotgit
-    };
-    let head = read_small(&gitdir.join("HEAD"))?;
-    head.trim()
-        .strip_prefix("ref: refs/heads/")
-        .map(str::to_string)
+    locator().locate_path(cwd)
 }

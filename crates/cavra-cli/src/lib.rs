@@ -5,7 +5,6 @@ pub mod agents;
 pub mod cmd;
 pub mod control;
 pub mod ctx;
-pub mod decide;
 pub mod failclosed;
 pub mod output;
 pub mod packs;

@@ -2,13 +2,16 @@
 //! now, a PostgreSQL store will next. Every rule behind these calls lives in
 //! [`crate::rules`], so backends differ only in how they load and write rows.
 
+use std::path::{Path, PathBuf};
+
 use time::OffsetDateTime;
 
 use crate::approvals::{Approval, BreakGlassQuery, NewApproval};
-use crate::db::Store;
+use crate::config::ApprovalConfig;
+use crate::db::{OpenOptions, Store};
 use crate::error::StoreError;
 use crate::registry::{AgentRecord, McpRegistryFile};
-use crate::sessions::SessionState;
+use crate::sessions::{EscalationPolicy, SessionState};
 use crate::tamper::Unverified;
 
 /// What one decision reads and writes: the agent registry, session holds, break-glass
@@ -51,6 +54,8 @@ pub trait DecisionStore {
     fn add_evidence_ref(&mut self, id: &str, reference: &str) -> Result<(), StoreError>;
     /// Rows found unverified since the last call.
     fn take_unverified(&self) -> Vec<Unverified>;
+    /// Use this routing / RBAC configuration for the approval requests filed from now on.
+    fn set_approval_config(&mut self, config: ApprovalConfig);
     /// Remember that a tamper event for `u` was reported; `false` if it already was.
     fn mark_tamper_reported(
         &mut self,
@@ -106,11 +111,81 @@ impl DecisionStore for Store {
     fn take_unverified(&self) -> Vec<Unverified> {
         Store::take_unverified(self)
     }
+    fn set_approval_config(&mut self, config: ApprovalConfig) {
+        Store::set_config(self, config)
+    }
     fn mark_tamper_reported(
         &mut self,
         u: &Unverified,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         Store::mark_tamper_reported(self, u, now)
+    }
+}
+
+/// Finds and opens the [`DecisionStore`] of a CAVRA directory. The decision pipeline asks
+/// [`StoreOpener::exists`] first and opens a store only when one is there or when it must
+/// write (a blocked attempt, an approval request).
+pub trait StoreOpener {
+    /// Is there a store for the CAVRA directory `cavra_dir`? Asking creates nothing.
+    fn exists(&self, cavra_dir: &Path) -> bool;
+    /// Open (creating when missing) the store of `cavra_dir`, counting blocked attempts by
+    /// `escalation` (the store's default when `None`).
+    fn open(
+        &self,
+        cavra_dir: &Path,
+        escalation: Option<EscalationPolicy>,
+    ) -> Result<Box<dyn DecisionStore>, StoreError>;
+    /// The approval routing / RBAC configuration of `cavra_dir`.
+    fn approval_config(&self, cavra_dir: &Path) -> Result<ApprovalConfig, StoreError>;
+    /// Where the store of `cavra_dir` is, for messages.
+    fn describe(&self, cavra_dir: &Path) -> String;
+}
+
+/// The SQLite store: `<cavra_dir>/cavra.db` (or one fixed file), rows verified against the
+/// approver trust root in `trust_dir`. The caller resolves both (from flags, environment).
+#[derive(Debug, Clone, Default)]
+pub struct SqliteOpener {
+    /// One database file for every CAVRA directory (`$CAVRA_DB`), instead of
+    /// `<cavra_dir>/cavra.db`.
+    pub db_file: Option<PathBuf>,
+    /// The approver trust root ([`crate::approver_dir`]); without one nothing verifies.
+    pub trust_dir: Option<PathBuf>,
+    /// Busy timeout and other connection options.
+    pub options: OpenOptions,
+}
+
+impl SqliteOpener {
+    /// The database file of `cavra_dir`.
+    pub fn path(&self, cavra_dir: &Path) -> PathBuf {
+        self.db_file
+            .clone()
+            .unwrap_or_else(|| cavra_dir.join(crate::DB_FILE))
+    }
+}
+
+impl StoreOpener for SqliteOpener {
+    fn exists(&self, cavra_dir: &Path) -> bool {
+        self.path(cavra_dir).is_file()
+    }
+    fn open(
+        &self,
+        cavra_dir: &Path,
+        escalation: Option<EscalationPolicy>,
+    ) -> Result<Box<dyn DecisionStore>, StoreError> {
+        let mut s = Store::open_with(self.path(cavra_dir), self.options.clone())?;
+        if let Some(e) = escalation {
+            s = s.with_escalation(e);
+        }
+        if let Some(dir) = &self.trust_dir {
+            s = s.with_trust_dir(dir.clone());
+        }
+        Ok(Box::new(s))
+    }
+    fn approval_config(&self, cavra_dir: &Path) -> Result<ApprovalConfig, StoreError> {
+        ApprovalConfig::load(cavra_dir)
+    }
+    fn describe(&self, cavra_dir: &Path) -> String {
+        self.path(cavra_dir).display().to_string()
     }
 }

@@ -212,6 +212,11 @@ impl Store {
         self
     }
 
+    /// Replace the routing / RBAC configuration in place.
+    pub fn set_config(&mut self, config: ApprovalConfig) {
+        self.config = config;
+    }
+
     /// The routing / RBAC configuration in use.
     pub fn config(&self) -> &ApprovalConfig {
         &self.config

@@ -29,7 +29,7 @@ pub use approvals::{
 pub use approver::{
     approver_dir, ApproverKey, ApproverTrust, AuthMethod, Role, Signer, TokenClaims, TokenError,
 };
-pub use backend::DecisionStore;
+pub use backend::{DecisionStore, SqliteOpener, StoreOpener};
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use error::{BackendKind, StoreError};

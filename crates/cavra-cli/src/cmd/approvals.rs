@@ -355,16 +355,6 @@ fn authorize_decision(
 
 /// What a held or require-approval answer tells the agent: a person approves, and where.
 /// Never a command the agent could run itself to get through.
-pub(crate) fn person_must_approve(id: &str, group: Option<&str>) -> String {
-    format!(
-        "approval request {id} is open{}: a person must approve it — they run `cavra approvals approve {id}` at their own terminal (it asks them to confirm) or with their approver credential; once approved, the same action may be retried and passes once",
-        group
-            .filter(|g| !g.is_empty())
-            .map(|g| format!(" for group `{g}`"))
-            .unwrap_or_default()
-    )
-}
-
 /// Open the store for `ctx`: `$CAVRA_DB` or `<cavra_dir>/cavra.db`, busy timeout from
 /// `$CAVRA_BUSY_TIMEOUT_MS` (default 5000), and — with `with_config` — the routing and
 /// RBAC files under `<cavra_dir>/approvals/`.
@@ -400,13 +390,9 @@ pub(crate) fn record_transition(
     kind: &str,
     body: &serde_json::Value,
 ) -> anyhow::Result<String> {
-    let cfg = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
-    let appended = cavra_evidence::EvidenceLog::open(cfg)
-        .and_then(|mut log| log.append(kind, body))
-        .with_context(|| {
-            format!("the change was saved but its `{kind}` evidence record could not be written")
-        })?;
-    Ok(appended.record_id)
+    Ok(ctx
+        .runtime()
+        .record_transition(&ctx.cavra_dir, kind, body)?)
 }
 
 /// Record the evidence of an approval transition and link it from the approval.

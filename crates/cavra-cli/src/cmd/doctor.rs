@@ -123,9 +123,11 @@ fn record_integrity(ctx: &Ctx, store: cavra_store::Store) -> Check {
                 .iter()
                 .map(|u| format!("{} `{}` ({}): {}", u.table, u.id, u.state, u.detail))
                 .collect();
-            let recorded = crate::decide::record_tamper(ctx, &mut store, found)
+            let recorded = ctx
+                .runtime()
+                .record_tamper(&ctx.cavra_dir, &mut store, found)
                 .err()
-                .map(|e| format!(" (tamper event not recorded: {e:#})"))
+                .map(|e| format!(" (tamper event not recorded: {})", cavra_runtime::chain(&e)))
                 .unwrap_or_default();
             check(
                 "approval records",

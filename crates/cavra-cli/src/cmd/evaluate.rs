@@ -1,11 +1,11 @@
 //! `cavra evaluate` and `cavra explain`.
 
 use crate::ctx::Ctx;
-use crate::decide::{decide, DecideOptions};
 use crate::output;
 use crate::packs::{self, PackChoice};
-use anyhow::{anyhow, bail, Context, Result};
-use cavra_core::{ActionRequest, ActionType, Actor, Effect, McpCall, Mode, Outcome};
+use anyhow::{bail, Context, Result};
+use cavra_core::{ActionRequest, Effect, Mode, Outcome};
+use cavra_runtime::DecideOptions;
 use clap::Args;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -78,38 +78,8 @@ pub struct EvaluateArgs {
     pub non_interactive: bool,
 }
 
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(|x| x.as_str()).map(str::to_string)
-}
-
 /// Builds a request from the reference JSON shape.
-pub fn request_from_json(v: &Value) -> Result<ActionRequest> {
-    let action = s(v, "action_type").ok_or_else(|| anyhow!("request has no `action_type`"))?;
-    let at = ActionType::parse(&action).ok_or_else(|| anyhow!("unknown action_type `{action}`"))?;
-    let mut req = ActionRequest::new(at, s(v, "target").unwrap_or_default());
-    req.session_id = s(v, "session_id").unwrap_or_else(|| "default".into());
-    req.actor = Actor {
-        agent_id: s(v, "agent_id").unwrap_or_else(|| "unknown-agent".into()),
-        kind: s(v, "actor").unwrap_or_else(|| "agent".into()),
-    };
-    req.operation = s(v, "operation")
-        .or_else(|| s(v, "requested_operation"))
-        .or_else(|| s(v, "capability"));
-    req.policy_pack = s(v, "policy_pack");
-    req.cwd = s(v, "cwd");
-    req.repo_root = s(v, "repo_root");
-    if at == ActionType::McpToolCall {
-        if let Some(server) = s(v, "server") {
-            req.mcp = Some(McpCall {
-                server,
-                tool: s(v, "tool").unwrap_or_default(),
-                arguments: v.get("arguments").cloned().unwrap_or(Value::Null),
-                capability: s(v, "capability"),
-            });
-        }
-    }
-    Ok(req)
-}
+pub use cavra_runtime::request::from_json as request_from_json;
 
 pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
     let mut req = if let Some(r) = &args.request {
@@ -125,33 +95,21 @@ pub fn build_request(args: &EvaluateArgs) -> Result<ActionRequest> {
         let v: Value = serde_json::from_str(&text).context("the request is not valid JSON")?;
         request_from_json(&v)?
     } else {
-        let action = args.action.clone().unwrap_or_default();
-        let at = ActionType::parse(&action).ok_or_else(|| {
-            anyhow!("unknown action `{action}`; use one of: read_file, write_file, delete_file, execute_command, git_operation, mcp_tool_call, network_request, pull_request")
-        })?;
-        let mut req = ActionRequest::new(at, args.target.clone().unwrap_or_default());
-        req.session_id = args.session.clone();
-        req.actor = Actor {
-            agent_id: args.agent.clone(),
-            kind: "cli".into(),
-        };
-        req
+        cavra_runtime::request::from_action(
+            args.action.as_deref().unwrap_or_default(),
+            args.target.as_deref().unwrap_or_default(),
+            &args.session,
+            &args.agent,
+        )?
     };
-    if args.operation.is_some() {
-        req.operation = args.operation.clone();
-    }
     // where the action happens, resolved exactly as the hook does
-    let given_repo = args.repo.clone().or_else(|| req.repo_root.clone());
-    let cwd = req.cwd.clone().or_else(|| args.cwd.clone());
-    let loc = crate::ctx::locate(cwd.as_deref());
-    crate::cmd::hook::place(&mut req, &loc);
-    if given_repo.is_some() {
-        req.repo_root = given_repo;
-    }
-    if let Some(m) = &args.mode {
-        req.mode =
-            Some(Mode::parse(m).ok_or_else(|| anyhow!("unknown mode `{m}` (enforce, shadow)"))?);
-    }
+    let placement = cavra_runtime::request::Placement {
+        operation: args.operation.clone(),
+        cwd: args.cwd.clone(),
+        repo: args.repo.clone(),
+        mode: args.mode.clone(),
+    };
+    placement.apply(&mut req, &crate::ctx::locator())?;
     Ok(req)
 }
 
@@ -179,7 +137,7 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         .map(packs::load_registry)
         .transpose()?;
     let opts = DecideOptions {
-        record: !args.no_record,
+        record: !args.no_record && ctx.evidence,
         non_interactive: args.non_interactive,
         registry,
         // a read-only command: the project's `.cavra/` (and a key) is not created as a side
@@ -187,7 +145,7 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         create_state: explicit_dir,
         open_approval: false,
     };
-    let decided = decide(ctx, &pack, &req, &opts)?;
+    let decided = ctx.runtime().decide(&ctx.cavra_dir, &pack, &req, &opts)?;
     let d = &decided.decision;
     if ctx.json {
         let mut v = serde_json::to_value(d)?;
@@ -205,7 +163,7 @@ pub fn run(args: EvaluateArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
             println!(
                 "  {:<15} {}",
                 output::paint(ctx.color, "2", "approval"),
-                crate::cmd::approvals::person_must_approve(id, d.approver_group.as_deref())
+                cavra_runtime::person_must_approve(id, d.approver_group.as_deref())
             );
         }
     }
@@ -233,7 +191,7 @@ pub fn explain(args: ExplainArgs, ctx: &Ctx) -> Result<i32> {
         .as_deref()
         .map(packs::load_registry)
         .transpose()?;
-    let reader = crate::decide::FsScriptReader;
+    let reader = cavra_runtime::FsScriptReader;
     let env = cavra_core::guard::EvalEnv {
         registry: registry.as_ref(),
         scripts: Some(&reader),

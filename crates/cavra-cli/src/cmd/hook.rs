@@ -5,10 +5,8 @@
 //! its own input format and writes its own output format. Every failure fails closed.
 
 use crate::ctx::Ctx;
-use crate::decide::{decide, DecideOptions, Decided};
-use crate::packs::{self, PackChoice};
+use crate::packs;
 use anyhow::{anyhow, Context, Result};
-use cavra_core::{ActionRequest, Actor, Outcome};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 use std::io::Read;
@@ -66,6 +64,18 @@ impl From<AgentKind> for Agent {
             AgentKind::Copilot => Agent::Copilot,
         }
     }
+
+    /// The agent in the runtime's vocabulary.
+    pub fn core(self) -> cavra_core::hooks::AgentKind {
+        use cavra_core::hooks::AgentKind;
+        match self {
+            Agent::ClaudeCode => AgentKind::ClaudeCode,
+            Agent::Codex => AgentKind::Codex,
+            Agent::Gemini => AgentKind::Gemini,
+            Agent::Cursor => AgentKind::Cursor,
+            Agent::Copilot => AgentKind::Copilot,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -99,158 +109,67 @@ pub fn project_dir(cwd: Option<&str>) -> PathBuf {
 
 /// The CAVRA directory for a hook call: `--cavra-dir`/`$CAVRA_DIR`, else `<project>/.cavra`.
 pub fn hook_ctx(ctx: &Ctx, explicit: bool, project: &Path) -> Ctx {
-    let mut c = ctx.clone();
-    if !explicit {
-        c.cavra_dir = project.join(".cavra");
+    if explicit {
+        ctx.clone()
+    } else {
+        ctx.at(project.join(".cavra"))
     }
-    c
 }
 
 /// The CAVRA directory for a call at `loc`: `--cavra-dir`/`$CAVRA_DIR`, else the project's
 /// CAVRA directory found from the call's working directory.
 pub fn ctx_at(ctx: &Ctx, explicit: bool, loc: &crate::ctx::Location) -> Ctx {
-    let mut c = ctx.clone();
-    if !explicit {
-        c.cavra_dir = loc.project_cavra_dir.clone();
+    if explicit {
+        ctx.clone()
+    } else {
+        ctx.at(loc.project_cavra_dir.clone())
     }
-    c
 }
 
-/// Fills in where a request happens from its location: absolute cwd, repository root,
-/// branch and home — the same for every entry point.
-pub fn place(req: &mut ActionRequest, loc: &crate::ctx::Location) {
-    req.cwd = Some(loc.cwd.display().to_string());
-    req.repo_root = loc.repo_root.as_ref().map(|p| p.display().to_string());
-    req.git_branch = loc.branch.clone();
-    req.home = loc.home.clone();
-}
+pub use cavra_runtime::{guidance, place};
 
 /// Strictness: an explicit allow only when every part of the call is explicitly allowed.
 pub fn rank(v: VerdictKind) -> u8 {
     v.rank()
 }
 
-/// Guidance text for the agent: what matched, why, what CAVRA inspected, what to do instead.
-pub fn guidance(d: &Decided) -> String {
-    let dec = &d.decision;
-    let mut s = format!(
-        "CAVRA {}: {}",
-        dec.decision.as_str().replace('_', " "),
-        dec.reason
-    );
-    s.push_str(&format!(
-        " [rule {}, severity {}",
-        dec.rule_id,
-        dec.severity.as_str()
-    ));
-    if let Some(scope) = &dec.scope {
-        s.push_str(&format!("; inspected {scope}"));
-    }
-    s.push(']');
-    if let Some(alt) = &dec.alternative {
-        s.push_str(&format!(". Safer alternative: {alt}"));
-    }
-    if let Some(id) = &d.approval_id {
-        s.push_str(". ");
-        s.push_str(&crate::cmd::approvals::person_must_approve(
-            id,
-            dec.approver_group.as_deref(),
-        ));
-    }
-    s
-}
-
-/// Decides a tool call.
-pub fn decide_call(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &ToolCall) -> Verdict {
-    match decide_call_inner(ctx, explicit_dir, args, call) {
-        Ok(v) => v,
-        Err(e) => Verdict::deny(format!("CAVRA failed closed: {e:#}")),
-    }
-}
-
-fn decide_call_inner(
-    ctx: &Ctx,
-    explicit_dir: bool,
-    args: &HookArgs,
-    call: &ToolCall,
-) -> Result<Verdict> {
-    crate::failclosed::test_panic_trigger();
-    // a relative or missing cwd is taken against the hook process's working directory, so
-    // relative paths in the tool input reach the rules as the paths they are
-    let loc = crate::ctx::locate(call.cwd.as_deref());
-    let cwd = loc.cwd.display().to_string();
-    let reqs =
-        cavra_core::hooks::map_tool(&call.tool, &call.input, Some(&cwd)).map_err(|e| anyhow!(e))?;
-    let ctx = ctx_at(ctx, explicit_dir, &loc);
-    let pack_dir = if loc.cwd.is_dir() {
-        loc.cwd.clone()
-    } else {
-        loc.project.clone()
-    };
-    let choice = PackChoice {
-        pack: args.packs.pack.clone(),
-        policy: args.packs.policy.clone(),
-        policy_dirs: args.packs.policy_dir.clone(),
-    };
-    crate::timing("payload read and mapped");
-    let (pack, _) =
-        packs::load(&choice, Some(&pack_dir)).context("the policy could not be loaded")?;
-    // a hook process decides one call and exits: freeing the compiled pack (thousands of
-    // small allocations) would only cost time
-    let pack = std::mem::ManuallyDrop::new(pack);
-    crate::timing("pack loaded");
-    let registry = args
-        .registry
-        .as_deref()
-        .map(packs::load_registry)
-        .transpose()?;
-    let opts = DecideOptions {
-        record: true,
+/// The runtime's options for the tool calls of this hook invocation.
+pub fn call_options(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> cavra_runtime::CallOptions {
+    cavra_runtime::CallOptions {
+        packs: args.packs.choice(),
+        registry: args.registry.clone(),
         non_interactive: args.non_interactive,
-        registry,
-        create_state: true,
-        open_approval: !call.agent.has_native_ask(),
+        record: ctx.evidence,
+        cavra_dir: explicit_dir.then(|| ctx.cavra_dir.clone()),
+        locator: crate::ctx::locator(),
+        host: hostname(),
+        exit_after: true,
+        on_phase: Some(crate::timing),
+    }
+}
+
+/// Decides a tool call (every failure is a deny).
+pub fn decide_call(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &ToolCall) -> Verdict {
+    crate::failclosed::test_panic_trigger();
+    let call = cavra_core::hooks::ToolCall {
+        agent: call.agent.core(),
+        session_id: call.session_id.clone(),
+        cwd: call.cwd.clone(),
+        tool: call.tool.clone(),
+        input: call.input.clone(),
     };
-    let mut best: Option<Verdict> = None;
-    if reqs.is_empty() {
-        return Ok(Verdict {
-            kind: VerdictKind::NoOpinion,
-            reason: format!("CAVRA: tool `{}` touches nothing CAVRA guards", call.tool),
-        });
+    let v = ctx
+        .runtime()
+        .decide_call(&call, &call_options(ctx, explicit_dir, args));
+    Verdict {
+        kind: match v.kind {
+            cavra_core::hooks::VerdictKind::Allow => VerdictKind::Allow,
+            cavra_core::hooks::VerdictKind::NoOpinion => VerdictKind::NoOpinion,
+            cavra_core::hooks::VerdictKind::Deny => VerdictKind::Deny,
+            cavra_core::hooks::VerdictKind::Ask => VerdictKind::Ask,
+        },
+        reason: v.reason,
     }
-    for mut req in reqs {
-        req.session_id = call.session_id.clone();
-        req.actor = Actor {
-            agent_id: format!("{}@{}", call.agent.kind(), hostname()),
-            kind: call.agent.kind().to_string(),
-        };
-        place(&mut req, &loc);
-        req.policy_pack = Some(pack.id.clone());
-        let decided = decide(&ctx, &pack, &req, &opts)?;
-        crate::timing("decided and recorded");
-        let kind = match decided.decision.decision {
-            Outcome::Allow if decided.decision.no_rule_applies() => VerdictKind::NoOpinion,
-            // shadow mode enforces nothing: the agent's own settings decide
-            Outcome::Shadow => VerdictKind::NoOpinion,
-            Outcome::Allow | Outcome::BreakGlass => VerdictKind::Allow,
-            Outcome::Block => VerdictKind::Deny,
-            Outcome::RequireApproval => {
-                if decided.approval_id.is_some() {
-                    VerdictKind::Deny
-                } else {
-                    VerdictKind::Ask
-                }
-            }
-        };
-        let v = Verdict {
-            kind,
-            reason: guidance(&decided),
-        };
-        if best.as_ref().is_none_or(|b| rank(v.kind) > rank(b.kind)) {
-            best = Some(v);
-        }
-    }
-    best.ok_or_else(|| anyhow!("no decision"))
 }
 
 fn hostname() -> String {
@@ -290,12 +209,10 @@ pub fn read_payload() -> Result<Value> {
 }
 
 pub(crate) fn record_event(ctx: &Ctx, kind: &str, body: Value) -> Result<()> {
-    if std::env::var_os("CAVRA_NO_EVIDENCE").is_some() {
+    if !ctx.evidence {
         return Ok(());
     }
-    let cfg = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
-    let mut log = cavra_evidence::EvidenceLog::open(cfg)?;
-    log.append(kind, &body)?;
+    ctx.runtime().record_event(&ctx.cavra_dir, kind, &body)?;
     Ok(())
 }
 

@@ -11,12 +11,12 @@
 //! (`isError: true`) the model can read. Logs go to stderr only; stdout carries protocol.
 
 use crate::ctx::Ctx;
-use crate::decide::{decide, DecideOptions, Decided, FsScriptReader};
 use crate::packs::{self, Origin};
 use anyhow::Result;
 use cavra_core::policy::compile::SeverityRule;
 use cavra_core::policy::CompiledPack;
 use cavra_core::{ActionRequest, ActionType, Decision, Effect, Outcome};
+use cavra_runtime::{DecideOptions, Decided, FsScriptReader};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 use std::io::{BufRead, Write};
@@ -418,13 +418,17 @@ impl Server {
         let (pack, _) = self.load_pack()?;
         req.policy_pack = Some(pack.id.clone());
         let opts = DecideOptions {
-            record: true,
+            record: self.ctx.evidence,
             non_interactive: self.args.non_interactive,
             registry: self.registry()?,
             create_state: true,
             open_approval: false,
         };
-        let decided = decide(&self.ctx, &pack, req, &opts).map_err(|e| format!("{e:#}"))?;
+        let decided = self
+            .ctx
+            .runtime()
+            .decide(&self.ctx.cavra_dir, &pack, req, &opts)
+            .map_err(|e| cavra_runtime::chain(&e))?;
         let mut v = serde_json::to_value(&decided.decision).map_err(|e| e.to_string())?;
         v["decision_id"] = json!(decided.decision_id);
         if let Some(id) = &decided.record_id {
@@ -575,7 +579,7 @@ fn summary(d: &Decided) -> String {
     }
     if let Some(id) = &d.approval_id {
         s.push(' ');
-        s.push_str(&crate::cmd::approvals::person_must_approve(
+        s.push_str(&cavra_runtime::person_must_approve(
             id,
             dec.approver_group.as_deref(),
         ));

@@ -39,20 +39,6 @@ pub enum SessionsCommand {
     },
 }
 
-/// For the hook: call after `Store::record_block`; when that call put the session on
-/// hold (`transition == Some(Held)`), records `session.held` evidence and returns the
-/// evidence record id.
-pub(crate) fn record_hold_if_new(
-    ctx: &Ctx,
-    state: &SessionState,
-) -> anyhow::Result<Option<String>> {
-    if state.transition == Some(cavra_store::SessionTransition::Held) {
-        record_transition(ctx, "session.held", &session_json(state)).map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
 fn session_json(s: &SessionState) -> serde_json::Value {
     serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
 }

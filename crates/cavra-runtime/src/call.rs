@@ -1,0 +1,200 @@
+//! One agent tool call → one [`Verdict`]: map the call to action requests, resolve where it
+//! happens and which pack governs it, decide each request through the pipeline and keep
+//! the strictest answer, with guidance text for the agent.
+
+use crate::decide::{DecideOptions, Decided};
+use crate::error::RuntimeError;
+use crate::locate::{place, Locator};
+use crate::packs::{self, PackChoice};
+use crate::Runtime;
+use cavra_core::hooks::{ToolCall, Verdict, VerdictKind};
+use cavra_core::{Actor, Outcome};
+use std::path::PathBuf;
+
+/// How a front end decides tool calls: its settings, resolved by the caller.
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    /// Which pack (`--pack`, `--policy`, `--policy-dir`); none: the project's, else the
+    /// bundled baseline.
+    pub packs: PackChoice,
+    /// An MCP trust registry file.
+    pub registry: Option<PathBuf>,
+    /// Headless: require-approval blocks with an approval request id instead of asking.
+    pub non_interactive: bool,
+    /// Append decisions to the evidence log.
+    pub record: bool,
+    /// A CAVRA directory named by the caller (`--cavra-dir`, `$CAVRA_DIR`); `None`: the
+    /// project's CAVRA directory found from the call's working directory.
+    pub cavra_dir: Option<PathBuf>,
+    /// What a call's working directory is resolved against.
+    pub locator: Locator,
+    /// This machine's name, in the actor id (`<agent>@<host>`).
+    pub host: String,
+    /// The process exits after this call (a hook): the compiled pack is not freed, which
+    /// would only cost time (thousands of small allocations).
+    pub exit_after: bool,
+    /// Called at each phase (for the CLI's `CAVRA_TIMING` output).
+    pub on_phase: Option<fn(&str)>,
+}
+
+impl CallOptions {
+    fn phase(&self, name: &str) {
+        if let Some(f) = self.on_phase {
+            f(name);
+        }
+    }
+}
+
+/// Strictness: an explicit allow only when every part of the call is explicitly allowed.
+pub fn rank(v: VerdictKind) -> u8 {
+    v.rank()
+}
+
+/// What the person must do about an open approval request.
+pub fn person_must_approve(id: &str, group: Option<&str>) -> String {
+    format!(
+        "approval request {id} is open{}: a person must approve it — they run `cavra approvals approve {id}` at their own terminal (it asks them to confirm) or with their approver credential; once approved, the same action may be retried and passes once",
+        group
+            .filter(|g| !g.is_empty())
+            .map(|g| format!(" for group `{g}`"))
+            .unwrap_or_default()
+    )
+}
+
+/// Guidance text for the agent: what matched, why, what CAVRA inspected, what to do instead.
+pub fn guidance(d: &Decided) -> String {
+    let dec = &d.decision;
+    let mut s = format!(
+        "CAVRA {}: {}",
+        dec.decision.as_str().replace('_', " "),
+        dec.reason
+    );
+    s.push_str(&format!(
+        " [rule {}, severity {}",
+        dec.rule_id,
+        dec.severity.as_str()
+    ));
+    if let Some(scope) = &dec.scope {
+        s.push_str(&format!("; inspected {scope}"));
+    }
+    s.push(']');
+    if let Some(alt) = &dec.alternative {
+        s.push_str(&format!(". Safer alternative: {alt}"));
+    }
+    if let Some(id) = &d.approval_id {
+        s.push_str(". ");
+        s.push_str(&person_must_approve(id, dec.approver_group.as_deref()));
+    }
+    s
+}
+
+/// What the agent is told about one decided request.
+fn verdict_kind(d: &Decided) -> VerdictKind {
+    match d.decision.decision {
+        Outcome::Allow if d.decision.no_rule_applies() => VerdictKind::NoOpinion,
+        // shadow mode enforces nothing: the agent's own settings decide
+        Outcome::Shadow => VerdictKind::NoOpinion,
+        Outcome::Allow | Outcome::BreakGlass => VerdictKind::Allow,
+        Outcome::Block => VerdictKind::Deny,
+        Outcome::RequireApproval => {
+            if d.approval_id.is_some() {
+                VerdictKind::Deny
+            } else {
+                VerdictKind::Ask
+            }
+        }
+    }
+}
+
+impl Runtime {
+    /// Decides a tool call; every failure is a deny ("CAVRA failed closed: …").
+    pub fn decide_call(&mut self, call: &ToolCall, opts: &CallOptions) -> Verdict {
+        match self.try_decide_call(call, opts) {
+            Ok(v) => v,
+            Err(e) => Verdict::deny(format!("CAVRA failed closed: {}", crate::error::chain(&e))),
+        }
+    }
+
+    /// [`Runtime::decide_call`], with the failure as an error.
+    pub fn try_decide_call(
+        &mut self,
+        call: &ToolCall,
+        opts: &CallOptions,
+    ) -> Result<Verdict, RuntimeError> {
+        // a relative or missing cwd is taken against the front end's working directory, so
+        // relative paths in the tool input reach the rules as the paths they are
+        let loc = opts.locator.locate(call.cwd.as_deref());
+        let cwd = loc.cwd.display().to_string();
+        let reqs = cavra_core::hooks::map_tool(&call.tool, &call.input, Some(&cwd))
+            .map_err(RuntimeError::ToolCall)?;
+        let cavra_dir = opts
+            .cavra_dir
+            .clone()
+            .unwrap_or_else(|| loc.project_cavra_dir.clone());
+        let pack_dir = if loc.cwd.is_dir() {
+            loc.cwd.clone()
+        } else {
+            loc.project.clone()
+        };
+        opts.phase("payload read and mapped");
+        let project_cavra = opts.locator.locate_path(Some(&pack_dir)).project_cavra_dir;
+        let (pack, _) = packs::load(&opts.packs, Some(&project_cavra))
+            .map_err(|e| RuntimeError::PolicyNotLoaded(Box::new(e)))?;
+        let pack = std::mem::ManuallyDrop::new(pack);
+        opts.phase("pack loaded");
+        let result = self.decide_requests(call, opts, &loc, &cavra_dir, &pack, reqs);
+        if !opts.exit_after {
+            drop(std::mem::ManuallyDrop::into_inner(pack));
+        }
+        result
+    }
+
+    fn decide_requests(
+        &mut self,
+        call: &ToolCall,
+        opts: &CallOptions,
+        loc: &crate::Location,
+        cavra_dir: &std::path::Path,
+        pack: &cavra_core::policy::CompiledPack,
+        reqs: Vec<cavra_core::ActionRequest>,
+    ) -> Result<Verdict, RuntimeError> {
+        let registry = opts
+            .registry
+            .as_deref()
+            .map(packs::load_registry)
+            .transpose()?;
+        let dopts = DecideOptions {
+            record: opts.record,
+            non_interactive: opts.non_interactive,
+            registry,
+            create_state: true,
+            open_approval: !call.agent.has_native_ask(),
+        };
+        if reqs.is_empty() {
+            return Ok(Verdict {
+                kind: VerdictKind::NoOpinion,
+                reason: format!("CAVRA: tool `{}` touches nothing CAVRA guards", call.tool),
+            });
+        }
+        let mut best: Option<Verdict> = None;
+        for mut req in reqs {
+            req.session_id = call.session_id.clone();
+            req.actor = Actor {
+                agent_id: format!("{}@{}", call.agent.kind(), opts.host),
+                kind: call.agent.kind().to_string(),
+            };
+            place(&mut req, loc);
+            req.policy_pack = Some(pack.id.clone());
+            let decided = self.decide(cavra_dir, pack, &req, &dopts)?;
+            opts.phase("decided and recorded");
+            let v = Verdict {
+                kind: verdict_kind(&decided),
+                reason: guidance(&decided),
+            };
+            if best.as_ref().is_none_or(|b| rank(v.kind) > rank(b.kind)) {
+                best = Some(v);
+            }
+        }
+        Ok(best.unwrap_or_else(|| Verdict::deny("CAVRA failed closed: no decision")))
+    }
+}

@@ -1,0 +1,133 @@
+//! Typed errors of the runtime. Messages are lowercase, user input in backticks; the causes
+//! are chained through `source()`, so a front end printing the chain (`anyhow`'s `{:#}`,
+//! [`chain`]) shows `what: why`.
+
+use std::path::PathBuf;
+
+/// Everything that can stop the runtime from reaching or recording a decision.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A pack does not parse, validate or compile.
+    #[error(transparent)]
+    Policy(#[from] cavra_core::policy::PolicyError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] cavra_store::StoreError),
+    /// The request is not one CAVRA can decide.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A pack id that is neither bundled nor in a policy directory.
+    #[error("unknown pack `{id}`; bundled packs: {known}{hint}")]
+    UnknownPack {
+        id: String,
+        known: String,
+        hint: &'static str,
+    },
+    /// A pack or registry file could not be read.
+    #[error("cannot read {what} `{path}`")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A registry file that is not in the reference shape.
+    #[error("registry `{path}` is not a valid MCP registry (expected {{\"mcp_servers\": [...]}})")]
+    Registry {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The MCP registry kept in the store does not convert to the engine's shape.
+    #[error("the stored MCP registry is not readable")]
+    StoredRegistry(#[source] serde_json::Error),
+    /// The store could not be opened.
+    #[error("cannot open the approvals database `{store}`")]
+    StoreOpen {
+        store: String,
+        #[source]
+        source: cavra_store::StoreError,
+    },
+    /// The approval routing / RBAC files are not valid.
+    #[error("the approval routing/RBAC configuration is not valid")]
+    ApprovalConfig(#[source] cavra_store::StoreError),
+    /// The policy of a tool call could not be loaded.
+    #[error("the policy could not be loaded")]
+    PolicyNotLoaded(#[source] Box<RuntimeError>),
+    /// A decision could not be appended to the evidence log.
+    #[error("cannot append to the evidence log under `{cavra_dir}`")]
+    Evidence {
+        cavra_dir: PathBuf,
+        #[source]
+        source: SinkError,
+    },
+    /// A state change was made but its evidence record could not be written.
+    #[error("the change was saved but its `{kind}` evidence record could not be written")]
+    TransitionEvidence {
+        kind: String,
+        #[source]
+        source: SinkError,
+    },
+    /// A tool call the agent adapters could not map to action requests.
+    #[error("{0}")]
+    ToolCall(String),
+}
+
+/// A request that cannot be built from its input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// A reference-shape request without `action_type`.
+    #[error("request has no `action_type`")]
+    NoActionType,
+    /// A reference-shape request with an unknown `action_type`.
+    #[error("unknown action_type `{0}`")]
+    UnknownActionType(String),
+    /// A structured action that is not one of the action types.
+    #[error("unknown action `{0}`; use one of: read_file, write_file, delete_file, execute_command, git_operation, mcp_tool_call, network_request, pull_request")]
+    UnknownAction(String),
+    /// A mode other than enforce / shadow.
+    #[error("unknown mode `{0}` (enforce, shadow)")]
+    UnknownMode(String),
+}
+
+/// Why an evidence sink could not append: its own error, kept as the source.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SinkError(Box<dyn std::error::Error + Send + Sync>);
+
+impl SinkError {
+    /// Wraps a sink's own error.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> SinkError {
+        SinkError(Box::new(e))
+    }
+}
+
+/// An error and its causes, joined with `: ` (as `anyhow` prints `{:#}`).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_joins_causes() {
+        let e = RuntimeError::PolicyNotLoaded(Box::new(RuntimeError::UnknownPack {
+            id: "x".into(),
+            known: "a, b".into(),
+            hint: "",
+        }));
+        assert_eq!(
+            chain(&e),
+            "the policy could not be loaded: unknown pack `x`; bundled packs: a, b"
+        );
+    }
+}

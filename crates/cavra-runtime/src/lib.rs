@@ -1,0 +1,121 @@
+//! cavra-runtime: turns a normalized request into a recorded decision, the same way for
+//! every front end (the hook, `cavra evaluate`, the MCP server, a future HTTP server).
+//!
+//! - [`request`]: action requests from every input shape (the reference JSON shape, a
+//!   structured action and target; tool calls are mapped by `cavra_core::hooks`).
+//! - [`locate`]: where an action happens ([`Locator`] → [`Location`]), and [`place`].
+//! - [`packs`]: pack resolution and the compiled-pack cache.
+//! - [`Runtime::decide`]: the pipeline (evaluate → registry and session effects →
+//!   approvals / break-glass → escalation → tamper report → evidence), and
+//!   [`Runtime::decide_call`] for one agent tool call, with [`guidance`] text.
+//!
+//! It works through traits: a store ([`cavra_store::StoreOpener`] /
+//! [`cavra_store::DecisionStore`]), an [`EvidenceSink`], a [`Clock`] and a
+//! [`ScriptReader`]. It reads no environment variable, parses no arguments and prints
+//! nothing; errors are [`RuntimeError`].
+
+pub mod call;
+pub mod decide;
+pub mod error;
+pub mod locate;
+pub mod packs;
+pub mod request;
+pub mod services;
+
+pub use call::{guidance, person_must_approve, rank, CallOptions};
+pub use decide::{decision_record, new_decision_id, DecideOptions, Decided};
+pub use error::{chain, RequestError, RuntimeError, SinkError};
+pub use locate::{find_repo_root, place, Location, Locator};
+pub use packs::{load_registry, Origin, PackChoice};
+pub use services::{Clock, EvidenceSink, FsScriptReader, LogSink, ScriptReader, SystemClock};
+
+use cavra_store::StoreOpener;
+
+/// The services one front end decides with. Build one per process and keep it: the
+/// evidence sink holds its log writers open.
+pub struct Runtime {
+    stores: std::sync::Arc<dyn StoreOpener + Send + Sync>,
+    evidence: Box<dyn EvidenceSink + Send>,
+    clock: Box<dyn Clock + Send + Sync>,
+    scripts: Box<dyn ScriptReader + Send>,
+}
+
+impl Runtime {
+    /// A runtime over `stores` and `evidence`, with the system clock and scripts read from
+    /// the file system.
+    pub fn new(
+        stores: impl StoreOpener + Send + Sync + 'static,
+        evidence: impl EvidenceSink + Send + 'static,
+    ) -> Runtime {
+        Runtime {
+            stores: std::sync::Arc::new(stores),
+            evidence: Box::new(evidence),
+            clock: Box::new(SystemClock),
+            scripts: Box::new(FsScriptReader),
+        }
+    }
+
+    /// Replaces the clock.
+    pub fn with_clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Runtime {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// Replaces the script reader.
+    pub fn with_scripts(mut self, scripts: impl ScriptReader + Send + 'static) -> Runtime {
+        self.scripts = Box::new(scripts);
+        self
+    }
+
+    /// The script reader (for evaluations outside the pipeline, such as `explain`).
+    pub fn scripts(&self) -> &dyn ScriptReader {
+        self.scripts.as_ref()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// The store opener.
+    pub fn stores(&self) -> &dyn StoreOpener {
+        &*self.stores
+    }
+
+    /// Records a state change (approve, deny, break-glass, release, registry change, hold,
+    /// tamper report) in the evidence log of `cavra_dir`; returns the record id.
+    pub fn record_transition(
+        &mut self,
+        cavra_dir: &std::path::Path,
+        kind: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, RuntimeError> {
+        self.evidence
+            .append(cavra_dir, kind, body)
+            .map_err(|source| RuntimeError::TransitionEvidence {
+                kind: kind.to_string(),
+                source,
+            })
+    }
+
+    /// Records an event that is not a decision (an agent's post-tool or session event).
+    pub fn record_event(
+        &mut self,
+        cavra_dir: &std::path::Path,
+        kind: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, RuntimeError> {
+        self.evidence
+            .append(cavra_dir, kind, body)
+            .map_err(|source| RuntimeError::Evidence {
+                cavra_dir: cavra_dir.to_path_buf(),
+                source,
+            })
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}

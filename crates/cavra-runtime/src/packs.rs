@@ -1,0 +1,256 @@
+//! Finding and loading policy packs: bundled, by id in policy directories, from a file, or
+//! the project's `.cavra/policy.yaml` through a compiled-pack cache.
+
+use crate::error::RuntimeError;
+use cavra_core::policy::{
+    self, bundled, compile::CompiledPack, BundledResolver, ChainResolver, PackResolver, PackSource,
+    PolicyError,
+};
+use std::path::{Path, PathBuf};
+
+type Result<T> = std::result::Result<T, RuntimeError>;
+
+fn read(what: &'static str, path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| RuntimeError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// How the caller chose a pack.
+#[derive(Debug, Clone, Default)]
+pub struct PackChoice {
+    /// `--pack ID`: bundled, or `DIR/<id>/policy.yaml` in a policy dir.
+    pub pack: Option<String>,
+    /// `--policy FILE`.
+    pub policy: Option<PathBuf>,
+    /// `--policy-dir DIR` (repeatable).
+    pub policy_dirs: Vec<PathBuf>,
+}
+
+/// Finds packs by id in directories: `DIR/<id>/policy.yaml` or `DIR/<id>.yaml`.
+pub struct DirResolver {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl DirResolver {
+    fn find(&self, id: &str) -> Option<(PathBuf, String)> {
+        for d in &self.dirs {
+            for p in [d.join(id).join("policy.yaml"), d.join(format!("{id}.yaml"))] {
+                if let Ok(src) = std::fs::read_to_string(&p) {
+                    return Some((p, src));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl PackResolver for DirResolver {
+    fn resolve(&self, id: &str) -> std::result::Result<PackSource, PolicyError> {
+        match self.find(id) {
+            Some((p, src)) => policy::parse_pack(&p.display().to_string(), &src),
+            None => Err(PolicyError::NotFound(id.to_string())),
+        }
+    }
+}
+
+/// Records which files inheritance read, so a cached compile can be checked against them.
+struct RecordingResolver<'a> {
+    inner: &'a DirResolver,
+    read: std::cell::RefCell<Vec<(PathBuf, String)>>,
+}
+
+impl PackResolver for RecordingResolver<'_> {
+    fn resolve(&self, id: &str) -> std::result::Result<PackSource, PolicyError> {
+        match self.inner.find(id) {
+            Some((p, src)) => {
+                self.read
+                    .borrow_mut()
+                    .push((p.clone(), sha256_hex(src.as_bytes())));
+                policy::parse_pack(&p.display().to_string(), &src)
+            }
+            None => Err(PolicyError::NotFound(id.to_string())),
+        }
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    cavra_core::policy::signing::sha256_hex(b)
+}
+
+/// A compiled project pack, cached next to it (`.cavra/cache/`) and keyed by the binary
+/// version, the file's path and bytes; valid while every inherited file is unchanged.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    version: String,
+    deps: Vec<(PathBuf, String)>,
+    compiled: cavra_core::policy::compile::NormalizedPack,
+}
+
+/// Where the loaded pack came from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Bundled(String),
+    File(PathBuf),
+}
+
+impl Origin {
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::Bundled(id) => format!("bundled pack `{id}`"),
+            Origin::File(p) => format!("`{}`", p.display()),
+        }
+    }
+}
+
+fn compile_file(path: &Path, dirs: &[PathBuf]) -> Result<CompiledPack> {
+    compile_file_cached(path, dirs, None)
+}
+
+/// Compiles a pack file; with `cache_dir`, reuses (and refreshes) a cached compile so the
+/// hook does not parse YAML or validate the schema on every call.
+fn compile_file_cached(
+    path: &Path,
+    dirs: &[PathBuf],
+    cache_dir: Option<&Path>,
+) -> Result<CompiledPack> {
+    let src = read("policy file", path)?;
+    let key = sha256_hex(
+        format!(
+            "{}\n{}\n{}\n{src}",
+            env!("CARGO_PKG_VERSION"),
+            path.display(),
+            dirs.len()
+        )
+        .as_bytes(),
+    );
+    let cache_file = cache_dir.map(|d| d.join(format!("{key}.json")));
+    if let Some(cf) = &cache_file {
+        if let Some(pack) = read_cache(cf) {
+            return Ok(pack);
+        }
+    }
+    let mut all_dirs: Vec<PathBuf> = dirs.to_vec();
+    if let Some(parent) = path.parent() {
+        all_dirs.push(parent.to_path_buf());
+        if let Some(pp) = parent.parent() {
+            all_dirs.push(pp.to_path_buf());
+        }
+    }
+    let dir_resolver = DirResolver { dirs: all_dirs };
+    let recording = RecordingResolver {
+        inner: &dir_resolver,
+        read: std::cell::RefCell::new(Vec::new()),
+    };
+    let resolver = ChainResolver(vec![&recording, &BundledResolver]);
+    let pack = policy::parse_pack(&path.display().to_string(), &src)?;
+    let compiled = policy::compile::compile(pack, &resolver)?;
+    if let Some(cf) = &cache_file {
+        let entry = CacheEntry {
+            version: env!("CARGO_PKG_VERSION").into(),
+            deps: recording.read.into_inner(),
+            compiled: compiled.normalized.clone(),
+        };
+        // best effort: a cache that cannot be written only costs time
+        if let Some(parent) = cf.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let tmp = cf.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, serde_json::to_vec(&entry).unwrap_or_default()).is_ok() {
+            let _ = std::fs::rename(&tmp, cf);
+        }
+    }
+    Ok(compiled)
+}
+
+fn read_cache(cf: &Path) -> Option<CompiledPack> {
+    let bytes = std::fs::read(cf).ok()?;
+    let entry: CacheEntry = serde_json::from_slice(&bytes).ok()?;
+    if entry.version != env!("CARGO_PKG_VERSION") {
+        return None;
+    }
+    for (p, sha) in &entry.deps {
+        let cur = std::fs::read(p).ok()?;
+        if &sha256_hex(&cur) != sha {
+            return None;
+        }
+    }
+    // the digest inside is re-checked by from_json: a tampered cache is not used
+    CompiledPack::from_normalized(entry.compiled).ok()
+}
+
+/// Loads the pack the user chose; without a choice, `policy.yaml` in the project's CAVRA
+/// directory (`project_cavra_dir`, see [`crate::Location::project_cavra_dir`]), else the
+/// bundled baseline.
+pub fn load(
+    choice: &PackChoice,
+    project_cavra_dir: Option<&Path>,
+) -> Result<(CompiledPack, Origin)> {
+    if let Some(p) = &choice.policy {
+        if p.extension().is_some_and(|e| e == "json") {
+            let src = read("compiled pack", p)?;
+            return Ok((CompiledPack::from_json(&src)?, Origin::File(p.clone())));
+        }
+        return Ok((
+            compile_file(p, &choice.policy_dirs)?,
+            Origin::File(p.clone()),
+        ));
+    }
+    if let Some(id) = &choice.pack {
+        let dir_resolver = DirResolver {
+            dirs: choice.policy_dirs.clone(),
+        };
+        if let Ok(src) = dir_resolver.resolve(id) {
+            let resolver = ChainResolver(vec![&dir_resolver, &BundledResolver]);
+            let path = choice
+                .policy_dirs
+                .iter()
+                .map(|d| d.join(id).join("policy.yaml"))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| PathBuf::from(id));
+            return Ok((
+                policy::compile::compile(src, &resolver)?,
+                Origin::File(path),
+            ));
+        }
+        if bundled::yaml(id).is_some() {
+            let canonical = bundled::canonical_id(id).to_string();
+            return Ok((bundled::compiled(id)?, Origin::Bundled(canonical)));
+        }
+        let known: Vec<&str> = bundled::PACKS.iter().map(|(i, _)| *i).collect();
+        return Err(RuntimeError::UnknownPack {
+            id: id.clone(),
+            known: known.join(", "),
+            hint: if choice.policy_dirs.is_empty() {
+                " (use --policy-dir DIR to load packs from DIR/<id>/policy.yaml)"
+            } else {
+                ""
+            },
+        });
+    }
+    if let Some(cavra) = project_cavra_dir {
+        let p = cavra.join("policy.yaml");
+        if p.is_file() {
+            let cache = cavra.join("cache");
+            return Ok((
+                compile_file_cached(&p, &choice.policy_dirs, Some(&cache))?,
+                Origin::File(p),
+            ));
+        }
+    }
+    Ok((
+        bundled::compiled(bundled::DEFAULT_PACK)?,
+        Origin::Bundled(bundled::DEFAULT_PACK.into()),
+    ))
+}
+
+/// Reads an MCP trust registry file (reference shape).
+pub fn load_registry(path: &Path) -> Result<cavra_core::guard::McpRegistry> {
+    let src = read("registry", path)?;
+    cavra_core::guard::McpRegistry::from_json(&src).map_err(|source| RuntimeError::Registry {
+        path: path.to_path_buf(),
+        source,
+    })
+}
