@@ -98,17 +98,19 @@ impl Runtime {
             })
     }
 
-    /// Records an event that is not a decision (an agent's post-tool or session event).
+    /// Records a decision, or an event that is not one (an agent's post-tool or session
+    /// event), in the evidence log of `cavra_dir`; returns the record id.
     pub fn record_event(
         &mut self,
         cavra_dir: &std::path::Path,
         kind: &str,
         body: &serde_json::Value,
     ) -> Result<String, RuntimeError> {
+        let dir = cavra_dir.to_path_buf();
         self.evidence
             .append(cavra_dir, kind, body)
             .map_err(|source| RuntimeError::Evidence {
-                cavra_dir: cavra_dir.to_path_buf(),
+                cavra_dir: dir,
                 source,
             })
     }

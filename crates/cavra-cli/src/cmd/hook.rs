@@ -64,18 +64,6 @@ impl From<AgentKind> for Agent {
             AgentKind::Copilot => Agent::Copilot,
         }
     }
-
-    /// The agent in the runtime's vocabulary.
-    pub fn core(self) -> cavra_core::hooks::AgentKind {
-        use cavra_core::hooks::AgentKind;
-        match self {
-            Agent::ClaudeCode => AgentKind::ClaudeCode,
-            Agent::Codex => AgentKind::Codex,
-            Agent::Gemini => AgentKind::Gemini,
-            Agent::Cursor => AgentKind::Cursor,
-            Agent::Copilot => AgentKind::Copilot,
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -126,12 +114,7 @@ pub fn ctx_at(ctx: &Ctx, explicit: bool, loc: &crate::ctx::Location) -> Ctx {
     }
 }
 
-pub use cavra_runtime::{guidance, place};
-
-/// Strictness: an explicit allow only when every part of the call is explicitly allowed.
-pub fn rank(v: VerdictKind) -> u8 {
-    v.rank()
-}
+pub use cavra_runtime::{guidance, place, rank};
 
 /// The runtime's options for the tool calls of this hook invocation.
 pub fn call_options(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> cavra_runtime::CallOptions {
@@ -151,25 +134,8 @@ pub fn call_options(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> cavra_run
 /// Decides a tool call (every failure is a deny).
 pub fn decide_call(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &ToolCall) -> Verdict {
     crate::failclosed::test_panic_trigger();
-    let call = cavra_core::hooks::ToolCall {
-        agent: call.agent.core(),
-        session_id: call.session_id.clone(),
-        cwd: call.cwd.clone(),
-        tool: call.tool.clone(),
-        input: call.input.clone(),
-    };
-    let v = ctx
-        .runtime()
-        .decide_call(&call, &call_options(ctx, explicit_dir, args));
-    Verdict {
-        kind: match v.kind {
-            cavra_core::hooks::VerdictKind::Allow => VerdictKind::Allow,
-            cavra_core::hooks::VerdictKind::NoOpinion => VerdictKind::NoOpinion,
-            cavra_core::hooks::VerdictKind::Deny => VerdictKind::Deny,
-            cavra_core::hooks::VerdictKind::Ask => VerdictKind::Ask,
-        },
-        reason: v.reason,
-    }
+    ctx.runtime()
+        .decide_call(call, &call_options(ctx, explicit_dir, args))
 }
 
 fn hostname() -> String {
