@@ -4,14 +4,13 @@
 //! as "proceed" (every agent treats a code other than 0 and 2 as a non-blocking failure, and
 //! the release profile aborts on panic with 134).
 
-use crate::cmd::hook::Agent;
-use serde_json::{json, Value};
+use crate::cmd::hook::{Agent, AgentKind};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// The exit code every agent reads as "blocked".
-pub const EXIT_BLOCK: i32 = 2;
+pub const EXIT_BLOCK: i32 = cavra_agents::EXIT_BLOCK;
 
 /// How long a hook call may take before the watchdog answers deny (override with
 /// `CAVRA_HOOK_TIMEOUT`, a duration such as `30s`). Agents wait 60 s by default and then
@@ -24,7 +23,6 @@ static ANSWER: Mutex<()> = Mutex::new(());
 /// The agent named after `hook` on the command line (`cavra [globals] hook AGENT …`), if it
 /// is one CAVRA knows. Mirrors `is_hook_call`'s walk over the global flags.
 pub fn agent_from_args(args: &[String]) -> Option<Agent> {
-    use clap::ValueEnum;
     let mut i = 1usize;
     while let Some(a) = args.get(i) {
         match a.as_str() {
@@ -36,43 +34,7 @@ pub fn agent_from_args(args: &[String]) -> Option<Agent> {
         }
     }
     let name = args.get(i.saturating_add(1))?;
-    Agent::from_str(name, false).ok()
-}
-
-/// The deny document of `agent`'s hook protocol; for an unknown agent, one document that
-/// carries every protocol's deny fields (the exit code 2 blocks in all of them anyway).
-pub fn deny_document(agent: Option<Agent>, reason: &str) -> Value {
-    let claude = || {
-        json!({
-            "hookEventName": "PreToolUse",
-            "permissionDecision": "deny",
-            "permissionDecisionReason": reason,
-        })
-    };
-    match agent {
-        Some(Agent::ClaudeCode | Agent::Codex) => json!({ "hookSpecificOutput": claude() }),
-        Some(Agent::Gemini) => json!({ "decision": "deny", "reason": reason }),
-        Some(Agent::Cursor) => json!({
-            "permission": "deny",
-            "user_message": reason,
-            "agent_message": reason,
-            "userMessage": reason,
-            "agentMessage": reason,
-        }),
-        Some(Agent::Copilot) => {
-            json!({ "permissionDecision": "deny", "permissionDecisionReason": reason })
-        }
-        None => json!({
-            "hookSpecificOutput": claude(),
-            "decision": "deny",
-            "reason": reason,
-            "permission": "deny",
-            "user_message": reason,
-            "agent_message": reason,
-            "permissionDecision": "deny",
-            "permissionDecisionReason": reason,
-        }),
-    }
+    AgentKind::from_name(name).map(Agent::from)
 }
 
 /// Writes `agent`'s deny answer (stdout) and the reason (stderr), then exits with 2. Write
@@ -80,12 +42,12 @@ pub fn deny_document(agent: Option<Agent>, reason: &str) -> Value {
 pub fn fail_closed(agent: Option<Agent>, reason: &str) -> ! {
     // a poisoned lock still serializes: take it either way and never release it
     let _guard = ANSWER.lock().unwrap_or_else(|p| p.into_inner());
-    let doc = deny_document(agent, reason);
+    let answer = cavra_agents::fail_closed(agent.map(AgentKind::from), reason);
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{doc}");
+    let _ = writeln!(out, "{}", answer.stdout);
     let _ = out.flush();
-    let _ = writeln!(std::io::stderr(), "{reason}");
-    std::process::exit(EXIT_BLOCK)
+    let _ = writeln!(std::io::stderr(), "{}", answer.stderr);
+    std::process::exit(answer.exit_code)
 }
 
 /// Installs the hook-call panic hook: any panic answers deny in `agent`'s protocol, exit 2.
@@ -176,22 +138,5 @@ mod tests {
         assert_eq!(agent_from_args(&v("cavra hook nobody")), None);
         assert_eq!(agent_from_args(&v("cavra hook")), None);
         assert_eq!(agent_from_args(&v("cavra evaluate x")), None);
-    }
-
-    #[test]
-    fn every_deny_document_denies() {
-        for a in [
-            Some(Agent::ClaudeCode),
-            Some(Agent::Codex),
-            Some(Agent::Gemini),
-            Some(Agent::Cursor),
-            Some(Agent::Copilot),
-            None,
-        ] {
-            let d = deny_document(a, "r");
-            let s = d.to_string();
-            assert!(s.contains("\"deny\""), "{a:?}: {s}");
-            assert!(!s.contains("allow"), "{a:?}: {s}");
-        }
     }
 }

@@ -1,21 +1,13 @@
-//! Agent integrations: hook adapters for Codex, Gemini CLI, Cursor and Copilot CLI (Claude
-//! Code's lives in `cmd/hook.rs`), and the settings-file surgery behind `cavra init`,
-//! `cavra uninstall` and `cavra doctor` for every agent.
-//!
-//! Each adapter parses its agent's hook input, maps the tool call to Claude Code's tool
-//! vocabulary ([`ToolCall`]), asks [`hook::decide_call`] and writes the answer in the form its
-//! agent reads. Every failure fails closed.
+//! Agent integrations in the CLI: the settings-file surgery behind `cavra init`, `cavra
+//! uninstall` and `cavra doctor` for every agent (`settings.rs`: hooks, `mcp_config.rs`: MCP
+//! server entries). The hook adapters themselves — each agent's event in, its answer out —
+//! live in the `cavra-agents` crate; `cmd/hook.rs` drives them.
 
-pub mod codex;
-pub mod copilot;
-pub mod cursor;
-pub mod gemini;
 pub mod mcp_config;
 pub mod settings;
 
-use crate::cmd::hook::{self, Agent, AgentKind, HookArgs, ToolCall, Verdict, VerdictKind};
-use crate::ctx::Ctx;
-use serde_json::{json, Value};
+use crate::cmd::hook::Agent;
+pub use cavra_agents::shell_quote;
 use std::path::PathBuf;
 
 /// Where `cavra init` installs: the project's settings or the user's.
@@ -42,93 +34,6 @@ pub const ALL: [Agent; 5] = [
     Agent::Cursor,
     Agent::Copilot,
 ];
-
-/// First string value among `keys`.
-pub fn str_of(v: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter()
-        .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
-}
-
-/// A compact, bounded rendering of a tool response for the evidence log.
-pub fn summary(v: Option<&Value>) -> Option<String> {
-    let v = v?;
-    let s = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 512 {
-        Some(format!("{}…", s.chars().take(512).collect::<String>()))
-    } else {
-        Some(s)
-    }
-}
-
-/// Decides several tool calls that one agent action implies; the strictest verdict wins.
-/// No calls = nothing CAVRA guards = allow.
-pub fn decide_all(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, calls: &[ToolCall]) -> Verdict {
-    let mut best: Option<Verdict> = None;
-    for c in calls {
-        let v = hook::decide_call(ctx, explicit_dir, args, c);
-        if best
-            .as_ref()
-            .is_none_or(|b| hook::rank(v.kind) > hook::rank(b.kind))
-        {
-            best = Some(v);
-        }
-    }
-    best.unwrap_or(Verdict {
-        kind: VerdictKind::NoOpinion,
-        reason: "CAVRA: this action touches nothing CAVRA guards".into(),
-    })
-}
-
-/// A tool call in Claude Code's vocabulary.
-pub fn call(
-    agent: AgentKind,
-    session: &str,
-    cwd: Option<&str>,
-    tool: &str,
-    input: Value,
-) -> ToolCall {
-    ToolCall {
-        agent,
-        session_id: session.to_string(),
-        cwd: cwd.map(str::to_string),
-        tool: tool.to_string(),
-        input,
-    }
-}
-
-/// `{key: value}` when one of `keys` holds a string, else the original input (so that
-/// [`hook::map_tool`] reports the missing field and the call fails closed).
-pub fn norm(input: &Value, key: &str, keys: &[&str]) -> Value {
-    match str_of(input, keys) {
-        Some(v) => json!({ key: v }),
-        None => input.clone(),
-    }
-}
-
-/// Records a non-decision agent event (post-tool, session start/end) in the evidence log of
-/// the call's project. Failures are reported on stderr, never block the agent.
-pub fn record(ctx: &Ctx, explicit_dir: bool, cwd: Option<&str>, event: &str, body: Value) {
-    let hctx = hook::ctx_at(ctx, explicit_dir, &crate::ctx::locate(cwd));
-    let kind = event_kind(event);
-    if let Err(e) = hook::record_event(&hctx, kind, body) {
-        eprintln!("CAVRA could not record the {event} event: {e:#}");
-    }
-}
-
-/// Evidence record kind of an agent event name (any agent's spelling).
-pub fn event_kind(event: &str) -> &'static str {
-    let e = event.to_ascii_lowercase();
-    if e.starts_with("after") || e.starts_with("post") {
-        "post_tool"
-    } else if e.contains("session") || e == "stop" || e.contains("stop") {
-        "session"
-    } else {
-        "agent_event"
-    }
-}
 
 /// `$HOME` (user-scope settings live there).
 pub fn home() -> anyhow::Result<PathBuf> {
@@ -162,22 +67,6 @@ pub fn settings_path(
             }
         },
     })
-}
-
-fn needs_quoting(s: &str) -> bool {
-    s.is_empty()
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c))
-}
-
-/// Shell-quotes `s` (POSIX single quotes) when needed.
-pub fn shell_quote(s: &str) -> String {
-    if needs_quoting(s) {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    } else {
-        s.to_string()
-    }
 }
 
 /// `cavra` as found on `PATH` (the first executable file named so), resolved.
@@ -271,15 +160,5 @@ mod tests {
             Some("/a b/it's/cavra")
         );
         assert_eq!(shell_quote("/usr/bin/cavra"), "/usr/bin/cavra");
-    }
-
-    #[test]
-    fn event_kinds() {
-        assert_eq!(event_kind("AfterTool"), "post_tool");
-        assert_eq!(event_kind("postToolUse"), "post_tool");
-        assert_eq!(event_kind("afterFileEdit"), "post_tool");
-        assert_eq!(event_kind("SessionEnd"), "session");
-        assert_eq!(event_kind("stop"), "session");
-        assert_eq!(event_kind("userPromptSubmitted"), "agent_event");
     }
 }

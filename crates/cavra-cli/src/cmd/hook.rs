@@ -1,14 +1,17 @@
-//! `cavra hook <agent>`: speaks each agent's pre-tool-use hook protocol.
+//! `cavra hook <agent>`: speaks each agent's hook protocol over stdin/stdout.
 //!
-//! The shared part maps a tool call (tool name + input, Claude Code vocabulary) to action
-//! requests, runs the decision pipeline and returns a [`Verdict`]; each agent adapter parses
-//! its own input format and writes its own output format. Every failure fails closed.
+//! Read the event from stdin (bounded) → the agent's adapter (`cavra-agents`) parses it into
+//! tool calls in Claude Code's vocabulary, or an observation to record → each call is
+//! decided (the tool mapping, the decision pipeline, a [`Verdict`]; the strictest wins) →
+//! the adapter turns the verdict into the agent's answer → write it. Every failure fails
+//! closed.
 
 use crate::ctx::Ctx;
 use crate::packs;
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
+use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
 use clap::{Args, ValueEnum};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -81,12 +84,8 @@ pub struct HookArgs {
     pub non_interactive: bool,
 }
 
-/// Largest hook payload accepted (bytes).
-pub const MAX_PAYLOAD: usize = 4 << 20;
-
+pub use cavra_agents::MAX_PAYLOAD;
 pub use cavra_core::hooks::{AgentKind, ToolCall, Verdict, VerdictKind};
-
-pub(crate) use cavra_core::hooks::str_field;
 
 pub use crate::ctx::find_repo_root;
 
@@ -147,31 +146,14 @@ fn hostname() -> String {
         .unwrap_or_else(|| "local".into())
 }
 
-/// Reads the hook payload from stdin, bounded.
-pub fn read_payload() -> Result<Value> {
+/// Reads the hook payload from stdin, bounded, and checks it is a JSON object.
+pub fn read_payload() -> std::result::Result<Value, AdapterError> {
     let mut buf = Vec::new();
     std::io::stdin()
         .take(MAX_PAYLOAD as u64 + 1)
         .read_to_end(&mut buf)
-        .context("cannot read the hook payload from stdin")?;
-    if buf.len() > MAX_PAYLOAD {
-        return Err(anyhow!(
-            "hook payload is larger than {} MiB; refusing to analyse it",
-            MAX_PAYLOAD >> 20
-        ));
-    }
-    if buf.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(anyhow!(
-            "hook payload is empty; expected a JSON event on stdin"
-        ));
-    }
-    let text = String::from_utf8(buf).map_err(|_| anyhow!("hook payload is not UTF-8"))?;
-    let v: Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("hook payload is not valid JSON ({e})"))?;
-    if !v.is_object() {
-        return Err(anyhow!("hook payload must be a JSON object"));
-    }
-    Ok(v)
+        .map_err(|e| AdapterError::Unreadable(format!("stdin: {e}")))?;
+    cavra_agents::parse_payload(&buf)
 }
 
 pub(crate) fn record_event(ctx: &Ctx, kind: &str, body: Value) -> Result<()> {
@@ -196,102 +178,79 @@ pub fn pack_summary(args: &HookArgs, project: &Path) -> String {
     }
 }
 
-/// Claude Code: PreToolUse in, `hookSpecificOutput.permissionDecision` out.
-fn claude_code(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> Result<i32> {
-    let event = match read_payload() {
-        Ok(v) => {
-            crate::timing("payload parsed");
-            v
-        }
-        Err(e) => {
-            eprintln!("CAVRA denied the tool call: {e:#}");
-            return Ok(2);
-        }
-    };
-    let event_name = str_field(&event, &["hook_event_name"]).unwrap_or_else(|| "PreToolUse".into());
-    let session = str_field(&event, &["session_id"]).unwrap_or_else(|| "unknown-session".into());
-    let cwd = str_field(&event, &["cwd"]);
-    if event_name != "PreToolUse" {
-        let loc = crate::ctx::locate(cwd.as_deref());
-        let project = loc.project.clone();
-        let hctx = ctx_at(ctx, explicit_dir, &loc);
-        let kind = match event_name.as_str() {
-            "PostToolUse" => "post_tool",
-            "SessionStart" | "SessionEnd" | "Stop" | "SubagentStop" => "session",
-            _ => "agent_event",
-        };
-        let body = json!({
-            "agent": "claude-code",
-            "event": event_name,
-            "session_id": session,
-            "tool_name": event.get("tool_name"),
-            "tool_input": event.get("tool_input"),
-            "tool_response_summary": event.get("tool_response").map(|r| {
-                let s = r.to_string();
-                if s.len() > 512 { format!("{}…", &s[..s.char_indices().take(512).last().map(|(i, _)| i).unwrap_or(0)]) } else { s }
-            }),
-            "source": event.get("source"),
-            "cwd": cwd,
-        });
-        if let Err(e) = record_event(&hctx, kind, body) {
-            eprintln!("CAVRA could not record the {event_name} event: {e:#}");
-        }
-        if event_name == "SessionStart" {
-            let out = json!({
-                "hookSpecificOutput": {
-                    "hookEventName": "SessionStart",
-                    "additionalContext": pack_summary(args, &project),
-                }
-            });
-            println!("{out}");
-        }
-        return Ok(0);
-    }
-    let tool = match str_field(&event, &["tool_name"]) {
-        Some(t) => t,
-        None => {
-            eprintln!("CAVRA denied the tool call: the PreToolUse event has no `tool_name`");
-            return Ok(2);
-        }
-    };
-    let input = event.get("tool_input").cloned().unwrap_or(Value::Null);
-    let call = ToolCall {
-        agent: AgentKind::ClaudeCode,
-        session_id: session,
-        cwd,
-        tool,
-        input,
-    };
-    let v = decide_call(ctx, explicit_dir, args, &call);
-    let decision = match v.kind {
-        // no rule restricts the action: no permission decision, so Claude Code's own
-        // permission settings still apply
-        VerdictKind::NoOpinion => {
-            crate::timing("answered");
-            return Ok(0);
-        }
-        VerdictKind::Allow => "allow",
-        VerdictKind::Deny => "deny",
-        VerdictKind::Ask => "ask",
-    };
-    let out = json!({
-        "hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
-            "permissionDecision": decision,
-            "permissionDecisionReason": v.reason,
-        }
-    });
-    println!("{out}");
-    crate::timing("answered");
-    Ok(0)
+/// Decides the tool calls one agent action implies; the strictest verdict wins. No calls =
+/// nothing CAVRA guards = no opinion.
+pub fn decide_all(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, calls: &[ToolCall]) -> Verdict {
+    Verdict::strictest(
+        calls
+            .iter()
+            .map(|c| decide_call(ctx, explicit_dir, args, c)),
+    )
+    .unwrap_or_else(cavra_agents::nothing_guarded)
 }
 
+/// Records an observation (post-tool, session start/end, ...) in the evidence log of the
+/// call's project. Failures are reported on stderr, never block the agent.
+fn record(ctx: &Ctx, explicit_dir: bool, obs: &Observation) {
+    let hctx = ctx_at(ctx, explicit_dir, &crate::ctx::locate(obs.cwd.as_deref()));
+    if let Err(e) = record_event(&hctx, obs.record_kind.as_str(), obs.body.clone()) {
+        eprintln!("CAVRA could not record the {} event: {e:#}", obs.event);
+    }
+}
+
+/// Writes an answer: stdout (one line), stderr (one line); the exit code is returned.
+fn write(answer: &Answer) -> i32 {
+    if !answer.stdout.is_empty() {
+        println!("{}", answer.stdout);
+    }
+    if !answer.stderr.is_empty() {
+        eprintln!("{}", answer.stderr);
+    }
+    answer.exit_code
+}
+
+/// One hook call: stdin → adapter → decision → adapter → stdout/stderr and exit code.
 pub fn run(args: HookArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
-    match args.agent {
-        Agent::ClaudeCode => claude_code(ctx, explicit_dir, &args),
-        Agent::Codex => crate::agents::codex::hook(ctx, explicit_dir, &args),
-        Agent::Gemini => crate::agents::gemini::hook(ctx, explicit_dir, &args),
-        Agent::Cursor => crate::agents::cursor::hook(ctx, explicit_dir, &args),
-        Agent::Copilot => crate::agents::copilot::hook(ctx, explicit_dir, &args),
+    let adapter = Adapter::new(args.agent.into());
+    let parsed = read_payload().and_then(|event| {
+        crate::timing("payload parsed");
+        adapter.parse(&event)
+    });
+    let answer = match parsed {
+        Err(e) => adapter.reject(&e),
+        Ok(Parsed::Observed(obs)) => {
+            record(ctx, explicit_dir, &obs);
+            let context = obs
+                .wants_context
+                .then(|| pack_summary(&args, &project_dir(obs.cwd.as_deref())));
+            adapter.observed(&obs, context.as_deref())
+        }
+        Ok(Parsed::Tool(tool_use)) => {
+            let v = decide_all(ctx, explicit_dir, &args, &tool_use.calls);
+            adapter.answer(&tool_use, &v)
+        }
+    };
+    let code = write(&answer);
+    crate::timing("answered");
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_names_agents_as_core_does() {
+        for a in AgentKind::ALL {
+            assert_eq!(Agent::from_str(a.as_str(), false), Ok(Agent::from(a)));
+            assert_eq!(Agent::from(a).kind(), a.as_str());
+            assert_eq!(AgentKind::from(Agent::from(a)), a);
+        }
+        for alias in ["claude", "gemini-cli", "copilot-cli"] {
+            let clap = Agent::from_str(alias, false).ok().map(AgentKind::from);
+            assert_eq!(clap, AgentKind::from_name(alias), "{alias}");
+            assert!(clap.is_some(), "{alias}");
+        }
+        assert!(Agent::from_str("nobody", false).is_err());
     }
 }

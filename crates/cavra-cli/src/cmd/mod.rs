@@ -85,7 +85,6 @@ impl HookCli {
     /// [--policy FILE] [--policy-dir DIR]... [--registry FILE]` without clap; `None` for
     /// anything else (clap then parses it and reports errors).
     pub fn parse_fast(args: &[String]) -> Option<HookCli> {
-        use clap::ValueEnum;
         let mut json = false;
         let mut cavra_dir = None;
         let mut i = 1;
@@ -100,7 +99,7 @@ impl HookCli {
             }
             i += 1;
         }
-        let agent = hook::Agent::from_str(args.get(i + 1)?, false).ok()?;
+        let agent = hook::AgentKind::from_name(args.get(i + 1)?)?.into();
         let env_bool = |k: &str| {
             std::env::var(k).ok().is_some_and(|v| {
                 matches!(
