@@ -2,15 +2,22 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "sqlite")]
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::approver::{ApproverKey, ApproverTrust, Attestation};
+use crate::approver::Attestation;
+#[cfg(feature = "sqlite")]
+use crate::approver::{ApproverKey, ApproverTrust};
+#[cfg(feature = "sqlite")]
 use crate::config::{Permission, RouteQuery};
+#[cfg(feature = "sqlite")]
 use crate::db::{classify, Store};
 use crate::error::StoreError;
+#[cfg(feature = "sqlite")]
 use crate::tamper::Unverified;
+#[cfg(feature = "sqlite")]
 use crate::timefmt::{add_secs, from_secs, rfc3339, secs};
 
 /// `schema_version` of approval records.
@@ -264,12 +271,14 @@ pub struct BreakGlassQuery<'a> {
     pub target: &'a str,
 }
 
+#[cfg(feature = "sqlite")]
 pub(crate) const COLS: &str =
     "approval_id, request_hash, decision_id, session_id, correlation_id, agent_id, \
     action_type, target, rule_id, severity, approver_group, requested_by, repo, state, \
     requested_at, expires_at, decided_by, decided_at, decision_reason, break_glass, \
     break_glass_reason, single_use, uses, max_uses, history, evidence_refs, attestation";
 
+#[cfg(feature = "sqlite")]
 pub(crate) struct RawApproval {
     approval_id: String,
     request_hash: String,
@@ -300,6 +309,7 @@ pub(crate) struct RawApproval {
     attestation: Option<String>,
 }
 
+#[cfg(feature = "sqlite")]
 pub(crate) fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawApproval> {
     Ok(RawApproval {
         approval_id: r.get(0)?,
@@ -332,6 +342,7 @@ pub(crate) fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawApproval> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 fn decode_json<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Decode {
         field: field.to_string(),
@@ -339,6 +350,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T
     })
 }
 
+#[cfg(feature = "sqlite")]
 fn to_u32(field: &str, v: i64) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Decode {
         field: field.to_string(),
@@ -346,6 +358,7 @@ fn to_u32(field: &str, v: i64) -> Result<u32, StoreError> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 impl RawApproval {
     pub(crate) fn finish(self) -> Result<Approval, StoreError> {
         let state = ApprovalState::parse(&self.state).map_err(|_| StoreError::Decode {
@@ -388,6 +401,7 @@ impl RawApproval {
     }
 }
 
+#[cfg(feature = "sqlite")]
 fn history_json(mut h: Vec<HistoryEntry>, entry: HistoryEntry) -> Result<String, StoreError> {
     h.push(entry);
     serde_json::to_string(&h).map_err(|e| StoreError::Decode {
@@ -396,6 +410,7 @@ fn history_json(mut h: Vec<HistoryEntry>, entry: HistoryEntry) -> Result<String,
     })
 }
 
+#[cfg(feature = "sqlite")]
 fn entry(now: OffsetDateTime, event: &str, by: Option<&str>, reason: Option<&str>) -> HistoryEntry {
     HistoryEntry {
         at: rfc3339(now.replace_nanosecond(0).unwrap_or(now)),
@@ -422,6 +437,7 @@ pub(crate) fn require_text(field: &'static str, v: &str) -> Result<String, Store
     Ok(t.to_string())
 }
 
+#[cfg(feature = "sqlite")]
 /// What the approving identity signs of an approval or break-glass record: everything
 /// that decides what the record unblocks, for how long and for whom.
 fn approval_fields(a: &Approval) -> serde_json::Value {
@@ -446,13 +462,16 @@ fn approval_fields(a: &Approval) -> serde_json::Value {
     ])
 }
 
+#[cfg(feature = "sqlite")]
 const APPROVAL_KIND: &str = "cavra.approval.v1";
 
+#[cfg(feature = "sqlite")]
 fn verify_approval(trust: &ApproverTrust, a: &Approval) -> bool {
     a.attestation()
         .is_some_and(|att| trust.verify_attestation(APPROVAL_KIND, &approval_fields(a), &att))
 }
 
+#[cfg(feature = "sqlite")]
 /// Sign the record `id` as it is now in `tx` and store the attestation.
 fn sign_in(
     tx: &rusqlite::Transaction<'_>,
@@ -494,6 +513,7 @@ fn blanket_target(p: &str) -> bool {
     }) || PROBES.iter().all(|t| crate::glob::glob_match(p, t))
 }
 
+#[cfg(feature = "sqlite")]
 fn get_in(
     conn: &rusqlite::Connection,
     id: &str,
@@ -510,6 +530,7 @@ fn get_in(
     .transpose()
 }
 
+#[cfg(feature = "sqlite")]
 impl Store {
     /// Does this approval or break-glass record carry a valid signature of an approving
     /// identity (pending and expired records: irrelevant, `false`)?

@@ -2,12 +2,15 @@
 //! now, a PostgreSQL store will next. Every rule behind these calls lives in
 //! [`crate::rules`], so backends differ only in how they load and write rows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "sqlite")]
+use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
 use crate::approvals::{Approval, BreakGlassQuery, NewApproval};
 use crate::config::ApprovalConfig;
+#[cfg(feature = "sqlite")]
 use crate::db::{OpenOptions, Store};
 use crate::error::StoreError;
 use crate::registry::{AgentRecord, McpRegistryFile};
@@ -64,6 +67,7 @@ pub trait DecisionStore {
     ) -> Result<bool, StoreError>;
 }
 
+#[cfg(feature = "sqlite")]
 impl DecisionStore for Store {
     fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
         Store::agent(self, id)
@@ -142,6 +146,7 @@ pub trait StoreOpener {
     fn describe(&self, cavra_dir: &Path) -> String;
 }
 
+#[cfg(feature = "sqlite")]
 /// The SQLite store: `<cavra_dir>/cavra.db` (or one fixed file), rows verified against the
 /// approver trust root in `trust_dir`. The caller resolves both (from flags, environment).
 #[derive(Debug, Clone, Default)]
@@ -155,6 +160,7 @@ pub struct SqliteOpener {
     pub options: OpenOptions,
 }
 
+#[cfg(feature = "sqlite")]
 impl SqliteOpener {
     /// The database file of `cavra_dir`.
     pub fn path(&self, cavra_dir: &Path) -> PathBuf {
@@ -164,6 +170,7 @@ impl SqliteOpener {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl StoreOpener for SqliteOpener {
     fn exists(&self, cavra_dir: &Path) -> bool {
         self.path(cavra_dir).is_file()

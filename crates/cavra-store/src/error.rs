@@ -138,6 +138,7 @@ impl StoreError {
 
 /// SQLite failures become backend-neutral errors (lock and corruption are recognised by
 /// [`crate::db::classify`], which knows the path).
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
@@ -163,6 +164,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 #[cfg(test)]
+#[cfg(feature = "sqlite")]
 mod tests {
     use super::*;
 

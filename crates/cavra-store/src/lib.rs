@@ -7,13 +7,19 @@
 //! failing; schema changes are migrations keyed on `PRAGMA user_version`; an existing
 //! file is never deleted or recreated. All functions take `now` explicitly.
 
+// Without a backend, the backend-neutral helpers (signing, time columns, validation) that
+// every implementation shares have no caller yet.
+#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+
 mod approvals;
 pub mod approver;
 mod backend;
 mod config;
+#[cfg(feature = "sqlite")]
 mod db;
 mod error;
 mod glob;
+#[cfg(feature = "sqlite")]
 pub mod index;
 mod registry;
 pub mod rules;
@@ -29,11 +35,15 @@ pub use approvals::{
 pub use approver::{
     approver_dir, ApproverKey, ApproverTrust, AuthMethod, Role, Signer, TokenClaims, TokenError,
 };
-pub use backend::{DecisionStore, SqliteOpener, StoreOpener};
+#[cfg(feature = "sqlite")]
+pub use backend::SqliteOpener;
+pub use backend::{DecisionStore, StoreOpener};
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
+#[cfg(feature = "sqlite")]
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use error::{BackendKind, StoreError};
 pub use glob::glob_match;
+#[cfg(feature = "sqlite")]
 pub use index::{EvidenceIndex, Hit, SearchQuery, SearchResult};
 pub use registry::{
     parse_mcp_registry, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile, McpServer,
@@ -56,4 +66,5 @@ pub fn default_db_path(cavra_dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[cfg(test)]
+#[cfg(feature = "sqlite")]
 mod tests;

@@ -2,13 +2,16 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(feature = "sqlite")]
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::approvals::require_text;
+#[cfg(feature = "sqlite")]
 use crate::db::{classify, Store};
 use crate::error::StoreError;
+#[cfg(feature = "sqlite")]
 use crate::timefmt::{from_secs, secs};
 
 // ---------------------------------------------------------------- profiles
@@ -252,9 +255,11 @@ pub struct NewAgent {
     pub status: AgentStatus,
 }
 
+#[cfg(feature = "sqlite")]
 const AGENT_COLS: &str =
     "agent_id, vendor, kind, owner, risk_tier, profile, status, created_at, updated_at";
 
+#[cfg(feature = "sqlite")]
 type RawAgent = (
     String,
     Option<String>,
@@ -267,11 +272,13 @@ type RawAgent = (
     i64,
 );
 
+#[cfg(feature = "sqlite")]
 /// The `AGENT_COLS` of a row, in order.
 fn read_agent(r: &Row<'_>) -> rusqlite::Result<RawAgent> {
     RawAgent::try_from(r)
 }
 
+#[cfg(feature = "sqlite")]
 fn finish_agent(r: RawAgent) -> Result<AgentRecord, StoreError> {
     Ok(AgentRecord {
         agent_id: r.0,
@@ -286,6 +293,7 @@ fn finish_agent(r: RawAgent) -> Result<AgentRecord, StoreError> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 fn opt(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
@@ -399,9 +407,11 @@ pub struct McpRegistryFile {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+#[cfg(feature = "sqlite")]
 const MCP_COLS: &str =
     "server_id, name, trust_tier, approval_state, capabilities, allowed_tools, tool_classes, extra";
 
+#[cfg(feature = "sqlite")]
 type RawMcp = (
     String,
     Option<String>,
@@ -413,11 +423,13 @@ type RawMcp = (
     String,
 );
 
+#[cfg(feature = "sqlite")]
 /// The `MCP_COLS` of a row, in order.
 fn read_mcp(r: &Row<'_>) -> rusqlite::Result<RawMcp> {
     RawMcp::try_from(r)
 }
 
+#[cfg(feature = "sqlite")]
 fn dec<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Decode {
         field: field.into(),
@@ -425,6 +437,7 @@ fn dec<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreE
     })
 }
 
+#[cfg(feature = "sqlite")]
 fn enc<T: Serialize>(field: &str, v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Decode {
         field: field.into(),
@@ -432,6 +445,7 @@ fn enc<T: Serialize>(field: &str, v: &T) -> Result<String, StoreError> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 fn finish_mcp(r: RawMcp) -> Result<McpServer, StoreError> {
     Ok(McpServer {
         server_id: r.0,
@@ -445,6 +459,7 @@ fn finish_mcp(r: RawMcp) -> Result<McpServer, StoreError> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 impl Store {
     // ----- agents
 
@@ -704,6 +719,7 @@ pub fn parse_mcp_registry(
     })
 }
 
+#[cfg(feature = "sqlite")]
 fn put_mcp_in(
     tx: &rusqlite::Transaction<'_>,
     s: &McpServer,
@@ -758,6 +774,7 @@ fn put_mcp_in(
 }
 
 #[cfg(test)]
+#[cfg(feature = "sqlite")]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -3,15 +3,22 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "sqlite")]
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+#[cfg(feature = "sqlite")]
 use crate::approvals::require_text;
+#[cfg(feature = "sqlite")]
 use crate::approver::{ApproverTrust, Attestation};
+#[cfg(feature = "sqlite")]
 use crate::db::{classify, Store};
+#[cfg(feature = "sqlite")]
 use crate::error::StoreError;
+#[cfg(feature = "sqlite")]
 use crate::tamper::Unverified;
+#[cfg(feature = "sqlite")]
 use crate::timefmt::{from_secs, secs};
 
 /// When a session is put on hold.
@@ -83,6 +90,7 @@ pub struct SessionState {
     pub transition: Option<SessionTransition>,
 }
 
+#[cfg(feature = "sqlite")]
 type RawSession = (
     String,
     String,
@@ -96,6 +104,7 @@ type RawSession = (
     i64,
 );
 
+#[cfg(feature = "sqlite")]
 fn load(
     conn: &rusqlite::Connection,
     id: &str,
@@ -165,8 +174,10 @@ fn load(
     }))
 }
 
+#[cfg(feature = "sqlite")]
 const RELEASE_KIND: &str = "cavra.session.release.v1";
 
+#[cfg(feature = "sqlite")]
 /// What the releasing identity signs: the session, the hold it lifts (`held_at`) and the
 /// release itself.
 fn release_fields(
@@ -187,6 +198,7 @@ fn release_fields(
     ])
 }
 
+#[cfg(feature = "sqlite")]
 /// A session row as far as the release check needs it.
 type ReleaseRow = (
     String,
@@ -199,9 +211,11 @@ type ReleaseRow = (
     Option<String>,
 );
 
+#[cfg(feature = "sqlite")]
 const RELEASE_COLS: &str = "session_id, agent_id, held, held_at, released_by, released_at, \
     release_reason, release_attestation";
 
+#[cfg(feature = "sqlite")]
 fn read_release(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReleaseRow> {
     Ok((
         r.get(0)?,
@@ -215,6 +229,7 @@ fn read_release(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReleaseRow> {
     ))
 }
 
+#[cfg(feature = "sqlite")]
 /// `None` when the row is consistent (held, never held, or released with a valid
 /// signature); else the unverified release.
 fn check_release(trust: &ApproverTrust, r: &ReleaseRow) -> Option<Unverified> {
@@ -230,6 +245,7 @@ fn check_release(trust: &ApproverTrust, r: &ReleaseRow) -> Option<Unverified> {
     (!ok).then(|| Unverified::new("sessions", id, "released", *at, att.as_deref()))
 }
 
+#[cfg(feature = "sqlite")]
 impl Store {
     /// Released sessions whose release is not signed by an approving identity.
     pub(crate) fn unverified_releases(&self) -> Result<Vec<Unverified>, StoreError> {

@@ -3,13 +3,19 @@
 //! other means. They are ignored by every decision, listed by [`Store::audit_records`] and
 //! reported once each ([`Store::mark_tamper_reported`]).
 
+#[cfg(feature = "sqlite")]
 use rusqlite::params;
 use serde::Serialize;
+#[cfg(feature = "sqlite")]
 use time::OffsetDateTime;
 
+#[cfg(feature = "sqlite")]
 use crate::approvals::{read_raw, RawApproval, COLS};
+#[cfg(feature = "sqlite")]
 use crate::db::{classify, Store};
+#[cfg(feature = "sqlite")]
 use crate::error::StoreError;
+#[cfg(feature = "sqlite")]
 use crate::timefmt::secs;
 
 /// One row that did not verify.
@@ -61,6 +67,7 @@ impl Unverified {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl Store {
     pub(crate) fn note_unverified(&self, u: Unverified) {
         let mut v = self.unverified.borrow_mut();

@@ -1,0 +1,321 @@
+//! The decision pipeline through the public API only, over an in-memory store, a memory
+//! evidence sink and a fixed clock: no database, no log file, no environment.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use cavra_core::hooks::{AgentKind, ToolCall, VerdictKind};
+use cavra_core::policy::bundled;
+use cavra_core::{ActionRequest, ActionType, Outcome};
+use cavra_runtime::{
+    CallOptions, Clock, DecideOptions, EvidenceSink, Locator, PackChoice, Runtime, SinkError,
+};
+use cavra_store::{
+    AgentRecord, AgentStatus, Approval, ApprovalConfig, BreakGlassQuery, DecisionStore,
+    EscalationPolicy, McpRegistryFile, NewApproval, SessionState, SessionTransition, StoreError,
+    StoreOpener, Unverified,
+};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+
+/// What the fake store knows and what was done to it.
+#[derive(Default)]
+struct State {
+    blocked_agent: Option<String>,
+    hold_on_block: bool,
+    blocks: Vec<(String, String)>,
+    opened: usize,
+}
+
+#[derive(Clone, Default)]
+struct Fake(Arc<Mutex<State>>);
+
+struct FakeStore(Arc<Mutex<State>>);
+
+fn t0() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+impl DecisionStore for FakeStore {
+    fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let s = self.0.lock().unwrap();
+        Ok(
+            (s.blocked_agent.as_deref() == Some(id)).then(|| AgentRecord {
+                agent_id: id.into(),
+                vendor: None,
+                kind: None,
+                owner: None,
+                risk_tier: None,
+                profile: "builder".into(),
+                status: AgentStatus::Blocked,
+                created_at: t0(),
+                updated_at: t0(),
+            }),
+        )
+    }
+    fn mcp_registry(&self) -> Result<McpRegistryFile, StoreError> {
+        Ok(McpRegistryFile {
+            mcp_servers: vec![],
+            extra: Default::default(),
+        })
+    }
+    fn record_block(
+        &mut self,
+        session_id: &str,
+        agent_id: &str,
+        _severity: &str,
+        now: OffsetDateTime,
+    ) -> Result<SessionState, StoreError> {
+        let mut s = self.0.lock().unwrap();
+        s.blocks.push((session_id.into(), agent_id.into()));
+        let held = s.hold_on_block;
+        Ok(SessionState {
+            session_id: session_id.into(),
+            agent_id: agent_id.into(),
+            held,
+            held_reason: held.then(|| "critical".into()),
+            held_at: held.then_some(now),
+            released_by: None,
+            released_at: None,
+            release_reason: None,
+            total_blocks: 1,
+            blocks: vec![],
+            updated_at: now,
+            transition: held.then_some(SessionTransition::Held),
+        })
+    }
+    fn is_held(&self, _session_id: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    fn active_break_glass(
+        &self,
+        _q: &BreakGlassQuery<'_>,
+        _now: OffsetDateTime,
+    ) -> Result<Option<Approval>, StoreError> {
+        Ok(None)
+    }
+    fn consume_approval(
+        &mut self,
+        _request_hash: &str,
+        _agent_id: &str,
+        _now: OffsetDateTime,
+    ) -> Result<Option<Approval>, StoreError> {
+        Ok(None)
+    }
+    fn create_approval(
+        &mut self,
+        _new: NewApproval,
+        _now: OffsetDateTime,
+    ) -> Result<Approval, StoreError> {
+        Err(StoreError::UnknownApproval("not in this test".into()))
+    }
+    fn add_evidence_ref(&mut self, _id: &str, _reference: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn take_unverified(&self) -> Vec<Unverified> {
+        vec![]
+    }
+    fn set_approval_config(&mut self, _config: ApprovalConfig) {}
+    fn mark_tamper_reported(
+        &mut self,
+        _u: &Unverified,
+        _now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
+impl StoreOpener for Fake {
+    fn exists(&self, _cavra_dir: &Path) -> bool {
+        self.0.lock().unwrap().opened > 0 || self.0.lock().unwrap().blocked_agent.is_some()
+    }
+    fn open(
+        &self,
+        _cavra_dir: &Path,
+        _escalation: Option<EscalationPolicy>,
+    ) -> Result<Box<dyn DecisionStore>, StoreError> {
+        self.0.lock().unwrap().opened += 1;
+        Ok(Box::new(FakeStore(Arc::clone(&self.0))))
+    }
+    fn approval_config(&self, _cavra_dir: &Path) -> Result<ApprovalConfig, StoreError> {
+        Ok(ApprovalConfig::default())
+    }
+    fn describe(&self, _cavra_dir: &Path) -> String {
+        "memory".into()
+    }
+}
+
+type Records = Arc<Mutex<Vec<(String, Value)>>>;
+
+struct Memory(Records);
+
+impl EvidenceSink for Memory {
+    fn append(&mut self, _dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError> {
+        let mut r = self.0.lock().unwrap();
+        r.push((kind.to_string(), body.clone()));
+        Ok(format!("rec-{}", r.len()))
+    }
+}
+
+struct Fixed;
+
+impl Clock for Fixed {
+    fn now(&self) -> OffsetDateTime {
+        t0()
+    }
+}
+
+fn runtime(store: &Fake) -> (Runtime, Records) {
+    let records = Records::default();
+    let rt = Runtime::new(store.clone(), Memory(Arc::clone(&records))).with_clock(Fixed);
+    (rt, records)
+}
+
+fn command(cmd: &str, agent: &str) -> ActionRequest {
+    let mut r = ActionRequest::new(ActionType::ExecuteCommand, cmd.to_string());
+    r.session_id = "s1".into();
+    r.actor.agent_id = agent.into();
+    r.cwd = Some("/work/app".into());
+    r.repo_root = Some("/work/app".into());
+    r
+}
+
+fn record() -> DecideOptions {
+    DecideOptions {
+        record: true,
+        create_state: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_block_is_recorded_with_its_decision_id_and_time() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let pack = bundled::compiled(bundled::DEFAULT_PACK).unwrap();
+    let d = rt
+        .decide(dir.path(), &pack, &command("rm -rf /", "a1"), &record())
+        .unwrap();
+    assert_eq!(d.decision.decision, Outcome::Block);
+    assert_eq!(d.record_id.as_deref(), Some("rec-1"));
+    let r = records.lock().unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].0, "decision");
+    assert_eq!(r[0].1["decision_id"], d.decision_id.as_str());
+    assert_eq!(r[0].1["rule_id"], d.decision.rule_id.as_str());
+    assert_eq!(r[0].1["timestamp"], "2027-01-15T08:00:00Z");
+    // the baseline has no escalation: no store was needed
+    assert_eq!(store.0.lock().unwrap().opened, 0);
+}
+
+#[test]
+fn nothing_is_recorded_when_recording_is_off() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let pack = bundled::compiled(bundled::DEFAULT_PACK).unwrap();
+    let opts = DecideOptions {
+        record: false,
+        create_state: true,
+        ..Default::default()
+    };
+    let d = rt
+        .decide(dir.path(), &pack, &command("ls", "a1"), &opts)
+        .unwrap();
+    assert!(d.decision.proceed);
+    assert_eq!(d.record_id, None);
+    assert!(records.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_blocked_agent_is_blocked_whatever_the_pack_says() {
+    let store = Fake::default();
+    store.0.lock().unwrap().blocked_agent = Some("rogue".into());
+    let (mut rt, _) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let pack = bundled::compiled(bundled::DEFAULT_PACK).unwrap();
+    let d = rt
+        .decide(dir.path(), &pack, &command("ls", "rogue"), &record())
+        .unwrap();
+    assert_eq!(d.decision.decision, Outcome::Block);
+    assert_eq!(d.decision.rule_id, "registry.agent.blocked");
+    let ok = rt
+        .decide(dir.path(), &pack, &command("ls", "someone-else"), &record())
+        .unwrap();
+    assert!(ok.decision.proceed);
+}
+
+#[test]
+fn a_hold_is_recorded_before_the_decision() {
+    let store = Fake::default();
+    store.0.lock().unwrap().hold_on_block = true;
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let pack = bundled::compiled("cavra-strict").unwrap();
+    let d = rt
+        .decide(dir.path(), &pack, &command("rm -rf /", "a1"), &record())
+        .unwrap();
+    assert_eq!(d.decision.decision, Outcome::Block);
+    assert_eq!(
+        store.0.lock().unwrap().blocks,
+        vec![("s1".to_string(), "a1".to_string())]
+    );
+    let kinds: Vec<String> = records
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(kinds, ["session.held", "decision"]);
+}
+
+#[test]
+fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = CallOptions {
+        packs: PackChoice::default(),
+        registry: None,
+        non_interactive: false,
+        record: true,
+        cavra_dir: Some(dir.path().join(".cavra")),
+        locator: Locator {
+            cwd: dir.path().to_path_buf(),
+            home: Some("/home/u".into()),
+        },
+        host: "box".into(),
+        exit_after: false,
+        on_phase: None,
+    };
+    let call = |cmd: &str| ToolCall {
+        agent: AgentKind::Codex,
+        session_id: "s1".into(),
+        cwd: None,
+        tool: "Bash".into(),
+        input: serde_json::json!({ "command": cmd }),
+    };
+    let v = rt.decide_call(&call("echo hi && rm -rf /"), &opts);
+    assert_eq!(v.kind, VerdictKind::Deny);
+    assert!(v.reason.starts_with("CAVRA block: "), "{}", v.reason);
+    assert!(v.reason.contains("[rule "), "{}", v.reason);
+    let r = records.lock().unwrap();
+    assert_eq!(r.last().unwrap().1["agent_id"], "codex@box");
+    drop(r);
+    let bad = rt.decide_call(
+        &ToolCall {
+            tool: "Bash".into(),
+            input: serde_json::json!({}),
+            ..call("")
+        },
+        &opts,
+    );
+    assert_eq!(bad.kind, VerdictKind::Deny);
+    assert!(
+        bad.reason.starts_with("CAVRA failed closed: "),
+        "{}",
+        bad.reason
+    );
+}
