@@ -5,7 +5,11 @@
 use super::file::{classify, PathFacts};
 use super::git::{self, GitFacts};
 use super::programs;
+use super::scripts::ScriptSource;
+use super::{cli, file, network, scripts, Collector, Eval, EvalEnv};
+use crate::model::{Effect, Severity};
 use crate::paths::{self, PathContext};
+use crate::policy::compile::Matcher;
 use crate::policy::compile::{Access, CommandMatcher, CompiledPack, PathClass};
 use crate::policy::source::ProgramSource;
 use cavra_shell::{Arg, Cwd, Invocation, RedirKind, Stdin};
@@ -1839,6 +1843,245 @@ pub fn cargo_run_target(inv: &Invocation) -> Option<Invocation> {
         ..inv.clone()
     })
 }
+
+// ---------------------------------------------------------------------------------------
+// Request handling
+
+/// The shell analyser's options for this pack (its extra wrappers) and environment.
+pub(super) fn shell_options(pack: &CompiledPack, env: &EvalEnv<'_>) -> cavra_shell::AnalyzeOptions {
+    cavra_shell::AnalyzeOptions {
+        limits: env.limits.clone().unwrap_or_default(),
+        extra_wrappers: pack.wrappers.clone(),
+        extra_shells: Vec::new(),
+    }
+}
+
+/// A command line: every simple command it runs (through `cavra-shell`), with the
+/// command, git, CLI-table, file and network rules, the scripts and nested command lines
+/// it runs, and the commands no allow rule covers (`via`: where the line was found).
+pub(super) fn request(ev: &Eval<'_>, cmd: &str, via: Option<&str>, c: &mut Collector) {
+    let Eval {
+        pack,
+        req,
+        ctx,
+        env,
+    } = *ev;
+    if c.family == "engine" {
+        c.family = "commands";
+    }
+    if cmd.is_empty() {
+        c.push_builtin(
+            "engine.invalid_request",
+            Effect::Block,
+            Severity::High,
+            "the request names no command".into(),
+            None,
+            None,
+        );
+        return;
+    }
+    if cmd.trim().is_empty() {
+        // spaces, tabs, newlines, NBSP: the shell runs nothing
+        if c.scope.is_none() {
+            c.scope = Some("no command (whitespace only)".into());
+        }
+        return;
+    }
+    let analysis = cavra_shell::analyze(cmd, &shell_options(pack, env));
+    let prefix = |origin: &str| match via {
+        Some(v) => format!("{v}, {origin}"),
+        None => origin.to_string(),
+    };
+    for p in &analysis.problems {
+        c.push_builtin(
+            "commands.unparseable",
+            pack.defaults.unparseable_command,
+            Severity::Medium,
+            format!("CAVRA could not fully analyse this command: {}", p.reason),
+            Some(prefix(&p.origin)),
+            Some(pack.defaults.approver_group.clone()),
+        );
+    }
+    let analyzer = Analyzer {
+        pack,
+        ctx,
+        branch: req.git_branch.as_deref(),
+        git_line: Default::default(),
+    };
+    let whole = cmd.split_whitespace().collect::<Vec<_>>().join(" ");
+    // reference-style block/approval patterns also see the whole line (`curl *|*sh*`)
+    for r in &pack.rules {
+        if let Matcher::CommandText(globs) = &r.matcher {
+            if r.effect != Effect::Allow && globs.iter().any(|g| g.matches(&whole)) {
+                c.push(r, Some(prefix(&format!("command line `{whole}`"))), &whole);
+            }
+        }
+    }
+    let mut n: i32 = 0;
+    // files written by earlier commands of this line, with their text when it is known
+    // (`echo 'rm -rf ~' > x.sh; sh x.sh` runs what was just written, not what is on disk)
+    let mut written_here: Vec<(String, Option<String>)> = Vec::new();
+    // files filled with downloaded content by earlier commands of this line
+    // (`curl -o f URL && sh f` runs remote code as surely as `curl URL | sh`)
+    let mut downloaded_here: Vec<String> = Vec::new();
+    // programs that run another program of their own (`cargo run -- ARGS` runs a binary)
+    let looked_through: Vec<cavra_shell::Invocation> = analysis
+        .invocations
+        .iter()
+        .filter_map(cargo_run_target)
+        .collect();
+    for inv in analysis.invocations.iter().chain(&looked_through) {
+        if inv.program.is_empty() && !inv.dynamic_program {
+            continue;
+        }
+        n = n.saturating_add(1);
+        let mut facts = analyzer.facts(inv, &analysis.invocations);
+        if !downloaded_here.is_empty() {
+            facts.runs_download =
+                scripts::script_of(&facts, ctx).is_some_and(|s| downloaded_here.contains(&s.path));
+        }
+        let label = prefix(&format!("{}: `{}`", inv.origin, inv.text));
+        // the CLI table: destructive verbs by program, and help / dry-run invocations that
+        // do nothing (no native command rule applies to those; allow rules still may)
+        let verdict = cli::judge(pack, &facts);
+        let harmless = verdict.harmless.is_some();
+        let mut allowed = false;
+        for r in &pack.rules {
+            let live = !harmless || r.effect == Effect::Allow;
+            let hit = match &r.matcher {
+                Matcher::CommandText(globs) => globs
+                    .iter()
+                    .any(|g| g.matches(&inv.text) || g.matches(&facts.canonical_text)),
+                Matcher::Command(m) => live && matches(m, &facts),
+                Matcher::Git(m) => live && facts.git.as_ref().is_some_and(|g| git::matches(m, g)),
+                _ => false,
+            };
+            if hit {
+                if r.effect == Effect::Allow {
+                    allowed = true;
+                }
+                c.push(r, Some(label.clone()), &inv.text);
+            }
+        }
+        for (r, what) in &verdict.hits {
+            c.push(r, Some(format!("{label} (CLI table: {what})")), &inv.text);
+        }
+        if let Some(g) = facts.git.as_ref().filter(|_| !harmless) {
+            git::builtin_rules(pack, g, Some(label.clone()), c);
+        }
+        // command lines this one runs (a git alias body, an exec config value)
+        for n in &facts.nested {
+            if c.nested_seen.contains(&n.command) {
+                continue;
+            }
+            let bytes = c.nested_bytes.saturating_add(n.command.len());
+            if c.script_depth >= MAX_SCRIPT_DEPTH || bytes > MAX_NESTED_BYTES {
+                // fail closed: what is not judged is not allowed silently
+                c.push_builtin(
+                    "commands.unparseable",
+                    pack.defaults.unparseable_command,
+                    Severity::Medium,
+                    format!(
+                        "CAVRA could not fully analyse this command: {} nests too deep or expands too much",
+                        n.origin
+                    ),
+                    Some(label.clone()),
+                    Some(pack.defaults.approver_group.clone()),
+                );
+                continue;
+            }
+            c.nested_bytes = bytes;
+            c.nested_seen.insert(n.command.clone());
+            c.script_depth = c.script_depth.saturating_add(1);
+            let via = format!("{label}, in {}", n.origin);
+            request(ev, &n.command, Some(&via), c);
+            c.script_depth = c.script_depth.saturating_sub(1);
+        }
+        for a in &facts.accesses {
+            // help and dry runs touch no operand; redirections still happen
+            if harmless && !cli::is_redirect_access(inv, a) {
+                continue;
+            }
+            file::check_access(
+                pack,
+                ctx,
+                a.access,
+                &a.facts,
+                Some(&label),
+                a.from_template,
+                c,
+            );
+        }
+        // URLs handed to downloaders go through the network rules
+        if programs::is_downloader(&facts.program, facts.spec.as_ref()) {
+            for a in inv.argv.iter().skip(1) {
+                if a.value.contains("://") {
+                    network::request(pack, &a.value, Some(&label), c);
+                }
+            }
+        }
+        let refs = scripts::script_of(&facts, ctx)
+            .into_iter()
+            .chain(scripts::makefile_of(&facts, ctx))
+            // `--help` reads no script; a dry run still may (`make -n` evaluates the
+            // Makefile and runs `+` lines), so it is inspected
+            .filter(|_| verdict.harmless != Some("help"));
+        for sref in refs {
+            let source = match written_here.iter().rev().find(|(p, _)| *p == sref.path) {
+                Some((_, Some(text))) => ScriptSource::Text(text.clone()),
+                Some((_, None)) => ScriptSource::Unknown(
+                    "it is written earlier in this command line and its content is not known before it runs"
+                        .into(),
+                ),
+                None => match env.scripts {
+                    Some(reader) => ScriptSource::Reader(reader),
+                    None => continue,
+                },
+            };
+            scripts::inspect(ev, source, &sref, &label, c);
+        }
+        downloaded_here.extend(scripts::downloads_written(&facts, ctx));
+        for (path, text) in scripts::files_written(inv, &facts, &analysis.invocations) {
+            // appending to a file: what is there (known from this line, or on disk) + text
+            let text = match text {
+                scripts::Written::Replaced(t) => Some(t),
+                scripts::Written::Appended(t) => {
+                    let before = match written_here.iter().rev().find(|(p, _)| *p == path) {
+                        Some((_, known)) => known.clone(),
+                        None => env.scripts.and_then(|r| r.read_script(&path).ok()),
+                    };
+                    before.map(|b| b + &t)
+                }
+                scripts::Written::Unknown => None,
+            };
+            written_here.push((path, text));
+        }
+        if !allowed {
+            c.uncovered.push(label);
+        }
+    }
+    let nested = analysis.invocations.iter().filter(|i| i.depth > 0).count();
+    let mut scope = format!("{n} simple command{}", if n == 1 { "" } else { "s" });
+    if nested > 0 {
+        scope.push_str(&format!(" ({nested} inside nested shells or code)"));
+    }
+    if !analysis.problems.is_empty() {
+        scope.push_str(&format!(
+            ", {} part(s) not understood",
+            analysis.problems.len()
+        ));
+    }
+    if c.scope.is_none() {
+        c.scope = Some(scope);
+    }
+}
+
+/// How deep scripts run by scripts (and nested command lines) are followed.
+pub(super) const MAX_SCRIPT_DEPTH: usize = 3;
+
+/// Total bytes of nested command lines (alias bodies, exec config values) judged for one
+/// request.
+const MAX_NESTED_BYTES: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,10 @@
 //! The file guard: path classes and file rules.
 
+use super::{Collector, Eval};
+use crate::model::{Effect, Severity};
 use crate::paths::{self, PathContext};
 use crate::policy::compile::{Access, Anchor, FileMatcher, PathClass, PathPattern};
+use crate::policy::compile::{CompiledPack, Matcher};
 
 /// Facts about one resolved path.
 #[derive(Debug, Clone)]
@@ -296,6 +299,81 @@ pub fn matches(m: &FileMatcher, access: Access, facts: &PathFacts, ctx: &PathCon
         return false;
     }
     !m.except.iter().any(|p| pattern_matches(p, facts, ctx))
+}
+
+// ---------------------------------------------------------------------------------------
+// Request handling
+
+/// A read, write or delete of `req.target`.
+pub(super) fn request(ev: &Eval<'_>, access: Access, c: &mut Collector) {
+    let Eval { pack, req, ctx, .. } = *ev;
+    c.family = "filesystem";
+    if req.target.trim().is_empty() {
+        c.push_builtin(
+            "engine.invalid_request",
+            Effect::Block,
+            Severity::High,
+            "the request names no file".into(),
+            None,
+            None,
+        );
+        return;
+    }
+    let resolved = paths::resolve(&req.target, ctx, None);
+    let facts = classify(&resolved, ctx, &pack.defaults.temp_dirs);
+    c.scope = Some(format!("{} `{}`", access.as_str(), facts.path));
+    check(pack, ctx, access, &facts, None, c);
+}
+
+/// The file rules for `access` to a classified path (`via`: the command or argument that
+/// does it, for the match text).
+pub(super) fn check(
+    pack: &CompiledPack,
+    ctx: &PathContext,
+    access: Access,
+    facts: &PathFacts,
+    via: Option<&str>,
+    c: &mut Collector,
+) {
+    check_access(pack, ctx, access, facts, via, false, c)
+}
+
+/// `from_template`: the write copies a template into place, so rules that cover only
+/// replacing writes (`access: [overwrite]`) do not apply.
+pub(super) fn check_access(
+    pack: &CompiledPack,
+    ctx: &PathContext,
+    access: Access,
+    facts: &PathFacts,
+    via: Option<&str>,
+    from_template: bool,
+    c: &mut Collector,
+) {
+    for r in &pack.rules {
+        if let Matcher::File(m) = &r.matcher {
+            let overwrite_only =
+                m.access.contains(&Access::Write) && !m.access.contains(&Access::Append);
+            if from_template && access == Access::Write && overwrite_only {
+                continue;
+            }
+            if matches(m, access, facts, ctx) {
+                let matched = match via {
+                    Some(v) => format!("{v} {} `{}`", verb(access), facts.path),
+                    None => format!("{} `{}`", access.as_str(), facts.path),
+                };
+                c.push(r, Some(matched), &facts.path);
+            }
+        }
+    }
+}
+
+fn verb(a: Access) -> &'static str {
+    match a {
+        Access::Read => "reads",
+        Access::Write => "writes",
+        Access::Append => "appends to",
+        Access::Delete => "deletes",
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! Git semantics: what a push (or another git operation) really does.
 
+use super::{command, Collector, Eval};
 use crate::glob::Glob;
+use crate::model::{Effect, Severity};
 use crate::policy::compile::GitMatcher;
+use crate::policy::compile::{CompiledPack, Matcher};
 
 /// Facts about one git operation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -699,6 +702,91 @@ pub fn matches(m: &GitMatcher, f: &GitFacts) -> bool {
         && opt_eq(m.discards_work, f.discards_work)
         && opt_eq(m.overwrites_ref, f.overwrites_ref)
         && opt_eq(m.subcommand_dynamic, f.subcommand_dynamic)
+}
+
+// ---------------------------------------------------------------------------------------
+// Request handling
+
+/// A git operation: `git ...` text is a command; `origin/main` with an operation is judged
+/// by the git rules and as the equivalent commands.
+pub(super) fn request(ev: &Eval<'_>, c: &mut Collector) {
+    let Eval { pack, req, .. } = *ev;
+    c.family = "git";
+    let t = req.target.trim();
+    if t.starts_with("git ") || t == "git" {
+        command::request(ev, t, None, c);
+        return;
+    }
+    let op = req.operation.as_deref().unwrap_or("push");
+    let facts = request_facts(op, t, &pack.git.protected_branches);
+    let label = Some(format!("git {op} `{t}`"));
+    for r in &pack.rules {
+        if let Matcher::Git(m) = &r.matcher {
+            if matches(m, &facts) {
+                c.push(r, label.clone(), t);
+            }
+        }
+    }
+    builtin_rules(pack, &facts, label, c);
+    // the same git analysis as the equivalent command: `force_push` of `origin/main` is
+    // judged as `git push --force origin main`
+    // (their rules apply; the pack's command default does not: the request is a git
+    // operation, which the git rules above cover)
+    let uncovered = c.uncovered.len();
+    for cmd in equivalent_commands(op, t) {
+        command::request(ev, &cmd, None, c);
+    }
+    c.uncovered.truncate(uncovered);
+    c.scope = Some(format!("git {op} to `{t}`"));
+}
+
+/// The pack's built-in git rules (a direct push to a protected branch).
+pub(super) fn builtin_rules(
+    pack: &CompiledPack,
+    g: &GitFacts,
+    matched: Option<String>,
+    c: &mut Collector,
+) {
+    if g.op == "push" && g.protected && pack.git.block_direct_push {
+        c.push_builtin(
+            "git.protected_branch.block_direct_push",
+            Effect::Block,
+            Severity::High,
+            format!(
+                "direct push to protected branch `{}`",
+                g.branches.join("`, `")
+            ),
+            matched,
+            None,
+        );
+        if let Some(last) = c.matches.last_mut() {
+            last.alternative = Some("push to a feature branch and open a pull request".into());
+        }
+    }
+}
+
+/// A pull request: allowed (with an AI attestation when the pack asks for one).
+pub(super) fn pull_request(pack: &CompiledPack, c: &mut Collector) {
+    c.family = "git";
+    if pack.git.require_ai_attestation {
+        c.push_builtin(
+            "git.pull_request.allow_with_attestation",
+            Effect::Allow,
+            Severity::Medium,
+            "pull requests are allowed with an AI attestation".into(),
+            None,
+            None,
+        );
+    } else {
+        c.push_builtin(
+            "git.pull_request.allow",
+            Effect::Allow,
+            Severity::Low,
+            "pull requests are allowed".into(),
+            None,
+            None,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! MCP trust registry (the reference file shape) and MCP matching.
 
+use super::{command, file, git, Collector, Eval};
+use crate::model::{ActionRequest, Effect, Severity};
+use crate::paths;
 use crate::policy::compile::McpMatcher;
+use crate::policy::compile::{Access, Matcher};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -272,6 +276,230 @@ pub fn matches(
         }
     }
     true
+}
+
+// ---------------------------------------------------------------------------------------
+// Request handling
+
+/// An MCP tool call: server trust (the registry, else the pack's lists), the native MCP
+/// rules, and its path, command and SQL arguments through those guards.
+pub(super) fn request(ev: &Eval<'_>, c: &mut Collector) {
+    let Eval {
+        pack,
+        req,
+        ctx,
+        env,
+    } = *ev;
+    c.family = "mcp";
+    let (server, tool, args, capability) = parse_target(req);
+    let label = format!("MCP `{server}` tool `{tool}`");
+    c.scope = Some(format!("MCP call to `{server}`.`{tool}`"));
+    // trust: registry first, then the pack's lists
+    if let Some(reg) = env.registry {
+        match reg.find(&server) {
+            None => c.push_builtin(
+                "mcp.registry.unknown",
+                Effect::Block,
+                Severity::High,
+                format!("MCP server `{server}` is not in the trust registry"),
+                Some(label.clone()),
+                None,
+            ),
+            Some(e) => {
+                let state = e.approval_state.as_deref().unwrap_or("approved");
+                if e.trust_tier == "blocked" || state == "denied" || state == "blocked" {
+                    c.push_builtin(
+                        "mcp.registry.blocked",
+                        Effect::Block,
+                        Severity::High,
+                        format!("MCP server `{server}` is blocked in the trust registry (tier `{}`, state `{state}`)", e.trust_tier),
+                        Some(label.clone()),
+                        None,
+                    );
+                } else if state == "pending" {
+                    c.push_builtin(
+                        "mcp.registry.requires_approval",
+                        Effect::RequireApproval,
+                        Severity::Medium,
+                        format!("MCP server `{server}` is pending approval in the trust registry"),
+                        Some(label.clone()),
+                        Some("AI Governance".into()),
+                    );
+                } else if !tool.is_empty()
+                    && !e.allowed_tools.is_empty()
+                    && !e.allowed_tools.iter().any(|t| t == &tool || t == "*")
+                {
+                    c.push_builtin(
+                        "mcp.registry.tool_scope",
+                        Effect::RequireApproval,
+                        Severity::Medium,
+                        format!("tool `{tool}` is not among the tools allowed for `{server}`"),
+                        Some(label.clone()),
+                        Some("AI Governance".into()),
+                    );
+                } else if capability.as_deref().is_some_and(|cap| {
+                    !e.capabilities.is_empty() && !e.capabilities.iter().any(|x| x == cap)
+                }) {
+                    c.push_builtin(
+                        "mcp.registry.capability_scope",
+                        Effect::RequireApproval,
+                        Severity::Medium,
+                        format!(
+                            "capability `{}` is not granted to `{server}`",
+                            capability.clone().unwrap_or_default()
+                        ),
+                        Some(label.clone()),
+                        Some("AI Governance".into()),
+                    );
+                } else {
+                    let class = e.tool_classes.get(&tool).map(String::as_str);
+                    if matches!(class, Some("admin") | Some("exfil-capable")) {
+                        c.push_builtin(
+                            "mcp.registry.tool_class",
+                            Effect::RequireApproval,
+                            Severity::High,
+                            format!(
+                                "tool `{tool}` is classified `{}`",
+                                class.unwrap_or_default()
+                            ),
+                            Some(label.clone()),
+                            Some("AI Governance".into()),
+                        );
+                    } else {
+                        c.push_builtin(
+                            "mcp.registry.allow",
+                            Effect::Allow,
+                            Severity::Low,
+                            format!("MCP server `{server}` is approved in the trust registry"),
+                            Some(label.clone()),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    } else if pack.mcp.section_present || pack.defaults.mcp_unknown_server.is_some() {
+        let listed_blocked = pack.mcp.blocked.iter().any(|s| s == &server);
+        let allowed = pack.mcp.allowed.iter().any(|s| s == &server);
+        let must_be_listed = pack.mcp.allowlist_enabled || pack.mcp.block_unknown;
+        if listed_blocked || (must_be_listed && !allowed) {
+            c.push_builtin(
+                "mcp.server.trust.block_unknown",
+                Effect::Block,
+                Severity::High,
+                if listed_blocked {
+                    format!("MCP server `{server}` is blocked by the pack")
+                } else {
+                    format!("MCP server `{server}` is not on the pack's allow list")
+                },
+                Some(label.clone()),
+                None,
+            );
+        } else if allowed {
+            let risk = pack.mcp.risk.get(&server).copied().unwrap_or(Severity::Low);
+            c.push_builtin(
+                "mcp.server.trust.allow",
+                Effect::Allow,
+                risk,
+                format!("MCP server `{server}` is allowed by the pack"),
+                Some(label.clone()),
+                None,
+            );
+        } else if let Some(e) = pack.defaults.mcp_unknown_server {
+            if e != Effect::Allow {
+                c.push_builtin(
+                    "mcp.server.trust.unknown",
+                    e,
+                    Severity::Medium,
+                    format!("MCP server `{server}` is not known to the pack"),
+                    Some(label.clone()),
+                    Some("AI Governance".into()),
+                );
+            }
+        }
+    }
+    // native MCP rules
+    let protected = |b: &str| git::is_protected(b, &pack.git.protected_branches);
+    for r in &pack.rules {
+        if let Matcher::Mcp(m) = &r.matcher {
+            if matches(m, &server, &tool, &args, &protected) {
+                c.push(r, Some(label.clone()), &tool);
+            }
+        }
+    }
+    // arguments that are paths or commands go through those guards
+    let access = if tool_deletes(&tool) {
+        Access::Delete
+    } else if tool_writes(&tool) {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    for key in PATH_KEYS {
+        for v in arg_values(&args, key) {
+            if v.contains("://") && !v.starts_with("file://") {
+                continue;
+            }
+            let p = v.trim_start_matches("file://");
+            let resolved = paths::resolve(p, ctx, None);
+            let facts = file::classify(&resolved, ctx, &pack.defaults.temp_dirs);
+            file::check(
+                pack,
+                ctx,
+                access,
+                &facts,
+                Some(&format!("{label} argument `{key}`")),
+                c,
+            );
+        }
+    }
+    for key in COMMAND_KEYS {
+        for v in arg_values(&args, key) {
+            command::request(ev, &v, Some(&format!("{label} argument `{key}`")), c);
+        }
+    }
+    // SQL in arguments is judged like `psql -c` (the same SQL rules as the command guard)
+    for (key, sql) in sql_arguments(&tool, &args) {
+        let line = cavra_shell::render_argv(&["psql", "-c", sql.as_str()]);
+        // only the SQL rules speak here: the synthetic `psql` is no command to cover
+        let uncovered = c.uncovered.len();
+        command::request(
+            ev,
+            &line,
+            Some(&format!(
+                "{label} argument `{key}` (SQL, judged like `psql -c`)"
+            )),
+            c,
+        );
+        c.uncovered.truncate(uncovered);
+    }
+    c.family = "mcp";
+}
+
+/// Server, tool, arguments and capability of an MCP call (structured, or from a target
+/// `server:tool` / `mcp__server__tool`).
+fn parse_target(req: &ActionRequest) -> (String, String, serde_json::Value, Option<String>) {
+    if let Some(m) = &req.mcp {
+        return (
+            m.server.clone(),
+            m.tool.clone(),
+            m.arguments.clone(),
+            m.capability.clone().or_else(|| req.operation.clone()),
+        );
+    }
+    let t = req.target.trim();
+    let (server, tool) = if let Some(rest) = t.strip_prefix("mcp__") {
+        match rest.split_once("__") {
+            Some((s, tl)) => (s.to_string(), tl.to_string()),
+            None => (rest.to_string(), String::new()),
+        }
+    } else {
+        match t.split_once(':') {
+            Some((s, tl)) => (s.trim().to_string(), tl.trim().to_string()),
+            None => (t.to_string(), String::new()),
+        }
+    };
+    (server, tool, serde_json::Value::Null, req.operation.clone())
 }
 
 #[cfg(test)]

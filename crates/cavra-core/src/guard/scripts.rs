@@ -6,6 +6,8 @@
 
 use super::command::{CommandFacts, InputClass};
 use super::programs;
+use super::{command, Collector, Eval};
+use crate::model::{Effect, Severity};
 use crate::paths::{self, PathContext};
 use crate::policy::compile::Access;
 use cavra_shell::{Invocation, RedirKind, Stdin};
@@ -516,6 +518,82 @@ pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
         .filter(|(n, _)| wanted.contains(&n.as_str()))
         .flat_map(|(_, r)| r.clone())
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Request handling
+
+/// Where the text of a script comes from.
+pub(super) enum ScriptSource<'a> {
+    /// The file as it is now.
+    Reader(&'a dyn ScriptReader),
+    /// Written by an earlier command of the same line, with this text.
+    Text(String),
+    /// Written by an earlier command of the same line; why its text is not known.
+    Unknown(String),
+}
+
+/// The commands of a script a command runs (`label`), judged as if typed, file and line
+/// named; a script that cannot be read is reported per the pack's `uninspected_script`.
+pub(super) fn inspect(
+    ev: &Eval<'_>,
+    source: ScriptSource<'_>,
+    sref: &ScriptRef,
+    label: &str,
+    c: &mut Collector,
+) {
+    let pack = ev.pack;
+    if c.script_depth >= command::MAX_SCRIPT_DEPTH || c.scripts_seen.contains(&sref.path) {
+        return;
+    }
+    c.scripts_seen.push(sref.path.clone());
+    let not_inspected = |c: &mut Collector, why: String| {
+        if pack.defaults.uninspected_script != Effect::Allow {
+            c.push_builtin(
+                "scripts.not_inspected",
+                pack.defaults.uninspected_script,
+                Severity::Medium,
+                format!("script `{}` was not inspected: {why}", sref.written),
+                Some(label.to_string()),
+                Some(pack.defaults.approver_group.clone()),
+            );
+        }
+    };
+    let read = match source {
+        ScriptSource::Reader(reader) => reader.read_script(&sref.path),
+        ScriptSource::Text(t) => Ok(t),
+        ScriptSource::Unknown(why) => {
+            not_inspected(c, why);
+            return;
+        }
+    };
+    let text = match read {
+        Ok(t) => t,
+        Err(e) => {
+            // an interpreter's missing file is its own error, not a hidden shell script
+            if sref.kind != ScriptKind::MaybeShell {
+                not_inspected(c, e);
+            }
+            return;
+        }
+    };
+    let opts = command::shell_options(pack, ev.env);
+    let chunks: Vec<(usize, String)> = match &sref.kind {
+        ScriptKind::Shell => shell_chunks(&text, &opts),
+        ScriptKind::MaybeShell => {
+            if !is_shell_text(&text) {
+                return;
+            }
+            shell_chunks(&text, &opts)
+        }
+        ScriptKind::Make(targets) => make_recipes(&text, targets),
+    };
+    c.script_depth = c.script_depth.saturating_add(1);
+    for (line, chunk) in chunks {
+        let via = format!("{label}, in script `{}` line {line}", sref.written);
+        command::request(ev, &chunk, Some(&via), c);
+    }
+    c.script_depth = c.script_depth.saturating_sub(1);
 }
 
 #[cfg(test)]
