@@ -204,9 +204,10 @@ fn mcp_checks(project: &Path, checks: &mut Vec<Check>) {
         format!("registered for {}", registered.join(", "))
     };
     for prog in programs {
-        let res = crate::cmd::mcp::probe(
+        let res = cavra_mcp::probe::probe(
             Path::new(&prog),
             project,
+            env!("CARGO_PKG_VERSION"),
             std::time::Duration::from_secs(10),
         );
         match res {

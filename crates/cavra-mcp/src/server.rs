@@ -1,0 +1,182 @@
+//! The MCP server: an rmcp `ServerHandler` over a [`Backend`].
+//!
+//! Protocol versions `2025-06-18` (the default, also answered to a version this server does
+//! not know), `2025-03-26` and `2024-11-05`; capabilities: tools. rmcp runs the lifecycle
+//! (`initialize`, `ping`, cancellation, unknown methods: `-32601`); this handler lists the
+//! tools and runs them. A known method whose parameters do not parse is `-32602`.
+
+use crate::backend::Backend;
+use crate::tools::{self, Session, ToolOutput};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CustomRequest, CustomResult,
+    ErrorCode, ErrorData, InitializeResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion,
+};
+use rmcp::service::{MaybeSendFuture, RequestContext, RoleServer};
+use rmcp::ServerHandler;
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::future::{ready, Future};
+
+/// The protocol version this server speaks by default.
+pub const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// Every protocol version this server accepts (echoed back when the client asks for one).
+pub const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_03_26,
+    ProtocolVersion::V_2024_11_05,
+];
+
+/// What the model is told in `initialize`.
+const INSTRUCTIONS: &str = "CAVRA decides whether an action may proceed under the project's policy. Before reading secrets, running commands, pushing, deleting or calling other tools, call cavra_evaluate (or cavra_check_command for a shell command) and do not proceed when `proceed` is false.";
+
+/// Methods of the MCP specification: when one of them arrives with parameters that do not
+/// parse, the answer is "invalid params", not "method not found".
+const SPEC_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `serverInfo.version`.
+    pub version: String,
+    /// The session id of calls that name none (one per server process).
+    pub session_id: String,
+}
+
+/// CAVRA's MCP server.
+pub struct CavraServer<B> {
+    backend: B,
+    options: ServerOptions,
+}
+
+impl<B: Backend> CavraServer<B> {
+    pub fn new(backend: B, options: ServerOptions) -> Self {
+        CavraServer { backend, options }
+    }
+
+    /// The session defaults of a call: the agent is the client's `clientInfo.name`.
+    fn session(&self, ctx: &RequestContext<RoleServer>) -> Session {
+        let agent = ctx
+            .peer
+            .peer_info()
+            .map(|p| p.client_info.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "mcp-client".to_string());
+        Session {
+            session_id: self.options.session_id.clone(),
+            agent_id: agent,
+        }
+    }
+
+    fn run_tool(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        name: &str,
+        args: &Map<String, Value>,
+    ) -> Value {
+        tools::call(&self.backend, &self.session(ctx), name, args).to_json()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ErrorData {
+    ErrorData::internal_error(e.to_string(), None)
+}
+
+fn call_result(v: Value) -> Result<CallToolResult, ErrorData> {
+    serde_json::from_value(v).map_err(internal)
+}
+
+impl<B: Backend> ServerHandler for CavraServer<B> {
+    fn get_info(&self) -> InitializeResult {
+        let v = json!({
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "cavra", "version": self.options.version},
+            "instructions": INSTRUCTIONS,
+        });
+        // the literal above always parses; a default result would only lose the details
+        serde_json::from_value(v)
+            .unwrap_or_else(|_| InitializeResult::new(rmcp::model::ServerCapabilities::default()))
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(SUPPORTED_VERSIONS)
+    }
+
+    fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<ListToolsResult, ErrorData>> + MaybeSendFuture + '_ {
+        ready(serde_json::from_value(json!({"tools": tools::definitions()})).map_err(internal))
+    }
+
+    fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + MaybeSendFuture + '_ {
+        let args = request.arguments.unwrap_or_default();
+        let out = self.run_tool(&context, &request.name, &args);
+        ready(call_result(out).map(CallToolResponse::from))
+    }
+
+    fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<CustomResult, ErrorData>> + MaybeSendFuture + '_ {
+        ready(self.custom(request, &context))
+    }
+}
+
+impl<B: Backend> CavraServer<B> {
+    /// A request rmcp could not type: an unknown method, or a known one whose parameters
+    /// do not parse.
+    fn custom(
+        &self,
+        request: CustomRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let method = request.method.as_str();
+        let params = request.params.unwrap_or(Value::Null);
+        match method {
+            "ping" => Ok(CustomResult::new(json!({}))),
+            "tools/call" => {
+                let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
+                    ErrorData::invalid_params("tools/call needs `params.name` (a string)", None)
+                })?;
+                let out = match params.get("arguments") {
+                    None | Some(Value::Null) => self.run_tool(context, name, &Map::new()),
+                    Some(Value::Object(m)) => self.run_tool(context, name, m),
+                    Some(_) => ToolOutput::error("`arguments` must be an object").to_json(),
+                };
+                Ok(CustomResult::new(out))
+            }
+            m if SPEC_METHODS.contains(&m) => Err(ErrorData::invalid_params(
+                format!("invalid params for `{m}`"),
+                None,
+            )),
+            other => Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("method not found: `{other}`"),
+                None,
+            )),
+        }
+    }
+}
