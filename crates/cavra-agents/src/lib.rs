@@ -540,6 +540,23 @@ mod tests {
         );
     }
 
+    /// The adapters stay pure: core, JSON and error derives, nothing that does I/O or
+    /// parses a command line (the CLI and an HTTP server both build on them).
+    #[test]
+    fn depends_on_core_and_json_only() {
+        let manifest = include_str!("../Cargo.toml");
+        let deps: Vec<&str> = manifest
+            .split("[dependencies]")
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| !l.starts_with('['))
+            .filter_map(|l| l.split(['.', '=', ' ']).next())
+            .filter(|name| !name.is_empty())
+            .collect();
+        assert_eq!(deps, ["cavra-core", "serde_json", "thiserror"]);
+    }
+
     #[test]
     fn quoting() {
         assert_eq!(shell_quote("/usr/bin/cavra"), "/usr/bin/cavra");
