@@ -47,6 +47,12 @@ impl Ctx {
         c
     }
 
+    /// The process's runtime, shared (for a front end that keeps it, such as the MCP
+    /// server).
+    pub fn shared_runtime(&self) -> Arc<Mutex<Runtime>> {
+        Arc::clone(&self.runtime)
+    }
+
     /// The process's runtime.
     pub fn runtime(&self) -> MutexGuard<'_, Runtime> {
         // a panic while deciding ends the process (fail closed); a poisoned lock is only

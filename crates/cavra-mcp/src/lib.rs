@@ -1,7 +1,8 @@
 //! CAVRA as a Model Context Protocol server, on the official Rust SDK (`rmcp`).
 //!
-//! - [`backend`]: the [`Backend`] trait the server gets its decisions from (the `cavra`
-//!   binary implements it over its decision pipeline).
+//! - [`backend`]: the [`Backend`] trait the server gets its decisions from.
+//! - [`runtime`]: [`RuntimeBackend`], the backend over `cavra-runtime` (what `cavra mcp
+//!   serve` uses).
 //! - [`tools`]: the four tools (`cavra_evaluate`, `cavra_explain`, `cavra_check_command`,
 //!   `cavra_policy_summary`): schemas, argument checks, requests, results. Pure.
 //! - [`server`]: the rmcp `ServerHandler`.
@@ -16,11 +17,13 @@
 
 pub mod backend;
 pub mod probe;
+pub mod runtime;
 pub mod server;
 pub mod stdio;
 pub mod tools;
 
 pub use backend::{ActivePolicy, Backend, BackendError, Decided, Explained};
+pub use runtime::{RuntimeBackend, RuntimeSettings};
 pub use server::{CavraServer, ServerOptions, PROTOCOL_VERSION, SUPPORTED_VERSIONS};
 
 use rmcp::service::ServerInitializeError;

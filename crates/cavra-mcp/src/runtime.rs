@@ -1,0 +1,137 @@
+//! [`RuntimeBackend`]: the [`Backend`] over `cavra-runtime`, the pipeline every front end
+//! decides with (the hook, `cavra evaluate`, this server).
+
+use crate::backend::{ActivePolicy, Backend, BackendError, Decided, Explained};
+use cavra_core::policy::CompiledPack;
+use cavra_core::ActionRequest;
+use cavra_runtime::{DecideOptions, Locator, Origin, PackChoice, Runtime};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What a [`RuntimeBackend`] decides with, resolved by the front end (the runtime reads no
+/// environment).
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    /// The CAVRA directory whose store and evidence log decisions use.
+    pub cavra_dir: PathBuf,
+    /// The project: the working directory of a request that names none, and where the
+    /// project's `.cavra/policy.yaml` is looked for.
+    pub project: PathBuf,
+    /// Resolves a request's working directory (the process's cwd and `$HOME`).
+    pub locator: Locator,
+    /// The pack the user chose (none: the project's policy, else the bundled baseline).
+    pub packs: PackChoice,
+    /// An MCP trust registry file.
+    pub registry: Option<PathBuf>,
+    /// Append decisions to the evidence log.
+    pub record: bool,
+    /// Headless: a require-approval decision opens an approval request.
+    pub non_interactive: bool,
+}
+
+/// Decisions through a process's [`Runtime`] (shared: one evidence writer per log).
+pub struct RuntimeBackend {
+    runtime: Arc<Mutex<Runtime>>,
+    settings: RuntimeSettings,
+}
+
+impl RuntimeBackend {
+    pub fn new(runtime: Arc<Mutex<Runtime>>, settings: RuntimeSettings) -> Self {
+        RuntimeBackend { runtime, settings }
+    }
+
+    fn runtime(&self) -> MutexGuard<'_, Runtime> {
+        // a panic while deciding ends the process (fail closed)
+        self.runtime
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The pack is loaded on every call, so policy edits apply without a restart (the
+    /// runtime caches compiled project packs on disk).
+    fn load_pack(&self) -> Result<(CompiledPack, Origin), BackendError> {
+        let s = &self.settings;
+        let project_cavra = s.locator.locate_path(Some(&s.project)).project_cavra_dir;
+        cavra_runtime::packs::load(&s.packs, Some(&project_cavra))
+            .map_err(|e| BackendError::Policy(cavra_runtime::chain(&e)))
+    }
+
+    fn registry(&self) -> Result<Option<cavra_core::guard::McpRegistry>, BackendError> {
+        self.settings
+            .registry
+            .as_deref()
+            .map(cavra_runtime::load_registry)
+            .transpose()
+            .map_err(|e| BackendError::Failed(cavra_runtime::chain(&e)))
+    }
+
+    /// The request, acted by an agent, placed where it happens exactly as the hook places
+    /// it (default working directory: the project).
+    fn request(&self, v: &Value) -> Result<ActionRequest, BackendError> {
+        let mut req = cavra_runtime::request::from_json(v)
+            .map_err(|e| BackendError::Request(cavra_runtime::chain(&e)))?;
+        req.actor.kind = "agent".into();
+        let cwd = req
+            .cwd
+            .clone()
+            .unwrap_or_else(|| self.settings.project.display().to_string());
+        cavra_runtime::place(&mut req, &self.settings.locator.locate(Some(&cwd)));
+        Ok(req)
+    }
+}
+
+impl Backend for RuntimeBackend {
+    fn decide(&self, request: &Value) -> Result<Decided, BackendError> {
+        let mut req = self.request(request)?;
+        let (pack, _) = self.load_pack()?;
+        req.policy_pack = Some(pack.id.clone());
+        let opts = DecideOptions {
+            record: self.settings.record,
+            non_interactive: self.settings.non_interactive,
+            registry: self.registry()?,
+            create_state: true,
+            open_approval: false,
+        };
+        let d = self
+            .runtime()
+            .decide(&self.settings.cavra_dir, &pack, &req, &opts)
+            .map_err(|e| BackendError::Failed(cavra_runtime::chain(&e)))?;
+        let approval_note = d
+            .approval_id
+            .as_deref()
+            .map(|id| cavra_runtime::person_must_approve(id, d.decision.approver_group.as_deref()));
+        Ok(Decided {
+            decision: d.decision,
+            decision_id: d.decision_id,
+            record_id: d.record_id,
+            approval_id: d.approval_id,
+            approval_note,
+        })
+    }
+
+    fn explain(&self, request: &Value) -> Result<Explained, BackendError> {
+        let mut req = self.request(request)?;
+        let (pack, origin) = self.load_pack()?;
+        req.policy_pack = Some(pack.id.clone());
+        let registry = self.registry()?;
+        let rt = self.runtime();
+        let env = cavra_core::guard::EvalEnv {
+            registry: registry.as_ref(),
+            scripts: Some(rt.scripts()),
+            ..Default::default()
+        };
+        Ok(Explained {
+            decision: cavra_core::guard::evaluate(&pack, &req, &env),
+            pack_source: origin.describe(),
+        })
+    }
+
+    fn policy(&self) -> Result<ActivePolicy, BackendError> {
+        let (pack, origin) = self.load_pack()?;
+        Ok(ActivePolicy {
+            pack,
+            source: origin.describe(),
+        })
+    }
+}
