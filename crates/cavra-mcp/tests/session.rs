@@ -161,3 +161,40 @@ fn a_session_answers_everything_it_read() {
 fn no_input_is_a_clean_end() {
     assert!(session(&Fake::default(), "").is_empty());
 }
+
+#[test]
+fn requests_before_initialize_are_refused_except_ping() {
+    let input = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"cavra_check_command","arguments":{"command":"ls"}}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#,
+    ]
+    .join("\n");
+    let fake = Fake::default();
+    let replies = session(&fake, &input);
+    assert!(
+        by_id(&replies, json!(1))["error"]["code"].is_i64(),
+        "{replies:?}"
+    );
+    assert_eq!(by_id(&replies, json!(2))["result"], json!({}));
+    assert!(
+        by_id(&replies, json!(3))["error"]["code"].is_i64(),
+        "{replies:?}"
+    );
+    assert!(
+        fake.seen.lock().unwrap().is_empty(),
+        "nothing decided before initialize"
+    );
+    assert_eq!(
+        by_id(&replies, json!(4))["result"]["protocolVersion"],
+        "2024-11-05"
+    );
+    assert_eq!(
+        by_id(&replies, json!(5))["result"]["tools"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+}
