@@ -89,7 +89,16 @@ impl<B: Backend> CavraServer<B> {
         name: &str,
         args: &Map<String, Value>,
     ) -> Value {
-        tools::call(&self.backend, &self.session(ctx), name, args).to_json()
+        let session = self.session(ctx);
+        // a panic in a backend must still answer the call (with `panic = "abort"`, as in
+        // release builds, it ends the process instead: fail closed either way)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tools::call(&self.backend, &session, name, args)
+        }))
+        .unwrap_or_else(|_| {
+            ToolOutput::error("internal error: the decision failed; do not proceed")
+        })
+        .to_json()
     }
 }
 

@@ -31,6 +31,9 @@ fn evaluate(v: &Value) -> cavra_core::Decision {
 impl Backend for Fake {
     fn decide(&self, request: &Value) -> Result<Decided, BackendError> {
         self.seen.lock().unwrap().push(request.clone());
+        if request["target"] == "panic" {
+            panic!("backend bug");
+        }
         Ok(Decided {
             decision: evaluate(request),
             decision_id: "d1".into(),
@@ -196,5 +199,26 @@ fn requests_before_initialize_are_refused_except_ping() {
             .as_array()
             .map(Vec::len),
         Some(4)
+    );
+}
+
+#[test]
+fn a_backend_panic_is_answered_as_a_tool_error() {
+    let input = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"cavra_check_command","arguments":{"command":"panic"}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"cavra_check_command","arguments":{"command":"ls"}}}"#,
+    ]
+    .join("\n");
+    let replies = session(&Fake::default(), &input);
+    let r = &by_id(&replies, json!(2))["result"];
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(r["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("do not proceed"));
+    assert_eq!(
+        by_id(&replies, json!(3))["result"]["structuredContent"]["decision"],
+        "allow"
     );
 }
