@@ -68,6 +68,9 @@ pub enum RuntimeError {
         #[source]
         source: SinkError,
     },
+    /// A replay worker thread ended without a result.
+    #[error("a replay worker stopped unexpectedly while reading `{0}`")]
+    ReplayWorker(String),
     /// A tool call the agent adapters could not map to action requests.
     #[error("{0}")]
     ToolCall(String),

@@ -8,6 +8,7 @@
 //! - [`Runtime::decide`]: the pipeline (evaluate → registry and session effects →
 //!   approvals / break-glass → escalation → tamper report → evidence), and
 //!   [`Runtime::decide_call`] for one agent tool call, with [`guidance`] text.
+//! - [`replay`]: re-evaluating recorded decisions under another pack.
 //!
 //! It works through traits: a store ([`cavra_store::StoreOpener`] /
 //! [`cavra_store::DecisionStore`]), an [`EvidenceSink`], a [`Clock`] and a
@@ -19,6 +20,7 @@ pub mod decide;
 pub mod error;
 pub mod locate;
 pub mod packs;
+pub mod replay;
 pub mod request;
 pub mod services;
 
