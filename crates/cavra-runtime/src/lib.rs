@@ -8,6 +8,8 @@
 //! - [`Runtime::decide`]: the pipeline (evaluate → registry and session effects →
 //!   approvals / break-glass → escalation → tamper report → evidence), and
 //!   [`Runtime::decide_call`] for one agent tool call, with [`guidance`] text.
+//! - [`control`]: the control actions (approve, deny, break-glass, expire, release) and
+//!   their evidence.
 //! - [`replay`]: re-evaluating recorded decisions under another pack.
 //!
 //! It works through traits: a store ([`cavra_store::StoreOpener`] /
@@ -16,6 +18,7 @@
 //! nothing; errors are [`RuntimeError`].
 
 pub mod call;
+pub mod control;
 pub mod decide;
 pub mod error;
 pub mod locate;

@@ -10,9 +10,9 @@ use cavra_runtime::{
     CallOptions, Clock, DecideOptions, EvidenceSink, Locator, PackChoice, Runtime, SinkError,
 };
 use cavra_store::{
-    AgentRecord, AgentStatus, Approval, ApprovalConfig, BreakGlassQuery, DecisionStore,
-    EscalationPolicy, McpRegistryFile, NewApproval, SessionState, SessionTransition, StoreError,
-    StoreOpener, Unverified,
+    AgentRecord, AgentStatus, Approval, ApprovalConfig, ApproveOptions, BreakGlassQuery,
+    ControlStore, DecisionStore, EscalationPolicy, McpRegistryFile, NewApproval, NewBreakGlass,
+    SessionState, SessionTransition, StoreError, StoreOpener, Unverified,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -35,6 +35,23 @@ struct FakeStore(Arc<Mutex<State>>);
 
 fn t0() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+fn session(session_id: &str, agent_id: &str, held: bool, now: OffsetDateTime) -> SessionState {
+    SessionState {
+        session_id: session_id.into(),
+        agent_id: agent_id.into(),
+        held,
+        held_reason: held.then(|| "critical".into()),
+        held_at: held.then_some(now),
+        released_by: None,
+        released_at: None,
+        release_reason: None,
+        total_blocks: 1,
+        blocks: vec![],
+        updated_at: now,
+        transition: held.then_some(SessionTransition::Held),
+    }
 }
 
 impl DecisionStore for FakeStore {
@@ -70,20 +87,7 @@ impl DecisionStore for FakeStore {
         let mut s = self.0.lock().unwrap();
         s.blocks.push((session_id.into(), agent_id.into()));
         let held = s.hold_on_block;
-        Ok(SessionState {
-            session_id: session_id.into(),
-            agent_id: agent_id.into(),
-            held,
-            held_reason: held.then(|| "critical".into()),
-            held_at: held.then_some(now),
-            released_by: None,
-            released_at: None,
-            release_reason: None,
-            total_blocks: 1,
-            blocks: vec![],
-            updated_at: now,
-            transition: held.then_some(SessionTransition::Held),
-        })
+        Ok(session(session_id, agent_id, held, now))
     }
     fn is_held(&self, _session_id: &str) -> Result<bool, StoreError> {
         Ok(false)
@@ -123,6 +127,54 @@ impl DecisionStore for FakeStore {
         _now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         Ok(false)
+    }
+}
+
+impl ControlStore for FakeStore {
+    fn approval(&self, id: &str) -> Result<Approval, StoreError> {
+        Err(StoreError::UnknownApproval(id.into()))
+    }
+    fn approve(
+        &mut self,
+        id: &str,
+        _identity: &str,
+        _reason: &str,
+        _now: OffsetDateTime,
+        _opts: ApproveOptions,
+    ) -> Result<Approval, StoreError> {
+        Err(StoreError::UnknownApproval(id.into()))
+    }
+    fn deny(
+        &mut self,
+        id: &str,
+        _identity: &str,
+        _reason: &str,
+        _now: OffsetDateTime,
+    ) -> Result<Approval, StoreError> {
+        Err(StoreError::UnknownApproval(id.into()))
+    }
+    fn break_glass(
+        &mut self,
+        _new: NewBreakGlass,
+        _now: OffsetDateTime,
+    ) -> Result<Approval, StoreError> {
+        Err(StoreError::NoSigner)
+    }
+    fn expire_due(&mut self, _now: OffsetDateTime) -> Result<Vec<Approval>, StoreError> {
+        Ok(vec![])
+    }
+    fn release(
+        &mut self,
+        session_id: &str,
+        identity: &str,
+        _reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<SessionState, StoreError> {
+        let mut s = session(session_id, "a1", false, now);
+        s.released_by = Some(identity.into());
+        s.released_at = Some(now);
+        s.transition = Some(SessionTransition::Released);
+        Ok(s)
     }
 }
 
@@ -318,4 +370,32 @@ fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
         "{}",
         bad.reason
     );
+}
+
+#[test]
+fn a_release_is_recorded_and_a_failed_approval_records_nothing() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = FakeStore(Arc::clone(&store.0));
+    let released = rt
+        .release(dir.path(), &mut s, "s1", "alice", "reviewed")
+        .unwrap();
+    assert_eq!(released.released_by.as_deref(), Some("alice"));
+    let e = rt
+        .approve(
+            dir.path(),
+            &mut s,
+            "apr-x",
+            "alice",
+            "ok",
+            ApproveOptions::default(),
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), "unknown approval `apr-x`");
+    assert!(rt.expire(dir.path(), &mut s).unwrap().is_empty());
+    let r = records.lock().unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].0, "session.released");
+    assert_eq!(r[0].1["released_by"], "alice");
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::approvals::{Approval, BreakGlassQuery, NewApproval};
+use crate::approvals::{Approval, ApproveOptions, BreakGlassQuery, NewApproval, NewBreakGlass};
 use crate::config::ApprovalConfig;
 #[cfg(feature = "sqlite")]
 use crate::db::{OpenOptions, Store};
@@ -124,6 +124,93 @@ impl DecisionStore for Store {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         Store::mark_tamper_reported(self, u, now)
+    }
+}
+
+/// What the control actions write: a person's decision on an approval request, a
+/// break-glass override, expiry, the release of a held session. The caller has already
+/// authenticated the person and set their signer on the store; every rule (self-approval,
+/// RBAC, state, expiry) is the store's ([`crate::rules`]).
+pub trait ControlStore: DecisionStore {
+    /// The approval request `id`.
+    fn approval(&self, id: &str) -> Result<Approval, StoreError>;
+    /// Approve the pending request `id`.
+    fn approve(
+        &mut self,
+        id: &str,
+        identity: &str,
+        reason: &str,
+        now: OffsetDateTime,
+        opts: ApproveOptions,
+    ) -> Result<Approval, StoreError>;
+    /// Deny the pending request `id`.
+    fn deny(
+        &mut self,
+        id: &str,
+        identity: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Approval, StoreError>;
+    /// Record a break-glass override.
+    fn break_glass(
+        &mut self,
+        new: NewBreakGlass,
+        now: OffsetDateTime,
+    ) -> Result<Approval, StoreError>;
+    /// Expire what is due at `now`; returns the expired records.
+    fn expire_due(&mut self, now: OffsetDateTime) -> Result<Vec<Approval>, StoreError>;
+    /// Lift the hold on a session.
+    fn release(
+        &mut self,
+        session_id: &str,
+        identity: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<SessionState, StoreError>;
+}
+
+#[cfg(feature = "sqlite")]
+impl ControlStore for Store {
+    fn approval(&self, id: &str) -> Result<Approval, StoreError> {
+        Store::approval(self, id)
+    }
+    fn approve(
+        &mut self,
+        id: &str,
+        identity: &str,
+        reason: &str,
+        now: OffsetDateTime,
+        opts: ApproveOptions,
+    ) -> Result<Approval, StoreError> {
+        Store::approve(self, id, identity, reason, now, opts)
+    }
+    fn deny(
+        &mut self,
+        id: &str,
+        identity: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Approval, StoreError> {
+        Store::deny(self, id, identity, reason, now)
+    }
+    fn break_glass(
+        &mut self,
+        new: NewBreakGlass,
+        now: OffsetDateTime,
+    ) -> Result<Approval, StoreError> {
+        Store::break_glass(self, new, now)
+    }
+    fn expire_due(&mut self, now: OffsetDateTime) -> Result<Vec<Approval>, StoreError> {
+        Store::expire_due(self, now)
+    }
+    fn release(
+        &mut self,
+        session_id: &str,
+        identity: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<SessionState, StoreError> {
+        Store::release(self, session_id, identity, reason, now)
     }
 }
 

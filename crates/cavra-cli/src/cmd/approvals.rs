@@ -180,14 +180,14 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         } => {
             let who = authorize_decision(&store, &id, "approve", &reason, now, &auth, identity)?;
             let mut store = store.with_signer(who.signer(now)?);
-            let a = store.approve(
+            let a = ctx.runtime().approve(
+                &ctx.cavra_dir,
+                &mut store,
                 &id,
                 &who.identity,
                 &reason,
-                now,
                 ApproveOptions { max_uses: uses },
             )?;
-            let a = evidence_for(ctx, &mut store, "approval.approved", &a)?;
             if ctx.json {
                 print_json(&approval_json(&a))?;
             } else {
@@ -210,8 +210,9 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         } => {
             let who = authorize_decision(&store, &id, "deny", &reason, now, &auth, identity)?;
             let mut store = store.with_signer(who.signer(now)?);
-            let a = store.deny(&id, &who.identity, &reason, now)?;
-            let a = evidence_for(ctx, &mut store, "approval.denied", &a)?;
+            let a = ctx
+                .runtime()
+                .deny(&ctx.cavra_dir, &mut store, &id, &who.identity, &reason)?;
             if ctx.json {
                 print_json(&approval_json(&a))?;
             } else {
@@ -272,8 +273,7 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             let who = authorize(&ctrl, &auth, identity.as_deref())?;
             new.identity = who.identity.clone();
             let mut store = store.with_signer(who.signer(now)?);
-            let a = store.break_glass(new, now)?;
-            let a = evidence_for(ctx, &mut store, "approval.break_glass", &a)?;
+            let a = ctx.runtime().break_glass(&ctx.cavra_dir, &mut store, new)?;
             if ctx.json {
                 print_json(&approval_json(&a))?;
             } else {
@@ -289,11 +289,7 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             }
         }
         ApprovalsCommand::Expire => {
-            let expired = store.expire_due(now)?;
-            let expired = expired
-                .iter()
-                .map(|a| evidence_for(ctx, &mut store, "approval.expired", a))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let expired = ctx.runtime().expire(&ctx.cavra_dir, &mut store)?;
             if ctx.json {
                 let v: Vec<serde_json::Value> = expired.iter().map(approval_json).collect();
                 print_json(&serde_json::json!({ "expired": v, "count": expired.len() }))?;
@@ -395,34 +391,7 @@ pub(crate) fn record_transition(
         .record_transition(&ctx.cavra_dir, kind, body)?)
 }
 
-/// Record the evidence of an approval transition and link it from the approval.
-fn evidence_for(
-    ctx: &Ctx,
-    store: &mut Store,
-    kind: &str,
-    a: &cavra_store::Approval,
-) -> anyhow::Result<cavra_store::Approval> {
-    let record_id = record_transition(ctx, kind, &approval_json(a))?;
-    store.add_evidence_ref(&a.approval_id, &format!("evidence://record/{record_id}"))?;
-    Ok(store.approval(&a.approval_id)?)
-}
-
-/// An approval as JSON: the record (a superset of `approval.schema.json`) plus `id` and
-/// `exhausted`.
-pub(crate) fn approval_json(a: &cavra_store::Approval) -> serde_json::Value {
-    let mut v = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
-    if let Some(m) = v.as_object_mut() {
-        m.insert("id".into(), a.approval_id.clone().into());
-        m.insert("exhausted".into(), a.exhausted().into());
-        if let Some(att) = a.attestation() {
-            m.insert("auth_method".into(), att.method.as_str().into());
-            if let Some(l) = att.label {
-                m.insert("approver_label".into(), l.into());
-            }
-        }
-    }
-    v
-}
+pub(crate) use cavra_runtime::control::approval_json;
 
 /// A record that claims a decision (approved, denied, break-glass) without a valid
 /// signature of an approving identity.

@@ -4,9 +4,10 @@
 use cavra_store::{OffsetDateTime, SessionState};
 use clap::{Args, Subcommand};
 
-use super::approvals::{clip, open_store, print_json, record_transition, table};
+use super::approvals::{clip, open_store, print_json, table};
 use crate::control::{authorize, AuthArgs, Control};
 use crate::ctx::Ctx;
+use cavra_runtime::control::session_json;
 
 /// Inspect and release held sessions.
 #[derive(Debug, Args)]
@@ -37,10 +38,6 @@ pub enum SessionsCommand {
         #[command(flatten)]
         auth: AuthArgs,
     },
-}
-
-fn session_json(s: &SessionState) -> serde_json::Value {
-    serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
 }
 
 pub fn run(args: SessionsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
@@ -160,8 +157,13 @@ pub fn run(args: SessionsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             .show("reason", reason.clone());
             let who = authorize(&ctrl, &auth, identity.as_deref())?;
             let mut store = store.with_signer(who.signer(now)?);
-            let s = store.release(&session_id, &who.identity, &reason, now)?;
-            record_transition(ctx, "session.released", &session_json(&s))?;
+            let s = ctx.runtime().release(
+                &ctx.cavra_dir,
+                &mut store,
+                &session_id,
+                &who.identity,
+                &reason,
+            )?;
             if ctx.json {
                 print_json(&session_json(&s))?;
             } else {
