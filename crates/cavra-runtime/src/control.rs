@@ -1,12 +1,16 @@
 //! The control actions' effects and their evidence: a person approves or denies an approval
-//! request, records a break-glass override, expires what is due, releases a held session.
+//! request, records a break-glass override, expires what is due, releases a held session,
+//! changes the agent or MCP registry.
 //! Who the person is (terminal confirmation, approver token) is the front end's concern:
 //! it authenticates them and sets their signer on the store before calling these.
 
 use crate::error::RuntimeError;
 use crate::Runtime;
-use cavra_store::{Approval, ApproveOptions, ControlStore, NewBreakGlass, SessionState};
-use serde_json::Value;
+use cavra_store::{
+    AgentRecord, AgentStatus, Approval, ApproveOptions, ControlStore, McpRegistryFile, McpServer,
+    NewAgent, NewBreakGlass, RegistryStore, SessionState,
+};
+use serde_json::{json, Value};
 use std::path::Path;
 
 type Result<T> = std::result::Result<T, RuntimeError>;
@@ -112,4 +116,185 @@ impl Runtime {
         self.record_transition(cavra_dir, "session.released", &session_json(&s))?;
         Ok(s)
     }
+}
+
+/// Who made a control change: the identity and how they authenticated (recorded as is).
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub identity: String,
+    /// The front end's account of the authentication (method, label).
+    pub authenticated: Value,
+}
+
+/// A change to the agent or MCP registry.
+#[derive(Debug, Clone)]
+pub enum RegistryChange {
+    /// Register an agent (`registry.agent.added`).
+    AddAgent(NewAgent),
+    /// Set an agent's status (`registry.agent.<status>`).
+    SetAgentStatus {
+        agent_id: String,
+        status: AgentStatus,
+        reason: Option<String>,
+    },
+    /// Remove an agent (`registry.agent.removed`).
+    RemoveAgent(String),
+    /// Add an MCP server (`registry.mcp.added`).
+    AddMcpServer(McpServer),
+    /// Approve an MCP server at a trust tier (`registry.mcp.approved`).
+    ApproveMcpServer {
+        server_id: String,
+        trust_tier: String,
+        reason: Option<String>,
+    },
+    /// Block an MCP server (`registry.mcp.blocked`).
+    BlockMcpServer {
+        server_id: String,
+        reason: Option<String>,
+    },
+    /// Remove an MCP server (`registry.mcp.removed`).
+    RemoveMcpServer(String),
+    /// Import a registry file (`registry.mcp.imported`); `file` names it in the evidence.
+    ImportMcp {
+        file: String,
+        registry: McpRegistryFile,
+    },
+}
+
+/// What a registry change left.
+#[derive(Debug, Clone)]
+pub enum RegistryChanged {
+    Agent(AgentRecord),
+    McpServer(McpServer),
+    Removed(String),
+    Imported(usize),
+}
+
+impl RegistryChanged {
+    /// The agent the change left, if it was an agent change.
+    pub fn agent(self) -> Option<AgentRecord> {
+        match self {
+            RegistryChanged::Agent(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The MCP server the change left, if it was a server change.
+    pub fn mcp_server(self) -> Option<McpServer> {
+        match self {
+            RegistryChanged::McpServer(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// An agent as JSON, with its profile's capabilities.
+pub fn agent_json(a: &AgentRecord) -> Value {
+    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+    if let (Some(m), Ok(p)) = (v.as_object_mut(), a.profile()) {
+        m.insert(
+            "capabilities".into(),
+            serde_json::to_value(p).unwrap_or(Value::Null),
+        );
+    }
+    v
+}
+
+/// An MCP server as JSON.
+pub fn mcp_json(m: &McpServer) -> Value {
+    serde_json::to_value(m).unwrap_or(Value::Null)
+}
+
+impl Runtime {
+    /// Applies a registry change and records it with who made it.
+    pub fn change_registry(
+        &mut self,
+        cavra_dir: &Path,
+        store: &mut dyn RegistryStore,
+        change: RegistryChange,
+        by: &Person,
+    ) -> Result<RegistryChanged> {
+        let now = self.clock.now();
+        let (kind, body, changed) = match change {
+            RegistryChange::AddAgent(new) => {
+                let a = store.add_agent(new, now)?;
+                (
+                    "registry.agent.added".to_string(),
+                    json!({"agent": agent_json(&a), "by": by.identity, "authenticated": by.authenticated}),
+                    RegistryChanged::Agent(a),
+                )
+            }
+            RegistryChange::SetAgentStatus {
+                agent_id,
+                status,
+                reason,
+            } => {
+                let a = store.set_agent_status(&agent_id, status, now)?;
+                (
+                    format!("registry.agent.{}", status.as_str()),
+                    decision_body("agent", agent_json(&a), by, reason),
+                    RegistryChanged::Agent(a),
+                )
+            }
+            RegistryChange::RemoveAgent(id) => {
+                store.remove_agent(&id)?;
+                (
+                    "registry.agent.removed".to_string(),
+                    json!({"agent_id": id, "by": by.identity, "authenticated": by.authenticated}),
+                    RegistryChanged::Removed(id),
+                )
+            }
+            RegistryChange::AddMcpServer(server) => {
+                let m = store.put_mcp_server(&server, false, now)?;
+                (
+                    "registry.mcp.added".to_string(),
+                    json!({"server": mcp_json(&m), "by": by.identity, "authenticated": by.authenticated}),
+                    RegistryChanged::McpServer(m),
+                )
+            }
+            RegistryChange::ApproveMcpServer {
+                server_id,
+                trust_tier,
+                reason,
+            } => {
+                let m = store.set_mcp_state(&server_id, &trust_tier, "approved", now)?;
+                (
+                    "registry.mcp.approved".to_string(),
+                    decision_body("server", mcp_json(&m), by, reason),
+                    RegistryChanged::McpServer(m),
+                )
+            }
+            RegistryChange::BlockMcpServer { server_id, reason } => {
+                let m = store.set_mcp_state(&server_id, "blocked", "denied", now)?;
+                (
+                    "registry.mcp.blocked".to_string(),
+                    decision_body("server", mcp_json(&m), by, reason),
+                    RegistryChanged::McpServer(m),
+                )
+            }
+            RegistryChange::RemoveMcpServer(id) => {
+                store.remove_mcp_server(&id)?;
+                (
+                    "registry.mcp.removed".to_string(),
+                    json!({"server_id": id, "by": by.identity, "authenticated": by.authenticated}),
+                    RegistryChanged::Removed(id),
+                )
+            }
+            RegistryChange::ImportMcp { file, registry } => {
+                let n = store.import_mcp_registry(&registry, now)?;
+                (
+                    "registry.mcp.imported".to_string(),
+                    json!({"file": file, "count": n, "by": by.identity, "authenticated": by.authenticated}),
+                    RegistryChanged::Imported(n),
+                )
+            }
+        };
+        self.record_transition(cavra_dir, &kind, &body)?;
+        Ok(changed)
+    }
+}
+
+/// The evidence of a person approving or blocking a registry entry (under `key`).
+fn decision_body(key: &str, entry: Value, by: &Person, reason: Option<String>) -> Value {
+    json!({key: entry, "by": by.identity, "authenticated": by.authenticated, "reason": reason})
 }

@@ -6,13 +6,15 @@
 use cavra_core::hooks::{AgentKind, ToolCall, VerdictKind};
 use cavra_core::policy::bundled;
 use cavra_core::{ActionRequest, ActionType, Outcome};
+use cavra_runtime::control::{Person, RegistryChange, RegistryChanged};
 use cavra_runtime::{
     CallOptions, Clock, DecideOptions, EvidenceSink, Locator, PackChoice, Runtime, SinkError,
 };
 use cavra_store::{
     AgentRecord, AgentStatus, Approval, ApprovalConfig, ApproveOptions, BreakGlassQuery,
-    ControlStore, DecisionStore, EscalationPolicy, McpRegistryFile, NewApproval, NewBreakGlass,
-    SessionState, SessionTransition, StoreError, StoreOpener, Unverified,
+    ControlStore, DecisionStore, EscalationPolicy, McpRegistryFile, McpServer, NewAgent,
+    NewApproval, NewBreakGlass, RegistryStore, SessionState, SessionTransition, StoreError,
+    StoreOpener, Unverified,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -175,6 +177,60 @@ impl ControlStore for FakeStore {
         s.released_at = Some(now);
         s.transition = Some(SessionTransition::Released);
         Ok(s)
+    }
+}
+
+impl RegistryStore for FakeStore {
+    fn add_agent(&mut self, new: NewAgent, now: OffsetDateTime) -> Result<AgentRecord, StoreError> {
+        Ok(AgentRecord {
+            agent_id: new.agent_id,
+            vendor: None,
+            kind: None,
+            owner: None,
+            risk_tier: None,
+            profile: new.profile,
+            status: new.status,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+    fn set_agent_status(
+        &mut self,
+        id: &str,
+        _status: AgentStatus,
+        _now: OffsetDateTime,
+    ) -> Result<AgentRecord, StoreError> {
+        Err(StoreError::UnknownAgent(id.into()))
+    }
+    fn remove_agent(&mut self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn put_mcp_server(
+        &mut self,
+        server: &McpServer,
+        _replace: bool,
+        _now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError> {
+        Ok(server.clone())
+    }
+    fn set_mcp_state(
+        &mut self,
+        id: &str,
+        _trust_tier: &str,
+        _approval_state: &str,
+        _now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError> {
+        Err(StoreError::UnknownMcpServer(id.into()))
+    }
+    fn remove_mcp_server(&mut self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn import_mcp_registry(
+        &mut self,
+        file: &McpRegistryFile,
+        _now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        Ok(file.mcp_servers.len())
     }
 }
 
@@ -398,4 +454,52 @@ fn a_release_is_recorded_and_a_failed_approval_records_nothing() {
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].0, "session.released");
     assert_eq!(r[0].1["released_by"], "alice");
+}
+
+#[test]
+fn registry_changes_are_recorded_with_the_person() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = FakeStore(Arc::clone(&store.0));
+    let alice = Person {
+        identity: "alice".into(),
+        authenticated: serde_json::json!({"identity": "alice", "method": "terminal"}),
+    };
+    let added = rt
+        .change_registry(
+            dir.path(),
+            &mut s,
+            RegistryChange::AddAgent(NewAgent {
+                agent_id: "ci-bot".into(),
+                vendor: None,
+                kind: None,
+                owner: None,
+                risk_tier: None,
+                profile: "builder".into(),
+                status: AgentStatus::Pending,
+            }),
+            &alice,
+        )
+        .unwrap();
+    assert!(matches!(added, RegistryChanged::Agent(ref a) if a.agent_id == "ci-bot"));
+    // a refused change records nothing
+    assert!(rt
+        .change_registry(
+            dir.path(),
+            &mut s,
+            RegistryChange::BlockMcpServer {
+                server_id: "gh".into(),
+                reason: None
+            },
+            &alice,
+        )
+        .is_err());
+    let r = records.lock().unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].0, "registry.agent.added");
+    assert_eq!(r[0].1["agent"]["agent_id"], "ci-bot");
+    assert_eq!(r[0].1["by"], "alice");
+    assert_eq!(r[0].1["authenticated"]["method"], "terminal");
+    assert!(r[0].1["agent"]["capabilities"].is_object());
 }

@@ -13,7 +13,7 @@ use crate::config::ApprovalConfig;
 #[cfg(feature = "sqlite")]
 use crate::db::{OpenOptions, Store};
 use crate::error::StoreError;
-use crate::registry::{AgentRecord, McpRegistryFile};
+use crate::registry::{AgentRecord, AgentStatus, McpRegistryFile, McpServer, NewAgent};
 use crate::sessions::{EscalationPolicy, SessionState};
 use crate::tamper::Unverified;
 
@@ -211,6 +211,90 @@ impl ControlStore for Store {
         now: OffsetDateTime,
     ) -> Result<SessionState, StoreError> {
         Store::release(self, session_id, identity, reason, now)
+    }
+}
+
+/// What the registry changes write: governed agents and MCP servers. As for
+/// [`ControlStore`], the caller has authenticated the person (admin role).
+pub trait RegistryStore {
+    /// Register an agent.
+    fn add_agent(&mut self, new: NewAgent, now: OffsetDateTime) -> Result<AgentRecord, StoreError>;
+    /// Change an agent's status.
+    fn set_agent_status(
+        &mut self,
+        id: &str,
+        status: AgentStatus,
+        now: OffsetDateTime,
+    ) -> Result<AgentRecord, StoreError>;
+    /// Remove an agent.
+    fn remove_agent(&mut self, id: &str) -> Result<(), StoreError>;
+    /// Add (or, with `replace`, replace) an MCP server.
+    fn put_mcp_server(
+        &mut self,
+        server: &McpServer,
+        replace: bool,
+        now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError>;
+    /// Change an MCP server's trust tier and approval state.
+    fn set_mcp_state(
+        &mut self,
+        id: &str,
+        trust_tier: &str,
+        approval_state: &str,
+        now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError>;
+    /// Remove an MCP server.
+    fn remove_mcp_server(&mut self, id: &str) -> Result<(), StoreError>;
+    /// Import a registry file; returns how many servers it held.
+    fn import_mcp_registry(
+        &mut self,
+        file: &McpRegistryFile,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError>;
+}
+
+#[cfg(feature = "sqlite")]
+impl RegistryStore for Store {
+    fn add_agent(&mut self, new: NewAgent, now: OffsetDateTime) -> Result<AgentRecord, StoreError> {
+        Store::add_agent(self, new, now)
+    }
+    fn set_agent_status(
+        &mut self,
+        id: &str,
+        status: AgentStatus,
+        now: OffsetDateTime,
+    ) -> Result<AgentRecord, StoreError> {
+        Store::set_agent_status(self, id, status, now)
+    }
+    fn remove_agent(&mut self, id: &str) -> Result<(), StoreError> {
+        Store::remove_agent(self, id)
+    }
+    fn put_mcp_server(
+        &mut self,
+        server: &McpServer,
+        replace: bool,
+        now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError> {
+        Store::put_mcp_server(self, server, replace, now)
+    }
+    fn set_mcp_state(
+        &mut self,
+        id: &str,
+        trust_tier: &str,
+        approval_state: &str,
+        now: OffsetDateTime,
+    ) -> Result<McpServer, StoreError> {
+        Store::set_mcp_state(self, id, trust_tier, approval_state, now)
+    }
+    fn remove_mcp_server(&mut self, id: &str) -> Result<(), StoreError> {
+        Store::remove_mcp_server(self, id)
+    }
+    fn import_mcp_registry(
+        &mut self,
+        file: &McpRegistryFile,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        Store::import_mcp_registry(self, file, now)
     }
 }
 

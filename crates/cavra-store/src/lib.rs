@@ -37,7 +37,7 @@ pub use approver::{
 };
 #[cfg(feature = "sqlite")]
 pub use backend::SqliteOpener;
-pub use backend::{ControlStore, DecisionStore, StoreOpener};
+pub use backend::{ControlStore, DecisionStore, RegistryStore, StoreOpener};
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 #[cfg(feature = "sqlite")]
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};

@@ -376,21 +376,6 @@ pub(crate) fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<Store> 
     }
 }
 
-/// Record a state change made from the CLI (approve, deny, break-glass, expire, session
-/// release, registry changes) in the signed evidence log
-/// (`cavra_evidence::EvidenceLog`, `<cavra_dir>/evidence`). Returns the evidence record id.
-/// The change itself is already durable in the store; if the evidence cannot be
-/// written, the error says so explicitly.
-pub(crate) fn record_transition(
-    ctx: &Ctx,
-    kind: &str,
-    body: &serde_json::Value,
-) -> anyhow::Result<String> {
-    Ok(ctx
-        .runtime()
-        .record_transition(&ctx.cavra_dir, kind, body)?)
-}
-
 pub(crate) use cavra_runtime::control::approval_json;
 
 /// A record that claims a decision (approved, denied, break-glass) without a valid

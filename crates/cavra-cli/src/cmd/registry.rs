@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cavra_store::{
-    AgentProfile, AgentRecord, AgentStatus, McpServer, NewAgent, OffsetDateTime, ToolClass,
-};
+use cavra_store::{AgentProfile, AgentRecord, AgentStatus, McpServer, NewAgent, ToolClass};
 use clap::{Args, Subcommand};
 
-use super::approvals::{clip, open_store, print_json, record_transition, table};
+use super::approvals::{clip, open_store, print_json, table};
 use crate::control::{authorize, AuthArgs, Authorized, Control};
 use crate::ctx::Ctx;
+use cavra_runtime::control::{agent_json, mcp_json, Person, RegistryChange, RegistryChanged};
 
 /// Manage the agent and MCP trust registries.
 #[derive(Debug, Args)]
@@ -156,25 +155,13 @@ pub enum McpCommand {
 }
 
 pub fn run(args: RegistryArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let now = OffsetDateTime::now_utc();
     match args.command {
-        RegistryCommand::Agents(cmd) => agents(cmd, ctx, now),
-        RegistryCommand::Mcp(cmd) => mcp(cmd, ctx, now),
+        RegistryCommand::Agents(cmd) => agents(cmd, ctx),
+        RegistryCommand::Mcp(cmd) => mcp(cmd, ctx),
     }
 }
 
-fn agent_json(a: &AgentRecord) -> serde_json::Value {
-    let mut v = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
-    if let (Some(m), Ok(p)) = (v.as_object_mut(), a.profile()) {
-        m.insert(
-            "capabilities".into(),
-            serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
-        );
-    }
-    v
-}
-
-fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
+fn agents(cmd: AgentsCommand, ctx: &Ctx) -> anyhow::Result<i32> {
     if let AgentsCommand::Profiles = cmd {
         let profiles = AgentProfile::builtins();
         if ctx.json {
@@ -244,8 +231,10 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                 &auth,
                 None,
             )?;
-            let a = store.add_agent(
-                NewAgent {
+            let a = agent_change(
+                ctx,
+                &mut store,
+                RegistryChange::AddAgent(NewAgent {
                     agent_id,
                     vendor,
                     kind,
@@ -257,13 +246,8 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                     } else {
                         AgentStatus::Pending
                     },
-                },
-                now,
-            )?;
-            record_transition(
-                ctx,
-                "registry.agent.added",
-                &serde_json::json!({"agent": agent_json(&a), "by": who.identity, "authenticated": who.json()}),
+                }),
+                &who,
             )?;
             emit(
                 ctx,
@@ -308,14 +292,19 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                 &auth,
                 identity.as_deref(),
             )?;
-            let a = store.set_agent_status(&agent_id, AgentStatus::Approved, now)?;
-            record_decision(
+            let a = agent_change(
                 ctx,
-                "registry.agent.approved",
-                "agent",
-                &agent_json(&a),
+                &mut store,
+                RegistryChange::SetAgentStatus {
+                    agent_id,
+                    status: AgentStatus::Approved,
+                    reason,
+                },
                 &who,
-                reason,
+            )?;
+            emit(
+                ctx,
+                &agent_json(&a),
                 &format!("approved agent {}", a.agent_id),
             )?;
         }
@@ -332,14 +321,19 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                 &auth,
                 identity.as_deref(),
             )?;
-            let a = store.set_agent_status(&agent_id, AgentStatus::Blocked, now)?;
-            record_decision(
+            let a = agent_change(
                 ctx,
-                "registry.agent.blocked",
-                "agent",
-                &agent_json(&a),
+                &mut store,
+                RegistryChange::SetAgentStatus {
+                    agent_id,
+                    status: AgentStatus::Blocked,
+                    reason,
+                },
                 &who,
-                reason,
+            )?;
+            emit(
+                ctx,
+                &agent_json(&a),
                 &format!("blocked agent {}", a.agent_id),
             )?;
         }
@@ -354,12 +348,10 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<
                 &auth,
                 None,
             )?;
-            store.remove_agent(&agent_id)?;
-            record_removal(
+            removal(
                 ctx,
-                "registry.agent.removed",
-                "agent_id",
-                &agent_id,
+                &mut store,
+                RegistryChange::RemoveAgent(agent_id.clone()),
                 &who,
                 &format!("removed agent {agent_id}"),
             )?;
@@ -382,37 +374,62 @@ fn trust_change(
     authorize(&ctrl, auth, label)
 }
 
-/// Record who approved or blocked a registry entry (the entry under `key`: `agent` or
-/// `server`) and print the entry.
-fn record_decision(
-    ctx: &Ctx,
-    event: &str,
-    key: &str,
-    entry: &serde_json::Value,
-    who: &Authorized,
-    reason: Option<String>,
-    human: &str,
-) -> anyhow::Result<()> {
-    let body = serde_json::json!({key: entry, "by": who.identity, "authenticated": who.json(), "reason": reason});
-    record_transition(ctx, event, &body)?;
-    emit(ctx, entry, human)
+/// The person behind a registry change, as the runtime records them.
+fn person(who: &Authorized) -> Person {
+    Person {
+        identity: who.identity.clone(),
+        authenticated: who.json(),
+    }
 }
 
-/// Record the removal of a registry entry (its id under `id_key`) and confirm it.
-fn record_removal(
+/// Applies a change through the runtime, which records it with the person.
+fn change(
     ctx: &Ctx,
-    event: &str,
-    id_key: &str,
-    id: &str,
+    store: &mut cavra_store::Store,
+    change: RegistryChange,
+    who: &Authorized,
+) -> anyhow::Result<RegistryChanged> {
+    Ok(ctx
+        .runtime()
+        .change_registry(&ctx.cavra_dir, store, change, &person(who))?)
+}
+
+/// Applies a change that leaves an agent.
+fn agent_change(
+    ctx: &Ctx,
+    store: &mut cavra_store::Store,
+    c: RegistryChange,
+    who: &Authorized,
+) -> anyhow::Result<AgentRecord> {
+    change(ctx, store, c, who)?
+        .agent()
+        .context("the registry did not return the agent")
+}
+
+/// Applies a change that leaves an MCP server.
+fn mcp_change(
+    ctx: &Ctx,
+    store: &mut cavra_store::Store,
+    c: RegistryChange,
+    who: &Authorized,
+) -> anyhow::Result<McpServer> {
+    change(ctx, store, c, who)?
+        .mcp_server()
+        .context("the registry did not return the server")
+}
+
+/// Applies a removal and confirms it.
+fn removal(
+    ctx: &Ctx,
+    store: &mut cavra_store::Store,
+    c: RegistryChange,
     who: &Authorized,
     human: &str,
 ) -> anyhow::Result<()> {
-    record_transition(
-        ctx,
-        event,
-        &serde_json::json!({id_key: id, "by": who.identity, "authenticated": who.json()}),
-    )?;
-    emit(ctx, &serde_json::json!({"removed": id}), human)
+    if let RegistryChanged::Removed(id) = change(ctx, store, c, who)? {
+        emit(ctx, &serde_json::json!({"removed": id}), human)?;
+    }
+    Ok(())
 }
 
 /// A listing: a JSON array, `empty` when there is nothing, else a table.
@@ -455,11 +472,7 @@ fn emit(ctx: &Ctx, json: &serde_json::Value, human: &str) -> anyhow::Result<()> 
     }
 }
 
-fn mcp_json(m: &McpServer) -> serde_json::Value {
-    serde_json::to_value(m).unwrap_or(serde_json::Value::Null)
-}
-
-fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
+fn mcp(cmd: McpCommand, ctx: &Ctx) -> anyhow::Result<i32> {
     let mut store = open_store(ctx, false)?;
     let unknown = |id: &str| cavra_store::StoreError::UnknownMcpServer(id.to_string());
     match cmd {
@@ -529,12 +542,7 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                 tool_classifications,
                 extra: serde_json::Map::new(),
             };
-            let m = store.put_mcp_server(&server, false, now)?;
-            record_transition(
-                ctx,
-                "registry.mcp.added",
-                &serde_json::json!({"server": mcp_json(&m), "by": who.identity, "authenticated": who.json()}),
-            )?;
+            let m = mcp_change(ctx, &mut store, RegistryChange::AddMcpServer(server), &who)?;
             emit(
                 ctx,
                 &mcp_json(&m),
@@ -591,14 +599,19 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                 &auth,
                 identity.as_deref(),
             )?;
-            let m = store.set_mcp_state(&server_id, &tier, "approved", now)?;
-            record_decision(
+            let m = mcp_change(
                 ctx,
-                "registry.mcp.approved",
-                "server",
-                &mcp_json(&m),
+                &mut store,
+                RegistryChange::ApproveMcpServer {
+                    server_id,
+                    trust_tier: tier,
+                    reason,
+                },
                 &who,
-                reason,
+            )?;
+            emit(
+                ctx,
+                &mcp_json(&m),
                 &format!(
                     "approved mcp server {} (tier {})",
                     m.server_id, m.trust_tier
@@ -620,14 +633,15 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                 &auth,
                 identity.as_deref(),
             )?;
-            let m = store.set_mcp_state(&server_id, "blocked", "denied", now)?;
-            record_decision(
+            let m = mcp_change(
                 ctx,
-                "registry.mcp.blocked",
-                "server",
-                &mcp_json(&m),
+                &mut store,
+                RegistryChange::BlockMcpServer { server_id, reason },
                 &who,
-                reason,
+            )?;
+            emit(
+                ctx,
+                &mcp_json(&m),
                 &format!("blocked mcp server {}", m.server_id),
             )?;
         }
@@ -641,12 +655,10 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                 &auth,
                 None,
             )?;
-            store.remove_mcp_server(&server_id)?;
-            record_removal(
+            removal(
                 ctx,
-                "registry.mcp.removed",
-                "server_id",
-                &server_id,
+                &mut store,
+                RegistryChange::RemoveMcpServer(server_id.clone()),
                 &who,
                 &format!("removed mcp server {server_id}"),
             )?;
@@ -672,12 +684,13 @@ fn mcp(cmd: McpCommand, ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<i32> {
                 &auth,
                 None,
             )?;
-            let n = store.import_mcp_registry(&reg, now)?;
-            record_transition(
-                ctx,
-                "registry.mcp.imported",
-                &serde_json::json!({"file": file.display().to_string(), "count": n, "by": who.identity, "authenticated": who.json()}),
-            )?;
+            let import = RegistryChange::ImportMcp {
+                file: file.display().to_string(),
+                registry: reg,
+            };
+            let RegistryChanged::Imported(n) = change(ctx, &mut store, import, &who)? else {
+                anyhow::bail!("the registry did not return the import count");
+            };
             emit(
                 ctx,
                 &serde_json::json!({"imported": n}),
