@@ -48,7 +48,36 @@ fn main() {
             fingerprint.update(name.as_bytes());
             fingerprint.update((json.len() as u64).to_le_bytes());
             fingerprint.update(json.as_bytes());
-            std::fs::write(out.join(format!("{name}.json")), json).expect("OUT_DIR is writable");
+            // the CLI table goes into a table of its own, one JSON text per program, so the
+            // hook parses only the entries of the programs a command runs
+            let mut value = value;
+            let table = value
+                .get_mut("cli")
+                .and_then(|c| c.as_object_mut())
+                .and_then(|c| c.remove("table"));
+            let mut entries = String::from("&[\n");
+            if let Some(serde_json::Value::Object(t)) = table {
+                for (program, entry) in t {
+                    let aliases: Vec<String> = entry
+                        .get("aliases")
+                        .and_then(|a| a.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .map(|x| x.as_str().expect("aliases are strings").to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    entries.push_str(&format!(
+                        "    ({program:?}, &{aliases:?}, {:?}),\n",
+                        entry.to_string()
+                    ));
+                }
+            }
+            entries.push_str("]\n");
+            std::fs::write(out.join(format!("{name}.cli.rs")), entries)
+                .expect("OUT_DIR is writable");
+            std::fs::write(out.join(format!("{name}.json")), value.to_string())
+                .expect("OUT_DIR is writable");
         }
     }
     let hex: String = fingerprint

@@ -55,8 +55,8 @@ struct Compiled {
 #[derive(Debug, Clone)]
 pub struct Glob {
     source: String,
-    /// `source`, lowercased when case-insensitive.
-    norm: String,
+    /// `source` lowercased, when case-insensitive (else `source` itself is compared).
+    lower: Option<String>,
     /// The pattern has no wildcard, class, brace or escape: plain comparison.
     literal: bool,
     /// Byte offset in `norm` of the literal tail every match ends with.
@@ -95,11 +95,8 @@ impl Glob {
         if pattern.is_empty() {
             return Err(GlobError::Empty);
         }
-        let norm = if ci {
-            pattern.to_ascii_lowercase()
-        } else {
-            pattern.to_string()
-        };
+        let lower = ci.then(|| pattern.to_ascii_lowercase());
+        let norm = lower.as_deref().unwrap_or(pattern);
         let literal = !norm.contains(SPECIAL);
         if !literal {
             check_syntax(pattern)?;
@@ -110,7 +107,7 @@ impl Glob {
             .unwrap_or(0);
         Ok(Glob {
             source: pattern.to_string(),
-            norm,
+            lower,
             literal,
             tail_at,
             case_insensitive: ci,
@@ -152,11 +149,16 @@ impl Glob {
         }
     }
 
+    /// The pattern text compared against (lowercased when case-insensitive).
+    fn norm(&self) -> &str {
+        self.lower.as_deref().unwrap_or(&self.source)
+    }
+
     fn match_str(&self, s: &str) -> bool {
         if self.literal {
-            return s == self.norm;
+            return s == self.norm();
         }
-        if !s.ends_with(&self.norm[self.tail_at..]) {
+        if !s.ends_with(self.norm().get(self.tail_at..).unwrap_or_default()) {
             return false;
         }
         match self.compiled() {
@@ -216,7 +218,10 @@ fn check_syntax(p: &str) -> Result<(), GlobError> {
         return Err(GlobError::UnclosedBrace(p.to_string()));
     }
     // the full expansion is bounded too
-    expand_braces(p).map(|_| ())
+    if p.contains('{') {
+        expand_braces(p)?;
+    }
+    Ok(())
 }
 
 fn expand_braces(p: &str) -> Result<Vec<String>, GlobError> {

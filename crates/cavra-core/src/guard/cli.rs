@@ -313,12 +313,15 @@ impl CliTable {
         let Some(s) = section else { return Ok(t) };
         for (program, e) in &s.table {
             if validate {
-                validate_entry(program, e, overrides)?;
+                let parsed = e
+                    .get()
+                    .map_err(|x| bad(&format!("cli.table.{program}"), x))?;
+                validate_entry(program, parsed, overrides)?;
             }
             let idx = t.names.len();
             t.names.push(program.clone());
             t.cache.push(OnceLock::new());
-            for name in std::iter::once(program).chain(&e.aliases) {
+            for name in std::iter::once(program).chain(e.aliases()) {
                 t.by_program.insert(name.to_ascii_lowercase(), idx);
             }
         }
@@ -359,7 +362,7 @@ impl CliTable {
         let cell = self.cache.get(idx)?;
         cell.get_or_init(|| {
             let name = self.names.get(idx)?;
-            let e = src.cli.as_ref()?.table.get(name)?;
+            let e = src.cli.as_ref()?.table.get(name)?.get().ok()?;
             // validated when the pack was compiled; a failure here leaves the program
             // without an entry only if validation and compilation disagree
             let mut entry = compile_entry(name, e, &self.group).ok()?;
@@ -891,9 +894,18 @@ pub fn sql_texts(pack: &CompiledPack, facts: &CommandFacts<'_>) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn insert(
+        t: &mut BTreeMap<String, crate::policy::source::CliEntrySource>,
+        k: String,
+        v: CliSource,
+    ) {
+        t.insert(k, v.into());
+    }
+
     fn section() -> CliSection {
         let mut s = CliSection::default();
-        s.table.insert(
+        insert(
+            &mut s.table,
             "gh".into(),
             CliSource {
                 rule: Some("git.hosting.admin".into()),
@@ -925,7 +937,8 @@ mod tests {
                 ..Default::default()
             },
         );
-        s.table.insert(
+        insert(
+            &mut s.table,
             "gcloud".into(),
             CliSource {
                 rule: Some("commands.cloud.gcloud".into()),
@@ -1093,7 +1106,8 @@ mod tests {
     #[test]
     fn bad_rows_are_errors() {
         let mut s = CliSection::default();
-        s.table.insert(
+        insert(
+            &mut s.table,
             "x".into(),
             CliSource {
                 verbs: vec![CliVerbSource {
@@ -1108,7 +1122,8 @@ mod tests {
             "no rule id"
         );
         let mut s2 = CliSection::default();
-        s2.table.insert(
+        insert(
+            &mut s2.table,
             "x".into(),
             CliSource {
                 rule: Some("r".into()),

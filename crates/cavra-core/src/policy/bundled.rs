@@ -79,6 +79,34 @@ const PACKS_JSON: &[(&str, &str)] = &[
     ),
 ];
 
+/// A bundled pack's CLI table: `(program, aliases, entry JSON)`, split out of the pack's
+/// JSON at build time so that an entry is parsed only when a command runs its program.
+type CliEntries = &'static [(&'static str, &'static [&'static str], &'static str)];
+
+/// `(id, CLI table)` of every bundled pack.
+const PACKS_CLI: &[(&str, CliEntries)] = &[
+    (
+        "cavra-coding-baseline",
+        include!(concat!(env!("OUT_DIR"), "/cavra-coding-baseline.cli.rs")),
+    ),
+    (
+        "cavra-strict",
+        include!(concat!(env!("OUT_DIR"), "/cavra-strict.cli.rs")),
+    ),
+    (
+        "cavra-regulated",
+        include!(concat!(env!("OUT_DIR"), "/cavra-regulated.cli.rs")),
+    ),
+    (
+        "cavra-ci-runner",
+        include!(concat!(env!("OUT_DIR"), "/cavra-ci-runner.cli.rs")),
+    ),
+    (
+        "cavra-observe",
+        include!(concat!(env!("OUT_DIR"), "/cavra-observe.cli.rs")),
+    ),
+];
+
 /// Aliases accepted on the command line.
 pub fn canonical_id(id: &str) -> &str {
     match id {
@@ -106,8 +134,25 @@ pub fn tests_yaml(id: &str) -> Option<&'static str> {
 pub fn source(id: &str) -> Result<PackSource, PolicyError> {
     let cid = canonical_id(id);
     match PACKS_JSON.iter().find(|(i, _)| *i == cid) {
-        Some((_, json)) => serde_json::from_str(json)
-            .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}"))),
+        Some((_, json)) => {
+            let mut pack: PackSource = serde_json::from_str(json)
+                .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}")))?;
+            let entries = PACKS_CLI
+                .iter()
+                .find(|(i, _)| *i == cid)
+                .map(|(_, e)| *e)
+                .unwrap_or_default();
+            if !entries.is_empty() {
+                let cli = pack.cli.get_or_insert_with(Default::default);
+                for (program, aliases, entry) in entries {
+                    cli.table.insert(
+                        (*program).to_string(),
+                        super::source::CliEntrySource::from_static(entry, aliases),
+                    );
+                }
+            }
+            Ok(pack)
+        }
         None => {
             let src = yaml(id).ok_or_else(|| PolicyError::NotFound(id.to_string()))?;
             parse_pack_trusted(&format!("<bundled>/{cid}.yaml"), src)

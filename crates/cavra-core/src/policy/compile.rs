@@ -97,20 +97,20 @@ pub enum Anchor {
 impl PathPattern {
     pub fn new(p: &str, ci: bool) -> Result<PathPattern, crate::glob::GlobError> {
         let (anchor, pat) = if let Some(rest) = p.strip_prefix("~/") {
-            (Anchor::Home, rest.to_string())
+            (Anchor::Home, rest)
         } else if p.starts_with('/') {
-            (Anchor::Absolute, p.to_string())
+            (Anchor::Absolute, p)
         } else if p.starts_with("**/") {
-            (Anchor::Anywhere, p.to_string())
+            (Anchor::Anywhere, p)
         } else if !p.trim_end_matches('/').contains('/') {
-            (Anchor::Basename, p.trim_end_matches('/').to_string())
+            (Anchor::Basename, p.trim_end_matches('/'))
         } else {
-            (Anchor::Repo, p.trim_start_matches("./").to_string())
+            (Anchor::Repo, p.trim_start_matches("./"))
         };
         let glob = if ci {
-            Glob::new_case_insensitive(&pat)?
+            Glob::new_case_insensitive(pat)?
         } else {
-            Glob::new(&pat)?
+            Glob::new(pat)?
         };
         Ok(PathPattern { glob, anchor })
     }
@@ -601,11 +601,9 @@ fn sev(s: &Option<String>, default: Severity) -> Severity {
 fn word_globs(list: &[String], ctx: &str) -> Result<Vec<Vec<Glob>>, PolicyError> {
     list.iter()
         .map(|s| {
-            globs(
-                &s.split_whitespace().map(str::to_string).collect::<Vec<_>>(),
-                false,
-                ctx,
-            )
+            s.split_whitespace()
+                .map(|w| Glob::new(w).map_err(|e| PolicyError::BadCompiled(format!("{ctx}: {e}"))))
+                .collect()
         })
         .collect()
 }

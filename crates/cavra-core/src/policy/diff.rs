@@ -289,10 +289,17 @@ fn cli_diff(a: Option<&CliSection>, b: Option<&CliSection>, out: &mut Vec<String
     let empty = CliSection::default();
     let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
     let mut loosens = false;
+    let default = CliSource::default();
+    // an entry that does not parse is compared as empty (packs are validated when they
+    // load, so this only happens for a pack that never loaded)
+    let parsed = |e: &super::source::CliEntrySource| -> CliSource {
+        e.get().cloned().unwrap_or_else(|_| default.clone())
+    };
     for (prog, eb) in &b.table {
         match a.table.get(prog) {
             None => out.push(format!("cli.table.{prog}: added")),
             Some(ea) if ea != eb => {
+                let (ea, eb) = (&parsed(ea), &parsed(eb));
                 let (ra, rb) = (cli_rows(ea), cli_rows(eb));
                 for (path, rule, r) in &ra {
                     match rb.iter().find(|(p, id, _)| p == path && id == rule) {
@@ -337,7 +344,7 @@ fn cli_diff(a: Option<&CliSection>, b: Option<&CliSection>, out: &mut Vec<String
     for (prog, ea) in &a.table {
         if !b.table.contains_key(prog) {
             out.push(format!("cli.table.{prog}: removed"));
-            loosens |= !ea.verbs.is_empty();
+            loosens |= !parsed(ea).verbs.is_empty();
         }
     }
     match (&a.unknown, &b.unknown) {

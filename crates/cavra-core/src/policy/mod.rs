@@ -375,6 +375,18 @@ fn check_semantics(
             check_globs(format!("/rules/{i}/match/command/text"), &c.text, true);
         }
     }
+    // every CLI-table entry is a valid entry (entries are otherwise read on first use)
+    if let Some(cli) = &pack.cli {
+        for (program, e) in &cli.table {
+            if let Err(e) = e.get() {
+                push(
+                    format!("/cli/table/{}", program.replace('~', "~0").replace('/', "~1")),
+                    format!("invalid CLI-table entry `{program}`: {e}"),
+                    None,
+                );
+            }
+        }
+    }
     // durations: the one grammar, range-checked (the schema only checks the shape)
     if let Some(d) = &pack.defaults {
         let mut check_duration = |pointer: &str, text: &str| {

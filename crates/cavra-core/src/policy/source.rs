@@ -471,10 +471,130 @@ pub struct PackSource {
 pub struct CliSection {
     /// Program name → its entry. A child pack's entry replaces the parent's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub table: BTreeMap<String, CliSource>,
+    pub table: BTreeMap<String, CliEntrySource>,
     /// A destructive-looking subcommand of a CLI no table entry or program spec knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<CliUnknownSource>,
+}
+
+/// One program of the CLI table as written, read on first use.
+///
+/// A hook call touches a few programs of a table of dozens, so an entry is kept as its JSON
+/// text (plus its aliases, which index the table) until [`CliEntrySource::get`] parses it.
+/// Packs from files are parsed in full when they load (`parse_pack` reports a bad entry
+/// with its position); the lazy form is what the bundled packs' fast path uses. Equality,
+/// serialization (and so the pack digest) go through the parsed entry: identical to a
+/// plain [`CliSource`].
+#[derive(Debug, Default)]
+pub struct CliEntrySource {
+    raw: Option<RawEntry>,
+    aliases: Vec<String>,
+    parsed: std::sync::OnceLock<Result<CliSource, String>>,
+}
+
+/// The JSON text of an entry not parsed yet.
+#[derive(Debug, Clone)]
+enum RawEntry {
+    /// Part of the binary (a bundled pack's table, split out at build time).
+    Static(&'static str),
+    Owned(Box<serde_json::value::RawValue>),
+}
+
+impl RawEntry {
+    fn text(&self) -> &str {
+        match self {
+            RawEntry::Static(s) => s,
+            RawEntry::Owned(r) => r.get(),
+        }
+    }
+}
+
+impl CliEntrySource {
+    /// An entry of a bundled pack: its JSON text and aliases, as split out at build time.
+    pub(crate) fn from_static(json: &'static str, aliases: &[&str]) -> Self {
+        CliEntrySource {
+            raw: Some(RawEntry::Static(json)),
+            aliases: aliases.iter().map(|a| (*a).to_string()).collect(),
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The entry, parsed (once); the error says why it is not a valid entry.
+    pub fn get(&self) -> Result<&CliSource, &str> {
+        self.parsed
+            .get_or_init(|| match &self.raw {
+                Some(r) => serde_json::from_str(r.text()).map_err(|e| e.to_string()),
+                None => Ok(CliSource::default()),
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// Other names of the program (known without parsing the entry).
+    pub fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+}
+
+impl From<CliSource> for CliEntrySource {
+    fn from(e: CliSource) -> Self {
+        CliEntrySource {
+            raw: None,
+            aliases: e.aliases.clone(),
+            parsed: std::sync::OnceLock::from(Ok(e)),
+        }
+    }
+}
+
+impl Clone for CliEntrySource {
+    fn clone(&self) -> Self {
+        CliEntrySource {
+            raw: self.raw.clone(),
+            aliases: self.aliases.clone(),
+            parsed: self.parsed.clone(),
+        }
+    }
+}
+
+impl PartialEq for CliEntrySource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.get(), other.get()) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => {
+                a == b && self.raw.as_ref().map(RawEntry::text) == other.raw.as_ref().map(RawEntry::text)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Serialize for CliEntrySource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.get() {
+            Ok(e) => e.serialize(s),
+            Err(e) => Err(serde::ser::Error::custom(format!(
+                "CLI-table entry is not valid: {e}"
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CliEntrySource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The aliases of an entry; every other field is skipped without being built.
+        #[derive(Deserialize)]
+        struct Aliases {
+            #[serde(default)]
+            aliases: Vec<String>,
+        }
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        let a: Aliases = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(CliEntrySource {
+            raw: Some(RawEntry::Owned(raw)),
+            aliases: a.aliases,
+            parsed: std::sync::OnceLock::new(),
+        })
+    }
 }
 
 /// One program of the CLI table.
