@@ -5,12 +5,17 @@
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The resolved graph: package name → names of its normal (non-dev, non-build) deps.
-fn graph() -> (BTreeSet<String>, BTreeMap<String, BTreeSet<String>>) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+/// The workspace's crates, from `cargo metadata`.
+fn members(root: &std::path::Path) -> BTreeSet<String> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .current_dir(&root)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--no-deps",
+        ])
+        .current_dir(root)
         .output()
         .expect("cargo metadata runs");
     assert!(
@@ -19,49 +24,46 @@ fn graph() -> (BTreeSet<String>, BTreeMap<String, BTreeSet<String>>) {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
-    let mut names = BTreeMap::new();
-    for p in v["packages"].as_array().expect("packages") {
-        names.insert(
-            p["id"].as_str().expect("id").to_string(),
-            p["name"].as_str().expect("name").to_string(),
-        );
-    }
-    let members: BTreeSet<String> = v["workspace_members"]
+    v["packages"]
         .as_array()
-        .expect("workspace_members")
+        .expect("packages")
         .iter()
-        .filter_map(|id| names.get(id.as_str()?).cloned())
-        .collect();
-    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for n in v["resolve"]["nodes"].as_array().expect("resolve.nodes") {
-        let name = names[n["id"].as_str().expect("node id")].clone();
-        let entry = deps.entry(name).or_default();
-        for d in n["deps"].as_array().expect("deps") {
-            let normal = d["dep_kinds"]
-                .as_array()
-                .expect("dep_kinds")
-                .iter()
-                .any(|k| k["kind"].is_null());
-            if normal {
-                entry.insert(names[d["pkg"].as_str().expect("pkg")].clone());
-            }
-        }
-    }
-    (members, deps)
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect()
 }
 
-/// Everything `krate` pulls in at run time (its normal dependencies, transitively).
-fn closure(deps: &BTreeMap<String, BTreeSet<String>>, krate: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![krate.to_string()];
-    while let Some(k) = todo.pop() {
-        for d in deps.get(&k).into_iter().flatten() {
-            if seen.insert(d.clone()) {
-                todo.push(d.clone());
-            }
-        }
-    }
-    seen
+/// What building `krate` alone compiles and links (its normal dependencies, transitively,
+/// with the features `cargo build -p krate` resolves — so a driver behind a feature only
+/// the CLI turns on does not count against the runtime).
+fn closure_of(root: &std::path::Path, krate: &str) -> BTreeSet<String> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"])
+        .args(["--format", "{p}", "--offline"])
+        .current_dir(root)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree -p {krate} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| *n != krate)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every workspace crate → its dependency closure.
+fn graph() -> (BTreeSet<String>, BTreeMap<String, BTreeSet<String>>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let members = members(&root);
+    let deps = members
+        .iter()
+        .map(|m| (m.clone(), closure_of(&root, m)))
+        .collect();
+    (members, deps)
 }
 
 /// I/O, async, database, HTTP and argument-parsing crates.
@@ -107,7 +109,7 @@ fn violations(
             return;
         }
         checked += 1;
-        let got = closure(deps, krate);
+        let got = deps.get(krate).cloned().unwrap_or_default();
         for f in forbidden {
             if *f != krate && got.contains(*f) {
                 bad.push(format!("{krate} depends on {f} ({why})"));
@@ -115,7 +117,11 @@ fn violations(
         }
     };
     for pure in ["cavra-shell", "cavra-core", "cavra-agents"] {
-        forbid(pure, IO, "the engine and the adapters are pure: no I/O crates");
+        forbid(
+            pure,
+            IO,
+            "the engine and the adapters are pure: no I/O crates",
+        );
         forbid(pure, FRONT_ENDS, "the engine knows no front end");
         forbid(
             pure,
@@ -125,14 +131,17 @@ fn violations(
     }
     forbid(
         "cavra-evidence",
-        &["rusqlite", "libsqlite3-sys", "sqlx", "tokio-postgres", "clap", "tokio"],
+        &[
+            "rusqlite",
+            "libsqlite3-sys",
+            "sqlx",
+            "tokio-postgres",
+            "clap",
+            "tokio",
+        ],
         "the log verifies without any database or front end",
     );
-    forbid(
-        "cavra-evidence",
-        FRONT_ENDS,
-        "the log knows no front end",
-    );
+    forbid("cavra-evidence", FRONT_ENDS, "the log knows no front end");
     forbid(
         "cavra-runtime",
         DRIVERS_AND_FRONT_ENDS,
@@ -140,7 +149,31 @@ fn violations(
     );
     forbid("cavra-runtime", FRONT_ENDS, "front ends sit on the runtime");
     forbid("cavra-store", FRONT_ENDS, "the store knows no front end");
-    forbid("cavra-store", &["cavra-runtime"], "the runtime uses the store");
+    forbid(
+        "cavra-store",
+        &["cavra-runtime"],
+        "the runtime uses the store",
+    );
+    // only `cavra mcp` (through cavra-mcp) and the server may start an async runtime
+    for hook_path in [
+        "cavra-shell",
+        "cavra-core",
+        "cavra-evidence",
+        "cavra-store",
+        "cavra-runtime",
+        "cavra-agents",
+    ] {
+        forbid(
+            hook_path,
+            &["tokio", "rmcp", "cavra-mcp"],
+            "the hook's crates start no async runtime",
+        );
+    }
+    forbid(
+        "cavra-mcp",
+        &["clap", "cavra-cli", "cavra-server"],
+        "the MCP server is a library under the front ends",
+    );
     for (a, b) in [
         ("cavra-server", "cavra-mcp"),
         ("cavra-mcp", "cavra-server"),
@@ -157,7 +190,9 @@ fn crate_arrows_point_one_way() {
     let (members, deps) = graph();
     assert!(members.contains("cavra-core") && members.contains("cavra-cli"));
     let (bad, checked) = violations(&members, &deps);
-    assert!(checked >= 5, "only {checked} crates checked");
+    assert!(checked >= 8, "only {checked} crates checked");
+    // the graph is really read: the MCP server sits on the runtime and rmcp
+    assert!(deps["cavra-mcp"].contains("cavra-runtime") && deps["cavra-mcp"].contains("rmcp"));
     assert!(
         bad.is_empty(),
         "the crate graph breaks docs/architecture.md:\n  {}",
@@ -172,6 +207,9 @@ fn a_broken_arrow_is_reported() {
     deps.entry("cavra-core".into())
         .or_default()
         .insert("rusqlite".into());
+    deps.entry("cavra-runtime".into())
+        .or_default()
+        .insert("tokio".into());
     deps.entry("cavra-store".into())
         .or_default()
         .insert("cavra-cli".into());
@@ -181,7 +219,13 @@ fn a_broken_arrow_is_reported() {
         "{bad:?}"
     );
     assert!(
-        bad.iter().any(|b| b.starts_with("cavra-store depends on cavra-cli")),
+        bad.iter()
+            .any(|b| b.starts_with("cavra-store depends on cavra-cli")),
+        "{bad:?}"
+    );
+    assert!(
+        bad.iter()
+            .any(|b| b.starts_with("cavra-runtime depends on tokio")),
         "{bad:?}"
     );
 }

@@ -380,7 +380,10 @@ fn check_semantics(
         for (program, e) in &cli.table {
             if let Err(e) = e.get() {
                 push(
-                    format!("/cli/table/{}", program.replace('~', "~0").replace('/', "~1")),
+                    format!(
+                        "/cli/table/{}",
+                        program.replace('~', "~0").replace('/', "~1")
+                    ),
                     format!("invalid CLI-table entry `{program}`: {e}"),
                     None,
                 );

@@ -561,7 +561,9 @@ impl PartialEq for CliEntrySource {
         match (self.get(), other.get()) {
             (Ok(a), Ok(b)) => a == b,
             (Err(a), Err(b)) => {
-                a == b && self.raw.as_ref().map(RawEntry::text) == other.raw.as_ref().map(RawEntry::text)
+                a == b
+                    && self.raw.as_ref().map(RawEntry::text)
+                        == other.raw.as_ref().map(RawEntry::text)
             }
             _ => false,
         }
