@@ -461,6 +461,35 @@ pub fn load(
 mod tests {
     use super::*;
 
+    /// CLI-table entries are read on first use; a pack file's bad entry is still refused
+    /// when the pack loads, at the entry's position (even with the schema step skipped).
+    #[test]
+    fn bad_cli_entry_is_refused_at_load_with_its_position() {
+        let src = "metadata:\n  id: cavra-x\ncli:\n  table:\n    tool:\n      verbs:\n        - path: 7\n          colour: red\n";
+        for err in [
+            parse_pack("p.yaml", src).unwrap_err(),
+            parse_pack_trusted("p.yaml", src).unwrap_err(),
+        ] {
+            let p = &err.problems()[0];
+            assert!(p.line >= 5, "{p}");
+            assert!(p.column >= 1, "{p}");
+        }
+        let err = parse_pack_trusted("p.yaml", src).unwrap_err();
+        assert!(
+            err.problems()[0].message.contains("invalid CLI-table entry `tool`"),
+            "{err}"
+        );
+        // a valid entry parses once and reads back the same
+        let ok = "metadata:\n  id: cavra-x\ncli:\n  table:\n    tool:\n      aliases: [tl]\n      rule: commands.tool\n      verbs:\n        - path: nuke\n";
+        let pack = parse_pack("p.yaml", ok).unwrap();
+        let e = &pack.cli.as_ref().unwrap().table["tool"];
+        assert_eq!(e.aliases(), ["tl".to_string()]);
+        assert_eq!(e.get().unwrap().verbs[0].path, "nuke");
+        let back: source::PackSource =
+            serde_json::from_str(&serde_json::to_string(&pack).unwrap()).unwrap();
+        assert_eq!(back, pack);
+    }
+
     #[test]
     fn reports_line_and_column_with_hint() {
         let src = "metadata:\n  id: cavra-x\ncommands:\n  blok:\n    - rm\n";
