@@ -378,10 +378,7 @@ pub fn summary(v: Option<&Value>) -> Option<String> {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    match s.char_indices().nth(SUMMARY_CHARS) {
-        Some((cut, _)) => Some(format!("{}…", s.get(..cut).unwrap_or_default())),
-        None => Some(s),
-    }
+    Some(cavra_core::text::truncate_chars(&s, SUMMARY_CHARS).into_owned())
 }
 
 /// Shell-quotes `s` (POSIX single quotes) when needed.

@@ -235,15 +235,12 @@ fn confirm_on_tty(ctrl: &Control, identity: &str, label: Option<&str>) -> Result
 /// Control characters would let a crafted target redraw the prompt: shown escaped.
 fn one_line(s: &str) -> String {
     let mut out = String::new();
-    for c in s.chars().take(400) {
+    for c in cavra_core::text::truncate_chars(s, 400).chars() {
         if c.is_control() {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
-    }
-    if s.chars().count() > 400 {
-        out.push('…');
     }
     out
 }

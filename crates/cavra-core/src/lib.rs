@@ -13,6 +13,7 @@
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
+pub mod canon;
 pub mod duration;
 pub mod glob;
 pub mod guard;
@@ -20,6 +21,7 @@ pub mod hooks;
 pub mod model;
 pub mod paths;
 pub mod policy;
+pub mod text;
 
 pub use model::*;
 

@@ -176,65 +176,12 @@ impl ActionRequest {
         }
     }
 
-    /// SHA-256 over the canonical JSON of the request (keys sorted, no whitespace), hex.
+    /// SHA-256 over the canonical JSON of the request ([`crate::canon`], RFC 8785), hex.
     /// Binds approvals to the exact action.
     pub fn hash(&self) -> String {
         let v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        let mut out = String::new();
-        canonical_json(&v, &mut out);
-        hex::encode(Sha256::digest(out.as_bytes()))
+        hex::encode(Sha256::digest(crate::canon::to_string(&v).as_bytes()))
     }
-}
-
-/// Writes `v` as canonical JSON: object keys sorted, no insignificant whitespace.
-pub fn canonical_json(v: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_str(k, out);
-                out.push(':');
-                if let Some(x) = m.get(*k) {
-                    canonical_json(x, out);
-                }
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(x, out);
-            }
-            out.push(']');
-        }
-        Value::String(s) => write_json_str(s, out),
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-fn write_json_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Severity of a rule.
@@ -413,24 +360,19 @@ impl Decision {
 mod tests {
     use super::*;
 
+    /// The request hash is SHA-256 of the RFC 8785 text, so any JCS tool reproduces it
+    /// (the pinned digest: Python's `json.dumps(sort_keys=True, separators=(",", ":"),
+    /// ensure_ascii=False)` of the same request, through `sha256sum`).
     #[test]
-    fn canonical_json_escapes_like_serde() {
-        for s in [
-            "plain",
-            "q\"uote",
-            "back\\slash",
-            "nl\n tab\t cr\r",
-            "\u{1}ctl",
-            "ünï",
-        ] {
-            let mut out = String::new();
-            canonical_json(&serde_json::Value::String(s.into()), &mut out);
-            assert_eq!(out, serde_json::to_string(s).unwrap());
-        }
-        let v = serde_json::json!({"b": 1, "a": {"d": [true, null], "c": "x"}});
-        let mut out = String::new();
-        canonical_json(&v, &mut out);
-        assert_eq!(out, r#"{"a":{"c":"x","d":[true,null]},"b":1}"#);
+    fn request_hash_is_sha256_of_the_jcs_text() {
+        let r = ActionRequest::new(ActionType::ExecuteCommand, "a\u{8}b\u{c}c ü");
+        let text = crate::canon::to_string(&serde_json::to_value(&r).unwrap());
+        assert!(text.contains(r#""target":"a\bb\fc ü""#), "{text}");
+        assert_eq!(r.hash(), hex::encode(Sha256::digest(text.as_bytes())));
+        assert_eq!(
+            r.hash(),
+            "9905a548f476f2d34fbb680a36e75c4bff41877beda2c680984159381fee0353"
+        );
     }
 
     #[test]

@@ -1,176 +1,53 @@
-//! Canonical JSON: the byte encoding that hashes and signatures are computed over.
+//! Canonical JSON for evidence: the encoding of `cavra_core::canon` (RFC 8785, JCS —
+//! the one encoder core's request hashes use too), plus the redacting variant records are
+//! written with, and the legacy form of version-1 records.
 //!
-//! Rules: object keys sorted by their UTF-8 bytes, no insignificant whitespace, strings
-//! escaped minimally (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control characters
-//! as `\u00xx` lower-case hex, everything else as raw UTF-8), numbers as `serde_json`
-//! prints them (integers in decimal, floats in shortest round-trip form), `true`,
-//! `false`, `null` literally. Independent of `serde_json`'s `preserve_order` feature.
+//! Records of envelope version 2 (what is written now) are JCS: an outside verifier
+//! recomputes a record hash with any JCS implementation and SHA-256. Records of version 1
+//! were written before JCS: numbers as `serde_json` prints them (`12.0`, `1e-6`, exact
+//! integers beyond 2^53) and keys in UTF-8 byte order ([`Form::LegacyV1`]); they verify as
+//! they are (a record hash covers its stored body bytes) and re-encode with
+//! [`canonical_json_in`]. Checkpoints and tombstones hold only ASCII strings and small
+//! integers, on which both forms agree.
 
+use std::borrow::Cow;
+
+pub use cavra_core::canon::{write_str, write_u64 as push_u64, Form};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// Canonical JSON text of `v`.
+/// Canonical (RFC 8785) JSON text of `v`.
 pub fn canonical_json(v: &Value) -> String {
+    canonical_json_in(v, Form::Jcs)
+}
+
+/// Canonical JSON text of `v` in `form`.
+pub fn canonical_json_in(v: &Value, form: Form) -> String {
     let mut out = String::with_capacity(1024);
-    write_value(&mut out, v);
+    cavra_core::canon::write_value_with(&mut out, v, form, &|_, _| None);
     out
 }
 
 /// Append the canonical encoding of `v` to `out`.
 pub fn write_value(out: &mut String, v: &Value) {
-    write_any::<false>(out, v);
+    cavra_core::canon::write_value(out, v);
 }
 
 /// Append the canonical encoding of `v` with secrets redacted: exactly
 /// `canonical_json` of `v` after [`crate::redact::redact_value`], without copying or
 /// changing `v`.
 pub fn write_value_redacted(out: &mut String, v: &Value) {
-    write_any::<true>(out, v);
+    cavra_core::canon::write_value_with(out, v, Form::Jcs, &redact_member);
 }
 
-fn write_any<const REDACT: bool>(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => match n.as_u64() {
-            Some(u) => push_u64(out, u),
-            None => {
-                use std::fmt::Write;
-                let _ = write!(out, "{n}");
-            }
-        },
-        Value::String(s) => match REDACT.then(|| crate::redact::redact_str(s)).flatten() {
-            Some(r) => write_str(out, &r),
-            None => write_str(out, s),
-        },
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_any::<REDACT>(out, x);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            out.push('{');
-            // serde_json's default map is already sorted; `preserve_order` maps are not
-            let mut prev: Option<&String> = None;
-            let sorted = m.keys().all(|k| {
-                let ok = prev.is_none_or(|p| p.as_bytes() < k.as_bytes());
-                prev = Some(k);
-                ok
-            });
-            if sorted {
-                for (i, (k, x)) in m.iter().enumerate() {
-                    write_member::<REDACT>(out, i, k, x);
-                }
-            } else {
-                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-                for (i, (k, x)) in entries.into_iter().enumerate() {
-                    write_member::<REDACT>(out, i, k, x);
-                }
-            }
-            out.push('}');
-        }
+/// The redaction of one string value (`key`: its member name, if any).
+fn redact_member<'v>(key: Option<&str>, s: &'v str) -> Option<Cow<'v, str>> {
+    if key.is_some_and(crate::redact::key_is_sensitive) {
+        // the whole value of a secret-named member (kept if already redacted)
+        return (!s.is_empty() && !s.starts_with("[REDACTED"))
+            .then_some(Cow::Borrowed("[REDACTED:field]"));
     }
-}
-
-fn write_member<const REDACT: bool>(out: &mut String, i: usize, k: &str, x: &Value) {
-    if i > 0 {
-        out.push(',');
-    }
-    write_str(out, k);
-    out.push(':');
-    if REDACT {
-        if let Value::String(s) = x {
-            if crate::redact::key_is_sensitive(k) {
-                // the whole value of a secret-named member (kept if already redacted)
-                if !s.is_empty() && !s.starts_with("[REDACTED") {
-                    write_str(out, "[REDACTED:field]");
-                } else {
-                    write_str(out, s);
-                }
-                return;
-            }
-        }
-    }
-    write_any::<REDACT>(out, x);
-}
-
-/// Bytes that a JSON string literal must escape: control characters, `"` and `\\`.
-static NEEDS_ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
-/// Append `s` as a JSON string literal.
-pub fn write_str(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('"');
-    let b = s.as_bytes();
-    // most strings need no escape at all: copy them in one go
-    let Some(first) = b.iter().position(|&c| NEEDS_ESCAPE[usize::from(c)]) else {
-        out.push_str(s);
-        out.push('"');
-        return;
-    };
-    let mut start = 0;
-    // only ASCII bytes are escaped, so byte positions are always char boundaries
-    for (i, &c) in b.iter().enumerate().skip(first) {
-        if !NEEDS_ESCAPE[usize::from(c)] {
-            continue;
-        }
-        let esc: &str = match c {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            _ => "",
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[usize::from(c >> 4)] as char);
-            out.push(HEX[usize::from(c & 0xf)] as char);
-        } else {
-            out.push_str(esc);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
-}
-
-/// Append the decimal digits of `n` (what `serde_json` prints for an unsigned integer).
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &buf[i..] {
-        out.push(char::from(d));
-    }
+    crate::redact::redact_str(s).map(Cow::Owned)
 }
 
 /// Lower-case hex SHA-256 of `data`.

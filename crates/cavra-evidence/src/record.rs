@@ -1,18 +1,33 @@
 //! The record envelope: one canonical-JSON line per record.
 //!
 //! ```text
-//! {"alg":…,"body":{…},"hash":…,"key_id":…,"kind":…,"prev_hash":…,"record_id":…,"seq":…,"sig":…,"timestamp":…,"v":1}
+//! {"alg":…,"body":{…},"hash":…,"key_id":…,"kind":…,"prev_hash":…,"record_id":…,"seq":…,"sig":…,"timestamp":…,"v":2}
 //! ```
 //! `hash` = lower-hex SHA-256 of the canonical JSON of the envelope without `hash` and
 //! `sig`; `sig` = base64 signature of `"CAVRA-RECORD-V1\n" + hash` with the key `key_id`.
+//!
+//! `v` names the canonical form: 2 = RFC 8785 (JCS), 1 = the form before it
+//! ([`crate::canon`]). The envelope itself (ASCII strings, `seq` and `v` far below 2^53)
+//! is the same in both; only a body can differ.
 
-use crate::canon::{canonical_json, push_u64, sha256_hex, write_str};
+use crate::canon::{canonical_json_in, push_u64, sha256_hex, write_str, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-/// Envelope format version.
-pub const RECORD_VERSION: u32 = 1;
+/// Envelope format version written now: the body is RFC 8785 (JCS) canonical JSON.
+pub const RECORD_VERSION: u32 = 2;
+/// Envelope version of records written before JCS (they still verify).
+pub const RECORD_VERSION_V1: u32 = 1;
+
+/// The canonical form of a record of envelope version `v` (`None`: unknown version).
+pub fn form_of(v: u32) -> Option<Form> {
+    match v {
+        RECORD_VERSION => Some(Form::Jcs),
+        RECORD_VERSION_V1 => Some(Form::LegacyV1),
+        _ => None,
+    }
+}
 /// `prev_hash` of the first record of a log.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// Domain-separation prefix of record signatures.
@@ -181,9 +196,9 @@ impl Record {
     pub fn parse(line: &[u8]) -> Result<Self, String> {
         serde_json::from_slice(line).map_err(|e| format!("not a valid record envelope: {e}"))
     }
-    /// The canonical line (without newline).
+    /// The canonical line (without newline), the body in the form of its version.
     pub fn to_line(&self) -> String {
-        let body = canonical_json(&self.body);
+        let body = canonical_json_in(&self.body, form_of(self.v).unwrap_or(Form::Jcs));
         Unsigned {
             alg: &self.alg,
             body: &body,
@@ -223,6 +238,7 @@ mod tests {
 
     #[test]
     fn hand_written_envelope_equals_generic_canonical_json() {
+        use crate::canon::canonical_json;
         let body = canonical_json(&json!({"z": 1, "a": "x\"y"}));
         let u = Unsigned {
             alg: "ed25519",

@@ -357,7 +357,7 @@ fn run(
                     None,
                 );
             }
-            if r.v != 1 {
+            if crate::record::form_of(r.v).is_none() {
                 rep.issue(
                     "bad_version",
                     format!("unknown record version {}", r.v),

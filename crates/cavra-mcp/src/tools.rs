@@ -367,11 +367,7 @@ fn one_line(s: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if flat.chars().count() > 300 {
-        format!("{}…", flat.chars().take(300).collect::<String>())
-    } else {
-        flat
-    }
+    cavra_core::text::truncate_chars(&flat, 300).into_owned()
 }
 
 /// Rejects arguments a tool does not take, naming them and the allowed ones.

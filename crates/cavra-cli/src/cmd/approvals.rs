@@ -496,8 +496,7 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
     if one_line.chars().count() <= max {
         one_line
     } else {
-        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
+        cavra_core::text::truncate_chars(&one_line, max.saturating_sub(1)).into_owned()
     }
 }
 

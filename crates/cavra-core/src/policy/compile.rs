@@ -19,7 +19,9 @@ pub struct NormalizedPack {
     /// The pack and the packs it inherits from, nearest first.
     pub lineage: Vec<String>,
     pub pack: PackSource,
-    /// `sha256:<hex>` over the canonical JSON of `format`, `lineage` and `pack`.
+    /// `sha256:<hex>` over the `serde_json` encoding of `format`, `lineage` and `pack`
+    /// (deterministic: fields in declaration order, every map sorted). Not the RFC 8785
+    /// form of [`crate::canon`]: changing it would change every pack digest and signature.
     #[serde(default)]
     pub digest: String,
 }
