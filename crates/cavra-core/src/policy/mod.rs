@@ -476,7 +476,9 @@ mod tests {
         }
         let err = parse_pack_trusted("p.yaml", src).unwrap_err();
         assert!(
-            err.problems()[0].message.contains("invalid CLI-table entry `tool`"),
+            err.problems()[0]
+                .message
+                .contains("invalid CLI-table entry `tool`"),
             "{err}"
         );
         // a valid entry parses once and reads back the same
