@@ -256,7 +256,11 @@ fn check_fixpoint(src: &str) -> Result<(), TestCaseError> {
             inv.text
         );
         prop_assert_eq!(&again.text, &inv.text, "src {:?}", src);
-        prop_assert_eq!(&again.program, &inv.program, "src {:?}", src);
+        // a program that is not known where it runs (`xargs -Iecho` substitutes into its
+        // default `echo`) is unknown there, though its text alone names one
+        if !inv.dynamic_program {
+            prop_assert_eq!(&again.program, &inv.program, "src {:?}", src);
+        }
     }
     Ok(())
 }
@@ -312,7 +316,7 @@ fn check_superset(x: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, max_global_rejects: 1_000_000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: ProptestConfig::default().cases.max(512), max_global_rejects: 1_000_000, ..ProptestConfig::default() })]
 
     #[test]
     fn never_panics_arbitrary(s in any::<String>()) {
@@ -405,6 +409,7 @@ fn fixpoint_examples() {
         // fuzz regressions
         "find . -exec zsh $-m'r c {}' \\; | xa3f,/}",
         "-{mrm&rr}$/{,- ${94r}$/",
+        "xargs -Iecho",
     ] {
         check_fixpoint(s).unwrap();
     }
