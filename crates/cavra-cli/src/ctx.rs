@@ -95,3 +95,67 @@ pub fn locate(cwd: Option<&str>) -> Location {
 pub fn locate_path(cwd: Option<&Path>) -> Location {
     locator().locate_path(cwd)
 }
+
+/// The project's store (`$CAVRA_DB` or `<cavra_dir>/cavra.db`; `$CAVRA_BUSY_TIMEOUT_MS`),
+/// verified against the approver key outside the repository; with the approval
+/// configuration of the CAVRA directory when `with_config`.
+pub fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<cavra_store::Store> {
+    use anyhow::Context;
+    let path = cavra_store::default_db_path(&ctx.cavra_dir);
+    let mut opts = cavra_store::OpenOptions::default();
+    if let Some(ms) = std::env::var_os("CAVRA_BUSY_TIMEOUT_MS") {
+        let ms = ms
+            .to_str()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .with_context(|| format!("invalid CAVRA_BUSY_TIMEOUT_MS `{}`", ms.to_string_lossy()))?;
+        opts.busy_timeout = std::time::Duration::from_millis(ms);
+    }
+    let mut store = cavra_store::Store::open_with(&path, opts)?;
+    if let Some(dir) = cavra_store::approver_dir() {
+        store = store.with_trust_dir(dir);
+    }
+    if with_config {
+        let config = cavra_store::ApprovalConfig::load(&ctx.cavra_dir)?;
+        Ok(store.with_config(config))
+    } else {
+        Ok(store)
+    }
+}
+
+/// Project directory of a call (see [`crate::ctx::locate`]).
+pub fn project_dir(cwd: Option<&str>) -> PathBuf {
+    locate(cwd).project
+}
+
+/// The CAVRA directory for a hook call: `--cavra-dir`/`$CAVRA_DIR`, else `<project>/.cavra`.
+pub fn hook_ctx(ctx: &Ctx, explicit: bool, project: &Path) -> Ctx {
+    if explicit {
+        ctx.clone()
+    } else {
+        ctx.at(project.join(".cavra"))
+    }
+}
+
+/// The CAVRA directory for a call at `loc`: `--cavra-dir`/`$CAVRA_DIR`, else the project's
+/// CAVRA directory found from the call's working directory.
+pub fn ctx_at(ctx: &Ctx, explicit: bool, loc: &Location) -> Ctx {
+    if explicit {
+        ctx.clone()
+    } else {
+        ctx.at(loc.project_cavra_dir.clone())
+    }
+}
+
+/// The project directory for `init`/`uninstall`/`doctor`.
+pub fn project_root(dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    let base = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    if !base.is_dir() {
+        anyhow::bail!("project directory `{}` does not exist", base.display());
+    }
+    let base = base.canonicalize().unwrap_or(base);
+    Ok(find_repo_root(&base).unwrap_or(base))
+}

@@ -4,7 +4,8 @@
 //! as "proceed" (every agent treats a code other than 0 and 2 as a non-blocking failure, and
 //! the release profile aborts on panic with 134).
 
-use crate::cmd::hook::{Agent, AgentKind};
+use crate::args::Agent;
+use cavra_core::hooks::AgentKind;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! dispatches here; the fuzz targets (`fuzz/`) drive the agent adapters directly.
 
 pub mod agents;
+pub mod args;
 pub mod cmd;
 pub mod control;
 pub mod ctx;

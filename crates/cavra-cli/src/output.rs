@@ -115,6 +115,144 @@ pub fn split_usage_error(rendered: &str) -> (String, Option<String>) {
     (message, hint)
 }
 
+/// Prints `v` as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
+    use anyhow::Context;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).context("cannot encode JSON")?
+    );
+    Ok(())
+}
+
+/// Under `--json` prints `json`, else the human line.
+pub fn emit(json_mode: bool, json: &serde_json::Value, human: &str) -> anyhow::Result<()> {
+    if json_mode {
+        print_json(json)
+    } else {
+        println!("{human}");
+        Ok(())
+    }
+}
+
+/// Prints a list: a JSON array under `--json`, `empty` when there is nothing, else a
+/// [`table`] of one row per item.
+pub fn print_list<T>(
+    json_mode: bool,
+    items: &[T],
+    to_json: impl Fn(&T) -> serde_json::Value,
+    empty: &str,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if json_mode {
+        print_json(&serde_json::Value::Array(
+            items.iter().map(to_json).collect(),
+        ))?;
+    } else if items.is_empty() {
+        println!("{empty}");
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        print!("{}", table(headers, &rows));
+    }
+    Ok(())
+}
+
+/// `s` on one line, at most `max` characters (an ellipsis marks a cut).
+pub fn clip(s: &str, max: usize) -> String {
+    let one_line = s.replace(['\n', '\r', '\t'], " ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        cavra_core::text::truncate_chars(&one_line, max.saturating_sub(1)).into_owned()
+    }
+}
+
+/// Bold red when colour is allowed (TTY, no NO_COLOR, no --json).
+pub fn loud(color: bool, text: &str) -> String {
+    paint(color, "1;31", text)
+}
+
+/// A plain left-aligned text table: columns as wide as their widest cell, two spaces
+/// apart, the last column not padded, one line per row (header first).
+pub fn table<S: AsRef<str>>(headers: &[&str], rows: &[impl AsRef<[S]>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.as_ref().iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.as_ref().chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push_str(&line(row.as_ref().iter().map(AsRef::as_ref).collect()));
+    }
+    out
+}
+
+/// `init --json` / `uninstall --json`'s account of the MCP registration.
+pub fn mcp_json(
+    t: &crate::agents::mcp_config::Target,
+    o: Option<&crate::agents::mcp_config::McpOutcome>,
+) -> serde_json::Value {
+    if let crate::agents::mcp_config::Target::Skip(why) = t {
+        return serde_json::json!({"registered": false, "skipped": why});
+    }
+    let Some(o) = o else {
+        return serde_json::json!({"registered": false});
+    };
+    serde_json::json!({
+        "registered": o.note.is_none()
+            && matches!(
+                o.outcome.change,
+                crate::agents::settings::Change::Created | crate::agents::settings::Change::Updated | crate::agents::settings::Change::Unchanged
+            ),
+        "config": o.outcome.path.display().to_string(),
+        "change": o.outcome.change.as_str(),
+        "backup": o.outcome.backup.as_ref().map(|b| b.display().to_string()),
+        "note": o.note,
+    })
+}
+
+/// Human lines about the MCP registration.
+pub fn print_mcp(
+    t: &crate::agents::mcp_config::Target,
+    o: Option<&crate::agents::mcp_config::McpOutcome>,
+) {
+    match (t, o) {
+        (crate::agents::mcp_config::Target::Skip(why), _) => {
+            println!("  MCP server: not registered — {why}")
+        }
+        (_, None) => {}
+        (_, Some(o)) => {
+            println!(
+                "  MCP server `cavra` (`cavra mcp serve`): {} `{}`",
+                o.outcome.change.as_str(),
+                o.outcome.path.display()
+            );
+            if let Some(b) = &o.outcome.backup {
+                println!("  backup of the previous file: `{}`", b.display());
+            }
+            if let Some(n) = &o.note {
+                println!("  note: {n}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

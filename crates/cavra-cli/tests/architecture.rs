@@ -229,3 +229,97 @@ fn a_broken_arrow_is_reported() {
         "{bad:?}"
     );
 }
+
+/// The subcommand modules declared in `src/cmd/mod.rs` (`pub mod x;`).
+fn cmd_modules(mod_rs: &str) -> Vec<String> {
+    mod_rs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .filter_map(|l| l.strip_suffix(';'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Where the source of the subcommand file `own` reaches into another subcommand module:
+/// `crate::cmd::…`, `super::super::…`, or `super::<x>` for a sibling `x` (what they
+/// share belongs in the runtime, `output.rs`, `args.rs` or `ctx.rs`).
+fn cross_imports(own: &str, text: &str, modules: &[String]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut hits = Vec::new();
+        if code.contains("crate::cmd::") {
+            hits.push("crate::cmd".to_string());
+        }
+        if code.contains("super::super::") {
+            hits.push("super::super".to_string());
+        }
+        for m in modules.iter().filter(|m| m.as_str() != own) {
+            let pat = format!("super::{m}");
+            if let Some(i) = code.find(&pat) {
+                let next = code[i + pat.len()..].chars().next();
+                if !next.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    hits.push(pat);
+                }
+            }
+        }
+        for h in hits {
+            bad.push(format!("{own}:{}: {h}: {}", n + 1, line.trim()));
+        }
+    }
+    bad
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read src/cmd")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_subcommand_imports_another() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cmd");
+    let modules = cmd_modules(&std::fs::read_to_string(dir.join("mod.rs")).expect("mod.rs"));
+    assert!(modules.len() > 5, "subcommand modules found: {modules:?}");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut bad = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("cmd/mod.rs")) {
+        // the top-level subcommand a file belongs to: `cmd/x.rs` or `cmd/x/...`
+        let rel = f.strip_prefix(&dir).expect("under src/cmd");
+        let own = rel
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .unwrap_or_default()
+            .trim_end_matches(".rs")
+            .to_string();
+        let text = std::fs::read_to_string(f).expect("read a subcommand file");
+        bad.extend(cross_imports(&own, &text, &modules));
+    }
+    assert!(
+        bad.is_empty(),
+        "subcommand modules import each other:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn a_cross_import_is_reported() {
+    let modules = vec!["hook".to_string(), "init".to_string(), "hooks".to_string()];
+    let text = "use crate::cmd::hook::Agent;\nuse super::init::x;\nuse super::*; // super::hook\nlet a = super::hooksy;\n";
+    let bad = cross_imports("hooks", text, &modules);
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(bad[0].contains("crate::cmd"), "{bad:?}");
+    assert!(bad[1].contains("super::init"), "{bad:?}");
+}

@@ -4,14 +4,12 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use cavra_store::{
-    ApprovalConfig, ApprovalState, ApproveOptions, NewBreakGlass, OffsetDateTime, OpenOptions,
-    Store,
-};
+use cavra_store::{ApprovalState, ApproveOptions, NewBreakGlass, OffsetDateTime, Store};
 use clap::{Args, Subcommand};
 
 use crate::control::{authorize, AuthArgs, Authorized, Control};
-use crate::ctx::Ctx;
+use crate::ctx::{open_store, Ctx};
+use crate::output::{clip, loud, print_json, table};
 
 /// Manage approval requests and break-glass overrides.
 #[derive(Debug, Args)]
@@ -155,7 +153,7 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                     println!(
                         "{}",
                         loud(
-                            ctx,
+                            ctx.color,
                             "!! UNSIGNED: no valid signature of an approving identity — written by other means; it changes no decision (see `cavra doctor`)"
                         )
                     );
@@ -240,7 +238,7 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             }
             let (pack, _) = crate::packs::load(
                 &crate::packs::PackChoice::default(),
-                Some(&crate::cmd::hook::project_dir(None)),
+                Some(&crate::ctx::project_dir(None)),
             )
             .context("the policy could not be loaded (it sets the longest break-glass TTL)")?;
             let mut new = NewBreakGlass {
@@ -284,7 +282,7 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                     cavra_store::rfc3339(a.expires_at),
                     a.break_glass_reason.as_deref().unwrap_or_default()
                 );
-                println!("{}", loud(ctx, &line));
+                println!("{}", loud(ctx.color, &line));
                 eprintln!("cavra: warning: break-glass overrides policy; it is logged and will be reviewed");
             }
         }
@@ -354,28 +352,6 @@ fn authorize_decision(
 /// Open the store for `ctx`: `$CAVRA_DB` or `<cavra_dir>/cavra.db`, busy timeout from
 /// `$CAVRA_BUSY_TIMEOUT_MS` (default 5000), and — with `with_config` — the routing and
 /// RBAC files under `<cavra_dir>/approvals/`.
-pub(crate) fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<Store> {
-    let path = cavra_store::default_db_path(&ctx.cavra_dir);
-    let mut opts = OpenOptions::default();
-    if let Some(ms) = std::env::var_os("CAVRA_BUSY_TIMEOUT_MS") {
-        let ms = ms
-            .to_str()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .with_context(|| format!("invalid CAVRA_BUSY_TIMEOUT_MS `{}`", ms.to_string_lossy()))?;
-        opts.busy_timeout = Duration::from_millis(ms);
-    }
-    let mut store = Store::open_with(&path, opts)?;
-    if let Some(dir) = cavra_store::approver_dir() {
-        store = store.with_trust_dir(dir);
-    }
-    if with_config {
-        let config = ApprovalConfig::load(&ctx.cavra_dir)?;
-        Ok(store.with_config(config))
-    } else {
-        Ok(store)
-    }
-}
-
 pub(crate) use cavra_runtime::control::approval_json;
 
 /// A record that claims a decision (approved, denied, break-glass) without a valid
@@ -413,21 +389,12 @@ fn state_label(a: &cavra_store::Approval) -> String {
     }
 }
 
-/// Bold red when colour is allowed (TTY, no NO_COLOR, no --json).
-pub(crate) fn loud(ctx: &Ctx, text: &str) -> String {
-    if ctx.color {
-        format!("\x1b[1;31m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
-}
-
 fn print_approval(ctx: &Ctx, a: &cavra_store::Approval) {
     if a.break_glass {
         println!(
             "{}",
             loud(
-                ctx,
+                ctx.color,
                 "!! BREAK-GLASS record: a time-boxed override of policy"
             )
         );
@@ -481,50 +448,4 @@ fn print_approval(ctx: &Ctx, a: &cavra_store::Approval) {
                 .unwrap_or_default()
         );
     }
-}
-
-pub(crate) fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).context("cannot encode JSON")?
-    );
-    Ok(())
-}
-
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    let one_line = s.replace(['\n', '\r', '\t'], " ");
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        cavra_core::text::truncate_chars(&one_line, max.saturating_sub(1)).into_owned()
-    }
-}
-
-/// A plain left-aligned text table.
-pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let w = widths.get(i).copied().unwrap_or(0);
-            if i + 1 == cells.len() {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.trim_end().to_string() + "\n"
-    };
-    let mut out = line(headers.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
 }

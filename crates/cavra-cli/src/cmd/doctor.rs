@@ -8,9 +8,8 @@
 //! MCP server is registered, and that `cavra mcp serve` answers `initialize`.
 
 use crate::agents::{self, mcp_config, settings, Scope};
-use crate::cmd::hook;
-use crate::cmd::init::project_root;
 use crate::ctx::Ctx;
+use crate::ctx::{hook_ctx, project_root};
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -230,7 +229,7 @@ fn mcp_checks(project: &Path, checks: &mut Vec<Check>) {
 pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     let mut checks = Vec::new();
     let project = project_root(args.dir.as_deref())?;
-    let hctx = hook::hook_ctx(ctx, explicit_dir, &project);
+    let hctx = hook_ctx(ctx, explicit_dir, &project);
 
     match on_path("cavra") {
         Some(p) => checks.push(check("binary", true, format!("`cavra` on PATH at `{}`", p.display()))),

@@ -1,8 +1,9 @@
 //! `cavra evaluate` and `cavra explain`.
 
+use crate::args::PackArgs;
 use crate::ctx::Ctx;
 use crate::output;
-use crate::packs::{self, PackChoice};
+use crate::packs;
 use anyhow::{bail, Context, Result};
 use cavra_core::{ActionRequest, Effect, Mode, Outcome};
 use cavra_runtime::DecideOptions;
@@ -10,30 +11,6 @@ use clap::Args;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::PathBuf;
-
-/// Which pack, shared by evaluate/explain/hook.
-#[derive(Debug, Args, Clone, Default)]
-pub struct PackArgs {
-    /// A pack id: bundled (`cavra-coding-baseline`, `strict`, ...) or found in --policy-dir.
-    #[arg(long, value_name = "ID")]
-    pub pack: Option<String>,
-    /// A pack file (YAML, or compiled JSON from `cavra policy compile`).
-    #[arg(long, value_name = "FILE", conflicts_with = "pack")]
-    pub policy: Option<PathBuf>,
-    /// Directory of packs, each in `DIR/<id>/policy.yaml` (repeatable).
-    #[arg(long, value_name = "DIR")]
-    pub policy_dir: Vec<PathBuf>,
-}
-
-impl PackArgs {
-    pub fn choice(&self) -> PackChoice {
-        PackChoice {
-            pack: self.pack.clone(),
-            policy: self.policy.clone(),
-            policy_dirs: self.policy_dir.clone(),
-        }
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {

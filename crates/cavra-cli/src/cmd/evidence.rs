@@ -465,9 +465,8 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                 if !rows.is_empty() {
                     let header = [
                         "SEQ", "ID", "TIME", "KIND", "DECISION", "ACTION", "RULE", "TARGET",
-                    ]
-                    .map(String::from);
-                    print_table(&header, &rows);
+                    ];
+                    print!("{}", crate::output::table(&header, &rows));
                 }
                 println!(
                     "{} of {} match(es) (offset {})",
@@ -564,27 +563,5 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-    }
-}
-
-/// Prints rows under a header in columns as wide as their widest cell (the last column is
-/// not padded).
-fn print_table<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(header).chain(rows.iter()) {
-        let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths.iter()).enumerate() {
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        println!("{}", line.trim_end());
     }
 }

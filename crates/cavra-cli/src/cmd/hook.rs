@@ -6,68 +6,16 @@
 //! the adapter turns the verdict into the agent's answer → write it. Every failure fails
 //! closed.
 
+pub use crate::args::Agent;
+use crate::args::PackArgs;
 use crate::ctx::Ctx;
 use crate::packs;
 use anyhow::Result;
 use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// The agents CAVRA integrates with: the command line's names for [`AgentKind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Agent {
-    #[value(name = "claude-code", alias = "claude")]
-    ClaudeCode,
-    /// OpenAI Codex CLI.
-    #[value(name = "codex")]
-    Codex,
-    /// Google Gemini CLI.
-    #[value(name = "gemini", alias = "gemini-cli")]
-    Gemini,
-    /// Cursor (agent hooks).
-    #[value(name = "cursor")]
-    Cursor,
-    /// GitHub Copilot CLI.
-    #[value(name = "copilot", alias = "copilot-cli")]
-    Copilot,
-}
-
-impl Agent {
-    /// See [`AgentKind::has_native_ask`].
-    pub fn has_native_ask(self) -> bool {
-        AgentKind::from(self).has_native_ask()
-    }
-
-    pub fn kind(self) -> &'static str {
-        AgentKind::from(self).as_str()
-    }
-}
-
-impl From<Agent> for AgentKind {
-    fn from(a: Agent) -> AgentKind {
-        match a {
-            Agent::ClaudeCode => AgentKind::ClaudeCode,
-            Agent::Codex => AgentKind::Codex,
-            Agent::Gemini => AgentKind::Gemini,
-            Agent::Cursor => AgentKind::Cursor,
-            Agent::Copilot => AgentKind::Copilot,
-        }
-    }
-}
-
-impl From<AgentKind> for Agent {
-    fn from(a: AgentKind) -> Agent {
-        match a {
-            AgentKind::ClaudeCode => Agent::ClaudeCode,
-            AgentKind::Codex => Agent::Codex,
-            AgentKind::Gemini => Agent::Gemini,
-            AgentKind::Cursor => Agent::Cursor,
-            AgentKind::Copilot => Agent::Copilot,
-        }
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
@@ -75,7 +23,7 @@ pub struct HookArgs {
     #[arg(value_enum)]
     pub agent: Agent,
     #[command(flatten)]
-    pub packs: crate::cmd::evaluate::PackArgs,
+    pub packs: PackArgs,
     /// MCP trust registry file (reference shape).
     #[arg(long, value_name = "FILE", env = "CAVRA_REGISTRY")]
     pub registry: Option<PathBuf>,
@@ -87,31 +35,7 @@ pub struct HookArgs {
 pub use cavra_agents::MAX_PAYLOAD;
 pub use cavra_core::hooks::{AgentKind, ToolCall, Verdict, VerdictKind};
 
-pub use crate::ctx::find_repo_root;
-
-/// Project directory of a call (see [`crate::ctx::locate`]).
-pub fn project_dir(cwd: Option<&str>) -> PathBuf {
-    crate::ctx::locate(cwd).project
-}
-
-/// The CAVRA directory for a hook call: `--cavra-dir`/`$CAVRA_DIR`, else `<project>/.cavra`.
-pub fn hook_ctx(ctx: &Ctx, explicit: bool, project: &Path) -> Ctx {
-    if explicit {
-        ctx.clone()
-    } else {
-        ctx.at(project.join(".cavra"))
-    }
-}
-
-/// The CAVRA directory for a call at `loc`: `--cavra-dir`/`$CAVRA_DIR`, else the project's
-/// CAVRA directory found from the call's working directory.
-pub fn ctx_at(ctx: &Ctx, explicit: bool, loc: &crate::ctx::Location) -> Ctx {
-    if explicit {
-        ctx.clone()
-    } else {
-        ctx.at(loc.project_cavra_dir.clone())
-    }
-}
+use crate::ctx::{ctx_at, project_dir};
 
 pub use cavra_runtime::{guidance, place, rank};
 
@@ -233,24 +157,4 @@ pub fn run(args: HookArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     let code = write(&answer);
     crate::timing("answered");
     Ok(code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_command_line_names_agents_as_core_does() {
-        for a in AgentKind::ALL {
-            assert_eq!(Agent::from_str(a.as_str(), false), Ok(Agent::from(a)));
-            assert_eq!(Agent::from(a).kind(), a.as_str());
-            assert_eq!(AgentKind::from(Agent::from(a)), a);
-        }
-        for alias in ["claude", "gemini-cli", "copilot-cli"] {
-            let clap = Agent::from_str(alias, false).ok().map(AgentKind::from);
-            assert_eq!(clap, AgentKind::from_name(alias), "{alias}");
-            assert!(clap.is_some(), "{alias}");
-        }
-        assert!(Agent::from_str("nobody", false).is_err());
-    }
 }

@@ -3,8 +3,9 @@
 //! layout (`policy.yaml` extending the baseline, `.gitignore`) when absent.
 
 use crate::agents::{self, mcp_config, settings, Scope};
-use crate::cmd::hook::{self, Agent};
-use crate::ctx::Ctx;
+use crate::args::Agent;
+use crate::ctx::{project_root, Ctx};
+use crate::output::{mcp_json, print_mcp};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -42,19 +43,6 @@ keys/
 cavra.db*
 cache/
 ";
-
-/// The project directory for `init`/`uninstall`/`doctor`.
-pub fn project_root(dir: Option<&Path>) -> Result<PathBuf> {
-    let base = match dir {
-        Some(d) => d.to_path_buf(),
-        None => std::env::current_dir().context("cannot read the current directory")?,
-    };
-    if !base.is_dir() {
-        anyhow::bail!("project directory `{}` does not exist", base.display());
-    }
-    let base = base.canonicalize().unwrap_or(base);
-    Ok(hook::find_repo_root(&base).unwrap_or(base))
-}
 
 fn write_if_absent(path: &Path, text: &str) -> Result<bool> {
     if path.exists() {
@@ -154,46 +142,4 @@ pub fn run(args: InitArgs, ctx: &Ctx, _explicit_dir: bool) -> Result<i32> {
         println!("  run `cavra doctor` to check the installation");
     }
     Ok(if policy_check.is_ok() { 0 } else { 1 })
-}
-
-/// `init --json` / `uninstall --json`'s account of the MCP registration.
-pub fn mcp_json(t: &mcp_config::Target, o: Option<&mcp_config::McpOutcome>) -> serde_json::Value {
-    if let mcp_config::Target::Skip(why) = t {
-        return json!({"registered": false, "skipped": why});
-    }
-    let Some(o) = o else {
-        return json!({"registered": false});
-    };
-    json!({
-        "registered": o.note.is_none()
-            && matches!(
-                o.outcome.change,
-                settings::Change::Created | settings::Change::Updated | settings::Change::Unchanged
-            ),
-        "config": o.outcome.path.display().to_string(),
-        "change": o.outcome.change.as_str(),
-        "backup": o.outcome.backup.as_ref().map(|b| b.display().to_string()),
-        "note": o.note,
-    })
-}
-
-/// Human lines about the MCP registration.
-pub fn print_mcp(t: &mcp_config::Target, o: Option<&mcp_config::McpOutcome>) {
-    match (t, o) {
-        (mcp_config::Target::Skip(why), _) => println!("  MCP server: not registered — {why}"),
-        (_, None) => {}
-        (_, Some(o)) => {
-            println!(
-                "  MCP server `cavra` (`cavra mcp serve`): {} `{}`",
-                o.outcome.change.as_str(),
-                o.outcome.path.display()
-            );
-            if let Some(b) = &o.outcome.backup {
-                println!("  backup of the previous file: `{}`", b.display());
-            }
-            if let Some(n) = &o.note {
-                println!("  note: {n}");
-            }
-        }
-    }
 }

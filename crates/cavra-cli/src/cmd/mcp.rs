@@ -10,7 +10,7 @@ use cavra_mcp::{RuntimeBackend, RuntimeSettings, ServerOptions};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-use super::evaluate::PackArgs;
+use crate::args::PackArgs;
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
@@ -46,7 +46,7 @@ pub fn run(args: McpArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
 fn serve(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     let loc = crate::ctx::locate(None);
     // state: `--cavra-dir` / `$CAVRA_DIR`, else the project's `.cavra` (as the hook)
-    let state = super::hook::ctx_at(ctx, explicit_dir, &loc);
+    let state = crate::ctx::ctx_at(ctx, explicit_dir, &loc);
     let settings = RuntimeSettings {
         cavra_dir: state.cavra_dir.clone(),
         project: loc.project,

@@ -15,7 +15,6 @@ pub mod keys;
 pub mod mcp;
 pub mod policy;
 pub mod registry;
-pub mod replay;
 pub mod sessions;
 pub mod uninstall;
 
@@ -110,7 +109,7 @@ impl HookCli {
         };
         let mut hook = hook::HookArgs {
             agent,
-            packs: evaluate::PackArgs::default(),
+            packs: crate::args::PackArgs::default(),
             registry: std::env::var_os("CAVRA_REGISTRY").map(PathBuf::from),
             non_interactive: env_bool("CAVRA_NON_INTERACTIVE"),
         };

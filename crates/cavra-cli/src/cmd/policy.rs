@@ -1,9 +1,12 @@
 //! `cavra policy list|show|validate|compile|diff|test|sign|verify`.
 
-use crate::cmd::evaluate::PackArgs;
+pub mod replay;
+
+use crate::args::PackArgs;
 use crate::ctx::Ctx;
 use crate::output::{paint, short};
 use crate::packs::{self, DirResolver};
+use crate::packs::{compile_path, load_either};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use cavra_core::guard::EvalEnv;
@@ -82,7 +85,7 @@ pub enum PolicyCommand {
     },
     /// Re-evaluate the recorded requests of the evidence log under another pack and show
     /// what would change (newly blocked, newly allowed, approvals added/removed).
-    Replay(crate::cmd::replay::ReplayArgs),
+    Replay(replay::ReplayArgs),
     /// Generate an Ed25519 key pair for signing packs.
     Keygen {
         /// Output path of the private key (public key goes to PATH.pub).
@@ -110,34 +113,6 @@ impl PackFileArgs {
         }
         c
     }
-}
-
-fn compile_path(path: &Path, dirs: &[PathBuf]) -> Result<policy::CompiledPack> {
-    let (p, _) = packs::load(
-        &packs::PackChoice {
-            pack: None,
-            policy: Some(path.to_path_buf()),
-            policy_dirs: dirs.to_vec(),
-        },
-        None,
-    )?;
-    Ok(p)
-}
-
-pub(crate) fn load_either(spec: &str, dirs: &[PathBuf]) -> Result<policy::CompiledPack> {
-    let p = Path::new(spec);
-    if p.is_file() {
-        return compile_path(p, dirs);
-    }
-    let (pack, _) = packs::load(
-        &packs::PackChoice {
-            pack: Some(spec.to_string()),
-            policy: None,
-            policy_dirs: dirs.to_vec(),
-        },
-        None,
-    )?;
-    Ok(pack)
 }
 
 fn read_key_bytes(path: &Path) -> Result<Vec<u8>> {
@@ -617,7 +592,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 }
             }
         }
-        PolicyCommand::Replay(a) => crate::cmd::replay::run(a, ctx),
+        PolicyCommand::Replay(a) => replay::run(a, ctx),
         PolicyCommand::Keygen { output } => {
             let mut seed = [0u8; 32];
             getrandom_fill(&mut seed)?;

@@ -8,9 +8,10 @@ use anyhow::Context;
 use cavra_store::{AgentProfile, AgentRecord, AgentStatus, McpServer, NewAgent, ToolClass};
 use clap::{Args, Subcommand};
 
-use super::approvals::{clip, open_store, print_json, table};
 use crate::control::{authorize, AuthArgs, Authorized, Control};
+use crate::ctx::open_store;
 use crate::ctx::Ctx;
+use crate::output::{clip, emit, print_json, print_list};
 use cavra_runtime::control::{agent_json, mcp_json, Person, RegistryChange, RegistryChanged};
 
 /// Manage the agent and MCP trust registries.
@@ -182,7 +183,7 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx) -> anyhow::Result<i32> {
         AgentsCommand::Profiles => {}
         AgentsCommand::List => {
             print_list(
-                ctx,
+                ctx.json,
                 &store.list_agents()?,
                 agent_json,
                 "no agents registered",
@@ -250,7 +251,7 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx) -> anyhow::Result<i32> {
                 &who,
             )?;
             emit(
-                ctx,
+                ctx.json,
                 &agent_json(&a),
                 &format!(
                     "added agent {} ({}, {})",
@@ -303,7 +304,7 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx) -> anyhow::Result<i32> {
                 &who,
             )?;
             emit(
-                ctx,
+                ctx.json,
                 &agent_json(&a),
                 &format!("approved agent {}", a.agent_id),
             )?;
@@ -332,7 +333,7 @@ fn agents(cmd: AgentsCommand, ctx: &Ctx) -> anyhow::Result<i32> {
                 &who,
             )?;
             emit(
-                ctx,
+                ctx.json,
                 &agent_json(&a),
                 &format!("blocked agent {}", a.agent_id),
             )?;
@@ -427,33 +428,12 @@ fn removal(
     human: &str,
 ) -> anyhow::Result<()> {
     if let RegistryChanged::Removed(id) = change(ctx, store, c, who)? {
-        emit(ctx, &serde_json::json!({"removed": id}), human)?;
+        emit(ctx.json, &serde_json::json!({"removed": id}), human)?;
     }
     Ok(())
 }
 
 /// A listing: a JSON array, `empty` when there is nothing, else a table.
-fn print_list<T>(
-    ctx: &Ctx,
-    items: &[T],
-    to_json: fn(&T) -> serde_json::Value,
-    empty: &str,
-    headers: &[&str],
-    row: impl Fn(&T) -> Vec<String>,
-) -> anyhow::Result<()> {
-    if ctx.json {
-        print_json(&serde_json::Value::Array(
-            items.iter().map(to_json).collect(),
-        ))?;
-    } else if items.is_empty() {
-        println!("{empty}");
-    } else {
-        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-        print!("{}", table(headers, &rows));
-    }
-    Ok(())
-}
-
 fn dash(o: &Option<String>) -> String {
     o.clone().unwrap_or_else(|| "-".into())
 }
@@ -463,22 +443,13 @@ fn operation_names(p: &AgentProfile) -> String {
     ops.join(", ")
 }
 
-fn emit(ctx: &Ctx, json: &serde_json::Value, human: &str) -> anyhow::Result<()> {
-    if ctx.json {
-        print_json(json)
-    } else {
-        println!("{human}");
-        Ok(())
-    }
-}
-
 fn mcp(cmd: McpCommand, ctx: &Ctx) -> anyhow::Result<i32> {
     let mut store = open_store(ctx, false)?;
     let unknown = |id: &str| cavra_store::StoreError::UnknownMcpServer(id.to_string());
     match cmd {
         McpCommand::List => {
             print_list(
-                ctx,
+                ctx.json,
                 &store.list_mcp_servers()?,
                 mcp_json,
                 "no mcp servers registered",
@@ -544,7 +515,7 @@ fn mcp(cmd: McpCommand, ctx: &Ctx) -> anyhow::Result<i32> {
             };
             let m = mcp_change(ctx, &mut store, RegistryChange::AddMcpServer(server), &who)?;
             emit(
-                ctx,
+                ctx.json,
                 &mcp_json(&m),
                 &format!("added mcp server {}", m.server_id),
             )?;
@@ -610,7 +581,7 @@ fn mcp(cmd: McpCommand, ctx: &Ctx) -> anyhow::Result<i32> {
                 &who,
             )?;
             emit(
-                ctx,
+                ctx.json,
                 &mcp_json(&m),
                 &format!(
                     "approved mcp server {} (tier {})",
@@ -640,7 +611,7 @@ fn mcp(cmd: McpCommand, ctx: &Ctx) -> anyhow::Result<i32> {
                 &who,
             )?;
             emit(
-                ctx,
+                ctx.json,
                 &mcp_json(&m),
                 &format!("blocked mcp server {}", m.server_id),
             )?;
@@ -692,7 +663,7 @@ fn mcp(cmd: McpCommand, ctx: &Ctx) -> anyhow::Result<i32> {
                 anyhow::bail!("the registry did not return the import count");
             };
             emit(
-                ctx,
+                ctx.json,
                 &serde_json::json!({"imported": n}),
                 &format!("imported {n} mcp server(s) from {}", file.display()),
             )?;

@@ -4,9 +4,10 @@
 use cavra_store::{OffsetDateTime, SessionState};
 use clap::{Args, Subcommand};
 
-use super::approvals::{clip, open_store, print_json, table};
 use crate::control::{authorize, AuthArgs, Control};
+use crate::ctx::open_store;
 use crate::ctx::Ctx;
+use crate::output::{clip, print_json, table};
 use cavra_runtime::control::session_json;
 
 /// Inspect and release held sessions.

@@ -4,9 +4,8 @@
 //! `--backup` is given.
 
 use crate::agents::{self, mcp_config, settings, Scope};
-use crate::cmd::hook::Agent;
-use crate::cmd::init::project_root;
-use crate::ctx::Ctx;
+use crate::args::Agent;
+use crate::ctx::{project_root, Ctx};
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -74,7 +73,7 @@ pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
                 "settings": out.path.display().to_string(),
                 "change": out.change.as_str(),
                 "backup": out.backup.as_ref().map(|b| b.display().to_string()),
-                "mcp_server": crate::cmd::init::mcp_json(&mcp_target, mcp.as_ref()),
+                "mcp_server": crate::output::mcp_json(&mcp_target, mcp.as_ref()),
             }))?
         );
     } else {
@@ -90,7 +89,7 @@ pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
         if out.change == settings::Change::NotPresent {
             println!("  nothing of CAVRA's was installed there");
         }
-        crate::cmd::init::print_mcp(&mcp_target, mcp.as_ref());
+        crate::output::print_mcp(&mcp_target, mcp.as_ref());
     }
     Ok(0)
 }

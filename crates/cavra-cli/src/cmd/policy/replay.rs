@@ -8,9 +8,9 @@
 //! Large segments are evaluated on all available cores with `std::thread::scope`; the
 //! result is deterministic (counts are sums, examples are the first N in log order).
 
-use crate::cmd::policy::load_either;
 use crate::ctx::Ctx;
 use crate::output::{paint, short};
+use crate::packs::load_either;
 use anyhow::{bail, Context, Result};
 use cavra_core::guard::{EvalEnv, McpRegistry};
 use cavra_core::policy::CompiledPack;
