@@ -37,8 +37,6 @@ pub struct CliTable {
     by_program: HashMap<String, usize>,
     unknown: Option<UnknownCli>,
     group: String,
-    overrides: Vec<OverrideSource>,
-    controls: BTreeMap<String, Vec<String>>,
 }
 
 /// One program of the table.
@@ -325,22 +323,24 @@ impl CliTable {
                 t.by_program.insert(name.to_ascii_lowercase(), idx);
             }
         }
-        t.overrides = overrides.to_vec();
-        t.controls = controls.clone();
         t.unknown = match s.unknown.as_ref() {
             None => None,
             Some(u) => {
                 let mut u = compile_unknown(u, group)?;
-                let keep = t.finish_rule(&mut u.rule);
+                let keep = Self::finish_rule(&mut u.rule, overrides, controls);
                 keep.then_some(u)
             }
         };
         Ok(t)
     }
 
-    /// Applies overrides and controls; false when the rule is disabled.
-    fn finish_rule(&self, r: &mut Rule) -> bool {
-        for o in self.overrides.iter().filter(|o| o.id == r.id) {
+    /// Applies the pack's overrides and controls; false when the rule is disabled.
+    fn finish_rule(
+        r: &mut Rule,
+        overrides: &[OverrideSource],
+        controls: &BTreeMap<String, Vec<String>>,
+    ) -> bool {
+        for o in overrides.iter().filter(|o| o.id == r.id) {
             if o.disabled == Some(true) {
                 return false;
             }
@@ -354,7 +354,7 @@ impl CliTable {
                 r.approver_group = Some(g.clone());
             }
         }
-        crate::policy::compile::apply_controls(r, &self.controls);
+        crate::policy::compile::apply_controls(r, controls);
         true
     }
 
@@ -366,10 +366,12 @@ impl CliTable {
             // validated when the pack was compiled; a failure here leaves the program
             // without an entry only if validation and compilation disagree
             let mut entry = compile_entry(name, e, &self.group).ok()?;
+            // overrides and controls are the pack's, read from its source
+            let (o, c) = (&src.overrides, &src.controls);
             entry.rows.retain_mut(|row| {
-                let keep = self.finish_rule(&mut row.rule);
+                let keep = Self::finish_rule(&mut row.rule, o, c);
                 if let Some(u) = row.unconfirmed.as_mut() {
-                    self.finish_rule(u);
+                    Self::finish_rule(u, o, c);
                 }
                 keep
             });
