@@ -480,7 +480,8 @@ pub struct CliSection {
 /// One program of the CLI table as written, read on first use.
 ///
 /// A hook call touches a few programs of a table of dozens, so an entry is kept as its JSON
-/// text (plus its aliases, which index the table) until [`CliEntrySource::get`] parses it.
+/// text until [`CliEntrySource::get`] parses it; a bundled pack's entries also carry their
+/// aliases (which index the table), split out at build time.
 /// Packs from files are parsed in full when they load (`parse_pack` reports a bad entry
 /// with its position); the lazy form is what the bundled packs' fast path uses. Equality,
 /// serialization (and so the pack digest) go through the parsed entry: identical to a
@@ -488,7 +489,8 @@ pub struct CliSection {
 #[derive(Debug, Default)]
 pub struct CliEntrySource {
     raw: Option<RawEntry>,
-    aliases: Vec<String>,
+    /// Known without parsing (bundled packs); otherwise read from the parsed entry.
+    aliases: Option<Vec<String>>,
     parsed: std::sync::OnceLock<Result<CliSource, String>>,
 }
 
@@ -514,7 +516,7 @@ impl CliEntrySource {
     pub(crate) fn from_static(json: &'static str, aliases: &[&str]) -> Self {
         CliEntrySource {
             raw: Some(RawEntry::Static(json)),
-            aliases: aliases.iter().map(|a| (*a).to_string()).collect(),
+            aliases: Some(aliases.iter().map(|a| (*a).to_string()).collect()),
             parsed: std::sync::OnceLock::new(),
         }
     }
@@ -530,9 +532,13 @@ impl CliEntrySource {
             .map_err(String::as_str)
     }
 
-    /// Other names of the program (known without parsing the entry).
+    /// Other names of the program (without parsing the entry, for a bundled pack); an entry
+    /// that does not parse has none (loading the pack reports it).
     pub fn aliases(&self) -> &[String] {
-        &self.aliases
+        match &self.aliases {
+            Some(a) => a,
+            None => self.get().map(|e| e.aliases.as_slice()).unwrap_or_default(),
+        }
     }
 }
 
@@ -540,7 +546,7 @@ impl From<CliSource> for CliEntrySource {
     fn from(e: CliSource) -> Self {
         CliEntrySource {
             raw: None,
-            aliases: e.aliases.clone(),
+            aliases: None,
             parsed: std::sync::OnceLock::from(Ok(e)),
         }
     }
@@ -583,17 +589,11 @@ impl Serialize for CliEntrySource {
 
 impl<'de> Deserialize<'de> for CliEntrySource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// The aliases of an entry; every other field is skipped without being built.
-        #[derive(Deserialize)]
-        struct Aliases {
-            #[serde(default)]
-            aliases: Vec<String>,
-        }
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        let a: Aliases = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
         Ok(CliEntrySource {
-            raw: Some(RawEntry::Owned(raw)),
-            aliases: a.aliases,
+            raw: Some(RawEntry::Owned(
+                Box::<serde_json::value::RawValue>::deserialize(d)?,
+            )),
+            aliases: None,
             parsed: std::sync::OnceLock::new(),
         })
     }
