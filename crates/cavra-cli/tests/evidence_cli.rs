@@ -202,14 +202,12 @@ fn secrets_are_redacted_in_the_log() {
     assert!(text.contains("[REDACTED"));
 }
 
-fn schema(name: &str) -> jsonschema::Validator {
-    let Some(shared) = shared_or_skip(&format!("reference schema {name}")) else {
-        // the schema check is skipped; the rest of the test runs
-        return jsonschema::validator_for(&serde_json::json!({})).unwrap();
-    };
+/// A reference schema from `../shared`; `None` (the checks are skipped visibly) without it.
+fn schema(name: &str) -> Option<jsonschema::Validator> {
+    let shared = shared_or_skip(&format!("reference schema {name}"))?;
     let p = shared.join("reference/cavra-data/schemas").join(name);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    jsonschema::validator_for(&v).unwrap()
+    Some(jsonschema::validator_for(&v).unwrap())
 }
 
 #[test]
@@ -246,22 +244,24 @@ fn bundle_dir_and_zip_validate_and_verify() {
     }
     let ev: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("evidence.json")).unwrap()).unwrap();
-    let es = schema("evidence.schema.json");
-    assert!(
-        es.is_valid(&ev),
-        "{:?}",
-        es.iter_errors(&ev)
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-    );
-    let ds = schema("decision.schema.json");
+    if let Some(es) = schema("evidence.schema.json") {
+        assert!(
+            es.is_valid(&ev),
+            "{:?}",
+            es.iter_errors(&ev)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
+    }
     let decisions = ev["decisions"].as_array().unwrap();
     assert_eq!(decisions.len(), 3);
-    for dec in decisions {
-        assert!(ds.is_valid(dec), "{dec}");
+    if let Some(ds) = schema("decision.schema.json") {
+        for dec in decisions {
+            assert!(ds.is_valid(dec), "{dec}");
+        }
+        // a decision without required fields would fail: the schema check is real
+        assert!(!ds.is_valid(&json!({"decision": "allow"})));
     }
-    // a decision without required fields would fail: the schema check is real
-    assert!(!ds.is_valid(&json!({"decision": "allow"})));
     let pr = std::fs::read_to_string(out.join("pr-attestation.md")).unwrap();
     assert!(
         pr.contains("Blocked: 1") && pr.contains("Held for approval: 1"),
