@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Evidence log benchmarks (criterion, crates/cavra-evidence/benches/append.rs):
+# Evidence log benchmarks (criterion, crates/cavra-bench/benches/append.rs):
 # sustained append throughput (flush/fsync, Ed25519/HMAC), one append interleaved with
 # other work, the bare Ed25519 record signature as the in-run baseline, open+append cost
 # per hook process, verify throughput (default and --full).
@@ -19,7 +19,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$RUNS"); do
   echo "run $r/$RUNS" >&2
-  cargo bench -q -p cavra-evidence ${CARGO_FLAGS:-} --bench append -- --warm-up-time 1 \
+  cargo bench -q -p cavra-bench ${CARGO_FLAGS:-} --bench append -- --warm-up-time 1 \
     --measurement-time "${MEASURE_SECS:-3}" ${FILTER:+"$FILTER"} >/dev/null
   for est in target/criterion/*/*/new/estimates.json; do
     name=${est#target/criterion/}

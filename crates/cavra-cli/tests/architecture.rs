@@ -36,8 +36,14 @@ fn members(root: &std::path::Path) -> BTreeSet<String> {
 /// with the features `cargo build -p krate` resolves — so a driver behind a feature only
 /// the CLI turns on does not count against the runtime).
 fn closure_of(root: &std::path::Path, krate: &str) -> BTreeSet<String> {
+    closure_with(root, krate, "normal")
+}
+
+/// The crates `cargo tree -p krate -e edges` lists (`normal,dev,build`: what `cargo test
+/// -p krate` compiles).
+fn closure_with(root: &std::path::Path, krate: &str, edges: &str) -> BTreeSet<String> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"])
+        .args(["tree", "-p", krate, "-e", edges, "--prefix", "none"])
         .args(["--format", "{p}", "--offline"])
         .current_dir(root)
         .output()
@@ -198,6 +204,31 @@ fn crate_arrows_point_one_way() {
         "the crate graph breaks docs/architecture.md:\n  {}",
         bad.join("\n  ")
     );
+}
+
+/// Testing the engine or the runtime builds no async runtime, HTTP stack, database driver
+/// or argument parser — not even through a dev-dependency (criterion, which pulls in clap,
+/// lives in `cavra-bench` for that reason).
+#[test]
+fn testing_core_and_runtime_compiles_no_io_stack() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for krate in ["cavra-shell", "cavra-core", "cavra-runtime"] {
+        let got = closure_with(&root, krate, "normal,dev,build");
+        // the closure is really read: every crate here depends on serde_json or is the shell
+        assert!(
+            krate == "cavra-shell" || got.contains("serde_json"),
+            "{krate}: {got:?}"
+        );
+        let bad: Vec<_> = DRIVERS_AND_FRONT_ENDS
+            .iter()
+            .chain(&["mio", "rmcp", "criterion"])
+            .filter(|f| got.contains(**f))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "`cargo test -p {krate}` compiles {bad:?} (issue 11: no tokio, axum, database driver or clap)"
+        );
+    }
 }
 
 /// The check itself can fail: a graph with a broken arrow is reported.
