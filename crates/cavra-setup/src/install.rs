@@ -1,0 +1,245 @@
+//! `cavra init` and `cavra uninstall` as whole operations: the hook entries, the MCP
+//! registration and (for init) the starter `.cavra/` layout, with the `--json` documents the
+//! CLI prints. Every file concerned is parsed before the first one is written, so a
+//! malformed file stops the operation with nothing changed.
+
+use crate::files::write_if_absent;
+use crate::hooks::{self, Change, Outcome};
+use crate::mcp::{self, McpOutcome, Target};
+use crate::{hook_command, settings_path, AgentKind, Host, Scope, SetupError};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Starter project policy: extends the bundled baseline.
+pub const STARTER_POLICY: &str = "metadata:
+  id: cavra-project
+  title: Project policy
+  version: 0.1.0
+  extends: cavra-coding-baseline
+# add rules/overrides here; see docs/policy-format.md
+";
+
+/// `.cavra/.gitignore`: local state that must not be committed.
+pub const GITIGNORE: &str = "# CAVRA local state (written by `cavra init`)
+evidence/
+keys/
+cavra.db*
+cache/
+";
+
+/// The files an operation on `agent` in `scope` concerns, checked to parse.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub agent: AgentKind,
+    pub scope: Scope,
+    /// The hook settings file.
+    pub settings: PathBuf,
+    pub mcp_target: Target,
+}
+
+impl Plan {
+    pub fn new(
+        agent: AgentKind,
+        scope: Scope,
+        project: &Path,
+        host: &Host,
+    ) -> Result<Plan, SetupError> {
+        let settings = settings_path(agent, scope, project, host)?;
+        let mcp_target = mcp::target(agent, scope, project, host)?;
+        mcp::validate(&mcp_target)?;
+        Ok(Plan {
+            agent,
+            scope,
+            settings,
+            mcp_target,
+        })
+    }
+
+    /// Whether the MCP configuration is the settings file a hook edit just `change`d and
+    /// backed up (Gemini, Codex): it is then not backed up a second time.
+    fn shares_backup(&self, out: &Outcome, backed_up: bool) -> bool {
+        self.mcp_target.path() == Some(out.path.as_path()) && backed_up
+    }
+}
+
+/// What `cavra init` did.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub plan: Plan,
+    pub hooks: Outcome,
+    pub hook_command: String,
+    pub mcp: Option<McpOutcome>,
+    /// `<project>/.cavra/policy.yaml`.
+    pub policy: PathBuf,
+    pub policy_written: bool,
+    pub gitignore_written: bool,
+}
+
+/// Installs CAVRA for `agent`: its hook, its MCP server entry, and the starter `.cavra/`
+/// (`policy.yaml`, `.gitignore`) when absent.
+pub fn init(
+    agent: AgentKind,
+    scope: Scope,
+    project: &Path,
+    host: &Host,
+) -> Result<Installed, SetupError> {
+    let plan = Plan::new(agent, scope, project, host)?;
+    let cmd = hook_command(agent, host)?;
+    let out = hooks::install(agent, &plan.settings, &cmd)?;
+    // the hook install may have just backed up (or created) the same file
+    let shared = plan.shares_backup(&out, out.change != Change::Unchanged);
+    let exe = host.exe()?.display().to_string();
+    let mcp = mcp::install(&plan.mcp_target, &exe, !shared)?;
+    let cavra = project.join(".cavra");
+    let policy = cavra.join("policy.yaml");
+    let policy_written = write_if_absent(&policy, STARTER_POLICY)?;
+    let gitignore_written = write_if_absent(&cavra.join(".gitignore"), GITIGNORE)?;
+    Ok(Installed {
+        plan,
+        hooks: out,
+        hook_command: cmd,
+        mcp,
+        policy,
+        policy_written,
+        gitignore_written,
+    })
+}
+
+impl Installed {
+    /// The events the hook is installed for.
+    pub fn events(&self) -> Vec<&'static str> {
+        hooks::events(self.plan.agent)
+            .iter()
+            .map(|(e, _)| *e)
+            .collect()
+    }
+
+    /// `init --json`; `policy` is the front end's check that the project policy loads (a
+    /// description, or the error).
+    pub fn document(&self, policy: &Result<String, String>) -> Value {
+        json!({
+            "agent": self.plan.agent.as_str(),
+            "scope": self.plan.scope.as_str(),
+            "settings": self.hooks.path.display().to_string(),
+            "change": self.hooks.change.as_str(),
+            "backup": self.hooks.backup.as_ref().map(|b| b.display().to_string()),
+            "hook_command": self.hook_command,
+            "events": self.events(),
+            "policy": self.policy.display().to_string(),
+            "policy_written": self.policy_written,
+            "gitignore_written": self.gitignore_written,
+            "policy_ok": policy.is_ok(),
+            "policy_error": policy.as_ref().err(),
+            "mcp_server": mcp::document(&self.plan.mcp_target, self.mcp.as_ref()),
+        })
+    }
+}
+
+/// What `cavra uninstall` did.
+#[derive(Debug, Clone)]
+pub struct Removed {
+    pub plan: Plan,
+    pub hooks: Outcome,
+    pub mcp: Option<McpOutcome>,
+}
+
+impl Plan {
+    /// Removes exactly CAVRA's hook entries and MCP server entry; a changed file is backed
+    /// up only when `backup` (`cavra uninstall --backup`). `.cavra/` is left alone.
+    pub fn uninstall(self, backup: bool) -> Result<Removed, SetupError> {
+        let out = hooks::uninstall(self.agent, &self.settings, backup)?;
+        // the hook removal may have just backed up the same file
+        let shared = self.shares_backup(&out, out.backup.is_some());
+        let mcp = mcp::uninstall(&self.mcp_target, backup && !shared)?;
+        Ok(Removed {
+            plan: self,
+            hooks: out,
+            mcp,
+        })
+    }
+}
+
+impl Removed {
+    /// `uninstall --json`.
+    pub fn document(&self) -> Value {
+        json!({
+            "agent": self.plan.agent.as_str(),
+            "scope": self.plan.scope.as_str(),
+            "settings": self.hooks.path.display().to_string(),
+            "change": self.hooks.change.as_str(),
+            "backup": self.hooks.backup.as_ref().map(|b| b.display().to_string()),
+            "mcp_server": mcp::document(&self.plan.mcp_target, self.mcp.as_ref()),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn host(dir: &Path) -> Host {
+        Host {
+            home: Some(dir.join("home")),
+            path: None,
+            exe: Ok(dir.join("bin").join("cavra")),
+        }
+    }
+
+    #[test]
+    fn gemini_shares_one_file_and_one_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("proj");
+        let settings = proj.join(".gemini").join("settings.json");
+        std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+        std::fs::write(&settings, "{\"theme\": \"dark\"}\n").unwrap();
+        let h = host(dir.path());
+        let done = init(AgentKind::Gemini, Scope::Project, &proj, &h).unwrap();
+        assert_eq!(done.hooks.change, Change::Updated);
+        assert!(done.hooks.backup.is_some());
+        let mcp = done.mcp.as_ref().unwrap();
+        assert_eq!(mcp.outcome.change, Change::Updated);
+        assert!(
+            mcp.outcome.backup.is_none(),
+            "backed up once, by the hook install"
+        );
+        assert!(done.policy_written && done.gitignore_written);
+        let doc = done.document(&Ok("fine".into()));
+        assert_eq!(doc["mcp_server"]["registered"], true);
+        assert_eq!(doc["events"][0], "BeforeTool");
+        assert_eq!(doc["policy_error"], Value::Null);
+        let again = init(AgentKind::Gemini, Scope::Project, &proj, &h).unwrap();
+        assert_eq!(again.hooks.change, Change::Unchanged);
+        assert!(!again.policy_written);
+
+        let plan = Plan::new(AgentKind::Gemini, Scope::Project, &proj, &h).unwrap();
+        let gone = plan.uninstall(true).unwrap();
+        assert_eq!(gone.hooks.change, Change::Removed(false));
+        assert!(gone.hooks.backup.is_some());
+        assert!(gone.mcp.as_ref().unwrap().outcome.backup.is_none());
+        assert_eq!(
+            std::fs::read_to_string(&settings).unwrap(),
+            "{\n  \"theme\": \"dark\"\n}\n"
+        );
+        assert_eq!(gone.document()["change"], "removed");
+    }
+
+    #[test]
+    fn a_malformed_mcp_config_stops_init_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("proj");
+        std::fs::create_dir_all(&proj).unwrap();
+        std::fs::write(proj.join(".mcp.json"), "{\"mcpServers\": []}").unwrap();
+        let e = init(
+            AgentKind::ClaudeCode,
+            Scope::Project,
+            &proj,
+            &host(dir.path()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("`mcpServers` in `"), "{e}");
+        assert!(!proj.join(".claude").exists());
+        assert!(!proj.join(".cavra").exists());
+    }
+}
