@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use cavra_core::hooks::AgentKind;
 use cavra_runtime::packs::PackChoice;
+use cavra_setup::Scope;
 
 /// The agents CAVRA integrates with: the command line's names for [`AgentKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +58,30 @@ impl From<AgentKind> for Agent {
             AgentKind::Gemini => Agent::Gemini,
             AgentKind::Cursor => Agent::Cursor,
             AgentKind::Copilot => Agent::Copilot,
+        }
+    }
+}
+
+/// Whose settings `init` / `uninstall` edit.
+#[derive(Debug, Args, Clone)]
+pub struct ScopeArgs {
+    /// The user's settings (`$HOME/...`).
+    #[arg(long, conflicts_with = "project")]
+    pub user: bool,
+    /// The project's settings (the default).
+    #[arg(long)]
+    pub project: bool,
+    /// The project directory (default: the repository containing the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl ScopeArgs {
+    pub fn scope(&self) -> Scope {
+        if self.user {
+            Scope::User
+        } else {
+            Scope::Project
         }
     }
 }

@@ -159,3 +159,12 @@ pub fn project_root(dir: Option<&Path>) -> anyhow::Result<PathBuf> {
     let base = base.canonicalize().unwrap_or(base);
     Ok(find_repo_root(&base).unwrap_or(base))
 }
+
+/// What `cavra-setup` needs of this process: `$HOME`, `$PATH` and the running binary.
+pub fn host() -> cavra_setup::Host {
+    cavra_setup::Host {
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        path: std::env::var_os("PATH"),
+        exe: std::env::current_exe().map_err(|e| e.to_string()),
+    }
+}

@@ -1,7 +1,6 @@
 //! The `cavra` command line as a library: the binary (`src/main.rs`) parses arguments and
 //! dispatches here; the fuzz targets (`fuzz/`) drive the agent adapters directly.
 
-pub mod agents;
 pub mod args;
 pub mod cmd;
 pub mod control;

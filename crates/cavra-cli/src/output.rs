@@ -203,37 +203,10 @@ pub fn table<S: AsRef<str>>(headers: &[&str], rows: &[impl AsRef<[S]>]) -> Strin
     out
 }
 
-/// `init --json` / `uninstall --json`'s account of the MCP registration.
-pub fn mcp_json(
-    t: &crate::agents::mcp_config::Target,
-    o: Option<&crate::agents::mcp_config::McpOutcome>,
-) -> serde_json::Value {
-    if let crate::agents::mcp_config::Target::Skip(why) = t {
-        return serde_json::json!({"registered": false, "skipped": why});
-    }
-    let Some(o) = o else {
-        return serde_json::json!({"registered": false});
-    };
-    serde_json::json!({
-        "registered": o.note.is_none()
-            && matches!(
-                o.outcome.change,
-                crate::agents::settings::Change::Created | crate::agents::settings::Change::Updated | crate::agents::settings::Change::Unchanged
-            ),
-        "config": o.outcome.path.display().to_string(),
-        "change": o.outcome.change.as_str(),
-        "backup": o.outcome.backup.as_ref().map(|b| b.display().to_string()),
-        "note": o.note,
-    })
-}
-
 /// Human lines about the MCP registration.
-pub fn print_mcp(
-    t: &crate::agents::mcp_config::Target,
-    o: Option<&crate::agents::mcp_config::McpOutcome>,
-) {
+pub fn print_mcp(t: &cavra_setup::mcp::Target, o: Option<&cavra_setup::mcp::McpOutcome>) {
     match (t, o) {
-        (crate::agents::mcp_config::Target::Skip(why), _) => {
+        (cavra_setup::mcp::Target::Skip(why), _) => {
             println!("  MCP server: not registered — {why}")
         }
         (_, None) => {}

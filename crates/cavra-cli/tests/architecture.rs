@@ -176,6 +176,20 @@ fn violations(
         );
     }
     forbid(
+        "cavra-setup",
+        &[
+            "clap",
+            "tokio",
+            "axum",
+            "rusqlite",
+            "libsqlite3-sys",
+            "cavra-store",
+            "cavra-runtime",
+        ],
+        "the installer edits agents' files: no front end, async runtime, store or pipeline",
+    );
+    forbid("cavra-setup", FRONT_ENDS, "front ends sit on the installer");
+    forbid(
         "cavra-mcp",
         &["clap", "cavra-cli", "cavra-server"],
         "the MCP server is a library under the front ends",
@@ -196,7 +210,7 @@ fn crate_arrows_point_one_way() {
     let (members, deps) = graph();
     assert!(members.contains("cavra-core") && members.contains("cavra-cli"));
     let (bad, checked) = violations(&members, &deps);
-    assert!(checked >= 8, "only {checked} crates checked");
+    assert!(checked >= 9, "only {checked} crates checked");
     // the graph is really read: the MCP server sits on the runtime and rmcp
     assert!(deps["cavra-mcp"].contains("cavra-runtime") && deps["cavra-mcp"].contains("rmcp"));
     assert!(
@@ -244,7 +258,15 @@ fn a_broken_arrow_is_reported() {
     deps.entry("cavra-store".into())
         .or_default()
         .insert("cavra-cli".into());
+    deps.entry("cavra-setup".into())
+        .or_default()
+        .insert("cavra-runtime".into());
     let (bad, _) = violations(&members, &deps);
+    assert!(
+        bad.iter()
+            .any(|b| b.starts_with("cavra-setup depends on cavra-runtime")),
+        "{bad:?}"
+    );
     assert!(
         bad.iter().any(|b| b == "cavra-core depends on rusqlite (the engine and the adapters are pure: no I/O crates)"),
         "{bad:?}"

@@ -7,7 +7,7 @@ use crate::files::write_if_absent;
 use crate::hooks::{self, Change, Outcome};
 use crate::mcp::{self, McpOutcome, Target};
 use crate::{hook_command, settings_path, AgentKind, Host, Scope, SetupError};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
 /// Starter project policy: extends the bundled baseline.
@@ -117,22 +117,37 @@ impl Installed {
     /// `init --json`; `policy` is the front end's check that the project policy loads (a
     /// description, or the error).
     pub fn document(&self, policy: &Result<String, String>) -> Value {
-        json!({
-            "agent": self.plan.agent.as_str(),
-            "scope": self.plan.scope.as_str(),
-            "settings": self.hooks.path.display().to_string(),
-            "change": self.hooks.change.as_str(),
-            "backup": self.hooks.backup.as_ref().map(|b| b.display().to_string()),
-            "hook_command": self.hook_command,
-            "events": self.events(),
-            "policy": self.policy.display().to_string(),
-            "policy_written": self.policy_written,
-            "gitignore_written": self.gitignore_written,
-            "policy_ok": policy.is_ok(),
-            "policy_error": policy.as_ref().err(),
-            "mcp_server": mcp::document(&self.plan.mcp_target, self.mcp.as_ref()),
-        })
+        let mut doc = head(&self.plan, &self.hooks);
+        let more = [
+            ("hook_command", json!(self.hook_command)),
+            ("events", json!(self.events())),
+            ("policy", json!(self.policy.display().to_string())),
+            ("policy_written", json!(self.policy_written)),
+            ("gitignore_written", json!(self.gitignore_written)),
+            ("policy_ok", json!(policy.is_ok())),
+            ("policy_error", json!(policy.as_ref().err())),
+        ];
+        doc.extend(more.map(|(k, v)| (k.to_string(), v)));
+        with_mcp(doc, &self.plan, self.mcp.as_ref())
     }
+}
+
+/// The keys `init --json` and `uninstall --json` begin with.
+fn head(plan: &Plan, hooks: &Outcome) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("agent".into(), json!(plan.agent.as_str()));
+    m.insert("scope".into(), json!(plan.scope.as_str()));
+    m.insert("settings".into(), json!(hooks.path.display().to_string()));
+    m.insert("change".into(), json!(hooks.change.as_str()));
+    let backup = hooks.backup.as_ref().map(|b| b.display().to_string());
+    m.insert("backup".into(), json!(backup));
+    m
+}
+
+/// ... and end with: the MCP registration.
+fn with_mcp(mut doc: Map<String, Value>, plan: &Plan, mcp: Option<&McpOutcome>) -> Value {
+    doc.insert("mcp_server".into(), mcp::document(&plan.mcp_target, mcp));
+    Value::Object(doc)
 }
 
 /// What `cavra uninstall` did.
@@ -162,14 +177,7 @@ impl Plan {
 impl Removed {
     /// `uninstall --json`.
     pub fn document(&self) -> Value {
-        json!({
-            "agent": self.plan.agent.as_str(),
-            "scope": self.plan.scope.as_str(),
-            "settings": self.hooks.path.display().to_string(),
-            "change": self.hooks.change.as_str(),
-            "backup": self.hooks.backup.as_ref().map(|b| b.display().to_string()),
-            "mcp_server": mcp::document(&self.plan.mcp_target, self.mcp.as_ref()),
-        })
+        with_mcp(head(&self.plan, &self.hooks), &self.plan, self.mcp.as_ref())
     }
 }
 

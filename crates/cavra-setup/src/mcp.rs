@@ -309,16 +309,20 @@ fn keep_unless_cavra(path: &Path, found: Option<Option<Entry>>) -> Option<McpOut
 
 /// Removes exactly CAVRA's server entry. `make_backup` as for [`install`].
 pub fn uninstall(t: &Target, make_backup: bool) -> Result<Option<McpOutcome>, SetupError> {
-    let (path, text, empty) = match t {
+    let Some(path) = t.path() else {
+        return Ok(None);
+    };
+    let absent = || Ok(Some(outcome(path, Change::NotPresent, None, None)));
+    let Some(old) = read_opt(path)? else {
+        return absent();
+    };
+    let (text, empty) = match t {
         Target::Skip(_) => return Ok(None),
-        Target::Json(path) => {
-            let Some(old) = read_opt(path)? else {
-                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
-            };
+        Target::Json(_) => {
             let mut root = parse_json(path, &old)?;
             servers_json(path, &root)?;
             let Some(servers) = root.get_mut("mcpServers").and_then(Value::as_object_mut) else {
-                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
+                return absent();
             };
             if let Some(keep) = keep_unless_cavra(path, servers.get(SERVER_NAME).map(json_entry)) {
                 return Ok(Some(keep));
@@ -327,17 +331,13 @@ pub fn uninstall(t: &Target, make_backup: bool) -> Result<Option<McpOutcome>, Se
             if servers.is_empty() {
                 root.shift_remove("mcpServers");
             }
-            let empty = root.is_empty();
-            (path, json_text(path, &root)?, empty)
+            (json_text(path, &root)?, root.is_empty())
         }
-        Target::Toml(path) => {
+        Target::Toml(_) => {
             use toml_edit::Item;
-            let Some(old) = read_opt(path)? else {
-                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
-            };
             let mut doc = parse_toml(path, &old)?;
             let Some(servers) = doc.get_mut("mcp_servers").and_then(Item::as_table_like_mut) else {
-                return Ok(Some(outcome(path, Change::NotPresent, None, None)));
+                return absent();
             };
             if let Some(keep) = keep_unless_cavra(path, servers.get(SERVER_NAME).map(toml_entry)) {
                 return Ok(Some(keep));
@@ -348,7 +348,7 @@ pub fn uninstall(t: &Target, make_backup: bool) -> Result<Option<McpOutcome>, Se
             }
             let t = doc.to_string();
             let empty = t.trim().is_empty();
-            (path, t, empty)
+            (t, empty)
         }
     };
     let b = files::replace(path, &text, empty, make_backup)?;
