@@ -203,6 +203,86 @@ pub fn table<S: AsRef<str>>(headers: &[&str], rows: &[impl AsRef<[S]>]) -> Strin
     out
 }
 
+/// Under `--json` prints `v` as pretty JSON, else the human text; exit code 0.
+pub fn show<T: serde::Serialize + ?Sized>(
+    json_mode: bool,
+    v: &T,
+    human: &str,
+) -> anyhow::Result<i32> {
+    if json_mode {
+        print_json(v)?;
+    } else {
+        println!("{human}");
+    }
+    Ok(0)
+}
+
+/// Writes `text` to `output` (saying so on stderr, unless `--json`), else to stdout, where
+/// a closed pipe (`| head`) is not an error; exit code 0.
+pub fn write_out(
+    json_mode: bool,
+    output: Option<&std::path::Path>,
+    text: &str,
+    what: &str,
+) -> anyhow::Result<i32> {
+    use std::io::Write;
+    match output {
+        Some(p) => {
+            use anyhow::Context;
+            std::fs::write(p, text).with_context(|| format!("writing `{}`", p.display()))?;
+            if !json_mode {
+                eprintln!("cavra: wrote {what} to {}", p.display());
+            }
+        }
+        None => {
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
+        }
+    }
+    Ok(0)
+}
+
+/// A percentage bar on stderr, drawn only when `on` and stderr is a terminal.
+pub struct Progress {
+    on: bool,
+    label: &'static str,
+    last: u64,
+}
+
+impl Progress {
+    pub fn new(on: bool, label: &'static str) -> Self {
+        use std::io::IsTerminal;
+        let on = on && std::io::stderr().is_terminal();
+        Progress {
+            on,
+            label,
+            last: u64::MAX,
+        }
+    }
+
+    /// `done` of `total` are done.
+    pub fn update(&mut self, done: u64, total: u64) {
+        use std::io::Write;
+        let Some(pct) = done.saturating_mul(100).checked_div(total) else {
+            return;
+        };
+        if !self.on || pct == self.last {
+            return;
+        }
+        self.last = pct;
+        let fill = usize::try_from(pct.min(100) * 30 / 100).unwrap_or(30);
+        let bar = format!("{}{}", "#".repeat(fill), " ".repeat(30 - fill));
+        eprint!("\r{} [{bar}] {pct:>3}%", self.label);
+        let _ = std::io::stderr().flush();
+    }
+
+    /// Clears the bar.
+    pub fn done(&self) {
+        if self.on && self.last != u64::MAX {
+            eprint!("\r{}\r", " ".repeat(50));
+        }
+    }
+}
 /// Human lines about the MCP registration.
 pub fn print_mcp(t: &cavra_setup::mcp::Target, o: Option<&cavra_setup::mcp::McpOutcome>) {
     match (t, o) {

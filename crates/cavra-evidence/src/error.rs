@@ -27,6 +27,26 @@ pub enum EvidenceError {
     /// A record id or sequence number that is not in the log.
     #[error("record `{0}` not found in the log")]
     RecordNotFound(String),
+    /// A path to verify that is not there.
+    #[error("`{0}` does not exist")]
+    NotFound(PathBuf),
+    /// A file given to verify could not be read.
+    #[error("reading `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file given to verify that is neither a bundle nor an inclusion proof.
+    #[error("`{path}` is neither a bundle nor an inclusion proof")]
+    NotAProof {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A bundle of no selection: neither a session, a time nor the whole log.
+    #[error("give `--session S`, `--since T` or `--all` (the whole log)")]
+    NoSelection,
     /// The log and its head state disagree in a way append must not paper over.
     #[error("log inconsistent: {0}")]
     Inconsistent(String),

@@ -12,6 +12,7 @@ pub mod export;
 pub mod keys;
 pub mod log;
 pub mod merkle;
+pub mod ops;
 pub mod proof;
 pub mod record;
 pub mod redact;

@@ -88,6 +88,9 @@ pub enum RequestError {
     /// A structured action that is not one of the action types.
     #[error("unknown action `{0}`; use one of: read_file, write_file, delete_file, execute_command, git_operation, mcp_tool_call, network_request, pull_request")]
     UnknownAction(String),
+    /// A reference-shape request that is not JSON.
+    #[error("the request is not valid JSON: {0}")]
+    NotJson(String),
     /// A mode other than enforce / shadow.
     #[error("unknown mode `{0}` (enforce, shadow)")]
     UnknownMode(String),

@@ -8,6 +8,8 @@
 //! - [`Runtime::decide`]: the pipeline (evaluate → registry and session effects →
 //!   approvals / break-glass → escalation → tamper report → evidence), and
 //!   [`Runtime::decide_call`] for one agent tool call, with [`guidance`] text.
+//! - [`evaluate`]: `Runtime::evaluate` / `Runtime::explain` — a request and the caller's
+//!   choices to the `evaluate --json` / `explain --json` documents.
 //! - [`control`]: the control actions (approve, deny, break-glass, expire, release) and
 //!   their evidence.
 //! - [`replay`]: re-evaluating recorded decisions under another pack.
@@ -21,6 +23,7 @@ pub mod call;
 pub mod control;
 pub mod decide;
 pub mod error;
+pub mod evaluate;
 pub mod locate;
 pub mod packs;
 pub mod replay;
@@ -30,6 +33,7 @@ pub mod services;
 pub use call::{guidance, person_must_approve, rank, CallOptions};
 pub use decide::{decision_record, new_decision_id, DecideOptions, Decided};
 pub use error::{chain, RequestError, RuntimeError, SinkError};
+pub use evaluate::{DecisionDocument, EvaluateOptions, Explanation};
 pub use locate::{find_repo_root, place, Location, Locator};
 pub use packs::{load_registry, Origin, PackChoice};
 pub use services::{Clock, EvidenceSink, FsScriptReader, LogSink, ScriptReader, SystemClock};

@@ -43,6 +43,12 @@ pub fn from_json(v: &Value) -> Result<ActionRequest, RequestError> {
     Ok(req)
 }
 
+/// Builds a request from the text of a request in the reference JSON shape.
+pub fn from_json_text(text: &str) -> Result<ActionRequest, RequestError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| RequestError::NotJson(e.to_string()))?;
+    from_json(&v)
+}
+
 /// Builds a request from an action name (`read_file`, `execute_command`, ...) and target,
 /// made by `agent_id` in `session_id` from the command line.
 pub fn from_action(
@@ -119,6 +125,16 @@ mod tests {
             from_json(&json!({"target": "x"})).unwrap_err(),
             RequestError::NoActionType
         );
+        assert_eq!(
+            from_json_text("{\"action_type\": \"read_file\", \"target\": \"a\"}")
+                .unwrap()
+                .target,
+            "a"
+        );
+        assert!(from_json_text("{")
+            .unwrap_err()
+            .to_string()
+            .starts_with("the request is not valid JSON: "));
         assert_eq!(
             from_json(&json!({"action_type": "fly"}))
                 .unwrap_err()

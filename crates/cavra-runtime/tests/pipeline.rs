@@ -503,3 +503,104 @@ fn registry_changes_are_recorded_with_the_person() {
     assert_eq!(r[0].1["authenticated"]["method"], "terminal");
     assert!(r[0].1["agent"]["capabilities"].is_object());
 }
+
+/// The keys of a JSON object, in order.
+fn keys(doc: &Value) -> Vec<&str> {
+    doc.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+fn project() -> (tempfile::TempDir, Locator) {
+    let dir = tempfile::tempdir().unwrap();
+    let locator = Locator {
+        cwd: dir.path().to_path_buf(),
+        home: None,
+    };
+    (dir, locator)
+}
+
+#[test]
+fn evaluate_places_the_request_and_its_document_carries_the_ids() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let (dir, locator) = project();
+    let req = cavra_runtime::request::from_action("read_file", ".env", "s1", "cli").unwrap();
+    let opts = cavra_runtime::EvaluateOptions {
+        record: true,
+        create_state: true,
+        ..Default::default()
+    };
+    let d = rt.evaluate(dir.path(), req, &locator, &opts).unwrap();
+    assert_eq!(d.decision.decision, Outcome::Block);
+    let here = dir.path().join(".env");
+    assert!(
+        d.decision.reason.contains(here.to_str().unwrap()),
+        "{}",
+        d.decision.reason
+    );
+    let doc = serde_json::to_value(d.document()).unwrap();
+    let keys = keys(&doc);
+    assert_eq!(keys.first(), Some(&"decision"));
+    assert_eq!(&keys[keys.len() - 2..], ["decision_id", "evidence_record"]);
+    assert_eq!(doc["evidence_record"], "rec-1");
+    assert_eq!(doc["decision_id"], d.decision_id.as_str());
+    assert_eq!(
+        records.lock().unwrap()[0].1["policy_pack"],
+        doc["policy"]["id"]
+    );
+    // the request's own pack is used, and a bad mode or pack is an error
+    let mut req = cavra_runtime::request::from_json_text(
+        r#"{"action_type": "read_file", "target": ".env", "policy_pack": "cavra-observe"}"#,
+    )
+    .unwrap();
+    req.session_id = "s2".into();
+    let d = rt
+        .evaluate(dir.path(), req.clone(), &locator, &opts)
+        .unwrap();
+    assert_eq!(d.decision.policy.id, "cavra-observe");
+    let bad = cavra_runtime::EvaluateOptions {
+        placement: cavra_runtime::request::Placement {
+            mode: Some("loud".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(rt.evaluate(dir.path(), req, &locator, &bad).is_err());
+}
+
+#[test]
+fn explain_records_nothing_and_says_what_would_change_it() {
+    let store = Fake::default();
+    let (rt, records) = runtime(&store);
+    let (_dir, locator) = project();
+    let req = command("rm -rf /", "a1");
+    let x = rt.explain(req, &locator, &Default::default()).unwrap();
+    assert_eq!(x.decision.decision, Outcome::Block);
+    assert_eq!(x.pack_id, bundled::DEFAULT_PACK);
+    assert!(x.pack_source.contains("bundled pack"), "{}", x.pack_source);
+    let w = &x.what_would_change_it;
+    assert!(w.iter().any(|c| c.contains(&x.decision.rule_id)), "{w:?}");
+    assert!(
+        w.iter().any(|c| c.starts_with("a break-glass override")),
+        "{w:?}"
+    );
+    let doc = serde_json::to_value(&x).unwrap();
+    assert_eq!(
+        keys(&doc),
+        ["decision", "pack_source", "what_would_change_it"]
+    );
+    let ok = rt
+        .explain(command("ls", "a1"), &locator, &Default::default())
+        .unwrap();
+    assert_eq!(
+        ok.what_would_change_it.len(),
+        1,
+        "{:?}",
+        ok.what_would_change_it
+    );
+    assert!(records.lock().unwrap().is_empty());
+    assert_eq!(store.0.lock().unwrap().opened, 0);
+}

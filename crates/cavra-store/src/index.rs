@@ -5,14 +5,17 @@
 use crate::db::classify;
 use crate::error::StoreError;
 use cavra_evidence::log::{for_each_record, read_tombstone};
+use cavra_evidence::timeutil::{format_ts, parse_since};
 use cavra_evidence::Record;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
 
-/// Search filters; all optional, combined with AND.
-#[derive(Debug, Clone, Default)]
+/// Search filters; all optional, combined with AND. The newest matches come first.
+/// Deserializable by these names (front ends' query parameters and flags).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SearchQuery {
     pub session: Option<String>,
     pub agent: Option<String>,
@@ -22,7 +25,8 @@ pub struct SearchQuery {
     /// Matches `rule_id` or any of `rule_ids`.
     pub rule: Option<String>,
     pub kind: Option<String>,
-    /// RFC 3339 bounds (inclusive since, exclusive until).
+    /// Time bounds (inclusive since, exclusive until): an RFC 3339 time, a date
+    /// (`YYYY-MM-DD`) or a duration ago (`24h`).
     pub since: Option<String>,
     pub until: Option<String>,
     /// Substring of the record body.
@@ -83,6 +87,14 @@ CREATE INDEX IF NOT EXISTS r_decision ON records(decision);
 
 fn st(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Searches the log in `dir`: its index (`<dir>/index.sqlite`, created when missing) is
+/// brought up to date first, so the newest records are found.
+pub fn search_log(dir: &Path, q: &SearchQuery) -> Result<SearchResult> {
+    let mut idx = EvidenceIndex::open(dir)?;
+    idx.update(None)?;
+    idx.search(q)
 }
 
 impl EvidenceIndex {
@@ -218,6 +230,10 @@ impl EvidenceIndex {
 
     /// Run a query (call [`EvidenceIndex::update`] first to see the newest records).
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResult> {
+        let bound = |t: &Option<String>| -> Result<Option<String>> {
+            Ok(t.as_deref().map(parse_since).transpose()?.map(format_ts))
+        };
+        let (since, until) = (bound(&q.since)?, bound(&q.until)?);
         let mut conds: Vec<String> = Vec::new();
         let mut args: Vec<String> = Vec::new();
         let mut add = |c: &str, v: &Option<String>, args: &mut Vec<String>| {
@@ -231,8 +247,8 @@ impl EvidenceIndex {
         add("action_type = ?", &q.action_type, &mut args);
         add("decision = ?", &q.decision, &mut args);
         add("kind = ?", &q.kind, &mut args);
-        add("ts >= ?", &q.since, &mut args);
-        add("ts < ?", &q.until, &mut args);
+        add("ts >= ?", &since, &mut args);
+        add("ts < ?", &until, &mut args);
         if let Some(r) = &q.rule {
             args.push(r.clone());
             let n = args.len();
@@ -355,6 +371,27 @@ mod tests {
         let r = idx.search(&q).unwrap();
         assert_eq!(r.total, 1);
         assert_eq!(r.hits.first().map(|h| h.seq), Some(3));
+    }
+
+    #[test]
+    fn search_log_sees_new_records_newest_first_within_time_bounds() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = log_with(d.path(), 3);
+        let ev = d.path().join("evidence");
+        let q = |since: &str, until: Option<&str>| SearchQuery {
+            since: Some(since.into()),
+            until: until.map(str::to_string),
+            ..SearchQuery::default()
+        };
+        let r = search_log(&ev, &q("1h", None)).unwrap();
+        assert_eq!(r.hits.iter().map(|h| h.seq).collect::<Vec<_>>(), [2, 1, 0]);
+        log.append("decision", &json!({})).unwrap();
+        assert_eq!(search_log(&ev, &q("2000-01-01", None)).unwrap().total, 4);
+        assert_eq!(search_log(&ev, &q("1h", Some("2h"))).unwrap().total, 0);
+        let future = "2999-01-01T00:00:00Z";
+        assert_eq!(search_log(&ev, &q(future, None)).unwrap().total, 0);
+        let e = search_log(&ev, &q("yesterday", None)).unwrap_err();
+        assert!(e.to_string().contains("neither an RFC 3339 time"), "{e}");
     }
 
     #[test]

@@ -1,23 +1,17 @@
-//! `cavra evidence`: verify, prove, bundle, search, export, prune the decision log.
+//! `cavra evidence`: verify, prove, bundle, search, export, prune the decision log. The
+//! operations are `cavra_evidence::ops` (and the store's `search_log`); this prints them.
 
-use anyhow::{bail, Context as _};
-use cavra_evidence::bundle::{build_bundle, verify_bundle, write_bundle, Selection};
-use cavra_evidence::export::{export, Format};
-use cavra_evidence::proof::{prove, verify_proof, InclusionProof};
-use cavra_evidence::retention::retention_plan;
-use cavra_evidence::timeutil::{format_ts, parse_since};
-use cavra_evidence::{
-    read_records, verify_log, EvidenceLog, KeyStore, Keyring, LogConfig, TrustRoot, VerifyOptions,
-    VerifyReport,
-};
-use cavra_store::{EvidenceIndex, SearchQuery};
+use anyhow::Context as _;
+use cavra_evidence::ops::{self, BundleRequest, ExportRequest, Verified};
+use cavra_evidence::{EvidenceLog, LogConfig};
 use clap::{Args, Subcommand};
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use serde_json::json;
+use std::path::PathBuf;
 
+use crate::control::AuthArgs;
 use crate::ctx::Ctx;
+use crate::output::{print_json, show, write_out, Progress};
 
-/// The outcomes a decision record holds (`cavra evidence search --decision`).
 const DECISIONS: [&str; 5] = [
     "allow",
     "block",
@@ -25,12 +19,7 @@ const DECISIONS: [&str; 5] = [
     "shadow",
     "break_glass",
 ];
-
-fn action_type_values() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(
-        cavra_core::ActionType::ALL.map(cavra_core::ActionType::as_str),
-    )
-}
+const SINCE: &str = "Records from this time on: RFC 3339 time, date or duration ago (`24h`)";
 
 /// The tamper-evident decision log.
 #[derive(Debug, Args)]
@@ -56,6 +45,7 @@ pub enum EvidenceCommand {
     Prove {
         /// Record id (`ev-…`) or sequence number.
         record_id: String,
+        /// Write the proof to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -64,15 +54,14 @@ pub enum EvidenceCommand {
     /// Rebuild the head state after a truncated or damaged tail (records the loss).
     Repair {
         #[command(flatten)]
-        auth: crate::control::AuthArgs,
+        auth: AuthArgs,
     },
     /// Write an evidence bundle (directory, or ZIP when OUTPUT ends in .zip).
     Bundle {
         /// The records of one session.
         #[arg(long, conflicts_with = "since")]
         session: Option<String>,
-        /// Records from this time on: RFC 3339 time, date or duration ago (`24h`).
-        #[arg(long)]
+        #[arg(long, help = SINCE)]
         since: Option<String>,
         /// The whole log.
         #[arg(long, conflicts_with_all = ["session", "since"])]
@@ -83,41 +72,7 @@ pub enum EvidenceCommand {
     },
     /// Search the log (through the SQLite index, updated first).
     /// Newest first.
-    Search {
-        /// Records of this session id.
-        #[arg(long)]
-        session: Option<String>,
-        /// Records of this agent id (`claude-code`, `codex`, `cli`, ...).
-        #[arg(long)]
-        agent: Option<String>,
-        /// Decisions about this action type.
-        #[arg(long = "action-type", value_parser = action_type_values())]
-        action_type: Option<String>,
-        /// Decisions with this outcome.
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(DECISIONS))]
-        decision: Option<String>,
-        /// Decisions by this rule id (e.g. `secrets.dotenv.read`).
-        #[arg(long)]
-        rule: Option<String>,
-        /// Records of this kind (`decision`, `approval.granted`, `session.held`, ...).
-        #[arg(long)]
-        kind: Option<String>,
-        /// Records from this time on: RFC 3339 time, date or duration ago (`24h`).
-        #[arg(long)]
-        since: Option<String>,
-        /// Records before this time: RFC 3339 time, date or duration ago.
-        #[arg(long)]
-        until: Option<String>,
-        /// Substring anywhere in the record body.
-        #[arg(long)]
-        text: Option<String>,
-        /// At most this many records.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        /// Skip this many (newest) matches first: for paging.
-        #[arg(long, default_value_t = 0)]
-        offset: u32,
-    },
+    Search(SearchArgs),
     /// Rebuild the search index from the log.
     Reindex,
     /// Export records for a SIEM.
@@ -125,10 +80,12 @@ pub enum EvidenceCommand {
         /// ocsf | splunk-hec | sentinel | datadog | cef | jsonl
         #[arg(long)]
         format: String,
+        /// Only the records of this session.
         #[arg(long)]
         session: Option<String>,
-        #[arg(long)]
+        #[arg(long, help = SINCE)]
         since: Option<String>,
+        /// Write the export to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -138,22 +95,27 @@ pub enum EvidenceCommand {
         #[arg(long = "older-than")]
         older_than: String,
         #[command(flatten)]
-        auth: crate::control::AuthArgs,
+        auth: AuthArgs,
     },
     /// Write an immutable-storage plan (S3 Object Lock or Azure immutable blobs).
     RetentionPlan {
+        /// `s3` or `azure`.
         #[arg(long)]
         provider: String,
+        /// Retention in days.
         #[arg(long, default_value_t = 365)]
         days: u32,
+        /// Write the plan to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
     /// Append one record (for tests and scripting): `--kind K --body JSON`.
     #[command(hide = true)]
     Append {
+        /// The record kind.
         #[arg(long)]
         kind: String,
+        /// The record body (JSON).
         #[arg(long)]
         body: String,
         /// Append the same body this many times.
@@ -162,119 +124,93 @@ pub enum EvidenceCommand {
     },
 }
 
-struct Progress {
-    on: bool,
-    label: &'static str,
-    last: u64,
+/// `cavra evidence search`: its flags are the fields of [`cavra_store::SearchQuery`], by name.
+#[derive(Debug, Args, serde::Serialize)]
+pub struct SearchArgs {
+    /// Records of this session id.
+    #[arg(long)]
+    session: Option<String>,
+    /// Records of this agent id (`claude-code`, `codex`, `cli`, ...).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Decisions about this action type.
+    #[arg(long = "action-type", value_parser = cavra_core::ActionType::ALL.map(|a| a.as_str()))]
+    action_type: Option<String>,
+    /// Decisions with this outcome.
+    #[arg(long, value_parser = DECISIONS)]
+    decision: Option<String>,
+    /// Decisions by this rule id (e.g. `secrets.dotenv.read`).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Records of this kind (`decision`, `approval.granted`, `session.held`, ...).
+    #[arg(long)]
+    kind: Option<String>,
+    #[arg(long, help = SINCE)]
+    since: Option<String>,
+    /// Records before this time: RFC 3339 time, date or duration ago.
+    #[arg(long)]
+    until: Option<String>,
+    /// Substring anywhere in the record body.
+    #[arg(long)]
+    text: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Skip this many (newest) matches first: for paging.
+    #[arg(long, default_value_t = 0)]
+    offset: u32,
 }
 
-impl Progress {
-    fn new(ctx: &Ctx, label: &'static str) -> Self {
-        Progress {
-            on: !ctx.json && std::io::stderr().is_terminal(),
-            label,
-            last: u64::MAX,
-        }
-    }
-    fn update(&mut self, done: u64, total: u64) {
-        if !self.on || total == 0 {
-            return;
-        }
-        let pct = done * 100 / total;
-        if pct == self.last {
-            return;
-        }
-        self.last = pct;
-        let w = 30;
-        let fill = (pct as usize * w / 100).min(w);
-        eprint!(
-            "\r{} [{}{}] {pct:>3}%",
-            self.label,
-            "#".repeat(fill),
-            " ".repeat(w - fill)
-        );
-        let _ = std::io::stderr().flush();
-    }
-    fn done(&self) {
-        if self.on && self.last != u64::MAX {
-            eprint!("\r{}\r", " ".repeat(50));
-        }
-    }
+/// Authorizes an admin change of the log `cfg` (terminal confirmation or approver token).
+fn authorize(
+    auth: &AuthArgs,
+    command: &str,
+    change: String,
+    cfg: &LogConfig,
+) -> anyhow::Result<()> {
+    let c = crate::control::Control::new(command, cavra_store::Role::Admin)
+        .show("change", change)
+        .show("log", cfg.dir.display().to_string());
+    crate::control::authorize(&c, auth, None).map(drop)
 }
 
-fn keyring(ctx: &Ctx, cfg: &LogConfig, trust_root: Option<PathBuf>) -> anyhow::Result<Keyring> {
-    let tr = trust_root
-        .or_else(|| std::env::var_os("CAVRA_TRUST_ROOT").map(PathBuf::from))
-        .or_else(|| Some(ctx.cavra_dir.join("trust-root.json")).filter(|p| p.is_file()));
-    match tr {
-        Some(p) => {
-            let t = TrustRoot::load(&p)?;
-            Ok(t.keyring(&format!("trust root `{}`", p.display()))?)
-        }
-        None => Ok(KeyStore::new(&cfg.key_dir).keyring()?),
-    }
-}
-
-fn print_report(ctx: &Ctx, r: &VerifyReport) -> anyhow::Result<i32> {
-    if ctx.json {
-        println!("{}", serde_json::to_string_pretty(r)?);
-    } else {
-        if r.ok {
+fn print_verified(ctx: &Ctx, v: &Verified) -> anyhow::Result<()> {
+    match v {
+        Verified::Report(r) if ctx.json => print_json(r)?,
+        Verified::Proof(p) if ctx.json => println!("{}", serde_json::to_string(p)?),
+        Verified::Report(r) if r.ok => {
+            let last = r
+                .last_seq
+                .map(|s| format!(", last #{s}"))
+                .unwrap_or_default();
+            let (n, s, c) = (r.records, r.signatures_verified, r.checkpoints_verified);
+            let what = format!("{n} records{last}, {s} signatures, {c} checkpoints");
             println!(
-                "OK: {} {} verified ({} records{}, {} signatures, {} checkpoints); keys: {}",
-                r.kind,
-                r.path,
-                r.records,
-                r.last_seq
-                    .map(|s| format!(", last #{s}"))
-                    .unwrap_or_default(),
-                r.signatures_verified,
-                r.checkpoints_verified,
-                r.trust
+                "OK: {} {} verified ({what}); keys: {}",
+                r.kind, r.path, r.trust
             );
-        } else {
-            println!(
-                "FAILED: {} {}: {} problem(s); keys: {}",
-                r.kind,
-                r.path,
-                r.issues.len(),
-                r.trust
-            );
-            for i in &r.issues {
-                println!("  {i}");
-            }
         }
-        for n in &r.notes {
-            println!("  note: {n}");
+        Verified::Report(r) => {
+            let n = r.issues.len();
+            println!(
+                "FAILED: {} {}: {n} problem(s); keys: {}",
+                r.kind, r.path, r.trust
+            );
+            r.issues.iter().for_each(|i| println!("  {i}"));
+        }
+        Verified::Proof(p) if p.ok => println!(
+            "OK: record {} is included in the signed checkpoint over {} records",
+            p.record_id, p.tree_size
+        ),
+        Verified::Proof(p) => {
+            println!("FAILED: proof for {}:", p.record_id);
+            p.issues.iter().for_each(|i| println!("  {i}"));
         }
     }
-    Ok(if r.ok { 0 } else { 1 })
-}
-
-fn since(s: &Option<String>) -> anyhow::Result<Option<cavra_evidence::time::OffsetDateTime>> {
-    Ok(s.as_deref().map(parse_since).transpose()?)
-}
-
-fn out(ctx: &Ctx, output: &Option<PathBuf>, text: &str, what: &str) -> anyhow::Result<()> {
-    match output {
-        Some(p) => {
-            std::fs::write(p, text).with_context(|| format!("writing `{}`", p.display()))?;
-            if !ctx.json {
-                eprintln!("cavra: wrote {what} to {}", p.display());
-            }
-        }
-        None => {
-            // a closed pipe (`| head`) is not an error
-            let mut o = std::io::stdout().lock();
-            let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
-        }
+    if let (Verified::Report(r), false) = (v, ctx.json) {
+        r.notes.iter().for_each(|n| println!("  note: {n}"));
     }
     Ok(())
-}
-
-fn is_bundle(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
-        || p.join("manifest.json").is_file()
 }
 
 pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
@@ -285,206 +221,115 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             trust_root,
             full,
         } => {
-            let explicit_trust = trust_root.is_some();
-            let ring = keyring(ctx, &cfg, trust_root)?;
+            let tr = trust_root.or_else(|| std::env::var_os("CAVRA_TRUST_ROOT").map(PathBuf::from));
+            let ring = ops::keyring(&ctx.cavra_dir, &cfg.key_dir, tr.as_deref())?;
             let path = path.unwrap_or_else(|| cfg.dir.clone());
-            if !path.exists() {
-                bail!("`{}` does not exist", path.display());
-            }
-            if is_bundle(&path) {
-                let use_ring = explicit_trust || ring.is_trust_root || !ring.is_empty();
-                let r = verify_bundle(&path, use_ring.then_some(&ring))?;
-                return print_report(ctx, &r);
-            }
-            if path.is_file() {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading `{}`", path.display()))?;
-                let p: InclusionProof = serde_json::from_str(&text).with_context(|| {
-                    format!(
-                        "`{}` is neither a bundle nor an inclusion proof",
-                        path.display()
-                    )
-                })?;
-                let issues = verify_proof(&p, (!ring.is_empty()).then_some(&ring));
-                if ctx.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"ok": issues.is_empty(), "kind": "proof", "record_id": p.record_id, "tree_size": p.tree_size, "issues": issues})
-                    );
-                } else if issues.is_empty() {
-                    println!(
-                        "OK: record {} is included in the signed checkpoint over {} records",
-                        p.record_id, p.tree_size
-                    );
-                } else {
-                    println!("FAILED: proof for {}:", p.record_id);
-                    issues.iter().for_each(|i| println!("  {i}"));
-                }
-                return Ok(if issues.is_empty() { 0 } else { 1 });
-            }
-            let mut pr = Progress::new(ctx, "verifying");
-            let mut cb = |d: u64, t: u64| pr.update(d, t);
-            let r = verify_log(
-                &path,
-                VerifyOptions {
-                    keyring: &ring,
-                    full_signatures: full,
-                    progress: Some(&mut cb),
-                },
-            )?;
+            let mut pr = Progress::new(!ctx.json, "verifying");
+            let v = ops::verify(&path, &ring, full, Some(&mut |d, t| pr.update(d, t)))?;
             pr.done();
-            print_report(ctx, &r)
+            print_verified(ctx, &v)?;
+            Ok(if v.ok() { 0 } else { 1 })
         }
         EvidenceCommand::Prove { record_id, output } => {
-            let mut log = EvidenceLog::open(cfg)?;
-            let p = prove(&mut log, &record_id)?;
-            out(
-                ctx,
-                &output,
-                &format!("{}\n", serde_json::to_string_pretty(&p)?),
-                "inclusion proof",
-            )?;
-            Ok(0)
+            let p = cavra_evidence::proof::prove(&mut EvidenceLog::open(cfg)?, &record_id)?;
+            let text = format!("{}\n", serde_json::to_string_pretty(&p)?);
+            write_out(ctx.json, output.as_deref(), &text, "inclusion proof")
         }
         EvidenceCommand::Checkpoint => {
-            let mut log = EvidenceLog::open(cfg)?;
-            let c = log.checkpoint()?;
-            if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&c)?);
-            } else {
-                println!(
-                    "checkpoint over {} records: root {} (key {})",
-                    c.tree_size, c.root_hash, c.key_id
-                );
-            }
-            Ok(0)
+            let c = EvidenceLog::open(cfg)?.checkpoint()?;
+            let (n, root, key) = (c.tree_size, &c.root_hash, &c.key_id);
+            show(
+                ctx.json,
+                &c,
+                &format!("checkpoint over {n} records: root {root} (key {key})"),
+            )
         }
         EvidenceCommand::Repair { auth } => {
-            crate::control::authorize(
-                &crate::control::Control::new("cavra evidence repair", cavra_store::Role::Admin)
-                    .show(
-                        "change",
-                        "cut a damaged tail of the evidence log and rebuild its head",
-                    )
-                    .show("log", cfg.dir.display().to_string()),
-                &auth,
-                None,
-            )?;
-            let mut log = EvidenceLog::open(cfg)?;
-            let r = log.repair()?;
-            if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                println!(
-                    "head rebuilt: {} records, {} bytes of incomplete tail cut",
-                    r.next_seq, r.truncated_bytes
-                );
-                if let Some(a) = r.repair_record {
-                    println!(
-                        "records were missing: recorded as repair record {} (#{})",
-                        a.record_id, a.seq
-                    );
-                }
+            let change = "cut a damaged tail of the evidence log and rebuild its head";
+            authorize(&auth, "cavra evidence repair", change.into(), &cfg)?;
+            let r = EvidenceLog::open(cfg)?.repair()?;
+            let (n, cut) = (r.next_seq, r.truncated_bytes);
+            let mut text = format!("head rebuilt: {n} records, {cut} bytes of incomplete tail cut");
+            if let Some(a) = &r.repair_record {
+                let (id, seq) = (&a.record_id, a.seq);
+                text += &format!("\nrecords were missing: recorded as repair record {id} (#{seq})");
             }
-            Ok(0)
+            show(ctx.json, &r, &text)
         }
         EvidenceCommand::Bundle {
             session,
-            since: s,
+            since,
             all,
             output,
         } => {
-            if session.is_none() && s.is_none() && !all {
-                bail!("give `--session S`, `--since T` or `--all` (the whole log)");
-            }
-            let (key, _) = KeyStore::new(&cfg.key_dir).load_or_create_active(cfg.signing)?;
-            let sel = Selection {
-                session,
-                since: since(&s)?,
-            };
-            let files = build_bundle(&cfg.dir, &sel, &key)?;
-            write_bundle(&output, &files)?;
+            let files = ops::bundle(
+                &cfg,
+                &BundleRequest {
+                    session,
+                    since,
+                    all,
+                },
+            )?;
+            cavra_evidence::bundle::write_bundle(&output, &files)?;
             if ctx.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"output": output, "files": files.iter().map(|(n, _)| n).collect::<Vec<_>>()})
-                );
+                let names: Vec<&String> = files.iter().map(|(n, _)| n).collect();
+                println!("{}", json!({"output": output, "files": names}));
             } else {
                 println!("wrote bundle {} ({} files)", output.display(), files.len());
             }
             Ok(0)
         }
-        EvidenceCommand::Search {
-            session,
-            agent,
-            action_type,
-            decision,
-            rule,
-            kind,
-            since: s,
-            until,
-            text,
-            limit,
-            offset,
-        } => {
-            let mut idx = EvidenceIndex::open(&cfg.dir)?;
-            idx.update(None)?;
-            let q = SearchQuery {
-                session,
-                agent,
-                action_type,
-                decision,
-                rule,
-                kind,
-                text,
-                limit,
-                offset,
-                since: since(&s)?.map(format_ts),
-                until: since(&until)?.map(format_ts),
-            };
-            let r = idx.search(&q)?;
+        EvidenceCommand::Search(a) => {
+            let q = serde_json::from_value(serde_json::to_value(a)?)?;
+            let r = cavra_store::index::search_log(&cfg.dir, &q)?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                let rows: Vec<[String; 8]> = r
-                    .hits
-                    .iter()
-                    .map(|h| {
-                        [
-                            h.seq.to_string(),
-                            h.record_id.clone(),
-                            h.timestamp.clone(),
-                            h.kind.clone(),
-                            h.decision.clone().unwrap_or_else(|| "-".into()),
-                            h.action_type.clone().unwrap_or_else(|| "-".into()),
-                            h.rule_id.clone().unwrap_or_else(|| "-".into()),
-                            h.target.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                if !rows.is_empty() {
-                    let header = [
-                        "SEQ", "ID", "TIME", "KIND", "DECISION", "ACTION", "RULE", "TARGET",
-                    ];
-                    print!("{}", crate::output::table(&header, &rows));
-                }
-                println!(
-                    "{} of {} match(es) (offset {})",
-                    r.hits.len(),
-                    r.total,
-                    r.offset
-                );
+                return show(true, &r, "");
             }
+            let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let rows: Vec<[String; 8]> = r
+                .hits
+                .iter()
+                .map(|h| {
+                    let (seq, id, ts, kind) = (
+                        h.seq.to_string(),
+                        h.record_id.clone(),
+                        h.timestamp.clone(),
+                        h.kind.clone(),
+                    );
+                    let target = h.target.clone().unwrap_or_default();
+                    [
+                        seq,
+                        id,
+                        ts,
+                        kind,
+                        cell(&h.decision),
+                        cell(&h.action_type),
+                        cell(&h.rule_id),
+                        target,
+                    ]
+                })
+                .collect();
+            if !rows.is_empty() {
+                let header = [
+                    "SEQ", "ID", "TIME", "KIND", "DECISION", "ACTION", "RULE", "TARGET",
+                ];
+                print!("{}", crate::output::table(&header, &rows));
+            }
+            println!(
+                "{} of {} match(es) (offset {})",
+                r.hits.len(),
+                r.total,
+                r.offset
+            );
             Ok(0)
         }
         EvidenceCommand::Reindex => {
-            let mut idx = EvidenceIndex::open(&cfg.dir)?;
-            let mut pr = Progress::new(ctx, "indexing");
-            let mut cb = |n: u64| pr.update(n % 100, 100);
-            let n = idx.rebuild(Some(&mut cb))?;
+            let mut idx = cavra_store::EvidenceIndex::open(&cfg.dir)?;
+            let mut pr = Progress::new(!ctx.json, "indexing");
+            let n = idx.rebuild(Some(&mut |n| pr.update(n % 100, 100)))?;
             pr.done();
             if ctx.json {
-                println!("{}", serde_json::json!({"indexed": n}));
+                println!("{}", json!({"indexed": n}));
             } else {
                 println!("indexed {n} records");
             }
@@ -493,59 +338,50 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         EvidenceCommand::Export {
             format,
             session,
-            since: s,
+            since,
             output,
         } => {
-            let fmt = Format::parse(&format)?;
-            let t = since(&s)?;
-            let recs: Vec<_> = read_records(&cfg.dir)?
-                .into_iter()
-                .filter(|r| session.as_deref().is_none_or(|x| r.session_id() == Some(x)))
-                .filter(|r| {
-                    t.is_none_or(|t| {
-                        cavra_evidence::timeutil::parse_ts(&r.timestamp).is_ok_and(|x| x >= t)
-                    })
-                })
-                .collect();
             let host = cavra_evidence::export::host_name();
-            out(ctx, &output, &export(&recs, fmt, &host), "export")?;
-            Ok(0)
+            let text = ops::export_log(
+                &cfg.dir,
+                &ExportRequest {
+                    format,
+                    session,
+                    since,
+                    host,
+                },
+            )?;
+            write_out(ctx.json, output.as_deref(), &text, "export")
         }
         EvidenceCommand::Prune { older_than, auth } => {
             let d = cavra_evidence::timeutil::parse_duration(&older_than)?;
-            crate::control::authorize(
-                &crate::control::Control::new("cavra evidence prune", cavra_store::Role::Admin)
-                    .show("change", format!("delete evidence segments older than {older_than} (a signed tombstone remains)"))
-                    .show("log", cfg.dir.display().to_string()),
-                &auth,
-                None,
-            )?;
-            let mut log = EvidenceLog::open(cfg)?;
-            let r = log.prune(cavra_evidence::time::OffsetDateTime::now_utc() - d)?;
-            if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else if r.segments_removed.is_empty() {
-                println!(
+            let change = format!(
+                "delete evidence segments older than {older_than} (a signed tombstone remains)"
+            );
+            authorize(&auth, "cavra evidence prune", change, &cfg)?;
+            let r = ops::prune(cfg, d, cavra_evidence::time::OffsetDateTime::now_utc())?;
+            let (n, segs, from) = (
+                r.records_removed,
+                r.segments_removed.len(),
+                r.pruned_before_seq,
+            );
+            let text = if segs == 0 {
+                format!(
                     "nothing older than {} to prune (pruning removes whole segments)",
                     r.cutoff
-                );
+                )
             } else {
-                println!("pruned {} records in {} segment(s); signed tombstone written, records now start at #{}", r.records_removed, r.segments_removed.len(), r.pruned_before_seq);
-            }
-            Ok(0)
+                format!("pruned {n} records in {segs} segment(s); signed tombstone written, records now start at #{from}")
+            };
+            show(ctx.json, &r, &text)
         }
         EvidenceCommand::RetentionPlan {
             provider,
             days,
             output,
         } => {
-            out(
-                ctx,
-                &output,
-                &retention_plan(&provider, days)?,
-                "retention plan",
-            )?;
-            Ok(0)
+            let plan = cavra_evidence::retention::retention_plan(&provider, days)?;
+            write_out(ctx.json, output.as_deref(), &plan, "retention plan")
         }
         EvidenceCommand::Append { kind, body, count } => {
             let v: serde_json::Value = serde_json::from_str(&body).context("--body is not JSON")?;
@@ -554,12 +390,10 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             for _ in 0..count {
                 last = Some(log.append(&kind, &v)?);
             }
-            if let Some(a) = last {
-                if ctx.json {
-                    println!("{}", serde_json::to_string(&a)?);
-                } else {
-                    println!("{} #{} {}", a.record_id, a.seq, a.hash);
-                }
+            match last {
+                Some(a) if ctx.json => println!("{}", serde_json::to_string(&a)?),
+                Some(a) => println!("{} #{} {}", a.record_id, a.seq, a.hash),
+                None => {}
             }
             Ok(0)
         }
