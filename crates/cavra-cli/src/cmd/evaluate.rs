@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use cavra_core::ActionRequest;
 use cavra_runtime::{request, EvaluateOptions};
 use clap::Args;
-use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -55,24 +54,21 @@ pub struct EvaluateArgs {
 
 /// The request (from `--request FILE|-` or the action and target) and the options.
 fn request(a: EvaluateArgs) -> Result<(ActionRequest, EvaluateOptions)> {
-    let req = match &a.request {
-        Some(r) if r == "-" => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read the request from stdin")?;
-            request::from_json_text(&s)?
+    let req = match a.request.as_deref() {
+        Some("-") => {
+            let text = std::io::read_to_string(std::io::stdin());
+            request::from_json_text(&text.context("cannot read the request from stdin")?)?
         }
-        Some(r) => request::from_json_text(
-            &std::fs::read_to_string(r)
-                .with_context(|| format!("cannot read request file `{r}`"))?,
-        )?,
-        None => request::from_action(
-            a.action.as_deref().unwrap_or_default(),
-            a.target.as_deref().unwrap_or_default(),
-            &a.session,
-            &a.agent,
-        )?,
+        Some(f) => {
+            let text = std::fs::read_to_string(f);
+            request::from_json_text(
+                &text.with_context(|| format!("cannot read request file `{f}`"))?,
+            )?
+        }
+        None => {
+            let (action, target) = (a.action.unwrap_or_default(), a.target.unwrap_or_default());
+            request::from_action(&action, &target, &a.session, &a.agent)?
+        }
     };
     let (operation, cwd, repo, mode) = (a.operation, a.cwd, a.repo, a.mode);
     let opts = EvaluateOptions {

@@ -161,6 +161,16 @@ pub struct SearchArgs {
     offset: u32,
 }
 
+/// One row of the search table: `-` where a hit has no decision, action or rule.
+fn hit_row(h: &cavra_store::Hit) -> Vec<String> {
+    let mut row = vec![h.seq.to_string(), h.record_id.clone()];
+    row.extend([&h.timestamp, &h.kind].map(String::clone));
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    row.extend([&h.decision, &h.action_type, &h.rule_id].map(dash));
+    row.push(h.target.clone().unwrap_or_default());
+    row
+}
+
 /// Authorizes an admin change of the log `cfg` (terminal confirmation or approver token).
 fn authorize(
     auth: &AuthArgs,
@@ -179,23 +189,16 @@ fn print_verified(ctx: &Ctx, v: &Verified) -> anyhow::Result<()> {
         Verified::Report(r) if ctx.json => print_json(r)?,
         Verified::Proof(p) if ctx.json => println!("{}", serde_json::to_string(p)?),
         Verified::Report(r) if r.ok => {
-            let last = r
-                .last_seq
-                .map(|s| format!(", last #{s}"))
-                .unwrap_or_default();
+            let last = r.last_seq.map(|s| format!(", last #{s}"));
+            let last = last.unwrap_or_default();
             let (n, s, c) = (r.records, r.signatures_verified, r.checkpoints_verified);
             let what = format!("{n} records{last}, {s} signatures, {c} checkpoints");
-            println!(
-                "OK: {} {} verified ({what}); keys: {}",
-                r.kind, r.path, r.trust
-            );
+            let (kind, path, trust) = (&r.kind, &r.path, &r.trust);
+            println!("OK: {kind} {path} verified ({what}); keys: {trust}");
         }
         Verified::Report(r) => {
-            let n = r.issues.len();
-            println!(
-                "FAILED: {} {}: {n} problem(s); keys: {}",
-                r.kind, r.path, r.trust
-            );
+            let (kind, path, trust, n) = (&r.kind, &r.path, &r.trust, r.issues.len());
+            println!("FAILED: {kind} {path}: {n} problem(s); keys: {trust}");
             r.issues.iter().for_each(|i| println!("  {i}"));
         }
         Verified::Proof(p) if p.ok => println!(
@@ -285,42 +288,16 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             if ctx.json {
                 return show(true, &r, "");
             }
-            let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-            let rows: Vec<[String; 8]> = r
-                .hits
-                .iter()
-                .map(|h| {
-                    let (seq, id, ts, kind) = (
-                        h.seq.to_string(),
-                        h.record_id.clone(),
-                        h.timestamp.clone(),
-                        h.kind.clone(),
-                    );
-                    let target = h.target.clone().unwrap_or_default();
-                    [
-                        seq,
-                        id,
-                        ts,
-                        kind,
-                        cell(&h.decision),
-                        cell(&h.action_type),
-                        cell(&h.rule_id),
-                        target,
-                    ]
-                })
-                .collect();
-            if !rows.is_empty() {
-                let header = [
-                    "SEQ", "ID", "TIME", "KIND", "DECISION", "ACTION", "RULE", "TARGET",
-                ];
-                print!("{}", crate::output::table(&header, &rows));
+            if !r.hits.is_empty() {
+                let header = "SEQ ID TIME KIND DECISION ACTION RULE TARGET";
+                let rows: Vec<Vec<String>> = r.hits.iter().map(hit_row).collect();
+                print!(
+                    "{}",
+                    crate::output::table(&header.split(' ').collect::<Vec<_>>(), &rows)
+                );
             }
-            println!(
-                "{} of {} match(es) (offset {})",
-                r.hits.len(),
-                r.total,
-                r.offset
-            );
+            let (n, total, offset) = (r.hits.len(), r.total, r.offset);
+            println!("{n} of {total} match(es) (offset {offset})");
             Ok(0)
         }
         EvidenceCommand::Reindex => {
@@ -366,10 +343,8 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                 r.pruned_before_seq,
             );
             let text = if segs == 0 {
-                format!(
-                    "nothing older than {} to prune (pruning removes whole segments)",
-                    r.cutoff
-                )
+                let cutoff = &r.cutoff;
+                format!("nothing older than {cutoff} to prune (pruning removes whole segments)")
             } else {
                 format!("pruned {n} records in {segs} segment(s); signed tombstone written, records now start at #{from}")
             };
@@ -397,5 +372,39 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn every_search_flag_lands_in_the_query_by_name() {
+        let line = "cavra evidence search --session s --agent a --action-type read_file \
+            --decision block --rule r --kind k --since 1h --until 2h --text t --limit 3 --offset 4";
+        let cli = crate::cmd::Cli::try_parse_from(line.split_whitespace()).unwrap();
+        let crate::cmd::Command::Evidence(EvidenceArgs {
+            command: EvidenceCommand::Search(a),
+        }) = cli.command
+        else {
+            panic!("not a search: {line}");
+        };
+        let q: cavra_store::SearchQuery =
+            serde_json::from_value(serde_json::to_value(a).unwrap()).unwrap();
+        let got = [
+            &q.session,
+            &q.agent,
+            &q.action_type,
+            &q.decision,
+            &q.rule,
+            &q.kind,
+        ];
+        let want = ["s", "a", "read_file", "block", "r", "k"];
+        assert_eq!(got.map(|v| v.as_deref().unwrap_or_default()), want);
+        let rest = [&q.since, &q.until, &q.text].map(|v| v.as_deref().unwrap_or_default());
+        assert_eq!(rest, ["1h", "2h", "t"]);
+        assert_eq!((q.limit, q.offset), (3, 4));
     }
 }
