@@ -380,15 +380,18 @@ mod tests {
     use super::*;
     use clap::Parser;
 
+    #[derive(Parser)]
+    struct Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    }
+
     #[test]
     fn every_search_flag_lands_in_the_query_by_name() {
-        let line = "cavra evidence search --session s --agent a --action-type read_file \
+        let line = "evidence search --session s --agent a --action-type read_file \
             --decision block --rule r --kind k --since 1h --until 2h --text t --limit 3 --offset 4";
-        let cli = crate::cmd::Cli::try_parse_from(line.split_whitespace()).unwrap();
-        let crate::cmd::Command::Evidence(EvidenceArgs {
-            command: EvidenceCommand::Search(a),
-        }) = cli.command
-        else {
+        let cli = Evidence::try_parse_from(line.split_whitespace()).unwrap();
+        let EvidenceCommand::Search(a) = cli.command else {
             panic!("not a search: {line}");
         };
         let q: cavra_store::SearchQuery =
