@@ -21,33 +21,3 @@ pub fn load(
 pub fn load_registry(path: &Path) -> anyhow::Result<cavra_core::guard::McpRegistry> {
     Ok(cavra_runtime::load_registry(path)?)
 }
-
-/// Compiles the pack file `path` (its `extends` found in `dirs`).
-pub fn compile_path(path: &Path, dirs: &[std::path::PathBuf]) -> anyhow::Result<CompiledPack> {
-    let (p, _) = load(
-        &PackChoice {
-            pack: None,
-            policy: Some(path.to_path_buf()),
-            policy_dirs: dirs.to_vec(),
-        },
-        None,
-    )?;
-    Ok(p)
-}
-
-/// A pack file when `spec` names one, else a pack id (bundled or in `dirs`).
-pub fn load_either(spec: &str, dirs: &[std::path::PathBuf]) -> anyhow::Result<CompiledPack> {
-    let p = Path::new(spec);
-    if p.is_file() {
-        return compile_path(p, dirs);
-    }
-    let (pack, _) = load(
-        &PackChoice {
-            pack: Some(spec.to_string()),
-            policy: None,
-            policy_dirs: dirs.to_vec(),
-        },
-        None,
-    )?;
-    Ok(pack)
-}

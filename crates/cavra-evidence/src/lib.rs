@@ -13,6 +13,7 @@ pub mod keys;
 pub mod log;
 pub mod merkle;
 pub mod ops;
+pub mod pack_keys;
 pub mod proof;
 pub mod record;
 pub mod redact;

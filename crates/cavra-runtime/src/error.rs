@@ -68,6 +68,71 @@ pub enum RuntimeError {
         #[source]
         source: SinkError,
     },
+    /// A file could not be read.
+    #[error("cannot read `{path}`")]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write `{path}`")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A document could not be encoded as JSON.
+    #[error("cannot encode JSON")]
+    Encode(#[source] serde_json::Error),
+    /// A pack signing key could not be read or written.
+    #[error(transparent)]
+    PackKey(#[from] cavra_evidence::pack_keys::PackKeyError),
+    /// A pack file has no signature file beside it.
+    #[error("no signature: cannot read `{path}`")]
+    NoSignature {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A signature file that is not a pack signature.
+    #[error("`{path}` is not a CAVRA pack signature")]
+    NotASignature {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `policy test` of a pack without tests and without test files.
+    #[error("pack `{0}` has no tests; pass --tests FILE")]
+    NoTests(String),
+    /// A replay pack (`--pack`, `--against`) that does not load.
+    #[error("cannot load {flag} `{spec}`")]
+    ReplayPack {
+        flag: &'static str,
+        spec: String,
+        #[source]
+        source: Box<RuntimeError>,
+    },
+    /// A `--since` that is not a time.
+    #[error("--since: {0}")]
+    Since(cavra_evidence::EvidenceError),
+    /// No evidence log to replay.
+    #[error("no evidence log at `{0}` (decisions are recorded by `cavra evaluate` and `cavra hook`; pass --cavra-dir DIR to point at another project)")]
+    NoEvidenceLog(PathBuf),
+    /// The segments of the evidence log could not be listed.
+    #[error("cannot list the evidence log `{path}`")]
+    ListLog {
+        path: PathBuf,
+        #[source]
+        source: cavra_evidence::EvidenceError,
+    },
+    /// A segment of the evidence log could not be read.
+    #[error("cannot read `{path}`")]
+    ReadSegment {
+        path: PathBuf,
+        #[source]
+        source: cavra_evidence::EvidenceError,
+    },
     /// A replay worker thread ended without a result.
     #[error("a replay worker stopped unexpectedly while reading `{0}`")]
     ReplayWorker(String),

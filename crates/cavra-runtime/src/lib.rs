@@ -13,6 +13,8 @@
 //! - [`control`]: the control actions (approve, deny, break-glass, expire, release) and
 //!   their evidence.
 //! - [`replay`]: re-evaluating recorded decisions under another pack.
+//! - [`policies`]: the documents of the pack commands (list, show, validate, diff, test,
+//!   sign, verify).
 //!
 //! It works through traits: a store ([`cavra_store::StoreOpener`] /
 //! [`cavra_store::DecisionStore`]), an [`EvidenceSink`], a [`Clock`] and a
@@ -26,6 +28,7 @@ pub mod error;
 pub mod evaluate;
 pub mod locate;
 pub mod packs;
+pub mod policies;
 pub mod replay;
 pub mod request;
 pub mod services;

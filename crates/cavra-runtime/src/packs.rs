@@ -254,3 +254,27 @@ pub fn load_registry(path: &Path) -> Result<cavra_core::guard::McpRegistry> {
         source,
     })
 }
+
+/// Compiles the pack file `path` (its `extends` found in `dirs`, beside it, then bundled).
+pub fn compile_path(path: &Path, dirs: &[PathBuf]) -> Result<CompiledPack> {
+    let choice = PackChoice {
+        pack: None,
+        policy: Some(path.to_path_buf()),
+        policy_dirs: dirs.to_vec(),
+    };
+    Ok(load(&choice, None)?.0)
+}
+
+/// A pack file when `spec` names one, else a pack id (bundled or in `dirs`).
+pub fn load_spec(spec: &str, dirs: &[PathBuf]) -> Result<CompiledPack> {
+    let p = Path::new(spec);
+    if p.is_file() {
+        return compile_path(p, dirs);
+    }
+    let choice = PackChoice {
+        pack: Some(spec.to_string()),
+        policy: None,
+        policy_dirs: dirs.to_vec(),
+    };
+    Ok(load(&choice, None)?.0)
+}

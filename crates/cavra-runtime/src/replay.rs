@@ -12,9 +12,9 @@ use crate::error::RuntimeError;
 use cavra_core::guard::{evaluate, EvalEnv};
 use cavra_core::policy::CompiledPack;
 use cavra_core::{ActionRequest, Outcome};
-use cavra_evidence::segments::SegmentData;
+use cavra_evidence::segments::{list_segments, SegmentData};
 use cavra_evidence::time::OffsetDateTime;
-use cavra_evidence::timeutil::{format_ts, parse_ts};
+use cavra_evidence::timeutil::{format_ts, parse_since, parse_ts};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -529,6 +529,122 @@ pub fn report_json(
         "unreadable_examples": t.unreadable_examples.iter().map(|u| json!({
             "segment": u.segment, "line": u.line, "record_id": u.record_id, "reason": u.reason,
         })).collect::<Vec<_>>(),
+    })
+}
+
+/// What `cavra policy replay` (and a server's replay endpoint) asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// The pack to replay under: an id (bundled or in `policy_dirs`) or a pack file.
+    pub pack: String,
+    /// Compare with this pack instead of the recorded decisions.
+    pub against: Option<String>,
+    pub policy_dirs: Vec<std::path::PathBuf>,
+    /// Only records at or after this time (RFC 3339, a date or a duration ago).
+    pub since: Option<String>,
+    /// Only records of this session.
+    pub session: Option<String>,
+    /// Examples kept per kind of change.
+    pub examples: usize,
+    /// An MCP trust registry file for MCP tool calls.
+    pub registry: Option<std::path::PathBuf>,
+    /// The CAVRA directory whose evidence log is replayed.
+    pub cavra_dir: std::path::PathBuf,
+    /// Worker threads for a large segment (at least 1).
+    pub threads: usize,
+}
+
+/// The result of [`run`].
+#[derive(Debug, Clone)]
+pub struct ReplayReport {
+    pub pack: CompiledPack,
+    pub against: Option<CompiledPack>,
+    /// The log directory read.
+    pub log: std::path::PathBuf,
+    pub since: Option<String>,
+    pub session: Option<String>,
+    pub tally: Tally,
+}
+
+impl ReplayReport {
+    /// The stable JSON report (`cavra policy replay --json`).
+    pub fn to_json(&self) -> Value {
+        let filters = Filters {
+            since: self.since.as_deref(),
+            session: self.session.as_deref(),
+        };
+        report_json(
+            &self.pack,
+            self.against.as_ref(),
+            &filters,
+            &self.log,
+            &self.tally,
+        )
+    }
+}
+
+/// Replays the evidence log of `opts.cavra_dir` under `opts.pack`, read-only.
+pub fn run(opts: &ReplayOptions) -> Result<ReplayReport, RuntimeError> {
+    let load = |flag: &'static str, spec: &str| {
+        crate::packs::load_spec(spec, &opts.policy_dirs).map_err(|e| RuntimeError::ReplayPack {
+            flag,
+            spec: spec.to_string(),
+            source: Box::new(e),
+        })
+    };
+    let pack = load("--pack", &opts.pack)?;
+    let against = opts
+        .against
+        .as_deref()
+        .map(|a| load("--against", a))
+        .transpose()?;
+    let registry = opts
+        .registry
+        .as_deref()
+        .map(crate::load_registry)
+        .transpose()?;
+    let since = opts.since.as_deref().map(parse_since).transpose();
+    let since = since.map_err(RuntimeError::Since)?;
+    let log = cavra_evidence::LogConfig::for_cavra_dir(&opts.cavra_dir).dir;
+    if !log.is_dir() {
+        return Err(RuntimeError::NoEvidenceLog(log));
+    }
+    let segments = list_segments(&log).map_err(|source| RuntimeError::ListLog {
+        path: log.clone(),
+        source,
+    })?;
+    let baseline = match &against {
+        Some(a) => Baseline::Pack(a),
+        None => Baseline::Recorded,
+    };
+    let env = EvalEnv {
+        registry: registry.as_ref(),
+        ..Default::default()
+    };
+    let filter = Filter {
+        since,
+        session: opts.session.clone(),
+    };
+    let replayer = Replayer::new(&pack, baseline, env, filter, opts.examples);
+    let mut tally = Tally::default();
+    for (_, path) in &segments {
+        let sd = SegmentData::read(path).map_err(|source| RuntimeError::ReadSegment {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        tally.merge(replayer.segment(&sd, &name, opts.threads)?, opts.examples);
+    }
+    Ok(ReplayReport {
+        pack,
+        against,
+        log,
+        since: opts.since.clone(),
+        session: opts.session.clone(),
+        tally,
     })
 }
 

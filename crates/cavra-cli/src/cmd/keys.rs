@@ -1,12 +1,17 @@
-//! `cavra keys`: signing keys of the evidence log and trust-root export.
+//! `cavra keys`: the evidence log's signing keys (`cavra_evidence::KeyStore`), trust-root
+//! export, and the approver key and tokens (`cavra_store::ApproverKey`). Changes are
+//! authorized at the terminal or by an admin token (`crate::control`).
 
 use anyhow::Context as _;
 use cavra_evidence::{KeyStore, LogConfig, SigningMode};
+use cavra_store::{ApproverKey, Role};
 use clap::{Args, Subcommand};
+use serde_json::json;
 use std::path::PathBuf;
 
 use crate::control::{authorize, AuthArgs, Control};
 use crate::ctx::Ctx;
+use crate::output::print_json;
 
 /// Manage evidence signing keys.
 #[derive(Debug, Args)]
@@ -71,82 +76,70 @@ pub enum ApproverCommand {
 }
 
 pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let cfg = LogConfig::for_cavra_dir(&ctx.cavra_dir);
-    let ks = KeyStore::new(&cfg.key_dir);
+    let ks = KeyStore::new(LogConfig::for_cavra_dir(&ctx.cavra_dir).key_dir);
+    let dir = ks.dir().display().to_string();
+    let rotate = matches!(args.command, KeysCommand::Rotate { .. });
     match args.command {
-        KeysCommand::Generate { alg, auth } => {
+        KeysCommand::Generate { alg, auth } | KeysCommand::Rotate { alg, auth } => {
             let mode = SigningMode::parse(&alg)?;
+            let (m, verb) = (mode.as_str(), if rotate { "rotate" } else { "generate" });
+            let change = match rotate {
+                true => format!(
+                    "rotate the {m} evidence signing key (the old one is kept for verification)"
+                ),
+                false => format!("make a new {m} key the active evidence signing key"),
+            };
+            let ctrl = Control::new(format!("cavra keys {verb}"), Role::Admin);
             authorize(
-                &Control::new("cavra keys generate", cavra_store::Role::Admin)
-                    .show(
-                        "change",
-                        format!(
-                            "make a new {} key the active evidence signing key",
-                            mode.as_str()
-                        ),
-                    )
-                    .show("keys", ks.dir().display().to_string()),
+                &ctrl.show("change", change).show("keys", dir.clone()),
                 &auth,
                 None,
             )?;
-            let k = ks.generate(mode).context("generating a key")?;
-            report(ctx, "generated", k.key_id(), mode, None, &ks);
-        }
-        KeysCommand::Rotate { alg, auth } => {
-            let mode = SigningMode::parse(&alg)?;
-            authorize(
-                &Control::new("cavra keys rotate", cavra_store::Role::Admin)
-                    .show("change", format!("rotate the {} evidence signing key (the old one is kept for verification)", mode.as_str()))
-                    .show("keys", ks.dir().display().to_string()),
-                &auth,
-                None,
-            )?;
-            let (old, k) = ks.rotate(mode).context("rotating the key")?;
-            report(ctx, "rotated", k.key_id(), mode, old.as_deref(), &ks);
+            let (old, k) = match rotate {
+                true => ks.rotate(mode).context("rotating the key")?,
+                false => (None, ks.generate(mode).context("generating a key")?),
+            };
+            let (id, what) = (k.key_id(), if rotate { "rotated" } else { "generated" });
+            if ctx.json {
+                let v = json!({"result": what, "key_id": id, "alg": m, "previous_key_id": old, "key_dir": ks.dir()});
+                println!("{v}");
+            } else {
+                let old = old.map(|o| format!("; previous key {o} kept for verification"));
+                let old = old.unwrap_or_default();
+                eprintln!("cavra: {what} {m} key {id} in {dir} (private key file mode 0600){old}");
+            }
         }
         KeysCommand::List => {
             let list = ks.list()?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                print_json(&list)?;
             } else if list.is_empty() {
-                println!(
-                    "no keys in {} (one is generated on first use, or run `cavra keys generate`)",
-                    ks.dir().display()
-                );
-            } else {
-                for k in list {
-                    println!(
-                        "{} {:<28} {:<12} created {}{}{}",
-                        if k.active { "*" } else { " " },
-                        k.key_id,
-                        k.alg,
-                        k.created_at,
-                        k.retired_at
-                            .map(|r| format!(", retired {r}"))
-                            .unwrap_or_default(),
-                        k.public_key
-                            .map(|p| format!("\n    public key {p}"))
-                            .unwrap_or_default()
-                    );
-                }
+                println!("no keys in {dir} (one is generated on first use, or run `cavra keys generate`)");
+            }
+            for k in list.iter().filter(|_| !ctx.json) {
+                let active = if k.active { "*" } else { " " };
+                let retired = k.retired_at.as_ref().map(|r| format!(", retired {r}"));
+                let public = k
+                    .public_key
+                    .as_ref()
+                    .map(|p| format!("\n    public key {p}"));
+                let (retired, public) = (retired.unwrap_or_default(), public.unwrap_or_default());
+                let (id, alg, at) = (&k.key_id, &k.alg, &k.created_at);
+                println!("{active} {id:<28} {alg:<12} created {at}{retired}{public}");
             }
         }
         KeysCommand::ExportPublic { key_id, output } => {
             let tr = ks.export_public(key_id.as_deref())?;
             let text = serde_json::to_string_pretty(&tr)?;
-            match output {
-                Some(p) => {
-                    std::fs::write(&p, format!("{text}\n"))
-                        .with_context(|| format!("writing `{}`", p.display()))?;
-                    if !ctx.json {
-                        eprintln!(
-                            "cavra: wrote trust root with {} key(s) to {}",
-                            tr.keys.len(),
-                            p.display()
-                        );
-                    }
-                }
-                None => println!("{text}"),
+            let Some(p) = output else {
+                println!("{text}");
+                return Ok(0);
+            };
+            std::fs::write(&p, format!("{text}\n"))
+                .with_context(|| format!("writing `{}`", p.display()))?;
+            if !ctx.json {
+                let n = tr.keys.len();
+                eprintln!("cavra: wrote trust root with {n} key(s) to {}", p.display());
             }
         }
         KeysCommand::Approver(cmd) => return approver(cmd, ctx),
@@ -154,65 +147,59 @@ pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// A change to the approver key, confirmed by a person at the terminal only.
+fn at_terminal(
+    command: &str,
+    change: &str,
+    shown: Vec<(&'static str, String)>,
+) -> anyhow::Result<crate::control::Authorized> {
+    let mut ctrl = Control::new(command, Role::Admin).show("change", change);
+    ctrl.summary.extend(shown);
+    ctrl.terminal_only = true;
+    authorize(&ctrl, &AuthArgs::default(), None)
+}
+
 fn approver(cmd: ApproverCommand, ctx: &Ctx) -> anyhow::Result<i32> {
     let dir = crate::control::approver_dir()?;
+    let shown = dir.display();
     let now = cavra_store::OffsetDateTime::now_utc();
-    let terminal_only = |ctrl: Control| Control {
-        terminal_only: true,
-        ..ctrl
-    };
     match cmd {
         ApproverCommand::Show => {
-            let key = cavra_store::ApproverKey::load(&dir).ok().flatten();
+            let key = ApproverKey::load(&dir).ok().flatten();
             let trust = cavra_store::ApproverTrust::load(&dir).ok();
-            let v = serde_json::json!({
-                "approver_dir": dir,
-                "private_key": key.is_some(),
-                "public_key": trust.is_some_and(|t| !t.is_empty()),
-                "kid": key.as_ref().map(|k| k.kid().to_string()),
-            });
+            let kid = key.as_ref().map(|k| k.kid().to_string());
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                let public = trust.is_some_and(|t| !t.is_empty());
+                let v = json!({"approver_dir": dir, "private_key": key.is_some(), "public_key": public, "kid": kid});
+                print_json(&v)?;
             } else {
-                println!("approver directory  {}", dir.display());
-                println!(
-                    "key                 {}",
-                    key.map(|k| format!("{} (private key present)", k.kid()))
-                        .unwrap_or_else(|| "none (`cavra keys approver init`)".into())
-                );
+                let key = kid.map(|k| format!("{k} (private key present)"));
+                let key = key.unwrap_or_else(|| "none (`cavra keys approver init`)".into());
+                println!("approver directory  {shown}\nkey                 {key}");
             }
         }
         ApproverCommand::Init => {
+            let exists = [
+                cavra_store::approver::KEY_FILE,
+                cavra_store::approver::PUB_FILE,
+            ];
             anyhow::ensure!(
-                !dir.join(cavra_store::approver::KEY_FILE).exists()
-                    && !dir.join(cavra_store::approver::PUB_FILE).exists(),
-                "an approver key already exists in `{}`; it is never replaced",
-                dir.display()
+                !exists.iter().any(|f| dir.join(f).exists()),
+                "an approver key already exists in `{shown}`; it is never replaced"
             );
-            let who = authorize(
-                &terminal_only(
-                    Control::new("cavra keys approver init", cavra_store::Role::Admin)
-                        .show(
-                            "change",
-                            "create the approver key pair (signs approvals and tokens)",
-                        )
-                        .show("directory", dir.display().to_string()),
-                ),
-                &AuthArgs::default(),
-                None,
+            let change = "create the approver key pair (signs approvals and tokens)";
+            let who = at_terminal(
+                "cavra keys approver init",
+                change,
+                vec![("directory", shown.to_string())],
             )?;
-            let k = cavra_store::ApproverKey::init(&dir, now)?;
+            let k = ApproverKey::init(&dir, now)?;
             if ctx.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"result": "created", "kid": k.kid(), "approver_dir": dir, "by": who.identity})
-                );
+                let v = json!({"result": "created", "kid": k.kid(), "approver_dir": dir, "by": who.identity});
+                println!("{v}");
             } else {
-                eprintln!(
-                    "cavra: created approver key {} in {} (private key mode 0600, public key approver.pub)",
-                    k.kid(),
-                    dir.display()
-                );
+                let kid = k.kid();
+                eprintln!("cavra: created approver key {kid} in {shown} (private key mode 0600, public key approver.pub)");
             }
         }
         ApproverCommand::Issue {
@@ -220,52 +207,26 @@ fn approver(cmd: ApproverCommand, ctx: &Ctx) -> anyhow::Result<i32> {
             roles,
             ttl,
         } => {
-            let roles = roles
+            let roles: Vec<Role> = roles
                 .iter()
-                .map(|r| cavra_store::Role::parse(r))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|r| Role::parse(r))
+                .collect::<Result<_, _>>()?;
             let ttl = cavra_store::parse_duration(&ttl)?;
-            let key = cavra_store::ApproverKey::load(&dir)?.ok_or_else(|| {
+            let key = ApproverKey::load(&dir)?.ok_or_else(|| {
                 anyhow::anyhow!(
-                    "no approver key in `{}`: run `cavra keys approver init` first",
-                    dir.display()
+                    "no approver key in `{shown}`: run `cavra keys approver init` first"
                 )
             })?;
             let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            authorize(
-                &terminal_only(
-                    Control::new("cavra keys approver issue", cavra_store::Role::Admin)
-                        .show(
-                            "change",
-                            "issue an approver token (a credential: keep it secret)",
-                        )
-                        .show("subject", subject.clone())
-                        .show("roles", names.join(", "))
-                        .show("ttl", format!("{}s", ttl.as_secs())),
-                ),
-                &AuthArgs::default(),
-                None,
-            )?;
-            let token = key.issue_token(&subject, &roles, now, ttl)?;
-            println!("{token}");
+            let change = "issue an approver token (a credential: keep it secret)";
+            let shown = vec![
+                ("subject", subject.clone()),
+                ("roles", names.join(", ")),
+                ("ttl", format!("{}s", ttl.as_secs())),
+            ];
+            at_terminal("cavra keys approver issue", change, shown)?;
+            println!("{}", key.issue_token(&subject, &roles, now, ttl)?);
         }
     }
     Ok(0)
-}
-
-fn report(ctx: &Ctx, what: &str, id: &str, mode: SigningMode, old: Option<&str>, ks: &KeyStore) {
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"result": what, "key_id": id, "alg": mode.as_str(), "previous_key_id": old, "key_dir": ks.dir()})
-        );
-    } else {
-        eprintln!(
-            "cavra: {what} {} key {id} in {} (private key file mode 0600){}",
-            mode.as_str(),
-            ks.dir().display(),
-            old.map(|o| format!("; previous key {o} kept for verification"))
-                .unwrap_or_default()
-        );
-    }
 }

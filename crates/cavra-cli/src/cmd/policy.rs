@@ -1,19 +1,18 @@
-//! `cavra policy list|show|validate|compile|diff|test|sign|verify`.
+//! `cavra policy list|show|validate|compile|diff|test|sign|verify|replay|keygen`: the
+//! documents come from `cavra_runtime::policies` (and `replay`); this module parses the
+//! arguments and prints them.
 
 pub mod replay;
 
 use crate::args::PackArgs;
 use crate::ctx::Ctx;
-use crate::output::{paint, short};
-use crate::packs::{self, DirResolver};
-use crate::packs::{compile_path, load_either};
-use anyhow::{anyhow, bail, Context, Result};
-use base64::Engine;
-use cavra_core::guard::EvalEnv;
-use cavra_core::policy::{self, bundled, diff, signing, testing, BundledResolver, ChainResolver};
+use crate::output::{paint, print_json, short, table};
+use crate::packs::{self, Origin};
+use anyhow::{Context, Result};
+use cavra_core::policy::CompiledPack;
+use cavra_runtime::policies::{self, PackListing, TestTarget, ValidationProblem};
 use clap::{Args, Subcommand};
-use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
@@ -115,528 +114,246 @@ impl PackFileArgs {
     }
 }
 
-fn read_key_bytes(path: &Path) -> Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key `{}`", path.display()))?;
-    let t = text.trim();
-    if let Ok(b) = hex::decode(t) {
-        return Ok(b);
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(t)
-        .map_err(|_| anyhow!("key `{}` is neither hex, base64 nor PEM", path.display()))
-}
-
-fn signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key `{}`", path.display()))?;
-    if text.contains("BEGIN PRIVATE KEY") {
-        use ed25519_dalek::pkcs8::DecodePrivateKey;
-        return ed25519_dalek::SigningKey::from_pkcs8_pem(&text)
-            .map_err(|e| anyhow!("key `{}` is not an Ed25519 PKCS#8 key: {e}", path.display()));
-    }
-    let b: [u8; 32] = read_key_bytes(path)?
-        .try_into()
-        .map_err(|_| anyhow!("key `{}` must hold 32 bytes", path.display()))?;
-    Ok(ed25519_dalek::SigningKey::from_bytes(&b))
-}
-
-fn verifying_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key `{}`", path.display()))?;
-    if text.contains("BEGIN PUBLIC KEY") {
-        use ed25519_dalek::pkcs8::DecodePublicKey;
-        return ed25519_dalek::VerifyingKey::from_public_key_pem(&text)
-            .map_err(|e| anyhow!("key `{}` is not an Ed25519 public key: {e}", path.display()));
-    }
-    let b: [u8; 32] = read_key_bytes(path)?
-        .try_into()
-        .map_err(|_| anyhow!("public key `{}` must hold 32 bytes", path.display()))?;
-    ed25519_dalek::VerifyingKey::from_bytes(&b).map_err(|e| anyhow!("bad public key: {e}"))
-}
-
-fn sig_path(file: &Path) -> PathBuf {
-    let mut s = file.as_os_str().to_owned();
-    s.push(".sig");
-    PathBuf::from(s)
+/// The pack a `policy show|compile|test` call is about (`policy.yaml` of the project's
+/// CAVRA directory when none is named).
+fn load(p: &PackFileArgs) -> Result<(CompiledPack, Origin)> {
+    packs::load(&p.choice(), std::env::current_dir().ok().as_deref())
 }
 
 pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
+    let c = ctx.color;
     match args.command {
         PolicyCommand::List { policy_dir } => {
-            let mut rows = Vec::new();
-            for (id, _) in bundled::PACKS {
-                let p = bundled::compiled(id)?;
-                rows.push(json!({"id": id, "version": p.version, "title": p.title, "mode": p.mode.as_str(), "rules": p.rules.len(), "digest": p.digest, "source": "bundled", "default": *id == bundled::DEFAULT_PACK}));
-            }
-            for d in &policy_dir {
-                let mut ids: Vec<String> = std::fs::read_dir(d)
-                    .with_context(|| format!("cannot read policy dir `{}`", d.display()))?
-                    .filter_map(|e| e.ok())
-                    .filter(|e| e.path().join("policy.yaml").is_file())
-                    .map(|e| e.file_name().to_string_lossy().to_string())
-                    .collect();
-                ids.sort();
-                for id in ids {
-                    match load_either(&id, std::slice::from_ref(d)) {
-                        Ok(p) => rows.push(json!({"id": id, "version": p.version, "title": p.title, "mode": p.mode.as_str(), "rules": p.rules.len(), "digest": p.digest, "source": d.join(&id).join("policy.yaml")})),
-                        Err(e) => rows.push(json!({"id": id, "error": format!("{e:#}"), "source": d.join(&id).join("policy.yaml")})),
-                    }
-                }
-            }
+            let rows = policies::list(&policy_dir)?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                println!(
-                    "{:<28} {:<8} {:<16} {:>5}  {:<18} TITLE",
-                    "ID", "VERSION", "MODE", "RULES", "DIGEST"
-                );
-                for r in &rows {
-                    if let Some(e) = r.get("error") {
-                        println!(
-                            "{:<28} {}",
-                            r["id"].as_str().unwrap_or(""),
-                            paint(
-                                ctx.color,
-                                "31",
-                                &format!("error: {}", e.as_str().unwrap_or(""))
-                            )
-                        );
-                        continue;
-                    }
-                    let mark = if r["default"].as_bool() == Some(true) {
-                        " (default)"
-                    } else {
-                        ""
-                    };
-                    println!(
-                        "{:<28} {:<8} {:<16} {:>5}  {:<18} {}{}",
-                        r["id"].as_str().unwrap_or(""),
-                        r["version"].as_str().unwrap_or(""),
-                        r["mode"].as_str().unwrap_or(""),
-                        r["rules"],
-                        short(r["digest"].as_str().unwrap_or("")),
-                        r["title"].as_str().unwrap_or(""),
-                        mark
-                    );
-                }
+                return print_json(&rows).map(|_| 0);
             }
-            Ok(0)
+            let cells: Vec<Vec<String>> = rows.iter().map(|r| list_row(c, r)).collect();
+            let headers = ["ID", "VERSION", "MODE", "RULES", "DIGEST", "TITLE"];
+            print!("{}", table(&headers, &cells));
         }
         PolicyCommand::Show(p) => {
-            let project = std::env::current_dir().ok();
-            let (pack, origin) = packs::load(&p.choice(), project.as_deref())?;
+            let (pack, origin) = load(&p)?;
+            let v = policies::show(&pack, &origin);
             if ctx.json {
-                let rules: Vec<_> = pack.rules.iter().map(|r| json!({"id": r.id, "effect": r.effect.as_str(), "reason": r.reason, "approver_group": r.approver_group, "controls": r.controls, "alternative": r.alternative})).collect();
-                let cli: Vec<_> = pack
-                    .cli
-                    .entries(&pack.normalized.pack)
-                    .into_iter()
-                    .map(|e| json!({"program": e.program, "rows": e.rows.iter().map(|r| json!({"path": r.path_text, "rule": r.rule.id, "effect": r.rule.effect.as_str(), "severity": diff::severity_name(&r.rule.severity)})).collect::<Vec<_>>()}))
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({"id": pack.id, "title": pack.title, "version": pack.version, "mode": pack.mode.as_str(), "digest": pack.digest, "lineage": pack.lineage, "source": origin.describe(), "rules": rules, "cli": cli})
-                    )?
-                );
-            } else {
-                println!(
-                    "{} {} — {}",
-                    paint(ctx.color, "1", &pack.id),
-                    pack.version,
-                    pack.title
-                );
-                println!("  source   {}", origin.describe());
-                println!("  mode     {}", pack.mode.as_str());
-                println!("  digest   {}", pack.digest);
-                println!("  lineage  {}", pack.lineage.join(" <- "));
-                println!(
-                    "  default for unlisted commands: {}",
-                    pack.defaults.commands.as_str()
-                );
-                println!("  rules ({}):", pack.rules.len());
-                for r in &pack.rules {
-                    println!("    {:<48} {:<17} {}", r.id, r.effect.as_str(), r.reason);
-                }
-                let entries = pack.cli.entries(&pack.normalized.pack);
-                let rows: usize = entries.iter().map(|e| e.rows.len()).sum();
-                println!("  CLI table ({} programs, {rows} rows):", entries.len());
-                for e in entries {
-                    for r in &e.rows {
-                        let cmd = format!("{} {}", e.program, r.path_text);
-                        println!(
-                            "    {:<48} {:<17} {}",
-                            cmd.trim_end(),
-                            r.rule.effect.as_str(),
-                            r.rule.id
-                        );
-                    }
-                }
+                return print_json(&v).map(|_| 0);
             }
-            Ok(0)
+            println!("{} {} — {}", paint(c, "1", &v.id), v.version, v.title);
+            println!("  source   {}\n  mode     {}", v.source, v.mode);
+            println!(
+                "  digest   {}\n  lineage  {}",
+                v.digest,
+                v.lineage.join(" <- ")
+            );
+            println!("  default for unlisted commands: {}", v.unlisted_commands);
+            println!("  rules ({}):", v.rules.len());
+            for r in &v.rules {
+                println!("    {:<48} {:<17} {}", r.id, r.effect, r.reason);
+            }
+            let rows: usize = v.cli.iter().map(|e| e.rows.len()).sum();
+            println!("  CLI table ({} programs, {rows} rows):", v.cli.len());
+            for (e, r) in v
+                .cli
+                .iter()
+                .flat_map(|e| e.rows.iter().map(move |r| (e, r)))
+            {
+                let cmd = format!("{} {}", e.program, r.path);
+                println!("    {:<48} {:<17} {}", cmd.trim_end(), r.effect, r.rule);
+            }
         }
         PolicyCommand::Validate { files, policy_dir } => {
-            let mut ok = true;
-            let mut report = Vec::new();
-            for f in &files {
-                let src = match std::fs::read_to_string(f) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        ok = false;
-                        report.push(json!({"file": f, "valid": false, "problems": [{"message": format!("cannot read: {e}")}]}));
-                        if !ctx.json {
-                            eprintln!("{}: cannot read: {e}", f.display());
-                        }
-                        continue;
+            let report: Vec<_> = files
+                .iter()
+                .map(|f| policies::validate_file(f, &policy_dir))
+                .collect();
+            if ctx.json {
+                print_json(&report)?;
+            }
+            for v in report.iter().filter(|_| !ctx.json) {
+                let file = v.file.display();
+                match (&v.problems, &v.id, &v.digest) {
+                    (None, Some(id), Some(d)) => {
+                        let ok = paint(c, "32", "ok");
+                        println!("{ok} {file} ({id}, {} rules, {})", v.rules, short(d));
                     }
-                };
-                let name = f.display().to_string();
-                let result = policy::parse_pack(&name, &src).and_then(|p| {
-                    let mut dirs = policy_dir.clone();
-                    if let Some(parent) = f.parent().and_then(|p| p.parent()) {
-                        dirs.push(parent.to_path_buf());
-                    }
-                    let dr = DirResolver { dirs };
-                    policy::compile::compile(p, &ChainResolver(vec![&dr, &BundledResolver]))
-                });
-                match result {
-                    Ok(p) => {
-                        report.push(
-                            json!({"file": f, "valid": true, "id": p.id, "digest": p.digest}),
-                        );
-                        if !ctx.json {
-                            println!(
-                                "{} {} ({}, {} rules, {})",
-                                paint(ctx.color, "32", "ok"),
-                                name,
-                                p.id,
-                                p.rules.len(),
-                                short(&p.digest)
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        ok = false;
-                        let problems: Vec<_> = if e.problems().is_empty() {
-                            vec![json!({"file": name, "message": e.to_string()})]
-                        } else {
-                            e.problems()
-                                .iter()
-                                .map(|p| serde_json::to_value(p).unwrap_or_default())
-                                .collect()
-                        };
-                        report.push(json!({"file": f, "valid": false, "problems": problems}));
-                        if !ctx.json {
-                            if e.problems().is_empty() {
-                                eprintln!("{}: {e}", name);
-                            } else {
-                                for p in e.problems() {
-                                    eprintln!("{p}");
+                    _ => {
+                        for p in v.problems.iter().flatten() {
+                            match p {
+                                ValidationProblem::Located(p) => eprintln!("{p}"),
+                                ValidationProblem::Whole { message, .. } => {
+                                    eprintln!("{file}: {message}")
                                 }
                             }
                         }
                     }
                 }
             }
-            if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            }
-            Ok(if ok { 0 } else { 1 })
+            return Ok(if report.iter().all(|v| v.valid) { 0 } else { 1 });
         }
         PolicyCommand::Compile { packs: p, output } => {
-            let project = std::env::current_dir().ok();
-            let (pack, _) = packs::load(&p.choice(), project.as_deref())?;
-            let text = pack.to_json();
-            match output {
-                Some(o) => {
-                    std::fs::write(&o, text + "\n")
-                        .with_context(|| format!("cannot write `{}`", o.display()))?;
-                    if !ctx.json {
-                        println!("compiled {} -> {} ({})", pack.id, o.display(), pack.digest);
-                    } else {
-                        println!(
-                            "{}",
-                            json!({"id": pack.id, "digest": pack.digest, "output": o})
-                        );
-                    }
-                }
-                None => println!("{text}"),
+            let (pack, _) = load(&p)?;
+            let Some(o) = output else {
+                println!("{}", pack.to_json());
+                return Ok(0);
+            };
+            std::fs::write(&o, pack.to_json() + "\n")
+                .with_context(|| format!("cannot write `{}`", o.display()))?;
+            if ctx.json {
+                let v = serde_json::json!({"id": pack.id, "digest": pack.digest, "output": o});
+                println!("{v}");
+            } else {
+                println!("compiled {} -> {} ({})", pack.id, o.display(), pack.digest);
             }
-            Ok(0)
         }
         PolicyCommand::Diff {
             from,
             to,
             policy_dir,
         } => {
-            let a = load_either(&from, &policy_dir)?;
-            let b = load_either(&to, &policy_dir)?;
-            let d = diff::diff(&a, &b);
+            let d = policies::diff(&from, &to, &policy_dir)?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
-            } else {
-                println!(
-                    "{} ({}) -> {} ({})",
-                    d.from,
-                    short(&d.from_digest),
-                    d.to,
-                    short(&d.to_digest)
-                );
-                if d.rules.is_empty() && d.settings.is_empty() {
-                    println!("  no semantic changes");
-                }
-                for r in &d.rules {
-                    let dir = r.direction.clone().unwrap_or_default();
-                    let label = match dir.as_str() {
-                        "loosened" => paint(ctx.color, "1;31", "LOOSENED"),
-                        "tightened" => paint(ctx.color, "1;32", "tightened"),
-                        _ => String::new(),
-                    };
-                    println!(
-                        "  {:<8} {:<48} {} -> {} {}",
-                        r.change,
-                        r.rule_id,
-                        r.from_effect.clone().unwrap_or_else(|| "-".into()),
-                        r.to_effect.clone().unwrap_or_else(|| "-".into()),
-                        label
-                    );
-                    for x in &r.details {
-                        println!("           {x}");
-                    }
-                }
-                for s in &d.settings {
-                    println!("  setting  {s}");
-                }
-                if d.loosens {
-                    println!(
-                        "{}",
-                        paint(
-                            ctx.color,
-                            "1;31",
-                            "this change loosens the policy: review before shipping"
-                        )
-                    );
+                return print_json(&d).map(|_| 0);
+            }
+            let (f, t) = (short(&d.from_digest), short(&d.to_digest));
+            println!("{} ({f}) -> {} ({t})", d.from, d.to);
+            if d.rules.is_empty() && d.settings.is_empty() {
+                println!("  no semantic changes");
+            }
+            let cells: Vec<Vec<String>> = d.rules.iter().map(|r| diff_row(c, r)).collect();
+            let text = table(&["CHANGE", "RULE", "EFFECT", "DIRECTION"], &cells);
+            let mut lines = text.lines();
+            if !d.rules.is_empty() {
+                println!("  {}", lines.next().unwrap_or_default());
+            }
+            for (r, line) in d.rules.iter().zip(lines) {
+                println!("  {line}");
+                for x in &r.details {
+                    println!("      {x}");
                 }
             }
-            Ok(0)
+            for s in &d.settings {
+                println!("  setting  {s}");
+            }
+            if d.loosens {
+                let warning = "this change loosens the policy: review before shipping";
+                println!("{}", paint(c, "1;31", warning));
+            }
         }
         PolicyCommand::Test {
             packs: p,
             tests,
             all,
         } => {
-            let mut jobs: Vec<(policy::CompiledPack, String, testing::TestFile)> = Vec::new();
-            if all {
-                for (id, src) in bundled::TESTS {
-                    jobs.push((
-                        bundled::compiled(id)?,
-                        format!("<bundled tests>/{id}.yaml"),
-                        testing::parse_test_file(id, src)?,
-                    ));
-                }
-            } else {
-                let project = std::env::current_dir().ok();
-                let (pack, _) = packs::load(&p.choice(), project.as_deref())?;
-                if tests.is_empty() {
-                    if let Some(src) = bundled::tests_yaml(&pack.id) {
-                        jobs.push((
-                            pack.clone(),
-                            format!("<bundled tests>/{}.yaml", pack.id),
-                            testing::parse_test_file(&pack.id, src)?,
-                        ));
-                    } else if !pack.tests().is_empty() {
-                        let f = testing::TestFile {
-                            tests: pack.tests().to_vec(),
-                            ..Default::default()
-                        };
-                        jobs.push((pack.clone(), format!("{} (inline tests)", pack.id), f));
-                    } else {
-                        bail!("pack `{}` has no tests; pass --tests FILE", pack.id);
-                    }
-                }
-                for t in &tests {
-                    let src = std::fs::read_to_string(t)
-                        .with_context(|| format!("cannot read test file `{}`", t.display()))?;
-                    jobs.push((
-                        pack.clone(),
-                        t.display().to_string(),
-                        testing::parse_test_file(&t.display().to_string(), &src)?,
-                    ));
-                }
-            }
-            let mut failed = 0;
-            let mut passed = 0;
-            let mut out = Vec::new();
-            for (pack, name, file) in &jobs {
-                let results = testing::run(pack, file, &EvalEnv::default());
-                for r in &results {
-                    if r.passed {
-                        passed += 1;
-                    } else {
-                        failed += 1;
-                        if !ctx.json {
-                            println!(
-                                "{} {name}: {}: expected {}{}, got {} ({}) — {}",
-                                paint(ctx.color, "31", "FAIL"),
-                                r.name,
-                                r.expected,
-                                r.expected_rule
-                                    .as_ref()
-                                    .map(|x| format!(" ({x})"))
-                                    .unwrap_or_default(),
-                                r.got,
-                                r.got_rule,
-                                r.reason
-                            );
-                        }
-                    }
-                }
-                out.push(json!({"pack": pack.id, "file": name, "results": results}));
-            }
+            let target = match all {
+                true => TestTarget::AllBundled,
+                false => TestTarget::Pack {
+                    pack: Box::new(load(&p)?.0),
+                    files: tests,
+                },
+            };
+            let r = policies::test(target)?;
             if ctx.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({"passed": passed, "failed": failed, "files": out})
-                    )?
-                );
+                print_json(&r)?;
             } else {
-                println!("{passed} passed, {failed} failed");
+                for f in &r.files {
+                    for t in f.results.iter().filter(|t| !t.passed) {
+                        let want = t.expected_rule.as_ref().map(|x| format!(" ({x})"));
+                        let (fail, want) = (paint(c, "31", "FAIL"), want.unwrap_or_default());
+                        let got = format!("{} ({}) — {}", t.got, t.got_rule, t.reason);
+                        println!(
+                            "{fail} {}: {}: expected {}{want}, got {got}",
+                            f.file, t.name, t.expected
+                        );
+                    }
+                }
+                println!("{} passed, {} failed", r.passed, r.failed);
             }
-            Ok(if failed == 0 { 0 } else { 1 })
+            return Ok(if r.failed == 0 { 0 } else { 1 });
         }
         PolicyCommand::Sign {
             file,
             key,
             policy_dir,
         } => {
-            let src = std::fs::read(&file)
-                .with_context(|| format!("cannot read `{}`", file.display()))?;
-            let pack = compile_path(&file, &policy_dir)?;
-            let k = signing_key(&key)?;
-            let sig = signing::sign(&pack.id, &src, &pack.digest, &k);
-            let out = sig_path(&file);
-            std::fs::write(&out, serde_json::to_string_pretty(&sig)? + "\n")
-                .with_context(|| format!("cannot write `{}`", out.display()))?;
+            let s = policies::sign(&file, &key, &policy_dir)?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&sig)?);
+                print_json(&s.signature)?;
             } else {
-                println!(
-                    "signed {} ({}) with key {} -> {}",
-                    pack.id,
-                    short(&pack.digest),
-                    sig.key_id,
-                    out.display()
-                );
+                let (id, kid) = (&s.pack_id, &s.signature.key_id);
+                let to = s.path.display();
+                println!("signed {id} ({}) with key {kid} -> {to}", short(&s.digest));
             }
-            Ok(0)
         }
         PolicyCommand::Verify {
             file,
             trusted,
             policy_dir,
         } => {
-            let src = std::fs::read(&file)
-                .with_context(|| format!("cannot read `{}`", file.display()))?;
-            let sp = sig_path(&file);
-            let sig_text = std::fs::read_to_string(&sp)
-                .with_context(|| format!("no signature: cannot read `{}`", sp.display()))?;
-            let sig: signing::PackSignature = serde_json::from_str(&sig_text)
-                .with_context(|| format!("`{}` is not a CAVRA pack signature", sp.display()))?;
-            let keys: Vec<_> = trusted
-                .iter()
-                .map(|p| verifying_key(p))
-                .collect::<Result<_>>()?;
-            let pack = match compile_path(&file, &policy_dir) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!(
-                        "cavra: REFUSED: `{}` no longer compiles ({e:#})",
-                        file.display()
-                    );
-                    return Ok(2);
-                }
-            };
-            match signing::verify(&sig, &pack.id, &src, &pack.digest, &keys) {
-                Ok(kid) => {
-                    if ctx.json {
-                        println!(
-                            "{}",
-                            json!({"verified": true, "pack": pack.id, "digest": pack.digest, "key_id": kid, "trusted": !keys.is_empty()})
-                        );
-                    } else {
-                        println!(
-                            "{} {} signed by key {}{}",
-                            paint(ctx.color, "32", "verified"),
-                            pack.id,
-                            kid,
-                            if keys.is_empty() {
-                                " (integrity only: no --trusted-key given)"
-                            } else {
-                                ""
-                            }
-                        );
-                    }
-                    Ok(0)
-                }
-                Err(e) => {
-                    if ctx.json {
-                        println!(
-                            "{}",
-                            json!({"verified": false, "pack": pack.id, "error": e.to_string()})
-                        );
-                    }
-                    eprintln!("cavra: REFUSED: {e}");
-                    Ok(2)
-                }
+            let v = policies::verify(&file, &trusted, &policy_dir)?;
+            // a file that no longer compiles has no document: it is refused on stderr only
+            if ctx.json && v.pack.is_some() {
+                println!("{}", serde_json::to_string(&v)?);
+            }
+            if let Some(e) = &v.error {
+                eprintln!("cavra: REFUSED: {e}");
+                return Ok(2);
+            }
+            if !ctx.json {
+                let only = " (integrity only: no --trusted-key given)";
+                let only = if v.trusted == Some(true) { "" } else { only };
+                let (pack, kid) = (v.pack.unwrap_or_default(), v.key_id.unwrap_or_default());
+                println!(
+                    "{} {pack} signed by key {kid}{only}",
+                    paint(c, "32", "verified")
+                );
             }
         }
-        PolicyCommand::Replay(a) => replay::run(a, ctx),
+        PolicyCommand::Replay(a) => return replay::run(a, ctx),
         PolicyCommand::Keygen { output } => {
-            let mut seed = [0u8; 32];
-            getrandom_fill(&mut seed)?;
-            let k = ed25519_dalek::SigningKey::from_bytes(&seed);
-            write_private(
-                &output,
-                &base64::engine::general_purpose::STANDARD.encode(seed),
-            )?;
-            let pub_path = PathBuf::from(format!("{}.pub", output.display()));
-            std::fs::write(
-                &pub_path,
-                base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes())
-                    + "\n",
-            )?;
-            println!(
-                "key {} -> {} (public: {})",
-                signing::key_id(&k.verifying_key()),
-                output.display(),
-                pub_path.display()
-            );
-            Ok(0)
+            let k = cavra_evidence::pack_keys::generate(&output)?;
+            let (private, public) = (k.private.display(), k.public.display());
+            println!("key {} -> {private} (public: {public})", k.key_id);
+        }
+    }
+    Ok(0)
+}
+
+/// A row of the `policy list` table.
+fn list_row(c: bool, r: &PackListing) -> Vec<String> {
+    match r {
+        PackListing::Pack(p) => {
+            let mark = if p.default == Some(true) {
+                " (default)"
+            } else {
+                ""
+            };
+            let (id, version, mode) = (p.id.clone(), p.version.clone(), p.mode.to_string());
+            let title = format!("{}{mark}", p.title);
+            vec![
+                id,
+                version,
+                mode,
+                p.rules.to_string(),
+                short(&p.digest),
+                title,
+            ]
+        }
+        PackListing::Broken { id, error, .. } => {
+            let mut row = vec![id.clone(), String::new(), String::new(), String::new()];
+            row.extend([String::new(), paint(c, "31", &format!("error: {error}"))]);
+            row
         }
     }
 }
 
-fn getrandom_fill(buf: &mut [u8]) -> Result<()> {
-    use rand_core::RngCore;
-    rand_core::OsRng
-        .try_fill_bytes(buf)
-        .map_err(|e| anyhow!("no randomness available: {e}"))
-}
-
-fn write_private(path: &Path, content: &str) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot create `{}` (it must not exist yet)", path.display()))?;
-    writeln!(f, "{content}")?;
-    Ok(())
+/// A row of the `policy diff` table.
+fn diff_row(c: bool, r: &cavra_core::policy::diff::RuleChange) -> Vec<String> {
+    let label = match r.direction.as_deref() {
+        Some("loosened") => paint(c, "1;31", "LOOSENED"),
+        Some("tightened") => paint(c, "1;32", "tightened"),
+        _ => String::new(),
+    };
+    let (from, to) = (r.from_effect.as_deref(), r.to_effect.as_deref());
+    let effect = format!("{} -> {}", from.unwrap_or("-"), to.unwrap_or("-"));
+    vec![r.change.clone(), r.rule_id.clone(), effect, label]
 }

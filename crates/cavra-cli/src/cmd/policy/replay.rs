@@ -1,22 +1,11 @@
 //! `cavra policy replay`: re-evaluate the requests recorded in the evidence log under
-//! another pack and report what would change (newly blocked, newly allowed, approvals
-//! added or removed), without appending anything to the log.
-//!
-//! The log is read segment by segment straight from the files (read-only: the log is not
-//! opened for writing, no key is created, no lock is taken); each line is parsed with a
-//! borrowing envelope so only `decision` records pay for deserializing their request.
-//! Large segments are evaluated on all available cores with `std::thread::scope`; the
-//! result is deterministic (counts are sums, examples are the first N in log order).
+//! another pack and report what would change, without appending anything to the log. The
+//! replay is `cavra_runtime::replay::run`; this module collects the options and prints.
 
 use crate::ctx::Ctx;
-use crate::output::{paint, short};
-use crate::packs::load_either;
-use anyhow::{bail, Context, Result};
-use cavra_core::guard::{EvalEnv, McpRegistry};
-use cavra_core::policy::CompiledPack;
-use cavra_evidence::segments::{list_segments, SegmentData};
-use cavra_evidence::timeutil::parse_since;
-pub use cavra_runtime::replay::*;
+use crate::output::{paint, print_json, short};
+use anyhow::Result;
+use cavra_runtime::replay::{rank, Change, ReplayOptions, ReplayReport};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -50,214 +39,115 @@ pub struct ReplayArgs {
     pub registry: Option<PathBuf>,
 }
 
+/// Worker threads: `$CAVRA_REPLAY_THREADS`, else the available cores (at most 16).
 fn threads() -> usize {
     std::env::var("CAVRA_REPLAY_THREADS")
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
         .filter(|n| *n > 0)
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .min(16)
 }
 
-fn print_human(
-    ctx: &Ctx,
-    pack: &CompiledPack,
-    against: Option<&CompiledPack>,
-    log: &std::path::Path,
-    t: &Tally,
-) {
-    let c = ctx.color;
-    let vs = match against {
-        Some(a) => format!("{} {} ({})", a.id, a.version, short(&a.digest)),
-        None => "the recorded decisions".into(),
-    };
-    println!(
-        "replay {} {} ({}) against {vs}",
-        paint(c, "1", &pack.id),
-        pack.version,
-        short(&pack.digest)
-    );
-    println!(
-        "  log {}: {} decision records in scope ({} filtered out, {} other records skipped)",
-        log.display(),
-        t.records,
-        t.filtered_out,
-        t.other_kinds
-    );
-    println!(
-        "  evaluated {}, unchanged {}, unreadable {}",
-        t.evaluated,
-        t.unchanged,
-        if t.unreadable > 0 {
-            paint(c, "1;31", &t.unreadable.to_string())
-        } else {
-            "0".into()
-        }
-    );
-    if t.incomplete > 0 {
-        println!("  {} incomplete trailing line(s) ignored (interrupted write; run `cavra evidence verify`)", t.incomplete);
+pub fn run(args: ReplayArgs, ctx: &Ctx) -> Result<i32> {
+    let fail_on_loosen = args.fail_on_loosen;
+    let r = cavra_runtime::replay::run(&ReplayOptions {
+        pack: args.pack,
+        against: args.against,
+        policy_dirs: args.policy_dir,
+        since: args.since,
+        session: args.session,
+        examples: args.examples,
+        registry: args.registry,
+        cavra_dir: ctx.cavra_dir.clone(),
+        threads: threads(),
+    })?;
+    if ctx.json {
+        print_json(&r.to_json())?;
+    } else {
+        print_human(ctx.color, &r);
     }
-    println!();
-    println!("  {:<20} {:>8}", "CHANGE", "COUNT");
+    if fail_on_loosen && r.tally.loosened > 0 {
+        let (n, id) = (r.tally.loosened, &r.pack.id);
+        eprintln!("cavra: {n} decision(s) become less restrictive under `{id}` (--fail-on-loosen)");
+        return Ok(2);
+    }
+    Ok(0)
+}
+
+fn print_human(c: bool, r: &ReplayReport) {
+    let (p, t) = (&r.pack, &r.tally);
+    let vs = r
+        .against
+        .as_ref()
+        .map_or("the recorded decisions".into(), |a| {
+            format!("{} {} ({})", a.id, a.version, short(&a.digest))
+        });
+    let id = paint(c, "1", &p.id);
+    println!(
+        "replay {id} {} ({}) against {vs}",
+        p.version,
+        short(&p.digest)
+    );
+    let (n, out, other) = (t.records, t.filtered_out, t.other_kinds);
+    let log = r.log.display();
+    println!("  log {log}: {n} decision records in scope ({out} filtered out, {other} other records skipped)");
+    let unreadable = match t.unreadable {
+        0 => "0".into(),
+        n => paint(c, "1;31", &n.to_string()),
+    };
+    let (evaluated, unchanged) = (t.evaluated, t.unchanged);
+    println!("  evaluated {evaluated}, unchanged {unchanged}, unreadable {unreadable}");
+    if t.incomplete > 0 {
+        let n = t.incomplete;
+        println!("  {n} incomplete trailing line(s) ignored (interrupted write; run `cavra evidence verify`)");
+    }
+    println!("\n  {:<20} {:>8}", "CHANGE", "COUNT");
     for ch in Change::ALL {
         println!("  {:<20} {:>8}", ch.label(), t.count(ch));
     }
     for ch in Change::ALL {
-        let ex = &t.examples[ch.index()];
+        let (ex, n) = (&t.examples[ch.index()], t.count(ch));
         if ex.is_empty() {
             continue;
         }
-        println!();
-        println!(
-            "{} ({}{}):",
-            ch.label(),
-            t.count(ch),
-            if (ex.len() as u64) < t.count(ch) {
-                format!(", first {}", ex.len())
-            } else {
-                String::new()
-            }
-        );
+        let first = match ex.len() as u64 {
+            shown if shown < n => format!(", first {shown}"),
+            _ => String::new(),
+        };
+        println!("\n{} ({n}{first}):", ch.label());
         for e in ex {
+            let old_rule = if e.old_rule.is_empty() {
+                "-"
+            } else {
+                &e.old_rule
+            };
+            let code = if rank(e.new) < rank(e.old) {
+                "1;31"
+            } else {
+                "1"
+            };
+            let (old, new) = (e.old.as_str(), paint(c, code, e.new.as_str()));
+            let at = format!("[session {}, {}]", e.session_id, e.record_id);
             println!(
-                "  {} `{}`: {} ({}) -> {} ({})  [session {}, {}]",
-                e.action,
-                e.target,
-                e.old.as_str(),
-                if e.old_rule.is_empty() {
-                    "-"
-                } else {
-                    &e.old_rule
-                },
-                paint(
-                    c,
-                    if rank(e.new) < rank(e.old) {
-                        "1;31"
-                    } else {
-                        "1"
-                    },
-                    e.new.as_str()
-                ),
-                e.new_rule,
-                e.session_id,
-                e.record_id
+                "  {} `{}`: {old} ({old_rule}) -> {new} ({})  {at}",
+                e.action, e.target, e.new_rule
             );
         }
     }
     if !t.unreadable_examples.is_empty() {
-        println!();
-        println!("unreadable ({}):", t.unreadable);
+        println!("\nunreadable ({}):", t.unreadable);
         for u in &t.unreadable_examples {
-            println!(
-                "  {}:{}{}: {}",
-                u.segment,
-                u.line,
-                u.record_id
-                    .as_deref()
-                    .map(|r| format!(" {r}"))
-                    .unwrap_or_default(),
-                u.reason
-            );
+            let id = u.record_id.as_deref().map(|r| format!(" {r}"));
+            let id = id.unwrap_or_default();
+            println!("  {}:{}{id}: {}", u.segment, u.line, u.reason);
         }
     }
     if t.loosened > 0 {
-        println!();
-        println!(
-            "{}",
-            paint(
-                c,
-                "1;31",
-                &format!(
-                    "{} decision(s) become less restrictive under {}",
-                    t.loosened, pack.id
-                )
-            )
+        let what = format!(
+            "{} decision(s) become less restrictive under {}",
+            t.loosened, p.id
         );
+        println!("\n{}", paint(c, "1;31", &what));
     }
-}
-
-pub fn run(args: ReplayArgs, ctx: &Ctx) -> Result<i32> {
-    let pack = load_either(&args.pack, &args.policy_dir)
-        .with_context(|| format!("cannot load --pack `{}`", args.pack))?;
-    let against = match &args.against {
-        Some(a) => Some(
-            load_either(a, &args.policy_dir)
-                .with_context(|| format!("cannot load --against `{a}`"))?,
-        ),
-        None => None,
-    };
-    let registry: Option<McpRegistry> = match &args.registry {
-        Some(p) => Some(crate::packs::load_registry(p)?),
-        None => None,
-    };
-    let since = match &args.since {
-        Some(s) => Some(parse_since(s).map_err(|e| anyhow::anyhow!("--since: {e}"))?),
-        None => None,
-    };
-    let log = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir).dir;
-    if !log.is_dir() {
-        bail!(
-            "no evidence log at `{}` (decisions are recorded by `cavra evaluate` and `cavra hook`; pass --cavra-dir DIR to point at another project)",
-            log.display()
-        );
-    }
-    let segments = list_segments(&log)
-        .with_context(|| format!("cannot list the evidence log `{}`", log.display()))?;
-    let replayer = Replayer::new(
-        &pack,
-        match &against {
-            Some(a) => Baseline::Pack(a),
-            None => Baseline::Recorded,
-        },
-        EvalEnv {
-            registry: registry.as_ref(),
-            ..Default::default()
-        },
-        Filter {
-            since,
-            session: args.session.clone(),
-        },
-        args.examples,
-    );
-    let threads = threads();
-    let mut tally = Tally::default();
-    for (_, path) in &segments {
-        let sd =
-            SegmentData::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let t = replayer.segment(&sd, &name, threads)?;
-        tally.merge(t, args.examples);
-    }
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report_json(
-                &pack,
-                against.as_ref(),
-                &Filters {
-                    since: args.since.as_deref(),
-                    session: args.session.as_deref(),
-                },
-                &log,
-                &tally
-            ))?
-        );
-    } else {
-        print_human(ctx, &pack, against.as_ref(), &log, &tally);
-    }
-    if args.fail_on_loosen && tally.loosened > 0 {
-        eprintln!(
-            "cavra: {} decision(s) become less restrictive under `{}` (--fail-on-loosen)",
-            tally.loosened, pack.id
-        );
-        return Ok(2);
-    }
-    Ok(0)
 }
