@@ -58,9 +58,20 @@ pub fn print_decision(color: bool, d: &Decision) {
     row("proceed", if d.proceed { "yes" } else { "no" });
 }
 
-pub fn short(h: &str) -> String {
-    let h = h.trim_start_matches("sha256:");
-    h.chars().take(16).collect()
+pub use cavra_runtime::render::short;
+
+/// The runtime's text tones ([`cavra_runtime::render::Tone`]) as [`paint`] colours.
+pub fn painter(color: bool) -> impl Fn(cavra_runtime::render::Tone, &str) -> String {
+    use cavra_runtime::render::Tone;
+    move |tone, s| {
+        let code = match tone {
+            Tone::Strong => "1",
+            Tone::Good => "32",
+            Tone::Bad => "31",
+            Tone::Alarm => "1;31",
+        };
+        paint(color, code, s)
+    }
 }
 
 /// Exit code for a decision: 0 proceeds, 2 blocked or held.
@@ -122,6 +133,20 @@ pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
         "{}",
         serde_json::to_string_pretty(v).context("cannot encode JSON")?
     );
+    Ok(())
+}
+
+/// Under `--json` prints `doc` as pretty JSON, else its text (`text()`, lines ending in
+/// newlines) as it is.
+pub fn print_doc<T: serde::Serialize + ?Sized>(
+    json_mode: bool,
+    doc: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json_mode {
+        return print_json(doc);
+    }
+    print!("{}", text());
     Ok(())
 }
 

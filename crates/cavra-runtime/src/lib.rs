@@ -14,7 +14,7 @@
 //!   their evidence.
 //! - [`replay`]: re-evaluating recorded decisions under another pack.
 //! - [`policies`]: the documents of the pack commands (list, show, validate, diff, test,
-//!   sign, verify).
+//!   sign, verify); [`render`]: their human text (and the replay report's).
 //!
 //! It works through traits: a store ([`cavra_store::StoreOpener`] /
 //! [`cavra_store::DecisionStore`]), an [`EvidenceSink`], a [`Clock`] and a
@@ -29,6 +29,7 @@ pub mod evaluate;
 pub mod locate;
 pub mod packs;
 pub mod policies;
+pub mod render;
 pub mod replay;
 pub mod request;
 pub mod services;

@@ -4,6 +4,7 @@
 
 use crate::error::RuntimeError;
 use crate::packs::{compile_path, load_spec, DirResolver, Origin};
+use crate::render::{push_line, short, Paint, Tone};
 use cavra_core::guard::EvalEnv;
 use cavra_core::policy::signing::{self, PackSignature};
 use cavra_core::policy::{self, bundled, diff, testing, BundledResolver, ChainResolver};
@@ -113,6 +114,47 @@ pub struct PackView {
     /// The effect on commands no rule or table names (`defaults.commands`).
     #[serde(skip)]
     pub unlisted_commands: &'static str,
+}
+
+impl PackView {
+    /// The text of `policy show`.
+    pub fn text(&self, paint: Paint<'_>) -> String {
+        let mut out = String::new();
+        let id = paint(Tone::Strong, &self.id);
+        push_line!(out, "{id} {} — {}", self.version, self.title);
+        push_line!(out, "  source   {}", self.source);
+        push_line!(out, "  mode     {}", self.mode);
+        push_line!(out, "  digest   {}", self.digest);
+        push_line!(out, "  lineage  {}", self.lineage.join(" <- "));
+        push_line!(
+            out,
+            "  default for unlisted commands: {}",
+            self.unlisted_commands
+        );
+        push_line!(out, "  rules ({}):", self.rules.len());
+        for r in &self.rules {
+            push_line!(out, "    {:<48} {:<17} {}", r.id, r.effect, r.reason);
+        }
+        let rows: usize = self.cli.iter().map(|e| e.rows.len()).sum();
+        push_line!(
+            out,
+            "  CLI table ({} programs, {rows} rows):",
+            self.cli.len()
+        );
+        for e in &self.cli {
+            for r in &e.rows {
+                let cmd = format!("{} {}", e.program, r.path);
+                push_line!(
+                    out,
+                    "    {:<48} {:<17} {}",
+                    cmd.trim_end(),
+                    r.effect,
+                    r.rule
+                );
+            }
+        }
+        out
+    }
 }
 
 /// A rule of [`PackView`].
@@ -226,6 +268,26 @@ impl Validation {
     }
 }
 
+impl Validation {
+    /// The text of a validation: the `ok` line of a valid pack (for stdout), else one line
+    /// per problem (for stderr).
+    pub fn text(&self, paint: Paint<'_>) -> String {
+        let mut out = String::new();
+        let file = self.file.display();
+        if let (true, Some(id), Some(digest)) = (self.valid, &self.id, &self.digest) {
+            let (ok, n, d) = (paint(Tone::Good, "ok"), self.rules, short(digest));
+            push_line!(out, "{ok} {file} ({id}, {n} rules, {d})");
+        }
+        for p in self.problems.iter().flatten() {
+            match p {
+                ValidationProblem::Located(p) => push_line!(out, "{p}"),
+                ValidationProblem::Whole { message, .. } => push_line!(out, "{file}: {message}"),
+            }
+        }
+        out
+    }
+}
+
 /// Validates and compiles the pack source `src` (named `file` in problems); its `extends`
 /// are found in `policy_dirs`, then among the bundled packs.
 pub fn validate_source(file: &Path, src: &str, policy_dirs: &[PathBuf]) -> Validation {
@@ -303,6 +365,30 @@ pub struct TestReport {
     pub passed: usize,
     pub failed: usize,
     pub files: Vec<TestFileReport>,
+}
+
+impl TestReport {
+    /// The text of `policy test`: a line per failed case, then the counts.
+    pub fn text(&self, paint: Paint<'_>) -> String {
+        let mut out = String::new();
+        for f in &self.files {
+            for r in f.results.iter().filter(|r| !r.passed) {
+                let fail = paint(Tone::Bad, "FAIL");
+                let want = r.expected_rule.as_ref().map(|x| format!(" ({x})"));
+                let want = want.unwrap_or_default();
+                let got = format!("{} ({}) — {}", r.got, r.got_rule, r.reason);
+                push_line!(
+                    out,
+                    "{fail} {}: {}: expected {}{want}, got {got}",
+                    f.file,
+                    r.name,
+                    r.expected
+                );
+            }
+        }
+        push_line!(out, "{} passed, {} failed", self.passed, self.failed);
+        out
+    }
 }
 
 /// The results of one test file.
@@ -440,6 +526,21 @@ pub struct Verification {
     /// Why it was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Verification {
+    /// The text of a verified pack (empty for a refused one: its `error` says why).
+    pub fn text(&self, paint: Paint<'_>) -> String {
+        let (Some(pack), Some(kid)) = (&self.pack, &self.key_id) else {
+            return String::new();
+        };
+        let only = match self.trusted {
+            Some(true) => "",
+            _ => " (integrity only: no --trusted-key given)",
+        };
+        let verified = paint(Tone::Good, "verified");
+        format!("{verified} {pack} signed by key {kid}{only}\n")
+    }
 }
 
 /// Verifies the pack file `file` against `FILE.sig` and the trusted public key files

@@ -9,6 +9,7 @@
 //! result is deterministic (counts are sums, examples are the first N in log order).
 
 use crate::error::RuntimeError;
+use crate::render::{push_line, short, Paint, Tone};
 use cavra_core::guard::{evaluate, EvalEnv};
 use cavra_core::policy::CompiledPack;
 use cavra_core::{ActionRequest, Outcome};
@@ -580,6 +581,100 @@ impl ReplayReport {
             &self.log,
             &self.tally,
         )
+    }
+}
+
+impl ReplayReport {
+    /// The text report of `cavra policy replay`.
+    pub fn text(&self, paint: Paint<'_>) -> String {
+        let (p, t, mut out) = (&self.pack, &self.tally, String::new());
+        let vs = self
+            .against
+            .as_ref()
+            .map_or("the recorded decisions".into(), |a| {
+                format!("{} {} ({})", a.id, a.version, short(&a.digest))
+            });
+        let id = paint(Tone::Strong, &p.id);
+        push_line!(
+            out,
+            "replay {id} {} ({}) against {vs}",
+            p.version,
+            short(&p.digest)
+        );
+        push_line!(
+            out,
+            "  log {}: {} decision records in scope ({} filtered out, {} other records skipped)",
+            self.log.display(),
+            t.records,
+            t.filtered_out,
+            t.other_kinds
+        );
+        let unreadable = match t.unreadable {
+            0 => "0".into(),
+            n => paint(Tone::Alarm, &n.to_string()),
+        };
+        push_line!(
+            out,
+            "  evaluated {}, unchanged {}, unreadable {unreadable}",
+            t.evaluated,
+            t.unchanged
+        );
+        if t.incomplete > 0 {
+            push_line!(out, "  {} incomplete trailing line(s) ignored (interrupted write; run `cavra evidence verify`)", t.incomplete);
+        }
+        push_line!(out, "\n  {:<20} {:>8}", "CHANGE", "COUNT");
+        for ch in Change::ALL {
+            push_line!(out, "  {:<20} {:>8}", ch.label(), t.count(ch));
+        }
+        for ch in Change::ALL {
+            let (ex, n) = (&t.examples[ch.index()], t.count(ch));
+            if ex.is_empty() {
+                continue;
+            }
+            let first = match ex.len() as u64 {
+                shown if shown < n => format!(", first {shown}"),
+                _ => String::new(),
+            };
+            push_line!(out, "\n{} ({n}{first}):", ch.label());
+            for e in ex {
+                let old_rule = if e.old_rule.is_empty() {
+                    "-"
+                } else {
+                    &e.old_rule
+                };
+                let tone = if rank(e.new) < rank(e.old) {
+                    Tone::Alarm
+                } else {
+                    Tone::Strong
+                };
+                let (old, new) = (e.old.as_str(), paint(tone, e.new.as_str()));
+                push_line!(
+                    out,
+                    "  {} `{}`: {old} ({old_rule}) -> {new} ({})  [session {}, {}]",
+                    e.action,
+                    e.target,
+                    e.new_rule,
+                    e.session_id,
+                    e.record_id
+                );
+            }
+        }
+        if !t.unreadable_examples.is_empty() {
+            push_line!(out, "\nunreadable ({}):", t.unreadable);
+            for u in &t.unreadable_examples {
+                let id = u.record_id.as_deref().map(|r| format!(" {r}"));
+                let id = id.unwrap_or_default();
+                push_line!(out, "  {}:{}{id}: {}", u.segment, u.line, u.reason);
+            }
+        }
+        if t.loosened > 0 {
+            let what = format!(
+                "{} decision(s) become less restrictive under {}",
+                t.loosened, p.id
+            );
+            push_line!(out, "\n{}", paint(Tone::Alarm, &what));
+        }
+        out
     }
 }
 

@@ -6,11 +6,11 @@ pub mod replay;
 
 use crate::args::PackArgs;
 use crate::ctx::Ctx;
-use crate::output::{paint, print_json, short, table};
+use crate::output::{paint, painter, print_doc, print_json, short, table};
 use crate::packs::{self, Origin};
 use anyhow::{Context, Result};
-use cavra_core::policy::CompiledPack;
-use cavra_runtime::policies::{self, PackListing, TestTarget, ValidationProblem};
+use cavra_core::policy::{diff::RuleChange, CompiledPack};
+use cavra_runtime::policies::{self, PackListing, TestTarget};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -121,72 +121,31 @@ fn load(p: &PackFileArgs) -> Result<(CompiledPack, Origin)> {
 }
 
 pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
-    let c = ctx.color;
+    let (c, json) = (ctx.color, ctx.json);
+    let paint = painter(c);
     match args.command {
         PolicyCommand::List { policy_dir } => {
             let rows = policies::list(&policy_dir)?;
-            if ctx.json {
-                return print_json(&rows).map(|_| 0);
-            }
-            let cells: Vec<Vec<String>> = rows.iter().map(|r| list_row(c, r)).collect();
             let headers = ["ID", "VERSION", "MODE", "RULES", "DIGEST", "TITLE"];
-            print!("{}", table(&headers, &cells));
+            let cells = || rows.iter().map(|r| list_row(c, r)).collect::<Vec<_>>();
+            print_doc(json, &rows, || table(&headers, &cells()))?;
         }
         PolicyCommand::Show(p) => {
             let (pack, origin) = load(&p)?;
             let v = policies::show(&pack, &origin);
-            if ctx.json {
-                return print_json(&v).map(|_| 0);
-            }
-            println!("{} {} — {}", paint(c, "1", &v.id), v.version, v.title);
-            println!("  source   {}\n  mode     {}", v.source, v.mode);
-            println!(
-                "  digest   {}\n  lineage  {}",
-                v.digest,
-                v.lineage.join(" <- ")
-            );
-            println!("  default for unlisted commands: {}", v.unlisted_commands);
-            println!("  rules ({}):", v.rules.len());
-            for r in &v.rules {
-                println!("    {:<48} {:<17} {}", r.id, r.effect, r.reason);
-            }
-            let rows: usize = v.cli.iter().map(|e| e.rows.len()).sum();
-            println!("  CLI table ({} programs, {rows} rows):", v.cli.len());
-            for (e, r) in v
-                .cli
-                .iter()
-                .flat_map(|e| e.rows.iter().map(move |r| (e, r)))
-            {
-                let cmd = format!("{} {}", e.program, r.path);
-                println!("    {:<48} {:<17} {}", cmd.trim_end(), r.effect, r.rule);
-            }
+            print_doc(json, &v, || v.text(&paint))?;
         }
         PolicyCommand::Validate { files, policy_dir } => {
             let report: Vec<_> = files
                 .iter()
                 .map(|f| policies::validate_file(f, &policy_dir))
                 .collect();
-            if ctx.json {
-                print_json(&report)?;
-            }
-            for v in report.iter().filter(|_| !ctx.json) {
-                let file = v.file.display();
-                match (&v.problems, &v.id, &v.digest) {
-                    (None, Some(id), Some(d)) => {
-                        let ok = paint(c, "32", "ok");
-                        println!("{ok} {file} ({id}, {} rules, {})", v.rules, short(d));
-                    }
-                    _ => {
-                        for p in v.problems.iter().flatten() {
-                            match p {
-                                ValidationProblem::Located(p) => eprintln!("{p}"),
-                                ValidationProblem::Whole { message, .. } => {
-                                    eprintln!("{file}: {message}")
-                                }
-                            }
-                        }
-                    }
-                }
+            match json {
+                true => print_json(&report)?,
+                false => report.iter().for_each(|v| match v.valid {
+                    true => print!("{}", v.text(&paint)),
+                    false => eprint!("{}", v.text(&paint)),
+                }),
             }
             return Ok(if report.iter().all(|v| v.valid) { 0 } else { 1 });
         }
@@ -198,11 +157,12 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             };
             std::fs::write(&o, pack.to_json() + "\n")
                 .with_context(|| format!("cannot write `{}`", o.display()))?;
-            if ctx.json {
-                let v = serde_json::json!({"id": pack.id, "digest": pack.digest, "output": o});
-                println!("{v}");
-            } else {
-                println!("compiled {} -> {} ({})", pack.id, o.display(), pack.digest);
+            match json {
+                true => println!(
+                    "{}",
+                    serde_json::json!({"id": pack.id, "digest": pack.digest, "output": o})
+                ),
+                false => println!("compiled {} -> {} ({})", pack.id, o.display(), pack.digest),
             }
         }
         PolicyCommand::Diff {
@@ -211,33 +171,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             policy_dir,
         } => {
             let d = policies::diff(&from, &to, &policy_dir)?;
-            if ctx.json {
-                return print_json(&d).map(|_| 0);
-            }
-            let (f, t) = (short(&d.from_digest), short(&d.to_digest));
-            println!("{} ({f}) -> {} ({t})", d.from, d.to);
-            if d.rules.is_empty() && d.settings.is_empty() {
-                println!("  no semantic changes");
-            }
-            let cells: Vec<Vec<String>> = d.rules.iter().map(|r| diff_row(c, r)).collect();
-            let text = table(&["CHANGE", "RULE", "EFFECT", "DIRECTION"], &cells);
-            let mut lines = text.lines();
-            if !d.rules.is_empty() {
-                println!("  {}", lines.next().unwrap_or_default());
-            }
-            for (r, line) in d.rules.iter().zip(lines) {
-                println!("  {line}");
-                for x in &r.details {
-                    println!("      {x}");
-                }
-            }
-            for s in &d.settings {
-                println!("  setting  {s}");
-            }
-            if d.loosens {
-                let warning = "this change loosens the policy: review before shipping";
-                println!("{}", paint(c, "1;31", warning));
-            }
+            print_doc(json, &d, || diff_text(c, &d))?;
         }
         PolicyCommand::Test {
             packs: p,
@@ -252,22 +186,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
                 },
             };
             let r = policies::test(target)?;
-            if ctx.json {
-                print_json(&r)?;
-            } else {
-                for f in &r.files {
-                    for t in f.results.iter().filter(|t| !t.passed) {
-                        let want = t.expected_rule.as_ref().map(|x| format!(" ({x})"));
-                        let (fail, want) = (paint(c, "31", "FAIL"), want.unwrap_or_default());
-                        let got = format!("{} ({}) — {}", t.got, t.got_rule, t.reason);
-                        println!(
-                            "{fail} {}: {}: expected {}{want}, got {got}",
-                            f.file, t.name, t.expected
-                        );
-                    }
-                }
-                println!("{} passed, {} failed", r.passed, r.failed);
-            }
+            print_doc(json, &r, || r.text(&paint))?;
             return Ok(if r.failed == 0 { 0 } else { 1 });
         }
         PolicyCommand::Sign {
@@ -276,13 +195,14 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             policy_dir,
         } => {
             let s = policies::sign(&file, &key, &policy_dir)?;
-            if ctx.json {
-                print_json(&s.signature)?;
-            } else {
-                let (id, kid) = (&s.pack_id, &s.signature.key_id);
-                let to = s.path.display();
-                println!("signed {id} ({}) with key {kid} -> {to}", short(&s.digest));
-            }
+            let (id, kid, to) = (&s.pack_id, &s.signature.key_id, s.path.display());
+            let text = || {
+                format!(
+                    "signed {id} ({}) with key {kid} -> {to}\n",
+                    short(&s.digest)
+                )
+            };
+            print_doc(json, &s.signature, text)?;
         }
         PolicyCommand::Verify {
             file,
@@ -291,21 +211,14 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
         } => {
             let v = policies::verify(&file, &trusted, &policy_dir)?;
             // a file that no longer compiles has no document: it is refused on stderr only
-            if ctx.json && v.pack.is_some() {
-                println!("{}", serde_json::to_string(&v)?);
+            match (json, &v.pack) {
+                (true, Some(_)) => println!("{}", serde_json::to_string(&v)?),
+                (false, _) => print!("{}", v.text(&paint)),
+                _ => {}
             }
             if let Some(e) = &v.error {
                 eprintln!("cavra: REFUSED: {e}");
                 return Ok(2);
-            }
-            if !ctx.json {
-                let only = " (integrity only: no --trusted-key given)";
-                let only = if v.trusted == Some(true) { "" } else { only };
-                let (pack, kid) = (v.pack.unwrap_or_default(), v.key_id.unwrap_or_default());
-                println!(
-                    "{} {pack} signed by key {kid}{only}",
-                    paint(c, "32", "verified")
-                );
             }
         }
         PolicyCommand::Replay(a) => return replay::run(a, ctx),
@@ -339,15 +252,39 @@ fn list_row(c: bool, r: &PackListing) -> Vec<String> {
             ]
         }
         PackListing::Broken { id, error, .. } => {
-            let mut row = vec![id.clone(), String::new(), String::new(), String::new()];
-            row.extend([String::new(), paint(c, "31", &format!("error: {error}"))]);
+            let error = paint(c, "31", &format!("error: {error}"));
+            let mut row = vec![id.clone()];
+            row.extend(std::iter::repeat_n(String::new(), 4).chain([error]));
             row
         }
     }
 }
 
+/// The text of `policy diff`: the changed rules as a table, each with its details.
+fn diff_text(c: bool, d: &cavra_core::policy::diff::PackDiff) -> String {
+    let (f, t) = (short(&d.from_digest), short(&d.to_digest));
+    let mut out = format!("{} ({f}) -> {} ({t})\n", d.from, d.to);
+    if d.rules.is_empty() && d.settings.is_empty() {
+        out.push_str("  no semantic changes\n");
+    }
+    let cells: Vec<Vec<String>> = d.rules.iter().map(|r| diff_row(c, r)).collect();
+    let text = table(&["CHANGE", "RULE", "EFFECT", "DIRECTION"], &cells);
+    let mut lines = text.lines().map(|l| format!("  {l}\n"));
+    out.extend(lines.next().filter(|_| !d.rules.is_empty()));
+    for (line, r) in lines.zip(&d.rules) {
+        out.push_str(&line);
+        out.extend(r.details.iter().map(|x| format!("      {x}\n")));
+    }
+    out.extend(d.settings.iter().map(|s| format!("  setting  {s}\n")));
+    if d.loosens {
+        let warning = "this change loosens the policy: review before shipping";
+        out.push_str(&(paint(c, "1;31", warning) + "\n"));
+    }
+    out
+}
+
 /// A row of the `policy diff` table.
-fn diff_row(c: bool, r: &cavra_core::policy::diff::RuleChange) -> Vec<String> {
+fn diff_row(c: bool, r: &RuleChange) -> Vec<String> {
     let label = match r.direction.as_deref() {
         Some("loosened") => paint(c, "1;31", "LOOSENED"),
         Some("tightened") => paint(c, "1;32", "tightened"),

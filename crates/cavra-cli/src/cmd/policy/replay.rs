@@ -3,9 +3,9 @@
 //! replay is `cavra_runtime::replay::run`; this module collects the options and prints.
 
 use crate::ctx::Ctx;
-use crate::output::{paint, print_json, short};
+use crate::output::{painter, print_doc};
 use anyhow::Result;
-use cavra_runtime::replay::{rank, Change, ReplayOptions, ReplayReport};
+use cavra_runtime::replay::ReplayOptions;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -62,92 +62,11 @@ pub fn run(args: ReplayArgs, ctx: &Ctx) -> Result<i32> {
         cavra_dir: ctx.cavra_dir.clone(),
         threads: threads(),
     })?;
-    if ctx.json {
-        print_json(&r.to_json())?;
-    } else {
-        print_human(ctx.color, &r);
-    }
+    print_doc(ctx.json, &r.to_json(), || r.text(&painter(ctx.color)))?;
     if fail_on_loosen && r.tally.loosened > 0 {
         let (n, id) = (r.tally.loosened, &r.pack.id);
         eprintln!("cavra: {n} decision(s) become less restrictive under `{id}` (--fail-on-loosen)");
         return Ok(2);
     }
     Ok(0)
-}
-
-fn print_human(c: bool, r: &ReplayReport) {
-    let (p, t) = (&r.pack, &r.tally);
-    let vs = r
-        .against
-        .as_ref()
-        .map_or("the recorded decisions".into(), |a| {
-            format!("{} {} ({})", a.id, a.version, short(&a.digest))
-        });
-    let id = paint(c, "1", &p.id);
-    println!(
-        "replay {id} {} ({}) against {vs}",
-        p.version,
-        short(&p.digest)
-    );
-    let (n, out, other) = (t.records, t.filtered_out, t.other_kinds);
-    let log = r.log.display();
-    println!("  log {log}: {n} decision records in scope ({out} filtered out, {other} other records skipped)");
-    let unreadable = match t.unreadable {
-        0 => "0".into(),
-        n => paint(c, "1;31", &n.to_string()),
-    };
-    let (evaluated, unchanged) = (t.evaluated, t.unchanged);
-    println!("  evaluated {evaluated}, unchanged {unchanged}, unreadable {unreadable}");
-    if t.incomplete > 0 {
-        let n = t.incomplete;
-        println!("  {n} incomplete trailing line(s) ignored (interrupted write; run `cavra evidence verify`)");
-    }
-    println!("\n  {:<20} {:>8}", "CHANGE", "COUNT");
-    for ch in Change::ALL {
-        println!("  {:<20} {:>8}", ch.label(), t.count(ch));
-    }
-    for ch in Change::ALL {
-        let (ex, n) = (&t.examples[ch.index()], t.count(ch));
-        if ex.is_empty() {
-            continue;
-        }
-        let first = match ex.len() as u64 {
-            shown if shown < n => format!(", first {shown}"),
-            _ => String::new(),
-        };
-        println!("\n{} ({n}{first}):", ch.label());
-        for e in ex {
-            let old_rule = if e.old_rule.is_empty() {
-                "-"
-            } else {
-                &e.old_rule
-            };
-            let code = if rank(e.new) < rank(e.old) {
-                "1;31"
-            } else {
-                "1"
-            };
-            let (old, new) = (e.old.as_str(), paint(c, code, e.new.as_str()));
-            let at = format!("[session {}, {}]", e.session_id, e.record_id);
-            println!(
-                "  {} `{}`: {old} ({old_rule}) -> {new} ({})  {at}",
-                e.action, e.target, e.new_rule
-            );
-        }
-    }
-    if !t.unreadable_examples.is_empty() {
-        println!("\nunreadable ({}):", t.unreadable);
-        for u in &t.unreadable_examples {
-            let id = u.record_id.as_deref().map(|r| format!(" {r}"));
-            let id = id.unwrap_or_default();
-            println!("  {}:{}{id}: {}", u.segment, u.line, u.reason);
-        }
-    }
-    if t.loosened > 0 {
-        let what = format!(
-            "{} decision(s) become less restrictive under {}",
-            t.loosened, p.id
-        );
-        println!("\n{}", paint(c, "1;31", &what));
-    }
 }
