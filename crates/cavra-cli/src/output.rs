@@ -67,8 +67,9 @@ pub fn painter(color: bool) -> impl Fn(cavra_runtime::render::Tone, &str) -> Str
         let code = match tone {
             Tone::Strong => "1",
             Tone::Good => "32",
+            Tone::StrongGood => "1;32",
             Tone::Bad => "31",
-            Tone::Alarm => "1;31",
+            Tone::StrongBad => "1;31",
         };
         paint(color, code, s)
     }

@@ -133,6 +133,22 @@ pub enum RuntimeError {
         #[source]
         source: cavra_evidence::EvidenceError,
     },
+    /// The key directory of the evidence log failed.
+    #[error(transparent)]
+    Keys(#[from] cavra_evidence::EvidenceError),
+    /// A new evidence signing key could not be made.
+    #[error("{doing}")]
+    Key {
+        doing: &'static str,
+        #[source]
+        source: cavra_evidence::EvidenceError,
+    },
+    /// An approver key exists already where one would be created.
+    #[error("an approver key already exists in `{0}`; it is never replaced")]
+    ApproverKeyExists(PathBuf),
+    /// No approver key to issue a token with.
+    #[error("no approver key in `{0}`: run `cavra keys approver init` first")]
+    NoApproverKey(PathBuf),
     /// A replay worker thread ended without a result.
     #[error("a replay worker stopped unexpectedly while reading `{0}`")]
     ReplayWorker(String),

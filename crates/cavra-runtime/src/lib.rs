@@ -14,7 +14,7 @@
 //!   their evidence.
 //! - [`replay`]: re-evaluating recorded decisions under another pack.
 //! - [`policies`]: the documents of the pack commands (list, show, validate, diff, test,
-//!   sign, verify); [`render`]: their human text (and the replay report's).
+//!   sign, verify); [`keys`]: those of the key commands; [`render`]: their human text.
 //!
 //! It works through traits: a store ([`cavra_store::StoreOpener`] /
 //! [`cavra_store::DecisionStore`]), an [`EvidenceSink`], a [`Clock`] and a
@@ -26,6 +26,7 @@ pub mod control;
 pub mod decide;
 pub mod error;
 pub mod evaluate;
+pub mod keys;
 pub mod locate;
 pub mod packs;
 pub mod policies;

@@ -28,6 +28,32 @@ pub enum PackListing {
     },
 }
 
+impl PackListing {
+    /// The cells of its `policy list` row: id, version, mode, rules, digest, title.
+    pub fn cells(&self, paint: Paint<'_>) -> Vec<String> {
+        match self {
+            PackListing::Pack(p) => {
+                let mark = p.default.filter(|d| *d).map_or("", |_| " (default)");
+                let (rules, digest) = (p.rules.to_string(), short(&p.digest));
+                let (id, version, mode) = (p.id.clone(), p.version.clone(), p.mode.to_string());
+                vec![
+                    id,
+                    version,
+                    mode,
+                    rules,
+                    digest,
+                    format!("{}{mark}", p.title),
+                ]
+            }
+            PackListing::Broken { id, error, .. } => {
+                let error = paint(Tone::Bad, &format!("error: {error}"));
+                let blank = || String::new();
+                vec![id.clone(), blank(), blank(), blank(), blank(), error]
+            }
+        }
+    }
+}
+
 /// A pack in a listing.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackSummary {
@@ -347,6 +373,26 @@ pub fn diff(from: &str, to: &str, policy_dirs: &[PathBuf]) -> Result<diff::PackD
     ))
 }
 
+/// The cells of a changed rule's `policy diff` row: change, rule, effect, direction.
+pub fn diff_cells(r: &diff::RuleChange, paint: Paint<'_>) -> Vec<String> {
+    let label = match r.direction.as_deref() {
+        Some("loosened") => paint(Tone::StrongBad, "LOOSENED"),
+        Some("tightened") => paint(Tone::StrongGood, "tightened"),
+        _ => String::new(),
+    };
+    let (from, to) = (r.from_effect.as_deref(), r.to_effect.as_deref());
+    let effect = format!("{} -> {}", from.unwrap_or("-"), to.unwrap_or("-"));
+    vec![r.change.clone(), r.rule_id.clone(), effect, label]
+}
+
+/// Validates pack files (see [`validate_file`]).
+pub fn validate_files(files: &[PathBuf], policy_dirs: &[PathBuf]) -> Vec<Validation> {
+    files
+        .iter()
+        .map(|f| validate_file(f, policy_dirs))
+        .collect()
+}
+
 /// What `policy test` runs.
 #[derive(Debug, Clone)]
 pub enum TestTarget {
@@ -477,6 +523,17 @@ pub struct Signed {
     pub signature: PackSignature,
     /// Where the signature was written.
     pub path: PathBuf,
+}
+
+impl Signed {
+    /// The sentence saying what was signed.
+    pub fn text(&self) -> String {
+        let (id, kid, to) = (&self.pack_id, &self.signature.key_id, self.path.display());
+        format!(
+            "signed {id} ({}) with key {kid} -> {to}\n",
+            short(&self.digest)
+        )
+    }
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {

@@ -9,10 +9,12 @@ pub enum Tone {
     Strong,
     /// Green: ok, verified.
     Good,
+    /// Bold green: a change for the safer.
+    StrongGood,
     /// Red: a failure.
     Bad,
     /// Bold red: something that loosens or breaks.
-    Alarm,
+    StrongBad,
 }
 
 /// Styles a span: `paint(tone, text)`.

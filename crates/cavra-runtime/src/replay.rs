@@ -611,7 +611,7 @@ impl ReplayReport {
         );
         let unreadable = match t.unreadable {
             0 => "0".into(),
-            n => paint(Tone::Alarm, &n.to_string()),
+            n => paint(Tone::StrongBad, &n.to_string()),
         };
         push_line!(
             out,
@@ -643,7 +643,7 @@ impl ReplayReport {
                     &e.old_rule
                 };
                 let tone = if rank(e.new) < rank(e.old) {
-                    Tone::Alarm
+                    Tone::StrongBad
                 } else {
                     Tone::Strong
                 };
@@ -672,7 +672,7 @@ impl ReplayReport {
                 "{} decision(s) become less restrictive under {}",
                 t.loosened, p.id
             );
-            push_line!(out, "\n{}", paint(Tone::Alarm, &what));
+            push_line!(out, "\n{}", paint(Tone::StrongBad, &what));
         }
         out
     }

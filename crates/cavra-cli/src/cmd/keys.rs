@@ -4,14 +4,14 @@
 
 use anyhow::Context as _;
 use cavra_evidence::{KeyStore, LogConfig, SigningMode};
-use cavra_store::{ApproverKey, Role};
+use cavra_runtime::keys::{self, TokenRequest};
+use cavra_store::Role;
 use clap::{Args, Subcommand};
-use serde_json::json;
 use std::path::PathBuf;
 
-use crate::control::{authorize, AuthArgs, Control};
+use crate::control::{authorize, AuthArgs, Authorized, Control};
 use crate::ctx::Ctx;
-use crate::output::print_json;
+use crate::output::print_doc;
 
 /// Manage evidence signing keys.
 #[derive(Debug, Args)]
@@ -76,60 +76,28 @@ pub enum ApproverCommand {
 }
 
 pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let ks = KeyStore::new(LogConfig::for_cavra_dir(&ctx.cavra_dir).key_dir);
-    let dir = ks.dir().display().to_string();
+    let key_dir = LogConfig::for_cavra_dir(&ctx.cavra_dir).key_dir;
     let rotate = matches!(args.command, KeysCommand::Rotate { .. });
     match args.command {
         KeysCommand::Generate { alg, auth } | KeysCommand::Rotate { alg, auth } => {
             let mode = SigningMode::parse(&alg)?;
-            let (m, verb) = (mode.as_str(), if rotate { "rotate" } else { "generate" });
-            let change = match rotate {
-                true => format!(
-                    "rotate the {m} evidence signing key (the old one is kept for verification)"
-                ),
-                false => format!("make a new {m} key the active evidence signing key"),
-            };
-            let ctrl = Control::new(format!("cavra keys {verb}"), Role::Admin);
-            authorize(
-                &ctrl.show("change", change).show("keys", dir.clone()),
-                &auth,
-                None,
-            )?;
-            let (old, k) = match rotate {
-                true => ks.rotate(mode).context("rotating the key")?,
-                false => (None, ks.generate(mode).context("generating a key")?),
-            };
-            let (id, what) = (k.key_id(), if rotate { "rotated" } else { "generated" });
-            if ctx.json {
-                let v = json!({"result": what, "key_id": id, "alg": m, "previous_key_id": old, "key_dir": ks.dir()});
-                println!("{v}");
-            } else {
-                let old = old.map(|o| format!("; previous key {o} kept for verification"));
-                let old = old.unwrap_or_default();
-                eprintln!("cavra: {what} {m} key {id} in {dir} (private key file mode 0600){old}");
+            let verb = if rotate { "rotate" } else { "generate" };
+            let ctrl = Control::new(format!("cavra keys {verb}"), Role::Admin)
+                .show("change", keys::key_change_summary(mode, rotate))
+                .show("keys", key_dir.display().to_string());
+            authorize(&ctrl, &auth, None)?;
+            let k = keys::new_key(&key_dir, mode, rotate)?;
+            match ctx.json {
+                true => println!("{}", serde_json::to_string(&k)?),
+                false => eprintln!("cavra: {}", k.text()),
             }
         }
         KeysCommand::List => {
-            let list = ks.list()?;
-            if ctx.json {
-                print_json(&list)?;
-            } else if list.is_empty() {
-                println!("no keys in {dir} (one is generated on first use, or run `cavra keys generate`)");
-            }
-            for k in list.iter().filter(|_| !ctx.json) {
-                let active = if k.active { "*" } else { " " };
-                let retired = k.retired_at.as_ref().map(|r| format!(", retired {r}"));
-                let public = k
-                    .public_key
-                    .as_ref()
-                    .map(|p| format!("\n    public key {p}"));
-                let (retired, public) = (retired.unwrap_or_default(), public.unwrap_or_default());
-                let (id, alg, at) = (&k.key_id, &k.alg, &k.created_at);
-                println!("{active} {id:<28} {alg:<12} created {at}{retired}{public}");
-            }
+            let list = keys::list(&key_dir)?;
+            print_doc(ctx.json, &list, || list.text())?;
         }
         KeysCommand::ExportPublic { key_id, output } => {
-            let tr = ks.export_public(key_id.as_deref())?;
+            let tr = KeyStore::new(&key_dir).export_public(key_id.as_deref())?;
             let text = serde_json::to_string_pretty(&tr)?;
             let Some(p) = output else {
                 println!("{text}");
@@ -142,7 +110,7 @@ pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
                 eprintln!("cavra: wrote trust root with {n} key(s) to {}", p.display());
             }
         }
-        KeysCommand::Approver(cmd) => return approver(cmd, ctx),
+        KeysCommand::Approver(cmd) => approver(cmd, ctx)?,
     }
     Ok(0)
 }
@@ -151,55 +119,31 @@ pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
 fn at_terminal(
     command: &str,
     change: &str,
-    shown: Vec<(&'static str, String)>,
-) -> anyhow::Result<crate::control::Authorized> {
+    shown: &[(&'static str, String)],
+) -> anyhow::Result<Authorized> {
     let mut ctrl = Control::new(command, Role::Admin).show("change", change);
-    ctrl.summary.extend(shown);
+    ctrl.summary.extend_from_slice(shown);
     ctrl.terminal_only = true;
     authorize(&ctrl, &AuthArgs::default(), None)
 }
 
-fn approver(cmd: ApproverCommand, ctx: &Ctx) -> anyhow::Result<i32> {
+fn approver(cmd: ApproverCommand, ctx: &Ctx) -> anyhow::Result<()> {
     let dir = crate::control::approver_dir()?;
-    let shown = dir.display();
     let now = cavra_store::OffsetDateTime::now_utc();
     match cmd {
         ApproverCommand::Show => {
-            let key = ApproverKey::load(&dir).ok().flatten();
-            let trust = cavra_store::ApproverTrust::load(&dir).ok();
-            let kid = key.as_ref().map(|k| k.kid().to_string());
-            if ctx.json {
-                let public = trust.is_some_and(|t| !t.is_empty());
-                let v = json!({"approver_dir": dir, "private_key": key.is_some(), "public_key": public, "kid": kid});
-                print_json(&v)?;
-            } else {
-                let key = kid.map(|k| format!("{k} (private key present)"));
-                let key = key.unwrap_or_else(|| "none (`cavra keys approver init`)".into());
-                println!("approver directory  {shown}\nkey                 {key}");
-            }
+            let s = keys::approver_status(&dir);
+            print_doc(ctx.json, &s, || s.text())?;
         }
         ApproverCommand::Init => {
-            let exists = [
-                cavra_store::approver::KEY_FILE,
-                cavra_store::approver::PUB_FILE,
-            ];
-            anyhow::ensure!(
-                !exists.iter().any(|f| dir.join(f).exists()),
-                "an approver key already exists in `{shown}`; it is never replaced"
-            );
+            keys::ensure_no_approver_key(&dir)?;
             let change = "create the approver key pair (signs approvals and tokens)";
-            let who = at_terminal(
-                "cavra keys approver init",
-                change,
-                vec![("directory", shown.to_string())],
-            )?;
-            let k = ApproverKey::init(&dir, now)?;
-            if ctx.json {
-                let v = json!({"result": "created", "kid": k.kid(), "approver_dir": dir, "by": who.identity});
-                println!("{v}");
-            } else {
-                let kid = k.kid();
-                eprintln!("cavra: created approver key {kid} in {shown} (private key mode 0600, public key approver.pub)");
+            let shown = [("directory", dir.display().to_string())];
+            let who = at_terminal("cavra keys approver init", change, &shown)?;
+            let kid = cavra_store::ApproverKey::init(&dir, now)?.kid().to_string();
+            match ctx.json {
+                true => println!("{}", serde_json::json!({"result": "created", "kid": kid, "approver_dir": dir, "by": who.identity})),
+                false => eprintln!("cavra: created approver key {kid} in {} (private key mode 0600, public key approver.pub)", dir.display()),
             }
         }
         ApproverCommand::Issue {
@@ -207,26 +151,17 @@ fn approver(cmd: ApproverCommand, ctx: &Ctx) -> anyhow::Result<i32> {
             roles,
             ttl,
         } => {
-            let roles: Vec<Role> = roles
-                .iter()
-                .map(|r| Role::parse(r))
-                .collect::<Result<_, _>>()?;
-            let ttl = cavra_store::parse_duration(&ttl)?;
-            let key = ApproverKey::load(&dir)?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no approver key in `{shown}`: run `cavra keys approver init` first"
-                )
-            })?;
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            let t = TokenRequest::new(&dir, &subject, &roles, &ttl)?;
             let change = "issue an approver token (a credential: keep it secret)";
-            let shown = vec![
-                ("subject", subject.clone()),
-                ("roles", names.join(", ")),
-                ("ttl", format!("{}s", ttl.as_secs())),
+            let ttl = format!("{}s", t.ttl.as_secs());
+            let shown = [
+                ("subject", subject),
+                ("roles", t.role_names()),
+                ("ttl", ttl),
             ];
-            at_terminal("cavra keys approver issue", change, shown)?;
-            println!("{}", key.issue_token(&subject, &roles, now, ttl)?);
+            at_terminal("cavra keys approver issue", change, &shown)?;
+            println!("{}", t.issue(now)?);
         }
     }
-    Ok(0)
+    Ok(())
 }

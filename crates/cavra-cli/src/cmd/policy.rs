@@ -6,11 +6,12 @@ pub mod replay;
 
 use crate::args::PackArgs;
 use crate::ctx::Ctx;
-use crate::output::{paint, painter, print_doc, print_json, short, table};
+use crate::output::{painter, print_doc, print_json, short, table};
 use crate::packs::{self, Origin};
 use anyhow::{Context, Result};
-use cavra_core::policy::{diff::RuleChange, CompiledPack};
-use cavra_runtime::policies::{self, PackListing, TestTarget};
+use cavra_core::policy::{diff::PackDiff, CompiledPack};
+use cavra_runtime::policies::{self, TestTarget};
+use cavra_runtime::render::{Paint, Tone};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -121,13 +122,12 @@ fn load(p: &PackFileArgs) -> Result<(CompiledPack, Origin)> {
 }
 
 pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
-    let (c, json) = (ctx.color, ctx.json);
-    let paint = painter(c);
+    let (json, paint) = (ctx.json, painter(ctx.color));
     match args.command {
         PolicyCommand::List { policy_dir } => {
             let rows = policies::list(&policy_dir)?;
             let headers = ["ID", "VERSION", "MODE", "RULES", "DIGEST", "TITLE"];
-            let cells = || rows.iter().map(|r| list_row(c, r)).collect::<Vec<_>>();
+            let cells = || rows.iter().map(|r| r.cells(&paint)).collect::<Vec<_>>();
             print_doc(json, &rows, || table(&headers, &cells()))?;
         }
         PolicyCommand::Show(p) => {
@@ -136,10 +136,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             print_doc(json, &v, || v.text(&paint))?;
         }
         PolicyCommand::Validate { files, policy_dir } => {
-            let report: Vec<_> = files
-                .iter()
-                .map(|f| policies::validate_file(f, &policy_dir))
-                .collect();
+            let report = policies::validate_files(&files, &policy_dir);
             match json {
                 true => print_json(&report)?,
                 false => report.iter().for_each(|v| match v.valid {
@@ -171,7 +168,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             policy_dir,
         } => {
             let d = policies::diff(&from, &to, &policy_dir)?;
-            print_doc(json, &d, || diff_text(c, &d))?;
+            print_doc(json, &d, || diff_text(&paint, &d))?;
         }
         PolicyCommand::Test {
             packs: p,
@@ -195,14 +192,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             policy_dir,
         } => {
             let s = policies::sign(&file, &key, &policy_dir)?;
-            let (id, kid, to) = (&s.pack_id, &s.signature.key_id, s.path.display());
-            let text = || {
-                format!(
-                    "signed {id} ({}) with key {kid} -> {to}\n",
-                    short(&s.digest)
-                )
-            };
-            print_doc(json, &s.signature, text)?;
+            print_doc(json, &s.signature, || s.text())?;
         }
         PolicyCommand::Verify {
             file,
@@ -231,43 +221,18 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
     Ok(0)
 }
 
-/// A row of the `policy list` table.
-fn list_row(c: bool, r: &PackListing) -> Vec<String> {
-    match r {
-        PackListing::Pack(p) => {
-            let mark = if p.default == Some(true) {
-                " (default)"
-            } else {
-                ""
-            };
-            let (id, version, mode) = (p.id.clone(), p.version.clone(), p.mode.to_string());
-            let title = format!("{}{mark}", p.title);
-            vec![
-                id,
-                version,
-                mode,
-                p.rules.to_string(),
-                short(&p.digest),
-                title,
-            ]
-        }
-        PackListing::Broken { id, error, .. } => {
-            let error = paint(c, "31", &format!("error: {error}"));
-            let mut row = vec![id.clone()];
-            row.extend(std::iter::repeat_n(String::new(), 4).chain([error]));
-            row
-        }
-    }
-}
-
 /// The text of `policy diff`: the changed rules as a table, each with its details.
-fn diff_text(c: bool, d: &cavra_core::policy::diff::PackDiff) -> String {
+fn diff_text(paint: Paint<'_>, d: &PackDiff) -> String {
     let (f, t) = (short(&d.from_digest), short(&d.to_digest));
     let mut out = format!("{} ({f}) -> {} ({t})\n", d.from, d.to);
     if d.rules.is_empty() && d.settings.is_empty() {
         out.push_str("  no semantic changes\n");
     }
-    let cells: Vec<Vec<String>> = d.rules.iter().map(|r| diff_row(c, r)).collect();
+    let cells: Vec<_> = d
+        .rules
+        .iter()
+        .map(|r| policies::diff_cells(r, paint))
+        .collect();
     let text = table(&["CHANGE", "RULE", "EFFECT", "DIRECTION"], &cells);
     let mut lines = text.lines().map(|l| format!("  {l}\n"));
     out.extend(lines.next().filter(|_| !d.rules.is_empty()));
@@ -278,19 +243,7 @@ fn diff_text(c: bool, d: &cavra_core::policy::diff::PackDiff) -> String {
     out.extend(d.settings.iter().map(|s| format!("  setting  {s}\n")));
     if d.loosens {
         let warning = "this change loosens the policy: review before shipping";
-        out.push_str(&(paint(c, "1;31", warning) + "\n"));
+        out.push_str(&(paint(Tone::StrongBad, warning) + "\n"));
     }
     out
-}
-
-/// A row of the `policy diff` table.
-fn diff_row(c: bool, r: &RuleChange) -> Vec<String> {
-    let label = match r.direction.as_deref() {
-        Some("loosened") => paint(c, "1;31", "LOOSENED"),
-        Some("tightened") => paint(c, "1;32", "tightened"),
-        _ => String::new(),
-    };
-    let (from, to) = (r.from_effect.as_deref(), r.to_effect.as_deref());
-    let effect = format!("{} -> {}", from.unwrap_or("-"), to.unwrap_or("-"));
-    vec![r.change.clone(), r.rule_id.clone(), effect, label]
 }
