@@ -251,6 +251,35 @@ pub fn show(pack: &CompiledPack, origin: &Origin) -> PackView {
     }
 }
 
+/// A pack compiled to a file (`policy compile -o FILE`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Compiled {
+    pub id: String,
+    pub digest: String,
+    pub output: PathBuf,
+}
+
+impl Compiled {
+    /// The sentence saying what was written.
+    pub fn text(&self) -> String {
+        let (id, to, digest) = (&self.id, self.output.display(), &self.digest);
+        format!("compiled {id} -> {to} ({digest})\n")
+    }
+}
+
+/// Writes the compiled form of `pack` (its normalized JSON, digest inside) to `output`.
+pub fn write_compiled(pack: &CompiledPack, output: &Path) -> Result<Compiled> {
+    std::fs::write(output, pack.to_json() + "\n").map_err(|source| RuntimeError::Write {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    Ok(Compiled {
+        id: pack.id.clone(),
+        digest: pack.digest.clone(),
+        output: output.to_path_buf(),
+    })
+}
+
 /// The validation of one pack file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Validation {

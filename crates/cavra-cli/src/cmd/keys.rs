@@ -1,8 +1,7 @@
-//! `cavra keys`: the evidence log's signing keys (`cavra_evidence::KeyStore`), trust-root
-//! export, and the approver key and tokens (`cavra_store::ApproverKey`). Changes are
-//! authorized at the terminal or by an admin token (`crate::control`).
+//! `cavra keys`: evidence signing keys, trust roots, the approver key and tokens (documents
+//! in `cavra_runtime::keys`); changes are authorized here first (`crate::control`).
 
-use anyhow::Context as _;
+use anyhow::{Context as _, Result};
 use cavra_evidence::{KeyStore, LogConfig, SigningMode};
 use cavra_runtime::keys::{self, TokenRequest};
 use cavra_store::Role;
@@ -23,22 +22,11 @@ pub struct KeysArgs {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Generate a new key and make it the active one for its algorithm.
-    Generate {
-        /// `ed25519` (default) or `hmac-sha256`.
-        #[arg(long, default_value = "ed25519")]
-        alg: String,
-        #[command(flatten)]
-        auth: AuthArgs,
-    },
+    Generate(NewKeyArgs),
     /// List keys (ids, algorithms, public keys; never secrets).
     List,
     /// Generate a new active key; the previous one is kept (retired) for verification.
-    Rotate {
-        #[arg(long, default_value = "ed25519")]
-        alg: String,
-        #[command(flatten)]
-        auth: AuthArgs,
-    },
+    Rotate(NewKeyArgs),
     /// Print (or write) a trust-root file with the Ed25519 public keys.
     ExportPublic {
         /// Only this key.
@@ -51,6 +39,16 @@ pub enum KeysCommand {
     /// The approver key (outside the repository) and approver tokens.
     #[command(subcommand)]
     Approver(ApproverCommand),
+}
+
+/// The algorithm of a new key, and who makes it.
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// `ed25519` (default) or `hmac-sha256`.
+    #[arg(long, default_value = "ed25519")]
+    alg: String,
+    #[command(flatten)]
+    auth: AuthArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,11 +73,12 @@ pub enum ApproverCommand {
     },
 }
 
-pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+pub fn run(args: KeysArgs, ctx: &Ctx) -> Result<i32> {
     let key_dir = LogConfig::for_cavra_dir(&ctx.cavra_dir).key_dir;
-    let rotate = matches!(args.command, KeysCommand::Rotate { .. });
+    let rotate = matches!(args.command, KeysCommand::Rotate(_));
     match args.command {
-        KeysCommand::Generate { alg, auth } | KeysCommand::Rotate { alg, auth } => {
+        KeysCommand::Generate(NewKeyArgs { alg, auth })
+        | KeysCommand::Rotate(NewKeyArgs { alg, auth }) => {
             let mode = SigningMode::parse(&alg)?;
             let verb = if rotate { "rotate" } else { "generate" };
             let ctrl = Control::new(format!("cavra keys {verb}"), Role::Admin)
@@ -116,18 +115,14 @@ pub fn run(args: KeysArgs, ctx: &Ctx) -> anyhow::Result<i32> {
 }
 
 /// A change to the approver key, confirmed by a person at the terminal only.
-fn at_terminal(
-    command: &str,
-    change: &str,
-    shown: &[(&'static str, String)],
-) -> anyhow::Result<Authorized> {
-    let mut ctrl = Control::new(command, Role::Admin).show("change", change);
+fn at_terminal(cmd: &str, change: &str, shown: &[(&'static str, String)]) -> Result<Authorized> {
+    let mut ctrl = Control::new(cmd, Role::Admin).show("change", change);
     ctrl.summary.extend_from_slice(shown);
     ctrl.terminal_only = true;
     authorize(&ctrl, &AuthArgs::default(), None)
 }
 
-fn approver(cmd: ApproverCommand, ctx: &Ctx) -> anyhow::Result<()> {
+fn approver(cmd: ApproverCommand, ctx: &Ctx) -> Result<()> {
     let dir = crate::control::approver_dir()?;
     let now = cavra_store::OffsetDateTime::now_utc();
     match cmd {

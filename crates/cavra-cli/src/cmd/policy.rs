@@ -1,6 +1,5 @@
-//! `cavra policy list|show|validate|compile|diff|test|sign|verify|replay|keygen`: the
-//! documents come from `cavra_runtime::policies` (and `replay`); this module parses the
-//! arguments and prints them.
+//! `cavra policy …`: the documents come from `cavra_runtime::policies` (and `replay`);
+//! this module parses the arguments and prints them.
 
 pub mod replay;
 
@@ -8,7 +7,7 @@ use crate::args::PackArgs;
 use crate::ctx::Ctx;
 use crate::output::{painter, print_doc, print_json, short, table};
 use crate::packs::{self, Origin};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use cavra_core::policy::{diff::PackDiff, CompiledPack};
 use cavra_runtime::policies::{self, TestTarget};
 use cavra_runtime::render::{Paint, Tone};
@@ -24,10 +23,7 @@ pub struct PolicyArgs {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// List bundled packs (and packs in --policy-dir).
-    List {
-        #[arg(long, value_name = "DIR")]
-        policy_dir: Vec<PathBuf>,
-    },
+    List(PolicyDirs),
     /// Show a pack: metadata, digest, rules.
     Show(PackFileArgs),
     /// Validate pack files against the schema; every problem with file, line and column.
@@ -35,8 +31,8 @@ pub enum PolicyCommand {
         /// Pack files (YAML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        #[arg(long, value_name = "DIR")]
-        policy_dir: Vec<PathBuf>,
+        #[command(flatten)]
+        dirs: PolicyDirs,
     },
     /// Compile a pack (inheritance resolved) to its normalized JSON form with a digest.
     Compile {
@@ -50,8 +46,8 @@ pub enum PolicyCommand {
     Diff {
         from: String,
         to: String,
-        #[arg(long, value_name = "DIR")]
-        policy_dir: Vec<PathBuf>,
+        #[command(flatten)]
+        dirs: PolicyDirs,
     },
     /// Run a pack's tests (bundled tests, or a test file).
     Test {
@@ -70,21 +66,19 @@ pub enum PolicyCommand {
         /// Private key file: 32-byte seed in base64 or hex, or PKCS#8 PEM.
         #[arg(long)]
         key: PathBuf,
-        #[arg(long, value_name = "DIR")]
-        policy_dir: Vec<PathBuf>,
+        #[command(flatten)]
+        dirs: PolicyDirs,
     },
     /// Verify a signed pack file (FILE.sig) and refuse a tampered one.
     Verify {
         file: PathBuf,
-        /// Trusted public key file(s): base64/hex 32 bytes or PEM. Without one, only
-        /// integrity against the embedded key is checked.
-        #[arg(long = "trusted-key")]
-        trusted: Vec<PathBuf>,
-        #[arg(long, value_name = "DIR")]
-        policy_dir: Vec<PathBuf>,
+        /// Trusted public key file(s), base64/hex or PEM; without one, integrity only.
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        keys: Vec<PathBuf>,
+        #[command(flatten)]
+        dirs: PolicyDirs,
     },
-    /// Re-evaluate the recorded requests of the evidence log under another pack and show
-    /// what would change (newly blocked, newly allowed, approvals added/removed).
+    /// Re-evaluate the evidence log's requests under another pack: what would change.
     Replay(replay::ReplayArgs),
     /// Generate an Ed25519 key pair for signing packs.
     Keygen {
@@ -93,9 +87,16 @@ pub enum PolicyCommand {
     },
 }
 
-/// Which pack a `policy show|compile|test` call is about: a pack file given positionally
-/// (`cavra policy compile my-pack.yaml`, as `policy validate FILE`), or `--pack ID` /
-/// `--policy FILE` as every other command takes them.
+/// `--policy-dir DIR` of the commands that take pack ids or pack files.
+#[derive(Debug, Args)]
+pub struct PolicyDirs {
+    /// Directory of packs `DIR/<id>/policy.yaml`, also searched for `extends` (repeatable).
+    #[arg(long = "policy-dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+/// The pack of `policy show|compile|test`: a pack file given positionally (as in `policy
+/// validate FILE`), or `--pack ID` / `--policy FILE` as every other command takes them.
 #[derive(Debug, Args)]
 pub struct PackFileArgs {
     /// A pack file (YAML, or compiled JSON); the same as `--policy FILE`.
@@ -106,37 +107,30 @@ pub struct PackFileArgs {
 }
 
 impl PackFileArgs {
-    pub fn choice(&self) -> packs::PackChoice {
-        let mut c = self.packs.choice();
-        if let Some(f) = &self.file {
-            c.policy = Some(f.clone());
-        }
-        c
+    /// The pack (`policy.yaml` of the project's CAVRA directory when none is named).
+    fn load(&self) -> Result<(CompiledPack, Origin)> {
+        let mut choice = self.packs.choice();
+        choice.policy = self.file.clone().or(choice.policy);
+        packs::load(&choice, std::env::current_dir().ok().as_deref())
     }
-}
-
-/// The pack a `policy show|compile|test` call is about (`policy.yaml` of the project's
-/// CAVRA directory when none is named).
-fn load(p: &PackFileArgs) -> Result<(CompiledPack, Origin)> {
-    packs::load(&p.choice(), std::env::current_dir().ok().as_deref())
 }
 
 pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
     let (json, paint) = (ctx.json, painter(ctx.color));
     match args.command {
-        PolicyCommand::List { policy_dir } => {
-            let rows = policies::list(&policy_dir)?;
+        PolicyCommand::List(d) => {
+            let rows = policies::list(&d.dirs)?;
             let headers = ["ID", "VERSION", "MODE", "RULES", "DIGEST", "TITLE"];
             let cells = || rows.iter().map(|r| r.cells(&paint)).collect::<Vec<_>>();
             print_doc(json, &rows, || table(&headers, &cells()))?;
         }
         PolicyCommand::Show(p) => {
-            let (pack, origin) = load(&p)?;
+            let (pack, origin) = p.load()?;
             let v = policies::show(&pack, &origin);
             print_doc(json, &v, || v.text(&paint))?;
         }
-        PolicyCommand::Validate { files, policy_dir } => {
-            let report = policies::validate_files(&files, &policy_dir);
+        PolicyCommand::Validate { files, dirs } => {
+            let report = policies::validate_files(&files, &dirs.dirs);
             match json {
                 true => print_json(&report)?,
                 false => report.iter().for_each(|v| match v.valid {
@@ -147,38 +141,26 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             return Ok(if report.iter().all(|v| v.valid) { 0 } else { 1 });
         }
         PolicyCommand::Compile { packs: p, output } => {
-            let (pack, _) = load(&p)?;
+            let (pack, _) = p.load()?;
             let Some(o) = output else {
                 println!("{}", pack.to_json());
                 return Ok(0);
             };
-            std::fs::write(&o, pack.to_json() + "\n")
-                .with_context(|| format!("cannot write `{}`", o.display()))?;
+            let c = policies::write_compiled(&pack, &o)?;
             match json {
-                true => println!(
-                    "{}",
-                    serde_json::json!({"id": pack.id, "digest": pack.digest, "output": o})
-                ),
-                false => println!("compiled {} -> {} ({})", pack.id, o.display(), pack.digest),
+                true => println!("{}", serde_json::to_string(&c)?),
+                false => print!("{}", c.text()),
             }
         }
-        PolicyCommand::Diff {
-            from,
-            to,
-            policy_dir,
-        } => {
-            let d = policies::diff(&from, &to, &policy_dir)?;
+        PolicyCommand::Diff { from, to, dirs } => {
+            let d = policies::diff(&from, &to, &dirs.dirs)?;
             print_doc(json, &d, || diff_text(&paint, &d))?;
         }
-        PolicyCommand::Test {
-            packs: p,
-            tests,
-            all,
-        } => {
+        PolicyCommand::Test { packs, tests, all } => {
             let target = match all {
                 true => TestTarget::AllBundled,
                 false => TestTarget::Pack {
-                    pack: Box::new(load(&p)?.0),
+                    pack: Box::new(packs.load()?.0),
                     files: tests,
                 },
             };
@@ -186,20 +168,12 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             print_doc(json, &r, || r.text(&paint))?;
             return Ok(if r.failed == 0 { 0 } else { 1 });
         }
-        PolicyCommand::Sign {
-            file,
-            key,
-            policy_dir,
-        } => {
-            let s = policies::sign(&file, &key, &policy_dir)?;
+        PolicyCommand::Sign { file, key, dirs } => {
+            let s = policies::sign(&file, &key, &dirs.dirs)?;
             print_doc(json, &s.signature, || s.text())?;
         }
-        PolicyCommand::Verify {
-            file,
-            trusted,
-            policy_dir,
-        } => {
-            let v = policies::verify(&file, &trusted, &policy_dir)?;
+        PolicyCommand::Verify { file, keys, dirs } => {
+            let v = policies::verify(&file, &keys, &dirs.dirs)?;
             // a file that no longer compiles has no document: it is refused on stderr only
             match (json, &v.pack) {
                 (true, Some(_)) => println!("{}", serde_json::to_string(&v)?),
@@ -228,11 +202,8 @@ fn diff_text(paint: Paint<'_>, d: &PackDiff) -> String {
     if d.rules.is_empty() && d.settings.is_empty() {
         out.push_str("  no semantic changes\n");
     }
-    let cells: Vec<_> = d
-        .rules
-        .iter()
-        .map(|r| policies::diff_cells(r, paint))
-        .collect();
+    let cells = d.rules.iter().map(|r| policies::diff_cells(r, paint));
+    let cells: Vec<_> = cells.collect();
     let text = table(&["CHANGE", "RULE", "EFFECT", "DIRECTION"], &cells);
     let mut lines = text.lines().map(|l| format!("  {l}\n"));
     out.extend(lines.next().filter(|_| !d.rules.is_empty()));

@@ -1,6 +1,5 @@
-//! `cavra policy replay`: re-evaluate the requests recorded in the evidence log under
-//! another pack and report what would change, without appending anything to the log. The
-//! replay is `cavra_runtime::replay::run`; this module collects the options and prints.
+//! `cavra policy replay`: the replay (read-only) is `cavra_runtime::replay::run`; this
+//! module collects the options and prints the report.
 
 use crate::ctx::Ctx;
 use crate::output::{painter, print_doc};
@@ -21,8 +20,7 @@ pub struct ReplayArgs {
     /// Directory of packs, each in `DIR/<id>/policy.yaml` (repeatable).
     #[arg(long, value_name = "DIR")]
     pub policy_dir: Vec<PathBuf>,
-    /// Only records written at or after T: RFC 3339, a date (`2025-05-01`) or a duration
-    /// ago (`24h`, `7d`).
+    /// Only records written at or after T: RFC 3339, a date (`2025-05-01`) or `24h` ago.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
     /// Only records of this session.
@@ -41,16 +39,14 @@ pub struct ReplayArgs {
 
 /// Worker threads: `$CAVRA_REPLAY_THREADS`, else the available cores (at most 16).
 fn threads() -> usize {
-    std::env::var("CAVRA_REPLAY_THREADS")
+    let set = std::env::var("CAVRA_REPLAY_THREADS")
         .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .min(16)
+        .and_then(|s| s.parse().ok());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    set.filter(|n: &usize| *n > 0).unwrap_or(cores).min(16)
 }
 
 pub fn run(args: ReplayArgs, ctx: &Ctx) -> Result<i32> {
-    let fail_on_loosen = args.fail_on_loosen;
     let r = cavra_runtime::replay::run(&ReplayOptions {
         pack: args.pack,
         against: args.against,
@@ -63,7 +59,7 @@ pub fn run(args: ReplayArgs, ctx: &Ctx) -> Result<i32> {
         threads: threads(),
     })?;
     print_doc(ctx.json, &r.to_json(), || r.text(&painter(ctx.color)))?;
-    if fail_on_loosen && r.tally.loosened > 0 {
+    if args.fail_on_loosen && r.tally.loosened > 0 {
         let (n, id) = (r.tally.loosened, &r.pack.id);
         eprintln!("cavra: {n} decision(s) become less restrictive under `{id}` (--fail-on-loosen)");
         return Ok(2);
