@@ -26,6 +26,7 @@ pub mod rules;
 mod sessions;
 mod tamper;
 mod timefmt;
+pub mod tokens;
 
 pub use approvals::{
     Approval, ApprovalState, ApproveOptions, BreakGlassQuery, HistoryEntry, NewApproval,
@@ -53,6 +54,7 @@ pub use sessions::{BlockEntry, EscalationPolicy, SessionState, SessionTransition
 pub use tamper::Unverified;
 pub use time::OffsetDateTime;
 pub use timefmt::{parse_duration, rfc3339};
+pub use tokens::{ApiPermission, ApiRole, ApiToken, IssuedToken};
 
 /// File name of the database inside the CAVRA directory.
 pub const DB_FILE: &str = "cavra.db";

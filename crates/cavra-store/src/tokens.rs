@@ -1,0 +1,387 @@
+//! API tokens of `cavra serve`: bearer credentials for people and machines, each with one
+//! role. A token is shown once when issued (`cavra-api.v1.<id>.<secret>`); the store keeps
+//! only its SHA-256, so a copy of the database grants nothing.
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+
+/// Prefix (format and version) of an API token.
+pub const API_TOKEN_PREFIX: &str = "cavra-api.v1.";
+/// Longest token accepted (bytes); anything longer is refused before hashing.
+pub const MAX_API_TOKEN_LEN: usize = 256;
+/// Longest token name.
+const MAX_NAME_LEN: usize = 128;
+
+/// The role an API token grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiRole {
+    /// Everything below.
+    Admin,
+    /// Reads, and approves or denies approval requests.
+    Approver,
+    /// Reads decisions and approvals.
+    Auditor,
+    /// Asks for decisions and hook answers; never approves.
+    Agent,
+}
+
+/// What an endpoint needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiPermission {
+    /// Ask for a decision or a hook answer.
+    Decide,
+    /// Read decisions and approvals.
+    Read,
+    /// Approve or deny an approval request.
+    Approve,
+}
+
+impl ApiPermission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiPermission::Decide => "decide",
+            ApiPermission::Read => "read",
+            ApiPermission::Approve => "approve",
+        }
+    }
+}
+
+impl ApiRole {
+    pub const ALL: [ApiRole; 4] = [
+        ApiRole::Admin,
+        ApiRole::Approver,
+        ApiRole::Auditor,
+        ApiRole::Agent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiRole::Admin => "admin",
+            ApiRole::Approver => "approver",
+            ApiRole::Auditor => "auditor",
+            ApiRole::Agent => "agent",
+        }
+    }
+
+    /// Parse `admin|approver|auditor|agent`.
+    pub fn parse(s: &str) -> Result<ApiRole, StoreError> {
+        let t = s.trim().to_ascii_lowercase();
+        ApiRole::ALL
+            .into_iter()
+            .find(|r| r.as_str() == t)
+            .ok_or_else(|| {
+                StoreError::input(
+                    "role",
+                    format!("`{s}` (expected admin, approver, auditor or agent)"),
+                )
+            })
+    }
+
+    /// Does this role grant `perm`? An agent decides and nothing else; an auditor reads;
+    /// an approver reads and approves; an admin does everything.
+    pub fn grants(self, perm: ApiPermission) -> bool {
+        match self {
+            ApiRole::Admin => true,
+            ApiRole::Approver => matches!(perm, ApiPermission::Read | ApiPermission::Approve),
+            ApiRole::Auditor => perm == ApiPermission::Read,
+            ApiRole::Agent => perm == ApiPermission::Decide,
+        }
+    }
+}
+
+/// A stored API token (never the token itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub role: ApiRole,
+    #[serde(serialize_with = "crate::timefmt::ser")]
+    pub created_at: OffsetDateTime,
+    pub created_by: String,
+    #[serde(serialize_with = "crate::timefmt::ser_opt")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(serialize_with = "crate::timefmt::ser_opt")]
+    pub revoked_at: Option<OffsetDateTime>,
+    pub revoked_by: Option<String>,
+}
+
+impl ApiToken {
+    /// Not revoked and not expired at `now`.
+    pub fn active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// A token just issued: the secret is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub record: ApiToken,
+}
+
+/// The SHA-256 (hex) a token is stored and looked up by.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex(n: usize) -> String {
+    use rand_core::RngCore as _;
+    let mut b = vec![0u8; n];
+    rand_core::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A new token for `id`: `cavra-api.v1.<id>.<64 hex digits of randomness>`.
+fn new_token(id: &str) -> String {
+    format!("{API_TOKEN_PREFIX}{id}.{}", random_hex(32))
+}
+
+fn check_name(name: &str) -> Result<String, StoreError> {
+    let n = name.trim();
+    if n.is_empty() || n.len() > MAX_NAME_LEN || n.chars().any(char::is_control) {
+        return Err(StoreError::input(
+            "name",
+            format!("a token name is 1 to {MAX_NAME_LEN} printable characters"),
+        ));
+    }
+    Ok(n.to_string())
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use crate::db::Store;
+    use crate::timefmt::{add_secs, from_secs, secs};
+    use rusqlite::{params, OptionalExtension as _};
+
+    const COLS: &str =
+        "token_id, name, role, created_at, created_by, expires_at, revoked_at, revoked_by";
+
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    );
+
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+        ))
+    }
+
+    fn decode(row: Row) -> Result<ApiToken, StoreError> {
+        let (id, name, role, created, created_by, expires, revoked, revoked_by) = row;
+        Ok(ApiToken {
+            role: ApiRole::parse(&role).map_err(|e| StoreError::Decode {
+                field: "api_tokens.role".into(),
+                detail: e.to_string(),
+            })?,
+            id,
+            name,
+            created_at: from_secs("api_tokens.created_at", created)?,
+            created_by,
+            expires_at: expires
+                .map(|s| from_secs("api_tokens.expires_at", s))
+                .transpose()?,
+            revoked_at: revoked
+                .map(|s| from_secs("api_tokens.revoked_at", s))
+                .transpose()?,
+            revoked_by,
+        })
+    }
+
+    impl Store {
+        /// Issue a token named `name` with `role`, valid for `ttl` (none: until revoked),
+        /// issued by `created_by`. The token is in the result only.
+        pub fn issue_api_token(
+            &mut self,
+            name: &str,
+            role: ApiRole,
+            ttl: Option<std::time::Duration>,
+            created_by: &str,
+            now: OffsetDateTime,
+        ) -> Result<IssuedToken, StoreError> {
+            let name = check_name(name)?;
+            let id = format!("tok-{}", random_hex(8));
+            let token = new_token(&id);
+            let expires = ttl.map(|t| add_secs(now, t));
+            self.conn
+                .execute(
+                    &format!(
+                        "INSERT INTO api_tokens ({COLS}, token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)"
+                    ),
+                    params![
+                        id,
+                        name,
+                        role.as_str(),
+                        secs(now),
+                        created_by,
+                        expires,
+                        token_hash(&token)
+                    ],
+                )
+                .map_err(|e| self.classify(e))?;
+            Ok(IssuedToken {
+                token,
+                record: self.api_token(&id)?,
+            })
+        }
+
+        /// One token record.
+        pub fn api_token(&self, id: &str) -> Result<ApiToken, StoreError> {
+            let row = self
+                .conn
+                .query_row(
+                    &format!("SELECT {COLS} FROM api_tokens WHERE token_id = ?1"),
+                    params![id],
+                    read,
+                )
+                .optional()
+                .map_err(|e| self.classify(e))?;
+            decode(row.ok_or_else(|| StoreError::input("token", format!("no token `{id}`")))?)
+        }
+
+        /// Every token, newest first.
+        pub fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT {COLS} FROM api_tokens ORDER BY created_at DESC, token_id"
+                ))
+                .map_err(|e| self.classify(e))?;
+            let rows = stmt
+                .query_map([], read)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.classify(e))?;
+            rows.into_iter().map(decode).collect()
+        }
+
+        /// Revoke the token `id` (revoking a revoked token changes nothing).
+        pub fn revoke_api_token(
+            &mut self,
+            id: &str,
+            by: &str,
+            now: OffsetDateTime,
+        ) -> Result<ApiToken, StoreError> {
+            self.api_token(id)?;
+            self.conn
+                .execute(
+                    "UPDATE api_tokens SET revoked_at = ?2, revoked_by = ?3 \
+                     WHERE token_id = ?1 AND revoked_at IS NULL",
+                    params![id, secs(now), by],
+                )
+                .map_err(|e| self.classify(e))?;
+            self.api_token(id)
+        }
+
+        /// The active token whose SHA-256 matches `token`; `None` for an unknown, revoked
+        /// or expired token (or one that is not of the API token form).
+        pub fn authenticate_api_token(
+            &self,
+            token: &str,
+            now: OffsetDateTime,
+        ) -> Result<Option<ApiToken>, StoreError> {
+            if token.len() > MAX_API_TOKEN_LEN || !token.starts_with(API_TOKEN_PREFIX) {
+                return Ok(None);
+            }
+            let row = self
+                .conn
+                .query_row(
+                    &format!("SELECT {COLS} FROM api_tokens WHERE token_hash = ?1"),
+                    params![token_hash(token)],
+                    read,
+                )
+                .optional()
+                .map_err(|e| self.classify(e))?;
+            match row {
+                Some(r) => Ok(Some(decode(r)?).filter(|t| t.active(now))),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_grant_what_the_table_says() {
+        use ApiPermission::*;
+        let g = |r: ApiRole| [Decide, Read, Approve].map(|p| r.grants(p));
+        assert_eq!(g(ApiRole::Admin), [true, true, true]);
+        assert_eq!(g(ApiRole::Approver), [false, true, true]);
+        assert_eq!(g(ApiRole::Auditor), [false, true, false]);
+        assert_eq!(g(ApiRole::Agent), [true, false, false]);
+        assert_eq!(ApiRole::parse(" Agent ").unwrap(), ApiRole::Agent);
+        assert!(ApiRole::parse("root").is_err());
+    }
+
+    #[test]
+    fn names_are_checked_and_tokens_are_random() {
+        assert!(check_name("").is_err());
+        assert!(check_name("a\nb").is_err());
+        assert_eq!(check_name(" ci-bot ").unwrap(), "ci-bot");
+        let (a, b) = (new_token("tok-1"), new_token("tok-1"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("cavra-api.v1.tok-1."));
+        assert_eq!(token_hash(&a).len(), 64);
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn issue_authenticate_expire_revoke() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = crate::Store::open(d.path().join("c.db")).unwrap();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let t = s
+            .issue_api_token("alice", ApiRole::Approver, None, "root", now)
+            .unwrap();
+        let short = s
+            .issue_api_token(
+                "bot",
+                ApiRole::Agent,
+                Some(std::time::Duration::from_secs(60)),
+                "root",
+                now,
+            )
+            .unwrap();
+        let got = s.authenticate_api_token(&t.token, now).unwrap().unwrap();
+        assert_eq!((got.name.as_str(), got.role), ("alice", ApiRole::Approver));
+        // the database holds the hash, never the token
+        let c = rusqlite::Connection::open(d.path().join("c.db")).unwrap();
+        let stored: String = c
+            .query_row("SELECT token_hash FROM api_tokens WHERE name = 'alice'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored, token_hash(&t.token));
+        assert!(!stored.contains(&t.token));
+        let later = now + time::Duration::seconds(61);
+        assert!(s.authenticate_api_token(&short.token, now).unwrap().is_some());
+        assert!(s.authenticate_api_token(&short.token, later).unwrap().is_none());
+        assert!(s.authenticate_api_token("cavra-api.v1.x.y", now).unwrap().is_none());
+        assert!(s.authenticate_api_token("other", now).unwrap().is_none());
+        s.revoke_api_token(&t.record.id, "root", now).unwrap();
+        assert!(s.authenticate_api_token(&t.token, now).unwrap().is_none());
+        assert_eq!(s.list_api_tokens().unwrap().len(), 2);
+        assert!(s.revoke_api_token("tok-none", "root", now).is_err());
+    }
+}
