@@ -78,6 +78,17 @@ fn new_runtime() -> Runtime {
     )
 }
 
+/// This machine's name (`$HOSTNAME`, else `/etc/hostname`, else `local`): actors are
+/// `<agent>@<host>`.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "local".into())
+}
+
 /// Locations are resolved against this process's working directory and `$HOME`.
 pub fn locator() -> Locator {
     Locator {

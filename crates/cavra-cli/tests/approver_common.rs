@@ -34,6 +34,8 @@ const CONTROL: &[&[&str]] = &[
     &["uninstall"],
     &["evidence", "prune"],
     &["evidence", "repair"],
+    &["tokens", "issue"],
+    &["tokens", "revoke"],
 ];
 
 /// The subcommand words of `args` (global flags and their values skipped).

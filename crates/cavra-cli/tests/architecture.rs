@@ -194,6 +194,11 @@ fn violations(
         &["clap", "cavra-cli", "cavra-server"],
         "the MCP server is a library under the front ends",
     );
+    forbid(
+        "cavra-server",
+        &["clap", "cavra-cli", "cavra-mcp"],
+        "the HTTP server is a library under the CLI",
+    );
     for (a, b) in [
         ("cavra-server", "cavra-mcp"),
         ("cavra-mcp", "cavra-server"),
@@ -213,6 +218,16 @@ fn crate_arrows_point_one_way() {
     assert!(checked >= 9, "only {checked} crates checked");
     // the graph is really read: the MCP server sits on the runtime and rmcp
     assert!(deps["cavra-mcp"].contains("cavra-runtime") && deps["cavra-mcp"].contains("rmcp"));
+    // and the HTTP server on the runtime, the adapters and axum
+    for d in [
+        "cavra-runtime",
+        "cavra-agents",
+        "cavra-store",
+        "axum",
+        "tokio",
+    ] {
+        assert!(deps["cavra-server"].contains(d), "cavra-server without {d}");
+    }
     assert!(
         bad.is_empty(),
         "the crate graph breaks docs/architecture.md:\n  {}",
@@ -261,7 +276,16 @@ fn a_broken_arrow_is_reported() {
     deps.entry("cavra-setup".into())
         .or_default()
         .insert("cavra-runtime".into());
+    deps.entry("cavra-server".into())
+        .or_default()
+        .insert("clap".into());
     let (bad, _) = violations(&members, &deps);
+    assert!(
+        bad.iter()
+            .any(|b| b
+                == "cavra-server depends on clap (the HTTP server is a library under the CLI)"),
+        "{bad:?}"
+    );
     assert!(
         bad.iter()
             .any(|b| b.starts_with("cavra-setup depends on cavra-runtime")),

@@ -92,6 +92,7 @@ impl Backend for RuntimeBackend {
             registry: self.registry()?,
             create_state: true,
             open_approval: false,
+            requested_by: None,
         };
         let d = self
             .runtime()

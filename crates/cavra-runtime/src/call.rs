@@ -35,6 +35,8 @@ pub struct CallOptions {
     pub exit_after: bool,
     /// Called at each phase (for the CLI's `CAVRA_TIMING` output).
     pub on_phase: Option<fn(&str)>,
+    /// The authenticated caller, as [`DecideOptions::requested_by`].
+    pub requested_by: Option<String>,
 }
 
 impl CallOptions {
@@ -169,6 +171,7 @@ impl Runtime {
             registry,
             create_state: true,
             open_approval: !call.agent.has_native_ask(),
+            requested_by: opts.requested_by.clone(),
         };
         if reqs.is_empty() {
             return Ok(Verdict {

@@ -31,6 +31,10 @@ pub struct DecideOptions {
     /// Open an approval request for a require-approval decision (agents with no native
     /// "ask": the person needs something to approve).
     pub open_approval: bool,
+    /// Who asked, when the front end authenticated them (the HTTP server: the token's
+    /// name); an approval request opened for the decision names them as its requester, who
+    /// can never approve it. `None`: the request's agent.
+    pub requested_by: Option<String>,
 }
 
 /// A decision and what happened around it.
@@ -397,7 +401,10 @@ impl Runtime {
                         .approver_group
                         .clone()
                         .unwrap_or_else(|| pack.defaults.approver_group.clone()),
-                    requested_by: req.actor.agent_id.clone(),
+                    requested_by: opts
+                        .requested_by
+                        .clone()
+                        .unwrap_or_else(|| req.actor.agent_id.clone()),
                     repo: req.repo_root.clone().or_else(|| req.cwd.clone()),
                     ttl: std::time::Duration::from_secs(pack.defaults.approval_ttl_secs),
                 },

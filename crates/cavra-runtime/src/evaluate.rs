@@ -87,6 +87,7 @@ impl Runtime {
             registry: registry(opts)?,
             create_state: opts.create_state,
             open_approval: false,
+            requested_by: None,
         };
         self.decide(cavra_dir, &pack, &req, &decide)
     }

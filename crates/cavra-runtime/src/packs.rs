@@ -181,6 +181,23 @@ fn read_cache(cf: &Path) -> Option<CompiledPack> {
     CompiledPack::from_normalized(entry.compiled).ok()
 }
 
+/// A short summary of what the pack [`load`] finds protects: the context a session-start
+/// hook answer gives the agent (the same text for `cavra hook` and the HTTP server).
+pub fn session_summary(choice: &PackChoice, project_cavra_dir: Option<&Path>) -> String {
+    match load(choice, project_cavra_dir) {
+        Ok((p, _)) => format!(
+            "CAVRA guards this session with policy pack `{}` {} ({} rules): secrets and credentials are not readable, paths outside the repository need approval to write, CAVRA's policy and agent hook settings are protected, destructive commands, force pushes and history rewrites, cloud/IaC destroy, destructive SQL and piping downloads into a shell are blocked. When CAVRA blocks an action, its reason names a safer alternative.",
+            p.id,
+            p.version,
+            p.rules.len()
+        ),
+        Err(e) => format!(
+            "CAVRA could not load its policy ({}); every tool call will be denied until this is fixed.",
+            crate::error::chain(&e)
+        ),
+    }
+}
+
 /// Loads the pack the user chose; without a choice, `policy.yaml` in the project's CAVRA
 /// directory (`project_cavra_dir`, see [`crate::Location::project_cavra_dir`]), else the
 /// bundled baseline.

@@ -397,6 +397,7 @@ fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
         host: "box".into(),
         exit_after: false,
         on_phase: None,
+        requested_by: None,
     };
     let call = |cmd: &str| ToolCall {
         agent: AgentKind::Codex,

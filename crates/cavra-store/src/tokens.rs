@@ -114,6 +114,22 @@ impl ApiToken {
     pub fn active(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
     }
+
+    /// `active`, `revoked` or `expired` at `now`.
+    pub fn state(&self, now: OffsetDateTime) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.active(now) {
+            "active"
+        } else {
+            "expired"
+        }
+    }
+
+    /// The record as JSON (never the token).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 /// A token just issued: the secret is shown once and never stored.
@@ -121,6 +137,16 @@ impl ApiToken {
 pub struct IssuedToken {
     pub token: String,
     pub record: ApiToken,
+}
+
+impl IssuedToken {
+    /// What `cavra tokens issue --json` prints: `token` (shown this once), `id` and the
+    /// rest of the record.
+    pub fn document(&self) -> serde_json::Value {
+        let mut v = self.record.json();
+        v["token"] = self.token.clone().into();
+        v
+    }
 }
 
 /// The SHA-256 (hex) a token is stored and looked up by.
@@ -368,20 +394,35 @@ mod tests {
         // the database holds the hash, never the token
         let c = rusqlite::Connection::open(d.path().join("c.db")).unwrap();
         let stored: String = c
-            .query_row("SELECT token_hash FROM api_tokens WHERE name = 'alice'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT token_hash FROM api_tokens WHERE name = 'alice'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(stored, token_hash(&t.token));
         assert!(!stored.contains(&t.token));
         let later = now + time::Duration::seconds(61);
-        assert!(s.authenticate_api_token(&short.token, now).unwrap().is_some());
-        assert!(s.authenticate_api_token(&short.token, later).unwrap().is_none());
-        assert!(s.authenticate_api_token("cavra-api.v1.x.y", now).unwrap().is_none());
+        assert!(s
+            .authenticate_api_token(&short.token, now)
+            .unwrap()
+            .is_some());
+        assert!(s
+            .authenticate_api_token(&short.token, later)
+            .unwrap()
+            .is_none());
+        assert!(s
+            .authenticate_api_token("cavra-api.v1.x.y", now)
+            .unwrap()
+            .is_none());
         assert!(s.authenticate_api_token("other", now).unwrap().is_none());
         s.revoke_api_token(&t.record.id, "root", now).unwrap();
         assert!(s.authenticate_api_token(&t.token, now).unwrap().is_none());
         assert_eq!(s.list_api_tokens().unwrap().len(), 2);
+        assert_eq!(s.api_token(&t.record.id).unwrap().state(now), "revoked");
+        assert_eq!(short.record.state(later), "expired");
+        assert_eq!(short.document()["token"], short.token.as_str());
+        assert_eq!(short.document()["id"], short.record.id.as_str());
         assert!(s.revoke_api_token("tok-none", "root", now).is_err());
     }
 }

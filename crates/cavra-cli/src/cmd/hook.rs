@@ -9,7 +9,6 @@
 pub use crate::args::Agent;
 use crate::args::PackArgs;
 use crate::ctx::Ctx;
-use crate::packs;
 use anyhow::Result;
 use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
 use clap::Args;
@@ -48,9 +47,10 @@ pub fn call_options(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> cavra_run
         record: ctx.evidence,
         cavra_dir: explicit_dir.then(|| ctx.cavra_dir.clone()),
         locator: crate::ctx::locator(),
-        host: hostname(),
+        host: crate::ctx::hostname(),
         exit_after: true,
         on_phase: Some(crate::timing),
+        requested_by: None,
     }
 }
 
@@ -59,15 +59,6 @@ pub fn decide_call(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &ToolCa
     crate::failclosed::test_panic_trigger();
     ctx.runtime()
         .decide_call(call, &call_options(ctx, explicit_dir, args))
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "local".into())
 }
 
 /// Reads the hook payload from stdin, bounded, and checks it is a JSON object.
@@ -90,16 +81,8 @@ pub(crate) fn record_event(ctx: &Ctx, kind: &str, body: Value) -> Result<()> {
 
 /// A short summary of what the active pack protects (SessionStart context).
 pub fn pack_summary(args: &HookArgs, project: &Path) -> String {
-    let choice = args.packs.choice();
-    match packs::load(&choice, Some(project)) {
-        Ok((p, _)) => format!(
-            "CAVRA guards this session with policy pack `{}` {} ({} rules): secrets and credentials are not readable, paths outside the repository need approval to write, CAVRA's policy and agent hook settings are protected, destructive commands, force pushes and history rewrites, cloud/IaC destroy, destructive SQL and piping downloads into a shell are blocked. When CAVRA blocks an action, its reason names a safer alternative.",
-            p.id,
-            p.version,
-            p.rules.len()
-        ),
-        Err(e) => format!("CAVRA could not load its policy ({e:#}); every tool call will be denied until this is fixed."),
-    }
+    let cavra = crate::ctx::locate_path(Some(project)).project_cavra_dir;
+    cavra_runtime::packs::session_summary(&args.packs.choice(), Some(&cavra))
 }
 
 /// Decides the tool calls one agent action implies; the strictest verdict wins. No calls =

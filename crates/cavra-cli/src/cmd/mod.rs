@@ -15,7 +15,9 @@ pub mod keys;
 pub mod mcp;
 pub mod policy;
 pub mod registry;
+pub mod serve;
 pub mod sessions;
+pub mod tokens;
 pub mod uninstall;
 
 /// CAVRA: before the agent acts, CAVRA decides.
@@ -60,6 +62,10 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// CAVRA as an MCP server over stdio (`cavra mcp serve`): tools to evaluate actions.
     Mcp(mcp::McpArgs),
+    /// CAVRA's HTTP server: decisions, hooks and approvals over HTTP (docs/server.md).
+    Serve(serve::ServeArgs),
+    /// Bearer tokens of `cavra serve`: issue, list, revoke.
+    Tokens(tokens::TokensArgs),
 }
 
 /// The hook's own small parser (same flags as `cavra hook`), used on the hot path.
@@ -178,6 +184,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Uninstall(args) => uninstall::run(args, &ctx),
         Command::Doctor(args) => doctor::run(args, &ctx, explicit_dir),
         Command::Mcp(args) => mcp::run(args, &ctx, explicit_dir),
+        Command::Serve(args) => serve::run(args, &ctx, explicit_dir),
+        Command::Tokens(args) => tokens::run(args, &ctx),
     }
 }
 

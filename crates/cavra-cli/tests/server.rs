@@ -1,0 +1,708 @@
+//! `cavra serve` through the real binary: a server on loopback (`--listen 127.0.0.1:0`)
+//! with a temporary CAVRA directory, talked to over HTTP with a small blocking client
+//! (`ureq`, as the hook's server mode will). Covers every endpoint, tokens and roles
+//! (401/403), requester ≠ approver, bad input (400/404/405/413/408), parity with
+//! `cavra evaluate` and `cavra hook`, and a graceful shutdown after which the evidence
+//! verifies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "store_common.rs"]
+mod store_common;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use store_common::{approver_dir, cavra, cavra_env, Out};
+
+/// A running `cavra serve`, stopped (SIGTERM) when dropped.
+struct Srv {
+    child: Option<Child>,
+    base: String,
+    dir: PathBuf,
+    project: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn spawn(tmp: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+    let dir = tmp.join("state");
+    let project = tmp.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    cmd.arg("--cavra-dir")
+        .arg(&dir)
+        .arg("serve")
+        .args(extra)
+        .current_dir(&project)
+        .env("HOME", tmp)
+        .env("CAVRA_APPROVER_DIR", approver_dir(&dir))
+        .env_remove("CAVRA_TOKEN_FILE")
+        .env_remove("CAVRA_DB")
+        .env_remove("CAVRA_DIR")
+        .env_remove("CAVRA_DATABASE_URL")
+        .env_remove("CAVRA_NON_INTERACTIVE")
+        .env_remove("CAVRA_NO_EVIDENCE")
+        .env_remove("CAVRA_EVIDENCE_DIR")
+        .env_remove("CAVRA_KEY_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !extra.contains(&"--listen") {
+        cmd.args(["--listen", "127.0.0.1:0"]);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+impl Srv {
+    fn start(extra: &[&str], env: &[(&str, &str)]) -> Srv {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = spawn(tmp.path(), extra, env).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("cavra serve: listening on ")
+            .unwrap_or_else(|| panic!("no address printed: {line:?}"))
+            .to_string();
+        Srv {
+            child: Some(child),
+            base: addr,
+            dir: tmp.path().join("state"),
+            project: tmp.path().join("project"),
+            _tmp: tmp,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn stop(&mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    }
+
+    /// `cavra tokens issue` (authenticated as an admin with an approver token).
+    fn token(&self, name: &str, role: &str) -> String {
+        let o = cavra(
+            &self.dir,
+            &["--json", "tokens", "issue", "--name", name, "--role", role],
+        );
+        assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+        let v = o.json();
+        assert!(v["id"].as_str().unwrap().starts_with("tok-"));
+        v["token"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// (status, body as JSON or as a string).
+fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let a = agent();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut res = match (method, body) {
+        ("GET", _) => {
+            let mut r = a.get(url);
+            if let Some(h) = &auth {
+                r = r.header("Authorization", h);
+            }
+            r.call().unwrap()
+        }
+        (m, b) => {
+            let mut r = if m == "POST" { a.post(url) } else { a.put(url) };
+            if let Some(h) = &auth {
+                r = r.header("Authorization", h);
+            }
+            r.content_type("application/json")
+                .send(b.unwrap_or(""))
+                .unwrap()
+        }
+    };
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap();
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, v)
+}
+
+fn get(s: &Srv, path: &str, token: Option<&str>) -> (u16, Value) {
+    call("GET", &s.url(path), token, None)
+}
+
+fn post(s: &Srv, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    call("POST", &s.url(path), token, Some(&body.to_string()))
+}
+
+fn is_error_doc(v: &Value, code: &str) {
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    assert!(v["error"].get("hint").is_some(), "{v}");
+}
+
+#[test]
+fn meta_endpoints_tokens_roles_and_decisions() {
+    let s = Srv::start(&[], &[]);
+    let (st, v) = get(&s, "/health", None);
+    assert_eq!((st, v["status"].as_str()), (200, Some("ok")));
+    let (st, v) = get(&s, "/version", None);
+    assert_eq!(st, 200);
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let (st, v) = get(&s, "/console/config", None);
+    assert_eq!(st, 200);
+    assert_eq!(v["backends"]["database"]["kind"], "sqlite");
+    assert_eq!(v["auth"]["bearer_tokens"], true);
+    let (st, v) = get(&s, "/openapi.json", None);
+    assert_eq!(st, 200);
+    assert!(v["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(v["paths"]["/v1/approvals/{id}/approve"]["post"].is_object());
+
+    // no credential, a bad one, a revoked one: 401 as a JSON document
+    let req = json!({"action_type": "read_file", "target": ".env", "agent_id": "bot", "session_id": "s1"});
+    let (st, v) = post(&s, "/v1/decisions", None, &req);
+    assert_eq!(st, 401);
+    is_error_doc(&v, "unauthorized");
+    let (st, _) = post(&s, "/v1/decisions", Some("cavra-api.v1.tok-x.y"), &req);
+    assert_eq!(st, 401);
+
+    let agent_t = s.token("bot", "agent");
+    let auditor = s.token("audit", "auditor");
+    let (st, v) = post(&s, "/v1/decisions", Some(&agent_t), &req);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["decision"], "block");
+    assert_eq!(v["rule_id"], "secrets.dotenv.read");
+    let id = v["decision_id"].as_str().unwrap().to_string();
+    assert!(v["evidence_record"].is_string(), "recorded: {v}");
+    // roles: an auditor does not decide, an agent does not read
+    let (st, v) = post(&s, "/v1/decisions", Some(&auditor), &req);
+    assert_eq!(st, 403);
+    is_error_doc(&v, "forbidden");
+    let (st, _) = get(&s, "/v1/decisions", Some(&agent_t));
+    assert_eq!(st, 403);
+    let (st, _) = get(&s, "/v1/approvals", Some(&agent_t));
+    assert_eq!(st, 403);
+
+    // the normalized shape decides the same way
+    let normalized = json!({"action": "read_file", "target": ".env",
+        "actor": {"agent_id": "bot", "kind": "agent"}, "session_id": "s1"});
+    let (st, v) = post(&s, "/v1/decisions", Some(&agent_t), &normalized);
+    assert_eq!(
+        (st, v["rule_id"].as_str()),
+        (200, Some("secrets.dotenv.read"))
+    );
+    let ok = json!({"action_type": "execute_command", "target": "ls -la", "agent_id": "bot2", "session_id": "s2"});
+    let (st, v) = post(&s, "/v1/decisions", Some(&agent_t), &ok);
+    assert_eq!((st, v["decision"].as_str()), (200, Some("allow")));
+
+    // listing, filters, pagination, one decision
+    let (st, v) = get(&s, "/v1/decisions?decision=block&limit=1", Some(&auditor));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["total"], 2);
+    assert_eq!(v["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(v["next_offset"], 1);
+    let (_, v) = get(&s, "/v1/decisions?agent=bot2", Some(&auditor));
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["hits"][0]["body"]["decision"], "allow");
+    let (_, v) = get(
+        &s,
+        "/v1/decisions?rule=secrets.dotenv.read&session=s1&since=1h",
+        Some(&auditor),
+    );
+    assert_eq!(v["total"], 2);
+    let (_, v) = get(&s, "/v1/decisions?until=2000-01-01", Some(&auditor));
+    assert_eq!(v["total"], 0);
+    let (st, v) = get(&s, "/v1/decisions?limit=0", Some(&auditor));
+    assert_eq!(st, 400);
+    is_error_doc(&v, "bad_request");
+    let (st, v) = get(&s, "/v1/decisions?since=yesterday-ish", Some(&auditor));
+    assert_eq!(st, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("since"));
+    let (st, v) = get(&s, &format!("/v1/decisions/{id}"), Some(&auditor));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["body"]["decision_id"], id.as_str());
+    assert_eq!(v["body"]["rule_id"], "secrets.dotenv.read");
+    let (st, v) = get(&s, "/v1/decisions/dec-0000000000000000", Some(&auditor));
+    assert_eq!(st, 404);
+    is_error_doc(&v, "not_found");
+
+    // bad input: every error a JSON document naming what is wrong
+    let (st, v) = call(
+        "POST",
+        &s.url("/v1/decisions"),
+        Some(&agent_t),
+        Some("{\"action_type\": "),
+    );
+    assert_eq!(st, 400);
+    is_error_doc(&v, "bad_request");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"),
+        "{v}"
+    );
+    let (st, v) = post(&s, "/v1/decisions", Some(&agent_t), &json!({"target": "x"}));
+    assert_eq!(st, 400);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("action_type"),
+        "{v}"
+    );
+    let (st, v) = post(
+        &s,
+        "/v1/decisions",
+        Some(&agent_t),
+        &json!({"action": "read_file", "target": 7, "actor": {"agent_id": "a", "kind": "agent"}, "session_id": "s"}),
+    );
+    assert_eq!(st, 400);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("field `target`"),
+        "{v}"
+    );
+    let (st, v) = get(&s, "/v2/nothing", None);
+    assert_eq!(st, 404);
+    is_error_doc(&v, "not_found");
+    let (st, v) = call("PUT", &s.url("/v1/decisions"), Some(&agent_t), Some("{}"));
+    assert_eq!(st, 405);
+    is_error_doc(&v, "method_not_allowed");
+
+    // metrics
+    let (st, m) = get(&s, "/metrics", None);
+    assert_eq!(st, 200);
+    let m = m.as_str().unwrap().to_string();
+    for want in [
+        "cavra_decisions_total{outcome=\"block\",rule=\"secrets.dotenv.read\"} 2",
+        "cavra_decision_duration_seconds_count 3",
+        "cavra_pending_approvals 0",
+        "cavra_evidence_appends_total 3",
+        "cavra_evidence_append_failures_total 0",
+        "cavra_http_requests_total{method=\"POST\",route=\"/v1/decisions\",status=\"401\"} 2",
+    ] {
+        assert!(m.contains(want), "{want} missing:\n{m}");
+    }
+
+    // tokens: listed without the secret, revoked → 401
+    let o = cavra(&s.dir, &["--json", "tokens", "list"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        !o.stdout.contains(&agent_t),
+        "the token itself is never listed"
+    );
+    let list = o.json();
+    let bot = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "bot")
+        .unwrap();
+    let o = cavra(&s.dir, &["tokens", "revoke", bot["id"].as_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (st, _) = post(&s, "/v1/decisions", Some(&agent_t), &req);
+    assert_eq!(st, 401);
+}
+
+/// `POST /v1/decisions` gives `cavra evaluate --request` 's decision for the same request.
+#[test]
+fn decisions_match_cavra_evaluate() {
+    let s = Srv::start(&[], &[]);
+    let t = s.token("bot", "agent");
+    let cwd = s.project.display().to_string();
+    for (action, target) in [
+        ("read_file", ".env"),
+        ("read_file", "README.md"),
+        ("execute_command", "true && sudo bash -c 'rm -rf ~'"),
+        ("execute_command", "git status"),
+        ("git_operation", "origin/main"),
+        ("write_file", "/etc/hosts"),
+        ("network_request", "https://example.com/x.sh"),
+    ] {
+        let req = json!({"action_type": action, "target": target, "cwd": cwd,
+            "agent_id": "bot", "session_id": "parity"});
+        let (st, http) = post(&s, "/v1/decisions", Some(&t), &req);
+        assert_eq!(st, 200, "{http}");
+        let file = s.project.join("req.json");
+        std::fs::write(&file, req.to_string()).unwrap();
+        let o = cavra_env(
+            &s.project.join("other-state"),
+            &[
+                "--json",
+                "evaluate",
+                "--no-record",
+                "--request",
+                file.to_str().unwrap(),
+            ],
+            &[("HOME", s._tmp.path().to_str().unwrap())],
+        );
+        let cli = o.json();
+        for k in [
+            "decision",
+            "proceed",
+            "rule_id",
+            "rule_ids",
+            "severity",
+            "request_hash",
+            "policy",
+        ] {
+            assert_eq!(http[k], cli[k], "{action} {target}: `{k}` differs");
+        }
+        let code = if cli["proceed"] == true { 0 } else { 2 };
+        assert_eq!(o.code, code, "{action} {target}");
+    }
+}
+
+fn hook(s: &Srv, agent: &str, event: &Value) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    cmd.args(["--cavra-dir"])
+        .arg(s.project.join("hook-state"))
+        .args(["hook", agent])
+        .current_dir(&s.project)
+        .env("CAVRA_NO_EVIDENCE", "1")
+        .env_remove("CAVRA_NON_INTERACTIVE")
+        .env_remove("CAVRA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+    }
+}
+
+/// `POST /v1/hooks/{agent}` answers what `cavra hook <agent>` answers.
+#[test]
+fn hooks_answer_as_cavra_hook_does() {
+    let s = Srv::start(&[], &[]);
+    let t = s.token("bot", "agent");
+    let cwd = s.project.display().to_string();
+    let events = [
+        (
+            "claude-code",
+            json!({"hook_event_name": "PreToolUse", "session_id": "h1", "cwd": cwd,
+            "tool_name": "Bash", "tool_input": {"command": "rm -rf /"}}),
+        ),
+        (
+            "claude-code",
+            json!({"hook_event_name": "PreToolUse", "session_id": "h1", "cwd": cwd,
+            "tool_name": "Read", "tool_input": {"file_path": "README.md"}}),
+        ),
+        (
+            "claude-code",
+            json!({"hook_event_name": "PreToolUse", "session_id": "h1"}),
+        ),
+        (
+            "codex",
+            json!({"hook_event_name": "PreToolUse", "session_id": "h2", "cwd": cwd,
+            "tool_name": "Bash", "tool_input": {"command": "cat .env"}}),
+        ),
+        (
+            "gemini",
+            json!({"hook_event_name": "BeforeTool", "session_id": "h3", "cwd": cwd,
+            "tool_name": "run_shell_command", "tool_input": {"command": "git push --force origin main"}}),
+        ),
+    ];
+    for (agent, event) in events {
+        let (st, v) = post(&s, &format!("/v1/hooks/{agent}"), Some(&t), &event);
+        assert_eq!(st, 200, "{v}");
+        let cli = hook(&s, agent, &event);
+        assert_eq!(v["agent"], agent);
+        assert_eq!(
+            v["exit_code"], cli.code,
+            "{agent} {event}: {v} / {}",
+            cli.stdout
+        );
+        // the guidance names the same rule; paths of the two CAVRA directories differ
+        let (a, b) = (v["stdout"].as_str().unwrap(), cli.stdout.as_str());
+        let decision = |s: &str| {
+            serde_json::from_str::<Value>(s).ok().map(|d| {
+                d.pointer("/hookSpecificOutput/permissionDecision")
+                    .or_else(|| d.get("decision"))
+                    .cloned()
+            })
+        };
+        assert_eq!(decision(a), decision(b), "{agent} {event}: {a} / {b}");
+        assert_eq!(a.is_empty(), b.is_empty(), "{a} / {b}");
+        if !a.is_empty() {
+            assert_eq!(v["answer"], serde_json::from_str::<Value>(a).unwrap());
+        }
+    }
+    let (st, v) = post(&s, "/v1/hooks/nobody", Some(&t), &json!({}));
+    assert_eq!(st, 404);
+    is_error_doc(&v, "not_found");
+    // a body that is not JSON is the adapter's fail-closed answer, as on stdin
+    let (st, v) = call(
+        "POST",
+        &s.url("/v1/hooks/claude-code"),
+        Some(&t),
+        Some("not json"),
+    );
+    assert_eq!(st, 200);
+    assert_eq!(v["exit_code"], 2, "{v}");
+}
+
+/// Approvals over HTTP: listed, approved by an approver as their token's identity, never
+/// by the requester; the approved action then passes once; evidence is recorded.
+#[test]
+fn approvals_over_http() {
+    let s = Srv::start(&["--non-interactive"], &[]);
+    let bot = s.token("bot", "agent");
+    let alice = s.token("alice", "admin");
+    let bob = s.token("bob", "approver");
+    let auditor = s.token("audit", "auditor");
+    let cwd = s.project.display().to_string();
+    let req = json!({"action_type": "write_file", "target": "/work/elsewhere/cavra-approval-1.txt", "cwd": cwd,
+        "agent_id": "ci-agent", "session_id": "ap1"});
+    // alice (admin) asks: she is the requester
+    let (st, v) = post(&s, "/v1/decisions", Some(&alice), &req);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["decision"], "require_approval", "{v}");
+    let id = v["approval_id"].as_str().unwrap().to_string();
+    let (st, list) = get(&s, "/v1/approvals?status=pending", Some(&auditor));
+    assert_eq!(st, 200);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id.as_str()),
+        "{list}"
+    );
+    let (st, _) = get(&s, "/v1/approvals?status=sideways", Some(&auditor));
+    assert_eq!(st, 400);
+    let (st, one) = get(&s, &format!("/v1/approvals/{id}"), Some(&bob));
+    assert_eq!((st, one["state"].as_str()), (200, Some("pending")));
+    assert_eq!(one["requested_by"], "alice");
+    let (st, _) = get(&s, "/v1/approvals/apr-none", Some(&bob));
+    assert_eq!(st, 404);
+    let (_, m) = get(&s, "/metrics", None);
+    assert!(
+        m.as_str().unwrap().contains("cavra_pending_approvals 1"),
+        "{m}"
+    );
+
+    let ok = json!({"reason": "reviewed"});
+    let path = format!("/v1/approvals/{id}/approve");
+    // an agent never approves; an auditor does not; the requester cannot
+    let (st, _) = post(&s, &path, Some(&bot), &ok);
+    assert_eq!(st, 403);
+    let (st, _) = post(&s, &path, Some(&auditor), &ok);
+    assert_eq!(st, 403);
+    let (st, v) = post(&s, &path, Some(&alice), &ok);
+    assert_eq!(st, 403, "{v}");
+    is_error_doc(&v, "self_approval");
+    let (st, v) = post(&s, &path, Some(&bob), &json!({"reason": "  "}));
+    assert_eq!(st, 400);
+    assert!(v["error"]["message"].as_str().unwrap().contains("reason"));
+    let (st, v) = post(&s, &path, Some(&bob), &json!({"reasn": "x"}));
+    assert_eq!(st, 400);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("reasn"),
+        "{v}"
+    );
+    let (st, v) = post(&s, &path, Some(&bob), &ok);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["state"], "approved");
+    assert_eq!(v["decided_by"], "bob");
+    assert_eq!(v["auth_method"], "token");
+    let (st, _) = post(&s, &path, Some(&bob), &ok);
+    assert_eq!(st, 409, "decided once");
+    let (_, one) = get(&s, &format!("/v1/approvals/{id}"), Some(&auditor));
+    assert_eq!(one["signature_verified"], true, "{one}");
+
+    // the approved action passes once (its agent asks again)
+    let (_, v) = post(&s, "/v1/decisions", Some(&bot), &req);
+    assert_eq!(v["decision"], "allow", "{v}");
+    assert_eq!(v["rule_ids"][0], "approval.granted");
+
+    // deny
+    let req2 = json!({"action_type": "write_file", "target": "/work/elsewhere/cavra-approval-2.txt", "cwd": cwd,
+        "agent_id": "ci-agent", "session_id": "ap1"});
+    let (_, v) = post(&s, "/v1/decisions", Some(&bot), &req2);
+    let id2 = v["approval_id"].as_str().unwrap().to_string();
+    let (st, v) = post(
+        &s,
+        &format!("/v1/approvals/{id2}/deny"),
+        Some(&bob),
+        &json!({"reason": "no"}),
+    );
+    assert_eq!((st, v["state"].as_str()), (200, Some("denied")), "{v}");
+
+    let (st, v) = post(&s, "/v1/approvals/apr-none/approve", Some(&bob), &ok);
+    assert_eq!(st, 404, "{v}");
+    // the CLI sees the same records, and the log with their evidence verifies
+    let o = cavra(&s.dir, &["--json", "approvals", "show", &id]);
+    assert_eq!(o.json()["decided_by"], "bob");
+    let o = cavra(
+        &s.dir,
+        &[
+            "--json",
+            "evidence",
+            "search",
+            "--kind",
+            "approval.approved",
+        ],
+    );
+    assert_eq!(o.json()["total"], 1, "{}", o.stdout);
+}
+
+/// Bodies over the limit (413) and slow clients (408) get JSON documents; SIGTERM
+/// finishes, exits 0, and the evidence verifies.
+#[test]
+fn limits_timeouts_and_graceful_shutdown() {
+    let tmp_cfg = tempfile::tempdir().unwrap();
+    let cfg = tmp_cfg.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        "body_limit_bytes: 2048\nrequest_timeout_secs: 1\nlog_format: json\n",
+    )
+    .unwrap();
+    let mut s = Srv::start(&["--config", cfg.to_str().unwrap()], &[]);
+    let t = s.token("bot", "agent");
+    let big = json!({"action_type": "read_file", "target": "x".repeat(4096)});
+    let (st, v) = post(&s, "/v1/decisions", Some(&t), &big);
+    assert_eq!(st, 413, "{v}");
+    is_error_doc(&v, "payload_too_large");
+
+    // a client that announces a body and stalls is answered 408 after the timeout
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        c,
+        "POST /v1/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"action"
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+    assert!(t0.elapsed() < Duration::from_secs(15));
+
+    for i in 0..5 {
+        let r = json!({"action_type": "execute_command", "target": format!("echo {i}"), "agent_id": "bot"});
+        assert_eq!(post(&s, "/v1/decisions", Some(&t), &r).0, 200);
+    }
+    let (status, err) = s.stop();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(err.contains("shutting down"), "{err}");
+    // JSON log lines
+    assert!(
+        err.lines()
+            .any(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{err}"
+    );
+    let o = cavra(&s.dir, &["--json", "evidence", "verify"]);
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    let o = cavra(
+        &s.dir,
+        &["--json", "evidence", "search", "--kind", "decision"],
+    );
+    assert_eq!(o.json()["total"], 5);
+}
+
+#[test]
+fn postgres_is_refused_clearly_and_bad_settings_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn(
+        tmp.path(),
+        &["--database", "postgres://root@127.0.0.1:5432/cavra"],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PostgreSQL is not built yet"), "{err}");
+    let out = spawn(tmp.path(), &["--log-format", "xml"], &[])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = spawn(tmp.path(), &["--listen", "nowhere"], &[])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid listen address"));
+}
+
+/// Issuing a token is a control action: with no terminal and no approver credential it is
+/// refused and nothing is stored.
+#[test]
+fn issuing_a_token_needs_a_person() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let out = Command::new("setsid")
+        .arg("-w")
+        .arg(env!("CARGO_BIN_EXE_cavra"))
+        .arg("--cavra-dir")
+        .arg(&dir)
+        .args(["tokens", "issue", "--name", "x", "--role", "admin"])
+        .env("CAVRA_APPROVER_DIR", tmp.path().join("approver"))
+        .env_remove("CAVRA_TOKEN_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("control action"));
+    let o = cavra(&dir, &["--json", "tokens", "list"]);
+    assert_eq!(o.json(), json!([]));
+    let o = cavra(&dir, &["tokens", "issue", "--name", "x", "--role", "root"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("expected admin, approver, auditor or agent"),
+        "{}",
+        o.stderr
+    );
+}

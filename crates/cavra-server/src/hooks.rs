@@ -1,0 +1,134 @@
+//! `POST /v1/hooks/{agent}`: an agent's hook event in, that agent's hook answer out — the
+//! same `cavra-agents` adapters and the same runtime as `cavra hook <agent>`, so a thin
+//! client can forward the event and replay the answer (stdout, stderr, exit code).
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorDocument};
+use crate::state::{blocking, AppState, Shared};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::Json;
+use cavra_agents::{Adapter, Answer, Parsed};
+use cavra_core::hooks::{AgentKind, Verdict};
+use cavra_runtime::CallOptions;
+use cavra_store::ApiPermission;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The hook answer, as `cavra hook <agent>` would have written it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookAnswer {
+    /// The agent whose protocol the answer speaks.
+    pub agent: String,
+    /// What the hook writes on stdout (may be empty: "no opinion" for some agents).
+    pub stdout: String,
+    /// `stdout` parsed, when it is JSON.
+    #[schema(value_type = Option<Object>)]
+    pub answer: Option<Value>,
+    /// What the hook writes on stderr.
+    pub stderr: String,
+    /// The hook's exit code: 0 (allow / no opinion) or 2 (deny, or the event was refused).
+    pub exit_code: i32,
+}
+
+impl HookAnswer {
+    pub fn new(agent: AgentKind, a: Answer) -> HookAnswer {
+        HookAnswer {
+            agent: agent.as_str().to_string(),
+            answer: serde_json::from_str(&a.stdout).ok(),
+            stdout: a.stdout,
+            stderr: a.stderr,
+            exit_code: a.exit_code,
+        }
+    }
+}
+
+fn options(s: &AppState, requester: &str) -> CallOptions {
+    let c = &s.config;
+    CallOptions {
+        packs: c.packs.clone(),
+        registry: None,
+        non_interactive: c.non_interactive,
+        record: c.record,
+        cavra_dir: Some(c.cavra_dir.clone()),
+        locator: c.locator.clone(),
+        host: c.host.clone(),
+        exit_after: false,
+        on_phase: None,
+        requested_by: Some(requester.to_string()),
+    }
+}
+
+/// One hook call, as `cavra hook` makes it: parse → decide each tool call (strictest wins)
+/// or record the observation → the adapter's answer. Every failure is the adapter's
+/// fail-closed answer.
+fn answer(s: &AppState, agent: AgentKind, body: &[u8], requester: &str) -> Answer {
+    let adapter = Adapter::new(agent);
+    let parsed = cavra_agents::parse_payload(body).and_then(|event| adapter.parse(&event));
+    match parsed {
+        Err(e) => adapter.reject(&e),
+        Ok(Parsed::Observed(obs)) => {
+            if s.config.record {
+                let recorded = s.runtime().record_event(
+                    &s.config.cavra_dir,
+                    obs.record_kind.as_str(),
+                    &obs.body,
+                );
+                if let Err(e) = recorded {
+                    tracing::warn!(event = %obs.event, error = %cavra_runtime::chain(&e), "could not record a hook event");
+                }
+            }
+            let context = obs.wants_context.then(|| {
+                let loc = s.config.locator.locate(obs.cwd.as_deref());
+                let cavra = s
+                    .config
+                    .locator
+                    .locate_path(Some(&loc.project))
+                    .project_cavra_dir;
+                cavra_runtime::packs::session_summary(&s.config.packs, Some(&cavra))
+            });
+            adapter.observed(&obs, context.as_deref())
+        }
+        Ok(Parsed::Tool(tool_use)) => {
+            let opts = options(s, requester);
+            let t0 = std::time::Instant::now();
+            let verdict = {
+                let mut rt = s.runtime();
+                Verdict::strictest(tool_use.calls.iter().map(|c| rt.decide_call(c, &opts)))
+                    .unwrap_or_else(cavra_agents::nothing_guarded)
+            };
+            s.metrics.decided_in(t0.elapsed().as_secs_f64());
+            adapter.answer(&tool_use, &verdict)
+        }
+    }
+}
+
+/// Answer an agent's hook event.
+#[utoipa::path(post, path = "/v1/hooks/{agent}", tag = "hooks",
+    params(("agent" = String, Path, description = "claude-code, codex, gemini, cursor or copilot")),
+    request_body(content = Object, description = "The agent's hook event, as the agent writes it to the hook's stdin"),
+    responses(
+        (status = 200, description = "The hook's answer (a malformed event is answered here too, fail-closed, exit code 2)", body = HookAnswer),
+        (status = 401, description = "No valid token", body = ErrorDocument),
+        (status = 403, description = "The token's role may not decide", body = ErrorDocument),
+        (status = 404, description = "Unknown agent", body = ErrorDocument),
+        (status = 413, description = "Body over the limit", body = ErrorDocument)),
+    security(("bearer" = [])))]
+pub async fn post_hook(
+    State(state): State<Shared>,
+    caller: Caller,
+    agent: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Json<HookAnswer>, ApiError> {
+    caller.require(ApiPermission::Decide)?;
+    let Path(name) = agent.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let kind = AgentKind::from_name(&name).ok_or_else(|| {
+        ApiError::not_found(format!("unknown agent `{name}`"))
+            .hint("agents: claude-code, codex, gemini, cursor, copilot")
+    })?;
+    let who = caller.identity().to_string();
+    let a = blocking(&state, move |s| Ok(answer(s, kind, &body, &who))).await?;
+    Ok(Json(HookAnswer::new(kind, a)))
+}

@@ -1,0 +1,216 @@
+//! cavra-server: CAVRA's HTTP server (`cavra serve`) as a library — axum on a multi-thread
+//! tokio runtime over `cavra-runtime`, the pipeline every front end decides with.
+//!
+//! - [`meta`]: `/health`, `/version`, `/console/config`, `/metrics`, `/openapi.json`
+//!   (unauthenticated).
+//! - [`decisions`]: `POST /v1/decisions` (decide and record), `GET /v1/decisions`,
+//!   `GET /v1/decisions/{id}` (the evidence search index).
+//! - [`hooks`]: `POST /v1/hooks/{agent}` (the `cavra-agents` adapters, as `cavra hook`).
+//! - [`approvals`]: `GET /v1/approvals`, `GET /v1/approvals/{id}`,
+//!   `POST /v1/approvals/{id}/approve|deny`.
+//! - [`auth`]: bearer tokens (`cavra tokens issue`) and their roles on every `/v1` route.
+//! - [`error`]: every error is a JSON document `{"error": {"code", "message", "hint"}}`.
+//!
+//! The front end resolves a [`ServerConfig`]; [`Server::bind`] binds the address (so the
+//! caller can print it), [`Server::run`] serves until SIGTERM or SIGINT, finishes the
+//! requests it accepted and drops the runtime, which writes out the evidence logs' state.
+
+pub mod api;
+pub mod approvals;
+pub mod auth;
+pub mod config;
+pub mod decisions;
+pub mod error;
+pub mod hooks;
+pub mod meta;
+pub mod metrics;
+pub mod state;
+
+pub use config::{Database, FileConfig, LogFormat, ServerConfig};
+pub use error::{ApiError, ServerError};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use state::{AppState, Shared};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Unknown routes: a JSON 404.
+async fn not_found() -> ApiError {
+    ApiError::for_status(StatusCode::NOT_FOUND)
+}
+
+/// Counts every answer, and turns an error answer that carries no JSON document (a body
+/// over the limit, a timeout, a wrong method) into one.
+async fn json_errors(state: axum::extract::State<Shared>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let res = next.run(req).await;
+    let status = res.status();
+    state.metrics.answered(&method, &route, status.as_u16());
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let mut out = ApiError::for_status(status).into_response();
+        if let Some(allow) = res.headers().get(header::ALLOW) {
+            out.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        return out;
+    }
+    res
+}
+
+/// The application: every route, the body limit, the request timeout, request traces and
+/// JSON errors.
+pub fn app(state: Shared) -> Router {
+    use tower_http::limit::RequestBodyLimitLayer;
+    use tower_http::timeout::TimeoutLayer;
+    use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+    let limit = state.config.body_limit;
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .route("/health", get(meta::health))
+        .route("/version", get(meta::version))
+        .route("/console/config", get(meta::console_config))
+        .route("/metrics", get(meta::metrics))
+        .route("/openapi.json", get(meta::openapi))
+        .route(
+            "/v1/decisions",
+            post(decisions::post_decision).get(decisions::list_decisions),
+        )
+        .route("/v1/decisions/{id}", get(decisions::get_decision))
+        .route("/v1/hooks/{agent}", post(hooks::post_hook))
+        .route("/v1/approvals", get(approvals::list_approvals))
+        .route("/v1/approvals/{id}", get(approvals::get_approval))
+        .route("/v1/approvals/{id}/approve", post(approvals::approve))
+        .route("/v1/approvals/{id}/deny", post(approvals::deny))
+        .fallback(not_found)
+        // the tower-http limit below is the one that applies
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            json_errors,
+        ))
+        .with_state(state)
+}
+
+/// Sets up log lines on stderr (text or one JSON object per line). Once per process;
+/// later calls change nothing.
+pub fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+    };
+}
+
+/// A bound server, not serving yet.
+pub struct Server {
+    listener: std::net::TcpListener,
+    state: Shared,
+}
+
+impl Server {
+    /// Sets up logging and binds the listen address of `config` (the store is opened
+    /// once, so that a bad database fails here rather than on the first request).
+    pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        init_logging(config.log_format);
+        cavra_store::Store::open(config.database.sqlite_path())?;
+        let listener =
+            std::net::TcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
+                addr: config.listen.to_string(),
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| ServerError::Bind {
+                addr: config.listen.to_string(),
+                source,
+            })?;
+        Ok(Server {
+            listener,
+            state: Arc::new(AppState::new(config)),
+        })
+    }
+
+    /// The bound address (the port chosen for `:0`).
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        self.listener.local_addr().map_err(ServerError::Serve)
+    }
+
+    /// Serves until SIGTERM or SIGINT; then stops accepting, finishes the requests in
+    /// flight and drops the runtime (the evidence logs write out their state).
+    pub fn run(self) -> Result<(), ServerError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("cavra-serve")
+            .build()
+            .map_err(ServerError::Runtime)?;
+        let Server { listener, state } = self;
+        let app = app(Arc::clone(&state));
+        let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        let served: Result<(), ServerError> = rt.block_on(async move {
+            let listener =
+                tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
+            tracing::info!(%addr, "cavra serve: listening");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .map_err(ServerError::Serve)
+        });
+        // the blocking workers finish what they were given before the runtime is dropped
+        rt.shutdown_timeout(std::time::Duration::from_secs(30));
+        drop(state);
+        tracing::info!("cavra serve: stopped; evidence written out");
+        served
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<&'static str>(2);
+    let on_interrupt = tx.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = on_interrupt.send("SIGINT").await;
+        }
+    });
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut s) = signal(SignalKind::terminate()) {
+            if s.recv().await.is_some() {
+                let _ = tx.send("SIGTERM").await;
+            }
+        }
+    });
+    let which = rx.recv().await.unwrap_or("a signal");
+    tracing::info!(
+        signal = which,
+        "cavra serve: shutting down, finishing accepted requests"
+    );
+}

@@ -1,0 +1,140 @@
+//! The unauthenticated endpoints: `/health`, `/version`, `/console/config`, `/metrics`,
+//! `/openapi.json`.
+
+use crate::error::ApiError;
+use crate::state::{blocking, Shared};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use cavra_store::{ApprovalState, OffsetDateTime};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`
+    pub status: String,
+    pub uptime_secs: u64,
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
+pub async fn health(State(state): State<Shared>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        uptime_secs: state.started.elapsed().as_secs(),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Version {
+    pub name: String,
+    pub version: String,
+    /// The API version of the `/v1` routes.
+    pub api: String,
+}
+
+/// The server's version.
+#[utoipa::path(get, path = "/version", tag = "server", responses((status = 200, body = Version)))]
+pub async fn version(State(state): State<Shared>) -> Json<Version> {
+    Json(Version {
+        name: "cavra".into(),
+        version: state.config.version.clone(),
+        api: "v1".into(),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Backend {
+    /// `sqlite` (PostgreSQL is not built yet), `log`.
+    pub kind: String,
+    pub location: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Backends {
+    pub database: Backend,
+    pub evidence: Backend,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthConfig {
+    /// Bearer tokens from `cavra tokens issue` are accepted on `/v1`.
+    pub bearer_tokens: bool,
+    /// OIDC (JWTs against a JWKS): not built yet.
+    pub oidc: bool,
+    /// The roles a token may have.
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsoleConfig {
+    pub version: String,
+    pub backends: Backends,
+    pub auth: AuthConfig,
+    /// A require-approval decision opens an approval request.
+    pub non_interactive: bool,
+    /// Decisions are recorded in the evidence log.
+    pub record: bool,
+}
+
+/// Which backends and authentication are active (for a console).
+#[utoipa::path(get, path = "/console/config", tag = "server", responses((status = 200, body = ConsoleConfig)))]
+pub async fn console_config(State(state): State<Shared>) -> Json<ConsoleConfig> {
+    let c = &state.config;
+    let evidence = cavra_evidence::LogConfig::for_cavra_dir(&c.cavra_dir).dir;
+    Json(ConsoleConfig {
+        version: c.version.clone(),
+        backends: Backends {
+            database: Backend {
+                kind: "sqlite".into(),
+                location: c.database.describe(),
+            },
+            evidence: Backend {
+                kind: "log".into(),
+                location: evidence.display().to_string(),
+            },
+        },
+        auth: AuthConfig {
+            bearer_tokens: true,
+            oidc: false,
+            roles: cavra_store::ApiRole::ALL
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+        },
+        non_interactive: c.non_interactive,
+        record: c.record,
+    })
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "server", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<Shared>) -> Result<impl IntoResponse, ApiError> {
+    let pending = blocking(&state, |s| {
+        let store = s.store(false)?;
+        let n = store
+            .list_approvals(Some(ApprovalState::Pending), OffsetDateTime::now_utc())?
+            .len();
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    })
+    .await?;
+    state.metrics.pending_approvals.set(pending);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    ))
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "server", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::api::document(),
+    )
+}
