@@ -58,19 +58,6 @@ pub fn request_from_body(v: &Value) -> Result<ActionRequest, ApiError> {
     Ok(req)
 }
 
-/// The `cavra evaluate --json` document of a decision.
-pub fn decision_document(d: &Decided) -> Value {
-    let mut v = serde_json::to_value(&d.decision).unwrap_or(Value::Null);
-    v["decision_id"] = json!(d.decision_id);
-    if let Some(id) = &d.record_id {
-        v["evidence_record"] = json!(id);
-    }
-    if let Some(id) = &d.approval_id {
-        v["approval_id"] = json!(id);
-    }
-    v
-}
-
 /// Decides `req` as `cavra evaluate --request` does: placed against the server's working
 /// directory, the pack chosen by the server's flags, else the request's `policy_pack`,
 /// else the project's policy.
@@ -108,7 +95,7 @@ fn decide(s: &AppState, mut req: ActionRequest, requester: &str) -> Result<Value
     let t0 = std::time::Instant::now();
     let decided = s.runtime().decide(&c.cavra_dir, &pack, &req, &opts)?;
     s.metrics.decided_in(t0.elapsed().as_secs_f64());
-    Ok(decision_document(&decided))
+    Ok(serde_json::to_value(decided.document()).map_err(|e| ApiError::internal(e.to_string()))?)
 }
 
 /// Decide one request and record it.
