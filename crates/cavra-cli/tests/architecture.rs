@@ -42,8 +42,22 @@ fn closure_of(root: &std::path::Path, krate: &str) -> BTreeSet<String> {
 /// The crates `cargo tree -p krate -e edges` lists (`normal,dev,build`: what `cargo test
 /// -p krate` compiles).
 fn closure_with(root: &std::path::Path, krate: &str, edges: &str) -> BTreeSet<String> {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "-p", krate, "-e", edges, "--prefix", "none"])
+    closure_with_features(root, krate, edges, &[])
+}
+
+/// As [`closure_with`], with `--features` of `krate` turned on.
+fn closure_with_features(
+    root: &std::path::Path,
+    krate: &str,
+    edges: &str,
+    features: &[&str],
+) -> BTreeSet<String> {
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args(["tree", "-p", krate, "-e", edges, "--prefix", "none"]);
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    let out = cmd
         .args(["--format", "{p}", "--offline"])
         .current_dir(root)
         .output()
@@ -258,6 +272,34 @@ fn testing_core_and_runtime_compiles_no_io_stack() {
             "`cargo test -p {krate}` compiles {bad:?} (issue 11: no tokio, axum, database driver or clap)"
         );
     }
+}
+
+/// The PostgreSQL store sits behind cavra-store's `postgres` feature: with it the store
+/// links the `postgres` client (and, inside it, tokio) and still no front end or argument
+/// parser; without it — the build the hook's crates get — neither driver nor tokio.
+#[test]
+fn the_postgres_driver_is_behind_its_feature() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let with = closure_with_features(&root, "cavra-store", "normal", &["postgres"]);
+    for needed in ["postgres", "tokio-postgres", "r2d2"] {
+        assert!(with.contains(needed), "{needed} missing: {with:?}");
+    }
+    let bad: Vec<_> = FRONT_ENDS
+        .iter()
+        .chain(&["clap", "axum", "hyper", "cavra-runtime", "sqlx"])
+        .filter(|f| with.contains(**f))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "cavra-store --features postgres links {bad:?}"
+    );
+    let without = closure_of(&root, "cavra-store");
+    assert!(without.contains("serde_json"), "{without:?}");
+    let bad: Vec<_> = ["postgres", "tokio-postgres", "r2d2", "tokio"]
+        .iter()
+        .filter(|f| without.contains(**f))
+        .collect();
+    assert!(bad.is_empty(), "cavra-store's default build links {bad:?}");
 }
 
 /// The check itself can fail: a graph with a broken arrow is reported.

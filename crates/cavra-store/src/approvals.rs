@@ -8,16 +8,14 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::approver::Attestation;
+use crate::approver::{ApproverKey, ApproverTrust, Signer};
 #[cfg(feature = "sqlite")]
-use crate::approver::{ApproverKey, ApproverTrust};
-#[cfg(feature = "sqlite")]
-use crate::config::{Permission, RouteQuery};
+use crate::config::Permission;
+use crate::config::{ApprovalConfig, RouteQuery};
 #[cfg(feature = "sqlite")]
 use crate::db::{classify, Store};
 use crate::error::StoreError;
-#[cfg(feature = "sqlite")]
 use crate::tamper::Unverified;
-#[cfg(feature = "sqlite")]
 use crate::timefmt::{add_secs, from_secs, rfc3339, secs};
 
 /// `schema_version` of approval records.
@@ -271,42 +269,42 @@ pub struct BreakGlassQuery<'a> {
     pub target: &'a str,
 }
 
-#[cfg(feature = "sqlite")]
 pub(crate) const COLS: &str =
     "approval_id, request_hash, decision_id, session_id, correlation_id, agent_id, \
     action_type, target, rule_id, severity, approver_group, requested_by, repo, state, \
     requested_at, expires_at, decided_by, decided_at, decision_reason, break_glass, \
     break_glass_reason, single_use, uses, max_uses, history, evidence_refs, attestation";
 
-#[cfg(feature = "sqlite")]
+/// The [`COLS`] of a row, in order (also read from a JSON array of them).
+#[derive(serde::Deserialize)]
 pub(crate) struct RawApproval {
-    approval_id: String,
-    request_hash: String,
-    decision_id: String,
-    session_id: String,
-    correlation_id: Option<String>,
-    agent_id: String,
-    action_type: String,
-    target: String,
-    rule_id: String,
-    severity: String,
-    approver_group: String,
-    requested_by: String,
-    repo: Option<String>,
-    state: String,
-    requested_at: i64,
-    expires_at: i64,
-    decided_by: Option<String>,
-    decided_at: Option<i64>,
-    decision_reason: Option<String>,
-    break_glass: bool,
-    break_glass_reason: Option<String>,
-    single_use: bool,
-    uses: i64,
-    max_uses: Option<i64>,
-    history: String,
-    evidence_refs: String,
-    attestation: Option<String>,
+    pub(crate) approval_id: String,
+    pub(crate) request_hash: String,
+    pub(crate) decision_id: String,
+    pub(crate) session_id: String,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) agent_id: String,
+    pub(crate) action_type: String,
+    pub(crate) target: String,
+    pub(crate) rule_id: String,
+    pub(crate) severity: String,
+    pub(crate) approver_group: String,
+    pub(crate) requested_by: String,
+    pub(crate) repo: Option<String>,
+    pub(crate) state: String,
+    pub(crate) requested_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) decided_by: Option<String>,
+    pub(crate) decided_at: Option<i64>,
+    pub(crate) decision_reason: Option<String>,
+    pub(crate) break_glass: bool,
+    pub(crate) break_glass_reason: Option<String>,
+    pub(crate) single_use: bool,
+    pub(crate) uses: i64,
+    pub(crate) max_uses: Option<i64>,
+    pub(crate) history: String,
+    pub(crate) evidence_refs: String,
+    pub(crate) attestation: Option<String>,
 }
 
 #[cfg(feature = "sqlite")]
@@ -342,23 +340,23 @@ pub(crate) fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawApproval> {
     })
 }
 
-#[cfg(feature = "sqlite")]
-fn decode_json<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    field: &str,
+    s: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Decode {
         field: field.to_string(),
         detail: e.to_string(),
     })
 }
 
-#[cfg(feature = "sqlite")]
-fn to_u32(field: &str, v: i64) -> Result<u32, StoreError> {
+pub(crate) fn to_u32(field: &str, v: i64) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Decode {
         field: field.to_string(),
         detail: format!("{v} out of range"),
     })
 }
 
-#[cfg(feature = "sqlite")]
 impl RawApproval {
     pub(crate) fn finish(self) -> Result<Approval, StoreError> {
         let state = ApprovalState::parse(&self.state).map_err(|_| StoreError::Decode {
@@ -401,17 +399,27 @@ impl RawApproval {
     }
 }
 
-#[cfg(feature = "sqlite")]
-fn history_json(mut h: Vec<HistoryEntry>, entry: HistoryEntry) -> Result<String, StoreError> {
+pub(crate) fn history_json(
+    mut h: Vec<HistoryEntry>,
+    entry: HistoryEntry,
+) -> Result<String, StoreError> {
     h.push(entry);
-    serde_json::to_string(&h).map_err(|e| StoreError::Decode {
+    encode_history(&h)
+}
+
+pub(crate) fn encode_history(h: &[HistoryEntry]) -> Result<String, StoreError> {
+    serde_json::to_string(h).map_err(|e| StoreError::Decode {
         field: "history".into(),
         detail: e.to_string(),
     })
 }
 
-#[cfg(feature = "sqlite")]
-fn entry(now: OffsetDateTime, event: &str, by: Option<&str>, reason: Option<&str>) -> HistoryEntry {
+pub(crate) fn entry(
+    now: OffsetDateTime,
+    event: &str,
+    by: Option<&str>,
+    reason: Option<&str>,
+) -> HistoryEntry {
     HistoryEntry {
         at: rfc3339(now.replace_nanosecond(0).unwrap_or(now)),
         event: event.to_string(),
@@ -437,10 +445,9 @@ pub(crate) fn require_text(field: &'static str, v: &str) -> Result<String, Store
     Ok(t.to_string())
 }
 
-#[cfg(feature = "sqlite")]
 /// What the approving identity signs of an approval or break-glass record: everything
 /// that decides what the record unblocks, for how long and for whom.
-fn approval_fields(a: &Approval) -> serde_json::Value {
+pub(crate) fn approval_fields(a: &Approval) -> serde_json::Value {
     serde_json::json!([
         a.approval_id,
         a.request_hash,
@@ -462,13 +469,87 @@ fn approval_fields(a: &Approval) -> serde_json::Value {
     ])
 }
 
-#[cfg(feature = "sqlite")]
 const APPROVAL_KIND: &str = "cavra.approval.v1";
 
-#[cfg(feature = "sqlite")]
-fn verify_approval(trust: &ApproverTrust, a: &Approval) -> bool {
+pub(crate) fn verify_approval(trust: &ApproverTrust, a: &Approval) -> bool {
     a.attestation()
         .is_some_and(|att| trust.verify_attestation(APPROVAL_KIND, &approval_fields(a), &att))
+}
+
+/// Does the record claim a decision (approved, denied, break-glass) signed by an approving
+/// identity of `trust`? (Pending and expired records: irrelevant, `false`.)
+pub(crate) fn decision_verified(trust: &ApproverTrust, a: &Approval) -> bool {
+    matches!(
+        a.state,
+        ApprovalState::Approved | ApprovalState::Denied | ApprovalState::BreakGlass
+    ) && verify_approval(trust, a)
+}
+
+/// The report of a record that did not verify.
+pub(crate) fn unverified_of(a: &Approval) -> Unverified {
+    Unverified::new(
+        "approvals",
+        &a.approval_id,
+        a.state.as_str(),
+        a.decided_at.map(secs),
+        a.attestation.as_deref(),
+    )
+}
+
+/// The first of `raws` (candidates in order) that grants the request and is signed by an
+/// approving identity; the granting ones that are not signed are added to `noted`.
+pub(crate) fn first_granting(
+    raws: Vec<RawApproval>,
+    trust: &ApproverTrust,
+    request_hash: &str,
+    agent_id: &str,
+    now: OffsetDateTime,
+    noted: &mut Vec<Unverified>,
+) -> Result<Option<Approval>, StoreError> {
+    for raw in raws {
+        let a = raw.finish()?;
+        if !crate::rules::grants(&a, request_hash, agent_id, now) {
+            continue;
+        }
+        if verify_approval(trust, &a) {
+            return Ok(Some(a));
+        }
+        noted.push(unverified_of(&a));
+    }
+    Ok(None)
+}
+
+/// One use of the granting record `a` ([`crate::rules::consume`]): the new use count and
+/// the history (JSON) that records it.
+pub(crate) fn use_once(
+    a: &Approval,
+    request_hash: &str,
+    agent_id: &str,
+    now: OffsetDateTime,
+) -> Result<(u32, String), StoreError> {
+    let uses = crate::rules::consume(a, request_hash, agent_id, now)?;
+    let history = history_json(
+        a.history.clone(),
+        entry(
+            now,
+            "consumed",
+            Some(&a.agent_id),
+            Some(&format!("use {uses} of {}", a.max_uses)),
+        ),
+    )?;
+    Ok((uses, history))
+}
+
+/// The attestation (JSON) of `signer` over the record `a` as it is stored.
+pub(crate) fn attest_approval(a: &Approval, signer: &Signer) -> String {
+    ApproverKey::attest(
+        &signer.key,
+        APPROVAL_KIND,
+        &approval_fields(a),
+        signer.method,
+        signer.label.as_deref(),
+    )
+    .to_json()
 }
 
 #[cfg(feature = "sqlite")]
@@ -480,19 +561,98 @@ fn sign_in(
     map: &dyn Fn(rusqlite::Error) -> StoreError,
 ) -> Result<(), StoreError> {
     let a = get_in(tx, id, map)?.ok_or_else(|| StoreError::UnknownApproval(id.to_string()))?;
-    let att = ApproverKey::attest(
-        &signer.key,
-        APPROVAL_KIND,
-        &approval_fields(&a),
-        signer.method,
-        signer.label.as_deref(),
-    );
     tx.execute(
         "UPDATE approvals SET attestation = ?2 WHERE approval_id = ?1",
-        params![id, att.to_json()],
+        params![id, attest_approval(&a, signer)],
     )
     .map_err(map)?;
     Ok(())
+}
+
+/// The approver group and the requester of a new request: routing (if configured) over
+/// the engine's group, [`FALLBACK_GROUP`] last; the agent when no requester is named.
+pub(crate) fn route_new(
+    config: &ApprovalConfig,
+    new: &NewApproval,
+    agent_id: &str,
+) -> (String, String) {
+    let routed = config.routing.as_ref().and_then(|r| {
+        r.route(&RouteQuery {
+            repo: new.repo.as_deref(),
+            target: &new.target,
+            rule_id: &new.rule_id,
+            action_type: &new.action_type,
+            severity: &new.severity,
+        })
+        .map(str::to_string)
+    });
+    let group = routed
+        .or_else(|| Some(new.approver_group.trim().to_string()).filter(|g| !g.is_empty()))
+        .unwrap_or_else(|| FALLBACK_GROUP.to_string());
+    let requested_by = Some(new.requested_by.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| agent_id.to_string());
+    (group, requested_by)
+}
+
+/// The break-glass record `id` that `identity` writes for `new` (validated), taking its
+/// context from the pending request of the same hash (`linked`), if any. Stored with no
+/// `max_uses` (it reads as 1) and no attestation yet.
+pub(crate) fn break_glass_record(
+    id: String,
+    new: &NewBreakGlass,
+    identity: &str,
+    reason: &str,
+    linked: Option<&Approval>,
+    now: OffsetDateTime,
+) -> Result<Approval, StoreError> {
+    let (request_hash, action_type, target) = new.scope();
+    let l = linked;
+    let at = from_secs("requested_at", secs(now))?;
+    Ok(Approval {
+        schema_version: APPROVAL_SCHEMA_VERSION,
+        decision_id: l
+            .map(|l| l.decision_id.clone())
+            .unwrap_or_else(|| format!("break-glass:{id}")),
+        approval_id: id,
+        request_hash: request_hash.unwrap_or_default(),
+        session_id: l.map(|l| l.session_id.clone()).unwrap_or_default(),
+        correlation_id: None,
+        agent_id: l.map(|l| l.agent_id.clone()).unwrap_or_default(),
+        action_type: action_type
+            .map(str::to_string)
+            .or_else(|| l.map(|l| l.action_type.clone()))
+            .unwrap_or_default(),
+        target: target
+            .map(str::to_string)
+            .or_else(|| l.map(|l| l.target.clone()))
+            .unwrap_or_default(),
+        rule_id: l
+            .map(|l| l.rule_id.clone())
+            .unwrap_or_else(|| "break_glass".into()),
+        severity: l
+            .map(|l| l.severity.clone())
+            .unwrap_or_else(|| "critical".into()),
+        approver_group: l
+            .map(|l| l.approver_group.clone())
+            .unwrap_or_else(|| "break-glass".into()),
+        requested_by: identity.to_string(),
+        repo: l.and_then(|l| l.repo.clone()),
+        state: ApprovalState::BreakGlass,
+        requested_at: at,
+        expires_at: from_secs("expires_at", add_secs(now, new.ttl))?,
+        decided_by: Some(identity.to_string()),
+        decided_at: Some(at),
+        decision_reason: Some(reason.to_string()),
+        break_glass: true,
+        break_glass_reason: Some(reason.to_string()),
+        single_use: false,
+        uses: 0,
+        max_uses: 1,
+        history: vec![entry(now, "break_glass", Some(identity), Some(reason))],
+        evidence_refs: Vec::new(),
+        attestation: None,
+    })
 }
 
 /// Is `p` a target pattern that matches (nearly) everything? Only glob and separator
@@ -535,20 +695,11 @@ impl Store {
     /// Does this approval or break-glass record carry a valid signature of an approving
     /// identity (pending and expired records: irrelevant, `false`)?
     pub fn approval_verified(&self, a: &Approval) -> bool {
-        matches!(
-            a.state,
-            ApprovalState::Approved | ApprovalState::Denied | ApprovalState::BreakGlass
-        ) && verify_approval(self.trust(), a)
+        decision_verified(self.trust(), a)
     }
 
     pub(crate) fn unverified_approval(&self, a: &Approval) -> Unverified {
-        Unverified::new(
-            "approvals",
-            &a.approval_id,
-            a.state.as_str(),
-            a.decided_at.map(secs),
-            a.attestation.as_deref(),
-        )
+        unverified_of(a)
     }
 
     /// One approval by id.
@@ -596,22 +747,7 @@ impl Store {
         let request_hash = require_text("request_hash", &new.request_hash)?;
         let session_id = require_text("session_id", &new.session_id)?;
         let agent_id = require_text("agent_id", &new.agent_id)?;
-        let routed = self.config.routing.as_ref().and_then(|r| {
-            r.route(&RouteQuery {
-                repo: new.repo.as_deref(),
-                target: &new.target,
-                rule_id: &new.rule_id,
-                action_type: &new.action_type,
-                severity: &new.severity,
-            })
-            .map(str::to_string)
-        });
-        let group = routed
-            .or_else(|| Some(new.approver_group.trim().to_string()).filter(|g| !g.is_empty()))
-            .unwrap_or_else(|| FALLBACK_GROUP.to_string());
-        let requested_by = Some(new.requested_by.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| agent_id.clone());
+        let (group, requested_by) = route_new(&self.config, &new, &agent_id);
         let id = new_id("apr")?;
         let history = history_json(
             Vec::new(),
@@ -706,38 +842,10 @@ impl Store {
                 .map_err(&map)?;
             rows
         };
-        // only a record signed by an approving identity counts; others are noted
-        let mut found = None;
-        for raw in raws {
-            let a = raw.finish()?;
-            if !crate::rules::grants(&a, request_hash, agent_id, now) {
-                continue;
-            }
-            if verify_approval(&trust, &a) {
-                found = Some(a);
-                break;
-            }
-            noted.push(Unverified::new(
-                "approvals",
-                &a.approval_id,
-                a.state.as_str(),
-                a.decided_at.map(secs),
-                a.attestation.as_deref(),
-            ));
-        }
-        let Some(a) = found else {
+        let Some(a) = first_granting(raws, &trust, request_hash, agent_id, now, noted)? else {
             return Ok(None);
         };
-        let uses = crate::rules::consume(&a, request_hash, agent_id, now)?;
-        let history = history_json(
-            a.history.clone(),
-            entry(
-                now,
-                "consumed",
-                Some(&a.agent_id),
-                Some(&format!("use {uses} of {}", a.max_uses)),
-            ),
-        )?;
+        let (uses, history) = use_once(&a, request_hash, agent_id, now)?;
         let changed = tx
             .execute(
                 "UPDATE approvals SET uses = ?2, history = ?3 WHERE approval_id = ?1 AND uses = ?4",
@@ -891,7 +999,7 @@ impl Store {
         let reason = require_text("reason", &new.reason)?;
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         new.validate()?;
-        let (request_hash, action_type, target) = new.scope();
+        let (request_hash, _, _) = new.scope();
         // A pending request for the same hash lends its context (and its requester, who
         // may not break the glass for themselves).
         let linked = match &request_hash {
@@ -912,12 +1020,16 @@ impl Store {
             None => None,
         };
         crate::rules::may_break_glass(&identity, linked.as_ref(), self.config.rbac.as_ref())?;
-        let id = new_id("bg")?;
-        let history = history_json(
-            Vec::new(),
-            entry(now, "break_glass", Some(&identity), Some(&reason)),
+        let r = break_glass_record(
+            new_id("bg")?,
+            &new,
+            &identity,
+            &reason,
+            linked.as_ref(),
+            now,
         )?;
-        let l = linked.as_ref();
+        let id = r.approval_id.clone();
+        let history = encode_history(&r.history)?;
         let (path, busy) = (self.path.clone(), self.busy_timeout);
         let map = move |e| classify(&path, busy, e);
         let tx = self.write_tx()?;
@@ -930,29 +1042,19 @@ impl Store {
              ?13, ?15, 1, ?15, 0, 0, NULL, ?16)",
             params![
                 id,
-                request_hash.clone().unwrap_or_default(),
-                l.map(|l| l.decision_id.clone())
-                    .unwrap_or_else(|| format!("break-glass:{id}")),
-                l.map(|l| l.session_id.clone()).unwrap_or_default(),
-                l.map(|l| l.agent_id.clone()).unwrap_or_default(),
-                action_type
-                    .map(str::to_string)
-                    .or_else(|| l.map(|l| l.action_type.clone()))
-                    .unwrap_or_default(),
-                target
-                    .map(str::to_string)
-                    .or_else(|| l.map(|l| l.target.clone()))
-                    .unwrap_or_default(),
-                l.map(|l| l.rule_id.clone())
-                    .unwrap_or_else(|| "break_glass".into()),
-                l.map(|l| l.severity.clone())
-                    .unwrap_or_else(|| "critical".into()),
-                l.map(|l| l.approver_group.clone())
-                    .unwrap_or_else(|| "break-glass".into()),
-                identity,
-                l.and_then(|l| l.repo.clone()),
-                secs(now),
-                add_secs(now, new.ttl),
+                r.request_hash,
+                r.decision_id,
+                r.session_id,
+                r.agent_id,
+                r.action_type,
+                r.target,
+                r.rule_id,
+                r.severity,
+                r.approver_group,
+                r.requested_by,
+                r.repo,
+                secs(r.requested_at),
+                secs(r.expires_at),
                 reason,
                 history,
             ],

@@ -23,7 +23,7 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// cavra always has, so files written before it are recognised as they are. Never edit
 /// a released entry: append a new one (upgrade from older files is tested against frozen
 /// copies in `tests/data/`).
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // v1
     r#"
     CREATE TABLE approvals (

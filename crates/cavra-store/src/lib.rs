@@ -9,7 +9,7 @@
 
 // Without a backend, the backend-neutral helpers (signing, time columns, validation) that
 // every implementation shares have no caller yet.
-#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 mod approvals;
 pub mod approver;
@@ -21,6 +21,8 @@ mod error;
 mod glob;
 #[cfg(feature = "sqlite")]
 pub mod index;
+#[cfg(feature = "postgres")]
+pub mod pg;
 mod registry;
 pub mod rules;
 mod sessions;
@@ -46,6 +48,8 @@ pub use error::{BackendKind, StoreError};
 pub use glob::glob_match;
 #[cfg(feature = "sqlite")]
 pub use index::{EvidenceIndex, Hit, SearchQuery, SearchResult};
+#[cfg(feature = "postgres")]
+pub use pg::{PgOpener, PgOptions, PgStore};
 pub use registry::{
     parse_mcp_registry, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile, McpServer,
     NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,

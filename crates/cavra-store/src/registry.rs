@@ -11,8 +11,9 @@ use crate::approvals::require_text;
 #[cfg(feature = "sqlite")]
 use crate::db::{classify, Store};
 use crate::error::StoreError;
+use crate::timefmt::from_secs;
 #[cfg(feature = "sqlite")]
-use crate::timefmt::{from_secs, secs};
+use crate::timefmt::secs;
 
 // ---------------------------------------------------------------- profiles
 
@@ -255,12 +256,10 @@ pub struct NewAgent {
     pub status: AgentStatus,
 }
 
-#[cfg(feature = "sqlite")]
-const AGENT_COLS: &str =
+pub(crate) const AGENT_COLS: &str =
     "agent_id, vendor, kind, owner, risk_tier, profile, status, created_at, updated_at";
 
-#[cfg(feature = "sqlite")]
-type RawAgent = (
+pub(crate) type RawAgent = (
     String,
     Option<String>,
     Option<String>,
@@ -278,8 +277,7 @@ fn read_agent(r: &Row<'_>) -> rusqlite::Result<RawAgent> {
     RawAgent::try_from(r)
 }
 
-#[cfg(feature = "sqlite")]
-fn finish_agent(r: RawAgent) -> Result<AgentRecord, StoreError> {
+pub(crate) fn finish_agent(r: RawAgent) -> Result<AgentRecord, StoreError> {
     Ok(AgentRecord {
         agent_id: r.0,
         vendor: r.1,
@@ -293,8 +291,7 @@ fn finish_agent(r: RawAgent) -> Result<AgentRecord, StoreError> {
     })
 }
 
-#[cfg(feature = "sqlite")]
-fn opt(v: &Option<String>) -> Option<String> {
+pub(crate) fn opt(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -369,7 +366,7 @@ impl McpServer {
             || self.approval_state == "blocked"
     }
 
-    fn validate(&self) -> Result<(), StoreError> {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
         require_text("server_id", &self.server_id)?;
         let token = |field: &'static str, v: &str| {
             if v.is_empty()
@@ -407,12 +404,27 @@ pub struct McpRegistryFile {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-#[cfg(feature = "sqlite")]
-const MCP_COLS: &str =
+impl McpRegistryFile {
+    /// Every server valid, no server id twice (checked before an import writes anything).
+    pub(crate) fn validate_servers(&self) -> Result<(), StoreError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.mcp_servers {
+            s.validate()?;
+            if !seen.insert(s.server_id.as_str()) {
+                return Err(StoreError::input(
+                    "mcp_servers",
+                    format!("duplicate server_id `{}`", s.server_id),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) const MCP_COLS: &str =
     "server_id, name, trust_tier, approval_state, capabilities, allowed_tools, tool_classes, extra";
 
-#[cfg(feature = "sqlite")]
-type RawMcp = (
+pub(crate) type RawMcp = (
     String,
     Option<String>,
     String,
@@ -429,24 +441,21 @@ fn read_mcp(r: &Row<'_>) -> rusqlite::Result<RawMcp> {
     RawMcp::try_from(r)
 }
 
-#[cfg(feature = "sqlite")]
-fn dec<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn dec<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Decode {
         field: field.into(),
         detail: e.to_string(),
     })
 }
 
-#[cfg(feature = "sqlite")]
-fn enc<T: Serialize>(field: &str, v: &T) -> Result<String, StoreError> {
+pub(crate) fn enc<T: Serialize>(field: &str, v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Decode {
         field: field.into(),
         detail: e.to_string(),
     })
 }
 
-#[cfg(feature = "sqlite")]
-fn finish_mcp(r: RawMcp) -> Result<McpServer, StoreError> {
+pub(crate) fn finish_mcp(r: RawMcp) -> Result<McpServer, StoreError> {
     Ok(McpServer {
         server_id: r.0,
         name: r.1,
@@ -620,16 +629,7 @@ impl Store {
         file: &McpRegistryFile,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for s in &file.mcp_servers {
-            s.validate()?;
-            if !seen.insert(s.server_id.as_str()) {
-                return Err(StoreError::input(
-                    "mcp_servers",
-                    format!("duplicate server_id `{}`", s.server_id),
-                ));
-            }
-        }
+        file.validate_servers()?;
         let map = self.detached_classify();
         let tx = self.write_tx()?;
         for s in &file.mcp_servers {

@@ -10,15 +10,11 @@ use time::OffsetDateTime;
 
 #[cfg(feature = "sqlite")]
 use crate::approvals::require_text;
-#[cfg(feature = "sqlite")]
-use crate::approver::{ApproverTrust, Attestation};
+use crate::approver::{ApproverTrust, Attestation, Signer};
 #[cfg(feature = "sqlite")]
 use crate::db::{classify, Store};
-#[cfg(feature = "sqlite")]
 use crate::error::StoreError;
-#[cfg(feature = "sqlite")]
 use crate::tamper::Unverified;
-#[cfg(feature = "sqlite")]
 use crate::timefmt::{from_secs, secs};
 
 /// When a session is put on hold.
@@ -90,8 +86,8 @@ pub struct SessionState {
     pub transition: Option<SessionTransition>,
 }
 
-#[cfg(feature = "sqlite")]
-type RawSession = (
+/// The [`SESSION_COLS`] of a row, in order.
+pub(crate) type RawSession = (
     String,
     String,
     bool,
@@ -112,8 +108,7 @@ fn load(
 ) -> Result<Option<SessionState>, StoreError> {
     let raw: Option<RawSession> = conn
         .query_row(
-            "SELECT session_id, agent_id, held, held_reason, held_at, released_by, released_at, \
-             release_reason, total_blocks, updated_at FROM sessions WHERE session_id = ?1",
+            &format!("SELECT {SESSION_COLS} FROM sessions WHERE session_id = ?1"),
             params![id],
             |r| {
                 Ok((
@@ -148,7 +143,23 @@ fn load(
             ))
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(map)?
+        .map_err(map)?;
+    session_from(r, blocks).map(Some)
+}
+
+/// The columns of a session row, in [`RawSession`] order.
+pub(crate) const SESSION_COLS: &str = "session_id, agent_id, held, held_reason, held_at, \
+    released_by, released_at, release_reason, total_blocks, updated_at";
+
+/// A blocked attempt as stored: (at, severity, agent id).
+pub(crate) type RawBlock = (i64, String, String);
+
+/// Decode a session row and its blocked attempts (newest first).
+pub(crate) fn session_from(
+    r: RawSession,
+    blocks: Vec<RawBlock>,
+) -> Result<SessionState, StoreError> {
+    let blocks = blocks
         .into_iter()
         .map(|(at, severity, agent_id)| {
             Ok(BlockEntry {
@@ -158,7 +169,7 @@ fn load(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(Some(SessionState {
+    Ok(SessionState {
         session_id: r.0,
         agent_id: r.1,
         held: r.2,
@@ -171,16 +182,64 @@ fn load(
         blocks,
         updated_at: from_secs("updated_at", r.9)?,
         transition: None,
-    }))
+    })
 }
 
-#[cfg(feature = "sqlite")]
-const RELEASE_KIND: &str = "cavra.session.release.v1";
+/// Where the blocks that count towards a hold start at `t` (unix seconds): the window,
+/// and never before the last release (blocks before it do not count again).
+pub(crate) fn count_since(policy: &EscalationPolicy, t: i64, released_at: Option<i64>) -> i64 {
+    let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
+    t.saturating_sub(window)
+        .max(released_at.map_or(i64::MIN, |r| r.saturating_add(1)))
+}
 
-#[cfg(feature = "sqlite")]
+/// Is the session of `row` (`None`: unknown) held? A release that does not verify leaves
+/// it held; the unverified release is returned to be noted.
+pub(crate) fn held_by(
+    trust: &ApproverTrust,
+    row: Option<&ReleaseRow>,
+) -> (bool, Option<Unverified>) {
+    let Some(row) = row else { return (false, None) };
+    if row.2 {
+        return (true, None);
+    }
+    match check_release(trust, row) {
+        Some(u) => (true, Some(u)),
+        None => (false, None),
+    }
+}
+
+/// The signature of `signer` over the release of `state` by `identity` at `t`.
+pub(crate) fn attest_release(
+    state: &SessionState,
+    identity: &str,
+    t: i64,
+    reason: &str,
+    signer: &Signer,
+) -> String {
+    signer
+        .key
+        .attest(
+            RELEASE_KIND,
+            &release_fields(
+                &state.session_id,
+                &state.agent_id,
+                state.held_at.map(secs),
+                Some(identity),
+                Some(t),
+                Some(reason),
+            ),
+            signer.method,
+            signer.label.as_deref(),
+        )
+        .to_json()
+}
+
+pub(crate) const RELEASE_KIND: &str = "cavra.session.release.v1";
+
 /// What the releasing identity signs: the session, the hold it lifts (`held_at`) and the
 /// release itself.
-fn release_fields(
+pub(crate) fn release_fields(
     session_id: &str,
     agent_id: &str,
     held_at: Option<i64>,
@@ -198,9 +257,8 @@ fn release_fields(
     ])
 }
 
-#[cfg(feature = "sqlite")]
 /// A session row as far as the release check needs it.
-type ReleaseRow = (
+pub(crate) type ReleaseRow = (
     String,
     String,
     bool,
@@ -211,8 +269,8 @@ type ReleaseRow = (
     Option<String>,
 );
 
-#[cfg(feature = "sqlite")]
-const RELEASE_COLS: &str = "session_id, agent_id, held, held_at, released_by, released_at, \
+pub(crate) const RELEASE_COLS: &str =
+    "session_id, agent_id, held, held_at, released_by, released_at, \
     release_reason, release_attestation";
 
 #[cfg(feature = "sqlite")]
@@ -229,10 +287,9 @@ fn read_release(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReleaseRow> {
     ))
 }
 
-#[cfg(feature = "sqlite")]
 /// `None` when the row is consistent (held, never held, or released with a valid
 /// signature); else the unverified release.
-fn check_release(trust: &ApproverTrust, r: &ReleaseRow) -> Option<Unverified> {
+pub(crate) fn check_release(trust: &ApproverTrust, r: &ReleaseRow) -> Option<Unverified> {
     let (id, agent, held, held_at, by, at, reason, att) = r;
     if *held || held_at.is_none() {
         return None;
@@ -308,11 +365,7 @@ impl Store {
             .map_err(&map)?;
         let mut transition = None;
         if !held {
-            let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
-            // Blocks before a release do not count again.
-            let since = t
-                .saturating_sub(window)
-                .max(released_at.map_or(i64::MIN, |r| r + 1));
+            let since = count_since(&policy, t, released_at);
             let count: i64 = tx
                 .query_row(
                     "SELECT count(*) FROM session_blocks WHERE session_id = ?1 AND at >= ?2",
@@ -352,17 +405,11 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.classify(e))?;
-        let Some(row) = row else { return Ok(false) };
-        if row.2 {
-            return Ok(true);
+        let (held, unverified) = held_by(self.trust(), row.as_ref());
+        if let Some(u) = unverified {
+            self.note_unverified(u);
         }
-        match check_release(self.trust(), &row) {
-            Some(u) => {
-                self.note_unverified(u);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(held)
     }
 
     /// One session.
@@ -407,26 +454,14 @@ impl Store {
         let held = state.held || self.is_held(session_id)?;
         crate::rules::may_release(&state, held, &identity, self.config.rbac.as_ref())?;
         let t = secs(now);
-        let att = signer.key.attest(
-            RELEASE_KIND,
-            &release_fields(
-                session_id,
-                &state.agent_id,
-                state.held_at.map(secs),
-                Some(&identity),
-                Some(t),
-                Some(&reason),
-            ),
-            signer.method,
-            signer.label.as_deref(),
-        );
+        let att = attest_release(&state, &identity, t, &reason, &signer);
         let n = self
             .conn
             .execute(
                 "UPDATE sessions SET held = 0, released_by = ?2, released_at = ?3, \
                  release_reason = ?4, updated_at = ?3, release_attestation = ?5 \
                  WHERE session_id = ?1",
-                params![session_id, identity, t, reason, att.to_json()],
+                params![session_id, identity, t, reason, att],
             )
             .map_err(|e| self.classify(e))?;
         if n == 0 {
