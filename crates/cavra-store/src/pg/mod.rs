@@ -103,7 +103,7 @@ pub fn connect_pool(url: &str, opts: &PgOptions) -> Result<PgPool, StoreError> {
         .build(PostgresConnectionManager::new(config, NoTls))
         .map_err(|e| open_err(e.to_string()))?;
     let mut c = pool.get().map_err(|e| open_err(e.to_string()))?;
-    migrations::migrate(&mut *c, &label)?;
+    migrations::migrate(&mut c, &label)?;
     Ok(pool)
 }
 

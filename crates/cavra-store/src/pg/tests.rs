@@ -17,7 +17,6 @@ use crate::approvals::{
     ApprovalState, ApproveOptions, BreakGlassQuery, NewApproval, NewBreakGlass,
 };
 use crate::approver::{ApproverKey, AuthMethod};
-use crate::backend::{ControlStore, RegistryStore};
 use crate::registry::{AgentStatus, McpServer, NewAgent};
 
 fn t0() -> OffsetDateTime {
@@ -541,6 +540,13 @@ fn the_registries_round_trip() {
 #[cfg(feature = "sqlite")]
 #[test]
 fn both_backends_tell_the_same_story() {
+    use crate::backend::{ControlStore, RegistryStore};
+
+    /// Anything the story returns, as JSON.
+    fn j<T: serde::Serialize>(v: &T) -> serde_json::Value {
+        serde_json::to_value(v).unwrap()
+    }
+
     trait Both: ControlStore + RegistryStore {}
     impl<T: ControlStore + RegistryStore> Both for T {}
 
@@ -638,9 +644,4 @@ fn both_backends_tell_the_same_story() {
     // the story is not empty: the approval was used twice, then refused
     assert_eq!(a[3]["uses"], 2);
     assert!(a[4].is_null());
-}
-
-/// Anything the story returns, as JSON.
-fn j<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap()
 }
