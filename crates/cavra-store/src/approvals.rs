@@ -540,6 +540,76 @@ pub(crate) fn use_once(
     Ok((uses, history))
 }
 
+/// A person's decision (approve / deny) on a request, checked before any row is read.
+pub(crate) struct Decider {
+    pub(crate) identity: String,
+    pub(crate) reason: String,
+    pub(crate) signer: Signer,
+    pub(crate) perm: Permission,
+    /// Uses the approval grants ([`crate::rules::check_max_uses`]).
+    pub(crate) max: u32,
+}
+
+/// What deciding a record writes.
+pub(crate) enum DecideWrite {
+    /// The new state and history (then the record is signed).
+    Decide {
+        state: ApprovalState,
+        history: String,
+    },
+    /// Its time ran out: the history of its expiry (and the decision is refused).
+    Expire { history: String },
+}
+
+impl Decider {
+    pub(crate) fn new(
+        identity: &str,
+        reason: &str,
+        signer: Option<&Signer>,
+        perm: Permission,
+        max_uses: Option<u32>,
+    ) -> Result<Decider, StoreError> {
+        Ok(Decider {
+            identity: require_text("identity", identity)?,
+            reason: require_text("reason", reason)?,
+            signer: signer.cloned().ok_or(StoreError::NoSigner)?,
+            perm,
+            max: crate::rules::check_max_uses(max_uses)?,
+        })
+    }
+
+    /// The write for the record `a` as stored ([`crate::rules::decide`]).
+    pub(crate) fn write(
+        &self,
+        a: &Approval,
+        rbac: Option<&crate::config::Rbac>,
+        now: OffsetDateTime,
+    ) -> Result<DecideWrite, StoreError> {
+        Ok(
+            match crate::rules::decide(a, &self.identity, self.perm, rbac, now)? {
+                crate::rules::DecideOutcome::Decided(state) => DecideWrite::Decide {
+                    state,
+                    history: history_json(
+                        a.history.clone(),
+                        entry(
+                            now,
+                            state.as_str(),
+                            Some(&self.identity),
+                            Some(&self.reason),
+                        ),
+                    )?,
+                },
+                crate::rules::DecideOutcome::Expire => DecideWrite::Expire {
+                    history: history_json(
+                        a.history.clone(),
+                        entry(now, "expired", None, Some("was pending")),
+                    )?,
+                },
+            },
+        )
+    }
+}
+
 /// The attestation (JSON) of `signer` over the record `a` as it is stored.
 pub(crate) fn attest_approval(a: &Approval, signer: &Signer) -> String {
     ApproverKey::attest(
@@ -904,23 +974,16 @@ impl Store {
         perm: Permission,
         max_uses: Option<u32>,
     ) -> Result<Approval, StoreError> {
-        let identity = require_text("identity", identity)?;
-        let reason = require_text("reason", reason)?;
-        let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
-        let max = crate::rules::check_max_uses(max_uses)?;
+        let d = Decider::new(identity, reason, self.signer.as_ref(), perm, max_uses)?;
         let rbac = self.config.rbac.clone();
         let (path, busy) = (self.path.clone(), self.busy_timeout);
         let map = move |e| classify(&path, busy, e);
         let tx = self.write_tx()?;
         let a =
             get_in(&tx, id, &map)?.ok_or_else(|| StoreError::UnknownApproval(id.to_string()))?;
-        let state = match crate::rules::decide(&a, &identity, perm, rbac.as_ref(), now)? {
-            crate::rules::DecideOutcome::Decided(s) => s,
-            crate::rules::DecideOutcome::Expire => {
-                let history = history_json(
-                    a.history.clone(),
-                    entry(now, "expired", None, Some("was pending")),
-                )?;
+        let (state, history) = match d.write(&a, rbac.as_ref(), now)? {
+            DecideWrite::Decide { state, history } => (state, history),
+            DecideWrite::Expire { history } => {
                 tx.execute(
                     "UPDATE approvals SET state = 'expired', history = ?2 WHERE approval_id = ?1",
                     params![id, history],
@@ -930,28 +993,23 @@ impl Store {
                 return Err(StoreError::Expired(id.to_string()));
             }
         };
-        let state = state.as_str();
-        let history = history_json(
-            a.history.clone(),
-            entry(now, state, Some(&identity), Some(&reason)),
-        )?;
         tx.execute(
             "UPDATE approvals SET state = ?2, decided_by = ?3, decided_at = ?4, \
              decision_reason = ?5, max_uses = ?6, single_use = ?7, history = ?8 \
              WHERE approval_id = ?1",
             params![
                 id,
-                state,
-                identity,
+                state.as_str(),
+                d.identity,
                 secs(now),
-                reason,
-                max,
-                max == 1,
+                d.reason,
+                d.max,
+                d.max == 1,
                 history
             ],
         )
         .map_err(&map)?;
-        sign_in(&tx, id, &signer, &map)?;
+        sign_in(&tx, id, &d.signer, &map)?;
         tx.commit().map_err(&map)?;
         self.approval(id)
     }

@@ -8,7 +8,8 @@ use super::{json_row, json_rows, select_json, PgStore};
 use crate::approvals::{
     attest_approval, break_glass_record, decision_verified, encode_history, entry, first_granting,
     history_json, new_id, require_text, route_new, unverified_of, use_once, Approval,
-    ApprovalState, ApproveOptions, BreakGlassQuery, NewApproval, NewBreakGlass, RawApproval, COLS,
+    ApprovalState, ApproveOptions, BreakGlassQuery, DecideWrite, Decider, NewApproval,
+    NewBreakGlass, RawApproval, COLS,
 };
 use crate::config::Permission;
 use crate::error::StoreError;
@@ -245,22 +246,15 @@ impl PgStore {
         perm: Permission,
         max_uses: Option<u32>,
     ) -> Result<Approval, StoreError> {
-        let identity = require_text("identity", identity)?;
-        let reason = require_text("reason", reason)?;
-        let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
-        let max = crate::rules::check_max_uses(max_uses)?;
+        let d = Decider::new(identity, reason, self.signer.as_ref(), perm, max_uses)?;
         let rbac = self.config.rbac.clone();
         let mut c = self.conn()?;
         let mut tx = c.transaction()?;
         let a = get_in(&mut tx, id, true)?
             .ok_or_else(|| StoreError::UnknownApproval(id.to_string()))?;
-        let state = match crate::rules::decide(&a, &identity, perm, rbac.as_ref(), now)? {
-            crate::rules::DecideOutcome::Decided(s) => s,
-            crate::rules::DecideOutcome::Expire => {
-                let history = history_json(
-                    a.history.clone(),
-                    entry(now, "expired", None, Some("was pending")),
-                )?;
+        let (state, history) = match d.write(&a, rbac.as_ref(), now)? {
+            DecideWrite::Decide { state, history } => (state, history),
+            DecideWrite::Expire { history } => {
                 tx.execute(
                     "UPDATE approvals SET state = 'expired', history = $2 WHERE approval_id = $1",
                     &[&id, &history],
@@ -269,10 +263,6 @@ impl PgStore {
                 return Err(StoreError::Expired(id.to_string()));
             }
         };
-        let history = history_json(
-            a.history.clone(),
-            entry(now, state.as_str(), Some(&identity), Some(&reason)),
-        )?;
         tx.execute(
             "UPDATE approvals SET state = $2, decided_by = $3, decided_at = $4, \
              decision_reason = $5, max_uses = $6, single_use = $7, history = $8 \
@@ -280,15 +270,15 @@ impl PgStore {
             &[
                 &id,
                 &state.as_str(),
-                &identity,
+                &d.identity,
                 &secs(now),
-                &reason,
-                &i64::from(max),
-                &(max == 1),
+                &d.reason,
+                &i64::from(d.max),
+                &(d.max == 1),
                 &history,
             ],
         )?;
-        sign_in(&mut tx, id, &signer)?;
+        sign_in(&mut tx, id, &d.signer)?;
         tx.commit()?;
         drop(c);
         self.approval(id)
