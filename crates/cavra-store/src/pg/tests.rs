@@ -143,6 +143,15 @@ fn redacted_urls_name_no_password() {
     );
 }
 
+/// A server keeps one opener in its shared state and makes a store per request or thread.
+#[test]
+fn an_opener_is_shared_across_threads_and_a_store_moves_to_one() {
+    fn shared<T: Send + Sync + Clone>() {}
+    fn movable<T: Send>() {}
+    shared::<PgOpener>();
+    movable::<PgStore>();
+}
+
 #[cfg(feature = "sqlite")]
 #[test]
 fn the_migration_lists_are_in_step() {
