@@ -19,6 +19,8 @@ pub struct Ctx {
     pub cavra_dir: PathBuf,
     /// Decisions are appended to the evidence log (`$CAVRA_NO_EVIDENCE` unset).
     pub evidence: bool,
+    /// One store file for every CAVRA directory (`$CAVRA_DB`), else `<cavra_dir>/cavra.db`.
+    pub db_file: Option<PathBuf>,
     runtime: Arc<Mutex<Runtime>>,
 }
 
@@ -31,12 +33,24 @@ impl Ctx {
         let cavra_dir = cavra_dir
             .or_else(|| std::env::var_os("CAVRA_DIR").map(PathBuf::from))
             .unwrap_or_else(|| locate(None).project_cavra_dir);
+        let db_file = std::env::var_os("CAVRA_DB")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        // the store: rows verified against the approver key outside the repository; the
+        // signed evidence log with its environment overrides
+        let stores = cavra_store::SqliteOpener {
+            db_file: db_file.clone(),
+            trust_dir: cavra_store::approver_dir(),
+            options: Default::default(),
+        };
+        let sink = LogSink::new(cavra_evidence::LogConfig::for_cavra_dir);
         Ctx {
             json,
             color,
             cavra_dir,
             evidence: std::env::var_os("CAVRA_NO_EVIDENCE").is_none(),
-            runtime: Arc::new(Mutex::new(new_runtime())),
+            db_file,
+            runtime: Arc::new(Mutex::new(Runtime::new(stores, sink))),
         }
     }
 
@@ -45,6 +59,11 @@ impl Ctx {
         let mut c = self.clone();
         c.cavra_dir = dir;
         c
+    }
+
+    /// The store file of this CAVRA directory.
+    pub fn db_path(&self) -> PathBuf {
+        cavra_store::db_path(&self.cavra_dir, self.db_file.as_deref())
     }
 
     /// The process's runtime, shared (for a front end that keeps it, such as the MCP
@@ -59,23 +78,6 @@ impl Ctx {
         // seen by code that runs after it, which may still record
         self.runtime.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// The runtime of this process: the SQLite store (`$CAVRA_DB` or `<cavra_dir>/cavra.db`,
-/// rows verified against the approver key outside the repository) and the signed evidence
-/// log with its environment overrides.
-fn new_runtime() -> Runtime {
-    let stores = cavra_store::SqliteOpener {
-        db_file: std::env::var_os("CAVRA_DB")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
-        trust_dir: cavra_store::approver_dir(),
-        options: Default::default(),
-    };
-    Runtime::new(
-        stores,
-        LogSink::new(cavra_evidence::LogConfig::for_cavra_dir),
-    )
 }
 
 /// This machine's name (`$HOSTNAME`, else `/etc/hostname`, else `local`): actors are
@@ -107,12 +109,12 @@ pub fn locate_path(cwd: Option<&Path>) -> Location {
     locator().locate_path(cwd)
 }
 
-/// The project's store (`$CAVRA_DB` or `<cavra_dir>/cavra.db`; `$CAVRA_BUSY_TIMEOUT_MS`),
-/// verified against the approver key outside the repository; with the approval
-/// configuration of the CAVRA directory when `with_config`.
+/// The project's store ([`Ctx::db_path`]; `$CAVRA_BUSY_TIMEOUT_MS`), verified against the
+/// approver key outside the repository; with the approval configuration of the CAVRA
+/// directory when `with_config`.
 pub fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<cavra_store::Store> {
     use anyhow::Context;
-    let path = cavra_store::default_db_path(&ctx.cavra_dir);
+    let path = ctx.db_path();
     let mut opts = cavra_store::OpenOptions::default();
     if let Some(ms) = std::env::var_os("CAVRA_BUSY_TIMEOUT_MS") {
         let ms = ms

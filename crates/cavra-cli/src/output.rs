@@ -161,37 +161,32 @@ pub fn emit(json_mode: bool, json: &serde_json::Value, human: &str) -> anyhow::R
     }
 }
 
-/// Prints a list: a JSON array under `--json`, `empty` when there is nothing, else a
-/// [`table`] of one row per item.
-pub fn print_list<T>(
-    json_mode: bool,
-    items: &[T],
-    to_json: impl Fn(&T) -> serde_json::Value,
-    empty: &str,
-    headers: &[&str],
-    row: impl Fn(&T) -> Vec<String>,
-) -> anyhow::Result<()> {
-    if json_mode {
-        print_json(&serde_json::Value::Array(
-            items.iter().map(to_json).collect(),
-        ))?;
-    } else if items.is_empty() {
-        println!("{empty}");
-    } else {
-        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-        print!("{}", table(headers, &rows));
+/// Prints a runtime document: its JSON under `--json`, else its text form (alerts loud,
+/// fields aligned, tables as [`table`]).
+pub fn print_view(ctx: &crate::ctx::Ctx, doc: &cavra_runtime::views::Doc) -> anyhow::Result<()> {
+    use cavra_runtime::views::Block;
+    if ctx.json {
+        return print_json(&doc.json);
+    }
+    for block in &doc.text {
+        match block {
+            Block::Alert(line) => println!("{}", loud(ctx.color, line)),
+            Block::Line(line) => println!("{line}"),
+            Block::Fields { width, fields } => {
+                for (k, v) in fields {
+                    println!("{k:<width$} {v}");
+                }
+            }
+            Block::Table { rows, empty, .. } if rows.is_empty() => println!("{empty}"),
+            Block::Table { headers, rows, .. } => print!("{}", table(headers, rows)),
+        }
     }
     Ok(())
 }
 
 /// `s` on one line, at most `max` characters (an ellipsis marks a cut).
 pub fn clip(s: &str, max: usize) -> String {
-    let one_line = s.replace(['\n', '\r', '\t'], " ");
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        cavra_core::text::truncate_chars(&one_line, max.saturating_sub(1)).into_owned()
-    }
+    cavra_core::text::clip(s, max)
 }
 
 /// Bold red when colour is allowed (TTY, no NO_COLOR, no --json).

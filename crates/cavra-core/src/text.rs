@@ -12,9 +12,27 @@ pub fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// `s` on one line (newlines and tabs as spaces), at most `max` characters: a cut is
+/// marked by `…`, which counts.
+pub fn clip(s: &str, max: usize) -> String {
+    let one_line = s.replace(['\n', '\r', '\t'], " ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        truncate_chars(&one_line, max.saturating_sub(1)).into_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clips_to_one_line_of_at_most_max() {
+        assert_eq!(clip("a\nb", 5), "a b");
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("abcd", 4), "abcd");
+    }
 
     #[test]
     fn cuts_on_characters() {

@@ -141,10 +141,11 @@ pub enum RegistryChange {
     RemoveAgent(String),
     /// Add an MCP server (`registry.mcp.added`).
     AddMcpServer(McpServer),
-    /// Approve an MCP server at a trust tier (`registry.mcp.approved`).
+    /// Approve an MCP server at a trust tier (`registry.mcp.approved`); without one, at
+    /// [`approved_tier`].
     ApproveMcpServer {
         server_id: String,
-        trust_tier: String,
+        trust_tier: Option<String>,
         reason: Option<String>,
     },
     /// Block an MCP server (`registry.mcp.blocked`).
@@ -161,13 +162,40 @@ pub enum RegistryChange {
     },
 }
 
+impl RegistryChange {
+    /// What the change does, as its result is announced: `added`, `approved`, `blocked`,
+    /// `removed`, `imported`.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            RegistryChange::AddAgent(_) | RegistryChange::AddMcpServer(_) => "added",
+            RegistryChange::SetAgentStatus { status, .. } => match status {
+                AgentStatus::Approved => "approved",
+                AgentStatus::Blocked => "blocked",
+                AgentStatus::Pending => "set pending",
+            },
+            RegistryChange::ApproveMcpServer { .. } => "approved",
+            RegistryChange::BlockMcpServer { .. } => "blocked",
+            RegistryChange::RemoveAgent(_) | RegistryChange::RemoveMcpServer(_) => "removed",
+            RegistryChange::ImportMcp { .. } => "imported",
+        }
+    }
+}
+
 /// What a registry change left.
 #[derive(Debug, Clone)]
 pub enum RegistryChanged {
     Agent(AgentRecord),
     McpServer(McpServer),
-    Removed(String),
-    Imported(usize),
+    /// `what` was removed: `agent` or `mcp server`.
+    Removed {
+        what: &'static str,
+        id: String,
+    },
+    /// `count` servers were imported from `file`.
+    Imported {
+        count: usize,
+        file: String,
+    },
 }
 
 impl RegistryChanged {
@@ -176,6 +204,17 @@ impl RegistryChanged {
         match self {
             RegistryChanged::Agent(a) => Some(a),
             _ => None,
+        }
+    }
+
+    /// The document of what the change left: the agent or server, `{"removed": id}` or
+    /// `{"imported": n}`.
+    pub fn json(&self) -> Value {
+        match self {
+            RegistryChanged::Agent(a) => agent_json(a),
+            RegistryChanged::McpServer(m) => mcp_json(m),
+            RegistryChanged::Removed { id, .. } => json!({ "removed": id }),
+            RegistryChanged::Imported { count, .. } => json!({ "imported": count }),
         }
     }
 
@@ -198,6 +237,16 @@ pub fn agent_json(a: &AgentRecord) -> Value {
         );
     }
     v
+}
+
+/// The tier an approval without one gives a server: its own, except that a blocked tier
+/// becomes approved.
+pub fn approved_tier(current: &McpServer) -> String {
+    if current.trust_tier == "blocked" {
+        "approved".into()
+    } else {
+        current.trust_tier.clone()
+    }
 }
 
 /// An MCP server as JSON.
@@ -241,7 +290,7 @@ impl Runtime {
                 (
                     "registry.agent.removed".to_string(),
                     json!({"agent_id": id, "by": by.identity, "authenticated": by.authenticated}),
-                    RegistryChanged::Removed(id),
+                    RegistryChanged::Removed { what: "agent", id },
                 )
             }
             RegistryChange::AddMcpServer(server) => {
@@ -257,7 +306,11 @@ impl Runtime {
                 trust_tier,
                 reason,
             } => {
-                let m = store.set_mcp_state(&server_id, &trust_tier, "approved", now)?;
+                let tier = match trust_tier {
+                    Some(t) => t,
+                    None => approved_tier(&crate::views::mcp_server(store, &server_id)?),
+                };
+                let m = store.set_mcp_state(&server_id, &tier, "approved", now)?;
                 (
                     "registry.mcp.approved".to_string(),
                     decision_body("server", mcp_json(&m), by, reason),
@@ -277,7 +330,10 @@ impl Runtime {
                 (
                     "registry.mcp.removed".to_string(),
                     json!({"server_id": id, "by": by.identity, "authenticated": by.authenticated}),
-                    RegistryChanged::Removed(id),
+                    RegistryChanged::Removed {
+                        what: "mcp server",
+                        id,
+                    },
                 )
             }
             RegistryChange::ImportMcp { file, registry } => {
@@ -285,7 +341,7 @@ impl Runtime {
                 (
                     "registry.mcp.imported".to_string(),
                     json!({"file": file, "count": n, "by": by.identity, "authenticated": by.authenticated}),
-                    RegistryChanged::Imported(n),
+                    RegistryChanged::Imported { count: n, file },
                 )
             }
         };

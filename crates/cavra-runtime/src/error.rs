@@ -155,6 +155,16 @@ pub enum RuntimeError {
     /// A tool call the agent adapters could not map to action requests.
     #[error("{0}")]
     ToolCall(String),
+    /// A control action the person was not authenticated for (no terminal, not confirmed,
+    /// a credential not accepted for it); nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// A control action's input that cannot be acted on (an empty reason, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// Records must be signed by the approving identity, and its key is missing.
+    #[error("no approver signing key in `{}`: records must be signed by the approving identity; run the command where `cavra keys approver init` was run", .0.display())]
+    NoApproverKey(PathBuf),
 }
 
 /// A request that cannot be built from its input.

@@ -10,8 +10,10 @@
 //!   [`Runtime::decide_call`] for one agent tool call, with [`guidance`] text.
 //! - [`evaluate`]: `Runtime::evaluate` / `Runtime::explain` — a request and the caller's
 //!   choices to the `evaluate --json` / `explain --json` documents.
-//! - [`control`]: the control actions (approve, deny, break-glass, expire, release) and
-//!   their evidence.
+//! - [`control`]: the control actions' effects (approve, deny, break-glass, expire,
+//!   release, registry changes) and their evidence; [`actions`]: the whole flows (check,
+//!   authenticate through an [`authz::Authenticator`], sign, apply); [`views`]: approvals,
+//!   sessions and registries as documents.
 //! - [`replay`]: re-evaluating recorded decisions under another pack.
 //! - [`policies`]: the documents of the pack commands (list, show, validate, diff, test,
 //!   sign, verify); [`keys`]: those of the key commands; [`render`]: their human text.
@@ -21,6 +23,8 @@
 //! [`ScriptReader`]. It reads no environment variable, parses no arguments and prints
 //! nothing; errors are [`RuntimeError`].
 
+pub mod actions;
+pub mod authz;
 pub mod call;
 pub mod control;
 pub mod decide;
@@ -34,6 +38,7 @@ pub mod render;
 pub mod replay;
 pub mod request;
 pub mod services;
+pub mod views;
 
 pub use call::{guidance, person_must_approve, rank, CallOptions};
 pub use decide::{decision_record, new_decision_id, DecideOptions, Decided};

@@ -6,15 +6,17 @@
 use cavra_core::hooks::{AgentKind, ToolCall, VerdictKind};
 use cavra_core::policy::bundled;
 use cavra_core::{ActionRequest, ActionType, Outcome};
+use cavra_runtime::actions::ReleaseRequest;
+use cavra_runtime::authz::{Authenticator, Authorized, ControlAction};
 use cavra_runtime::control::{Person, RegistryChange, RegistryChanged};
 use cavra_runtime::{
     CallOptions, Clock, DecideOptions, EvidenceSink, Locator, PackChoice, Runtime, SinkError,
 };
 use cavra_store::{
-    AgentRecord, AgentStatus, Approval, ApprovalConfig, ApproveOptions, BreakGlassQuery,
-    ControlStore, DecisionStore, EscalationPolicy, McpRegistryFile, McpServer, NewAgent,
-    NewApproval, NewBreakGlass, RegistryStore, SessionState, SessionTransition, StoreError,
-    StoreOpener, Unverified,
+    AgentRecord, AgentStatus, Approval, ApprovalConfig, ApprovalState, ApproveOptions, ApproverKey,
+    AuthMethod, BreakGlassQuery, ControlStore, DecisionStore, EscalationPolicy, McpRegistryFile,
+    McpServer, NewAgent, NewApproval, NewBreakGlass, RegistryStore, SessionState,
+    SessionTransition, Signer, StoreError, StoreOpener, Unverified,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -28,6 +30,7 @@ struct State {
     hold_on_block: bool,
     blocks: Vec<(String, String)>,
     opened: usize,
+    signed: bool,
 }
 
 #[derive(Clone, Default)]
@@ -133,8 +136,28 @@ impl DecisionStore for FakeStore {
 }
 
 impl ControlStore for FakeStore {
+    fn set_signer(&mut self, _signer: Signer) {
+        self.0.lock().unwrap().signed = true;
+    }
     fn approval(&self, id: &str) -> Result<Approval, StoreError> {
         Err(StoreError::UnknownApproval(id.into()))
+    }
+    fn list_approvals(
+        &self,
+        _status: Option<ApprovalState>,
+        _now: OffsetDateTime,
+    ) -> Result<Vec<Approval>, StoreError> {
+        Ok(vec![])
+    }
+    fn approval_verified(&self, _a: &Approval) -> bool {
+        false
+    }
+    /// Every session the fake is asked about is held.
+    fn session(&self, id: &str) -> Result<Option<SessionState>, StoreError> {
+        Ok(Some(session(id, "a1", true, t0())))
+    }
+    fn list_sessions(&self) -> Result<Vec<SessionState>, StoreError> {
+        Ok(vec![session("s1", "a1", true, t0())])
     }
     fn approve(
         &mut self,
@@ -181,6 +204,15 @@ impl ControlStore for FakeStore {
 }
 
 impl RegistryStore for FakeStore {
+    fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        Ok(vec![])
+    }
+    fn mcp_server(&self, _id: &str) -> Result<Option<McpServer>, StoreError> {
+        Ok(None)
+    }
+    fn list_mcp_servers(&self) -> Result<Vec<McpServer>, StoreError> {
+        Ok(vec![])
+    }
     fn add_agent(&mut self, new: NewAgent, now: OffsetDateTime) -> Result<AgentRecord, StoreError> {
         Ok(AgentRecord {
             agent_id: new.agent_id,
@@ -604,4 +636,99 @@ fn explain_records_nothing_and_says_what_would_change_it() {
     );
     assert!(records.lock().unwrap().is_empty());
     assert_eq!(store.0.lock().unwrap().opened, 0);
+/// Accepts (as `carol`, by token) or refuses every action; counts what it was asked.
+struct FakeAuth {
+    accept: bool,
+    key_dir: std::path::PathBuf,
+    asked: Mutex<Vec<String>>,
+}
+
+impl Authenticator for FakeAuth {
+    fn authenticate(
+        &self,
+        action: &ControlAction,
+        _now: OffsetDateTime,
+    ) -> Result<Authorized, cavra_runtime::RuntimeError> {
+        self.asked.lock().unwrap().push(action.command.clone());
+        if !self.accept {
+            return Err(cavra_runtime::RuntimeError::Refused("not confirmed".into()));
+        }
+        Ok(Authorized {
+            identity: "carol".into(),
+            method: AuthMethod::Token,
+            label: None,
+        })
+    }
+    fn signer(
+        &self,
+        who: &Authorized,
+        now: OffsetDateTime,
+    ) -> Result<Signer, cavra_runtime::RuntimeError> {
+        let key = match ApproverKey::load(&self.key_dir)? {
+            Some(k) => k,
+            None => ApproverKey::init(&self.key_dir, now)?,
+        };
+        Ok(Signer {
+            key,
+            method: who.method,
+            label: None,
+        })
+    }
+}
+
+#[test]
+fn a_control_flow_asks_the_person_signs_and_records_or_changes_nothing() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = FakeStore(Arc::clone(&store.0));
+    let mut auth = FakeAuth {
+        accept: false,
+        key_dir: dir.path().join("approver"),
+        asked: Mutex::new(vec![]),
+    };
+    let req = |reason: &str| ReleaseRequest {
+        session_id: "s1".into(),
+        reason: reason.into(),
+    };
+    // an empty reason is refused before the person is asked
+    let e = rt
+        .release_as(dir.path(), &mut s, req(" "), &auth)
+        .unwrap_err();
+    assert_eq!(e.to_string(), "invalid reason: must not be empty");
+    assert!(auth.asked.lock().unwrap().is_empty());
+    // a refusal changes nothing and records nothing
+    let e = rt
+        .release_as(dir.path(), &mut s, req("ok"), &auth)
+        .unwrap_err();
+    assert_eq!(e.to_string(), "not confirmed");
+    assert!(!store.0.lock().unwrap().signed);
+    assert!(records.lock().unwrap().is_empty());
+    auth.accept = true;
+    let done = rt.release_as(dir.path(), &mut s, req("ok"), &auth).unwrap();
+    assert_eq!(done.by.identity, "carol");
+    assert_eq!(done.result.released_by.as_deref(), Some("carol"));
+    assert!(store.0.lock().unwrap().signed);
+    assert_eq!(
+        auth.asked.lock().unwrap().as_slice(),
+        ["cavra sessions release s1", "cavra sessions release s1"]
+    );
+    // a change to an unknown server is refused before the person is asked
+    let e = rt
+        .change_registry_as(
+            dir.path(),
+            &mut s,
+            RegistryChange::ApproveMcpServer {
+                server_id: "gh".into(),
+                trust_tier: None,
+                reason: None,
+            },
+            &auth,
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), "unknown mcp server `gh`");
+    assert_eq!(auth.asked.lock().unwrap().len(), 2);
+    let r = records.lock().unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].0, "session.released");
 }

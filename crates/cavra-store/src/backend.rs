@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::approvals::{Approval, ApproveOptions, BreakGlassQuery, NewApproval, NewBreakGlass};
+use crate::approvals::{
+    Approval, ApprovalState, ApproveOptions, BreakGlassQuery, NewApproval, NewBreakGlass,
+};
+use crate::approver::Signer;
 use crate::config::ApprovalConfig;
 #[cfg(feature = "sqlite")]
 use crate::db::{OpenOptions, Store};
@@ -132,8 +135,22 @@ impl DecisionStore for Store {
 /// authenticated the person and set their signer on the store; every rule (self-approval,
 /// RBAC, state, expiry) is the store's ([`crate::rules`]).
 pub trait ControlStore: DecisionStore {
+    /// Sign the records written from now on with the authenticated person's `signer`.
+    fn set_signer(&mut self, signer: Signer);
     /// The approval request `id`.
     fn approval(&self, id: &str) -> Result<Approval, StoreError>;
+    /// Every approval (newest first) with its state at `now`; only `status` when given.
+    fn list_approvals(
+        &self,
+        status: Option<ApprovalState>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Approval>, StoreError>;
+    /// Does a record that claims a decision carry a valid approver signature?
+    fn approval_verified(&self, a: &Approval) -> bool;
+    /// The session `id`, if it has blocked attempts.
+    fn session(&self, id: &str) -> Result<Option<SessionState>, StoreError>;
+    /// Every session with blocked attempts.
+    fn list_sessions(&self) -> Result<Vec<SessionState>, StoreError>;
     /// Approve the pending request `id`.
     fn approve(
         &mut self,
@@ -171,8 +188,27 @@ pub trait ControlStore: DecisionStore {
 
 #[cfg(feature = "sqlite")]
 impl ControlStore for Store {
+    fn set_signer(&mut self, signer: Signer) {
+        Store::set_signer(self, signer)
+    }
     fn approval(&self, id: &str) -> Result<Approval, StoreError> {
         Store::approval(self, id)
+    }
+    fn list_approvals(
+        &self,
+        status: Option<ApprovalState>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Approval>, StoreError> {
+        Store::list_approvals(self, status, now)
+    }
+    fn approval_verified(&self, a: &Approval) -> bool {
+        Store::approval_verified(self, a)
+    }
+    fn session(&self, id: &str) -> Result<Option<SessionState>, StoreError> {
+        Store::session(self, id)
+    }
+    fn list_sessions(&self) -> Result<Vec<SessionState>, StoreError> {
+        Store::list_sessions(self)
     }
     fn approve(
         &mut self,
@@ -214,9 +250,16 @@ impl ControlStore for Store {
     }
 }
 
-/// What the registry changes write: governed agents and MCP servers. As for
-/// [`ControlStore`], the caller has authenticated the person (admin role).
-pub trait RegistryStore {
+/// What the registry changes write (governed agents and MCP servers) and the registry
+/// listings read. As for [`ControlStore`], the caller has authenticated the person (admin
+/// role) before a change.
+pub trait RegistryStore: DecisionStore {
+    /// Every registered agent.
+    fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError>;
+    /// The MCP server `id`, if registered.
+    fn mcp_server(&self, id: &str) -> Result<Option<McpServer>, StoreError>;
+    /// Every registered MCP server.
+    fn list_mcp_servers(&self) -> Result<Vec<McpServer>, StoreError>;
     /// Register an agent.
     fn add_agent(&mut self, new: NewAgent, now: OffsetDateTime) -> Result<AgentRecord, StoreError>;
     /// Change an agent's status.
@@ -255,6 +298,15 @@ pub trait RegistryStore {
 
 #[cfg(feature = "sqlite")]
 impl RegistryStore for Store {
+    fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        Store::list_agents(self)
+    }
+    fn mcp_server(&self, id: &str) -> Result<Option<McpServer>, StoreError> {
+        Store::mcp_server(self, id)
+    }
+    fn list_mcp_servers(&self) -> Result<Vec<McpServer>, StoreError> {
+        Store::list_mcp_servers(self)
+    }
     fn add_agent(&mut self, new: NewAgent, now: OffsetDateTime) -> Result<AgentRecord, StoreError> {
         Store::add_agent(self, new, now)
     }
@@ -322,8 +374,8 @@ pub trait StoreOpener {
 /// approver trust root in `trust_dir`. The caller resolves both (from flags, environment).
 #[derive(Debug, Clone, Default)]
 pub struct SqliteOpener {
-    /// One database file for every CAVRA directory (`$CAVRA_DB`), instead of
-    /// `<cavra_dir>/cavra.db`.
+    /// One database file for every CAVRA directory (the CLI resolves it from `$CAVRA_DB`),
+    /// instead of `<cavra_dir>/cavra.db`.
     pub db_file: Option<PathBuf>,
     /// The approver trust root ([`crate::approver_dir`]); without one nothing verifies.
     pub trust_dir: Option<PathBuf>,
@@ -335,9 +387,7 @@ pub struct SqliteOpener {
 impl SqliteOpener {
     /// The database file of `cavra_dir`.
     pub fn path(&self, cavra_dir: &Path) -> PathBuf {
-        self.db_file
-            .clone()
-            .unwrap_or_else(|| cavra_dir.join(crate::DB_FILE))
+        crate::db_path(cavra_dir, self.db_file.as_deref())
     }
 }
 

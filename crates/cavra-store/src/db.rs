@@ -243,6 +243,11 @@ impl Store {
         self
     }
 
+    /// [`Store::with_signer`] in place.
+    pub fn set_signer(&mut self, signer: Signer) {
+        self.signer = Some(signer);
+    }
+
     /// Verify records against this trust root (replaces [`Store::with_trust_dir`]).
     pub fn with_trust(self, trust: ApproverTrust) -> Store {
         let _ = self.trust.set(trust);

@@ -63,12 +63,13 @@ pub use tokens::{ApiPermission, ApiRole, ApiToken, IssuedToken};
 /// File name of the database inside the CAVRA directory.
 pub const DB_FILE: &str = "cavra.db";
 
-/// The database path: `$CAVRA_DB` if set, else `<cavra_dir>/cavra.db`.
-pub fn default_db_path(cavra_dir: &std::path::Path) -> std::path::PathBuf {
-    std::env::var_os("CAVRA_DB")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| cavra_dir.join(DB_FILE))
+/// The database path: `db_file` when the front end names one (it resolves `$CAVRA_DB`),
+/// else `<cavra_dir>/cavra.db`.
+pub fn db_path(
+    cavra_dir: &std::path::Path,
+    db_file: Option<&std::path::Path>,
+) -> std::path::PathBuf {
+    db_file.map_or_else(|| cavra_dir.join(DB_FILE), std::path::Path::to_path_buf)
 }
 
 #[cfg(test)]

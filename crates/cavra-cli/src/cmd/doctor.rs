@@ -119,7 +119,7 @@ fn evidence(cavra_dir: &Path) -> Check {
 /// release rows are signed by an approving identity: any that is not was written by other
 /// means — listed, ignored by every decision, and recorded once as a tamper event.
 fn store(ctx: &Ctx) -> Vec<Check> {
-    let db = cavra_store::default_db_path(&ctx.cavra_dir);
+    let db = ctx.db_path();
     if !db.exists() {
         return vec![match dir_writable(&ctx.cavra_dir) {
             Ok(()) => {

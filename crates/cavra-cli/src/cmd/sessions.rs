@@ -1,14 +1,13 @@
 //! `cavra sessions`: sessions put on hold after repeated or critical blocked attempts,
-//! and their release by a human.
+//! and their release by a human (the runtime's `views` and `actions`).
 
-use cavra_store::{OffsetDateTime, SessionState};
+use cavra_runtime::actions::ReleaseRequest;
+use cavra_runtime::views::{self, SessionFilter};
 use clap::{Args, Subcommand};
 
-use crate::control::{authorize, AuthArgs, Control};
-use crate::ctx::open_store;
-use crate::ctx::Ctx;
-use crate::output::{clip, print_json, table};
-use cavra_runtime::control::session_json;
+use crate::control::ActorArgs;
+use crate::ctx::{open_store, Ctx};
+use crate::output::print_view;
 
 /// Inspect and release held sessions.
 #[derive(Debug, Args)]
@@ -31,146 +30,35 @@ pub enum SessionsCommand {
     /// terminal, or passes an approver token.
     Release {
         session_id: String,
-        /// A display label (the recorded identity is the authenticated one).
-        #[arg(long = "as", value_name = "LABEL")]
-        identity: Option<String>,
+        /// Why the hold is lifted (recorded).
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        auth: AuthArgs,
+        by: ActorArgs,
     },
 }
 
 pub fn run(args: SessionsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let now = OffsetDateTime::now_utc();
-    let store = open_store(ctx, true)?;
-    match args.command {
+    let mut store = open_store(ctx, true)?;
+    let doc = match args.command {
         SessionsCommand::List { held } => {
-            let list: Vec<SessionState> = store
-                .list_sessions()?
-                .into_iter()
-                .filter(|s| !held || s.held)
-                .collect();
-            if ctx.json {
-                print_json(&serde_json::Value::Array(
-                    list.iter().map(session_json).collect(),
-                ))?;
-            } else if list.is_empty() {
-                println!("no sessions");
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|s| {
-                        vec![
-                            s.session_id.clone(),
-                            s.agent_id.clone(),
-                            if s.held {
-                                "HELD".into()
-                            } else {
-                                "active".into()
-                            },
-                            s.total_blocks.to_string(),
-                            s.blocks
-                                .first()
-                                .map(|b| cavra_store::rfc3339(b.at))
-                                .unwrap_or_else(|| "-".into()),
-                            clip(s.held_reason.as_deref().unwrap_or("-"), 50),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    table(
-                        &[
-                            "SESSION",
-                            "AGENT",
-                            "STATE",
-                            "BLOCKS",
-                            "LAST BLOCK",
-                            "HOLD REASON"
-                        ],
-                        &rows
-                    )
-                );
-            }
+            views::sessions_doc(&views::sessions(&store, SessionFilter { held })?)
         }
         SessionsCommand::Show { session_id } => {
-            let s = store
-                .session(&session_id)?
-                .ok_or_else(|| cavra_store::StoreError::UnknownSession(session_id.clone()))?;
-            if ctx.json {
-                print_json(&session_json(&s))?;
-            } else {
-                println!("session_id    {}", s.session_id);
-                println!("agent_id      {}", s.agent_id);
-                println!("state         {}", if s.held { "HELD" } else { "active" });
-                if let Some(r) = &s.held_reason {
-                    println!("held_reason   {r}");
-                }
-                if let Some(t) = s.held_at {
-                    println!("held_at       {}", cavra_store::rfc3339(t));
-                }
-                if let Some(by) = &s.released_by {
-                    println!(
-                        "released      by {by} at {}: {}",
-                        s.released_at.map(cavra_store::rfc3339).unwrap_or_default(),
-                        s.release_reason.as_deref().unwrap_or("")
-                    );
-                }
-                println!("total_blocks  {}", s.total_blocks);
-                for b in &s.blocks {
-                    println!(
-                        "  {} {} ({})",
-                        cavra_store::rfc3339(b.at),
-                        b.severity,
-                        b.agent_id
-                    );
-                }
-            }
+            views::session_doc(&views::session(&store, &session_id)?)
         }
         SessionsCommand::Release {
             session_id,
-            identity,
             reason,
-            auth,
+            by,
         } => {
-            let cur = store
-                .session(&session_id)?
-                .ok_or_else(|| cavra_store::StoreError::UnknownSession(session_id.clone()))?;
-            if !cur.held && !store.is_held(&session_id)? {
-                return Err(cavra_store::StoreError::NotHeld(session_id).into());
-            }
-            anyhow::ensure!(
-                !reason.trim().is_empty(),
-                "invalid reason: must not be empty"
-            );
-            let ctrl = Control::new(
-                format!("cavra sessions release {session_id}"),
-                cavra_store::Role::Release,
-            )
-            .show("release", "lift the hold on this session")
-            .show("agent", cur.agent_id.clone())
-            .show(
-                "held",
-                cur.held_reason.clone().unwrap_or_else(|| "-".into()),
-            )
-            .show("blocks", cur.total_blocks.to_string())
-            .show("reason", reason.clone());
-            let who = authorize(&ctrl, &auth, identity.as_deref())?;
-            let mut store = store.with_signer(who.signer(now)?);
-            let s = ctx.runtime().release(
-                &ctx.cavra_dir,
-                &mut store,
-                &session_id,
-                &who.identity,
-                &reason,
-            )?;
-            if ctx.json {
-                print_json(&session_json(&s))?;
-            } else {
-                println!("released session {} by {}", s.session_id, who.identity);
-            }
+            let req = ReleaseRequest { session_id, reason };
+            let done = ctx
+                .runtime()
+                .release_as(&ctx.cavra_dir, &mut store, req, &by)?;
+            views::released_doc(&done)
         }
-    }
+    };
+    print_view(ctx, &doc)?;
     Ok(0)
 }
