@@ -345,3 +345,25 @@ mod tests {
         assert_eq!(v["error"]["message"], m);
     }
 }
+
+/// A list under `--json` (an array of `to_json`), else an aligned table or `empty`.
+pub fn print_list<T>(
+    json_mode: bool,
+    items: &[T],
+    to_json: impl Fn(&T) -> serde_json::Value,
+    empty: &str,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if json_mode {
+        print_json(&serde_json::Value::Array(
+            items.iter().map(to_json).collect(),
+        ))?;
+    } else if items.is_empty() {
+        println!("{empty}");
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        print!("{}", table(headers, &rows));
+    }
+    Ok(())
+}

@@ -176,7 +176,7 @@ pub fn approver_signer(
     let (key, created) = match ApproverKey::load(dir)? {
         Some(k) => (k, false),
         None if who.method == AuthMethod::Terminal => (ApproverKey::init(dir, now)?, true),
-        None => return Err(RuntimeError::NoApproverKey(dir.to_path_buf())),
+        None => return Err(RuntimeError::NoSigningKey(dir.to_path_buf())),
     };
     let signer = Signer {
         key,
@@ -252,7 +252,7 @@ mod tests {
         };
         assert!(matches!(
             approver_signer(dir.path(), &who, now()),
-            Err(RuntimeError::NoApproverKey(_))
+            Err(RuntimeError::NoSigningKey(_))
         ));
         who.method = AuthMethod::Terminal;
         assert!(approver_signer(dir.path(), &who, now()).unwrap().1);

@@ -164,7 +164,7 @@ pub enum RuntimeError {
     Invalid(String),
     /// Records must be signed by the approving identity, and its key is missing.
     #[error("no approver signing key in `{}`: records must be signed by the approving identity; run the command where `cavra keys approver init` was run", .0.display())]
-    NoApproverKey(PathBuf),
+    NoSigningKey(PathBuf),
 }
 
 /// A request that cannot be built from its input.

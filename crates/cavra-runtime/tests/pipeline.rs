@@ -636,6 +636,8 @@ fn explain_records_nothing_and_says_what_would_change_it() {
     );
     assert!(records.lock().unwrap().is_empty());
     assert_eq!(store.0.lock().unwrap().opened, 0);
+}
+
 /// Accepts (as `carol`, by token) or refuses every action; counts what it was asked.
 struct FakeAuth {
     accept: bool,

@@ -10,10 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use cavra_core::ActionRequest;
 use cavra_runtime::request::Placement;
-use cavra_runtime::{DecideOptions, Decided};
+use cavra_runtime::DecideOptions;
 use cavra_store::{ApiPermission, EvidenceIndex, SearchQuery};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 use utoipa::{IntoParams, ToSchema};
 

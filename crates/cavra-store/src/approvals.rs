@@ -9,7 +9,6 @@ use time::OffsetDateTime;
 
 use crate::approver::Attestation;
 use crate::approver::{ApproverKey, ApproverTrust, Signer};
-#[cfg(feature = "sqlite")]
 use crate::config::Permission;
 use crate::config::{ApprovalConfig, RouteQuery};
 #[cfg(feature = "sqlite")]

@@ -181,7 +181,7 @@ fn authorize(
     let c = crate::control::Control::new(command, cavra_store::Role::Admin)
         .show("change", change)
         .show("log", cfg.dir.display().to_string());
-    crate::control::authorize(&c, auth, None).map(drop)
+    Ok(crate::control::authorize(&c, auth, None).map(drop)?)
 }
 
 fn print_verified(ctx: &Ctx, v: &Verified) -> anyhow::Result<()> {

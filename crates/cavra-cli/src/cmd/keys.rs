@@ -119,7 +119,7 @@ fn at_terminal(cmd: &str, change: &str, shown: &[(&'static str, String)]) -> Res
     let mut ctrl = Control::new(cmd, Role::Admin).show("change", change);
     ctrl.summary.extend_from_slice(shown);
     ctrl.terminal_only = true;
-    authorize(&ctrl, &AuthArgs::default(), None)
+    Ok(authorize(&ctrl, &AuthArgs::default(), None)?)
 }
 
 fn approver(cmd: ApproverCommand, ctx: &Ctx) -> Result<()> {

@@ -42,7 +42,7 @@ pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     let state = crate::ctx::ctx_at(ctx, explicit_dir, &loc);
     let database = match args.database.or(file.database) {
         Some(url) => Database::parse(&url)?,
-        None => Database::Sqlite(cavra_store::default_db_path(&state.cavra_dir)),
+        None => Database::Sqlite(state.db_path()),
     };
     let listen = args.listen.or(file.listen);
     let log_format = args.log_format.or(file.log_format);

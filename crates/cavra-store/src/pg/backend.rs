@@ -4,7 +4,10 @@
 use time::OffsetDateTime;
 
 use super::PgStore;
-use crate::approvals::{Approval, ApproveOptions, BreakGlassQuery, NewApproval, NewBreakGlass};
+use crate::approvals::{
+    Approval, ApprovalState, ApproveOptions, BreakGlassQuery, NewApproval, NewBreakGlass,
+};
+use crate::approver::Signer;
 use crate::backend::{ControlStore, DecisionStore, RegistryStore};
 use crate::config::ApprovalConfig;
 use crate::error::StoreError;
@@ -72,8 +75,27 @@ impl DecisionStore for PgStore {
 }
 
 impl ControlStore for PgStore {
+    fn set_signer(&mut self, signer: Signer) {
+        PgStore::set_signer(self, signer)
+    }
     fn approval(&self, id: &str) -> Result<Approval, StoreError> {
         PgStore::approval(self, id)
+    }
+    fn list_approvals(
+        &self,
+        status: Option<ApprovalState>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Approval>, StoreError> {
+        PgStore::list_approvals(self, status, now)
+    }
+    fn approval_verified(&self, a: &Approval) -> bool {
+        PgStore::approval_verified(self, a)
+    }
+    fn session(&self, id: &str) -> Result<Option<SessionState>, StoreError> {
+        PgStore::session(self, id)
+    }
+    fn list_sessions(&self) -> Result<Vec<SessionState>, StoreError> {
+        PgStore::list_sessions(self)
     }
     fn approve(
         &mut self,
@@ -116,6 +138,15 @@ impl ControlStore for PgStore {
 }
 
 impl RegistryStore for PgStore {
+    fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        PgStore::list_agents(self)
+    }
+    fn mcp_server(&self, id: &str) -> Result<Option<McpServer>, StoreError> {
+        PgStore::mcp_server(self, id)
+    }
+    fn list_mcp_servers(&self) -> Result<Vec<McpServer>, StoreError> {
+        PgStore::list_mcp_servers(self)
+    }
     fn add_agent(&mut self, new: NewAgent, now: OffsetDateTime) -> Result<AgentRecord, StoreError> {
         PgStore::add_agent(self, new, now)
     }
