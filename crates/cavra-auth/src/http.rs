@@ -1,0 +1,31 @@
+//! The one HTTP fetch: a blocking GET with a timeout and a body cap (`ureq`, no TLS
+//! stack: plain http, for an issuer on loopback or behind the deployment's TLS-terminating
+//! proxy; see docs/auth.md).
+
+use std::time::Duration;
+
+use crate::error::AuthError;
+
+/// The largest discovery or JWKS document read (bytes).
+pub const MAX_BODY: u64 = 512 * 1024;
+
+/// GET `url` and return its body as text; any status but 2xx is an error.
+pub fn get(url: &str, timeout: Duration) -> Result<String, AuthError> {
+    let fail = |detail: String| AuthError::Fetch {
+        url: url.to_string(),
+        detail,
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(true)
+        .max_redirects(3)
+        .user_agent(concat!("cavra/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut resp = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
+    resp.body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(|e| fail(e.to_string()))
+}
