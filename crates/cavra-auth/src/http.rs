@@ -29,3 +29,24 @@ pub fn get(url: &str, timeout: Duration) -> Result<String, AuthError> {
         .read_to_string()
         .map_err(|e| fail(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_fetch_errors_naming_the_url() {
+        // nothing listens on port 1; https has no TLS stack here: both are errors, not panics
+        for url in [
+            "http://127.0.0.1:1/jwks",
+            "https://127.0.0.1:1/jwks",
+            "not a url",
+        ] {
+            let got = get(url, Duration::from_secs(2));
+            assert!(
+                matches!(&got, Err(AuthError::Fetch { url: u, .. }) if u == url),
+                "{url}: {got:?}"
+            );
+        }
+    }
+}

@@ -151,12 +151,18 @@ fn usable(jwk: &Jwk) -> Option<VerifyKey> {
             return None;
         }
     }
-    let declared = jwk.common.key_algorithm;
-    let (alg, key) = match &jwk.algorithm {
+    let (alg, declared_as) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => (Algorithm::RS256, KeyAlgorithm::RS256),
+        AlgorithmParameters::EllipticCurve(_) => (Algorithm::ES256, KeyAlgorithm::ES256),
+        AlgorithmParameters::OctetKeyPair(_) => (Algorithm::EdDSA, KeyAlgorithm::EdDSA),
+        // a shared secret in a public key set: never a verification key
+        AlgorithmParameters::OctetKey(_) => return None,
+    };
+    if jwk.common.key_algorithm.is_some_and(|a| a != declared_as) {
+        return None;
+    }
+    let key = match &jwk.algorithm {
         AlgorithmParameters::RSA(p) => {
-            if !matches!(declared, None | Some(KeyAlgorithm::RS256)) {
-                return None;
-            }
             let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(&p.n)
                 .ok()?;
@@ -164,40 +170,21 @@ fn usable(jwk: &Jwk) -> Option<VerifyKey> {
                 .iter()
                 .position(|b| *b != 0)
                 .map_or(0, |i| n.len().saturating_sub(i).saturating_mul(8));
-            if bits < 2048 {
-                return None;
-            }
-            (
-                Algorithm::RS256,
-                DecodingKey::from_rsa_components(&p.n, &p.e).ok()?,
-            )
+            (bits >= 2048).then_some(())?;
+            DecodingKey::from_rsa_components(&p.n, &p.e).ok()?
         }
         AlgorithmParameters::EllipticCurve(p) => {
-            if p.curve != EllipticCurve::P256
-                || !matches!(declared, None | Some(KeyAlgorithm::ES256))
-                || b64_len(&p.x) != Some(32)
-                || b64_len(&p.y) != Some(32)
-            {
-                return None;
-            }
-            (
-                Algorithm::ES256,
-                DecodingKey::from_ec_components(&p.x, &p.y).ok()?,
-            )
+            let ok = p.curve == EllipticCurve::P256
+                && b64_len(&p.x) == Some(32)
+                && b64_len(&p.y) == Some(32);
+            ok.then_some(())?;
+            DecodingKey::from_ec_components(&p.x, &p.y).ok()?
         }
         AlgorithmParameters::OctetKeyPair(p) => {
-            if p.curve != EllipticCurve::Ed25519
-                || !matches!(declared, None | Some(KeyAlgorithm::EdDSA))
-                || b64_len(&p.x) != Some(32)
-            {
-                return None;
-            }
-            (
-                Algorithm::EdDSA,
-                DecodingKey::from_ed_components(&p.x).ok()?,
-            )
+            let ok = p.curve == EllipticCurve::Ed25519 && b64_len(&p.x) == Some(32);
+            ok.then_some(())?;
+            DecodingKey::from_ed_components(&p.x).ok()?
         }
-        // a shared secret in a public key set: never a verification key
         AlgorithmParameters::OctetKey(_) => return None,
     };
     Some(VerifyKey {

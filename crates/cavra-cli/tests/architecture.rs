@@ -203,6 +203,31 @@ fn violations(
         "the installer edits agents' files: no front end, async runtime, store or pipeline",
     );
     forbid("cavra-setup", FRONT_ENDS, "front ends sit on the installer");
+    // OIDC validation is synchronous (the server calls it from spawn_blocking), and its
+    // JWS crypto is AWS-LC, the stack the evidence signer links: no ring, no RustCrypto RSA
+    forbid(
+        "cavra-auth",
+        &[
+            "tokio",
+            "mio",
+            "axum",
+            "hyper",
+            "clap",
+            "rusqlite",
+            "libsqlite3-sys",
+            "sqlx",
+            "tokio-postgres",
+            "rmcp",
+            "ring",
+            "rsa",
+            "p256",
+            "cavra-runtime",
+            "cavra-server",
+            "cavra-cli",
+            "cavra-mcp",
+        ],
+        "authentication is a blocking library under the server, on one crypto stack",
+    );
     forbid(
         "cavra-mcp",
         &["clap", "cavra-cli", "cavra-server"],
