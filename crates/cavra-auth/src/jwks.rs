@@ -516,6 +516,16 @@ mod tests {
         ));
     }
 
+    /// A 5-minute TTL and a 30-second refresh interval.
+    fn policy() -> CachePolicy {
+        CachePolicy {
+            ttl: Duration::from_secs(300),
+            min_refresh_interval: Duration::from_secs(30),
+            http_timeout: Duration::from_secs(1),
+            issuer: "x".into(),
+        }
+    }
+
     #[test]
     fn a_file_source_is_cached_and_refreshed_within_limits() {
         let dir = tempfile::tempdir().unwrap();
@@ -524,15 +534,7 @@ mod tests {
             std::fs::write(&path, serde_json::json!({ "keys": keys }).to_string()).unwrap()
         };
         write(vec![ec("a")]);
-        let cache = KeyCache::new(
-            KeySource::File(path.clone()),
-            CachePolicy {
-                ttl: Duration::from_secs(300),
-                min_refresh_interval: Duration::from_secs(30),
-                http_timeout: Duration::from_secs(1),
-                issuer: "x".into(),
-            },
-        );
+        let cache = KeyCache::new(KeySource::File(path.clone()), policy());
         let t0 = Instant::now();
         let k = cache.current(t0).unwrap();
         assert_eq!(k.kids(), vec!["a"]);
@@ -572,15 +574,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_fails_and_is_not_retried_at_once() {
-        let cache = KeyCache::new(
-            KeySource::File("/nonexistent/jwks.json".into()),
-            CachePolicy {
-                ttl: Duration::from_secs(300),
-                min_refresh_interval: Duration::from_secs(30),
-                http_timeout: Duration::from_secs(1),
-                issuer: "x".into(),
-            },
-        );
+        let cache = KeyCache::new(KeySource::File("/nonexistent/jwks.json".into()), policy());
         let t0 = Instant::now();
         let e = cache.current(t0).unwrap_err();
         assert!(matches!(e, AuthError::Fetch { .. }), "{e}");

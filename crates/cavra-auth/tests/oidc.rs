@@ -327,6 +327,29 @@ fn key_rotation_refreshes_once_for_an_unknown_kid() {
 }
 
 #[test]
+fn threads_racing_on_first_use_fetch_once() {
+    let key = Key::ed();
+    let idp = Idp::start(vec![key.jwk("k")]);
+    let v = Arc::new(validator(
+        &format!("discovery_url: {}", idp.discovery_url()),
+        "",
+    ));
+    let token = Arc::new(mint(&key, "k", &claims("alice", &["auditors"])));
+    let t0 = Instant::now();
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (v, token) = (v.clone(), token.clone());
+            std::thread::spawn(move || v.validate_at(&token, at(t0, 0)).map(|p| p.subject))
+        })
+        .collect();
+    for w in workers {
+        assert_eq!(w.join().unwrap().unwrap(), "alice");
+    }
+    assert_eq!(idp.jwks_fetches(), 1);
+    assert_eq!(v.key_fetches(), 1);
+}
+
+#[test]
 fn claims_are_checked() {
     let (key, other) = (Key::ec(), Key::ec());
     let dir = tempfile::tempdir().unwrap();
