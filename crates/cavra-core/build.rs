@@ -6,6 +6,10 @@
 #[allow(dead_code)]
 mod yaml;
 
+#[path = "src/guard/cli_index.rs"]
+#[allow(dead_code)]
+mod cli_index;
+
 use sha2::Digest as _;
 use std::path::PathBuf;
 
@@ -13,6 +17,7 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
     println!("cargo:rerun-if-changed=packs");
     println!("cargo:rerun-if-changed=src/policy/yaml.rs");
+    println!("cargo:rerun-if-changed=src/guard/cli_index.rs");
     // the bundled packs' digests are read from `packs/digests.txt` while this fingerprint
     // (every bundled pack's JSON + the code that normalizes and hashes packs) matches the
     // one recorded there; otherwise they are computed at run time (see `bundled.rs`)
@@ -48,14 +53,16 @@ fn main() {
             fingerprint.update(name.as_bytes());
             fingerprint.update((json.len() as u64).to_le_bytes());
             fingerprint.update(json.as_bytes());
-            // the CLI table goes into a table of its own, one JSON text per program, so the
-            // hook parses only the entries of the programs a command runs
+            // the CLI table goes into a table of its own, one JSON text per program in key
+            // order (the order of `CliSection::table`), with its index by program name and
+            // alias, so the hook builds no index and parses only the entries of the programs
+            // a command runs
             let mut value = value;
             let table = value
                 .get_mut("cli")
                 .and_then(|c| c.as_object_mut())
                 .and_then(|c| c.remove("table"));
-            let mut entries = String::from("&[\n");
+            let mut rows: Vec<(String, Vec<String>, String)> = Vec::new();
             if let Some(serde_json::Value::Object(t)) = table {
                 for (program, entry) in t {
                     let aliases: Vec<String> = entry
@@ -67,13 +74,23 @@ fn main() {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    entries.push_str(&format!(
-                        "    ({program:?}, &{aliases:?}, {:?}),\n",
-                        entry.to_string()
-                    ));
+                    rows.push((program, aliases, entry.to_string()));
                 }
             }
-            entries.push_str("]\n");
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            let index = cli_index::build(
+                rows.iter()
+                    .map(|(p, a, _)| (p.as_str(), a.iter().map(String::as_str))),
+            );
+            let mut entries = String::from("BundledCli {\n    entries: &[\n");
+            for (program, aliases, json) in &rows {
+                entries.push_str(&format!("        ({program:?}, &{aliases:?}, {json:?}),\n"));
+            }
+            entries.push_str("    ],\n    index: &[\n");
+            for (alias_or_program, pos) in &index {
+                entries.push_str(&format!("        ({alias_or_program:?}, {pos}),\n"));
+            }
+            entries.push_str("    ],\n}\n");
             std::fs::write(out.join(format!("{name}.cli.rs")), entries)
                 .expect("OUT_DIR is writable");
             std::fs::write(out.join(format!("{name}.json")), value.to_string())

@@ -7,17 +7,20 @@
 //! and `gh search code 'gh repo delete'` the words `search code` plus an operand. The table
 //! is indexed by program name: a command whose program has no entry costs one hash lookup.
 
+use super::cli_index;
 use super::command::CommandFacts;
 use crate::glob::Glob;
 use crate::model::{Effect, Severity};
+use crate::policy::bundled::BundledCli;
 use crate::policy::compile::CompiledPack;
 use crate::policy::compile::{Matcher, Rule, SeverityRule};
 use crate::policy::source::{
-    CliSection, CliSource, CliUnknownSource, CliVerbSource, OverrideSource, PackSource,
+    CliEntrySource, CliSection, CliSource, CliUnknownSource, CliVerbSource, OverrideSource,
+    PackSource,
 };
 use crate::policy::PolicyError;
 use cavra_shell::{Invocation, Stdin};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// Longest subcommand path a row may name (words and `**`).
@@ -30,13 +33,80 @@ const MAX_DEPTH: usize = 8;
 /// after the whole section was validated when the pack was compiled.
 #[derive(Debug, Clone, Default)]
 pub struct CliTable {
-    /// Table keys, in pack order.
-    names: Vec<String>,
-    cache: Vec<OnceLock<Option<CliEntry>>>,
-    /// Program name (and alias) → index into `names`.
-    by_program: HashMap<String, usize>,
+    index: CliIndex,
+    /// Compiled entries, by position in the table's key order.
+    cache: Box<[OnceLock<Option<Box<CliEntry>>>]>,
     unknown: Option<UnknownCli>,
     group: String,
+}
+
+/// Program name (and alias), lowercased → position of its entry in the table's key order.
+#[derive(Debug, Clone)]
+enum CliIndex {
+    /// A bundled pack's table as bundled (entries neither replaced nor added): its index
+    /// and keys were built at build time.
+    Bundled(&'static BundledCli),
+    /// Any other table: its keys, and the index built when the pack was compiled.
+    Built {
+        names: Vec<String>,
+        by_name: Vec<(String, usize)>,
+    },
+}
+
+impl Default for CliIndex {
+    fn default() -> Self {
+        CliIndex::Built {
+            names: Vec::new(),
+            by_name: Vec::new(),
+        }
+    }
+}
+
+impl CliIndex {
+    fn of(table: &BTreeMap<String, CliEntrySource>) -> CliIndex {
+        if let Some(b) = bundled_as_is(table) {
+            return CliIndex::Bundled(b);
+        }
+        CliIndex::Built {
+            names: table.keys().cloned().collect(),
+            by_name: cli_index::build(table.iter().map(|(k, e)| (k.as_str(), e.aliases()))),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            CliIndex::Bundled(b) => b.entries.len(),
+            CliIndex::Built { names, .. } => names.len(),
+        }
+    }
+
+    /// The key of the entry at `pos`.
+    fn name(&self, pos: usize) -> Option<&str> {
+        match self {
+            CliIndex::Bundled(b) => b.entries.get(pos).map(|e| e.0),
+            CliIndex::Built { names, .. } => names.get(pos).map(String::as_str),
+        }
+    }
+
+    fn find(&self, program: &str) -> Option<usize> {
+        match self {
+            CliIndex::Bundled(b) => cli_index::find(b.index, program),
+            CliIndex::Built { by_name, .. } => cli_index::find(by_name, program),
+        }
+    }
+}
+
+/// The bundled table `table` is, when it holds exactly that table's entries under their keys
+/// (what `bundled::source` builds, also after inheriting it unchanged).
+fn bundled_as_is(table: &BTreeMap<String, CliEntrySource>) -> Option<&'static BundledCli> {
+    let (b, _) = table.values().next()?.bundled_position()?;
+    let same = b.entries.len() == table.len()
+        && table.iter().enumerate().all(|(i, (k, e))| {
+            e.bundled_position()
+                .is_some_and(|(t, pos)| std::ptr::eq(t, b) && pos == i)
+                && b.entries.get(i).is_some_and(|x| x.0 == k)
+        });
+    same.then_some(b)
 }
 
 /// One program of the table.
@@ -161,31 +231,39 @@ fn rule(
     }
 }
 
+/// What an entry gives its rows that do not say otherwise.
+struct RowDefaults<'e> {
+    rule: Option<&'e str>,
+    effect: Option<&'e str>,
+    severity: Option<&'e str>,
+    reason: Option<&'e str>,
+    alternative: Option<&'e str>,
+}
+
 fn compile_row(
     program: &str,
-    e: &CliSource,
-    v: &CliVerbSource,
+    d: &RowDefaults<'_>,
+    v: CliVerbSource,
     group: &str,
 ) -> Result<CliRow, PolicyError> {
     let ctx = format!("cli.table.{program} `{}`", v.path);
-    let id = v.rule.as_deref().or(e.rule.as_deref()).ok_or_else(|| {
+    let id = v.rule.as_deref().or(d.rule).ok_or_else(|| {
         bad(
             &ctx,
             "the row names no rule id (set `rule` on the row or the entry)",
         )
     })?;
-    let eff = effect_of(
-        v.effect.as_deref().or(e.effect.as_deref()),
-        Effect::Block,
-        &ctx,
-    )?;
-    let sev = severity_of(v.severity.as_deref().or(e.severity.as_deref()), eff, &ctx)?;
-    let reason = v
-        .reason
+    let eff = effect_of(v.effect.as_deref().or(d.effect), Effect::Block, &ctx)?;
+    let sev = severity_of(v.severity.as_deref().or(d.severity), eff, &ctx)?;
+    let reason = match (&v.reason, d.reason) {
+        (Some(r), _) => r.clone(),
+        (None, Some(r)) => r.to_string(),
+        (None, None) => format!("`{program} {}` is guarded by the CLI table", v.path),
+    };
+    let alternative = v
+        .alternative
         .clone()
-        .or_else(|| e.reason.clone())
-        .unwrap_or_else(|| format!("`{program} {}` is guarded by the CLI table", v.path));
-    let alternative = v.alternative.clone().or_else(|| e.alternative.clone());
+        .or_else(|| d.alternative.map(str::to_string));
     let main = rule(id, eff, sev, reason.clone(), alternative.clone(), group);
     let unconfirmed = match v.unconfirmed.as_deref() {
         None => None,
@@ -196,70 +274,101 @@ fn compile_row(
         }
     };
     let mut options = Vec::new();
-    for (name, vals) in &v.options {
+    for (name, vals) in v.options {
         let globs = vals
             .iter()
             .map(|g| Glob::new_case_insensitive(g).map_err(|x| bad(&ctx, x)))
             .collect::<Result<Vec<_>, _>>()?;
-        options.push((name.clone(), globs));
+        options.push((name, globs));
     }
     Ok(CliRow {
-        path_text: v.path.clone(),
         path: path_of(&v.path, &ctx)?,
-        flags_any: v.flags_any.clone(),
-        flags_none: v.flags_none.clone(),
-        options,
         operands: v
             .operands
             .iter()
             .map(|g| Glob::text(g).map_err(|x| bad(&ctx, x)))
             .collect::<Result<_, _>>()?,
+        path_text: v.path,
+        flags_any: v.flags_any,
+        flags_none: v.flags_none,
+        options,
         sql_operands: v.sql_operands.unwrap_or(false),
         rule: main,
         unconfirmed,
     })
 }
 
-fn compile_entry(program: &str, e: &CliSource, group: &str) -> Result<CliEntry, PolicyError> {
+/// Compiles an entry, taking its lists (an entry is compiled once, from a copy of its own).
+fn compile_entry(program: &str, e: CliSource, group: &str) -> Result<CliEntry, PolicyError> {
     let ctx = format!("cli.table.{program}");
-    let anywhere = match e.flags_position.as_deref() {
+    let CliSource {
+        aliases: _,
+        rule: d_rule,
+        effect: d_effect,
+        severity: d_severity,
+        reason: d_reason,
+        alternative: d_alternative,
+        value_options,
+        boolean_flags,
+        mut text_options,
+        sql_options,
+        confirm_flags,
+        help_flags,
+        help_words,
+        dry_run_flags,
+        dry_run_paths: dry_paths,
+        flags_position,
+        long_single_dash,
+        max_depth,
+        verbs,
+    } = e;
+    let anywhere = match flags_position.as_deref() {
         None | Some("anywhere") => true,
         Some("before_operands") => false,
         Some(o) => return Err(bad(&ctx, format!("unknown flags_position `{o}`"))),
     };
-    let max_depth = e.max_depth.unwrap_or(4);
+    let max_depth = max_depth.unwrap_or(4);
     if max_depth > MAX_DEPTH {
         return Err(bad(&ctx, format!("max_depth above {MAX_DEPTH}")));
     }
     let mut dry_run_paths = Vec::new();
-    for (p, flags) in &e.dry_run_paths {
-        dry_run_paths.push((path_of(p, &ctx)?, flags.clone()));
+    for (p, flags) in dry_paths {
+        dry_run_paths.push((path_of(&p, &ctx)?, flags));
     }
-    let mut text_options = e.text_options.clone();
-    text_options.extend(e.sql_options.iter().cloned());
+    text_options.extend(sql_options.iter().cloned());
+    let defaults = RowDefaults {
+        rule: d_rule.as_deref(),
+        effect: d_effect.as_deref(),
+        severity: d_severity.as_deref(),
+        reason: d_reason.as_deref(),
+        alternative: d_alternative.as_deref(),
+    };
+    let rows = verbs
+        .into_iter()
+        .map(|v| compile_row(program, &defaults, v, group))
+        .collect::<Result<_, _>>()?;
     Ok(CliEntry {
         program: program.to_string(),
-        value_options: e.value_options.clone(),
-        boolean_flags: e.boolean_flags.clone(),
-        all_boolean: e.boolean_flags.iter().any(|f| f == "*"),
+        value_options,
+        all_boolean: boolean_flags.iter().any(|f| f == "*"),
+        boolean_flags,
         text_options,
-        sql_options: e.sql_options.clone(),
-        confirm_flags: e.confirm_flags.clone(),
-        help_flags: e
-            .help_flags
-            .clone()
-            .unwrap_or_else(|| vec!["--help".into()]),
-        help_words: lower_all(&e.help_words.clone().unwrap_or_else(|| vec!["help".into()])),
-        dry_run_flags: e.dry_run_flags.clone(),
+        sql_options,
+        confirm_flags,
+        help_flags: help_flags.unwrap_or_else(|| vec!["--help".into()]),
+        help_words: match help_words {
+            Some(mut w) => {
+                w.iter_mut().for_each(|x| x.make_ascii_lowercase());
+                w
+            }
+            None => vec!["help".into()],
+        },
+        dry_run_flags,
         dry_run_paths,
         anywhere,
-        long_single_dash: e.long_single_dash.unwrap_or(false),
+        long_single_dash: long_single_dash.unwrap_or(false),
         max_depth,
-        rows: e
-            .verbs
-            .iter()
-            .map(|v| compile_row(program, e, v, group))
-            .collect::<Result<_, _>>()?,
+        rows,
     })
 }
 
@@ -309,20 +418,16 @@ impl CliTable {
             ..Default::default()
         };
         let Some(s) = section else { return Ok(t) };
-        for (program, e) in &s.table {
-            if validate {
+        if validate {
+            for (program, e) in &s.table {
                 let parsed = e
                     .get()
                     .map_err(|x| bad(&format!("cli.table.{program}"), x))?;
                 validate_entry(program, parsed, overrides)?;
             }
-            let idx = t.names.len();
-            t.names.push(program.clone());
-            t.cache.push(OnceLock::new());
-            for name in std::iter::once(program).chain(e.aliases()) {
-                t.by_program.insert(name.to_ascii_lowercase(), idx);
-            }
         }
+        t.index = CliIndex::of(&s.table);
+        t.cache = (0..t.index.len()).map(|_| OnceLock::new()).collect();
         t.unknown = match s.unknown.as_ref() {
             None => None,
             Some(u) => {
@@ -361,8 +466,8 @@ impl CliTable {
     fn entry_at<'a>(&'a self, idx: usize, src: &'a PackSource) -> Option<&'a CliEntry> {
         let cell = self.cache.get(idx)?;
         cell.get_or_init(|| {
-            let name = self.names.get(idx)?;
-            let e = src.cli.as_ref()?.table.get(name)?.get().ok()?;
+            let name = self.index.name(idx)?;
+            let e = src.cli.as_ref()?.table.get(name)?.to_source().ok()?;
             // validated when the pack was compiled; a failure here leaves the program
             // without an entry only if validation and compilation disagree
             let mut entry = compile_entry(name, e, &self.group).ok()?;
@@ -375,31 +480,30 @@ impl CliTable {
                 }
                 keep
             });
-            Some(entry)
+            Some(Box::new(entry))
         })
-        .as_ref()
+        .as_deref()
     }
 
     /// Every entry, compiled (for listings).
     pub fn entries<'a>(&'a self, src: &'a PackSource) -> Vec<&'a CliEntry> {
-        (0..self.names.len())
+        (0..self.index.len())
             .filter_map(|i| self.entry_at(i, src))
             .collect()
     }
 
     /// The entry for a (lowercased) program name.
     pub fn entry<'a>(&'a self, program: &str, src: &'a PackSource) -> Option<&'a CliEntry> {
-        let idx = *self.by_program.get(program)?;
-        self.entry_at(idx, src)
+        self.entry_at(self.index.find(program)?, src)
     }
 
     /// Does the table have an entry for this program (without compiling it)?
     pub fn knows(&self, program: &str) -> bool {
-        self.by_program.contains_key(program)
+        self.index.find(program).is_some()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty() && self.unknown.is_none()
+        self.index.len() == 0 && self.unknown.is_none()
     }
 }
 
@@ -1201,6 +1305,74 @@ mod tests {
             .find(|r| r.id == "commands.cloud.gcloud")
             .expect("a gcloud row");
         assert!(!r.controls.is_empty(), "commands.cloud controls apply");
+    }
+
+    /// The index `build.rs` wrote for a bundled table is the one `CliTable` builds for any
+    /// other table, and a bundled table is used as is only while it is unchanged.
+    #[test]
+    fn the_build_time_index_is_the_run_time_one() {
+        for (id, _) in crate::policy::bundled::PACKS {
+            let p = crate::policy::bundled::compiled(id).expect("bundled pack compiles");
+            let table = &p.normalized.pack.cli.as_ref().expect("cli section").table;
+            let built = cli_index::build(table.iter().map(|(k, e)| (k.as_str(), e.aliases())));
+            match &p.cli.index {
+                CliIndex::Bundled(b) => {
+                    let fixed: Vec<(String, usize)> =
+                        b.index.iter().map(|(n, i)| (n.to_string(), *i)).collect();
+                    assert_eq!(fixed, built, "{id}");
+                    let keys: Vec<&str> = b.entries.iter().map(|e| e.0).collect();
+                    assert_eq!(keys, table.keys().map(String::as_str).collect::<Vec<_>>());
+                }
+                CliIndex::Built { .. } => panic!("{id}: the bundled table is not used as is"),
+            }
+            // every bundled pack inherits the baseline's table unchanged
+            assert!(p.cli.knows("git") && p.cli.knows("oc") && p.cli.knows("podman"));
+            assert!(!p.cli.knows("ls"));
+        }
+        // a child that replaces an entry gets an index of its own: `oc` was the baseline
+        // kubectl entry's alias, the child's entry has none
+        let p = child(concat!(
+            "metadata: {id: cavra-child, extends: cavra-coding-baseline}\n",
+            "cli:\n  table:\n    kubectl:\n      rule: commands.k8s\n",
+            "      verbs:\n        - {path: nuke}\n",
+        ));
+        assert!(matches!(p.cli.index, CliIndex::Built { .. }));
+        assert!(p.cli.knows("kubectl") && p.cli.knows("podman") && !p.cli.knows("oc"));
+        assert_eq!(
+            decide(&p, "kubectl nuke"),
+            (Outcome::Block, "commands.k8s".into())
+        );
+        assert_eq!(decide(&p, "oc nuke").0, Outcome::Allow);
+        let base = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline");
+        assert_ne!(decide(&base, "oc delete ns prod").0, Outcome::Allow);
+        // the same entries under the index built at run time decide the same
+        let mut built = base.clone();
+        let table = &built
+            .normalized
+            .pack
+            .cli
+            .as_ref()
+            .expect("cli section")
+            .table;
+        built.cli.index = CliIndex::Built {
+            names: table.keys().cloned().collect(),
+            by_name: cli_index::build(table.iter().map(|(k, e)| (k.as_str(), e.aliases()))),
+        };
+        built.cli.cache = (0..built.cli.index.len())
+            .map(|_| OnceLock::new())
+            .collect();
+        for cmd in [
+            "oc delete ns prod",
+            "podman system prune -af",
+            "git status",
+            "git push --force origin main",
+            "cargo yank --version 1.0.0",
+            "terragrunt destroy",
+            "gh repo delete x --yes",
+        ] {
+            assert_eq!(decide(&built, cmd), decide(&base, cmd), "{cmd}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! commands, URLs or SQL.
 
 pub mod cli;
+mod cli_index;
 pub mod command;
 pub mod file;
 pub mod git;

@@ -79,32 +79,32 @@ const PACKS_JSON: &[(&str, &str)] = &[
     ),
 ];
 
-/// A bundled pack's CLI table: `(program, aliases, entry JSON)`, split out of the pack's
-/// JSON at build time so that an entry is parsed only when a command runs its program.
-type CliEntries = &'static [(&'static str, &'static [&'static str], &'static str)];
+/// A bundled pack's CLI table, split out of the pack's JSON at build time so that an entry
+/// is parsed only when a command runs its program, with its index (built by `build.rs` with
+/// `cli_index::build`, as `CliTable` builds one for any other table).
+#[derive(Debug)]
+pub(crate) struct BundledCli {
+    /// `(program, aliases, entry JSON)` in key order (the order of `CliSection::table`).
+    pub entries: &'static [(&'static str, &'static [&'static str], &'static str)],
+    /// Lowercased program names and aliases → position in `entries`, sorted by name.
+    pub index: &'static [(&'static str, usize)],
+}
+
+// `static`, not `const`: an entry names its table by address (see `CliTable::compile`)
+static BASELINE_CLI: BundledCli =
+    include!(concat!(env!("OUT_DIR"), "/cavra-coding-baseline.cli.rs"));
+static STRICT_CLI: BundledCli = include!(concat!(env!("OUT_DIR"), "/cavra-strict.cli.rs"));
+static REGULATED_CLI: BundledCli = include!(concat!(env!("OUT_DIR"), "/cavra-regulated.cli.rs"));
+static CI_RUNNER_CLI: BundledCli = include!(concat!(env!("OUT_DIR"), "/cavra-ci-runner.cli.rs"));
+static OBSERVE_CLI: BundledCli = include!(concat!(env!("OUT_DIR"), "/cavra-observe.cli.rs"));
 
 /// `(id, CLI table)` of every bundled pack.
-const PACKS_CLI: &[(&str, CliEntries)] = &[
-    (
-        "cavra-coding-baseline",
-        include!(concat!(env!("OUT_DIR"), "/cavra-coding-baseline.cli.rs")),
-    ),
-    (
-        "cavra-strict",
-        include!(concat!(env!("OUT_DIR"), "/cavra-strict.cli.rs")),
-    ),
-    (
-        "cavra-regulated",
-        include!(concat!(env!("OUT_DIR"), "/cavra-regulated.cli.rs")),
-    ),
-    (
-        "cavra-ci-runner",
-        include!(concat!(env!("OUT_DIR"), "/cavra-ci-runner.cli.rs")),
-    ),
-    (
-        "cavra-observe",
-        include!(concat!(env!("OUT_DIR"), "/cavra-observe.cli.rs")),
-    ),
+static PACKS_CLI: [(&str, &BundledCli); 5] = [
+    ("cavra-coding-baseline", &BASELINE_CLI),
+    ("cavra-strict", &STRICT_CLI),
+    ("cavra-regulated", &REGULATED_CLI),
+    ("cavra-ci-runner", &CI_RUNNER_CLI),
+    ("cavra-observe", &OBSERVE_CLI),
 ];
 
 /// Aliases accepted on the command line.
@@ -137,18 +137,20 @@ pub fn source(id: &str) -> Result<PackSource, PolicyError> {
         Some((_, json)) => {
             let mut pack: PackSource = serde_json::from_str(json)
                 .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}")))?;
-            let entries = PACKS_CLI
-                .iter()
-                .find(|(i, _)| *i == cid)
-                .map(|(_, e)| *e)
-                .unwrap_or_default();
-            if !entries.is_empty() {
-                let cli = pack.cli.get_or_insert_with(Default::default);
-                for (program, aliases, entry) in entries {
-                    cli.table.insert(
-                        (*program).to_string(),
-                        super::source::CliEntrySource::from_static(entry, aliases),
-                    );
+            if let Some((_, t)) = PACKS_CLI.iter().find(|(i, _)| *i == cid) {
+                if !t.entries.is_empty() {
+                    let cli = pack.cli.get_or_insert_with(Default::default);
+                    // in key order already: the map is built in one pass
+                    let mut table: std::collections::BTreeMap<_, _> = t
+                        .entries
+                        .iter()
+                        .enumerate()
+                        .map(|(pos, (program, _, _))| {
+                            let e = super::source::CliEntrySource::bundled(t, pos);
+                            ((*program).to_string(), e)
+                        })
+                        .collect();
+                    cli.table.append(&mut table);
                 }
             }
             Ok(pack)

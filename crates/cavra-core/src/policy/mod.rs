@@ -485,7 +485,7 @@ mod tests {
         let ok = "metadata:\n  id: cavra-x\ncli:\n  table:\n    tool:\n      aliases: [tl]\n      rule: commands.tool\n      verbs:\n        - path: nuke\n";
         let pack = parse_pack("p.yaml", ok).unwrap();
         let e = &pack.cli.as_ref().unwrap().table["tool"];
-        assert_eq!(e.aliases(), ["tl".to_string()]);
+        assert_eq!(e.aliases().collect::<Vec<_>>(), ["tl"]);
         assert_eq!(e.get().unwrap().verbs[0].path, "nuke");
         let back: source::PackSource =
             serde_json::from_str(&serde_json::to_string(&pack).unwrap()).unwrap();

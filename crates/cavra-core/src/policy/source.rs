@@ -1,6 +1,7 @@
 //! The policy pack source format (what a YAML file holds), a superset of the reference
 //! CAVRA format. See `docs/policy-format.md` and `schemas/policy-pack.schema.json`.
 
+use super::bundled::BundledCli;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -480,8 +481,8 @@ pub struct CliSection {
 /// One program of the CLI table as written, read on first use.
 ///
 /// A hook call touches a few programs of a table of dozens, so an entry is kept as its JSON
-/// text until [`CliEntrySource::get`] parses it; a bundled pack's entries also carry their
-/// aliases (which index the table), split out at build time.
+/// text until [`CliEntrySource::get`] parses it; a bundled pack's entries are positions in
+/// its table split out at build time (which also holds their aliases and the table's index).
 /// Packs from files are parsed in full when they load (`parse_pack` reports a bad entry
 /// with its position); the lazy form is what the bundled packs' fast path uses. Equality,
 /// serialization (and so the pack digest) go through the parsed entry: identical to a
@@ -489,56 +490,82 @@ pub struct CliSection {
 #[derive(Debug, Default)]
 pub struct CliEntrySource {
     raw: Option<RawEntry>,
-    /// Known without parsing (bundled packs); otherwise read from the parsed entry.
-    aliases: Option<Vec<String>>,
     parsed: std::sync::OnceLock<Result<CliSource, String>>,
 }
 
 /// The JSON text of an entry not parsed yet.
 #[derive(Debug, Clone)]
 enum RawEntry {
-    /// Part of the binary (a bundled pack's table, split out at build time).
-    Static(&'static str),
+    /// Entry `pos` of a bundled pack's table (split out at build time).
+    Bundled(&'static BundledCli, usize),
     Owned(Box<serde_json::value::RawValue>),
 }
 
 impl RawEntry {
     fn text(&self) -> &str {
         match self {
-            RawEntry::Static(s) => s,
+            // positions come from the table itself (`bundled::source`)
+            RawEntry::Bundled(t, pos) => t.entries.get(*pos).map_or("", |e| e.2),
             RawEntry::Owned(r) => r.get(),
         }
     }
 }
 
 impl CliEntrySource {
-    /// An entry of a bundled pack: its JSON text and aliases, as split out at build time.
-    pub(crate) fn from_static(json: &'static str, aliases: &[&str]) -> Self {
+    /// Entry `pos` of a bundled pack's table, as split out at build time.
+    pub(crate) fn bundled(table: &'static BundledCli, pos: usize) -> Self {
         CliEntrySource {
-            raw: Some(RawEntry::Static(json)),
-            aliases: Some(aliases.iter().map(|a| (*a).to_string()).collect()),
+            raw: Some(RawEntry::Bundled(table, pos)),
             parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The bundled table and position this entry is, if it is a bundled pack's.
+    pub(crate) fn bundled_position(&self) -> Option<(&'static BundledCli, usize)> {
+        match &self.raw {
+            Some(RawEntry::Bundled(t, pos)) => Some((t, *pos)),
+            _ => None,
+        }
+    }
+
+    fn parse_raw(&self) -> Result<CliSource, String> {
+        match &self.raw {
+            Some(r) => serde_json::from_str(r.text()).map_err(|e| e.to_string()),
+            None => Ok(CliSource::default()),
         }
     }
 
     /// The entry, parsed (once); the error says why it is not a valid entry.
     pub fn get(&self) -> Result<&CliSource, &str> {
         self.parsed
-            .get_or_init(|| match &self.raw {
-                Some(r) => serde_json::from_str(r.text()).map_err(|e| e.to_string()),
-                None => Ok(CliSource::default()),
-            })
+            .get_or_init(|| self.parse_raw())
             .as_ref()
             .map_err(String::as_str)
     }
 
+    /// The entry as a value of its own: a copy when it was parsed already, else parsed
+    /// (and not kept: compiling it is its only use on the hook's path).
+    pub(crate) fn to_source(&self) -> Result<CliSource, String> {
+        match self.parsed.get() {
+            Some(p) => p.clone(),
+            None => self.parse_raw(),
+        }
+    }
+
     /// Other names of the program (without parsing the entry, for a bundled pack); an entry
     /// that does not parse has none (loading the pack reports it).
-    pub fn aliases(&self) -> &[String] {
-        match &self.aliases {
-            Some(a) => a,
-            None => self.get().map(|e| e.aliases.as_slice()).unwrap_or_default(),
-        }
+    pub fn aliases(&self) -> impl Iterator<Item = &str> + '_ {
+        let (fixed, parsed): (&[&str], &[String]) = match &self.raw {
+            Some(RawEntry::Bundled(t, pos)) => (t.entries.get(*pos).map_or(&[], |e| e.1), &[]),
+            _ => (
+                &[],
+                self.get().map(|e| e.aliases.as_slice()).unwrap_or_default(),
+            ),
+        };
+        fixed
+            .iter()
+            .copied()
+            .chain(parsed.iter().map(String::as_str))
     }
 }
 
@@ -546,7 +573,6 @@ impl From<CliSource> for CliEntrySource {
     fn from(e: CliSource) -> Self {
         CliEntrySource {
             raw: None,
-            aliases: None,
             parsed: std::sync::OnceLock::from(Ok(e)),
         }
     }
@@ -556,7 +582,6 @@ impl Clone for CliEntrySource {
     fn clone(&self) -> Self {
         CliEntrySource {
             raw: self.raw.clone(),
-            aliases: self.aliases.clone(),
             parsed: self.parsed.clone(),
         }
     }
@@ -593,7 +618,6 @@ impl<'de> Deserialize<'de> for CliEntrySource {
             raw: Some(RawEntry::Owned(
                 Box::<serde_json::value::RawValue>::deserialize(d)?,
             )),
-            aliases: None,
             parsed: std::sync::OnceLock::new(),
         })
     }
