@@ -5,7 +5,7 @@
 //! Each entry is parsed on its own terms (its value options, text options, single-dash long
 //! options), so `gh pr create --title 'Add widget delete endpoint'` has the words `pr create`
 //! and `gh search code 'gh repo delete'` the words `search code` plus an operand. The table
-//! is indexed by program name: a command whose program has no entry costs one hash lookup.
+//! is indexed by program name: a command whose program has no entry costs one binary search.
 
 use super::cli_index;
 use super::command::CommandFacts;
