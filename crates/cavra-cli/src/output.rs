@@ -327,25 +327,6 @@ pub fn print_mcp(t: &cavra_setup::mcp::Target, o: Option<&cavra_setup::mcp::McpO
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usage_error_is_split_into_message_and_hint() {
-        let r = "error: unexpected argument '--frob' found\n\n  tip: to pass '--frob' as a value, use '-- --frob'\n\nUsage: cavra policy list [OPTIONS]\n\nFor more information, try '--help'.\n";
-        let (m, h) = split_usage_error(r);
-        assert_eq!(m, "unexpected argument '--frob' found");
-        let h = h.unwrap_or_default();
-        assert!(h.contains("tip: to pass"), "{h}");
-        assert!(h.contains("Usage: cavra policy list"), "{h}");
-        let v: serde_json::Value =
-            serde_json::from_str(&json_error("usage", &m, Some(&h))).unwrap_or_default();
-        assert_eq!(v["error"]["code"], "usage");
-        assert_eq!(v["error"]["message"], m);
-    }
-}
-
 /// A list under `--json` (an array of `to_json`), else an aligned table or `empty`.
 pub fn print_list<T>(
     json_mode: bool,
@@ -366,4 +347,23 @@ pub fn print_list<T>(
         print!("{}", table(headers, &rows));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_error_is_split_into_message_and_hint() {
+        let r = "error: unexpected argument '--frob' found\n\n  tip: to pass '--frob' as a value, use '-- --frob'\n\nUsage: cavra policy list [OPTIONS]\n\nFor more information, try '--help'.\n";
+        let (m, h) = split_usage_error(r);
+        assert_eq!(m, "unexpected argument '--frob' found");
+        let h = h.unwrap_or_default();
+        assert!(h.contains("tip: to pass"), "{h}");
+        assert!(h.contains("Usage: cavra policy list"), "{h}");
+        let v: serde_json::Value =
+            serde_json::from_str(&json_error("usage", &m, Some(&h))).unwrap_or_default();
+        assert_eq!(v["error"]["code"], "usage");
+        assert_eq!(v["error"]["message"], m);
+    }
 }
