@@ -1,65 +1,22 @@
 //! Argument types shared by several subcommands (each subcommand's own arguments live in
 //! its module).
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
 
 use cavra_core::hooks::AgentKind;
 use cavra_runtime::packs::PackChoice;
 use cavra_setup::Scope;
 
-/// The agents CAVRA integrates with: the command line's names for [`AgentKind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Agent {
-    #[value(name = "claude-code", alias = "claude")]
-    ClaudeCode,
-    /// OpenAI Codex CLI.
-    #[value(name = "codex")]
-    Codex,
-    /// Google Gemini CLI.
-    #[value(name = "gemini", alias = "gemini-cli")]
-    Gemini,
-    /// Cursor (agent hooks).
-    #[value(name = "cursor")]
-    Cursor,
-    /// GitHub Copilot CLI.
-    #[value(name = "copilot", alias = "copilot-cli")]
-    Copilot,
-}
+/// The agents CAVRA integrates with, as the command line names them.
+pub type Agent = AgentKind;
 
-impl Agent {
-    /// See [`AgentKind::has_native_ask`].
-    pub fn has_native_ask(self) -> bool {
-        AgentKind::from(self).has_native_ask()
-    }
-
-    pub fn kind(self) -> &'static str {
-        AgentKind::from(self).as_str()
-    }
-}
-
-impl From<Agent> for AgentKind {
-    fn from(a: Agent) -> AgentKind {
-        match a {
-            Agent::ClaudeCode => AgentKind::ClaudeCode,
-            Agent::Codex => AgentKind::Codex,
-            Agent::Gemini => AgentKind::Gemini,
-            Agent::Cursor => AgentKind::Cursor,
-            Agent::Copilot => AgentKind::Copilot,
-        }
-    }
-}
-
-impl From<AgentKind> for Agent {
-    fn from(a: AgentKind) -> Agent {
-        match a {
-            AgentKind::ClaudeCode => Agent::ClaudeCode,
-            AgentKind::Codex => Agent::Codex,
-            AgentKind::Gemini => Agent::Gemini,
-            AgentKind::Cursor => Agent::Cursor,
-            AgentKind::Copilot => Agent::Copilot,
-        }
-    }
+/// Parses an agent's name or alias ([`AgentKind::from_name`]); its possible values are
+/// [`AgentKind::ALL`].
+pub fn agent_parser() -> impl clap::builder::TypedValueParser<Value = AgentKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let names = AgentKind::ALL.map(|a| PossibleValue::new(a.as_str()).aliases(a.aliases()));
+    PossibleValuesParser::new(names).try_map(|n| AgentKind::from_name(&n).ok_or("unknown agent"))
 }
 
 /// Whose settings `init` / `uninstall` edit.
@@ -116,16 +73,18 @@ mod tests {
 
     #[test]
     fn the_command_line_names_agents_as_core_does() {
+        let cmd = clap::Command::new("t").arg(clap::Arg::new("a").value_parser(agent_parser()));
+        let parse = |n: &str| {
+            let m = cmd.clone().try_get_matches_from(["t", n]).ok()?;
+            m.get_one::<AgentKind>("a").copied()
+        };
         for a in AgentKind::ALL {
-            assert_eq!(Agent::from_str(a.as_str(), false), Ok(Agent::from(a)));
-            assert_eq!(Agent::from(a).kind(), a.as_str());
-            assert_eq!(AgentKind::from(Agent::from(a)), a);
+            assert_eq!(parse(a.as_str()), Some(a));
         }
         for alias in ["claude", "gemini-cli", "copilot-cli"] {
-            let clap = Agent::from_str(alias, false).ok().map(AgentKind::from);
-            assert_eq!(clap, AgentKind::from_name(alias), "{alias}");
-            assert!(clap.is_some(), "{alias}");
+            assert_eq!(parse(alias), AgentKind::from_name(alias), "{alias}");
+            assert!(parse(alias).is_some(), "{alias}");
         }
-        assert!(Agent::from_str("nobody", false).is_err());
+        assert_eq!(parse("nobody"), None);
     }
 }

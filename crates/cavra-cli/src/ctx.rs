@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use cavra_runtime::{find_repo_root, Location, Locator};
+pub use cavra_runtime::{Location, Locator};
 
 /// Resolved global settings.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct Ctx {
     pub color: bool,
     /// The project's CAVRA directory (`.cavra` by default).
     pub cavra_dir: PathBuf,
+    /// It was named (`--cavra-dir`, `$CAVRA_DIR`), not found from the project.
+    pub explicit_dir: bool,
     /// Decisions are appended to the evidence log (`$CAVRA_NO_EVIDENCE` unset).
     pub evidence: bool,
     /// One store file for every CAVRA directory (`$CAVRA_DB`), else `<cavra_dir>/cavra.db`.
@@ -28,6 +30,7 @@ impl Ctx {
     pub fn new(json: bool, cavra_dir: Option<PathBuf>) -> Self {
         let color =
             !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let explicit_dir = cavra_dir.is_some() || std::env::var_os("CAVRA_DIR").is_some();
         // default: the project's CAVRA directory, found by walking up to the repository
         // root as git finds `.git` (so a subdirectory uses the project's `.cavra`)
         let cavra_dir = cavra_dir
@@ -48,6 +51,7 @@ impl Ctx {
             json,
             color,
             cavra_dir,
+            explicit_dir,
             evidence: std::env::var_os("CAVRA_NO_EVIDENCE").is_none(),
             db_file,
             runtime: Arc::new(Mutex::new(Runtime::new(stores, sink))),
@@ -135,14 +139,9 @@ pub fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<cavra_store::S
     }
 }
 
-/// Project directory of a call (see [`crate::ctx::locate`]).
-pub fn project_dir(cwd: Option<&str>) -> PathBuf {
-    locate(cwd).project
-}
-
 /// The CAVRA directory for a hook call: `--cavra-dir`/`$CAVRA_DIR`, else `<project>/.cavra`.
-pub fn hook_ctx(ctx: &Ctx, explicit: bool, project: &Path) -> Ctx {
-    if explicit {
+pub fn hook_ctx(ctx: &Ctx, project: &Path) -> Ctx {
+    if ctx.explicit_dir {
         ctx.clone()
     } else {
         ctx.at(project.join(".cavra"))
@@ -159,18 +158,15 @@ pub fn ctx_at(ctx: &Ctx, explicit: bool, loc: &Location) -> Ctx {
     }
 }
 
-/// The project directory for `init`/`uninstall`/`doctor`.
+/// The project directory for `init`/`uninstall`/`doctor`
+/// ([`cavra_runtime::locate::project_root`] of `dir`, else of the current directory).
 pub fn project_root(dir: Option<&Path>) -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     let base = match dir {
         Some(d) => d.to_path_buf(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    if !base.is_dir() {
-        anyhow::bail!("project directory `{}` does not exist", base.display());
-    }
-    let base = base.canonicalize().unwrap_or(base);
-    Ok(find_repo_root(&base).unwrap_or(base))
+    Ok(cavra_runtime::locate::project_root(&base)?)
 }
 
 /// What `cavra-setup` needs of this process: `$HOME`, `$PATH` and the running binary.

@@ -40,14 +40,10 @@ fn hook_main(args: &[String]) -> ! {
                     let _ = e.print();
                     std::process::exit(failclosed::EXIT_BLOCK);
                 }
-                let msg = e.render().to_string();
-                let first = msg.lines().next().unwrap_or("invalid arguments").trim();
+                let (why, _) = output::split_usage_error(&e.render().to_string());
                 failclosed::fail_closed(
                     agent,
-                    &format!(
-                        "CAVRA failed closed: the hook command line is invalid ({}); the action was not allowed",
-                        first.trim_start_matches("error: ")
-                    ),
+                    &format!("CAVRA failed closed: the hook command line is invalid ({why}); the action was not allowed"),
                 );
             }
         },

@@ -1,6 +1,8 @@
 //! Human output helpers: a readable table, colour only on a TTY.
 
+use anyhow::Result;
 use cavra_core::{Decision, Outcome};
+use std::fmt::Display;
 
 pub fn paint(color: bool, code: &str, s: &str) -> String {
     if color {
@@ -21,41 +23,13 @@ pub fn outcome_label(color: bool, o: Outcome) -> String {
     paint(color, code, &o.as_str().to_uppercase())
 }
 
-/// Prints a decision as a two-column table.
+/// Prints a decision as a two-column table ([`cavra_runtime::render::decision_rows`]).
 pub fn print_decision(color: bool, d: &Decision) {
-    let row = |k: &str, v: &str| println!("  {:<15} {}", paint(color, "2", k), v);
-    println!(
-        "{} {} `{}`",
-        outcome_label(color, d.decision),
-        d.action_type,
-        d.target
-    );
-    row("rule", &d.rule_id);
-    row("severity", d.severity.as_str());
-    row("reason", &d.reason);
-    if let Some(g) = &d.approver_group {
-        row("approver group", g);
+    let label = outcome_label(color, d.decision);
+    println!("{label} {} `{}`", d.action_type, d.target);
+    for (k, v) in cavra_runtime::render::decision_rows(d) {
+        println!("  {:<15} {v}", paint(color, "2", k));
     }
-    if let Some(a) = &d.alternative {
-        row("instead", a);
-    }
-    if let Some(s) = &d.scope {
-        row("inspected", s);
-    }
-    if !d.controls.is_empty() {
-        row("controls", &d.controls.join(", "));
-    }
-    row(
-        "policy",
-        &format!(
-            "{} {} ({})",
-            d.policy.id,
-            d.policy.version,
-            short(&d.policy.digest)
-        ),
-    );
-    row("request", &short(&d.request_hash));
-    row("proceed", if d.proceed { "yes" } else { "no" });
 }
 
 pub use cavra_runtime::render::short;
@@ -137,6 +111,14 @@ pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Under `--json` prints `doc` as JSON on one line, else `line`.
+pub fn print_line(json_mode: bool, doc: &impl serde::Serialize, line: impl Display) -> Result<()> {
+    let json = json_mode.then(|| serde_json::to_string(doc)).transpose();
+    let json = anyhow::Context::context(json, "cannot encode JSON")?;
+    println!("{}", json.unwrap_or_else(|| line.to_string()));
+    Ok(())
+}
+
 /// Under `--json` prints `doc` as pretty JSON, else its text (`text()`, lines ending in
 /// newlines) as it is.
 pub fn print_doc<T: serde::Serialize + ?Sized>(
@@ -151,78 +133,13 @@ pub fn print_doc<T: serde::Serialize + ?Sized>(
     Ok(())
 }
 
-/// Under `--json` prints `json`, else the human line.
-pub fn emit(json_mode: bool, json: &serde_json::Value, human: &str) -> anyhow::Result<()> {
-    if json_mode {
-        print_json(json)
-    } else {
-        println!("{human}");
-        Ok(())
-    }
-}
-
-/// Prints a runtime document: its JSON under `--json`, else its text form (alerts loud,
-/// fields aligned, tables as [`table`]).
+/// Prints a runtime document: its JSON under `--json`, else its text form
+/// ([`cavra_runtime::views::Doc::render`]; alerts loud).
 pub fn print_view(ctx: &crate::ctx::Ctx, doc: &cavra_runtime::views::Doc) -> anyhow::Result<()> {
-    use cavra_runtime::views::Block;
-    if ctx.json {
-        return print_json(&doc.json);
-    }
-    for block in &doc.text {
-        match block {
-            Block::Alert(line) => println!("{}", loud(ctx.color, line)),
-            Block::Line(line) => println!("{line}"),
-            Block::Fields { width, fields } => {
-                for (k, v) in fields {
-                    println!("{k:<width$} {v}");
-                }
-            }
-            Block::Table { rows, empty, .. } if rows.is_empty() => println!("{empty}"),
-            Block::Table { headers, rows, .. } => print!("{}", table(headers, rows)),
-        }
-    }
-    Ok(())
+    print_doc(ctx.json, &doc.json, || doc.render(&painter(ctx.color)))
 }
 
-/// `s` on one line, at most `max` characters (an ellipsis marks a cut).
-pub fn clip(s: &str, max: usize) -> String {
-    cavra_core::text::clip(s, max)
-}
-
-/// Bold red when colour is allowed (TTY, no NO_COLOR, no --json).
-pub fn loud(color: bool, text: &str) -> String {
-    paint(color, "1;31", text)
-}
-
-/// A plain left-aligned text table: columns as wide as their widest cell, two spaces
-/// apart, the last column not padded, one line per row (header first).
-pub fn table<S: AsRef<str>>(headers: &[&str], rows: &[impl AsRef<[S]>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.as_ref().iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.as_ref().chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let w = widths.get(i).copied().unwrap_or(0);
-            if i + 1 == cells.len() {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.trim_end().to_string() + "\n"
-    };
-    let mut out = line(headers.to_vec());
-    for row in rows {
-        out.push_str(&line(row.as_ref().iter().map(AsRef::as_ref).collect()));
-    }
-    out
-}
+pub use cavra_runtime::render::table;
 
 /// Under `--json` prints `v` as pretty JSON, else the human text; exit code 0.
 pub fn show<T: serde::Serialize + ?Sized>(
@@ -230,12 +147,7 @@ pub fn show<T: serde::Serialize + ?Sized>(
     v: &T,
     human: &str,
 ) -> anyhow::Result<i32> {
-    if json_mode {
-        print_json(v)?;
-    } else {
-        println!("{human}");
-    }
-    Ok(0)
+    print_doc(json_mode, v, || format!("{human}\n")).map(|()| 0)
 }
 
 /// Writes `text` to `output` (saying so on stderr, unless `--json`), else to stdout, where
@@ -304,51 +216,6 @@ impl Progress {
         }
     }
 }
-/// Human lines about the MCP registration.
-pub fn print_mcp(t: &cavra_setup::mcp::Target, o: Option<&cavra_setup::mcp::McpOutcome>) {
-    match (t, o) {
-        (cavra_setup::mcp::Target::Skip(why), _) => {
-            println!("  MCP server: not registered — {why}")
-        }
-        (_, None) => {}
-        (_, Some(o)) => {
-            println!(
-                "  MCP server `cavra` (`cavra mcp serve`): {} `{}`",
-                o.outcome.change.as_str(),
-                o.outcome.path.display()
-            );
-            if let Some(b) = &o.outcome.backup {
-                println!("  backup of the previous file: `{}`", b.display());
-            }
-            if let Some(n) = &o.note {
-                println!("  note: {n}");
-            }
-        }
-    }
-}
-
-/// A list under `--json` (an array of `to_json`), else an aligned table or `empty`.
-pub fn print_list<T>(
-    json_mode: bool,
-    items: &[T],
-    to_json: impl Fn(&T) -> serde_json::Value,
-    empty: &str,
-    headers: &[&str],
-    row: impl Fn(&T) -> Vec<String>,
-) -> anyhow::Result<()> {
-    if json_mode {
-        print_json(&serde_json::Value::Array(
-            items.iter().map(to_json).collect(),
-        ))?;
-    } else if items.is_empty() {
-        println!("{empty}");
-    } else {
-        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-        print!("{}", table(headers, &rows));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use cavra_core::policy::CompiledPack;
-pub use cavra_runtime::packs::{DirResolver, Origin, PackChoice};
+pub use cavra_runtime::packs::{Origin, PackChoice};
 
 /// Loads the pack the user chose; without a choice, `policy.yaml` in the project's CAVRA
 /// directory (the nearest `.cavra` from `project_dir` up to its repository root), else the
@@ -15,9 +15,4 @@ pub fn load(
 ) -> anyhow::Result<(CompiledPack, Origin)> {
     let cavra = project_dir.map(|d| crate::ctx::locate_path(Some(d)).project_cavra_dir);
     Ok(cavra_runtime::packs::load(choice, cavra.as_deref())?)
-}
-
-/// Reads an MCP trust registry file (reference shape).
-pub fn load_registry(path: &Path) -> anyhow::Result<cavra_core::guard::McpRegistry> {
-    Ok(cavra_runtime::load_registry(path)?)
 }

@@ -48,16 +48,20 @@ impl AgentKind {
         self.as_str()
     }
 
+    /// The other names the agent is known by on the command line.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            AgentKind::ClaudeCode => &["claude"],
+            AgentKind::Gemini => &["gemini-cli"],
+            AgentKind::Copilot => &["copilot-cli"],
+            AgentKind::Codex | AgentKind::Cursor => &[],
+        }
+    }
+
     /// The agent named `name` (its name or an alias: `claude`, `gemini-cli`, `copilot-cli`).
     pub fn from_name(name: &str) -> Option<AgentKind> {
-        Some(match name {
-            "claude-code" | "claude" => AgentKind::ClaudeCode,
-            "codex" => AgentKind::Codex,
-            "gemini" | "gemini-cli" => AgentKind::Gemini,
-            "cursor" => AgentKind::Cursor,
-            "copilot" | "copilot-cli" => AgentKind::Copilot,
-            _ => return None,
-        })
+        let named = |a: &AgentKind| a.as_str() == name || a.aliases().contains(&name);
+        AgentKind::ALL.into_iter().find(named)
     }
 
     /// Can the agent ask its user to confirm a tool call? Codex, Gemini CLI and Copilot CLI
@@ -255,6 +259,7 @@ mod tests {
             AgentKind::from_name("copilot-cli"),
             Some(AgentKind::Copilot)
         );
+        assert_eq!(AgentKind::from_name("gemini-cli"), Some(AgentKind::Gemini));
         assert_eq!(AgentKind::from_name("nobody"), None);
         assert!(AgentKind::Cursor.has_native_ask() && !AgentKind::Gemini.has_native_ask());
     }

@@ -6,7 +6,7 @@ use crate::bundle::{build_bundle, verify_bundle, Selection};
 use crate::error::{EvidenceError, Result};
 use crate::export::{export, Format};
 use crate::keys::{KeyStore, Keyring, TrustRoot};
-use crate::log::{read_records, EvidenceLog, LogConfig, PruneReport};
+use crate::log::{read_records, Checkpoint, EvidenceLog, LogConfig, PruneReport, RepairReport};
 use crate::proof::{verify_proof, InclusionProof};
 use crate::timeutil::{parse_since, parse_ts};
 use crate::verify::{verify_log, VerifyOptions, VerifyReport};
@@ -50,6 +50,82 @@ impl Verified {
         match self {
             Verified::Report(r) => r.ok,
             Verified::Proof(p) => p.ok,
+        }
+    }
+
+    /// The text of the result (lines ending in newlines): `OK: …` or `FAILED: …` and the
+    /// problems found, then the report's notes.
+    pub fn text(&self) -> String {
+        let mut t = match self {
+            Verified::Report(r) if r.ok => {
+                let last = r
+                    .last_seq
+                    .map(|s| format!(", last #{s}"))
+                    .unwrap_or_default();
+                let (n, s, c) = (r.records, r.signatures_verified, r.checkpoints_verified);
+                let what = format!("{n} records{last}, {s} signatures, {c} checkpoints");
+                let (kind, path, trust) = (&r.kind, &r.path, &r.trust);
+                format!("OK: {kind} {path} verified ({what}); keys: {trust}\n")
+            }
+            Verified::Report(r) => {
+                let (kind, path, trust, n) = (&r.kind, &r.path, &r.trust, r.issues.len());
+                let head = format!("FAILED: {kind} {path}: {n} problem(s); keys: {trust}\n");
+                head + &lines("  ", &r.issues)
+            }
+            Verified::Proof(p) if p.ok => format!(
+                "OK: record {} is included in the signed checkpoint over {} records\n",
+                p.record_id, p.tree_size
+            ),
+            Verified::Proof(p) => {
+                format!("FAILED: proof for {}:\n", p.record_id) + &lines("  ", &p.issues)
+            }
+        };
+        if let Verified::Report(r) = self {
+            t += &lines("  note: ", &r.notes);
+        }
+        t
+    }
+}
+
+/// One line per item, each after `prefix`.
+fn lines(prefix: &str, items: &[impl std::fmt::Display]) -> String {
+    items.iter().map(|i| format!("{prefix}{i}\n")).collect()
+}
+
+impl Checkpoint {
+    /// `checkpoint over N records: root R (key K)`.
+    pub fn text(&self) -> String {
+        let (n, root, key) = (self.tree_size, &self.root_hash, &self.key_id);
+        format!("checkpoint over {n} records: root {root} (key {key})")
+    }
+}
+
+impl RepairReport {
+    /// What the repair did, and the repair record when records were missing.
+    pub fn text(&self) -> String {
+        let (n, cut) = (self.next_seq, self.truncated_bytes);
+        let mut text = format!("head rebuilt: {n} records, {cut} bytes of incomplete tail cut");
+        if let Some(a) = &self.repair_record {
+            let (id, seq) = (&a.record_id, a.seq);
+            text += &format!("\nrecords were missing: recorded as repair record {id} (#{seq})");
+        }
+        text
+    }
+}
+
+impl PruneReport {
+    /// What the prune removed (or that there was nothing old enough).
+    pub fn text(&self) -> String {
+        let (n, segs, from) = (
+            self.records_removed,
+            self.segments_removed.len(),
+            self.pruned_before_seq,
+        );
+        if segs == 0 {
+            let cutoff = &self.cutoff;
+            format!("nothing older than {cutoff} to prune (pruning removes whole segments)")
+        } else {
+            format!("pruned {n} records in {segs} segment(s); signed tombstone written, records now start at #{from}")
         }
     }
 }
@@ -200,6 +276,8 @@ mod tests {
         let v = verify(&cfg.dir, &ring, true, None).unwrap();
         assert!(matches!(&v, Verified::Report(r) if r.kind == "log" && r.records == 2));
         assert!(v.ok());
+        assert!(v.text().starts_with("OK: log "), "{}", v.text());
+        assert!(v.text().contains("(2 records, last #"), "{}", v.text());
         let mut l = EvidenceLog::open(cfg.clone()).unwrap();
         let p = crate::proof::prove(&mut l, "1").unwrap();
         let f = d.path().join("proof.json");
@@ -209,6 +287,29 @@ mod tests {
             matches!(&v, Verified::Proof(p) if p.ok && p.tree_size == 2),
             "{v:?}"
         );
+        let t = v.text();
+        assert!(
+            t.starts_with("OK: record ") && t.ends_with(" over 2 records\n"),
+            "{t}"
+        );
+        let bad = ProofCheck {
+            ok: false,
+            kind: "proof",
+            record_id: "ev-1".into(),
+            tree_size: 2,
+            issues: vec!["root differs".into()],
+        };
+        let t = Verified::Proof(bad).text();
+        assert_eq!(t, "FAILED: proof for ev-1:\n  root differs\n");
+        let report = VerifyReport {
+            kind: "log".into(),
+            path: "p".into(),
+            trust: "k".into(),
+            notes: vec!["n".into()],
+            ..Default::default()
+        };
+        let t = Verified::Report(report).text();
+        assert_eq!(t, "FAILED: log p: 0 problem(s); keys: k\n  note: n\n");
         std::fs::write(&f, "{}").unwrap();
         let e = verify(&f, &ring, false, None).unwrap_err();
         assert!(e.to_string().contains("neither a bundle nor"), "{e}");
@@ -255,5 +356,6 @@ mod tests {
         assert!(prune(cfg.clone(), Duration::MAX, now).is_err());
         let r = prune(cfg, Duration::days(1), now).unwrap();
         assert!(r.segments_removed.is_empty());
+        assert!(r.text().starts_with("nothing older than "), "{}", r.text());
     }
 }

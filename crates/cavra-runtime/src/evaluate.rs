@@ -69,6 +69,32 @@ pub struct Explanation {
     pub pack_id: String,
 }
 
+impl Explanation {
+    /// The text below the decision: the pack, the rules that matched, what would change
+    /// the outcome (lines ending in newlines).
+    pub fn text(&self) -> String {
+        let matches = &self.decision.matches;
+        let mut t = format!("\nPack: {} from {}\n", self.pack_id, self.pack_source);
+        t += &format!("Rules that matched ({}):\n", matches.len());
+        if matches.is_empty() {
+            t += "  (none)\n";
+        }
+        for m in matches {
+            let (effect, severity) = (m.effect.as_str(), m.severity.as_str());
+            t += &format!("  - {} [{effect} / {severity}] {}\n", m.rule_id, m.reason);
+            if let Some(x) = &m.matched {
+                t += &format!("      matched: {x}\n");
+            }
+        }
+        t += "What would change the outcome:\n";
+        let changes = self
+            .what_would_change_it
+            .iter()
+            .map(|c| format!("  - {c}\n"));
+        t + &changes.collect::<String>()
+    }
+}
+
 impl Runtime {
     /// Places `req` (`opts.placement`, resolved by `locator`), loads its pack and decides it
     /// through the pipeline ([`Runtime::decide`]), recording it when `opts.record`.

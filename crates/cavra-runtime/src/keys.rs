@@ -2,6 +2,7 @@
 //! (`cavra_evidence::KeyStore`) and the approver key (`cavra_store::ApproverKey`). The front
 //! end authorizes a change (terminal confirmation, admin token) before calling in here.
 
+use crate::authz::ControlAction;
 use crate::error::RuntimeError;
 use crate::render::push_line;
 use cavra_evidence::{KeyInfo, KeyStore, SigningMode};
@@ -41,7 +42,7 @@ impl KeyChange {
 }
 
 /// What a new key changes, for the confirmation shown before it is made.
-pub fn key_change_summary(mode: SigningMode, rotate: bool) -> String {
+fn key_change_summary(mode: SigningMode, rotate: bool) -> String {
     let m = mode.as_str();
     match rotate {
         true => {
@@ -49,6 +50,28 @@ pub fn key_change_summary(mode: SigningMode, rotate: bool) -> String {
         }
         false => format!("make a new {m} key the active evidence signing key"),
     }
+}
+
+/// Generating (with `rotate`: rotating) the `mode` key of `key_dir`, as the admin is asked
+/// to confirm it.
+pub fn key_action(key_dir: &Path, mode: SigningMode, rotate: bool) -> ControlAction {
+    let verb = if rotate { "rotate" } else { "generate" };
+    ControlAction::new(format!("cavra keys {verb}"), Role::Admin)
+        .show("change", key_change_summary(mode, rotate))
+        .show("keys", key_dir.display().to_string())
+}
+
+/// A change to the approver key: done by a person at the terminal only.
+fn terminal_only(command: &str, change: &str) -> ControlAction {
+    let mut action = ControlAction::new(command, Role::Admin).show("change", change);
+    action.terminal_only = true;
+    action
+}
+
+/// Creating the approver key pair in `dir`.
+pub fn approver_init_action(dir: &Path) -> ControlAction {
+    let change = "create the approver key pair (signs approvals and tokens)";
+    terminal_only("cavra keys approver init", change).show("directory", dir.display().to_string())
 }
 
 /// Makes a new key the active one for its algorithm; with `rotate`, the previous one is
@@ -196,6 +219,15 @@ impl TokenRequest {
         names.join(", ")
     }
 
+    /// Issuing this token.
+    pub fn action(&self) -> ControlAction {
+        let change = "issue an approver token (a credential: keep it secret)";
+        terminal_only("cavra keys approver issue", change)
+            .show("subject", self.subject.clone())
+            .show("roles", self.role_names())
+            .show("ttl", format!("{}s", self.ttl.as_secs()))
+    }
+
     /// Issues the token, valid from `now`.
     pub fn issue(&self, now: OffsetDateTime) -> Result<String> {
         Ok(self
@@ -208,6 +240,24 @@ impl TokenRequest {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approver_key_changes_are_for_a_person_at_the_terminal() {
+        let d = tempfile::tempdir().unwrap();
+        let a = approver_init_action(d.path());
+        assert!(a.terminal_only && a.command == "cavra keys approver init");
+        assert_eq!(a.summary[1].0, "directory");
+        ApproverKey::init(d.path(), OffsetDateTime::now_utc()).unwrap();
+        let roles = ["approve".to_string(), "admin".to_string()];
+        let t = TokenRequest::new(d.path(), "bob", &roles, "1h").unwrap();
+        let a = t.action();
+        assert!(a.terminal_only);
+        let shown: Vec<&str> = a.summary.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(shown[1..], ["bob", "approve, admin", "3600s"]);
+        let k = key_action(d.path(), SigningMode::Ed25519, true);
+        assert!(!k.terminal_only && k.command == "cavra keys rotate");
+        assert!(k.summary[0].1.starts_with("rotate the "), "{:?}", k.summary);
+    }
 
     #[test]
     fn a_rotated_key_names_the_one_it_retires() {

@@ -17,6 +17,9 @@
 //! - [`replay`]: re-evaluating recorded decisions under another pack.
 //! - [`policies`]: the documents of the pack commands (list, show, validate, diff, test,
 //!   sign, verify); [`keys`]: those of the key commands; [`render`]: their human text.
+//! - [`terminal`]: the person at the terminal: the OS user, their confirmation.
+//! - [`tokens`]: the bearer tokens' control actions, evidence and listing.
+//! - [`health`]: the project checks of `cavra doctor` (policy, evidence log, store audit).
 //!
 //! It works through traits: a store ([`cavra_store::StoreOpener`] /
 //! [`cavra_store::DecisionStore`]), an [`EvidenceSink`], a [`Clock`] and a
@@ -30,6 +33,7 @@ pub mod control;
 pub mod decide;
 pub mod error;
 pub mod evaluate;
+pub mod health;
 pub mod keys;
 pub mod locate;
 pub mod packs;
@@ -38,6 +42,8 @@ pub mod render;
 pub mod replay;
 pub mod request;
 pub mod services;
+pub mod terminal;
+pub mod tokens;
 pub mod views;
 
 pub use call::{guidance, person_must_approve, rank, CallOptions};

@@ -118,6 +118,18 @@ pub fn find_repo_root(dir: &Path) -> Option<PathBuf> {
     None
 }
 
+/// The project directory of `init` / `uninstall` / `doctor` run at `base`: the repository
+/// root above it, else `base` itself (which must be a directory).
+pub fn project_root(base: &Path) -> Result<PathBuf, crate::RuntimeError> {
+    if !base.is_dir() {
+        let dir = base.display();
+        let e = format!("project directory `{dir}` does not exist");
+        return Err(crate::RuntimeError::Invalid(e));
+    }
+    let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+    Ok(find_repo_root(&base).unwrap_or(base))
+}
+
 /// Largest `.git` file or `HEAD` read (a worktree's `.git` file names its git directory).
 const MAX_GIT_FILE: u64 = 4096;
 
@@ -166,6 +178,20 @@ pub fn place(req: &mut ActionRequest, loc: &Location) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_project_root_is_the_repository_above_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = d.path().canonicalize().unwrap();
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("a/b")).unwrap();
+        assert_eq!(project_root(&repo.join("a/b")).unwrap(), repo);
+        let e = project_root(&repo.join("nope")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("project directory `") && e.ends_with("` does not exist"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn relative_cwd_is_taken_against_the_callers() {

@@ -4,7 +4,7 @@
 
 use crate::error::RuntimeError;
 use crate::packs::{compile_path, load_spec, DirResolver, Origin};
-use crate::render::{push_line, short, Paint, Tone};
+use crate::render::{push_line, short, table, Paint, Tone};
 use cavra_core::guard::EvalEnv;
 use cavra_core::policy::signing::{self, PackSignature};
 use cavra_core::policy::{self, bundled, diff, testing, BundledResolver, ChainResolver};
@@ -403,7 +403,7 @@ pub fn diff(from: &str, to: &str, policy_dirs: &[PathBuf]) -> Result<diff::PackD
 }
 
 /// The cells of a changed rule's `policy diff` row: change, rule, effect, direction.
-pub fn diff_cells(r: &diff::RuleChange, paint: Paint<'_>) -> Vec<String> {
+fn diff_cells(r: &diff::RuleChange, paint: Paint<'_>) -> Vec<String> {
     let label = match r.direction.as_deref() {
         Some("loosened") => paint(Tone::StrongBad, "LOOSENED"),
         Some("tightened") => paint(Tone::StrongGood, "tightened"),
@@ -412,6 +412,30 @@ pub fn diff_cells(r: &diff::RuleChange, paint: Paint<'_>) -> Vec<String> {
     let (from, to) = (r.from_effect.as_deref(), r.to_effect.as_deref());
     let effect = format!("{} -> {}", from.unwrap_or("-"), to.unwrap_or("-"));
     vec![r.change.clone(), r.rule_id.clone(), effect, label]
+}
+
+/// The text of `policy diff`: the changed rules as a table, each with its details.
+pub fn diff_text(paint: Paint<'_>, d: &diff::PackDiff) -> String {
+    let (f, t) = (short(&d.from_digest), short(&d.to_digest));
+    let mut out = format!("{} ({f}) -> {} ({t})\n", d.from, d.to);
+    if d.rules.is_empty() && d.settings.is_empty() {
+        out.push_str("  no semantic changes\n");
+    }
+    let cells = d.rules.iter().map(|r| diff_cells(r, paint));
+    let cells: Vec<_> = cells.collect();
+    let text = table(&["CHANGE", "RULE", "EFFECT", "DIRECTION"], &cells);
+    let mut lines = text.lines().map(|l| format!("  {l}\n"));
+    out.extend(lines.next().filter(|_| !d.rules.is_empty()));
+    for (line, r) in lines.zip(&d.rules) {
+        out.push_str(&line);
+        out.extend(r.details.iter().map(|x| format!("      {x}\n")));
+    }
+    out.extend(d.settings.iter().map(|s| format!("  setting  {s}\n")));
+    if d.loosens {
+        let warning = "this change loosens the policy: review before shipping";
+        out.push_str(&(paint(Tone::StrongBad, warning) + "\n"));
+    }
+    out
 }
 
 /// Validates pack files (see [`validate_file`]).
@@ -682,6 +706,21 @@ pub fn verify(file: &Path, trusted: &[PathBuf], policy_dirs: &[PathBuf]) -> Resu
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diff_lists_changed_rules_with_their_direction() {
+        let d = diff("cavra-coding-baseline", "cavra-strict", &[]).unwrap();
+        let mark = |t: Tone, s: &str| format!("[{t:?}:{s}]");
+        let text = diff_text(&mark, &d);
+        let first = text.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("cavra-coding-baseline (") && first.contains(") -> cavra-strict (")
+        );
+        assert!(text.contains("\n  CHANGE  "), "{text}");
+        assert!(text.contains("[StrongGood:tightened]"), "{text}");
+        let same = diff("cavra-strict", "cavra-strict", &[]).unwrap();
+        assert!(diff_text(&mark, &same).ends_with(")\n  no semantic changes\n"));
+    }
 
     #[test]
     fn list_shows_bundled_packs_then_directory_packs_and_broken_ones() {

@@ -34,6 +34,68 @@ pub fn short(digest: &str) -> String {
         .collect()
 }
 
+/// The rows of a decision's text below its heading (`OUTCOME action `target``): rule,
+/// severity, reason, then what is set of approver group, alternative, scope and controls,
+/// then policy, request and whether it may proceed.
+pub fn decision_rows(d: &cavra_core::Decision) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("rule", d.rule_id.clone()),
+        ("severity", d.severity.as_str().to_string()),
+        ("reason", d.reason.clone()),
+    ];
+    let optional = [
+        ("approver group", &d.approver_group),
+        ("instead", &d.alternative),
+        ("inspected", &d.scope),
+    ];
+    rows.extend(
+        optional
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.clone()?))),
+    );
+    if !d.controls.is_empty() {
+        rows.push(("controls", d.controls.join(", ")));
+    }
+    let p = &d.policy;
+    rows.push((
+        "policy",
+        format!("{} {} ({})", p.id, p.version, short(&p.digest)),
+    ));
+    rows.push(("request", short(&d.request_hash)));
+    rows.push(("proceed", if d.proceed { "yes" } else { "no" }.into()));
+    rows
+}
+
+/// A plain left-aligned text table: columns as wide as their widest cell, two spaces
+/// apart, the last column not padded, one line per row (header first).
+pub fn table<S: AsRef<str>>(headers: &[&str], rows: &[impl AsRef<[S]>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.as_ref().iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.as_ref().chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push_str(&line(row.as_ref().iter().map(AsRef::as_ref).collect()));
+    }
+    out
+}
+
 /// Appends one formatted line to a `String`.
 macro_rules! push_line {
     ($out:expr, $($arg:tt)*) => {{
@@ -42,3 +104,16 @@ macro_rules! push_line {
     }};
 }
 pub(crate) use push_line;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_aligns_its_columns_and_pads_no_last_cell() {
+        let rows = [vec!["a", "long cell", "x"], vec!["bbbb", "c", ""]];
+        let t = table(&["ID", "NAME", "END"], &rows);
+        assert_eq!(t, "ID    NAME       END\na     long cell  x\nbbbb  c\n");
+        assert_eq!(table::<&str>(&["ONLY"], &[] as &[Vec<&str>]), "ONLY\n");
+    }
+}

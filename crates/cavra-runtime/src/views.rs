@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::actions::{Acted, Verdict};
 use crate::control::{agent_json, approval_json, mcp_json, session_json, RegistryChanged};
 use crate::error::RuntimeError;
+use crate::render::{push_line, table, Paint, Tone};
 
 type Result<T> = std::result::Result<T, RuntimeError>;
 
@@ -46,6 +47,26 @@ pub enum Block {
 }
 
 impl Doc {
+    /// The text form: alerts painted [`Tone::StrongBad`], fields aligned, tables as
+    /// [`crate::render::table`] (lines ending in newlines).
+    pub fn render(&self, paint: Paint<'_>) -> String {
+        let mut out = String::new();
+        for block in &self.text {
+            match block {
+                Block::Alert(line) => push_line!(out, "{}", paint(Tone::StrongBad, line)),
+                Block::Line(line) => push_line!(out, "{line}"),
+                Block::Fields { width, fields } => {
+                    for (k, v) in fields {
+                        push_line!(out, "{k:<width$} {v}");
+                    }
+                }
+                Block::Table { rows, empty, .. } if rows.is_empty() => push_line!(out, "{empty}"),
+                Block::Table { headers, rows, .. } => out.push_str(&table(headers, rows)),
+            }
+        }
+        out
+    }
+
     fn new(json: Value) -> Doc {
         Doc { json, text: vec![] }
     }
@@ -72,7 +93,7 @@ impl Doc {
 }
 
 /// A listing: the JSON array of `to_json`, a table of `row`.
-fn listing<T>(
+pub(crate) fn listing<T>(
     items: &[T],
     to_json: impl Fn(&T) -> Value,
     headers: &'static [&'static str],
@@ -532,4 +553,31 @@ pub fn registry_doc(verb: &str, changed: &RegistryChanged) -> Doc {
             format!("imported {count} mcp server(s) from {file}")
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_renders_its_blocks_in_order() {
+        let doc = Doc::new(json!({}))
+            .alert("held")
+            .line("one")
+            .fields(6, vec![("id", "a".into()), ("state", "b".into())]);
+        let loud = |tone: Tone, s: &str| format!("<{tone:?}>{s}");
+        let text = doc.render(&loud);
+        assert_eq!(text, "<StrongBad>held\none\nid     a\nstate  b\n");
+        let empty = listing(&[] as &[u8], |_| json!(1), &["N"], "none", |_| vec![]);
+        assert_eq!(empty.render(&crate::render::plain), "none\n");
+        let one = listing(
+            &[7u8],
+            |n| json!(n),
+            &["N", "M"],
+            "none",
+            |n| vec![n.to_string(), "x".into()],
+        );
+        assert_eq!(one.render(&crate::render::plain), "N  M\n7  x\n");
+        assert_eq!(one.json, json!([7]));
+    }
 }

@@ -625,6 +625,22 @@ fn explain_records_nothing_and_says_what_would_change_it() {
         keys(&doc),
         ["decision", "pack_source", "what_would_change_it"]
     );
+    let text = x.text();
+    assert!(
+        text.starts_with(&format!("\nPack: {} from bundled pack", x.pack_id)),
+        "{text}"
+    );
+    let matched = format!("Rules that matched ({}):\n  - ", x.decision.matches.len());
+    assert!(text.contains(&matched), "{text}");
+    assert!(
+        text.contains("What would change the outcome:\n  - "),
+        "{text}"
+    );
+    let rows = cavra_runtime::render::decision_rows(&x.decision);
+    let names: Vec<&str> = rows.iter().map(|(k, _)| *k).collect();
+    assert_eq!(names[..3], ["rule", "severity", "reason"]);
+    assert_eq!(names[names.len() - 3..], ["policy", "request", "proceed"]);
+    assert_eq!(rows.last().map(|(_, v)| v.as_str()), Some("no"));
     let ok = rt
         .explain(command("ls", "a1"), &locator, &Default::default())
         .unwrap();
@@ -633,6 +649,11 @@ fn explain_records_nothing_and_says_what_would_change_it() {
         1,
         "{:?}",
         ok.what_would_change_it
+    );
+    assert!(
+        ok.text().contains("Rules that matched (0):\n  (none)\n"),
+        "{}",
+        ok.text()
     );
     assert!(records.lock().unwrap().is_empty());
     assert_eq!(store.0.lock().unwrap().opened, 0);

@@ -108,6 +108,13 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The text line naming the backup of the changed file, if one was made.
+    pub fn backup_line(&self) -> String {
+        let b = self.backup.as_ref().map(|b| b.display());
+        b.map(|b| format!("  backup of the previous file: `{b}`\n"))
+            .unwrap_or_default()
+    }
+
     pub fn new(path: &Path, change: Change, backup: Option<PathBuf>) -> Outcome {
         Outcome {
             path: path.into(),

@@ -130,6 +130,37 @@ impl Installed {
         doc.extend(more.map(|(k, v)| (k.to_string(), v)));
         with_mcp(doc, &self.plan, self.mcp.as_ref())
     }
+
+    /// `init`'s text (lines ending in newlines); `policy` as in [`Installed::document`].
+    pub fn text(&self, policy: &Result<String, String>) -> String {
+        let (out, plan) = (&self.hooks, &self.plan);
+        let (kind, path, change) = (plan.agent.as_str(), out.path.display(), out.change.as_str());
+        let mut t = format!(
+            "{kind}: {change} `{path}` ({} scope)\n",
+            plan.scope.as_str()
+        );
+        let events = self.events().join(", ");
+        t += &format!("  hook: {}  [events: {events}]\n", self.hook_command);
+        t += &out.backup_line();
+        let policy_state = if self.policy_written {
+            "written (extends cavra-coding-baseline)"
+        } else {
+            "kept (already present)"
+        };
+        t += &format!("  policy: `{}` {policy_state}\n", self.policy.display());
+        if self.gitignore_written {
+            t += "  `.cavra/.gitignore` written (evidence/, keys/, cavra.db*, cache/)\n";
+        }
+        t += &match policy {
+            Ok(s) => format!("  {s}\n"),
+            Err(e) => format!("  warning: the project policy does not load: {e}\n"),
+        };
+        t += &mcp::text(&plan.mcp_target, self.mcp.as_ref());
+        if plan.agent == AgentKind::Gemini {
+            t += "  note: Gemini CLI runs hooks only when hooks are enabled in its settings (see docs/integrations.md)\n";
+        }
+        t + "  run `cavra doctor` to check the installation\n"
+    }
 }
 
 /// The keys `init --json` and `uninstall --json` begin with.
@@ -179,6 +210,17 @@ impl Removed {
     pub fn document(&self) -> Value {
         with_mcp(head(&self.plan, &self.hooks), &self.plan, self.mcp.as_ref())
     }
+
+    /// `uninstall`'s text (lines ending in newlines).
+    pub fn text(&self) -> String {
+        let (out, kind) = (&self.hooks, self.plan.agent.as_str());
+        let (change, path) = (out.change.as_str(), out.path.display());
+        let mut t = format!("{kind}: {change} in `{path}`\n") + &out.backup_line();
+        if out.change == Change::NotPresent {
+            t += "  nothing of CAVRA's was installed there\n";
+        }
+        t + &mcp::text(&self.plan.mcp_target, self.mcp.as_ref())
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +258,17 @@ mod tests {
         assert_eq!(doc["mcp_server"]["registered"], true);
         assert_eq!(doc["events"][0], "BeforeTool");
         assert_eq!(doc["policy_error"], Value::Null);
+        let text = done.text(&Err("bad".into()));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("gemini: updated `"), "{text}");
+        assert!(
+            lines[2].starts_with("  backup of the previous file: `"),
+            "{text}"
+        );
+        assert!(text.contains("\n  warning: the project policy does not load: bad\n"));
+        assert!(text.contains("\n  MCP server `cavra` (`cavra mcp serve`): updated `"));
+        assert!(text.contains("  note: Gemini CLI runs hooks only when hooks are enabled"));
+        assert!(text.ends_with("  run `cavra doctor` to check the installation\n"));
         let again = init(AgentKind::Gemini, Scope::Project, &proj, &h).unwrap();
         assert_eq!(again.hooks.change, Change::Unchanged);
         assert!(!again.policy_written);
@@ -230,6 +283,13 @@ mod tests {
             "{\n  \"theme\": \"dark\"\n}\n"
         );
         assert_eq!(gone.document()["change"], "removed");
+        let text = gone.text();
+        assert!(text.starts_with("gemini: removed in `"), "{text}");
+        assert_eq!(
+            text.matches("backup of the previous file").count(),
+            1,
+            "{text}"
+        );
     }
 
     #[test]

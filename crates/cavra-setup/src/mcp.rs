@@ -406,6 +406,22 @@ pub fn document(t: &Target, o: Option<&McpOutcome>) -> Value {
     })
 }
 
+/// `init` / `uninstall`'s lines about the registration (ending in newlines).
+pub fn text(t: &Target, o: Option<&McpOutcome>) -> String {
+    let o = match (t, o) {
+        (Target::Skip(why), _) => return format!("  MCP server: not registered — {why}\n"),
+        (_, None) => return String::new(),
+        (_, Some(o)) => o,
+    };
+    let (change, path) = (o.outcome.change.as_str(), o.outcome.path.display());
+    let mut text = format!("  MCP server `cavra` (`cavra mcp serve`): {change} `{path}`\n");
+    text += &o.outcome.backup_line();
+    if let Some(n) = &o.note {
+        text += &format!("  note: {n}\n");
+    }
+    text
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

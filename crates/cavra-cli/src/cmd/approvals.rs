@@ -106,7 +106,7 @@ pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             target,
             ttl,
         } => {
-            let project = crate::ctx::project_dir(None);
+            let project = crate::ctx::locate(None).project;
             let (pack, _) = crate::packs::load(&Default::default(), Some(&project))
                 .context("the policy could not be loaded (it sets the longest break-glass TTL)")?;
             let max_ttl = Duration::from_secs(pack.defaults.max_break_glass_ttl_secs);

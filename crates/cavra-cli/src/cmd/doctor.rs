@@ -1,11 +1,11 @@
 //! `cavra doctor`: checks an installation and says what is wrong. Exit 0 when healthy, 1
 //! otherwise. The installation checks (binary, agents' hooks, MCP registrations and the
-//! `initialize` probe) are `cavra_setup::doctor`'s; here: the project policy loads, the
-//! evidence log verifies (or its directory can be created), the approvals store opens and
-//! every approval row in it is signed.
+//! `initialize` probe) are `cavra_setup::doctor`'s; the project's (policy, evidence log,
+//! store audit) are `cavra_runtime::health`'s; here: the store opens.
 
-use crate::ctx::{hook_ctx, host, project_root, Ctx};
+use crate::ctx::{hook_ctx, host, locate_path, project_root, Ctx};
 use anyhow::Result;
+use cavra_runtime::health::{self, Health};
 use cavra_setup::doctor::{check, Check};
 use cavra_setup::files::dir_writable;
 use clap::Args;
@@ -19,37 +19,19 @@ pub struct DoctorArgs {
     pub dir: Option<PathBuf>,
 }
 
-pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
+pub fn run(args: DoctorArgs, ctx: &Ctx) -> Result<i32> {
     let project = project_root(args.dir.as_deref())?;
-    let hctx = hook_ctx(ctx, explicit_dir, &project);
+    let hctx = hook_ctx(ctx, &project);
     let version = env!("CARGO_PKG_VERSION");
     let mut probe = |prog: &Path| {
         cavra_mcp::probe::probe(prog, &project, version, Duration::from_secs(10))
             .map_err(|e| e.to_string())
     };
     let mut report = cavra_setup::doctor::installation(&project, &host(), &mut probe);
+    let project_cavra = locate_path(Some(&project)).project_cavra_dir;
     let checks = &mut report.checks;
-    checks.push(
-        match crate::packs::load(&Default::default(), Some(&project)) {
-            Ok((p, origin)) => {
-                let (from, n) = (origin.describe(), p.rules.len());
-                check(
-                    "policy",
-                    true,
-                    format!("{from} → pack `{}` {} ({n} rules)", p.id, p.version),
-                )
-            }
-            Err(e) => {
-                let file = project.join(".cavra").join("policy.yaml");
-                check(
-                    "policy",
-                    false,
-                    format!("`{}` does not load: {e:#}", file.display()),
-                )
-            }
-        },
-    );
-    checks.push(evidence(&hctx.cavra_dir));
+    checks.push(from(health::policy(&project, &project_cavra)));
+    checks.push(from(health::evidence(&hctx.cavra_dir, &dir_writable)));
     checks.extend(store(&hctx));
     let healthy = report.healthy();
     if ctx.json {
@@ -64,60 +46,12 @@ pub fn run(args: DoctorArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     Ok(if healthy { 0 } else { 1 })
 }
 
-/// The evidence log verifies (signatures of checkpoints only), or can be created.
-fn evidence(cavra_dir: &Path) -> Check {
-    let cfg = cavra_evidence::LogConfig::for_cavra_dir(cavra_dir);
-    let dir = cfg.dir.display();
-    let has_log = std::fs::read_dir(&cfg.dir).is_ok_and(|mut d| d.next().is_some());
-    if !has_log {
-        return match dir_writable(&cfg.dir) {
-            Ok(()) => check(
-                "evidence",
-                true,
-                format!("no log yet; `{dir}` can be created"),
-            ),
-            Err(e) => check("evidence", false, e),
-        };
-    }
-    let verified = cavra_evidence::KeyStore::new(&cfg.key_dir)
-        .keyring()
-        .map_err(anyhow::Error::from)
-        .and_then(|keyring| {
-            let opts = cavra_evidence::VerifyOptions {
-                keyring: &keyring,
-                full_signatures: false,
-                progress: None,
-            };
-            Ok(cavra_evidence::verify_log(&cfg.dir, opts)?)
-        });
-    match verified {
-        Ok(r) if r.ok => {
-            let d = format!(
-                "`{dir}` verifies: {} records, {} segment(s)",
-                r.records, r.segments
-            );
-            check("evidence", true, d)
-        }
-        Ok(r) => {
-            let issues: Vec<_> = r
-                .issues
-                .iter()
-                .take(3)
-                .map(|i| i.message.as_str())
-                .collect();
-            check(
-                "evidence",
-                false,
-                format!("`{dir}` does not verify: {}", issues.join("; ")),
-            )
-        }
-        Err(e) => check("evidence", false, format!("cannot verify `{dir}`: {e:#}")),
-    }
+fn from(h: Health) -> Check {
+    check(h.name, h.ok, h.detail)
 }
 
-/// The approvals store opens (or can be created), and its approval, break-glass and
-/// release rows are signed by an approving identity: any that is not was written by other
-/// means — listed, ignored by every decision, and recorded once as a tamper event.
+/// The approvals store opens (or can be created), and its rows pass the audit
+/// ([`cavra_runtime::Runtime::audit_health`]).
 fn store(ctx: &Ctx) -> Vec<Check> {
     let db = ctx.db_path();
     if !db.exists() {
@@ -140,32 +74,9 @@ fn store(ctx: &Ctx) -> Vec<Check> {
     if let Some(d) = cavra_store::approver_dir() {
         store = store.with_trust_dir(d);
     }
-    let integrity = match store.audit_records() {
-        Ok(found) if found.is_empty() => check(
-            "approval records",
-            true,
-            "every approval, break-glass and release record is signed by an approving identity",
-        ),
-        Ok(found) => {
-            let list: Vec<String> = found
-                .iter()
-                .map(|u| format!("{} `{}` ({}): {}", u.table, u.id, u.state, u.detail))
-                .collect();
-            let recorded = match ctx
-                .runtime()
-                .record_tamper(&ctx.cavra_dir, &mut store, found)
-            {
-                Ok(()) => String::new(),
-                Err(e) => format!(" (tamper event not recorded: {})", cavra_runtime::chain(&e)),
-            };
-            let d = format!(
-                "{} record(s) written by other means (TAMPERING; ignored by every decision): {}{recorded}",
-                list.len(),
-                list.join("; ")
-            );
-            check("approval records", false, d)
-        }
-        Err(e) => check("approval records", false, format!("cannot audit: {e}")),
-    };
-    vec![opened, integrity]
+    let audit = store.audit_records();
+    let h = ctx
+        .runtime()
+        .audit_health(&ctx.cavra_dir, &mut store, audit);
+    vec![opened, from(h)]
 }

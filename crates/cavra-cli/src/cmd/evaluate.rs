@@ -55,16 +55,12 @@ pub struct EvaluateArgs {
 /// The request (from `--request FILE|-` or the action and target) and the options.
 fn request(a: EvaluateArgs) -> Result<(ActionRequest, EvaluateOptions)> {
     let req = match a.request.as_deref() {
-        Some("-") => {
-            let text = std::io::read_to_string(std::io::stdin());
-            request::from_json_text(&text.context("cannot read the request from stdin")?)?
-        }
-        Some(f) => {
-            let text = std::fs::read_to_string(f);
-            request::from_json_text(
-                &text.with_context(|| format!("cannot read request file `{f}`"))?,
-            )?
-        }
+        Some(src) => request::from_json_text(&match src {
+            "-" => std::io::read_to_string(std::io::stdin())
+                .context("cannot read the request from stdin")?,
+            f => std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read request file `{f}`"))?,
+        })?,
         None => {
             let (action, target) = (a.action.unwrap_or_default(), a.target.unwrap_or_default());
             request::from_action(&action, &target, &a.session, &a.agent)?
@@ -87,12 +83,12 @@ fn request(a: EvaluateArgs) -> Result<(ActionRequest, EvaluateOptions)> {
     Ok((req, opts))
 }
 
-pub fn run(args: EvaluateArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
+pub fn run(args: EvaluateArgs, ctx: &Ctx) -> Result<i32> {
     let (req, mut opts) = request(args)?;
     opts.record &= ctx.evidence;
     // a read-only command: the project's `.cavra/` (and a key) is not created as a side
     // effect; a directory named with --cavra-dir / $CAVRA_DIR is
-    opts.create_state = explicit_dir;
+    opts.create_state = ctx.explicit_dir;
     let decided = ctx
         .runtime()
         .evaluate(&ctx.cavra_dir, req, &locator(), &opts)?;
@@ -124,21 +120,6 @@ pub fn explain(args: ExplainArgs, ctx: &Ctx) -> Result<i32> {
         return Ok(output::exit_code(&x.decision));
     }
     output::print_decision(ctx.color, &x.decision);
-    println!("\nPack: {} from {}", x.pack_id, x.pack_source);
-    println!("Rules that matched ({}):", x.decision.matches.len());
-    if x.decision.matches.is_empty() {
-        println!("  (none)");
-    }
-    for m in &x.decision.matches {
-        let (effect, severity) = (m.effect.as_str(), m.severity.as_str());
-        println!("  - {} [{effect} / {severity}] {}", m.rule_id, m.reason);
-        if let Some(x) = &m.matched {
-            println!("      matched: {x}");
-        }
-    }
-    println!("What would change the outcome:");
-    x.what_would_change_it
-        .iter()
-        .for_each(|c| println!("  - {c}"));
+    print!("{}", x.text());
     Ok(output::exit_code(&x.decision))
 }

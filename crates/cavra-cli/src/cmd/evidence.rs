@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::control::AuthArgs;
 use crate::ctx::Ctx;
-use crate::output::{print_json, show, write_out, Progress};
+use crate::output::{print_json, print_line, show, table, write_out, Progress};
 
 const DECISIONS: [&str; 5] = [
     "allow",
@@ -181,39 +181,7 @@ fn authorize(
     let c = crate::control::Control::new(command, cavra_store::Role::Admin)
         .show("change", change)
         .show("log", cfg.dir.display().to_string());
-    Ok(crate::control::authorize(&c, auth, None).map(drop)?)
-}
-
-fn print_verified(ctx: &Ctx, v: &Verified) -> anyhow::Result<()> {
-    match v {
-        Verified::Report(r) if ctx.json => print_json(r)?,
-        Verified::Proof(p) if ctx.json => println!("{}", serde_json::to_string(p)?),
-        Verified::Report(r) if r.ok => {
-            let last = r.last_seq.map(|s| format!(", last #{s}"));
-            let last = last.unwrap_or_default();
-            let (n, s, c) = (r.records, r.signatures_verified, r.checkpoints_verified);
-            let what = format!("{n} records{last}, {s} signatures, {c} checkpoints");
-            let (kind, path, trust) = (&r.kind, &r.path, &r.trust);
-            println!("OK: {kind} {path} verified ({what}); keys: {trust}");
-        }
-        Verified::Report(r) => {
-            let (kind, path, trust, n) = (&r.kind, &r.path, &r.trust, r.issues.len());
-            println!("FAILED: {kind} {path}: {n} problem(s); keys: {trust}");
-            r.issues.iter().for_each(|i| println!("  {i}"));
-        }
-        Verified::Proof(p) if p.ok => println!(
-            "OK: record {} is included in the signed checkpoint over {} records",
-            p.record_id, p.tree_size
-        ),
-        Verified::Proof(p) => {
-            println!("FAILED: proof for {}:", p.record_id);
-            p.issues.iter().for_each(|i| println!("  {i}"));
-        }
-    }
-    if let (Verified::Report(r), false) = (v, ctx.json) {
-        r.notes.iter().for_each(|n| println!("  note: {n}"));
-    }
-    Ok(())
+    Ok(crate::control::authorize(&c, auth).map(drop)?)
 }
 
 pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
@@ -230,7 +198,11 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             let mut pr = Progress::new(!ctx.json, "verifying");
             let v = ops::verify(&path, &ring, full, Some(&mut |d, t| pr.update(d, t)))?;
             pr.done();
-            print_verified(ctx, &v)?;
+            match &v {
+                Verified::Report(r) if ctx.json => print_json(r)?,
+                Verified::Proof(p) if ctx.json => print_line(true, p, "")?,
+                _ => print!("{}", v.text()),
+            }
             Ok(if v.ok() { 0 } else { 1 })
         }
         EvidenceCommand::Prove { record_id, output } => {
@@ -240,24 +212,13 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         }
         EvidenceCommand::Checkpoint => {
             let c = EvidenceLog::open(cfg)?.checkpoint()?;
-            let (n, root, key) = (c.tree_size, &c.root_hash, &c.key_id);
-            show(
-                ctx.json,
-                &c,
-                &format!("checkpoint over {n} records: root {root} (key {key})"),
-            )
+            show(ctx.json, &c, &c.text())
         }
         EvidenceCommand::Repair { auth } => {
             let change = "cut a damaged tail of the evidence log and rebuild its head";
             authorize(&auth, "cavra evidence repair", change.into(), &cfg)?;
             let r = EvidenceLog::open(cfg)?.repair()?;
-            let (n, cut) = (r.next_seq, r.truncated_bytes);
-            let mut text = format!("head rebuilt: {n} records, {cut} bytes of incomplete tail cut");
-            if let Some(a) = &r.repair_record {
-                let (id, seq) = (&a.record_id, a.seq);
-                text += &format!("\nrecords were missing: recorded as repair record {id} (#{seq})");
-            }
-            show(ctx.json, &r, &text)
+            show(ctx.json, &r, &r.text())
         }
         EvidenceCommand::Bundle {
             session,
@@ -265,21 +226,17 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             all,
             output,
         } => {
-            let files = ops::bundle(
-                &cfg,
-                &BundleRequest {
-                    session,
-                    since,
-                    all,
-                },
-            )?;
+            let req = BundleRequest {
+                session,
+                since,
+                all,
+            };
+            let files = ops::bundle(&cfg, &req)?;
             cavra_evidence::bundle::write_bundle(&output, &files)?;
-            if ctx.json {
-                let names: Vec<&String> = files.iter().map(|(n, _)| n).collect();
-                println!("{}", json!({"output": output, "files": names}));
-            } else {
-                println!("wrote bundle {} ({} files)", output.display(), files.len());
-            }
+            let names: Vec<&String> = files.iter().map(|(n, _)| n).collect();
+            let (o, n) = (output.display(), files.len());
+            let doc = json!({"output": output, "files": names});
+            print_line(ctx.json, &doc, format!("wrote bundle {o} ({n} files)"))?;
             Ok(0)
         }
         EvidenceCommand::Search(a) => {
@@ -291,10 +248,7 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             if !r.hits.is_empty() {
                 let header = "SEQ ID TIME KIND DECISION ACTION RULE TARGET";
                 let rows: Vec<Vec<String>> = r.hits.iter().map(hit_row).collect();
-                print!(
-                    "{}",
-                    crate::output::table(&header.split(' ').collect::<Vec<_>>(), &rows)
-                );
+                print!("{}", table(&header.split(' ').collect::<Vec<_>>(), &rows));
             }
             let (n, total, offset) = (r.hits.len(), r.total, r.offset);
             println!("{n} of {total} match(es) (offset {offset})");
@@ -305,11 +259,11 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             let mut pr = Progress::new(!ctx.json, "indexing");
             let n = idx.rebuild(Some(&mut |n| pr.update(n % 100, 100)))?;
             pr.done();
-            if ctx.json {
-                println!("{}", json!({"indexed": n}));
-            } else {
-                println!("indexed {n} records");
-            }
+            print_line(
+                ctx.json,
+                &json!({"indexed": n}),
+                format!("indexed {n} records"),
+            )?;
             Ok(0)
         }
         EvidenceCommand::Export {
@@ -319,15 +273,13 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             output,
         } => {
             let host = cavra_evidence::export::host_name();
-            let text = ops::export_log(
-                &cfg.dir,
-                &ExportRequest {
-                    format,
-                    session,
-                    since,
-                    host,
-                },
-            )?;
+            let req = ExportRequest {
+                format,
+                session,
+                since,
+                host,
+            };
+            let text = ops::export_log(&cfg.dir, &req)?;
             write_out(ctx.json, output.as_deref(), &text, "export")
         }
         EvidenceCommand::Prune { older_than, auth } => {
@@ -337,18 +289,7 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             );
             authorize(&auth, "cavra evidence prune", change, &cfg)?;
             let r = ops::prune(cfg, d, cavra_evidence::time::OffsetDateTime::now_utc())?;
-            let (n, segs, from) = (
-                r.records_removed,
-                r.segments_removed.len(),
-                r.pruned_before_seq,
-            );
-            let text = if segs == 0 {
-                let cutoff = &r.cutoff;
-                format!("nothing older than {cutoff} to prune (pruning removes whole segments)")
-            } else {
-                format!("pruned {n} records in {segs} segment(s); signed tombstone written, records now start at #{from}")
-            };
-            show(ctx.json, &r, &text)
+            show(ctx.json, &r, &r.text())
         }
         EvidenceCommand::RetentionPlan {
             provider,
@@ -365,10 +306,12 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             for _ in 0..count {
                 last = Some(log.append(&kind, &v)?);
             }
-            match last {
-                Some(a) if ctx.json => println!("{}", serde_json::to_string(&a)?),
-                Some(a) => println!("{} #{} {}", a.record_id, a.seq, a.hash),
-                None => {}
+            if let Some(a) = last {
+                print_line(
+                    ctx.json,
+                    &a,
+                    format!("{} #{} {}", a.record_id, a.seq, a.hash),
+                )?;
             }
             Ok(0)
         }

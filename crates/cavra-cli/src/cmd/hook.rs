@@ -6,20 +6,20 @@
 //! the adapter turns the verdict into the agent's answer → write it. Every failure fails
 //! closed.
 
-pub use crate::args::Agent;
-use crate::args::PackArgs;
-use crate::ctx::Ctx;
+use crate::args::{Agent, PackArgs};
+use crate::ctx::{ctx_at, locate, locate_path, locator, Ctx};
 use anyhow::Result;
-use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
+use cavra_agents::{Adapter, AdapterError, Observation, Parsed};
+use cavra_core::hooks::{ToolCall, Verdict};
 use clap::Args;
 use serde_json::Value;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
     /// The agent whose hook protocol to speak.
-    #[arg(value_enum)]
+    #[arg(value_parser = crate::args::agent_parser())]
     pub agent: Agent,
     #[command(flatten)]
     pub packs: PackArgs,
@@ -31,94 +31,58 @@ pub struct HookArgs {
     pub non_interactive: bool,
 }
 
-pub use cavra_agents::MAX_PAYLOAD;
-pub use cavra_core::hooks::{AgentKind, ToolCall, Verdict, VerdictKind};
+pub use cavra_core::hooks::AgentKind;
 
-use crate::ctx::{ctx_at, project_dir};
-
-pub use cavra_runtime::{guidance, place, rank};
-
-/// The runtime's options for the tool calls of this hook invocation.
-pub fn call_options(ctx: &Ctx, explicit_dir: bool, args: &HookArgs) -> cavra_runtime::CallOptions {
-    cavra_runtime::CallOptions {
+/// Decides the tool calls one agent action implies (every failure is a deny); the
+/// strictest verdict wins. No calls = nothing CAVRA guards = no opinion.
+fn decide_all(ctx: &Ctx, args: &HookArgs, calls: &[ToolCall]) -> Verdict {
+    let opts = cavra_runtime::CallOptions {
         packs: args.packs.choice(),
         registry: args.registry.clone(),
         non_interactive: args.non_interactive,
         record: ctx.evidence,
-        cavra_dir: explicit_dir.then(|| ctx.cavra_dir.clone()),
-        locator: crate::ctx::locator(),
+        cavra_dir: ctx.explicit_dir.then(|| ctx.cavra_dir.clone()),
+        locator: locator(),
         host: crate::ctx::hostname(),
         exit_after: true,
         on_phase: Some(crate::timing),
         requested_by: None,
-    }
-}
-
-/// Decides a tool call (every failure is a deny).
-pub fn decide_call(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, call: &ToolCall) -> Verdict {
-    crate::failclosed::test_panic_trigger();
-    ctx.runtime()
-        .decide_call(call, &call_options(ctx, explicit_dir, args))
+    };
+    let decide = |call| {
+        crate::failclosed::test_panic_trigger();
+        ctx.runtime().decide_call(call, &opts)
+    };
+    Verdict::strictest(calls.iter().map(decide)).unwrap_or_else(cavra_agents::nothing_guarded)
 }
 
 /// Reads the hook payload from stdin, bounded, and checks it is a JSON object.
-pub fn read_payload() -> std::result::Result<Value, AdapterError> {
+fn read_payload() -> std::result::Result<Value, AdapterError> {
     let mut buf = Vec::new();
     std::io::stdin()
-        .take(MAX_PAYLOAD as u64 + 1)
+        .take(cavra_agents::MAX_PAYLOAD as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| AdapterError::Unreadable(format!("stdin: {e}")))?;
     cavra_agents::parse_payload(&buf)
 }
 
-pub(crate) fn record_event(ctx: &Ctx, kind: &str, body: Value) -> Result<()> {
-    if !ctx.evidence {
-        return Ok(());
-    }
-    ctx.runtime().record_event(&ctx.cavra_dir, kind, &body)?;
-    Ok(())
-}
-
-/// A short summary of what the active pack protects (SessionStart context).
-pub fn pack_summary(args: &HookArgs, project: &Path) -> String {
-    let cavra = crate::ctx::locate_path(Some(project)).project_cavra_dir;
-    cavra_runtime::packs::session_summary(&args.packs.choice(), Some(&cavra))
-}
-
-/// Decides the tool calls one agent action implies; the strictest verdict wins. No calls =
-/// nothing CAVRA guards = no opinion.
-pub fn decide_all(ctx: &Ctx, explicit_dir: bool, args: &HookArgs, calls: &[ToolCall]) -> Verdict {
-    Verdict::strictest(
-        calls
-            .iter()
-            .map(|c| decide_call(ctx, explicit_dir, args, c)),
-    )
-    .unwrap_or_else(cavra_agents::nothing_guarded)
-}
-
 /// Records an observation (post-tool, session start/end, ...) in the evidence log of the
 /// call's project. Failures are reported on stderr, never block the agent.
-fn record(ctx: &Ctx, explicit_dir: bool, obs: &Observation) {
-    let hctx = ctx_at(ctx, explicit_dir, &crate::ctx::locate(obs.cwd.as_deref()));
-    if let Err(e) = record_event(&hctx, obs.record_kind.as_str(), obs.body.clone()) {
-        eprintln!("CAVRA could not record the {} event: {e:#}", obs.event);
+fn record(ctx: &Ctx, obs: &Observation) {
+    let hctx = ctx_at(ctx, ctx.explicit_dir, &locate(obs.cwd.as_deref()));
+    if !hctx.evidence {
+        return;
     }
-}
-
-/// Writes an answer: stdout (one line), stderr (one line); the exit code is returned.
-fn write(answer: &Answer) -> i32 {
-    if !answer.stdout.is_empty() {
-        println!("{}", answer.stdout);
+    let (kind, body) = (obs.record_kind.as_str(), &obs.body);
+    let recorded = hctx.runtime().record_event(&hctx.cavra_dir, kind, body);
+    if let Err(e) = recorded {
+        let e = cavra_runtime::chain(&e);
+        eprintln!("CAVRA could not record the {} event: {e}", obs.event);
     }
-    if !answer.stderr.is_empty() {
-        eprintln!("{}", answer.stderr);
-    }
-    answer.exit_code
 }
 
 /// One hook call: stdin → adapter → decision → adapter → stdout/stderr and exit code.
-pub fn run(args: HookArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
-    let adapter = Adapter::new(args.agent.into());
+pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
+    let adapter = Adapter::new(args.agent);
     let parsed = read_payload().and_then(|event| {
         crate::timing("payload parsed");
         adapter.parse(&event)
@@ -126,18 +90,27 @@ pub fn run(args: HookArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
     let answer = match parsed {
         Err(e) => adapter.reject(&e),
         Ok(Parsed::Observed(obs)) => {
-            record(ctx, explicit_dir, &obs);
-            let context = obs
-                .wants_context
-                .then(|| pack_summary(&args, &project_dir(obs.cwd.as_deref())));
-            adapter.observed(&obs, context.as_deref())
+            record(ctx, &obs);
+            // SessionStart: a short summary of what the active pack protects
+            let summary = || {
+                let project = locate(obs.cwd.as_deref()).project;
+                let cavra = locate_path(Some(&project)).project_cavra_dir;
+                cavra_runtime::packs::session_summary(&args.packs.choice(), Some(&cavra))
+            };
+            adapter.observed(&obs, obs.wants_context.then(summary).as_deref())
         }
         Ok(Parsed::Tool(tool_use)) => {
-            let v = decide_all(ctx, explicit_dir, &args, &tool_use.calls);
+            let v = decide_all(ctx, &args, &tool_use.calls);
             adapter.answer(&tool_use, &v)
         }
     };
-    let code = write(&answer);
+    // the answer: stdout (one line), stderr (one line), the exit code
+    if !answer.stdout.is_empty() {
+        println!("{}", answer.stdout);
+    }
+    if !answer.stderr.is_empty() {
+        eprintln!("{}", answer.stderr);
+    }
     crate::timing("answered");
-    Ok(code)
+    Ok(answer.exit_code)
 }

@@ -1,16 +1,15 @@
 //! `cavra keys`: evidence signing keys, trust roots, the approver key and tokens (documents
 //! in `cavra_runtime::keys`); changes are authorized here first (`crate::control`).
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use cavra_evidence::{KeyStore, LogConfig, SigningMode};
 use cavra_runtime::keys::{self, TokenRequest};
-use cavra_store::Role;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-use crate::control::{authorize, AuthArgs, Authorized, Control};
+use crate::control::{authorize, AuthArgs};
 use crate::ctx::Ctx;
-use crate::output::print_doc;
+use crate::output::{print_doc, write_out};
 
 /// Manage evidence signing keys.
 #[derive(Debug, Args)]
@@ -80,11 +79,7 @@ pub fn run(args: KeysArgs, ctx: &Ctx) -> Result<i32> {
         KeysCommand::Generate(NewKeyArgs { alg, auth })
         | KeysCommand::Rotate(NewKeyArgs { alg, auth }) => {
             let mode = SigningMode::parse(&alg)?;
-            let verb = if rotate { "rotate" } else { "generate" };
-            let ctrl = Control::new(format!("cavra keys {verb}"), Role::Admin)
-                .show("change", keys::key_change_summary(mode, rotate))
-                .show("keys", key_dir.display().to_string());
-            authorize(&ctrl, &auth, None)?;
+            authorize(&keys::key_action(&key_dir, mode, rotate), &auth)?;
             let k = keys::new_key(&key_dir, mode, rotate)?;
             match ctx.json {
                 true => println!("{}", serde_json::to_string(&k)?),
@@ -97,29 +92,13 @@ pub fn run(args: KeysArgs, ctx: &Ctx) -> Result<i32> {
         }
         KeysCommand::ExportPublic { key_id, output } => {
             let tr = KeyStore::new(&key_dir).export_public(key_id.as_deref())?;
-            let text = serde_json::to_string_pretty(&tr)?;
-            let Some(p) = output else {
-                println!("{text}");
-                return Ok(0);
-            };
-            std::fs::write(&p, format!("{text}\n"))
-                .with_context(|| format!("writing `{}`", p.display()))?;
-            if !ctx.json {
-                let n = tr.keys.len();
-                eprintln!("cavra: wrote trust root with {n} key(s) to {}", p.display());
-            }
+            let text = serde_json::to_string_pretty(&tr)? + "\n";
+            let what = format!("trust root with {} key(s)", tr.keys.len());
+            return write_out(ctx.json, output.as_deref(), &text, &what);
         }
         KeysCommand::Approver(cmd) => approver(cmd, ctx)?,
     }
     Ok(0)
-}
-
-/// A change to the approver key, confirmed by a person at the terminal only.
-fn at_terminal(cmd: &str, change: &str, shown: &[(&'static str, String)]) -> Result<Authorized> {
-    let mut ctrl = Control::new(cmd, Role::Admin).show("change", change);
-    ctrl.summary.extend_from_slice(shown);
-    ctrl.terminal_only = true;
-    Ok(authorize(&ctrl, &AuthArgs::default(), None)?)
 }
 
 fn approver(cmd: ApproverCommand, ctx: &Ctx) -> Result<()> {
@@ -132,9 +111,7 @@ fn approver(cmd: ApproverCommand, ctx: &Ctx) -> Result<()> {
         }
         ApproverCommand::Init => {
             keys::ensure_no_approver_key(&dir)?;
-            let change = "create the approver key pair (signs approvals and tokens)";
-            let shown = [("directory", dir.display().to_string())];
-            let who = at_terminal("cavra keys approver init", change, &shown)?;
+            let who = authorize(&keys::approver_init_action(&dir), &AuthArgs::default())?;
             let kid = cavra_store::ApproverKey::init(&dir, now)?.kid().to_string();
             match ctx.json {
                 true => println!("{}", serde_json::json!({"result": "created", "kid": kid, "approver_dir": dir, "by": who.identity})),
@@ -147,14 +124,7 @@ fn approver(cmd: ApproverCommand, ctx: &Ctx) -> Result<()> {
             ttl,
         } => {
             let t = TokenRequest::new(&dir, &subject, &roles, &ttl)?;
-            let change = "issue an approver token (a credential: keep it secret)";
-            let ttl = format!("{}s", t.ttl.as_secs());
-            let shown = [
-                ("subject", subject),
-                ("roles", t.role_names()),
-                ("ttl", ttl),
-            ];
-            at_terminal("cavra keys approver issue", change, &shown)?;
+            authorize(&t.action(), &AuthArgs::default())?;
             println!("{}", t.issue(now)?);
         }
     }

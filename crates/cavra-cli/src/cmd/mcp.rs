@@ -37,16 +37,16 @@ pub struct ServeArgs {
     pub non_interactive: bool,
 }
 
-pub fn run(args: McpArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
+pub fn run(args: McpArgs, ctx: &Ctx) -> Result<i32> {
     match args.command {
-        McpCommand::Serve(a) => serve(a, ctx, explicit_dir),
+        McpCommand::Serve(a) => serve(a, ctx),
     }
 }
 
-fn serve(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
+fn serve(args: ServeArgs, ctx: &Ctx) -> Result<i32> {
     let loc = crate::ctx::locate(None);
     // state: `--cavra-dir` / `$CAVRA_DIR`, else the project's `.cavra` (as the hook)
-    let state = crate::ctx::ctx_at(ctx, explicit_dir, &loc);
+    let state = crate::ctx::ctx_at(ctx, ctx.explicit_dir, &loc);
     let settings = RuntimeSettings {
         cavra_dir: state.cavra_dir.clone(),
         project: loc.project,

@@ -104,7 +104,7 @@ impl HookCli {
             }
             i += 1;
         }
-        let agent = hook::AgentKind::from_name(args.get(i + 1)?)?.into();
+        let agent = hook::AgentKind::from_name(args.get(i + 1)?)?;
         let env_bool = |k: &str| {
             std::env::var(k).ok().is_some_and(|v| {
                 matches!(
@@ -160,31 +160,28 @@ impl HookCli {
     }
 
     pub fn run(self) -> anyhow::Result<i32> {
-        let explicit_dir = self.cavra_dir.is_some() || std::env::var_os("CAVRA_DIR").is_some();
-        let ctx = Ctx::new(self.json, self.cavra_dir);
         let HookOnly::Hook(args) = self.command;
-        hook::run(args, &ctx, explicit_dir)
+        hook::run(args, &Ctx::new(self.json, self.cavra_dir))
     }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    let explicit_dir = cli.cavra_dir.is_some() || std::env::var_os("CAVRA_DIR").is_some();
     let ctx = Ctx::new(cli.json, cli.cavra_dir);
     match cli.command {
-        Command::Evaluate(args) => evaluate::run(args, &ctx, explicit_dir),
+        Command::Evaluate(args) => evaluate::run(args, &ctx),
         Command::Explain(args) => evaluate::explain(args, &ctx),
         Command::Policy(args) => policy::run(args, &ctx),
-        Command::Hook(args) => hook::run(args, &ctx, explicit_dir),
+        Command::Hook(args) => hook::run(args, &ctx),
         Command::Approvals(args) => approvals::run(args, &ctx),
         Command::Evidence(args) => evidence::run(args, &ctx),
         Command::Keys(args) => keys::run(args, &ctx),
         Command::Registry(args) => registry::run(args, &ctx),
         Command::Sessions(args) => sessions::run(args, &ctx),
-        Command::Init(args) => init::run(args, &ctx, explicit_dir),
+        Command::Init(args) => init::run(args, &ctx),
         Command::Uninstall(args) => uninstall::run(args, &ctx),
-        Command::Doctor(args) => doctor::run(args, &ctx, explicit_dir),
-        Command::Mcp(args) => mcp::run(args, &ctx, explicit_dir),
-        Command::Serve(args) => serve::run(args, &ctx, explicit_dir),
+        Command::Doctor(args) => doctor::run(args, &ctx),
+        Command::Mcp(args) => mcp::run(args, &ctx),
+        Command::Serve(args) => serve::run(args, &ctx, ctx.explicit_dir),
         Command::Tokens(args) => tokens::run(args, &ctx),
     }
 }

@@ -5,12 +5,11 @@ pub mod replay;
 
 use crate::args::PackArgs;
 use crate::ctx::Ctx;
-use crate::output::{painter, print_doc, print_json, short, table};
+use crate::output::{painter, print_doc, print_json, table};
 use crate::packs::{self, Origin};
 use anyhow::Result;
-use cavra_core::policy::{diff::PackDiff, CompiledPack};
+use cavra_core::policy::CompiledPack;
 use cavra_runtime::policies::{self, TestTarget};
-use cavra_runtime::render::{Paint, Tone};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -154,7 +153,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
         }
         PolicyCommand::Diff { from, to, dirs } => {
             let d = policies::diff(&from, &to, &dirs.dirs)?;
-            print_doc(json, &d, || diff_text(&paint, &d))?;
+            print_doc(json, &d, || policies::diff_text(&paint, &d))?;
         }
         PolicyCommand::Test { packs, tests, all } => {
             let target = match all {
@@ -193,28 +192,4 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// The text of `policy diff`: the changed rules as a table, each with its details.
-fn diff_text(paint: Paint<'_>, d: &PackDiff) -> String {
-    let (f, t) = (short(&d.from_digest), short(&d.to_digest));
-    let mut out = format!("{} ({f}) -> {} ({t})\n", d.from, d.to);
-    if d.rules.is_empty() && d.settings.is_empty() {
-        out.push_str("  no semantic changes\n");
-    }
-    let cells = d.rules.iter().map(|r| policies::diff_cells(r, paint));
-    let cells: Vec<_> = cells.collect();
-    let text = table(&["CHANGE", "RULE", "EFFECT", "DIRECTION"], &cells);
-    let mut lines = text.lines().map(|l| format!("  {l}\n"));
-    out.extend(lines.next().filter(|_| !d.rules.is_empty()));
-    for (line, r) in lines.zip(&d.rules) {
-        out.push_str(&line);
-        out.extend(r.details.iter().map(|x| format!("      {x}\n")));
-    }
-    out.extend(d.settings.iter().map(|s| format!("  setting  {s}\n")));
-    if d.loosens {
-        let warning = "this change loosens the policy: review before shipping";
-        out.push_str(&(paint(Tone::StrongBad, warning) + "\n"));
-    }
-    out
 }

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 
 use crate::control::{ActorArgs, AuthArgs};
 use crate::ctx::{open_store, Ctx};
-use crate::output::{emit, print_view};
+use crate::output::print_view;
 
 /// Manage the agent and MCP trust registries.
 #[derive(Debug, Args)]
@@ -272,10 +272,6 @@ fn export(ctx: &Ctx, store: &cavra_store::Store, file: Option<PathBuf>) -> anyho
     std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
     let n = reg.mcp_servers.len();
     let json = serde_json::json!({"exported": n, "file": path.display().to_string()});
-    emit(
-        ctx.json,
-        &json,
-        &format!("exported {n} mcp server(s) to {}", path.display()),
-    )?;
-    Ok(0)
+    let text = format!("exported {n} mcp server(s) to {}", path.display());
+    crate::output::show(ctx.json, &json, &text)
 }

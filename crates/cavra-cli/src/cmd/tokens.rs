@@ -1,15 +1,15 @@
 //! `cavra tokens`: the bearer tokens of `cavra serve` (issue, list, revoke). Issuing and
 //! revoking are control actions (a person at the terminal, or an approver token with the
-//! admin role), recorded as `token.*` evidence. A token is printed once; the store keeps
-//! only its SHA-256.
+//! admin role; `cavra_runtime::tokens`), recorded as `token.*` evidence. A token is
+//! printed once; the store keeps only its SHA-256.
 
-use crate::control::{authorize, AuthArgs, Control};
+use crate::control::{authorize, AuthArgs};
 use crate::ctx::{open_store, Ctx};
-use crate::output::{print_json, print_list};
+use crate::output::{print_json, print_view, show};
 use anyhow::Result;
-use cavra_store::{ApiRole, ApiToken, OffsetDateTime, Role};
+use cavra_runtime::tokens;
+use cavra_store::{ApiRole, OffsetDateTime};
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 #[derive(Debug, Args)]
 pub struct TokensArgs {
@@ -56,72 +56,29 @@ pub fn run(args: TokensArgs, ctx: &Ctx) -> Result<i32> {
                 .as_deref()
                 .map(cavra_store::parse_duration)
                 .transpose()?;
-            let ctrl = Control::new("cavra tokens issue", Role::Admin)
-                .show(
-                    "token",
-                    format!("a `cavra serve` bearer token named `{name}`"),
-                )
-                .show("role", role.as_str())
-                .show(
-                    "ttl",
-                    ttl.map_or("until revoked".into(), |t| format!("{}s", t.as_secs())),
-                );
-            let who = authorize(&ctrl, &auth, None)?;
+            let who = authorize(&tokens::issue_action(&name, role, ttl), &auth)?;
             let t = store.issue_api_token(&name, role, ttl, &who.identity, now)?;
-            let body = json!({"token": t.record.json(), "by": who.json()});
+            let kind = "token.issued";
             ctx.runtime()
-                .record_transition(&ctx.cavra_dir, "token.issued", &body)?;
+                .record_token(&ctx.cavra_dir, kind, &t.record, &who)?;
             if ctx.json {
                 print_json(&t.document())?;
             } else {
-                eprintln!(
-                    "cavra: issued {} ({}, role {}); it is shown once, below",
-                    t.record.id,
-                    t.record.name,
-                    role.as_str()
-                );
+                let (id, name, role) = (&t.record.id, &t.record.name, role.as_str());
+                eprintln!("cavra: issued {id} ({name}, role {role}); it is shown once, below");
                 println!("{}", t.token);
             }
         }
         TokensCommand::List => {
-            let list = store.list_api_tokens()?;
-            let headers = ["ID", "NAME", "ROLE", "STATE", "EXPIRES", "BY"];
-            print_list(
-                ctx.json,
-                &list,
-                ApiToken::json,
-                "no tokens",
-                &headers,
-                |t| {
-                    let expires = t.expires_at.map_or("-".into(), cavra_store::rfc3339);
-                    let (id, name, by) = (t.id.clone(), t.name.clone(), t.created_by.clone());
-                    vec![
-                        id,
-                        name,
-                        t.role.as_str().into(),
-                        t.state(now).into(),
-                        expires,
-                        by,
-                    ]
-                },
-            )?;
+            print_view(ctx, &tokens::tokens_doc(&store.list_api_tokens()?, now))?;
         }
         TokensCommand::Revoke { id, auth } => {
-            let t = store.api_token(&id)?;
-            let ctrl = Control::new(format!("cavra tokens revoke {id}"), Role::Admin).show(
-                "token",
-                format!("{} ({}, role {})", t.id, t.name, t.role.as_str()),
-            );
-            let who = authorize(&ctrl, &auth, None)?;
+            let who = authorize(&tokens::revoke_action(&store.api_token(&id)?), &auth)?;
             let t = store.revoke_api_token(&id, &who.identity, now)?;
-            let body = json!({"token": t.json(), "by": who.json()});
-            ctx.runtime()
-                .record_transition(&ctx.cavra_dir, "token.revoked", &body)?;
-            if ctx.json {
-                print_json(&t.json())?;
-            } else {
-                println!("revoked {} ({})", t.id, t.name);
-            }
+            let kind = "token.revoked";
+            ctx.runtime().record_token(&ctx.cavra_dir, kind, &t, &who)?;
+            let text = format!("revoked {} ({})", t.id, t.name);
+            show(ctx.json, &t.json(), &text)?;
         }
     }
     Ok(0)

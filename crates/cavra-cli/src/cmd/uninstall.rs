@@ -6,15 +6,14 @@
 use crate::args::{Agent, ScopeArgs};
 use crate::control::{authorize, AuthArgs, Control};
 use crate::ctx::{host, project_root, Ctx};
-use crate::output::{print_json, print_mcp};
+use crate::output::print_doc;
 use anyhow::Result;
-use cavra_setup::hooks::Change;
 use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct UninstallArgs {
     /// The agent whose CAVRA hook to remove.
-    #[arg(value_enum)]
+    #[arg(value_parser = crate::args::agent_parser())]
     pub agent: Agent,
     #[command(flatten)]
     pub scope: ScopeArgs,
@@ -28,31 +27,14 @@ pub struct UninstallArgs {
 
 pub fn run(args: UninstallArgs, ctx: &Ctx) -> Result<i32> {
     let project = project_root(args.scope.dir.as_deref())?;
-    let plan =
-        cavra_setup::install::Plan::new(args.agent.into(), args.scope.scope(), &project, &host())?;
+    let plan = cavra_setup::install::Plan::new(args.agent, args.scope.scope(), &project, &host())?;
     let kind = args.agent.kind();
     let change = format!("remove CAVRA's hook for {kind} (the agent then runs unguarded)");
     let action = Control::new(format!("cavra uninstall {kind}"), cavra_store::Role::Admin)
         .show("change", change)
         .show("settings", plan.settings.display().to_string());
-    authorize(&action, &args.auth, None)?;
+    authorize(&action, &args.auth)?;
     let done = plan.uninstall(args.backup)?;
-    if ctx.json {
-        print_json(&done.document())?;
-        return Ok(0);
-    }
-    let out = &done.hooks;
-    println!(
-        "{kind}: {} in `{}`",
-        out.change.as_str(),
-        out.path.display()
-    );
-    if let Some(b) = &out.backup {
-        println!("  backup of the previous file: `{}`", b.display());
-    }
-    if out.change == Change::NotPresent {
-        println!("  nothing of CAVRA's was installed there");
-    }
-    print_mcp(&done.plan.mcp_target, done.mcp.as_ref());
+    print_doc(ctx.json, &done.document(), || done.text())?;
     Ok(0)
 }
