@@ -15,7 +15,8 @@ pub type Agent = AgentKind;
 /// [`AgentKind::ALL`].
 pub fn agent_parser() -> impl clap::builder::TypedValueParser<Value = AgentKind> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    let names = AgentKind::ALL.map(|a| PossibleValue::new(a.as_str()).aliases(a.aliases()));
+    let value = |a: AgentKind| PossibleValue::new(a.as_str()).aliases(a.aliases());
+    let names = AgentKind::ALL.map(|a| value(a).help(a.title()));
     PossibleValuesParser::new(names).try_map(|n| AgentKind::from_name(&n).ok_or("unknown agent"))
 }
 

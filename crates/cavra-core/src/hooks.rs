@@ -48,6 +48,17 @@ impl AgentKind {
         self.as_str()
     }
 
+    /// The product's name, for help texts (`OpenAI Codex CLI`, ...).
+    pub fn title(self) -> &'static str {
+        match self {
+            AgentKind::ClaudeCode => "Anthropic Claude Code",
+            AgentKind::Codex => "OpenAI Codex CLI",
+            AgentKind::Gemini => "Google Gemini CLI",
+            AgentKind::Cursor => "Cursor (agent hooks)",
+            AgentKind::Copilot => "GitHub Copilot CLI",
+        }
+    }
+
     /// The other names the agent is known by on the command line.
     pub fn aliases(self) -> &'static [&'static str] {
         match self {
