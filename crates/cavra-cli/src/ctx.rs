@@ -54,7 +54,13 @@ impl Ctx {
             explicit_dir,
             evidence: std::env::var_os("CAVRA_NO_EVIDENCE").is_none(),
             db_file,
-            runtime: Arc::new(Mutex::new(Runtime::new(stores, sink))),
+            runtime: Arc::new(Mutex::new(
+                Runtime::new(stores, sink).with_org_pack_file(
+                    std::env::var_os("CAVRA_ORG_POLICY")
+                        .filter(|v| !v.is_empty())
+                        .map(PathBuf::from),
+                ),
+            )),
         }
     }
 

@@ -228,6 +228,22 @@ fn violations(
         ],
         "authentication is a blocking library under the server, on one crypto stack",
     );
+    // the hook's client of the server: blocking HTTP on the hook's start-up path
+    forbid(
+        "cavra-client",
+        &[
+            "tokio",
+            "mio",
+            "axum",
+            "hyper",
+            "clap",
+            "rmcp",
+            "cavra-server",
+            "cavra-cli",
+            "cavra-mcp",
+        ],
+        "the hook's server client starts no async runtime and knows no front end",
+    );
     forbid(
         "cavra-mcp",
         &["clap", "cavra-cli", "cavra-server"],

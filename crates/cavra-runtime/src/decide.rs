@@ -4,8 +4,9 @@
 //! the answer is returned.
 
 use crate::error::RuntimeError;
+use crate::org::evaluate_tightened;
 use crate::Runtime;
-use cavra_core::guard::{evaluate, BreakGlass, EvalEnv, McpRegistry};
+use cavra_core::guard::{BreakGlass, EvalEnv, McpRegistry};
 use cavra_core::policy::CompiledPack;
 use cavra_core::{ActionRequest, Decision, Outcome};
 use cavra_store::{DecisionStore, StoreOpener};
@@ -296,6 +297,7 @@ impl Runtime {
         opts: &DecideOptions,
     ) -> Result<Decided> {
         let t0 = Instant::now();
+        let org = self.org_pack()?;
         let mut db =
             LazyStore {
                 opener: std::sync::Arc::clone(&self.stores),
@@ -324,7 +326,7 @@ impl Runtime {
             scripts: Some(&*self.scripts),
             ..Default::default()
         };
-        let mut d = evaluate(pack, req, &env);
+        let mut d = evaluate_tightened(pack, org.as_deref(), req, &env);
         let mut approval_id = None;
         if db.exists() {
             apply_agent_registry(db.get()?, req, &mut d)?;
@@ -352,7 +354,7 @@ impl Runtime {
                     scripts: Some(&*self.scripts),
                     ..Default::default()
                 };
-                d = evaluate(pack, req, &env);
+                d = evaluate_tightened(pack, org.as_deref(), req, &env);
             } else if d.decision == Outcome::RequireApproval {
                 if let Some(a) =
                     store.consume_approval(&d.request_hash, &req.actor.agent_id, now)?

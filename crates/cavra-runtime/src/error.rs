@@ -51,6 +51,9 @@ pub enum RuntimeError {
     /// The approval routing / RBAC files are not valid.
     #[error("the approval routing/RBAC configuration is not valid")]
     ApprovalConfig(#[source] cavra_store::StoreError),
+    /// The organisation pack could not be loaded (every decision fails closed).
+    #[error("the organisation pack `{}` could not be loaded", .0.display())]
+    OrgPack(PathBuf, #[source] Box<RuntimeError>),
     /// The policy of a tool call could not be loaded.
     #[error("the policy could not be loaded")]
     PolicyNotLoaded(#[source] Box<RuntimeError>),

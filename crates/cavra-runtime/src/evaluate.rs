@@ -121,19 +121,20 @@ impl Runtime {
     /// Why `req` gets its decision: it is evaluated under its pack (scripts read through
     /// the runtime's reader), nothing is recorded and no store is consulted.
     pub fn explain(
-        &self,
+        &mut self,
         mut req: ActionRequest,
         locator: &Locator,
         opts: &EvaluateOptions,
     ) -> Result<Explanation, RuntimeError> {
         let (pack, origin) = prepare(&mut req, locator, opts)?;
+        let org = self.org_pack()?;
         let registry = registry(opts)?;
         let env = cavra_core::guard::EvalEnv {
             registry: registry.as_ref(),
             scripts: Some(self.scripts()),
             ..Default::default()
         };
-        let decision = cavra_core::guard::evaluate(&pack, &req, &env);
+        let decision = crate::org::evaluate_tightened(&pack, org.as_deref(), &req, &env);
         Ok(Explanation {
             what_would_change_it: what_would_change(&decision),
             decision,

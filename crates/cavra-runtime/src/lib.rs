@@ -36,12 +36,14 @@ pub mod evaluate;
 pub mod health;
 pub mod keys;
 pub mod locate;
+pub mod org;
 pub mod packs;
 pub mod policies;
 pub mod render;
 pub mod replay;
 pub mod request;
 pub mod services;
+pub mod sync;
 pub mod terminal;
 pub mod tokens;
 pub mod views;
@@ -63,6 +65,7 @@ pub struct Runtime {
     evidence: Box<dyn EvidenceSink + Send>,
     clock: Box<dyn Clock + Send + Sync>,
     scripts: Box<dyn ScriptReader + Send>,
+    org: Option<org::OrgPack>,
 }
 
 impl Runtime {
@@ -77,7 +80,35 @@ impl Runtime {
             evidence: Box::new(evidence),
             clock: Box::new(SystemClock),
             scripts: Box::new(FsScriptReader),
+            org: None,
         }
+    }
+
+    /// Tightens every decision by an organisation pack ([`org`]): each is the stricter of
+    /// the decision pack's and the organisation pack's.
+    pub fn with_org_pack(mut self, org: org::OrgPack) -> Runtime {
+        self.org = Some(org);
+        self
+    }
+
+    /// [`Runtime::with_org_pack`] with the pack file `file`, when there is one.
+    pub fn with_org_pack_file(self, file: Option<std::path::PathBuf>) -> Runtime {
+        match file {
+            Some(f) => self.with_org_pack(org::OrgPack::File(f)),
+            None => self,
+        }
+    }
+
+    /// Sets or clears the organisation pack.
+    pub fn set_org_pack(&mut self, org: Option<org::OrgPack>) {
+        self.org = org;
+    }
+
+    /// The organisation pack, loaded (an error when it does not load: fail closed).
+    pub fn org_pack(
+        &mut self,
+    ) -> Result<Option<std::sync::Arc<cavra_core::policy::CompiledPack>>, RuntimeError> {
+        self.org.as_mut().map(org::OrgPack::load).transpose()
     }
 
     /// Replaces the clock.

@@ -607,7 +607,7 @@ fn evaluate_places_the_request_and_its_document_carries_the_ids() {
 #[test]
 fn explain_records_nothing_and_says_what_would_change_it() {
     let store = Fake::default();
-    let (rt, records) = runtime(&store);
+    let (mut rt, records) = runtime(&store);
     let (_dir, locator) = project();
     let req = command("rm -rf /", "a1");
     let x = rt.explain(req, &locator, &Default::default()).unwrap();

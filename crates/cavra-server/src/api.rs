@@ -32,11 +32,14 @@ impl Modify for Bearer {
         crate::decisions::post_decision,
         crate::decisions::list_decisions,
         crate::decisions::get_decision,
+        crate::stream::decision_stream,
         crate::hooks::post_hook,
         crate::approvals::list_approvals,
         crate::approvals::get_approval,
         crate::approvals::approve,
         crate::approvals::deny,
+        crate::sync::get_pack,
+        crate::sync::post_evidence,
     ),
     components(schemas(crate::error::ErrorDocument, crate::error::ErrorBody)),
     modifiers(&Bearer)
@@ -68,6 +71,9 @@ mod tests {
             "/v1/decisions/{id}",
             "/v1/hooks/{agent}",
             "/v1/approvals/{id}/approve",
+            "/v1/sync/pack",
+            "/v1/decisions/stream",
+            "/v1/sync/evidence",
         ] {
             assert!(v["paths"].get(p).is_some(), "{p} missing");
         }

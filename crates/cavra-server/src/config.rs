@@ -148,6 +148,9 @@ pub struct ServerConfig {
     pub project: PathBuf,
     pub locator: Locator,
     pub packs: PackChoice,
+    /// The organisation pack (`CAVRA_ORG_POLICY`): every decision is the stricter of it
+    /// and the pack that decides (tighten-only).
+    pub org_pack: Option<PathBuf>,
     /// Append decisions to the evidence log.
     pub record: bool,
     /// Headless: a require-approval decision opens an approval request.

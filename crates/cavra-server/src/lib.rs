@@ -25,6 +25,8 @@ pub mod hooks;
 pub mod meta;
 pub mod metrics;
 pub mod state;
+pub mod stream;
+pub mod sync;
 
 pub use config::{Database, FileConfig, LogFormat, ServerConfig};
 pub use error::{ApiError, ServerError};
@@ -89,12 +91,15 @@ pub fn app(state: Shared) -> Router {
             "/v1/decisions",
             post(decisions::post_decision).get(decisions::list_decisions),
         )
+        .route("/v1/decisions/stream", get(stream::decision_stream))
         .route("/v1/decisions/{id}", get(decisions::get_decision))
         .route("/v1/hooks/{agent}", post(hooks::post_hook))
         .route("/v1/approvals", get(approvals::list_approvals))
         .route("/v1/approvals/{id}", get(approvals::get_approval))
         .route("/v1/approvals/{id}/approve", post(approvals::approve))
         .route("/v1/approvals/{id}/deny", post(approvals::deny))
+        .route("/v1/sync/pack", get(sync::get_pack))
+        .route("/v1/sync/evidence", post(sync::post_evidence))
         .fallback(not_found)
         // the tower-http limit below is the one that applies
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -172,13 +177,18 @@ impl Server {
             .map_err(ServerError::Runtime)?;
         let Server { listener, state } = self;
         let app = app(Arc::clone(&state));
+        let feed = state.metrics.feed.clone();
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         let served: Result<(), ServerError> = rt.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
             tracing::info!(%addr, "cavra serve: listening");
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(async move {
+                    shutdown_signal().await;
+                    // open decision streams end, so they do not hold the shutdown
+                    feed.close();
+                })
                 .await
                 .map_err(ServerError::Serve)
         });

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub evidence_appends: Counter,
     pub evidence_failures: Counter,
     pub http_requests: Family<HttpLabels, Counter>,
+    /// Recorded decisions, for `GET /v1/decisions/stream`.
+    pub feed: crate::stream::DecisionFeed,
 }
 
 impl Default for Metrics {
@@ -90,6 +92,7 @@ impl Metrics {
             evidence_appends,
             evidence_failures,
             http_requests,
+            feed: crate::stream::DecisionFeed::new(),
         }
     }
 
@@ -124,6 +127,7 @@ impl Metrics {
 /// point — decisions and hooks — is counted the same way).
 pub struct CountingSink<S> {
     pub inner: S,
+    pub feed: crate::stream::DecisionFeed,
     pub appends: Counter,
     pub failures: Counter,
     pub decisions: Family<DecisionLabels, Counter>,
@@ -137,6 +141,9 @@ impl<S: EvidenceSink> EvidenceSink for CountingSink<S> {
             Err(_) => self.failures.inc(),
         };
         if kind == "decision" {
+            if let Ok(id) = &r {
+                self.feed.publish(id, body);
+            }
             let field = |k: &str| {
                 body.get(k)
                     .and_then(Value::as_str)
@@ -195,6 +202,7 @@ mod tests {
         let m = Metrics::new();
         let mut s = CountingSink {
             inner: Fails,
+            feed: m.feed.clone(),
             appends: m.evidence_appends.clone(),
             failures: m.evidence_failures.clone(),
             decisions: m.decisions.clone(),

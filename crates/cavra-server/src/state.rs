@@ -32,13 +32,15 @@ impl AppState {
         };
         let sink = CountingSink {
             inner: LogSink::new(cavra_evidence::LogConfig::for_cavra_dir),
+            feed: metrics.feed.clone(),
             appends: metrics.evidence_appends.clone(),
             failures: metrics.evidence_failures.clone(),
             decisions: metrics.decisions.clone(),
         };
+        let runtime = Runtime::new(stores, sink).with_org_pack_file(config.org_pack.clone());
         AppState {
             config,
-            runtime: Mutex::new(Runtime::new(stores, sink)),
+            runtime: Mutex::new(runtime),
             metrics,
             started: std::time::Instant::now(),
         }

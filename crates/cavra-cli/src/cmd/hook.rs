@@ -9,12 +9,13 @@
 use crate::args::{Agent, PackArgs};
 use crate::ctx::{ctx_at, locate, locate_path, locator, Ctx};
 use anyhow::Result;
-use cavra_agents::{Adapter, AdapterError, Observation, Parsed};
+use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
+use cavra_client::mode::{offline_decision, offline_verdict, ServerMode};
 use cavra_core::hooks::{ToolCall, Verdict};
 use clap::Args;
 use serde_json::Value;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
@@ -55,14 +56,14 @@ fn decide_all(ctx: &Ctx, args: &HookArgs, calls: &[ToolCall]) -> Verdict {
     Verdict::strictest(calls.iter().map(decide)).unwrap_or_else(cavra_agents::nothing_guarded)
 }
 
-/// Reads the hook payload from stdin, bounded, and checks it is a JSON object.
-fn read_payload() -> std::result::Result<Value, AdapterError> {
+/// Reads the hook payload from stdin, bounded (the bytes, as the agent sent them).
+fn read_payload() -> std::result::Result<Vec<u8>, AdapterError> {
     let mut buf = Vec::new();
     std::io::stdin()
         .take(cavra_agents::MAX_PAYLOAD as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| AdapterError::Unreadable(format!("stdin: {e}")))?;
-    cavra_agents::parse_payload(&buf)
+    Ok(buf)
 }
 
 /// Records an observation (post-tool, session start/end, ...) in the evidence log of the
@@ -80,16 +81,72 @@ fn record(ctx: &Ctx, obs: &Observation) {
     }
 }
 
-/// One hook call: stdin → adapter → decision → adapter → stdout/stderr and exit code.
+/// One hook call: stdin → adapter → decision → adapter → stdout/stderr and exit code. In
+/// server mode (`CAVRA_SERVER`, docs/server.md) the server answers, or — unreachable — the
+/// server's cached signed pack tightens the local decision, which is queued for upload.
 pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
     let adapter = Adapter::new(args.agent);
-    let parsed = read_payload().and_then(|event| {
-        crate::timing("payload parsed");
-        adapter.parse(&event)
+    let server = std::env::var("CAVRA_SERVER").ok().filter(|u| !u.is_empty());
+    let mode = server.map(|url| {
+        let file = std::env::var_os("CAVRA_TOKEN_FILE").filter(|f| !f.is_empty());
+        let timeout = std::env::var("CAVRA_SERVER_TIMEOUT").ok();
+        let file = file.as_deref().map(Path::new);
+        ServerMode::from_settings(&url, file, timeout.as_deref(), &ctx.cavra_dir)
     });
-    let answer = match parsed {
+    let answer = match (read_payload(), mode) {
+        (Err(e), _) => adapter.reject(&e),
+        (Ok(_), Some(Err(e))) => cavra_agents::fail_closed(
+            Some(args.agent),
+            &format!("CAVRA's server mode is misconfigured: {e}; the action was not allowed"),
+        ),
+        (Ok(raw), None) => local(ctx, &args, &adapter, &raw, None),
+        (Ok(raw), Some(Ok(mode))) => match mode.forward(args.agent.as_str(), &raw) {
+            Ok(a) => {
+                let code = write(Answer {
+                    stdout: a.stdout,
+                    stderr: a.stderr,
+                    exit_code: a.exit_code,
+                });
+                for w in mode.after_answer() {
+                    eprintln!("cavra: warning: {w}");
+                }
+                return Ok(code);
+            }
+            Err(e) => local(ctx, &args, &adapter, &raw, Some((&mode, e.to_string()))),
+        },
+    };
+    let code = write(answer);
+    crate::timing("answered");
+    Ok(code)
+}
+
+/// The answer: stdout (one line), stderr (one line); returns the exit code.
+fn write(answer: Answer) -> i32 {
+    if !answer.stdout.is_empty() {
+        println!("{}", answer.stdout);
+    }
+    if !answer.stderr.is_empty() {
+        eprintln!("{}", answer.stderr);
+    }
+    answer.exit_code
+}
+
+/// Decides here: without a server, or with one that could not be asked (`offline`: its
+/// cached pack, verified, is the organisation pack; the answer says so; queued).
+fn local(
+    ctx: &Ctx,
+    args: &HookArgs,
+    adapter: &Adapter,
+    raw: &[u8],
+    offline: Option<(&ServerMode, String)>,
+) -> Answer {
+    let parsed = cavra_agents::parse_payload(raw).and_then(|event| {
+        crate::timing("payload parsed");
+        Ok((adapter.parse(&event)?, event))
+    });
+    match parsed {
         Err(e) => adapter.reject(&e),
-        Ok(Parsed::Observed(obs)) => {
+        Ok((Parsed::Observed(obs), _)) => {
             record(ctx, &obs);
             // SessionStart: a short summary of what the active pack protects
             let summary = || {
@@ -99,18 +156,25 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
             };
             adapter.observed(&obs, obs.wants_context.then(summary).as_deref())
         }
-        Ok(Parsed::Tool(tool_use)) => {
-            let v = decide_all(ctx, &args, &tool_use.calls);
+        Ok((Parsed::Tool(tool_use), event)) => {
+            let Some((mode, because)) = offline else {
+                return adapter.answer(&tool_use, &decide_all(ctx, args, &tool_use.calls));
+            };
+            let v = match mode.offline_pack() {
+                Err(e) => Verdict::deny(format!("CAVRA could not ask its server ({because}) and has no usable cached server policy ({e}); the action was not allowed")),
+                Ok(pack) => {
+                    let org = cavra_runtime::org::OrgPack::File(pack);
+                    ctx.runtime().set_org_pack(Some(org));
+                    let v = offline_verdict(decide_all(ctx, args, &tool_use.calls), &because);
+                    let digest = mode.cache.pack_digest().unwrap_or_default();
+                    let queued = offline_decision(args.agent.as_str(), &v, &because, &digest, event);
+                    if let Err(e) = mode.queue(&queued) {
+                        eprintln!("cavra: warning: {e}");
+                    }
+                    v
+                }
+            };
             adapter.answer(&tool_use, &v)
         }
-    };
-    // the answer: stdout (one line), stderr (one line), the exit code
-    if !answer.stdout.is_empty() {
-        println!("{}", answer.stdout);
     }
-    if !answer.stderr.is_empty() {
-        eprintln!("{}", answer.stderr);
-    }
-    crate::timing("answered");
-    Ok(answer.exit_code)
 }

@@ -54,6 +54,9 @@ pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         project: loc.project,
         locator: crate::ctx::locator(),
         packs: args.packs.choice(),
+        org_pack: std::env::var_os("CAVRA_ORG_POLICY")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
         record: state.evidence,
         non_interactive: args.non_interactive,
         host: crate::ctx::hostname(),

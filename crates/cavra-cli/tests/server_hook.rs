@@ -1,0 +1,393 @@
+//! `cavra hook <agent>` in server mode (`CAVRA_SERVER`), through the real binaries: the
+//! server answers and records; with the server gone the hook decides with the server's
+//! cached signed pack, says so and queues the decision; the next answered call uploads the
+//! queue into the server's evidence; without a cached pack, or misconfigured, it fails
+//! closed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "store_common.rs"]
+mod store_common;
+
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use store_common::{approver_dir, cavra};
+
+/// `cavra serve` over the state directory `state`, on a free loopback port.
+struct Srv {
+    child: Child,
+    base: String,
+}
+
+impl Srv {
+    fn start(state: &Path, home: &Path) -> Srv {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cavra"))
+            .arg("--cavra-dir")
+            .arg(state)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(home)
+            .env("HOME", home)
+            .env("CAVRA_APPROVER_DIR", approver_dir(state))
+            .env_remove("CAVRA_SERVER")
+            .env_remove("CAVRA_DB")
+            .env_remove("CAVRA_DIR")
+            .env_remove("CAVRA_DATABASE_URL")
+            .env_remove("CAVRA_NO_EVIDENCE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("cavra serve: listening on ")
+            .unwrap_or_else(|| panic!("no address printed: {line:?}"))
+            .to_string();
+        Srv { child, base }
+    }
+}
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The test's places: the server's state, the developer's CAVRA directory and project.
+struct Places {
+    _tmp: tempfile::TempDir,
+    state: PathBuf,
+    client: PathBuf,
+    project: PathBuf,
+    token_file: PathBuf,
+}
+
+fn places() -> Places {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Places {
+        state: tmp.path().join("state"),
+        client: tmp.path().join("client"),
+        project: tmp.path().join("project"),
+        token_file: tmp.path().join("agent.token"),
+        _tmp: tmp,
+    };
+    std::fs::create_dir_all(&p.project).unwrap();
+    p
+}
+
+fn issue_token(state: &Path, role: &str) -> String {
+    let o = cavra(
+        state,
+        &[
+            "--json", "tokens", "issue", "--name", "laptop", "--role", role,
+        ],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    o.json()["token"].as_str().unwrap().to_string()
+}
+
+struct Hook {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// One `cavra hook claude-code` call of a Bash command in server mode at `server`.
+fn hook(p: &Places, server: &str, command: &str) -> Hook {
+    let event = json!({"hook_event_name": "PreToolUse", "session_id": "s1",
+        "cwd": p.project, "tool_name": "Bash", "tool_input": {"command": command}});
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cavra"))
+        .arg("--cavra-dir")
+        .arg(&p.client)
+        .args(["hook", "claude-code"])
+        .current_dir(&p.project)
+        .env("HOME", p.project.parent().unwrap())
+        .env("CAVRA_SERVER", server)
+        .env("CAVRA_TOKEN_FILE", &p.token_file)
+        .env("CAVRA_SERVER_TIMEOUT", "5s")
+        .env("CAVRA_APPROVER_DIR", approver_dir(&p.client))
+        .env_remove("CAVRA_DIR")
+        .env_remove("CAVRA_DB")
+        .env_remove("CAVRA_NO_EVIDENCE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Hook {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Hook {
+    /// Claude Code reads a deny from the JSON answer (exit 0) or from exit code 2.
+    fn denied(&self) -> bool {
+        self.stdout.contains("\"permissionDecision\":\"deny\"") && [0, 2].contains(&self.code)
+    }
+    fn passed(&self) -> bool {
+        self.code == 0 && !self.stdout.contains("deny")
+    }
+}
+
+fn queued(p: &Places) -> usize {
+    std::fs::read_dir(p.client.join("server").join("queue"))
+        .map(|rd| rd.count())
+        .unwrap_or(0)
+}
+
+/// Every file under `dir` whose text contains `needle`.
+fn files_containing(dir: &Path, needle: &str) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle)) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn the_server_answers_then_the_cached_pack_decides_offline_and_the_queue_is_uploaded() {
+    let p = places();
+    let home = p.project.parent().unwrap().to_path_buf();
+    let token = issue_token(&p.state, "agent");
+    std::fs::write(&p.token_file, format!("{token}\n")).unwrap();
+
+    let srv = Srv::start(&p.state, &home);
+    let blocked = hook(&p, &srv.base, "rm -rf /");
+    assert!(blocked.denied(), "{} {}", blocked.stdout, blocked.stderr);
+    assert!(!blocked.stdout.contains("offline"), "{}", blocked.stdout);
+    // the server decided and recorded it; the client cached the server's signed pack
+    assert!(
+        files_containing(&p.state, "rm -rf /") > 0,
+        "not in the server's evidence"
+    );
+    assert!(p.client.join("server").join("pack.json").is_file());
+    assert!(p.client.join("server").join("server.pub").is_file());
+    let fine = hook(&p, &srv.base, "git status");
+    assert!(fine.passed(), "{} {}", fine.stdout, fine.stderr);
+    drop(srv);
+
+    // the server is gone: decided with the cached pack, said so, queued
+    let gone = format!("http://{}", "127.0.0.1:1");
+    let offline = hook(&p, &gone, "rm -rf /");
+    assert!(offline.denied(), "{} {}", offline.stdout, offline.stderr);
+    assert!(
+        offline.stdout.contains("decided offline"),
+        "{}",
+        offline.stdout
+    );
+    let offline_fine = hook(&p, &gone, "git status");
+    assert!(
+        offline_fine.passed(),
+        "{} {}",
+        offline_fine.stdout,
+        offline_fine.stderr
+    );
+    assert_eq!(queued(&p), 2);
+    assert_eq!(files_containing(&p.state, "offline_decision"), 0);
+
+    // back: the next answered call uploads the queue into the server's evidence
+    let srv = Srv::start(&p.state, &home);
+    let again = hook(&p, &srv.base, "git status");
+    assert!(again.passed(), "{} {}", again.stdout, again.stderr);
+    assert_eq!(queued(&p), 0, "{}", again.stderr);
+    assert!(files_containing(&p.state, "offline_decision") > 0);
+    let verify = cavra(&p.state, &["evidence", "verify"]);
+    assert_eq!(verify.code, 0, "{} {}", verify.stdout, verify.stderr);
+}
+
+#[test]
+fn a_tampered_cached_pack_is_not_used_offline() {
+    let p = places();
+    let home = p.project.parent().unwrap().to_path_buf();
+    let token = issue_token(&p.state, "agent");
+    std::fs::write(&p.token_file, &token).unwrap();
+    let srv = Srv::start(&p.state, &home);
+    assert!(hook(&p, &srv.base, "git status").passed());
+    drop(srv);
+    let pack = p.client.join("server").join("pack.json");
+    // one byte more: still a valid pack, no longer the signed one
+    let mut text = std::fs::read_to_string(&pack).unwrap();
+    text.push(' ');
+    std::fs::write(&pack, text).unwrap();
+    let h = hook(&p, "http://127.0.0.1:1", "git status");
+    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
+    assert!(h.stdout.contains("does not verify"), "{}", h.stdout);
+}
+
+#[test]
+fn without_a_server_or_a_cached_pack_the_hook_fails_closed() {
+    let p = places();
+    std::fs::write(&p.token_file, "cavra_t_nothing").unwrap();
+    let h = hook(&p, "http://127.0.0.1:1", "git status");
+    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
+    assert!(
+        h.stdout.contains("no usable cached server policy"),
+        "{}",
+        h.stdout
+    );
+    assert_eq!(queued(&p), 0);
+}
+
+#[test]
+fn a_wrong_token_is_not_an_allow() {
+    let p = places();
+    let home = p.project.parent().unwrap().to_path_buf();
+    std::fs::write(&p.token_file, "cavra_t_forged").unwrap();
+    let srv = Srv::start(&p.state, &home);
+    let h = hook(&p, &srv.base, "git status");
+    // the server refuses the token (401): there is no cached pack, so nothing is allowed
+    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
+    assert!(h.stdout.contains("401"), "{}", h.stdout);
+}
+
+#[test]
+fn server_mode_without_a_token_file_fails_closed() {
+    let p = places();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cavra"))
+        .arg("--cavra-dir")
+        .arg(&p.client)
+        .args(["hook", "claude-code"])
+        .current_dir(&p.project)
+        .env("CAVRA_SERVER", "http://127.0.0.1:1")
+        .env_remove("CAVRA_TOKEN_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"}}"#,
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("CAVRA_TOKEN_FILE"), "{stdout}");
+}
+
+/// `GET /v1/decisions/stream` carries each recorded decision as it happens, filtered by
+/// outcome; a SIGTERM ends open streams, so the graceful shutdown completes.
+#[test]
+fn recorded_decisions_stream_as_server_sent_events_and_shutdown_ends_them() {
+    use std::io::{BufRead, BufReader};
+    let p = places();
+    let home = p.project.parent().unwrap().to_path_buf();
+    let agent_token = issue_token(&p.state, "agent");
+    let auditor = {
+        let o = cavra(
+            &p.state,
+            &[
+                "--json", "tokens", "issue", "--name", "audit", "--role", "auditor",
+            ],
+        );
+        o.json()["token"].as_str().unwrap().to_string()
+    };
+    let mut srv = Srv::start(&p.state, &home);
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    // an unknown outcome is a 400, not an empty stream
+    let bad = client
+        .get(format!("{}/v1/decisions/stream?decision=blocked", srv.base))
+        .header("authorization", format!("Bearer {auditor}"))
+        .call()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let resp = client
+        .get(format!("{}/v1/decisions/stream?decision=block", srv.base))
+        .header("authorization", format!("Bearer {auditor}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(resp.into_body().into_reader()).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let decide = |target: &str| {
+        let body = json!({"action_type": "execute_command", "target": target,
+            "cwd": p.project, "repo_root": p.project});
+        let r = client
+            .post(format!("{}/v1/decisions", srv.base))
+            .header("authorization", format!("Bearer {agent_token}"))
+            .header("content-type", "application/json")
+            .send(body.to_string().as_bytes())
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    };
+    // the stream may be subscribed a moment after its headers: decide until one arrives
+    let guard = std::time::Duration::from_secs(30);
+    let mut seen = None;
+    for _ in 0..20 {
+        decide("git status");
+        decide("rm -rf /");
+        if let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(500)) {
+            let mut line = line;
+            while !line.starts_with("data:") {
+                line = lines.recv_timeout(guard).expect("the event's data line");
+            }
+            seen = Some(line);
+            break;
+        }
+    }
+    let data = seen.expect("a decision event");
+    let v: serde_json::Value = serde_json::from_str(data.trim_start_matches("data:").trim())
+        .unwrap_or_else(|e| panic!("{e}: {data}"));
+    // only blocks: `git status` was filtered out
+    assert_eq!(v["decision"]["cavra_decision"], "block", "{v}");
+    assert!(
+        v["record_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "{v}"
+    );
+
+    // SIGTERM: the open stream ends and the server exits
+    let ok = Command::new("kill")
+        .args(["-TERM", &srv.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let mut child = std::mem::replace(&mut srv.child, Command::new("true").spawn().unwrap());
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    let status = done
+        .recv_timeout(guard)
+        .expect("the server exits although a stream was open")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    reader.join().unwrap();
+}

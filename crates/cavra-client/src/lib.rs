@@ -1,0 +1,242 @@
+//! The client side of `cavra serve` for `cavra hook <agent>` in server mode
+//! (`CAVRA_SERVER=URL`): forward the agent's hook event and replay the server's answer,
+//! fetch the server's signed pack for offline use, upload the decisions made offline.
+//!
+//! Blocking HTTP/1 over `ureq` with one global timeout per call (default 300 ms): the
+//! hook's start-up path starts no async runtime. Plain `http://` only (no TLS stack in the
+//! hook); a server elsewhere sits behind a local TLS-terminating proxy (docs/server.md).
+
+pub mod mode;
+
+use cavra_runtime::sync::{OfflineUpload, SignedPack};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// How long the hook waits for the server by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(300);
+/// The largest answer read from the server (a hook answer or a signed pack).
+pub const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// Why the server could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Not an `http://HOST:PORT` URL.
+    #[error("`{0}` is not a CAVRA server URL (expected http://HOST:PORT)")]
+    BadUrl(String),
+    /// The server did not answer in time, refused the connection, or the connection broke.
+    #[error("the CAVRA server at {url} is unreachable: {detail}")]
+    Unreachable { url: String, detail: String },
+    /// The server answered with an error status.
+    #[error("the CAVRA server answered {status} to {path}: {message}")]
+    Status {
+        path: String,
+        status: u16,
+        message: String,
+    },
+    /// The server's answer is not the document expected.
+    #[error("the CAVRA server's answer to {path} is not valid: {detail}")]
+    BadAnswer { path: String, detail: String },
+}
+
+/// The hook answer the server computed (`POST /v1/hooks/{agent}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HookAnswer {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
+#[derive(Deserialize)]
+struct ErrorDoc {
+    error: ErrorBody,
+}
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: String,
+}
+
+/// A client of one server, with one agent token.
+pub struct Client {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base).finish()
+    }
+}
+
+impl Client {
+    /// A client of the server at `url` (`http://HOST:PORT`, a trailing `/` ignored), each
+    /// call bounded by `timeout`.
+    pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Client, ClientError> {
+        let base = url.trim().trim_end_matches('/');
+        let rest = base
+            .strip_prefix("http://")
+            .ok_or_else(|| ClientError::BadUrl(url.to_string()))?;
+        if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+            return Err(ClientError::BadUrl(url.to_string()));
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("cavra-hook/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Client {
+            base: base.to_string(),
+            token: token.trim().to_string(),
+            agent,
+        })
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> ClientError {
+        ClientError::Unreachable {
+            url: self.base.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Reads a response: 2xx → the body as `T`; else the error document's message.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ClientError> {
+        let mut resp = resp.map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| self.unreachable(e))?;
+        if !(200..300).contains(&status) {
+            let message = serde_json::from_slice::<ErrorDoc>(&body)
+                .map(|d| d.error.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+            return Err(ClientError::Status {
+                path: path.to_string(),
+                status,
+                message,
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| ClientError::BadAnswer {
+            path: path.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// Forwards one hook event of `agent`; the server decides and records.
+    pub fn hook(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
+        let path = format!("/v1/hooks/{agent}");
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("authorization", self.auth())
+            .header("content-type", "application/json")
+            .send(event);
+        self.read(&path, resp)
+    }
+
+    /// The server's current pack, signed by the server's pack key.
+    pub fn pack(&self) -> Result<SignedPack, ClientError> {
+        let path = "/v1/sync/pack";
+        let resp = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("authorization", self.auth())
+            .call();
+        self.read(path, resp)
+    }
+
+    /// Uploads decisions made offline; returns how many the server recorded.
+    pub fn upload(&self, upload: &OfflineUpload) -> Result<usize, ClientError> {
+        #[derive(Deserialize)]
+        struct Accepted {
+            accepted: usize,
+        }
+        let path = "/v1/sync/evidence";
+        let body = serde_json::to_vec(upload).map_err(|e| ClientError::BadAnswer {
+            path: path.to_string(),
+            detail: e.to_string(),
+        })?;
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("authorization", self.auth())
+            .header("content-type", "application/json")
+            .send(&body[..]);
+        self.read::<Accepted>(path, resp).map(|a| a.accepted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_server_urls_are_accepted() {
+        for bad in ["https://h:1", "h:1", "http://", "http://h:1/x", "ftp://h"] {
+            assert!(
+                matches!(
+                    Client::new(bad, "t", DEFAULT_TIMEOUT),
+                    Err(ClientError::BadUrl(_))
+                ),
+                "{bad}"
+            );
+        }
+        let c = Client::new("http://127.0.0.1:8700/", "t", DEFAULT_TIMEOUT).expect("ok");
+        assert_eq!(c.url(), "http://127.0.0.1:8700");
+    }
+
+    #[test]
+    fn a_server_that_is_not_there_is_unreachable_not_a_panic() {
+        let c = Client::new("http://127.0.0.1:1", "t", Duration::from_millis(200)).expect("ok");
+        assert!(matches!(
+            c.hook("claude-code", b"{}"),
+            Err(ClientError::Unreachable { .. })
+        ));
+        assert!(matches!(c.pack(), Err(ClientError::Unreachable { .. })));
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        // accepts the connection and never answers, until the test is over
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let held = l.accept();
+            let _ = wait.recv();
+            drop(held);
+        });
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let c = Client::new(&format!("http://{addr}"), "t", Duration::from_millis(200))
+                .expect("ok");
+            let _ = done.send(c.hook("claude-code", b"{}"));
+        });
+        // a hang guard, not a timing claim: without the timeout the call never returns
+        let got = result
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the call returns although the server never answers");
+        let _ = release.send(());
+        assert!(
+            matches!(got, Err(ClientError::Unreachable { .. })),
+            "{got:?}"
+        );
+    }
+}

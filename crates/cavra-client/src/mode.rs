@@ -1,0 +1,179 @@
+//! The hook in server mode: forward the event, or — when the server cannot be asked —
+//! decide with the server's last signed pack, say so in the answer, and queue the decision
+//! for upload; after a call the server answered, refresh the cached pack when it is old
+//! and upload what waits in the queue.
+
+use crate::{Client, ClientError, HookAnswer};
+use cavra_core::hooks::{Verdict, VerdictKind};
+use cavra_runtime::sync::{OfflineDecision, OfflineUpload, ServerCache, SyncError, UPLOAD_BATCH};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How old the cached pack may get before a call the server answered refreshes it.
+pub const REFRESH_AFTER: Duration = Duration::from_secs(300);
+
+/// A hook's server-mode settings: the client and the cache of its CAVRA directory.
+#[derive(Debug)]
+pub struct ServerMode {
+    pub client: Client,
+    pub cache: ServerCache,
+}
+
+impl ServerMode {
+    /// Server mode for the CAVRA directory `cavra_dir`.
+    pub fn new(client: Client, cavra_dir: &Path) -> ServerMode {
+        ServerMode {
+            client,
+            cache: ServerCache::new(cavra_dir),
+        }
+    }
+
+    /// Server mode from the hook's settings: the server's URL, the file holding the agent
+    /// token, the per-call timeout (a duration such as `300ms`; default
+    /// [`crate::DEFAULT_TIMEOUT`]). A missing or bad setting is an error (fail closed).
+    pub fn from_settings(
+        url: &str,
+        token_file: Option<&Path>,
+        timeout: Option<&str>,
+        cavra_dir: &Path,
+    ) -> Result<ServerMode, String> {
+        let file = token_file
+            .ok_or("CAVRA_SERVER is set but CAVRA_TOKEN_FILE (the agent token's file) is not")?;
+        let token = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read CAVRA_TOKEN_FILE `{}`: {e}", file.display()))?;
+        let timeout = match timeout {
+            Some(t) => cavra_core::duration::parse(t)
+                .map_err(|e| format!("CAVRA_SERVER_TIMEOUT `{t}`: {e}"))?,
+            None => crate::DEFAULT_TIMEOUT,
+        };
+        let client = Client::new(url, &token, timeout).map_err(|e| e.to_string())?;
+        Ok(ServerMode::new(client, cavra_dir))
+    }
+
+    /// Asks the server for the answer to `event` (the agent's hook event, as read).
+    pub fn forward(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
+        self.client.hook(agent, event)
+    }
+
+    /// After an answered call: refresh the cached pack when it is missing or older than
+    /// [`REFRESH_AFTER`], upload one batch of queued offline decisions. What fails is
+    /// returned as warnings (the next call tries again).
+    pub fn after_answer(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.cache.pack_age().is_none_or(|age| age > REFRESH_AFTER) {
+            let fetched = self.client.pack().map_err(|e| e.to_string());
+            if let Err(e) = fetched.and_then(|p| self.cache.store(&p).map_err(|e| e.to_string())) {
+                warnings.push(format!("could not refresh the cached server pack: {e}"));
+            }
+        }
+        if let Err(e) = self.upload_queue() {
+            warnings.push(format!("could not upload the offline decisions: {e}"));
+        }
+        warnings
+    }
+
+    /// Uploads the oldest batch of queued decisions; returns how many left the queue.
+    pub fn upload_queue(&self) -> Result<usize, String> {
+        let queue = self.cache.queue();
+        let batch = queue.oldest(UPLOAD_BATCH).map_err(|e| e.to_string())?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let (paths, decisions): (Vec<PathBuf>, Vec<OfflineDecision>) = batch.into_iter().unzip();
+        self.client
+            .upload(&OfflineUpload { decisions })
+            .map_err(|e| e.to_string())?;
+        queue.remove(&paths).map_err(|e| e.to_string())?;
+        Ok(paths.len())
+    }
+
+    /// The cached pack to decide with offline (verified against the pinned server key).
+    pub fn offline_pack(&self) -> Result<PathBuf, SyncError> {
+        self.cache.verified_pack()
+    }
+
+    /// Queues an offline decision for upload.
+    pub fn queue(&self, d: &OfflineDecision) -> Result<(), SyncError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        self.cache.queue().push(d, nanos).map(|_| ())
+    }
+}
+
+/// The verdict as the agent is told it offline: the reason says the server was not asked.
+pub fn offline_verdict(v: Verdict, because: &str) -> Verdict {
+    let note = format!("(decided offline by CAVRA's cached server policy: {because})");
+    Verdict {
+        reason: if v.reason.is_empty() {
+            note
+        } else {
+            format!("{} {note}", v.reason)
+        },
+        kind: v.kind,
+    }
+}
+
+/// The queue entry of an offline verdict.
+pub fn offline_decision(
+    agent: &str,
+    v: &Verdict,
+    because: &str,
+    pack_digest: &str,
+    event: Value,
+) -> OfflineDecision {
+    OfflineDecision {
+        decided_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        agent: agent.to_string(),
+        verdict: match v.kind {
+            VerdictKind::Allow => "allow",
+            VerdictKind::NoOpinion => "no_opinion",
+            VerdictKind::Ask => "ask",
+            VerdictKind::Deny => "deny",
+        }
+        .to_string(),
+        reason: v.reason.clone(),
+        offline_because: because.to_string(),
+        pack_digest: pack_digest.to_string(),
+        event,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_errors_naming_the_setting() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = "http://127.0.0.1:8700";
+        let no_file = ServerMode::from_settings(url, None, None, dir.path()).unwrap_err();
+        assert!(no_file.contains("CAVRA_TOKEN_FILE"), "{no_file}");
+        let missing = dir.path().join("nope");
+        let unreadable =
+            ServerMode::from_settings(url, Some(&missing), None, dir.path()).unwrap_err();
+        assert!(unreadable.contains("cannot read"), "{unreadable}");
+        let token = dir.path().join("t");
+        std::fs::write(&token, "cavra_t_x\n").expect("write");
+        let bad_time =
+            ServerMode::from_settings(url, Some(&token), Some("soon"), dir.path()).unwrap_err();
+        assert!(bad_time.contains("CAVRA_SERVER_TIMEOUT"), "{bad_time}");
+        let bad_url =
+            ServerMode::from_settings("https://x", Some(&token), None, dir.path()).unwrap_err();
+        assert!(bad_url.contains("http://HOST:PORT"), "{bad_url}");
+        assert!(ServerMode::from_settings(url, Some(&token), Some("1s"), dir.path()).is_ok());
+    }
+
+    #[test]
+    fn the_offline_answer_names_the_reason_and_keeps_the_verdict() {
+        let v = offline_verdict(Verdict::deny("blocked: rm -rf /"), "server down");
+        assert_eq!(v.kind, VerdictKind::Deny);
+        assert!(v.reason.starts_with("blocked: rm -rf /"), "{}", v.reason);
+        assert!(v.reason.contains("decided offline"), "{}", v.reason);
+        assert!(v.reason.contains("server down"), "{}", v.reason);
+    }
+}

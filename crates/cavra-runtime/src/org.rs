@@ -1,0 +1,197 @@
+//! The organisation pack: guardrails a project cannot soften. With one set on the
+//! [`crate::Runtime`] (`--org-policy FILE`, or the server's signed pack a hook decides with
+//! offline), every decision is the stricter of the organisation pack's and the project
+//! pack's: a project can add blocks and approvals, never turn an organisation block or
+//! approval into an allow. Approvals and break-glass then apply to the stricter decision,
+//! as to any other.
+
+use crate::error::RuntimeError;
+use cavra_core::guard::{evaluate, EvalEnv};
+use cavra_core::policy::CompiledPack;
+use cavra_core::{ActionRequest, Decision, Outcome};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the organisation pack comes from: a file, compiled on first use (a compiled
+/// `.json` pack or a YAML pack), or a pack already loaded.
+#[derive(Debug, Clone)]
+pub enum OrgPack {
+    File(PathBuf),
+    Loaded(Arc<CompiledPack>),
+}
+
+impl OrgPack {
+    /// The pack, compiling the file when not done yet (a pack that does not load is an
+    /// error: the decision fails closed).
+    pub fn load(&mut self) -> Result<Arc<CompiledPack>, RuntimeError> {
+        if let OrgPack::File(p) = self {
+            let pack = crate::packs::compile_path(p, &[])
+                .map_err(|e| RuntimeError::OrgPack(p.clone(), Box::new(e)))?;
+            *self = OrgPack::Loaded(Arc::new(pack));
+        }
+        match self {
+            OrgPack::Loaded(p) => Ok(Arc::clone(p)),
+            // replaced just above
+            OrgPack::File(p) => Err(RuntimeError::OrgPack(
+                p.clone(),
+                Box::new(RuntimeError::Read {
+                    what: "organisation pack",
+                    path: p.clone(),
+                    source: std::io::Error::other("not loaded"),
+                }),
+            )),
+        }
+    }
+}
+
+/// How strict an outcome is: block > require approval > shadow (recorded would-block) >
+/// allow and break-glass.
+pub fn strictness(o: Outcome) -> u8 {
+    match o {
+        Outcome::Block => 3,
+        Outcome::RequireApproval => 2,
+        Outcome::Shadow => 1,
+        Outcome::Allow | Outcome::BreakGlass => 0,
+    }
+}
+
+/// The stricter of the project pack's decision (`own`) and the organisation pack's; on a
+/// tie the project's (its rules are the more specific). An organisation decision that wins
+/// says so in its reason.
+pub fn tighten(own: Decision, org: Decision) -> Decision {
+    if strictness(org.decision) > strictness(own.decision) {
+        let mut d = org;
+        d.reason = format!("organisation policy `{}`: {}", d.policy.id, d.reason);
+        d
+    } else {
+        own
+    }
+}
+
+/// `req` under `pack`, tightened by `org` when there is one.
+pub fn evaluate_tightened(
+    pack: &CompiledPack,
+    org: Option<&CompiledPack>,
+    req: &ActionRequest,
+    env: &EvalEnv<'_>,
+) -> Decision {
+    let own = evaluate(pack, req, env);
+    match org {
+        Some(o) => tighten(own, evaluate(o, req, env)),
+        None => own,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cavra_core::policy::{compile, parse_pack, BundledResolver};
+
+    fn pack(yaml: &str) -> CompiledPack {
+        compile::compile(
+            parse_pack("test.yaml", yaml).expect("parses"),
+            &BundledResolver,
+        )
+        .expect("compiles")
+    }
+
+    fn command(cmd: &str) -> ActionRequest {
+        crate::request::from_json(&serde_json::json!({
+            "action_type": "execute_command", "target": cmd, "cwd": "/work/p", "repo_root": "/work/p"
+        }))
+        .expect("request")
+    }
+
+    const ORG: &str = r#"
+metadata: {id: cavra-org, title: Organisation guardrails, version: "1"}
+rules:
+  - id: org.no_terraform_destroy
+    effect: block
+    severity: critical
+    reason: no terraform destroy anywhere
+    match:
+      command: {program: [terraform], subcommand: [destroy]}
+  - id: org.deploys_need_approval
+    effect: require_approval
+    severity: high
+    reason: deploys need a person
+    match:
+      command: {program: [make], subcommand: [deploy]}
+"#;
+
+    const SOFT_PROJECT: &str = r#"
+metadata: {id: cavra-soft, title: A project that tries to allow what the organisation holds, version: "1"}
+rules:
+  - id: soft.allow_ops
+    effect: allow
+    severity: low
+    reason: the project trusts its operators
+    match:
+      command: {program: [terraform, make]}
+"#;
+
+    const STRICT_PROJECT: &str = r#"
+metadata: {id: cavra-strict-project, title: A project that adds a block, version: "1"}
+rules:
+  - id: strict.no_npm_publish
+    effect: block
+    severity: high
+    reason: no publishing from here
+    match:
+      command: {program: [npm], subcommand: [publish]}
+"#;
+
+    fn decide(own: &CompiledPack, org: &CompiledPack, cmd: &str) -> Decision {
+        evaluate_tightened(own, Some(org), &command(cmd), &EvalEnv::default())
+    }
+
+    #[test]
+    fn a_project_cannot_turn_an_organisation_block_or_approval_into_an_allow() {
+        let (org, soft) = (pack(ORG), pack(SOFT_PROJECT));
+        // alone, the project allows both
+        for cmd in ["terraform destroy -auto-approve", "make deploy"] {
+            let alone = evaluate(&soft, &command(cmd), &EvalEnv::default());
+            assert_eq!(alone.decision, Outcome::Allow, "{cmd}");
+        }
+        let d = decide(&soft, &org, "terraform destroy -auto-approve");
+        assert_eq!(d.decision, Outcome::Block);
+        assert_eq!(d.rule_id, "org.no_terraform_destroy");
+        assert!(
+            d.reason.starts_with("organisation policy `cavra-org`"),
+            "{}",
+            d.reason
+        );
+        let d = decide(&soft, &org, "make deploy");
+        assert_eq!(d.decision, Outcome::RequireApproval);
+        assert_eq!(d.rule_id, "org.deploys_need_approval");
+    }
+
+    #[test]
+    fn a_project_can_add_blocks_the_organisation_does_not_have() {
+        let (org, strict) = (pack(ORG), pack(STRICT_PROJECT));
+        let d = decide(&strict, &org, "npm publish");
+        assert_eq!(d.decision, Outcome::Block);
+        assert_eq!(d.rule_id, "strict.no_npm_publish");
+        // and the organisation's still hold
+        assert_eq!(
+            decide(&strict, &org, "terraform destroy").decision,
+            Outcome::Block
+        );
+        // everyday work passes both
+        assert_eq!(decide(&strict, &org, "git status").decision, Outcome::Allow);
+    }
+
+    #[test]
+    fn strictness_orders_every_outcome() {
+        let order = [
+            Outcome::Allow,
+            Outcome::Shadow,
+            Outcome::RequireApproval,
+            Outcome::Block,
+        ];
+        for w in order.windows(2) {
+            assert!(strictness(w[0]) < strictness(w[1]), "{:?}", w);
+        }
+        assert_eq!(strictness(Outcome::BreakGlass), strictness(Outcome::Allow));
+    }
+}

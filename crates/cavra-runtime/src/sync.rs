@@ -1,0 +1,453 @@
+//! What a hook in server mode (`CAVRA_SERVER`) keeps so it can decide when the server is
+//! unreachable: the last pack the server sent, signed by the server's pack key
+//! ([`SignedPack`]), pinned to the key seen first ([`ServerCache`]), and the decisions it
+//! made offline, queued until a later call uploads them ([`OfflineQueue`]).
+//!
+//! Layout, under the CAVRA directory of the hook: `server/server.pub` (the pinned server
+//! key), `server/pack.json` (the compiled pack, exactly the signed bytes),
+//! `server/pack.sig.json` (its signature), `server/queue/<time>-<n>.json` (one offline
+//! decision each). The directory is CAVRA's own: the self-protection rules keep agents out.
+
+use cavra_core::policy::compile::CompiledPack;
+use cavra_core::policy::signing::{self, PackSignature};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The most queued offline decisions kept; older ones are uploaded first, and a queue at
+/// the cap refuses new entries (the local evidence log still holds every decision).
+pub const MAX_QUEUE: usize = 10_000;
+/// The most offline decisions one upload carries.
+pub const UPLOAD_BATCH: usize = 200;
+
+/// Why the server cache or the offline queue could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A cache or queue file could not be read or written.
+    #[error("cannot {action} `{path}`")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A cache or queue file is not the JSON expected.
+    #[error("`{path}` is not a valid {what}: {detail}")]
+    Malformed {
+        what: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+    /// No pack has been cached from the server yet.
+    #[error("no policy pack from the server is cached yet (the hook caches one on its first successful call)")]
+    NoPack,
+    /// The cached pack's signature does not verify against the pinned server key.
+    #[error("the cached server pack does not verify: {0}")]
+    BadSignature(String),
+    /// The server sent a pack signed by another key than the pinned one.
+    #[error("the server's pack key changed (pinned `{pinned}`, now `{sent}`); remove `{path}` to trust the new key")]
+    KeyChanged {
+        pinned: String,
+        sent: String,
+        path: PathBuf,
+    },
+    /// The pack the server sent does not load.
+    #[error("the server's pack does not load")]
+    Pack(#[source] cavra_core::policy::PolicyError),
+    /// The offline queue is full.
+    #[error("the offline queue `{0}` is full ({MAX_QUEUE} decisions); the decision is in the local evidence log only")]
+    QueueFull(PathBuf),
+}
+
+type Result<T> = std::result::Result<T, SyncError>;
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SyncError + 'a {
+    move |source| SyncError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A compiled pack as the server sends it: the compiled JSON, byte for byte what was
+/// signed, and the signature (`cavra-pack-signature/1` over the JSON's SHA-256 and the
+/// pack's digest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPack {
+    /// The compiled pack (`cavra policy compile` JSON).
+    pub compiled: String,
+    /// The signature of `compiled`.
+    pub signature: PackSignature,
+    /// When the server signed it (RFC 3339).
+    pub issued_at: String,
+}
+
+impl SignedPack {
+    /// Signs `pack` with the server's pack key.
+    pub fn sign(pack: &CompiledPack, key: &SigningKey, issued_at: String) -> SignedPack {
+        let compiled = pack.to_json();
+        let signature = signing::sign(&pack.id, compiled.as_bytes(), &pack.digest, key);
+        SignedPack {
+            compiled,
+            signature,
+            issued_at,
+        }
+    }
+
+    /// Checks the signature against `key` (the bytes, the pack id and the key).
+    pub fn verify(&self, key: &VerifyingKey) -> Result<()> {
+        verify_bytes(&self.signature, self.compiled.as_bytes(), key)
+    }
+
+    /// The signing key this pack names (the key embedded in the signature).
+    pub fn embedded_key(&self) -> Result<VerifyingKey> {
+        decode_key(&self.signature.public_key)
+    }
+}
+
+fn verify_bytes(sig: &PackSignature, compiled: &[u8], key: &VerifyingKey) -> Result<()> {
+    signing::verify(
+        sig,
+        &sig.pack_id,
+        compiled,
+        &sig.digest,
+        std::slice::from_ref(key),
+    )
+    .map(|_| ())
+    .map_err(|e| SyncError::BadSignature(e.to_string()))
+}
+
+fn decode_key(b64: &str) -> Result<VerifyingKey> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| SyncError::BadSignature("the key is not an Ed25519 public key".into()))
+}
+
+fn encode_key(key: &VerifyingKey) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+}
+
+/// The server pack cache of one CAVRA directory.
+#[derive(Debug, Clone)]
+pub struct ServerCache {
+    dir: PathBuf,
+}
+
+impl ServerCache {
+    /// The cache under `<cavra_dir>/server`.
+    pub fn new(cavra_dir: &Path) -> ServerCache {
+        ServerCache {
+            dir: cavra_dir.join("server"),
+        }
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir.join("server.pub")
+    }
+    /// Where the verified compiled pack is kept (a `--policy` file).
+    pub fn pack_path(&self) -> PathBuf {
+        self.dir.join("pack.json")
+    }
+    fn sig_path(&self) -> PathBuf {
+        self.dir.join("pack.sig.json")
+    }
+
+    /// The offline queue beside the cache.
+    pub fn queue(&self) -> OfflineQueue {
+        OfflineQueue {
+            dir: self.dir.join("queue"),
+        }
+    }
+
+    /// The pinned server key, if one was pinned.
+    pub fn pinned_key(&self) -> Result<Option<VerifyingKey>> {
+        let p = self.key_path();
+        match std::fs::read_to_string(&p) {
+            Ok(s) => decode_key(&s).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &p)(e)),
+        }
+    }
+
+    /// Keeps `pack` when it verifies: against the pinned key, or (first contact) against
+    /// the key it names, which is then pinned. A pack that loads is required.
+    pub fn store(&self, pack: &SignedPack) -> Result<()> {
+        let sent = pack.embedded_key()?;
+        match self.pinned_key()? {
+            Some(pinned) if pinned != sent => {
+                return Err(SyncError::KeyChanged {
+                    pinned: signing::key_id(&pinned),
+                    sent: signing::key_id(&sent),
+                    path: self.key_path(),
+                })
+            }
+            _ => {}
+        }
+        pack.verify(&sent)?;
+        CompiledPack::from_json(&pack.compiled).map_err(SyncError::Pack)?;
+        std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
+        if self.pinned_key()?.is_none() {
+            write_atomic(&self.key_path(), encode_key(&sent).as_bytes())?;
+        }
+        let sig = serde_json::to_vec_pretty(&pack.signature).map_err(|e| SyncError::Malformed {
+            what: "pack signature",
+            path: self.sig_path(),
+            detail: e.to_string(),
+        })?;
+        // the pack first, then its signature: a crash in between leaves a pair that does
+        // not verify, which is refused like any tampering
+        write_atomic(&self.pack_path(), pack.compiled.as_bytes())?;
+        write_atomic(&self.sig_path(), &sig)
+    }
+
+    /// The cached pack's path after checking its signature against the pinned key; the
+    /// runtime then loads it as a `--policy` file.
+    pub fn verified_pack(&self) -> Result<PathBuf> {
+        let key = self.pinned_key()?.ok_or(SyncError::NoPack)?;
+        let pack_path = self.pack_path();
+        let compiled = match std::fs::read(&pack_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SyncError::NoPack),
+            Err(e) => return Err(io("read", &pack_path)(e)),
+        };
+        let sig_path = self.sig_path();
+        let sig_text = std::fs::read_to_string(&sig_path).map_err(io("read", &sig_path))?;
+        let sig: PackSignature =
+            serde_json::from_str(&sig_text).map_err(|e| SyncError::Malformed {
+                what: "pack signature",
+                path: sig_path.clone(),
+                detail: e.to_string(),
+            })?;
+        verify_bytes(&sig, &compiled, &key)?;
+        Ok(pack_path)
+    }
+
+    /// The digest the cached pack's signature names (None: nothing cached or unreadable).
+    pub fn pack_digest(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.sig_path()).ok()?;
+        serde_json::from_str::<PackSignature>(&text)
+            .ok()
+            .map(|s| s.digest)
+    }
+
+    /// How old the cached pack is (None: no pack cached, or its time is unreadable).
+    pub fn pack_age(&self) -> Option<std::time::Duration> {
+        let modified = std::fs::metadata(self.pack_path()).ok()?.modified().ok()?;
+        modified.elapsed().ok()
+    }
+}
+
+/// One decision made offline, as queued and uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfflineDecision {
+    /// When the hook decided (RFC 3339).
+    pub decided_at: String,
+    /// The agent whose hook decided.
+    pub agent: String,
+    /// The verdict: allow, ask or deny.
+    pub verdict: String,
+    /// The verdict's reason, as the agent was told.
+    pub reason: String,
+    /// Why the server was not asked.
+    pub offline_because: String,
+    /// The digest of the pack that decided.
+    pub pack_digest: String,
+    /// The hook event as the agent sent it.
+    pub event: Value,
+}
+
+/// An upload of offline decisions (`POST /v1/sync/evidence`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfflineUpload {
+    pub decisions: Vec<OfflineDecision>,
+}
+
+/// The queue of offline decisions: one file each, named so that a listing sorts them in
+/// the order they were made.
+#[derive(Debug, Clone)]
+pub struct OfflineQueue {
+    dir: PathBuf,
+}
+
+impl OfflineQueue {
+    /// A queue in `dir`.
+    pub fn at(dir: PathBuf) -> OfflineQueue {
+        OfflineQueue { dir }
+    }
+
+    fn entries(&self) -> Result<Vec<PathBuf>> {
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("list", &self.dir)(e)),
+        };
+        let mut v: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// How many decisions wait.
+    pub fn len(&self) -> Result<usize> {
+        Ok(self.entries()?.len())
+    }
+
+    /// Nothing waits.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.entries()?.is_empty())
+    }
+
+    /// Queues `d`.
+    pub fn push(&self, d: &OfflineDecision, now_nanos: u128) -> Result<PathBuf> {
+        let n = self.entries()?.len();
+        if n >= MAX_QUEUE {
+            return Err(SyncError::QueueFull(self.dir.clone()));
+        }
+        std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
+        let body = serde_json::to_vec(d).map_err(|e| SyncError::Malformed {
+            what: "offline decision",
+            path: self.dir.clone(),
+            detail: e.to_string(),
+        })?;
+        let path = self
+            .dir
+            .join(format!("{now_nanos:039}-{}.json", std::process::id()));
+        write_atomic(&path, &body)?;
+        Ok(path)
+    }
+
+    /// The oldest `max` decisions with their files (unreadable files are skipped and left
+    /// in place, for a person to look at).
+    pub fn oldest(&self, max: usize) -> Result<Vec<(PathBuf, OfflineDecision)>> {
+        let mut out = Vec::new();
+        for p in self.entries()?.into_iter().take(max) {
+            let parsed = std::fs::read(&p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<OfflineDecision>(&b).ok());
+            if let Some(d) = parsed {
+                out.push((p, d));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops decisions the server has acknowledged.
+    pub fn remove(&self, paths: &[PathBuf]) -> Result<()> {
+        for p in paths {
+            match std::fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io("remove", p)(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("rename", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn pack() -> CompiledPack {
+        cavra_core::policy::bundled::compiled(cavra_core::policy::bundled::DEFAULT_PACK)
+            .expect("baseline")
+    }
+
+    #[test]
+    fn a_signed_pack_is_pinned_on_first_contact_and_verifies() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = ServerCache::new(dir.path());
+        assert!(matches!(cache.verified_pack(), Err(SyncError::NoPack)));
+        let signed = SignedPack::sign(&pack(), &key(1), "2026-12-01T00:00:00Z".into());
+        cache.store(&signed).expect("stored");
+        let p = cache.verified_pack().expect("verifies");
+        let loaded =
+            CompiledPack::from_json(&std::fs::read_to_string(p).expect("read")).expect("loads");
+        assert_eq!(loaded.digest, pack().digest);
+    }
+
+    #[test]
+    fn another_key_is_refused_once_one_is_pinned() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = ServerCache::new(dir.path());
+        cache
+            .store(&SignedPack::sign(&pack(), &key(1), String::new()))
+            .expect("first");
+        let other = SignedPack::sign(&pack(), &key(2), String::new());
+        assert!(matches!(
+            cache.store(&other),
+            Err(SyncError::KeyChanged { .. })
+        ));
+    }
+
+    #[test]
+    fn a_tampered_cached_pack_does_not_verify() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = ServerCache::new(dir.path());
+        cache
+            .store(&SignedPack::sign(&pack(), &key(1), String::new()))
+            .expect("stored");
+        let p = cache.pack_path();
+        let text = std::fs::read_to_string(&p).expect("read");
+        std::fs::write(&p, text.replacen("block", "allow", 1)).expect("write");
+        assert!(matches!(
+            cache.verified_pack(),
+            Err(SyncError::BadSignature(_))
+        ));
+    }
+
+    #[test]
+    fn a_pack_whose_bytes_do_not_match_its_signature_is_not_stored() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = ServerCache::new(dir.path());
+        let mut signed = SignedPack::sign(&pack(), &key(1), String::new());
+        signed.compiled.push(' ');
+        assert!(matches!(
+            cache.store(&signed),
+            Err(SyncError::BadSignature(_))
+        ));
+        assert!(!cache.pack_path().exists());
+    }
+
+    #[test]
+    fn the_queue_keeps_order_and_forgets_what_was_uploaded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let q = ServerCache::new(dir.path()).queue();
+        assert!(q.is_empty().expect("empty"));
+        let d = |n: &str| OfflineDecision {
+            decided_at: n.into(),
+            agent: "claude-code".into(),
+            verdict: "deny".into(),
+            reason: "r".into(),
+            offline_because: "down".into(),
+            pack_digest: "d".into(),
+            event: serde_json::json!({}),
+        };
+        q.push(&d("b"), 2).expect("push");
+        q.push(&d("a"), 1).expect("push");
+        let got = q.oldest(10).expect("list");
+        let order: Vec<&str> = got.iter().map(|(_, d)| d.decided_at.as_str()).collect();
+        assert_eq!(order, ["a", "b"]);
+        q.remove(&[got[0].0.clone()]).expect("remove");
+        assert_eq!(q.len().expect("len"), 1);
+    }
+}

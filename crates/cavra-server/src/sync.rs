@@ -1,0 +1,134 @@
+//! `/v1/sync`: what a hook in server mode needs to keep deciding when the server is out of
+//! reach — the server's pack, signed by the server's pack key (`GET /v1/sync/pack`), and
+//! the upload of the decisions it made offline (`POST /v1/sync/evidence`), recorded in the
+//! server's evidence log under the uploading token's identity.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorDocument};
+use crate::state::{blocking, AppState, Shared};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use cavra_runtime::sync::{OfflineUpload, SignedPack, UPLOAD_BATCH};
+use cavra_store::ApiPermission;
+use serde::Serialize;
+use std::path::PathBuf;
+use utoipa::ToSchema;
+
+/// The server's pack key: `<cavra_dir>/server/pack.key` (created on first use, mode 0600;
+/// its public half beside it as `pack.key.pub`).
+pub fn pack_key_path(s: &AppState) -> PathBuf {
+    s.config.cavra_dir.join("server").join("pack.key")
+}
+
+fn pack_key(s: &AppState) -> Result<ed25519_dalek::SigningKey, ApiError> {
+    let path = pack_key_path(s);
+    if !path.exists() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ApiError::internal(format!("cannot create `{}`: {e}", dir.display()))
+            })?;
+        }
+        // two requests racing here: one creates the key, the other's create fails and it
+        // reads the winner's key
+        let _ = cavra_evidence::pack_keys::generate(&path);
+    }
+    cavra_evidence::pack_keys::read_signing_key(&path)
+        .map_err(|e| ApiError::internal(format!("the server's pack key: {e}")))
+}
+
+/// The pack the server decides with (the one its hook endpoint uses), signed.
+fn signed_pack(s: &AppState) -> Result<SignedPack, ApiError> {
+    let c = &s.config;
+    let cavra = c.locator.locate_path(Some(&c.project)).project_cavra_dir;
+    let (pack, _) = cavra_runtime::packs::load(&c.packs, Some(&cavra)).map_err(|e| {
+        ApiError::internal(format!(
+            "the server's policy does not load: {}",
+            cavra_runtime::chain(&e)
+        ))
+    })?;
+    let key = pack_key(s)?;
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Ok(SignedPack::sign(&pack, &key, now))
+}
+
+/// The server's pack, signed by its pack key, for hooks to decide with offline.
+#[utoipa::path(get, path = "/v1/sync/pack", tag = "sync",
+    responses(
+        (status = 200, description = "The compiled pack and its signature (`cavra-pack-signature/1`); the hook pins the key on first contact", body = Object),
+        (status = 401, description = "No valid token", body = ErrorDocument),
+        (status = 403, description = "The token's role may not decide", body = ErrorDocument)),
+    security(("bearer" = [])))]
+pub async fn get_pack(
+    State(state): State<Shared>,
+    caller: Caller,
+) -> Result<Json<SignedPack>, ApiError> {
+    caller.require(ApiPermission::Decide)?;
+    blocking(&state, signed_pack).await.map(Json)
+}
+
+/// How many offline decisions were recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub accepted: usize,
+}
+
+/// Records decisions a hook made while the server was unreachable.
+#[utoipa::path(post, path = "/v1/sync/evidence", tag = "sync",
+    request_body(content = Object, description = "`{\"decisions\": [...]}`: the hook's queued offline decisions (at most 200)"),
+    responses(
+        (status = 200, description = "Recorded, each as an `offline_decision` evidence event", body = Accepted),
+        (status = 400, description = "Not the upload document, or too many decisions", body = ErrorDocument),
+        (status = 401, description = "No valid token", body = ErrorDocument),
+        (status = 403, description = "The token's role may not decide", body = ErrorDocument)),
+    security(("bearer" = [])))]
+pub async fn post_evidence(
+    State(state): State<Shared>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Accepted>, ApiError> {
+    caller.require(ApiPermission::Decide)?;
+    let mut de = serde_json::Deserializer::from_slice(&body);
+    let upload: OfflineUpload = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::bad_request(format!(
+            "invalid upload: field `{path}`: {}",
+            e.into_inner()
+        ))
+        .hint("send {\"decisions\": [...]} as the hook queues them")
+    })?;
+    if upload.decisions.len() > UPLOAD_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "an upload carries at most {UPLOAD_BATCH} decisions, not {}",
+            upload.decisions.len()
+        )));
+    }
+    let who = caller.identity().to_string();
+    blocking(&state, move |s| {
+        if !s.config.record {
+            return Ok(Accepted { accepted: 0 });
+        }
+        let mut rt = s.runtime();
+        for d in &upload.decisions {
+            let mut body = serde_json::to_value(d)
+                .map_err(|e| ApiError::internal(format!("cannot record: {e}")))?;
+            if let Some(o) = body.as_object_mut() {
+                o.insert("uploaded_by".into(), serde_json::Value::String(who.clone()));
+            }
+            rt.record_event(&s.config.cavra_dir, "offline_decision", &body)
+                .map_err(|e| {
+                    ApiError::internal(format!(
+                        "cannot record an offline decision: {}",
+                        cavra_runtime::chain(&e)
+                    ))
+                })?;
+        }
+        Ok(Accepted {
+            accepted: upload.decisions.len(),
+        })
+    })
+    .await
+    .map(Json)
+}
