@@ -13,7 +13,6 @@ use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
 use cavra_client::mode::{offline_decision, offline_verdict, ServerMode};
 use cavra_core::hooks::{ToolCall, Verdict};
 use clap::Args;
-use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
