@@ -320,6 +320,26 @@ pub fn build_bundle(
     Ok(files)
 }
 
+/// Writes the files of a bundle as a ZIP to `w` (`name` names it in errors); returns
+/// the writer (an in-memory bundle: `std::io::Cursor<Vec<u8>>`).
+pub fn zip_bundle<W: Write + std::io::Seek>(
+    w: W,
+    files: &[(String, Vec<u8>)],
+    name: &Path,
+) -> Result<W> {
+    let mut z = zip::ZipWriter::new(w);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .unix_permissions(0o644);
+    for (n, b) in files {
+        z.start_file(n.as_str(), opts)
+            .map_err(|e| EvidenceError::Invalid(format!("zip: {e}")))?;
+        z.write_all(b).map_err(|e| EvidenceError::io(name, e))?;
+    }
+    z.finish()
+        .map_err(|e| EvidenceError::Invalid(format!("zip: {e}")))
+}
+
 /// Write files to a directory, or to a ZIP when `out` ends in `.zip`.
 pub fn write_bundle(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     if out
@@ -330,17 +350,7 @@ pub fn write_bundle(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
             fs::create_dir_all(parent).map_err(|e| EvidenceError::io(parent, e))?;
         }
         let f = fs::File::create(out).map_err(|e| EvidenceError::io(out, e))?;
-        let mut z = zip::ZipWriter::new(f);
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .unix_permissions(0o644);
-        for (n, b) in files {
-            z.start_file(n.as_str(), opts)
-                .map_err(|e| EvidenceError::Invalid(format!("zip: {e}")))?;
-            z.write_all(b).map_err(|e| EvidenceError::io(out, e))?;
-        }
-        z.finish()
-            .map_err(|e| EvidenceError::Invalid(format!("zip: {e}")))?;
+        zip_bundle(f, files, out)?;
         return Ok(());
     }
     fs::create_dir_all(out).map_err(|e| EvidenceError::io(out, e))?;

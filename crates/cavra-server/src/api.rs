@@ -22,7 +22,7 @@ impl Modify for Bearer {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "CAVRA", description = "Before the agent acts, CAVRA decides: decisions, hooks and approvals over HTTP (docs/server.md)."),
+    info(title = "CAVRA", description = "Before the agent acts, CAVRA decides: decisions, hooks, approvals, sessions, registries, policies and evidence over HTTP (docs/server.md)."),
     paths(
         crate::meta::health,
         crate::meta::version,
@@ -40,6 +40,30 @@ impl Modify for Bearer {
         crate::approvals::deny,
         crate::sync::get_pack,
         crate::sync::post_evidence,
+        crate::breakglass::post_break_glass,
+        crate::sessions::list_sessions,
+        crate::sessions::get_session,
+        crate::sessions::release_session,
+        crate::registry::list_agents,
+        crate::registry::add_agent,
+        crate::registry::get_agent,
+        crate::registry::approve_agent,
+        crate::registry::block_agent,
+        crate::registry::list_mcp_servers,
+        crate::registry::add_mcp_server,
+        crate::registry::get_mcp_server,
+        crate::registry::approve_mcp_server,
+        crate::registry::block_mcp_server,
+        crate::policies::list_policies,
+        crate::policies::get_policy,
+        crate::policies::validate_policy,
+        crate::policies::diff_policies,
+        crate::policies::replay_policy,
+        crate::evidence::verify,
+        crate::evidence::get_record,
+        crate::evidence::get_proof,
+        crate::evidence::post_bundle,
+        crate::evidence::export,
     ),
     components(schemas(crate::error::ErrorDocument, crate::error::ErrorBody)),
     modifiers(&Bearer)
@@ -64,19 +88,64 @@ mod tests {
             "{}",
             v["openapi"]
         );
-        for p in [
-            "/health",
-            "/metrics",
-            "/v1/decisions",
-            "/v1/decisions/{id}",
-            "/v1/hooks/{agent}",
-            "/v1/approvals/{id}/approve",
-            "/v1/sync/pack",
-            "/v1/decisions/stream",
-            "/v1/sync/evidence",
+        for (p, method) in [
+            ("/health", "get"),
+            ("/metrics", "get"),
+            ("/v1/decisions", "post"),
+            ("/v1/decisions", "get"),
+            ("/v1/decisions/{id}", "get"),
+            ("/v1/hooks/{agent}", "post"),
+            ("/v1/approvals", "get"),
+            ("/v1/approvals/{id}", "get"),
+            ("/v1/approvals/{id}/approve", "post"),
+            ("/v1/approvals/{id}/deny", "post"),
+            ("/v1/break-glass", "post"),
+            ("/v1/sessions", "get"),
+            ("/v1/sessions/{id}", "get"),
+            ("/v1/sessions/{id}/release", "post"),
+            ("/v1/registry/agents", "get"),
+            ("/v1/registry/agents", "post"),
+            ("/v1/registry/agents/{id}", "get"),
+            ("/v1/registry/agents/{id}/approve", "post"),
+            ("/v1/registry/agents/{id}/block", "post"),
+            ("/v1/registry/mcp-servers", "get"),
+            ("/v1/registry/mcp-servers", "post"),
+            ("/v1/registry/mcp-servers/{id}", "get"),
+            ("/v1/registry/mcp-servers/{id}/approve", "post"),
+            ("/v1/registry/mcp-servers/{id}/block", "post"),
+            ("/v1/policies", "get"),
+            ("/v1/policies/{id}", "get"),
+            ("/v1/policies/validate", "post"),
+            ("/v1/policies/diff", "post"),
+            ("/v1/policies/replay", "post"),
+            ("/v1/evidence/verify", "get"),
+            ("/v1/evidence/records/{id}", "get"),
+            ("/v1/evidence/records/{id}/proof", "get"),
+            ("/v1/evidence/bundles", "post"),
+            ("/v1/evidence/export", "get"),
+            ("/v1/sync/pack", "get"),
+            ("/v1/sync/evidence", "post"),
+            ("/v1/decisions/stream", "get"),
         ] {
-            assert!(v["paths"].get(p).is_some(), "{p} missing");
+            let op = &v["paths"][p][method];
+            assert!(op.is_object(), "{method} {p} missing");
+            if p.starts_with("/v1/") {
+                assert!(op["security"].is_array(), "{method} {p}: no security");
+                assert!(op["responses"]["401"].is_object(), "{method} {p}: no 401");
+                assert!(op["responses"]["403"].is_object(), "{method} {p}: no 403");
+            }
+            if p.contains('{') {
+                assert!(
+                    op["parameters"].is_array(),
+                    "{method} {p}: no path parameter"
+                );
+            }
         }
+        // the twin routes keep their own descriptions
+        assert_ne!(
+            v["paths"]["/v1/approvals/{id}/approve"]["post"]["operationId"],
+            v["paths"]["/v1/approvals/{id}/deny"]["post"]["operationId"]
+        );
         assert!(v["components"]["securitySchemes"]["bearer"].is_object());
     }
 }

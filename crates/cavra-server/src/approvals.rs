@@ -1,36 +1,21 @@
 //! `/v1/approvals`: list and read approval requests; approve or deny one as the
 //! authenticated caller (the requester of a request can never decide it), recorded as
-//! `cavra approvals approve|deny` records it.
+//! `cavra approvals approve|deny` records it (the runtime's `decide_approval`).
 
 use crate::auth::Caller;
-use crate::decisions::json_body;
+use crate::control::{act, read, reason, require_role, typed_body};
 use crate::error::{ApiError, ErrorDocument};
-use crate::state::{blocking, AppState, Shared};
+use crate::state::Shared;
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use cavra_runtime::control::approval_json;
-use cavra_store::{
-    ApiPermission, Approval, ApprovalState, ApproveOptions, ApproverKey, AuthMethod,
-    OffsetDateTime, Signer, Store,
-};
+use cavra_runtime::actions::{DecideRequest, Verdict};
+use cavra_runtime::views;
+use cavra_store::{ApiPermission, OffsetDateTime, Role};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-
-/// The approval document, with `signature_verified` for a record that claims a decision
-/// (approved, denied, break-glass): is it signed by an approving identity?
-fn document(store: &Store, a: &Approval) -> Value {
-    let mut v = approval_json(a);
-    if matches!(
-        a.state,
-        ApprovalState::Approved | ApprovalState::Denied | ApprovalState::BreakGlass
-    ) {
-        v["signature_verified"] = store.approval_verified(a).into();
-    }
-    v
-}
 
 /// Filter of `GET /v1/approvals`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -52,22 +37,16 @@ pub async fn list_approvals(
     State(state): State<Shared>,
     caller: Caller,
     filter: Result<Query<ApprovalFilter>, QueryRejection>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     caller.require(ApiPermission::Read)?;
     let Query(f) = filter.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let status = f.status.as_deref().map(ApprovalState::parse).transpose()?;
-    let list = blocking(&state, move |s| {
+    let filter = views::ApprovalFilter { status: f.status };
+    read(&state, &caller, move |s| {
         let store = s.store(true)?;
-        let list = store.list_approvals(status, OffsetDateTime::now_utc())?;
-        Ok(list.iter().map(|a| document(&store, a)).collect())
+        let list = views::approvals(&store, &filter, OffsetDateTime::now_utc())?;
+        Ok(views::approvals_doc(&list))
     })
-    .await?;
-    Ok(Json(list))
-}
-
-fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    Ok(id)
+    .await
 }
 
 /// One approval request.
@@ -84,16 +63,12 @@ pub async fn get_approval(
     caller: Caller,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(ApiPermission::Read)?;
-    let id = path_id(id)?;
-    let v = blocking(&state, move |s| {
+    let id = crate::control::path_id(id)?;
+    read(&state, &caller, move |s| {
         let store = s.store(true)?;
-        let mut a = store.approval(&id)?;
-        a.state = a.effective_state(OffsetDateTime::now_utc());
-        Ok(document(&store, &a))
+        Ok(views::approval(&store, &id, OffsetDateTime::now_utc())?.doc())
     })
-    .await?;
-    Ok(Json(v))
+    .await
 }
 
 /// The body of approve / deny.
@@ -106,120 +81,53 @@ pub struct DecideBody {
     pub uses: Option<u32>,
 }
 
-/// The key that signs what is decided through the server: the approver key of the
-/// server's approver directory, created on first use (the records name the token's
-/// subject and the method `token`).
-fn signer(s: &AppState, caller: &Caller) -> Result<Signer, ApiError> {
-    let dir = s.config.approver_dir.as_deref().ok_or_else(|| {
-        ApiError::internal("the server has no approver directory: set HOME, XDG_CONFIG_HOME or CAVRA_APPROVER_DIR where it runs")
-    })?;
-    let key = match ApproverKey::load(dir)? {
-        Some(k) => k,
-        None => {
-            let k = ApproverKey::init(dir, OffsetDateTime::now_utc())?;
-            tracing::info!(dir = %dir.display(), "created the approver key: approvals made through the server are signed with it");
-            k
-        }
-    };
-    Ok(Signer {
-        key,
-        method: AuthMethod::Token,
-        label: Some(format!("API token {}", caller.token.id)),
-    })
-}
-
-fn decide(
-    s: &AppState,
-    caller: &Caller,
-    id: &str,
-    body: DecideBody,
-    approve: bool,
-) -> Result<Value, ApiError> {
-    if body.reason.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid request: field `reason` must not be empty",
-        ));
-    }
-    let mut store = s.store(true)?.with_signer(signer(s, caller)?);
-    let dir = &s.config.cavra_dir;
-    let a = if approve {
-        s.runtime().approve(
-            dir,
-            &mut store,
-            id,
-            caller.identity(),
-            &body.reason,
-            ApproveOptions {
-                max_uses: body.uses,
-            },
-        )
-    } else {
-        s.runtime()
-            .deny(dir, &mut store, id, caller.identity(), &body.reason)
-    };
-    Ok(approval_json(&a?))
-}
-
-async fn decide_route(
+/// Approve or deny the pending request `id` as the caller (`cavra approvals approve|deny`).
+async fn decide(
     state: Shared,
     caller: Caller,
-    id: Result<Path<String>, PathRejection>,
+    id: String,
     body: Bytes,
-    approve: bool,
+    verdict: Verdict,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(ApiPermission::Approve)?;
-    let id = path_id(id)?;
-    let v = json_body(&body)?;
-    let body: DecideBody = serde_path_to_error::deserialize(&v).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::bad_request(format!(
-            "invalid request: field `{path}`: {}",
-            e.into_inner()
-        ))
-        .hint("send {\"reason\": \"…\"} (approve also takes \"uses\": N)")
-    })?;
-    let v = blocking(&state, move |s| decide(s, &caller, &id, body, approve)).await?;
-    Ok(Json(v))
+    let role = match verdict {
+        Verdict::Approve => Role::Approve,
+        Verdict::Deny => Role::Deny,
+    };
+    require_role(&caller, role)?;
+    let hint = "send {\"reason\": \"…\"} (approve also takes \"uses\": N)";
+    let body: DecideBody = typed_body(&body, hint)?;
+    let req = DecideRequest {
+        id,
+        verdict,
+        reason: reason(&body.reason)?,
+        uses: body.uses.filter(|_| verdict == Verdict::Approve),
+    };
+    act(&state, caller, move |s, auth| {
+        let mut store = s.store(true)?;
+        let done = s
+            .runtime()
+            .decide_approval(&s.config.cavra_dir, &mut store, req, auth)?;
+        Ok(views::decided_doc(&done, verdict))
+    })
+    .await
 }
 
-/// Approve a pending request as the token's identity.
-#[utoipa::path(post, path = "/v1/approvals/{id}/approve", tag = "approvals",
-    params(("id" = String, Path, description = "The approval id")),
-    request_body = DecideBody,
-    responses(
-        (status = 200, description = "The approval as stored now", body = Object),
-        (status = 400, description = "No reason, or a malformed body", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not approve, the caller requested it (self-approval), or RBAC refuses", body = ErrorDocument),
-        (status = 404, description = "No such approval", body = ErrorDocument),
-        (status = 409, description = "Not pending (decided or expired)", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn approve(
-    State(state): State<Shared>,
-    caller: Caller,
-    id: Result<Path<String>, PathRejection>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    decide_route(state, caller, id, body, true).await
-}
+post_on_id!(
+    /// Approve a pending request as the token's identity.
+    approve,
+    "/v1/approvals/{id}/approve",
+    "approvals",
+    DecideBody,
+    decide,
+    Verdict::Approve
+);
 
-/// Deny a pending request as the token's identity.
-#[utoipa::path(post, path = "/v1/approvals/{id}/deny", tag = "approvals",
-    params(("id" = String, Path, description = "The approval id")),
-    request_body = DecideBody,
-    responses(
-        (status = 200, description = "The approval as stored now", body = Object),
-        (status = 400, description = "No reason, or a malformed body", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not deny, the caller requested it, or RBAC refuses", body = ErrorDocument),
-        (status = 404, description = "No such approval", body = ErrorDocument),
-        (status = 409, description = "Not pending (decided or expired)", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn deny(
-    State(state): State<Shared>,
-    caller: Caller,
-    id: Result<Path<String>, PathRejection>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    decide_route(state, caller, id, body, false).await
-}
+post_on_id!(
+    /// Deny a pending request as the token's identity.
+    deny,
+    "/v1/approvals/{id}/deny",
+    "approvals",
+    DecideBody,
+    decide,
+    Verdict::Deny
+);

@@ -137,9 +137,11 @@ impl From<cavra_store::StoreError> for ApiError {
                 ApiError::new(StatusCode::FORBIDDEN, "self_approval", msg)
             }
             E::NotAuthorized { .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
-            E::InvalidTransition { .. } | E::Expired(_) | E::AlreadyExists { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", msg)
-            }
+            E::InvalidTransition { .. }
+            | E::Expired(_)
+            | E::AlreadyExists { .. }
+            | E::NotHeld(_) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            E::Token(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
             E::InvalidInput { .. } => ApiError::bad_request(msg),
             E::Locked { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", msg)
                 .hint("the database is busy; retry"),
@@ -150,9 +152,35 @@ impl From<cavra_store::StoreError> for ApiError {
 
 impl From<cavra_runtime::RuntimeError> for ApiError {
     fn from(e: cavra_runtime::RuntimeError) -> ApiError {
+        use cavra_runtime::RuntimeError as R;
+        let msg = cavra_runtime::chain(&e);
         match e {
-            cavra_runtime::RuntimeError::Store(se) => se.into(),
-            other => ApiError::internal(cavra_runtime::chain(&other)),
+            R::Store(se) => se.into(),
+            R::Invalid(_) | R::Request(_) | R::Policy(_) | R::Since(_) => {
+                ApiError::bad_request(msg)
+            }
+            R::UnknownPack { .. } => ApiError::not_found(msg),
+            R::ReplayPack { source, .. } if matches!(*source, R::UnknownPack { .. }) => {
+                ApiError::not_found(msg)
+            }
+            R::ReplayPack { .. } => ApiError::bad_request(msg),
+            R::NoEvidenceLog(_) => ApiError::not_found(msg).hint(
+                "no decision has been recorded yet: the log is written by the first decision",
+            ),
+            R::Refused(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            _ => ApiError::internal(msg),
+        }
+    }
+}
+
+impl From<cavra_evidence::EvidenceError> for ApiError {
+    fn from(e: cavra_evidence::EvidenceError) -> ApiError {
+        use cavra_evidence::EvidenceError as E;
+        let msg = cavra_runtime::chain(&e);
+        match e {
+            E::Invalid(_) | E::NoSelection => ApiError::bad_request(msg),
+            E::RecordNotFound(_) | E::NotFound(_) => ApiError::not_found(msg),
+            _ => ApiError::internal(msg),
         }
     }
 }

@@ -8,6 +8,17 @@
 //! - [`hooks`]: `POST /v1/hooks/{agent}` (the `cavra-agents` adapters, as `cavra hook`).
 //! - [`approvals`]: `GET /v1/approvals`, `GET /v1/approvals/{id}`,
 //!   `POST /v1/approvals/{id}/approve|deny`.
+//! - [`breakglass`]: `POST /v1/break-glass`.
+//! - [`sessions`]: `GET /v1/sessions`, `GET /v1/sessions/{id}`,
+//!   `POST /v1/sessions/{id}/release`.
+//! - [`registry`]: `GET|POST /v1/registry/agents`, `GET|POST /v1/registry/mcp-servers`,
+//!   one entry, `POST …/{id}/approve|block`.
+//! - [`policies`]: `GET /v1/policies`, `GET /v1/policies/{id}`,
+//!   `POST /v1/policies/validate|diff|replay`.
+//! - [`evidence`]: `GET /v1/evidence/verify`, `GET /v1/evidence/records/{id}[/proof]`,
+//!   `POST /v1/evidence/bundles`, `GET /v1/evidence/export`.
+//! - [`control`]: the caller as the runtime's authenticator, the roles of control actions,
+//!   typed bodies.
 //! - [`auth`]: bearer tokens (`cavra tokens issue`) and their roles on every `/v1` route.
 //! - [`error`]: every error is a JSON document `{"error": {"code", "message", "hint"}}`.
 //!
@@ -15,15 +26,22 @@
 //! caller can print it), [`Server::run`] serves until SIGTERM or SIGINT, finishes the
 //! requests it accepted and drops the runtime, which writes out the evidence logs' state.
 
+#[macro_use]
+pub mod control;
 pub mod api;
 pub mod approvals;
 pub mod auth;
+pub mod breakglass;
 pub mod config;
 pub mod decisions;
 pub mod error;
+pub mod evidence;
 pub mod hooks;
 pub mod meta;
 pub mod metrics;
+pub mod policies;
+pub mod registry;
+pub mod sessions;
 pub mod state;
 pub mod stream;
 pub mod sync;
@@ -100,6 +118,49 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/approvals/{id}/deny", post(approvals::deny))
         .route("/v1/sync/pack", get(sync::get_pack))
         .route("/v1/sync/evidence", post(sync::post_evidence))
+        .route("/v1/break-glass", post(breakglass::post_break_glass))
+        .route("/v1/sessions", get(sessions::list_sessions))
+        .route("/v1/sessions/{id}", get(sessions::get_session))
+        .route("/v1/sessions/{id}/release", post(sessions::release_session))
+        .route(
+            "/v1/registry/agents",
+            get(registry::list_agents).post(registry::add_agent),
+        )
+        .route("/v1/registry/agents/{id}", get(registry::get_agent))
+        .route(
+            "/v1/registry/agents/{id}/approve",
+            post(registry::approve_agent),
+        )
+        .route(
+            "/v1/registry/agents/{id}/block",
+            post(registry::block_agent),
+        )
+        .route(
+            "/v1/registry/mcp-servers",
+            get(registry::list_mcp_servers).post(registry::add_mcp_server),
+        )
+        .route(
+            "/v1/registry/mcp-servers/{id}",
+            get(registry::get_mcp_server),
+        )
+        .route(
+            "/v1/registry/mcp-servers/{id}/approve",
+            post(registry::approve_mcp_server),
+        )
+        .route(
+            "/v1/registry/mcp-servers/{id}/block",
+            post(registry::block_mcp_server),
+        )
+        .route("/v1/policies", get(policies::list_policies))
+        .route("/v1/policies/validate", post(policies::validate_policy))
+        .route("/v1/policies/diff", post(policies::diff_policies))
+        .route("/v1/policies/replay", post(policies::replay_policy))
+        .route("/v1/policies/{id}", get(policies::get_policy))
+        .route("/v1/evidence/verify", get(evidence::verify))
+        .route("/v1/evidence/records/{id}", get(evidence::get_record))
+        .route("/v1/evidence/records/{id}/proof", get(evidence::get_proof))
+        .route("/v1/evidence/bundles", post(evidence::post_bundle))
+        .route("/v1/evidence/export", get(evidence::export))
         .fallback(not_found)
         // the tower-http limit below is the one that applies
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -1,0 +1,112 @@
+//! `/v1/sessions`: sessions with blocked attempts (held ones flagged) and their release by
+//! a person — never by the session's own agent — recorded as `cavra sessions release`
+//! records it (the runtime's `release_as`).
+
+use crate::auth::Caller;
+use crate::control::{act, read, reason, require_role, typed_body};
+use crate::error::{ApiError, ErrorDocument};
+use crate::state::Shared;
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use cavra_runtime::actions::ReleaseRequest;
+use cavra_runtime::views::{self, SessionFilter};
+use cavra_store::{ApiPermission, Role};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// Filter of `GET /v1/sessions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// Only sessions on hold.
+    pub held: Option<bool>,
+}
+
+/// List sessions with blocked attempts.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(SessionQuery),
+    responses(
+        (status = 200, description = "The `cavra sessions list --json` document", body = Vec<Object>),
+        (status = 400, description = "A filter is invalid", body = ErrorDocument),
+        (status = 401, description = "No valid token", body = ErrorDocument),
+        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+    security(("bearer" = [])))]
+pub async fn list_sessions(
+    State(state): State<Shared>,
+    caller: Caller,
+    q: Result<Query<SessionQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(ApiPermission::Read)?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let filter = SessionFilter {
+        held: q.held.unwrap_or(false),
+    };
+    read(&state, &caller, move |s| {
+        let store = s.store(false)?;
+        Ok(views::sessions_doc(&views::sessions(&store, filter)?))
+    })
+    .await
+}
+
+/// One session and its blocked attempts.
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "The session id")),
+    responses(
+        (status = 200, description = "The `cavra sessions show --json` document", body = Object),
+        (status = 404, description = "No such session", body = ErrorDocument),
+        (status = 401, description = "No valid token", body = ErrorDocument),
+        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+    security(("bearer" = [])))]
+pub async fn get_session(
+    State(state): State<Shared>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = crate::control::path_id(id)?;
+    read(&state, &caller, move |s| {
+        let store = s.store(false)?;
+        Ok(views::session_doc(&views::session(&store, &id)?))
+    })
+    .await
+}
+
+/// The body of a release.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseBody {
+    /// Why the hold is lifted (recorded).
+    pub reason: String,
+}
+
+async fn release(
+    state: Shared,
+    caller: Caller,
+    id: String,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require_role(&caller, Role::Release)?;
+    let body: ReleaseBody = typed_body(&body, "send {\"reason\": \"…\"}")?;
+    let req = ReleaseRequest {
+        session_id: id,
+        reason: reason(&body.reason)?,
+    };
+    act(&state, caller, move |s, auth| {
+        let mut store = s.store(true)?;
+        let done = s
+            .runtime()
+            .release_as(&s.config.cavra_dir, &mut store, req, auth)?;
+        Ok(views::released_doc(&done))
+    })
+    .await
+}
+
+post_on_id!(
+    /// Release a held session as the token's identity (never by the session's agent).
+    release_session,
+    "/v1/sessions/{id}/release",
+    "sessions",
+    ReleaseBody,
+    release
+);
