@@ -7,8 +7,8 @@ use crate::control::{act, read, reason, require_role, typed_body};
 use crate::error::{ApiError, ErrorDocument};
 use crate::state::Shared;
 use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::Json;
 use cavra_runtime::actions::{DecideRequest, Verdict};
 use cavra_runtime::views;
@@ -28,10 +28,9 @@ pub struct ApprovalFilter {
 /// List approval requests and break-glass records, newest first.
 #[utoipa::path(get, path = "/v1/approvals", tag = "approvals", params(ApprovalFilter),
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra approvals list --json` document", body = Vec<Object>),
-        (status = 400, description = "Unknown status", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 400, description = "Unknown status", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn list_approvals(
     State(state): State<Shared>,
@@ -49,27 +48,17 @@ pub async fn list_approvals(
     .await
 }
 
-/// One approval request.
-#[utoipa::path(get, path = "/v1/approvals/{id}", tag = "approvals",
-    params(("id" = String, Path, description = "The approval id")),
-    responses(
-        (status = 200, description = "The `cavra approvals show --json` document", body = Object),
-        (status = 404, description = "No such approval", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn get_approval(
-    State(state): State<Shared>,
-    caller: Caller,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let id = crate::control::path_id(id)?;
-    read(&state, &caller, move |s| {
+get_one!(
+    /// One approval request or break-glass record (`cavra approvals show`).
+    get_approval,
+    "/v1/approvals/{id}",
+    "approvals",
+    "The approval id",
+    |s, id| {
         let store = s.store(true)?;
         Ok(views::approval(&store, &id, OffsetDateTime::now_utc())?.doc())
-    })
-    .await
-}
+    }
+);
 
 /// The body of approve / deny.
 #[derive(Debug, Deserialize, ToSchema)]

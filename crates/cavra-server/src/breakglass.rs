@@ -51,10 +51,9 @@ fn max_ttl(s: &AppState) -> Result<Duration, ApiError> {
 #[utoipa::path(post, path = "/v1/break-glass", tag = "approvals",
     request_body = BreakGlassBody,
     responses(
+        crate::control::Refused,
         (status = 200, description = "The break-glass record (the `cavra approvals break-glass --json` document)", body = Object),
-        (status = 400, description = "A malformed body, no reason, no scope, or a TTL over the pack's maximum", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token is not an admin's", body = ErrorDocument)),
+        (status = 400, description = "A malformed body, no reason, no scope, or a TTL over the pack's maximum", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn post_break_glass(
     State(state): State<Shared>,

@@ -34,10 +34,9 @@ macro_rules! post_on_id {
             responses(
                 (status = 200, description = "The entry as stored now: the document the CLI prints with `--json`", body = Object),
                 (status = 400, description = "A malformed body, or a missing reason", body = crate::error::ErrorDocument),
-                (status = 401, description = "No valid token", body = crate::error::ErrorDocument),
-                (status = 403, description = "The token's role may not do this, the caller requested it (self-approval) or is its agent, or RBAC refuses", body = crate::error::ErrorDocument),
                 (status = 404, description = "No such entry", body = crate::error::ErrorDocument),
-                (status = 409, description = "Not in a state that allows it (decided, expired, not held)", body = crate::error::ErrorDocument)),
+                (status = 409, description = "Not in a state that allows it (decided, expired, not held)", body = crate::error::ErrorDocument),
+                crate::control::Refused),
             security(("bearer" = [])))]
         pub async fn $name(
             axum::extract::State(state): axum::extract::State<crate::state::Shared>,
@@ -49,6 +48,58 @@ macro_rules! post_on_id {
             $run(state, caller, id, body $(, $arg)*).await
         }
     };
+}
+
+/// `GET <path>/{id}`: one entry as the CLI's `show --json` prints it — its OpenAPI
+/// entry and its handler, which checks the path id and reads `$body` (a [`Doc`]) for a
+/// caller that may read.
+macro_rules! get_one {
+    ($(#[$m:meta])* $name:ident, $path:literal, $tag:literal, $what:literal, |$s:ident, $id:ident| $body:expr) => {
+        $(#[$m])*
+        #[utoipa::path(get, path = $path, tag = $tag,
+            params(("id" = String, Path, description = $what)),
+            responses(
+                (status = 200, description = "The document the CLI's `show --json` prints", body = Object),
+                (status = 404, description = "No such entry", body = crate::error::ErrorDocument),
+                crate::control::Refused),
+            security(("bearer" = [])))]
+        pub async fn $name(
+            caller: crate::auth::Caller,
+            id: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+            axum::extract::State(state): axum::extract::State<crate::state::Shared>,
+        ) -> Result<axum::Json<serde_json::Value>, crate::error::ApiError> {
+            let $id = crate::control::path_id(id)?;
+            crate::control::read(&state, &caller, move |$s| $body).await
+        }
+    };
+}
+
+/// `GET <path>`: a listing as the CLI's `list --json` prints it (see [`get_one!`]).
+macro_rules! get_list {
+    ($(#[$m:meta])* $name:ident, $path:literal, $tag:literal, |$s:ident| $body:expr) => {
+        #[utoipa::path(get, path = $path, tag = $tag, security(("bearer" = [])),
+            responses(crate::control::Refused,
+                (status = 200, description = "The document the CLI's `list --json` prints", body = Vec<Object>)))]
+        $(#[$m])*
+        pub async fn $name(
+            caller: crate::auth::Caller,
+            axum::extract::State(state): axum::extract::State<crate::state::Shared>,
+        ) -> Result<axum::Json<serde_json::Value>, crate::error::ApiError> {
+            crate::control::read(&state, &caller, move |$s| $body).await
+        }
+    };
+}
+
+/// The answers of every `/v1` endpoint without a valid token (401) or with a token whose
+/// role may not do what the endpoint does (403).
+#[derive(utoipa::IntoResponses)]
+pub enum Refused {
+    /// No valid token
+    #[response(status = 401)]
+    Unauthorized(crate::error::ErrorDocument),
+    /// The token's role may not do this
+    #[response(status = 403)]
+    Forbidden(crate::error::ErrorDocument),
 }
 
 /// What a control action of `role` needs of an API token: `None` for admin only.

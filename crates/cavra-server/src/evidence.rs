@@ -59,10 +59,9 @@ pub struct VerifyQuery {
 /// `$CAVRA_TRUST_ROOT` or `<cavra-dir>/trust-root.json` when there is one, else the log's keys).
 #[utoipa::path(get, path = "/v1/evidence/verify", tag = "evidence", params(VerifyQuery),
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra evidence verify --json` report (`ok` false with its `issues` for a broken log)", body = Object),
-        (status = 404, description = "No evidence log yet", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No evidence log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn verify(
     State(state): State<Shared>,
@@ -87,10 +86,9 @@ pub async fn verify(
 #[utoipa::path(get, path = "/v1/evidence/records/{id}", tag = "evidence",
     params(("id" = String, Path, description = "A record id (`ev-…`) or a sequence number")),
     responses(
+        crate::control::Refused,
         (status = 200, description = "The record envelope: `seq`, `record_id`, `kind`, `timestamp`, `body`, `prev_hash`, `hash`, `sig`, `key_id`, …", body = Object),
-        (status = 404, description = "No such record, or no log yet", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No such record, or no log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn get_record(
     State(state): State<Shared>,
@@ -125,10 +123,9 @@ pub async fn get_record(
 #[utoipa::path(get, path = "/v1/evidence/records/{id}/proof", tag = "evidence",
     params(("id" = String, Path, description = "A record id (`ev-…`) or a sequence number")),
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra evidence prove` document (`cavra.inclusion-proof.v1`)", body = Object),
-        (status = 404, description = "No such record, or no log yet", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No such record, or no log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn get_proof(
     State(state): State<Shared>,
@@ -163,11 +160,10 @@ pub struct BundleBody {
 #[utoipa::path(post, path = "/v1/evidence/bundles", tag = "evidence",
     request_body = BundleBody,
     responses(
+        crate::control::Refused,
         (status = 200, description = "The bundle, a ZIP that `cavra evidence verify bundle.zip` verifies", content_type = "application/zip", body = Vec<u8>),
         (status = 400, description = "A malformed body, no selection or more than one, or an invalid `since`", body = ErrorDocument),
-        (status = 404, description = "No evidence log yet", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No evidence log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn post_bundle(
     State(state): State<Shared>,
@@ -230,11 +226,10 @@ pub struct ExportQuery {
 /// Export records for a SIEM, one per line.
 #[utoipa::path(get, path = "/v1/evidence/export", tag = "evidence", params(ExportQuery),
     responses(
+        crate::control::Refused,
         (status = 200, description = "What `cavra evidence export --format F` writes: one JSON object per line (`application/x-ndjson`), or CEF lines (`text/plain`)", content_type = "application/x-ndjson", body = String),
         (status = 400, description = "No or an unknown `format`, or an invalid `since`", body = ErrorDocument),
-        (status = 404, description = "No evidence log yet", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No evidence log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn export(
     State(state): State<Shared>,

@@ -80,9 +80,8 @@ fn load_id(
 /// List the packs (bundled, then the server's policy directories).
 #[utoipa::path(get, path = "/v1/policies", tag = "policies",
     responses(
-        (status = 200, description = "The `cavra policy list --json` document", body = Vec<Object>),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        crate::control::Refused,
+        (status = 200, description = "The `cavra policy list --json` document", body = Vec<Object>)),
     security(("bearer" = [])))]
 pub async fn list_policies(
     State(state): State<Shared>,
@@ -95,11 +94,10 @@ pub async fn list_policies(
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies",
     params(("id" = String, Path, description = "A pack id (bundled, or in the server's policy directories)")),
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra policy show --pack ID --json` document", body = Object),
         (status = 400, description = "Not a pack id", body = ErrorDocument),
-        (status = 404, description = "No such pack", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No such pack", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn get_policy(
     State(state): State<Shared>,
@@ -128,10 +126,9 @@ pub struct ValidateBody {
 #[utoipa::path(post, path = "/v1/policies/validate", tag = "policies",
     request_body = ValidateBody,
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra policy validate FILE --json` document: one validation, `valid` false with its `problems` for an invalid pack", body = Vec<Object>),
-        (status = 400, description = "A malformed body", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 400, description = "A malformed body", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn validate_policy(
     State(state): State<Shared>,
@@ -195,11 +192,10 @@ pub struct DiffBody {
 #[utoipa::path(post, path = "/v1/policies/diff", tag = "policies",
     request_body = DiffBody,
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra policy diff FROM TO --json` document", body = Object),
         (status = 400, description = "A malformed body, not a pack id, or a pack source that does not compile", body = ErrorDocument),
-        (status = 404, description = "No such pack", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No such pack", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn diff_policies(
     State(state): State<Shared>,
@@ -255,11 +251,10 @@ fn replay_spec(s: &AppState, field: &str, id: &str) -> Result<String, ApiError> 
 #[utoipa::path(post, path = "/v1/policies/replay", tag = "policies",
     request_body = ReplayBody,
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra policy replay --json` report: counts by kind of change, examples, `loosened`", body = Object),
         (status = 400, description = "A malformed body, not a pack id, or an invalid `since`", body = ErrorDocument),
-        (status = 404, description = "No such pack, or no evidence log yet", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 404, description = "No such pack, or no evidence log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn replay_policy(
     State(state): State<Shared>,

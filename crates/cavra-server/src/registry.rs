@@ -3,12 +3,11 @@
 //! with who made it as `cavra registry …` records it (the runtime's `change_registry_as`).
 
 use crate::auth::Caller;
-use crate::control::{act, read, require_role, typed, typed_body};
+use crate::control::{act, require_role, typed, typed_body};
 use crate::error::{ApiError, ErrorDocument};
 use crate::state::Shared;
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use cavra_runtime::actions::parse_tools;
 use cavra_runtime::control::RegistryChange;
@@ -36,43 +35,22 @@ async fn change(
     .await
 }
 
-/// List registered agents.
-#[utoipa::path(get, path = "/v1/registry/agents", tag = "registry",
-    responses(
-        (status = 200, description = "The `cavra registry agents list --json` document", body = Vec<Object>),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn list_agents(
-    State(state): State<Shared>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    read(&state, &caller, |s| {
-        Ok(views::agents_doc(&views::agents(&s.store(false)?)?))
-    })
-    .await
-}
+get_list!(
+    /// List registered agents (`cavra registry agents list`).
+    list_agents,
+    "/v1/registry/agents",
+    "registry",
+    |s| Ok(views::agents_doc(&views::agents(&s.store(false)?)?))
+);
 
-/// One registered agent and its profile.
-#[utoipa::path(get, path = "/v1/registry/agents/{id}", tag = "registry",
-    params(("id" = String, Path, description = "The agent id")),
-    responses(
-        (status = 200, description = "The `cavra registry agents show --json` document", body = Object),
-        (status = 404, description = "No such agent", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn get_agent(
-    State(state): State<Shared>,
-    caller: Caller,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let id = crate::control::path_id(id)?;
-    read(&state, &caller, move |s| {
-        Ok(views::agent_doc(&views::agent(&s.store(false)?, &id)?))
-    })
-    .await
-}
+get_one!(
+    /// One registered agent and its profile (`cavra registry agents show`).
+    get_agent,
+    "/v1/registry/agents/{id}",
+    "registry",
+    "The agent id",
+    |s, id| Ok(views::agent_doc(&views::agent(&s.store(false)?, &id)?))
+);
 
 /// An agent to register (`cavra registry agents add`).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,10 +73,9 @@ pub struct NewAgentBody {
 #[utoipa::path(post, path = "/v1/registry/agents", tag = "registry",
     request_body = NewAgentBody,
     responses(
+        crate::control::Refused,
         (status = 200, description = "The agent as registered", body = Object),
         (status = 400, description = "A malformed body or an unknown profile", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token is not an admin's", body = ErrorDocument),
         (status = 409, description = "The agent is registered already", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn add_agent(
@@ -188,48 +165,22 @@ post_on_id!(
     AgentStatus::Blocked
 );
 
-/// List MCP servers and their trust.
-#[utoipa::path(get, path = "/v1/registry/mcp-servers", tag = "registry",
-    responses(
-        (status = 200, description = "The `cavra registry mcp list --json` document", body = Vec<Object>),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn list_mcp_servers(
-    State(state): State<Shared>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    read(&state, &caller, |s| {
-        Ok(views::mcp_servers_doc(&views::mcp_servers(
-            &s.store(false)?,
-        )?))
-    })
-    .await
-}
+get_list!(
+    /// List MCP servers and their trust (`cavra registry mcp list`).
+    list_mcp_servers,
+    "/v1/registry/mcp-servers",
+    "registry",
+    |s| Ok(views::mcp_servers_doc(&views::mcp_servers(&s.store(false)?)?))
+);
 
-/// One MCP server.
-#[utoipa::path(get, path = "/v1/registry/mcp-servers/{id}", tag = "registry",
-    params(("id" = String, Path, description = "The server id")),
-    responses(
-        (status = 200, description = "The `cavra registry mcp show --json` document", body = Object),
-        (status = 404, description = "No such server", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn get_mcp_server(
-    State(state): State<Shared>,
-    caller: Caller,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let id = crate::control::path_id(id)?;
-    read(&state, &caller, move |s| {
-        Ok(views::mcp_server_doc(&views::mcp_server(
-            &s.store(false)?,
-            &id,
-        )?))
-    })
-    .await
-}
+get_one!(
+    /// One MCP server (`cavra registry mcp show`).
+    get_mcp_server,
+    "/v1/registry/mcp-servers/{id}",
+    "registry",
+    "The server id",
+    |s, id| Ok(views::mcp_server_doc(&views::mcp_server(&s.store(false)?, &id)?))
+);
 
 /// An MCP server to register (`cavra registry mcp add`).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -253,10 +204,9 @@ pub struct NewMcpServerBody {
 #[utoipa::path(post, path = "/v1/registry/mcp-servers", tag = "registry",
     request_body = NewMcpServerBody,
     responses(
+        crate::control::Refused,
         (status = 200, description = "The server as registered", body = Object),
         (status = 400, description = "A malformed body, tier, state or tool class", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token is not an admin's", body = ErrorDocument),
         (status = 409, description = "The server is registered already", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn add_mcp_server(

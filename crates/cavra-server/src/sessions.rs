@@ -7,8 +7,8 @@ use crate::control::{act, read, reason, require_role, typed_body};
 use crate::error::{ApiError, ErrorDocument};
 use crate::state::Shared;
 use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::Json;
 use cavra_runtime::actions::ReleaseRequest;
 use cavra_runtime::views::{self, SessionFilter};
@@ -28,10 +28,9 @@ pub struct SessionQuery {
 /// List sessions with blocked attempts.
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(SessionQuery),
     responses(
+        crate::control::Refused,
         (status = 200, description = "The `cavra sessions list --json` document", body = Vec<Object>),
-        (status = 400, description = "A filter is invalid", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
+        (status = 400, description = "A filter is invalid", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn list_sessions(
     State(state): State<Shared>,
@@ -50,27 +49,14 @@ pub async fn list_sessions(
     .await
 }
 
-/// One session and its blocked attempts.
-#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
-    params(("id" = String, Path, description = "The session id")),
-    responses(
-        (status = 200, description = "The `cavra sessions show --json` document", body = Object),
-        (status = 404, description = "No such session", body = ErrorDocument),
-        (status = 401, description = "No valid token", body = ErrorDocument),
-        (status = 403, description = "The token's role may not read", body = ErrorDocument)),
-    security(("bearer" = [])))]
-pub async fn get_session(
-    State(state): State<Shared>,
-    caller: Caller,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let id = crate::control::path_id(id)?;
-    read(&state, &caller, move |s| {
-        let store = s.store(false)?;
-        Ok(views::session_doc(&views::session(&store, &id)?))
-    })
-    .await
-}
+get_one!(
+    /// One session and its blocked attempts (`cavra sessions show`).
+    get_session,
+    "/v1/sessions/{id}",
+    "sessions",
+    "The session id",
+    |s, id| Ok(views::session_doc(&views::session(&s.store(false)?, &id)?))
+);
 
 /// The body of a release.
 #[derive(Debug, Deserialize, ToSchema)]
