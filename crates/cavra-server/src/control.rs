@@ -60,6 +60,7 @@ macro_rules! get_one {
             params(("id" = String, Path, description = $what)),
             responses(
                 (status = 200, description = "The document the CLI's `show --json` prints", body = Object),
+                (status = 400, description = "Not a valid id (empty, too long, control characters)", body = crate::error::ErrorDocument),
                 (status = 404, description = "No such entry", body = crate::error::ErrorDocument),
                 crate::control::Refused),
             security(("bearer" = [])))]

@@ -225,6 +225,7 @@ pub async fn list_decisions(
     params(("id" = String, Path, description = "A decision id (`dec-…`) or an evidence record id")),
     responses(
         (status = 200, description = "The index hit of the decision record", body = Object),
+        (status = 400, description = "Not a valid decision id", body = ErrorDocument),
         (status = 404, description = "No such decision", body = ErrorDocument),
         (status = 401, description = "No valid token", body = ErrorDocument),
         (status = 403, description = "The token's role may not read", body = ErrorDocument)),

@@ -61,6 +61,7 @@ pub struct VerifyQuery {
     responses(
         crate::control::Refused,
         (status = 200, description = "The `cavra evidence verify --json` report (`ok` false with its `issues` for a broken log)", body = Object),
+        (status = 400, description = "An invalid `full`", body = ErrorDocument),
         (status = 404, description = "No evidence log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn verify(
@@ -88,6 +89,7 @@ pub async fn verify(
     responses(
         crate::control::Refused,
         (status = 200, description = "The record envelope: `seq`, `record_id`, `kind`, `timestamp`, `body`, `prev_hash`, `hash`, `sig`, `key_id`, …", body = Object),
+        (status = 400, description = "Not a valid id", body = ErrorDocument),
         (status = 404, description = "No such record, or no log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn get_record(
@@ -125,6 +127,7 @@ pub async fn get_record(
     responses(
         crate::control::Refused,
         (status = 200, description = "The `cavra evidence prove` document (`cavra.inclusion-proof.v1`)", body = Object),
+        (status = 400, description = "Not a valid id", body = ErrorDocument),
         (status = 404, description = "No such record, or no log yet", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn get_proof(
