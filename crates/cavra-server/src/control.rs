@@ -261,8 +261,62 @@ pub fn reason(r: &str) -> Result<String, ApiError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn caller(role: ApiRole) -> Caller {
+        Caller {
+            token: cavra_store::ApiToken {
+                id: "tok-1".into(),
+                name: "bob".into(),
+                role,
+                created_at: OffsetDateTime::UNIX_EPOCH,
+                created_by: "admin".into(),
+                expires_at: None,
+                revoked_at: None,
+                revoked_by: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_caller_is_the_person_of_a_control_action_its_role_permitting() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let release = ControlAction::new("cavra sessions release s", Role::Release);
+        let bg = ControlAction::new("cavra approvals break-glass", Role::BreakGlass);
+        let auth = |role| ServerAuth {
+            caller: caller(role),
+            approver_dir: None,
+        };
+        let who = auth(ApiRole::Approver).authenticate(&release, now).unwrap();
+        assert_eq!(
+            (who.identity.as_str(), who.method, who.label.as_deref()),
+            ("bob", AuthMethod::Token, Some("API token tok-1"))
+        );
+        let e = auth(ApiRole::Approver).authenticate(&bg, now).unwrap_err();
+        assert!(e.to_string().contains("role admin"), "{e}");
+        assert!(auth(ApiRole::Admin).authenticate(&bg, now).is_ok());
+        for role in [ApiRole::Auditor, ApiRole::Agent] {
+            assert!(auth(role).authenticate(&release, now).is_err(), "{role:?}");
+        }
+        let keys = ControlAction {
+            terminal_only: true,
+            ..ControlAction::new("cavra keys approver init", Role::Admin)
+        };
+        let e = auth(ApiRole::Admin).authenticate(&keys, now).unwrap_err();
+        assert!(e.to_string().contains("own terminal"), "{e}");
+        // without an approver directory nothing can be signed
+        assert!(auth(ApiRole::Admin).signer(&who, now).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let with_dir = ServerAuth {
+            caller: caller(ApiRole::Approver),
+            approver_dir: Some(dir.path().join("approver")),
+        };
+        let signer = with_dir.signer(&who, now).unwrap();
+        assert_eq!(signer.method, AuthMethod::Token);
+        assert_eq!(signer.label.as_deref(), Some("API token tok-1"));
+    }
 
     #[test]
     fn control_roles_map_to_token_roles() {
