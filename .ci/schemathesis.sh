@@ -46,13 +46,15 @@ BASE=$(sed -n 's/^cavra serve: listening on //p' "$WORK/serve.out" | head -1)
 echo "cavra serve on $BASE"
 
 set +e
-"$VENV/bin/schemathesis" run "$BASE/openapi.json" \
+# from the temporary directory: schemathesis keeps its cache in the working directory
+ST=$(realpath "$VENV/bin/schemathesis")
+(cd "$WORK" && "$ST" run "$BASE/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "$MAX_EXAMPLES" \
   --workers 1 \
-  --no-color
+  --no-color)
 RC=$?
 set -e
 if [ "$RC" -ne 0 ]; then
