@@ -67,7 +67,10 @@ fn every_documented_route_needs_a_token_and_the_agent_role_only_decides() {
             n += 1;
             assert_eq!(st, 401, "{m} {p}: {v}");
             is_error_doc(&v, "unauthorized");
-            let decides = p == "/v1/hooks/{agent}" || (p == "/v1/decisions" && m == "POST");
+            // deciding, and what a hook in server mode needs to decide offline
+            let decides = p == "/v1/hooks/{agent}"
+                || (p == "/v1/decisions" && m == "POST")
+                || p.starts_with("/v1/sync/");
             let (st, v) = call(&m, &url, Some(&bot), Some("{}"));
             if decides {
                 assert_ne!(st, 403, "{m} {p}: {v}");
