@@ -40,7 +40,7 @@ pub use approver::{
 };
 #[cfg(feature = "sqlite")]
 pub use backend::SqliteOpener;
-pub use backend::{ControlStore, DecisionStore, RegistryStore, StoreOpener};
+pub use backend::{ControlStore, DecisionStore, RegistryStore, StoreOpener, TeamOpener, TeamStore};
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 #[cfg(feature = "sqlite")]
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
@@ -58,7 +58,7 @@ pub use sessions::{BlockEntry, EscalationPolicy, SessionState, SessionTransition
 pub use tamper::Unverified;
 pub use time::OffsetDateTime;
 pub use timefmt::{parse_duration, rfc3339};
-pub use tokens::{ApiPermission, ApiRole, ApiToken, IssuedToken};
+pub use tokens::{ApiPermission, ApiRole, ApiToken, IssuedToken, TokenStore};
 
 /// File name of the database inside the CAVRA directory.
 pub const DB_FILE: &str = "cavra.db";

@@ -1184,3 +1184,44 @@ fn decision_store_trait_drives_the_sqlite_store() {
     assert!(ds.is_held("sess-t").unwrap());
     assert!(ds.take_unverified().is_empty());
 }
+
+/// The server's view of SQLite: a team store opened through the opener (a trait object,
+/// shared by reference count) is the store of the configured file, for control, registry
+/// and token calls alike.
+#[test]
+fn a_team_store_opens_through_the_sqlite_opener() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("team.db");
+    let opener: std::sync::Arc<dyn TeamOpener + Send + Sync> = std::sync::Arc::new(SqliteOpener {
+        db_file: Some(file.clone()),
+        ..Default::default()
+    });
+    assert!(!opener.exists(dir.path()));
+    let mut s = opener.open_team(dir.path()).unwrap();
+    assert!(opener.exists(dir.path()) && file.is_file());
+    let a = s.create_approval(req("h1"), t0()).unwrap();
+    let issued = s
+        .issue_api_token("ci", ApiRole::Agent, None, "root", t0())
+        .unwrap();
+    s.add_agent(
+        NewAgent {
+            agent_id: "codex".into(),
+            vendor: None,
+            kind: None,
+            owner: None,
+            risk_tier: None,
+            profile: "builder".into(),
+            status: AgentStatus::Approved,
+        },
+        t0(),
+    )
+    .unwrap();
+    // what one team store wrote, another (and the plain store) reads
+    let again = opener.open_team(dir.path()).unwrap();
+    assert_eq!(again.approval(&a.approval_id).unwrap().request_hash, "h1");
+    assert!(again
+        .authenticate_api_token(&issued.token, t0())
+        .unwrap()
+        .is_some());
+    assert_eq!(Store::open(&file).unwrap().list_agents().unwrap().len(), 1);
+}

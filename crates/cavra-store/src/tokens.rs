@@ -177,64 +177,132 @@ fn check_name(name: &str) -> Result<String, StoreError> {
     Ok(n.to_string())
 }
 
+/// The columns a token record is read from, in the order of [`RawToken`].
+pub(crate) const TOKEN_COLS: &str =
+    "token_id, name, role, created_at, created_by, expires_at, revoked_at, revoked_by";
+
+/// A token row as stored ([`TOKEN_COLS`]), before it is checked.
+pub(crate) type RawToken = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// A stored token row as a record; a role or time the store cannot read is a decode error.
+pub(crate) fn decode_token(row: RawToken) -> Result<ApiToken, StoreError> {
+    use crate::timefmt::from_secs;
+    let (id, name, role, created, created_by, expires, revoked, revoked_by) = row;
+    Ok(ApiToken {
+        role: ApiRole::parse(&role).map_err(|e| StoreError::Decode {
+            field: "api_tokens.role".into(),
+            detail: e.to_string(),
+        })?,
+        id,
+        name,
+        created_at: from_secs("api_tokens.created_at", created)?,
+        created_by,
+        expires_at: expires
+            .map(|s| from_secs("api_tokens.expires_at", s))
+            .transpose()?,
+        revoked_at: revoked
+            .map(|s| from_secs("api_tokens.revoked_at", s))
+            .transpose()?,
+        revoked_by,
+    })
+}
+
+/// What a backend writes for a token being issued: the checked name, a new id, the token
+/// (returned once) and its hash, the expiry.
+pub(crate) struct NewToken {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    pub hash: String,
+    pub expires: Option<i64>,
+}
+
+impl NewToken {
+    /// Check `name` and make the token and its id.
+    pub(crate) fn new(
+        name: &str,
+        ttl: Option<std::time::Duration>,
+        now: OffsetDateTime,
+    ) -> Result<NewToken, StoreError> {
+        let name = check_name(name)?;
+        let id = format!("tok-{}", random_hex(8));
+        let token = new_token(&id);
+        Ok(NewToken {
+            hash: token_hash(&token),
+            expires: ttl.map(|t| crate::timefmt::add_secs(now, t)),
+            id,
+            name,
+            token,
+        })
+    }
+}
+
+/// The hash a presented token is looked up by; `None` for a token not of the API token
+/// form (or too long), which is refused without a lookup.
+pub(crate) fn lookup_hash(token: &str) -> Option<String> {
+    (token.len() <= MAX_API_TOKEN_LEN && token.starts_with(API_TOKEN_PREFIX))
+        .then(|| token_hash(token))
+}
+
+/// The error for an unknown token id.
+pub(crate) fn unknown_token(id: &str) -> StoreError {
+    StoreError::input("token", format!("no token `{id}`"))
+}
+
+/// The API tokens of `cavra serve`, for either backend.
+pub trait TokenStore {
+    /// Issue a token named `name` with `role`, valid for `ttl` (none: until revoked),
+    /// issued by `created_by`. The token is in the result only.
+    fn issue_api_token(
+        &mut self,
+        name: &str,
+        role: ApiRole,
+        ttl: Option<std::time::Duration>,
+        created_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, StoreError>;
+    /// One token record.
+    fn api_token(&self, id: &str) -> Result<ApiToken, StoreError>;
+    /// Every token, newest first.
+    fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revoke the token `id` (revoking a revoked token changes nothing).
+    fn revoke_api_token(
+        &mut self,
+        id: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<ApiToken, StoreError>;
+    /// The active token whose SHA-256 matches `token`; `None` for an unknown, revoked or
+    /// expired token (or one that is not of the API token form).
+    fn authenticate_api_token(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<ApiToken>, StoreError>;
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
     use crate::db::Store;
-    use crate::timefmt::{add_secs, from_secs, secs};
+    use crate::timefmt::secs;
     use rusqlite::{params, OptionalExtension as _};
 
-    const COLS: &str =
-        "token_id, name, role, created_at, created_by, expires_at, revoked_at, revoked_by";
-
-    type Row = (
-        String,
-        String,
-        String,
-        i64,
-        String,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-    );
-
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-        ))
-    }
-
-    fn decode(row: Row) -> Result<ApiToken, StoreError> {
-        let (id, name, role, created, created_by, expires, revoked, revoked_by) = row;
-        Ok(ApiToken {
-            role: ApiRole::parse(&role).map_err(|e| StoreError::Decode {
-                field: "api_tokens.role".into(),
-                detail: e.to_string(),
-            })?,
-            id,
-            name,
-            created_at: from_secs("api_tokens.created_at", created)?,
-            created_by,
-            expires_at: expires
-                .map(|s| from_secs("api_tokens.expires_at", s))
-                .transpose()?,
-            revoked_at: revoked
-                .map(|s| from_secs("api_tokens.revoked_at", s))
-                .transpose()?,
-            revoked_by,
-        })
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
+        RawToken::try_from(r)
     }
 
     impl Store {
-        /// Issue a token named `name` with `role`, valid for `ttl` (none: until revoked),
-        /// issued by `created_by`. The token is in the result only.
+        /// See [`TokenStore::issue_api_token`].
         pub fn issue_api_token(
             &mut self,
             name: &str,
@@ -243,62 +311,64 @@ mod sqlite {
             created_by: &str,
             now: OffsetDateTime,
         ) -> Result<IssuedToken, StoreError> {
-            let name = check_name(name)?;
-            let id = format!("tok-{}", random_hex(8));
-            let token = new_token(&id);
-            let expires = ttl.map(|t| add_secs(now, t));
+            let new = NewToken::new(name, ttl, now)?;
             self.conn
                 .execute(
                     &format!(
-                        "INSERT INTO api_tokens ({COLS}, token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)"
+                        "INSERT INTO api_tokens ({TOKEN_COLS}, token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)"
                     ),
                     params![
-                        id,
-                        name,
+                        new.id,
+                        new.name,
                         role.as_str(),
                         secs(now),
                         created_by,
-                        expires,
-                        token_hash(&token)
+                        new.expires,
+                        new.hash
                     ],
                 )
                 .map_err(|e| self.classify(e))?;
             Ok(IssuedToken {
-                token,
-                record: self.api_token(&id)?,
+                record: self.api_token(&new.id)?,
+                token: new.token,
             })
         }
 
-        /// One token record.
-        pub fn api_token(&self, id: &str) -> Result<ApiToken, StoreError> {
-            let row = self
-                .conn
+        fn token_row(&self, key: &str, value: &str) -> Result<Option<RawToken>, StoreError> {
+            self.conn
                 .query_row(
-                    &format!("SELECT {COLS} FROM api_tokens WHERE token_id = ?1"),
-                    params![id],
+                    &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE {key} = ?1"),
+                    params![value],
                     read,
                 )
                 .optional()
-                .map_err(|e| self.classify(e))?;
-            decode(row.ok_or_else(|| StoreError::input("token", format!("no token `{id}`")))?)
+                .map_err(|e| self.classify(e))
         }
 
-        /// Every token, newest first.
+        /// See [`TokenStore::api_token`].
+        pub fn api_token(&self, id: &str) -> Result<ApiToken, StoreError> {
+            decode_token(
+                self.token_row("token_id", id)?
+                    .ok_or_else(|| unknown_token(id))?,
+            )
+        }
+
+        /// See [`TokenStore::list_api_tokens`].
         pub fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
             let mut stmt = self
                 .conn
                 .prepare(&format!(
-                    "SELECT {COLS} FROM api_tokens ORDER BY created_at DESC, token_id"
+                    "SELECT {TOKEN_COLS} FROM api_tokens ORDER BY created_at DESC, token_id"
                 ))
                 .map_err(|e| self.classify(e))?;
             let rows = stmt
                 .query_map([], read)
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| self.classify(e))?;
-            rows.into_iter().map(decode).collect()
+            rows.into_iter().map(decode_token).collect()
         }
 
-        /// Revoke the token `id` (revoking a revoked token changes nothing).
+        /// See [`TokenStore::revoke_api_token`].
         pub fn revoke_api_token(
             &mut self,
             id: &str,
@@ -316,36 +386,26 @@ mod sqlite {
             self.api_token(id)
         }
 
-        /// The active token whose SHA-256 matches `token`; `None` for an unknown, revoked
-        /// or expired token (or one that is not of the API token form).
+        /// See [`TokenStore::authenticate_api_token`].
         pub fn authenticate_api_token(
             &self,
             token: &str,
             now: OffsetDateTime,
         ) -> Result<Option<ApiToken>, StoreError> {
-            if token.len() > MAX_API_TOKEN_LEN || !token.starts_with(API_TOKEN_PREFIX) {
+            let Some(hash) = lookup_hash(token) else {
                 return Ok(None);
-            }
-            let row = self
-                .conn
-                .query_row(
-                    &format!("SELECT {COLS} FROM api_tokens WHERE token_hash = ?1"),
-                    params![token_hash(token)],
-                    read,
-                )
-                .optional()
-                .map_err(|e| self.classify(e))?;
-            match row {
-                Some(r) => Ok(Some(decode(r)?).filter(|t| t.active(now))),
-                None => Ok(None),
-            }
+            };
+            self.token_row("token_hash", &hash)?
+                .map(decode_token)
+                .transpose()
+                .map(|t| t.filter(|t| t.active(now)))
         }
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -371,11 +431,10 @@ mod tests {
         assert_eq!(token_hash(&a).len(), 64);
     }
 
-    #[cfg(feature = "sqlite")]
-    #[test]
-    fn issue_authenticate_expire_revoke() {
-        let d = tempfile::tempdir().unwrap();
-        let mut s = crate::Store::open(d.path().join("c.db")).unwrap();
+    /// The token life cycle on any backend: `stored_hash(name)` reads the stored hash of
+    /// the token named `name` past the store.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn token_lifecycle(s: &mut dyn TokenStore, stored_hash: &dyn Fn(&str) -> String) {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let t = s
             .issue_api_token("alice", ApiRole::Approver, None, "root", now)
@@ -389,17 +448,14 @@ mod tests {
                 now,
             )
             .unwrap();
+        assert!(s
+            .issue_api_token(" ", ApiRole::Agent, None, "root", now)
+            .is_err());
         let got = s.authenticate_api_token(&t.token, now).unwrap().unwrap();
         assert_eq!((got.name.as_str(), got.role), ("alice", ApiRole::Approver));
+        assert_eq!(got.created_by, "root");
         // the database holds the hash, never the token
-        let c = rusqlite::Connection::open(d.path().join("c.db")).unwrap();
-        let stored: String = c
-            .query_row(
-                "SELECT token_hash FROM api_tokens WHERE name = 'alice'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let stored = stored_hash("alice");
         assert_eq!(stored, token_hash(&t.token));
         assert!(!stored.contains(&t.token));
         let later = now + time::Duration::seconds(61);
@@ -416,13 +472,40 @@ mod tests {
             .unwrap()
             .is_none());
         assert!(s.authenticate_api_token("other", now).unwrap().is_none());
-        s.revoke_api_token(&t.record.id, "root", now).unwrap();
+        let revoked = s.revoke_api_token(&t.record.id, "root", now).unwrap();
+        assert_eq!(revoked.revoked_by.as_deref(), Some("root"));
         assert!(s.authenticate_api_token(&t.token, now).unwrap().is_none());
-        assert_eq!(s.list_api_tokens().unwrap().len(), 2);
+        let ids: Vec<String> = s
+            .list_api_tokens()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&t.record.id) && ids.contains(&short.record.id));
         assert_eq!(s.api_token(&t.record.id).unwrap().state(now), "revoked");
         assert_eq!(short.record.state(later), "expired");
         assert_eq!(short.document()["token"], short.token.as_str());
         assert_eq!(short.document()["id"], short.record.id.as_str());
         assert!(s.revoke_api_token("tok-none", "root", now).is_err());
+        assert!(s.api_token("tok-none").is_err());
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn issue_authenticate_expire_revoke() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("c.db");
+        let mut s = crate::Store::open(&db).unwrap();
+        token_lifecycle(&mut s, &|name| {
+            rusqlite::Connection::open(&db)
+                .unwrap()
+                .query_row(
+                    "SELECT token_hash FROM api_tokens WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        });
     }
 }

@@ -19,6 +19,7 @@ mod registry;
 mod sessions;
 #[cfg(test)]
 mod tests;
+mod tokens;
 
 use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use r2d2_postgres::{r2d2, PostgresConnectionManager};
 use time::OffsetDateTime;
 
 use crate::approver::{ApproverTrust, Signer};
-use crate::backend::{DecisionStore, StoreOpener};
+use crate::backend::{DecisionStore, StoreOpener, TeamOpener, TeamStore};
 use crate::config::ApprovalConfig;
 use crate::error::{BackendKind, StoreError};
 use crate::sessions::EscalationPolicy;
@@ -362,5 +363,11 @@ impl StoreOpener for PgOpener {
     }
     fn describe(&self, _cavra_dir: &Path) -> String {
         self.label.clone()
+    }
+}
+
+impl TeamOpener for PgOpener {
+    fn open_team(&self, _cavra_dir: &Path) -> Result<Box<dyn TeamStore + Send>, StoreError> {
+        Ok(Box::new(self.store(None)))
     }
 }

@@ -549,17 +549,14 @@ fn the_registries_round_trip() {
 #[cfg(feature = "sqlite")]
 #[test]
 fn both_backends_tell_the_same_story() {
-    use crate::backend::{ControlStore, RegistryStore};
+    use crate::backend::TeamStore;
 
     /// Anything the story returns, as JSON.
     fn j<T: serde::Serialize>(v: &T) -> serde_json::Value {
         serde_json::to_value(v).unwrap()
     }
 
-    trait Both: ControlStore + RegistryStore {}
-    impl<T: ControlStore + RegistryStore> Both for T {}
-
-    fn story(s: &mut dyn Both) -> Vec<serde_json::Value> {
+    fn story(s: &mut dyn TeamStore) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         /// Ids are random per store: leave them out, wherever they are.
         fn without_ids(v: &mut serde_json::Value) {
@@ -653,4 +650,31 @@ fn both_backends_tell_the_same_story() {
     // the story is not empty: the approval was used twice, then refused
     assert_eq!(a[3]["uses"], 2);
     assert!(a[4].is_null());
+}
+
+/// The server's view: a team store opened through the opener (a trait object) issues,
+/// authenticates and revokes API tokens as the SQLite store does.
+#[test]
+fn api_tokens_through_the_team_opener() {
+    use crate::backend::TeamOpener;
+    let Some(db) = TestDb::create("tokens") else {
+        return;
+    };
+    let opener: std::sync::Arc<dyn TeamOpener + Send + Sync> =
+        std::sync::Arc::new(PgOpener::connect(&db.url, &PgOptions::default(), None).unwrap());
+    let mut s = opener.open_team(std::path::Path::new(".")).unwrap();
+    crate::tokens::tests::token_lifecycle(&mut *s, &|name| {
+        postgres::Client::connect(&db.url, postgres::NoTls)
+            .unwrap()
+            .query_one(
+                "SELECT token_hash FROM api_tokens WHERE name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0)
+    });
+    // the same store object also answers the control and registry calls
+    assert!(s.list_approvals(None, t0()).unwrap().is_empty());
+    assert!(s.list_mcp_servers().unwrap().is_empty());
+    assert_eq!(opener.describe(std::path::Path::new(".")), db.url);
 }

@@ -1,0 +1,110 @@
+//! The API tokens of `cavra serve` in PostgreSQL (the rows and checks of
+//! [`crate::tokens`], as the SQLite store keeps them).
+
+use time::OffsetDateTime;
+
+use super::{json_row, json_rows, select_json, PgStore};
+use crate::error::StoreError;
+use crate::timefmt::secs;
+use crate::tokens::{
+    decode_token, lookup_hash, unknown_token, ApiRole, ApiToken, IssuedToken, NewToken, RawToken,
+    TOKEN_COLS,
+};
+
+impl PgStore {
+    /// See [`crate::TokenStore::issue_api_token`].
+    pub fn issue_api_token(
+        &mut self,
+        name: &str,
+        role: ApiRole,
+        ttl: Option<std::time::Duration>,
+        created_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, StoreError> {
+        let new = NewToken::new(name, ttl, now)?;
+        self.conn()?.execute(
+            &format!(
+                "INSERT INTO api_tokens ({TOKEN_COLS}, token_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7)"
+            ),
+            &[
+                &new.id,
+                &new.name,
+                &role.as_str(),
+                &secs(now),
+                &created_by,
+                &new.expires,
+                &new.hash,
+            ],
+        )?;
+        Ok(IssuedToken {
+            record: self.api_token(&new.id)?,
+            token: new.token,
+        })
+    }
+
+    fn token_row(&self, key: &str, value: &str) -> Result<Option<RawToken>, StoreError> {
+        json_row(
+            &mut *self.conn()?,
+            &format!(
+                "{} FROM api_tokens WHERE {key} = $1",
+                select_json(TOKEN_COLS)
+            ),
+            &[&value],
+        )
+    }
+
+    /// See [`crate::TokenStore::api_token`].
+    pub fn api_token(&self, id: &str) -> Result<ApiToken, StoreError> {
+        decode_token(
+            self.token_row("token_id", id)?
+                .ok_or_else(|| unknown_token(id))?,
+        )
+    }
+
+    /// See [`crate::TokenStore::list_api_tokens`].
+    pub fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        json_rows::<RawToken>(
+            &mut *self.conn()?,
+            &format!(
+                "{} FROM api_tokens ORDER BY created_at DESC, token_id",
+                select_json(TOKEN_COLS)
+            ),
+            &[],
+        )?
+        .into_iter()
+        .map(decode_token)
+        .collect()
+    }
+
+    /// See [`crate::TokenStore::revoke_api_token`].
+    pub fn revoke_api_token(
+        &mut self,
+        id: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<ApiToken, StoreError> {
+        self.api_token(id)?;
+        self.conn()?.execute(
+            "UPDATE api_tokens SET revoked_at = $2, revoked_by = $3 \
+             WHERE token_id = $1 AND revoked_at IS NULL",
+            &[&id, &secs(now), &by],
+        )?;
+        self.api_token(id)
+    }
+
+    /// See [`crate::TokenStore::authenticate_api_token`].
+    pub fn authenticate_api_token(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let Some(hash) = lookup_hash(token) else {
+            return Ok(None);
+        };
+        self.token_row("token_hash", &hash)?
+            .map(decode_token)
+            .transpose()
+            .map(|t| t.filter(|t| t.active(now)))
+    }
+}
