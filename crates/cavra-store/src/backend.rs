@@ -422,7 +422,7 @@ macro_rules! impl_store_traits {
         };
     };
 }
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(feature = "postgres")]
 pub(crate) use impl_store_traits;
 
 #[cfg(feature = "sqlite")]

@@ -7,10 +7,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::approver::{ApproverTrust, Signer};
 use crate::config::ApprovalConfig;
-use crate::error::{BackendKind, StoreError};
+use crate::error::StoreError;
 use crate::sessions::EscalationPolicy;
 use crate::tamper::Unverified;
-use rusqlite_migration::{Migrations, M};
 
 /// `PRAGMA application_id` of a cavra database ("CAVR").
 pub const APPLICATION_ID: i64 = 0x4341_5652;
@@ -18,118 +17,16 @@ pub const APPLICATION_ID: i64 = 0x4341_5652;
 /// Default time a writer waits for a lock held by another process.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Schema migrations; index `i` brings the database from version `i` to `i + 1`. Applied
-/// by `rusqlite_migration`, which keeps the version in `PRAGMA user_version` exactly as
-/// cavra always has, so files written before it are recognised as they are. Never edit
-/// a released entry: append a new one (upgrade from older files is tested against frozen
-/// copies in `tests/data/`).
-pub(crate) const MIGRATIONS: &[&str] = &[
-    // v1
-    r#"
-    CREATE TABLE approvals (
-        approval_id     TEXT PRIMARY KEY,
-        request_hash    TEXT NOT NULL,
-        decision_id     TEXT NOT NULL,
-        session_id      TEXT NOT NULL,
-        correlation_id  TEXT,
-        agent_id        TEXT NOT NULL,
-        action_type     TEXT NOT NULL,
-        target          TEXT NOT NULL,
-        rule_id         TEXT NOT NULL,
-        severity        TEXT NOT NULL,
-        approver_group  TEXT NOT NULL,
-        requested_by    TEXT NOT NULL,
-        repo            TEXT,
-        state           TEXT NOT NULL,
-        requested_at    INTEGER NOT NULL,
-        expires_at      INTEGER NOT NULL,
-        decided_by      TEXT,
-        decided_at      INTEGER,
-        decision_reason TEXT,
-        break_glass     INTEGER NOT NULL DEFAULT 0,
-        break_glass_reason TEXT,
-        single_use      INTEGER NOT NULL DEFAULT 1,
-        uses            INTEGER NOT NULL DEFAULT 0,
-        max_uses        INTEGER,
-        history         TEXT NOT NULL DEFAULT '[]',
-        evidence_refs   TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX approvals_hash ON approvals(request_hash, state);
-    CREATE INDEX approvals_state ON approvals(state, expires_at);
-
-    CREATE TABLE agents (
-        agent_id   TEXT PRIMARY KEY,
-        vendor     TEXT,
-        kind       TEXT,
-        owner      TEXT,
-        risk_tier  TEXT,
-        profile    TEXT NOT NULL,
-        status     TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-
-    CREATE TABLE mcp_servers (
-        server_id      TEXT PRIMARY KEY,
-        name           TEXT,
-        trust_tier     TEXT NOT NULL,
-        approval_state TEXT NOT NULL,
-        capabilities   TEXT NOT NULL DEFAULT '[]',
-        allowed_tools  TEXT NOT NULL DEFAULT '[]',
-        tool_classes   TEXT NOT NULL DEFAULT '{}',
-        extra          TEXT NOT NULL DEFAULT '{}',
-        position       INTEGER NOT NULL,
-        updated_at     INTEGER NOT NULL
-    );
-
-    CREATE TABLE sessions (
-        session_id     TEXT PRIMARY KEY,
-        agent_id       TEXT NOT NULL,
-        held           INTEGER NOT NULL DEFAULT 0,
-        held_reason    TEXT,
-        held_at        INTEGER,
-        released_by    TEXT,
-        released_at    INTEGER,
-        release_reason TEXT,
-        total_blocks   INTEGER NOT NULL DEFAULT 0,
-        created_at     INTEGER NOT NULL,
-        updated_at     INTEGER NOT NULL
-    );
-    CREATE TABLE session_blocks (
-        session_id TEXT NOT NULL REFERENCES sessions(session_id),
-        at         INTEGER NOT NULL,
-        severity   TEXT NOT NULL,
-        agent_id   TEXT NOT NULL
-    );
-    CREATE INDEX session_blocks_at ON session_blocks(session_id, at);
-    "#,
-    // v2: records signed by the approving identity; tamper events reported once per row
-    r#"
-    ALTER TABLE approvals ADD COLUMN attestation TEXT;
-    ALTER TABLE sessions ADD COLUMN release_attestation TEXT;
-    CREATE TABLE tamper_reports (
-        row_key     TEXT PRIMARY KEY,
-        reported_at INTEGER NOT NULL
-    );
-    "#,
-    // v3: API tokens of `cavra serve` (only the SHA-256 of a token is kept)
-    r#"
-    CREATE TABLE api_tokens (
-        token_id    TEXT PRIMARY KEY,
-        name        TEXT NOT NULL,
-        role        TEXT NOT NULL,
-        token_hash  TEXT NOT NULL UNIQUE,
-        created_at  INTEGER NOT NULL,
-        created_by  TEXT NOT NULL,
-        expires_at  INTEGER,
-        revoked_at  INTEGER,
-        revoked_by  TEXT
-    );
-    "#,
-];
+/// The schema migrations of the SQLite store (`migrations/sqlite/V<n>__<name>.sql`), run
+/// by refinery, which records what it applied in `refinery_schema_history`. Never edit a
+/// released file: add the next one (and its PostgreSQL twin). Upgrade from older files is
+/// tested against frozen copies in `tests/data/`.
+pub(crate) mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = crate::migrate::LATEST;
 
 /// Options for [`Store::open_with`].
 #[derive(Debug, Clone)]
@@ -384,7 +281,7 @@ impl Store {
             .execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
             .map_err(|e| self.classify(e))?;
         if version < SCHEMA_VERSION {
-            self.migrate()?;
+            self.migrate(version)?;
         }
         if app_id != APPLICATION_ID {
             self.conn
@@ -394,16 +291,36 @@ impl Store {
         Ok(())
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let steps: Vec<M<'static>> = MIGRATIONS.iter().map(|sql| M::up(sql)).collect();
+    /// Bring the file from `version` (its `user_version`) to [`SCHEMA_VERSION`] with
+    /// refinery. A file migrated before refinery (by `rusqlite_migration`, which kept only
+    /// `user_version`) has no history table: its first `version` migrations are recorded
+    /// as applied without running them, then the rest run. `user_version` is kept in step:
+    /// it is the quick "already current" check of every open, and what an older cavra
+    /// reads to refuse a newer file.
+    fn migrate(&mut self, version: i64) -> Result<(), StoreError> {
         let (path, busy) = (self.path.clone(), self.busy_timeout);
-        Migrations::new(steps)
-            .to_latest(&mut self.conn)
-            .map_err(|e| match e {
-                rusqlite_migration::Error::RusqliteError { err, .. } => classify(&path, busy, err),
-                other => StoreError::backend(BackendKind::Schema, other.to_string()),
-            })?;
-        Ok(())
+        let history: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [crate::migrate::HISTORY_TABLE],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.classify(e))?;
+        let adopt = (!history && version > 0).then_some(version);
+        crate::migrate::run(embedded::migrations::runner, &mut self.conn, adopt).map_err(|e| {
+            crate::migrate::error(&e, |c| match c.downcast_ref::<rusqlite::Error>() {
+                Some(rusqlite::Error::SqliteFailure(f, m)) => Some(classify(
+                    &path,
+                    busy,
+                    rusqlite::Error::SqliteFailure(*f, m.clone()),
+                )),
+                _ => None,
+            })
+        })?;
+        self.conn
+            .execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .map_err(|e| self.classify(e))
     }
 
     /// Current schema version of the open database.

@@ -21,6 +21,8 @@ mod error;
 mod glob;
 #[cfg(feature = "sqlite")]
 pub mod index;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migrate;
 #[cfg(feature = "postgres")]
 pub mod pg;
 mod registry;

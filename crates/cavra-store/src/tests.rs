@@ -1134,6 +1134,20 @@ fn old_v1_and_v2_databases_upgrade_and_keep_their_rows() {
             )
             .unwrap();
         assert_eq!((app, user), (APPLICATION_ID, SCHEMA_VERSION), "v{version}");
+        // adopted by refinery: the old versions recorded as applied, the rest run once
+        let history: Vec<(i64, String)> = c
+            .prepare("SELECT version, name FROM refinery_schema_history ORDER BY version")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: Vec<(i64, String)> = crate::db::embedded::migrations::runner()
+            .get_migrations()
+            .iter()
+            .map(|m| (i64::from(m.version()), m.name().to_string()))
+            .collect();
+        assert_eq!(history, expected, "v{version}");
     }
 }
 

@@ -14,7 +14,7 @@
 
 mod approvals;
 mod backend;
-mod migrations;
+pub(crate) mod migrations;
 mod registry;
 mod sessions;
 #[cfg(test)]
@@ -112,22 +112,27 @@ pub fn connect_pool(url: &str, opts: &PgOptions) -> Result<PgPool, StoreError> {
 /// 23), a resource or I/O failure (53, 58, a closed connection), anything else.
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        let code = e.code().map(|c| c.code().to_string()).unwrap_or_default();
-        let kind = if code.starts_with("23") {
-            BackendKind::Constraint
-        } else if code.starts_with("53") || code.starts_with("58") || e.is_closed() {
-            BackendKind::Io
-        } else if code.starts_with("42") {
-            BackendKind::Schema
-        } else {
-            BackendKind::Other
-        };
-        let detail = match e.as_db_error() {
-            Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => e.to_string(),
-        };
-        StoreError::backend(kind, detail)
+        classify(&e)
     }
+}
+
+/// [`StoreError::from`] a driver error by reference.
+pub(crate) fn classify(e: &postgres::Error) -> StoreError {
+    let code = e.code().map(|c| c.code().to_string()).unwrap_or_default();
+    let kind = if code.starts_with("23") {
+        BackendKind::Constraint
+    } else if code.starts_with("53") || code.starts_with("58") || e.is_closed() {
+        BackendKind::Io
+    } else if code.starts_with("42") {
+        BackendKind::Schema
+    } else {
+        BackendKind::Other
+    };
+    let detail = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    };
+    StoreError::backend(kind, detail)
 }
 
 /// The rows `sql` selects, each as one column holding a JSON array (text) of its fields

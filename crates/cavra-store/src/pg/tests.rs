@@ -154,11 +154,13 @@ fn an_opener_is_shared_across_threads_and_a_store_moves_to_one() {
 
 #[cfg(feature = "sqlite")]
 #[test]
-fn the_migration_lists_are_in_step() {
+fn the_migration_folders_are_in_step() {
     assert_eq!(PG_SCHEMA_VERSION, crate::SCHEMA_VERSION);
     // the same tables and columns, in PostgreSQL's types
-    let sqlite = crate::db::MIGRATIONS;
-    for (pg, lite) in migrations::PG_MIGRATIONS.iter().zip(sqlite) {
+    let sqlite = crate::db::embedded::migrations::runner();
+    let pg = migrations::embedded::migrations::runner();
+    assert_eq!(pg.get_migrations().len(), sqlite.get_migrations().len());
+    for (pg, lite) in pg.get_migrations().iter().zip(sqlite.get_migrations()) {
         let names = |sql: &str| -> Vec<String> {
             sql.lines()
                 .map(str::trim)
@@ -166,7 +168,8 @@ fn the_migration_lists_are_in_step() {
                 .filter_map(|l| l.split_whitespace().next().map(str::to_string))
                 .collect()
         };
-        assert_eq!(names(pg), names(lite));
+        assert_eq!((pg.version(), pg.name()), (lite.version(), lite.name()));
+        assert_eq!(names(pg.sql().unwrap()), names(lite.sql().unwrap()));
     }
 }
 
@@ -189,17 +192,78 @@ fn migrations_run_once_under_the_lock_and_refuse_foreign_or_newer_schemas() {
     for h in handles {
         assert_eq!(h.join().unwrap().unwrap(), PG_SCHEMA_VERSION);
     }
+    // the history is refinery's: one row per migration, each applied once
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let rows: i64 = c
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, PG_SCHEMA_VERSION);
     // a newer cavra's database is refused, not touched
-    db.admin_sql("UPDATE cavra_schema SET version = 99");
+    db.admin_sql(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (99, 'future', '2030-01-01T00:00:00Z', '1')",
+    );
     let e = PgStore::connect(&db.url).unwrap_err();
     assert!(
         matches!(e, StoreError::SchemaTooNew { found: 99, .. }),
         "{e}"
     );
     // tables of another application: refused
-    db.admin_sql("DROP TABLE cavra_schema");
+    db.admin_sql("DROP TABLE refinery_schema_history");
     let e = PgStore::connect(&db.url).unwrap_err();
     assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+}
+
+/// A database migrated by cavra's runner before refinery (`cavra_schema`, version 1 or 2)
+/// is adopted: no row is lost, the missing migrations run, the old counter goes.
+#[test]
+fn a_database_of_the_earlier_runner_is_adopted_with_its_rows() {
+    for version in [1_usize, 2] {
+        let Some(db) = TestDb::create("adopt") else {
+            return;
+        };
+        let runner = migrations::embedded::migrations::runner();
+        let mut sql: String = runner.get_migrations()[..version]
+            .iter()
+            .map(|m| m.sql().unwrap().to_string())
+            .collect();
+        sql.push_str(&format!(
+            "CREATE TABLE cavra_schema (id INT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL); \
+             INSERT INTO cavra_schema (id, version) VALUES (1, {version}); \
+             INSERT INTO agents (agent_id, profile, status, created_at, updated_at) \
+             VALUES ('codex', 'builder', 'approved', 1, 1);"
+        ));
+        db.admin_sql(&sql);
+        for _ in 0..2 {
+            let s = db.replica();
+            assert_eq!(s.schema_version().unwrap(), PG_SCHEMA_VERSION, "v{version}");
+            assert_eq!(s.list_agents().unwrap().len(), 1, "v{version}");
+        }
+        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+        let gone: bool = c
+            .query_one("SELECT to_regclass('cavra_schema') IS NULL", &[])
+            .unwrap()
+            .get(0);
+        assert!(gone, "v{version}");
+        let rows: i64 = c
+            .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, PG_SCHEMA_VERSION, "v{version}");
+        // the later migrations ran: the v3 table is there
+        let mut s = db.replica();
+        crate::tokens::tests::token_lifecycle(&mut s, &|name| {
+            postgres::Client::connect(&db.url, postgres::NoTls)
+                .unwrap()
+                .query_one(
+                    "SELECT token_hash FROM api_tokens WHERE name = $1",
+                    &[&name],
+                )
+                .unwrap()
+                .get(0)
+        });
+    }
 }
 
 #[test]
