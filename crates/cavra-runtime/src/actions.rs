@@ -374,7 +374,7 @@ pub fn parse_tools(specs: &[String]) -> Result<(Vec<String>, BTreeMap<String, To
         match t.split_once('=') {
             Some((name, class)) => {
                 let name = name.trim().to_string();
-                classes.insert(name.clone(), ToolClass::parse(class)?);
+                classes.insert(name.clone(), cavra_store::parse_tool_class(class)?);
                 allowed.push(name);
             }
             None => allowed.push(t.trim().to_string()),

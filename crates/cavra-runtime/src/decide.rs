@@ -148,14 +148,8 @@ impl LazyStore {
 }
 
 fn store_mcp_registry(store: &dyn DecisionStore) -> Result<Option<McpRegistry>> {
-    let file = store.mcp_registry()?;
-    if file.mcp_servers.is_empty() {
-        return Ok(None);
-    }
-    let v = serde_json::to_value(&file).map_err(RuntimeError::StoredRegistry)?;
-    Ok(Some(
-        serde_json::from_value(v).map_err(RuntimeError::StoredRegistry)?,
-    ))
+    let registry = store.mcp_registry()?;
+    Ok(Some(registry).filter(|r| !r.mcp_servers.is_empty()))
 }
 
 /// Governed agent identities: a blocked agent, or an action type outside the agent's

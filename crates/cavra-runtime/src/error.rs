@@ -38,9 +38,6 @@ pub enum RuntimeError {
         #[source]
         source: serde_json::Error,
     },
-    /// The MCP registry kept in the store does not convert to the engine's shape.
-    #[error("the stored MCP registry is not readable")]
-    StoredRegistry(#[source] serde_json::Error),
     /// The store could not be opened.
     #[error("cannot open the approvals database `{store}`")]
     StoreOpen {

@@ -508,9 +508,7 @@ pub fn mcp_server(store: &dyn RegistryStore, id: &str) -> Result<McpServer> {
 
 /// A tool class as written: `read`, `write`, `admin`, `exfil-capable`.
 pub fn tool_class_name(c: &ToolClass) -> String {
-    let v = serde_json::to_value(c).ok();
-    v.and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
+    c.as_str().to_string()
 }
 
 /// `registry mcp show`: the server and its tools' classes.

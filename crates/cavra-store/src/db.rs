@@ -69,6 +69,8 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    crate::settings::store_settings!();
+
     /// Open (or create) the database at `path` with default options.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         Store::open_with(path, OpenOptions::default())
@@ -117,61 +119,9 @@ impl Store {
         &self.path
     }
 
-    /// Use this routing / RBAC configuration for approvals.
-    pub fn with_config(mut self, config: ApprovalConfig) -> Store {
-        self.config = config;
-        self
-    }
-
-    /// Replace the routing / RBAC configuration in place.
-    pub fn set_config(&mut self, config: ApprovalConfig) {
-        self.config = config;
-    }
-
     /// The routing / RBAC configuration in use.
     pub fn config(&self) -> &ApprovalConfig {
         &self.config
-    }
-
-    /// Sign the approval, break-glass and release records written through this store
-    /// with `signer` (without one, those changes are refused).
-    pub fn with_signer(mut self, signer: Signer) -> Store {
-        self.signer = Some(signer);
-        self
-    }
-
-    /// [`Store::with_signer`] in place.
-    pub fn set_signer(&mut self, signer: Signer) {
-        self.signer = Some(signer);
-    }
-
-    /// Verify records against this trust root (replaces [`Store::with_trust_dir`]).
-    pub fn with_trust(self, trust: ApproverTrust) -> Store {
-        let _ = self.trust.set(trust);
-        self
-    }
-
-    /// Verify records against the approver public key in `dir`, read on first use. A
-    /// missing or unreadable key verifies nothing.
-    pub fn with_trust_dir(mut self, dir: PathBuf) -> Store {
-        self.trust_dir = Some(dir);
-        self
-    }
-
-    /// The trust root records are verified against (empty: nothing verifies).
-    pub fn trust(&self) -> &ApproverTrust {
-        self.trust.get_or_init(|| {
-            self.trust_dir
-                .as_deref()
-                .and_then(|d| ApproverTrust::load(d).ok())
-                .unwrap_or_default()
-        })
-    }
-
-    /// Use this escalation policy for [`Store::record_block`].
-    pub fn with_escalation(mut self, policy: EscalationPolicy) -> Store {
-        self.escalation = policy;
-        self
     }
 
     /// Check the file and bring it to the current schema in WAL mode. A database that

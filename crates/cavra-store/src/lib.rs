@@ -28,6 +28,8 @@ pub mod pg;
 mod registry;
 pub mod rules;
 mod sessions;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod settings;
 mod tamper;
 mod timefmt;
 pub mod tokens;
@@ -53,8 +55,8 @@ pub use index::{EvidenceIndex, Hit, SearchQuery, SearchResult};
 #[cfg(feature = "postgres")]
 pub use pg::{PgOpener, PgOptions, PgStore};
 pub use registry::{
-    parse_mcp_registry, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile, McpServer,
-    NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,
+    parse_mcp_registry, parse_tool_class, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile,
+    McpServer, NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,
 };
 pub use sessions::{BlockEntry, EscalationPolicy, SessionState, SessionTransition};
 pub use tamper::Unverified;

@@ -1,7 +1,5 @@
 //! Agent registry (governed identities with capability profiles) and MCP trust registry.
 
-use std::collections::BTreeMap;
-
 #[cfg(feature = "sqlite")]
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
@@ -300,125 +298,61 @@ pub(crate) fn opt(v: &Option<String>) -> Option<String> {
 
 // ---------------------------------------------------------------- mcp
 
-/// Classification of one MCP tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ToolClass {
-    #[serde(rename = "read")]
-    Read,
-    #[serde(rename = "write")]
-    Write,
-    #[serde(rename = "admin")]
-    Admin,
-    #[serde(rename = "exfil-capable")]
-    ExfilCapable,
-}
+pub use cavra_core::guard::{McpRegistry as McpRegistryFile, McpServer, ToolClass};
 
-impl ToolClass {
-    pub fn parse(s: &str) -> Result<ToolClass, StoreError> {
-        match s.trim() {
-            "read" => Ok(ToolClass::Read),
-            "write" => Ok(ToolClass::Write),
-            "admin" => Ok(ToolClass::Admin),
-            "exfil-capable" | "exfil_capable" | "exfil" => Ok(ToolClass::ExfilCapable),
-            _ => Err(StoreError::input(
-                "tool class",
-                format!("`{s}` (expected read, write, admin or exfil-capable)"),
-            )),
-        }
-    }
+/// A tool class typed by a person (`read`, `write`, `admin`, `exfil-capable`; also
+/// `exfil_capable`, `exfil`).
+pub fn parse_tool_class(s: &str) -> Result<ToolClass, StoreError> {
+    ToolClass::from_name(s).ok_or_else(|| {
+        StoreError::input(
+            "tool class",
+            format!("`{s}` (expected read, write, admin or exfil-capable)"),
+        )
+    })
 }
 
 /// Approval states an MCP server can be in.
 pub const MCP_APPROVAL_STATES: &[&str] = &["approved", "pending", "denied", "blocked"];
 
-/// A server in the MCP trust registry. Unknown fields of imported files are kept in
-/// `extra` and exported back unchanged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct McpServer {
-    pub server_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// approved | experimental | restricted | blocked | ...
-    pub trust_tier: String,
-    /// approved | pending | denied | blocked
-    #[serde(default = "pending")]
-    pub approval_state: String,
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-    #[serde(default)]
-    pub allowed_tools: Vec<String>,
-    /// Per-tool classification: read | write | admin | exfil-capable.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub tool_classifications: BTreeMap<String, ToolClass>,
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-fn pending() -> String {
-    "pending".into()
-}
-
-impl McpServer {
-    /// Blocked by tier or state.
-    pub fn is_blocked(&self) -> bool {
-        self.trust_tier == "blocked"
-            || self.approval_state == "denied"
-            || self.approval_state == "blocked"
+/// The checks of a server before it is stored: an id, a lowercase tier, a known state.
+pub(crate) fn validate_mcp_server(s: &McpServer) -> Result<(), StoreError> {
+    require_text("server_id", &s.server_id)?;
+    let v = &s.trust_tier;
+    if v.is_empty()
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(StoreError::input(
+            "trust_tier",
+            format!("`{v}` (lowercase word expected)"),
+        ));
     }
+    if !MCP_APPROVAL_STATES.contains(&s.approval_state.as_str()) {
+        return Err(StoreError::input(
+            "approval_state",
+            format!(
+                "`{}` (expected approved, pending, denied or blocked)",
+                s.approval_state
+            ),
+        ));
+    }
+    Ok(())
+}
 
-    pub(crate) fn validate(&self) -> Result<(), StoreError> {
-        require_text("server_id", &self.server_id)?;
-        let token = |field: &'static str, v: &str| {
-            if v.is_empty()
-                || !v
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-            {
-                Err(StoreError::input(
-                    field,
-                    format!("`{v}` (lowercase word expected)"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        token("trust_tier", &self.trust_tier)?;
-        if !MCP_APPROVAL_STATES.contains(&self.approval_state.as_str()) {
+/// Every server valid, no server id twice (checked before an import writes anything).
+pub(crate) fn validate_registry(file: &McpRegistryFile) -> Result<(), StoreError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &file.mcp_servers {
+        validate_mcp_server(s)?;
+        if !seen.insert(s.server_id.as_str()) {
             return Err(StoreError::input(
-                "approval_state",
-                format!(
-                    "`{}` (expected approved, pending, denied or blocked)",
-                    self.approval_state
-                ),
+                "mcp_servers",
+                format!("duplicate server_id `{}`", s.server_id),
             ));
         }
-        Ok(())
     }
-}
-
-/// The registry file: `{"mcp_servers": [...]}` (the reference format).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct McpRegistryFile {
-    pub mcp_servers: Vec<McpServer>,
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-impl McpRegistryFile {
-    /// Every server valid, no server id twice (checked before an import writes anything).
-    pub(crate) fn validate_servers(&self) -> Result<(), StoreError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for s in &self.mcp_servers {
-            s.validate()?;
-            if !seen.insert(s.server_id.as_str()) {
-                return Err(StoreError::input(
-                    "mcp_servers",
-                    format!("duplicate server_id `{}`", s.server_id),
-                ));
-            }
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 pub(crate) const MCP_COLS: &str =
@@ -568,7 +502,7 @@ impl Store {
         replace: bool,
         now: OffsetDateTime,
     ) -> Result<McpServer, StoreError> {
-        server.validate()?;
+        validate_mcp_server(server)?;
         let map = self.detached_classify();
         let tx = self.write_tx()?;
         put_mcp_in(&tx, server, replace, now, &map)?;
@@ -629,7 +563,7 @@ impl Store {
         file: &McpRegistryFile,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        file.validate_servers()?;
+        validate_registry(file)?;
         let map = self.detached_classify();
         let tx = self.write_tx()?;
         for s in &file.mcp_servers {
@@ -708,15 +642,24 @@ impl Store {
     }
 }
 
-/// Parse a registry file's text.
+/// Parse a registry file's text for an import: a server listed without an approval state
+/// is filed as `pending` (a file used as is, without the store, counts it approved).
 pub fn parse_mcp_registry(
     text: &str,
     path: &std::path::Path,
 ) -> Result<McpRegistryFile, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Config {
+    let bad = |detail: String| StoreError::Config {
         path: path.to_path_buf(),
-        detail: e.to_string(),
-    })
+        detail,
+    };
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if let Some(servers) = v.get_mut("mcp_servers").and_then(|s| s.as_array_mut()) {
+        for s in servers.iter_mut().filter_map(|s| s.as_object_mut()) {
+            s.entry("approval_state")
+                .or_insert_with(|| "pending".into());
+        }
+    }
+    serde_json::from_value(v).map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(feature = "sqlite")]

@@ -69,19 +69,6 @@ impl Unverified {
 
 #[cfg(feature = "sqlite")]
 impl Store {
-    pub(crate) fn note_unverified(&self, u: Unverified) {
-        let mut v = self.unverified.borrow_mut();
-        if !v.iter().any(|x| x.row_key == u.row_key) {
-            v.push(u);
-        }
-    }
-
-    /// The unverified rows met since the last call (by consuming approvals, matching
-    /// break-glass records or checking holds).
-    pub fn take_unverified(&self) -> Vec<Unverified> {
-        std::mem::take(&mut *self.unverified.borrow_mut())
-    }
-
     /// Remember that `u` was reported; `true` the first time for this row version.
     pub fn mark_tamper_reported(
         &mut self,

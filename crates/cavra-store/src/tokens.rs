@@ -253,42 +253,28 @@ pub(crate) fn lookup_hash(token: &str) -> Option<String> {
         .then(|| token_hash(token))
 }
 
+/// The active token whose hash matches `token`, read by `row(hash)`; `None` for a token
+/// not of the API token form (no lookup), an unknown, revoked or expired one.
+pub(crate) fn authenticate_with(
+    token: &str,
+    now: OffsetDateTime,
+    row: impl FnOnce(&str) -> Result<Option<RawToken>, StoreError>,
+) -> Result<Option<ApiToken>, StoreError> {
+    let Some(hash) = lookup_hash(token) else {
+        return Ok(None);
+    };
+    Ok(row(&hash)?
+        .map(decode_token)
+        .transpose()?
+        .filter(|t| t.active(now)))
+}
+
 /// The error for an unknown token id.
 pub(crate) fn unknown_token(id: &str) -> StoreError {
     StoreError::input("token", format!("no token `{id}`"))
 }
 
-/// The API tokens of `cavra serve`, for either backend.
-pub trait TokenStore {
-    /// Issue a token named `name` with `role`, valid for `ttl` (none: until revoked),
-    /// issued by `created_by`. The token is in the result only.
-    fn issue_api_token(
-        &mut self,
-        name: &str,
-        role: ApiRole,
-        ttl: Option<std::time::Duration>,
-        created_by: &str,
-        now: OffsetDateTime,
-    ) -> Result<IssuedToken, StoreError>;
-    /// One token record.
-    fn api_token(&self, id: &str) -> Result<ApiToken, StoreError>;
-    /// Every token, newest first.
-    fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
-    /// Revoke the token `id` (revoking a revoked token changes nothing).
-    fn revoke_api_token(
-        &mut self,
-        id: &str,
-        by: &str,
-        now: OffsetDateTime,
-    ) -> Result<ApiToken, StoreError>;
-    /// The active token whose SHA-256 matches `token`; `None` for an unknown, revoked or
-    /// expired token (or one that is not of the API token form).
-    fn authenticate_api_token(
-        &self,
-        token: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<ApiToken>, StoreError>;
-}
+pub use crate::backend::TokenStore;
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
@@ -392,13 +378,7 @@ mod sqlite {
             token: &str,
             now: OffsetDateTime,
         ) -> Result<Option<ApiToken>, StoreError> {
-            let Some(hash) = lookup_hash(token) else {
-                return Ok(None);
-            };
-            self.token_row("token_hash", &hash)?
-                .map(decode_token)
-                .transpose()
-                .map(|t| t.filter(|t| t.active(now)))
+            authenticate_with(token, now, |h| self.token_row("token_hash", h))
         }
     }
 }

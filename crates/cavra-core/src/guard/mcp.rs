@@ -9,38 +9,98 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A registry of MCP servers, in the reference project's file shape (`mcp_servers: [...]`).
+/// The one MCP registry type of CAVRA: a file used as is, and the store's registry
+/// (`cavra-store` imports, keeps and exports it). Unknown top-level fields are kept in
+/// `extra`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpRegistry {
-    pub mcp_servers: Vec<McpServerEntry>,
+    pub mcp_servers: Vec<McpServer>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// One server of the registry.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct McpServerEntry {
+/// Classification of one MCP tool (CAVRA extension of the reference format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToolClass {
+    #[serde(rename = "read")]
+    Read,
+    #[serde(rename = "write")]
+    Write,
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "exfil-capable")]
+    ExfilCapable,
+}
+
+impl ToolClass {
+    /// The name in registry files: `read`, `write`, `admin`, `exfil-capable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolClass::Read => "read",
+            ToolClass::Write => "write",
+            ToolClass::Admin => "admin",
+            ToolClass::ExfilCapable => "exfil-capable",
+        }
+    }
+
+    /// A class typed by a person: the file names, and `exfil_capable` / `exfil`.
+    pub fn from_name(s: &str) -> Option<ToolClass> {
+        match s.trim() {
+            "read" => Some(ToolClass::Read),
+            "write" => Some(ToolClass::Write),
+            "admin" => Some(ToolClass::Admin),
+            "exfil-capable" | "exfil_capable" | "exfil" => Some(ToolClass::ExfilCapable),
+            _ => None,
+        }
+    }
+}
+
+fn approved() -> String {
+    "approved".into()
+}
+
+/// One server of the registry. Unknown fields of a registry file are kept in `extra` and
+/// written back unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpServer {
     pub server_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// approved | experimental | restricted | blocked | ...
     pub trust_tier: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval_state: Option<String>,
+    /// approved | pending | denied | blocked. A server listed in a file without one is
+    /// approved (the store files an imported server without one as pending).
+    #[serde(default = "approved")]
+    pub approval_state: String,
     #[serde(default)]
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub allowed_tools: Vec<String>,
-    /// Tool → `read|write|admin|exfil-capable` (CAVRA extension).
+    /// Per-tool classification (CAVRA extension).
     #[serde(
         default,
-        alias = "tool_classifications",
+        alias = "tool_classes",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
-    pub tool_classes: BTreeMap<String, String>,
+    pub tool_classifications: BTreeMap<String, ToolClass>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl McpServer {
+    /// Blocked by tier or state.
+    pub fn is_blocked(&self) -> bool {
+        self.trust_tier == "blocked"
+            || self.approval_state == "denied"
+            || self.approval_state == "blocked"
+    }
 }
 
 impl McpRegistry {
     pub fn from_json(src: &str) -> Result<McpRegistry, serde_json::Error> {
         serde_json::from_str(src)
     }
-    pub fn find(&self, server: &str) -> Option<&McpServerEntry> {
+    pub fn find(&self, server: &str) -> Option<&McpServer> {
         self.mcp_servers
             .iter()
             .find(|s| s.server_id == server || s.name.as_deref() == Some(server))
@@ -306,8 +366,8 @@ pub(super) fn request(ev: &Eval<'_>, c: &mut Collector) {
                 None,
             ),
             Some(e) => {
-                let state = e.approval_state.as_deref().unwrap_or("approved");
-                if e.trust_tier == "blocked" || state == "denied" || state == "blocked" {
+                let state = e.approval_state.as_str();
+                if e.is_blocked() {
                     c.push_builtin(
                         "mcp.registry.blocked",
                         Effect::Block,
@@ -352,7 +412,7 @@ pub(super) fn request(ev: &Eval<'_>, c: &mut Collector) {
                         Some("AI Governance".into()),
                     );
                 } else {
-                    let class = e.tool_classes.get(&tool).map(String::as_str);
+                    let class = e.tool_classifications.get(&tool).map(|c| c.as_str());
                     if matches!(class, Some("admin") | Some("exfil-capable")) {
                         c.push_builtin(
                             "mcp.registry.tool_class",
@@ -543,6 +603,44 @@ mod tests {
             r.find("github-mcp").unwrap().allowed_tools,
             vec!["create_pull_request"]
         );
+        let states: Vec<&str> = r
+            .mcp_servers
+            .iter()
+            .map(|s| s.approval_state.as_str())
+            .collect();
+        assert_eq!(states, ["approved", "pending", "denied"]);
+        assert!(r.find("personal-drive-mcp").unwrap().is_blocked());
+    }
+
+    /// One type for files and the store: no state is approved, `tool_classes` is read as
+    /// `tool_classifications`, unknown fields survive a round trip, an unknown class is an
+    /// error (not a silent allow).
+    #[test]
+    fn registry_files_keep_unknown_fields_and_type_tool_classes() {
+        let src = r#"{"mcp_servers": [{"server_id": "a", "trust_tier": "approved",
+            "tool_classes": {"dump": "exfil-capable"}, "vendor": {"k": 1}}], "version": 2}"#;
+        let r = McpRegistry::from_json(src).unwrap();
+        let a = &r.mcp_servers[0];
+        assert_eq!(a.approval_state, "approved");
+        assert!(!a.is_blocked());
+        assert_eq!(a.tool_classifications["dump"], ToolClass::ExfilCapable);
+        assert_eq!(a.extra["vendor"]["k"], 1);
+        assert_eq!(r.extra["version"], 2);
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            back["mcp_servers"][0]["tool_classifications"]["dump"],
+            "exfil-capable"
+        );
+        assert_eq!(back["mcp_servers"][0]["vendor"]["k"], 1);
+        assert_eq!(McpRegistry::from_json(&back.to_string()).unwrap(), r);
+        let bad = r#"{"mcp_servers": [{"server_id": "a", "trust_tier": "approved",
+            "tool_classes": {"dump": "godlike"}}]}"#;
+        assert!(McpRegistry::from_json(bad).is_err());
+        assert_eq!(
+            ToolClass::from_name(" exfil "),
+            Some(ToolClass::ExfilCapable)
+        );
+        assert_eq!(ToolClass::from_name("root"), None);
     }
 
     /// `../shared` beside the repository (the reference packs, schemas and agent-event corpus).

@@ -22,7 +22,7 @@ pub mod sql;
 use crate::model::*;
 use crate::paths::{self, PathContext};
 use crate::policy::compile::{Access, CompiledPack, Rule, SeverityRule};
-pub use mcp::{McpRegistry, McpServerEntry};
+pub use mcp::{McpRegistry, McpServer, ToolClass};
 
 /// An active break-glass override supplied by the caller (from the approvals store).
 #[derive(Debug, Clone, PartialEq, Eq)]

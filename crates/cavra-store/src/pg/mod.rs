@@ -13,7 +13,6 @@
 //! terminate TLS in front of PostgreSQL (docs/server.md).
 
 mod approvals;
-mod backend;
 pub(crate) mod migrations;
 mod registry;
 mod sessions;
@@ -191,6 +190,8 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    crate::settings::store_settings!();
+
     /// Connect to `url` with default options (migrating the schema).
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
         let pool = connect_pool(url, &PgOptions::default())?;
@@ -216,56 +217,6 @@ impl PgStore {
         &self.label
     }
 
-    /// Use this routing / RBAC configuration for approvals.
-    pub fn with_config(mut self, config: ApprovalConfig) -> PgStore {
-        self.config = config;
-        self
-    }
-
-    /// Replace the routing / RBAC configuration in place.
-    pub fn set_config(&mut self, config: ApprovalConfig) {
-        self.config = config;
-    }
-
-    /// Sign the approval, break-glass and release records written through this store.
-    pub fn with_signer(mut self, signer: Signer) -> PgStore {
-        self.signer = Some(signer);
-        self
-    }
-
-    /// Replace the signer in place.
-    pub fn set_signer(&mut self, signer: Signer) {
-        self.signer = Some(signer);
-    }
-
-    /// Verify records against this trust root.
-    pub fn with_trust(self, trust: ApproverTrust) -> PgStore {
-        let _ = self.trust.set(trust);
-        self
-    }
-
-    /// Verify records against the approver public key in `dir`, read on first use.
-    pub fn with_trust_dir(mut self, dir: PathBuf) -> PgStore {
-        self.trust_dir = Some(dir);
-        self
-    }
-
-    /// The trust root records are verified against (empty: nothing verifies).
-    pub fn trust(&self) -> &ApproverTrust {
-        self.trust.get_or_init(|| {
-            self.trust_dir
-                .as_deref()
-                .and_then(|d| ApproverTrust::load(d).ok())
-                .unwrap_or_default()
-        })
-    }
-
-    /// Use this escalation policy for [`PgStore::record_block`].
-    pub fn with_escalation(mut self, policy: EscalationPolicy) -> PgStore {
-        self.escalation = policy;
-        self
-    }
-
     /// The schema version of the database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         migrations::version(&mut *self.conn()?)
@@ -276,18 +227,6 @@ impl PgStore {
             path: PathBuf::from(&self.label),
             detail: e.to_string(),
         })
-    }
-
-    pub(crate) fn note_unverified(&self, u: Unverified) {
-        let mut v = self.unverified.borrow_mut();
-        if !v.iter().any(|x| x.row_key == u.row_key) {
-            v.push(u);
-        }
-    }
-
-    /// The unverified rows met since the last call.
-    pub fn take_unverified(&self) -> Vec<Unverified> {
-        std::mem::take(&mut *self.unverified.borrow_mut())
     }
 
     /// Remember that `u` was reported; `true` the first time for this row version.

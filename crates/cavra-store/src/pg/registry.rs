@@ -164,7 +164,7 @@ impl PgStore {
         replace: bool,
         now: OffsetDateTime,
     ) -> Result<McpServer, StoreError> {
-        server.validate()?;
+        crate::registry::validate_mcp_server(server)?;
         let mut c = self.conn()?;
         let mut tx = c.transaction()?;
         put_mcp_in(&mut tx, server, replace, now)?;
@@ -236,7 +236,7 @@ impl PgStore {
         file: &McpRegistryFile,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        file.validate_servers()?;
+        crate::registry::validate_registry(file)?;
         let mut c = self.conn()?;
         let mut tx = c.transaction()?;
         for s in &file.mcp_servers {

@@ -7,8 +7,8 @@ use super::{json_row, json_rows, select_json, PgStore};
 use crate::error::StoreError;
 use crate::timefmt::secs;
 use crate::tokens::{
-    decode_token, lookup_hash, unknown_token, ApiRole, ApiToken, IssuedToken, NewToken, RawToken,
-    TOKEN_COLS,
+    authenticate_with, decode_token, unknown_token, ApiRole, ApiToken, IssuedToken, NewToken,
+    RawToken, TOKEN_COLS,
 };
 
 impl PgStore {
@@ -99,12 +99,6 @@ impl PgStore {
         token: &str,
         now: OffsetDateTime,
     ) -> Result<Option<ApiToken>, StoreError> {
-        let Some(hash) = lookup_hash(token) else {
-            return Ok(None);
-        };
-        self.token_row("token_hash", &hash)?
-            .map(decode_token)
-            .transpose()
-            .map(|t| t.filter(|t| t.active(now)))
+        authenticate_with(token, now, |h| self.token_row("token_hash", h))
     }
 }

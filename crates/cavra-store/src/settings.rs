@@ -1,0 +1,76 @@
+//! What both stores carry beside their connection (approval configuration, escalation
+//! policy, signer, trust root, rows found unverified) and the one set of methods over it.
+
+/// The builder and accessor methods of the settings, for a store type with the fields
+/// `config`, `escalation`, `signer`, `trust_dir`, `trust` and `unverified`. Expanded inside
+/// `impl Store` and `impl PgStore`.
+macro_rules! store_settings {
+    () => {
+        /// Use this routing / RBAC configuration for approvals.
+        pub fn with_config(mut self, config: $crate::config::ApprovalConfig) -> Self {
+            self.config = config;
+            self
+        }
+
+        /// Replace the routing / RBAC configuration in place.
+        pub fn set_config(&mut self, config: $crate::config::ApprovalConfig) {
+            self.config = config;
+        }
+
+        /// Sign the approval, break-glass and release records written through this store
+        /// with `signer` (without one, those changes are refused).
+        pub fn with_signer(mut self, signer: $crate::approver::Signer) -> Self {
+            self.signer = Some(signer);
+            self
+        }
+
+        /// `with_signer` in place.
+        pub fn set_signer(&mut self, signer: $crate::approver::Signer) {
+            self.signer = Some(signer);
+        }
+
+        /// Verify records against this trust root (replaces `with_trust_dir`).
+        pub fn with_trust(self, trust: $crate::approver::ApproverTrust) -> Self {
+            let _ = self.trust.set(trust);
+            self
+        }
+
+        /// Verify records against the approver public key in `dir`, read on first use. A
+        /// missing or unreadable key verifies nothing.
+        pub fn with_trust_dir(mut self, dir: std::path::PathBuf) -> Self {
+            self.trust_dir = Some(dir);
+            self
+        }
+
+        /// The trust root records are verified against (empty: nothing verifies).
+        pub fn trust(&self) -> &$crate::approver::ApproverTrust {
+            self.trust.get_or_init(|| {
+                self.trust_dir
+                    .as_deref()
+                    .and_then(|d| $crate::approver::ApproverTrust::load(d).ok())
+                    .unwrap_or_default()
+            })
+        }
+
+        /// Use this escalation policy for `record_block`.
+        pub fn with_escalation(mut self, policy: $crate::sessions::EscalationPolicy) -> Self {
+            self.escalation = policy;
+            self
+        }
+
+        pub(crate) fn note_unverified(&self, u: $crate::tamper::Unverified) {
+            let mut v = self.unverified.borrow_mut();
+            if !v.iter().any(|x| x.row_key == u.row_key) {
+                v.push(u);
+            }
+        }
+
+        /// The unverified rows met since the last call (by consuming approvals, matching
+        /// break-glass records or checking holds).
+        pub fn take_unverified(&self) -> Vec<$crate::tamper::Unverified> {
+            std::mem::take(&mut *self.unverified.borrow_mut())
+        }
+    };
+}
+
+pub(crate) use store_settings;
