@@ -964,7 +964,7 @@ impl Store {
         ids.iter().map(|id| self.approval(id)).collect()
     }
 
-    fn decide(
+    pub(crate) fn decide(
         &mut self,
         id: &str,
         identity: &str,
@@ -1011,38 +1011,6 @@ impl Store {
         sign_in(&tx, id, &d.signer, &map)?;
         tx.commit().map_err(&map)?;
         self.approval(id)
-    }
-
-    /// Approve a pending request. Refused when `identity` is the requester or its agent
-    /// (self-approval), when RBAC (if configured) does not let `identity` approve for the
-    /// request's group, or when the request is not pending / has expired.
-    pub fn approve(
-        &mut self,
-        id: &str,
-        identity: &str,
-        reason: &str,
-        now: OffsetDateTime,
-        opts: ApproveOptions,
-    ) -> Result<Approval, StoreError> {
-        self.decide(
-            id,
-            identity,
-            reason,
-            now,
-            Permission::Approve,
-            opts.max_uses,
-        )
-    }
-
-    /// Deny a pending request (same checks as [`Store::approve`]).
-    pub fn deny(
-        &mut self,
-        id: &str,
-        identity: &str,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<Approval, StoreError> {
-        self.decide(id, identity, reason, now, Permission::Deny, None)
     }
 
     /// Record a break-glass override: needs an identity and a reason, is scoped to a

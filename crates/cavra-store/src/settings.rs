@@ -1,5 +1,6 @@
 //! What both stores carry beside their connection (approval configuration, escalation
-//! policy, signer, trust root, rows found unverified) and the one set of methods over it.
+//! policy, signer, trust root, rows found unverified) and the one set of methods over it,
+//! with the methods that are the same on both backends because they only call others.
 
 /// The builder and accessor methods of the settings, for a store type with the fields
 /// `config`, `escalation`, `signer`, `trust_dir`, `trust` and `unverified`. Expanded inside
@@ -69,6 +70,50 @@ macro_rules! store_settings {
         /// break-glass records or checking holds).
         pub fn take_unverified(&self) -> Vec<$crate::tamper::Unverified> {
             std::mem::take(&mut *self.unverified.borrow_mut())
+        }
+
+        /// Approve a pending request. Refused when `identity` is the requester or its
+        /// agent (self-approval), when RBAC (if configured) does not let `identity`
+        /// approve for the request's group, or when the request is not pending / has
+        /// expired (the rules of [`crate::rules::decide`]).
+        pub fn approve(
+            &mut self,
+            id: &str,
+            identity: &str,
+            reason: &str,
+            now: time::OffsetDateTime,
+            opts: $crate::approvals::ApproveOptions,
+        ) -> Result<$crate::approvals::Approval, $crate::error::StoreError> {
+            let perm = $crate::config::Permission::Approve;
+            self.decide(id, identity, reason, now, perm, opts.max_uses)
+        }
+
+        /// Deny a pending request (the same checks as `approve`).
+        pub fn deny(
+            &mut self,
+            id: &str,
+            identity: &str,
+            reason: &str,
+            now: time::OffsetDateTime,
+        ) -> Result<$crate::approvals::Approval, $crate::error::StoreError> {
+            let perm = $crate::config::Permission::Deny;
+            self.decide(id, identity, reason, now, perm, None)
+        }
+
+        /// Set an MCP server's trust tier and approval state (approve / block).
+        pub fn set_mcp_state(
+            &mut self,
+            id: &str,
+            trust_tier: &str,
+            approval_state: &str,
+            now: time::OffsetDateTime,
+        ) -> Result<$crate::registry::McpServer, $crate::error::StoreError> {
+            let mut s = self
+                .mcp_server(id)?
+                .ok_or_else(|| $crate::error::StoreError::UnknownMcpServer(id.to_string()))?;
+            s.trust_tier = trust_tier.to_string();
+            s.approval_state = approval_state.to_string();
+            self.put_mcp_server(&s, true, now)
         }
     };
 }

@@ -8,8 +8,8 @@ use super::{json_row, json_rows, select_json, PgStore};
 use crate::approvals::{
     attest_approval, break_glass_record, decision_verified, encode_history, entry, first_granting,
     history_json, new_id, require_text, route_new, unverified_of, use_once, Approval,
-    ApprovalState, ApproveOptions, BreakGlassQuery, DecideWrite, Decider, NewApproval,
-    NewBreakGlass, RawApproval, COLS,
+    ApprovalState, BreakGlassQuery, DecideWrite, Decider, NewApproval, NewBreakGlass, RawApproval,
+    COLS,
 };
 use crate::config::Permission;
 use crate::error::StoreError;
@@ -237,7 +237,7 @@ impl PgStore {
         ids.iter().map(|id| self.approval(id)).collect()
     }
 
-    fn decide(
+    pub(crate) fn decide(
         &mut self,
         id: &str,
         identity: &str,
@@ -282,36 +282,6 @@ impl PgStore {
         tx.commit()?;
         drop(c);
         self.approval(id)
-    }
-
-    /// Approve a pending request (the rules of [`crate::rules::decide`]).
-    pub fn approve(
-        &mut self,
-        id: &str,
-        identity: &str,
-        reason: &str,
-        now: OffsetDateTime,
-        opts: ApproveOptions,
-    ) -> Result<Approval, StoreError> {
-        self.decide(
-            id,
-            identity,
-            reason,
-            now,
-            Permission::Approve,
-            opts.max_uses,
-        )
-    }
-
-    /// Deny a pending request.
-    pub fn deny(
-        &mut self,
-        id: &str,
-        identity: &str,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<Approval, StoreError> {
-        self.decide(id, identity, reason, now, Permission::Deny, None)
     }
 
     /// Record a break-glass override (checks of [`NewBreakGlass::validate`] and

@@ -203,22 +203,6 @@ impl PgStore {
         .collect()
     }
 
-    /// Set a server's trust tier and approval state.
-    pub fn set_mcp_state(
-        &mut self,
-        id: &str,
-        trust_tier: &str,
-        approval_state: &str,
-        now: OffsetDateTime,
-    ) -> Result<McpServer, StoreError> {
-        let mut s = self
-            .mcp_server(id)?
-            .ok_or_else(|| StoreError::UnknownMcpServer(id.to_string()))?;
-        s.trust_tier = trust_tier.to_string();
-        s.approval_state = approval_state.to_string();
-        self.put_mcp_server(&s, true, now)
-    }
-
     /// Remove a server.
     pub fn remove_mcp_server(&mut self, id: &str) -> Result<(), StoreError> {
         let n = self
