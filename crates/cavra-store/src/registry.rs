@@ -340,6 +340,22 @@ pub(crate) fn validate_mcp_server(s: &McpServer) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Where a server being written goes: the position it has (`None`: it is new); an
+/// existing server is only replaced with `replace`.
+pub(crate) fn kept_position(
+    existing: Option<i64>,
+    replace: bool,
+    id: &str,
+) -> Result<Option<i64>, StoreError> {
+    match existing {
+        Some(_) if !replace => Err(StoreError::AlreadyExists {
+            kind: "mcp server",
+            id: id.to_string(),
+        }),
+        other => Ok(other),
+    }
+}
+
 /// Every server valid, no server id twice (checked before an import writes anything).
 pub(crate) fn validate_registry(file: &McpRegistryFile) -> Result<(), StoreError> {
     let mut seen = std::collections::BTreeSet::new();
@@ -662,13 +678,7 @@ fn put_mcp_in(
         )
         .optional()
         .map_err(map)?;
-    let position = match existing {
-        Some(_) if !replace => {
-            return Err(StoreError::AlreadyExists {
-                kind: "mcp server",
-                id: s.server_id.clone(),
-            })
-        }
+    let position = match kept_position(existing, replace, &s.server_id)? {
         Some(p) => p,
         None => tx
             .query_row(

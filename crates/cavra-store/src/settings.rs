@@ -115,6 +115,25 @@ macro_rules! store_settings {
             s.approval_state = approval_state.to_string();
             self.put_mcp_server(&s, true, now)
         }
+
+        /// One API token record.
+        pub fn api_token(
+            &self,
+            id: &str,
+        ) -> Result<$crate::tokens::ApiToken, $crate::error::StoreError> {
+            let row = self.token_row("token_id", id)?;
+            $crate::tokens::decode_token(row.ok_or_else(|| $crate::tokens::unknown_token(id))?)
+        }
+
+        /// The active API token whose SHA-256 matches `token`; `None` for an unknown,
+        /// revoked or expired token (or one that is not of the API token form).
+        pub fn authenticate_api_token(
+            &self,
+            token: &str,
+            now: time::OffsetDateTime,
+        ) -> Result<Option<$crate::tokens::ApiToken>, $crate::error::StoreError> {
+            $crate::tokens::authenticate_with(token, now, |h| self.token_row("token_hash", h))
+        }
     };
 }
 

@@ -320,7 +320,11 @@ mod sqlite {
             })
         }
 
-        fn token_row(&self, key: &str, value: &str) -> Result<Option<RawToken>, StoreError> {
+        pub(crate) fn token_row(
+            &self,
+            key: &str,
+            value: &str,
+        ) -> Result<Option<RawToken>, StoreError> {
             self.conn
                 .query_row(
                     &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE {key} = ?1"),
@@ -329,14 +333,6 @@ mod sqlite {
                 )
                 .optional()
                 .map_err(|e| self.classify(e))
-        }
-
-        /// See [`TokenStore::api_token`].
-        pub fn api_token(&self, id: &str) -> Result<ApiToken, StoreError> {
-            decode_token(
-                self.token_row("token_id", id)?
-                    .ok_or_else(|| unknown_token(id))?,
-            )
         }
 
         /// See [`TokenStore::list_api_tokens`].
@@ -370,15 +366,6 @@ mod sqlite {
                 )
                 .map_err(|e| self.classify(e))?;
             self.api_token(id)
-        }
-
-        /// See [`TokenStore::authenticate_api_token`].
-        pub fn authenticate_api_token(
-            &self,
-            token: &str,
-            now: OffsetDateTime,
-        ) -> Result<Option<ApiToken>, StoreError> {
-            authenticate_with(token, now, |h| self.token_row("token_hash", h))
         }
     }
 }

@@ -30,13 +30,7 @@ fn put_mcp_in(
         )?
         .map(|r| r.try_get(0))
         .transpose()?;
-    let position = match existing {
-        Some(_) if !replace => {
-            return Err(StoreError::AlreadyExists {
-                kind: "mcp server",
-                id: s.server_id.clone(),
-            })
-        }
+    let position = match crate::registry::kept_position(existing, replace, &s.server_id)? {
         Some(p) => p,
         None => tx
             .query_one(

@@ -6,10 +6,7 @@ use time::OffsetDateTime;
 use super::{json_row, json_rows, select_json, PgStore};
 use crate::error::StoreError;
 use crate::timefmt::secs;
-use crate::tokens::{
-    authenticate_with, decode_token, unknown_token, ApiRole, ApiToken, IssuedToken, NewToken,
-    RawToken, TOKEN_COLS,
-};
+use crate::tokens::{decode_token, ApiRole, ApiToken, IssuedToken, NewToken, RawToken, TOKEN_COLS};
 
 impl PgStore {
     /// See [`crate::TokenStore::issue_api_token`].
@@ -43,7 +40,7 @@ impl PgStore {
         })
     }
 
-    fn token_row(&self, key: &str, value: &str) -> Result<Option<RawToken>, StoreError> {
+    pub(crate) fn token_row(&self, key: &str, value: &str) -> Result<Option<RawToken>, StoreError> {
         json_row(
             &mut *self.conn()?,
             &format!(
@@ -51,14 +48,6 @@ impl PgStore {
                 select_json(TOKEN_COLS)
             ),
             &[&value],
-        )
-    }
-
-    /// See [`crate::TokenStore::api_token`].
-    pub fn api_token(&self, id: &str) -> Result<ApiToken, StoreError> {
-        decode_token(
-            self.token_row("token_id", id)?
-                .ok_or_else(|| unknown_token(id))?,
         )
     }
 
@@ -91,14 +80,5 @@ impl PgStore {
             &[&id, &secs(now), &by],
         )?;
         self.api_token(id)
-    }
-
-    /// See [`crate::TokenStore::authenticate_api_token`].
-    pub fn authenticate_api_token(
-        &self,
-        token: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<ApiToken>, StoreError> {
-        authenticate_with(token, now, |h| self.token_row("token_hash", h))
     }
 }
