@@ -153,15 +153,20 @@ enum PathElem {
     Any,
 }
 
-/// The rule for CLIs without an entry.
+/// The rule for CLIs without an entry. Its verbs, confirm flags and plain program names
+/// are read from the pack's source where a command needs them (`judge`): copying them here
+/// would cost every hook call more than the rest of the table.
 #[derive(Debug, Clone)]
 pub struct UnknownCli {
-    verbs: Vec<String>,
-    confirm_flags: Vec<String>,
     max_depth: usize,
-    except: Vec<Glob>,
+    /// The `except_programs` entries that are patterns (`*`, `?`, classes, braces); the
+    /// plain names are compared as they are written.
+    except_globs: Vec<Glob>,
     pub rule: Rule,
 }
+
+/// The characters that make a pattern a glob rather than a plain name (as `Glob` reads it).
+const GLOB_SPECIAL: &[char] = &['*', '?', '[', ']', '{', '}', '\\'];
 
 fn bad(ctx: &str, msg: impl std::fmt::Display) -> PolicyError {
     PolicyError::BadCompiled(format!("{ctx}: {msg}"))
@@ -204,10 +209,6 @@ fn path_of(path: &str, ctx: &str) -> Result<Vec<PathElem>, PolicyError> {
         ));
     }
     Ok(out)
-}
-
-fn lower_all(v: &[String]) -> Vec<String> {
-    v.iter().map(|s| s.to_ascii_lowercase()).collect()
 }
 
 /// Default approver group for rows that ask.
@@ -380,15 +381,18 @@ fn compile_unknown(u: &CliUnknownSource, group: &str) -> Result<UnknownCli, Poli
     if max_depth > MAX_DEPTH {
         return Err(bad(ctx, format!("max_depth above {MAX_DEPTH}")));
     }
+    let mut except_globs = Vec::new();
+    for g in &u.except_programs {
+        if g.is_empty() {
+            return Err(bad(ctx, "except_programs: empty pattern"));
+        }
+        if g.contains(GLOB_SPECIAL) {
+            except_globs.push(Glob::new_case_insensitive(g).map_err(|e| bad(ctx, e))?);
+        }
+    }
     Ok(UnknownCli {
-        verbs: lower_all(&u.verbs),
-        confirm_flags: u.confirm_flags.clone(),
         max_depth,
-        except: u
-            .except_programs
-            .iter()
-            .map(|g| Glob::new_case_insensitive(g).map_err(|e| bad(ctx, e)))
-            .collect::<Result<_, _>>()?,
+        except_globs,
         rule: rule(
             &u.rule,
             eff,
@@ -887,19 +891,42 @@ pub fn judge<'p>(pack: &'p CompiledPack, facts: &CommandFacts<'_>) -> CliVerdict
         return out;
     }
     let Some(u) = &table.unknown else { return out };
+    // the lists of the rule come from the source the table was compiled from
+    let Some(src) = pack
+        .normalized
+        .pack
+        .cli
+        .as_ref()
+        .and_then(|c| c.unknown.as_ref())
+    else {
+        return out;
+    };
     // programs CAVRA knows otherwise (built-in or pack program specs) have their own rules
     // a script named by path is judged by its content (`scripts.rs`), not by its words
-    if facts.spec.is_some()
-        || facts.program.contains(['/', '\\'])
-        || u.except.iter().any(|g| g.matches(&facts.program))
+    if facts.spec.is_some() || facts.program.contains(['/', '\\']) || u.excepts(src, &facts.program)
     {
         return out;
     }
-    judge_unknown(u, facts, &mut out);
+    judge_unknown(u, src, facts, &mut out);
     out
 }
 
-fn judge_unknown<'p>(u: &'p UnknownCli, facts: &CommandFacts<'_>, out: &mut CliVerdict<'p>) {
+impl UnknownCli {
+    /// Is `program` one of the rule's `except_programs` (`src` is the rule's source)?
+    fn excepts(&self, src: &CliUnknownSource, program: &str) -> bool {
+        src.except_programs
+            .iter()
+            .any(|p| !p.contains(GLOB_SPECIAL) && p.eq_ignore_ascii_case(program))
+            || self.except_globs.iter().any(|g| g.matches(program))
+    }
+}
+
+fn judge_unknown<'p>(
+    u: &'p UnknownCli,
+    src: &CliUnknownSource,
+    facts: &CommandFacts<'_>,
+    out: &mut CliVerdict<'p>,
+) {
     let inv = facts.inv;
     let mut words = Vec::new();
     let mut flags: Vec<&str> = Vec::new();
@@ -929,7 +956,7 @@ fn judge_unknown<'p>(u: &'p UnknownCli, facts: &CommandFacts<'_>, out: &mut CliV
     }
     let confirmed = flags
         .iter()
-        .any(|f| u.confirm_flags.iter().any(|c| same_flag(f, c)))
+        .any(|f| src.confirm_flags.iter().any(|c| same_flag(f, c)))
         || stdin_fed(inv);
     if !confirmed {
         return;
@@ -937,18 +964,23 @@ fn judge_unknown<'p>(u: &'p UnknownCli, facts: &CommandFacts<'_>, out: &mut CliV
     let verb = words
         .iter()
         .take_while(|w| subcommand_like(&w.to_ascii_lowercase()))
-        .find(|w| is_verb(&u.verbs, &w.to_ascii_lowercase()));
+        .find(|w| is_verb(&src.verbs, &w.to_ascii_lowercase()));
     if let Some(w) = verb {
         out.hits.push((&u.rule, format!("`{} {w}`", facts.program)));
     }
 }
 
-/// `delete`, `delete-bucket`, `db:drop`, `force_delete` are verbs; `deleted` is not.
+/// `delete`, `delete-bucket`, `db:drop`, `force_delete` are verbs; `deleted` is not
+/// (`word` is lowercased; the verbs are compared without regard to ASCII case).
 fn is_verb(verbs: &[String], word: &str) -> bool {
     let parts: Vec<&str> = word.split([':', '-', '_', '.']).collect();
     let first = parts.first().copied().unwrap_or("");
     let last = parts.last().copied().unwrap_or("");
-    verbs.iter().any(|v| v == word || v == first || v == last)
+    verbs.iter().any(|v| {
+        v.eq_ignore_ascii_case(word)
+            || v.eq_ignore_ascii_case(first)
+            || v.eq_ignore_ascii_case(last)
+    })
 }
 
 /// The positional words of `inv` as the program's table entry parses them, if it has one.
