@@ -62,7 +62,7 @@ fn main() {
                 .get_mut("cli")
                 .and_then(|c| c.as_object_mut())
                 .and_then(|c| c.remove("table"));
-            let mut rows: Vec<(String, Vec<String>, String)> = Vec::new();
+            let mut rows: Vec<(String, Vec<String>, String, String)> = Vec::new();
             if let Some(serde_json::Value::Object(t)) = table {
                 for (program, entry) in t {
                     let aliases: Vec<String> = entry
@@ -74,17 +74,20 @@ fn main() {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    rows.push((program, aliases, entry.to_string()));
+                    let built = rust_struct("CliSource", &entry);
+                    rows.push((program, aliases, entry.to_string(), built));
                 }
             }
             rows.sort_by(|a, b| a.0.cmp(&b.0));
             let index = cli_index::build(
                 rows.iter()
-                    .map(|(p, a, _)| (p.as_str(), a.iter().map(String::as_str))),
+                    .map(|(p, a, _, _)| (p.as_str(), a.iter().map(String::as_str))),
             );
             let mut entries = String::from("BundledCli {\n    entries: &[\n");
-            for (program, aliases, json) in &rows {
-                entries.push_str(&format!("        ({program:?}, &{aliases:?}, {json:?}),\n"));
+            for (program, aliases, json, built) in &rows {
+                entries.push_str(&format!(
+                    "        ({program:?}, &{aliases:?}, {json:?}, || {built}),\n"
+                ));
             }
             entries.push_str("    ],\n    index: &[\n");
             for (alias_or_program, pos) in &index {
@@ -103,6 +106,61 @@ fn main() {
         .map(|b| format!("{b:02x}"))
         .collect();
     std::fs::write(out.join("bundled_fingerprint.txt"), hex).expect("OUT_DIR is writable");
+}
+
+/// A CLI-table entry (or row, `ty` `CliVerbSource`) as a Rust expression that builds it, so
+/// the hook builds the entries it uses without parsing JSON. The field names are the
+/// struct's (a name it lacks does not compile); `bundled.rs`'s `lit` helpers convert each
+/// value to the field's type, and a test checks every entry against its JSON parse.
+fn rust_struct(ty: &str, v: &serde_json::Value) -> String {
+    let serde_json::Value::Object(fields) = v else {
+        panic!("a CLI-table {ty} must be a mapping, not {v}")
+    };
+    let mut out = format!("crate::policy::source::{ty} {{ ");
+    for (k, x) in fields {
+        let value = if k == "verbs" {
+            let serde_json::Value::Array(rows) = x else {
+                panic!("`verbs` must be a list, not {x}")
+            };
+            let rows: Vec<String> = rows
+                .iter()
+                .map(|r| rust_struct("CliVerbSource", r))
+                .collect();
+            format!("vec![{}]", rows.join(", "))
+        } else {
+            rust_value(x)
+        };
+        out.push_str(&format!("{k}: {value}, "));
+    }
+    out.push_str("..Default::default() }");
+    out
+}
+
+/// A plain value of an entry: string, flag, number, list of values or mapping of them.
+fn rust_value(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "Default::default()".into(),
+        Value::Bool(b) => format!("lit::b({b})"),
+        Value::Number(n) => {
+            let n = n
+                .as_u64()
+                .unwrap_or_else(|| panic!("`{n}`: a count is a whole number"));
+            format!("lit::n({n})")
+        }
+        Value::String(s) => format!("lit::s({s:?})"),
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(rust_value).collect();
+            format!("lit::v(vec![{}])", items.join(", "))
+        }
+        Value::Object(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, x)| format!("(lit::s({k:?}), {})", rust_value(x)))
+                .collect();
+            format!("lit::m(vec![{}])", items.join(", "))
+        }
+    }
 }
 
 /// The code a pack digest depends on besides the packs themselves.

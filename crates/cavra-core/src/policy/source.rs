@@ -530,6 +530,11 @@ impl CliEntrySource {
 
     fn parse_raw(&self) -> Result<CliSource, String> {
         match &self.raw {
+            // built by code generated from the entry's JSON at build time (no parsing)
+            Some(RawEntry::Bundled(t, pos)) => match t.entries.get(*pos) {
+                Some(e) => Ok((e.3)()),
+                None => Err(format!("no bundled CLI-table entry {pos}")),
+            },
             Some(r) => serde_json::from_str(r.text()).map_err(|e| e.to_string()),
             None => Ok(CliSource::default()),
         }
