@@ -916,7 +916,7 @@ impl UnknownCli {
     fn excepts(&self, src: &CliUnknownSource, program: &str) -> bool {
         src.except_programs
             .iter()
-            .any(|p| !p.contains(GLOB_SPECIAL) && p.eq_ignore_ascii_case(program))
+            .any(|p| p.eq_ignore_ascii_case(program) && !p.contains(GLOB_SPECIAL))
             || self.except_globs.iter().any(|g| g.matches(program))
     }
 }
