@@ -35,7 +35,7 @@ pub fn agent_from_args(args: &[String]) -> Option<Agent> {
         }
     }
     let name = args.get(i.saturating_add(1))?;
-    AgentKind::from_name(name).map(Agent::from)
+    AgentKind::from_name(name)
 }
 
 /// Writes `agent`'s deny answer (stdout) and the reason (stderr), then exits with 2. Write
@@ -43,7 +43,7 @@ pub fn agent_from_args(args: &[String]) -> Option<Agent> {
 pub fn fail_closed(agent: Option<Agent>, reason: &str) -> ! {
     // a poisoned lock still serializes: take it either way and never release it
     let _guard = ANSWER.lock().unwrap_or_else(|p| p.into_inner());
-    let answer = cavra_agents::fail_closed(agent.map(AgentKind::from), reason);
+    let answer = cavra_agents::fail_closed(agent, reason);
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", answer.stdout);
     let _ = out.flush();
