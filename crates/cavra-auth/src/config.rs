@@ -149,18 +149,11 @@ impl OidcConfig {
             path: path.to_path_buf(),
             detail: e.to_string(),
         })?;
-        let mut cfg = Self::parse(&text, path)?;
-        if let Some(f) = cfg.jwks_file.as_mut() {
-            if f.is_relative() {
-                if let Some(dir) = path.parent() {
-                    *f = dir.join(&*f);
-                }
-            }
-        }
-        Ok(cfg)
+        Self::parse(&text, path)
     }
 
-    /// Parse the `oidc:` section of YAML/JSON text; `path` is only used in errors.
+    /// Parse the `oidc:` section of YAML/JSON text; `path` is used in errors and resolves
+    /// a relative `jwks_file`.
     pub fn parse(text: &str, path: &Path) -> Result<OidcConfig, AuthError> {
         let err = |detail: String| AuthError::Config {
             path: path.to_path_buf(),
@@ -173,10 +166,26 @@ impl OidcConfig {
             .get("oidc")
             .cloned()
             .ok_or_else(|| err("no `oidc:` section".into()))?;
-        let cfg: OidcConfig =
-            serde_json::from_value(section).map_err(|e| err(format!("oidc: {e}")))?;
-        cfg.settings()
-            .map_err(|detail| err(format!("oidc: {detail}")))?;
+        Self::from_section(section, path)
+    }
+
+    /// The `oidc:` section as already parsed (a YAML/JSON value), checked; `path` is only
+    /// used in errors. A relative `jwks_file` is resolved against `path`'s directory.
+    pub fn from_section(section: serde_json::Value, path: &Path) -> Result<OidcConfig, AuthError> {
+        let err = |detail: String| AuthError::Config {
+            path: path.to_path_buf(),
+            detail: format!("oidc: {detail}"),
+        };
+        let mut cfg: OidcConfig =
+            serde_json::from_value(section).map_err(|e| err(e.to_string()))?;
+        cfg.settings().map_err(err)?;
+        if let Some(f) = cfg.jwks_file.as_mut() {
+            if f.is_relative() {
+                if let Some(dir) = path.parent() {
+                    *f = dir.join(&*f);
+                }
+            }
+        }
         Ok(cfg)
     }
 

@@ -132,6 +132,22 @@ impl Principal {
                 .is_some_and(|g| g.permissions.contains(&perm));
         by_identity || by_idp_group
     }
+
+    /// The RBAC file as the store's rules should see it for this principal: every RBAC
+    /// group named like one of the principal's IdP groups lists the principal's identity
+    /// among its `members`, so the store's check ([`Rbac::allows`] on
+    /// [`Principal::identity`]) gives the same answer as [`Principal::may_decide`].
+    /// Nothing else changes: permissions, other groups and other members stay as written.
+    pub fn rbac_view(&self, rbac: &Rbac) -> Rbac {
+        let mut out = rbac.clone();
+        let identity = self.identity().to_string();
+        for (name, group) in out.groups.iter_mut() {
+            if self.groups.iter().any(|g| g == name) && !group.members.contains(&identity) {
+                group.members.push(identity.clone());
+            }
+        }
+        out
+    }
 }
 
 /// IdP groups → roles and repositories (the `roles:` and `repositories:` of the `oidc:`
@@ -284,9 +300,8 @@ mod tests {
         assert!(p(&["auditors"], false).may_access_repo("acme/web"));
     }
 
-    #[test]
-    fn rbac_membership_by_identity_or_idp_group() {
-        let rbac = Rbac::parse(
+    fn rbac() -> Rbac {
+        Rbac::parse(
             r#"
 groups:
   Platform Security:
@@ -297,7 +312,12 @@ groups:
 "#,
             Path::new("rbac.yaml"),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn rbac_membership_by_identity_or_idp_group() {
+        let rbac = rbac();
         let mut alice = p(&[], true);
         alice.email = Some("alice@example.com".into());
         assert!(alice.may_decide(&rbac, "Platform Security", Permission::BreakGlass));
@@ -312,6 +332,40 @@ groups:
         bob.subject = "alice@example.com".into();
         bob.email = None;
         assert!(bob.may_decide(&rbac, "Platform Security", Permission::Approve));
+    }
+
+    #[test]
+    fn the_rbac_view_agrees_with_may_decide() {
+        let rbac = rbac();
+        let carol = p(&["web-owners", "unrelated"], true);
+        let view = carol.rbac_view(&rbac);
+        assert!(view.allows("carol@example.com", "web-owners", Permission::Approve));
+        assert!(!view.allows("carol@example.com", "web-owners", Permission::Deny));
+        assert!(!view.allows(
+            "carol@example.com",
+            "Platform Security",
+            Permission::Approve
+        ));
+        assert!(
+            !view.groups.contains_key("unrelated"),
+            "no group is invented"
+        );
+        for (group, perm) in [
+            ("web-owners", Permission::Approve),
+            ("web-owners", Permission::Deny),
+            ("Platform Security", Permission::Approve),
+        ] {
+            assert_eq!(
+                view.allows(carol.identity(), group, perm),
+                carol.may_decide(&rbac, group, perm),
+                "{group} {perm:?}"
+            );
+        }
+        // others are untouched
+        assert!(view.allows("alice@example.com", "Platform Security", Permission::Deny));
+        assert!(!view.allows("mallory@example.com", "web-owners", Permission::Approve));
+        // a principal with no IdP group sees the file as written
+        assert_eq!(p(&[], true).rbac_view(&rbac), rbac);
     }
 
     #[test]

@@ -489,18 +489,26 @@ fn limits_timeouts_and_graceful_shutdown() {
 }
 
 #[test]
-fn postgres_is_refused_clearly_and_bad_settings_fail() {
+fn an_unreachable_database_and_bad_settings_fail() {
     let tmp = tempfile::tempdir().unwrap();
+    // nothing listens on port 1: the server does not start, and says why (no password)
     let out = spawn(
         tmp.path(),
-        &["--database", "postgres://root@127.0.0.1:5432/cavra"],
+        &["--database", "postgres://root:hunter2@127.0.0.1:1/cavra"],
         &[],
     )
     .output()
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("PostgreSQL is not built yet"), "{err}");
+    assert!(err.contains("cannot open"), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let out = spawn(tmp.path(), &["--database", "mysql://db/cavra"], &[])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
     let out = spawn(tmp.path(), &["--log-format", "xml"], &[])
         .output()
         .unwrap();

@@ -42,7 +42,7 @@ pub async fn list_approvals(
     let filter = views::ApprovalFilter { status: f.status };
     read(&state, &caller, move |s| {
         let store = s.store(true)?;
-        let list = views::approvals(&store, &filter, OffsetDateTime::now_utc())?;
+        let list = views::approvals(&*store, &filter, OffsetDateTime::now_utc())?;
         Ok(views::approvals_doc(&list))
     })
     .await
@@ -56,7 +56,7 @@ get_one!(
     "The approval id",
     |s, id| {
         let store = s.store(true)?;
-        Ok(views::approval(&store, &id, OffsetDateTime::now_utc())?.doc())
+        Ok(views::approval(&*store, &id, OffsetDateTime::now_utc())?.doc())
     }
 );
 
@@ -92,10 +92,15 @@ async fn decide(
         uses: body.uses.filter(|_| verdict == Verdict::Approve),
     };
     act(&state, caller, move |s, auth| {
-        let mut store = s.store(true)?;
+        let mut store = s.store(false)?;
+        // the caller's RBAC view (an OIDC person's groups), and repository RBAC: the
+        // caller's groups must cover the request's repository
+        store.set_approval_config(auth.caller.approval_config(s)?);
+        auth.caller
+            .require_repository(store.approval(&req.id)?.repo.as_deref())?;
         let done = s
             .runtime()
-            .decide_approval(&s.config.cavra_dir, &mut store, req, auth)?;
+            .decide_approval(&s.config.cavra_dir, &mut *store, req, auth)?;
         Ok(views::decided_doc(&done, verdict))
     })
     .await

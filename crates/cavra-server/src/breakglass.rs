@@ -82,7 +82,7 @@ pub async fn post_break_glass(
         let mut store = s.store(true)?;
         let done = s
             .runtime()
-            .break_glass_as(&s.config.cavra_dir, &mut store, req, auth)?;
+            .break_glass_as(&s.config.cavra_dir, &mut *store, req, auth)?;
         Ok(views::break_glass_doc(&done.result))
     })
     .await

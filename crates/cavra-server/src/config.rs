@@ -37,16 +37,21 @@ impl LogFormat {
 pub enum Database {
     /// A SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://…`, `postgresql://…`): replicas share it.
+    Postgres(String),
 }
 
 impl Database {
-    /// A `--database` value: a path, `sqlite://PATH` or `sqlite:PATH`; `postgres://…` is
-    /// refused until PostgreSQL is built.
+    /// A `--database` value: a path, `sqlite://PATH` or `sqlite:PATH`, or
+    /// `postgres://…` / `postgresql://…` (refused when the build has no PostgreSQL).
     pub fn parse(url: &str) -> Result<Database, ServerError> {
         let u = url.trim();
         let lower = u.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            return Err(ServerError::PostgresNotBuilt);
+            if !cfg!(feature = "postgres") {
+                return Err(ServerError::PostgresNotBuilt);
+            }
+            return Ok(Database::Postgres(u.to_string()));
         }
         if let Some(p) = u
             .strip_prefix("sqlite://")
@@ -63,33 +68,104 @@ impl Database {
         Ok(Database::Sqlite(PathBuf::from(u)))
     }
 
-    pub fn describe(&self) -> String {
+    /// `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Database::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
         }
     }
 
-    /// The SQLite file.
-    pub fn sqlite_path(&self) -> &Path {
+    /// The database for messages (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
         match self {
-            Database::Sqlite(p) => p,
+            Database::Sqlite(p) => format!("sqlite://{}", p.display()),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(u) => cavra_store::pg::redact_url(u),
+            #[cfg(not(feature = "postgres"))]
+            Database::Postgres(u) => u.clone(),
         }
     }
 }
 
+/// How people and machines authenticate on `/v1` (the config file's `auth:` section):
+/// the server's own bearer tokens always; OIDC JWTs when `oidc` is set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthSettings {
+    /// The OIDC issuer whose JWTs are accepted (cavra-auth's `oidc:` shape, docs/auth.md).
+    pub oidc: Option<cavra_auth::OidcConfig>,
+    /// The approver RBAC file (cavra-store's `Rbac`, docs/approvals.md); default
+    /// `<cavra_dir>/approvals/rbac.yaml` when it exists.
+    pub rbac_file: Option<PathBuf>,
+}
+
+impl AuthSettings {
+    /// The `auth:` section: `oidc` (a mapping) and `rbac_file` (a path, relative to the
+    /// config file); anything else is an error. `path` is the config file.
+    pub fn parse(v: &serde_json::Value, path: &str) -> Result<AuthSettings, ServerError> {
+        let err = |detail: String| ServerError::Config {
+            path: path.to_string(),
+            detail,
+        };
+        let Some(map) = v.as_object() else {
+            return Err(err("`auth` must be a mapping (oidc, rbac_file)".into()));
+        };
+        let file = Path::new(path);
+        let mut a = AuthSettings::default();
+        for (k, val) in map {
+            match k.as_str() {
+                "oidc" => {
+                    let c = cavra_auth::OidcConfig::from_section(val.clone(), file).map_err(
+                        |e| match e {
+                            cavra_auth::AuthError::Config { detail, .. } => {
+                                err(format!("auth.{detail}"))
+                            }
+                            other => err(format!("auth.oidc: {other}")),
+                        },
+                    )?;
+                    a.oidc = Some(c);
+                }
+                "rbac_file" => {
+                    let p = val
+                        .as_str()
+                        .filter(|p| !p.trim().is_empty())
+                        .ok_or_else(|| err("`auth.rbac_file` must be a file path".into()))?;
+                    a.rbac_file = Some(relative_to(file, Path::new(p)));
+                }
+                other => {
+                    return Err(err(format!(
+                        "unknown setting `auth.{other}` (known: auth.oidc, auth.rbac_file)"
+                    )))
+                }
+            }
+        }
+        Ok(a)
+    }
+}
+
+/// `p` as written, or against the directory of `file` when relative.
+fn relative_to(file: &Path, p: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
 /// The values a config file may set (flags win over it).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileConfig {
     pub listen: Option<String>,
     pub database: Option<String>,
     pub log_format: Option<String>,
     pub body_limit_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
+    pub auth: AuthSettings,
 }
 
 impl FileConfig {
     /// Parses a config file (YAML or JSON): `listen`, `database`, `log_format`,
-    /// `body_limit_bytes`, `request_timeout_secs`; any other key is an error.
+    /// `body_limit_bytes`, `request_timeout_secs`, `auth` ([`AuthSettings`]); any other
+    /// key is an error.
     pub fn parse(text: &str, path: &str) -> Result<FileConfig, ServerError> {
         let err = |detail: String| ServerError::Config {
             path: path.to_string(),
@@ -122,9 +198,10 @@ impl FileConfig {
                     )
                 }
                 "request_timeout_secs" => c.request_timeout_secs = Some(number()?),
+                "auth" => c.auth = AuthSettings::parse(val, path)?,
                 other => {
                     return Err(err(format!(
-                        "unknown setting `{other}` (known: listen, database, log_format, body_limit_bytes, request_timeout_secs)"
+                        "unknown setting `{other}` (known: listen, database, log_format, body_limit_bytes, request_timeout_secs, auth)"
                     )))
                 }
             }
@@ -162,6 +239,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// The version reported by `/version`.
     pub version: String,
+    /// Bearer tokens and, when configured, OIDC.
+    pub auth: AuthSettings,
 }
 
 /// Parses a listen address (`HOST:PORT`).
@@ -189,19 +268,24 @@ mod tests {
             Database::parse("sqlite:///tmp/x.db").unwrap(),
             Database::Sqlite("/tmp/x.db".into())
         );
-        assert!(matches!(
-            Database::parse("postgres://root@127.0.0.1/cavra"),
-            Err(ServerError::PostgresNotBuilt)
-        ));
-        assert!(Database::parse("postgres://x")
-            .unwrap_err()
-            .to_string()
-            .contains("PostgreSQL is not built yet"));
+        assert_eq!(Database::parse("/x.db").unwrap().kind(), "sqlite");
         assert!(matches!(
             Database::parse("mysql://x"),
             Err(ServerError::UnsupportedDatabase(_))
         ));
         assert!(Database::parse("sqlite://").is_err());
+        let Ok(pg) = Database::parse("postgres://root:hunter2@127.0.0.1/cavra") else {
+            // built without PostgreSQL: refused, and saying so
+            let e = Database::parse("postgres://x").unwrap_err().to_string();
+            assert!(e.contains("built without PostgreSQL"), "{e}");
+            return;
+        };
+        assert_eq!(pg.kind(), "postgres");
+        assert_eq!(pg.describe(), "postgres://root@127.0.0.1/cavra");
+        assert_eq!(
+            Database::parse("postgresql://db/cavra").unwrap(),
+            Database::Postgres("postgresql://db/cavra".into())
+        );
     }
 
     #[test]
@@ -220,6 +304,42 @@ mod tests {
         assert_eq!(parse_listen("127.0.0.1:0").unwrap().port(), 0);
         assert!(parse_listen("nowhere").is_err());
         assert_eq!(LogFormat::parse("JSON").unwrap(), LogFormat::Json);
+        assert_eq!(c.auth, AuthSettings::default());
+    }
+
+    #[test]
+    fn the_auth_section() {
+        let c = FileConfig::parse(
+            "auth:\n  rbac_file: rbac.yaml\n  oidc:\n    issuer: http://idp\n    audience: cavra\n    jwks_file: keys/jwks.json\n    roles: {approver: [sec]}\n",
+            "/etc/cavra/server.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.auth.rbac_file,
+            Some(PathBuf::from("/etc/cavra/rbac.yaml"))
+        );
+        let o = c.auth.oidc.unwrap();
+        assert_eq!(o.issuer, "http://idp");
+        assert_eq!(
+            o.jwks_file,
+            Some(PathBuf::from("/etc/cavra/keys/jwks.json"))
+        );
+        for (text, want) in [
+            ("auth: x\n", "`auth` must be a mapping"),
+            ("auth: {rbac: x}\n", "unknown setting `auth.rbac`"),
+            ("auth: {rbac_file: ''}\n", "auth.rbac_file"),
+            (
+                "auth: {oidc: {issuer: x, audience: a}}\n",
+                "auth.oidc: exactly one of",
+            ),
+            (
+                "auth: {oidc: {issuer: x, audience: a, jwks_file: j, algorithms: [HS256]}}\n",
+                "HS256",
+            ),
+        ] {
+            let e = FileConfig::parse(text, "c.yaml").unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
         assert!(LogFormat::parse("xml").is_err());
     }
 }

@@ -16,7 +16,7 @@ use axum::Json;
 use cavra_runtime::authz::{Authenticator, Authorized, ControlAction};
 use cavra_runtime::views::Doc;
 use cavra_runtime::RuntimeError;
-use cavra_store::{ApiPermission, ApiRole, ApproverKey, AuthMethod, OffsetDateTime, Role, Signer};
+use cavra_store::{ApiPermission, ApproverKey, AuthMethod, OffsetDateTime, Role, Signer};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -115,15 +115,13 @@ pub fn permission(role: Role) -> Option<ApiPermission> {
 pub fn require_role(caller: &Caller, role: Role) -> Result<(), ApiError> {
     match permission(role) {
         Some(p) => caller.require(p),
-        None if caller.token.role == ApiRole::Admin => Ok(()),
+        None if caller.principal.has_role(cavra_auth::Role::Admin) => Ok(()),
         None => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
-                "token `{}` ({}) has role `{}`; {} takes a token of role admin",
-                caller.token.name,
-                caller.token.id,
-                caller.token.role.as_str(),
+                "`{}` does not have the role admin; {} takes the role admin",
+                caller.identity(),
                 match role {
                     Role::BreakGlass => "break-glass",
                     _ => "this change",
@@ -135,8 +133,8 @@ pub fn require_role(caller: &Caller, role: Role) -> Result<(), ApiError> {
 }
 
 /// The authenticated caller of a control endpoint, as the runtime asks for a person: the
-/// identity is the token's name; records are signed with the server's approver key
-/// (created on first use) and name the token.
+/// identity is the token's name or the OIDC identity; records are signed with the server's
+/// approver key (created on first use) and name the token or the issuer and subject.
 pub struct ServerAuth {
     pub caller: Caller,
     pub approver_dir: Option<PathBuf>,
@@ -150,8 +148,18 @@ impl ServerAuth {
         }
     }
 
-    fn label(&self) -> String {
-        format!("API token {}", self.caller.token.id)
+    fn method_and_label(&self) -> (AuthMethod, String) {
+        match &self.caller.token {
+            Some(t) => (AuthMethod::Token, format!("API token {}", t.id)),
+            None => (
+                AuthMethod::Oidc,
+                format!(
+                    "OIDC {} sub {}",
+                    self.caller.principal.issuer.as_deref().unwrap_or("?"),
+                    self.caller.principal.subject
+                ),
+            ),
+        }
     }
 }
 
@@ -169,10 +177,11 @@ impl Authenticator for ServerAuth {
         }
         require_role(&self.caller, action.role)
             .map_err(|e| RuntimeError::Refused(e.body.message))?;
+        let (method, label) = self.method_and_label();
         Ok(Authorized {
             identity: self.caller.identity().to_string(),
-            method: AuthMethod::Token,
-            label: Some(self.label()),
+            method,
+            label: Some(label),
         })
     }
 
@@ -264,20 +273,19 @@ pub fn reason(r: &str) -> Result<String, ApiError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use cavra_store::ApiRole;
 
     fn caller(role: ApiRole) -> Caller {
-        Caller {
-            token: cavra_store::ApiToken {
-                id: "tok-1".into(),
-                name: "bob".into(),
-                role,
-                created_at: OffsetDateTime::UNIX_EPOCH,
-                created_by: "admin".into(),
-                expires_at: None,
-                revoked_at: None,
-                revoked_by: None,
-            },
-        }
+        Caller::of_token(cavra_store::ApiToken {
+            id: "tok-1".into(),
+            name: "bob".into(),
+            role,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            created_by: "admin".into(),
+            expires_at: None,
+            revoked_at: None,
+            revoked_by: None,
+        })
     }
 
     #[test]

@@ -10,9 +10,11 @@ use utoipa::ToSchema;
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("PostgreSQL is not built yet: `cavra serve` stores its state in SQLite for now (pass a file path or `sqlite://PATH` to --database, or leave it out for the CAVRA directory's database); PostgreSQL replicas come with a later stage of issue 12")]
+    #[error("this cavra is built without PostgreSQL (the `postgres` feature of cavra-cli): pass a file path or `sqlite://PATH` to --database, or build with the feature")]
     PostgresNotBuilt,
-    #[error("unsupported database URL `{0}`: expected a file path, `sqlite://PATH` (PostgreSQL is not built yet)")]
+    #[error(
+        "unsupported database URL `{0}`: expected a file path, `sqlite://PATH` or `postgres://…`"
+    )]
     UnsupportedDatabase(String),
     #[error("cannot listen on `{addr}`: {source}")]
     Bind {
@@ -31,6 +33,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("cannot open the store: {0}")]
     Store(#[from] cavra_store::StoreError),
+    #[error("{0}")]
+    Auth(#[from] cavra_auth::AuthError),
 }
 
 /// The error part of an error document.

@@ -19,7 +19,8 @@
 //!   `POST /v1/evidence/bundles`, `GET /v1/evidence/export`.
 //! - [`control`]: the caller as the runtime's authenticator, the roles of control actions,
 //!   typed bodies.
-//! - [`auth`]: bearer tokens (`cavra tokens issue`) and their roles on every `/v1` route.
+//! - [`auth`]: bearer tokens (`cavra tokens issue`) and OIDC JWTs (cavra-auth), their
+//!   roles and repositories on every `/v1` route.
 //! - [`error`]: every error is a JSON document `{"error": {"code", "message", "hint"}}`.
 //!
 //! The front end resolves a [`ServerConfig`]; [`Server::bind`] binds the address (so the
@@ -46,7 +47,7 @@ pub mod state;
 pub mod stream;
 pub mod sync;
 
-pub use config::{Database, FileConfig, LogFormat, ServerConfig};
+pub use config::{AuthSettings, Database, FileConfig, LogFormat, ServerConfig};
 pub use error::{ApiError, ServerError};
 
 use axum::extract::{MatchedPath, Request};
@@ -201,11 +202,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Sets up logging and binds the listen address of `config` (the store is opened
-    /// once, so that a bad database fails here rather than on the first request).
+    /// Sets up logging, opens the store (PostgreSQL: connects and migrates) so that a bad
+    /// database fails here rather than on the first request, and binds the listen address.
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         init_logging(config.log_format);
-        cavra_store::Store::open(config.database.sqlite_path())?;
+        let state = AppState::new(config)?;
+        let config = &state.config;
         let listener =
             std::net::TcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
                 addr: config.listen.to_string(),
@@ -217,9 +219,23 @@ impl Server {
                 addr: config.listen.to_string(),
                 source,
             })?;
+        tracing::info!(database = %config.database.describe(), "cavra serve: store open");
+        if let Some(oidc) = state.oidc() {
+            // a start-up check that does not stop the server: server tokens keep working,
+            // and OIDC tokens are checked once the issuer answers
+            let issuer = &oidc.settings().issuer;
+            match oidc.refresh_keys() {
+                Ok(keys) => {
+                    tracing::info!(%issuer, keys = keys.len(), "OIDC: the issuer's keys are loaded")
+                }
+                Err(e) => {
+                    tracing::warn!(%issuer, error = %e, "OIDC: the issuer's keys cannot be had yet; OIDC tokens are refused until they can")
+                }
+            }
+        }
         Ok(Server {
             listener,
-            state: Arc::new(AppState::new(config)),
+            state: Arc::new(state),
         })
     }
 

@@ -47,7 +47,7 @@ pub async fn version(State(state): State<Shared>) -> Json<Version> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Backend {
-    /// `sqlite` (PostgreSQL is not built yet), `log`.
+    /// `sqlite` or `postgres` (the database), `log` (the evidence).
     pub kind: String,
     pub location: String,
 }
@@ -62,10 +62,58 @@ pub struct Backends {
 pub struct AuthConfig {
     /// Bearer tokens from `cavra tokens issue` are accepted on `/v1`.
     pub bearer_tokens: bool,
-    /// OIDC (JWTs against a JWKS): not built yet.
+    /// OIDC JWTs of `oidc_issuer` are accepted on `/v1` (the config's `auth.oidc`).
     pub oidc: bool,
+    /// The issuer whose tokens are accepted.
+    pub oidc_issuer: Option<String>,
+    /// The audiences a token must name (one of them).
+    pub oidc_audience: Vec<String>,
+    /// Where the issuer's keys come from: `discovery`, `jwks_url` or `jwks_file`.
+    pub oidc_keys: Option<String>,
+    /// The claim read for the person's groups.
+    pub oidc_groups_claim: Option<String>,
+    /// Groups limit people to repositories (`repositories:` is configured).
+    pub repository_rbac: bool,
+    /// The approver RBAC file in force, if any.
+    pub rbac_file: Option<String>,
     /// The roles a token may have.
     pub roles: Vec<String>,
+}
+
+fn auth_config(s: &crate::state::AppState) -> AuthConfig {
+    let settings = s.oidc().map(cavra_auth::OidcValidator::settings);
+    let rbac_file = s.config.auth.rbac_file.clone().or_else(|| {
+        ["yaml", "yml", "json"]
+            .iter()
+            .map(|e| {
+                s.config
+                    .cavra_dir
+                    .join("approvals")
+                    .join(format!("rbac.{e}"))
+            })
+            .find(|p| p.is_file())
+    });
+    AuthConfig {
+        bearer_tokens: true,
+        oidc: settings.is_some(),
+        oidc_issuer: settings.map(|c| c.issuer.clone()),
+        oidc_audience: settings.map(|c| c.audience.clone()).unwrap_or_default(),
+        oidc_keys: settings.map(|c| {
+            match c.source {
+                cavra_auth::KeySource::Discovery(_) => "discovery",
+                cavra_auth::KeySource::Url(_) => "jwks_url",
+                cavra_auth::KeySource::File(_) => "jwks_file",
+            }
+            .to_string()
+        }),
+        oidc_groups_claim: settings.map(|c| c.groups_claim.join(".")),
+        repository_rbac: settings.is_some_and(|c| c.repositories.is_some()),
+        rbac_file: rbac_file.map(|p| p.display().to_string()),
+        roles: cavra_store::ApiRole::ALL
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect(),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,7 +136,7 @@ pub async fn console_config(State(state): State<Shared>) -> Json<ConsoleConfig> 
         version: c.version.clone(),
         backends: Backends {
             database: Backend {
-                kind: "sqlite".into(),
+                kind: c.database.kind().into(),
                 location: c.database.describe(),
             },
             evidence: Backend {
@@ -96,14 +144,7 @@ pub async fn console_config(State(state): State<Shared>) -> Json<ConsoleConfig> 
                 location: evidence.display().to_string(),
             },
         },
-        auth: AuthConfig {
-            bearer_tokens: true,
-            oidc: false,
-            roles: cavra_store::ApiRole::ALL
-                .iter()
-                .map(|r| r.as_str().to_string())
-                .collect(),
-        },
+        auth: auth_config(&state),
         non_interactive: c.non_interactive,
         record: c.record,
     })

@@ -27,9 +27,9 @@ async fn change(
     act(state, caller, move |s, auth| {
         let mut store = s.store(false)?;
         let verb = change.verb();
-        let done = s
-            .runtime()
-            .change_registry_as(&s.config.cavra_dir, &mut store, change, auth)?;
+        let done =
+            s.runtime()
+                .change_registry_as(&s.config.cavra_dir, &mut *store, change, auth)?;
         Ok(views::registry_doc(verb, &done.result))
     })
     .await
@@ -40,7 +40,7 @@ get_list!(
     list_agents,
     "/v1/registry/agents",
     "registry",
-    |s| Ok(views::agents_doc(&views::agents(&s.store(false)?)?))
+    |s| Ok(views::agents_doc(&views::agents(&*s.store(false)?)?))
 );
 
 get_one!(
@@ -49,7 +49,7 @@ get_one!(
     "/v1/registry/agents/{id}",
     "registry",
     "The agent id",
-    |s, id| Ok(views::agent_doc(&views::agent(&s.store(false)?, &id)?))
+    |s, id| Ok(views::agent_doc(&views::agent(&*s.store(false)?, &id)?))
 );
 
 /// An agent to register (`cavra registry agents add`).
@@ -170,7 +170,7 @@ get_list!(
     list_mcp_servers,
     "/v1/registry/mcp-servers",
     "registry",
-    |s| Ok(views::mcp_servers_doc(&views::mcp_servers(&s.store(false)?)?))
+    |s| Ok(views::mcp_servers_doc(&views::mcp_servers(&*s.store(false)?)?))
 );
 
 get_one!(
@@ -179,7 +179,7 @@ get_one!(
     "/v1/registry/mcp-servers/{id}",
     "registry",
     "The server id",
-    |s, id| Ok(views::mcp_server_doc(&views::mcp_server(&s.store(false)?, &id)?))
+    |s, id| Ok(views::mcp_server_doc(&views::mcp_server(&*s.store(false)?, &id)?))
 );
 
 /// An MCP server to register (`cavra registry mcp add`).

@@ -44,7 +44,7 @@ pub async fn list_sessions(
     };
     read(&state, &caller, move |s| {
         let store = s.store(false)?;
-        Ok(views::sessions_doc(&views::sessions(&store, filter)?))
+        Ok(views::sessions_doc(&views::sessions(&*store, filter)?))
     })
     .await
 }
@@ -55,7 +55,7 @@ get_one!(
     "/v1/sessions/{id}",
     "sessions",
     "The session id",
-    |s, id| Ok(views::session_doc(&views::session(&s.store(false)?, &id)?))
+    |s, id| Ok(views::session_doc(&views::session(&*s.store(false)?, &id)?))
 );
 
 /// The body of a release.
@@ -82,7 +82,7 @@ async fn release(
         let mut store = s.store(true)?;
         let done = s
             .runtime()
-            .release_as(&s.config.cavra_dir, &mut store, req, auth)?;
+            .release_as(&s.config.cavra_dir, &mut *store, req, auth)?;
         Ok(views::released_doc(&done))
     })
     .await

@@ -1,12 +1,15 @@
-//! The state every handler shares: the settings, the process's one [`Runtime`] (one
-//! evidence writer per log), the metrics; and [`blocking`], which runs the synchronous
+//! The state every handler shares: the settings, the store opener (SQLite or PostgreSQL,
+//! one [`TeamOpener`] for both), the process's one [`Runtime`] (one evidence writer per
+//! log) over that opener, the metrics; and [`blocking`], which runs the synchronous
 //! runtime and store off the async workers.
 
+use crate::config::Database;
 use crate::config::ServerConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, ServerError};
 use crate::metrics::{CountingSink, Metrics};
+use cavra_auth::OidcValidator;
 use cavra_runtime::{LogSink, Runtime};
-use cavra_store::{ApprovalConfig, SqliteOpener, Store};
+use cavra_store::{ApprovalConfig, Rbac, SqliteOpener, TeamOpener, TeamStore};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The shared state.
@@ -15,21 +18,54 @@ pub struct AppState {
     runtime: Mutex<Runtime>,
     pub metrics: Arc<Metrics>,
     pub started: std::time::Instant,
+    /// The OIDC issuer's validator (its key cache), when `auth.oidc` is configured.
+    oidc: Option<OidcValidator>,
+    /// Opens the store every handler and the runtime work on.
+    stores: Arc<dyn TeamOpener + Send + Sync>,
+}
+
+/// The opener of `db`, verifying against the approver trust root `trust_dir`. PostgreSQL
+/// connects and migrates here (under the advisory lock: replicas starting together
+/// migrate one after the other), so a bad database fails at start. `cavra tokens
+/// --database` opens its store with it too.
+pub fn opener(
+    db: &Database,
+    trust_dir: Option<std::path::PathBuf>,
+) -> Result<Arc<dyn TeamOpener + Send + Sync>, ServerError> {
+    Ok(match db {
+        Database::Sqlite(p) => Arc::new(SqliteOpener {
+            db_file: Some(p.clone()),
+            trust_dir,
+            options: Default::default(),
+        }),
+        #[cfg(feature = "postgres")]
+        Database::Postgres(url) => Arc::new(cavra_store::PgOpener::connect(
+            url,
+            &cavra_store::PgOptions::default(),
+            trust_dir,
+        )?),
+        #[cfg(not(feature = "postgres"))]
+        Database::Postgres(_) => return Err(ServerError::PostgresNotBuilt),
+    })
 }
 
 /// The state as handlers hold it.
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    /// The state for `config`: a runtime over the SQLite store and the evidence log of the
-    /// CAVRA directory, its appends counted.
-    pub fn new(config: ServerConfig) -> AppState {
+    /// The state for `config`: a runtime over the configured store (opened once here, so
+    /// that a bad database fails at start) and the evidence log of the CAVRA directory,
+    /// its appends counted; the OIDC validator when configured.
+    pub fn new(config: ServerConfig) -> Result<AppState, ServerError> {
+        let oidc = config
+            .auth
+            .oidc
+            .as_ref()
+            .map(OidcValidator::new)
+            .transpose()?;
         let metrics = Arc::new(Metrics::new());
-        let stores = SqliteOpener {
-            db_file: Some(config.database.sqlite_path().to_path_buf()),
-            trust_dir: config.approver_dir.clone(),
-            options: Default::default(),
-        };
+        let stores = opener(&config.database, config.approver_dir.clone())?;
+        stores.open_team(&config.cavra_dir)?;
         let sink = CountingSink {
             inner: LogSink::new(cavra_evidence::LogConfig::for_cavra_dir),
             feed: metrics.feed.clone(),
@@ -37,13 +73,35 @@ impl AppState {
             failures: metrics.evidence_failures.clone(),
             decisions: metrics.decisions.clone(),
         };
-        let runtime = Runtime::new(stores, sink).with_org_pack_file(config.org_pack.clone());
-        AppState {
+        let runtime =
+            Runtime::new(Arc::clone(&stores), sink).with_org_pack_file(config.org_pack.clone());
+        Ok(AppState {
             config,
             runtime: Mutex::new(runtime),
             metrics,
             started: std::time::Instant::now(),
+            oidc,
+            stores,
+        })
+    }
+
+    /// The OIDC validator, when `auth.oidc` is configured.
+    pub fn oidc(&self) -> Option<&OidcValidator> {
+        self.oidc.as_ref()
+    }
+
+    /// The approval routing and RBAC of the CAVRA directory; the RBAC file of
+    /// `auth.rbac_file` instead of `<cavra_dir>/approvals/rbac.yaml` when set (a file that
+    /// is named but cannot be read is an error, never "no RBAC").
+    pub fn approval_config(&self) -> Result<ApprovalConfig, ApiError> {
+        let mut c = ApprovalConfig::load(&self.config.cavra_dir)?;
+        if let Some(p) = &self.config.auth.rbac_file {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                ApiError::internal(format!("cannot read the RBAC file `{}`: {e}", p.display()))
+            })?;
+            c.rbac = Some(Rbac::parse(&text, p)?);
         }
+        Ok(c)
     }
 
     /// The runtime (decisions are made one at a time through it).
@@ -55,15 +113,12 @@ impl AppState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The store, verified against the approver key; with the CAVRA directory's approval
-    /// routing/RBAC configuration when `with_config`.
-    pub fn store(&self, with_config: bool) -> Result<Store, ApiError> {
-        let mut s = Store::open(self.config.database.sqlite_path())?;
-        if let Some(d) = &self.config.approver_dir {
-            s = s.with_trust_dir(d.clone());
-        }
+    /// The store (SQLite or PostgreSQL), verified against the approver key; with the
+    /// CAVRA directory's approval routing/RBAC configuration when `with_config`.
+    pub fn store(&self, with_config: bool) -> Result<Box<dyn TeamStore + Send>, ApiError> {
+        let mut s = self.stores.open_team(&self.config.cavra_dir)?;
         if with_config {
-            s = s.with_config(ApprovalConfig::load(&self.config.cavra_dir)?);
+            s.set_approval_config(self.approval_config()?);
         }
         Ok(s)
     }

@@ -104,6 +104,9 @@ pub enum AuthMethod {
     Terminal,
     /// An approver token; the identity is its subject.
     Token,
+    /// Through `cavra serve`, as a person whose OIDC token the server verified; the
+    /// identity is the token's email (else its subject), signed by the server's key.
+    Oidc,
 }
 
 impl AuthMethod {
@@ -111,6 +114,7 @@ impl AuthMethod {
         match self {
             AuthMethod::Terminal => "terminal",
             AuthMethod::Token => "token",
+            AuthMethod::Oidc => "oidc",
         }
     }
 }

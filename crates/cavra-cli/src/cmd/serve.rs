@@ -16,7 +16,9 @@ pub struct ServeArgs {
     /// A SQLite file or sqlite://PATH [default: the CAVRA directory's cavra.db].
     #[arg(long, value_name = "URL", env = "CAVRA_DATABASE_URL")]
     pub database: Option<String>,
-    /// Settings file (YAML): listen, database, log_format, body_limit_bytes, request_timeout_secs.
+    /// Settings file (YAML): listen, database, log_format, body_limit_bytes, request_timeout_secs,
+    /// auth (oidc: issuer, audience, jwks_file|jwks_url|discovery_url, groups_claim, roles,
+    /// repositories; rbac_file). See docs/auth.md.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log lines on stderr: text or json [default: text].
@@ -44,6 +46,13 @@ pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         Some(url) => Database::parse(&url)?,
         None => Database::Sqlite(state.db_path()),
     };
+    let mut auth = file.auth;
+    // the reference's variable for the approver RBAC file; the config file's wins
+    if auth.rbac_file.is_none() {
+        auth.rbac_file = std::env::var_os("CAVRA_APPROVAL_RBAC_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+    }
     let listen = args.listen.or(file.listen);
     let log_format = args.log_format.or(file.log_format);
     let server = Server::bind(ServerConfig {
@@ -71,6 +80,7 @@ pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
             std::time::Duration::from_secs,
         ),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        auth,
     })?;
     println!("cavra serve: listening on http://{}", server.local_addr()?);
     server.run()?;

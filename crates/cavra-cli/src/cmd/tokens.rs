@@ -8,13 +8,28 @@ use crate::ctx::{open_store, Ctx};
 use crate::output::{print_json, print_view, show};
 use anyhow::Result;
 use cavra_runtime::tokens;
-use cavra_store::{ApiRole, OffsetDateTime};
+use cavra_store::{ApiRole, OffsetDateTime, TeamOpener as _, TeamStore};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
 pub struct TokensArgs {
+    /// The server's database: a SQLite file, sqlite://PATH or postgres://… [default: the
+    /// CAVRA directory's cavra.db].
+    #[arg(long, value_name = "URL", env = "CAVRA_DATABASE_URL", global = true)]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: TokensCommand,
+}
+
+/// The store the tokens live in: `--database` (the server's, SQLite or PostgreSQL), else
+/// the CAVRA directory's.
+fn token_store(ctx: &Ctx, database: Option<&str>) -> Result<Box<dyn TeamStore + Send>> {
+    let Some(url) = database else {
+        return Ok(Box::new(open_store(ctx, false)?));
+    };
+    let db = cavra_server::Database::parse(url)?;
+    let opener = cavra_server::state::opener(&db, cavra_store::approver_dir())?;
+    Ok(opener.open_team(&ctx.cavra_dir)?)
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,7 +58,7 @@ pub enum TokensCommand {
 
 pub fn run(args: TokensArgs, ctx: &Ctx) -> Result<i32> {
     let now = OffsetDateTime::now_utc();
-    let mut store = open_store(ctx, false)?;
+    let mut store = token_store(ctx, args.database.as_deref())?;
     match args.command {
         TokensCommand::Issue {
             name,
