@@ -2,6 +2,8 @@
 # schemathesis against `cavra serve`'s /openapi.json: a debug server on a free loopback
 # port with a fresh CAVRA directory and an admin token; fails on any server error (5xx),
 # any answer that does not match the document, and any undocumented status code.
+# `GET /v1/decisions/stream` is left out: an event stream does not end, so no answer
+# would complete (crates/cavra-cli/tests/server_hook.rs drives it).
 # schemathesis is installed into a venv under target/ (kept between runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +55,8 @@ ST=$(realpath "$VENV/bin/schemathesis")
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "$MAX_EXAMPLES" \
+  --exclude-path /v1/decisions/stream \
+  --request-timeout 30 \
   --workers 1 \
   --no-color)
 RC=$?
