@@ -11,42 +11,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use store_common::cavra_env;
 
-const ORG: &str = "metadata: {id: cavra-org, title: Organisation guardrails, version: \"1\"}
-rules:
-  - id: org.no_terraform_destroy
-    effect: block
-    severity: critical
-    reason: no terraform destroy anywhere
-    match:
-      command: {program: [terraform], subcommand: [destroy]}
-  - id: org.deploys_need_approval
-    effect: require_approval
-    severity: high
-    reason: deploys need a person
-    match:
-      command: {program: [make], subcommand: [deploy]}
-";
-
-const SOFT: &str = "metadata: {id: cavra-soft, title: A project that allows what the organisation holds, version: \"1\"}
-rules:
-  - id: soft.allow_ops
-    effect: allow
-    severity: low
-    reason: the project trusts its operators
-    match:
-      command: {program: [terraform, make]}
-";
-
-const STRICT: &str =
-    "metadata: {id: cavra-strict-project, title: A project that adds a block, version: \"1\"}
-rules:
-  - id: strict.no_npm_publish
-    effect: block
-    severity: high
-    reason: no publishing from here
-    match:
-      command: {program: [npm], subcommand: [publish]}
-";
+// the packs of cavra-runtime's `org` unit tests
+const ORG: &str = include_str!("../../cavra-runtime/tests/data/org/org.yaml");
+const SOFT: &str = include_str!("../../cavra-runtime/tests/data/org/soft.yaml");
+const STRICT: &str = include_str!("../../cavra-runtime/tests/data/org/strict.yaml");
 
 fn evaluate(dir: &Path, pack: &Path, org: Option<&Path>, cmd: &str) -> (String, String) {
     let mut env = vec![("CAVRA_NO_EVIDENCE", "1")];

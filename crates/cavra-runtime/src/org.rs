@@ -24,23 +24,15 @@ impl OrgPack {
     /// The pack, compiling the file when not done yet (a pack that does not load is an
     /// error: the decision fails closed).
     pub fn load(&mut self) -> Result<Arc<CompiledPack>, RuntimeError> {
-        if let OrgPack::File(p) = self {
-            let pack = crate::packs::compile_path(p, &[])
-                .map_err(|e| RuntimeError::OrgPack(p.clone(), Box::new(e)))?;
-            *self = OrgPack::Loaded(Arc::new(pack));
-        }
-        match self {
-            OrgPack::Loaded(p) => Ok(Arc::clone(p)),
-            // replaced just above
-            OrgPack::File(p) => Err(RuntimeError::OrgPack(
-                p.clone(),
-                Box::new(RuntimeError::Read {
-                    what: "organisation pack",
-                    path: p.clone(),
-                    source: std::io::Error::other("not loaded"),
-                }),
-            )),
-        }
+        let pack = match self {
+            OrgPack::Loaded(p) => return Ok(Arc::clone(p)),
+            OrgPack::File(p) => Arc::new(
+                crate::packs::compile_path(p, &[])
+                    .map_err(|e| RuntimeError::OrgPack(p.clone(), Box::new(e)))?,
+            ),
+        };
+        *self = OrgPack::Loaded(Arc::clone(&pack));
+        Ok(pack)
     }
 }
 
@@ -102,44 +94,11 @@ mod tests {
         .expect("request")
     }
 
-    const ORG: &str = r#"
-metadata: {id: cavra-org, title: Organisation guardrails, version: "1"}
-rules:
-  - id: org.no_terraform_destroy
-    effect: block
-    severity: critical
-    reason: no terraform destroy anywhere
-    match:
-      command: {program: [terraform], subcommand: [destroy]}
-  - id: org.deploys_need_approval
-    effect: require_approval
-    severity: high
-    reason: deploys need a person
-    match:
-      command: {program: [make], subcommand: [deploy]}
-"#;
-
-    const SOFT_PROJECT: &str = r#"
-metadata: {id: cavra-soft, title: A project that tries to allow what the organisation holds, version: "1"}
-rules:
-  - id: soft.allow_ops
-    effect: allow
-    severity: low
-    reason: the project trusts its operators
-    match:
-      command: {program: [terraform, make]}
-"#;
-
-    const STRICT_PROJECT: &str = r#"
-metadata: {id: cavra-strict-project, title: A project that adds a block, version: "1"}
-rules:
-  - id: strict.no_npm_publish
-    effect: block
-    severity: high
-    reason: no publishing from here
-    match:
-      command: {program: [npm], subcommand: [publish]}
-"#;
+    // the organisation and project packs of the tests (also used by the CLI's
+    // tests/org_policy.rs)
+    const ORG: &str = include_str!("../tests/data/org/org.yaml");
+    const SOFT_PROJECT: &str = include_str!("../tests/data/org/soft.yaml");
+    const STRICT_PROJECT: &str = include_str!("../tests/data/org/strict.yaml");
 
     fn decide(own: &CompiledPack, org: &CompiledPack, cmd: &str) -> Decision {
         evaluate_tightened(own, Some(org), &command(cmd), &EvalEnv::default())
