@@ -6,9 +6,10 @@
 # usage: bash bench/hook_server.sh [RUNS_PER_ROUND] [ROUNDS]   (default 100, 7)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 PER=${1:-100}
 ROUNDS=${2:-7}
-cargo build --release -p cavra-cli >/dev/null
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cavra-cli >/dev/null
 TMP=$(mktemp -d)
 SRV_PID=
 cleanup() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; rm -rf "$TMP"; }
@@ -28,8 +29,7 @@ start_server() {
   done
   URL=$(sed -n 's/^cavra serve: listening on //p' "$TMP/serve.out")
 }
-"$BIN" --cavra-dir "$STATE" --json tokens issue --name bench --role agent \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' > "$TMP/agent.token"
+issue_agent_token "$BIN" "$STATE" "$TMP/agent.token"
 start_server
 export CAVRA_TOKEN_FILE="$TMP/agent.token"
 median() { grep -o 'median [0-9.]* ms' | head -1 | awk '{print $2}'; }

@@ -181,6 +181,44 @@ fn meta_endpoints_tokens_roles_and_decisions() {
     assert_eq!(st, 401);
 }
 
+/// Decisions made in parallel (the server's runtime pool) still make one chain: every
+/// decision answered is recorded once, and the log verifies.
+#[test]
+fn parallel_decisions_make_one_verified_chain() {
+    let s = Srv::start(&[], &[]);
+    let t = s.token("bot", "agent");
+    let cwd = s.project.display().to_string();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (url, t, cwd) = (s.url("/v1/decisions"), t.clone(), cwd.clone());
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|j| {
+                        let target = if j % 2 == 0 { "README.md" } else { ".env" };
+                        let req = json!({"action_type": "read_file", "target": target,
+                            "cwd": cwd, "agent_id": "bot", "session_id": format!("p{i}")});
+                        let (st, v) = call("POST", &url, Some(&t), Some(&req.to_string()));
+                        assert_eq!(st, 200, "{v}");
+                        v["evidence_record"].as_str().unwrap().to_string()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = threads
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200, "one record per decision");
+    let o = cavra(&s.dir, &["--json", "evidence", "verify"]);
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    let v = o.json();
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["records"].as_u64().unwrap() >= 200, "{v}");
+}
+
 /// `POST /v1/decisions` gives `cavra evaluate --request` 's decision for the same request.
 #[test]
 fn decisions_match_cavra_evaluate() {

@@ -10,6 +10,7 @@ use crate::Runtime;
 use cavra_core::hooks::{ToolCall, Verdict, VerdictKind};
 use cavra_core::{Actor, Outcome};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// How a front end decides tool calls: its settings, resolved by the caller.
 #[derive(Debug, Clone)]
@@ -140,8 +141,13 @@ impl Runtime {
         };
         opts.phase("payload read and mapped");
         let project_cavra = opts.locator.locate_path(Some(&pack_dir)).project_cavra_dir;
-        let (pack, _) = packs::load(&opts.packs, Some(&project_cavra))
-            .map_err(|e| RuntimeError::PolicyNotLoaded(Box::new(e)))?;
+        // a process that exits after this call (the hook) neither keeps nor frees the pack
+        let loaded = if opts.exit_after {
+            packs::load(&opts.packs, Some(&project_cavra)).map(|(p, o)| (Arc::new(p), o))
+        } else {
+            self.packs.load(&opts.packs, Some(&project_cavra))
+        };
+        let (pack, _) = loaded.map_err(|e| RuntimeError::PolicyNotLoaded(Box::new(e)))?;
         let pack = std::mem::ManuallyDrop::new(pack);
         opts.phase("pack loaded");
         let result = self.decide_requests(call, opts, &loc, &cavra_dir, &pack, reqs);

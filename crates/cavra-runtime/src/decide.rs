@@ -111,8 +111,22 @@ struct LazyStore {
     opener: std::sync::Arc<dyn StoreOpener + Send + Sync>,
     cavra_dir: PathBuf,
     escalation: Option<cavra_store::EscalationPolicy>,
-    store: Option<Box<dyn DecisionStore>>,
+    store: Option<Box<dyn DecisionStore + Send>>,
 }
+
+/// The store the last decision opened, kept for the next one of the same CAVRA directory
+/// and escalation policy (opening a store costs more than deciding). Used for at most
+/// [`STORE_REUSE`], so a new approver trust root is picked up within that time; a
+/// decision that failed does not give its store back.
+pub(crate) struct KeptStore {
+    cavra_dir: PathBuf,
+    escalation: Option<cavra_store::EscalationPolicy>,
+    store: Box<dyn DecisionStore + Send>,
+    opened: Instant,
+}
+
+/// How long a kept store is reused.
+pub(crate) const STORE_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl LazyStore {
     fn exists(&self) -> bool {
@@ -292,19 +306,28 @@ impl Runtime {
     ) -> Result<Decided> {
         let t0 = Instant::now();
         let org = self.org_pack()?;
-        let mut db =
-            LazyStore {
-                opener: std::sync::Arc::clone(&self.stores),
-                cavra_dir: cavra_dir.to_path_buf(),
-                escalation: pack.defaults.escalation.map(
-                    |(max_blocks, window, hold_on_critical)| cavra_store::EscalationPolicy {
-                        max_blocks,
-                        window: std::time::Duration::from_secs(window),
-                        hold_on_critical,
-                    },
-                ),
-                store: None,
-            };
+        let escalation = pack
+            .defaults
+            .escalation
+            .map(
+                |(max_blocks, window, hold_on_critical)| cavra_store::EscalationPolicy {
+                    max_blocks,
+                    window: std::time::Duration::from_secs(window),
+                    hold_on_critical,
+                },
+            );
+        let kept = self.kept_store.take().filter(|k| {
+            k.cavra_dir == cavra_dir
+                && k.escalation == escalation
+                && k.opened.elapsed() < STORE_REUSE
+        });
+        let opened = kept.as_ref().map_or_else(Instant::now, |k| k.opened);
+        let mut db = LazyStore {
+            opener: std::sync::Arc::clone(&self.stores),
+            cavra_dir: cavra_dir.to_path_buf(),
+            escalation,
+            store: kept.map(|k| k.store),
+        };
         // the MCP trust registry of the store, when no registry file was given
         let store_registry = if opts.registry.is_none()
             && req.action == Some(cavra_core::ActionType::McpToolCall)
@@ -416,6 +439,14 @@ impl Runtime {
                 body["approval_id"] = json!(id);
             }
             record_id = Some(self.record_event(cavra_dir, "decision", &body)?);
+        }
+        if let Some(store) = db.store.take() {
+            self.kept_store = Some(KeptStore {
+                cavra_dir: db.cavra_dir,
+                escalation,
+                store,
+                opened,
+            });
         }
         Ok(Decided {
             decision: d,

@@ -66,6 +66,8 @@ pub struct Runtime {
     clock: Box<dyn Clock + Send + Sync>,
     scripts: Box<dyn ScriptReader + Send>,
     org: Option<org::OrgPack>,
+    packs: std::sync::Arc<packs::PackCache>,
+    kept_store: Option<decide::KeptStore>,
 }
 
 impl Runtime {
@@ -81,7 +83,16 @@ impl Runtime {
             clock: Box::new(SystemClock),
             scripts: Box::new(FsScriptReader),
             org: None,
+            packs: std::sync::Arc::default(),
+            kept_store: None,
         }
+    }
+
+    /// Shares `cache` for the packs decisions are made under (a server's runtimes share
+    /// one, so a pack is compiled once, not once per runtime).
+    pub fn with_pack_cache(mut self, cache: std::sync::Arc<packs::PackCache>) -> Runtime {
+        self.packs = cache;
+        self
     }
 
     /// Tightens every decision by an organisation pack ([`org`]): each is the stricter of

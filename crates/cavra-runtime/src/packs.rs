@@ -263,6 +263,100 @@ pub fn load(
     ))
 }
 
+/// Compiled packs kept between the decisions of a long-running process (`cavra serve`):
+/// compiling a pack costs far more than deciding under it. An entry is used while the
+/// files that choose the pack (the `--policy` file, the `--pack` candidates in the policy
+/// directories, the project's `.cavra/policy.yaml`) have the size and modification time
+/// they had, and — when a file is involved at all — for at most [`PackCache::RECHECK`]
+/// (so a change to a pack it `extends` is picked up within that time). Errors are not
+/// kept: a pack that fails to load fails every decision that needs it.
+#[derive(Debug, Default)]
+pub struct PackCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedPack>>,
+}
+
+#[derive(Debug)]
+struct CachedPack {
+    pack: std::sync::Arc<CompiledPack>,
+    origin: Origin,
+    stamp: Vec<FileStamp>,
+    at: std::time::Instant,
+}
+
+/// A file's size and modification time (`None`: missing).
+type FileStamp = Option<(u64, std::time::SystemTime)>;
+
+/// The most entries kept (one per project and pack choice); over it, the cache starts over.
+const PACK_CACHE_MAX: usize = 1024;
+
+impl PackCache {
+    /// How long an entry that depends on files is used before it is compiled again.
+    pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// [`load`], from the cache when the entry is current.
+    pub fn load(
+        &self,
+        choice: &PackChoice,
+        project_cavra_dir: Option<&Path>,
+    ) -> Result<(std::sync::Arc<CompiledPack>, Origin)> {
+        let files = deciding_files(choice, project_cavra_dir);
+        let stamp: Vec<FileStamp> = files.iter().map(|p| file_stamp(p)).collect();
+        let key = format!("{choice:?}\u{0}{project_cavra_dir:?}");
+        // only a bundled pack with no file that could replace it is kept for good
+        let timeless = choice.policy_dirs.is_empty() && stamp.iter().all(Option::is_none);
+        let fresh =
+            |e: &CachedPack| e.stamp == stamp && (timeless || e.at.elapsed() < Self::RECHECK);
+        if let Some(e) = self.lock().get(&key).filter(|e| fresh(e)) {
+            return Ok((std::sync::Arc::clone(&e.pack), e.origin.clone()));
+        }
+        let (pack, origin) = load(choice, project_cavra_dir)?;
+        let pack = std::sync::Arc::new(pack);
+        let mut entries = self.lock();
+        if entries.len() >= PACK_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            CachedPack {
+                pack: std::sync::Arc::clone(&pack),
+                origin: origin.clone(),
+                stamp,
+                at: std::time::Instant::now(),
+            },
+        );
+        Ok((pack, origin))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, CachedPack>> {
+        // entries are inserted whole: a panic elsewhere leaves the map usable
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The files whose presence and content choose the pack [`load`] compiles.
+fn deciding_files(choice: &PackChoice, project_cavra_dir: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = &choice.policy {
+        return vec![p.clone()];
+    }
+    if let Some(id) = &choice.pack {
+        return choice
+            .policy_dirs
+            .iter()
+            .flat_map(|d| [d.join(id).join("policy.yaml"), d.join(format!("{id}.yaml"))])
+            .collect();
+    }
+    project_cavra_dir
+        .map(|c| vec![c.join("policy.yaml")])
+        .unwrap_or_default()
+}
+
+fn file_stamp(p: &Path) -> FileStamp {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
 /// Reads an MCP trust registry file (reference shape).
 pub fn load_registry(path: &Path) -> Result<cavra_core::guard::McpRegistry> {
     let src = read("registry", path)?;
@@ -294,4 +388,70 @@ pub fn load_spec(spec: &str, dirs: &[PathBuf]) -> Result<CompiledPack> {
         policy_dirs: dirs.to_vec(),
     };
     Ok(load(&choice, None)?.0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pack_yaml(id: &str) -> String {
+        format!(
+            "metadata: {{id: {id}, title: t, version: \"1\"}}\nrules:\n  - id: r.block_make\n    effect: block\n    severity: high\n    reason: r\n    match:\n      command: {{program: [make]}}\n"
+        )
+    }
+
+    #[test]
+    fn the_cache_compiles_once_and_again_when_the_project_policy_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cavra = tmp.path().join(".cavra");
+        std::fs::create_dir_all(&cavra).unwrap();
+        let cache = PackCache::default();
+        let choice = PackChoice::default();
+        // no project policy: the bundled default, kept
+        let (a, _) = cache.load(&choice, Some(&cavra)).unwrap();
+        let (b, _) = cache.load(&choice, Some(&cavra)).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.id, bundled::DEFAULT_PACK);
+        // a project policy appears: compiled, then kept while it is unchanged
+        std::fs::write(cavra.join("policy.yaml"), pack_yaml("cavra-proj-one")).unwrap();
+        let (c, origin) = cache.load(&choice, Some(&cavra)).unwrap();
+        assert_eq!(c.id, "cavra-proj-one");
+        assert!(matches!(origin, Origin::File(_)));
+        let (d, _) = cache.load(&choice, Some(&cavra)).unwrap();
+        assert!(Arc::ptr_eq(&c, &d));
+        // changed (another size): compiled again at once
+        std::fs::write(
+            cavra.join("policy.yaml"),
+            pack_yaml("cavra-proj-number-two"),
+        )
+        .unwrap();
+        let (e, _) = cache.load(&choice, Some(&cavra)).unwrap();
+        assert_eq!(e.id, "cavra-proj-number-two");
+        // a broken policy is an error every time, never the last good pack
+        std::fs::write(cavra.join("policy.yaml"), "rules: [").unwrap();
+        assert!(cache.load(&choice, Some(&cavra)).is_err());
+        assert!(cache.load(&choice, Some(&cavra)).is_err());
+    }
+
+    #[test]
+    fn entries_that_depend_on_files_are_rechecked_after_a_while() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("p.yaml");
+        std::fs::write(&file, pack_yaml("cavra-file-pack")).unwrap();
+        let cache = PackCache::default();
+        let choice = PackChoice {
+            policy: Some(file.clone()),
+            ..Default::default()
+        };
+        let (a, _) = cache.load(&choice, None).unwrap();
+        // age the entry past RECHECK: the same file is compiled again
+        for e in cache.lock().values_mut() {
+            e.at = e.at.checked_sub(PackCache::RECHECK).unwrap();
+        }
+        let (b, _) = cache.load(&choice, None).unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(b.id, "cavra-file-pack");
+    }
 }

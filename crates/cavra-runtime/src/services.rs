@@ -33,6 +33,17 @@ pub trait EvidenceSink {
     fn append(&mut self, cavra_dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError>;
 }
 
+/// One sink shared by several runtimes (a server's pool): appends take turns, so each log
+/// keeps one writer and one order.
+impl<S: EvidenceSink + ?Sized> EvidenceSink for std::sync::Arc<std::sync::Mutex<S>> {
+    fn append(&mut self, cavra_dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError> {
+        // a panic in another append leaves the sink usable (each append is whole or fails)
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append(cavra_dir, kind, body)
+    }
+}
+
 /// The hash-chained, signed evidence log ([`EvidenceLog`]) of each CAVRA directory, each
 /// opened on its first record and kept open: one writer per log per process (the log
 /// locks and catches up on every append, so other processes may write between two).

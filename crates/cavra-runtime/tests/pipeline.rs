@@ -274,7 +274,7 @@ impl StoreOpener for Fake {
         &self,
         _cavra_dir: &Path,
         _escalation: Option<EscalationPolicy>,
-    ) -> Result<Box<dyn DecisionStore>, StoreError> {
+    ) -> Result<Box<dyn DecisionStore + Send>, StoreError> {
         self.0.lock().unwrap().opened += 1;
         Ok(Box::new(FakeStore(Arc::clone(&self.0))))
     }

@@ -218,9 +218,9 @@ fn oidc_refusal(e: &AuthError) -> ApiError {
 /// Authenticates one credential (blocking: a store lookup, maybe a JWKS fetch).
 pub fn authenticate(s: &AppState, credential: &str) -> Result<Caller, ApiError> {
     if credential.starts_with(cavra_store::tokens::API_TOKEN_PREFIX) {
-        let found = s
-            .store(false)?
-            .authenticate_api_token(credential, OffsetDateTime::now_utc())?;
+        let found = s.with_lookup_store(|store| {
+            Ok(store.authenticate_api_token(credential, OffsetDateTime::now_utc())?)
+        })?;
         return found
             .map(Caller::of_token)
             .ok_or_else(|| unauthorized("the token is unknown, revoked or expired"));

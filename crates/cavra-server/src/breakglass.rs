@@ -38,7 +38,7 @@ pub struct BreakGlassBody {
 fn max_ttl(s: &AppState) -> Result<Duration, ApiError> {
     let c = &s.config;
     let project_cavra = c.locator.locate_path(Some(&c.project)).project_cavra_dir;
-    let (pack, _) = cavra_runtime::packs::load(&c.packs, Some(&project_cavra)).map_err(|e| {
+    let (pack, _) = s.packs.load(&c.packs, Some(&project_cavra)).map_err(|e| {
         ApiError::internal(format!(
             "the policy could not be loaded (it sets the longest break-glass TTL): {}",
             cavra_runtime::chain(&e)

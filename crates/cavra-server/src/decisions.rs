@@ -77,7 +77,7 @@ fn decide(s: &AppState, mut req: ActionRequest, requester: &str) -> Result<Value
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| c.project.clone());
     let project_cavra = c.locator.locate_path(Some(&pack_dir)).project_cavra_dir;
-    let (pack, _) = cavra_runtime::packs::load(&choice, Some(&project_cavra)).map_err(|e| {
+    let (pack, _) = s.packs.load(&choice, Some(&project_cavra)).map_err(|e| {
         ApiError::bad_request(format!(
             "the policy could not be loaded: {}",
             cavra_runtime::chain(&e)

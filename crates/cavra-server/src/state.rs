@@ -1,28 +1,44 @@
 //! The state every handler shares: the settings, the store opener (SQLite or PostgreSQL,
-//! one [`TeamOpener`] for both), the process's one [`Runtime`] (one evidence writer per
-//! log) over that opener, the metrics; and [`blocking`], which runs the synchronous
-//! runtime and store off the async workers.
+//! one [`TeamOpener`] for both), a pool of [`Runtime`]s over that opener (decisions run in
+//! parallel; they share one evidence sink, so each log still has one writer), the
+//! metrics; and [`blocking`], which runs the synchronous runtime and store off the async
+//! workers.
 
 use crate::config::Database;
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ServerError};
 use crate::metrics::{CountingSink, Metrics};
 use cavra_auth::OidcValidator;
+use cavra_runtime::packs::PackCache;
 use cavra_runtime::{LogSink, Runtime};
 use cavra_store::{ApprovalConfig, Rbac, SqliteOpener, TeamOpener, TeamStore};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 /// The shared state.
 pub struct AppState {
     pub config: ServerConfig,
-    runtime: Mutex<Runtime>,
+    /// The runtimes decisions are made through, one decision at a time each.
+    runtimes: Vec<Mutex<Runtime>>,
+    /// Where the next [`AppState::runtime`] starts looking for a free runtime.
+    next: AtomicUsize,
+    /// The compiled packs decisions are made under (shared by the runtimes).
+    pub packs: Arc<PackCache>,
     pub metrics: Arc<Metrics>,
     pub started: std::time::Instant,
     /// The OIDC issuer's validator (its key cache), when `auth.oidc` is configured.
     oidc: Option<OidcValidator>,
     /// Opens the store every handler and the runtime work on.
     stores: Arc<dyn TeamOpener + Send + Sync>,
+    /// Stores kept for token lookups (one per request; opening a store costs more than
+    /// the lookup), each with the time it was opened.
+    lookup_stores: Mutex<Vec<(std::time::Instant, Box<dyn TeamStore + Send>)>>,
 }
+
+/// How long a kept lookup store is reused (a new trust root is seen within this time).
+const LOOKUP_STORE_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
+/// Lookup stores kept at most.
+const LOOKUP_STORES_KEPT: usize = 16;
 
 /// The opener of `db`, verifying against the approver trust root `trust_dir`. PostgreSQL
 /// connects and migrates here (under the advisory lock: replicas starting together
@@ -66,22 +82,33 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let stores = opener(&config.database, config.approver_dir.clone())?;
         stores.open_team(&config.cavra_dir)?;
-        let sink = CountingSink {
+        let sink = Arc::new(Mutex::new(CountingSink {
             inner: LogSink::new(cavra_evidence::LogConfig::for_cavra_dir),
             feed: metrics.feed.clone(),
             appends: metrics.evidence_appends.clone(),
             failures: metrics.evidence_failures.clone(),
             decisions: metrics.decisions.clone(),
-        };
-        let runtime =
-            Runtime::new(Arc::clone(&stores), sink).with_org_pack_file(config.org_pack.clone());
+        }));
+        let packs = Arc::new(PackCache::default());
+        let runtimes = (0..pool_size())
+            .map(|_| {
+                Mutex::new(
+                    Runtime::new(Arc::clone(&stores), Arc::clone(&sink))
+                        .with_org_pack_file(config.org_pack.clone())
+                        .with_pack_cache(Arc::clone(&packs)),
+                )
+            })
+            .collect();
         Ok(AppState {
             config,
-            runtime: Mutex::new(runtime),
+            runtimes,
+            next: AtomicUsize::new(0),
+            packs,
             metrics,
             started: std::time::Instant::now(),
             oidc,
             stores,
+            lookup_stores: Mutex::new(Vec::new()),
         })
     }
 
@@ -104,11 +131,22 @@ impl AppState {
         Ok(c)
     }
 
-    /// The runtime (decisions are made one at a time through it).
+    /// A runtime of the pool: the first free one from a rotating start, else (all busy)
+    /// the one at the start, waited for.
     pub fn runtime(&self) -> MutexGuard<'_, Runtime> {
         // a panic while deciding is answered as a 500 by the worker; the runtime's state
-        // (open log writers) stays usable
-        self.runtime
+        // stays usable, so a poisoned lock is taken over
+        // the pool is never empty (pool_size() >= 4)
+        let n = self.runtimes.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        for i in 0..n {
+            match self.runtimes[(start + i) % n].try_lock() {
+                Ok(g) => return g,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.runtimes[start]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -122,6 +160,50 @@ impl AppState {
         }
         Ok(s)
     }
+}
+
+impl AppState {
+    /// Runs the read-only `f` (a token lookup) on a store kept from an earlier call when
+    /// there is a recent one, else on a newly opened store; the store is kept afterwards
+    /// unless `f` failed. Nothing is set on these stores (no signer, no configuration).
+    pub fn with_lookup_store<T>(
+        &self,
+        f: impl FnOnce(&dyn TeamStore) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let lock = || {
+            self.lookup_stores
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let kept = lock()
+            .pop()
+            .filter(|(at, _)| at.elapsed() < LOOKUP_STORE_REUSE);
+        let (at, store) = match kept {
+            Some(k) => k,
+            None => (
+                std::time::Instant::now(),
+                self.stores.open_team(&self.config.cavra_dir)?,
+            ),
+        };
+        let r = f(&*store);
+        if r.is_ok() {
+            let mut kept = lock();
+            if kept.len() < LOOKUP_STORES_KEPT {
+                kept.push((at, store));
+            }
+        }
+        r
+    }
+}
+
+/// How many runtimes decide in parallel: four per core (a decision waits on the store and
+/// the evidence sink part of the time), between 4 and 64.
+fn pool_size() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .saturating_mul(4)
+        .clamp(4, 64)
 }
 
 /// Runs `f` on the blocking pool (the runtime and the store do file and database I/O).

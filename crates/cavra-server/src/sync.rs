@@ -41,7 +41,7 @@ fn pack_key(s: &AppState) -> Result<ed25519_dalek::SigningKey, ApiError> {
 fn signed_pack(s: &AppState) -> Result<SignedPack, ApiError> {
     let c = &s.config;
     let cavra = c.locator.locate_path(Some(&c.project)).project_cavra_dir;
-    let (pack, _) = cavra_runtime::packs::load(&c.packs, Some(&cavra)).map_err(|e| {
+    let (pack, _) = s.packs.load(&c.packs, Some(&cavra)).map_err(|e| {
         ApiError::internal(format!(
             "the server's policy does not load: {}",
             cavra_runtime::chain(&e)

@@ -188,7 +188,7 @@ pub trait StoreOpener {
         &self,
         cavra_dir: &Path,
         escalation: Option<EscalationPolicy>,
-    ) -> Result<Box<dyn DecisionStore>, StoreError>;
+    ) -> Result<Box<dyn DecisionStore + Send>, StoreError>;
     /// The approval routing / RBAC configuration of `cavra_dir`.
     fn approval_config(&self, cavra_dir: &Path) -> Result<ApprovalConfig, StoreError>;
     /// Where the store of `cavra_dir` is, for messages.
@@ -214,7 +214,7 @@ impl<T: StoreOpener + ?Sized> StoreOpener for std::sync::Arc<T> {
         &self,
         cavra_dir: &Path,
         escalation: Option<EscalationPolicy>,
-    ) -> Result<Box<dyn DecisionStore>, StoreError> {
+    ) -> Result<Box<dyn DecisionStore + Send>, StoreError> {
         (**self).open(cavra_dir, escalation)
     }
     fn approval_config(&self, cavra_dir: &Path) -> Result<ApprovalConfig, StoreError> {
@@ -279,7 +279,7 @@ impl StoreOpener for SqliteOpener {
         &self,
         cavra_dir: &Path,
         escalation: Option<EscalationPolicy>,
-    ) -> Result<Box<dyn DecisionStore>, StoreError> {
+    ) -> Result<Box<dyn DecisionStore + Send>, StoreError> {
         Ok(Box::new(self.store(cavra_dir, escalation)?))
     }
     fn approval_config(&self, cavra_dir: &Path) -> Result<ApprovalConfig, StoreError> {

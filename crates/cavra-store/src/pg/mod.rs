@@ -98,6 +98,10 @@ pub fn connect_pool(url: &str, opts: &PgOptions) -> Result<PgPool, StoreError> {
         .max_size(opts.pool_size.max(1))
         // connections are opened when needed, not `max_size` of them up front
         .min_idle(Some(0))
+        // no round trip to test each connection handed out (a store call is often one
+        // query): a connection the server closed fails its query, which fails that call
+        // (a decision fails closed), and the pool drops it as broken
+        .test_on_check_out(false)
         .connection_timeout(opts.connect_timeout)
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .build(PostgresConnectionManager::new(config, NoTls))
@@ -299,7 +303,7 @@ impl StoreOpener for PgOpener {
         &self,
         _cavra_dir: &Path,
         escalation: Option<EscalationPolicy>,
-    ) -> Result<Box<dyn DecisionStore>, StoreError> {
+    ) -> Result<Box<dyn DecisionStore + Send>, StoreError> {
         Ok(Box::new(self.store(escalation)))
     }
     fn approval_config(&self, cavra_dir: &Path) -> Result<ApprovalConfig, StoreError> {
