@@ -5,7 +5,9 @@
 
 use crate::{Client, ClientError, HookAnswer};
 use cavra_core::hooks::{Verdict, VerdictKind};
-use cavra_runtime::sync::{OfflineDecision, OfflineUpload, ServerCache, SyncError, UPLOAD_BATCH};
+use cavra_runtime::sync::{
+    OfflineDecision, OfflineUpload, ServerCache, SyncError, VerifiedPack, UPLOAD_BATCH,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -89,7 +91,7 @@ impl ServerMode {
     }
 
     /// The cached pack to decide with offline (verified against the pinned server key).
-    pub fn offline_pack(&self) -> Result<PathBuf, SyncError> {
+    pub fn offline_pack(&self) -> Result<VerifiedPack, SyncError> {
         self.cache.verified_pack()
     }
 

@@ -305,7 +305,7 @@ impl Runtime {
         opts: &DecideOptions,
     ) -> Result<Decided> {
         let t0 = Instant::now();
-        let org = self.org_pack()?;
+        let org = self.org_pack(pack)?;
         let escalation = pack
             .defaults
             .escalation

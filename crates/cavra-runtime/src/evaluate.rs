@@ -127,7 +127,7 @@ impl Runtime {
         opts: &EvaluateOptions,
     ) -> Result<Explanation, RuntimeError> {
         let (pack, origin) = prepare(&mut req, locator, opts)?;
-        let org = self.org_pack()?;
+        let org = self.org_pack(&pack)?;
         let registry = registry(opts)?;
         let env = cavra_core::guard::EvalEnv {
             registry: registry.as_ref(),

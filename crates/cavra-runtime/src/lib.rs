@@ -115,11 +115,16 @@ impl Runtime {
         self.org = org;
     }
 
-    /// The organisation pack, loaded (an error when it does not load: fail closed).
+    /// The organisation pack that tightens decisions under `deciding`, loaded (an error
+    /// when it does not load: fail closed); none when there is none or it is `deciding`.
     pub fn org_pack(
         &mut self,
+        deciding: &cavra_core::policy::CompiledPack,
     ) -> Result<Option<std::sync::Arc<cavra_core::policy::CompiledPack>>, RuntimeError> {
-        self.org.as_mut().map(org::OrgPack::load).transpose()
+        match self.org.as_mut() {
+            Some(o) => o.load_for(deciding),
+            None => Ok(None),
+        }
     }
 
     /// Replaces the clock.

@@ -18,6 +18,10 @@ use std::sync::Arc;
 pub enum OrgPack {
     File(PathBuf),
     Loaded(Arc<CompiledPack>),
+    /// A compiled pack (JSON) whose digest is known before it is loaded (the server's
+    /// signed pack, verified): a decision under a pack of that same digest needs no
+    /// tightening (a pack is as strict as itself), so it is then not loaded at all.
+    Digest(crate::sync::VerifiedPack),
 }
 
 impl OrgPack {
@@ -26,6 +30,9 @@ impl OrgPack {
     pub fn load(&mut self) -> Result<Arc<CompiledPack>, RuntimeError> {
         let pack = match self {
             OrgPack::Loaded(p) => return Ok(Arc::clone(p)),
+            OrgPack::Digest(v) => Arc::new(CompiledPack::from_json(&v.compiled).map_err(|e| {
+                RuntimeError::OrgPack(v.path.clone(), Box::new(RuntimeError::Policy(e)))
+            })?),
             OrgPack::File(p) => Arc::new(
                 crate::packs::compile_path(p, &[])
                     .map_err(|e| RuntimeError::OrgPack(p.clone(), Box::new(e)))?,
@@ -33,6 +40,22 @@ impl OrgPack {
         };
         *self = OrgPack::Loaded(Arc::clone(&pack));
         Ok(pack)
+    }
+}
+
+impl OrgPack {
+    /// The pack to tighten a decision under `deciding` with: none when it is `deciding`
+    /// itself (same digest), else the loaded pack.
+    pub fn load_for(
+        &mut self,
+        deciding: &CompiledPack,
+    ) -> Result<Option<Arc<CompiledPack>>, RuntimeError> {
+        if let OrgPack::Digest(v) = self {
+            if v.digest == deciding.digest {
+                return Ok(None);
+            }
+        }
+        self.load().map(Some)
     }
 }
 
@@ -102,6 +125,29 @@ mod tests {
 
     fn decide(own: &CompiledPack, org: &CompiledPack, cmd: &str) -> Decision {
         evaluate_tightened(own, Some(org), &command(cmd), &EvalEnv::default())
+    }
+
+    #[test]
+    fn a_verified_server_pack_equal_to_the_deciding_pack_is_not_loaded() {
+        let org = pack(ORG);
+        let verified = |compiled: &str, digest: &str| {
+            OrgPack::Digest(crate::sync::VerifiedPack {
+                path: "server/pack.json".into(),
+                compiled: compiled.into(),
+                digest: digest.into(),
+            })
+        };
+        // the same digest: no tightening, and the JSON is never parsed (here: not JSON)
+        let mut same = verified("not json", &org.digest);
+        assert!(same.load_for(&org).expect("no load").is_none());
+        // another pack decides: the server pack is loaded and tightens
+        let soft = pack(SOFT_PROJECT);
+        let mut other = verified(&org.to_json(), &org.digest);
+        let loaded = other.load_for(&soft).expect("loads").expect("a pack");
+        assert_eq!(loaded.digest, org.digest);
+        // unreadable JSON under another digest: an error (the decision fails closed)
+        let mut broken = verified("not json", &org.digest);
+        assert!(broken.load_for(&soft).is_err());
     }
 
     #[test]

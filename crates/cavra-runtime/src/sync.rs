@@ -133,6 +133,17 @@ fn encode_key(key: &VerifyingKey) -> String {
     base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
 }
 
+/// The server's pack as verified from the cache.
+#[derive(Debug, Clone)]
+pub struct VerifiedPack {
+    /// Where it is cached (for messages).
+    pub path: PathBuf,
+    /// The compiled pack's JSON, as signed.
+    pub compiled: String,
+    /// The pack digest the signature names.
+    pub digest: String,
+}
+
 /// The server pack cache of one CAVRA directory.
 #[derive(Debug, Clone)]
 pub struct ServerCache {
@@ -206,9 +217,9 @@ impl ServerCache {
         write_atomic(&self.sig_path(), &sig)
     }
 
-    /// The cached pack's path after checking its signature against the pinned key; the
-    /// runtime then loads it as a `--policy` file.
-    pub fn verified_pack(&self) -> Result<PathBuf> {
+    /// The cached pack (compiled JSON) and its digest, read once and checked against its
+    /// signature by the pinned key: what is decided with is exactly what was verified.
+    pub fn verified_pack(&self) -> Result<VerifiedPack> {
         let key = self.pinned_key()?.ok_or(SyncError::NoPack)?;
         let pack_path = self.pack_path();
         let compiled = match std::fs::read(&pack_path) {
@@ -225,7 +236,16 @@ impl ServerCache {
                 detail: e.to_string(),
             })?;
         verify_bytes(&sig, &compiled, &key)?;
-        Ok(pack_path)
+        let compiled = String::from_utf8(compiled).map_err(|e| SyncError::Malformed {
+            what: "cached pack",
+            path: pack_path.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(VerifiedPack {
+            path: pack_path,
+            compiled,
+            digest: sig.digest,
+        })
     }
 
     /// The digest the cached pack's signature names (None: nothing cached or unreadable).
@@ -379,10 +399,11 @@ mod tests {
         assert!(matches!(cache.verified_pack(), Err(SyncError::NoPack)));
         let signed = SignedPack::sign(&pack(), &key(1), "2026-12-01T00:00:00Z".into());
         cache.store(&signed).expect("stored");
-        let p = cache.verified_pack().expect("verifies");
-        let loaded =
-            CompiledPack::from_json(&std::fs::read_to_string(p).expect("read")).expect("loads");
+        let v = cache.verified_pack().expect("verifies");
+        assert_eq!(v.compiled, std::fs::read_to_string(&v.path).expect("read"));
+        let loaded = CompiledPack::from_json(&v.compiled).expect("loads");
         assert_eq!(loaded.digest, pack().digest);
+        assert_eq!(v.digest, pack().digest);
     }
 
     #[test]

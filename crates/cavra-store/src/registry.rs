@@ -600,7 +600,8 @@ impl Store {
         finish: fn(R) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         self.conn
-            .query_row(sql, params![id], read)
+            .prepare_cached(sql)
+            .and_then(|mut st| st.query_row(params![id], read))
             .optional()
             .map_err(|e| self.classify(e))?
             .map(finish)

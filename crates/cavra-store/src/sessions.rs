@@ -398,11 +398,10 @@ impl Store {
     pub fn is_held(&self, session_id: &str) -> Result<bool, StoreError> {
         let row: Option<ReleaseRow> = self
             .conn
-            .query_row(
-                &format!("SELECT {RELEASE_COLS} FROM sessions WHERE session_id = ?1"),
-                params![session_id],
-                read_release,
-            )
+            .prepare_cached(&format!(
+                "SELECT {RELEASE_COLS} FROM sessions WHERE session_id = ?1"
+            ))
+            .and_then(|mut st| st.query_row(params![session_id], read_release))
             .optional()
             .map_err(|e| self.classify(e))?;
         let (held, unverified) = held_by(self.trust(), row.as_ref());

@@ -325,12 +325,12 @@ mod sqlite {
             key: &str,
             value: &str,
         ) -> Result<Option<RawToken>, StoreError> {
+            // cached: a lookup per request
             self.conn
-                .query_row(
-                    &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE {key} = ?1"),
-                    params![value],
-                    read,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {TOKEN_COLS} FROM api_tokens WHERE {key} = ?1"
+                ))
+                .and_then(|mut st| st.query_row(params![value], read))
                 .optional()
                 .map_err(|e| self.classify(e))
         }

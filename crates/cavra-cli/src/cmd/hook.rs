@@ -162,10 +162,9 @@ fn local(
             let v = match mode.offline_pack() {
                 Err(e) => Verdict::deny(format!("CAVRA could not ask its server ({because}) and has no usable cached server policy ({e}); the action was not allowed")),
                 Ok(pack) => {
-                    let org = cavra_runtime::org::OrgPack::File(pack);
-                    ctx.runtime().set_org_pack(Some(org));
+                    let digest = pack.digest.clone();
+                    ctx.runtime().set_org_pack(Some(cavra_runtime::org::OrgPack::Digest(pack)));
                     let v = offline_verdict(decide_all(ctx, args, &tool_use.calls), &because);
-                    let digest = mode.cache.pack_digest().unwrap_or_default();
                     let queued = offline_decision(args.agent.as_str(), &v, &because, &digest, event);
                     if let Err(e) = mode.queue(&queued) {
                         eprintln!("cavra: warning: {e}");
