@@ -123,17 +123,8 @@ pub fn locate_path(cwd: Option<&Path>) -> Location {
 /// approver key outside the repository; with the approval configuration of the CAVRA
 /// directory when `with_config`.
 pub fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<cavra_store::Store> {
-    use anyhow::Context;
-    let path = ctx.db_path();
-    let mut opts = cavra_store::OpenOptions::default();
-    if let Some(ms) = std::env::var_os("CAVRA_BUSY_TIMEOUT_MS") {
-        let ms = ms
-            .to_str()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .with_context(|| format!("invalid CAVRA_BUSY_TIMEOUT_MS `{}`", ms.to_string_lossy()))?;
-        opts.busy_timeout = std::time::Duration::from_millis(ms);
-    }
-    let mut store = cavra_store::Store::open_with(&path, opts)?;
+    let opts = cavra_store::OpenOptions::from_env()?;
+    let mut store = cavra_store::Store::open_with(&ctx.db_path(), opts)?;
     if let Some(dir) = cavra_store::approver_dir() {
         store = store.with_trust_dir(dir);
     }

@@ -1,11 +1,14 @@
 //! The client side of `cavra serve` for `cavra hook <agent>` in server mode
 //! (`CAVRA_SERVER=URL`): forward the agent's hook event and replay the server's answer,
-//! fetch the server's signed pack for offline use, upload the decisions made offline.
+//! fetch the server's signed pack for offline use, upload the decisions made offline; and
+//! for a person's `cavra approvals …` / `cavra sessions …` through the server
+//! ([`control`]).
 //!
 //! Blocking HTTP/1 over `ureq` with one global timeout per call (default 300 ms): the
 //! hook's start-up path starts no async runtime. Plain `http://` only (no TLS stack in the
 //! hook); a server elsewhere sits behind a local TLS-terminating proxy (docs/server.md).
 
+pub mod control;
 pub mod mode;
 
 use cavra_runtime::sync::{OfflineUpload, SignedPack};
@@ -26,13 +29,17 @@ pub enum ClientError {
     /// The server did not answer in time, refused the connection, or the connection broke.
     #[error("the CAVRA server at {url} is unreachable: {detail}")]
     Unreachable { url: String, detail: String },
-    /// The server answered with an error status.
-    #[error("the CAVRA server answered {status} to {path}: {message}")]
+    /// The server answered with an error status (its error document's message and hint).
+    #[error("the CAVRA server refused {path} ({status} {}): {message}{}", status_name(*.status), .hint.as_deref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
     Status {
         path: String,
         status: u16,
         message: String,
+        hint: Option<String>,
     },
+    /// The person's credential for the server is missing or unreadable.
+    #[error("{0}")]
+    Credential(String),
     /// The server's answer is not the document expected.
     #[error("the CAVRA server's answer to {path} is not valid: {detail}")]
     BadAnswer { path: String, detail: String },
@@ -53,6 +60,35 @@ struct ErrorDoc {
 #[derive(Deserialize)]
 struct ErrorBody {
     message: String,
+    hint: Option<String>,
+}
+
+/// What an error status means, in words.
+fn status_name(status: u16) -> &'static str {
+    match status {
+        400 => "bad request",
+        401 => "not authenticated",
+        403 => "forbidden",
+        404 => "not found",
+        409 => "conflict",
+        413 => "too large",
+        500..=599 => "server error",
+        _ => "error",
+    }
+}
+
+/// `s` as one path segment or query value: every byte but `A-Z a-z 0-9 - _ ~`
+/// percent-encoded (`.` too, so that no id reads as `..`).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A client of one server, with one agent token.
@@ -72,6 +108,21 @@ impl Client {
     /// A client of the server at `url` (`http://HOST:PORT`, a trailing `/` ignored), each
     /// call bounded by `timeout`.
     pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Client, ClientError> {
+        Client::with_agent(
+            url,
+            token,
+            timeout,
+            concat!("cavra-hook/", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    /// [`Client::new`] with its own `User-Agent`.
+    pub fn with_agent(
+        url: &str,
+        token: &str,
+        timeout: Duration,
+        user_agent: &str,
+    ) -> Result<Client, ClientError> {
         let base = url.trim().trim_end_matches('/');
         let rest = base
             .strip_prefix("http://")
@@ -83,7 +134,7 @@ impl Client {
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
-            .user_agent(concat!("cavra-hook/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent)
             .build()
             .into();
         Ok(Client {
@@ -120,13 +171,17 @@ impl Client {
             .read_to_vec()
             .map_err(|e| self.unreachable(e))?;
         if !(200..300).contains(&status) {
-            let message = serde_json::from_slice::<ErrorDoc>(&body)
-                .map(|d| d.error.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+            let (message, hint) = serde_json::from_slice::<ErrorDoc>(&body)
+                .map(|d| (d.error.message, d.error.hint))
+                .unwrap_or_else(|_| {
+                    let text = String::from_utf8_lossy(&body).chars().take(200).collect();
+                    (text, None)
+                });
             return Err(ClientError::Status {
                 path: path.to_string(),
                 status,
                 message,
+                hint,
             });
         }
         serde_json::from_slice(&body).map_err(|e| ClientError::BadAnswer {
@@ -139,21 +194,8 @@ impl Client {
         format!("Bearer {}", self.token)
     }
 
-    /// Forwards one hook event of `agent`; the server decides and records.
-    pub fn hook(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
-        let path = format!("/v1/hooks/{agent}");
-        let resp = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("authorization", self.auth())
-            .header("content-type", "application/json")
-            .send(event);
-        self.read(&path, resp)
-    }
-
-    /// The server's current pack, signed by the server's pack key.
-    pub fn pack(&self) -> Result<SignedPack, ClientError> {
-        let path = "/v1/sync/pack";
+    /// `GET path` (a path and query, encoded) → its JSON document as `T`.
+    pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let resp = self
             .agent
             .get(format!("{}{path}", self.base))
@@ -162,24 +204,52 @@ impl Client {
         self.read(path, resp)
     }
 
+    /// `POST path` with `body` as JSON → the answer's JSON document as `T`.
+    pub fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::BadAnswer {
+            path: path.to_string(),
+            detail: format!("the request could not be written: {e}"),
+        })?;
+        self.post_bytes(path, &body)
+    }
+
+    /// `POST path` with a JSON body as bytes.
+    fn post_bytes<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &[u8],
+    ) -> Result<T, ClientError> {
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("authorization", self.auth())
+            .header("content-type", "application/json")
+            .send(body);
+        self.read(path, resp)
+    }
+
+    /// Forwards one hook event of `agent`; the server decides and records.
+    pub fn hook(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
+        self.post_bytes(&format!("/v1/hooks/{agent}"), event)
+    }
+
+    /// The server's current pack, signed by the server's pack key.
+    pub fn pack(&self) -> Result<SignedPack, ClientError> {
+        self.get("/v1/sync/pack")
+    }
+
     /// Uploads decisions made offline; returns how many the server recorded.
     pub fn upload(&self, upload: &OfflineUpload) -> Result<usize, ClientError> {
         #[derive(Deserialize)]
         struct Accepted {
             accepted: usize,
         }
-        let path = "/v1/sync/evidence";
-        let body = serde_json::to_vec(upload).map_err(|e| ClientError::BadAnswer {
-            path: path.to_string(),
-            detail: e.to_string(),
-        })?;
-        let resp = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("authorization", self.auth())
-            .header("content-type", "application/json")
-            .send(&body[..]);
-        self.read::<Accepted>(path, resp).map(|a| a.accepted)
+        self.post::<Accepted>("/v1/sync/evidence", upload)
+            .map(|a| a.accepted)
     }
 }
 

@@ -53,6 +53,23 @@ impl ServerMode {
         Ok(ServerMode::new(client, cavra_dir))
     }
 
+    /// Server mode from the environment: `None` without `$CAVRA_SERVER`; else
+    /// [`ServerMode::from_settings`] of `$CAVRA_TOKEN_FILE` and `$CAVRA_SERVER_TIMEOUT`.
+    pub fn from_env(cavra_dir: &Path) -> Option<Result<ServerMode, String>> {
+        let url = std::env::var("CAVRA_SERVER")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let file = std::env::var_os("CAVRA_TOKEN_FILE").filter(|f| !f.is_empty());
+        let timeout = std::env::var("CAVRA_SERVER_TIMEOUT").ok();
+        let file = file.as_deref().map(Path::new);
+        Some(ServerMode::from_settings(
+            &url,
+            file,
+            timeout.as_deref(),
+            cavra_dir,
+        ))
+    }
+
     /// Asks the server for the answer to `event` (the agent's hook event, as read).
     pub fn forward(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
         self.client.hook(agent, event)

@@ -38,6 +38,8 @@ pub struct CallOptions {
     pub on_phase: Option<fn(&str)>,
     /// The authenticated caller, as [`DecideOptions::requested_by`].
     pub requested_by: Option<String>,
+    /// Where a person decides an approval request this call opens (what the agent is told).
+    pub approvals: ApprovalChannel,
 }
 
 impl CallOptions {
@@ -53,19 +55,55 @@ pub fn rank(v: VerdictKind) -> u8 {
     v.rank()
 }
 
-/// What the person must do about an open approval request.
-pub fn person_must_approve(id: &str, group: Option<&str>) -> String {
-    format!(
-        "approval request {id} is open{}: a person must approve it — they run `cavra approvals approve {id}` at their own terminal (it asks them to confirm) or with their approver credential; once approved, the same action may be retried and passes once",
-        group
-            .filter(|g| !g.is_empty())
-            .map(|g| format!(" for group `{g}`"))
-            .unwrap_or_default()
-    )
+/// Where a person decides an open approval request, as the agent is told it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ApprovalChannel {
+    /// At their own terminal, on this machine's store (`cavra approvals approve ID`).
+    #[default]
+    Terminal,
+    /// Through the CAVRA server people reach at `public_url` (no trailing `/`), which holds
+    /// the request.
+    Server { public_url: String },
 }
 
-/// Guidance text for the agent: what matched, why, what CAVRA inspected, what to do instead.
-pub fn guidance(d: &Decided) -> String {
+impl ApprovalChannel {
+    /// The URL of request `id` on the server. Today the API's `GET /v1/approvals/{id}`
+    /// (approve and deny are `POST …/approve|deny` next to it); once the console exists
+    /// (issue 13) it becomes `<public_url>/console/approvals/<id>`, here and only here.
+    pub fn url(&self, id: &str) -> Option<String> {
+        match self {
+            ApprovalChannel::Terminal => None,
+            ApprovalChannel::Server { public_url } => {
+                Some(format!("{public_url}/v1/approvals/{id}"))
+            }
+        }
+    }
+
+    /// What the person must do about the open request `id` (routed to `group`).
+    pub fn person_must_approve(&self, id: &str, group: Option<&str>) -> String {
+        let group = group
+            .filter(|g| !g.is_empty())
+            .map(|g| format!(" for group `{g}`"))
+            .unwrap_or_default();
+        match (self, self.url(id)) {
+            (ApprovalChannel::Server { public_url }, Some(url)) => format!(
+                "approval request {id} is open{group} on the CAVRA server: ask a person to approve it at {url} — an approver with their own CAVRA credential (not this agent's) approves it there, or runs `cavra approvals approve {id}` with CAVRA_SERVER={public_url}; once approved, the same action may be retried and passes once"
+            ),
+            _ => format!(
+                "approval request {id} is open{group}: a person must approve it — they run `cavra approvals approve {id}` at their own terminal (it asks them to confirm) or with their approver credential; once approved, the same action may be retried and passes once"
+            ),
+        }
+    }
+}
+
+/// What the person must do about an open approval request on this machine's store.
+pub fn person_must_approve(id: &str, group: Option<&str>) -> String {
+    ApprovalChannel::Terminal.person_must_approve(id, group)
+}
+
+/// Guidance text for the agent: what matched, why, what CAVRA inspected, what to do
+/// instead, and where a person decides an approval request it opened.
+pub fn guidance(d: &Decided, approvals: &ApprovalChannel) -> String {
     let dec = &d.decision;
     let mut s = format!(
         "CAVRA {}: {}",
@@ -86,7 +124,7 @@ pub fn guidance(d: &Decided) -> String {
     }
     if let Some(id) = &d.approval_id {
         s.push_str(". ");
-        s.push_str(&person_must_approve(id, dec.approver_group.as_deref()));
+        s.push_str(&approvals.person_must_approve(id, dec.approver_group.as_deref()));
     }
     s
 }
@@ -198,7 +236,7 @@ impl Runtime {
             opts.phase("decided and recorded");
             let v = Verdict {
                 kind: verdict_kind(&decided),
-                reason: guidance(&decided),
+                reason: guidance(&decided, &opts.approvals),
             };
             if best.as_ref().is_none_or(|b| rank(v.kind) > rank(b.kind)) {
                 best = Some(v);

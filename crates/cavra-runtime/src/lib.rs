@@ -48,7 +48,7 @@ pub mod terminal;
 pub mod tokens;
 pub mod views;
 
-pub use call::{guidance, person_must_approve, rank, CallOptions};
+pub use call::{guidance, person_must_approve, rank, ApprovalChannel, CallOptions};
 pub use decide::{decision_record, new_decision_id, DecideOptions, Decided};
 pub use error::{chain, RequestError, RuntimeError, SinkError};
 pub use evaluate::{DecisionDocument, EvaluateOptions, Explanation};

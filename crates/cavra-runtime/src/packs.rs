@@ -198,6 +198,19 @@ pub fn session_summary(choice: &PackChoice, project_cavra_dir: Option<&Path>) ->
     }
 }
 
+/// The longest break-glass override the pack of `choice` allows (its
+/// `defaults.max_break_glass_ttl`); the pack is found as [`load`] finds it.
+pub fn max_break_glass_ttl(
+    choice: &PackChoice,
+    project_cavra_dir: Option<&Path>,
+) -> Result<std::time::Duration> {
+    let (pack, _) =
+        load(choice, project_cavra_dir).map_err(|e| RuntimeError::PolicyNotLoaded(Box::new(e)))?;
+    Ok(std::time::Duration::from_secs(
+        pack.defaults.max_break_glass_ttl_secs,
+    ))
+}
+
 /// Loads the pack the user chose; without a choice, `policy.yaml` in the project's CAVRA
 /// directory (`project_cavra_dir`, see [`crate::Location::project_cavra_dir`]), else the
 /// bundled baseline.

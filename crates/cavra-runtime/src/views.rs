@@ -7,8 +7,8 @@
 
 use cavra_core::text::clip;
 use cavra_store::{
-    rfc3339, AgentProfile, AgentRecord, Approval, ApprovalState, ControlStore, McpServer,
-    OffsetDateTime, RegistryStore, SessionState, StoreError, ToolClass,
+    AgentProfile, AgentRecord, Approval, ApprovalState, ControlStore, McpServer, OffsetDateTime,
+    RegistryStore, SessionState, StoreError, ToolClass,
 };
 use serde_json::{json, Value};
 
@@ -155,77 +155,95 @@ impl ApprovalView {
         v
     }
 
-    /// `approvals show`: the record, its history, and whether its signature verifies.
+    /// `approvals show`: the record, its history, and whether its signature verifies
+    /// ([`approval_doc_of`] of [`ApprovalView::json`]).
     pub fn doc(&self) -> Doc {
-        let a = &self.approval;
-        let mut d = Doc::new(self.json());
-        if a.break_glass {
-            d = d.alert("!! BREAK-GLASS record: a time-boxed override of policy");
-        }
-        let mut f = vec![
-            ("id", a.approval_id.clone()),
-            ("state", state_label(a)),
-            ("break_glass", a.break_glass.to_string()),
-            ("action", a.action_type.clone()),
-            ("target", a.target.clone()),
-            ("rule", a.rule_id.clone()),
-            ("severity", a.severity.clone()),
-            ("request_hash", a.request_hash.clone()),
-            ("decision_id", a.decision_id.clone()),
-            ("session_id", a.session_id.clone()),
-            ("agent_id", a.agent_id.clone()),
-            ("requested_by", a.requested_by.clone()),
-            ("approver_group", a.approver_group.clone()),
-            ("repo", dash(&a.repo)),
-            ("requested_at", rfc3339(a.requested_at)),
-            ("expires_at", rfc3339(a.expires_at)),
-            ("decided_by", dash(&a.decided_by)),
-            (
-                "decided_at",
-                a.decided_at.map_or_else(|| "-".into(), rfc3339),
-            ),
-            ("reason", dash(&a.decision_reason)),
-            ("uses", format!("{}/{}", a.uses, a.max_uses)),
-        ];
-        if !a.evidence_refs.is_empty() {
-            f.push(("evidence", a.evidence_refs.join(", ")));
-        }
-        d = d.fields(15, f).line("history:");
-        d = d.lines(a.history.iter().map(|h| {
-            let by = h.by.as_deref().map(|b| format!(" by {b}"));
-            let why = h.reason.as_deref().map(|r| format!(": {r}"));
-            let (by, why) = (by.unwrap_or_default(), why.unwrap_or_default());
-            format!("  {} {}{by}{why}", h.at, h.event)
-        }));
-        if self.unsigned() {
-            d.alert("!! UNSIGNED: no valid signature of an approving identity — written by other means; it changes no decision (see `cavra doctor`)")
-        } else if let Some(att) = a.attestation() {
-            let label = att.label.map(|l| format!(", label `{l}`"));
-            let (method, label) = (att.method.as_str(), label.unwrap_or_default());
-            d.fields(
-                15,
-                vec![("signature", format!("verified ({method}{label})"))],
-            )
-        } else {
-            d
-        }
+        approval_doc_of(self.json())
     }
 }
 
-/// The state of an approval as listed: `BREAK-GLASS` for an override, `approved (used)`
-/// when spent.
-pub fn state_label(a: &Approval) -> String {
-    if a.break_glass {
-        if a.state == ApprovalState::BreakGlass {
+/// A document's fields as its text form shows them: a string as is, a number or boolean
+/// as written, missing or `null` as empty ([`Fields::or_dash`]: `-`).
+struct Fields<'a>(&'a Value);
+
+impl Fields<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        match self.0.get(key)? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    fn s(&self, key: &str) -> String {
+        self.get(key).unwrap_or_default()
+    }
+
+    fn or_dash(&self, key: &str) -> String {
+        self.get(key).unwrap_or_else(|| "-".into())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.0.get(key).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    fn items(&self, key: &str) -> &[Value] {
+        self.0
+            .get(key)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The items of a JSON array (none for anything else).
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
+}
+
+/// A table of one row per item of the JSON array `json`.
+fn table_of(
+    json: Value,
+    headers: &'static [&'static str],
+    empty: &'static str,
+    row: impl Fn(&Value) -> Vec<String>,
+) -> Doc {
+    let rows = items(&json).iter().map(row).collect();
+    Doc {
+        text: vec![Block::Table {
+            headers,
+            rows,
+            empty,
+        }],
+        json,
+    }
+}
+
+/// The state of an approval document as listed: `BREAK-GLASS` for an override,
+/// `approved (used)` when spent.
+pub fn state_label(v: &Value) -> String {
+    let f = Fields(v);
+    let state = f.s("state");
+    if f.flag("break_glass") {
+        if state == ApprovalState::BreakGlass.as_str() {
             "BREAK-GLASS".into()
         } else {
-            format!("{} (BREAK-GLASS)", a.state)
+            format!("{state} (BREAK-GLASS)")
         }
-    } else if a.exhausted() {
+    } else if f.flag("exhausted") {
         "approved (used)".into()
     } else {
-        a.state.to_string()
+        state
     }
+}
+
+/// An approval document that claims a decision (approved, denied, break-glass) without
+/// `signature_verified: true`: written by other means, it changes no decision.
+fn unsigned(v: &Value) -> bool {
+    let claims = matches!(
+        Fields(v).s("state").as_str(),
+        "approved" | "denied" | "break_glass"
+    );
+    claims && v.get("signature_verified").and_then(Value::as_bool) != Some(true)
 }
 
 /// Which approvals a listing shows.
@@ -252,8 +270,18 @@ pub fn approvals(
     Ok(list.into_iter().map(|a| view(store, a)).collect())
 }
 
-/// `approvals list`: break-glass records are counted loudly.
+/// `approvals list` ([`approvals_doc_of`] of their JSON).
 pub fn approvals_doc(list: &[ApprovalView]) -> Doc {
+    approvals_doc_of(array(list, ApprovalView::json))
+}
+
+// The `…_doc_of` functions make a document from its JSON: the local commands through
+// them, and the commands through the server (`CAVRA_SERVER`) from the server's answer, so
+// that both print the same text.
+
+/// `approvals list` of the JSON array of approval documents: break-glass records are
+/// counted loudly.
+pub fn approvals_doc_of(json: Value) -> Doc {
     const HEADERS: &[&str] = &[
         "ID",
         "STATE",
@@ -265,28 +293,98 @@ pub fn approvals_doc(list: &[ApprovalView]) -> Doc {
         "EXPIRES",
         "USES",
     ];
-    let d = listing(list, ApprovalView::json, HEADERS, "no approvals", |v| {
-        let a = &v.approval;
-        let unsigned = if v.unsigned() { " UNSIGNED" } else { "" };
-        let uses = format!("{}/{}", a.uses, a.max_uses);
+    let break_glass = items(&json)
+        .iter()
+        .filter(|v| Fields(v).flag("break_glass"))
+        .count();
+    let d = table_of(json, HEADERS, "no approvals", |v| {
+        let f = Fields(v);
+        let flag = if unsigned(v) { " UNSIGNED" } else { "" };
+        let uses = format!("{}/{}", f.s("uses"), f.s("max_uses"));
         vec![
-            a.approval_id.clone(),
-            format!("{}{unsigned}", state_label(a)),
-            a.action_type.clone(),
-            clip(&a.target, 40),
-            a.rule_id.clone(),
-            a.requested_by.clone(),
-            a.approver_group.clone(),
-            rfc3339(a.expires_at),
-            if a.break_glass { "-".into() } else { uses },
+            f.s("approval_id"),
+            format!("{}{flag}", state_label(v)),
+            f.s("action_type"),
+            clip(&f.s("target"), 40),
+            f.s("rule_id"),
+            f.s("requested_by"),
+            f.s("approver_group"),
+            f.s("expires_at"),
+            if f.flag("break_glass") {
+                "-".into()
+            } else {
+                uses
+            },
         ]
     });
-    match list.iter().filter(|v| v.approval.break_glass).count() {
+    match break_glass {
         0 => d,
         n => d.line(format!(
             "!! {n} BREAK-GLASS record(s) listed: overrides of policy, review them"
         )),
     }
+}
+
+/// `approvals show` of an approval document: the record, its history, and whether its
+/// signature verifies.
+pub fn approval_doc_of(json: Value) -> Doc {
+    let (v, mut d) = (&json, Doc::new(Value::Null));
+    let f = Fields(v);
+    if f.flag("break_glass") {
+        d = d.alert("!! BREAK-GLASS record: a time-boxed override of policy");
+    }
+    let mut fields = vec![
+        ("id", f.s("approval_id")),
+        ("state", state_label(v)),
+        ("break_glass", f.flag("break_glass").to_string()),
+        ("action", f.s("action_type")),
+        ("target", f.s("target")),
+        ("rule", f.s("rule_id")),
+        ("severity", f.s("severity")),
+        ("request_hash", f.s("request_hash")),
+        ("decision_id", f.s("decision_id")),
+        ("session_id", f.s("session_id")),
+        ("agent_id", f.s("agent_id")),
+        ("requested_by", f.s("requested_by")),
+        ("approver_group", f.s("approver_group")),
+        ("repo", f.or_dash("repo")),
+        ("requested_at", f.s("requested_at")),
+        ("expires_at", f.s("expires_at")),
+        ("decided_by", f.or_dash("decided_by")),
+        ("decided_at", f.or_dash("decided_at")),
+        ("reason", f.or_dash("decision_reason")),
+        ("uses", format!("{}/{}", f.s("uses"), f.s("max_uses"))),
+    ];
+    let refs: Vec<&str> = f
+        .items("evidence_refs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    if !refs.is_empty() {
+        fields.push(("evidence", refs.join(", ")));
+    }
+    d = d.fields(15, fields).line("history:");
+    d = d.lines(f.items("history").iter().map(|h| {
+        let h = Fields(h);
+        let by = h.get("by").map(|b| format!(" by {b}"));
+        let why = h.get("reason").map(|r| format!(": {r}"));
+        let (by, why) = (by.unwrap_or_default(), why.unwrap_or_default());
+        format!("  {} {}{by}{why}", h.s("at"), h.s("event"))
+    }));
+    d = if unsigned(v) {
+        d.alert("!! UNSIGNED: no valid signature of an approving identity — written by other means; it changes no decision (see `cavra doctor`)")
+    } else if let Some(method) = f.get("auth_method") {
+        let label = f.get("approver_label").map(|l| format!(", label `{l}`"));
+        let label = label.unwrap_or_default();
+        d.fields(
+            15,
+            vec![("signature", format!("verified ({method}{label})"))],
+        )
+    } else {
+        d
+    };
+    d.json = json;
+    d
 }
 
 /// One approval or break-glass record, with its state at `now`.
@@ -296,41 +394,61 @@ pub fn approval(store: &dyn ControlStore, id: &str, now: OffsetDateTime) -> Resu
     Ok(view(store, a))
 }
 
-/// The result of `approvals approve` / `deny`.
+/// The result of `approvals approve` / `deny` ([`decided_doc_of`]; the person who decided
+/// is the record's `decided_by`).
 pub fn decided_doc(done: &Acted<Approval>, verdict: Verdict) -> Doc {
-    let (a, by) = (&done.result, &done.by.identity);
-    let what = format!("{} ({} {}) by {by}", a.approval_id, a.action_type, a.target);
-    Doc::new(approval_json(a)).line(match verdict {
-        Verdict::Approve => format!(
-            "approved {what}: valid until {}, {} use(s)",
-            rfc3339(a.expires_at),
-            a.max_uses
-        ),
-        Verdict::Deny => format!("denied {what}"),
-    })
+    decided_doc_of(approval_json(&done.result), verdict)
 }
 
-/// The result of `approvals break-glass`, loudly.
+/// The result of `approvals approve` / `deny` of the decided approval's document.
+pub fn decided_doc_of(json: Value, verdict: Verdict) -> Doc {
+    let f = Fields(&json);
+    let what = format!(
+        "{} ({} {}) by {}",
+        f.s("approval_id"),
+        f.s("action_type"),
+        f.s("target"),
+        f.s("decided_by")
+    );
+    let line = match verdict {
+        Verdict::Approve => format!(
+            "approved {what}: valid until {}, {} use(s)",
+            f.s("expires_at"),
+            f.s("max_uses")
+        ),
+        Verdict::Deny => format!("denied {what}"),
+    };
+    Doc::new(json).line(line)
+}
+
+/// The result of `approvals break-glass`, loudly ([`break_glass_doc_of`]).
 pub fn break_glass_doc(a: &Approval) -> Doc {
-    Doc::new(approval_json(a)).alert(format!(
+    break_glass_doc_of(approval_json(a))
+}
+
+/// The result of `approvals break-glass` of the record's document, loudly.
+pub fn break_glass_doc_of(json: Value) -> Doc {
+    let f = Fields(&json);
+    let line = format!(
         "!! BREAK-GLASS {} recorded by {} until {}: {}",
-        a.approval_id,
-        a.requested_by,
-        rfc3339(a.expires_at),
-        a.break_glass_reason.as_deref().unwrap_or_default()
-    ))
+        f.s("approval_id"),
+        f.s("requested_by"),
+        f.s("expires_at"),
+        f.s("break_glass_reason")
+    );
+    Doc::new(json).alert(line)
 }
 
 /// The result of `approvals expire`.
 pub fn expired_doc(expired: &[Approval]) -> Doc {
     let v = array(expired, approval_json);
+    let lines: Vec<String> = items(&v)
+        .iter()
+        .map(|a| format!("  {} {}", Fields(a).s("approval_id"), state_label(a)))
+        .collect();
     Doc::new(json!({ "expired": v, "count": expired.len() }))
         .line(format!("{} approval(s) expired", expired.len()))
-        .lines(
-            expired
-                .iter()
-                .map(|a| format!("  {} {}", a.approval_id, state_label(a))),
-        )
+        .lines(lines)
 }
 
 // ---- sessions ----
@@ -348,8 +466,17 @@ pub fn sessions(store: &dyn ControlStore, filter: SessionFilter) -> Result<Vec<S
     Ok(all.into_iter().filter(|s| !filter.held || s.held).collect())
 }
 
-/// `sessions list`.
+/// `sessions list` ([`sessions_doc_of`]).
 pub fn sessions_doc(list: &[SessionState]) -> Doc {
+    sessions_doc_of(array(list, session_json))
+}
+
+fn held_label(f: &Fields<'_>) -> String {
+    if f.flag("held") { "HELD" } else { "active" }.into()
+}
+
+/// `sessions list` of the JSON array of session documents.
+pub fn sessions_doc_of(json: Value) -> Doc {
     const HEADERS: &[&str] = &[
         "SESSION",
         "AGENT",
@@ -358,15 +485,16 @@ pub fn sessions_doc(list: &[SessionState]) -> Doc {
         "LAST BLOCK",
         "HOLD REASON",
     ];
-    listing(list, session_json, HEADERS, "no sessions", |s| {
-        let last = s.blocks.first().map(|b| rfc3339(b.at));
+    table_of(json, HEADERS, "no sessions", |v| {
+        let f = Fields(v);
+        let last = f.items("blocks").first().map(|b| Fields(b).s("at"));
         vec![
-            s.session_id.clone(),
-            s.agent_id.clone(),
-            if s.held { "HELD" } else { "active" }.into(),
-            s.total_blocks.to_string(),
+            f.s("session_id"),
+            f.s("agent_id"),
+            held_label(&f),
+            f.s("total_blocks"),
             last.unwrap_or_else(|| "-".into()),
-            clip(s.held_reason.as_deref().unwrap_or("-"), 50),
+            clip(&f.or_dash("held_reason"), 50),
         ]
     })
 }
@@ -378,34 +506,56 @@ pub fn session(store: &dyn ControlStore, id: &str) -> Result<SessionState> {
         .ok_or_else(|| StoreError::UnknownSession(id.to_string()).into())
 }
 
-/// `sessions show`.
+/// `sessions show` ([`session_doc_of`]).
 pub fn session_doc(s: &SessionState) -> Doc {
-    let mut f = vec![
-        ("session_id", s.session_id.clone()),
-        ("agent_id", s.agent_id.clone()),
-        ("state", if s.held { "HELD" } else { "active" }.to_string()),
-    ];
-    if let Some(r) = &s.held_reason {
-        f.push(("held_reason", r.clone()));
-    }
-    if let Some(t) = s.held_at {
-        f.push(("held_at", rfc3339(t)));
-    }
-    if let Some(by) = &s.released_by {
-        let at = s.released_at.map(rfc3339).unwrap_or_default();
-        let why = s.release_reason.as_deref().unwrap_or("");
-        f.push(("released", format!("by {by} at {at}: {why}")));
-    }
-    f.push(("total_blocks", s.total_blocks.to_string()));
-    let blocks = s.blocks.iter();
-    let blocks = blocks.map(|b| format!("  {} {} ({})", rfc3339(b.at), b.severity, b.agent_id));
-    Doc::new(session_json(s)).fields(13, f).lines(blocks)
+    session_doc_of(session_json(s))
 }
 
-/// The result of `sessions release`.
+/// `sessions show` of a session document.
+pub fn session_doc_of(json: Value) -> Doc {
+    let f = Fields(&json);
+    let mut fields = vec![
+        ("session_id", f.s("session_id")),
+        ("agent_id", f.s("agent_id")),
+        ("state", held_label(&f)),
+    ];
+    if let Some(r) = f.get("held_reason") {
+        fields.push(("held_reason", r));
+    }
+    if let Some(t) = f.get("held_at") {
+        fields.push(("held_at", t));
+    }
+    if let Some(by) = f.get("released_by") {
+        let (at, why) = (f.s("released_at"), f.s("release_reason"));
+        fields.push(("released", format!("by {by} at {at}: {why}")));
+    }
+    fields.push(("total_blocks", f.s("total_blocks")));
+    let blocks: Vec<String> = f
+        .items("blocks")
+        .iter()
+        .map(|b| {
+            let b = Fields(b);
+            format!("  {} {} ({})", b.s("at"), b.s("severity"), b.s("agent_id"))
+        })
+        .collect();
+    Doc::new(json).fields(13, fields).lines(blocks)
+}
+
+/// The result of `sessions release` ([`released_doc_of`]; the person who released it is
+/// the session's `released_by`).
 pub fn released_doc(done: &Acted<SessionState>) -> Doc {
-    let (s, by) = (&done.result, &done.by.identity);
-    Doc::new(session_json(s)).line(format!("released session {} by {by}", s.session_id))
+    released_doc_of(session_json(&done.result))
+}
+
+/// The result of `sessions release` of the released session's document.
+pub fn released_doc_of(json: Value) -> Doc {
+    let f = Fields(&json);
+    let line = format!(
+        "released session {} by {}",
+        f.s("session_id"),
+        f.s("released_by")
+    );
+    Doc::new(json).line(line)
 }
 
 // ---- registries ----

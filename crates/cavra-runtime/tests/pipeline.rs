@@ -430,6 +430,7 @@ fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
         exit_after: false,
         on_phase: None,
         requested_by: None,
+        approvals: Default::default(),
     };
     let call = |cmd: &str| ToolCall {
         agent: AgentKind::Codex,

@@ -123,6 +123,24 @@ impl Caller {
         }
     }
 
+    /// [`Caller::require_repository`] of every repository in `repos` (none: as a request
+    /// that names none).
+    pub fn require_repositories<'a>(
+        &self,
+        repos: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ApiError> {
+        let mut named = false;
+        for r in repos {
+            named = true;
+            self.require_repository(Some(r))?;
+        }
+        if named {
+            Ok(())
+        } else {
+            self.require_repository(None)
+        }
+    }
+
     /// The routing/RBAC configuration the store's rules check this caller against: the
     /// server's, with the caller's identity listed in every RBAC group named like one of
     /// its IdP groups (so the store's rule gives [`Principal::may_decide`]'s answer).

@@ -1,5 +1,7 @@
 //! `POST /v1/break-glass`: a time-boxed override of one exact request, or of one action
-//! type and target pattern, by an admin — recorded and flagged as `cavra approvals
+//! type and target pattern, by an admin (with an RBAC file: of a group with the
+//! `break_glass` permission; limited to some repositories: only of an exact request in
+//! one of them) — recorded and flagged as `cavra approvals
 //! break-glass` records it (the runtime's `break_glass_as`). Its lifetime is bounded by
 //! the server's pack (`max_break_glass_ttl`).
 
@@ -12,7 +14,7 @@ use axum::extract::State;
 use axum::Json;
 use cavra_runtime::actions::BreakGlassRequest;
 use cavra_runtime::views;
-use cavra_store::Role;
+use cavra_store::{OffsetDateTime, Role, SearchQuery};
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -38,13 +40,12 @@ pub struct BreakGlassBody {
 fn max_ttl(s: &AppState) -> Result<Duration, ApiError> {
     let c = &s.config;
     let project_cavra = c.locator.locate_path(Some(&c.project)).project_cavra_dir;
-    let (pack, _) = s.packs.load(&c.packs, Some(&project_cavra)).map_err(|e| {
+    cavra_runtime::packs::max_break_glass_ttl(&c.packs, Some(&project_cavra)).map_err(|e| {
         ApiError::internal(format!(
-            "the policy could not be loaded (it sets the longest break-glass TTL): {}",
+            "{} (it sets the longest break-glass TTL)",
             cavra_runtime::chain(&e)
         ))
-    })?;
-    Ok(Duration::from_secs(pack.defaults.max_break_glass_ttl_secs))
+    })
 }
 
 /// Record a break-glass override as the token's identity (admin only).
@@ -79,7 +80,27 @@ pub async fn post_break_glass(
             ttl: b.ttl.unwrap_or_else(|| "1h".into()),
             max_ttl: max_ttl(s)?,
         };
-        let mut store = s.store(true)?;
+        // the caller's RBAC view (break_glass permission by IdP group), and repository
+        // RBAC: an exact request's repository (its approval requests and recorded
+        // decisions) must be the caller's; a scope by action and target names none
+        let mut store = s.store(false)?;
+        store.set_approval_config(auth.caller.approval_config(s)?);
+        if auth.caller.principal.repositories != cavra_auth::Repositories::All {
+            let mut repos = std::collections::BTreeSet::new();
+            if let Some(hash) = &req.request_hash {
+                let q = SearchQuery {
+                    text: Some(hash.clone()),
+                    ..Default::default()
+                };
+                let found = crate::decisions::repositories_of(s, q)?;
+                repos.extend(found);
+                let approvals = store.list_approvals(None, OffsetDateTime::now_utc())?;
+                let same = approvals.into_iter().filter(|a| &a.request_hash == hash);
+                repos.extend(same.filter_map(|a| a.repo));
+            }
+            auth.caller
+                .require_repositories(repos.iter().map(String::as_str))?;
+        }
         let done = s
             .runtime()
             .break_glass_as(&s.config.cavra_dir, &mut *store, req, auth)?;

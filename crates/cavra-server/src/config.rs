@@ -22,6 +22,18 @@ pub enum LogFormat {
     Json,
 }
 
+impl ServerConfig {
+    /// Where a person decides what this server holds for approval, as a held agent is
+    /// told it: the public URL, else `http://` and the listen address.
+    pub fn approval_channel(&self) -> cavra_runtime::ApprovalChannel {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen));
+        cavra_runtime::ApprovalChannel::Server { public_url }
+    }
+}
+
 impl LogFormat {
     pub fn parse(s: &str) -> Result<LogFormat, ServerError> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -155,6 +167,9 @@ fn relative_to(file: &Path, p: &Path) -> PathBuf {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    /// The URL people reach the server at (behind a proxy or load balancer): what a held
+    /// agent is told to have a person approve at. Default: `http://` and the bound address.
+    pub public_url: Option<String>,
     pub database: Option<String>,
     pub log_format: Option<String>,
     pub body_limit_bytes: Option<usize>,
@@ -163,9 +178,51 @@ pub struct FileConfig {
 }
 
 impl FileConfig {
-    /// Parses a config file (YAML or JSON): `listen`, `database`, `log_format`,
-    /// `body_limit_bytes`, `request_timeout_secs`, `auth` ([`AuthSettings`]); any other
-    /// key is an error.
+    /// The config file at `path` ([`FileConfig::parse`]; none: the defaults), with
+    /// `$CAVRA_APPROVAL_RBAC_FILE` (the reference's variable) as `auth.rbac_file` when the
+    /// file sets none.
+    pub fn load(path: Option<&Path>) -> Result<FileConfig, ServerError> {
+        let mut c = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ServerError::Config {
+                    path: p.display().to_string(),
+                    detail: format!("cannot read it: {e}"),
+                })?;
+                FileConfig::parse(&text, &p.display().to_string())?
+            }
+            None => FileConfig::default(),
+        };
+        if c.auth.rbac_file.is_none() {
+            c.auth.rbac_file = std::env::var_os("CAVRA_APPROVAL_RBAC_FILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from);
+        }
+        Ok(c)
+    }
+
+    /// The log format of `flag`, else of the file, else text.
+    pub fn log_format(&self, flag: Option<&str>) -> Result<LogFormat, ServerError> {
+        flag.or(self.log_format.as_deref())
+            .map_or(Ok(LogFormat::Text), LogFormat::parse)
+    }
+
+    /// The public URL of `flag` (checked by [`public_url`]), else of the file.
+    pub fn public_url(&self, flag: Option<&str>) -> Result<Option<String>, ServerError> {
+        let Some(url) = flag else {
+            return Ok(self.public_url.clone());
+        };
+        public_url(url).map(Some).map_err(ServerError::PublicUrl)
+    }
+
+    /// The request timeout of the file, else [`DEFAULT_REQUEST_TIMEOUT`].
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout_secs
+            .map_or(DEFAULT_REQUEST_TIMEOUT, Duration::from_secs)
+    }
+
+    /// Parses a config file (YAML or JSON): `listen`, `public_url`, `database`,
+    /// `log_format`, `body_limit_bytes`, `request_timeout_secs`, `auth` ([`AuthSettings`]);
+    /// any other key is an error.
     pub fn parse(text: &str, path: &str) -> Result<FileConfig, ServerError> {
         let err = |detail: String| ServerError::Config {
             path: path.to_string(),
@@ -189,6 +246,7 @@ impl FileConfig {
             };
             match k.as_str() {
                 "listen" => c.listen = Some(text()?),
+                "public_url" => c.public_url = Some(public_url(&text()?).map_err(err)?),
                 "database" => c.database = Some(text()?),
                 "log_format" => c.log_format = Some(text()?),
                 "body_limit_bytes" => {
@@ -201,7 +259,7 @@ impl FileConfig {
                 "auth" => c.auth = AuthSettings::parse(val, path)?,
                 other => {
                     return Err(err(format!(
-                        "unknown setting `{other}` (known: listen, database, log_format, body_limit_bytes, request_timeout_secs, auth)"
+                        "unknown setting `{other}` (known: listen, public_url, database, log_format, body_limit_bytes, request_timeout_secs, auth)"
                     )))
                 }
             }
@@ -210,10 +268,30 @@ impl FileConfig {
     }
 }
 
+/// A public URL: `http://` or `https://`, a host, maybe a path prefix; no query or
+/// fragment. Returned without a trailing `/`.
+pub fn public_url(url: &str) -> Result<String, String> {
+    let u = url.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(['?', '#', ' ']) => {
+            Ok(u.to_string())
+        }
+        _ => Err(format!(
+            "`public_url` `{url}` is not an http(s) URL such as https://cavra.example.com"
+        )),
+    }
+}
+
 /// Everything the server runs with.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The URL people reach the server at ([`public_url`]); `None`: `http://` and the
+    /// bound address, filled in by [`crate::Server::bind`].
+    pub public_url: Option<String>,
     pub database: Database,
     /// The CAVRA directory: the evidence log, its keys, the approval routing/RBAC files.
     pub cavra_dir: PathBuf,

@@ -95,14 +95,23 @@ fn decide(s: &AppState, mut req: ActionRequest, requester: &str) -> Result<Value
     let t0 = std::time::Instant::now();
     let decided = s.runtime().decide(&c.cavra_dir, &pack, &req, &opts)?;
     s.metrics.decided_in(t0.elapsed().as_secs_f64());
-    serde_json::to_value(decided.document()).map_err(|e| ApiError::internal(e.to_string()))
+    let mut doc =
+        serde_json::to_value(decided.document()).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(id) = &decided.approval_id {
+        // held for approval: where a person decides it, and the sentence for them
+        let channel = c.approval_channel();
+        let group = decided.decision.approver_group.as_deref();
+        doc["approval_url"] = channel.url(id).into();
+        doc["approval_message"] = channel.person_must_approve(id, group).into();
+    }
+    Ok(doc)
 }
 
 /// Decide one request and record it.
 #[utoipa::path(post, path = "/v1/decisions", tag = "decisions",
     request_body(content = Object, description = "A request in the reference shape (`action_type`, `target`, `session_id`, `agent_id`, `cwd`, …) or the normalized shape"),
     responses(
-        (status = 200, description = "The `cavra evaluate --json` document: `decision`, `proceed`, `rule_id`, `rule_ids`, `severity`, `reason`, `policy`, `decision_id`, `evidence_record`, `approval_id`, …", body = Object),
+        (status = 200, description = "The `cavra evaluate --json` document: `decision`, `proceed`, `rule_id`, `rule_ids`, `severity`, `reason`, `policy`, `decision_id`, `evidence_record`, `approval_id`, …; when an approval request was opened, `approval_url` (where a person decides it) and `approval_message` (what to tell the person)", body = Object),
         (status = 400, description = "Malformed JSON or request", body = ErrorDocument),
         (status = 401, description = "No valid token", body = ErrorDocument),
         (status = 403, description = "The token's role may not decide", body = ErrorDocument),
@@ -162,11 +171,35 @@ fn when(field: &str, v: &Option<String>) -> Result<Option<String>, ApiError> {
         .transpose()
 }
 
-fn search(s: &AppState, q: SearchQuery) -> Result<cavra_store::SearchResult, ApiError> {
+pub(crate) fn search(s: &AppState, q: SearchQuery) -> Result<cavra_store::SearchResult, ApiError> {
     let dir = cavra_evidence::LogConfig::for_cavra_dir(&s.config.cavra_dir).dir;
     let mut idx = EvidenceIndex::open(&dir)?;
     idx.update(None)?;
     Ok(idx.search(&q)?)
+}
+
+/// The repositories named by the recorded decisions that `q` (a decision search) finds:
+/// each request's `repo_root`, else its `cwd` (as approval requests name theirs), every
+/// page read.
+pub(crate) fn repositories_of(
+    s: &AppState,
+    mut q: SearchQuery,
+) -> Result<std::collections::BTreeSet<String>, ApiError> {
+    let mut repos = std::collections::BTreeSet::new();
+    (q.kind, q.limit, q.offset) = (Some("decision".into()), MAX_PAGE, 0);
+    loop {
+        let page = search(s, q.clone())?;
+        for h in &page.hits {
+            let req = &h.body["request"];
+            let repo = req["repo_root"].as_str().or_else(|| req["cwd"].as_str());
+            repos.extend(repo.map(str::to_string));
+        }
+        let read = u64::from(q.offset).saturating_add(page.hits.len() as u64);
+        if page.hits.is_empty() || read >= page.total {
+            return Ok(repos);
+        }
+        q.offset = u32::try_from(read).map_err(|_| ApiError::internal("too many decisions"))?;
+    }
 }
 
 /// List recorded decisions.

@@ -25,6 +25,8 @@ pub enum ServerError {
     ListenAddress(String),
     #[error("invalid config file `{path}`: {detail}")]
     Config { path: String, detail: String },
+    #[error("invalid --public-url: {0}")]
+    PublicUrl(String),
     #[error("invalid log format `{0}`: expected text or json")]
     LogFormat(String),
     #[error("cannot start the async runtime: {0}")]

@@ -58,6 +58,7 @@ fn options(s: &AppState, requester: &str) -> CallOptions {
         exit_after: false,
         on_phase: None,
         requested_by: Some(requester.to_string()),
+        approvals: c.approval_channel(),
     }
 }
 

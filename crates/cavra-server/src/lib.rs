@@ -202,23 +202,29 @@ pub struct Server {
 }
 
 impl Server {
-    /// Sets up logging, opens the store (PostgreSQL: connects and migrates) so that a bad
-    /// database fails here rather than on the first request, and binds the listen address.
-    pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+    /// Sets up logging, binds the listen address, and opens the store (PostgreSQL:
+    /// connects and migrates) so that a bad database fails here rather than on the first
+    /// request. Without a public URL, people are sent to `http://` and the bound address.
+    pub fn bind(mut config: ServerConfig) -> Result<Server, ServerError> {
         init_logging(config.log_format);
+        let addr = config.listen.to_string();
+        let bind_error = |source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let listener = std::net::TcpListener::bind(config.listen).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        // the address people are sent to for approvals: the bound one (the port chosen
+        // for `:0`) unless a public URL is configured
+        let bound = listener.local_addr().map_err(bind_error)?;
+        if config.public_url.is_none() {
+            if bound.ip().is_unspecified() {
+                tracing::warn!(%bound, "no public_url is configured: held agents are told to have a person approve at http://{bound}, which people cannot reach; set public_url (or --public-url)");
+            }
+            config.public_url = Some(format!("http://{bound}"));
+        }
         let state = AppState::new(config)?;
         let config = &state.config;
-        let listener =
-            std::net::TcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
-                addr: config.listen.to_string(),
-                source,
-            })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| ServerError::Bind {
-                addr: config.listen.to_string(),
-                source,
-            })?;
         tracing::info!(database = %config.database.describe(), "cavra serve: store open");
         if let Some(oidc) = state.oidc() {
             // a start-up check that does not stop the server: server tokens keep working,

@@ -1,6 +1,7 @@
 //! `/v1/sessions`: sessions with blocked attempts (held ones flagged) and their release by
-//! a person — never by the session's own agent — recorded as `cavra sessions release`
-//! records it (the runtime's `release_as`).
+//! a person — never by the session's own agent, and only by one whose repositories cover
+//! the session's — recorded as `cavra sessions release` records it (the runtime's
+//! `release_as`).
 
 use crate::auth::Caller;
 use crate::control::{act, read, reason, require_role, typed_body};
@@ -12,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use cavra_runtime::actions::ReleaseRequest;
 use cavra_runtime::views::{self, SessionFilter};
-use cavra_store::{ApiPermission, Role};
+use cavra_store::{ApiPermission, OffsetDateTime, Role, SearchQuery};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -79,7 +80,27 @@ async fn release(
         reason: reason(&body.reason)?,
     };
     act(&state, caller, move |s, auth| {
-        let mut store = s.store(true)?;
+        // the caller's RBAC view, and repository RBAC: the caller's groups must cover every
+        // repository the session acted in (its approval requests and recorded decisions)
+        let mut store = s.store(false)?;
+        store.set_approval_config(auth.caller.approval_config(s)?);
+        if auth.caller.principal.repositories != cavra_auth::Repositories::All {
+            let session = views::session(&*store, &req.session_id)?;
+            let mut repos = crate::decisions::repositories_of(
+                s,
+                SearchQuery {
+                    session: Some(session.session_id.clone()),
+                    ..Default::default()
+                },
+            )?;
+            let approvals = store.list_approvals(None, OffsetDateTime::now_utc())?;
+            let of_session = approvals
+                .into_iter()
+                .filter(|a| a.session_id == session.session_id);
+            repos.extend(of_session.filter_map(|a| a.repo));
+            auth.caller
+                .require_repositories(repos.iter().map(String::as_str))?;
+        }
         let done = s
             .runtime()
             .release_as(&s.config.cavra_dir, &mut *store, req, auth)?;

@@ -43,6 +43,25 @@ impl Default for OpenOptions {
     }
 }
 
+impl OpenOptions {
+    /// The defaults, with `$CAVRA_BUSY_TIMEOUT_MS` (milliseconds) as the busy timeout when
+    /// set; a value that is not a whole number is an error.
+    pub fn from_env() -> Result<OpenOptions, StoreError> {
+        let mut opts = OpenOptions::default();
+        if let Some(ms) = std::env::var_os("CAVRA_BUSY_TIMEOUT_MS") {
+            let parsed = ms.to_str().and_then(|s| s.trim().parse::<u64>().ok());
+            let ms = parsed.ok_or_else(|| {
+                StoreError::input(
+                    "CAVRA_BUSY_TIMEOUT_MS",
+                    format!("`{}` (expected milliseconds)", ms.to_string_lossy()),
+                )
+            })?;
+            opts.busy_timeout = Duration::from_millis(ms);
+        }
+        Ok(opts)
+    }
+}
+
 /// The CAVRA store: approvals, break-glass, registries and sessions in one SQLite file.
 pub struct Store {
     pub(crate) conn: Connection,

@@ -1,10 +1,9 @@
 //! `cavra approvals`: list, show, approve, deny, break-glass and expire approval requests
 //! held in the store (the runtime's `views` and `actions`; this file parses and prints).
 
-use std::time::Duration;
-
 use anyhow::Context;
 use cavra_runtime::actions::{BreakGlassRequest, DecideRequest, Verdict};
+use cavra_runtime::packs::max_break_glass_ttl;
 use cavra_runtime::views::{self, ApprovalFilter};
 use cavra_store::OffsetDateTime;
 use clap::{Args, Subcommand};
@@ -12,6 +11,7 @@ use clap::{Args, Subcommand};
 use crate::control::ActorArgs;
 use crate::ctx::{open_store, Ctx};
 use crate::output::print_view;
+use cavra_client::control::{self, Remote};
 
 /// Manage approval requests and break-glass overrides.
 #[derive(Debug, Args)]
@@ -78,56 +78,90 @@ pub struct DecideArgs {
 }
 
 pub fn run(args: ApprovalsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let now = OffsetDateTime::now_utc();
-    let mut store = open_store(ctx, true)?;
-    let (dir, mut rt) = (&ctx.cavra_dir, ctx.runtime());
-    let mut decide = |d: DecideArgs, verdict, uses| {
-        let req = DecideRequest {
-            id: d.id,
-            verdict,
-            reason: d.reason,
-            uses,
-        };
-        let done = rt.decide_approval(dir, &mut store, req, &d.by)?;
-        anyhow::Ok(views::decided_doc(&done, verdict))
+    use ApprovalsCommand::*;
+    let (now, glass) = (
+        OffsetDateTime::now_utc(),
+        matches!(args.command, BreakGlass { .. }),
+    );
+    let by = match &args.command {
+        Approve { decide: d, .. } | Deny(d) => Some(&d.by),
+        BreakGlass { by, .. } => Some(by),
+        _ => None,
     };
-    let doc = match args.command {
-        ApprovalsCommand::Approve { decide: d, uses } => decide(d, Verdict::Approve, uses)?,
-        ApprovalsCommand::Deny(d) => decide(d, Verdict::Deny, None)?,
-        ApprovalsCommand::List { status } => {
-            views::approvals_doc(&views::approvals(&store, &ApprovalFilter { status }, now)?)
-        }
-        ApprovalsCommand::Show { id } => views::approval(&store, &id, now)?.doc(),
-        ApprovalsCommand::BreakGlass {
-            by,
-            reason,
-            request_hash,
-            action_type,
-            target,
-            ttl,
-        } => {
-            let project = crate::ctx::locate(None).project;
-            let (pack, _) = crate::packs::load(&Default::default(), Some(&project))
-                .context("the policy could not be loaded (it sets the longest break-glass TTL)")?;
-            let max_ttl = Duration::from_secs(pack.defaults.max_break_glass_ttl_secs);
-            let req = BreakGlassRequest {
+    // with CAVRA_SERVER the server owns the approvals (cavra_client::control)
+    let doc = if let Some(server) = Remote::from_env(by.and_then(|b| b.auth.token.as_deref()))? {
+        remote(args.command, &server)?
+    } else {
+        let mut store = open_store(ctx, true)?;
+        let (dir, mut rt) = (&ctx.cavra_dir, ctx.runtime());
+        let mut decide = |d: DecideArgs, verdict, uses| {
+            let done = rt.decide_approval(dir, &mut store, d.request(verdict, uses), &d.by)?;
+            anyhow::Ok(views::decided_doc(&done, verdict))
+        };
+        match args.command {
+            Approve { decide: d, uses } => decide(d, Verdict::Approve, uses)?,
+            Deny(d) => decide(d, Verdict::Deny, None)?,
+            List { status } => {
+                views::approvals_doc(&views::approvals(&store, &ApprovalFilter { status }, now)?)
+            }
+            Show { id } => views::approval(&store, &id, now)?.doc(),
+            BreakGlass {
+                by,
                 reason,
                 request_hash,
                 action_type,
                 target,
                 ttl,
-                max_ttl,
-            };
-            let done = rt.break_glass_as(dir, &mut store, req, &by)?;
-            let doc = views::break_glass_doc(&done.result);
-            print_view(ctx, &doc)?;
-            if !ctx.json {
-                eprintln!("cavra: warning: break-glass overrides policy; it is logged and will be reviewed");
+            } => {
+                let cavra = crate::ctx::locate_path(Some(&crate::ctx::locate(None).project));
+                let max_ttl =
+                    max_break_glass_ttl(&Default::default(), Some(&cavra.project_cavra_dir))
+                        .context("the longest break-glass TTL is the policy's")?;
+                let req = BreakGlassRequest {
+                    reason,
+                    request_hash,
+                    action_type,
+                    target,
+                    ttl,
+                    max_ttl,
+                };
+                views::break_glass_doc(&rt.break_glass_as(dir, &mut store, req, &by)?.result)
             }
-            return Ok(0);
+            Expire => views::expired_doc(&rt.expire(dir, &mut store)?),
         }
-        ApprovalsCommand::Expire => views::expired_doc(&rt.expire(dir, &mut store)?),
     };
     print_view(ctx, &doc)?;
+    if glass && !ctx.json {
+        eprintln!(
+            "cavra: warning: break-glass overrides policy; it is logged and will be reviewed"
+        );
+    }
     Ok(0)
+}
+
+impl DecideArgs {
+    fn request(&self, verdict: Verdict, uses: Option<u32>) -> DecideRequest {
+        let (id, reason) = (self.id.clone(), self.reason.clone());
+        DecideRequest {
+            id,
+            verdict,
+            reason,
+            uses,
+        }
+    }
+}
+
+/// The command asked of the server, as the person of `--token` / CAVRA_APPROVER_TOKEN_FILE.
+fn remote(command: ApprovalsCommand, server: &Remote) -> anyhow::Result<views::Doc> {
+    use ApprovalsCommand::*;
+    Ok(match command {
+        List { status } => server.approvals(status.as_deref())?,
+        Show { id } => server.approval(&id)?,
+        Approve { decide: d, uses } => server.decide(&d.request(Verdict::Approve, uses))?,
+        Deny(d) => server.decide(&d.request(Verdict::Deny, None))?,
+        BreakGlass { reason, request_hash, action_type, target, ttl, .. } => {
+            server.break_glass(&control::BreakGlass { reason, request_hash, action_type, target, ttl })?
+        }
+        Expire => anyhow::bail!("with CAVRA_SERVER set, the server ({}) expires requests as it reads them; `cavra approvals expire` is for a local store", server.url()),
+    })
 }

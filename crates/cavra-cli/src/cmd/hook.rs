@@ -14,7 +14,7 @@ use cavra_client::mode::{offline_decision, offline_verdict, ServerMode};
 use cavra_core::hooks::{ToolCall, Verdict};
 use clap::Args;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
@@ -47,6 +47,7 @@ fn decide_all(ctx: &Ctx, args: &HookArgs, calls: &[ToolCall]) -> Verdict {
         exit_after: true,
         on_phase: Some(crate::timing),
         requested_by: None,
+        approvals: Default::default(),
     };
     let decide = |call| {
         crate::failclosed::test_panic_trigger();
@@ -85,13 +86,7 @@ fn record(ctx: &Ctx, obs: &Observation) {
 /// server's cached signed pack tightens the local decision, which is queued for upload.
 pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
     let adapter = Adapter::new(args.agent);
-    let server = std::env::var("CAVRA_SERVER").ok().filter(|u| !u.is_empty());
-    let mode = server.map(|url| {
-        let file = std::env::var_os("CAVRA_TOKEN_FILE").filter(|f| !f.is_empty());
-        let timeout = std::env::var("CAVRA_SERVER_TIMEOUT").ok();
-        let file = file.as_deref().map(Path::new);
-        ServerMode::from_settings(&url, file, timeout.as_deref(), &ctx.cavra_dir)
-    });
+    let mode = ServerMode::from_env(&ctx.cavra_dir);
     let answer = match (read_payload(), mode) {
         (Err(e), _) => adapter.reject(&e),
         (Ok(_), Some(Err(e))) => cavra_agents::fail_closed(

@@ -3,8 +3,8 @@
 
 use crate::args::PackArgs;
 use crate::ctx::Ctx;
-use anyhow::{Context, Result};
-use cavra_server::{config, Database, FileConfig, LogFormat, Server, ServerConfig};
+use anyhow::Result;
+use cavra_server::{config, Database, FileConfig, Server, ServerConfig};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -16,7 +16,10 @@ pub struct ServeArgs {
     /// A SQLite file or sqlite://PATH [default: the CAVRA directory's cavra.db].
     #[arg(long, value_name = "URL", env = "CAVRA_DATABASE_URL")]
     pub database: Option<String>,
-    /// Settings file (YAML): listen, database, log_format, body_limit_bytes, request_timeout_secs,
+    /// The URL people reach the server at (held agents name it) [default: http://ADDR].
+    #[arg(long, value_name = "URL", env = "CAVRA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Settings file (YAML): listen, public_url, database, log_format, body_limit_bytes, request_timeout_secs,
     /// auth (oidc: issuer, audience, jwks_file|jwks_url|discovery_url, groups_claim, roles,
     /// repositories; rbac_file). See docs/auth.md.
     #[arg(long, value_name = "FILE")]
@@ -32,31 +35,17 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
-    let file = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the config file `{}`", p.display()))?;
-            FileConfig::parse(&text, &p.display().to_string())?
-        }
-        None => FileConfig::default(),
-    };
+    let file = FileConfig::load(args.config.as_deref())?;
     let loc = crate::ctx::locate(None);
     let state = crate::ctx::ctx_at(ctx, explicit_dir, &loc);
-    let database = match args.database.or(file.database) {
-        Some(url) => Database::parse(&url)?,
+    let database = match args.database.as_ref().or(file.database.as_ref()) {
+        Some(url) => Database::parse(url)?,
         None => Database::Sqlite(state.db_path()),
     };
-    let mut auth = file.auth;
-    // the reference's variable for the approver RBAC file; the config file's wins
-    if auth.rbac_file.is_none() {
-        auth.rbac_file = std::env::var_os("CAVRA_APPROVAL_RBAC_FILE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-    }
-    let listen = args.listen.or(file.listen);
-    let log_format = args.log_format.or(file.log_format);
+    let listen = args.listen.as_ref().or(file.listen.as_ref());
     let server = Server::bind(ServerConfig {
-        listen: config::parse_listen(listen.as_deref().unwrap_or(config::DEFAULT_LISTEN))?,
+        listen: config::parse_listen(listen.map_or(config::DEFAULT_LISTEN, |l| l.as_str()))?,
+        public_url: file.public_url(args.public_url.as_deref())?,
         database,
         cavra_dir: state.cavra_dir.clone(),
         approver_dir: cavra_store::approver_dir(),
@@ -69,18 +58,11 @@ pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         record: state.evidence,
         non_interactive: args.non_interactive,
         host: crate::ctx::hostname(),
-        log_format: log_format
-            .as_deref()
-            .map(LogFormat::parse)
-            .transpose()?
-            .unwrap_or_default(),
+        log_format: file.log_format(args.log_format.as_deref())?,
         body_limit: file.body_limit_bytes.unwrap_or(config::DEFAULT_BODY_LIMIT),
-        request_timeout: file.request_timeout_secs.map_or(
-            config::DEFAULT_REQUEST_TIMEOUT,
-            std::time::Duration::from_secs,
-        ),
+        request_timeout: file.request_timeout(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        auth,
+        auth: file.auth,
     })?;
     println!("cavra serve: listening on http://{}", server.local_addr()?);
     server.run()?;

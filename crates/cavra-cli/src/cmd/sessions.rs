@@ -39,15 +39,27 @@ pub enum SessionsCommand {
 }
 
 pub fn run(args: SessionsArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    use SessionsCommand::*;
+    let token = match &args.command {
+        Release { by, .. } => by.auth.token.as_deref(),
+        _ => None,
+    };
+    // with CAVRA_SERVER the server holds the sessions (cavra_client::control)
+    if let Some(server) = cavra_client::control::Remote::from_env(token)? {
+        let doc = match args.command {
+            List { held } => server.sessions(held)?,
+            Show { session_id } => server.session(&session_id)?,
+            Release {
+                session_id, reason, ..
+            } => server.release(&ReleaseRequest { session_id, reason })?,
+        };
+        return print_view(ctx, &doc).map(|()| 0);
+    }
     let mut store = open_store(ctx, true)?;
     let doc = match args.command {
-        SessionsCommand::List { held } => {
-            views::sessions_doc(&views::sessions(&store, SessionFilter { held })?)
-        }
-        SessionsCommand::Show { session_id } => {
-            views::session_doc(&views::session(&store, &session_id)?)
-        }
-        SessionsCommand::Release {
+        List { held } => views::sessions_doc(&views::sessions(&store, SessionFilter { held })?),
+        Show { session_id } => views::session_doc(&views::session(&store, &session_id)?),
+        Release {
             session_id,
             reason,
             by,
