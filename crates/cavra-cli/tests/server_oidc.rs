@@ -374,3 +374,58 @@ fn oidc_people_roles_repositories_and_signed_approvals() {
         "a forged approval must not allow: {v}"
     );
 }
+
+/// Releasing a session and breaking the glass check what approving checks: the person's
+/// RBAC view (their IdP groups as RBAC groups) and their repositories.
+#[test]
+fn release_and_break_glass_follow_the_persons_repositories_and_rbac_groups() {
+    let (_tmp, s, p) = start();
+    let o = cavra(
+        &s.dir,
+        &[
+            "--json", "tokens", "issue", "--name", "bot", "--role", "agent",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let bot = o.json()["token"].as_str().unwrap().to_string();
+    // a critical block holds its session at once: one in acme/web, one in acme/payments
+    let cwd = s.project.display().to_string();
+    for (session, repo) in [("hw", "/srv/acme/web"), ("hp", "/srv/acme/payments")] {
+        let (st, v) = s.post(
+            "/v1/decisions",
+            Some(&bot),
+            &json!({"action_type": "execute_command", "target": "rm -rf /", "cwd": cwd,
+                "repo_root": repo, "agent_id": "ci-agent", "session_id": session,
+                "policy_pack": "strict"}),
+        );
+        assert_eq!((st, v["decision"].as_str()), (200, Some("block")), "{v}");
+    }
+    let carol = p.rs("carol", &["web-owners", "Repository Owners"]);
+    let why = json!({"reason": "reviewed the blocked attempts"});
+    let (st, v) = s.post("/v1/sessions/hp/release", Some(&carol), &why);
+    assert_eq!((st, error_code(&v)), (403, "forbidden"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("acme/payments"),
+        "{v}"
+    );
+    let (st, v) = s.post("/v1/sessions/hw/release", Some(&carol), &why);
+    assert_eq!(st, 200, "her group covers acme/web and grants approve: {v}");
+    assert_eq!(v["released_by"], "carol@example.com", "{v}");
+    assert_eq!(v["held"], false);
+
+    // break-glass: an admin whose groups hold no break_glass permission is refused; one in
+    // Platform Security (break_glass in the RBAC file) breaks the glass
+    let bg = json!({"reason": "incident 7", "action_type": "execute_command",
+        "target": "terraform destroy*", "ttl": "30m"});
+    let dave = p.ed("dave", &["cavra-admins", "Repository Owners"]);
+    let (st, v) = s.post("/v1/break-glass", Some(&dave), &bg);
+    assert_eq!((st, error_code(&v)), (403, "forbidden"), "{v}");
+    let erin = p.rs("erin", &["cavra-admins", "Platform Security"]);
+    let (st, v) = s.post("/v1/break-glass", Some(&erin), &bg);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["requested_by"], "erin@example.com", "{v}");
+    assert_eq!(v["state"], "break_glass");
+}
