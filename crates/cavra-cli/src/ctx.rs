@@ -124,7 +124,7 @@ pub fn locate_path(cwd: Option<&Path>) -> Location {
 /// directory when `with_config`.
 pub fn open_store(ctx: &Ctx, with_config: bool) -> anyhow::Result<cavra_store::Store> {
     let opts = cavra_store::OpenOptions::from_env()?;
-    let mut store = cavra_store::Store::open_with(&ctx.db_path(), opts)?;
+    let mut store = cavra_store::Store::open_with(ctx.db_path(), opts)?;
     if let Some(dir) = cavra_store::approver_dir() {
         store = store.with_trust_dir(dir);
     }

@@ -9,10 +9,9 @@
 mod server_common;
 
 use serde_json::{json, Value};
-use server_common::{cavra, cavra_env, get, Out, Srv};
-use std::io::Write;
+use server_common::{cavra, cavra_env, get, run_with_stdin, Out, Srv};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The person's side: an empty CAVRA directory (nothing local is used) and token files.
 struct Person {
@@ -56,8 +55,8 @@ fn hook(s: &Srv, agent_token: &Path, target: &str) -> Out {
         "cwd": s.project, "tool_name": "Write",
         "tool_input": {"file_path": target, "content": "x"}});
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cavra"))
-        .arg("--cavra-dir")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    cmd.arg("--cavra-dir")
         .arg(tmp.path().join("client"))
         .args(["hook", "claude-code"])
         .current_dir(&s.project)
@@ -68,24 +67,8 @@ fn hook(s: &Srv, agent_token: &Path, target: &str) -> Out {
         .env("CAVRA_APPROVER_DIR", tmp.path().join("approver"))
         .env_remove("CAVRA_DIR")
         .env_remove("CAVRA_DB")
-        .env_remove("CAVRA_APPROVER_TOKEN_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(event.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env_remove("CAVRA_APPROVER_TOKEN_FILE");
+    run_with_stdin(&mut cmd, event.to_string().as_bytes())
 }
 
 fn pending(s: &Srv, auditor: &str) -> Vec<String> {

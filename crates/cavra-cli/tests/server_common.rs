@@ -181,3 +181,21 @@ pub fn is_error_doc(v: &Value, code: &str) {
     );
     assert!(v["error"].get("hint").is_some(), "{v}");
 }
+
+/// Runs `cmd` with `input` on its stdin; its exit code and output.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Out {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

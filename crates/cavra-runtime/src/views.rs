@@ -728,4 +728,73 @@ mod tests {
         assert_eq!(one.render(&crate::render::plain), "N  M\n7  x\n");
         assert_eq!(one.json, json!([7]));
     }
+
+    #[test]
+    fn documents_read_back_from_their_json() {
+        let approved = json!({"approval_id": "apr-1", "state": "approved", "break_glass": false,
+            "exhausted": true, "uses": 1, "max_uses": 1, "repo": null});
+        assert_eq!(state_label(&approved), "approved (used)");
+        assert!(
+            unsigned(&approved),
+            "a decided record without signature_verified"
+        );
+        let verified = json!({"state": "approved", "signature_verified": true});
+        assert!(!unsigned(&verified));
+        assert!(!unsigned(&json!({"state": "pending"})));
+        let glass = json!({"state": "expired", "break_glass": true});
+        assert_eq!(state_label(&glass), "expired (BREAK-GLASS)");
+        assert_eq!(
+            state_label(&json!({"state": "break_glass", "break_glass": true})),
+            "BREAK-GLASS"
+        );
+        let f = Fields(&approved);
+        assert_eq!(
+            (f.s("uses"), f.or_dash("repo"), f.or_dash("nope")),
+            ("1".into(), "-".into(), "-".into())
+        );
+        assert!(f.items("history").is_empty());
+
+        let list = approvals_doc_of(json!([approved, glass]));
+        let text = list.render(&crate::render::plain);
+        assert!(text.contains("approved (used) UNSIGNED"), "{text}");
+        assert!(text.contains("!! 1 BREAK-GLASS record(s) listed"), "{text}");
+        assert_eq!(
+            approvals_doc_of(json!([])).render(&crate::render::plain),
+            "no approvals\n"
+        );
+
+        let shown = approval_doc_of(json!({"approval_id": "apr-2", "state": "denied",
+            "decided_by": "bob", "signature_verified": true, "auth_method": "token",
+            "approver_label": "Bob", "evidence_refs": ["evidence://record/r1"],
+            "history": [{"at": "t0", "event": "requested", "by": "bot"}, {"at": "t1", "event": "denied", "reason": "no"}]}));
+        let text = shown.render(&crate::render::plain);
+        let field = |k: &str, v: &str| format!("{k:<15} {v}\n");
+        for want in [
+            field("decided_by", "bob"),
+            field("evidence", "evidence://record/r1"),
+            "  t0 requested by bot\n".into(),
+            "  t1 denied: no\n".into(),
+            field("signature", "verified (token, label `Bob`)"),
+        ] {
+            assert!(text.contains(&want), "{want}: {text}");
+        }
+        assert_eq!(shown.json["approval_id"], "apr-2");
+        let decided = decided_doc_of(
+            json!({"approval_id": "apr-2", "action_type": "write_file", "target": "x", "decided_by": "bob"}),
+            Verdict::Deny,
+        );
+        assert_eq!(
+            decided.render(&crate::render::plain),
+            "denied apr-2 (write_file x) by bob\n"
+        );
+        let session = json!({"session_id": "s1", "agent_id": "a", "held": true, "total_blocks": 2,
+            "blocks": [{"at": "t2", "severity": "critical", "agent_id": "a"}]});
+        let text = sessions_doc_of(json!([session.clone()])).render(&crate::render::plain);
+        assert!(
+            text.contains("s1") && text.contains("HELD") && text.contains("t2"),
+            "{text}"
+        );
+        let text = session_doc_of(session).render(&crate::render::plain);
+        assert!(text.contains("  t2 critical (a)"), "{text}");
+    }
 }

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::Json;
 use cavra_runtime::actions::BreakGlassRequest;
 use cavra_runtime::views;
-use cavra_store::{OffsetDateTime, Role, SearchQuery};
+use cavra_store::{Role, SearchQuery};
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -86,18 +86,16 @@ pub async fn post_break_glass(
         let mut store = s.store(false)?;
         store.set_approval_config(auth.caller.approval_config(s)?);
         if auth.caller.principal.repositories != cavra_auth::Repositories::All {
-            let mut repos = std::collections::BTreeSet::new();
-            if let Some(hash) = &req.request_hash {
-                let q = SearchQuery {
-                    text: Some(hash.clone()),
-                    ..Default::default()
-                };
-                let found = crate::decisions::repositories_of(s, q)?;
-                repos.extend(found);
-                let approvals = store.list_approvals(None, OffsetDateTime::now_utc())?;
-                let same = approvals.into_iter().filter(|a| &a.request_hash == hash);
-                repos.extend(same.filter_map(|a| a.repo));
-            }
+            let repos = match &req.request_hash {
+                Some(hash) => {
+                    let q = SearchQuery {
+                        text: Some(hash.clone()),
+                        ..Default::default()
+                    };
+                    crate::decisions::acted_in(s, &*store, q, |a| &a.request_hash == hash)?
+                }
+                None => Default::default(),
+            };
             auth.caller
                 .require_repositories(repos.iter().map(String::as_str))?;
         }

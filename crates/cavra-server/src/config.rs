@@ -420,4 +420,69 @@ mod tests {
         }
         assert!(LogFormat::parse("xml").is_err());
     }
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            public_url("https://cavra.example.com/").unwrap(),
+            "https://cavra.example.com"
+        );
+        assert_eq!(
+            public_url("http://10.0.0.5:8700/cavra").unwrap(),
+            "http://10.0.0.5:8700/cavra"
+        );
+        for bad in [
+            "cavra.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://x?y",
+        ] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
+        let c = FileConfig::parse("public_url: https://c.example/\n", "c.yaml").unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://c.example"));
+        assert_eq!(
+            c.public_url(None).unwrap().as_deref(),
+            Some("https://c.example")
+        );
+        let flag = c.public_url(Some("http://127.0.0.1:9")).unwrap();
+        assert_eq!(flag.as_deref(), Some("http://127.0.0.1:9"), "the flag wins");
+        assert!(c.public_url(Some("nope")).is_err());
+        assert!(FileConfig::parse("public_url: x\n", "c.yaml").is_err());
+        let mut sc = ServerConfig {
+            listen: parse_listen("127.0.0.1:8700").unwrap(),
+            public_url: None,
+            database: Database::Sqlite("x.db".into()),
+            cavra_dir: "d".into(),
+            approver_dir: None,
+            project: "p".into(),
+            locator: Locator {
+                cwd: "/".into(),
+                home: None,
+            },
+            packs: PackChoice::default(),
+            org_pack: None,
+            record: false,
+            non_interactive: true,
+            host: "h".into(),
+            log_format: LogFormat::Text,
+            body_limit: 1,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            version: "0".into(),
+            auth: AuthSettings::default(),
+        };
+        let url = |c: &ServerConfig| c.approval_channel().url("apr-1").unwrap();
+        assert_eq!(url(&sc), "http://127.0.0.1:8700/v1/approvals/apr-1");
+        sc.public_url = Some("https://c.example".into());
+        assert_eq!(url(&sc), "https://c.example/v1/approvals/apr-1");
+        let told = sc
+            .approval_channel()
+            .person_must_approve("apr-1", Some("Owners"));
+        assert!(
+            told.contains("ask a person to approve it at https://c.example/v1/approvals/apr-1"),
+            "{told}"
+        );
+        assert!(told.contains("group `Owners`"), "{told}");
+    }
 }

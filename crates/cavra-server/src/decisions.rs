@@ -178,14 +178,21 @@ pub(crate) fn search(s: &AppState, q: SearchQuery) -> Result<cavra_store::Search
     Ok(idx.search(&q)?)
 }
 
-/// The repositories named by the recorded decisions that `q` (a decision search) finds:
-/// each request's `repo_root`, else its `cwd` (as approval requests name theirs), every
-/// page read.
-pub(crate) fn repositories_of(
+/// The repositories a session or a request acted in: those of the recorded decisions the
+/// search `q` finds (each request's `repo_root`, else its `cwd`, as approval requests name
+/// theirs; every page read) and of the approval requests `of` selects.
+pub(crate) fn acted_in(
     s: &AppState,
+    store: &dyn cavra_store::ControlStore,
     mut q: SearchQuery,
+    of: impl Fn(&cavra_store::Approval) -> bool,
 ) -> Result<std::collections::BTreeSet<String>, ApiError> {
-    let mut repos = std::collections::BTreeSet::new();
+    let approvals = store.list_approvals(None, cavra_store::OffsetDateTime::now_utc())?;
+    let mut repos: std::collections::BTreeSet<String> = approvals
+        .into_iter()
+        .filter(|a| of(a))
+        .filter_map(|a| a.repo)
+        .collect();
     (q.kind, q.limit, q.offset) = (Some("decision".into()), MAX_PAGE, 0);
     loop {
         let page = search(s, q.clone())?;

@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use cavra_runtime::actions::ReleaseRequest;
 use cavra_runtime::views::{self, SessionFilter};
-use cavra_store::{ApiPermission, OffsetDateTime, Role, SearchQuery};
+use cavra_store::{ApiPermission, Role, SearchQuery};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -85,19 +85,12 @@ async fn release(
         let mut store = s.store(false)?;
         store.set_approval_config(auth.caller.approval_config(s)?);
         if auth.caller.principal.repositories != cavra_auth::Repositories::All {
-            let session = views::session(&*store, &req.session_id)?;
-            let mut repos = crate::decisions::repositories_of(
-                s,
-                SearchQuery {
-                    session: Some(session.session_id.clone()),
-                    ..Default::default()
-                },
-            )?;
-            let approvals = store.list_approvals(None, OffsetDateTime::now_utc())?;
-            let of_session = approvals
-                .into_iter()
-                .filter(|a| a.session_id == session.session_id);
-            repos.extend(of_session.filter_map(|a| a.repo));
+            let id = views::session(&*store, &req.session_id)?.session_id;
+            let q = SearchQuery {
+                session: Some(id.clone()),
+                ..Default::default()
+            };
+            let repos = crate::decisions::acted_in(s, &*store, q, |a| a.session_id == id)?;
             auth.caller
                 .require_repositories(repos.iter().map(String::as_str))?;
         }
