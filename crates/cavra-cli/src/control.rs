@@ -20,8 +20,8 @@ type Result<T> = std::result::Result<T, RuntimeError>;
 /// The approver credential flag every control command takes.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AuthArgs {
-    /// Approver token (from `cavra keys approver issue`); default: the file named by
-    /// $CAVRA_TOKEN_FILE, else a confirmation on the controlling terminal.
+    /// Approver token (`cavra keys approver issue`; with $CAVRA_SERVER your server token);
+    /// default: $CAVRA_TOKEN_FILE's (server: $CAVRA_APPROVER_TOKEN_FILE's), else the tty.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
 }
