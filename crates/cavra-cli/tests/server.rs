@@ -504,6 +504,24 @@ fn limits_timeouts_and_graceful_shutdown() {
     assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
     assert!(t0.elapsed() < Duration::from_secs(15));
 
+    // a client that never finishes its request head is disconnected after the header
+    // timeout (the request timeout here, 1 s), without an answer
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(slow, "POST /v1/decisions HTTP/1.1\r\nHost: x\r\nAuthoriz").unwrap();
+    let t0 = Instant::now();
+    let mut got = Vec::new();
+    let read = slow.read_to_end(&mut got);
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "the stalled head was not timed out: {read:?}"
+    );
+    assert!(
+        read.is_err() || !String::from_utf8_lossy(&got).contains(" 200 "),
+        "{got:?}"
+    );
+
     for i in 0..5 {
         let r = json!({"action_type": "execute_command", "target": format!("echo {i}"), "agent_id": "bot"});
         assert_eq!(post(&s, "/v1/decisions", Some(&t), &r).0, 200);

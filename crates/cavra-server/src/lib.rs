@@ -261,25 +261,79 @@ impl Server {
         let Server { listener, state } = self;
         let app = app(Arc::clone(&state));
         let feed = state.metrics.feed.clone();
+        let header_timeout = state.config.request_timeout.min(HEADER_READ_TIMEOUT);
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         let served: Result<(), ServerError> = rt.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
             tracing::info!(%addr, "cavra serve: listening");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    shutdown_signal().await;
-                    // open decision streams end, so they do not hold the shutdown
-                    feed.close();
-                })
-                .await
-                .map_err(ServerError::Serve)
+            serve(listener, app, header_timeout, async move {
+                shutdown_signal().await;
+                // open decision streams end, so they do not hold the shutdown
+                feed.close();
+            })
+            .await;
+            Ok(())
         });
         // the blocking workers finish what they were given before the runtime is dropped
         rt.shutdown_timeout(std::time::Duration::from_secs(30));
         drop(state);
         tracing::info!("cavra serve: stopped; evidence written out");
         served
+    }
+}
+
+/// A client has this long (or the request timeout, when shorter) to send a complete
+/// request head: a connection that sends nothing, or dribbles its head, is closed, so slow
+/// clients do not hold connections.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// At shutdown, accepted requests have this long to finish.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Accepts connections until `shutdown`, each served by hyper's HTTP/1 with a header read
+/// timeout of `header_timeout` (axum's own `serve` sets none); then stops accepting and
+/// lets the accepted connections finish their requests (up to [`DRAIN_TIMEOUT`]).
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // out of file descriptors and the like: wait, do not spin
+                    tracing::warn!(error = %e, "cavra serve: cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "cavra serve: connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            tracing::warn!("cavra serve: connections still open after {DRAIN_TIMEOUT:?}; stopping");
+        }
     }
 }
 
