@@ -256,6 +256,10 @@ impl Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("cavra-serve")
+            // requests beyond this many store and decision calls wait in the queue, not in
+            // a new thread each (with the default 512, a burst left ~200 threads and their
+            // allocator arenas behind: memory crept up over a soak)
+            .max_blocking_threads(state::blocking_threads())
             .build()
             .map_err(ServerError::Runtime)?;
         let Server { listener, state } = self;

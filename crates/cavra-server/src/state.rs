@@ -206,6 +206,17 @@ fn pool_size() -> usize {
         .clamp(4, 64)
 }
 
+/// The most threads the blocking pool runs (store calls and decisions): sixteen per core,
+/// at least 32 (PostgreSQL calls wait on the network; more of them in flight make bigger
+/// group commits).
+pub fn blocking_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .saturating_mul(16)
+        .clamp(32, 256)
+}
+
 /// Runs `f` on the blocking pool (the runtime and the store do file and database I/O).
 pub async fn blocking<T, F>(state: &Shared, f: F) -> Result<T, ApiError>
 where
