@@ -481,7 +481,8 @@ impl std::fmt::Debug for EvidenceLog {
     }
 }
 
-fn check_kind(kind: &str) -> Result<()> {
+/// A record kind is 1-64 characters of `a-z`, `0-9`, `_`, `.`, `-`.
+pub fn check_kind(kind: &str) -> Result<()> {
     if kind.is_empty()
         || kind.len() > 64
         || !kind.bytes().all(|b| {

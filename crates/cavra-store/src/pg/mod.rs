@@ -13,6 +13,7 @@
 //! terminate TLS in front of PostgreSQL (docs/server.md).
 
 mod approvals;
+pub mod evidence;
 pub(crate) mod migrations;
 mod registry;
 mod sessions;

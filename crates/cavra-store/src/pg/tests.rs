@@ -19,6 +19,9 @@ use crate::approvals::{
 use crate::approver::{ApproverKey, AuthMethod};
 use crate::registry::{AgentStatus, McpServer, NewAgent};
 
+#[path = "evidence_tests.rs"]
+mod evidence;
+
 fn t0() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap() // 2026-01-01T00:00:00Z
 }

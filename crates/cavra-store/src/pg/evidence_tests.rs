@@ -1,0 +1,339 @@
+//! The decision log in PostgreSQL against a real server (see the parent module): replicas
+//! writing concurrently keep one chain that exports and verifies; a writer losing its
+//! connection mid-batch fails only that batch; a changed row is caught by the verifier;
+//! the listener delivers every record once.
+
+use std::collections::BTreeSet;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use cavra_evidence::keys::{Keyring, SigningKey, SigningMode, TrustRoot};
+use cavra_evidence::{read_records, verify_log, VerifyOptions, VerifyReport};
+use serde_json::json;
+
+use super::{PgStore, TestDb};
+use crate::pg::evidence::{self as ev, PgEvidenceLog, WriterConfig};
+
+fn writer(db: &TestDb, key: &Arc<SigningKey>, every: u64) -> PgEvidenceLog {
+    let cfg = WriterConfig::new(&db.url, every).unwrap();
+    PgEvidenceLog::start(cfg, Arc::clone(key)).unwrap()
+}
+
+/// A migrated database and two replicas' keys.
+fn setup(test: &str) -> Option<(TestDb, Arc<SigningKey>, Arc<SigningKey>)> {
+    let db = TestDb::create(test)?;
+    PgStore::connect(&db.url).unwrap();
+    Some((
+        db,
+        Arc::new(SigningKey::generate(SigningMode::Ed25519)),
+        Arc::new(SigningKey::generate(SigningMode::Ed25519)),
+    ))
+}
+
+fn ring(keys: &[&SigningKey]) -> Keyring {
+    let mut r = Keyring::new("the test's keys");
+    for k in keys {
+        r.insert(k.verifying_key());
+    }
+    r
+}
+
+fn client(db: &TestDb) -> postgres::Client {
+    postgres::Client::connect(&db.url, postgres::NoTls).unwrap()
+}
+
+fn export_and_verify(db: &TestDb, keys: &Keyring, full: bool) -> (tempfile::TempDir, VerifyReport) {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("log");
+    ev::export_log(&mut client(db), &out, 4096).unwrap();
+    let rep = verify_log(
+        &out,
+        VerifyOptions {
+            keyring: keys,
+            full_signatures: full,
+            progress: None,
+        },
+    )
+    .unwrap();
+    (d, rep)
+}
+
+#[test]
+fn replicas_appending_concurrently_keep_one_chain_that_exports_and_verifies() {
+    let Some((db, ka, kb)) = setup("evidence_concurrent") else {
+        return;
+    };
+    let (wa, wb) = (writer(&db, &ka, 16), writer(&db, &kb, 16));
+    const THREADS: usize = 4;
+    const EACH: usize = 60;
+    let appended: Vec<cavra_evidence::Appended> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2 * THREADS)
+            .map(|t| {
+                let w = if t % 2 == 0 { wa.clone() } else { wb.clone() };
+                s.spawn(move || {
+                    (0..EACH)
+                        .map(|i| {
+                            let body = json!({"t": t, "i": i, "session_id": format!("s{t}"),
+                                "decision_id": format!("dec-{t}-{i}"), "cavra_decision": "allow",
+                                "token": "hunter2"});
+                            w.append("decision", &body).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let n = 2 * THREADS * EACH;
+    let seqs: BTreeSet<u64> = appended.iter().map(|a| a.seq).collect();
+    assert_eq!(seqs.len(), n, "every append got its own seq");
+    assert_eq!(
+        seqs.iter().copied().collect::<Vec<_>>(),
+        (0..n as u64).collect::<Vec<_>>()
+    );
+    // group commit: concurrent appends shared transactions
+    let batches = wa.batches() + wb.batches();
+    assert!(batches < n as u64, "{batches} batches for {n} records");
+    let mut c = client(&db);
+    assert_eq!(ev::len(&mut c).unwrap(), n as u64);
+
+    let keys = ring(&[&ka, &kb]);
+    let (d, rep) = export_and_verify(&db, &keys, true);
+    assert!(rep.ok, "{:?}", rep.issues);
+    assert_eq!(rep.records, n as u64);
+    assert_eq!(rep.checkpoints_verified, n / 16, "{rep:?}");
+    assert!(rep.segments > 1, "segments roll at 4096 bytes");
+    let recs = read_records(&d.path().join("log")).unwrap();
+    let ids: Vec<&str> = recs.iter().map(|r| r.record_id.as_str()).collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), n);
+    for a in &appended {
+        assert_eq!(
+            ids.iter().filter(|i| **i == a.record_id).count(),
+            1,
+            "{a:?}"
+        );
+        assert_eq!(recs[a.seq as usize].hash, a.hash);
+    }
+    assert_eq!(recs[0].body["token"], "[REDACTED:field]");
+    let signers: BTreeSet<&str> = recs.iter().map(|r| r.key_id.as_str()).collect();
+    assert_eq!(signers, BTreeSet::from([ka.key_id(), kb.key_id()]));
+    // checkpoints alone: signatures of covered records are not rechecked, roots are
+    let (_, rep) = export_and_verify(&db, &keys, false);
+    assert!(rep.ok, "{:?}", rep.issues);
+    // the keys the database registered verify too; one replica's key alone does not
+    let tr = TrustRoot::load(&d.path().join("log/signers.json")).unwrap();
+    assert_eq!(tr.keys.len(), 2);
+    let (_, rep) = export_and_verify(&db, &tr.keyring("signers").unwrap(), true);
+    assert!(rep.ok, "{:?}", rep.issues);
+    let (_, rep) = export_and_verify(&db, &ring(&[&ka]), true);
+    assert!(!rep.ok);
+    assert!(
+        rep.issues
+            .iter()
+            .all(|i| i.code == "untrusted_key" || i.code == "bad_checkpoint_signature"),
+        "{:?}",
+        rep.issues
+    );
+
+    // lookups
+    let r = ev::record(&mut c, &appended[7].record_id).unwrap().unwrap();
+    assert_eq!(r.seq, appended[7].seq);
+    assert_eq!(ev::record(&mut c, "5").unwrap().unwrap().seq, 5);
+    assert!(ev::record(&mut c, "ev-nope").unwrap().is_none());
+    let dec = ev::decision(&mut c, "dec-3-7").unwrap().unwrap();
+    assert_eq!(
+        (dec.body["t"].as_u64(), dec.body["i"].as_u64()),
+        (Some(3), Some(7))
+    );
+    // a checkpoint on request covers the tail, once
+    wa.append("note", &json!({"x": 1})).unwrap();
+    let cp = ev::checkpoint(&mut c, &ka).unwrap().unwrap();
+    assert_eq!(cp.tree_size, n as u64 + 1);
+    assert_eq!(ev::checkpoint(&mut c, &kb).unwrap().unwrap(), cp);
+    let (_, rep) = export_and_verify(&db, &keys, false);
+    assert!(rep.ok && rep.checkpoints_verified == n / 16 + 1, "{rep:?}");
+    // a bad kind or body is refused before it reaches the writer
+    assert!(wa.append("Bad Kind", &json!({})).is_err());
+    assert!(wa.append("x", &json!([1])).is_err());
+}
+
+/// The backend pid of the evidence writer waiting for a lock (within 10 s).
+fn waiting_writer(db: &TestDb) -> i32 {
+    let mut c = client(db);
+    let t0 = Instant::now();
+    loop {
+        let row = c
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+                 AND wait_event_type = 'Lock' AND datname = current_database()",
+                &[&ev::WRITER_APPLICATION],
+            )
+            .unwrap();
+        if let Some(r) = row {
+            return r.get(0);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no writer waits");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_writer_losing_its_connection_mid_batch_fails_that_batch_only_and_the_chain_goes_on() {
+    let Some((db, ka, kb)) = setup("evidence_lost_writer") else {
+        return;
+    };
+    let (wa, wb) = (writer(&db, &ka, 4), writer(&db, &kb, 4));
+    let mut committed = Vec::new();
+    for i in 0..6 {
+        committed.push(wa.append("decision", &json!({"i": i})).unwrap());
+    }
+    // another session holds the head: A's next batch waits inside its transaction
+    let mut holder = client(&db);
+    let mut t = holder.transaction().unwrap();
+    t.query_one(
+        "SELECT next_seq FROM evidence_head WHERE id = 1 FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let hs: Vec<_> = (0..5)
+        .map(|i| {
+            let (w, tx) = (wa.clone(), tx.clone());
+            std::thread::spawn(move || {
+                tx.send(w.append("decision", &json!({"lost": i}))).unwrap();
+            })
+        })
+        .collect();
+    drop(tx);
+    let pid = waiting_writer(&db);
+    let mut admin = client(&db);
+    let killed: bool = admin
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    // the replica is gone mid-batch; the holder lets go afterwards
+    std::thread::sleep(Duration::from_millis(200));
+    t.rollback().unwrap();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let results: Vec<_> = rx.iter().collect();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    assert!(failed >= 1, "the batch in flight failed: {results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(e.to_string().contains("not committed"), "{e}");
+        }
+    }
+    committed.extend(results.into_iter().filter_map(Result::ok));
+    // the writer reconnects; both replicas chain on
+    for i in 0..5 {
+        committed.push(wa.append("decision", &json!({"after": i})).unwrap());
+        committed.push(wb.append("decision", &json!({"after": i})).unwrap());
+    }
+    let (d, rep) = export_and_verify(&db, &ring(&[&ka, &kb]), true);
+    assert!(rep.ok, "{:?}", rep.issues);
+    assert_eq!(
+        rep.records,
+        committed.len() as u64,
+        "exactly the committed records"
+    );
+    let recs = read_records(&d.path().join("log")).unwrap();
+    for a in &committed {
+        assert_eq!(recs[a.seq as usize].record_id, a.record_id);
+    }
+    let lost = recs.iter().filter(|r| r.body.get("lost").is_some()).count();
+    assert_eq!(lost, 5 - failed, "a failed append left no record");
+}
+
+#[test]
+fn a_row_changed_or_removed_in_the_database_is_caught_by_verifying_the_export() {
+    let Some((db, ka, _)) = setup("evidence_tamper") else {
+        return;
+    };
+    let w = writer(&db, &ka, 8);
+    for i in 0..20 {
+        w.append("decision", &json!({"i": i, "cavra_decision": "block"}))
+            .unwrap();
+    }
+    let keys = ring(&[&ka]);
+    db.admin_sql(
+        "UPDATE evidence_records SET line = replace(line, '\"cavra_decision\":\"block\"', \
+         '\"cavra_decision\":\"allow\"') WHERE seq = 3",
+    );
+    let (_, rep) = export_and_verify(&db, &keys, false);
+    assert!(!rep.ok);
+    let codes: Vec<(&str, Option<u64>)> = rep
+        .issues
+        .iter()
+        .map(|i| (i.code.as_str(), i.record))
+        .collect();
+    assert!(codes.contains(&("hash_mismatch", Some(3))), "{codes:?}");
+    db.admin_sql("DELETE FROM evidence_records WHERE seq = 11");
+    let (_, rep) = export_and_verify(&db, &keys, false);
+    let codes: Vec<(&str, Option<u64>)> = rep
+        .issues
+        .iter()
+        .map(|i| (i.code.as_str(), i.record))
+        .collect();
+    assert!(codes.contains(&("missing_records", Some(12))), "{codes:?}");
+    // an export never overwrites a log
+    let d = tempfile::tempdir().unwrap();
+    ev::export_log(&mut client(&db), d.path(), 1 << 20).unwrap();
+    let e = ev::export_log(&mut client(&db), d.path(), 1 << 20).unwrap_err();
+    assert!(e.to_string().contains("already holds a log"), "{e}");
+}
+
+#[test]
+fn the_listener_delivers_each_committed_record_of_its_kind_once_in_order() {
+    let Some((db, ka, kb)) = setup("evidence_listen") else {
+        return;
+    };
+    let (wa, wb) = (writer(&db, &ka, 0), writer(&db, &kb, 0));
+    wa.append("decision", &json!({"before": true})).unwrap();
+    let cfg = WriterConfig::new(&db.url, 0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let l = ev::listen(&cfg.db, Some("decision"), move |r| {
+        let _ = tx.send(r);
+    })
+    .unwrap();
+    let mut want = Vec::new();
+    for i in 0..10 {
+        want.push(wa.append("decision", &json!({"i": i})).unwrap().seq);
+        want.push(wb.append("decision", &json!({"i": i})).unwrap().seq);
+        wb.append("session.held", &json!({"i": i})).unwrap();
+        if i == 4 {
+            // the listener's connection dies: what it misses comes at the next notification
+            let mut admin = client(&db);
+            admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND datname = current_database()",
+                    &[&ev::LISTENER_APPLICATION],
+                )
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    // after the reconnect, one more batch announces everything since
+    std::thread::sleep(Duration::from_millis(1500));
+    want.push(wa.append("decision", &json!({"last": true})).unwrap().seq);
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(r) => {
+                assert_eq!(r.kind, "decision");
+                got.push(r.seq);
+            }
+            Err(e) => panic!("got {got:?} of {want:?}: {e}"),
+        }
+    }
+    assert_eq!(got, want);
+    drop(l);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing twice"
+    );
+}
