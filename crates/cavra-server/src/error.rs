@@ -37,6 +37,13 @@ pub enum ServerError {
     Store(#[from] cavra_store::StoreError),
     #[error("{0}")]
     Auth(#[from] cavra_auth::AuthError),
+    #[error("evidence: {0}")]
+    Evidence(#[from] cavra_evidence::EvidenceError),
+    #[cfg(feature = "postgres")]
+    #[error("the decision log in PostgreSQL: {0}")]
+    PgEvidence(#[from] cavra_store::pg::evidence::PgEvidenceError),
+    #[error("the decision log is in a database only with PostgreSQL (`postgres://…`); with SQLite it is the CAVRA directory's evidence log, verified in place")]
+    NoDatabaseLog,
 }
 
 /// The error part of an error document.

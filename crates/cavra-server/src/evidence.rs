@@ -263,3 +263,22 @@ pub async fn export(
     .await?;
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
+
+/// `cavra evidence export --format log --database URL --output DIR`: the decision log of
+/// PostgreSQL replicas as a log directory that `cavra evidence verify DIR` checks offline;
+/// the report as JSON and as a line for people.
+pub fn export_database(
+    url: &str,
+    dir: &std::path::Path,
+) -> Result<(Value, String), crate::ServerError> {
+    match crate::Database::parse(url)? {
+        #[cfg(feature = "postgres")]
+        crate::Database::Postgres(u) => crate::pglog::export_database(&u, dir),
+        #[cfg(not(feature = "postgres"))]
+        crate::Database::Postgres(_) => {
+            let _ = dir;
+            Err(crate::ServerError::PostgresNotBuilt)
+        }
+        crate::Database::Sqlite(_) => Err(crate::ServerError::NoDatabaseLog),
+    }
+}

@@ -40,6 +40,8 @@ pub mod evidence;
 pub mod hooks;
 pub mod meta;
 pub mod metrics;
+#[cfg(feature = "postgres")]
+pub mod pglog;
 pub mod policies;
 pub mod registry;
 pub mod sessions;

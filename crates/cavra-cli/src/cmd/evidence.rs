@@ -75,11 +75,14 @@ pub enum EvidenceCommand {
     Search(SearchArgs),
     /// Rebuild the search index from the log.
     Reindex,
-    /// Export records for a SIEM.
+    /// Export records for a SIEM, or (`--format log`) the log in PostgreSQL as a log directory.
     Export {
-        /// ocsf | splunk-hec | sentinel | datadog | cef | jsonl
+        /// ocsf | splunk-hec | sentinel | datadog | cef | jsonl | log (needs --database, --output DIR)
         #[arg(long)]
         format: String,
+        /// The replicas' database (postgres://…), for `--format log`.
+        #[arg(long, value_name = "URL", env = "CAVRA_DATABASE_URL")]
+        database: Option<String>,
         /// Only the records of this session.
         #[arg(long)]
         session: Option<String>,
@@ -268,9 +271,23 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         }
         EvidenceCommand::Export {
             format,
+            database: Some(url),
+            session: None,
+            since: None,
+            output: Some(dir),
+        } if format == "log" => {
+            let (doc, text) = cavra_server::evidence::export_database(&url, &dir)?;
+            show(ctx.json, &doc, &text)
+        }
+        EvidenceCommand::Export { format, .. } if format == "log" => {
+            anyhow::bail!("`--format log` exports the whole log in the database: give `--database postgres://…` and `--output DIR` (no --session/--since)")
+        }
+        EvidenceCommand::Export {
+            format,
             session,
             since,
             output,
+            ..
         } => {
             let host = cavra_evidence::export::host_name();
             let req = ExportRequest {

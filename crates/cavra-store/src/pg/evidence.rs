@@ -864,3 +864,80 @@ impl<F: FnMut(Record)> Follower<F> {
         Ok(())
     }
 }
+
+/// Connect to `url` and [`export_log`] into `dir` (segments of the file log's default
+/// size).
+pub fn export_url(url: &str, dir: &Path) -> Result<LogExport> {
+    let cfg = WriterConfig::new(url, 0)?;
+    let mut c = connect(&cfg.db, "cavra-evidence-export")?;
+    export_log(&mut c, dir, cavra_evidence::log::DEFAULT_SEGMENT_MAX_BYTES)
+}
+
+/// Reads the log (and writes checkpoints on request) through a small pool of its own.
+#[derive(Clone)]
+pub struct PgEvidenceReader {
+    pool: super::PgPool,
+    label: String,
+}
+
+impl std::fmt::Debug for PgEvidenceReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEvidenceReader")
+            .field("database", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgEvidenceReader {
+    /// At most `pool_size` connections to `url` (the schema migrated, as every store does).
+    pub fn connect(url: &str, pool_size: u32) -> Result<PgEvidenceReader> {
+        let opts = super::PgOptions {
+            pool_size,
+            ..super::PgOptions::default()
+        };
+        Ok(PgEvidenceReader {
+            pool: super::connect_pool(url, &opts)?,
+            label: super::redact_url(url),
+        })
+    }
+
+    /// The database, for messages (no password).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn conn(&self) -> Result<super::Conn> {
+        self.pool.get().map_err(|e| {
+            StoreError::Open {
+                path: PathBuf::from(&self.label),
+                detail: e.to_string(),
+            }
+            .into()
+        })
+    }
+
+    /// [`record`].
+    pub fn record(&self, id: &str) -> Result<Option<Record>> {
+        record(&mut *self.conn()?, id)
+    }
+    /// [`decision`].
+    pub fn decision(&self, id: &str) -> Result<Option<Record>> {
+        decision(&mut *self.conn()?, id)
+    }
+    /// [`signers`].
+    pub fn signers(&self) -> Result<TrustRoot> {
+        signers(&mut *self.conn()?)
+    }
+    /// [`checkpoint`].
+    pub fn checkpoint(&self, key: &SigningKey) -> Result<Option<Checkpoint>> {
+        checkpoint(&mut *self.conn()?, key)
+    }
+    /// [`export_log`] with the file log's segment size.
+    pub fn export(&self, dir: &Path) -> Result<LogExport> {
+        export_log(
+            &mut *self.conn()?,
+            dir,
+            cavra_evidence::log::DEFAULT_SEGMENT_MAX_BYTES,
+        )
+    }
+}
