@@ -3,7 +3,9 @@
 //! approval requested through replica A and approved through replica B is honoured by a
 //! decision on A; two replicas racing to consume one approval — exactly one wins; a
 //! session hold set through one is seen by the other; tokens issued with `cavra tokens
-//! --database` authenticate on both. Without PostgreSQL each test says SKIPPED and
+//! --database` authenticate on both; both record into the one decision log in the
+//! database, which streams across replicas, reads back on either and exports to a log
+//! directory that verifies offline. Without PostgreSQL each test says SKIPPED and
 //! passes; with CAVRA_REQUIRE_PG=1 it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -304,4 +306,227 @@ fn a_session_hold_set_through_one_replica_is_seen_by_the_other() {
     let other = json!({"action_type": "execute_command", "target": "ls -la", "cwd": cwd,
         "agent_id": "ci-agent", "session_id": "held-2"});
     assert_eq!(decide(&p.b, &p.bot, &other)["decision"], "allow");
+}
+
+/// `cavra keys export-public` of both replicas' CAVRA directories as one trust root.
+fn replicas_trust_root(p: &Pair, out: &Path) {
+    let mut keys = Vec::new();
+    for s in [&p.a, &p.b] {
+        let o = cavra(&s.dir, &["keys", "export-public"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let tr: Value = serde_json::from_str(&o.stdout).unwrap();
+        keys.extend(tr["keys"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(keys.len(), 2, "one key per replica");
+    std::fs::write(out, json!({"version": 1, "keys": keys}).to_string()).unwrap();
+}
+
+#[test]
+fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
+    let Some(db) = TestDb::create("both_replicas_record_into_one_log") else {
+        return;
+    };
+    let p = pair(&db, &[]);
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let resp = client
+        .get(p.a.url("/v1/decisions/stream"))
+        .header("authorization", format!("Bearer {}", p.bob))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(resp.into_body().into_reader()).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let read = |i: usize| {
+        json!({"action_type": "read_file", "target": format!("/work/elsewhere/r{i}.txt"),
+            "cwd": p.cwd.display().to_string(), "agent_id": "ci-agent", "session_id": "ev"})
+    };
+    // decisions on B appear on A's stream (its subscription may lag its headers a moment)
+    let mut on_b = Vec::new();
+    let mut streamed = None;
+    for i in 0..20 {
+        let v = decide(&p.b, &p.bot, &read(i));
+        on_b.push(v["evidence_record"].as_str().unwrap().to_string());
+        if let Ok(mut line) = lines.recv_timeout(std::time::Duration::from_millis(500)) {
+            while !line.starts_with("id:") {
+                line = lines
+                    .recv_timeout(std::time::Duration::from_secs(10))
+                    .unwrap();
+            }
+            streamed = Some(line.trim_start_matches("id:").trim().to_string());
+            break;
+        }
+    }
+    let streamed = streamed.expect("A streamed a decision made on B");
+    assert!(on_b.contains(&streamed), "{streamed} not among {on_b:?}");
+    let mut on_a = Vec::new();
+    for i in 0..4 {
+        let v = decide(&p.a, &p.bot, &read(100 + i));
+        on_a.push((
+            v["evidence_record"].as_str().unwrap().to_string(),
+            v["decision_id"].as_str().unwrap().to_string(),
+        ));
+    }
+    // A's own decisions reach its stream once each (from the notifications only)
+    let mut ids = Vec::new();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while on_a.iter().any(|(r, _)| !ids.contains(r)) && std::time::Instant::now() < until {
+        if let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(200)) {
+            if let Some(id) = line.strip_prefix("id:") {
+                ids.push(id.trim().to_string());
+            }
+        }
+    }
+    while let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(700)) {
+        if let Some(id) = line.strip_prefix("id:") {
+            ids.push(id.trim().to_string());
+        }
+    }
+    for (r, _) in &on_a {
+        assert_eq!(ids.iter().filter(|i| *i == r).count(), 1, "{r} in {ids:?}");
+    }
+    let (_, v) = p.b.get("/console/config", None);
+    assert_eq!(v["backends"]["evidence"]["kind"], "postgres", "{v}");
+    // every replica reads every replica's records
+    let (rid, did) = &on_a[0];
+    let (st, hit) = p.b.get(&format!("/v1/decisions/{did}"), Some(&p.bob));
+    assert_eq!(st, 200, "{hit}");
+    assert_eq!(hit["record_id"], rid.as_str());
+    let (st, rec) =
+        p.b.get(&format!("/v1/evidence/records/{rid}"), Some(&p.bob));
+    assert_eq!(
+        (st, rec["record_id"].as_str()),
+        (200, Some(rid.as_str())),
+        "{rec}"
+    );
+    let (st, rec) =
+        p.a.get(&format!("/v1/evidence/records/{}", on_b[0]), Some(&p.bob));
+    assert_eq!(st, 200, "{rec}");
+    let (st, _) =
+        p.a.get("/v1/evidence/records/ev-000000999999-none", Some(&p.bob));
+    assert_eq!(st, 404);
+    let (st, rep) = p.a.get("/v1/evidence/verify?full=true", Some(&p.bob));
+    assert_eq!((st, rep["ok"].as_bool()), (200, Some(true)), "{rep}");
+    let n = (on_a.len() + on_b.len()) as u64;
+    assert!(rep["records"].as_u64().unwrap() >= n, "{rep}");
+    let (st, proof) =
+        p.b.get(&format!("/v1/evidence/records/{rid}/proof"), Some(&p.bob));
+    assert_eq!(st, 200, "{proof}");
+
+    // the export verifies offline against the replicas' keys, not against one replica's
+    let out = p._tmp.path().join("export");
+    let url = db.url();
+    let o = cavra(
+        &p.a.dir,
+        &[
+            "--json",
+            "evidence",
+            "export",
+            "--format",
+            "log",
+            "--database",
+            &url,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    assert_eq!(o.json()["records"], rep["records"], "{}", o.stdout);
+    let trust = p._tmp.path().join("replicas.json");
+    replicas_trust_root(&p, &trust);
+    let t = trust.to_str().unwrap();
+    let o = cavra(
+        &p.a.dir,
+        &[
+            "evidence",
+            "verify",
+            out.to_str().unwrap(),
+            "--trust-root",
+            t,
+        ],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    assert!(o.stdout.starts_with("OK: log "), "{}", o.stdout);
+    let o = cavra(&p.a.dir, &["evidence", "verify", out.to_str().unwrap()]);
+    assert_eq!(
+        o.code, 1,
+        "A's key directory alone does not know B's key: {}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("untrusted_key") || o.stdout.contains("is not in the"),
+        "{}",
+        o.stdout
+    );
+    // the HTTP proof and one made from the export verify offline
+    let pf = p._tmp.path().join("proof.json");
+    std::fs::write(&pf, proof.to_string()).unwrap();
+    let o = cavra(
+        &p.a.dir,
+        &[
+            "evidence",
+            "verify",
+            pf.to_str().unwrap(),
+            "--trust-root",
+            t,
+        ],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    let pf2 = p._tmp.path().join("proof2.json");
+    let o = store_common::cavra_env(
+        &p.b.dir,
+        &[
+            "evidence",
+            "prove",
+            &on_b[0],
+            "--output",
+            pf2.to_str().unwrap(),
+        ],
+        &[("CAVRA_EVIDENCE_DIR", out.to_str().unwrap())],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    let o = cavra(
+        &p.a.dir,
+        &[
+            "evidence",
+            "verify",
+            pf2.to_str().unwrap(),
+            "--trust-root",
+            t,
+        ],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    // an export needs a database and a directory; never over an existing log
+    let o = cavra(
+        &p.a.dir,
+        &[
+            "evidence",
+            "export",
+            "--format",
+            "log",
+            "--database",
+            &url,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("already holds a log"), "{}", o.stderr);
+    let o = cavra(
+        &p.a.dir,
+        &["evidence", "export", "--format", "log", "--output", "x"],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("--database"), "{}", o.stderr);
 }

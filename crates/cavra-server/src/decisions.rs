@@ -172,6 +172,10 @@ fn when(field: &str, v: &Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 pub(crate) fn search(s: &AppState, q: SearchQuery) -> Result<cavra_store::SearchResult, ApiError> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = s.pg_log() {
+        return pg.search(q);
+    }
     let dir = cavra_evidence::LogConfig::for_cavra_dir(&s.config.cavra_dir).dir;
     let mut idx = EvidenceIndex::open(&dir)?;
     idx.update(None)?;
@@ -282,6 +286,10 @@ pub async fn get_decision(
     }
     let want = id.clone();
     let hit = blocking(&state, move |s| {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = s.pg_log() {
+            return Ok(pg.decision(&want)?);
+        }
         // the body's text narrows the search; the id itself is compared exactly
         let r = search(
             s,

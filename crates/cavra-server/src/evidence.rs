@@ -3,6 +3,9 @@
 //! `cavra evidence verify` checks offline), export records for a SIEM. The operations of
 //! `cavra evidence verify|prove|bundle|export` (`cavra_evidence::ops`), on the log of the
 //! server's CAVRA directory only: no endpoint reads or writes a path the caller names.
+//! With PostgreSQL replicas, verify, one record and its proof read the decision log in
+//! the database ([`crate::pglog`]); bundles and SIEM exports still read the CAVRA
+//! directory's file log.
 
 use crate::auth::Caller;
 use crate::control::{path_id, typed_body};
@@ -71,9 +74,18 @@ pub async fn verify(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(ApiPermission::Read)?;
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    #[cfg(feature = "postgres")]
+    if state.pg_log().is_some() {
+        let full = q.full.unwrap_or(false);
+        return to_json(
+            blocking(&state, move |s| {
+                pg(s)?.verify(trust_root().as_deref(), full)
+            })
+            .await?,
+        );
+    }
     let v = reading(&state, &caller, move |s, cfg| {
-        let tr = std::env::var_os("CAVRA_TRUST_ROOT").map(std::path::PathBuf::from);
-        let ring = ops::keyring(&s.config.cavra_dir, &cfg.key_dir, tr.as_deref())?;
+        let ring = ops::keyring(&s.config.cavra_dir, &cfg.key_dir, trust_root().as_deref())?;
         Ok(ops::verify(&cfg.dir, &ring, q.full.unwrap_or(false), None)?)
     })
     .await?;
@@ -99,6 +111,15 @@ pub async fn get_record(
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(id)?;
     let want = id.clone();
+    #[cfg(feature = "postgres")]
+    if state.pg_log().is_some() {
+        caller.require(ApiPermission::Read)?;
+        let w = want.clone();
+        return match blocking(&state, move |s| pg(s)?.record(&w)).await? {
+            Some(r) => to_json(r),
+            None => Err(not_in_log(&id)),
+        };
+    }
     let found = reading(&state, &caller, move |_, cfg| {
         let mut found = None;
         cavra_evidence::log::for_each_record(&cfg.dir, |_, _, _, r| {
@@ -113,11 +134,27 @@ pub async fn get_record(
     .await?;
     match found {
         Some(r) => to_json(r),
-        None => Err(ApiError::not_found(format!(
-            "record `{}` not found in the log",
-            id.escape_default()
-        ))),
+        None => Err(not_in_log(&id)),
     }
+}
+
+fn not_in_log(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "record `{}` not found in the log",
+        id.escape_default()
+    ))
+}
+
+/// The trust root named by `$CAVRA_TRUST_ROOT`.
+fn trust_root() -> Option<std::path::PathBuf> {
+    std::env::var_os("CAVRA_TRUST_ROOT").map(std::path::PathBuf::from)
+}
+
+/// The decision log in PostgreSQL (the handler checked that there is one).
+#[cfg(feature = "postgres")]
+fn pg(s: &AppState) -> Result<&crate::pglog::PgLog, ApiError> {
+    s.pg_log()
+        .ok_or_else(|| ApiError::internal("no decision log in the database"))
 }
 
 /// An inclusion proof of a record against a signed checkpoint (one is written when none
@@ -136,6 +173,11 @@ pub async fn get_proof(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(id)?;
+    #[cfg(feature = "postgres")]
+    if state.pg_log().is_some() {
+        caller.require(ApiPermission::Read)?;
+        return to_json(blocking(&state, move |s| pg(s)?.prove(&id)).await?);
+    }
     let p = reading(&state, &caller, move |_, cfg| {
         Ok(cavra_evidence::proof::prove(
             &mut EvidenceLog::open(cfg)?,

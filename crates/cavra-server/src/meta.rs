@@ -47,7 +47,8 @@ pub async fn version(State(state): State<Shared>) -> Json<Version> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Backend {
-    /// `sqlite` or `postgres` (the database), `log` (the evidence).
+    /// `sqlite` or `postgres` (the database); `log` (the CAVRA directory's evidence log) or
+    /// `postgres` (the replicas' decision log in the database) for the evidence.
     pub kind: String,
     pub location: String,
 }
@@ -131,7 +132,20 @@ pub struct ConsoleConfig {
 #[utoipa::path(get, path = "/console/config", tag = "server", responses((status = 200, body = ConsoleConfig)))]
 pub async fn console_config(State(state): State<Shared>) -> Json<ConsoleConfig> {
     let c = &state.config;
-    let evidence = cavra_evidence::LogConfig::for_cavra_dir(&c.cavra_dir).dir;
+    let evidence = match &c.database {
+        // replicas record into the one log in the database (crate::pglog)
+        crate::Database::Postgres(_) if cfg!(feature = "postgres") => Backend {
+            kind: "postgres".into(),
+            location: c.database.describe(),
+        },
+        _ => Backend {
+            kind: "log".into(),
+            location: cavra_evidence::LogConfig::for_cavra_dir(&c.cavra_dir)
+                .dir
+                .display()
+                .to_string(),
+        },
+    };
     Json(ConsoleConfig {
         version: c.version.clone(),
         backends: Backends {
@@ -139,10 +153,7 @@ pub async fn console_config(State(state): State<Shared>) -> Json<ConsoleConfig> 
                 kind: c.database.kind().into(),
                 location: c.database.describe(),
             },
-            evidence: Backend {
-                kind: "log".into(),
-                location: evidence.display().to_string(),
-            },
+            evidence,
         },
         auth: auth_config(&state),
         non_interactive: c.non_interactive,

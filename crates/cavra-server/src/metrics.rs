@@ -124,10 +124,12 @@ impl Metrics {
 
 /// The evidence sink the server's runtime writes through: the log sink, counting appends,
 /// failures, and the decisions recorded (by outcome and rule, from the record: every entry
-/// point — decisions and hooks — is counted the same way).
+/// point — decisions and hooks — is counted the same way), publishing each recorded
+/// decision on `feed` (`None` with PostgreSQL: every replica's decisions come from the
+/// log's notifications, this one's included).
 pub struct CountingSink<S> {
     pub inner: S,
-    pub feed: crate::stream::DecisionFeed,
+    pub feed: Option<crate::stream::DecisionFeed>,
     pub appends: Counter,
     pub failures: Counter,
     pub decisions: Family<DecisionLabels, Counter>,
@@ -141,8 +143,8 @@ impl<S: EvidenceSink> EvidenceSink for CountingSink<S> {
             Err(_) => self.failures.inc(),
         };
         if kind == "decision" {
-            if let Ok(id) = &r {
-                self.feed.publish(id, body);
+            if let (Ok(id), Some(feed)) = (&r, &self.feed) {
+                feed.publish(id, body);
             }
             let field = |k: &str| {
                 body.get(k)
@@ -202,7 +204,7 @@ mod tests {
         let m = Metrics::new();
         let mut s = CountingSink {
             inner: Fails,
-            feed: m.feed.clone(),
+            feed: Some(m.feed.clone()),
             appends: m.evidence_appends.clone(),
             failures: m.evidence_failures.clone(),
             decisions: m.decisions.clone(),

@@ -2,7 +2,7 @@
 //! every replica appends to the one log in the database ([`cavra_store::pg::evidence`]:
 //! group commit, one chain, signed checkpoints) through [`PgSink`], follows it with
 //! `LISTEN` to feed `/v1/decisions/stream` with the decisions of every replica, and reads
-//! it back for `/v1/decisions/{id}`, `/v1/evidence/records/{id}[/proof]` and
+//! it back for `/v1/decisions[/{id}]`, `/v1/evidence/records/{id}[/proof]` and
 //! `/v1/evidence/verify` (those two export the log to a scratch directory of the CAVRA
 //! directory and run the offline verifier and prover on it, so a replica checks exactly
 //! what `cavra evidence export --format log` hands an auditor).
@@ -16,7 +16,7 @@ use cavra_runtime::{EvidenceSink, SinkError};
 use cavra_store::pg::evidence::{
     self as ev, Listener, PgEvidenceError, PgEvidenceLog, PgEvidenceReader,
 };
-use cavra_store::Hit;
+use cavra_store::{Hit, SearchQuery, SearchResult};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,6 +106,30 @@ impl PgLog {
     /// A decision record by decision id or record id, as a search hit.
     pub fn decision(&self, id: &str) -> Result<Option<Hit>, ApiError> {
         Ok(self.reader.decision(id)?.map(hit))
+    }
+
+    /// The decision list of `GET /v1/decisions` (the filters as the index takes them, the
+    /// time bounds already in the log's format), from the table.
+    pub fn search(&self, q: SearchQuery) -> Result<SearchResult, ApiError> {
+        let f = ev::Filter {
+            session: q.session,
+            agent: q.agent,
+            action_type: q.action_type,
+            decision: q.decision,
+            rule: q.rule,
+            kind: q.kind,
+            since: q.since,
+            until: q.until,
+            text: q.text,
+        };
+        let limit = if q.limit == 0 { 50 } else { q.limit };
+        let (total, recs) = self.reader.search(&f, limit, q.offset)?;
+        Ok(SearchResult {
+            total,
+            offset: q.offset,
+            limit,
+            hits: recs.into_iter().map(hit).collect(),
+        })
     }
 
     /// Verify the log (see the module docs) against the trust root `trust_root` or

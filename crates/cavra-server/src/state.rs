@@ -1,13 +1,15 @@
 //! The state every handler shares: the settings, the store opener (SQLite or PostgreSQL,
 //! one [`TeamOpener`] for both), a pool of [`Runtime`]s over that opener (decisions run in
-//! parallel; they share one evidence sink, so each log still has one writer), the
-//! metrics; and [`blocking`], which runs the synchronous runtime and store off the async
+//! parallel; they share one evidence sink, so each log still has one writer; with
+//! PostgreSQL each has a handle to the one writer of the decision log in the database, so
+//! their appends share its batches), the metrics; and [`blocking`], which runs the synchronous runtime and store off the async
 //! workers.
 
 use crate::config::Database;
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ServerError};
 use crate::metrics::{CountingSink, Metrics};
+use crate::stream::DecisionFeed;
 use cavra_auth::OidcValidator;
 use cavra_runtime::packs::PackCache;
 use cavra_runtime::{LogSink, Runtime};
@@ -33,6 +35,9 @@ pub struct AppState {
     /// Stores kept for token lookups (one per request; opening a store costs more than
     /// the lookup), each with the time it was opened.
     lookup_stores: Mutex<Vec<(std::time::Instant, Box<dyn TeamStore + Send>)>>,
+    /// With PostgreSQL: the replicas' decision log in the database.
+    #[cfg(feature = "postgres")]
+    pg_log: Option<crate::pglog::PgLog>,
 }
 
 /// How long a kept lookup store is reused (a new trust root is seen within this time).
@@ -82,18 +87,34 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let stores = opener(&config.database, config.approver_dir.clone())?;
         stores.open_team(&config.cavra_dir)?;
-        let sink = Arc::new(Mutex::new(CountingSink {
-            inner: LogSink::new(cavra_evidence::LogConfig::for_cavra_dir),
-            feed: metrics.feed.clone(),
-            appends: metrics.evidence_appends.clone(),
-            failures: metrics.evidence_failures.clone(),
-            decisions: metrics.decisions.clone(),
-        }));
+        #[cfg(feature = "postgres")]
+        let pg_log = match &config.database {
+            Database::Postgres(url) => Some(crate::pglog::PgLog::start(
+                url,
+                &config.cavra_dir,
+                metrics.feed.clone(),
+            )?),
+            Database::Sqlite(_) => None,
+        };
+        let log = LogSink::new(cavra_evidence::LogConfig::for_cavra_dir);
+        let feed = Some(metrics.feed.clone());
+        let file_sink = Arc::new(Mutex::new(counted(&metrics, log, feed)));
         let packs = Arc::new(PackCache::default());
         let runtimes = (0..pool_size())
             .map(|_| {
+                #[cfg(feature = "postgres")]
+                let pg_sink = pg_log.as_ref().map(crate::pglog::PgLog::sink);
+                #[cfg(not(feature = "postgres"))]
+                let pg_sink: Option<LogSink> = None;
+                let runtime = match pg_sink {
+                    // a handle of its own to the writer, so that appends of the runtimes
+                    // wait together and share a batch; every replica's decisions reach
+                    // the feed through the log's notifications
+                    Some(sink) => Runtime::new(Arc::clone(&stores), counted(&metrics, sink, None)),
+                    None => Runtime::new(Arc::clone(&stores), Arc::clone(&file_sink)),
+                };
                 Mutex::new(
-                    Runtime::new(Arc::clone(&stores), Arc::clone(&sink))
+                    runtime
                         .with_org_pack_file(config.org_pack.clone())
                         .with_pack_cache(Arc::clone(&packs)),
                 )
@@ -109,7 +130,15 @@ impl AppState {
             oidc,
             stores,
             lookup_stores: Mutex::new(Vec::new()),
+            #[cfg(feature = "postgres")]
+            pg_log,
         })
+    }
+
+    /// The replicas' decision log in PostgreSQL (`--database postgres://…`).
+    #[cfg(feature = "postgres")]
+    pub fn pg_log(&self) -> Option<&crate::pglog::PgLog> {
+        self.pg_log.as_ref()
     }
 
     /// The OIDC validator, when `auth.oidc` is configured.
@@ -215,6 +244,17 @@ pub fn blocking_threads() -> usize {
         .unwrap_or(1)
         .saturating_mul(16)
         .clamp(32, 256)
+}
+
+/// `inner` counted into `m`'s metrics, publishing decisions on `feed`.
+fn counted<S>(m: &Metrics, inner: S, feed: Option<DecisionFeed>) -> CountingSink<S> {
+    CountingSink {
+        inner,
+        feed,
+        appends: m.evidence_appends.clone(),
+        failures: m.evidence_failures.clone(),
+        decisions: m.decisions.clone(),
+    }
 }
 
 /// Runs `f` on the blocking pool (the runtime and the store do file and database I/O).

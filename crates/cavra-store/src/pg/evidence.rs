@@ -621,6 +621,69 @@ pub fn records_between(
     .collect()
 }
 
+/// Filters of [`search`], all optional, combined with AND (the evidence index's
+/// `SearchQuery`, with its time bounds already in the log's timestamp format).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub session: Option<String>,
+    pub agent: Option<String>,
+    pub action_type: Option<String>,
+    /// `cavra_decision` or `decision`.
+    pub decision: Option<String>,
+    /// `rule_id` or one of `rule_ids`.
+    pub rule: Option<String>,
+    pub kind: Option<String>,
+    /// Inclusive.
+    pub since: Option<String>,
+    /// Exclusive.
+    pub until: Option<String>,
+    /// A substring of the body (as PostgreSQL prints it).
+    pub text: Option<String>,
+}
+
+/// The records matching `f`, newest first: `limit` of them after skipping `offset`, and
+/// how many match in all.
+pub fn search(
+    c: &mut impl GenericClient,
+    f: &Filter,
+    limit: u32,
+    offset: u32,
+) -> Result<(u64, Vec<Record>)> {
+    const WHERE: &str = " WHERE ($1::TEXT IS NULL OR session_id = $1) \
+        AND ($2::TEXT IS NULL OR agent_id = $2) AND ($3::TEXT IS NULL OR action_type = $3) \
+        AND ($4::TEXT IS NULL OR decision = $4) AND ($5::TEXT IS NULL OR kind = $5) \
+        AND ($6::TEXT IS NULL OR ts >= $6) AND ($7::TEXT IS NULL OR ts < $7) \
+        AND ($8::TEXT IS NULL OR rule_id = $8 OR (line::JSONB -> 'body' -> 'rule_ids') ? $8) \
+        AND ($9::TEXT IS NULL OR strpos(line::JSONB ->> 'body', $9) > 0)";
+    let p: [&(dyn postgres::types::ToSql + Sync); 9] = [
+        &f.session,
+        &f.agent,
+        &f.action_type,
+        &f.decision,
+        &f.kind,
+        &f.since,
+        &f.until,
+        &f.rule,
+        &f.text,
+    ];
+    let total: i64 = c
+        .query_one(&format!("SELECT count(*) FROM evidence_records{WHERE}"), &p)?
+        .try_get(0)?;
+    let (limit, offset) = (i64::from(limit), i64::from(offset));
+    let mut all: Vec<&(dyn postgres::types::ToSql + Sync)> = p.to_vec();
+    all.push(&limit);
+    all.push(&offset);
+    let rows = c.query(
+        &format!("SELECT line FROM evidence_records{WHERE} ORDER BY seq DESC LIMIT $10 OFFSET $11"),
+        &all,
+    )?;
+    let recs = rows
+        .iter()
+        .map(|r| parse_line(&r.try_get::<_, String>(0)?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((to_u64(total)?, recs))
+}
+
 /// The number of records (the next seq).
 pub fn len(c: &mut impl GenericClient) -> Result<u64> {
     Ok(Head::from_row(&c.query_one(HEAD_SQL, &[])?)?.next_seq)
@@ -923,6 +986,10 @@ impl PgEvidenceReader {
     /// [`decision`].
     pub fn decision(&self, id: &str) -> Result<Option<Record>> {
         decision(&mut *self.conn()?, id)
+    }
+    /// [`search`].
+    pub fn search(&self, f: &Filter, limit: u32, offset: u32) -> Result<(u64, Vec<Record>)> {
+        search(&mut *self.conn()?, f, limit, offset)
     }
     /// [`signers`].
     pub fn signers(&self) -> Result<TrustRoot> {

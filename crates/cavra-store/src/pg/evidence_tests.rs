@@ -75,6 +75,7 @@ fn replicas_appending_concurrently_keep_one_chain_that_exports_and_verifies() {
                         .map(|i| {
                             let body = json!({"t": t, "i": i, "session_id": format!("s{t}"),
                                 "decision_id": format!("dec-{t}-{i}"), "cavra_decision": "allow",
+                                "rule_ids": ["any", format!("r{t}")],
                                 "token": "hunter2"});
                             w.append("decision", &body).unwrap()
                         })
@@ -146,6 +147,30 @@ fn replicas_appending_concurrently_keep_one_chain_that_exports_and_verifies() {
         (dec.body["t"].as_u64(), dec.body["i"].as_u64()),
         (Some(3), Some(7))
     );
+    // the list of decisions, newest first
+    let f = |g: fn(&mut ev::Filter)| {
+        let mut f = ev::Filter::default();
+        g(&mut f);
+        f
+    };
+    let (total, page) = ev::search(&mut c, &f(|f| f.session = Some("s3".into())), 5, 2).unwrap();
+    assert_eq!(total, EACH as u64);
+    assert_eq!(page.len(), 5);
+    assert!(page.windows(2).all(|w| w[0].seq > w[1].seq));
+    assert!(page.iter().all(|r| r.session_id() == Some("s3")));
+    let (total, _) = ev::search(&mut c, &f(|f| f.rule = Some("r5".into())), 1, 0).unwrap();
+    assert_eq!(total, EACH as u64);
+    let (total, _) = ev::search(&mut c, &f(|f| f.rule = Some("any".into())), 1, 0).unwrap();
+    assert_eq!(total, n as u64);
+    let (total, hit) = ev::search(&mut c, &f(|f| f.text = Some("dec-3-7".into())), 9, 0).unwrap();
+    assert_eq!((total, hit[0].body["i"].as_u64()), (1, Some(7)));
+    let (total, _) = ev::search(&mut c, &f(|f| f.decision = Some("block".into())), 9, 0).unwrap();
+    assert_eq!(total, 0);
+    let mut late = ev::Filter::default();
+    late.since = Some(recs[n - 10].timestamp.clone());
+    late.kind = Some("decision".into());
+    let (total, _) = ev::search(&mut c, &late, 50, 0).unwrap();
+    assert!((10..=n as u64).contains(&total), "{total}");
     // a checkpoint on request covers the tail, once
     wa.append("note", &json!({"x": 1})).unwrap();
     let cp = ev::checkpoint(&mut c, &ka).unwrap().unwrap();
