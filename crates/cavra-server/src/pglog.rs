@@ -105,31 +105,12 @@ impl PgLog {
 
     /// A decision record by decision id or record id, as a search hit.
     pub fn decision(&self, id: &str) -> Result<Option<Hit>, ApiError> {
-        Ok(self.reader.decision(id)?.map(hit))
+        Ok(self.reader.decision(id)?.map(Hit::of_record))
     }
 
-    /// The decision list of `GET /v1/decisions` (the filters as the index takes them, the
-    /// time bounds already in the log's format), from the table.
+    /// The decision list of `GET /v1/decisions`, from the table.
     pub fn search(&self, q: SearchQuery) -> Result<SearchResult, ApiError> {
-        let f = ev::Filter {
-            session: q.session,
-            agent: q.agent,
-            action_type: q.action_type,
-            decision: q.decision,
-            rule: q.rule,
-            kind: q.kind,
-            since: q.since,
-            until: q.until,
-            text: q.text,
-        };
-        let limit = if q.limit == 0 { 50 } else { q.limit };
-        let (total, recs) = self.reader.search(&f, limit, q.offset)?;
-        Ok(SearchResult {
-            total,
-            offset: q.offset,
-            limit,
-            hits: recs.into_iter().map(hit).collect(),
-        })
+        Ok(self.reader.search(&q)?)
     }
 
     /// Verify the log (see the module docs) against the trust root `trust_root` or
@@ -178,27 +159,6 @@ impl PgLog {
             &mut EvidenceLog::open(cfg)?,
             id,
         )?)
-    }
-}
-
-/// A search hit of a decision record (the columns `GET /v1/decisions/{id}` answers with).
-fn hit(r: Record) -> Hit {
-    let st = |k: &str| r.body.get(k).and_then(Value::as_str).map(str::to_string);
-    let (session_id, agent_id, action_type) = (st("session_id"), st("agent_id"), st("action_type"));
-    let decision = st("cavra_decision").or_else(|| st("decision"));
-    let (rule_id, target) = (st("rule_id"), st("target"));
-    Hit {
-        seq: r.seq,
-        record_id: r.record_id,
-        kind: r.kind,
-        timestamp: r.timestamp,
-        session_id,
-        agent_id,
-        action_type,
-        decision,
-        rule_id,
-        target,
-        body: r.body,
     }
 }
 

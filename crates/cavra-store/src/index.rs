@@ -8,57 +8,10 @@ use cavra_evidence::log::{for_each_record, read_tombstone};
 use cavra_evidence::timeutil::{format_ts, parse_since};
 use cavra_evidence::Record;
 use rusqlite::{params, Connection};
-use serde::Serialize;
 use serde_json::Value;
+
+pub use crate::search::{Hit, SearchQuery, SearchResult};
 use std::path::Path;
-
-/// Search filters; all optional, combined with AND. The newest matches come first.
-/// Deserializable by these names (front ends' query parameters and flags).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SearchQuery {
-    pub session: Option<String>,
-    pub agent: Option<String>,
-    pub action_type: Option<String>,
-    /// Matches `cavra_decision` or `decision`.
-    pub decision: Option<String>,
-    /// Matches `rule_id` or any of `rule_ids`.
-    pub rule: Option<String>,
-    pub kind: Option<String>,
-    /// Time bounds (inclusive since, exclusive until): an RFC 3339 time, a date
-    /// (`YYYY-MM-DD`) or a duration ago (`24h`).
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Substring of the record body.
-    pub text: Option<String>,
-    pub limit: u32,
-    pub offset: u32,
-}
-
-/// One search hit.
-#[derive(Debug, Clone, Serialize)]
-pub struct Hit {
-    pub seq: u64,
-    pub record_id: String,
-    pub kind: String,
-    pub timestamp: String,
-    pub session_id: Option<String>,
-    pub agent_id: Option<String>,
-    pub action_type: Option<String>,
-    pub decision: Option<String>,
-    pub rule_id: Option<String>,
-    pub target: Option<String>,
-    pub body: Value,
-}
-
-/// Search results with the total count (for paging).
-#[derive(Debug, Clone, Serialize)]
-pub struct SearchResult {
-    pub total: u64,
-    pub offset: u32,
-    pub limit: u32,
-    pub hits: Vec<Hit>,
-}
 
 type Result<T> = std::result::Result<T, StoreError>;
 

@@ -27,6 +27,7 @@ mod migrate;
 pub mod pg;
 mod registry;
 pub mod rules;
+mod search;
 mod sessions;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod settings;
@@ -51,13 +52,14 @@ pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VE
 pub use error::{BackendKind, StoreError};
 pub use glob::glob_match;
 #[cfg(feature = "sqlite")]
-pub use index::{EvidenceIndex, Hit, SearchQuery, SearchResult};
+pub use index::EvidenceIndex;
 #[cfg(feature = "postgres")]
 pub use pg::{PgOpener, PgOptions, PgStore};
 pub use registry::{
     parse_mcp_registry, parse_tool_class, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile,
     McpServer, NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,
 };
+pub use search::{Hit, SearchQuery, SearchResult};
 pub use sessions::{BlockEntry, EscalationPolicy, SessionState, SessionTransition};
 pub use tamper::Unverified;
 pub use time::OffsetDateTime;

@@ -38,7 +38,7 @@ use cavra_evidence::record::{
     make_record_id, record_sig_message, Record, Unsigned, RECORD_VERSION,
 };
 use cavra_evidence::segments::{list_segments, segment_name};
-use cavra_evidence::timeutil::now_ts;
+use cavra_evidence::timeutil::{format_ts, now_ts, parse_since};
 use cavra_evidence::{redact_str, EvidenceError};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Transaction};
@@ -46,6 +46,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::StoreError;
+use crate::search::{Hit, SearchQuery, SearchResult};
 
 /// The `NOTIFY` channel of committed batches; the payload is `{"first":N,"last":M}`.
 pub const CHANNEL: &str = "cavra_evidence";
@@ -621,67 +622,52 @@ pub fn records_between(
     .collect()
 }
 
-/// Filters of [`search`], all optional, combined with AND (the evidence index's
-/// `SearchQuery`, with its time bounds already in the log's timestamp format).
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub session: Option<String>,
-    pub agent: Option<String>,
-    pub action_type: Option<String>,
-    /// `cavra_decision` or `decision`.
-    pub decision: Option<String>,
-    /// `rule_id` or one of `rule_ids`.
-    pub rule: Option<String>,
-    pub kind: Option<String>,
-    /// Inclusive.
-    pub since: Option<String>,
-    /// Exclusive.
-    pub until: Option<String>,
-    /// A substring of the body (as PostgreSQL prints it).
-    pub text: Option<String>,
-}
-
-/// The records matching `f`, newest first: `limit` of them after skipping `offset`, and
-/// how many match in all.
-pub fn search(
-    c: &mut impl GenericClient,
-    f: &Filter,
-    limit: u32,
-    offset: u32,
-) -> Result<(u64, Vec<Record>)> {
+/// The records `q` selects (the evidence index's filters; `text` is a substring of the
+/// body as PostgreSQL prints it), newest first, paged, with how many match in all.
+pub fn search(c: &mut impl GenericClient, q: &SearchQuery) -> Result<SearchResult> {
     const WHERE: &str = " WHERE ($1::TEXT IS NULL OR session_id = $1) \
         AND ($2::TEXT IS NULL OR agent_id = $2) AND ($3::TEXT IS NULL OR action_type = $3) \
         AND ($4::TEXT IS NULL OR decision = $4) AND ($5::TEXT IS NULL OR kind = $5) \
         AND ($6::TEXT IS NULL OR ts >= $6) AND ($7::TEXT IS NULL OR ts < $7) \
         AND ($8::TEXT IS NULL OR rule_id = $8 OR (line::JSONB -> 'body' -> 'rule_ids') ? $8) \
         AND ($9::TEXT IS NULL OR strpos(line::JSONB ->> 'body', $9) > 0)";
+    let bound = |t: &Option<String>| -> Result<Option<String>> {
+        Ok(t.as_deref().map(parse_since).transpose()?.map(format_ts))
+    };
+    let (since, until) = (bound(&q.since)?, bound(&q.until)?);
     let p: [&(dyn postgres::types::ToSql + Sync); 9] = [
-        &f.session,
-        &f.agent,
-        &f.action_type,
-        &f.decision,
-        &f.kind,
-        &f.since,
-        &f.until,
-        &f.rule,
-        &f.text,
+        &q.session,
+        &q.agent,
+        &q.action_type,
+        &q.decision,
+        &q.kind,
+        &since,
+        &until,
+        &q.rule,
+        &q.text,
     ];
     let total: i64 = c
         .query_one(&format!("SELECT count(*) FROM evidence_records{WHERE}"), &p)?
         .try_get(0)?;
-    let (limit, offset) = (i64::from(limit), i64::from(offset));
+    let limit = if q.limit == 0 { 50 } else { q.limit };
+    let (lim, off) = (i64::from(limit), i64::from(q.offset));
     let mut all: Vec<&(dyn postgres::types::ToSql + Sync)> = p.to_vec();
-    all.push(&limit);
-    all.push(&offset);
+    all.push(&lim);
+    all.push(&off);
     let rows = c.query(
         &format!("SELECT line FROM evidence_records{WHERE} ORDER BY seq DESC LIMIT $10 OFFSET $11"),
         &all,
     )?;
-    let recs = rows
+    let hits = rows
         .iter()
-        .map(|r| parse_line(&r.try_get::<_, String>(0)?))
+        .map(|r| parse_line(&r.try_get::<_, String>(0)?).map(Hit::of_record))
         .collect::<Result<Vec<_>>>()?;
-    Ok((to_u64(total)?, recs))
+    Ok(SearchResult {
+        total: to_u64(total)?,
+        offset: q.offset,
+        limit,
+        hits,
+    })
 }
 
 /// The number of records (the next seq).
@@ -988,8 +974,8 @@ impl PgEvidenceReader {
         decision(&mut *self.conn()?, id)
     }
     /// [`search`].
-    pub fn search(&self, f: &Filter, limit: u32, offset: u32) -> Result<(u64, Vec<Record>)> {
-        search(&mut *self.conn()?, f, limit, offset)
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchResult> {
+        search(&mut *self.conn()?, q)
     }
     /// [`signers`].
     pub fn signers(&self) -> Result<TrustRoot> {

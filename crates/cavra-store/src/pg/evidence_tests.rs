@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::{PgStore, TestDb};
 use crate::pg::evidence::{self as ev, PgEvidenceLog, WriterConfig};
+use crate::SearchQuery;
 
 fn writer(db: &TestDb, key: &Arc<SigningKey>, every: u64) -> PgEvidenceLog {
     let cfg = WriterConfig::new(&db.url, every).unwrap();
@@ -148,29 +149,49 @@ fn replicas_appending_concurrently_keep_one_chain_that_exports_and_verifies() {
         (Some(3), Some(7))
     );
     // the list of decisions, newest first
-    let f = |g: fn(&mut ev::Filter)| {
-        let mut f = ev::Filter::default();
-        g(&mut f);
-        f
+    let q = |g: fn(&mut SearchQuery)| {
+        let mut q = SearchQuery {
+            limit: 50,
+            ..Default::default()
+        };
+        g(&mut q);
+        ev::search(&mut client(&db), &q).unwrap()
     };
-    let (total, page) = ev::search(&mut c, &f(|f| f.session = Some("s3".into())), 5, 2).unwrap();
-    assert_eq!(total, EACH as u64);
-    assert_eq!(page.len(), 5);
-    assert!(page.windows(2).all(|w| w[0].seq > w[1].seq));
-    assert!(page.iter().all(|r| r.session_id() == Some("s3")));
-    let (total, _) = ev::search(&mut c, &f(|f| f.rule = Some("r5".into())), 1, 0).unwrap();
-    assert_eq!(total, EACH as u64);
-    let (total, _) = ev::search(&mut c, &f(|f| f.rule = Some("any".into())), 1, 0).unwrap();
-    assert_eq!(total, n as u64);
-    let (total, hit) = ev::search(&mut c, &f(|f| f.text = Some("dec-3-7".into())), 9, 0).unwrap();
-    assert_eq!((total, hit[0].body["i"].as_u64()), (1, Some(7)));
-    let (total, _) = ev::search(&mut c, &f(|f| f.decision = Some("block".into())), 9, 0).unwrap();
-    assert_eq!(total, 0);
-    let mut late = ev::Filter::default();
-    late.since = Some(recs[n - 10].timestamp.clone());
-    late.kind = Some("decision".into());
-    let (total, _) = ev::search(&mut c, &late, 50, 0).unwrap();
-    assert!((10..=n as u64).contains(&total), "{total}");
+    let page = q(|q| {
+        q.session = Some("s3".into());
+        (q.limit, q.offset) = (5, 2);
+    });
+    assert_eq!((page.total, page.hits.len()), (EACH as u64, 5));
+    assert!(page
+        .hits
+        .iter()
+        .all(|h| h.session_id.as_deref() == Some("s3")));
+    let mut s3: Vec<u64> = recs
+        .iter()
+        .filter(|r| r.session_id() == Some("s3"))
+        .map(|r| r.seq)
+        .collect();
+    s3.reverse();
+    let got: Vec<u64> = page.hits.iter().map(|h| h.seq).collect();
+    assert_eq!(got, s3[2..7]);
+    assert_eq!(q(|q| q.rule = Some("r5".into())).total, EACH as u64);
+    assert_eq!(q(|q| q.rule = Some("any".into())).total, n as u64);
+    let one = q(|q| q.text = Some("dec-3-7".into()));
+    assert_eq!((one.total, one.hits[0].body["i"].as_u64()), (1, Some(7)));
+    assert_eq!(one.hits[0].decision.as_deref(), Some("allow"));
+    assert_eq!(q(|q| q.decision = Some("block".into())).total, 0);
+    let since = recs[n - 10].timestamp.clone();
+    let late = ev::search(
+        &mut c,
+        &SearchQuery {
+            since: Some(since),
+            kind: Some("decision".into()),
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!((10..=n as u64).contains(&late.total), "{}", late.total);
     // a checkpoint on request covers the tail, once
     wa.append("note", &json!({"x": 1})).unwrap();
     let cp = ev::checkpoint(&mut c, &ka).unwrap().unwrap();
