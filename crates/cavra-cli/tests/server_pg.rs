@@ -403,6 +403,15 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     let (st, hit) = p.b.get(&format!("/v1/decisions/{did}"), Some(&p.bob));
     assert_eq!(st, 200, "{hit}");
     assert_eq!(hit["record_id"], rid.as_str());
+    let (st, page) = p.b.get("/v1/decisions?session=ev&limit=500", Some(&p.bob));
+    assert_eq!(st, 200, "{page}");
+    let total = (on_a.len() + on_b.len()) as u64;
+    assert_eq!(page["total"].as_u64(), Some(total), "{page}");
+    assert_eq!(
+        page["hits"][0]["record_id"],
+        on_a[3].0.as_str(),
+        "newest first: {page}"
+    );
     let (st, rec) =
         p.b.get(&format!("/v1/evidence/records/{rid}"), Some(&p.bob));
     assert_eq!(
