@@ -1,8 +1,9 @@
-//! `GET /v1/decisions/stream`: every decision this server records, as server-sent events,
-//! the moment its evidence record is appended (`event: decision`, `id:` the evidence
-//! record id, `data:` `{"record_id", "decision"}` with the decision record). A subscriber
-//! that falls more than [`BACKLOG`] decisions behind is told how many it missed (`event:
-//! lagged`) and goes on. Streams end when the server shuts down, so a graceful shutdown is
+//! `GET /v1/decisions/stream`: every decision this server records (with PostgreSQL
+//! replicas: every replica's, from the log's notifications, `crate::pglog`), as
+//! server-sent events, the moment its evidence record is appended (`event: decision`,
+//! `id:` the evidence record id, `data:` `{"record_id", "decision"}` with the decision
+//! record). A subscriber that falls more than [`BACKLOG`] decisions behind is told how
+//! many it missed (`event: lagged`) and goes on. Streams end when the server shuts down, so a graceful shutdown is
 //! never held open by a subscriber.
 
 use crate::auth::Caller;

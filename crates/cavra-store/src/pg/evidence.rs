@@ -116,7 +116,16 @@ pub struct WriterConfig {
     pub checkpoint_every: u64,
     /// At most this many records per transaction.
     pub max_batch: usize,
+    /// How long a batch waits for the head lock (another replica's batch holds it for
+    /// milliseconds) before it fails.
+    pub lock_timeout: Duration,
 }
+
+/// Default [`WriterConfig::lock_timeout`].
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// PostgreSQL ends a writer's transaction left open this long (a replica that stopped
+/// answering mid-batch), so that a lost replica never holds the log.
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(10);
 
 impl WriterConfig {
     /// The configuration for `url` (a `postgres://` URL or `key=value` string) with the
@@ -132,6 +141,7 @@ impl WriterConfig {
             db,
             checkpoint_every,
             max_batch: DEFAULT_MAX_BATCH,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         })
     }
 }
@@ -140,6 +150,23 @@ fn connect(db: &postgres::Config, app: &str) -> Result<Client> {
     let mut c = db.clone();
     c.application_name(app);
     Ok(c.connect(NoTls)?)
+}
+
+/// The writer's connection: [`connect`] with its lock and idle-in-transaction timeouts.
+fn connect_writer(cfg: &WriterConfig) -> Result<Client> {
+    let mut db = cfg.db.clone();
+    let ms = |d: Duration| d.as_millis().max(1);
+    let opts = format!(
+        "-c lock_timeout={} -c idle_in_transaction_session_timeout={}",
+        ms(cfg.lock_timeout),
+        ms(IDLE_IN_TRANSACTION)
+    );
+    let opts = match db.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("{o} {opts}"),
+        _ => opts,
+    };
+    db.options(&opts);
+    connect(&db, WRITER_APPLICATION)
 }
 
 /// The columns copied out of a record body for lookups.
@@ -442,7 +469,7 @@ impl PgEvidenceLog {
     /// Connect (so that a bad database fails here), record the public half of `key` and
     /// start the writer thread. The schema must be migrated ([`super::connect_pool`]).
     pub fn start(cfg: WriterConfig, key: Arc<SigningKey>) -> Result<PgEvidenceLog> {
-        let mut c = connect(&cfg.db, WRITER_APPLICATION)?;
+        let mut c = connect_writer(&cfg)?;
         register_key(&mut c, &key)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let key_id: Arc<str> = key.key_id().into();
@@ -526,9 +553,14 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: &[Job]) -> Result<Vec<Appended>> {
+        // a connection known to be closed (the server went away while idle) is replaced
+        // before the batch, which then needs no retry
+        if self.conn.as_ref().is_some_and(Client::is_closed) {
+            self.conn = None;
+        }
         let c = match &mut self.conn {
             Some(c) => c,
-            None => self.conn.insert(connect(&self.cfg.db, WRITER_APPLICATION)?),
+            None => self.conn.insert(connect_writer(&self.cfg)?),
         };
         let items: Vec<&Item> = batch.iter().map(|j| &j.item).collect();
         append_batch(c, &self.key, self.cfg.checkpoint_every, &items)

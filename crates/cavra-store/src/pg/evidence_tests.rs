@@ -383,3 +383,32 @@ fn the_listener_delivers_each_committed_record_of_its_kind_once_in_order() {
         "nothing twice"
     );
 }
+
+#[test]
+fn a_batch_that_cannot_get_the_head_lock_in_time_fails_and_the_next_one_goes_on() {
+    let Some((db, ka, _)) = setup("evidence_lock_timeout") else {
+        return;
+    };
+    let mut cfg = WriterConfig::new(&db.url, 0).unwrap();
+    cfg.lock_timeout = Duration::from_millis(300);
+    let w = PgEvidenceLog::start(cfg, Arc::clone(&ka)).unwrap();
+    w.append("decision", &json!({"i": 0})).unwrap();
+    let mut holder = client(&db);
+    let mut t = holder.transaction().unwrap();
+    t.query_one(
+        "SELECT next_seq FROM evidence_head WHERE id = 1 FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let w2 = w.clone();
+    std::thread::spawn(move || tx.send(w2.append("decision", &json!({"i": 1}))));
+    // without the timeout the append would wait for the holder: fail instead of hanging
+    let got = rx.recv_timeout(Duration::from_secs(5));
+    t.rollback().unwrap();
+    let e = got.expect("the append gave up within 5 s").unwrap_err();
+    assert!(e.to_string().contains("lock timeout"), "{e}");
+    assert_eq!(w.append("decision", &json!({"i": 2})).unwrap().seq, 1);
+    let (_, rep) = export_and_verify(&db, &ring(&[&ka]), true);
+    assert!(rep.ok && rep.records == 2, "{rep:?}");
+}
