@@ -112,6 +112,16 @@ impl Srv {
     }
 }
 
+impl Srv {
+    /// Kills the server (SIGKILL: no graceful shutdown, requests cut mid-way) and waits.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 impl Drop for Srv {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

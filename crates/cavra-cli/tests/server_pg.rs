@@ -539,3 +539,102 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("--database"), "{}", o.stderr);
 }
+
+#[test]
+fn a_replica_killed_while_deciding_loses_no_answered_decision_and_breaks_no_chain() {
+    let Some(db) = TestDb::create("a_replica_killed_while_deciding") else {
+        return;
+    };
+    let mut p = pair(&db, &[]);
+    let url = p.b.url("/v1/decisions");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let answered: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..4)
+            .map(|t| {
+                let (url, bot, cwd, stop) = (&url, &p.bot, p.cwd.display().to_string(), &stop);
+                sc.spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .timeout_global(Some(std::time::Duration::from_secs(20)))
+                        .build()
+                        .into();
+                    let mut ids = Vec::new();
+                    for i in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) && i > 0 {
+                            break;
+                        }
+                        let body = json!({"action_type": "read_file", "cwd": cwd,
+                            "target": format!("/work/elsewhere/k{t}-{i}.txt"),
+                            "agent_id": "ci-agent", "session_id": "killed"});
+                        let r = agent
+                            .post(url)
+                            .header("Authorization", &format!("Bearer {bot}"))
+                            .content_type("application/json")
+                            .send(body.to_string());
+                        let Ok(mut r) = r else { break };
+                        if r.status().as_u16() != 200 {
+                            break;
+                        }
+                        let v: Value = r.body_mut().read_json().unwrap();
+                        ids.push(v["evidence_record"].as_str().unwrap().to_string());
+                    }
+                    ids
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        p.b.kill();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        answered.len() > 4,
+        "B answered while alive: {}",
+        answered.len()
+    );
+    // A goes on recording into the same chain
+    for i in 0..3 {
+        let v = decide(
+            &p.a,
+            &p.bot,
+            &json!({"action_type": "read_file", "cwd": p.cwd.display().to_string(),
+            "target": format!("/work/elsewhere/after-{i}.txt"), "agent_id": "ci-agent", "session_id": "killed"}),
+        );
+        assert_eq!(v["decision"], "allow", "{v}");
+    }
+    let out = p._tmp.path().join("after-kill");
+    let o = cavra(
+        &p.a.dir,
+        &[
+            "--json",
+            "evidence",
+            "export",
+            "--format",
+            "log",
+            "--database",
+            &db.url(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    let trust = p._tmp.path().join("replicas.json");
+    replicas_trust_root(&p, &trust);
+    let o = cavra(
+        &p.a.dir,
+        &[
+            "evidence",
+            "verify",
+            out.to_str().unwrap(),
+            "--full",
+            "--trust-root",
+            trust.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    let recs = cavra_evidence::read_records(&out).unwrap();
+    let ids: std::collections::BTreeSet<&str> = recs.iter().map(|r| r.record_id.as_str()).collect();
+    for a in &answered {
+        assert!(ids.contains(a.as_str()), "answered {a} is not in the log");
+    }
+}
