@@ -308,6 +308,33 @@ fn a_session_hold_set_through_one_replica_is_seen_by_the_other() {
     assert_eq!(decide(&p.b, &p.bot, &other)["decision"], "allow");
 }
 
+/// `cavra evidence verify PATH [--trust-root T] [extra…]` in `dir`.
+fn verify(dir: &Path, path: &Path, trust: Option<&Path>, extra: &[&str]) -> store_common::Out {
+    let mut args = vec!["evidence", "verify", path.to_str().unwrap()];
+    if let Some(t) = trust {
+        args.extend(["--trust-root", t.to_str().unwrap()]);
+    }
+    args.extend_from_slice(extra);
+    cavra(dir, &args)
+}
+
+/// `cavra --json evidence export --format log --database URL --output OUT` in `dir`.
+fn export(dir: &Path, url: &str, out: &Path) -> store_common::Out {
+    let args = [
+        "--json",
+        "evidence",
+        "export",
+        "--format",
+        "log",
+        "--database",
+        url,
+    ];
+    cavra(
+        dir,
+        &[&args[..], &["--output", out.to_str().unwrap()]].concat(),
+    )
+}
+
 /// `cavra keys export-public` of both replicas' CAVRA directories as one trust root.
 fn replicas_trust_root(p: &Pair, out: &Path) {
     let mut keys = Vec::new();
@@ -436,38 +463,15 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     // the export verifies offline against the replicas' keys, not against one replica's
     let out = p._tmp.path().join("export");
     let url = db.url();
-    let o = cavra(
-        &p.a.dir,
-        &[
-            "--json",
-            "evidence",
-            "export",
-            "--format",
-            "log",
-            "--database",
-            &url,
-            "--output",
-            out.to_str().unwrap(),
-        ],
-    );
+    let o = export(&p.a.dir, &url, &out);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     assert_eq!(o.json()["records"], rep["records"], "{}", o.stdout);
     let trust = p._tmp.path().join("replicas.json");
     replicas_trust_root(&p, &trust);
-    let t = trust.to_str().unwrap();
-    let o = cavra(
-        &p.a.dir,
-        &[
-            "evidence",
-            "verify",
-            out.to_str().unwrap(),
-            "--trust-root",
-            t,
-        ],
-    );
+    let o = verify(&p.a.dir, &out, Some(trust.as_path()), &[]);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     assert!(o.stdout.starts_with("OK: log "), "{}", o.stdout);
-    let o = cavra(&p.a.dir, &["evidence", "verify", out.to_str().unwrap()]);
+    let o = verify(&p.a.dir, &out, None, &[]);
     assert_eq!(
         o.code, 1,
         "A's key directory alone does not know B's key: {}",
@@ -481,16 +485,7 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     // the HTTP proof and one made from the export verify offline
     let pf = p._tmp.path().join("proof.json");
     std::fs::write(&pf, proof.to_string()).unwrap();
-    let o = cavra(
-        &p.a.dir,
-        &[
-            "evidence",
-            "verify",
-            pf.to_str().unwrap(),
-            "--trust-root",
-            t,
-        ],
-    );
+    let o = verify(&p.a.dir, &pf, Some(trust.as_path()), &[]);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     let pf2 = p._tmp.path().join("proof2.json");
     let o = store_common::cavra_env(
@@ -505,33 +500,13 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
         &[("CAVRA_EVIDENCE_DIR", out.to_str().unwrap())],
     );
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
-    let o = cavra(
-        &p.a.dir,
-        &[
-            "evidence",
-            "verify",
-            pf2.to_str().unwrap(),
-            "--trust-root",
-            t,
-        ],
-    );
+    let o = verify(&p.a.dir, &pf2, Some(trust.as_path()), &[]);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     // an export needs a database and a directory; never over an existing log
-    let o = cavra(
-        &p.a.dir,
-        &[
-            "evidence",
-            "export",
-            "--format",
-            "log",
-            "--database",
-            &url,
-            "--output",
-            out.to_str().unwrap(),
-        ],
-    );
+    let o = export(&p.a.dir, &url, &out);
     assert_ne!(o.code, 0);
-    assert!(o.stderr.contains("already holds a log"), "{}", o.stderr);
+    let said = format!("{}{}", o.stdout, o.stderr);
+    assert!(said.contains("already holds a log"), "{said}");
     let o = cavra(
         &p.a.dir,
         &["evidence", "export", "--format", "log", "--output", "x"],
@@ -603,34 +578,11 @@ fn a_replica_killed_while_deciding_loses_no_answered_decision_and_breaks_no_chai
         assert_eq!(v["decision"], "allow", "{v}");
     }
     let out = p._tmp.path().join("after-kill");
-    let o = cavra(
-        &p.a.dir,
-        &[
-            "--json",
-            "evidence",
-            "export",
-            "--format",
-            "log",
-            "--database",
-            &db.url(),
-            "--output",
-            out.to_str().unwrap(),
-        ],
-    );
+    let o = export(&p.a.dir, &db.url(), &out);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     let trust = p._tmp.path().join("replicas.json");
     replicas_trust_root(&p, &trust);
-    let o = cavra(
-        &p.a.dir,
-        &[
-            "evidence",
-            "verify",
-            out.to_str().unwrap(),
-            "--full",
-            "--trust-root",
-            trust.to_str().unwrap(),
-        ],
-    );
+    let o = verify(&p.a.dir, &out, Some(&trust), &["--full"]);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     let recs = cavra_evidence::read_records(&out).unwrap();
     let ids: std::collections::BTreeSet<&str> = recs.iter().map(|r| r.record_id.as_str()).collect();

@@ -204,6 +204,17 @@ fn replicas_appending_concurrently_keep_one_chain_that_exports_and_verifies() {
     assert!(wa.append("x", &json!([1])).is_err());
 }
 
+/// A transaction of another session holding the head row (writers' batches wait for it).
+fn hold_head(c: &mut postgres::Client) -> postgres::Transaction<'_> {
+    let mut t = c.transaction().unwrap();
+    t.query_one(
+        "SELECT next_seq FROM evidence_head WHERE id = 1 FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    t
+}
+
 /// The backend pid of the evidence writer waiting for a lock (within 10 s).
 fn waiting_writer(db: &TestDb) -> i32 {
     let mut c = client(db);
@@ -236,12 +247,7 @@ fn a_writer_losing_its_connection_mid_batch_fails_that_batch_only_and_the_chain_
     }
     // another session holds the head: A's next batch waits inside its transaction
     let mut holder = client(&db);
-    let mut t = holder.transaction().unwrap();
-    t.query_one(
-        "SELECT next_seq FROM evidence_head WHERE id = 1 FOR UPDATE",
-        &[],
-    )
-    .unwrap();
+    let t = hold_head(&mut holder);
     let (tx, rx) = mpsc::channel();
     let hs: Vec<_> = (0..5)
         .map(|i| {
@@ -394,12 +400,7 @@ fn a_batch_that_cannot_get_the_head_lock_in_time_fails_and_the_next_one_goes_on(
     let w = PgEvidenceLog::start(cfg, Arc::clone(&ka)).unwrap();
     w.append("decision", &json!({"i": 0})).unwrap();
     let mut holder = client(&db);
-    let mut t = holder.transaction().unwrap();
-    t.query_one(
-        "SELECT next_seq FROM evidence_head WHERE id = 1 FOR UPDATE",
-        &[],
-    )
-    .unwrap();
+    let t = hold_head(&mut holder);
     let (tx, rx) = mpsc::channel();
     let w2 = w.clone();
     std::thread::spawn(move || tx.send(w2.append("decision", &json!({"i": 1}))));
