@@ -549,10 +549,16 @@ pub fn verify_bundle(path: &Path, keyring: Option<&Keyring>) -> Result<VerifyRep
                     Some("signatures"),
                 );
             }
+            // signed when the bundle was made: the statement's `created_at` (checked
+            // against a trust-root key's validity window)
+            let signed_at = serde_json::from_slice::<Value>(&payload)
+                .ok()
+                .and_then(|st| st["predicate"]["created_at"].as_str().map(str::to_string))
+                .unwrap_or_default();
             for sg in &sigs {
                 let kid = s(sg, "keyid");
                 let alg = ring.get(kid).map(|k| k.mode.as_str()).unwrap_or("ed25519");
-                match check_sig(ring, kid, alg, "", &pae(pt, &payload), s(sg, "sig")) {
+                match check_sig(ring, kid, alg, &signed_at, &pae(pt, &payload), s(sg, "sig")) {
                     Ok(()) => rep.signatures_verified += 1,
                     Err((m, f)) => rep.issue(
                         "bad_attestation_signature",

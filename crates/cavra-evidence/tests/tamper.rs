@@ -205,3 +205,33 @@ fn trust_root_must_list_the_key() {
     .unwrap();
     assert!(r.ok, "{:?}", r.issues);
 }
+
+/// A bundle verifies against a trust root made by `export_public` (whose keys carry a
+/// validity window: every signature, the attestation's included, is checked against it).
+#[test]
+fn a_bundle_verifies_against_a_trust_root_with_validity_windows() {
+    let (d, _) = copy_log();
+    let cfg = LogConfig::new(d.path().join("evidence"), d.path().join("keys"));
+    let req = cavra_evidence::ops::BundleRequest {
+        all: true,
+        ..Default::default()
+    };
+    let files = cavra_evidence::ops::bundle(&cfg, &req).unwrap();
+    let out = d.path().join("bundle");
+    cavra_evidence::bundle::write_bundle(&out, &files).unwrap();
+    let tr = KeyStore::new(d.path().join("keys"))
+        .export_public(None)
+        .unwrap();
+    assert!(tr.keys.iter().all(|k| k.not_before.is_some()));
+    let ring = tr.keyring("trust root").unwrap();
+    let r = cavra_evidence::bundle::verify_bundle(&out, Some(&ring)).unwrap();
+    assert!(r.ok, "{:?}", r.issues);
+    // a window that ends before the bundle was made refuses it
+    let mut late = tr.clone();
+    for k in &mut late.keys {
+        k.not_after = Some("2001-01-01T00:00:00Z".into());
+    }
+    let ring = late.keyring("trust root").unwrap();
+    let r = cavra_evidence::bundle::verify_bundle(&out, Some(&ring)).unwrap();
+    assert!(!r.ok);
+}
