@@ -459,6 +459,24 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     let (st, proof) =
         p.b.get(&format!("/v1/evidence/records/{rid}/proof"), Some(&p.bob));
     assert_eq!(st, 200, "{proof}");
+    // SIEM exports and bundles come from the same log
+    let (st, text) =
+        p.a.get("/v1/evidence/export?format=jsonl&session=ev", Some(&p.bob));
+    assert_eq!(st, 200);
+    assert_eq!(
+        text.as_str().map(|t| t.lines().count() as u64),
+        Some(n),
+        "{text}"
+    );
+    let mut zip = client
+        .post(p.b.url("/v1/evidence/bundles"))
+        .header("authorization", format!("Bearer {}", p.bob))
+        .content_type("application/json")
+        .send(json!({"session": "ev"}).to_string())
+        .unwrap();
+    assert_eq!(zip.status().as_u16(), 200);
+    let bundle = p._tmp.path().join("ev.zip");
+    std::fs::write(&bundle, zip.body_mut().read_to_vec().unwrap()).unwrap();
 
     // the export verifies offline against the replicas' keys, not against one replica's
     let out = p._tmp.path().join("export");
@@ -502,6 +520,8 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     let o = verify(&p.a.dir, &pf2, Some(trust.as_path()), &[]);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    let o = verify(&p.a.dir, &bundle, Some(trust.as_path()), &[]);
+    assert_eq!(o.code, 0, "the bundle: {} {}", o.stdout, o.stderr);
     // an export needs a database and a directory; never over an existing log
     let o = export(&p.a.dir, &url, &out);
     assert_ne!(o.code, 0);

@@ -3,9 +3,8 @@
 //! `cavra evidence verify` checks offline), export records for a SIEM. The operations of
 //! `cavra evidence verify|prove|bundle|export` (`cavra_evidence::ops`), on the log of the
 //! server's CAVRA directory only: no endpoint reads or writes a path the caller names.
-//! With PostgreSQL replicas, verify, one record and its proof read the decision log in
-//! the database ([`crate::pglog`]); bundles and SIEM exports still read the CAVRA
-//! directory's file log.
+//! With PostgreSQL replicas every endpoint reads the decision log in the database
+//! (`crate::pglog`): one record from the table, the others from an export of it.
 
 use crate::auth::Caller;
 use crate::control::{path_id, typed_body};
@@ -41,7 +40,14 @@ where
     F: FnOnce(&AppState, LogConfig) -> Result<T, ApiError> + Send + 'static,
 {
     caller.require(ApiPermission::Read)?;
-    blocking(state, move |s| f(s, log_config(s)?)).await
+    blocking(state, move |s| {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = s.pg_log() {
+            return pg.with_export(|cfg| f(s, cfg));
+        }
+        f(s, log_config(s)?)
+    })
+    .await
 }
 
 fn to_json(v: impl serde::Serialize) -> Result<Json<Value>, ApiError> {

@@ -3,9 +3,10 @@
 //! group commit, one chain, signed checkpoints) through [`PgSink`], follows it with
 //! `LISTEN` to feed `/v1/decisions/stream` with the decisions of every replica, and reads
 //! it back for `/v1/decisions[/{id}]`, `/v1/evidence/records/{id}[/proof]` and
-//! `/v1/evidence/verify` (those two export the log to a scratch directory of the CAVRA
-//! directory and run the offline verifier and prover on it, so a replica checks exactly
-//! what `cavra evidence export --format log` hands an auditor).
+//! `/v1/evidence/verify`, bundles and SIEM exports (all but the first two export the log
+//! to a scratch directory of the CAVRA directory and run the file log's operations on it,
+//! so a replica checks exactly what `cavra evidence export --format log` hands an
+//! auditor).
 
 use crate::error::{ApiError, ServerError};
 use crate::stream::DecisionFeed;
@@ -118,8 +119,6 @@ impl PgLog {
     /// in the database and this replica's own (integrity, not trust: the report says so).
     pub fn verify(&self, trust_root: Option<&Path>, full: bool) -> Result<VerifyReport, ApiError> {
         let cavra_dir = self.cavra_dir.as_path();
-        let scratch = Scratch::new(cavra_dir)?;
-        self.reader.export(&scratch.0)?;
         let default = cavra_dir.join("trust-root.json");
         let ring = match trust_root.or_else(|| Some(default.as_path()).filter(|p| p.is_file())) {
             Some(p) => cavra_evidence::ops::keyring(cavra_dir, &self.key_dir, Some(p))?,
@@ -139,9 +138,21 @@ impl PgLog {
             full_signatures: full,
             progress: None,
         };
-        let mut rep = cavra_evidence::verify_log(&scratch.0, opts)?;
+        let mut rep = self.with_export(|cfg| Ok(cavra_evidence::verify_log(&cfg.dir, opts)?))?;
         rep.path = self.reader.label().to_string();
         Ok(rep)
+    }
+
+    /// Runs `f` on the log exported to a scratch directory (removed afterwards), as a log
+    /// of this replica's key directory: what the file-log operations (bundles, SIEM
+    /// exports) work on in PostgreSQL mode.
+    pub fn with_export<T>(
+        &self,
+        f: impl FnOnce(LogConfig) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let scratch = Scratch::new(&self.cavra_dir)?;
+        self.reader.export(&scratch.0)?;
+        f(LogConfig::new(&scratch.0, &self.key_dir))
     }
 
     /// An inclusion proof of a record: against the first checkpoint covering it (one over
@@ -152,13 +163,12 @@ impl PgLog {
             return Err(cavra_evidence::EvidenceError::RecordNotFound(id.to_string()).into());
         }
         self.reader.checkpoint(&self.key)?;
-        let scratch = Scratch::new(&self.cavra_dir)?;
-        self.reader.export(&scratch.0)?;
-        let cfg = LogConfig::new(&scratch.0, &self.key_dir);
-        Ok(cavra_evidence::proof::prove(
-            &mut EvidenceLog::open(cfg)?,
-            id,
-        )?)
+        self.with_export(|cfg| {
+            Ok(cavra_evidence::proof::prove(
+                &mut EvidenceLog::open(cfg)?,
+                id,
+            )?)
+        })
     }
 }
 
