@@ -459,7 +459,17 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     let (st, proof) =
         p.b.get(&format!("/v1/evidence/records/{rid}/proof"), Some(&p.bob));
     assert_eq!(st, 200, "{proof}");
-    // SIEM exports and bundles come from the same log
+    // replays, SIEM exports and bundles come from the same log
+    let (st, rp) = p.a.post(
+        "/v1/policies/replay",
+        Some(&p.bob),
+        &json!({"pack": "cavra-strict", "session": "ev"}),
+    );
+    assert_eq!((st, rp["records"].as_u64()), (200, Some(n)), "{rp}");
+    assert!(
+        rp["log"].as_str().unwrap().starts_with("postgres://"),
+        "{rp}"
+    );
     let (st, text) =
         p.a.get("/v1/evidence/export?format=jsonl&session=ev", Some(&p.bob));
     assert_eq!(st, 200);

@@ -94,6 +94,11 @@ impl PgLog {
         })
     }
 
+    /// The database, for reports (no password).
+    pub fn label(&self) -> &str {
+        self.reader.label()
+    }
+
     /// The sink for a runtime.
     pub fn sink(&self) -> PgSink {
         PgSink(self.writer.clone())

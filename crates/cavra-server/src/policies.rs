@@ -280,7 +280,7 @@ pub async fn replay_policy(
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(4);
-        let r = cavra_runtime::replay::run(&ReplayOptions {
+        let opts = ReplayOptions {
             pack,
             against,
             policy_dirs: dirs(s),
@@ -289,9 +289,23 @@ pub async fn replay_policy(
             examples,
             registry: None,
             cavra_dir: s.config.cavra_dir.clone(),
+            log_dir: None,
             threads,
-        })?;
-        Ok(r.to_json())
+        };
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = s.pg_log() {
+            // the replicas' log, exported
+            return pg.with_export(|cfg| {
+                let opts = ReplayOptions {
+                    log_dir: Some(cfg.dir),
+                    ..opts
+                };
+                let mut v = cavra_runtime::replay::run(&opts)?.to_json();
+                v["log"] = Value::String(pg.label().to_string());
+                Ok(v)
+            });
+        }
+        Ok(cavra_runtime::replay::run(&opts)?.to_json())
     })
     .await
 }
