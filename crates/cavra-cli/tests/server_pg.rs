@@ -423,6 +423,19 @@ fn both_replicas_record_into_one_log_that_streams_exports_and_verifies() {
     for (r, _) in &on_a {
         assert_eq!(ids.iter().filter(|i| *i == r).count(), 1, "{r} in {ids:?}");
     }
+    // group commit is visible: appends and batches
+    let (_, m) = p.b.get("/metrics", None);
+    let m = m.as_str().unwrap_or_default().to_string();
+    let gauge = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{m}"))
+    };
+    let batches = gauge("cavra_evidence_batches ");
+    assert!(
+        batches >= 1 && batches <= gauge("cavra_evidence_appends_total "),
+        "{m}"
+    );
     let (_, v) = p.b.get("/console/config", None);
     assert_eq!(v["backends"]["evidence"]["kind"], "postgres", "{v}");
     // every replica reads every replica's records

@@ -173,6 +173,11 @@ pub async fn metrics(State(state): State<Shared>) -> Result<impl IntoResponse, A
     })
     .await?;
     state.metrics.pending_approvals.set(pending);
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = state.pg_log() {
+        let n = i64::try_from(pg.batches()).unwrap_or(i64::MAX);
+        state.metrics.evidence_batches.set(n);
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -1,5 +1,6 @@
 //! `/metrics`: Prometheus text exposition — decisions by outcome and rule, the decision
-//! latency histogram, pending approvals, evidence appends and failures, HTTP requests.
+//! latency histogram, pending approvals, evidence appends and failures (and, with
+//! PostgreSQL, the evidence writer's batches), HTTP requests.
 
 use cavra_runtime::{EvidenceSink, SinkError};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -33,6 +34,8 @@ pub struct Metrics {
     pub pending_approvals: Gauge,
     pub evidence_appends: Counter,
     pub evidence_failures: Counter,
+    /// With PostgreSQL: the transactions (batches) the evidence writer committed.
+    pub evidence_batches: Gauge,
     pub http_requests: Family<HttpLabels, Counter>,
     /// Recorded decisions, for `GET /v1/decisions/stream`.
     pub feed: crate::stream::DecisionFeed,
@@ -53,6 +56,7 @@ impl Metrics {
         let pending_approvals = Gauge::default();
         let evidence_appends = Counter::default();
         let evidence_failures = Counter::default();
+        let evidence_batches = Gauge::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
             "decisions",
@@ -80,6 +84,11 @@ impl Metrics {
             evidence_failures.clone(),
         );
         registry.register(
+            "evidence_batches",
+            "Transactions of the PostgreSQL evidence writer (appends / batches: the batch size)",
+            evidence_batches.clone(),
+        );
+        registry.register(
             "http_requests",
             "HTTP requests answered, by method, route and status",
             http_requests.clone(),
@@ -91,6 +100,7 @@ impl Metrics {
             pending_approvals,
             evidence_appends,
             evidence_failures,
+            evidence_batches,
             http_requests,
             feed: crate::stream::DecisionFeed::new(),
         }
@@ -193,6 +203,7 @@ mod tests {
             "cavra_pending_approvals",
             "cavra_evidence_appends_total",
             "cavra_evidence_append_failures_total",
+            "cavra_evidence_batches",
             "cavra_http_requests_total{method=\"POST\",route=\"/v1/decisions\",status=\"200\"} 1",
         ] {
             assert!(text.contains(name), "{name} missing:\n{text}");

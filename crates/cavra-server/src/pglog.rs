@@ -99,6 +99,11 @@ impl PgLog {
         self.reader.label()
     }
 
+    /// Transactions this replica's writer committed (with the appends: the batch size).
+    pub fn batches(&self) -> u64 {
+        self.writer.batches()
+    }
+
     /// The sink for a runtime.
     pub fn sink(&self) -> PgSink {
         PgSink(self.writer.clone())
