@@ -551,9 +551,6 @@ pub struct ReplayOptions {
     pub registry: Option<std::path::PathBuf>,
     /// The CAVRA directory whose evidence log is replayed.
     pub cavra_dir: std::path::PathBuf,
-    /// A log directory to replay instead of the CAVRA directory's (the server's export of
-    /// the replicas' log in PostgreSQL).
-    pub log_dir: Option<std::path::PathBuf>,
     /// Worker threads for a large segment (at least 1).
     pub threads: usize,
 }
@@ -683,6 +680,16 @@ impl ReplayReport {
 
 /// Replays the evidence log of `opts.cavra_dir` under `opts.pack`, read-only.
 pub fn run(opts: &ReplayOptions) -> Result<ReplayReport, RuntimeError> {
+    let log = cavra_evidence::LogConfig::for_cavra_dir(&opts.cavra_dir).dir;
+    run_log(opts, log)
+}
+
+/// [`run`] over the log directory `log` instead of the CAVRA directory's (the server's
+/// export of the replicas' log in PostgreSQL).
+pub fn run_log(
+    opts: &ReplayOptions,
+    log: std::path::PathBuf,
+) -> Result<ReplayReport, RuntimeError> {
     let load = |flag: &'static str, spec: &str| {
         crate::packs::load_spec(spec, &opts.policy_dirs).map_err(|e| RuntimeError::ReplayPack {
             flag,
@@ -703,10 +710,6 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplayReport, RuntimeError> {
         .transpose()?;
     let since = opts.since.as_deref().map(parse_since).transpose();
     let since = since.map_err(RuntimeError::Since)?;
-    let log = match &opts.log_dir {
-        Some(d) => d.clone(),
-        None => cavra_evidence::LogConfig::for_cavra_dir(&opts.cavra_dir).dir,
-    };
     if !log.is_dir() {
         return Err(RuntimeError::NoEvidenceLog(log));
     }

@@ -44,6 +44,8 @@ pub enum ServerError {
     PgEvidence(#[from] cavra_store::pg::evidence::PgEvidenceError),
     #[error("the decision log is in a database only with PostgreSQL (`postgres://…`); with SQLite it is the CAVRA directory's evidence log, verified in place")]
     NoDatabaseLog,
+    #[error("`--format log` exports the whole log in the database: give `--database postgres://…` and `--output DIR` (no --session, --since)")]
+    ExportLogArgs,
 }
 
 /// The error part of an error document.

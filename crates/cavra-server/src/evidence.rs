@@ -314,11 +314,16 @@ pub async fn export(
 
 /// `cavra evidence export --format log --database URL --output DIR`: the decision log of
 /// PostgreSQL replicas as a log directory that `cavra evidence verify DIR` checks offline;
-/// the report as JSON and as a line for people.
+/// the report as JSON and as a line for people. `filter`: a `--session`/`--since` given
+/// (refused: the export is the whole log).
 pub fn export_database(
-    url: &str,
-    dir: &std::path::Path,
+    url: Option<&str>,
+    dir: Option<&std::path::Path>,
+    filter: Option<String>,
 ) -> Result<(Value, String), crate::ServerError> {
+    let (Some(url), Some(dir), None) = (url, dir, filter) else {
+        return Err(crate::ServerError::ExportLogArgs);
+    };
     match crate::Database::parse(url)? {
         #[cfg(feature = "postgres")]
         crate::Database::Postgres(u) => crate::pglog::export_database(&u, dir),

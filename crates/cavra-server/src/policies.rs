@@ -289,18 +289,13 @@ pub async fn replay_policy(
             examples,
             registry: None,
             cavra_dir: s.config.cavra_dir.clone(),
-            log_dir: None,
             threads,
         };
         #[cfg(feature = "postgres")]
         if let Some(pg) = s.pg_log() {
             // the replicas' log, exported
             return pg.with_export(|cfg| {
-                let opts = ReplayOptions {
-                    log_dir: Some(cfg.dir),
-                    ..opts
-                };
-                let mut v = cavra_runtime::replay::run(&opts)?.to_json();
+                let mut v = cavra_runtime::replay::run_log(&opts, cfg.dir)?.to_json();
                 v["log"] = Value::String(pg.label().to_string());
                 Ok(v)
             });

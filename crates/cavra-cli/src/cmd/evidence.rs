@@ -271,24 +271,16 @@ pub fn run(args: EvidenceArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         }
         EvidenceCommand::Export {
             format,
-            database: Some(url),
-            session: None,
-            since: None,
-            output: Some(dir),
-        } if format == "log" => {
-            let (doc, text) = cavra_server::evidence::export_database(&url, &dir)?;
-            show(ctx.json, &doc, &text)
-        }
-        EvidenceCommand::Export { format, .. } if format == "log" => {
-            anyhow::bail!("`--format log` exports the whole log in the database: give `--database postgres://…` and `--output DIR` (no --session/--since)")
-        }
-        EvidenceCommand::Export {
-            format,
+            database,
             session,
             since,
             output,
-            ..
         } => {
+            if format == "log" {
+                let (db, out) = (database.as_deref(), output.as_deref());
+                let r = cavra_server::evidence::export_database(db, out, session.or(since))?;
+                return show(ctx.json, &r.0, &r.1);
+            }
             let host = cavra_evidence::export::host_name();
             let req = ExportRequest {
                 format,

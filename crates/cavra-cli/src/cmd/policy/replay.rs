@@ -56,7 +56,6 @@ pub fn run(args: ReplayArgs, ctx: &Ctx) -> Result<i32> {
         examples: args.examples,
         registry: args.registry,
         cavra_dir: ctx.cavra_dir.clone(),
-        log_dir: None,
         threads: threads(),
     })?;
     print_doc(ctx.json, &r.to_json(), || r.text(&painter(ctx.color)))?;
