@@ -68,7 +68,13 @@ print(codes.get("200", 0))
 EOF
 )
 kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
-"$BIN" --cavra-dir "$STATE" --json evidence verify > "$TMP/verify.json" || true
+LOG=()
+if [ "$BACKEND" = postgres ]; then
+  # the decision log is in the database: export it, verify the export
+  "$BIN" --cavra-dir "$STATE" --json evidence export --format log "${db[@]}" --output "$TMP/export" > /dev/null
+  LOG=("$TMP/export")
+fi
+"$BIN" --cavra-dir "$STATE" --json evidence verify "${LOG[@]}" > "$TMP/verify.json" || true
 python3 - "$TMP/verify.json" "$ok" <<'EOF'
 import json, sys
 v = json.load(open(sys.argv[1]))
