@@ -21,6 +21,8 @@ printf '{"session_id":"bench","transcript_path":"/tmp/t","cwd":"%s","hook_event_
 export CAVRA_APPROVER_DIR="$TMP/approver"
 STATE="$TMP/state"
 start_server() {
+  # the previous server's address must not be read as this one's
+  rm -f "$TMP/serve.out"
   "$BIN" --cavra-dir "$STATE" serve --listen 127.0.0.1:0 > "$TMP/serve.out" 2> "$TMP/serve.err" &
   SRV_PID=$!
   for _ in $(seq 1 100); do

@@ -20,7 +20,7 @@ THREADS=${THREADS:-2}
 OHA=${OHA:-$(command -v oha || echo /tmp/oha/bin/oha)}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cavra-cli >/dev/null
-BIN=$PWD/target/release/cavra
+BIN=${BIN:-$PWD/target/release/cavra}
 TMP=$(mktemp -d)
 SRV_PID=
 PGDB=cavra_bench_$$
@@ -73,6 +73,8 @@ start_server() {
   local db=()
   [ "$name" = postgres ] && db=(--database "$PG/$PGDB")
   issue_agent_token "$BIN" "$state" "$TMP/agent.token" "${db[@]}"
+  # the previous server's address must not be read as this one's
+  rm -f "$TMP/serve.out"
   (cd "$TMP/project" && exec env "$@" "$BIN" --cavra-dir "$state" serve --listen 127.0.0.1:0 "${db[@]}" \
     > "$TMP/serve.out" 2> "$TMP/serve.err") &
   SRV_PID=$!
@@ -90,7 +92,7 @@ wrk_rate() {
   local out
   out=$(wrk -t"$THREADS" -c"$CONN" -d"${SECS}s" ${2:+-s "$2"} "$1" 2> "$TMP/wrk.err")
   if grep -q "Non-2xx" <<<"$out" || [ -s "$TMP/wrk.err" ]; then
-    echo "wrk saw errors:" >&2; echo "$out" >&2; head -5 "$TMP/wrk.err" >&2; exit 1
+    echo "wrk saw errors:" >&2; echo "$out" >&2; head -5 "$TMP/wrk.err" >&2; tail -5 "$TMP/serve.err" >&2; exit 1
   fi
   awk '/Requests\/sec/{print $2}' <<<"$out"
 }

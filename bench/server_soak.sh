@@ -16,7 +16,7 @@ SAMPLE=${SAMPLE:-30}
 OHA=${OHA:-$(command -v oha || echo /tmp/oha/bin/oha)}
 [ -x "$OHA" ] || { echo "oha is needed: cargo install oha --locked --root /tmp/oha" >&2; exit 2; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cavra-cli >/dev/null
-BIN=$PWD/target/release/cavra
+BIN=${BIN:-$PWD/target/release/cavra}
 TMP=$(mktemp -d)
 SRV_PID=
 PGDB=cavra_soak_$$

@@ -261,7 +261,7 @@ impl Server {
             // requests beyond this many store and decision calls wait in the queue, not in
             // a new thread each (with the default 512, a burst left ~200 threads and their
             // allocator arenas behind: memory crept up over a soak)
-            .max_blocking_threads(state::blocking_threads())
+            .max_blocking_threads(state::blocking_threads(&self.state.config.database))
             .build()
             .map_err(ServerError::Runtime)?;
         let Server { listener, state } = self;

@@ -100,7 +100,7 @@ impl AppState {
         let feed = Some(metrics.feed.clone());
         let file_sink = Arc::new(Mutex::new(counted(&metrics, log, feed)));
         let packs = Arc::new(PackCache::default());
-        let runtimes = (0..pool_size())
+        let runtimes = (0..pool_size(&config.database))
             .map(|_| {
                 #[cfg(feature = "postgres")]
                 let pg_sink = pg_log.as_ref().map(crate::pglog::PgLog::sink);
@@ -165,7 +165,7 @@ impl AppState {
     pub fn runtime(&self) -> MutexGuard<'_, Runtime> {
         // a panic while deciding is answered as a 500 by the worker; the runtime's state
         // stays usable, so a poisoned lock is taken over
-        // the pool is never empty (pool_size() >= 4)
+        // the pool is never empty (pool_size(_) >= 4)
         let n = self.runtimes.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         for i in 0..n {
@@ -225,25 +225,25 @@ impl AppState {
     }
 }
 
-/// How many runtimes decide in parallel: four per core (a decision waits on the store and
-/// the evidence sink part of the time), between 4 and 64.
-fn pool_size() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .saturating_mul(4)
-        .clamp(4, 64)
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The most threads the blocking pool runs (store calls and decisions): sixteen per core,
-/// at least 32 (PostgreSQL calls wait on the network; more of them in flight make bigger
-/// group commits).
-pub fn blocking_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .saturating_mul(16)
-        .clamp(32, 256)
+/// How many runtimes decide in parallel. SQLite: four per core (4 to 64; a decision
+/// waits on the store and the log part of the time). PostgreSQL: 32 per core (32 to 256):
+/// a decision waits for its group commit, and every decision waiting joins the next
+/// batch, so more of them in flight make bigger batches, not more CPU.
+fn pool_size(db: &Database) -> usize {
+    match db {
+        Database::Sqlite(_) => cores().saturating_mul(4).clamp(4, 64),
+        Database::Postgres(_) => cores().saturating_mul(32).clamp(32, 256),
+    }
+}
+
+/// The most threads the blocking pool runs (store calls and decisions): the runtimes
+/// plus as many again for the other calls (token lookups, reads), at least 32.
+pub fn blocking_threads(db: &Database) -> usize {
+    pool_size(db).saturating_mul(2).max(32)
 }
 
 /// `inner` counted into `m`'s metrics, publishing decisions on `feed`.
