@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use store_common::{approver_dir, cavra};
 
+// the packs of cavra-runtime's `org` unit tests
+const ORG: &str = include_str!("../../cavra-runtime/tests/data/org/org.yaml");
+const SOFT: &str = include_str!("../../cavra-runtime/tests/data/org/soft.yaml");
+/// A project pack stricter than the server's: it blocks `make`.
+const NO_MAKE: &str = "metadata: {id: cavra-proj-no-make, title: A project that blocks make, version: \"1\"}\nrules:\n  - id: proj.no_make\n    effect: block\n    severity: high\n    reason: no make here\n    match:\n      command: {program: [make]}\n";
+
 /// `cavra serve` over the state directory `state`, on a free loopback port.
 struct Srv {
     child: Child,
@@ -22,10 +28,20 @@ struct Srv {
 
 impl Srv {
     fn start(state: &Path, home: &Path) -> Srv {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cavra"))
+        Srv::start_with(state, home, &[], &[])
+    }
+
+    /// With more `serve` arguments and environment (`CAVRA_ORG_POLICY`).
+    fn start_with(state: &Path, home: &Path, args: &[&str], env: &[(&str, &Path)]) -> Srv {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .arg("--cavra-dir")
             .arg(state)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .current_dir(home)
             .env("HOME", home)
             .env("CAVRA_APPROVER_DIR", approver_dir(state))
@@ -34,6 +50,7 @@ impl Srv {
             .env_remove("CAVRA_DIR")
             .env_remove("CAVRA_DATABASE_URL")
             .env_remove("CAVRA_NO_EVIDENCE")
+            .env_remove("CAVRA_NON_INTERACTIVE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -141,6 +158,12 @@ impl Hook {
     }
     fn passed(&self) -> bool {
         self.code == 0 && !self.stdout.contains("deny")
+    }
+    fn asked(&self) -> bool {
+        self.code == 0 && self.stdout.contains("\"permissionDecision\":\"ask\"")
+    }
+    fn offline(&self) -> bool {
+        self.stdout.contains("decided offline")
     }
 }
 
@@ -390,4 +413,205 @@ fn recorded_decisions_stream_as_server_sent_events_and_shutdown_ends_them() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     reader.join().unwrap();
+}
+
+/// Writes the project's `.cavra/policy.yaml`.
+fn project_policy(p: &Places, text: &str) -> PathBuf {
+    let file = p.project.join(".cavra").join("policy.yaml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// `POST /v1/hooks/claude-code` with `body` as `content_type`: (status, answer).
+fn post_hook(base: &str, token: &str, content_type: &str, body: &str) -> (u16, serde_json::Value) {
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut r = client
+        .post(format!("{base}/v1/hooks/claude-code"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", content_type)
+        .send(body.as_bytes())
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+const ENVELOPE: &str = "application/vnd.cavra.hook+json";
+
+#[test]
+fn a_stricter_project_policy_is_sent_and_the_server_decides_with_it() {
+    let p = places();
+    let home = p.project.parent().unwrap().to_path_buf();
+    let token = issue_token(&p.state, "agent");
+    std::fs::write(&p.token_file, &token).unwrap();
+    // the server decides with a pack of its own (it does not read the project's file)
+    let srv = Srv::start_with(&p.state, &home, &["--pack", "cavra-coding-baseline"], &[]);
+    let event = json!({"hook_event_name": "PreToolUse", "session_id": "s1", "cwd": p.project,
+        "tool_name": "Bash", "tool_input": {"command": "make"}});
+    // before: the bare event, as a thin client sends it, is the server's pack's to decide
+    let (st, bare) = post_hook(&srv.base, &token, "application/json", &event.to_string());
+    assert_eq!(st, 200, "{bare}");
+    assert_eq!(bare["exit_code"], 0, "{bare}");
+    assert!(!bare["stdout"].as_str().unwrap().contains("deny"), "{bare}");
+    assert!(hook(&p, &srv.base, "make").passed());
+
+    project_policy(&p, NO_MAKE);
+    let h = hook(&p, &srv.base, "make");
+    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
+    assert!(h.stdout.contains("proj.no_make"), "{}", h.stdout);
+    assert!(!h.offline(), "{}", h.stdout);
+    // the server decided and recorded it under the project's pack
+    assert!(files_containing(&p.state, "cavra-proj-no-make") > 0);
+    // the floor (the server's pack) still holds what the project pack does not name
+    let floor = hook(&p, &srv.base, "rm -rf /");
+    assert!(floor.denied(), "{} {}", floor.stdout, floor.stderr);
+    assert!(hook(&p, &srv.base, "git status").passed());
+    // the envelope's text is what decides, not a file the server could read
+    let text_only = json!({"event": event, "project_policy": {"path": "/elsewhere/.cavra/policy.yaml",
+        "text": NO_MAKE.replace("proj.no_make", "sent.no_make")}});
+    let (st, v) = post_hook(&srv.base, &token, ENVELOPE, &text_only.to_string());
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        v["stdout"].as_str().unwrap().contains("sent.no_make"),
+        "{v}"
+    );
+    drop(srv);
+
+    // offline: the project pack over the cached floor, the same answers
+    let gone = "http://127.0.0.1:1";
+    let h = hook(&p, gone, "make");
+    assert!(h.denied() && h.offline(), "{} {}", h.stdout, h.stderr);
+    assert!(h.stdout.contains("proj.no_make"), "{}", h.stdout);
+    let floor = hook(&p, gone, "rm -rf /");
+    assert!(floor.denied() && floor.offline(), "{}", floor.stdout);
+}
+
+/// A project policy that tries to allow what the floor blocks or holds: the floor wins,
+/// with the server and without it — the floor being the organisation pack, or the server's
+/// own pack when it has none.
+#[test]
+fn a_softer_project_policy_cannot_soften_the_floor_online_or_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let org = tmp.path().join("org.yaml");
+    std::fs::write(&org, ORG).unwrap();
+    for with_org in [true, false] {
+        let p = places();
+        let home = p.project.parent().unwrap().to_path_buf();
+        let token = issue_token(&p.state, "agent");
+        std::fs::write(&p.token_file, &token).unwrap();
+        project_policy(&p, SOFT);
+        let env: Vec<(&str, &Path)> = if with_org {
+            vec![("CAVRA_ORG_POLICY", org.as_path())]
+        } else {
+            vec![]
+        };
+        let mut srv = Some(Srv::start_with(&p.state, &home, &[], &env));
+        for online in [true, false] {
+            let server = match &srv {
+                Some(s) if online => s.base.clone(),
+                _ => "http://127.0.0.1:1".to_string(),
+            };
+            let destroy = hook(&p, &server, "terraform destroy -auto-approve");
+            assert!(
+                destroy.denied(),
+                "{with_org} {server}: {} {}",
+                destroy.stdout,
+                destroy.stderr
+            );
+            assert_eq!(destroy.offline(), !online, "{}", destroy.stdout);
+            if with_org {
+                assert!(
+                    destroy.stdout.contains("org.no_terraform_destroy"),
+                    "{}",
+                    destroy.stdout
+                );
+                let deploy = hook(&p, &server, "make deploy");
+                assert!(
+                    deploy.asked(),
+                    "{server}: {} {}",
+                    deploy.stdout,
+                    deploy.stderr
+                );
+                assert!(
+                    deploy.stdout.contains("org.deploys_need_approval"),
+                    "{}",
+                    deploy.stdout
+                );
+            }
+            // what the floor lets through, the project's allow decides
+            let plan = hook(&p, &server, "terraform plan");
+            assert!(plan.passed(), "{server}: {} {}", plan.stdout, plan.stderr);
+            if online {
+                // the cached pack is the floor
+                let cached =
+                    std::fs::read_to_string(p.client.join("server").join("pack.json")).unwrap();
+                assert_eq!(
+                    cached.contains("cavra-org"),
+                    with_org,
+                    "{}",
+                    &cached[..200.min(cached.len())]
+                );
+                srv = None;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_project_policy_that_does_not_load_or_cannot_be_sent_fails_closed() {
+    let p = places();
+    let home = p.project.parent().unwrap().to_path_buf();
+    let token = issue_token(&p.state, "agent");
+    std::fs::write(&p.token_file, &token).unwrap();
+    let srv = Srv::start(&p.state, &home);
+    assert!(hook(&p, &srv.base, "git status").passed());
+    // broken YAML; a pack it extends that only the developer has: denied, named
+    let file = project_policy(&p, "rules: [");
+    let h = hook(&p, &srv.base, "git status");
+    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
+    assert!(
+        h.stdout.contains("does not load on the server"),
+        "{}",
+        h.stdout
+    );
+    assert!(
+        h.stdout.contains(&file.display().to_string()),
+        "{}",
+        h.stdout
+    );
+    assert!(!h.offline(), "{}", h.stdout);
+    std::fs::write(p.project.join(".cavra").join("team-pack.yaml"), SOFT).unwrap();
+    project_policy(
+        &p,
+        &NO_MAKE.replace("version: \"1\"}", "version: \"1\", extends: team-pack}"),
+    );
+    let h = hook(&p, &srv.base, "git status");
+    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
+    assert!(h.stdout.contains("team-pack"), "{}", h.stdout);
+    // too large to send: denied by the hook itself, nothing decided offline or queued
+    project_policy(&p, &format!("{NO_MAKE}# {}\n", "x".repeat(256 * 1024)));
+    let h = hook(&p, &srv.base, "git status");
+    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
+    assert!(h.stdout.contains("larger than 256 KiB"), "{}", h.stdout);
+    assert!(!h.offline(), "{}", h.stdout);
+    assert_eq!(queued(&p), 0);
+    // an envelope that is not one, or carries no object event: the fail-closed answer
+    for bad in [
+        json!({"project_policy": {"path": "p", "text": NO_MAKE}}).to_string(),
+        json!({"event": "x"}).to_string(),
+        json!({"event": {}, "extra": 1}).to_string(),
+        "not json".to_string(),
+    ] {
+        let (st, v) = post_hook(&srv.base, &token, ENVELOPE, &bad);
+        assert_eq!(st, 200, "{bad}: {v}");
+        assert_eq!(v["exit_code"], 2, "{bad}: {v}");
+    }
 }

@@ -11,7 +11,7 @@
 pub mod control;
 pub mod mode;
 
-use cavra_runtime::sync::{OfflineUpload, SignedPack};
+use cavra_runtime::sync::{OfflineUpload, ProjectPolicy, SignedPack, HOOK_ENVELOPE_TYPE};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -40,6 +40,10 @@ pub enum ClientError {
     /// The person's credential for the server is missing or unreadable.
     #[error("{0}")]
     Credential(String),
+    /// The project policy to send with a hook event cannot be sent (unreadable, too
+    /// large): the hook fails closed rather than let the server decide without it.
+    #[error("{0}")]
+    ProjectPolicy(String),
     /// The server's answer is not the document expected.
     #[error("the CAVRA server's answer to {path} is not valid: {detail}")]
     BadAnswer { path: String, detail: String },
@@ -51,6 +55,16 @@ pub struct HookAnswer {
     pub stdout: String,
     pub stderr: String,
     pub exit_code: i32,
+}
+
+impl From<HookAnswer> for cavra_agents::Answer {
+    fn from(a: HookAnswer) -> cavra_agents::Answer {
+        cavra_agents::Answer {
+            stdout: a.stdout,
+            stderr: a.stderr,
+            exit_code: a.exit_code,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -223,11 +237,21 @@ impl Client {
         path: &str,
         body: &[u8],
     ) -> Result<T, ClientError> {
+        self.post_typed(path, "application/json", body)
+    }
+
+    /// `POST path` with a body of `content_type`.
+    fn post_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<T, ClientError> {
         let resp = self
             .agent
             .post(format!("{}{path}", self.base))
             .header("authorization", self.auth())
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .send(body);
         self.read(path, resp)
     }
@@ -235,6 +259,27 @@ impl Client {
     /// Forwards one hook event of `agent`; the server decides and records.
     pub fn hook(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
         self.post_bytes(&format!("/v1/hooks/{agent}"), event)
+    }
+
+    /// [`Client::hook`] with the project policy the event is decided under: the envelope
+    /// `{"event": <event, as read>, "project_policy": …}` ([`HOOK_ENVELOPE_TYPE`]).
+    /// `event` must be one JSON document (the hook has parsed it).
+    pub fn hook_with_policy(
+        &self,
+        agent: &str,
+        event: &[u8],
+        policy: &ProjectPolicy,
+    ) -> Result<HookAnswer, ClientError> {
+        let policy = serde_json::to_vec(policy).map_err(|e| {
+            ClientError::ProjectPolicy(format!("the project policy cannot be sent: {e}"))
+        })?;
+        let mut body = Vec::with_capacity(event.len() + policy.len() + 32);
+        body.extend_from_slice(b"{\"event\":");
+        body.extend_from_slice(event);
+        body.extend_from_slice(b",\"project_policy\":");
+        body.extend_from_slice(&policy);
+        body.push(b'}');
+        self.post_typed(&format!("/v1/hooks/{agent}"), HOOK_ENVELOPE_TYPE, &body)
     }
 
     /// The server's current pack, signed by the server's pack key.

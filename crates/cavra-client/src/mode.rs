@@ -1,14 +1,19 @@
-//! The hook in server mode: forward the event, or — when the server cannot be asked —
+//! The hook in server mode: forward the event (with the project policy it is decided
+//! under, [`project_policy`]), or — when the server cannot be asked —
 //! decide with the server's last signed pack, say so in the answer, and queue the decision
 //! for upload; after a call the server answered, refresh the cached pack when it is old
 //! and upload what waits in the queue.
 
 use crate::{Client, ClientError, HookAnswer};
-use cavra_core::hooks::{Verdict, VerdictKind};
+use cavra_agents::{Adapter, Parsed};
+use cavra_core::hooks::{AgentKind, Verdict, VerdictKind};
 use cavra_runtime::sync::{
-    OfflineDecision, OfflineUpload, ServerCache, SyncError, VerifiedPack, UPLOAD_BATCH,
+    OfflineDecision, OfflineUpload, ProjectPolicy, ServerCache, SyncError, VerifiedPack,
+    MAX_PROJECT_POLICY, UPLOAD_BATCH,
 };
+use cavra_runtime::{Locator, PackChoice};
 use serde_json::Value;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -70,9 +75,21 @@ impl ServerMode {
         ))
     }
 
-    /// Asks the server for the answer to `event` (the agent's hook event, as read).
-    pub fn forward(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
-        self.client.hook(agent, event)
+    /// Asks the server for the answer to `event` (the agent's hook event, as read), with
+    /// the project policy the local hook would decide it with ([`project_policy`]: `choice`
+    /// and `locator` are the local hook's). A policy that cannot be sent is
+    /// [`ClientError::ProjectPolicy`] (fail closed: not a reason to decide offline).
+    pub fn forward(
+        &self,
+        agent: AgentKind,
+        event: &[u8],
+        choice: &PackChoice,
+        locator: &Locator,
+    ) -> Result<HookAnswer, ClientError> {
+        match project_policy(agent, event, choice, locator)? {
+            Some(p) => self.client.hook_with_policy(agent.as_str(), event, &p),
+            None => self.client.hook(agent.as_str(), event),
+        }
     }
 
     /// After an answered call: refresh the cached pack when it is missing or older than
@@ -119,6 +136,57 @@ impl ServerMode {
             .map_or(0, |d| d.as_nanos());
         self.cache.queue().push(d, nanos).map(|_| ())
     }
+}
+
+/// The project policy of a hook event: the pack file the local hook would decide its tool
+/// calls with (the `--policy` file, else the `.cavra/policy.yaml` governing the event's
+/// working directory, found as [`cavra_runtime::Runtime::decide_call`] finds it), as
+/// text. None for an event that is not a pre-action event (or does not parse: the server
+/// refuses it as the local hook would), for a `--pack` id and for a project without a
+/// policy. A file over [`MAX_PROJECT_POLICY`] bytes, or unreadable, is an error.
+pub fn project_policy(
+    agent: AgentKind,
+    event: &[u8],
+    choice: &PackChoice,
+    locator: &Locator,
+) -> Result<Option<ProjectPolicy>, ClientError> {
+    let Ok(value) = cavra_agents::parse_payload(event) else {
+        return Ok(None);
+    };
+    let Ok(Parsed::Tool(tool_use)) = Adapter::new(agent).parse(&value) else {
+        return Ok(None);
+    };
+    let Some(call) = tool_use.calls.first() else {
+        return Ok(None);
+    };
+    let loc = locator.locate(call.cwd.as_deref());
+    let cavra = locator.pack_cavra_dir(&loc);
+    let Some(file) = cavra_runtime::packs::chosen_file(choice, Some(&cavra)) else {
+        return Ok(None);
+    };
+    let refused = |why: String| {
+        ClientError::ProjectPolicy(format!(
+            "CAVRA cannot send the project policy `{}` to its server: {why}; the action was not allowed",
+            file.display()
+        ))
+    };
+    let mut text = String::new();
+    std::fs::File::open(&file)
+        .and_then(|f| {
+            f.take(MAX_PROJECT_POLICY as u64 + 1)
+                .read_to_string(&mut text)
+        })
+        .map_err(|e| refused(format!("it cannot be read ({e})")))?;
+    if text.len() > MAX_PROJECT_POLICY {
+        return Err(refused(format!(
+            "it is larger than {} KiB",
+            MAX_PROJECT_POLICY / 1024
+        )));
+    }
+    Ok(Some(ProjectPolicy {
+        path: file.display().to_string(),
+        text,
+    }))
 }
 
 /// The verdict as the agent is told it offline: the reason says the server was not asked.
@@ -185,6 +253,63 @@ mod tests {
             ServerMode::from_settings("https://x", Some(&token), None, dir.path()).unwrap_err();
         assert!(bad_url.contains("http://HOST:PORT"), "{bad_url}");
         assert!(ServerMode::from_settings(url, Some(&token), Some("1s"), dir.path()).is_ok());
+    }
+
+    #[test]
+    fn the_project_policy_sent_is_the_one_the_local_hook_would_decide_with() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let project = tmp.path().join("proj");
+        let sub = project.join("src");
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        std::fs::create_dir_all(project.join(".git")).expect("mkdir");
+        let locator = Locator {
+            cwd: tmp.path().to_path_buf(),
+            home: None,
+        };
+        let choice = PackChoice::default();
+        let event = |cwd: &Path, name: &str| {
+            serde_json::json!({"hook_event_name": name, "session_id": "s", "cwd": cwd,
+                "tool_name": "Bash", "tool_input": {"command": "make"}})
+            .to_string()
+        };
+        let find = |ev: &str, choice: &PackChoice| {
+            project_policy(AgentKind::ClaudeCode, ev.as_bytes(), choice, &locator)
+        };
+        // no project policy: nothing sent
+        let pre = event(&sub, "PreToolUse");
+        assert_eq!(find(&pre, &choice).unwrap(), None);
+        // the project's policy, found from a subdirectory up to the repository root
+        let file = project.join(".cavra").join("policy.yaml");
+        std::fs::create_dir_all(file.parent().unwrap()).expect("mkdir");
+        std::fs::write(&file, "rules: []\n").expect("write");
+        let sent = find(&pre, &choice).unwrap().expect("a policy");
+        assert_eq!(sent.path, file.display().to_string());
+        assert_eq!(sent.text, "rules: []\n");
+        // not a pre-action event, not an event at all, or a pack id: nothing sent
+        assert_eq!(find(&event(&sub, "PostToolUse"), &choice).unwrap(), None);
+        assert_eq!(find("not json", &choice).unwrap(), None);
+        let by_id = PackChoice {
+            pack: Some("cavra-strict".into()),
+            ..Default::default()
+        };
+        assert_eq!(find(&pre, &by_id).unwrap(), None);
+        // too large: an error naming the file (the hook fails closed)
+        let big = format!("# {}\n", "x".repeat(MAX_PROJECT_POLICY));
+        std::fs::write(&file, big).expect("write");
+        let err = find(&pre, &choice).unwrap_err();
+        assert!(matches!(err, ClientError::ProjectPolicy(_)), "{err}");
+        assert!(err.to_string().contains("larger than 256 KiB"), "{err}");
+        assert!(
+            err.to_string().contains(&file.display().to_string()),
+            "{err}"
+        );
+        // unreadable (a directory where the --policy file should be): an error too
+        let dir_choice = PackChoice {
+            policy: Some(sub.clone()),
+            ..Default::default()
+        };
+        let err = find(&pre, &dir_choice).unwrap_err();
+        assert!(err.to_string().contains("cannot be read"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::locate::{place, Locator};
 use crate::packs::{self, PackChoice};
 use crate::Runtime;
 use cavra_core::hooks::{ToolCall, Verdict, VerdictKind};
+use cavra_core::policy::CompiledPack;
 use cavra_core::{Actor, Outcome};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -147,10 +148,48 @@ fn verdict_kind(d: &Decided) -> VerdictKind {
     }
 }
 
+/// A pack the caller hands over to decide a call with, instead of the one
+/// [`CallOptions::packs`] chooses, and the floor that tightens it in place of the runtime's
+/// organisation pack (the server deciding under a project policy a hook sent: the floor
+/// is its organisation pack, else its own pack — docs/server.md).
+#[derive(Debug, Clone)]
+pub struct PackOverride {
+    /// The pack that decides (its id is the request's `policy_pack`).
+    pub pack: Arc<CompiledPack>,
+    /// Every decision is the stricter of `pack`'s and this pack's ([`crate::org`]).
+    pub floor: Arc<CompiledPack>,
+}
+
+impl PackOverride {
+    /// The floor to tighten with: none when it is the deciding pack itself (same digest).
+    fn floor(&self) -> Option<&CompiledPack> {
+        Some(&*self.floor).filter(|f| f.digest != self.pack.digest)
+    }
+}
+
+/// The pack a call's requests are decided under: loaded for the call (tightened by the
+/// runtime's organisation pack), or given with its floor.
+#[derive(Clone, Copy)]
+enum Under<'a> {
+    Loaded(&'a CompiledPack),
+    Given(&'a PackOverride),
+}
+
 impl Runtime {
     /// Decides a tool call; every failure is a deny ("CAVRA failed closed: …").
     pub fn decide_call(&mut self, call: &ToolCall, opts: &CallOptions) -> Verdict {
-        match self.try_decide_call(call, opts) {
+        self.decide_call_with(call, opts, None)
+    }
+
+    /// [`Runtime::decide_call`] under `given` when there is one (the pack that decides and
+    /// its floor), else under the pack `opts` chooses and the runtime's organisation pack.
+    pub fn decide_call_with(
+        &mut self,
+        call: &ToolCall,
+        opts: &CallOptions,
+        given: Option<&PackOverride>,
+    ) -> Verdict {
+        match self.try_decide_call_with(call, opts, given) {
             Ok(v) => v,
             Err(e) => Verdict::deny(format!("CAVRA failed closed: {}", crate::error::chain(&e))),
         }
@@ -162,6 +201,16 @@ impl Runtime {
         call: &ToolCall,
         opts: &CallOptions,
     ) -> Result<Verdict, RuntimeError> {
+        self.try_decide_call_with(call, opts, None)
+    }
+
+    /// [`Runtime::decide_call_with`], with the failure as an error.
+    pub fn try_decide_call_with(
+        &mut self,
+        call: &ToolCall,
+        opts: &CallOptions,
+        given: Option<&PackOverride>,
+    ) -> Result<Verdict, RuntimeError> {
         // a relative or missing cwd is taken against the front end's working directory, so
         // relative paths in the tool input reach the rules as the paths they are
         let loc = opts.locator.locate(call.cwd.as_deref());
@@ -172,13 +221,11 @@ impl Runtime {
             .cavra_dir
             .clone()
             .unwrap_or_else(|| loc.project_cavra_dir.clone());
-        let pack_dir = if loc.cwd.is_dir() {
-            loc.cwd.clone()
-        } else {
-            loc.project.clone()
-        };
         opts.phase("payload read and mapped");
-        let project_cavra = opts.locator.locate_path(Some(&pack_dir)).project_cavra_dir;
+        if let Some(g) = given {
+            return self.decide_requests(call, opts, &loc, &cavra_dir, Under::Given(g), reqs);
+        }
+        let project_cavra = opts.locator.pack_cavra_dir(&loc);
         // a process that exits after this call (the hook) neither keeps nor frees the pack
         let loaded = if opts.exit_after {
             packs::load(&opts.packs, Some(&project_cavra)).map(|(p, o)| (Arc::new(p), o))
@@ -188,7 +235,7 @@ impl Runtime {
         let (pack, _) = loaded.map_err(|e| RuntimeError::PolicyNotLoaded(Box::new(e)))?;
         let pack = std::mem::ManuallyDrop::new(pack);
         opts.phase("pack loaded");
-        let result = self.decide_requests(call, opts, &loc, &cavra_dir, &pack, reqs);
+        let result = self.decide_requests(call, opts, &loc, &cavra_dir, Under::Loaded(&pack), reqs);
         if !opts.exit_after {
             drop(std::mem::ManuallyDrop::into_inner(pack));
         }
@@ -201,9 +248,13 @@ impl Runtime {
         opts: &CallOptions,
         loc: &crate::Location,
         cavra_dir: &std::path::Path,
-        pack: &cavra_core::policy::CompiledPack,
+        under: Under<'_>,
         reqs: Vec<cavra_core::ActionRequest>,
     ) -> Result<Verdict, RuntimeError> {
+        let pack = match under {
+            Under::Loaded(p) => p,
+            Under::Given(g) => &*g.pack,
+        };
         let registry = opts
             .registry
             .as_deref()
@@ -232,7 +283,12 @@ impl Runtime {
             };
             place(&mut req, loc);
             req.policy_pack = Some(pack.id.clone());
-            let decided = self.decide(cavra_dir, pack, &req, &dopts)?;
+            let decided = match under {
+                Under::Given(g) => {
+                    self.decide_tightened(cavra_dir, pack, g.floor(), &req, &dopts)?
+                }
+                Under::Loaded(_) => self.decide(cavra_dir, pack, &req, &dopts)?,
+            };
             opts.phase("decided and recorded");
             let v = Verdict {
                 kind: verdict_kind(&decided),

@@ -304,8 +304,21 @@ impl Runtime {
         req: &ActionRequest,
         opts: &DecideOptions,
     ) -> Result<Decided> {
-        let t0 = Instant::now();
         let org = self.org_pack(pack)?;
+        self.decide_tightened(cavra_dir, pack, org.as_deref(), req, opts)
+    }
+
+    /// [`Runtime::decide`] tightened by `org` instead of the runtime's organisation pack
+    /// (none: not tightened).
+    pub fn decide_tightened(
+        &mut self,
+        cavra_dir: &Path,
+        pack: &CompiledPack,
+        org: Option<&CompiledPack>,
+        req: &ActionRequest,
+        opts: &DecideOptions,
+    ) -> Result<Decided> {
+        let t0 = Instant::now();
         let escalation = pack
             .defaults
             .escalation
@@ -343,7 +356,7 @@ impl Runtime {
             scripts: Some(&*self.scripts),
             ..Default::default()
         };
-        let mut d = evaluate_tightened(pack, org.as_deref(), req, &env);
+        let mut d = evaluate_tightened(pack, org, req, &env);
         let mut approval_id = None;
         if db.exists() {
             apply_agent_registry(db.get()?, req, &mut d)?;
@@ -371,7 +384,7 @@ impl Runtime {
                     scripts: Some(&*self.scripts),
                     ..Default::default()
                 };
-                d = evaluate_tightened(pack, org.as_deref(), req, &env);
+                d = evaluate_tightened(pack, org, req, &env);
             } else if d.decision == Outcome::RequireApproval {
                 if let Some(a) =
                     store.consume_approval(&d.request_hash, &req.actor.agent_id, now)?

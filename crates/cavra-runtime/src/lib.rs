@@ -48,7 +48,7 @@ pub mod terminal;
 pub mod tokens;
 pub mod views;
 
-pub use call::{guidance, person_must_approve, rank, ApprovalChannel, CallOptions};
+pub use call::{guidance, person_must_approve, rank, ApprovalChannel, CallOptions, PackOverride};
 pub use decide::{decision_record, new_decision_id, DecideOptions, Decided};
 pub use error::{chain, RequestError, RuntimeError, SinkError};
 pub use evaluate::{DecisionDocument, EvaluateOptions, Explanation};
@@ -125,6 +125,14 @@ impl Runtime {
             Some(o) => o.load_for(deciding),
             None => Ok(None),
         }
+    }
+
+    /// The organisation pack, loaded (an error when it does not load: fail closed); none
+    /// when there is none.
+    pub fn org_pack_loaded(
+        &mut self,
+    ) -> Result<Option<std::sync::Arc<cavra_core::policy::CompiledPack>>, RuntimeError> {
+        self.org.as_mut().map(org::OrgPack::load).transpose()
     }
 
     /// Replaces the clock.

@@ -60,6 +60,18 @@ impl Locator {
     pub fn locate_path(&self, cwd: Option<&Path>) -> Location {
         locate_at(&self.cwd, self.home.clone(), cwd)
     }
+
+    /// The CAVRA directory whose `policy.yaml` governs an action at `loc`: the nearest one
+    /// from its working directory when that is a directory, else from its project (what a
+    /// tool call is decided under, and what a hook in server mode sends).
+    pub fn pack_cavra_dir(&self, loc: &Location) -> PathBuf {
+        let dir = if loc.cwd.is_dir() {
+            &loc.cwd
+        } else {
+            &loc.project
+        };
+        self.locate_path(Some(dir)).project_cavra_dir
+    }
 }
 
 fn locate_at(here: &Path, home: Option<String>, cwd: Option<&Path>) -> Location {

@@ -276,6 +276,21 @@ pub fn load(
     ))
 }
 
+/// The pack file [`load`] compiles for `choice` in the project CAVRA directory
+/// `project_cavra_dir`: the `--policy` file, else the project's `policy.yaml` when it
+/// exists; none for a `--pack` id or the bundled baseline.
+pub fn chosen_file(choice: &PackChoice, project_cavra_dir: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = &choice.policy {
+        return Some(p.clone());
+    }
+    if choice.pack.is_some() {
+        return None;
+    }
+    project_cavra_dir
+        .map(|c| c.join("policy.yaml"))
+        .filter(|p| p.is_file())
+}
+
 /// Compiled packs kept between the decisions of a long-running process (`cavra serve`):
 /// compiling a pack costs far more than deciding under it. An entry is used while the
 /// files that choose the pack (the `--policy` file, the `--pack` candidates in the policy
@@ -324,11 +339,7 @@ impl PackCache {
         }
         let (pack, origin) = load(choice, project_cavra_dir)?;
         let pack = std::sync::Arc::new(pack);
-        let mut entries = self.lock();
-        if entries.len() >= PACK_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(
+        self.insert(
             key,
             CachedPack {
                 pack: std::sync::Arc::clone(&pack),
@@ -338,6 +349,36 @@ impl PackCache {
             },
         );
         Ok((pack, origin))
+    }
+
+    /// Compiles the pack source `text` (named `name` in errors; its `extends` resolved
+    /// against the bundled packs only — a server compiling a policy a hook sent has no
+    /// access to the files beside it), kept by the SHA-256 of the text. Errors are not kept.
+    pub fn load_text(&self, name: &str, text: &str) -> Result<std::sync::Arc<CompiledPack>> {
+        let key = format!("text\u{0}{}", sha256_hex(text.as_bytes()));
+        if let Some(e) = self.lock().get(&key) {
+            return Ok(std::sync::Arc::clone(&e.pack));
+        }
+        let source = policy::parse_pack(name, text)?;
+        let pack = std::sync::Arc::new(policy::compile::compile(source, &BundledResolver)?);
+        self.insert(
+            key,
+            CachedPack {
+                pack: std::sync::Arc::clone(&pack),
+                origin: Origin::File(PathBuf::from(name)),
+                stamp: Vec::new(),
+                at: std::time::Instant::now(),
+            },
+        );
+        Ok(pack)
+    }
+
+    fn insert(&self, key: String, entry: CachedPack) {
+        let mut entries = self.lock();
+        if entries.len() >= PACK_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(key, entry);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, CachedPack>> {
@@ -415,6 +456,14 @@ mod tests {
         )
     }
 
+    fn extending(id: &str, parent: &str) -> String {
+        pack_yaml(id).replacen(
+            "version: \"1\"}",
+            &format!("version: \"1\", extends: {parent}}}"),
+            1,
+        )
+    }
+
     #[test]
     fn the_cache_compiles_once_and_again_when_the_project_policy_changes() {
         let tmp = tempfile::tempdir().unwrap();
@@ -446,6 +495,84 @@ mod tests {
         std::fs::write(cavra.join("policy.yaml"), "rules: [").unwrap();
         assert!(cache.load(&choice, Some(&cavra)).is_err());
         assert!(cache.load(&choice, Some(&cavra)).is_err());
+    }
+
+    #[test]
+    fn a_pack_sent_as_text_is_compiled_once_per_text_against_bundled_packs_only() {
+        let cache = PackCache::default();
+        let a = cache
+            .load_text("/dev/p/.cavra/policy.yaml", &pack_yaml("cavra-sent"))
+            .unwrap();
+        assert_eq!(a.id, "cavra-sent");
+        // the same text (named anywhere): the kept pack
+        let b = cache
+            .load_text("elsewhere.yaml", &pack_yaml("cavra-sent"))
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        // another text: another pack
+        let c = cache
+            .load_text("p.yaml", &pack_yaml("cavra-sent-two"))
+            .unwrap();
+        assert_eq!(c.id, "cavra-sent-two");
+        // extends a bundled pack: resolved
+        let extends = extending("cavra-ext", bundled::DEFAULT_PACK);
+        let e = cache.load_text("p.yaml", &extends).unwrap();
+        assert!(
+            e.lineage.iter().any(|l| l.contains(bundled::DEFAULT_PACK)),
+            "{:?}",
+            e.lineage
+        );
+        // extends a pack beside it (a file the sender has, not the server): an error, even
+        // when such a file exists where the server runs
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("cavra-beside.yaml"),
+            pack_yaml("cavra-beside"),
+        )
+        .unwrap();
+        let name = tmp.path().join("policy.yaml").display().to_string();
+        let beside = extending("cavra-ext2", "cavra-beside");
+        let err = cache.load_text(&name, &beside).unwrap_err();
+        assert!(
+            crate::error::chain(&err).contains("cavra-beside"),
+            "{}",
+            crate::error::chain(&err)
+        );
+        // a broken text: an error naming it, every time
+        for _ in 0..2 {
+            let err = cache
+                .load_text("/dev/p/.cavra/policy.yaml", "rules: [")
+                .unwrap_err();
+            let text = crate::error::chain(&err);
+            assert!(text.contains("/dev/p/.cavra/policy.yaml"), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_chosen_file_is_the_policy_flag_else_the_projects_policy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cavra = tmp.path().join(".cavra");
+        std::fs::create_dir_all(&cavra).unwrap();
+        let none = PackChoice::default();
+        assert_eq!(chosen_file(&none, Some(&cavra)), None);
+        std::fs::write(cavra.join("policy.yaml"), pack_yaml("cavra-p")).unwrap();
+        assert_eq!(
+            chosen_file(&none, Some(&cavra)),
+            Some(cavra.join("policy.yaml"))
+        );
+        let by_id = PackChoice {
+            pack: Some("cavra-strict".into()),
+            ..Default::default()
+        };
+        assert_eq!(chosen_file(&by_id, Some(&cavra)), None);
+        let file = PackChoice {
+            policy: Some("/x/p.yaml".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            chosen_file(&file, Some(&cavra)),
+            Some(PathBuf::from("/x/p.yaml"))
+        );
     }
 
     #[test]

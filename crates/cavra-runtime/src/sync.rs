@@ -288,6 +288,36 @@ pub struct OfflineUpload {
     pub decisions: Vec<OfflineDecision>,
 }
 
+/// The content type of a hook event sent with its project policy ([`HookEnvelope`]) to
+/// `POST /v1/hooks/{agent}` (a bare event is `application/json`).
+pub const HOOK_ENVELOPE_TYPE: &str = "application/vnd.cavra.hook+json";
+/// The largest project policy a hook sends (and a server compiles), in bytes.
+pub const MAX_PROJECT_POLICY: usize = 256 * 1024;
+
+/// The project policy a hook in server mode sends with an event: the file the local hook
+/// would decide the event with, as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPolicy {
+    /// Where it is on the developer's machine (named in errors).
+    pub path: String,
+    /// Its YAML source.
+    pub text: String,
+}
+
+/// A hook event with the project policy it is decided under (`{"event": …,
+/// "project_policy": {"path": …, "text": …}}`, [`HOOK_ENVELOPE_TYPE`]): the server
+/// decides with the project's pack, tightened by its floor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookEnvelope {
+    /// The agent's hook event, as the agent wrote it.
+    pub event: Value,
+    /// The project policy; none: the server decides with its own pack.
+    #[serde(default)]
+    pub project_policy: Option<ProjectPolicy>,
+}
+
 /// The queue of offline decisions: one file each, named so that a listing sorts them in
 /// the order they were made.
 #[derive(Debug, Clone)]

@@ -10,7 +10,8 @@ use cavra_runtime::actions::ReleaseRequest;
 use cavra_runtime::authz::{Authenticator, Authorized, ControlAction};
 use cavra_runtime::control::{Person, RegistryChange, RegistryChanged};
 use cavra_runtime::{
-    CallOptions, Clock, DecideOptions, EvidenceSink, Locator, PackChoice, Runtime, SinkError,
+    CallOptions, Clock, DecideOptions, EvidenceSink, Locator, PackChoice, PackOverride, Runtime,
+    SinkError,
 };
 use cavra_store::{
     AgentRecord, AgentStatus, Approval, ApprovalConfig, ApprovalState, ApproveOptions, ApproverKey,
@@ -411,19 +412,16 @@ fn a_hold_is_recorded_before_the_decision() {
     assert_eq!(kinds, ["session.held", "decision"]);
 }
 
-#[test]
-fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
-    let store = Fake::default();
-    let (mut rt, records) = runtime(&store);
-    let dir = tempfile::tempdir().unwrap();
-    let opts = CallOptions {
+/// A recording front end's options, deciding in `dir` (its `.cavra` the CAVRA directory).
+fn call_options(dir: &Path) -> CallOptions {
+    CallOptions {
         packs: PackChoice::default(),
         registry: None,
         non_interactive: false,
         record: true,
-        cavra_dir: Some(dir.path().join(".cavra")),
+        cavra_dir: Some(dir.join(".cavra")),
         locator: Locator {
-            cwd: dir.path().to_path_buf(),
+            cwd: dir.to_path_buf(),
             home: Some("/home/u".into()),
         },
         host: "box".into(),
@@ -431,14 +429,26 @@ fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
         on_phase: None,
         requested_by: None,
         approvals: Default::default(),
-    };
-    let call = |cmd: &str| ToolCall {
+    }
+}
+
+/// A Codex Bash call of `cmd`.
+fn call(cmd: &str) -> ToolCall {
+    ToolCall {
         agent: AgentKind::Codex,
         session_id: "s1".into(),
         cwd: None,
         tool: "Bash".into(),
         input: serde_json::json!({ "command": cmd }),
-    };
+    }
+}
+
+#[test]
+fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
+    let store = Fake::default();
+    let (mut rt, records) = runtime(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = call_options(dir.path());
     let v = rt.decide_call(&call("echo hi && rm -rf /"), &opts);
     assert_eq!(v.kind, VerdictKind::Deny);
     assert!(v.reason.starts_with("CAVRA block: "), "{}", v.reason);
@@ -459,6 +469,89 @@ fn a_tool_call_gets_the_strictest_verdict_with_guidance() {
         bad.reason.starts_with("CAVRA failed closed: "),
         "{}",
         bad.reason
+    );
+}
+
+fn compiled(yaml: &str) -> Arc<cavra_core::policy::CompiledPack> {
+    let src = cavra_core::policy::parse_pack("test.yaml", yaml).unwrap();
+    Arc::new(
+        cavra_core::policy::compile::compile(src, &cavra_core::policy::BundledResolver).unwrap(),
+    )
+}
+
+const ORG: &str = include_str!("data/org/org.yaml");
+const SOFT: &str = include_str!("data/org/soft.yaml");
+const STRICT: &str = include_str!("data/org/strict.yaml");
+
+#[test]
+fn a_given_pack_decides_and_its_floor_replaces_the_organisation_pack() {
+    let store = Fake::default();
+    let (rt, records) = runtime(&store);
+    // the runtime's own organisation pack blocks `npm test`; a given floor replaces it
+    let own_org = compiled(
+        "metadata: {id: cavra-own-org, title: t, version: \"1\"}\nrules:\n  - id: own.no_npm_test\n    effect: block\n    severity: high\n    reason: r\n    match:\n      command: {program: [npm], subcommand: [test]}\n",
+    );
+    let mut rt = rt.with_org_pack(cavra_runtime::org::OrgPack::Loaded(own_org));
+    let dir = tempfile::tempdir().unwrap();
+    let opts = call_options(dir.path());
+    let kind = |rt: &mut Runtime, cmd: &str, given: Option<&PackOverride>| {
+        rt.decide_call_with(&call(cmd), &opts, given).kind
+    };
+    // without a given pack: the baseline, tightened by the runtime's organisation pack
+    assert_eq!(kind(&mut rt, "npm test", None), VerdictKind::Deny);
+
+    // a stricter project pack over the floor: its own blocks, the floor's blocks
+    let strict = PackOverride {
+        pack: compiled(STRICT),
+        floor: compiled(ORG),
+    };
+    let v = rt.decide_call_with(&call("npm publish"), &opts, Some(&strict));
+    assert_eq!(v.kind, VerdictKind::Deny);
+    assert!(v.reason.contains("strict.no_npm_publish"), "{}", v.reason);
+    let last = records.lock().unwrap().last().unwrap().1.clone();
+    assert_eq!(
+        last["request"]["policy_pack"], "cavra-strict-project",
+        "{last}"
+    );
+    let v = rt.decide_call_with(&call("terraform destroy"), &opts, Some(&strict));
+    assert_eq!(v.kind, VerdictKind::Deny);
+    assert!(
+        v.reason.contains("organisation policy `cavra-org`"),
+        "{}",
+        v.reason
+    );
+    // the runtime's organisation pack is not consulted under a given floor
+    assert_ne!(kind(&mut rt, "npm test", Some(&strict)), VerdictKind::Deny);
+
+    // a softer project pack cannot turn the floor's block or approval into an allow
+    let soft = PackOverride {
+        pack: compiled(SOFT),
+        floor: compiled(ORG),
+    };
+    assert_eq!(
+        kind(&mut rt, "terraform destroy", Some(&soft)),
+        VerdictKind::Deny
+    );
+    // (an agent that asks its user: the approval is an ask, no request is opened)
+    let deploy = ToolCall {
+        agent: AgentKind::ClaudeCode,
+        ..call("make deploy")
+    };
+    let v = rt.decide_call_with(&deploy, &opts, Some(&soft));
+    assert_eq!(v.kind, VerdictKind::Ask, "{}", v.reason);
+    assert!(
+        v.reason.contains("org.deploys_need_approval"),
+        "{}",
+        v.reason
+    );
+    let alone = PackOverride {
+        pack: compiled(SOFT),
+        floor: compiled(SOFT),
+    };
+    // the floor is the pack itself: the pack alone decides (its allow)
+    assert_eq!(
+        kind(&mut rt, "terraform destroy", Some(&alone)),
+        VerdictKind::Allow
     );
 }
 

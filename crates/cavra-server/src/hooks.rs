@@ -1,6 +1,8 @@
 //! `POST /v1/hooks/{agent}`: an agent's hook event in, that agent's hook answer out — the
 //! same `cavra-agents` adapters and the same runtime as `cavra hook <agent>`, so a thin
-//! client can forward the event and replay the answer (stdout, stderr, exit code).
+//! client can forward the event and replay the answer (stdout, stderr, exit code). A hook
+//! in server mode sends the project policy with the event ([`HookEnvelope`]): the server
+//! decides under it, tightened by its [`floor`] — never softer than the floor.
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorDocument};
@@ -8,13 +10,17 @@ use crate::state::{blocking, AppState, Shared};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::Json;
-use cavra_agents::{Adapter, Answer, Parsed};
+use cavra_agents::{Adapter, AdapterError, Answer, Parsed};
 use cavra_core::hooks::{AgentKind, Verdict};
-use cavra_runtime::CallOptions;
+use cavra_core::policy::CompiledPack;
+use cavra_runtime::sync::{HookEnvelope, ProjectPolicy, HOOK_ENVELOPE_TYPE, MAX_PROJECT_POLICY};
+use cavra_runtime::{CallOptions, PackOverride, Runtime, RuntimeError};
 use cavra_store::ApiPermission;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The hook answer, as `cavra hook <agent>` would have written it.
@@ -62,15 +68,72 @@ fn options(s: &AppState, requester: &str) -> CallOptions {
     }
 }
 
+/// The server's floor: its organisation pack (`CAVRA_ORG_POLICY`) when it has one, else
+/// the pack it decides with itself. A project policy a hook sends is tightened by it, and
+/// `GET /v1/sync/pack` sends it, so that offline the same rule holds.
+pub fn floor(s: &AppState, rt: &mut Runtime) -> Result<Arc<CompiledPack>, RuntimeError> {
+    if let Some(org) = rt.org_pack_loaded()? {
+        return Ok(org);
+    }
+    let c = &s.config;
+    let cavra = c.locator.locate_path(Some(&c.project)).project_cavra_dir;
+    Ok(s.packs.load(&c.packs, Some(&cavra))?.0)
+}
+
+/// The project policy a hook sent, compiled (extends: the bundled packs only), over the
+/// floor. Every failure names the policy (the calls are then denied).
+fn project_pack(s: &AppState, rt: &mut Runtime, p: &ProjectPolicy) -> Result<PackOverride, String> {
+    let failed = |e: &RuntimeError| {
+        format!(
+            "CAVRA failed closed: the project policy `{}` does not load on the server: {}",
+            p.path,
+            cavra_runtime::chain(e)
+        )
+    };
+    if p.text.len() > MAX_PROJECT_POLICY {
+        return Err(format!(
+            "CAVRA failed closed: the project policy `{}` is larger than {} KiB",
+            p.path,
+            MAX_PROJECT_POLICY / 1024
+        ));
+    }
+    let pack = s
+        .packs
+        .load_text(&p.path, &p.text)
+        .map_err(|e| failed(&e))?;
+    let floor = floor(s, rt).map_err(|e| {
+        format!(
+            "CAVRA failed closed: the server's policy does not load: {}",
+            cavra_runtime::chain(&e)
+        )
+    })?;
+    Ok(PackOverride { pack, floor })
+}
+
+/// The event of a request body: a bare event, or an envelope with the project policy.
+fn read_body(body: &[u8], envelope: bool) -> Result<(Value, Option<ProjectPolicy>), AdapterError> {
+    if !envelope {
+        return cavra_agents::parse_payload(body).map(|e| (e, None));
+    }
+    let env: HookEnvelope = serde_json::from_slice(body)
+        .map_err(|e| AdapterError::Unreadable(format!("not a CAVRA hook envelope: {e}")))?;
+    if !env.event.is_object() {
+        return Err(AdapterError::NotObject);
+    }
+    Ok((env.event, env.project_policy))
+}
+
 /// One hook call, as `cavra hook` makes it: parse → decide each tool call (strictest wins)
 /// or record the observation → the adapter's answer. Every failure is the adapter's
-/// fail-closed answer.
-fn answer(s: &AppState, agent: AgentKind, body: &[u8], requester: &str) -> Answer {
+/// fail-closed answer. With a project policy (an envelope), the calls are decided under it
+/// and tightened by the floor.
+fn answer(s: &AppState, agent: AgentKind, body: &[u8], envelope: bool, requester: &str) -> Answer {
     let adapter = Adapter::new(agent);
-    let parsed = cavra_agents::parse_payload(body).and_then(|event| adapter.parse(&event));
+    let parsed =
+        read_body(body, envelope).and_then(|(event, policy)| Ok((adapter.parse(&event)?, policy)));
     match parsed {
         Err(e) => adapter.reject(&e),
-        Ok(Parsed::Observed(obs)) => {
+        Ok((Parsed::Observed(obs), _)) => {
             if s.config.record {
                 let recorded = s.runtime().record_event(
                     &s.config.cavra_dir,
@@ -92,13 +155,19 @@ fn answer(s: &AppState, agent: AgentKind, body: &[u8], requester: &str) -> Answe
             });
             adapter.observed(&obs, context.as_deref())
         }
-        Ok(Parsed::Tool(tool_use)) => {
+        Ok((Parsed::Tool(tool_use), policy)) => {
             let opts = options(s, requester);
             let t0 = std::time::Instant::now();
             let verdict = {
                 let mut rt = s.runtime();
-                Verdict::strictest(tool_use.calls.iter().map(|c| rt.decide_call(c, &opts)))
-                    .unwrap_or_else(cavra_agents::nothing_guarded)
+                match policy.map(|p| project_pack(s, &mut rt, &p)).transpose() {
+                    Err(why) => Verdict::deny(why),
+                    Ok(given) => {
+                        let decide = |c| rt.decide_call_with(c, &opts, given.as_ref());
+                        Verdict::strictest(tool_use.calls.iter().map(decide))
+                            .unwrap_or_else(cavra_agents::nothing_guarded)
+                    }
+                }
             };
             s.metrics.decided_in(t0.elapsed().as_secs_f64());
             adapter.answer(&tool_use, &verdict)
@@ -109,7 +178,7 @@ fn answer(s: &AppState, agent: AgentKind, body: &[u8], requester: &str) -> Answe
 /// Answer an agent's hook event.
 #[utoipa::path(post, path = "/v1/hooks/{agent}", tag = "hooks",
     params(("agent" = String, Path, description = "claude-code, codex, gemini, cursor or copilot")),
-    request_body(content = Object, description = "The agent's hook event, as the agent writes it to the hook's stdin"),
+    request_body(content = Object, description = "The agent's hook event, as the agent writes it to the hook's stdin (`application/json`); or, as `application/vnd.cavra.hook+json`, `{\"event\": <that event>, \"project_policy\": {\"path\": …, \"text\": …}}`: the event decided under the project's policy (YAML, at most 256 KiB; `extends` resolved against the bundled packs), tightened by the server's floor (its organisation pack, else its own pack)"),
     responses(
         (status = 200, description = "The hook's answer (a malformed event is answered here too, fail-closed, exit code 2)", body = HookAnswer),
         (status = 401, description = "No valid token", body = ErrorDocument),
@@ -121,6 +190,7 @@ pub async fn post_hook(
     State(state): State<Shared>,
     caller: Caller,
     agent: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<HookAnswer>, ApiError> {
     caller.require(ApiPermission::Decide)?;
@@ -129,7 +199,12 @@ pub async fn post_hook(
         ApiError::not_found(format!("unknown agent `{name}`"))
             .hint("agents: claude-code, codex, gemini, cursor, copilot")
     })?;
+    let envelope = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(HOOK_ENVELOPE_TYPE));
     let who = caller.identity().to_string();
-    let a = blocking(&state, move |s| Ok(answer(s, kind, &body, &who))).await?;
+    let a = blocking(&state, move |s| Ok(answer(s, kind, &body, envelope, &who))).await?;
     Ok(Json(HookAnswer::new(kind, a)))
 }

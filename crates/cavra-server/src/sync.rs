@@ -1,5 +1,5 @@
 //! `/v1/sync`: what a hook in server mode needs to keep deciding when the server is out of
-//! reach — the server's pack, signed by the server's pack key (`GET /v1/sync/pack`), and
+//! reach — the server's floor pack, signed by the server's pack key (`GET /v1/sync/pack`), and
 //! the upload of the decisions it made offline (`POST /v1/sync/evidence`), recorded in the
 //! server's evidence log under the uploading token's identity.
 
@@ -37,11 +37,11 @@ fn pack_key(s: &AppState) -> Result<ed25519_dalek::SigningKey, ApiError> {
         .map_err(|e| ApiError::internal(format!("the server's pack key: {e}")))
 }
 
-/// The pack the server decides with (the one its hook endpoint uses), signed.
+/// The server's floor ([`crate::hooks::floor`]: its organisation pack, else its own pack),
+/// signed: offline, a hook decides with the stricter of its project pack and this one, as
+/// the server does online.
 fn signed_pack(s: &AppState) -> Result<SignedPack, ApiError> {
-    let c = &s.config;
-    let cavra = c.locator.locate_path(Some(&c.project)).project_cavra_dir;
-    let (pack, _) = s.packs.load(&c.packs, Some(&cavra)).map_err(|e| {
+    let pack = crate::hooks::floor(s, &mut s.runtime()).map_err(|e| {
         ApiError::internal(format!(
             "the server's policy does not load: {}",
             cavra_runtime::chain(&e)
@@ -57,7 +57,7 @@ fn signed_pack(s: &AppState) -> Result<SignedPack, ApiError> {
 /// The server's pack, signed by its pack key, for hooks to decide with offline.
 #[utoipa::path(get, path = "/v1/sync/pack", tag = "sync",
     responses(
-        (status = 200, description = "The compiled pack and its signature (`cavra-pack-signature/1`); the hook pins the key on first contact", body = Object),
+        (status = 200, description = "The floor pack (the organisation pack, else the pack the server decides with), compiled, and its signature (`cavra-pack-signature/1`); the hook pins the key on first contact", body = Object),
         (status = 401, description = "No valid token", body = ErrorDocument),
         (status = 403, description = "The token's role may not decide", body = ErrorDocument)),
     security(("bearer" = [])))]

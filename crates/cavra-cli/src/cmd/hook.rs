@@ -11,6 +11,7 @@ use crate::ctx::{ctx_at, locate, locate_path, locator, Ctx};
 use anyhow::Result;
 use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
 use cavra_client::mode::{offline_decision, offline_verdict, ServerMode};
+use cavra_client::ClientError;
 use cavra_core::hooks::{ToolCall, Verdict};
 use clap::Args;
 use std::io::Read;
@@ -94,20 +95,21 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
             &format!("CAVRA's server mode is misconfigured: {e}; the action was not allowed"),
         ),
         (Ok(raw), None) => local(ctx, &args, &adapter, &raw, None),
-        (Ok(raw), Some(Ok(mode))) => match mode.forward(args.agent.as_str(), &raw) {
-            Ok(a) => {
-                let code = write(Answer {
-                    stdout: a.stdout,
-                    stderr: a.stderr,
-                    exit_code: a.exit_code,
-                });
-                for w in mode.after_answer() {
-                    eprintln!("cavra: warning: {w}");
+        (Ok(raw), Some(Ok(mode))) => {
+            match mode.forward(args.agent, &raw, &args.packs.choice(), &locator()) {
+                Ok(a) => {
+                    let code = write(a.into());
+                    for w in mode.after_answer() {
+                        eprintln!("cavra: warning: {w}");
+                    }
+                    return Ok(code);
                 }
-                return Ok(code);
+                Err(e @ ClientError::ProjectPolicy(_)) => {
+                    cavra_agents::fail_closed(Some(args.agent), &e.to_string())
+                }
+                Err(e) => local(ctx, &args, &adapter, &raw, Some((&mode, e.to_string()))),
             }
-            Err(e) => local(ctx, &args, &adapter, &raw, Some((&mode, e.to_string()))),
-        },
+        }
     };
     let code = write(answer);
     crate::timing("answered");
