@@ -163,7 +163,16 @@ impl Hook {
         self.code == 0 && self.stdout.contains("\"permissionDecision\":\"ask\"")
     }
     fn offline(&self) -> bool {
-        self.stdout.contains("decided offline")
+        self.says("decided offline")
+    }
+    fn says(&self, text: &str) -> bool {
+        self.stdout.contains(text)
+    }
+}
+
+impl std::fmt::Display for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}: {} {}", self.code, self.stdout, self.stderr)
     }
 }
 
@@ -438,45 +447,47 @@ fn post_hook(base: &str, token: &str, content_type: &str, body: &str) -> (u16, s
         .unwrap();
     let status = r.status().as_u16();
     let text = r.body_mut().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status, v)
 }
 
 const ENVELOPE: &str = "application/vnd.cavra.hook+json";
 
-#[test]
-fn a_stricter_project_policy_is_sent_and_the_server_decides_with_it() {
+/// A server, an agent token for the hook, and the hook's places.
+fn served(args: &[&str], env: &[(&str, &Path)]) -> (Places, Srv, String) {
     let p = places();
     let home = p.project.parent().unwrap().to_path_buf();
     let token = issue_token(&p.state, "agent");
     std::fs::write(&p.token_file, &token).unwrap();
+    let srv = Srv::start_with(&p.state, &home, args, env);
+    (p, srv, token)
+}
+
+#[test]
+fn a_stricter_project_policy_is_sent_and_the_server_decides_with_it() {
     // the server decides with a pack of its own (it does not read the project's file)
-    let srv = Srv::start_with(&p.state, &home, &["--pack", "cavra-coding-baseline"], &[]);
+    let (p, srv, token) = served(&["--pack", "cavra-coding-baseline"], &[]);
     let event = json!({"hook_event_name": "PreToolUse", "session_id": "s1", "cwd": p.project,
         "tool_name": "Bash", "tool_input": {"command": "make"}});
     // before: the bare event, as a thin client sends it, is the server's pack's to decide
     let (st, bare) = post_hook(&srv.base, &token, "application/json", &event.to_string());
-    assert_eq!(st, 200, "{bare}");
-    assert_eq!(bare["exit_code"], 0, "{bare}");
+    assert_eq!((st, &bare["exit_code"]), (200, &json!(0)), "{bare}");
     assert!(!bare["stdout"].as_str().unwrap().contains("deny"), "{bare}");
     assert!(hook(&p, &srv.base, "make").passed());
 
     project_policy(&p, NO_MAKE);
     let h = hook(&p, &srv.base, "make");
-    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
-    assert!(h.stdout.contains("proj.no_make"), "{}", h.stdout);
-    assert!(!h.offline(), "{}", h.stdout);
+    assert!(h.denied() && h.says("proj.no_make") && !h.offline(), "{h}");
     // the server decided and recorded it under the project's pack
     assert!(files_containing(&p.state, "cavra-proj-no-make") > 0);
     // the floor (the server's pack) still holds what the project pack does not name
-    let floor = hook(&p, &srv.base, "rm -rf /");
-    assert!(floor.denied(), "{} {}", floor.stdout, floor.stderr);
+    let h = hook(&p, &srv.base, "rm -rf /");
+    assert!(h.denied(), "{h}");
     assert!(hook(&p, &srv.base, "git status").passed());
     // the envelope's text is what decides, not a file the server could read
-    let text_only = json!({"event": event, "project_policy": {"path": "/elsewhere/.cavra/policy.yaml",
-        "text": NO_MAKE.replace("proj.no_make", "sent.no_make")}});
+    let sent = NO_MAKE.replace("proj.no_make", "sent.no_make");
+    let text_only = json!({"event": event,
+        "project_policy": {"path": "/elsewhere/.cavra/policy.yaml", "text": sent}});
     let (st, v) = post_hook(&srv.base, &token, ENVELOPE, &text_only.to_string());
     assert_eq!(st, 200, "{v}");
     assert!(
@@ -488,10 +499,9 @@ fn a_stricter_project_policy_is_sent_and_the_server_decides_with_it() {
     // offline: the project pack over the cached floor, the same answers
     let gone = "http://127.0.0.1:1";
     let h = hook(&p, gone, "make");
-    assert!(h.denied() && h.offline(), "{} {}", h.stdout, h.stderr);
-    assert!(h.stdout.contains("proj.no_make"), "{}", h.stdout);
-    let floor = hook(&p, gone, "rm -rf /");
-    assert!(floor.denied() && floor.offline(), "{}", floor.stdout);
+    assert!(h.denied() && h.offline() && h.says("proj.no_make"), "{h}");
+    let h = hook(&p, gone, "rm -rf /");
+    assert!(h.denied() && h.offline(), "{h}");
 }
 
 /// A project policy that tries to allow what the floor blocks or holds: the floor wins,
@@ -503,62 +513,37 @@ fn a_softer_project_policy_cannot_soften_the_floor_online_or_offline() {
     let org = tmp.path().join("org.yaml");
     std::fs::write(&org, ORG).unwrap();
     for with_org in [true, false] {
-        let p = places();
-        let home = p.project.parent().unwrap().to_path_buf();
-        let token = issue_token(&p.state, "agent");
-        std::fs::write(&p.token_file, &token).unwrap();
-        project_policy(&p, SOFT);
-        let env: Vec<(&str, &Path)> = if with_org {
-            vec![("CAVRA_ORG_POLICY", org.as_path())]
+        let env: &[(&str, &Path)] = if with_org {
+            &[("CAVRA_ORG_POLICY", org.as_path())]
         } else {
-            vec![]
+            &[]
         };
-        let mut srv = Some(Srv::start_with(&p.state, &home, &[], &env));
+        let (p, srv, _) = served(&[], env);
+        project_policy(&p, SOFT);
+        let mut srv = Some(srv);
         for online in [true, false] {
             let server = match &srv {
                 Some(s) if online => s.base.clone(),
                 _ => "http://127.0.0.1:1".to_string(),
             };
-            let destroy = hook(&p, &server, "terraform destroy -auto-approve");
+            let h = hook(&p, &server, "terraform destroy -auto-approve");
             assert!(
-                destroy.denied(),
-                "{with_org} {server}: {} {}",
-                destroy.stdout,
-                destroy.stderr
+                h.denied() && h.offline() != online,
+                "{with_org} {server}: {h}"
             );
-            assert_eq!(destroy.offline(), !online, "{}", destroy.stdout);
             if with_org {
-                assert!(
-                    destroy.stdout.contains("org.no_terraform_destroy"),
-                    "{}",
-                    destroy.stdout
-                );
-                let deploy = hook(&p, &server, "make deploy");
-                assert!(
-                    deploy.asked(),
-                    "{server}: {} {}",
-                    deploy.stdout,
-                    deploy.stderr
-                );
-                assert!(
-                    deploy.stdout.contains("org.deploys_need_approval"),
-                    "{}",
-                    deploy.stdout
-                );
+                assert!(h.says("org.no_terraform_destroy"), "{h}");
+                let h = hook(&p, &server, "make deploy");
+                assert!(h.asked() && h.says("org.deploys_need_approval"), "{h}");
             }
             // what the floor lets through, the project's allow decides
-            let plan = hook(&p, &server, "terraform plan");
-            assert!(plan.passed(), "{server}: {} {}", plan.stdout, plan.stderr);
+            let h = hook(&p, &server, "terraform plan");
+            assert!(h.passed(), "{with_org} {server}: {h}");
             if online {
                 // the cached pack is the floor
-                let cached =
-                    std::fs::read_to_string(p.client.join("server").join("pack.json")).unwrap();
-                assert_eq!(
-                    cached.contains("cavra-org"),
-                    with_org,
-                    "{}",
-                    &cached[..200.min(cached.len())]
-                );
+                let cached = p.client.join("server").join("pack.json");
+                let cached = std::fs::read_to_string(cached).unwrap();
+                assert_eq!(cached.contains("\"cavra-org\""), with_org, "{with_org}");
                 srv = None;
             }
         }
@@ -567,41 +552,28 @@ fn a_softer_project_policy_cannot_soften_the_floor_online_or_offline() {
 
 #[test]
 fn a_project_policy_that_does_not_load_or_cannot_be_sent_fails_closed() {
-    let p = places();
-    let home = p.project.parent().unwrap().to_path_buf();
-    let token = issue_token(&p.state, "agent");
-    std::fs::write(&p.token_file, &token).unwrap();
-    let srv = Srv::start(&p.state, &home);
+    let (p, srv, token) = served(&[], &[]);
     assert!(hook(&p, &srv.base, "git status").passed());
     // broken YAML; a pack it extends that only the developer has: denied, named
     let file = project_policy(&p, "rules: [");
     let h = hook(&p, &srv.base, "git status");
-    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
     assert!(
-        h.stdout.contains("does not load on the server"),
-        "{}",
-        h.stdout
+        h.denied() && h.says("does not load on the server") && !h.offline(),
+        "{h}"
     );
-    assert!(
-        h.stdout.contains(&file.display().to_string()),
-        "{}",
-        h.stdout
-    );
-    assert!(!h.offline(), "{}", h.stdout);
+    assert!(h.says(&file.display().to_string()), "{h}");
     std::fs::write(p.project.join(".cavra").join("team-pack.yaml"), SOFT).unwrap();
-    project_policy(
-        &p,
-        &NO_MAKE.replace("version: \"1\"}", "version: \"1\", extends: team-pack}"),
-    );
+    let extending = NO_MAKE.replace("version: \"1\"}", "version: \"1\", extends: team-pack}");
+    project_policy(&p, &extending);
     let h = hook(&p, &srv.base, "git status");
-    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
-    assert!(h.stdout.contains("team-pack"), "{}", h.stdout);
+    assert!(h.denied() && h.says("team-pack"), "{h}");
     // too large to send: denied by the hook itself, nothing decided offline or queued
     project_policy(&p, &format!("{NO_MAKE}# {}\n", "x".repeat(256 * 1024)));
     let h = hook(&p, &srv.base, "git status");
-    assert!(h.denied(), "{} {}", h.stdout, h.stderr);
-    assert!(h.stdout.contains("larger than 256 KiB"), "{}", h.stdout);
-    assert!(!h.offline(), "{}", h.stdout);
+    assert!(
+        h.denied() && h.says("larger than 256 KiB") && !h.offline(),
+        "{h}"
+    );
     assert_eq!(queued(&p), 0);
     // an envelope that is not one, or carries no object event: the fail-closed answer
     for bad in [
@@ -611,7 +583,6 @@ fn a_project_policy_that_does_not_load_or_cannot_be_sent_fails_closed() {
         "not json".to_string(),
     ] {
         let (st, v) = post_hook(&srv.base, &token, ENVELOPE, &bad);
-        assert_eq!(st, 200, "{bad}: {v}");
-        assert_eq!(v["exit_code"], 2, "{bad}: {v}");
+        assert_eq!((st, &v["exit_code"]), (200, &json!(2)), "{bad}: {v}");
     }
 }

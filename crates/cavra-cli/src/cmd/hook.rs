@@ -11,7 +11,6 @@ use crate::ctx::{ctx_at, locate, locate_path, locator, Ctx};
 use anyhow::Result;
 use cavra_agents::{Adapter, AdapterError, Answer, Observation, Parsed};
 use cavra_client::mode::{offline_decision, offline_verdict, ServerMode};
-use cavra_client::ClientError;
 use cavra_core::hooks::{ToolCall, Verdict};
 use clap::Args;
 use std::io::Read;
@@ -83,8 +82,8 @@ fn record(ctx: &Ctx, obs: &Observation) {
 }
 
 /// One hook call: stdin → adapter → decision → adapter → stdout/stderr and exit code. In
-/// server mode (`CAVRA_SERVER`, docs/server.md) the server answers, or — unreachable — the
-/// server's cached signed pack tightens the local decision, which is queued for upload.
+/// server mode (`CAVRA_SERVER`, docs/server.md) the server answers, under the project policy
+/// sent along; unreachable, the server's cached floor tightens the local decision (queued).
 pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
     let adapter = Adapter::new(args.agent);
     let mode = ServerMode::from_env(&ctx.cavra_dir);
@@ -99,12 +98,10 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
             match mode.forward(args.agent, &raw, &args.packs.choice(), &locator()) {
                 Ok(a) => {
                     let code = write(a.into());
-                    for w in mode.after_answer() {
-                        eprintln!("cavra: warning: {w}");
-                    }
+                    (mode.after_answer().iter()).for_each(|w| eprintln!("cavra: warning: {w}"));
                     return Ok(code);
                 }
-                Err(e @ ClientError::ProjectPolicy(_)) => {
+                Err(e @ cavra_client::ClientError::ProjectPolicy(_)) => {
                     cavra_agents::fail_closed(Some(args.agent), &e.to_string())
                 }
                 Err(e) => local(ctx, &args, &adapter, &raw, Some((&mode, e.to_string()))),
@@ -128,7 +125,7 @@ fn write(answer: Answer) -> i32 {
 }
 
 /// Decides here: without a server, or with one that could not be asked (`offline`: its
-/// cached pack, verified, is the organisation pack; the answer says so; queued).
+/// cached floor, verified, is the organisation pack; the answer says so; queued).
 fn local(
     ctx: &Ctx,
     args: &HookArgs,
