@@ -20,17 +20,7 @@ BIN=$PWD/target/release/cavra
 printf '{"session_id":"bench","transcript_path":"/tmp/t","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"cargo test -p core && git status"}}\n' "$PWD" > "$TMP/bash_typical.json"
 export CAVRA_APPROVER_DIR="$TMP/approver"
 STATE="$TMP/state"
-start_server() {
-  # the previous server's address must not be read as this one's
-  rm -f "$TMP/serve.out"
-  "$BIN" --cavra-dir "$STATE" serve --listen 127.0.0.1:0 > "$TMP/serve.out" 2> "$TMP/serve.err" &
-  SRV_PID=$!
-  for _ in $(seq 1 100); do
-    grep -q 'listening on' "$TMP/serve.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  URL=$(sed -n 's/^cavra serve: listening on //p' "$TMP/serve.out")
-}
+start_server() { serve_start "$BIN" "$STATE" "$TMP" --listen 127.0.0.1:0; }
 issue_agent_token "$BIN" "$STATE" "$TMP/agent.token"
 start_server
 export CAVRA_TOKEN_FILE="$TMP/agent.token"

@@ -11,3 +11,21 @@ issue_agent_token() {
   (sleep 0.3; echo yes) | script -qec "$cmd" /dev/null | grep -o 'cavra-api\.v1\.[A-Za-z0-9._-]*' | head -1 > "$out"
   [ -s "$out" ] || { echo "could not issue an agent token" >&2; return 1; }
 }
+
+# serve_start BIN STATE DIR [ARGS...]: `cavra --cavra-dir STATE serve ARGS` in the
+# background, working directory DIR/project, output in DIR/serve.out and DIR/serve.err;
+# sets SRV_PID and URL once it listens (environment assignments before the call apply).
+serve_start() {
+  local bin=$1 state=$2 dir=$3; shift 3
+  mkdir -p "$dir/project"
+  # a previous server's address must not be read as this one's
+  rm -f "$dir/serve.out"
+  (cd "$dir/project" && exec "$bin" --cavra-dir "$state" serve "$@" > "$dir/serve.out" 2>> "$dir/serve.err") &
+  SRV_PID=$!
+  for _ in $(seq 1 200); do
+    grep -q 'listening on' "$dir/serve.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  URL=$(sed -n 's/^cavra serve: listening on //p' "$dir/serve.out")
+  [ -n "$URL" ] || { cat "$dir/serve.err" >&2; return 1; }
+}

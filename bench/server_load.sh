@@ -73,17 +73,11 @@ start_server() {
   local db=()
   [ "$name" = postgres ] && db=(--database "$PG/$PGDB")
   issue_agent_token "$BIN" "$state" "$TMP/agent.token" "${db[@]}"
-  # the previous server's address must not be read as this one's
-  rm -f "$TMP/serve.out"
-  (cd "$TMP/project" && exec env "$@" "$BIN" --cavra-dir "$state" serve --listen 127.0.0.1:0 "${db[@]}" \
-    > "$TMP/serve.out" 2> "$TMP/serve.err") &
-  SRV_PID=$!
-  for _ in $(seq 1 200); do
-    grep -q 'listening on' "$TMP/serve.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  URL=$(sed -n 's/^cavra serve: listening on //p' "$TMP/serve.out")
-  [ -n "$URL" ] || { cat "$TMP/serve.err" >&2; exit 1; }
+  : > "$TMP/serve.err"
+  local kv
+  for kv in "$@"; do export "${kv?}"; done
+  serve_start "$BIN" "$state" "$TMP" --listen 127.0.0.1:0 "${db[@]}" || exit 1
+  for kv in "$@"; do unset "${kv%%=*}"; done
 }
 stop_server() { kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$SRV_PID/status"; }

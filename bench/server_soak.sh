@@ -36,12 +36,7 @@ if [ "$BACKEND" = postgres ]; then
   db=(--database "$PG/$PGDB")
 fi
 issue_agent_token "$BIN" "$STATE" "$TMP/agent.token" "${db[@]}"
-(cd "$TMP/project" && exec "$BIN" --cavra-dir "$STATE" serve --listen 127.0.0.1:0 "${db[@]}" \
-  > "$TMP/serve.out" 2> "$TMP/serve.err") &
-SRV_PID=$!
-for _ in $(seq 1 200); do grep -q 'listening on' "$TMP/serve.out" 2>/dev/null && break; sleep 0.05; done
-URL=$(sed -n 's/^cavra serve: listening on //p' "$TMP/serve.out")
-[ -n "$URL" ] || { cat "$TMP/serve.err" >&2; exit 1; }
+serve_start "$BIN" "$STATE" "$TMP" --listen 127.0.0.1:0 "${db[@]}" || exit 1
 rss() { awk '/VmRSS/{print int($2/1024)}' "/proc/$SRV_PID/status"; }
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $BACKEND, $RATE req/s for ${SECS}s"
 echo "rss at start: $(rss) MiB"
