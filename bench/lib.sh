@@ -29,3 +29,24 @@ serve_start() {
   URL=$(sed -n 's/^cavra serve: listening on //p' "$dir/serve.out")
   [ -n "$URL" ] || { cat "$dir/serve.err" >&2; return 1; }
 }
+
+# server_bench_setup NAME: the release binary (built unless SKIP_BUILD; BIN overrides), a
+# scratch directory TMP with an approver directory and a project, the PostgreSQL database
+# name PGDB (cavra_NAME_PID on PG) and a cleanup on exit (the server SRV_PID stopped, the
+# database dropped, TMP removed).
+server_bench_setup() {
+  [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cavra-cli >/dev/null
+  BIN=${BIN:-$PWD/target/release/cavra}
+  TMP=$(mktemp -d)
+  SRV_PID=
+  PGDB=cavra_$1_$$
+  PG=postgres://postgres@127.0.0.1:5432
+  trap server_bench_cleanup EXIT
+  export CAVRA_APPROVER_DIR="$TMP/approver"
+  mkdir -p "$TMP/project"
+}
+server_bench_cleanup() {
+  [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+  psql "$PG/test" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}

@@ -19,20 +19,7 @@ CONN=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 OHA=${OHA:-$(command -v oha || echo /tmp/oha/bin/oha)}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cavra-cli >/dev/null
-BIN=${BIN:-$PWD/target/release/cavra}
-TMP=$(mktemp -d)
-SRV_PID=
-PGDB=cavra_bench_$$
-PG=postgres://postgres@127.0.0.1:5432
-cleanup() {
-  [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-  psql "$PG/test" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-export CAVRA_APPROVER_DIR="$TMP/approver"
-mkdir -p "$TMP/project"
+server_bench_setup bench
 
 # Three requests in turn: an everyday read (allow), a secret read (block), a command.
 cat > "$TMP/decide.lua" <<EOF

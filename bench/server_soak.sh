@@ -15,21 +15,8 @@ BACKEND=${3:-sqlite}
 SAMPLE=${SAMPLE:-30}
 OHA=${OHA:-$(command -v oha || echo /tmp/oha/bin/oha)}
 [ -x "$OHA" ] || { echo "oha is needed: cargo install oha --locked --root /tmp/oha" >&2; exit 2; }
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cavra-cli >/dev/null
-BIN=${BIN:-$PWD/target/release/cavra}
-TMP=$(mktemp -d)
-SRV_PID=
-PGDB=cavra_soak_$$
-PG=postgres://postgres@127.0.0.1:5432
-cleanup() {
-  [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-  psql "$PG/test" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-export CAVRA_APPROVER_DIR="$TMP/approver"
+server_bench_setup soak
 STATE="$TMP/state"
-mkdir -p "$TMP/project"
 db=()
 if [ "$BACKEND" = postgres ]; then
   psql "$PG/test" -qc "CREATE DATABASE $PGDB" >/dev/null
