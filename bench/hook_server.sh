@@ -37,10 +37,11 @@ for r in $(seq 1 "$ROUNDS"); do
   # the queue is uploaded by the next answered call; empty it so every round starts alike
   rm -rf "$TMP/client/server/queue"
   echo "$loc $srv $off"
-done | python3 -c '
+done > "$TMP/rows"  # not a pipeline: the trap of this shell stops the server
+python3 -c '
 import statistics, sys
 rows = [tuple(map(float, l.split())) for l in sys.stdin if l.strip()]
 print("rounds (local / server / offline ms):", ", ".join(f"{a:.3f}/{b:.3f}/{c:.3f}" for a, b, c in rows))
 m = [statistics.median(r[i] for r in rows) for i in range(3)]
 print(f"median local {m[0]:.3f} ms, server mode {m[1]:.3f} ms, offline fallback {m[2]:.3f} ms")
-print(f"median per-round difference to local: server {statistics.median(b - a for a, b, _ in rows):.3f} ms, offline {statistics.median(c - a for a, _, c in rows):.3f} ms")'
+print(f"median per-round difference to local: server {statistics.median(b - a for a, b, _ in rows):.3f} ms, offline {statistics.median(c - a for a, _, c in rows):.3f} ms")' < "$TMP/rows"

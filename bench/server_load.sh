@@ -94,13 +94,15 @@ for r in $(seq 1 "$ROUNDS"); do
     stop_server
   done
   echo "$row"
-done | BACKENDS="$BACKENDS" python3 -c '
+done > "$TMP/rows"  # not a pipeline: a failed run stops this shell, whose trap stops the server
+BACKENDS="$BACKENDS" python3 -c '
 import os, statistics, sys
 names = ["health", "decisions, no evidence"] + [f"decisions + evidence ({b})" for b in os.environ["BACKENDS"].split()]
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 for i, n in enumerate(names):
     vals = [r[i] for r in rows]
-    print(f"{n:32s} median {statistics.median(vals):9.0f} req/s   rounds: " + ", ".join(f"{v:.0f}" for v in vals))'
+    print(f"{n:32s} median {statistics.median(vals):9.0f} req/s   rounds: " + ", ".join(f"{v:.0f}" for v in vals))' < "$TMP/rows"
+
 
 if [ -x "$OHA" ]; then
   echo "fixed rate: $RATE req/s for ${SECS}s per backend (oha, latency corrected), and the server's RSS"
