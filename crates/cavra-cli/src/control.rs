@@ -121,6 +121,9 @@ fn token_from(auth: &AuthArgs) -> Result<Option<String>> {
 /// Asks the person on the controlling terminal to confirm `ctrl`
 /// ([`cavra_runtime::terminal::confirm`]).
 fn confirm_on_tty(ctrl: &Control, identity: &str, label: Option<&str>) -> Result<()> {
+    if let Some(agent) = terminal::agent_ancestor_here() {
+        return Err(terminal::under_agent(ctrl, &agent));
+    }
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -51,7 +51,27 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
 fn pty(dir: &Path, answer: &str, args: &[&str]) -> (i32, String) {
-    let mut cmd = Command::new("python3");
+    pty_under(dir, answer, args, &[], &[])
+}
+
+/// [`pty`], with the pseudo-terminal's driver started by `launcher` (a command prefix) and
+/// with the variables `env` set.
+fn pty_under(
+    dir: &Path,
+    answer: &str,
+    args: &[&str],
+    launcher: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String) {
+    let mut cmd = match launcher {
+        [first, rest @ ..] => {
+            let mut c = Command::new(first);
+            c.args(rest).arg("python3");
+            c
+        }
+        [] => Command::new("python3"),
+    };
+    cmd.envs(env.iter().copied());
     cmd.arg("-c")
         .arg(PTY_DRIVER)
         .arg(answer)
@@ -169,6 +189,52 @@ fn terminal_answer_other_than_yes_changes_nothing() {
         assert_eq!(state(d.path(), &id), ApprovalState::Pending);
     }
     assert!(!d.path().join("evidence").exists() || evidence_kinds(d.path()).is_empty());
+}
+
+/// A terminal that a coding agent opened (a pty under the agent's process, or with the
+/// variables agents set for their commands) is not a person's: the confirmation is never
+/// asked, and nothing changes.
+#[test]
+fn a_terminal_under_a_coding_agent_is_refused() {
+    let d = TempDir::new().unwrap();
+    let key = approver_dir(d.path()).join("approver.key");
+    let (code, shown) = pty_under(
+        d.path(),
+        "y",
+        &["keys", "approver", "init"],
+        &[],
+        &[("CLAUDECODE", "1")],
+    );
+    assert_eq!(code, 1, "{shown}");
+    assert!(
+        shown.contains("this terminal belongs to a coding agent: environment variable CLAUDECODE"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Type y or yes"), "{shown}");
+    assert!(!key.exists());
+    // an ancestor process named like an agent (a shell under the name `claude` that runs
+    // the pty driver as its child)
+    let bin = d.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let claude = bin.join("claude");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/bin/sh", &claude).unwrap();
+    let launcher = [claude.to_str().unwrap(), "-c", "\"$@\"; exit $?", "claude"];
+    let (code, shown) = pty_under(d.path(), "y", &["keys", "approver", "init"], &launcher, &[]);
+    assert_eq!(code, 1, "{shown}");
+    assert!(
+        shown.contains("belongs to a coding agent: process `claude`"),
+        "{shown}"
+    );
+    assert!(!key.exists());
+    // the same launcher under another name is a person's terminal
+    let sh = bin.join("myshell");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/bin/sh", &sh).unwrap();
+    let launcher = [sh.to_str().unwrap(), "-c", "\"$@\"; exit $?", "myshell"];
+    let (code, shown) = pty_under(d.path(), "y", &["keys", "approver", "init"], &launcher, &[]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(key.exists());
 }
 
 #[test]

@@ -51,6 +51,148 @@ pub fn confirm(
     )))
 }
 
+/// A coding agent found among this process's ancestors (or in its environment): the
+/// terminal it may have opened is the agent's, not a person's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentAncestor {
+    /// The ancestor's pid (`None` when only the environment gave it away).
+    pub pid: Option<u32>,
+    /// What gave it away: `process \`claude\`` or `environment variable CLAUDECODE`.
+    pub what: String,
+}
+
+/// Program names of coding agents (an ancestor's `comm`, or the basename of one of its
+/// first two arguments: `node /usr/lib/node_modules/@openai/codex/bin/codex.js`).
+const AGENT_PROGRAMS: &[&str] = &[
+    "claude",
+    "claude-code",
+    "codex",
+    "gemini",
+    "gemini-cli",
+    "cursor-agent",
+    "copilot",
+    "aider",
+    "opencode",
+    "goose",
+    "amp",
+    "qwen",
+    "crush",
+    "auggie",
+    "droid",
+    "kiro-cli",
+];
+
+/// Package paths of node-based agents, matched in an ancestor's first arguments.
+const AGENT_PACKAGES: &[&str] = &[
+    "@anthropic-ai/claude-code",
+    "@openai/codex",
+    "@google/gemini-cli",
+    "@github/copilot",
+    "@sourcegraph/amp",
+    "opencode-ai",
+];
+
+/// Variables agents set for the commands they run (inherited by everything below them).
+const AGENT_VARIABLES: &[&str] = &[
+    "CLAUDECODE",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "CODEX_SANDBOX",
+    "CODEX_SANDBOX_NETWORK_DISABLED",
+    "GEMINI_CLI",
+    "CURSOR_AGENT",
+];
+
+/// How far up the process tree [`agent_ancestor`] looks.
+const MAX_ANCESTORS: usize = 64;
+
+/// The coding agent this process runs under, if any: every ancestor up to init is looked at
+/// in `proc` (`/proc`), by its `comm`, its first two arguments and its environment, and so
+/// is this process's own environment (`env`). A terminal confirmation under an agent is
+/// refused even when a terminal opens (the agent can give its commands a pty of its own:
+/// `script`, `expect`, `python3 -c 'import pty; pty.spawn(...)'`).
+pub fn agent_ancestor(
+    proc: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Option<AgentAncestor> {
+    let own = env
+        .into_iter()
+        .find_map(|(k, v)| (AGENT_VARIABLES.contains(&k.as_str()) && !v.is_empty()).then_some(k));
+    if let Some(k) = own {
+        return Some(AgentAncestor {
+            pid: None,
+            what: format!("environment variable {k}"),
+        });
+    }
+    let mut pid = parent_of(proc, "self")?;
+    for _ in 0..MAX_ANCESTORS {
+        if pid <= 1 {
+            return None;
+        }
+        if let Some(what) = agent_process(&proc.join(pid.to_string())) {
+            return Some(AgentAncestor {
+                pid: Some(pid),
+                what,
+            });
+        }
+        pid = parent_of(proc, &pid.to_string())?;
+    }
+    None
+}
+
+/// [`agent_ancestor`] of this process: `/proc` and its own environment.
+pub fn agent_ancestor_here() -> Option<AgentAncestor> {
+    let env = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    agent_ancestor(Path::new("/proc"), env)
+}
+
+/// The parent pid from `proc/<pid>/stat` (the field after the parenthesised `comm`, which
+/// may itself hold spaces and parentheses).
+fn parent_of(proc: &Path, pid: &str) -> Option<u32> {
+    let stat = std::fs::read_to_string(proc.join(pid).join("stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')?.checked_add(1)?..)?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn agent_process(dir: &Path) -> Option<String> {
+    let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+    let comm = comm.trim();
+    if AGENT_PROGRAMS.contains(&comm) {
+        return Some(format!("process `{comm}`"));
+    }
+    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+    for arg in cmdline.split(|b| *b == 0).take(2) {
+        let arg = String::from_utf8_lossy(arg);
+        let base = arg.rsplit(['/', '\\']).next().unwrap_or_default();
+        let base = base.strip_suffix(".js").unwrap_or(base);
+        if AGENT_PROGRAMS.contains(&base) || AGENT_PACKAGES.iter().any(|p| arg.contains(p)) {
+            return Some(format!(
+                "process `{}`",
+                cavra_core::text::truncate_chars(&arg, 80)
+            ));
+        }
+    }
+    let environ = std::fs::read(dir.join("environ")).unwrap_or_default();
+    environ.split(|b| *b == 0).find_map(|kv| {
+        let kv = String::from_utf8_lossy(kv);
+        let (k, v) = kv.split_once('=')?;
+        (AGENT_VARIABLES.contains(&k) && !v.is_empty()).then(|| format!("environment variable {k}"))
+    })
+}
+
+/// The refusal of a terminal confirmation of `ctrl` under the agent `a`.
+pub fn under_agent(ctrl: &ControlAction, a: &AgentAncestor) -> RuntimeError {
+    let pid = a.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    refused(format!(
+        "`{}` is a control action and needs a person, but this terminal belongs to a coding agent: {}{pid} runs it; a confirmation typed here could come from the agent itself, so it is not asked for. Run it in a terminal of your own that no agent started, or pass an approver credential (`--token TOKEN`); nothing was changed",
+        ctrl.command, a.what
+    ))
+}
+
 /// The OS user running this process, from the real uid (`/proc/self/status`, else the
 /// owner of a file this process creates in `tmp`) and `/etc/passwd`.
 pub fn os_user(tmp: &Path) -> Result<String> {
@@ -126,6 +268,78 @@ mod tests {
                 "{answer:?}: {e}"
             );
         }
+    }
+
+    fn fake_proc(procs: &[(&str, u32, &str, &[&str], &[&str])]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for (pid, ppid, comm, argv, env) in procs {
+            let d = root.path().join(pid);
+            std::fs::create_dir_all(&d).unwrap();
+            let stat = format!("{pid} ({comm}) S {ppid} 1 1 0 -1");
+            std::fs::write(d.join("stat"), stat).unwrap();
+            std::fs::write(d.join("comm"), format!("{comm}\n")).unwrap();
+            std::fs::write(d.join("cmdline"), argv.join("\0")).unwrap();
+            std::fs::write(d.join("environ"), env.join("\0")).unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn an_agent_among_the_ancestors_is_found() {
+        let claude = [
+            "node",
+            "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+        ];
+        let proc = fake_proc(&[
+            ("self", 300, "cavra", &["cavra"], &[]),
+            ("300", 200, "python3", &["python3", "-c", "import pty"], &[]),
+            ("200", 100, "bash", &["bash"], &["HOME=/root"]),
+            ("100", 1, "node", &claude, &[]),
+        ]);
+        let a = agent_ancestor(proc.path(), []).unwrap();
+        assert_eq!(a.pid, Some(100));
+        assert!(a.what.contains("claude-code"), "{}", a.what);
+        // by name, by an inherited variable, and with a `comm` holding `) S 7`
+        let proc = fake_proc(&[
+            ("self", 40, "cavra", &["cavra"], &[]),
+            ("40", 30, "x) S 7", &["sh"], &[]),
+            ("30", 1, "codex", &["codex"], &[]),
+        ]);
+        assert_eq!(agent_ancestor(proc.path(), []).unwrap().pid, Some(30));
+        let proc = fake_proc(&[
+            ("self", 40, "cavra", &["cavra"], &[]),
+            ("40", 1, "sh", &["sh"], &["GEMINI_CLI=1"]),
+        ]);
+        let a = agent_ancestor(proc.path(), []).unwrap();
+        assert_eq!(
+            (a.pid, a.what.as_str()),
+            (Some(40), "environment variable GEMINI_CLI")
+        );
+        // this process's own environment is enough
+        let env = [("CLAUDECODE".to_string(), "1".to_string())];
+        let a = agent_ancestor(proc.path(), env).unwrap();
+        assert_eq!(a.pid, None);
+        let ctrl = ControlAction::new("cavra tokens issue", Role::Admin);
+        let e = under_agent(&ctrl, &a).to_string();
+        assert!(
+            e.contains("belongs to a coding agent") && e.contains("CLAUDECODE"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_person_s_terminal_has_no_agent_ancestor() {
+        let proc = fake_proc(&[
+            ("self", 40, "cavra", &["cavra"], &["TERM=xterm"]),
+            ("40", 30, "bash", &["-bash"], &["CLAUDECODE="]),
+            ("30", 1, "sshd", &["sshd: alice@pts/0"], &[]),
+        ]);
+        assert_eq!(agent_ancestor(proc.path(), []), None);
+        // an unreadable tree (no /proc) finds nothing rather than failing
+        assert_eq!(agent_ancestor(&proc.path().join("missing"), []), None);
+        // a cycle in a corrupt tree stops after MAX_ANCESTORS steps
+        let proc = fake_proc(&[("self", 5, "cavra", &[], &[]), ("5", 5, "sh", &[], &[])]);
+        assert_eq!(agent_ancestor(proc.path(), []), None);
     }
 
     #[test]

@@ -456,6 +456,11 @@ enum Call {
     Subprocess,
     /// Node spawn/execFile: (cmd, [args], {shell})
     Spawn,
+    /// The argument at this index is an argv list (or a program name): python
+    /// `pty.spawn(argv)`, `os.execvp(file, argv)`, `os.spawnv(mode, path, argv)`.
+    ArgvAt(u8),
+    /// The arguments from this index on are the argv: python `os.execlp(file, arg0, …)`.
+    ArgsFrom(u8),
     /// Perl/Ruby system/exec: one string -> shell; several -> argv.
     System,
     RmRf,
@@ -475,6 +480,11 @@ enum Call {
     PerlOpen,
 }
 
+/// Python `os.NAME` or a bare `NAME` from `from os import …`.
+fn os_qual(q: &str, code: &str) -> bool {
+    q == "os" || (q.is_empty() && code.contains("from os import"))
+}
+
 fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
     let q = qual.rsplit('.').next().unwrap_or("");
     match lang {
@@ -488,6 +498,23 @@ fn classify(lang: Lang, name: &str, qual: &str, code: &str) -> Option<Call> {
                     || (q.is_empty() && code.contains("from subprocess import")) =>
             {
                 Some(Call::Subprocess)
+            }
+            "spawn" if q == "pty" || (q.is_empty() && code.contains("from pty import")) => {
+                Some(Call::ArgvAt(0))
+            }
+            "execv" | "execve" | "execvp" | "execvpe" | "posix_spawn" | "posix_spawnp"
+                if os_qual(q, code) =>
+            {
+                Some(Call::ArgvAt(1))
+            }
+            "spawnv" | "spawnve" | "spawnvp" | "spawnvpe" if os_qual(q, code) => {
+                Some(Call::ArgvAt(2))
+            }
+            "execl" | "execle" | "execlp" | "execlpe" if os_qual(q, code) => {
+                Some(Call::ArgsFrom(1))
+            }
+            "spawnl" | "spawnle" | "spawnlp" | "spawnlpe" if os_qual(q, code) => {
+                Some(Call::ArgsFrom(2))
             }
             "rmtree" => Some(Call::RmRf),
             "remove" | "unlink" if q == "os" => Some(Call::Rm),
@@ -1558,6 +1585,24 @@ fn interpret(lang: Lang, call: Call, args: &[Vec<T>]) -> Option<Kind> {
             ArgV::Lit(s) => Kind::Shell(s),
             _ => Kind::NonLiteral,
         },
+        Call::ArgvAt(n) => match args.get(usize::from(n)).map(|a| classify_arg(lang, a)) {
+            Some(ArgV::List(v)) if v.first().is_some_and(|x| x.is_some()) => Kind::Argv(v),
+            Some(ArgV::Lit(s)) => Kind::Argv(vec![Some(s)]),
+            _ => Kind::NonLiteral,
+        },
+        Call::ArgsFrom(n) => {
+            let v: Vec<Option<String>> = (args.iter().skip(usize::from(n)))
+                .map(|a| match classify_arg(lang, a) {
+                    ArgV::Lit(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            if v.first().is_some_and(|x| x.is_some()) {
+                Kind::Argv(v)
+            } else {
+                Kind::NonLiteral
+            }
+        }
         Call::Subprocess => {
             let shell = has_flag(args, "shell");
             match a0 {

@@ -402,3 +402,56 @@ fn powershell_cmdlets_are_bound_and_looked_into() {
         &["invoke-webrequest", "https://x/i", "-OutFile", "i.ps1"],
     );
 }
+
+#[test]
+fn programs_that_give_a_command_a_terminal_of_its_own_run_it() {
+    // expect's `spawn` (and `exec`, `system`, what `send` types into a spawned shell)
+    let a = has(
+        "expect -c 'spawn cavra tokens issue --role admin; expect yes; send \"y\\r\"'",
+        &["cavra", "tokens", "issue", "--role", "admin"],
+    );
+    let c = a.invocations.iter().find(|i| i.program == "cavra").unwrap();
+    assert_eq!(c.origin, "in `expect` script, simple command 1");
+    has(
+        "expect -c 'spawn bash; send \"cavra approvals approve a1\\r\"'",
+        &["cavra", "approvals", "approve", "a1"],
+    );
+    has(
+        "expect <<'EOF'\nspawn git push --force\nexpect eof\nEOF",
+        &["git", "push", "--force"],
+    );
+    has("tclsh <<< 'exec rm -rf /'", &["rm", "-rf", "/"]);
+    let a = an("expect -c 'spawn $env(CMD)'");
+    assert!(a.invocations[0].dynamic_exec.is_some());
+    // python's pty.spawn and the os.exec*/spawn* family take an argv
+    has(
+        "python3 -c 'import pty; pty.spawn([\"cavra\", \"tokens\", \"issue\"])'",
+        &["cavra", "tokens", "issue"],
+    );
+    has(
+        "python3 -c 'from pty import spawn; spawn([\"rm\", \"-rf\", \"/\"])'",
+        &["rm", "-rf", "/"],
+    );
+    has(
+        "python3 -c 'import os; os.execvp(\"git\", [\"git\", \"push\", \"-f\"])'",
+        &["git", "push", "-f"],
+    );
+    has(
+        "python3 -c 'import os; os.spawnlp(os.P_WAIT, \"rm\", \"rm\", \"-rf\", \"/\")'",
+        &["rm", "-rf", "/"],
+    );
+    has(
+        "python3 -c 'import os; os.posix_spawnp(\"cavra\", [\"cavra\", \"keys\", \"rotate\"], {})'",
+        &["cavra", "keys", "rotate"],
+    );
+    // look-alikes run nothing
+    for s in [
+        "expect -c 'puts hello'",
+        "expect -f login.exp",
+        "python3 -c 'import os; print(os.getcwd())'",
+        "python3 -c 'import pty; print(pty.STDIN_FILENO)'",
+    ] {
+        let a = an(s);
+        assert_eq!(a.invocations.len(), 1, "{s}: {:#?}", argvs(&a));
+    }
+}

@@ -640,6 +640,267 @@ fn strings_from(t: &[A], start: usize) -> Vec<String> {
     out
 }
 
+// ----------------------------------------------------------------------------- expect / Tcl
+
+/// Whether `prog` runs Tcl: `expect` (whose `spawn` gives a command a terminal of its own),
+/// `tclsh`, `wish`, with or without a version suffix.
+pub(crate) fn is_tcl(prog: &str) -> bool {
+    let p = prog.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    matches!(p, "expect" | "expectk" | "tclsh" | "wish")
+}
+
+/// The inline scripts of an `expect` invocation: every `-c SCRIPT` (`-cSCRIPT`).
+pub(crate) fn tcl_scripts(argv: &[Field]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 1usize;
+    while let Some(f) = argv.get(i) {
+        i = i.saturating_add(1);
+        let v = f.value();
+        if v == "--" || !v.starts_with('-') {
+            break;
+        }
+        if v == "-c" {
+            if let Some(s) = argv.get(i) {
+                out.push(s.value());
+                i = i.saturating_add(1);
+            }
+        } else if let Some(s) = v.strip_prefix("-c") {
+            out.push(s.to_string());
+        } else if matches!(v.as_str(), "-D" | "-f") {
+            i = i.saturating_add(1);
+        }
+    }
+    out
+}
+
+/// One Tcl word: its text after substitution of backslash escapes, whether it holds a
+/// variable or command substitution (`$x`, `[cmd]`).
+#[derive(Debug, Clone)]
+struct TclWord {
+    text: String,
+    dynamic: bool,
+}
+
+/// The commands a Tcl/expect script runs: `spawn …`, `exec …`, `system …`, `open "|…"`, and
+/// the lines `send` types (into the spawned program, often a shell) — found at any depth
+/// (braced bodies of `if`, `proc`, `expect { … }`, and `[…]` substitutions are scanned too).
+pub(crate) fn tcl_exec(script: &str) -> Vec<Exec> {
+    let chars: Vec<char> = script.chars().collect();
+    let mut cmds = Vec::new();
+    tcl_scan(&chars, 0, &mut cmds);
+    let mut out = Vec::new();
+    for words in &cmds {
+        tcl_command(words, &mut out);
+        if out.len() >= MAX_EXECS {
+            break;
+        }
+    }
+    out.truncate(MAX_EXECS);
+    out
+}
+
+fn tcl_command(words: &[TclWord], out: &mut Vec<Exec>) {
+    let Some(first) = words.first() else {
+        return;
+    };
+    let rest = words.get(1..).unwrap_or_default();
+    let skip_opts = |with_arg: &[&str]| {
+        let mut k = 0usize;
+        while let Some(w) = rest.get(k) {
+            if w.text == "--" {
+                return k.saturating_add(1);
+            }
+            if !w.text.starts_with('-') || w.dynamic {
+                break;
+            }
+            k = k.saturating_add(if with_arg.contains(&w.text.as_str()) {
+                2
+            } else {
+                1
+            });
+        }
+        k
+    };
+    let argv = match first.text.as_str() {
+        "spawn" | "exp_spawn" => rest.get(skip_opts(&["-ignore", "-open"])..),
+        "exec" => rest.get(skip_opts(&[])..),
+        "system" | "exp_system" => {
+            if rest.iter().any(|w| w.dynamic) {
+                out.push(Exec::Dynamic);
+            } else if !rest.is_empty() {
+                let text: Vec<&str> = rest.iter().map(|w| w.text.as_str()).collect();
+                out.push(Exec::Shell(text.join(" ")));
+            }
+            return;
+        }
+        "open" => {
+            if let Some(cmd) = rest.first().and_then(|w| w.text.strip_prefix('|')) {
+                let w = rest.first().is_some_and(|w| w.dynamic);
+                out.push(if w {
+                    Exec::Dynamic
+                } else {
+                    Exec::Shell(cmd.to_string())
+                });
+            }
+            return;
+        }
+        "send" | "exp_send" => {
+            let k = skip_opts(&["-i"]);
+            if let Some(w) = rest.get(k).filter(|w| !w.dynamic) {
+                for line in w.text.split(['\r', '\n']).filter(|l| !l.trim().is_empty()) {
+                    out.push(Exec::Shell(line.to_string()));
+                }
+            }
+            return;
+        }
+        _ => return,
+    };
+    let argv = argv.unwrap_or_default();
+    if argv.is_empty() {
+        return;
+    }
+    if argv.iter().any(|w| w.dynamic) {
+        out.push(Exec::Dynamic);
+        return;
+    }
+    let ops = [
+        "|", "|&", "<", "<<", ">", ">>", "2>", "2>>", ">&", "2>@1", "&",
+    ];
+    let line: Vec<String> = argv
+        .iter()
+        .map(|w| {
+            if ops.contains(&w.text.as_str()) {
+                w.text.clone()
+            } else {
+                let mut q = String::new();
+                crate::render::quote_lit(&w.text, &mut q);
+                q
+            }
+        })
+        .collect();
+    out.push(Exec::Shell(line.join(" ")));
+}
+
+/// Splits `s` into commands of words; braced words and `[…]` substitutions are scanned as
+/// scripts of their own (to depth 8, at most `MAX_EXECS * 8` commands).
+fn tcl_scan(s: &[char], depth: usize, cmds: &mut Vec<Vec<TclWord>>) {
+    let cap = MAX_EXECS.saturating_mul(8);
+    if depth > 8 || cmds.len() >= cap {
+        return;
+    }
+    let mut cur: Vec<TclWord> = Vec::new();
+    let mut nested: Vec<Vec<char>> = Vec::new();
+    let mut i = 0usize;
+    let at = |k: usize| s.get(k).copied();
+    while let Some(c) = at(i) {
+        match c {
+            '\n' | ';' => {
+                flush(&mut cur, cmds);
+                i = i.saturating_add(1);
+            }
+            ' ' | '\t' | '\r' => i = i.saturating_add(1),
+            '\\' if at(i.saturating_add(1)) == Some('\n') => i = i.saturating_add(2),
+            '#' if cur.is_empty() => {
+                while at(i).is_some_and(|c| c != '\n') {
+                    i = i.saturating_add(1);
+                }
+            }
+            '{' => {
+                let end = matching(s, i, '{', '}');
+                let body: Vec<char> = s.get(i.saturating_add(1)..end).unwrap_or_default().to_vec();
+                cur.push(TclWord {
+                    text: body.iter().collect(),
+                    dynamic: false,
+                });
+                nested.push(body);
+                i = end.saturating_add(1);
+            }
+            _ => {
+                let quoted = c == '"';
+                if quoted {
+                    i = i.saturating_add(1);
+                }
+                let mut w = TclWord {
+                    text: String::new(),
+                    dynamic: false,
+                };
+                while let Some(c) = at(i) {
+                    if quoted && c == '"' {
+                        i = i.saturating_add(1);
+                        break;
+                    }
+                    if !quoted && (c.is_whitespace() || c == ';') {
+                        break;
+                    }
+                    match c {
+                        '\\' => {
+                            let e = at(i.saturating_add(1));
+                            w.text.push(match e {
+                                Some('r') => '\r',
+                                Some('n') => '\n',
+                                Some('t') => '\t',
+                                Some(x) => x,
+                                None => '\\',
+                            });
+                            i = i.saturating_add(2);
+                        }
+                        '[' => {
+                            let end = matching(s, i, '[', ']');
+                            let inner = s.get(i.saturating_add(1)..end).unwrap_or_default();
+                            nested.push(inner.to_vec());
+                            w.dynamic = true;
+                            i = end.saturating_add(1);
+                        }
+                        '$' => {
+                            w.dynamic = true;
+                            w.text.push(c);
+                            i = i.saturating_add(1);
+                        }
+                        _ => {
+                            w.text.push(c);
+                            i = i.saturating_add(1);
+                        }
+                    }
+                }
+                cur.push(w);
+            }
+        }
+    }
+    flush(&mut cur, cmds);
+    for body in nested {
+        tcl_scan(&body, depth.saturating_add(1), cmds);
+    }
+}
+
+fn flush(cur: &mut Vec<TclWord>, cmds: &mut Vec<Vec<TclWord>>) {
+    if !cur.is_empty() {
+        cmds.push(std::mem::take(cur));
+    }
+}
+
+/// The index of the bracket closing the one at `open` (or the end of `s`), counting nesting
+/// and skipping backslash escapes.
+fn matching(s: &[char], open: usize, o: char, c: char) -> usize {
+    let mut depth = 0usize;
+    let mut i = open;
+    while let Some(&x) = s.get(i) {
+        if x == '\\' {
+            i = i.saturating_add(2);
+            continue;
+        }
+        if x == o {
+            depth = depth.saturating_add(1);
+        } else if x == c {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                return i;
+            }
+        }
+        i = i.saturating_add(1);
+    }
+    s.len()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -695,6 +956,56 @@ mod tests {
 
     fn fields(v: &[&str]) -> Vec<Field> {
         v.iter().map(|s| Field::synth(s)).collect()
+    }
+
+    #[test]
+    fn tcl_scripts_that_run_commands() {
+        assert_eq!(
+            tcl_exec("spawn cavra tokens issue --role admin; expect \"yes\"; send \"y\\r\""),
+            vec![sh("cavra tokens issue --role admin"), sh("y")]
+        );
+        assert_eq!(tcl_exec("spawn -noecho rm -rf ~"), vec![sh("rm -rf '~'")]);
+        assert_eq!(
+            tcl_exec("if {1} {\n  exec rm -rf /tmp/x | cat\n}"),
+            vec![sh("rm -rf /tmp/x | cat")]
+        );
+        assert_eq!(
+            tcl_exec("set x [exec git push --force]"),
+            vec![sh("git push --force")]
+        );
+        assert_eq!(
+            tcl_exec("spawn bash\nsend \"cavra approvals approve a1\\r\""),
+            vec![sh("bash"), sh("cavra approvals approve a1")]
+        );
+        assert_eq!(tcl_exec("spawn $prog"), vec![Exec::Dynamic]);
+        assert_eq!(tcl_exec("system rm -rf build"), vec![sh("rm -rf build")]);
+        assert_eq!(tcl_exec("set f [open \"|curl x\" r]"), vec![sh("curl x")]);
+        assert_eq!(
+            tcl_exec("proc p {} { spawn sh -c {cat .env} }"),
+            vec![sh("sh -c 'cat .env'")]
+        );
+    }
+
+    #[test]
+    fn tcl_scripts_that_do_not() {
+        for s in [
+            "puts hello",
+            "set timeout 10; expect \"password:\"",
+            "# spawn rm -rf /\nputs x",
+            "send_user \"rm -rf /\"",
+            "send $password",
+            "",
+            "{",
+            "[[[",
+            "\"unterminated",
+        ] {
+            assert_eq!(tcl_exec(s), vec![], "{s:?}");
+        }
+        assert!(is_tcl("expect") && is_tcl("tclsh8.6") && !is_tcl("expected"));
+        let argv = fields(&[
+            "expect", "-d", "-c", "spawn ls", "-cputs x", "file.exp", "-c", "no",
+        ]);
+        assert_eq!(tcl_scripts(&argv), vec!["spawn ls", "puts x"]);
     }
 
     #[test]

@@ -146,6 +146,18 @@ impl Fl<'_> {
                     .collect();
                 self.text_exec(ctx, "in `sed` e command, ", execs, src);
             }
+            p if crate::textexec::is_tcl(p) => {
+                let mut scripts = crate::textexec::tcl_scripts(argv);
+                if let Stdin::HereDoc(t) | Stdin::HereString(t) = &ctx.io.stdin {
+                    scripts.push(t.clone());
+                }
+                let execs: Vec<crate::textexec::Exec> = scripts
+                    .iter()
+                    .flat_map(|s| crate::textexec::tcl_exec(s))
+                    .collect();
+                let prefix = format!("in `{p}` script, ");
+                self.text_exec(ctx, &prefix, execs, src);
+            }
             p if crate::textexec::is_awk(p) => {
                 let execs: Vec<crate::textexec::Exec> = crate::textexec::awk_programs(argv)
                     .unwrap_or_default()
