@@ -121,14 +121,11 @@ fn token_from(auth: &AuthArgs) -> Result<Option<String>> {
 /// Asks the person on the controlling terminal to confirm `ctrl`
 /// ([`cavra_runtime::terminal::confirm`]).
 fn confirm_on_tty(ctrl: &Control, identity: &str, label: Option<&str>) -> Result<()> {
-    if let Some(agent) = terminal::agent_ancestor_here() {
-        return Err(terminal::under_agent(ctrl, &agent));
-    }
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty");
     let tty = tty.map_err(|_| no_terminal(ctrl))?;
     let mut out = tty.try_clone().map_err(|_| no_terminal(ctrl))?;
-    terminal::confirm(ctrl, identity, label, tty, &mut out)
+    terminal::confirm_here(ctrl, identity, label, tty, &mut out)
 }

@@ -193,6 +193,21 @@ pub fn under_agent(ctrl: &ControlAction, a: &AgentAncestor) -> RuntimeError {
     ))
 }
 
+/// [`confirm`] on this process's terminal, refused before anything is asked when a coding
+/// agent is an ancestor ([`agent_ancestor_here`]).
+pub fn confirm_here(
+    ctrl: &ControlAction,
+    identity: &str,
+    label: Option<&str>,
+    input: impl Read,
+    out: &mut impl Write,
+) -> Result<()> {
+    if let Some(agent) = agent_ancestor_here() {
+        return Err(under_agent(ctrl, &agent));
+    }
+    confirm(ctrl, identity, label, input, out)
+}
+
 /// The OS user running this process, from the real uid (`/proc/self/status`, else the
 /// owner of a file this process creates in `tmp`) and `/etc/passwd`.
 pub fn os_user(tmp: &Path) -> Result<String> {
@@ -270,7 +285,10 @@ mod tests {
         }
     }
 
-    fn fake_proc(procs: &[(&str, u32, &str, &[&str], &[&str])]) -> tempfile::TempDir {
+    /// (pid, parent, comm, argv, environment)
+    type FakeProc<'a> = (&'a str, u32, &'a str, &'a [&'a str], &'a [&'a str]);
+
+    fn fake_proc(procs: &[FakeProc]) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
         for (pid, ppid, comm, argv, env) in procs {
             let d = root.path().join(pid);
