@@ -39,6 +39,7 @@ pub mod locate;
 pub mod org;
 pub mod packs;
 pub mod policies;
+pub mod posture;
 pub mod render;
 pub mod replay;
 pub mod request;
