@@ -64,6 +64,7 @@ impl Modify for Bearer {
         crate::evidence::get_proof,
         crate::evidence::post_bundle,
         crate::evidence::export,
+        crate::posture::get_posture,
     ),
     components(schemas(crate::error::ErrorDocument, crate::error::ErrorBody)),
     modifiers(&Bearer)
@@ -118,6 +119,7 @@ mod tests {
             ("/v1/policies/validate", "post"),
             ("/v1/policies/diff", "post"),
             ("/v1/policies/replay", "post"),
+            ("/v1/posture", "get"),
             ("/v1/evidence/verify", "get"),
             ("/v1/evidence/records/{id}", "get"),
             ("/v1/evidence/records/{id}/proof", "get"),

@@ -43,6 +43,7 @@ pub mod metrics;
 #[cfg(feature = "postgres")]
 pub mod pglog;
 pub mod policies;
+pub mod posture;
 pub mod registry;
 pub mod sessions;
 pub mod state;
@@ -164,6 +165,7 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/evidence/records/{id}/proof", get(evidence::get_proof))
         .route("/v1/evidence/bundles", post(evidence::post_bundle))
         .route("/v1/evidence/export", get(evidence::export))
+        .route("/v1/posture", get(posture::get_posture))
         .fallback(not_found)
         // the tower-http limit below is the one that applies
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -108,6 +108,22 @@ fn hook_program_note(host: &Host, prog: &str) -> String {
     }
 }
 
+/// The agents whose project or user settings run CAVRA's hook on their pre-tool event
+/// (what `cavra posture` checks the agents in use against), each once.
+pub fn hooked_agents(project: &Path, host: &Host) -> Vec<String> {
+    let mut out: Vec<String> = each_file(|agent, scope| {
+        let path = settings_path(agent, scope, project, host).ok()?;
+        let i = hooks::inspect(agent, &path).ok()??;
+        let pre = hooks::events(agent).first()?.0;
+        i.entries
+            .iter()
+            .any(|(ev, _)| ev == pre)
+            .then(|| agent.as_str().to_string())
+    });
+    out.dedup();
+    out
+}
+
 /// The hook entries of every agent settings file, and `agents` when none is hooked.
 fn hook_checks(project: &Path, host: &Host) -> Vec<Check> {
     let mut hooked = false;
@@ -307,5 +323,30 @@ mod tests {
         let doc = r.document();
         assert_eq!(doc["healthy"], false);
         assert_eq!(doc["checks"][0]["check"], "binary");
+    }
+
+    #[test]
+    fn hooked_agents_are_those_whose_pre_tool_event_runs_cavra() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("proj");
+        let write = |rel: &str, text: &str| {
+            let p = proj.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let hook = |ev: &str, agent: &str| {
+            format!(
+                r#"{{"hooks":{{"{ev}":[{{"hooks":[{{"type":"command","command":"cavra hook {agent}"}}]}}]}}}}"#
+            )
+        };
+        write(".claude/settings.json", &hook("PreToolUse", "claude-code"));
+        // only a post-tool hook: nothing is gated
+        write(".gemini/settings.json", &hook("AfterTool", "gemini"));
+        let host = Host {
+            home: None,
+            path: None,
+            exe: Ok(dir.path().join("cavra")),
+        };
+        assert_eq!(hooked_agents(&proj, &host), vec!["claude-code"]);
     }
 }

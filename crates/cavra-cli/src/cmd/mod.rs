@@ -14,6 +14,7 @@ pub mod init;
 pub mod keys;
 pub mod mcp;
 pub mod policy;
+pub mod posture;
 pub mod registry;
 pub mod serve;
 pub mod sessions;
@@ -66,6 +67,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Bearer tokens of `cavra serve`: issue, list, revoke.
     Tokens(tokens::TokensArgs),
+    /// Posture: findings, control coverage and a score; `gate` for CI (docs/posture.md).
+    Posture(posture::PostureArgs),
 }
 
 /// The hook's own small parser (same flags as `cavra hook`), used on the hot path.
@@ -183,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Mcp(args) => mcp::run(args, &ctx),
         Command::Serve(args) => serve::run(args, &ctx, ctx.explicit_dir),
         Command::Tokens(args) => tokens::run(args, &ctx),
+        Command::Posture(args) => posture::run(args, &ctx),
     }
 }
 

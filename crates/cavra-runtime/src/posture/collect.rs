@@ -164,3 +164,53 @@ pub fn report(log: &LogConfig, sources: Sources, o: &Options) -> Result<Posture,
     }
     Ok(compute(&facts, o))
 }
+
+impl crate::Runtime {
+    /// The packs in force for a project: the pack `choice` resolves to (in the project of
+    /// `project_cavra_dir`) and the organisation pack. One that does not load is a note:
+    /// decisions under it fail closed.
+    pub fn packs_in_force(
+        &mut self,
+        choice: &crate::PackChoice,
+        project_cavra_dir: Option<&Path>,
+    ) -> (Vec<PackFact>, Vec<String>) {
+        let (mut packs, mut notes) = (Vec::new(), Vec::new());
+        match crate::packs::load(choice, project_cavra_dir) {
+            Ok((p, _)) => packs.push(PackFact::of(&p)),
+            Err(e) => notes.push(format!(
+                "the pack does not load (every decision fails closed): {}",
+                crate::chain(&e)
+            )),
+        }
+        match self.org_pack_loaded() {
+            Ok(Some(p)) if packs.first().is_none_or(|f| f.id != p.id) => {
+                packs.push(PackFact::of(&p))
+            }
+            Ok(_) => {}
+            Err(e) => notes.push(format!(
+                "the organisation pack does not load: {}",
+                crate::chain(&e)
+            )),
+        }
+        (packs, notes)
+    }
+}
+
+impl Options {
+    /// The window from `since` (RFC 3339, a date or a duration ago such as `7d`; default
+    /// 7 days) to `now`.
+    pub fn from_since(since: Option<&str>, now: OffsetDateTime) -> Result<Options, RuntimeError> {
+        let start = match since {
+            Some(s) => cavra_evidence::timeutil::parse_since(s).map_err(RuntimeError::Since)?,
+            None => now - time::Duration::days(7),
+        };
+        if start > now {
+            let e = cavra_evidence::EvidenceError::Invalid(format!(
+                "`{}` is in the future",
+                since.unwrap_or_default()
+            ));
+            return Err(RuntimeError::Since(e));
+        }
+        Ok(Options::new(start, now))
+    }
+}

@@ -1,0 +1,58 @@
+//! `cavra posture [--since D] [--json]` and `cavra posture gate`: findings, control
+//! coverage and a score from the evidence log, the store and the installation
+//! (`cavra_runtime::posture`, docs/posture.md).
+
+use crate::ctx::{hook_ctx, host, locate_path, open_store, project_root, Ctx};
+use cavra_runtime::posture::{collect, Options, Severity};
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct PostureArgs {
+    /// Start of the window: RFC 3339, a date, or a duration ago such as `24h` (default `7d`).
+    #[arg(long, global = true, value_name = "D")]
+    pub since: Option<String>,
+    #[command(subcommand)]
+    pub gate: Option<GateCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GateCommand {
+    /// Exit 1 when the score is below --min-score or a finding reaches --fail-on (for CI).
+    Gate {
+        #[arg(long, value_name = "N")]
+        min_score: Option<u32>,
+        #[arg(long, value_name = "SEVERITY", value_parser = ["info", "low", "medium", "high", "critical"])]
+        fail_on: Option<String>,
+    },
+}
+
+pub fn run(args: PostureArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    let project = project_root(None)?;
+    let ctx = &hook_ctx(ctx, &project);
+    let now = time::OffsetDateTime::now_utc();
+    let o = Options::from_since(args.since.as_deref(), now)?;
+    let cavra = locate_path(Some(&project)).project_cavra_dir;
+    let (packs, notes) = ctx
+        .runtime()
+        .packs_in_force(&Default::default(), Some(&cavra));
+    let store = match ctx.db_path().exists() {
+        true => Some(collect::store_facts(&open_store(ctx, false)?, now)?),
+        false => None,
+    };
+    let hooked_agents = Some(cavra_setup::doctor::hooked_agents(&project, &host()));
+    let sources = collect::Sources {
+        packs,
+        store,
+        hooked_agents,
+        notes,
+    };
+    let log = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
+    let p = collect::report(&log, sources, &o)?;
+    crate::output::print_view(ctx, &p.doc())?;
+    let Some(GateCommand::Gate { min_score, fail_on }) = args.gate else {
+        return Ok(0);
+    };
+    let failed = p.gate(min_score, fail_on.as_deref().and_then(Severity::parse));
+    failed.iter().for_each(|f| eprintln!("gate failed: {f}"));
+    Ok(i32::from(!failed.is_empty()))
+}
