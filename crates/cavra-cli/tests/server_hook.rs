@@ -117,17 +117,31 @@ struct Hook {
 
 /// One `cavra hook claude-code` call of a Bash command in server mode at `server`.
 fn hook(p: &Places, server: &str, command: &str) -> Hook {
+    hook_at(p, Some(server), command)
+}
+
+/// [`hook`]; with `None`, no server-mode variable is set (the settings come from the
+/// client's `config.yaml`, if any).
+fn hook_at(p: &Places, server: Option<&str>, command: &str) -> Hook {
     let event = json!({"hook_event_name": "PreToolUse", "session_id": "s1",
         "cwd": p.project, "tool_name": "Bash", "tool_input": {"command": command}});
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cavra"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    match server {
+        Some(server) => cmd
+            .env("CAVRA_SERVER", server)
+            .env("CAVRA_TOKEN_FILE", &p.token_file)
+            .env("CAVRA_SERVER_TIMEOUT", "5s"),
+        None => cmd
+            .env_remove("CAVRA_SERVER")
+            .env_remove("CAVRA_TOKEN_FILE")
+            .env_remove("CAVRA_SERVER_TIMEOUT"),
+    };
+    let mut child = cmd
         .arg("--cavra-dir")
         .arg(&p.client)
         .args(["hook", "claude-code"])
         .current_dir(&p.project)
         .env("HOME", p.project.parent().unwrap())
-        .env("CAVRA_SERVER", server)
-        .env("CAVRA_TOKEN_FILE", &p.token_file)
-        .env("CAVRA_SERVER_TIMEOUT", "5s")
         .env("CAVRA_APPROVER_DIR", approver_dir(&p.client))
         .env_remove("CAVRA_DIR")
         .env_remove("CAVRA_DB")
@@ -248,6 +262,34 @@ fn the_server_answers_then_the_cached_pack_decides_offline_and_the_queue_is_uplo
     assert!(files_containing(&p.state, "offline_decision") > 0);
     let verify = cavra(&p.state, &["evidence", "verify"]);
     assert_eq!(verify.code, 0, "{} {}", verify.stdout, verify.stderr);
+}
+
+/// `server.url` and `server.token_file` in the CAVRA directory's `config.yaml` turn server
+/// mode on without any variable; a broken file fails closed.
+#[test]
+fn the_config_file_puts_the_hook_in_server_mode() {
+    let p = places();
+    let home = p.project.parent().unwrap().to_path_buf();
+    let token = issue_token(&p.state, "agent");
+    std::fs::write(&p.token_file, format!("{token}\n")).unwrap();
+    let srv = Srv::start(&p.state, &home);
+    std::fs::create_dir_all(&p.client).unwrap();
+    let config = format!(
+        "server:\n  url: {}\n  token_file: ~/agent.token\n  timeout: 5s\n",
+        srv.base
+    );
+    std::fs::write(p.client.join("config.yaml"), config).unwrap();
+    let blocked = hook_at(&p, None, "rm -rf /tmp/../");
+    assert!(blocked.denied(), "{blocked}");
+    assert!(
+        files_containing(&p.state, "rm -rf /tmp/../") > 0,
+        "not decided by the server"
+    );
+    assert!(p.client.join("server").join("pack.json").is_file());
+    assert!(hook_at(&p, None, "git status").passed());
+    std::fs::write(p.client.join("config.yaml"), "server:\n  url: [\n").unwrap();
+    let broken = hook_at(&p, None, "git status");
+    assert!(broken.denied() && broken.says("config.yaml"), "{broken}");
 }
 
 #[test]

@@ -17,6 +17,86 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The largest `config.yaml` read.
+const MAX_CONFIG: u64 = 64 << 10;
+
+/// The `server:` settings of a CAVRA directory's `config.yaml` (`.cavra/config.yaml`):
+///
+/// ```yaml
+/// server:
+///   url: http://127.0.0.1:8700
+///   token_file: ~/.config/cavra/agent.token   # relative to the file's directory, or ~/
+///   timeout: 300ms
+/// ```
+///
+/// No token itself: a repository's file must not hold a credential. Other top-level keys
+/// are left to their own readers; unknown keys under `server` are errors.
+#[derive(Debug, Default, PartialEq)]
+pub struct ServerConfig {
+    pub url: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub timeout: Option<String>,
+}
+
+impl ServerConfig {
+    /// The settings of `cavra_dir/config.yaml`; none when the file does not exist.
+    pub fn read(cavra_dir: &Path) -> Result<ServerConfig, String> {
+        let path = cavra_dir.join("config.yaml");
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        };
+        let mut text = String::new();
+        file.take(MAX_CONFIG.saturating_add(1))
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if text.len() as u64 > MAX_CONFIG {
+            return Err(format!("`{}` is over {MAX_CONFIG} bytes", path.display()));
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        Self::parse(&text, cavra_dir, home.as_deref())
+            .map_err(|e| format!("`{}`: {e}", path.display()))
+    }
+
+    /// Parses a `config.yaml` text; relative `token_file`s are resolved against `base`, `~/`
+    /// against `home`.
+    pub fn parse(text: &str, base: &Path, home: Option<&Path>) -> Result<ServerConfig, String> {
+        let (doc, _) = cavra_core::policy::yaml::parse(text)
+            .map_err(|e| format!("line {}, column {}: {}", e.line, e.col, e.message))?;
+        let server = match &doc {
+            Value::Null => return Ok(Self::default()),
+            Value::Object(m) => match m.get("server") {
+                None | Some(Value::Null) => return Ok(Self::default()),
+                Some(Value::Object(s)) => s,
+                Some(_) => return Err("`server` must be a mapping".into()),
+            },
+            _ => return Err("the file must be a mapping".into()),
+        };
+        let mut out = Self::default();
+        for (k, v) in server {
+            let v = v
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("`server.{k}` must be a non-empty string"))?;
+            match k.as_str() {
+                "url" => out.url = Some(v.to_string()),
+                "timeout" => out.timeout = Some(v.to_string()),
+                "token_file" => {
+                    out.token_file = Some(match (v.strip_prefix("~/"), home) {
+                        (Some(rest), Some(h)) => h.join(rest),
+                        (Some(_), None) => return Err("`server.token_file` starts with `~/` but HOME is not set".into()),
+                        (None, _) => base.join(v),
+                    })
+                }
+                "token" => return Err("`server.token`: a token is not kept in this file; put it in a file of its own (mode 0600) and name it with `server.token_file`".into()),
+                other => return Err(format!("unknown key `server.{other}` (expected url, token_file, timeout)")),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// How old the cached pack may get before a call the server answered refreshes it.
 pub const REFRESH_AFTER: Duration = Duration::from_secs(300);
 
@@ -46,7 +126,7 @@ impl ServerMode {
         cavra_dir: &Path,
     ) -> Result<ServerMode, String> {
         let file = token_file
-            .ok_or("CAVRA_SERVER is set but CAVRA_TOKEN_FILE (the agent token's file) is not")?;
+            .ok_or("server mode is on (CAVRA_SERVER or `server.url` in .cavra/config.yaml) but no agent token file is named: set CAVRA_TOKEN_FILE or `server.token_file`")?;
         let token = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read CAVRA_TOKEN_FILE `{}`: {e}", file.display()))?;
         let timeout = match timeout {
@@ -58,18 +138,24 @@ impl ServerMode {
         Ok(ServerMode::new(client, cavra_dir))
     }
 
-    /// Server mode from the environment: `None` without `$CAVRA_SERVER`; else
-    /// [`ServerMode::from_settings`] of `$CAVRA_TOKEN_FILE` and `$CAVRA_SERVER_TIMEOUT`.
+    /// Server mode from the environment and the CAVRA directory's `config.yaml`
+    /// ([`ServerConfig`]): `None` when neither `$CAVRA_SERVER` nor `server.url` is set; else
+    /// [`ServerMode::from_settings`] of `$CAVRA_TOKEN_FILE` (else `server.token_file`) and
+    /// `$CAVRA_SERVER_TIMEOUT` (else `server.timeout`). A variable wins over the file; a
+    /// `config.yaml` that cannot be read or is not the schema is an error (fail closed).
     pub fn from_env(cavra_dir: &Path) -> Option<Result<ServerMode, String>> {
-        let url = std::env::var("CAVRA_SERVER")
-            .ok()
-            .filter(|u| !u.is_empty())?;
-        let file = std::env::var_os("CAVRA_TOKEN_FILE").filter(|f| !f.is_empty());
-        let timeout = std::env::var("CAVRA_SERVER_TIMEOUT").ok();
-        let file = file.as_deref().map(Path::new);
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let config = match ServerConfig::read(cavra_dir) {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
+        let url = var("CAVRA_SERVER").or(config.url)?;
+        let file = var("CAVRA_TOKEN_FILE").map(PathBuf::from);
+        let file = file.or(config.token_file);
+        let timeout = var("CAVRA_SERVER_TIMEOUT").or(config.timeout);
         Some(ServerMode::from_settings(
             &url,
-            file,
+            file.as_deref(),
             timeout.as_deref(),
             cavra_dir,
         ))
@@ -253,6 +339,83 @@ mod tests {
             ServerMode::from_settings("https://x", Some(&token), None, dir.path()).unwrap_err();
         assert!(bad_url.contains("http://HOST:PORT"), "{bad_url}");
         assert!(ServerMode::from_settings(url, Some(&token), Some("1s"), dir.path()).is_ok());
+    }
+
+    #[test]
+    fn the_config_file_names_the_server_and_the_token_file() {
+        let base = Path::new("/repo/.cavra");
+        let home = Path::new("/home/dev");
+        let c = ServerConfig::parse(
+            "server:\n  url: http://127.0.0.1:8700\n  token_file: ~/.config/cavra/agent.token\n  timeout: 250ms\n",
+            base,
+            Some(home),
+        )
+        .unwrap();
+        assert_eq!(c.url.as_deref(), Some("http://127.0.0.1:8700"));
+        assert_eq!(
+            c.token_file.as_deref(),
+            Some(Path::new("/home/dev/.config/cavra/agent.token"))
+        );
+        assert_eq!(c.timeout.as_deref(), Some("250ms"));
+        let rel = ServerConfig::parse("server:\n  token_file: agent.token\n", base, None).unwrap();
+        assert_eq!(
+            rel.token_file.as_deref(),
+            Some(Path::new("/repo/.cavra/agent.token"))
+        );
+        // other settings and an empty file are no server settings
+        assert_eq!(
+            ServerConfig::parse("", base, None).unwrap(),
+            ServerConfig::default()
+        );
+        assert_eq!(
+            ServerConfig::parse("other: 1\n", base, None).unwrap(),
+            ServerConfig::default()
+        );
+        for (text, says) in [
+            ("server: http://x\n", "`server` must be a mapping"),
+            ("server:\n  urll: http://x\n", "unknown key `server.urll`"),
+            (
+                "server:\n  token: cavra_t_x\n",
+                "a token is not kept in this file",
+            ),
+            (
+                "server:\n  url: 8700\n",
+                "`server.url` must be a non-empty string",
+            ),
+            ("server:\n  token_file: ~/t\n", "HOME is not set"),
+            ("- a\n", "must be a mapping"),
+            ("server: {url: [\n", "line "),
+        ] {
+            let e = ServerConfig::parse(text, base, None).unwrap_err();
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_config_file_turns_server_mode_on_and_a_bad_one_fails_closed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // no file, no variable (the test runner has no CAVRA_SERVER): local mode
+        if std::env::var_os("CAVRA_SERVER").is_some() {
+            return;
+        }
+        assert!(ServerMode::from_env(dir.path()).is_none());
+        std::fs::write(dir.path().join("agent.token"), "cavra_t_x\n").unwrap();
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            "server:\n  url: http://127.0.0.1:9\n  token_file: agent.token\n",
+        )
+        .unwrap();
+        assert!(matches!(ServerMode::from_env(dir.path()), Some(Ok(_))));
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            "server:\n  url: http://127.0.0.1:9\n",
+        )
+        .unwrap();
+        let e = ServerMode::from_env(dir.path()).unwrap().unwrap_err();
+        assert!(e.contains("server.token_file"), "{e}");
+        std::fs::write(dir.path().join("config.yaml"), "server: [").unwrap();
+        let e = ServerMode::from_env(dir.path()).unwrap().unwrap_err();
+        assert!(e.contains("config.yaml"), "{e}");
     }
 
     #[test]
