@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod policy;
 pub mod posture;
 pub mod registry;
+pub mod release;
 pub mod serve;
 pub mod sessions;
 pub mod tokens;
@@ -69,6 +70,8 @@ pub enum Command {
     Tokens(tokens::TokensArgs),
     /// Posture: findings, control coverage and a score; `gate` for CI (docs/posture.md).
     Posture(posture::PostureArgs),
+    #[command(flatten)]
+    Release(release::ReleaseCommand),
 }
 
 /// The hook's own small parser (same flags as `cavra hook`), used on the hot path.
@@ -187,6 +190,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::run(args, &ctx, ctx.explicit_dir),
         Command::Tokens(args) => tokens::run(args, &ctx),
         Command::Posture(args) => posture::run(args, &ctx),
+        Command::Release(c) => release::run(c, &ctx),
     }
 }
 
