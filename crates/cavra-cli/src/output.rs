@@ -67,39 +67,7 @@ pub fn json_error(code: &str, message: &str, hint: Option<&str>) -> String {
     serde_json::json!({"error": {"code": code, "message": message, "hint": hint}}).to_string()
 }
 
-/// Splits clap's rendered usage error into its message (the `error:` line) and a hint (its
-/// valid values, `tip:` lines and the usage line).
-pub fn split_usage_error(rendered: &str) -> (String, Option<String>) {
-    let mut message = None;
-    let mut hints = Vec::new();
-    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(m) = line.strip_prefix("error: ") {
-            if message.is_none() {
-                message = Some(m.to_string());
-            }
-        } else if [
-            "[possible values:",
-            "tip:",
-            "Usage:",
-            "For more information",
-        ]
-        .iter()
-        .any(|p| line.starts_with(p))
-        {
-            hints.push(line.to_string());
-        }
-    }
-    let message = message.unwrap_or_else(|| {
-        rendered
-            .lines()
-            .next()
-            .unwrap_or("invalid arguments")
-            .trim()
-            .to_string()
-    });
-    let hint = (!hints.is_empty()).then(|| hints.join("; "));
-    (message, hint)
-}
+pub use cavra_runtime::render::split_usage_error;
 
 /// Prints `v` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
@@ -175,47 +143,8 @@ pub fn write_out(
     Ok(0)
 }
 
-/// A percentage bar on stderr, drawn only when `on` and stderr is a terminal.
-pub struct Progress {
-    on: bool,
-    label: &'static str,
-    last: u64,
-}
+pub use cavra_runtime::terminal::Progress;
 
-impl Progress {
-    pub fn new(on: bool, label: &'static str) -> Self {
-        use std::io::IsTerminal;
-        let on = on && std::io::stderr().is_terminal();
-        Progress {
-            on,
-            label,
-            last: u64::MAX,
-        }
-    }
-
-    /// `done` of `total` are done.
-    pub fn update(&mut self, done: u64, total: u64) {
-        use std::io::Write;
-        let Some(pct) = done.saturating_mul(100).checked_div(total) else {
-            return;
-        };
-        if !self.on || pct == self.last {
-            return;
-        }
-        self.last = pct;
-        let fill = usize::try_from(pct.min(100) * 30 / 100).unwrap_or(30);
-        let bar = format!("{}{}", "#".repeat(fill), " ".repeat(30 - fill));
-        eprint!("\r{} [{bar}] {pct:>3}%", self.label);
-        let _ = std::io::stderr().flush();
-    }
-
-    /// Clears the bar.
-    pub fn done(&self) {
-        if self.on && self.last != u64::MAX {
-            eprint!("\r{}\r", " ".repeat(50));
-        }
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;

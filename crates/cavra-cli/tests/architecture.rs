@@ -244,6 +244,29 @@ fn violations(
         ],
         "the hook's server client starts no async runtime and knows no front end",
     );
+    // releases verify offline (air-gapped): no network, database, async runtime or CLI
+    forbid(
+        "cavra-release",
+        &[
+            "clap",
+            "tokio",
+            "mio",
+            "axum",
+            "hyper",
+            "ureq",
+            "reqwest",
+            "rusqlite",
+            "libsqlite3-sys",
+            "postgres",
+            "cavra-store",
+            "cavra-runtime",
+            "cavra-client",
+            "cavra-server",
+            "cavra-cli",
+            "cavra-mcp",
+        ],
+        "a release verifies with no network, database or front end",
+    );
     forbid(
         "cavra-mcp",
         &["clap", "cavra-cli", "cavra-server"],
@@ -270,7 +293,7 @@ fn crate_arrows_point_one_way() {
     let (members, deps) = graph();
     assert!(members.contains("cavra-core") && members.contains("cavra-cli"));
     let (bad, checked) = violations(&members, &deps);
-    assert!(checked >= 9, "only {checked} crates checked");
+    assert!(checked >= 10, "only {checked} crates checked");
     // the graph is really read: the MCP server sits on the runtime and rmcp
     assert!(deps["cavra-mcp"].contains("cavra-runtime") && deps["cavra-mcp"].contains("rmcp"));
     // and the HTTP server on the runtime, the adapters and axum
@@ -362,7 +385,15 @@ fn a_broken_arrow_is_reported() {
     deps.entry("cavra-server".into())
         .or_default()
         .insert("clap".into());
+    deps.entry("cavra-release".into())
+        .or_default()
+        .insert("ureq".into());
     let (bad, _) = violations(&members, &deps);
+    assert!(
+        bad.iter().any(|b| b
+            == "cavra-release depends on ureq (a release verifies with no network, database or front end)"),
+        "{bad:?}"
+    );
     assert!(
         bad.iter()
             .any(|b| b

@@ -105,9 +105,52 @@ macro_rules! push_line {
 }
 pub(crate) use push_line;
 
+/// Splits clap's rendered usage error (the CLI's) into its message (the `error:` line) and a hint (its
+/// valid values, `tip:` lines and the usage line).
+pub fn split_usage_error(rendered: &str) -> (String, Option<String>) {
+    let mut message = None;
+    let mut hints = Vec::new();
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(m) = line.strip_prefix("error: ") {
+            if message.is_none() {
+                message = Some(m.to_string());
+            }
+        } else if [
+            "[possible values:",
+            "tip:",
+            "Usage:",
+            "For more information",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
+        {
+            hints.push(line.to_string());
+        }
+    }
+    let message = message.unwrap_or_else(|| {
+        rendered
+            .lines()
+            .next()
+            .unwrap_or("invalid arguments")
+            .trim()
+            .to_string()
+    });
+    let hint = (!hints.is_empty()).then(|| hints.join("; "));
+    (message, hint)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_usage_error_splits_into_message_and_hint() {
+        let r = "error: unexpected argument '--frob' found\n\n  tip: use '-- --frob'\n\nUsage: cavra x\n";
+        let (m, h) = split_usage_error(r);
+        assert_eq!(m, "unexpected argument '--frob' found");
+        assert_eq!(h.as_deref(), Some("tip: use '-- --frob'; Usage: cavra x"));
+        assert_eq!(split_usage_error("odd\n").0, "odd");
+    }
 
     #[test]
     fn a_table_aligns_its_columns_and_pads_no_last_cell() {

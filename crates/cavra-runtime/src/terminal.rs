@@ -1,7 +1,8 @@
 //! The person at the terminal, for a front end that asks them (the CLI): who they are —
 //! the OS user from the process's real uid, never `$USER`/`$LOGNAME`, which the caller
 //! controls — and their confirmation of a [`ControlAction`], over a terminal the front end
-//! opens (`/dev/tty`, never stdin).
+//! opens (`/dev/tty`, never stdin). And [`Progress`], the percentage bar a long command
+//! draws on a terminal's stderr.
 
 use std::io::{BufRead as _, Read, Write};
 use std::path::Path;
@@ -252,6 +253,47 @@ fn user_name(uid: u32) -> Option<String> {
         let (name, _pw, u) = (f.next()?, f.next()?, f.next()?.parse::<u32>().ok()?);
         (u == uid && !name.is_empty()).then(|| name.to_string())
     })
+}
+
+/// A percentage bar on stderr, drawn only when `on` and stderr is a terminal.
+pub struct Progress {
+    on: bool,
+    label: &'static str,
+    last: u64,
+}
+
+impl Progress {
+    pub fn new(on: bool, label: &'static str) -> Self {
+        use std::io::IsTerminal;
+        let on = on && std::io::stderr().is_terminal();
+        Progress {
+            on,
+            label,
+            last: u64::MAX,
+        }
+    }
+
+    /// `done` of `total` are done.
+    pub fn update(&mut self, done: u64, total: u64) {
+        let Some(pct) = done.saturating_mul(100).checked_div(total) else {
+            return;
+        };
+        if !self.on || pct == self.last {
+            return;
+        }
+        self.last = pct;
+        let fill = usize::try_from(pct.min(100) * 30 / 100).unwrap_or(30);
+        let bar = format!("{}{}", "#".repeat(fill), " ".repeat(30 - fill));
+        eprint!("\r{} [{bar}] {pct:>3}%", self.label);
+        let _ = std::io::stderr().flush();
+    }
+
+    /// Clears the bar.
+    pub fn done(&self) {
+        if self.on && self.last != u64::MAX {
+            eprint!("\r{}\r", " ".repeat(50));
+        }
+    }
 }
 
 #[cfg(test)]

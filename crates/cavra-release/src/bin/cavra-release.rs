@@ -41,7 +41,8 @@ fn read(p: &str) -> Result<String, String> {
 }
 
 fn timestamp() -> Result<Option<String>, String> {
-    let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") else {
+    let var = std::env::var("SOURCE_DATE_EPOCH").ok();
+    let Some(s) = var.filter(|s| !s.trim().is_empty()) else {
         return Ok(None);
     };
     let secs: i64 = s
