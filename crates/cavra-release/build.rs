@@ -26,8 +26,10 @@ fn head(dir: &Path) -> Option<String> {
         return None;
     }
     for p in ["HEAD", "logs/HEAD"] {
-        if let Some(path) = git(dir, &["rev-parse", "--git-path", p]) {
-            println!("cargo:rerun-if-changed={}", dir.join(path).display());
+        // only files that exist: a missing one would rerun this script on every build
+        let path = git(dir, &["rev-parse", "--git-path", p]).map(|path| dir.join(path));
+        if let Some(path) = path.filter(|path| path.exists()) {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
     let c = git(dir, &["rev-parse", "HEAD"])?;

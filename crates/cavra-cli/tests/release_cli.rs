@@ -157,6 +157,13 @@ fn completions_and_man_pages_come_from_the_command_line_definition() {
         page.starts_with(".ie") || page.contains(".TH cavra 1"),
         "{page}"
     );
+    let o = cavra(&["man", "--output", "/dev/null/man"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot write man pages to `/dev/null/man`"),
+        "{}",
+        stderr(&o)
+    );
     let sub = std::fs::read_to_string(d.path().join("cavra-verify-release.1")).unwrap();
     assert!(sub.contains("trusted\\-key"), "{sub}");
 }

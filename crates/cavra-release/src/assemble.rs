@@ -82,6 +82,15 @@ pub fn assemble(a: &Assembly) -> Result<BTreeMap<String, String>> {
         ));
     }
     std::fs::create_dir_all(a.out).map_err(ReleaseError::io("create", a.out))?;
+    if let Some(f) = [SUMS, SUMS_SIG]
+        .into_iter()
+        .find(|f| a.out.join(f).exists())
+    {
+        return Err(ReleaseError::input(
+            a.out.display().to_string(),
+            format!("holds a release already ({f})"),
+        ));
+    }
     let key = cavra_evidence::pack_keys::read_signing_key(a.key)?;
     let bin = read(a.binary)?;
     write(&a.out.join(a.binary_name), &bin)?;
@@ -122,4 +131,85 @@ pub fn assemble(a: &Assembly) -> Result<BTreeMap<String, String>> {
         serde_json::to_string_pretty(&sums::sign(text.as_bytes(), &key)).unwrap_or_default() + "\n";
     write(&a.out.join(SUMS_SIG), sig.as_bytes())?;
     Ok(listed)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const LOCK: &str = "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"aaaa\"\n";
+
+    fn metadata() -> Value {
+        json!({
+            "packages": [
+                {"name": "cavra-cli", "version": "0.1.0", "id": "cli", "source": null},
+                {"name": "a", "version": "1.0.0", "id": "a", "source": "registry+https://github.com/rust-lang/crates.io-index"},
+            ],
+            "resolve": {"nodes": [
+                {"id": "cli", "deps": [{"pkg": "a", "dep_kinds": [{"kind": null}]}]},
+                {"id": "a", "deps": []},
+            ]},
+        })
+    }
+
+    #[test]
+    fn a_release_is_written_once_and_its_parts_must_agree() {
+        let d = tempfile::tempdir().unwrap();
+        let (key, public) = (d.path().join("k"), d.path().join("k.pub"));
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+        std::fs::write(&key, hex::encode(sk.to_bytes())).unwrap();
+        std::fs::write(&public, hex::encode(sk.verifying_key().to_bytes())).unwrap();
+        let bin = d.path().join("bin");
+        std::fs::write(&bin, b"\x7fELF not really").unwrap();
+        let (info, meta, out) = (BuildInfo::current(&[]), metadata(), d.path().join("rel"));
+        let a = Assembly {
+            out: &out,
+            binary: &bin,
+            binary_name: "cavra",
+            info: &info,
+            metadata: &meta,
+            lock: LOCK,
+            key: &key,
+            builder: "unit",
+            timestamp: None,
+        };
+        let listed = assemble(&a).unwrap();
+        assert_eq!(
+            listed.keys().collect::<Vec<_>>(),
+            ["cavra", SBOM_FILE, PROVENANCE_FILE]
+        );
+        let r = crate::verify(&out, std::slice::from_ref(&public)).unwrap();
+        assert_eq!((r.files.len(), r.sbom_components), (3, 1));
+        let e = assemble(&a).unwrap_err().to_string();
+        assert!(e.ends_with("holds a release already (SHA256SUMS)"), "{e}");
+        // an SBOM of another Cargo.lock, re-listed and re-signed with the release key: the
+        // checksums hold, the SBOM and the provenance disagree
+        let bom = sbom::cyclonedx(
+            &meta,
+            &format!("{LOCK}\n# other\n"),
+            "cavra-cli",
+            &info,
+            None,
+        )
+        .unwrap();
+        std::fs::write(out.join(SBOM_FILE), bom.to_string()).unwrap();
+        let mut files = listed.clone();
+        files.insert(
+            SBOM_FILE.into(),
+            crate::sha256_hex(bom.to_string().as_bytes()),
+        );
+        let text = sums::render(&files);
+        std::fs::write(out.join(SUMS), &text).unwrap();
+        let sig = serde_json::to_string(&sums::sign(text.as_bytes(), &sk)).unwrap();
+        std::fs::write(out.join(SUMS_SIG), sig).unwrap();
+        let e = crate::verify(&out, &[public]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("release refused: `cavra.cdx.json`: it was made from Cargo.lock"),
+            "{e}"
+        );
+        let e = crate::verify(&out, &[]).unwrap_err().to_string();
+        assert_eq!(e, "--trusted-key: at least one trusted key is needed");
+    }
 }

@@ -55,7 +55,7 @@ pub fn statement(b: &Build) -> Value {
                 },
                 "internalParameters": {"rustc": b.info.rustc},
                 "resolvedDependencies": [
-                    {"uri": "git+cavra", "digest": {"gitCommit": b.info.git_commit}},
+                    {"name": "source", "digest": {"gitCommit": b.info.git_commit}},
                     {"name": "Cargo.lock", "digest": {"sha256": b.lock_sha256}},
                 ],
             },

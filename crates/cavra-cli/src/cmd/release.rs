@@ -3,6 +3,7 @@
 
 use crate::ctx::Ctx;
 use crate::output::print_doc;
+use anyhow::Context;
 use clap::{CommandFactory, Subcommand};
 use std::path::PathBuf;
 
@@ -30,7 +31,7 @@ pub fn run(c: ReleaseCommand, ctx: &Ctx) -> anyhow::Result<i32> {
     match c {
         ReleaseCommand::Version => {
             let features = cfg!(feature = "postgres").then_some("postgres");
-            let v = cavra_release::BuildInfo::current(&features.into_iter().collect::<Vec<_>>());
+            let v = cavra_release::BuildInfo::current(features.as_slice());
             print_doc(ctx.json, &v, || v.text())?;
         }
         ReleaseCommand::Completions { shell } => clap_complete::generate(
@@ -40,8 +41,9 @@ pub fn run(c: ReleaseCommand, ctx: &Ctx) -> anyhow::Result<i32> {
             &mut std::io::stdout(),
         ),
         ReleaseCommand::Man { output } => {
-            std::fs::create_dir_all(&output)?;
-            clap_mangen::generate_to(super::Cli::command(), &output)?;
+            let cannot = || format!("cannot write man pages to `{}`", output.display());
+            std::fs::create_dir_all(&output).with_context(cannot)?;
+            clap_mangen::generate_to(super::Cli::command(), &output).with_context(cannot)?;
         }
         ReleaseCommand::VerifyRelease { dir, keys } => {
             let r = cavra_release::verify(&dir, &keys)?;
