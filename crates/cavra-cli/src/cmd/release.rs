@@ -20,6 +20,7 @@ pub enum ReleaseCommand {
     },
     /// Check a release directory offline: SHA256SUMS and its signature, every file, SBOM, provenance.
     VerifyRelease {
+        /// The release directory (what `release/build.sh` wrote).
         dir: PathBuf,
         /// The release signer's public key file(s) (`cavra policy keygen`'s PATH.pub).
         #[arg(long = "trusted-key", value_name = "FILE", required = true)]
