@@ -20,6 +20,7 @@
 //! - [`terminal`]: the person at the terminal: the OS user, their confirmation.
 //! - [`tokens`]: the bearer tokens' control actions, evidence and listing.
 //! - [`health`]: the project checks of `cavra doctor` (policy, evidence log, store audit).
+//! - [`ci`]: `cavra ci check` — a git change judged as the hook judges an agent's actions.
 //!
 //! It works through traits: a store ([`cavra_store::StoreOpener`] /
 //! [`cavra_store::DecisionStore`]), an [`EvidenceSink`], a [`Clock`] and a
@@ -29,6 +30,7 @@
 pub mod actions;
 pub mod authz;
 pub mod call;
+pub mod ci;
 pub mod control;
 pub mod decide;
 pub mod error;

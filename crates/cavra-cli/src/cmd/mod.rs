@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::ctx::Ctx;
 
 pub mod approvals;
+pub mod ci;
 pub mod doctor;
 pub mod evaluate;
 pub mod evidence;
@@ -72,6 +73,9 @@ pub enum Command {
     Posture(posture::PostureArgs),
     #[command(flatten)]
     Release(release::ReleaseCommand),
+    /// CI enforcement: `cavra ci check --base origin/main` fails a change the hook would have stopped.
+    #[command(subcommand)]
+    Ci(ci::CiCommand),
 }
 
 /// The hook's own small parser (same flags as `cavra hook`), used on the hot path.
@@ -191,6 +195,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tokens(args) => tokens::run(args, &ctx),
         Command::Posture(args) => posture::run(args, &ctx),
         Command::Release(c) => release::run(c, &ctx),
+        Command::Ci(args) => ci::run(args, &ctx),
     }
 }
 
