@@ -571,3 +571,33 @@ fn sarif_schema() -> Value {
         }
     })
 }
+
+/// The templates in `ci/`, installed where each CI reads them: their own commands pass the
+/// command guard; the only finding is that a CI workflow changed (it needs an approval).
+#[test]
+fn the_ci_templates_pass_their_own_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci");
+    for (template, place, commands) in [
+        ("github-actions.yml", ".github/workflows/cavra.yml", 2),
+        ("gitlab-ci.yml", ".gitlab-ci.yml", 4),
+        ("azure-pipelines.yml", "azure-pipelines.yml", 4),
+    ] {
+        let text = std::fs::read_to_string(root.join(template)).unwrap();
+        assert!(text.contains("cavra ci check --base"), "{template}");
+        let (d, base) = repo(&[]);
+        write(d.path(), &[(place, &text)]);
+        commit(d.path(), template);
+        let (code, v) = check(d.path(), &base, &[]);
+        assert_eq!(
+            failing(&v),
+            vec![(
+                "files.ci_workflows.write".to_string(),
+                place.to_string(),
+                None
+            )],
+            "{template}: {v:#}"
+        );
+        assert_eq!(code, 2);
+        assert_eq!(v["commands_checked"], commands, "{template}: {v:#}");
+    }
+}
