@@ -175,6 +175,8 @@ pub struct FileConfig {
     pub body_limit_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
     pub auth: AuthSettings,
+    /// The `connectors:` section (docs/connectors.md).
+    pub connectors: Option<crate::connectors::Settings>,
 }
 
 impl FileConfig {
@@ -257,9 +259,16 @@ impl FileConfig {
                 }
                 "request_timeout_secs" => c.request_timeout_secs = Some(number()?),
                 "auth" => c.auth = AuthSettings::parse(val, path)?,
+                "connectors" => {
+                    let base = Path::new(path).parent().unwrap_or(Path::new("."));
+                    let env = |k: &str| std::env::var(k).ok();
+                    let s = crate::connectors::Settings::parse(val, base, &env)
+                        .map_err(|e| err(e.to_string()))?;
+                    c.connectors = Some(s);
+                }
                 other => {
                     return Err(err(format!(
-                        "unknown setting `{other}` (known: listen, public_url, database, log_format, body_limit_bytes, request_timeout_secs, auth)"
+                        "unknown setting `{other}` (known: listen, public_url, database, log_format, body_limit_bytes, request_timeout_secs, auth, connectors)"
                     )))
                 }
             }
@@ -319,6 +328,8 @@ pub struct ServerConfig {
     pub version: String,
     /// Bearer tokens and, when configured, OIDC.
     pub auth: AuthSettings,
+    /// Where evidence records are delivered (docs/connectors.md).
+    pub connectors: Option<crate::connectors::Settings>,
 }
 
 /// Parses a listen address (`HOST:PORT`).
@@ -471,6 +482,7 @@ mod tests {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             version: "0".into(),
             auth: AuthSettings::default(),
+            connectors: None,
         };
         let url = |c: &ServerConfig| c.approval_channel().url("apr-1").unwrap();
         assert_eq!(url(&sc), "http://127.0.0.1:8700/v1/approvals/apr-1");

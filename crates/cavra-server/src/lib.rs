@@ -34,6 +34,7 @@ pub mod approvals;
 pub mod auth;
 pub mod breakglass;
 pub mod config;
+pub mod connectors;
 pub mod decisions;
 pub mod error;
 pub mod evidence;

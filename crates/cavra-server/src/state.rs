@@ -98,7 +98,16 @@ impl AppState {
         };
         let log = LogSink::new(cavra_evidence::LogConfig::for_cavra_dir);
         let feed = Some(metrics.feed.clone());
-        let file_sink = Arc::new(Mutex::new(counted(&metrics, log, feed)));
+        let dispatcher = config
+            .connectors
+            .clone()
+            .filter(|c| !c.connectors.is_empty())
+            .map(|c| Arc::new(crate::connectors::Dispatcher::start(c, |_| {})));
+        let delivering = |inner| crate::connectors::ConnectorSink {
+            inner,
+            dispatcher: dispatcher.clone(),
+        };
+        let file_sink = Arc::new(Mutex::new(counted(&metrics, delivering(log), feed)));
         let packs = Arc::new(PackCache::default());
         let runtimes = (0..pool_size(&config.database))
             .map(|_| {
@@ -110,7 +119,17 @@ impl AppState {
                     // a handle of its own to the writer, so that appends of the runtimes
                     // wait together and share a batch; every replica's decisions reach
                     // the feed through the log's notifications
-                    Some(sink) => Runtime::new(Arc::clone(&stores), counted(&metrics, sink, None)),
+                    Some(sink) => Runtime::new(
+                        Arc::clone(&stores),
+                        counted(
+                            &metrics,
+                            crate::connectors::ConnectorSink {
+                                inner: sink,
+                                dispatcher: dispatcher.clone(),
+                            },
+                            None,
+                        ),
+                    ),
                     None => Runtime::new(Arc::clone(&stores), Arc::clone(&file_sink)),
                 };
                 Mutex::new(

@@ -63,6 +63,7 @@ pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         request_timeout: file.request_timeout(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         auth: file.auth,
+        connectors: file.connectors,
     })?;
     println!("cavra serve: listening on http://{}", server.local_addr()?);
     server.run()?;

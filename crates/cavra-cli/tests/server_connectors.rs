@@ -1,0 +1,137 @@
+//! `cavra serve` with a `connectors:` section: a decision made through the real server is
+//! delivered to a signed webhook on loopback, its signature checks, and the webhook's key
+//! is in no file the server wrote.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod server_common;
+
+use serde_json::{json, Value};
+use server_common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A receiver on 127.0.0.1 answering 200: (URL, the (signature header, body) it gets).
+fn receiver() -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for mut conn in l.incoming().flatten() {
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let (mut sig, mut len) = (String::new(), 0usize);
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                let h = h.trim_end().to_string();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    match k.to_ascii_lowercase().as_str() {
+                        "x-cavra-signature" => sig = v.trim().to_string(),
+                        "content-length" => len = v.trim().parse().unwrap(),
+                        _ => {}
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = tx.send((sig, body));
+        }
+    });
+    (url, rx)
+}
+
+fn hmac_hex(key: &[u8], body: &[u8]) -> String {
+    // HMAC-SHA256 by its definition (RFC 2104), independent of the server's code
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    k[..key.len()].copy_from_slice(key);
+    let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(body)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    hex::encode(outer)
+}
+
+#[test]
+fn a_decision_reaches_the_signed_webhook() {
+    let (url, rx) = receiver();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        format!("connectors:\n  max_attempts: 2\n  backoff_ms: 50\n  targets:\n    - {{name: soc, type: webhook, url: \"{url}/cavra\", secret_env: CAVRA_TEST_WEBHOOK_KEY, events: [decision.block]}}\n"),
+    )
+    .unwrap();
+    let key = "whsec-e2e-7f3a9c";
+    let s = Srv::start(
+        &["--config", cfg.to_str().unwrap()],
+        &[("CAVRA_TEST_WEBHOOK_KEY", key)],
+    );
+    let agent = s.token("bot", "agent");
+    let allow = json!({"action_type": "read_file", "target": "README.md", "agent_id": "bot", "session_id": "s1"});
+    let (st, _) = post(&s, "/v1/decisions", Some(&agent), &allow);
+    assert_eq!(st, 200);
+    let block = json!({"action_type": "read_file", "target": ".env", "agent_id": "bot", "session_id": "s1"});
+    let (st, v) = post(&s, "/v1/decisions", Some(&agent), &block);
+    assert_eq!((st, v["decision"].as_str()), (200, Some("block")), "{v}");
+    let (sig, body) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the webhook got the block");
+    assert_eq!(sig, format!("sha256={}", hmac_hex(key.as_bytes(), &body)));
+    let d: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(d["kind"], "decision");
+    assert_eq!(d["record"]["record_id"], v["evidence_record"]);
+    assert_eq!(d["record"]["body"]["rule_id"], "secrets.dotenv.read");
+    // only the block was subscribed: the allowed read sent nothing
+    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+    // the key is in no file of the server's state (evidence log, store)
+    for e in walk(&s.dir) {
+        let bytes = std::fs::read(&e).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(key),
+            "the webhook key is in {}",
+            e.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_bad_connectors_section_stops_the_server() {
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("serve.yaml");
+    std::fs::write(&cfg, "connectors:\n  targets:\n    - {type: webhook, url: \"http://127.0.0.1:9/x\", secret: inline}\n").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = spawn(tmp.path(), &["--config", cfg.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("secrets are never written in the config file"),
+        "{err}"
+    );
+}
