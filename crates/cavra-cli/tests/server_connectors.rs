@@ -135,3 +135,145 @@ fn a_bad_connectors_section_stops_the_server() {
         "{err}"
     );
 }
+
+fn slack_signed(secret: &str, ts: i64, body: &str) -> String {
+    format!(
+        "v0={}",
+        hmac_hex(secret.as_bytes(), format!("v0:{ts}:{body}").as_bytes())
+    )
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A Slack button callback: (status, answer).
+fn callback(s: &Srv, ts: i64, sig: &str, body: &str) -> (u16, Value) {
+    let resp = agent()
+        .post(&s.url("/v1/connectors/slack/interactions"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Slack-Request-Timestamp", &ts.to_string())
+        .header("X-Slack-Signature", sig)
+        .send(body)
+        .unwrap();
+    let st = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap();
+    (st, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn form(user: &str, action: &str, approval: &str) -> String {
+    let payload = json!({"type": "block_actions", "user": {"id": user},
+        "actions": [{"action_id": action, "value": approval}]})
+    .to_string();
+    let enc: String = payload
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("payload={enc}")
+}
+
+/// The out-of-band round trip: a held decision is posted to Slack with Approve / Deny
+/// buttons, a signed callback of a mapped approver approves it, the agent's retry passes
+/// once and the next retry is held again; forged, replayed, stale, unmapped and
+/// under-privileged callbacks are refused.
+#[test]
+fn slack_approval_round_trip() {
+    let (url, rx) = receiver();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        "connectors:\n  targets:\n    - {type: slack, url_env: CAVRA_TEST_SLACK_URL}\n  slack_interactions:\n    signing_secret_env: CAVRA_TEST_SLACK_SIGNING\n    approvers:\n      U0ALICE: {identity: alice@example.com, role: approver}\n      U0AUDIT: {identity: audit@example.com, role: auditor}\n",
+    )
+    .unwrap();
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let slack_url = format!("{url}/services/T0/B0/xyz");
+    let s = Srv::start(
+        &["--config", cfg.to_str().unwrap(), "--non-interactive"],
+        &[
+            ("CAVRA_TEST_SLACK_URL", &slack_url),
+            ("CAVRA_TEST_SLACK_SIGNING", secret),
+        ],
+    );
+    let bot = s.token("bot", "agent");
+    let cwd = s.project.display().to_string();
+    let req = json!({"action_type": "write_file", "target": "/work/elsewhere/slack-approval.txt",
+        "cwd": cwd, "agent_id": "ci-agent", "session_id": "sl1"});
+    let (st, v) = post(&s, "/v1/decisions", Some(&bot), &req);
+    assert_eq!(
+        (st, v["decision"].as_str()),
+        (200, Some("require_approval")),
+        "{v}"
+    );
+    let id = v["approval_id"].as_str().unwrap().to_string();
+
+    // the held decision reached Slack with the two buttons, carrying the approval id only
+    let (_, body) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("posted to Slack");
+    let msg: Value = serde_json::from_slice(&body).unwrap();
+    let actions = msg["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .expect("buttons");
+    assert_eq!(actions["elements"][0]["action_id"], "cavra_approve");
+    assert_eq!(actions["elements"][0]["value"], id.as_str());
+    assert_eq!(actions["elements"][1]["action_id"], "cavra_deny");
+
+    let approve = form("U0ALICE", "cavra_approve", &id);
+    let t = now();
+    // forged (another secret), stale, unsigned: 401, nothing decided
+    let (st, v) = callback(
+        &s,
+        t,
+        &slack_signed("not-the-secret", t, &approve),
+        &approve,
+    );
+    assert_eq!(st, 401, "{v}");
+    let old = t - 600;
+    let (st, _) = callback(&s, old, &slack_signed(secret, old, &approve), &approve);
+    assert_eq!(st, 401);
+    let (st, _) = callback(&s, t, "v0=00", &approve);
+    assert_eq!(st, 401);
+    // an unmapped Slack user, a mapped auditor: 403
+    let stranger = form("U0MALLORY", "cavra_approve", &id);
+    let (st, v) = callback(&s, t, &slack_signed(secret, t, &stranger), &stranger);
+    assert_eq!(st, 403, "{v}");
+    let audit = form("U0AUDIT", "cavra_approve", &id);
+    let (st, _) = callback(&s, t, &slack_signed(secret, t, &audit), &audit);
+    assert_eq!(st, 403);
+    // still held
+    let (_, v) = post(&s, "/v1/decisions", Some(&bot), &req);
+    assert_eq!(v["decision"], "require_approval", "{v}");
+    let id2 = v["approval_id"].as_str().unwrap().to_string();
+    assert_eq!(id2, id, "the same pending request");
+
+    // alice's signed click approves
+    let sig = slack_signed(secret, t, &approve);
+    let (st, v) = callback(&s, t, &sig, &approve);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["cavra"]["state"], "approved", "{v}");
+    // the same callback again: a replay
+    let (st, v) = callback(&s, t, &sig, &approve);
+    assert_eq!(st, 401, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("replay"));
+    // the agent's retry passes once, the next is held again
+    let (_, v) = post(&s, "/v1/decisions", Some(&bot), &req);
+    assert_eq!(v["decision"], "allow", "approved: {v}");
+    let (_, v) = post(&s, "/v1/decisions", Some(&bot), &req);
+    assert_eq!(v["decision"], "require_approval", "used once: {v}");
+    // the approval names alice, approved in Slack
+    let admin = s.token("root", "admin");
+    let (_, a) = get(&s, &format!("/v1/approvals/{id}"), Some(&admin));
+    assert_eq!(a["decided_by"], "alice@example.com", "{a}");
+}

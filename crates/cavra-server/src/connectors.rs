@@ -123,6 +123,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Deliveries that failed every attempt, one JSON line each (no secrets).
     pub dead_letter: Option<PathBuf>,
+    /// The Approve / Deny callbacks of Slack messages (`slack_interactions:`).
+    pub slack: Option<crate::slack::SlackSettings>,
 }
 
 /// Reads a secret's value: `env` names an environment variable, `file` a file.
@@ -155,6 +157,10 @@ impl Settings {
                 .and_then(Value::as_str)
                 .map(|p| base.join(p)),
             connectors: Vec::new(),
+            slack: map
+                .get("slack_interactions")
+                .map(|v| slack_settings(v, base, env))
+                .transpose()?,
         };
         for k in map.keys() {
             if ![
@@ -163,10 +169,11 @@ impl Settings {
                 "timeout_ms",
                 "dead_letter_file",
                 "targets",
+                "slack_interactions",
             ]
             .contains(&k.as_str())
             {
-                return Err(err(format!("unknown setting `{k}` (known: targets, max_attempts, backoff_ms, timeout_ms, dead_letter_file)")));
+                return Err(err(format!("unknown setting `{k}` (known: targets, max_attempts, backoff_ms, timeout_ms, dead_letter_file, slack_interactions)")));
             }
         }
         let targets = map
@@ -242,6 +249,54 @@ impl Settings {
         }
         Ok(s)
     }
+}
+
+/// `slack_interactions: {signing_secret_env | signing_secret_file, approvers: {SLACK_USER_ID:
+/// {identity, role}}}`.
+fn slack_settings(
+    v: &Value,
+    base: &Path,
+    env: SecretSource<'_>,
+) -> Result<crate::slack::SlackSettings, ConfigError> {
+    let err = |m: String| ConfigError(format!("slack_interactions: {m}"));
+    let field = |k: &str| v.get(k).and_then(Value::as_str);
+    let secret = if let Some(name) = field("signing_secret_env") {
+        env(name)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| err(format!("the environment variable `{name}` is not set")))?
+    } else if let Some(p) = field("signing_secret_file") {
+        let path = base.join(p);
+        std::fs::read_to_string(&path)
+            .map_err(|e| err(format!("`{}`: {e}", path.display())))?
+            .trim()
+            .to_string()
+    } else {
+        return Err(err(
+            "`signing_secret_env` or `signing_secret_file` is required".into(),
+        ));
+    };
+    let mut approvers = std::collections::BTreeMap::new();
+    for (user, a) in v
+        .get("approvers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let identity = a
+            .get("identity")
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty());
+        let identity =
+            identity.ok_or_else(|| err(format!("approvers.{user}: `identity` is required")))?;
+        let role = a.get("role").and_then(Value::as_str).unwrap_or("approver");
+        let role = cavra_auth::Role::parse(role)
+            .ok_or_else(|| err(format!("approvers.{user}: unknown role `{role}`")))?;
+        approvers.insert(user.clone(), (identity.to_string(), role));
+    }
+    Ok(crate::slack::SlackSettings {
+        signing_secret: Secret(secret),
+        approvers,
+    })
 }
 
 impl Connector {
@@ -375,6 +430,22 @@ fn urgency(r: &Record) -> &'static str {
 
 /// A Slack message (Block Kit) for the record.
 pub fn slack_message(r: &Record) -> Value {
+    let mut m = slack_text(r);
+    // a held decision with an approval request: the buttons a mapped approver clicks
+    // (`POST /v1/connectors/slack/interactions`); the value is the approval's id only
+    if let (Some(id), Some(blocks)) = (
+        r.body.get("approval_id").and_then(Value::as_str),
+        m["blocks"].as_array_mut(),
+    ) {
+        blocks.push(json!({"type": "actions", "block_id": "cavra_approval", "elements": [
+            {"type": "button", "action_id": "cavra_approve", "style": "primary", "value": id, "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "cavra_deny", "style": "danger", "value": id, "text": {"type": "plain_text", "text": "Deny"}},
+        ]}));
+    }
+    m
+}
+
+fn slack_text(r: &Record) -> Value {
     json!({
         "text": summary(r),
         "blocks": [

@@ -47,6 +47,7 @@ pub mod policies;
 pub mod posture;
 pub mod registry;
 pub mod sessions;
+pub mod slack;
 pub mod state;
 pub mod stream;
 pub mod sync;
@@ -167,6 +168,10 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/evidence/bundles", post(evidence::post_bundle))
         .route("/v1/evidence/export", get(evidence::export))
         .route("/v1/posture", get(posture::get_posture))
+        .route(
+            "/v1/connectors/slack/interactions",
+            post(slack::interactions),
+        )
         .fallback(not_found)
         // the tower-http limit below is the one that applies
         .layer(axum::extract::DefaultBodyLimit::disable())
