@@ -149,6 +149,21 @@ fn hook_calls_make_findings_and_the_gate_fails_on_them() {
     );
     assert!(o.stdout.contains(&format!("{score}/100")), "{}", o.stdout);
 
+    // the HTML report: one file, charts inline, the findings in it
+    let html = tmp.path().join("report.html");
+    let o = cavra(
+        &["posture", "--since", "1h", "--html", html.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.matches("<svg").count() == 4);
+    assert!(page.contains("hook.missing:codex") && page.contains("git.force_push"));
+    assert!(
+        !page.contains("<script") && !page.contains("src="),
+        "self-contained"
+    );
+
     // the gate
     let gate = |extra: &[&str]| {
         let mut a = vec!["posture", "--since", "1h", "gate"];

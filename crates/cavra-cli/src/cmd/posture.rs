@@ -3,7 +3,7 @@
 //! (`cavra_runtime::posture`, docs/posture.md).
 
 use crate::ctx::{hook_ctx, host, locate_path, open_store, project_root, Ctx};
-use cavra_runtime::posture::{collect, Options, Severity};
+use cavra_runtime::posture::{self, collect, Options, Severity};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
@@ -11,6 +11,9 @@ pub struct PostureArgs {
     /// Start of the window: RFC 3339, a date, or a duration ago such as `24h` (default `7d`).
     #[arg(long, global = true, value_name = "D")]
     pub since: Option<String>,
+    /// Also write the report as one self-contained HTML file (charts included).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub gate: Option<GateCommand>,
 }
@@ -48,6 +51,14 @@ pub fn run(args: PostureArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     };
     let log = cavra_evidence::LogConfig::for_cavra_dir(&ctx.cavra_dir);
     let p = collect::report(&log, sources, &o)?;
+    if let Some(f) = &args.html {
+        crate::output::write_out(
+            ctx.json,
+            Some(f),
+            &posture::html::render(&p),
+            "posture report",
+        )?;
+    }
     crate::output::print_view(ctx, &p.doc())?;
     let Some(GateCommand::Gate { min_score, fail_on }) = args.gate else {
         return Ok(0);

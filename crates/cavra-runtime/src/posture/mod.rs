@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod collect;
+pub mod html;
 
 use std::collections::{BTreeMap, BTreeSet};
 
