@@ -203,6 +203,21 @@ fn violations(
         "the installer edits agents' files: no front end, async runtime, store or pipeline",
     );
     forbid("cavra-setup", FRONT_ENDS, "front ends sit on the installer");
+    // the demo drives the cavra binary as a child process, as an agent's hook does
+    forbid(
+        "cavra-demo",
+        &[
+            "clap",
+            "tokio",
+            "axum",
+            "rusqlite",
+            "libsqlite3-sys",
+            "cavra-runtime",
+            "cavra-agents",
+        ],
+        "the demo goes through the real binary, not around it",
+    );
+    forbid("cavra-demo", FRONT_ENDS, "the CLI runs the demo");
     // OIDC validation is synchronous (the server calls it from spawn_blocking), and its
     // JWS crypto is AWS-LC, the stack the evidence signer links: no ring, no RustCrypto RSA
     forbid(

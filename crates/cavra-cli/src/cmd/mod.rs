@@ -7,6 +7,7 @@ use crate::ctx::Ctx;
 
 pub mod approvals;
 pub mod ci;
+pub mod demo;
 pub mod doctor;
 pub mod evaluate;
 pub mod evidence;
@@ -76,6 +77,8 @@ pub enum Command {
     /// CI enforcement: `cavra ci check --base origin/main` fails a change the hook would have stopped.
     #[command(subcommand)]
     Ci(ci::CiCommand),
+    /// The scenario: an agent stopped before it acts, in a scratch repository (README).
+    Demo(demo::DemoArgs),
 }
 
 /// The hook's own small parser (same flags as `cavra hook`), used on the hot path.
@@ -196,6 +199,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Posture(args) => posture::run(args, &ctx),
         Command::Release(c) => release::run(c, &ctx),
         Command::Ci(args) => ci::run(args, &ctx),
+        Command::Demo(args) => demo::run(args, &ctx),
     }
 }
 
