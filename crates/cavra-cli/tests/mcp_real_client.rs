@@ -124,17 +124,12 @@ fn python_sdk_client_session() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "cavra_evaluate",
-            "cavra_explain",
-            "cavra_check_command",
-            "cavra_policy_summary"
-        ]
-    );
-    let check = &v["tools"][2]["inputSchema"];
+    assert_eq!(names, cavra_mcp::tools::TOOL_NAMES);
+    let check = &v["tools"][3]["inputSchema"];
     assert_eq!(check["required"], serde_json::json!(["command"]), "{check}");
+    for t in v["tools"].as_array().unwrap() {
+        assert_eq!(t["outputSchema"]["type"], "object", "{t}");
+    }
 
     let b = &v["blocked"];
     assert_eq!(b["isError"], false, "{b}");
@@ -155,10 +150,25 @@ fn python_sdk_client_session() {
     assert_eq!(a["structuredContent"]["decision"], "allow", "{a}");
     assert_eq!(a["structuredContent"]["proceed"], true);
 
+    // the SDK accepted every result against the tool's output schema
+    let o = v["others"].as_object().unwrap();
+    assert_eq!(o.len(), 11, "{v}");
+    for (name, r) in o {
+        assert_eq!(r["isError"], false, "{name}: {r}");
+        assert!(r["structuredContent"].is_object(), "{name}: {r}");
+    }
+    assert_eq!(
+        o["check_file_read"]["structuredContent"]["decision"],
+        "block"
+    );
+    assert_eq!(
+        o["check_git_operation"]["structuredContent"]["decision"],
+        "block"
+    );
+
+    // an unknown tool: a protocol error (invalid params)
     let u = &v["unknown"];
-    assert_eq!(u["isError"], true, "{u}");
-    assert!(u["content"][0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("cavra_teleport"));
+    assert_eq!(u["raised"], true, "{u}");
+    assert_eq!(u["code"], -32602, "{u}");
+    assert!(u["message"].as_str().unwrap().contains("cavra_teleport"));
 }

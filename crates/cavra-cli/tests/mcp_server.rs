@@ -183,16 +183,11 @@ fn client_session_end_to_end() {
     let list = s.request(3, "tools/list", json!({}));
     let tools = list["result"]["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        [
-            "cavra_evaluate",
-            "cavra_explain",
-            "cavra_check_command",
-            "cavra_policy_summary"
-        ]
-    );
+    assert_eq!(names, cavra_mcp::tools::TOOL_NAMES);
+    assert_eq!(names[0], "evaluate_action");
     for t in tools {
+        // an output schema for every tool, itself valid
+        jsonschema::validator_for(&t["outputSchema"]).unwrap_or_else(|err| panic!("{t}: {err}"));
         let schema = &t["inputSchema"];
         assert_eq!(schema["type"], "object", "{t}");
         assert!(schema["properties"].is_object(), "{t}");
@@ -288,10 +283,15 @@ fn client_session_end_to_end() {
     let r = s.request(8, "resources/list", json!({}));
     assert_eq!(r["error"]["code"], -32601, "{r}");
 
-    // unknown tool and bad arguments: tool errors the model can read
-    let r = s.call(9, "cavra_teleport", json!({}));
-    assert_eq!(r["isError"], true, "{r}");
-    assert!(r["content"][0]["text"]
+    // an unknown tool is a protocol error (invalid params); bad arguments are tool errors
+    // the model can read
+    let r = s.request(
+        9,
+        "tools/call",
+        json!({"name": "cavra_teleport", "arguments": {}}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert!(r["error"]["message"]
         .as_str()
         .unwrap()
         .contains("cavra_teleport"));
@@ -475,5 +475,137 @@ fn project_policy_and_pack_flags() {
     );
     assert_eq!(r["isError"], true, "{r}");
     assert!(r["content"][0]["text"].as_str().unwrap().contains("policy"));
+    assert!(s.finish().success());
+}
+
+/// Every reference tool answers a valid call with `structuredContent` that its own
+/// `outputSchema` accepts, and with the decision it should give.
+#[test]
+fn reference_tools_answer_with_their_output_schema() {
+    let e = env();
+    let mut s = Session::start(&e, &[]);
+    initialize(&mut s, "2025-06-18");
+    let list = s.request(2, "tools/list", json!({}));
+    let tools = list["result"]["tools"].as_array().unwrap().clone();
+    let schema = |name: &str| {
+        let t = tools.iter().find(|t| t["name"] == name).unwrap();
+        jsonschema::validator_for(&t["outputSchema"]).unwrap()
+    };
+    let calls = [
+        (
+            "evaluate_action",
+            json!({"action_type": "read_file", "target": ".env"}),
+            Some("block"),
+        ),
+        ("check_file_read", json!({"path": ".env"}), Some("block")),
+        (
+            "check_file_read",
+            json!({"path": "src/main.rs"}),
+            Some("allow"),
+        ),
+        (
+            "check_file_write",
+            json!({"path": "/etc/passwd"}),
+            Some("block"),
+        ),
+        (
+            "check_command",
+            json!({"command": "rm -rf ~"}),
+            Some("block"),
+        ),
+        (
+            "check_git_operation",
+            json!({"operation": "force_push", "ref": "origin/main"}),
+            Some("block"),
+        ),
+        (
+            "check_mcp_tool_call",
+            json!({"server": "gh", "tool": "delete_repo", "arguments": {"repo": "x"}}),
+            None,
+        ),
+        (
+            "explain_decision",
+            json!({"action_type": "execute_command", "target": "ls"}),
+            None,
+        ),
+        (
+            "generate_pr_attestation",
+            json!({"base": "main", "head": "feature", "commit": "0123456789abcdef0123456789abcdef01234567"}),
+            None,
+        ),
+        ("export_evidence", json!({"limit": 3}), None),
+        ("policy_list", json!({}), None),
+        (
+            "policy_validate",
+            json!({"source": "metadata: {id: cavra-x}\n"}),
+            None,
+        ),
+        (
+            "cavra_check_command",
+            json!({"command": "ls"}),
+            Some("allow"),
+        ),
+    ];
+    for (i, (name, args, want)) in calls.iter().enumerate() {
+        let r = s.call(10 + i64::try_from(i).unwrap(), name, args.clone());
+        assert_eq!(r["isError"], false, "{name}: {r}");
+        let sc = &r["structuredContent"];
+        let real = if *name == "cavra_check_command" {
+            "check_command"
+        } else {
+            name
+        };
+        let errs: Vec<String> = schema(real)
+            .iter_errors(sc)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errs.is_empty(), "{name}: {errs:?} in {sc}");
+        if let Some(w) = want {
+            assert_eq!(sc["decision"], *w, "{name}: {sc}");
+        }
+    }
+    // what the calls said, checked further
+    let r = s.call(40, "generate_pr_attestation", json!({"base": "main"}));
+    let st = &r["structuredContent"]["statement"];
+    assert_eq!(st["_type"], "https://in-toto.io/Statement/v1", "{st}");
+    assert_eq!(
+        st["predicate"]["decision_id"],
+        r["structuredContent"]["decision"]["decision_id"]
+    );
+    let r = s.call(41, "export_evidence", json!({"limit": 500}));
+    // the decisions of this session so far are in its evidence
+    assert!(
+        r["structuredContent"]["count"].as_u64().unwrap() >= 9,
+        "{r}"
+    );
+    let r = s.call(42, "policy_list", json!({}));
+    assert_eq!(
+        r["structuredContent"]["active"]["id"], "cavra-coding-baseline",
+        "{r}"
+    );
+    assert!(
+        r["structuredContent"]["packs"].as_array().unwrap().len() > 3,
+        "{r}"
+    );
+    let r = s.call(
+        43,
+        "policy_validate",
+        json!({"source": "metadata: {id: 7}\nrules: 5\n"}),
+    );
+    assert_eq!(r["structuredContent"]["valid"], false, "{r}");
+    assert!(
+        r["structuredContent"]["problems"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{r}"
+    );
+    let bad = s.call(44, "export_evidence", json!({"limit": 0}));
+    assert_eq!(bad["isError"], true, "{bad}");
+    let bad = s.call(45, "check_file_read", json!({"target": ".env"}));
+    assert_eq!(bad["isError"], true, "{bad}");
+    // no tool that changes CAVRA's own state is offered
+    for t in &tools {
+        assert_eq!(t["annotations"]["destructiveHint"], false, "{t}");
+    }
     assert!(s.finish().success());
 }

@@ -23,8 +23,38 @@ pub trait Backend: Send + Sync + 'static {
     /// Evaluates one request without recording anything (`cavra_explain`).
     fn explain(&self, request: &Value) -> Result<Explained, BackendError>;
 
-    /// The active policy pack (`cavra_policy_summary`).
+    /// The active policy pack (`policy_list`, `cavra_policy_summary`).
     fn policy(&self) -> Result<ActivePolicy, BackendError>;
+
+    /// Every pack available (`policy_list`): the bundled ones, then those of the policy
+    /// directories, as `cavra policy list --json` rows.
+    fn packs(&self) -> Result<Vec<Value>, BackendError> {
+        Err(BackendError::Failed("this server lists no packs".into()))
+    }
+
+    /// Validates a pack source named `name` (`policy_validate`): `cavra policy validate
+    /// --json`'s document plus `rules`. Installs nothing.
+    fn validate(&self, name: &str, source: &str) -> Result<Value, BackendError> {
+        let _ = (name, source);
+        Err(BackendError::Failed(
+            "this server validates no packs".into(),
+        ))
+    }
+
+    /// The newest `limit` evidence records of `session` (from `since` on) in `format`,
+    /// and how many there are in all (`export_evidence`). Reads only.
+    fn export(
+        &self,
+        session: &str,
+        format: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Value>, usize), BackendError> {
+        let _ = (session, format, since, limit);
+        Err(BackendError::Failed(
+            "this server exports no evidence".into(),
+        ))
+    }
 }
 
 /// A recorded decision.

@@ -128,6 +128,53 @@ impl Backend for RuntimeBackend {
         })
     }
 
+    fn packs(&self) -> Result<Vec<Value>, BackendError> {
+        let rows = cavra_runtime::policies::list(&self.settings.packs.policy_dirs)
+            .map_err(|e| BackendError::Policy(cavra_runtime::chain(&e)))?;
+        rows.iter()
+            .map(|r| serde_json::to_value(r).map_err(|e| BackendError::Failed(e.to_string())))
+            .collect()
+    }
+
+    fn validate(&self, name: &str, source: &str) -> Result<Value, BackendError> {
+        let dirs = &self.settings.packs.policy_dirs;
+        let v = cavra_runtime::policies::validate_source(std::path::Path::new(name), source, dirs);
+        let mut doc = serde_json::to_value(&v).map_err(|e| BackendError::Failed(e.to_string()))?;
+        if v.valid {
+            doc["rules"] = v.rules.into();
+        }
+        Ok(doc)
+    }
+
+    fn export(
+        &self,
+        session: &str,
+        format: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Value>, usize), BackendError> {
+        let dir = cavra_evidence::LogConfig::for_cavra_dir(&self.settings.cavra_dir).dir;
+        if !dir.exists() {
+            return Ok((Vec::new(), 0));
+        }
+        let req = cavra_evidence::ops::ExportRequest {
+            format: format.to_string(),
+            session: Some(session.to_string()),
+            since: since.map(str::to_string),
+            host: cavra_evidence::export::host_name(),
+        };
+        let text = cavra_evidence::ops::export_log(&dir, &req)
+            .map_err(|e| BackendError::Request(cavra_runtime::chain(&e)))?;
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let total = lines.len();
+        let records = lines
+            .iter()
+            .skip(total.saturating_sub(limit))
+            .map(|l| serde_json::from_str(l).map_err(|e| BackendError::Failed(e.to_string())))
+            .collect::<Result<Vec<Value>, _>>()?;
+        Ok((records, total))
+    }
+
     fn policy(&self) -> Result<ActivePolicy, BackendError> {
         let (pack, origin) = self.load_pack()?;
         Ok(ActivePolicy {

@@ -29,7 +29,7 @@ pub const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
 ];
 
 /// What the model is told in `initialize`.
-const INSTRUCTIONS: &str = "CAVRA decides whether an action may proceed under the project's policy. Before reading secrets, running commands, pushing, deleting or calling other tools, call cavra_evaluate (or cavra_check_command for a shell command) and do not proceed when `proceed` is false.";
+const INSTRUCTIONS: &str = "CAVRA decides whether an action may proceed under the project's policy. Before reading secrets, running commands, pushing, deleting or calling other tools, call evaluate_action (or check_command, check_file_read, check_file_write, check_git_operation, check_mcp_tool_call) and do not proceed when `proceed` is false.";
 
 /// Methods of the MCP specification: when one of them arrives with parameters that do not
 /// parse, the answer is "invalid params", not "method not found".
@@ -106,6 +106,23 @@ fn internal(e: impl std::fmt::Display) -> ErrorData {
     ErrorData::internal_error(e.to_string(), None)
 }
 
+/// An unknown tool is a protocol error (invalid params), as the specification says, not
+/// a tool result.
+fn known(name: &str) -> Result<(), ErrorData> {
+    if tools::is_tool(name) {
+        Ok(())
+    } else {
+        Err(ErrorData::invalid_params(
+            format!(
+                "unknown tool `{}`; this server has: {}",
+                cavra_core::text::truncate_chars(name, 100),
+                tools::TOOL_NAMES.join(", ")
+            ),
+            None,
+        ))
+    }
+}
+
 fn call_result(v: Value) -> Result<CallToolResult, ErrorData> {
     serde_json::from_value(v).map_err(internal)
 }
@@ -141,8 +158,8 @@ impl<B: Backend> ServerHandler for CavraServer<B> {
         context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + MaybeSendFuture + '_ {
         let args = request.arguments.unwrap_or_default();
-        let out = self.run_tool(&context, &request.name, &args);
-        ready(call_result(out).map(CallToolResponse::from))
+        let out = known(&request.name).map(|()| self.run_tool(&context, &request.name, &args));
+        ready(out.and_then(call_result).map(CallToolResponse::from))
     }
 
     fn on_custom_request(
@@ -170,6 +187,7 @@ impl<B: Backend> CavraServer<B> {
                 let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
                     ErrorData::invalid_params("tools/call needs `params.name` (a string)", None)
                 })?;
+                known(name)?;
                 let out = match params.get("arguments") {
                     None | Some(Value::Null) => self.run_tool(context, name, &Map::new()),
                     Some(Value::Object(m)) => self.run_tool(context, name, m),

@@ -12,13 +12,34 @@ use cavra_core::policy::compile::SeverityRule;
 use cavra_core::{ActionType, Decision, Effect, Outcome};
 use serde_json::{json, Map, Value};
 
-/// The tools, in the order `tools/list` gives them.
-pub const TOOL_NAMES: [&str; 4] = [
-    "cavra_evaluate",
-    "cavra_explain",
-    "cavra_check_command",
-    "cavra_policy_summary",
+/// The tools, in the order `tools/list` gives them (the reference CAVRA's set).
+pub const TOOL_NAMES: [&str; 11] = [
+    "evaluate_action",
+    "check_file_read",
+    "check_file_write",
+    "check_command",
+    "check_git_operation",
+    "check_mcp_tool_call",
+    "explain_decision",
+    "generate_pr_attestation",
+    "export_evidence",
+    "policy_list",
+    "policy_validate",
 ];
+
+/// The earlier names, still answered (not listed): name → the tool it is.
+/// `cavra_policy_summary` keeps its own answer (the active pack only).
+pub const ALIASES: [(&str, &str); 4] = [
+    ("cavra_evaluate", "evaluate_action"),
+    ("cavra_explain", "explain_decision"),
+    ("cavra_check_command", "check_command"),
+    ("cavra_policy_summary", "cavra_policy_summary"),
+];
+
+/// Whether `name` is a tool of this server (listed or an alias).
+pub fn is_tool(name: &str) -> bool {
+    TOOL_NAMES.contains(&name) || ALIASES.iter().any(|(a, _)| *a == name)
+}
 
 /// The arguments `cavra_evaluate` and `cavra_explain` take.
 pub const EVALUATE_FIELDS: &[&str] = &[
@@ -83,17 +104,30 @@ impl ToolOutput {
     }
 }
 
-/// Runs tool `name` with `args`.
+/// Runs tool `name` (listed or an alias) with `args`. The server answers a name
+/// [`is_tool`] does not know with a protocol error before calling this.
 pub fn call(
     backend: &dyn Backend,
     session: &Session,
     name: &str,
     args: &Map<String, Value>,
 ) -> ToolOutput {
+    let name = ALIASES
+        .iter()
+        .find(|(a, _)| *a == name)
+        .map_or(name, |(_, t)| *t);
     let result = match name {
-        "cavra_evaluate" => evaluate(backend, session, args),
-        "cavra_explain" => explain(backend, session, args),
-        "cavra_check_command" => check_command(backend, session, args),
+        "evaluate_action" => evaluate(backend, session, args),
+        "check_file_read" => check_simple(backend, session, args, "read_file", "path"),
+        "check_file_write" => check_simple(backend, session, args, "write_file", "path"),
+        "check_command" => check_simple(backend, session, args, "execute_command", "command"),
+        "check_git_operation" => check_git(backend, session, args),
+        "check_mcp_tool_call" => check_mcp(backend, session, args),
+        "explain_decision" => explain(backend, session, args),
+        "generate_pr_attestation" => pr_attestation(backend, session, args),
+        "export_evidence" => export_evidence(backend, session, args),
+        "policy_list" => policy_list(backend, args),
+        "policy_validate" => policy_validate(backend, args),
         "cavra_policy_summary" => policy_summary(backend, args),
         other => Err(format!(
             "unknown tool `{other}`; this server has: {}",
@@ -116,23 +150,232 @@ fn evaluate(
     decided_output(&backend.decide(&req).map_err(failed)?)
 }
 
-fn check_command(
+/// The fields every check takes besides its own.
+const COMMON: [&str; 3] = ["cwd", "session_id", "agent_id"];
+
+/// Copies the optional string arguments `keys` into the request `v`.
+fn copy_opt(
+    args: &Map<String, Value>,
+    keys: &[&str],
+    v: &mut Map<String, Value>,
+) -> Result<(), String> {
+    for k in keys {
+        if let Some(s) = opt_str(args, k)? {
+            v.insert((*k).into(), json!(s));
+        }
+    }
+    Ok(())
+}
+
+/// A check of one action whose target is the argument `field` (a path, a command line).
+fn check_simple(
+    backend: &dyn Backend,
+    session: &Session,
+    args: &Map<String, Value>,
+    action: &str,
+    field: &str,
+) -> Result<ToolOutput, String> {
+    let mut allowed = vec![field];
+    allowed.extend(COMMON);
+    check_args(args, &allowed)?;
+    let mut v = Map::new();
+    v.insert("action_type".into(), json!(action));
+    v.insert("target".into(), json!(req_str(args, field)?));
+    copy_opt(args, &COMMON, &mut v)?;
+    decided_output(&backend.decide(&with_defaults(session, v)).map_err(failed)?)
+}
+
+fn check_git(
     backend: &dyn Backend,
     session: &Session,
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, String> {
-    check_args(args, CHECK_FIELDS)?;
-    let command = req_str(args, "command")?;
+    check_args(args, &["operation", "ref", "cwd", "session_id", "agent_id"])?;
     let mut v = Map::new();
-    v.insert("action_type".into(), json!("execute_command"));
-    v.insert("target".into(), json!(command));
-    for k in ["cwd", "session_id", "agent_id"] {
-        if let Some(s) = opt_str(args, k)? {
-            v.insert(k.into(), json!(s));
+    v.insert("action_type".into(), json!("git_operation"));
+    v.insert("operation".into(), json!(req_str(args, "operation")?));
+    v.insert("target".into(), json!(opt_str(args, "ref")?.unwrap_or("")));
+    copy_opt(args, &COMMON, &mut v)?;
+    decided_output(&backend.decide(&with_defaults(session, v)).map_err(failed)?)
+}
+
+fn check_mcp(
+    backend: &dyn Backend,
+    session: &Session,
+    args: &Map<String, Value>,
+) -> Result<ToolOutput, String> {
+    let fields = [
+        "server",
+        "tool",
+        "arguments",
+        "capability",
+        "cwd",
+        "session_id",
+        "agent_id",
+    ];
+    check_args(args, &fields)?;
+    let (server, tool) = (req_str(args, "server")?, req_str(args, "tool")?);
+    let mut v = Map::new();
+    v.insert("action_type".into(), json!("mcp_tool_call"));
+    v.insert("target".into(), json!(format!("{server}:{tool}")));
+    v.insert("server".into(), json!(server));
+    v.insert("tool".into(), json!(tool));
+    match args.get("arguments") {
+        None | Some(Value::Null) => {}
+        Some(a @ Value::Object(_)) => {
+            v.insert("arguments".into(), a.clone());
         }
+        Some(_) => return Err("`arguments` must be an object".into()),
     }
+    copy_opt(
+        args,
+        &["capability", "cwd", "session_id", "agent_id"],
+        &mut v,
+    )?;
+    decided_output(&backend.decide(&with_defaults(session, v)).map_err(failed)?)
+}
+
+/// `generate_pr_attestation`: decides (and records) opening a pull request into `base`,
+/// and gives an in-toto Statement v1 of that decision. The statement is not signed here:
+/// the decision's evidence record it names is (in the signed, hash-chained log).
+fn pr_attestation(
+    backend: &dyn Backend,
+    session: &Session,
+    args: &Map<String, Value>,
+) -> Result<ToolOutput, String> {
+    let fields = [
+        "base",
+        "head",
+        "commit",
+        "repository",
+        "cwd",
+        "session_id",
+        "agent_id",
+    ];
+    check_args(args, &fields)?;
+    let base = req_str(args, "base")?;
+    let mut v = Map::new();
+    v.insert("action_type".into(), json!("pull_request"));
+    v.insert("target".into(), json!(base));
+    copy_opt(args, &COMMON, &mut v)?;
     let req = with_defaults(session, v);
-    decided_output(&backend.decide(&req).map_err(failed)?)
+    let d = backend.decide(&req).map_err(failed)?;
+    let dec = &d.decision;
+    let head = opt_str(args, "head")?;
+    let repo = opt_str(args, "repository")?.unwrap_or("");
+    let mut subject = json!({"name": format!("{repo}@{}", head.unwrap_or(base))});
+    if let Some(c) = opt_str(args, "commit")? {
+        if !(c.len() == 40 || c.len() == 64) || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("`commit` must be a full git commit id (40 or 64 hex digits)".into());
+        }
+        subject["digest"] = json!({"gitCommit": c.to_ascii_lowercase()});
+    }
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [subject],
+        "predicateType": PR_PREDICATE,
+        "predicate": {
+            "base": base,
+            "head": head,
+            "repository": repo,
+            "decision": dec.decision.as_str(),
+            "proceed": dec.proceed,
+            "rule_id": dec.rule_id,
+            "reason": dec.reason,
+            "policy": dec.policy,
+            "request_hash": dec.request_hash,
+            "decision_id": d.decision_id,
+            "evidence_record": d.record_id,
+            "session_id": req["session_id"],
+            "agent_id": req["agent_id"],
+        },
+    });
+    let text = format!("{} In-toto statement of the decision in structuredContent.statement (unsigned; the evidence record is signed).", summary(&d));
+    Ok(ToolOutput::ok(
+        text,
+        json!({"decision": decided_json(&d)?, "statement": statement, "signed": false}),
+    ))
+}
+
+/// The predicate type of `generate_pr_attestation`'s statements.
+pub const PR_PREDICATE: &str = "https://cavra.dev/attestation/pull-request-decision/v1";
+
+/// The export formats `export_evidence` offers (JSON ones: records come back as objects).
+pub const EXPORT_FORMATS: [&str; 5] = ["jsonl", "ocsf", "splunk-hec", "sentinel", "datadog"];
+
+/// The most records one `export_evidence` call gives.
+pub const EXPORT_MAX: u64 = 500;
+
+fn export_evidence(
+    backend: &dyn Backend,
+    session: &Session,
+    args: &Map<String, Value>,
+) -> Result<ToolOutput, String> {
+    check_args(args, &["session_id", "format", "since", "limit"])?;
+    let sid = opt_str(args, "session_id")?.unwrap_or(&session.session_id);
+    let format = opt_str(args, "format")?.unwrap_or("jsonl");
+    if !EXPORT_FORMATS.contains(&format) {
+        return Err(format!(
+            "unknown format `{format}`; use one of: {}",
+            EXPORT_FORMATS.join(", ")
+        ));
+    }
+    let limit = match args.get("limit") {
+        None | Some(Value::Null) => 100,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=EXPORT_MAX).contains(n))
+            .ok_or_else(|| format!("`limit` must be an integer from 1 to {EXPORT_MAX}"))?,
+    };
+    let since = opt_str(args, "since")?;
+    let (records, total) = backend
+        .export(sid, format, since, usize::try_from(limit).unwrap_or(100))
+        .map_err(failed)?;
+    let text = format!(
+        "{} of {total} evidence record(s) of session `{}` in format {format}",
+        records.len(),
+        one_line(sid)
+    );
+    Ok(ToolOutput::ok(
+        text,
+        json!({"session_id": sid, "format": format, "total": total, "count": records.len(), "records": records}),
+    ))
+}
+
+fn policy_list(backend: &dyn Backend, args: &Map<String, Value>) -> Result<ToolOutput, String> {
+    check_args(args, &[])?;
+    let active = policy_summary(backend, args)?;
+    let packs = backend.packs().map_err(failed)?;
+    let text = format!("{} ; {} pack(s) available", active.text, packs.len());
+    let active = active.structured.unwrap_or(Value::Null);
+    Ok(ToolOutput::ok(
+        text,
+        json!({"active": active, "packs": packs}),
+    ))
+}
+
+/// The largest pack source `policy_validate` takes.
+pub const VALIDATE_MAX: usize = 1 << 20;
+
+fn policy_validate(backend: &dyn Backend, args: &Map<String, Value>) -> Result<ToolOutput, String> {
+    check_args(args, &["source", "name"])?;
+    let source = req_str(args, "source")?;
+    if source.len() > VALIDATE_MAX {
+        return Err(format!("`source` is larger than {VALIDATE_MAX} bytes"));
+    }
+    let name = opt_str(args, "name")?.unwrap_or("policy.yaml");
+    let v = backend.validate(name, source).map_err(failed)?;
+    let text = if v["valid"] == true {
+        format!(
+            "valid: pack `{}` ({})",
+            v["id"].as_str().unwrap_or(""),
+            short_digest(v["digest"].as_str().unwrap_or(""))
+        )
+    } else {
+        let n = v["problems"].as_array().map_or(0, Vec::len);
+        format!("not valid: {n} problem(s); see structuredContent.problems")
+    };
+    Ok(ToolOutput::ok(text, v))
 }
 
 fn explain(
@@ -216,6 +459,10 @@ fn policy_summary(backend: &dyn Backend, args: &Map<String, Value>) -> Result<To
 /// The structured answer of a recorded decision: the decision's JSON (as `cavra evaluate
 /// --json`) plus `decision_id`, `evidence_record` and `approval_id`.
 fn decided_output(d: &Decided) -> Result<ToolOutput, String> {
+    Ok(ToolOutput::ok(summary(d), decided_json(d)?))
+}
+
+fn decided_json(d: &Decided) -> Result<Value, String> {
     let mut v = serde_json::to_value(&d.decision).map_err(|e| e.to_string())?;
     v["decision_id"] = json!(d.decision_id);
     if let Some(id) = &d.record_id {
@@ -224,7 +471,7 @@ fn decided_output(d: &Decided) -> Result<ToolOutput, String> {
     if let Some(id) = &d.approval_id {
         v["approval_id"] = json!(id);
     }
-    Ok(ToolOutput::ok(summary(d), v))
+    Ok(v)
 }
 
 /// Builds the request of `cavra_evaluate` / `cavra_explain` from validated arguments.
@@ -442,43 +689,164 @@ fn action_schema() -> Value {
     })
 }
 
-/// The tool definitions of `tools/list` (`name`, `title`, `description`, `inputSchema`).
+fn prop(t: &str, d: &str) -> Value {
+    json!({"type": t, "description": d})
+}
+
+/// An input schema: `props` (name → schema), the required ones, nothing else allowed.
+/// Every check also takes `cwd`, `session_id` and `agent_id` when `common` is set.
+fn input(props: Value, required: &[&str], common: bool) -> Value {
+    let mut p = props.as_object().cloned().unwrap_or_default();
+    if common {
+        p.insert(
+            "cwd".into(),
+            prop(
+                "string",
+                "Working directory of the action (default: the project directory).",
+            ),
+        );
+        p.insert(
+            "session_id".into(),
+            prop(
+                "string",
+                "The agent session (default: one per server process).",
+            ),
+        );
+        p.insert(
+            "agent_id".into(),
+            prop(
+                "string",
+                "The acting agent (default: the MCP client's name).",
+            ),
+        );
+    }
+    json!({"type": "object", "properties": p, "required": required, "additionalProperties": false})
+}
+
+/// The output schema of a recorded decision (the keys of `cavra evaluate --json`, plus
+/// `evidence_record` and `approval_id`).
+fn decision_schema() -> Value {
+    let outcomes = [
+        "allow",
+        "block",
+        "require_approval",
+        "shadow",
+        "break_glass",
+    ];
+    json!({
+        "type": "object",
+        "properties": {
+            "decision": {"type": "string", "enum": outcomes},
+            "enforced_decision": {"type": "string", "enum": outcomes},
+            "proceed": {"type": "boolean"},
+            "rule_id": {"type": "string"},
+            "rule_ids": {"type": "array", "items": {"type": "string"}},
+            "severity": {"type": "string"},
+            "reason": {"type": "string"},
+            "alternative": {"type": "string"},
+            "approver_group": {"type": ["string", "null"]},
+            "controls": {"type": "array", "items": {"type": "string"}},
+            "policy": {"type": "object"},
+            "request_hash": {"type": "string"},
+            "action_type": {"type": "string"},
+            "target": {"type": "string"},
+            "mode": {"type": "string"},
+            "matches": {"type": "array"},
+            "evaluation_us": {"type": "number"},
+            "decision_id": {"type": "string"},
+            "evidence_record": {"type": "string"},
+            "approval_id": {"type": "string"},
+        },
+        "required": ["decision", "proceed", "rule_id", "severity", "reason", "policy", "request_hash", "action_type", "target", "decision_id"],
+    })
+}
+
+fn pack_summary_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "version": {"type": "string"},
+            "digest": {"type": "string"}, "mode": {"type": "string"}, "source": {"type": "string"},
+            "lineage": {"type": "array"}, "rules": {"type": "array"},
+        },
+        "required": ["id", "version", "digest", "mode", "source", "rules"],
+    })
+}
+
+fn explain_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "decision": {"type": "object", "properties": {"decision": {"type": "string"}, "rule_id": {"type": "string"}}, "required": ["decision", "rule_id"]},
+            "pack_source": {"type": "string"},
+            "matched_rules": {"type": "array", "items": {"type": "object"}},
+            "recorded": {"type": "boolean", "const": false},
+        },
+        "required": ["decision", "pack_source", "matched_rules", "recorded"],
+    })
+}
+
+/// A tool definition. The tools that decide record the decision (evidence, and for
+/// require-approval an approval request) — not read-only, never destructive; the others
+/// only read.
+fn tool(name: &str, title: &str, description: &str, input: Value, output: Value) -> Value {
+    let read_only = matches!(
+        name,
+        "explain_decision" | "export_evidence" | "policy_list" | "policy_validate"
+    );
+    json!({"name": name, "title": title, "description": description, "inputSchema": input, "outputSchema": output,
+           "annotations": {"readOnlyHint": read_only, "destructiveHint": false, "openWorldHint": false}})
+}
+
+/// The tool definitions of `tools/list` (`name`, `title`, `description`, `inputSchema`,
+/// `outputSchema`, `annotations`), in [`TOOL_NAMES`] order.
 pub fn definitions() -> Value {
+    let records = "Decides under the project's CAVRA policy and records the decision in the signed evidence log; do not proceed when `proceed` is false.";
     json!([
-        {
-            "name": "cavra_evaluate",
-            "title": "Ask CAVRA whether an action may proceed",
-            "description": "Decides one action under the project's CAVRA policy (allow, block, require_approval) and records the decision in the signed evidence log. Call it before the action; do not proceed when `proceed` is false.",
-            "inputSchema": action_schema(),
-        },
-        {
-            "name": "cavra_explain",
-            "title": "Explain CAVRA's decision for an action",
-            "description": "Which policy rules match an action, with effects and reasons, and the decision they lead to. Nothing is recorded.",
-            "inputSchema": action_schema(),
-        },
-        {
-            "name": "cavra_check_command",
-            "title": "Ask CAVRA whether a shell command may run",
-            "description": "Shorthand for cavra_evaluate with action_type execute_command: decides the command line (every simple command in it is inspected) and records the decision.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "command": {"type": "string", "description": "The full command line, as it would be run."},
-                    "cwd": {"type": "string", "description": "Working directory (default: the project directory)."},
-                    "session_id": {"type": "string", "description": "The agent session (default: one per server process)."},
-                    "agent_id": {"type": "string", "description": "The acting agent (default: the MCP client's name)."},
-                },
-                "required": ["command"],
-                "additionalProperties": false,
-            },
-        },
-        {
-            "name": "cavra_policy_summary",
-            "title": "Summarise the active CAVRA policy",
-            "description": "The active policy pack: id, version, digest, mode, and each rule's id, effect, severity and reason.",
-            "inputSchema": {"type": "object", "properties": {}, "required": [], "additionalProperties": false},
-        },
+        tool("evaluate_action", "Ask CAVRA whether an action may proceed",
+             &format!("Any action (file, command, git, MCP tool, network, pull request). {records}"),
+             action_schema(), decision_schema()),
+        tool("check_file_read", "Ask CAVRA whether a file may be read", &format!("A file read. {records}"),
+             input(json!({"path": prop("string", "The file, relative to `cwd` or absolute.")}), &["path"], true), decision_schema()),
+        tool("check_file_write", "Ask CAVRA whether a file may be written", &format!("A file write (create, edit, overwrite). {records}"),
+             input(json!({"path": prop("string", "The file, relative to `cwd` or absolute.")}), &["path"], true), decision_schema()),
+        tool("check_command", "Ask CAVRA whether a shell command may run", &format!("A shell command line; every simple command in it is inspected. {records}"),
+             input(json!({"command": prop("string", "The full command line, as it would be run.")}), &["command"], true), decision_schema()),
+        tool("check_git_operation", "Ask CAVRA whether a git operation may proceed", &format!("A git operation such as push or force_push. {records}"),
+             input(json!({"operation": prop("string", "The operation: push, force_push, commit, merge, tag, ..."),
+                          "ref": prop("string", "The ref it acts on, such as `origin/main` (default: the current branch).")}), &["operation"], true), decision_schema()),
+        tool("check_mcp_tool_call", "Ask CAVRA whether an MCP tool call may proceed", &format!("A call of another MCP server's tool, checked against the trust registry and the pack's MCP rules. {records}"),
+             input(json!({"server": prop("string", "The MCP server's name."), "tool": prop("string", "The tool's name."),
+                          "arguments": prop("object", "The arguments the tool would be called with."),
+                          "capability": prop("string", "The capability the call needs (read, write, admin, ...).")}), &["server", "tool"], true), decision_schema()),
+        tool("explain_decision", "Explain CAVRA's decision for an action",
+             "Which policy rules match an action, with effects and reasons, and the decision they lead to. Nothing is recorded.",
+             action_schema(), explain_schema()),
+        tool("generate_pr_attestation", "Decide a pull request and attest the decision",
+             "Decides (and records) opening a pull request into `base` and returns an in-toto Statement v1 of the decision; the statement is unsigned, the evidence record it names is signed.",
+             input(json!({"base": prop("string", "The base branch the pull request targets."), "head": prop("string", "The head branch."),
+                          "commit": prop("string", "The head commit id (40 or 64 hex digits)."), "repository": prop("string", "The repository (e.g. `org/repo`).")}), &["base"], true),
+             json!({"type": "object", "properties": {"decision": decision_schema(), "signed": {"type": "boolean"},
+                    "statement": {"type": "object", "properties": {"_type": {"type": "string"}, "subject": {"type": "array"}, "predicateType": {"type": "string"}, "predicate": {"type": "object"}},
+                                  "required": ["_type", "subject", "predicateType", "predicate"]}},
+                    "required": ["decision", "statement", "signed"]})),
+        tool("export_evidence", "Export this session's evidence records",
+             "The evidence log's records of one session (default: this server's session), newest last, in a SIEM format. Read-only.",
+             input(json!({"session_id": prop("string", "The session (default: this server's)."),
+                          "format": {"type": "string", "enum": EXPORT_FORMATS, "description": "The record format (default jsonl)."},
+                          "since": prop("string", "Only records from this time on: RFC 3339 time, date or duration ago (`24h`)."),
+                          "limit": {"type": "integer", "minimum": 1, "maximum": EXPORT_MAX, "description": "At most this many records, the newest (default 100)."}}), &[], false),
+             json!({"type": "object", "properties": {"session_id": {"type": "string"}, "format": {"type": "string"}, "total": {"type": "integer"},
+                    "count": {"type": "integer"}, "records": {"type": "array", "items": {"type": "object"}}},
+                    "required": ["session_id", "format", "total", "count", "records"]})),
+        tool("policy_list", "List CAVRA's policy packs",
+             "The active pack (id, version, digest, mode, rules) and every pack available: the bundled ones and those of the configured policy directories.",
+             input(json!({}), &[], false),
+             json!({"type": "object", "properties": {"active": pack_summary_schema(), "packs": {"type": "array", "items": {"type": "object"}}}, "required": ["active", "packs"]})),
+        tool("policy_validate", "Validate a CAVRA policy pack",
+             "Validates and compiles a pack's YAML source (schema, inheritance) without installing it: `valid`, the pack's id and digest, or the problems.",
+             input(json!({"source": prop("string", "The pack's YAML text (at most 1 MiB)."), "name": prop("string", "A file name for problems (default policy.yaml).")}), &["source"], false),
+             json!({"type": "object", "properties": {"valid": {"type": "boolean"}, "id": {"type": "string"}, "digest": {"type": "string"}, "rules": {"type": "integer"}, "problems": {"type": "array"}}, "required": ["valid"]})),
     ])
 }
 
@@ -505,7 +873,15 @@ mod tests {
         assert_eq!(names, TOOL_NAMES);
         for x in &list {
             assert_eq!(x["inputSchema"]["type"], "object", "{x}");
+            assert_eq!(x["outputSchema"]["type"], "object", "{x}");
+            assert_eq!(x["inputSchema"]["additionalProperties"], false, "{x}");
         }
+        // every alias names a tool this server runs, and no alias is listed
+        for (alias, to) in ALIASES {
+            assert!(is_tool(alias) && is_tool(to), "{alias}");
+            assert!(!names.contains(&alias), "{alias}");
+        }
+        assert!(!is_tool("teleport"));
         assert_eq!(
             t[0]["inputSchema"]["properties"]["action_type"]["enum"]
                 .as_array()

@@ -124,7 +124,7 @@ fn a_session_answers_everything_it_read() {
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(tools.len(), 4);
+    assert_eq!(tools.len(), 11);
     assert_eq!(
         tools,
         cavra_mcp::tools::definitions().as_array().unwrap().clone()
@@ -198,7 +198,7 @@ fn requests_before_initialize_are_refused_except_ping() {
         by_id(&replies, json!(5))["result"]["tools"]
             .as_array()
             .map(Vec::len),
-        Some(4)
+        Some(11)
     );
 }
 
