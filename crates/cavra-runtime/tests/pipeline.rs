@@ -61,6 +61,12 @@ fn session(session_id: &str, agent_id: &str, held: bool, now: OffsetDateTime) ->
 }
 
 impl DecisionStore for FakeStore {
+    fn tool_pins(&self, _: &str) -> Result<Vec<cavra_store::pins::ToolPin>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn put_tool_pin(&mut self, _: &cavra_store::pins::ToolPin) -> Result<(), StoreError> {
+        Ok(())
+    }
     fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
         let s = self.0.lock().unwrap();
         Ok(

@@ -83,6 +83,10 @@ delegating_trait! {
         fn set_approval_config[self mut](config: ApprovalConfig) => set_config;
         /// Remember that a tamper event for `u` was reported; `false` if it already was.
         fn mark_tamper_reported[self mut](u: &Unverified, now: OffsetDateTime) -> Result<bool, StoreError> => mark_tamper_reported;
+        /// The MCP proxy's pinned tool definitions of one server.
+        fn tool_pins[self](server_id: &str) -> Result<Vec<crate::pins::ToolPin>, StoreError> => tool_pins;
+        /// Write (insert or replace) one pinned tool definition.
+        fn put_tool_pin[self mut](pin: &crate::pins::ToolPin) -> Result<(), StoreError> => put_tool_pin;
     }
 }
 

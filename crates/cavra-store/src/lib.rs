@@ -25,6 +25,7 @@ pub mod index;
 mod migrate;
 #[cfg(feature = "postgres")]
 pub mod pg;
+pub mod pins;
 mod registry;
 pub mod rules;
 mod search;

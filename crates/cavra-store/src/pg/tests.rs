@@ -745,3 +745,12 @@ fn api_tokens_through_the_team_opener() {
     assert!(s.list_mcp_servers().unwrap().is_empty());
     assert_eq!(opener.describe(std::path::Path::new(".")), db.url);
 }
+
+#[test]
+fn tool_pins_round_trip() {
+    let Some(db) = TestDb::create("pins") else {
+        return;
+    };
+    let mut s = db.replica();
+    crate::pins::tests::pin_round_trip(&mut s);
+}
