@@ -38,6 +38,7 @@ pub mod evaluate;
 pub mod health;
 pub mod keys;
 pub mod locate;
+pub mod mcp_gate;
 pub mod org;
 pub mod packs;
 pub mod policies;
