@@ -17,6 +17,7 @@
 
 pub mod backend;
 pub mod probe;
+pub mod proxy;
 pub mod runtime;
 pub mod server;
 pub mod stdio;

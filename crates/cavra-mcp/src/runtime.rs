@@ -30,6 +30,23 @@ pub struct RuntimeSettings {
     pub non_interactive: bool,
 }
 
+impl RuntimeSettings {
+    /// The settings of `cavra mcp proxy` in front of the server `server` (process `pid`).
+    pub fn gate(self, server: String, pid: u32) -> cavra_runtime::mcp_gate::GateSettings {
+        cavra_runtime::mcp_gate::GateSettings {
+            session_id: format!("mcp-proxy-{pid}"),
+            agent_id: "mcp-client".into(),
+            server,
+            cavra_dir: self.cavra_dir,
+            project: self.project,
+            locator: self.locator,
+            packs: self.packs,
+            registry: self.registry,
+            record: self.record,
+        }
+    }
+}
+
 /// Decisions through a process's [`Runtime`] (shared: one evidence writer per log).
 pub struct RuntimeBackend {
     runtime: Arc<Mutex<Runtime>>,

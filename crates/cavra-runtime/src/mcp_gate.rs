@@ -540,28 +540,33 @@ fn decide_inner(
         open_approval: true,
         requested_by: None,
     };
-    let mut reqs = vec![mcp_request(s, &pack, tool, args)?];
-    for (a, target) in argument_requests(tool, args) {
-        reqs.push(request(
-            s,
-            &pack,
-            json!({"action_type": a.as_str(), "target": target}),
-        )?);
-    }
-    let mut worst: Option<crate::Decided> = None;
-    for r in &reqs {
-        let d = rt.decide(&s.cavra_dir, &pack, r, &opts)?;
-        let rank = |o: Outcome| match o {
-            Outcome::Block => 3,
-            Outcome::RequireApproval => 2,
-            _ => 1,
-        };
-        let stricter = worst.as_ref().is_none_or(|w| {
-            !d.decision.proceed
-                && (w.decision.proceed || rank(d.decision.decision) > rank(w.decision.decision))
-        });
-        if stricter {
-            worst = Some(d);
+    // the call itself first (core's MCP guard reads its arguments too): an approval is
+    // bound to it — server, tool, arguments, pack digest — and, once granted, covers the
+    // call as a whole
+    let call = rt.decide(
+        &s.cavra_dir,
+        &pack,
+        &mcp_request(s, &pack, tool, args)?,
+        &opts,
+    )?;
+    let approved = call
+        .decision
+        .rule_ids
+        .iter()
+        .any(|r| r == "approval.granted");
+    let mut worst = Some(call);
+    if worst.as_ref().is_some_and(|w| w.decision.proceed) && !approved {
+        for (a, target) in argument_requests(tool, args) {
+            let r = request(
+                s,
+                &pack,
+                json!({"action_type": a.as_str(), "target": target}),
+            )?;
+            let d = rt.decide(&s.cavra_dir, &pack, &r, &opts)?;
+            if !d.decision.proceed {
+                worst = Some(d);
+                break;
+            }
         }
     }
     let Some(w) = worst else {

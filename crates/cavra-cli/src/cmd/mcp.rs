@@ -23,6 +23,20 @@ pub enum McpCommand {
     /// Serve MCP over stdio (newline-delimited JSON-RPC): tools cavra_evaluate,
     /// cavra_explain, cavra_check_command, cavra_policy_summary.
     Serve(ServeArgs),
+    /// Enforce CAVRA in front of a stdio MCP server: `cavra mcp proxy --name NAME -- CMD…`.
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The upstream server's name (its MCP registry id; default: the program's file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// The upstream server's command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -40,10 +54,27 @@ pub struct ServeArgs {
 pub fn run(args: McpArgs, ctx: &Ctx) -> Result<i32> {
     match args.command {
         McpCommand::Serve(a) => serve(a, ctx),
+        McpCommand::Proxy(a) => {
+            let (rt, s) = settings(a.serve, ctx);
+            let server = a
+                .name
+                .unwrap_or_else(|| cavra_mcp::proxy::server_name(&a.command));
+            Ok(cavra_mcp::proxy::run_stdio(
+                rt,
+                s.gate(server, std::process::id()),
+                &a.command,
+            )?)
+        }
     }
 }
 
-fn serve(args: ServeArgs, ctx: &Ctx) -> Result<i32> {
+fn settings(
+    args: ServeArgs,
+    ctx: &Ctx,
+) -> (
+    std::sync::Arc<std::sync::Mutex<cavra_runtime::Runtime>>,
+    RuntimeSettings,
+) {
     let loc = crate::ctx::locate(None);
     // state: `--cavra-dir` / `$CAVRA_DIR`, else the project's `.cavra` (as the hook)
     let state = crate::ctx::ctx_at(ctx, ctx.explicit_dir, &loc);
@@ -56,7 +87,12 @@ fn serve(args: ServeArgs, ctx: &Ctx) -> Result<i32> {
         record: state.evidence,
         non_interactive: args.non_interactive,
     };
-    let backend = RuntimeBackend::new(state.shared_runtime(), settings);
+    (state.shared_runtime(), settings)
+}
+
+fn serve(args: ServeArgs, ctx: &Ctx) -> Result<i32> {
+    let (rt, settings) = settings(args, ctx);
+    let backend = RuntimeBackend::new(rt, settings);
     let options = ServerOptions {
         version: env!("CARGO_PKG_VERSION").to_string(),
         session_id: format!("mcp-{}", std::process::id()),

@@ -1,0 +1,376 @@
+//! `cavra mcp proxy` through the real binary, in front of a small fixture MCP server of
+//! our own (`fixtures/mcp-proxy/upstream.py`, which can change its definitions between
+//! sessions and logs every call it receives) and, when `.ci/mcp.sh` installed them, the
+//! real npm servers. Skipped visibly when `python3` is absent.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod approver_common;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    proj: PathBuf,
+    log: PathBuf,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let proj = tmp.path().join("proj");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(proj.join(".git")).unwrap();
+    let proj = proj.canonicalize().unwrap();
+    std::fs::write(proj.join(".env"), "SECRET=hunter2\n").unwrap();
+    std::fs::write(proj.join("notes.txt"), "hello from notes\n").unwrap();
+    let log = tmp.path().join("upstream.log");
+    // the approvers' trust root exists before the proxy starts (as in a real set-up)
+    approver_common::approver_key(&home.join("approver"));
+    Env {
+        home,
+        proj,
+        log,
+        _tmp: tmp,
+    }
+}
+
+fn approver_dir(e: &Env) -> PathBuf {
+    e.home.join("approver")
+}
+
+fn command(e: &Env) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cavra"));
+    c.current_dir(&e.proj)
+        .env("HOME", &e.home)
+        .env("CAVRA_DIR", e.proj.join(".cavra"))
+        .env("FIXTURE_LOG", &e.log)
+        .env_remove("CAVRA_EVIDENCE_DIR")
+        .env_remove("CAVRA_KEY_DIR")
+        .env_remove("CAVRA_NO_EVIDENCE")
+        .env_remove("CAVRA_NON_INTERACTIVE")
+        .env_remove("FIXTURE_VARIANT")
+        .env_remove("FIXTURE_POISON");
+    approver_common::authenticate(&mut c, &approver_dir(e), &[]);
+    c
+}
+
+fn python() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn fixture() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mcp-proxy/upstream.py")
+        .display()
+        .to_string()
+}
+
+struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    next: i64,
+}
+
+impl Session {
+    fn start(e: &Env, vars: &[(&str, &str)], upstream: &[&str]) -> Session {
+        let mut c = command(e);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let mut child = c
+            .args(["mcp", "proxy", "--name", "fx", "--"])
+            .args(upstream)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = Session {
+            child,
+            stdin,
+            lines: rx,
+            next: 1,
+        };
+        let init = s.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "proxy-test", "version": "1"}}),
+        );
+        assert!(init["result"]["serverInfo"].is_object(), "{init}");
+        s.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        s
+    }
+
+    fn send_raw(&mut self, line: &str) {
+        let s = self.stdin.as_mut().unwrap();
+        s.write_all(line.as_bytes()).unwrap();
+        s.write_all(b"\n").unwrap();
+        s.flush().unwrap();
+    }
+
+    fn recv(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("no reply from the proxy: {e}"));
+        serde_json::from_str(&line).unwrap()
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
+        let r = self.recv();
+        assert_eq!(r["id"], json!(id), "{r}");
+        r
+    }
+
+    fn names(&mut self) -> Vec<String> {
+        let r = self.request("tools/list", json!({}));
+        r["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn call(&mut self, tool: &str, args: Value) -> Value {
+        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
+        r["result"].clone()
+    }
+
+    fn finish(mut self) {
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the proxy did not exit after stdin closed");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn text(r: &Value) -> String {
+    r["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn upstream_saw(e: &Env) -> String {
+    std::fs::read_to_string(&e.log).unwrap_or_default()
+}
+
+fn evidence(e: &Env) -> String {
+    let dir = e.proj.join(".cavra/evidence");
+    let mut s = String::new();
+    for f in std::fs::read_dir(dir).unwrap().flatten() {
+        if f.path().extension().is_some_and(|x| x == "jsonl") {
+            s.push_str(&std::fs::read_to_string(f.path()).unwrap());
+        }
+    }
+    s
+}
+
+#[test]
+fn calls_are_decided_before_they_reach_the_server() {
+    if !python() {
+        eprintln!("skipped: python3 not present (the proxy's fixture server)");
+        return;
+    }
+    let e = env();
+    let fx = fixture();
+    let mut s = Session::start(&e, &[("FIXTURE_POISON", "1")], &["python3", &fx]);
+    let names = s.names();
+    // the poisoned tool is quarantined, the clean ones listed
+    assert_eq!(
+        names,
+        ["read_file", "write_file", "echo", "die"],
+        "{names:?}"
+    );
+
+    // an allowed read passes and its answer comes back unchanged
+    let notes = e.proj.join("notes.txt").display().to_string();
+    let r = s.call("read_file", json!({"path": notes}));
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(text(&r), "hello from notes\n");
+
+    // reading .env: blocked with the reason and an alternative; the server never sees it
+    let r = s.call(
+        "read_file",
+        json!({"path": e.proj.join(".env").display().to_string()}),
+    );
+    assert_eq!(r["isError"], true, "{r}");
+    let t = text(&r);
+    assert!(
+        t.contains("policy-denied") && t.contains("secrets.dotenv.read") && t.contains("Instead:"),
+        "{t}"
+    );
+    assert!(!t.contains("not found"), "{t}");
+
+    // a write outside the allowed tree (a system path): blocked
+    let r = s.call(
+        "write_file",
+        json!({"path": "/etc/cavra-proxy-test", "content": "x"}),
+    );
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(text(&r).contains("files.system.write"), "{r}");
+
+    // a CI workflow: held for a person's approval, not made
+    std::fs::create_dir_all(e.proj.join(".github/workflows")).unwrap();
+    let outside = e.proj.join(".github/workflows/ci.yml");
+    let args = json!({"path": outside.display().to_string(), "content": "x"});
+    let r = s.call("write_file", args.clone());
+    assert_eq!(r["isError"], true, "{r}");
+    let t = text(&r);
+    assert!(
+        t.contains("require_approval") && t.contains("cavra approvals approve"),
+        "{t}"
+    );
+    let id = t
+        .split_whitespace()
+        .skip_while(|w| *w != "request")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(!outside.exists());
+
+    // the quarantined tool cannot be called either
+    let r = s.call("add", json!({"a": 1, "b": 2}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(text(&r).contains("policy-denied"), "{r}");
+
+    let saw = upstream_saw(&e);
+    assert!(saw.contains("notes.txt"), "{saw}");
+    assert!(
+        !saw.contains(".env") && !saw.contains("outside.txt") && !saw.contains("\"add\""),
+        "{saw}"
+    );
+
+    // a person approves (outside the agent); the same call then passes once
+    let args_approve = [
+        "approvals",
+        "approve",
+        id.as_str(),
+        "--as",
+        "alice",
+        "--reason",
+        "ok",
+    ];
+    let mut c = command(&e);
+    approver_common::authenticate(&mut c, &approver_dir(&e), &args_approve);
+    let o = c.args(args_approve).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = s.call("write_file", args.clone());
+    assert_eq!(r["isError"], false, "{r}");
+    assert!(outside.exists());
+    let r = s.call("write_file", args);
+    assert_eq!(r["isError"], true, "passes once only: {r}");
+
+    // upstream killed mid-call: a clean JSON-RPC error, and errors after it
+    let r = s.request("tools/call", json!({"name": "die", "arguments": {}}));
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    let r = s.request("ping", json!({}));
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    // malformed input is answered, never forwarded
+    s.send_raw("{nope");
+    assert_eq!(s.recv()["error"]["code"], -32700);
+    s.finish();
+
+    // the evidence names the server, the tools, the argument digests and decisions
+    let ev = evidence(&e);
+    for needle in [
+        "mcp_tools_list",
+        "mcp_proxy_call",
+        "arguments_digest",
+        "mcp.tool.poisoning",
+        "secrets.dotenv.read",
+    ] {
+        assert!(ev.contains(needle), "{needle} not in the evidence");
+    }
+}
+
+#[test]
+fn a_changed_definition_is_withheld_until_a_person_approves_it() {
+    if !python() {
+        eprintln!("skipped: python3 not present (the proxy's fixture server)");
+        return;
+    }
+    let e = env();
+    let fx = fixture();
+    let mut s = Session::start(&e, &[], &["python3", &fx]);
+    assert!(s.names().contains(&"echo".to_string()));
+    assert_eq!(text(&s.call("echo", json!({"message": "hi"}))), "hi");
+    s.finish();
+
+    // the same definition under a new name is withheld too
+    let mut s = Session::start(&e, &[("FIXTURE_VARIANT", "renamed")], &["python3", &fx]);
+    assert!(!s.names().contains(&"echo2".to_string()));
+    s.finish();
+
+    // a second session: the server changed `echo` (a rug pull)
+    let mut s = Session::start(&e, &[("FIXTURE_VARIANT", "changed")], &["python3", &fx]);
+    let names = s.names();
+    assert_eq!(names, ["read_file", "write_file", "die"], "{names:?}");
+    let r = s.call("echo", json!({"message": "hi"}));
+    assert_eq!(r["isError"], true, "{r}");
+    s.finish();
+    let saw = upstream_saw(&e);
+    assert_eq!(saw.matches("\"echo\"").count(), 1, "{saw}");
+
+    // a person approves the changed definition; the next session lists it
+    let mut c = command(&e);
+    let list = ["approvals", "list", "--status", "pending", "--json"];
+    let o = c.args(list).output().unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule_id"] == "mcp.tool.definition_changed")
+        .unwrap_or_else(|| panic!("{v}"));
+    let id = a["approval_id"].as_str().unwrap().to_string();
+    let args_approve = [
+        "approvals",
+        "approve",
+        id.as_str(),
+        "--as",
+        "alice",
+        "--reason",
+        "reviewed",
+    ];
+    let mut c = command(&e);
+    approver_common::authenticate(&mut c, &approver_dir(&e), &args_approve);
+    let o = c.args(args_approve).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut s = Session::start(&e, &[("FIXTURE_VARIANT", "changed")], &["python3", &fx]);
+    assert!(s.names().contains(&"echo".to_string()));
+    assert_eq!(text(&s.call("echo", json!({"message": "again"}))), "again");
+    s.finish();
+    assert!(evidence(&e).contains("mcp.tool.definition_changed"));
+}
