@@ -1,8 +1,6 @@
-//! `cavra mcp serve`: CAVRA as a Model Context Protocol server over stdio.
-//!
-//! The server itself (protocol, framing, tools, the backend over `cavra-runtime`) is
-//! `cavra-mcp`, on the rmcp SDK; this file parses the flags and resolves the settings.
-//! Only this command starts an async runtime.
+//! `cavra mcp serve` (CAVRA's MCP server) and `cavra mcp proxy` (an enforcing proxy in front
+//! of another server): both are `cavra-mcp`'s; this file parses the flags and resolves the
+//! settings. Only these commands start an async runtime.
 
 use crate::ctx::Ctx;
 use anyhow::Result;
@@ -20,8 +18,7 @@ pub struct McpArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum McpCommand {
-    /// Serve MCP over stdio (newline-delimited JSON-RPC): tools cavra_evaluate,
-    /// cavra_explain, cavra_check_command, cavra_policy_summary.
+    /// Serve MCP over stdio: evaluate_action, check_*, explain_decision, policy_list, ...
     Serve(ServeArgs),
     /// Enforce CAVRA in front of a stdio MCP server: `cavra mcp proxy --name NAME -- CMD…`.
     Proxy(ProxyArgs),
@@ -52,33 +49,14 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: McpArgs, ctx: &Ctx) -> Result<i32> {
-    match args.command {
-        McpCommand::Serve(a) => serve(a, ctx),
-        McpCommand::Proxy(a) => {
-            let (rt, s) = settings(a.serve, ctx);
-            let server = a
-                .name
-                .unwrap_or_else(|| cavra_mcp::proxy::server_name(&a.command));
-            Ok(cavra_mcp::proxy::run_stdio(
-                rt,
-                s.gate(server, std::process::id()),
-                &a.command,
-            )?)
-        }
-    }
-}
-
-fn settings(
-    args: ServeArgs,
-    ctx: &Ctx,
-) -> (
-    std::sync::Arc<std::sync::Mutex<cavra_runtime::Runtime>>,
-    RuntimeSettings,
-) {
+    let (args, proxy) = match args.command {
+        McpCommand::Serve(a) => (a, None),
+        McpCommand::Proxy(p) => (p.serve, Some((p.name, p.command))),
+    };
     let loc = crate::ctx::locate(None);
     // state: `--cavra-dir` / `$CAVRA_DIR`, else the project's `.cavra` (as the hook)
     let state = crate::ctx::ctx_at(ctx, ctx.explicit_dir, &loc);
-    let settings = RuntimeSettings {
+    let s = RuntimeSettings {
         cavra_dir: state.cavra_dir.clone(),
         project: loc.project,
         locator: crate::ctx::locator(),
@@ -87,21 +65,20 @@ fn settings(
         record: state.evidence,
         non_interactive: args.non_interactive,
     };
-    (state.shared_runtime(), settings)
-}
-
-fn serve(args: ServeArgs, ctx: &Ctx) -> Result<i32> {
-    let (rt, settings) = settings(args, ctx);
-    let backend = RuntimeBackend::new(rt, settings);
+    let (rt, pid) = (state.shared_runtime(), std::process::id());
+    if let Some((name, cmd)) = proxy {
+        let server = name.unwrap_or_else(|| cavra_mcp::proxy::server_name(&cmd));
+        return Ok(cavra_mcp::proxy::run_stdio(rt, s.gate(server, pid), &cmd)?);
+    }
+    let version = env!("CARGO_PKG_VERSION").to_string();
     let options = ServerOptions {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        session_id: format!("mcp-{}", std::process::id()),
+        version,
+        session_id: format!("mcp-{pid}"),
     };
-    match cavra_mcp::serve_stdio(backend, options) {
-        Ok(()) => Ok(0),
-        Err(e) => {
+    cavra_mcp::serve_stdio(RuntimeBackend::new(rt, s), options)
+        .map(|()| 0)
+        .or_else(|e| {
             eprintln!("cavra mcp: {e}");
             Ok(1)
-        }
-    }
+        })
 }
