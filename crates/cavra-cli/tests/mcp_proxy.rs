@@ -374,3 +374,148 @@ fn a_changed_definition_is_withheld_until_a_person_approves_it() {
     s.finish();
     assert!(evidence(&e).contains("mcp.tool.definition_changed"));
 }
+
+/// `target/mcp-npm` (`.ci/mcp.sh`) and the Python SDK (`target/mcp-client`, installed by
+/// `mcp_real_client.rs`): both, or a visible skip (a failure under
+/// `CAVRA_REQUIRE_MCP_NPM=1`).
+fn npm_and_sdk() -> Option<(PathBuf, PathBuf)> {
+    let target = Path::new(env!("CARGO_BIN_EXE_cavra"))
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
+    let npm = target.join("mcp-npm/node_modules/@modelcontextprotocol");
+    let sdk = target.join("mcp-client/mcp-2.3.0");
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if node && python() && npm.is_dir() && sdk.join("mcp").is_dir() {
+        return Some((npm, sdk));
+    }
+    if std::env::var("CAVRA_REQUIRE_MCP_NPM").is_ok_and(|v| v == "1") {
+        panic!("CAVRA_REQUIRE_MCP_NPM=1 but node, python3, {npm:?} or {sdk:?} is missing (run .ci/mcp.sh)");
+    }
+    eprintln!("skipped: the npm MCP servers or the Python SDK are not installed (run .ci/mcp.sh)");
+    None
+}
+
+/// The Python SDK through the proxy to `server`: the tools listed and each call's result.
+fn sdk_session(e: &Env, sdk: &Path, name: &str, calls: Value, server: &[String]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp-proxy/client.py");
+    let mut c = command(e);
+    let o = c
+        .env_remove("CAVRA_APPROVER_DIR")
+        .env("PYTHONPATH", sdk)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg(&script);
+    let mut py = Command::new("python3");
+    py.args(o.get_args()).current_dir(&e.proj);
+    for (k, v) in o.get_envs() {
+        match v {
+            Some(v) => py.env(k, v),
+            None => py.env_remove(k),
+        };
+    }
+    let out = py
+        .arg(env!("CARGO_BIN_EXE_cavra"))
+        .arg(name)
+        .arg(calls.to_string())
+        .arg("--")
+        .args(server)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[test]
+fn the_npm_servers_behind_the_proxy_with_the_python_sdk() {
+    let Some((npm, sdk)) = npm_and_sdk() else {
+        return;
+    };
+    let e = env();
+    let root = e.proj.display().to_string();
+    let fs = vec![
+        "node".into(),
+        npm.join("server-filesystem/dist/index.js")
+            .display()
+            .to_string(),
+        root.clone(),
+    ];
+    let calls = json!([
+        ["read_text_file", {"path": format!("{root}/notes.txt")}],
+        ["read_text_file", {"path": format!("{root}/.env")}],
+        ["write_file", {"path": "/etc/cavra-proxy-test", "content": "x"}],
+        ["read_file", {"path": format!("{root}/notes.txt")}],
+    ]);
+    let v = sdk_session(&e, &sdk, "filesystem", calls, &fs);
+    let tools: Vec<&str> = v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tools.contains(&"read_text_file") && tools.contains(&"write_file"),
+        "{v}"
+    );
+    // the deprecated `read_file` refers to another tool in its description: quarantined
+    assert!(!tools.contains(&"read_file"), "{v}");
+    let c = &v["calls"];
+    assert_eq!(c[0]["isError"], false, "{v}");
+    assert_eq!(c[0]["text"], "hello from notes\n", "{v}");
+    assert_eq!(c[1]["isError"], true, "{v}");
+    assert!(
+        c[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("secrets.dotenv.read"),
+        "{v}"
+    );
+    assert_eq!(c[2]["isError"], true, "{v}");
+    assert!(
+        c[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("files.system.write"),
+        "{v}"
+    );
+    assert_eq!(c[3]["isError"], true, "{v}");
+    assert!(
+        c[3]["text"].as_str().unwrap().contains("policy-denied"),
+        "{v}"
+    );
+    assert!(!Path::new("/etc/cavra-proxy-test").exists());
+
+    let every = vec![
+        "node".into(),
+        npm.join("server-everything/dist/index.js")
+            .display()
+            .to_string(),
+        "stdio".into(),
+    ];
+    let v = sdk_session(
+        &e,
+        &sdk,
+        "everything",
+        json!([["echo", {"message": "through the proxy"}]]),
+        &every,
+    );
+    assert!(v["tools"].as_array().unwrap().len() > 3, "{v}");
+    assert_eq!(v["calls"][0]["isError"], false, "{v}");
+    assert!(
+        v["calls"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("through the proxy"),
+        "{v}"
+    );
+    let ev = evidence(&e);
+    assert!(ev.contains("\"filesystem\"") && ev.contains("\"everything\""));
+}
