@@ -92,7 +92,7 @@ impl Proxy {
     }
 
     /// One line from the client.
-    fn from_client(&self, bytes: &[u8]) {
+    fn on_client(&self, bytes: &[u8]) {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
@@ -202,7 +202,7 @@ impl Proxy {
     }
 
     /// One line from the upstream server.
-    fn from_upstream(&self, bytes: &[u8]) {
+    fn on_upstream(&self, bytes: &[u8]) {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
@@ -368,7 +368,7 @@ pub fn run(
             let mut r = BufReader::new(out);
             loop {
                 match read_line(&mut r, MAX_LINE_BYTES) {
-                    Ok(Line::Text(b)) => p.from_upstream(&b),
+                    Ok(Line::Text(b)) => p.on_upstream(&b),
                     Ok(Line::TooLong) => eprintln!("cavra mcp proxy: dropped a message over {MAX_LINE_BYTES} bytes from the upstream server"),
                     Ok(Line::Eof) | Err(_) => break,
                 }
@@ -388,7 +388,7 @@ pub fn run(
     }
     loop {
         match read_line(&mut client_in, MAX_LINE_BYTES) {
-            Ok(Line::Text(b)) => proxy.from_client(&b),
+            Ok(Line::Text(b)) => proxy.on_client(&b),
             Ok(Line::TooLong) => proxy.to_client(&error_reply(
                 Value::Null,
                 INVALID_REQUEST,
