@@ -175,6 +175,23 @@ impl Session {
     }
 }
 
+/// A person approves request `id` with their approver credential (outside the agent).
+fn approve(e: &Env, id: &str) {
+    let args = [
+        "approvals",
+        "approve",
+        id,
+        "--as",
+        "alice",
+        "--reason",
+        "reviewed",
+    ];
+    let mut c = command(e);
+    approver_common::authenticate(&mut c, &approver_dir(e), &args);
+    let o = c.args(args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn text(r: &Value) -> String {
     r["content"][0]["text"]
         .as_str()
@@ -268,24 +285,15 @@ fn calls_are_decided_before_they_reach_the_server() {
     let saw = upstream_saw(&e);
     assert!(saw.contains("notes.txt"), "{saw}");
     assert!(
-        !saw.contains(".env") && !saw.contains("outside.txt") && !saw.contains("\"add\""),
+        !saw.contains(".env")
+            && !saw.contains("ci.yml")
+            && !saw.contains("/etc/")
+            && !saw.contains("\"add\""),
         "{saw}"
     );
 
     // a person approves (outside the agent); the same call then passes once
-    let args_approve = [
-        "approvals",
-        "approve",
-        id.as_str(),
-        "--as",
-        "alice",
-        "--reason",
-        "ok",
-    ];
-    let mut c = command(&e);
-    approver_common::authenticate(&mut c, &approver_dir(&e), &args_approve);
-    let o = c.args(args_approve).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    approve(&e, &id);
     let r = s.call("write_file", args.clone());
     assert_eq!(r["isError"], false, "{r}");
     assert!(outside.exists());
@@ -355,19 +363,7 @@ fn a_changed_definition_is_withheld_until_a_person_approves_it() {
         .find(|a| a["rule_id"] == "mcp.tool.definition_changed")
         .unwrap_or_else(|| panic!("{v}"));
     let id = a["approval_id"].as_str().unwrap().to_string();
-    let args_approve = [
-        "approvals",
-        "approve",
-        id.as_str(),
-        "--as",
-        "alice",
-        "--reason",
-        "reviewed",
-    ];
-    let mut c = command(&e);
-    approver_common::authenticate(&mut c, &approver_dir(&e), &args_approve);
-    let o = c.args(args_approve).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    approve(&e, &id);
     let mut s = Session::start(&e, &[("FIXTURE_VARIANT", "changed")], &["python3", &fx]);
     assert!(s.names().contains(&"echo".to_string()));
     assert_eq!(text(&s.call("echo", json!({"message": "again"}))), "again");

@@ -45,6 +45,8 @@ pub enum ProxyError {
 struct Pending {
     id: Value,
     method: String,
+    /// `tools/list` without a cursor: its tools replace the shown set (later pages add).
+    first_page: bool,
     since: Instant,
 }
 
@@ -186,14 +188,14 @@ impl Proxy {
                 drop(st);
                 return self.fail(id, "the upstream MCP server is not running");
             }
-            st.pending.insert(
-                key(&id),
-                Pending {
-                    id: id.clone(),
-                    method,
-                    since: Instant::now(),
-                },
-            );
+            let first_page = msg.pointer("/params/cursor").is_none();
+            let p = Pending {
+                id: id.clone(),
+                method,
+                first_page,
+                since: Instant::now(),
+            };
+            st.pending.insert(key(&id), p);
         }
         if !self.to_upstream(bytes) {
             lock(&self.state).pending.remove(&key(&id));
@@ -255,7 +257,12 @@ impl Proxy {
                     .iter()
                     .filter_map(|t| t.get("name").and_then(Value::as_str))
                     .map(str::to_string);
-                lock(&self.state).shown = names.collect();
+                let mut st = lock(&self.state);
+                if p.first_page {
+                    st.shown.clear();
+                }
+                st.shown.extend(names);
+                drop(st);
                 msg["result"]["tools"] = Value::Array(shown);
             }
         }

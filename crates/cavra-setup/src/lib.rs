@@ -18,6 +18,7 @@ pub mod files;
 pub mod hooks;
 pub mod install;
 pub mod mcp;
+pub mod wrap;
 
 pub use cavra_core::hooks::AgentKind;
 pub use error::SetupError;
