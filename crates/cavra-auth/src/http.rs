@@ -1,4 +1,5 @@
-//! The one HTTP fetch: a blocking GET with a timeout and a body cap (`ureq`, no TLS
+//! The HTTP fetches: a blocking GET, and the POST of a form (the console's authorization
+//! code exchange), with a timeout and a body cap (`ureq`, no TLS
 //! stack: plain http, for an issuer on loopback or behind the deployment's TLS-terminating
 //! proxy; see docs/auth.md).
 
@@ -28,6 +29,43 @@ pub fn get(url: &str, timeout: Duration) -> Result<String, AuthError> {
         .limit(MAX_BODY)
         .read_to_string()
         .map_err(|e| fail(e.to_string()))
+}
+
+/// POST the form `fields` to `url` and return the body as text; any status but 2xx is an
+/// error that carries (the start of) the answer, which names the issuer's reason.
+pub fn post_form(
+    url: &str,
+    fields: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<String, AuthError> {
+    let fail = |detail: String| AuthError::Fetch {
+        url: url.to_string(),
+        detail,
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("cavra/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut resp = agent
+        .post(url)
+        .header("Accept", "application/json")
+        .send_form(fields.iter().copied())
+        .map_err(|e| fail(e.to_string()))?;
+    let status = resp.status();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(|e| fail(e.to_string()))?;
+    if !status.is_success() {
+        let head: String = body.chars().take(300).collect();
+        return Err(fail(format!("HTTP {}: {head}", status.as_u16())));
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

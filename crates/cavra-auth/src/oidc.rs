@@ -101,6 +101,22 @@ impl OidcValidator {
         self.validate_at(token, At::now())
     }
 
+    /// Validate the ID token of an authorization code flow: [`OidcValidator::validate`],
+    /// and its `nonce` claim must be `nonce` (the one the flow sent: a token minted for
+    /// another sign-in is refused).
+    pub fn validate_id_token(&self, token: &str, nonce: &str) -> Result<Principal, AuthError> {
+        let principal = self.validate(token)?;
+        let claims = decode_json(split(token)?.payload, "payload")?;
+        let got = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
+        if got.is_empty() || got != nonce {
+            return Err(AuthError::BadClaim {
+                claim: "nonce".into(),
+                detail: "not the nonce of this sign-in".into(),
+            });
+        }
+        Ok(principal)
+    }
+
     /// Validate `token` at `at`.
     pub fn validate_at(&self, token: &str, at: At) -> Result<Principal, AuthError> {
         let parts = split(token)?;

@@ -107,7 +107,7 @@ fn a_person_approves_and_denies_through_the_server_with_the_cli() {
         .as_str()
         .unwrap_or_else(|| panic!("{answer}"));
     assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
-    let url = format!("{}/v1/approvals/{id}", s.base);
+    let url = format!("{}/approvals/{id}", s.base);
     assert!(reason.contains(&url), "{reason}");
     assert!(reason.contains("ask a person to approve"), "{reason}");
 
@@ -248,7 +248,7 @@ fn the_public_url_is_what_held_agents_are_told() {
     let (st, v) = server_common::post(&s, "/v1/decisions", Some(&bot), &req);
     assert_eq!(st, 200, "{v}");
     let id = v["approval_id"].as_str().unwrap();
-    let url = format!("https://cavra.example.com/v1/approvals/{id}");
+    let url = format!("https://cavra.example.com/approvals/{id}");
     assert_eq!(v["approval_url"], url.as_str(), "{v}");
     assert!(
         v["approval_message"].as_str().unwrap().contains(&url),
@@ -259,7 +259,7 @@ fn the_public_url_is_what_held_agents_are_told() {
     let held = hook(&s, &agent_file, "/work/elsewhere/cavra-public-2.txt");
     assert!(
         held.stdout
-            .contains("https://cavra.example.com/v1/approvals/apr"),
+            .contains("https://cavra.example.com/approvals/apr"),
         "{}",
         held.stdout
     );

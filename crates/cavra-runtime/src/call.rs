@@ -68,15 +68,12 @@ pub enum ApprovalChannel {
 }
 
 impl ApprovalChannel {
-    /// The URL of request `id` on the server. Today the API's `GET /v1/approvals/{id}`
-    /// (approve and deny are `POST …/approve|deny` next to it); once the console exists
-    /// (issue 13) it becomes `<public_url>/console/approvals/<id>`, here and only here.
+    /// The URL of request `id` on the server: the web console's page of it
+    /// (`<public_url>/approvals/<id>`), where a signed-in approver approves or denies it.
     pub fn url(&self, id: &str) -> Option<String> {
         match self {
             ApprovalChannel::Terminal => None,
-            ApprovalChannel::Server { public_url } => {
-                Some(format!("{public_url}/v1/approvals/{id}"))
-            }
+            ApprovalChannel::Server { public_url } => Some(format!("{public_url}/approvals/{id}")),
         }
     }
 

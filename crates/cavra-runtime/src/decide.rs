@@ -99,6 +99,8 @@ pub fn decision_record(
         "mode": d.mode.as_str(),
         "scope": d.scope,
         "alternative": d.alternative,
+        // every rule that matched with what exactly it matched (the console shows them)
+        "matches": d.matches,
         "evaluation_us": d.evaluation_us,
         "timestamp": rfc3339(now),
         "correlation_id": req.session_id,

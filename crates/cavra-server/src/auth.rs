@@ -4,13 +4,14 @@
 //! its JWKS: signature, issuer, audience, expiry; groups → roles and repositories). Both
 //! end as a [`Principal`]. No credential or one that does not authenticate → 401; a role
 //! that does not grant what the endpoint needs, or a repository outside the caller's
-//! groups → 403.
+//! groups → 403. Without `Authorization`, the web console's session cookie
+//! (`crate::console::signin`): its principal, and its CSRF token on every mutation.
 
 use crate::error::ApiError;
 use crate::state::{blocking, AppState, Shared};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use cavra_auth::{AuthError, Principal, Repositories, Role};
 use cavra_store::{
     ApiPermission, ApiRole, ApiToken, ApprovalConfig, ApproverKey, AuthMethod, OffsetDateTime,
@@ -262,7 +263,22 @@ impl FromRequestParts<Shared> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized("this endpoint needs a bearer token"));
+            // the web console's session cookie (its mutations carry the CSRF token)
+            use crate::console::signin;
+            let Some(secret) = signin::cookie(&parts.headers, signin::COOKIE) else {
+                return Err(unauthorized("this endpoint needs a bearer token"));
+            };
+            let secret = secret.to_string();
+            let mutates = !matches!(parts.method, Method::GET | Method::HEAD);
+            let csrf = parts
+                .headers
+                .get(signin::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            return blocking(state, move |s| {
+                signin::caller_of_request(s, &secret, mutates, csrf.as_deref())
+            })
+            .await;
         };
         let token = value
             .to_str()

@@ -21,6 +21,9 @@
 //!   typed bodies.
 //! - [`auth`]: bearer tokens (`cavra tokens issue`) and OIDC JWTs (cavra-auth), their
 //!   roles and repositories on every `/v1` route.
+//! - [`console`]: the web console at `/` (embedded pages and assets, sign-in with a token
+//!   or at the OIDC issuer, session cookies with CSRF tokens, the proof check), and the
+//!   security headers (CSP, nosniff, no referrer) on every answer.
 //! - [`error`]: every error is a JSON document `{"error": {"code", "message", "hint"}}`.
 //!
 //! The front end resolves a [`ServerConfig`]; [`Server::bind`] binds the address (so the
@@ -35,6 +38,7 @@ pub mod auth;
 pub mod breakglass;
 pub mod config;
 pub mod connectors;
+pub mod console;
 pub mod decisions;
 pub mod error;
 pub mod evidence;
@@ -172,6 +176,7 @@ pub fn app(state: Shared) -> Router {
             "/v1/connectors/slack/interactions",
             post(slack::interactions),
         )
+        .merge(console::routes())
         .fallback(not_found)
         // the tower-http limit below is the one that applies
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -189,6 +194,7 @@ pub fn app(state: Shared) -> Router {
             Arc::clone(&state),
             json_errors,
         ))
+        .layer(axum::middleware::from_fn(console::security_headers))
         .with_state(state)
 }
 

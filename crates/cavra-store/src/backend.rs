@@ -20,6 +20,7 @@ use crate::registry::{AgentRecord, AgentStatus, McpRegistryFile, McpServer, NewA
 use crate::sessions::{EscalationPolicy, SessionState};
 use crate::tamper::Unverified;
 use crate::tokens::{ApiRole, ApiToken, IssuedToken};
+use crate::websessions::{NewWebSession, WebSession};
 
 /// Defines a backend trait from one list of signatures and implements it for each store
 /// type by calling the type's inherent method named after `=>` (the backends implement
@@ -156,9 +157,9 @@ delegating_trait! {
 /// Everything `cavra serve` reads and writes: the control actions, the registries and the
 /// API tokens, on either backend ([`TeamOpener::open_team`]). Implemented by every store
 /// that implements the three traits.
-pub trait TeamStore: ControlStore + RegistryStore + TokenStore {}
+pub trait TeamStore: ControlStore + RegistryStore + TokenStore + WebSessionStore {}
 
-impl<T: ControlStore + RegistryStore + TokenStore + ?Sized> TeamStore for T {}
+impl<T: ControlStore + RegistryStore + TokenStore + WebSessionStore + ?Sized> TeamStore for T {}
 
 delegating_trait! {
     /// The API tokens of `cavra serve`, for either backend.
@@ -177,6 +178,22 @@ delegating_trait! {
         /// The active token whose SHA-256 matches `token`; `None` for an unknown, revoked or
         /// expired token (or one that is not of the API token form).
         fn authenticate_api_token[self](token: &str, now: OffsetDateTime) -> Result<Option<ApiToken>, StoreError> => authenticate_api_token;
+    }
+}
+
+delegating_trait! {
+    /// The web console's sign-in sessions ([`crate::websessions`]), for either backend.
+    pub trait WebSessionStore;
+    impl for #[cfg(feature = "sqlite")] crate::db::Store, #[cfg(feature = "postgres")] crate::pg::PgStore;
+    {
+        /// A new session of `principal` (JSON) signed in with the server token `token_id`
+        /// (none: at the OIDC issuer), valid for `ttl`; deletes sessions ended a day ago.
+        fn create_web_session[self mut](principal: &str, token_id: Option<&str>, ttl: std::time::Duration, now: OffsetDateTime) -> Result<NewWebSession, StoreError> => create_web_session;
+        /// The live session whose cookie is `secret`; `None` for an unknown, ended or
+        /// expired one (or a value not of the session form).
+        fn web_session[self](secret: &str, now: OffsetDateTime) -> Result<Option<WebSession>, StoreError> => web_session;
+        /// Sign-out: end the session whose cookie is `secret` (false: none was live).
+        fn end_web_session[self mut](secret: &str, now: OffsetDateTime) -> Result<bool, StoreError> => end_web_session;
     }
 }
 

@@ -35,6 +35,7 @@ mod settings;
 mod tamper;
 mod timefmt;
 pub mod tokens;
+pub mod websessions;
 
 pub use approvals::{
     Approval, ApprovalState, ApproveOptions, BreakGlassQuery, HistoryEntry, NewApproval,
@@ -66,6 +67,7 @@ pub use tamper::Unverified;
 pub use time::OffsetDateTime;
 pub use timefmt::{parse_duration, rfc3339};
 pub use tokens::{ApiPermission, ApiRole, ApiToken, IssuedToken, TokenStore};
+pub use websessions::{NewWebSession, WebSession, WebSessionStore};
 
 /// File name of the database inside the CAVRA directory.
 pub const DB_FILE: &str = "cavra.db";

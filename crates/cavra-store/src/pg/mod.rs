@@ -20,6 +20,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 mod tokens;
+mod websessions;
 
 use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};

@@ -740,6 +740,7 @@ fn api_tokens_through_the_team_opener() {
             .unwrap()
             .get(0)
     });
+    crate::websessions::tests::web_session_lifecycle(&mut *s);
     // the same store object also answers the control and registry calls
     assert!(s.list_approvals(None, t0()).unwrap().is_empty());
     assert!(s.list_mcp_servers().unwrap().is_empty());
