@@ -70,9 +70,9 @@ export async function refreshBreakGlass() {
     clear(el);
     el.hidden = active.length === 0;
     if (active.length) {
-      el.append(`BREAK-GLASS ACTIVE (${active.length}): `,
-        ...active.map((a, i) => [i ? '; ' : '', h('a', { href: `/approvals/${a.approval_id}`, 'data-nav': true, class: 'mono' }, a.approval_id),
-          ` by ${a.requested_by} until ${when(a.expires_at)} — “${a.break_glass_reason || ''}”`]));
+      el.append(h('span', {}, `BREAK-GLASS ACTIVE (${active.length}): `,
+        active.map((a, i) => [i ? '; ' : '', h('a', { href: `/approvals/${a.approval_id}`, 'data-nav': true, class: 'mono' }, a.approval_id),
+          ` ${a.action_type || ''} ${a.target || ''} by ${a.requested_by} until ${when(a.expires_at)} — “${a.break_glass_reason || ''}”`])));
     }
   } catch { el.hidden = true; }
 }

@@ -2,13 +2,14 @@
 // audit trail; break-glass creation (time-boxed, reason required) and the records, loudly
 // flagged; held sessions with release. Buttons appear only for roles that may act; the
 // server checks role and repository on every call anyway.
-import { h, clear, badge, kv, when, age, dur, errorBox, table } from './dom.js';
+import { h, clear, kv, when, age, dur, errorBox, table } from './dom.js';
 import { get, post, may } from './api.js';
 import { refreshBreakGlass } from './app.js';
 
 function stateBadge(a) {
   if (a.break_glass) return h('span', { class: 'badge o-break_glass' }, `BREAK-GLASS ${a.state}`);
-  return badge(a.state === 'pending' ? 'require_approval' : a.state === 'approved' ? 'allow' : a.state === 'denied' ? 'block' : a.state);
+  const cls = { pending: 'require_approval', approved: 'allow', denied: 'block' }[a.state] || 'shadow';
+  return h('span', { class: `badge o-${cls}` }, a.state);
 }
 
 function decideForm(a, done) {
@@ -64,18 +65,16 @@ function breakGlassForm(done) {
   if (!may('break_glass')) return h('p', { class: 'muted' }, 'Break-glass takes the role admin.');
   const reason = h('input', { id: 'bg-reason', size: 30, required: true, placeholder: 'incident, ticket, why now' });
   const ttl = h('select', { id: 'bg-ttl' }, ['15m', '30m', '1h', '4h'].map(t => h('option', { value: t }, t)));
-  const action = h('input', { id: 'bg-action', size: 14, placeholder: 'execute_command' });
-  const target = h('input', { id: 'bg-target', size: 22, placeholder: 'the exact target' });
+  const action = h('select', { id: 'bg-action' }, ['execute_command', 'write_file', 'read_file', 'delete_file', 'git_operation', 'mcp_tool_call', 'network_request'].map(t => h('option', { value: t }, t)));
+  const target = h('input', { id: 'bg-target', size: 22, required: true, placeholder: 'target or glob, e.g. terraform apply*' });
   const out = h('span', { 'aria-live': 'polite' });
   return h('form', { class: 'row', id: 'bg-form', onsubmit: async (ev) => {
     ev.preventDefault();
-    if (!reason.value.trim()) { out.textContent = 'A reason is required.'; return; }
-    const body = { reason: reason.value.trim(), ttl: ttl.value };
-    if (action.value.trim()) body.action_type = action.value.trim();
-    if (target.value.trim()) body.target = target.value.trim();
+    if (!reason.value.trim() || !target.value.trim()) { out.textContent = 'A reason and a target are required.'; return; }
+    const body = { reason: reason.value.trim(), ttl: ttl.value, action_type: action.value, target: target.value.trim() };
     try { await post('/v1/break-glass', body); reason.value = ''; done(); } catch (e) { clear(out).append(errorBox(e)); }
   } }, h('label', { for: 'bg-reason' }, 'Reason (required)', reason), h('label', { for: 'bg-ttl' }, 'For', ttl),
-  h('label', { for: 'bg-action' }, 'Action (optional)', action), h('label', { for: 'bg-target' }, 'Target (optional)', target),
+  h('label', { for: 'bg-action' }, 'Action', action), h('label', { for: 'bg-target' }, 'Target (required)', target),
   h('button', { type: 'submit', class: 'danger', id: 'bg-create' }, 'Create break-glass'), out);
 }
 

@@ -1,8 +1,9 @@
 // Policies: the packs, one pack's rules, a diff of two packs, and a replay of the recorded
 // history under a candidate pack (newly blocked / newly allowed, with examples).
-import { h, clear, errorBox, table, kv } from './dom.js';
+import { h, clear, errorBox, table, kv, badge } from './dom.js';
 import { get, post } from './api.js';
 
+const exRow = (e) => [e.action, h('code', {}, e.target), badge(e.old.decision), badge(e.new.decision), h('code', {}, e.new.rule_id)];
 const pre = (v) => h('pre', { class: 'mono' }, JSON.stringify(v, null, 2));
 
 export async function policiesPage(main) {
@@ -11,7 +12,7 @@ export async function policiesPage(main) {
   try { packs = await get('/v1/policies'); } catch (e) { main.append(errorBox(e)); return; }
   const ids = packs.map(p => p.id || p.pack_id || p.name).filter(Boolean);
   const opts = () => ids.map(id => h('option', { value: id }, id));
-  const rules = h('section', { class: 'panel', 'aria-labelledby': 'h-rules' });
+  const rules = h('section', { class: 'panel', 'aria-labelledby': 'h-rules', hidden: true });
   main.append(h('section', { class: 'panel', 'aria-labelledby': 'h-packs' }, h('h2', { id: 'h-packs' }, `Packs (${packs.length})`),
     table(['Pack', 'Version', 'Digest', 'Rules', 'Origin', ''], packs.map(p => [h('code', {}, p.id || p.name), p.version || '',
       h('code', {}, (p.digest || '').slice(0, 16)), String(p.rules ?? p.rule_count ?? ''), p.origin || p.source || '',
@@ -24,14 +25,15 @@ export async function policiesPage(main) {
     h('form', { class: 'row', onsubmit: async (ev) => {
       ev.preventDefault(); clear(diffOut);
       try {
-        const d = await post('/v1/policies/diff', { from: { id: from.value }, to: { id: to.value } });
+        const d = await post('/v1/policies/diff', { from: from.value, to: to.value });
         diffOut.append(h('p', { class: d.loosens ? 'bad' : 'ok' }, d.loosens ? 'This change LOOSENS the policy.' : 'This change does not loosen the policy.'),
-          table(['Rule', 'Change', 'Direction'], (d.changes || d.rules || []).map(c => [h('code', {}, c.rule_id || c.id || ''), c.change || c.kind || '', c.direction || ''])),
+          table(['Rule', 'Change', 'Effect', 'Direction', 'Details'], (d.rules || []).map(c => [h('code', {}, c.rule_id), c.change, `${c.from_effect || '–'} → ${c.to_effect || '–'}`, h('span', { class: c.direction === 'loosened' ? 'bad' : '' }, c.direction || ''), (c.details || []).join('; ')]), 'The two packs decide alike.'),
           h('details', {}, h('summary', {}, 'The diff document'), pre(d)));
       } catch (e) { diffOut.append(errorBox(e)); }
     } }, h('label', { for: 'diff-from' }, 'From', from), h('label', { for: 'diff-to' }, 'To', to), h('button', { type: 'submit' }, 'Diff')), diffOut));
 
   const cand = h('select', { id: 'replay-pack' }, opts());
+  if (ids.includes('cavra-strict')) cand.value = 'cavra-strict';
   const since = h('input', { id: 'replay-since', size: 8, placeholder: '7d' });
   const repOut = h('div', { 'aria-live': 'polite' });
   main.append(h('section', { class: 'panel', 'aria-labelledby': 'h-replay' }, h('h2', { id: 'h-replay' }, 'Replay the recorded history under a pack'),
@@ -41,16 +43,17 @@ export async function policiesPage(main) {
         const body = { pack: cand.value, examples: 5 };
         if (since.value.trim()) body.since = since.value.trim();
         const r = await post('/v1/policies/replay', body);
-        const ex = (k) => (r[k] || (r.examples && r.examples[k]) || []);
+        const ex = (k) => (r.examples && r.examples[k]) || [];
         repOut.append(kv(Object.entries(r).filter(([, v]) => typeof v !== 'object').map(([k, v]) => [k, String(v)])),
-          h('h2', {}, 'Newly blocked'), table(['Action', 'Target', 'Was', 'Now', 'Rule'], ex('newly_blocked').map(e => [e.action_type || '', h('code', {}, e.target || ''), e.before || e.was || '', e.after || e.now || '', h('code', {}, e.rule_id || e.rule || '')]), 'None.'),
-          h('h2', {}, 'Newly allowed'), table(['Action', 'Target', 'Was', 'Now', 'Rule'], ex('newly_allowed').map(e => [e.action_type || '', h('code', {}, e.target || ''), e.before || e.was || '', e.after || e.now || '', h('code', {}, e.rule_id || e.rule || '')]), 'None.'),
+          h('h2', {}, 'Newly blocked'), table(['Action', 'Target', 'Was', 'Now', 'Rule now'], ex('newly_blocked').map(exRow), 'None.'),
+          h('h2', {}, 'Newly allowed'), table(['Action', 'Target', 'Was', 'Now', 'Rule now'], ex('newly_allowed').map(exRow), 'None.'),
           h('details', {}, h('summary', {}, 'The replay document'), pre(r)));
       } catch (e) { repOut.append(errorBox(e)); }
     } }, h('label', { for: 'replay-pack' }, 'Candidate pack', cand), h('label', { for: 'replay-since' }, 'Since', since), h('button', { type: 'submit' }, 'Replay')), repOut));
 }
 
 async function showPack(el, id) {
+  el.hidden = false;
   clear(el).append(h('h2', { id: 'h-rules' }, `Rules of ${id}`));
   try {
     const p = await get(`/v1/policies/${encodeURIComponent(id)}`);

@@ -31,8 +31,9 @@ export async function registriesPage(main) {
       const list = await get('/v1/registry/mcp-servers');
       clear(mcp).append(h('h2', { id: 'h-mcp' }, `MCP servers (${list.length})`),
         table(['Server', 'Name', 'Trust tier', 'State', 'Tools', ''], list.map(m => [
-          h('code', {}, m.server_id || m.id), m.name || '', m.trust_tier || '',
-          h('span', { class: m.approval_state === 'blocked' ? 'bad' : m.approval_state === 'approved' ? 'ok' : '' }, m.approval_state || ''),
+          h('code', {}, m.server_id || m.id), m.name || '',
+          h('span', { class: m.trust_tier === 'blocked' ? 'bad' : '' }, m.trust_tier || ''),
+          h('span', { class: ['blocked', 'denied'].includes(m.approval_state) ? 'bad' : m.approval_state === 'approved' ? 'ok' : '' }, m.approval_state || ''),
           (m.tools || []).join(', '), actions('mcp-servers', m.server_id || m.id, load)]), 'No MCP server registered.'));
     } catch (e) { clear(mcp).append(errorBox(e)); }
   }
