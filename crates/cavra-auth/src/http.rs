@@ -10,20 +10,28 @@ use crate::error::AuthError;
 /// The largest discovery or JWKS document read (bytes).
 pub const MAX_BODY: u64 = 512 * 1024;
 
+/// A client with `timeout`, following `redirects`; statuses other than 2xx are errors when
+/// `status_as_error`.
+fn agent(timeout: Duration, status_as_error: bool, redirects: u32) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(status_as_error)
+        .max_redirects(redirects)
+        .user_agent(concat!("cavra/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
 /// GET `url` and return its body as text; any status but 2xx is an error.
 pub fn get(url: &str, timeout: Duration) -> Result<String, AuthError> {
     let fail = |detail: String| AuthError::Fetch {
         url: url.to_string(),
         detail,
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(true)
-        .max_redirects(3)
-        .user_agent(concat!("cavra/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let mut resp = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
+    let mut resp = agent(timeout, true, 3)
+        .get(url)
+        .call()
+        .map_err(|e| fail(e.to_string()))?;
     resp.body_mut()
         .with_config()
         .limit(MAX_BODY)
@@ -42,14 +50,7 @@ pub fn post_form(
         url: url.to_string(),
         detail,
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("cavra/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let mut resp = agent
+    let mut resp = agent(timeout, false, 0)
         .post(url)
         .header("Accept", "application/json")
         .send_form(fields.iter().copied())

@@ -485,14 +485,14 @@ mod tests {
             connectors: None,
         };
         let url = |c: &ServerConfig| c.approval_channel().url("apr-1").unwrap();
-        assert_eq!(url(&sc), "http://127.0.0.1:8700/v1/approvals/apr-1");
+        assert_eq!(url(&sc), "http://127.0.0.1:8700/approvals/apr-1");
         sc.public_url = Some("https://c.example".into());
-        assert_eq!(url(&sc), "https://c.example/v1/approvals/apr-1");
+        assert_eq!(url(&sc), "https://c.example/approvals/apr-1");
         let told = sc
             .approval_channel()
             .person_must_approve("apr-1", Some("Owners"));
         assert!(
-            told.contains("ask a person to approve it at https://c.example/v1/approvals/apr-1"),
+            told.contains("ask a person to approve it at https://c.example/approvals/apr-1"),
             "{told}"
         );
         assert!(told.contains("group `Owners`"), "{told}");

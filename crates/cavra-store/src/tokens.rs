@@ -154,7 +154,8 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn random_hex(n: usize) -> String {
+/// `n` random bytes (the OS's generator), hex.
+pub(crate) fn random_hex(n: usize) -> String {
     use rand_core::RngCore as _;
     let mut b = vec![0u8; n];
     rand_core::OsRng.fill_bytes(&mut b);

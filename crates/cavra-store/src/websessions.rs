@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
-use crate::tokens::token_hash;
+use crate::tokens::{random_hex, token_hash};
 
 /// Prefix (format and version) of a console session cookie value.
 pub const WEB_SESSION_PREFIX: &str = "cavra-web.v1.";
@@ -55,13 +55,6 @@ pub(crate) type RawWebSession = (
     i64,
     Option<i64>,
 );
-
-fn random_hex(n: usize) -> String {
-    use rand_core::RngCore as _;
-    let mut b = vec![0u8; n];
-    rand_core::OsRng.fill_bytes(&mut b);
-    hex::encode(b)
-}
 
 /// What a backend writes for a new session.
 pub(crate) struct NewRow {

@@ -205,9 +205,13 @@ fn with_cookie(cookie: &str, body: Value) -> Response {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
+    no_store(&mut res);
+    res
+}
+
+fn no_store(res: &mut Response) {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
 }
 
 /// `POST /console/session`: token sign-in.
@@ -225,22 +229,26 @@ pub async fn sign_in(State(state): State<Shared>, body: Bytes) -> Result<Respons
     Ok(with_cookie(&cookie, doc))
 }
 
+/// The session cookie of a request (401: none).
+fn secret_of(headers: &HeaderMap) -> Result<String, ApiError> {
+    cookie(headers, COOKIE)
+        .map(str::to_string)
+        .ok_or_else(|| signed_out("not signed in"))
+}
+
 /// `GET /console/session`: who is signed in (401: nobody).
 pub async fn current(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let secret = cookie(&headers, COOKIE)
-        .ok_or_else(|| signed_out("not signed in"))?
-        .to_string();
+    let secret = secret_of(&headers)?;
     let doc = blocking(&state, move |s| {
         let (c, session) = session_caller(s, &secret, None)?;
         Ok(session_doc(&c, &session))
     })
     .await?;
     let mut res = Json(doc).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    no_store(&mut res);
     Ok(res)
 }
 
@@ -250,9 +258,7 @@ pub async fn sign_out(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let secret = cookie(&headers, COOKIE)
-        .ok_or_else(|| signed_out("not signed in"))?
-        .to_string();
+    let secret = secret_of(&headers)?;
     let csrf = headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
