@@ -90,8 +90,11 @@ export async function livePage(main) {
     const since = f.since ? new Date(f.since).toISOString() : '';
     try {
       const page = await get('/v1/decisions' + query({ decision: f.outcome, rule: f.rule, agent: f.agent, session: f.session, since, limit: 500 }));
-      rows = (page.hits || []).map(hit => item(hit.record_id, hit.body || {})).filter(it => matches(f, it));
-    } catch { rows = []; }
+      const fetched = (page.hits || []).map(hit => item(hit.record_id, hit.body || {})).filter(it => matches(f, it));
+      // rows the stream delivered while the page was fetched are newer: keep them on top
+      const seen = new Set(fetched.map(it => it.record));
+      rows = rows.filter(it => !seen.has(it.record) && matches(f, it)).concat(fetched);
+    } catch { rows = rows.filter(it => matches(f, it)); }
     paint();
   }
 
