@@ -16,6 +16,7 @@ use crate::config::ApprovalConfig;
 #[cfg(feature = "sqlite")]
 use crate::db::{OpenOptions, Store};
 use crate::error::StoreError;
+use crate::inventory::{RepoSighting, Repository};
 use crate::registry::{AgentRecord, AgentStatus, McpRegistryFile, McpServer, NewAgent};
 use crate::sessions::{EscalationPolicy, SessionState};
 use crate::tamper::Unverified;
@@ -157,9 +158,30 @@ delegating_trait! {
 /// Everything `cavra serve` reads and writes: the control actions, the registries and the
 /// API tokens, on either backend ([`TeamOpener::open_team`]). Implemented by every store
 /// that implements the three traits.
-pub trait TeamStore: ControlStore + RegistryStore + TokenStore + WebSessionStore {}
+pub trait TeamStore:
+    ControlStore + RegistryStore + TokenStore + WebSessionStore + InventoryStore
+{
+}
 
-impl<T: ControlStore + RegistryStore + TokenStore + WebSessionStore + ?Sized> TeamStore for T {}
+impl<T: ControlStore + RegistryStore + TokenStore + WebSessionStore + InventoryStore + ?Sized>
+    TeamStore for T
+{
+}
+
+delegating_trait! {
+    /// The repository inventory of `cavra serve` ([`crate::inventory`]), for either backend.
+    pub trait InventoryStore;
+    impl for #[cfg(feature = "sqlite")] crate::db::Store, #[cfg(feature = "postgres")] crate::pg::PgStore;
+    {
+        /// Record one sighting of a repository (one upsert, and one of its agent); returns
+        /// the repository's id.
+        fn record_repository[self](s: &RepoSighting, now: OffsetDateTime) -> Result<String, StoreError> => record_repository;
+        /// The repository `id`, if seen.
+        fn repository[self](id: &str) -> Result<Option<Repository>, StoreError> => repository;
+        /// Every repository, the last seen first.
+        fn list_repositories[self]() -> Result<Vec<Repository>, StoreError> => list_repositories;
+    }
+}
 
 delegating_trait! {
     /// The API tokens of `cavra serve`, for either backend.

@@ -21,6 +21,7 @@ mod error;
 mod glob;
 #[cfg(feature = "sqlite")]
 pub mod index;
+mod inventory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrate;
 #[cfg(feature = "postgres")]
@@ -47,7 +48,9 @@ pub use approver::{
 };
 #[cfg(feature = "sqlite")]
 pub use backend::SqliteOpener;
-pub use backend::{ControlStore, DecisionStore, RegistryStore, StoreOpener, TeamOpener, TeamStore};
+pub use backend::{
+    ControlStore, DecisionStore, InventoryStore, RegistryStore, StoreOpener, TeamOpener, TeamStore,
+};
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 #[cfg(feature = "sqlite")]
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
@@ -55,6 +58,7 @@ pub use error::{BackendKind, StoreError};
 pub use glob::glob_match;
 #[cfg(feature = "sqlite")]
 pub use index::EvidenceIndex;
+pub use inventory::{repository_id, RepoAgent, RepoSighting, Repository};
 #[cfg(feature = "postgres")]
 pub use pg::{PgOpener, PgOptions, PgStore};
 pub use registry::{

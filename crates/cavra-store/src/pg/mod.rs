@@ -14,6 +14,7 @@
 
 mod approvals;
 pub mod evidence;
+mod inventory;
 pub(crate) mod migrations;
 mod registry;
 mod sessions;

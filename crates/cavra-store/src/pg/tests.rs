@@ -755,3 +755,15 @@ fn tool_pins_round_trip() {
     let mut s = db.replica();
     crate::pins::tests::pin_round_trip(&mut s);
 }
+
+/// The repository inventory in PostgreSQL, through the team opener as the server uses it.
+#[test]
+fn repository_inventory() {
+    use crate::backend::TeamOpener;
+    let Some(db) = TestDb::create("inventory") else {
+        return;
+    };
+    let opener = PgOpener::connect(&db.url, &PgOptions::default(), None).unwrap();
+    let s = opener.open_team(std::path::Path::new(".")).unwrap();
+    crate::inventory::tests::inventory_lifecycle(&*s);
+}
