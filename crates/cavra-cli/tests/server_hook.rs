@@ -628,3 +628,79 @@ fn a_project_policy_that_does_not_load_or_cannot_be_sent_fails_closed() {
         assert_eq!((st, &v["exit_code"]), (200, &json!(2)), "{bad}: {v}");
     }
 }
+
+/// `GET path` with `token`: (status, document).
+fn get_json(base: &str, path: &str, token: &str) -> (u16, serde_json::Value) {
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = client
+        .get(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+/// The repository inventory: the repository a hook decides in is listed with its agent,
+/// the project pack in force, the hook's version, its decisions, the attempt of its project
+/// pack to loosen the organisation pack, and (after the server was away) the offline
+/// decisions it uploaded.
+#[test]
+fn the_inventory_lists_the_repository_its_pack_hook_health_and_loosening_attempts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let org = tmp.path().join("org.yaml");
+    std::fs::write(&org, ORG).unwrap();
+    let env: &[(&str, &Path)] = &[("CAVRA_ORG_POLICY", org.as_path())];
+    let (p, srv, agent_token) = served(&[], env);
+    let reader = issue_token(&p.state, "auditor");
+    let (st, v) = get_json(&srv.base, "/v1/repositories", &reader);
+    assert_eq!((st, v.clone()), (200, json!([])), "{v}");
+    project_policy(&p, SOFT);
+    assert!(hook(&p, &srv.base, "terraform destroy -auto-approve").denied());
+    assert!(hook(&p, &srv.base, "terraform plan").passed());
+
+    let (st, v) = get_json(&srv.base, "/v1/repositories", &reader);
+    assert_eq!(st, 200, "{v}");
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 1, "{v}");
+    let r = &all[0];
+    assert_eq!(r["path"], json!(p.project.display().to_string()), "{r}");
+    assert_eq!(r["agents"][0]["agent"], "claude-code", "{r}");
+    assert_eq!(r["pack_id"], "cavra-soft", "{r}");
+    assert_eq!(r["decisions"], 2, "{r}");
+    assert_eq!(r["client_version"], env!("CARGO_PKG_VERSION"), "{r}");
+    assert!(r["last_decision_at"].is_string(), "{r}");
+    // the floor blocked what the project pack allows: one attempt, with why
+    assert_eq!(r["loosen_attempts"], 1, "{r}");
+    let why = r["last_loosen_reason"].as_str().unwrap();
+    assert!(why.contains("org.no_terraform_destroy"), "{why}");
+    assert_eq!(r["offline_uploaded"], 0, "{r}");
+
+    let id = r["id"].as_str().unwrap();
+    let (st, one) = get_json(&srv.base, &format!("/v1/repositories/{id}"), &reader);
+    assert_eq!((st, &one), (200, r), "{one}");
+    let (st, none) = get_json(&srv.base, "/v1/repositories/repo-0000000000000000", &reader);
+    assert_eq!(st, 404, "{none}");
+    // the hook's token decides; it does not read the inventory
+    let (st, _) = get_json(&srv.base, "/v1/repositories", &agent_token);
+    assert_eq!(st, 403);
+    drop(srv);
+
+    // offline decisions, uploaded with the next answered call
+    assert!(hook(&p, "http://127.0.0.1:1", "terraform plan").offline());
+    assert!(hook(&p, "http://127.0.0.1:1", "terraform destroy -auto-approve").offline());
+    let srv = Srv::start_with(&p.state, p.project.parent().unwrap(), &[], env);
+    assert!(hook(&p, &srv.base, "git status").passed());
+    assert_eq!(queued(&p), 0);
+    let (_, one) = get_json(&srv.base, &format!("/v1/repositories/{id}"), &reader);
+    assert_eq!(one["offline_uploaded"], 2, "{one}");
+    assert!(one["last_upload_at"].is_string(), "{one}");
+    assert_eq!(one["decisions"], 3, "{one}");
+}

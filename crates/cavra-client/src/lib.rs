@@ -214,6 +214,7 @@ impl Client {
             .agent
             .get(format!("{}{path}", self.base))
             .header("authorization", self.auth())
+            .header("x-cavra-version", env!("CARGO_PKG_VERSION"))
             .call();
         self.read(path, resp)
     }
@@ -251,6 +252,7 @@ impl Client {
             .agent
             .post(format!("{}{path}", self.base))
             .header("authorization", self.auth())
+            .header("x-cavra-version", env!("CARGO_PKG_VERSION"))
             .header("content-type", content_type)
             .send(body);
         self.read(path, resp)

@@ -76,11 +76,28 @@ pub fn strictness(o: Outcome) -> u8 {
 pub fn tighten(own: Decision, org: Decision) -> Decision {
     if strictness(org.decision) > strictness(own.decision) {
         let mut d = org;
-        d.reason = format!("organisation policy `{}`: {}", d.policy.id, d.reason);
+        d.reason = format!("{}{}", floor_won_prefix(&d.policy.id), d.reason);
         d
     } else {
         own
     }
+}
+
+/// What the reason of a decision the organisation pack (floor) `org_id` made stricter than
+/// the project pack's starts with.
+fn floor_won_prefix(org_id: &str) -> String {
+    format!("organisation policy `{org_id}`: ")
+}
+
+/// Did the floor `org_id` decide stricter than the project pack would have (the project
+/// pack tried to loosen it)? `reason` is the decision's reason, or a hook verdict's
+/// ([`crate::guidance`]: `CAVRA <outcome>: <reason>`).
+pub fn floor_won(reason: &str, org_id: &str) -> bool {
+    let prefix = floor_won_prefix(org_id);
+    reason.starts_with(&prefix)
+        || reason
+            .split_once(": ")
+            .is_some_and(|(head, rest)| head.starts_with("CAVRA ") && rest.starts_with(&prefix))
 }
 
 /// `req` under `pack`, tightened by `org` when there is one.
@@ -169,6 +186,17 @@ mod tests {
         let d = decide(&soft, &org, "make deploy");
         assert_eq!(d.decision, Outcome::RequireApproval);
         assert_eq!(d.rule_id, "org.deploys_need_approval");
+        // the attempt is told apart (the server's repository inventory reports it), in the
+        // decision's reason and in a hook verdict's
+        assert!(floor_won(&d.reason, "cavra-org"));
+        assert!(floor_won(
+            &format!("CAVRA require approval: {}", d.reason),
+            "cavra-org"
+        ));
+        assert!(!floor_won(&d.reason, "other-org"));
+        // a project as strict as the organisation: the project's own decision, no attempt
+        let same = decide(&org, &org, "make deploy");
+        assert!(!floor_won(&same.reason, "cavra-org"), "{}", same.reason);
     }
 
     #[test]

@@ -65,6 +65,8 @@ impl Modify for Bearer {
         crate::evidence::post_bundle,
         crate::evidence::export,
         crate::posture::get_posture,
+        crate::inventory::list_repositories,
+        crate::inventory::get_repository,
     ),
     components(schemas(crate::error::ErrorDocument, crate::error::ErrorBody)),
     modifiers(&Bearer)
@@ -128,6 +130,8 @@ mod tests {
             ("/v1/sync/pack", "get"),
             ("/v1/sync/evidence", "post"),
             ("/v1/decisions/stream", "get"),
+            ("/v1/repositories", "get"),
+            ("/v1/repositories/{id}", "get"),
         ] {
             let op = &v["paths"][p][method];
             assert!(op.is_object(), "{method} {p} missing");

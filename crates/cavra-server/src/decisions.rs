@@ -61,7 +61,12 @@ pub fn request_from_body(v: &Value) -> Result<ActionRequest, ApiError> {
 /// Decides `req` as `cavra evaluate --request` does: placed against the server's working
 /// directory, the pack chosen by the server's flags, else the request's `policy_pack`,
 /// else the project's policy.
-fn decide(s: &AppState, mut req: ActionRequest, requester: &str) -> Result<Value, ApiError> {
+fn decide(
+    s: &AppState,
+    mut req: ActionRequest,
+    requester: &str,
+    version: Option<String>,
+) -> Result<Value, ApiError> {
     let c = &s.config;
     Placement::default()
         .apply(&mut req, &c.locator)
@@ -95,6 +100,22 @@ fn decide(s: &AppState, mut req: ActionRequest, requester: &str) -> Result<Value
     let t0 = std::time::Instant::now();
     let decided = s.runtime().decide(&c.cavra_dir, &pack, &req, &opts)?;
     s.metrics.decided_in(t0.elapsed().as_secs_f64());
+    let repo = req.repo_root.as_deref().or(req.cwd.as_deref());
+    let agent = Some(&req.actor.kind)
+        .filter(|k| !k.is_empty())
+        .or(Some(&req.actor.agent_id).filter(|a| !a.is_empty()));
+    crate::inventory::record(
+        s,
+        &cavra_store::RepoSighting {
+            path: crate::inventory::repository_of(s, repo),
+            agent: agent.cloned(),
+            pack_id: Some(pack.id.clone()),
+            pack_digest: Some(pack.digest.clone()),
+            client_version: version,
+            decisions: 1,
+            ..Default::default()
+        },
+    );
     let mut doc =
         serde_json::to_value(decided.document()).map_err(|e| ApiError::internal(e.to_string()))?;
     if let Some(id) = &decided.approval_id {
@@ -120,12 +141,16 @@ fn decide(s: &AppState, mut req: ActionRequest, requester: &str) -> Result<Value
 pub async fn post_decision(
     State(state): State<Shared>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(ApiPermission::Decide)?;
     let req = request_from_body(&json_body(&body)?)?;
     let who = caller.identity().to_string();
-    Ok(Json(blocking(&state, move |s| decide(s, req, &who)).await?))
+    let version = crate::inventory::client_version(&headers);
+    Ok(Json(
+        blocking(&state, move |s| decide(s, req, &who, version)).await?,
+    ))
 }
 
 /// Filters of `GET /v1/decisions`.

@@ -15,9 +15,10 @@ use axum::Json;
 use cavra_agents::{Adapter, AdapterError, Answer, Parsed};
 use cavra_core::hooks::{AgentKind, Verdict};
 use cavra_core::policy::CompiledPack;
+use cavra_runtime::org::floor_won;
 use cavra_runtime::sync::{HookEnvelope, ProjectPolicy, HOOK_ENVELOPE_TYPE, MAX_PROJECT_POLICY};
 use cavra_runtime::{CallOptions, PackOverride, Runtime, RuntimeError};
-use cavra_store::ApiPermission;
+use cavra_store::{ApiPermission, RepoSighting};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -127,7 +128,14 @@ fn read_body(body: &[u8], envelope: bool) -> Result<(Value, Option<ProjectPolicy
 /// or record the observation → the adapter's answer. Every failure is the adapter's
 /// fail-closed answer. With a project policy (an envelope), the calls are decided under it
 /// and tightened by the floor.
-fn answer(s: &AppState, agent: AgentKind, body: &[u8], envelope: bool, requester: &str) -> Answer {
+fn answer(
+    s: &AppState,
+    agent: AgentKind,
+    body: &[u8],
+    envelope: bool,
+    requester: &str,
+    version: Option<String>,
+) -> Answer {
     let adapter = Adapter::new(agent);
     let parsed =
         read_body(body, envelope).and_then(|(event, policy)| Ok((adapter.parse(&event)?, policy)));
@@ -158,20 +166,70 @@ fn answer(s: &AppState, agent: AgentKind, body: &[u8], envelope: bool, requester
         Ok((Parsed::Tool(tool_use), policy)) => {
             let opts = options(s, requester);
             let t0 = std::time::Instant::now();
+            let cwd = tool_use.calls.first().and_then(|c| c.cwd.as_deref());
+            let mut seen = RepoSighting {
+                path: crate::inventory::repository_of(s, cwd),
+                agent: Some(agent.as_str().to_string()),
+                client_version: version,
+                decisions: i64::try_from(tool_use.calls.len()).unwrap_or(i64::MAX),
+                ..Default::default()
+            };
             let verdict = {
                 let mut rt = s.runtime();
                 match policy.map(|p| project_pack(s, &mut rt, &p)).transpose() {
                     Err(why) => Verdict::deny(why),
                     Ok(given) => {
-                        let decide = |c| rt.decide_call_with(c, &opts, given.as_ref());
-                        Verdict::strictest(tool_use.calls.iter().map(decide))
-                            .unwrap_or_else(cavra_agents::nothing_guarded)
+                        in_force(s, &mut seen, given.as_ref(), cwd);
+                        // the floor, when it is not the deciding pack: a verdict it won is
+                        // an attempt of the project pack to loosen it
+                        let floor = given
+                            .as_ref()
+                            .filter(|g| g.floor.digest != g.pack.digest)
+                            .map(|g| g.floor.id.clone());
+                        let mut loosened = None;
+                        let decide = |c| {
+                            let v = rt.decide_call_with(c, &opts, given.as_ref());
+                            if loosened.is_none()
+                                && floor.as_deref().is_some_and(|f| floor_won(&v.reason, f))
+                            {
+                                loosened = Some(v.reason.clone());
+                            }
+                            v
+                        };
+                        let v = Verdict::strictest(tool_use.calls.iter().map(decide))
+                            .unwrap_or_else(cavra_agents::nothing_guarded);
+                        seen.loosened = loosened;
+                        v
                     }
                 }
             };
             s.metrics.decided_in(t0.elapsed().as_secs_f64());
+            crate::inventory::record(s, &seen);
             adapter.answer(&tool_use, &verdict)
         }
+    }
+}
+
+/// The pack in force for the inventory: the project pack a hook sent, else the pack the
+/// server decides with for `cwd` (from its cache).
+fn in_force(
+    s: &AppState,
+    seen: &mut RepoSighting,
+    given: Option<&PackOverride>,
+    cwd: Option<&str>,
+) {
+    let pack = match given {
+        Some(g) => Some(Arc::clone(&g.pack)),
+        None => {
+            let c = &s.config;
+            let loc = c.locator.locate(cwd);
+            let cavra = c.locator.pack_cavra_dir(&loc);
+            s.packs.load(&c.packs, Some(&cavra)).ok().map(|(p, _)| p)
+        }
+    };
+    if let Some(p) = pack {
+        seen.pack_id = Some(p.id.clone());
+        seen.pack_digest = Some(p.digest.clone());
     }
 }
 
@@ -205,6 +263,10 @@ pub async fn post_hook(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(HOOK_ENVELOPE_TYPE));
     let who = caller.identity().to_string();
-    let a = blocking(&state, move |s| Ok(answer(s, kind, &body, envelope, &who))).await?;
+    let version = crate::inventory::client_version(&headers);
+    let a = blocking(&state, move |s| {
+        Ok(answer(s, kind, &body, envelope, &who, version))
+    })
+    .await?;
     Ok(Json(HookAnswer::new(kind, a)))
 }

@@ -43,6 +43,7 @@ pub mod decisions;
 pub mod error;
 pub mod evidence;
 pub mod hooks;
+pub mod inventory;
 pub mod meta;
 pub mod metrics;
 #[cfg(feature = "postgres")]
@@ -177,6 +178,8 @@ pub fn app(state: Shared) -> Router {
             post(slack::interactions),
         )
         .merge(console::routes())
+        .route("/v1/repositories", get(inventory::list_repositories))
+        .route("/v1/repositories/{id}", get(inventory::get_repository))
         .fallback(not_found)
         // the tower-http limit below is the one that applies
         .layer(axum::extract::DefaultBodyLimit::disable())

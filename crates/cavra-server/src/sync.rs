@@ -75,6 +75,29 @@ pub struct Accepted {
     pub accepted: usize,
 }
 
+/// The inventory's sightings of an upload: per repository (of each decision's event
+/// `cwd`) and agent, how many offline decisions it carried.
+fn uploaded(s: &AppState, upload: &OfflineUpload, version: Option<String>) {
+    let mut seen: std::collections::BTreeMap<(String, String), cavra_store::RepoSighting> =
+        std::collections::BTreeMap::new();
+    for d in &upload.decisions {
+        let cwd = d.event.get("cwd").and_then(serde_json::Value::as_str);
+        let path = crate::inventory::repository_of(s, cwd);
+        let e = seen
+            .entry((path.clone(), d.agent.clone()))
+            .or_insert_with(|| cavra_store::RepoSighting {
+                path,
+                agent: Some(d.agent.clone()),
+                client_version: version.clone(),
+                ..Default::default()
+            });
+        e.uploaded = e.uploaded.saturating_add(1);
+    }
+    for one in seen.values() {
+        crate::inventory::record(s, one);
+    }
+}
+
 /// Records decisions a hook made while the server was unreachable.
 #[utoipa::path(post, path = "/v1/sync/evidence", tag = "sync",
     request_body(content = Object, description = "`{\"decisions\": [...]}`: the hook's queued offline decisions (at most 200)"),
@@ -87,9 +110,11 @@ pub struct Accepted {
 pub async fn post_evidence(
     State(state): State<Shared>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Json<Accepted>, ApiError> {
     caller.require(ApiPermission::Decide)?;
+    let version = crate::inventory::client_version(&headers);
     let mut de = serde_json::Deserializer::from_slice(&body);
     let upload: OfflineUpload = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -125,6 +150,8 @@ pub async fn post_evidence(
                     ))
                 })?;
         }
+        drop(rt);
+        uploaded(s, &upload, version);
         Ok(Accepted {
             accepted: upload.decisions.len(),
         })
