@@ -587,3 +587,36 @@ fn evidence_over_http() {
         400
     );
 }
+
+/// A decision request puts its repository in the inventory with the requesting agent,
+/// the pack that decided and the caller's `X-Cavra-Version`.
+#[test]
+fn a_decision_request_is_in_the_repository_inventory() {
+    let s = Srv::start(&[], &[]);
+    let bot = s.token("bot", "agent");
+    let auditor = s.token("audit", "auditor");
+    let elsewhere = "/nonexistent/cavra-inventory-repo";
+    let r = json!({"action_type": "execute_command", "target": "ls", "agent_id": "codex",
+        "cwd": elsewhere, "policy_pack": "strict"});
+    let res = agent()
+        .post(s.url("/v1/decisions"))
+        .header("Authorization", &format!("Bearer {bot}"))
+        .header("X-Cavra-Version", "9.9.9-test")
+        .content_type("application/json")
+        .send(r.to_string())
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let (st, all) = get(&s, "/v1/repositories", Some(&auditor));
+    assert_eq!(st, 200, "{all}");
+    let repo = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == elsewhere)
+        .unwrap_or_else(|| panic!("{all}"));
+    assert_eq!(repo["decisions"], 1, "{repo}");
+    assert_eq!(repo["client_version"], "9.9.9-test", "{repo}");
+    assert_eq!(repo["pack_id"], "cavra-strict", "{repo}");
+    assert_eq!(repo["agents"].as_array().unwrap().len(), 1, "{repo}");
+    assert_eq!(repo["loosen_attempts"], 0, "{repo}");
+}
