@@ -203,7 +203,7 @@ fn opt_time(field: &str, t: Option<i64>) -> Result<Option<OffsetDateTime>, Store
 }
 
 /// A stored row and its agents (`(agent, last_seen)`) as a record.
-pub(crate) fn decode_repo(
+fn decode_repo(
     r: RawRepo,
     agents: Vec<(String, i64)>,
 ) -> Result<Repository, StoreError> {
@@ -234,6 +234,19 @@ pub(crate) fn decode_repo(
         last_loosen_at: opt_time("repositories.last_loosen_at", r.12)?,
         last_loosen_reason: r.13,
     })
+}
+
+/// Stored rows as records, each with its agents as `agents(id)` reads them.
+pub(crate) fn decode_all(
+    rows: impl IntoIterator<Item = RawRepo>,
+    agents: impl Fn(&str) -> Result<Vec<(String, i64)>, StoreError>,
+) -> Result<Vec<Repository>, StoreError> {
+    rows.into_iter()
+        .map(|r| {
+            let a = agents(&r.0)?;
+            decode_repo(r, a)
+        })
+        .collect()
 }
 
 #[cfg(feature = "sqlite")]
@@ -303,11 +316,7 @@ mod sqlite {
                 )
                 .optional()
                 .map_err(|e| self.classify(e))?;
-            row.map(|r| {
-                let agents = self.repo_agents(&r.0)?;
-                decode_repo(r, agents)
-            })
-            .transpose()
+            Ok(decode_all(row, |id| self.repo_agents(id))?.pop())
         }
 
         /// See [`crate::InventoryStore::list_repositories`].
@@ -322,12 +331,7 @@ mod sqlite {
                 .query_map([], |r| RawRepo::try_from(r))
                 .and_then(Iterator::collect)
                 .map_err(|e| self.classify(e))?;
-            rows.into_iter()
-                .map(|r| {
-                    let agents = self.repo_agents(&r.0)?;
-                    decode_repo(r, agents)
-                })
-                .collect()
+            decode_all(rows, |id| self.repo_agents(id))
         }
     }
 }

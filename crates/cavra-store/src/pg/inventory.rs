@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::{json_row, json_rows, select_json, PgStore};
 use crate::error::StoreError;
 use crate::inventory::{
-    decode_repo, RawRepo, RepoRow, RepoSighting, Repository, REPO_COLS, UPSERT_AGENT, UPSERT_REPO,
+    decode_all, RawRepo, RepoRow, RepoSighting, Repository, REPO_COLS, UPSERT_AGENT, UPSERT_REPO,
 };
 
 impl PgStore {
@@ -63,11 +63,7 @@ impl PgStore {
             ),
             &[&id],
         )?;
-        row.map(|r| {
-            let agents = self.repo_agents(&r.0)?;
-            decode_repo(r, agents)
-        })
-        .transpose()
+        Ok(decode_all(row, |id| self.repo_agents(id))?.pop())
     }
 
     /// See [`crate::InventoryStore::list_repositories`].
@@ -80,11 +76,6 @@ impl PgStore {
             ),
             &[],
         )?;
-        rows.into_iter()
-            .map(|r| {
-                let agents = self.repo_agents(&r.0)?;
-                decode_repo(r, agents)
-            })
-            .collect()
+        decode_all(rows, |id| self.repo_agents(id))
     }
 }
