@@ -203,10 +203,7 @@ fn opt_time(field: &str, t: Option<i64>) -> Result<Option<OffsetDateTime>, Store
 }
 
 /// A stored row and its agents (`(agent, last_seen)`) as a record.
-fn decode_repo(
-    r: RawRepo,
-    agents: Vec<(String, i64)>,
-) -> Result<Repository, StoreError> {
+fn decode_repo(r: RawRepo, agents: Vec<(String, i64)>) -> Result<Repository, StoreError> {
     let (id, path, first, last, last_dec, decisions, uploaded, last_up, pack_id, pack_digest) =
         (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9);
     Ok(Repository {
