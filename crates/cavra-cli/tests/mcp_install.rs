@@ -288,3 +288,50 @@ fn a_stale_path_is_updated_and_a_malformed_config_refused() {
         "nothing written"
     );
 }
+
+/// `init --wrap-mcp` starts the project's other stdio MCP servers through `cavra mcp proxy`
+/// (idempotent: a second run changes nothing); `uninstall` gives the original file back;
+/// Codex's TOML is refused by name with nothing written.
+#[test]
+fn wrap_mcp_puts_the_proxy_in_front_and_uninstall_takes_it_away() {
+    let e = env();
+    let path = e.proj.join(".mcp.json");
+    let original = json!({"mcpServers": {
+        "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."]},
+        "remote": {"type": "http", "url": "https://mcp.example/mcp"},
+    }});
+    std::fs::write(&path, serde_json::to_string_pretty(&original).unwrap()).unwrap();
+    let out = ok_json(&cavra(&e, &["--json", "init", "claude-code", "--wrap-mcp"]));
+    assert_eq!(out["mcp_wrapped"], json!(["fs"]), "{out}");
+    let v = json_of(&path);
+    assert_eq!(v["mcpServers"]["cavra"], ours(), "{v}");
+    assert_eq!(
+        v["mcpServers"]["fs"],
+        json!({"command": exe(), "args": ["mcp", "proxy", "--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."]}),
+        "{v}"
+    );
+    assert_eq!(v["mcpServers"]["remote"], original["mcpServers"]["remote"]);
+    let before = std::fs::read_to_string(&path).unwrap();
+    let again = ok_json(&cavra(&e, &["--json", "init", "claude-code", "--wrap-mcp"]));
+    assert_eq!(again["mcp_wrapped"], json!([]), "{again}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    let out = ok_json(&cavra(&e, &["--json", "uninstall", "claude-code"]));
+    assert_eq!(out["mcp_unwrapped"], json!(["fs"]), "{out}");
+    assert_eq!(json_of(&path), original);
+    // Codex keeps its servers in TOML: refused, nothing written
+    let toml = e.home.join(".codex").join("config.toml");
+    std::fs::create_dir_all(toml.parent().unwrap()).unwrap();
+    std::fs::write(&toml, "[mcp_servers.fs]\ncommand = \"npx\"\n").unwrap();
+    let o = cavra(&e, &["init", "codex", "--user", "--wrap-mcp"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`--wrap-mcp` rewrites JSON MCP configurations")
+            && err.contains("config.toml"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&toml).unwrap(),
+        "[mcp_servers.fs]\ncommand = \"npx\"\n"
+    );
+}

@@ -73,6 +73,8 @@ pub struct Installed {
     pub policy: PathBuf,
     pub policy_written: bool,
     pub gitignore_written: bool,
+    /// The MCP servers `--wrap-mcp` made start through `cavra mcp proxy` (this run).
+    pub wrapped: Vec<String>,
 }
 
 /// Installs CAVRA for `agent`: its hook, its MCP server entry, and the starter `.cavra/`
@@ -83,13 +85,35 @@ pub fn init(
     project: &Path,
     host: &Host,
 ) -> Result<Installed, SetupError> {
+    init_with(agent, scope, project, host, false)
+}
+
+/// [`init`]; with `wrap_mcp` (`cavra init --wrap-mcp`) the agent's other stdio MCP servers
+/// are made to start through `cavra mcp proxy` ([`crate::wrap::wrap_target`]). A
+/// configuration `--wrap-mcp` cannot rewrite (Codex's TOML) is refused before anything is
+/// written.
+pub fn init_with(
+    agent: AgentKind,
+    scope: Scope,
+    project: &Path,
+    host: &Host,
+    wrap_mcp: bool,
+) -> Result<Installed, SetupError> {
     let plan = Plan::new(agent, scope, project, host)?;
+    if let (true, Target::Toml(path)) = (wrap_mcp, &plan.mcp_target) {
+        return Err(SetupError::WrapToml { path: path.clone() });
+    }
     let cmd = hook_command(agent, host)?;
     let out = hooks::install(agent, &plan.settings, &cmd)?;
     // the hook install may have just backed up (or created) the same file
     let shared = plan.shares_backup(&out, out.change != Change::Unchanged);
     let exe = host.exe()?.display().to_string();
     let mcp = mcp::install(&plan.mcp_target, &exe, !shared)?;
+    let wrapped = if wrap_mcp {
+        crate::wrap::wrap_target(&plan.mcp_target, &exe)?
+    } else {
+        Vec::new()
+    };
     let cavra = project.join(".cavra");
     let policy = cavra.join("policy.yaml");
     let policy_written = write_if_absent(&policy, STARTER_POLICY)?;
@@ -102,6 +126,7 @@ pub fn init(
         policy,
         policy_written,
         gitignore_written,
+        wrapped,
     })
 }
 
@@ -126,6 +151,7 @@ impl Installed {
             ("gitignore_written", json!(self.gitignore_written)),
             ("policy_ok", json!(policy.is_ok())),
             ("policy_error", json!(policy.as_ref().err())),
+            ("mcp_wrapped", json!(self.wrapped)),
         ];
         doc.extend(more.map(|(k, v)| (k.to_string(), v)));
         with_mcp(doc, &self.plan, self.mcp.as_ref())
@@ -156,6 +182,10 @@ impl Installed {
             Err(e) => format!("  warning: the project policy does not load: {e}\n"),
         };
         t += &mcp::text(&plan.mcp_target, self.mcp.as_ref());
+        if !self.wrapped.is_empty() {
+            let names = self.wrapped.join(", ");
+            t += &format!("  MCP servers now started through `cavra mcp proxy`: {names}\n");
+        }
         if plan.agent == AgentKind::Gemini {
             t += "  note: Gemini CLI runs hooks only when hooks are enabled in its settings (see docs/integrations.md)\n";
         }
@@ -187,6 +217,8 @@ pub struct Removed {
     pub plan: Plan,
     pub hooks: Outcome,
     pub mcp: Option<McpOutcome>,
+    /// The MCP servers restored from `cavra mcp proxy` to their own command.
+    pub unwrapped: Vec<String>,
 }
 
 impl Plan {
@@ -197,10 +229,12 @@ impl Plan {
         // the hook removal may have just backed up the same file
         let shared = self.shares_backup(&out, out.backup.is_some());
         let mcp = mcp::uninstall(&self.mcp_target, backup && !shared)?;
+        let unwrapped = crate::wrap::unwrap_target(&self.mcp_target)?;
         Ok(Removed {
             plan: self,
             hooks: out,
             mcp,
+            unwrapped,
         })
     }
 }
@@ -208,7 +242,9 @@ impl Plan {
 impl Removed {
     /// `uninstall --json`.
     pub fn document(&self) -> Value {
-        with_mcp(head(&self.plan, &self.hooks), &self.plan, self.mcp.as_ref())
+        let mut doc = head(&self.plan, &self.hooks);
+        doc.insert("mcp_unwrapped".into(), json!(self.unwrapped));
+        with_mcp(doc, &self.plan, self.mcp.as_ref())
     }
 
     /// `uninstall`'s text (lines ending in newlines).
@@ -219,7 +255,12 @@ impl Removed {
         if out.change == Change::NotPresent {
             t += "  nothing of CAVRA's was installed there\n";
         }
-        t + &mcp::text(&self.plan.mcp_target, self.mcp.as_ref())
+        t += &mcp::text(&self.plan.mcp_target, self.mcp.as_ref());
+        if !self.unwrapped.is_empty() {
+            let names = self.unwrapped.join(", ");
+            t += &format!("  MCP servers started without `cavra mcp proxy` again: {names}\n");
+        }
+        t
     }
 }
 

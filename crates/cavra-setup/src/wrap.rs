@@ -1,11 +1,50 @@
-//! The rewrite behind `cavra init <agent> --wrap-mcp` (not wired into `init` yet): every MCP
+//! The rewrite behind `cavra init <agent> --wrap-mcp`: every MCP
 //! server an agent's JSON configuration starts over stdio (`mcpServers.<name>` with a
 //! `command`) is made to start through `cavra mcp proxy --name <name> -- <command> <args…>`,
 //! and [`unwrap_servers`] restores it. Pure: a parsed document in, the changed names out.
 //! CAVRA's own server (`cavra mcp serve`) and entries without a `command` (HTTP servers) are
-//! left alone; wrapping twice changes nothing.
+//! left alone; wrapping twice changes nothing. [`wrap_target`] / [`unwrap_target`] apply it
+//! to an agent's configuration file (`cavra uninstall` always unwraps).
 
+use crate::error::SetupError;
+use crate::files;
+use crate::mcp::Target;
 use serde_json::{json, Value};
+
+/// Applies `f` (a wrap or an unwrap) to the JSON configuration `t`; the server names it
+/// changed. The file is written only when something changed (no backup: the change is its
+/// own undo). Codex's TOML is refused by name when `refuse_toml`, else left alone.
+fn rewrite(
+    t: &Target,
+    f: impl FnOnce(&mut Value) -> Vec<String>,
+    refuse_toml: bool,
+) -> Result<Vec<String>, SetupError> {
+    let path = match t {
+        Target::Skip(_) => return Ok(Vec::new()),
+        Target::Toml(p) if refuse_toml => return Err(SetupError::WrapToml { path: p.clone() }),
+        Target::Toml(_) => return Ok(Vec::new()),
+        Target::Json(p) => p,
+    };
+    let Some(old) = files::read_opt(path)? else {
+        return Ok(Vec::new());
+    };
+    let mut doc = Value::Object(files::parse_json(path, &old)?);
+    let changed = f(&mut doc);
+    if let (false, Value::Object(m)) = (changed.is_empty(), &doc) {
+        files::replace(path, &files::json_text(path, m)?, false, false)?;
+    }
+    Ok(changed)
+}
+
+/// `cavra init --wrap-mcp`: the stdio servers of `t` start through `exe mcp proxy`.
+pub fn wrap_target(t: &Target, exe: &str) -> Result<Vec<String>, SetupError> {
+    rewrite(t, |d| wrap_servers(d, exe), true)
+}
+
+/// `cavra uninstall`: the servers [`wrap_target`] wrapped start as they did before.
+pub fn unwrap_target(t: &Target) -> Result<Vec<String>, SetupError> {
+    rewrite(t, unwrap_servers, false)
+}
 
 /// The arguments that mark a wrapped entry, before `--name`.
 const PROXY: [&str; 2] = ["mcp", "proxy"];

@@ -16,12 +16,16 @@ pub struct InitArgs {
     pub agent: Agent,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    /// Also start the agent's other stdio MCP servers through `cavra mcp proxy` (docs/mcp.md).
+    #[arg(long)]
+    pub wrap_mcp: bool,
 }
 
 pub fn run(args: InitArgs, ctx: &Ctx) -> Result<i32> {
     let project = project_root(args.scope.dir.as_deref())?;
     let scope = args.scope.scope();
-    let done = cavra_setup::install::init(args.agent, scope, &project, &host())?;
+    let done =
+        cavra_setup::install::init_with(args.agent, scope, &project, &host(), args.wrap_mcp)?;
     let policy = crate::packs::load(&Default::default(), Some(&project))
         .map(|(p, _)| {
             let n = p.rules.len();
