@@ -15,6 +15,7 @@ use crate::approver::Signer;
 use crate::config::ApprovalConfig;
 #[cfg(feature = "sqlite")]
 use crate::db::{OpenOptions, Store};
+use crate::deliveries::{DeliveryRecord, NewDelivery};
 use crate::error::StoreError;
 use crate::inventory::{RepoSighting, Repository};
 use crate::registry::{AgentRecord, AgentStatus, McpRegistryFile, McpServer, NewAgent};
@@ -159,13 +160,32 @@ delegating_trait! {
 /// API tokens, on either backend ([`TeamOpener::open_team`]). Implemented by every store
 /// that implements the three traits.
 pub trait TeamStore:
-    ControlStore + RegistryStore + TokenStore + WebSessionStore + InventoryStore
+    ControlStore + RegistryStore + TokenStore + WebSessionStore + InventoryStore + DeliveryStore
 {
 }
 
-impl<T: ControlStore + RegistryStore + TokenStore + WebSessionStore + InventoryStore + ?Sized>
-    TeamStore for T
+impl<
+        T: ControlStore
+            + RegistryStore
+            + TokenStore
+            + WebSessionStore
+            + InventoryStore
+            + DeliveryStore
+            + ?Sized,
+    > TeamStore for T
 {
+}
+
+delegating_trait! {
+    /// The connector deliveries of `cavra serve` ([`crate::deliveries`]), for either backend.
+    pub trait DeliveryStore;
+    impl for #[cfg(feature = "sqlite")] crate::db::Store, #[cfg(feature = "postgres")] crate::pg::PgStore;
+    {
+        /// Record one finished delivery (delivered or dead-lettered).
+        fn record_delivery[self](d: &NewDelivery, now: OffsetDateTime) -> Result<(), StoreError> => record_delivery;
+        /// The newest `limit` deliveries (1 to [`crate::MAX_DELIVERY_LIST`]), newest first.
+        fn list_deliveries[self](limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> => list_deliveries;
+    }
 }
 
 delegating_trait! {

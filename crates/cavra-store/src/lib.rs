@@ -17,6 +17,7 @@ mod backend;
 mod config;
 #[cfg(feature = "sqlite")]
 mod db;
+mod deliveries;
 mod error;
 mod glob;
 #[cfg(feature = "sqlite")]
@@ -49,11 +50,13 @@ pub use approver::{
 #[cfg(feature = "sqlite")]
 pub use backend::SqliteOpener;
 pub use backend::{
-    ControlStore, DecisionStore, InventoryStore, RegistryStore, StoreOpener, TeamOpener, TeamStore,
+    ControlStore, DecisionStore, DeliveryStore, InventoryStore, RegistryStore, StoreOpener,
+    TeamOpener, TeamStore,
 };
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 #[cfg(feature = "sqlite")]
 pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use deliveries::{DeliveryRecord, NewDelivery, DELIVERY_OUTCOMES, MAX_DELIVERY_LIST};
 pub use error::{BackendKind, StoreError};
 pub use glob::glob_match;
 #[cfg(feature = "sqlite")]

@@ -13,6 +13,7 @@
 //! terminate TLS in front of PostgreSQL (docs/server.md).
 
 mod approvals;
+mod deliveries;
 pub mod evidence;
 mod inventory;
 pub(crate) mod migrations;

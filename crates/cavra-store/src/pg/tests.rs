@@ -767,3 +767,15 @@ fn repository_inventory() {
     let s = opener.open_team(std::path::Path::new(".")).unwrap();
     crate::inventory::tests::inventory_lifecycle(&*s);
 }
+
+/// The connector deliveries in PostgreSQL, through the team opener as the server uses it.
+#[test]
+fn connector_deliveries() {
+    use crate::backend::TeamOpener;
+    let Some(db) = TestDb::create("deliveries") else {
+        return;
+    };
+    let opener = PgOpener::connect(&db.url, &PgOptions::default(), None).unwrap();
+    let s = opener.open_team(std::path::Path::new(".")).unwrap();
+    crate::deliveries::tests::delivery_lifecycle(&*s);
+}
