@@ -277,3 +277,86 @@ fn slack_approval_round_trip() {
     let (_, a) = get(&s, &format!("/v1/approvals/{id}"), Some(&admin));
     assert_eq!(a["decided_by"], "alice@example.com", "{a}");
 }
+
+/// Every finished delivery is a row of `GET /v1/connectors/deliveries`: the delivered one
+/// and the dead-lettered one (a closed port, its URL carrying credentials), with the
+/// target's host only — no key, password, token or path in any row.
+#[test]
+fn deliveries_are_recorded_without_secrets() {
+    let (url, rx) = receiver();
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("serve.yaml");
+    let yaml = format!("connectors:\n  max_attempts: 2\n  backoff_ms: 50\n  timeout_ms: 2000\n  targets:\n    - {{name: soc, type: webhook, url: \"{url}/cavra-path-p4th\", secret_env: CAVRA_TEST_WEBHOOK_KEY, events: [decision.block]}}\n    - {{name: gone, type: webhook, url_env: CAVRA_TEST_DEAD_URL, secret_env: CAVRA_TEST_WEBHOOK_KEY, events: [decision.block]}}\n");
+    std::fs::write(&cfg, yaml).unwrap();
+    let key = "whsec-deliv-55aa";
+    let dead = format!("http://user:pa55word-x@127.0.0.1:{closed}/hook-p4th?token=tok-s3cret");
+    let s = Srv::start(
+        &["--config", cfg.to_str().unwrap()],
+        &[
+            ("CAVRA_TEST_WEBHOOK_KEY", key),
+            ("CAVRA_TEST_DEAD_URL", &dead),
+        ],
+    );
+    let agent = s.token("bot", "agent");
+    let reader = s.token("audit", "auditor");
+    let (st, v) = get(&s, "/v1/connectors/deliveries", Some(&reader));
+    assert_eq!((st, v), (200, json!([])));
+    let block = json!({"action_type": "read_file", "target": ".env", "agent_id": "bot", "session_id": "s1"});
+    let (st, v) = post(&s, "/v1/decisions", Some(&agent), &block);
+    assert_eq!((st, v["decision"].as_str()), (200, Some("block")), "{v}");
+    let record = v["evidence_record"].as_str().unwrap().to_string();
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("the webhook got the block");
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        let (st, v) = get(&s, "/v1/connectors/deliveries?limit=10", Some(&reader));
+        assert_eq!(st, 200, "{v}");
+        rows = v.as_array().unwrap().clone();
+        if rows.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let by = |name: &str| {
+        rows.iter()
+            .find(|r| r["connector"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (ok, gone) = (by("soc"), by("gone"));
+    assert_eq!(ok["outcome"], "delivered");
+    assert_eq!(ok["attempts"], 1);
+    assert_eq!(ok["kind"], "webhook");
+    assert_eq!(ok["record_id"], record.as_str());
+    assert_eq!(ok["record_kind"], "decision");
+    assert_eq!(ok["target_host"], url.trim_start_matches("http://"));
+    assert_eq!(ok["last_error"], Value::Null);
+    assert_eq!(gone["outcome"], "dead_lettered");
+    assert_eq!(gone["attempts"], 2);
+    assert_eq!(gone["target_host"], format!("127.0.0.1:{closed}").as_str());
+    assert!(
+        gone["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{gone}"
+    );
+    assert!(gone["finished_at"].as_str().is_some(), "{gone}");
+    let text = serde_json::to_string(&rows).unwrap();
+    for secret in [key, "pa55word-x", "tok-s3cret", "p4th", "user:"] {
+        assert!(!text.contains(secret), "`{secret}` in {text}");
+    }
+    let (st, v) = get(&s, "/v1/connectors/deliveries?limit=1", Some(&reader));
+    assert_eq!((st, v.as_array().map(Vec::len)), (200, Some(1)));
+    let (st, v) = get(&s, "/v1/connectors/deliveries?limit=0", Some(&reader));
+    assert_eq!(st, 400, "{v}");
+    is_error_doc(&v, "bad_request");
+    let (st, _) = get(&s, "/v1/connectors/deliveries?limit=nope", Some(&reader));
+    assert_eq!(st, 400);
+    let (st, _) = get(&s, "/v1/connectors/deliveries", None);
+    assert_eq!(st, 401);
+    let (st, _) = get(&s, "/v1/connectors/deliveries", Some(&agent));
+    assert_eq!(st, 403);
+}

@@ -67,6 +67,7 @@ impl Modify for Bearer {
         crate::posture::get_posture,
         crate::inventory::list_repositories,
         crate::inventory::get_repository,
+        crate::deliveries::list_deliveries,
     ),
     components(schemas(crate::error::ErrorDocument, crate::error::ErrorBody)),
     modifiers(&Bearer)

@@ -484,12 +484,33 @@ pub struct Delivery {
     pub delivery_id: String,
     pub connector: String,
     pub kind: &'static str,
+    /// The target's host (and port), never its URL (a webhook URL's path may be a secret).
+    pub target_host: String,
     pub record_id: String,
+    /// The record's kind, and the approval an approval record is about.
+    pub record_kind: String,
+    pub approval_id: Option<String>,
     pub attempts: u32,
     /// `delivered` or `dead_letter`.
     pub status: &'static str,
     /// The last failure (status code or transport error), when any.
     pub error: Option<String>,
+    /// When the first attempt started.
+    #[serde(skip)]
+    pub started_at: Option<cavra_store::OffsetDateTime>,
+}
+
+/// The host (and port) of `url`, without user info, path or query; `unknown` when it has
+/// none.
+pub fn target_host(url: &str) -> String {
+    match url.parse::<ureq::http::Uri>() {
+        Ok(u) => match (u.host(), u.port_u16()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => "unknown".into(),
+        },
+        Err(_) => "unknown".into(),
+    }
 }
 
 /// The worker: records in, deliveries out (to `on_delivery`, e.g. the store or a test).
@@ -555,10 +576,18 @@ fn deliver(agent: &ureq::Agent, s: &Settings, c: &Connector, r: &Record, id: &st
         delivery_id: id.to_string(),
         connector: c.name.clone(),
         kind: c.kind.as_str(),
+        target_host: target_host(&url),
         record_id: r.record_id.clone(),
+        record_kind: r.kind.clone(),
+        approval_id: r
+            .body
+            .get("approval_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         attempts: 0,
         status: "dead_letter",
         error: None,
+        started_at: Some(cavra_store::OffsetDateTime::now_utc()),
     };
     let mut wait = s.backoff;
     while d.attempts < s.max_attempts {
@@ -700,6 +729,19 @@ mod tests {
             let e = Settings::parse(&bad, base, &env).unwrap_err().to_string();
             assert!(e.contains(msg), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_target_is_its_host_only() {
+        assert_eq!(
+            target_host("https://hooks.slack.com/services/T0/B0/s3cret"),
+            "hooks.slack.com"
+        );
+        assert_eq!(
+            target_host("http://user:pa55@127.0.0.1:9/x?token=t0k"),
+            "127.0.0.1:9"
+        );
+        assert_eq!(target_host("not a url"), "unknown");
     }
 
     #[test]

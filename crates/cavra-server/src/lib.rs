@@ -40,6 +40,7 @@ pub mod config;
 pub mod connectors;
 pub mod console;
 pub mod decisions;
+pub mod deliveries;
 pub mod error;
 pub mod evidence;
 pub mod hooks;
@@ -179,6 +180,10 @@ pub fn app(state: Shared) -> Router {
         )
         .merge(console::routes())
         .route("/v1/repositories", get(inventory::list_repositories))
+        .route(
+            "/v1/connectors/deliveries",
+            get(deliveries::list_deliveries),
+        )
         .route("/v1/repositories/{id}", get(inventory::get_repository))
         .fallback(not_found)
         // the tower-http limit below is the one that applies

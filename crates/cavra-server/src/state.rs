@@ -102,7 +102,10 @@ impl AppState {
             .connectors
             .clone()
             .filter(|c| !c.connectors.is_empty())
-            .map(|c| Arc::new(crate::connectors::Dispatcher::start(c, |_| {})));
+            .map(|c| {
+                let record = crate::deliveries::recorder(Arc::clone(&stores), &config.cavra_dir);
+                Arc::new(crate::connectors::Dispatcher::start(c, record))
+            });
         let delivering = |inner| crate::connectors::ConnectorSink {
             inner,
             dispatcher: dispatcher.clone(),
