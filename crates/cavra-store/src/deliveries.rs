@@ -8,6 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
+use crate::inventory::clip;
 use crate::timefmt::{from_secs, secs};
 
 /// Longest name, kind, host or id kept (bytes); a longer one is cut.
@@ -67,18 +68,6 @@ impl DeliveryRecord {
     pub fn json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
-}
-
-/// `s` cut to at most `max` bytes (on a character boundary), control characters dropped.
-fn clip(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for c in s.chars().filter(|c| !c.is_control()) {
-        if out.len() + c.len_utf8() > max {
-            break;
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The values of [`INSERT_DELIVERY`] (`$1`…`$12`), checked and cut.

@@ -89,7 +89,7 @@ pub fn repository_id(path: &str) -> String {
 }
 
 /// `s` cut to at most `max` bytes (on a character boundary), control characters dropped.
-fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     let mut out = String::new();
     for c in s.chars().filter(|c| !c.is_control()) {
         if out.len() + c.len_utf8() > max {
