@@ -8,14 +8,16 @@
 //! - [`server`]: the rmcp `ServerHandler`.
 //! - [`stdio`]: newline-delimited JSON-RPC on stdin/stdout with bounded lines; framing
 //!   errors are answered, never fatal.
+//! - [`http`]: the Streamable HTTP transport (`cavra serve`'s `/mcp`).
 //! - [`probe`]: a minimal client that checks `cavra mcp serve` answers `initialize` (for
 //!   `cavra doctor`).
 //!
-//! An async runtime (tokio, current thread) exists only inside [`serve_stdio`]: nothing
-//! else in CAVRA starts one. The backend is called synchronously from the handler, so
+//! An async runtime (tokio, current thread) exists only inside [`serve_stdio`] (and the
+//! server's, for [`http`]). The backend is called synchronously from the handler, so
 //! requests are decided one at a time, in the order they arrive.
 
 pub mod backend;
+pub mod http;
 pub mod probe;
 pub mod proxy;
 pub mod runtime;
@@ -24,7 +26,7 @@ pub mod stdio;
 pub mod tools;
 
 pub use backend::{ActivePolicy, Backend, BackendError, Decided, Explained};
-pub use runtime::{RuntimeBackend, RuntimeSettings};
+pub use runtime::{RuntimeBackend, RuntimeSettings, RuntimeSource};
 pub use server::{CavraServer, ServerOptions, PROTOCOL_VERSION, SUPPORTED_VERSIONS};
 
 use rmcp::service::ServerInitializeError;

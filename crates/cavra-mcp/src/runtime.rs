@@ -47,22 +47,41 @@ impl RuntimeSettings {
     }
 }
 
+/// Where a [`RuntimeBackend`] gets the [`Runtime`] of a decision: one shared runtime (`cavra
+/// mcp serve`) or a pool of them (`cavra serve`'s, for its `/mcp`).
+pub trait RuntimeSource: Send + Sync + 'static {
+    fn runtime(&self) -> MutexGuard<'_, Runtime>;
+}
+
+impl RuntimeSource for Mutex<Runtime> {
+    fn runtime(&self) -> MutexGuard<'_, Runtime> {
+        // a panic while deciding ends the process (fail closed)
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Decisions through a process's [`Runtime`] (shared: one evidence writer per log).
 pub struct RuntimeBackend {
-    runtime: Arc<Mutex<Runtime>>,
+    runtime: Arc<dyn RuntimeSource>,
     settings: RuntimeSettings,
 }
 
 impl RuntimeBackend {
     pub fn new(runtime: Arc<Mutex<Runtime>>, settings: RuntimeSettings) -> Self {
-        RuntimeBackend { runtime, settings }
+        RuntimeBackend::over(runtime, settings)
+    }
+
+    /// Decisions through the runtimes of `source`.
+    pub fn over(source: Arc<dyn RuntimeSource>, settings: RuntimeSettings) -> Self {
+        RuntimeBackend {
+            runtime: source,
+            settings,
+        }
     }
 
     fn runtime(&self) -> MutexGuard<'_, Runtime> {
-        // a panic while deciding ends the process (fail closed)
-        self.runtime
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.runtime.runtime()
     }
 
     /// The pack is loaded on every call, so policy edits apply without a restart (the

@@ -201,7 +201,7 @@ pub fn repository_names(repo: &str) -> impl Iterator<Item = &str> {
     std::iter::once(repo).chain(owner_name)
 }
 
-fn unauthorized(message: &str) -> ApiError {
+pub(crate) fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).hint(
         "send `Authorization: Bearer <token>` with a token from `cavra tokens issue` or, when the server is configured for OIDC, an ID/access token of its issuer",
     )

@@ -45,6 +45,7 @@ pub mod error;
 pub mod evidence;
 pub mod hooks;
 pub mod inventory;
+pub mod mcp;
 pub mod meta;
 pub mod metrics;
 #[cfg(feature = "postgres")]
@@ -179,6 +180,7 @@ pub fn app(state: Shared) -> Router {
             post(slack::interactions),
         )
         .merge(console::routes())
+        .merge(mcp::routes(&state))
         .route("/v1/repositories", get(inventory::list_repositories))
         .route(
             "/v1/connectors/deliveries",
