@@ -83,7 +83,7 @@ fn python_sdk_client_session() {
     std::fs::create_dir_all(proj.join(".git")).unwrap();
     let proj = proj.canonicalize().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp-client/client.py");
-    let mut child = Command::new(&py)
+    let child = Command::new(&py)
         .arg(&script)
         .arg(env!("CARGO_BIN_EXE_cavra"))
         .arg(&proj)
@@ -100,24 +100,7 @@ fn python_sdk_client_session() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the MCP client session did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "client failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("client output is not JSON ({e}): {stdout}"));
+    let v = finish(child);
 
     assert_eq!(v["protocolVersion"], "2025-06-18", "{v}");
     assert_eq!(v["serverInfo"]["name"], "cavra");
@@ -181,7 +164,7 @@ fn python_sdk_client_session() {
 /// as JSON.
 fn run_client(py: &Path, sdk: &Path, script: &str, args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
-    let mut child = Command::new(py)
+    let child = Command::new(py)
         .arg(&script)
         .args(args)
         .env("PYTHONPATH", sdk)
@@ -190,6 +173,11 @@ fn run_client(py: &Path, sdk: &Path, script: &str, args: &[&str]) -> Value {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    finish(child)
+}
+
+/// Waits for the client (120 s at most): it must succeed and print one JSON document.
+fn finish(mut child: std::process::Child) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
