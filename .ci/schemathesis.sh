@@ -13,6 +13,8 @@ BIN=${CAVRA_BIN:-target/debug/cavra}
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-25}
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$VERSION"; then
+  # a venv that does not answer (another version, or moved: its scripts name their old path)
+  rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet "schemathesis==$VERSION"
 fi
