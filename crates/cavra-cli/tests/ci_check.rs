@@ -601,3 +601,23 @@ fn the_ci_templates_pass_their_own_check() {
         assert_eq!(v["commands_checked"], commands, "{template}: {v:#}");
     }
 }
+
+/// The repository's own git configuration runs nothing during a check: a textconv driver, an
+/// external diff and an fsmonitor that would leave a marker file are all ignored.
+#[test]
+fn the_repositorys_git_configuration_runs_nothing() {
+    let (d, base) = repo(&[(".gitattributes", "*.txt diff=evil\n")]);
+    write(d.path(), &[("notes.txt", "an everyday change\n")]);
+    commit(d.path(), "change");
+    // configured after the commits (the test's own `git add` would run an fsmonitor)
+    let marker = d.path().join("ran");
+    let touch = format!("touch {}", marker.display());
+    let textconv = format!("sh -c '{touch}; cat \"$0\"'");
+    git(d.path(), &["config", "diff.evil.textconv", &textconv]);
+    git(d.path(), &["config", "diff.external", &touch]);
+    git(d.path(), &["config", "core.fsmonitor", &touch]);
+    let (code, v) = check(d.path(), &base, &[]);
+    assert_eq!(code, 0, "{v}");
+    let ran = marker.exists();
+    assert!(!ran, "a git driver of the repository ran during the check");
+}

@@ -102,6 +102,7 @@ impl Repo {
             "--no-renames",
             "--no-color",
             "--no-ext-diff",
+            "--no-textconv",
             "-U0",
             base,
             head,
@@ -161,7 +162,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, CiError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
+        // a repository's own configuration runs nothing here (external diff and textconv
+        // drivers are off per call; no fsmonitor)
         .args(["-c", "core.quotepath=off", "-c", "diff.noprefix=false"])
+        .args(["-c", "core.fsmonitor=false"])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env_remove("GIT_EXTERNAL_DIFF")
