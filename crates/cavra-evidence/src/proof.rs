@@ -32,8 +32,9 @@ pub struct InclusionProof {
     pub public_key: Option<String>,
 }
 
-/// Build a proof for `record` (a record id or a seq number). Uses the first checkpoint
-/// covering the record, writing a new checkpoint when none does.
+/// Build a proof for `record` (a record id or a seq number) against the latest signed
+/// checkpoint (the one over the most records) that covers it, writing a new checkpoint when
+/// none does.
 pub fn prove(log: &mut EvidenceLog, record: &str) -> Result<InclusionProof> {
     let dir = log.config().dir.clone();
     let tomb = read_tombstone(&dir)?;
@@ -69,7 +70,8 @@ pub fn prove(log: &mut EvidenceLog, record: &str) -> Result<InclusionProof> {
         .0
         .into_iter()
         .map(|(_, c)| c)
-        .find(|c| c.tree_size > seq && c.tree_size <= prefix.size() + leaves.len() as u64)
+        .filter(|c| c.tree_size > seq && c.tree_size <= prefix.size() + leaves.len() as u64)
+        .max_by_key(|c| c.tree_size)
     {
         Some(c) => c,
         None => {
@@ -171,4 +173,44 @@ pub fn verify_proof(p: &InclusionProof, keyring: Option<&Keyring>) -> Vec<String
         issues.push(format!("checkpoint {f}: {m}"));
     }
     issues
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::LogConfig;
+    use serde_json::json;
+
+    /// With two checkpoints covering a record, the proof leads to the later one (over
+    /// more records), and it verifies.
+    #[test]
+    fn a_proof_uses_the_latest_covering_checkpoint() {
+        let d = tempfile::tempdir().unwrap();
+        let mut c = LogConfig::new(d.path().join("evidence"), d.path().join("keys"));
+        c.checkpoint_every = 1_000;
+        let mut log = EvidenceLog::open(c).unwrap();
+        let body = json!({"decision": "allow"});
+        for _ in 0..3 {
+            log.append("decision", &body).unwrap();
+        }
+        let first = log.checkpoint().unwrap();
+        for _ in 0..2 {
+            log.append("decision", &body).unwrap();
+        }
+        let second = log.checkpoint().unwrap();
+        assert_eq!((first.tree_size, second.tree_size), (3, 5));
+        let p = prove(&mut log, "1").unwrap();
+        assert_eq!(p.tree_size, 5);
+        assert_eq!(p.checkpoint.root_hash, second.root_hash);
+        assert!(
+            verify_proof(&p, None).is_empty(),
+            "{:?}",
+            verify_proof(&p, None)
+        );
+        // a record after the latest checkpoint gets a new one over the whole log
+        log.append("decision", &body).unwrap();
+        let p = prove(&mut log, "5").unwrap();
+        assert_eq!(p.tree_size, 6);
+    }
 }

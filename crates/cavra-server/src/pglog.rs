@@ -165,7 +165,7 @@ impl PgLog {
         f(LogConfig::new(&scratch.0, &self.key_dir))
     }
 
-    /// An inclusion proof of a record: against the first checkpoint covering it (one over
+    /// An inclusion proof of a record: against the latest checkpoint covering it (one over
     /// the whole log is written into the database first when the newest does not cover
     /// everything).
     pub fn prove(&self, id: &str) -> Result<InclusionProof, ApiError> {

@@ -47,7 +47,7 @@ export async function detailPage(main, id) {
       out.textContent = '';
       out.append(
         h('p', { id: 'proof-result', class: okAll ? 'ok' : 'bad', 'data-ok': String(okAll) },
-          okAll ? `Verified: record ${p.record_id} is included in the signed checkpoint over ${cp.tree_size} records.`
+          okAll ? `Verified: record ${p.record_id} is included in the latest signed checkpoint covering it, over ${cp.tree_size} records.`
             : `NOT verified: ${[...c.issues, ...(mine.leafOk ? [] : ['leaf hash (browser)']), ...(mine.rootOk ? [] : ['audit path (browser)'])].join('; ')}`),
         kv([['Checkpoint', `${cp.tree_size} records, signed ${when(cp.timestamp)}`], ['Root', h('code', {}, cp.root_hash)],
           ['Signed by', h('code', {}, `${cp.key_id} (${cp.alg})`)], ['Keys trusted', c.keys + (c.trust_root ? ' (a trust root)' : ' (the log’s own keys: no trust root configured)')]]),

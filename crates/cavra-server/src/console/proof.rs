@@ -72,7 +72,7 @@ pub async fn check(
         "checked": [
             "the record line hashes to the proof's leaf hash (SHA-256 of 0x00 ‖ line)",
             "the record's own hash matches its content, and its id and sequence number match the proof",
-            format!("the audit path of {} hashes leads from leaf {} to the root of the checkpoint over {} records", p.audit_path.len(), p.leaf_index, cp.tree_size),
+            format!("the audit path of {} hashes leads from leaf {} to the root of the latest signed checkpoint covering it, over {} records", p.audit_path.len(), p.leaf_index, cp.tree_size),
             format!("the checkpoint's {} signature by key {} verifies against {keys}", cp.alg, cp.key_id),
         ],
         "proof": p,
