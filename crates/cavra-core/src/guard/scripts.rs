@@ -448,9 +448,14 @@ pub fn shell_chunks(text: &str, opts: &cavra_shell::AnalyzeOptions) -> Vec<(usiz
         }
         chunk.push_str(line);
         chunk.push('\n');
+        let last = i.saturating_add(1) == lines.len();
+        // a line that ends in an unescaped `\` continues on the next: one command
+        if continues(line) && !last && chunk.len() <= 64 * 1024 {
+            continue;
+        }
         let a = cavra_shell::analyze(&chunk, opts);
         // keep accumulating while the parser waits for the end of a construct
-        if a.problems.is_empty() || i.saturating_add(1) == lines.len() || chunk.len() > 64 * 1024 {
+        if a.problems.is_empty() || last || chunk.len() > 64 * 1024 {
             out.push((start, std::mem::take(&mut chunk)));
         }
     }
@@ -460,15 +465,38 @@ pub fn shell_chunks(text: &str, opts: &cavra_shell::AnalyzeOptions) -> Vec<(usiz
     out
 }
 
+/// Whether `line` ends in a backslash that is not itself escaped: the shell (and make)
+/// joins it with the next line.
+fn continues(line: &str) -> bool {
+    let n = line.bytes().rev().take_while(|b| *b == b'\\').count();
+    n % 2 == 1
+}
+
 /// The recipe lines of the requested targets (default: the first target), with line numbers.
+/// A recipe line ending in `\` is joined with the next as make does (both go to one shell).
 pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
     let mut rules: Vec<(String, Vec<(usize, String)>)> = Vec::new();
     let mut current: Option<usize> = None;
+    // a recipe line continued with `\`: its rule, first line and text so far
+    let mut open: Option<(usize, usize, String)> = None;
     for (i, line) in text.lines().enumerate() {
+        if let Some((r, first, mut cmd)) = open.take() {
+            let part = line.strip_prefix('\t').unwrap_or(line);
+            cmd.push('\n');
+            cmd.push_str(part);
+            if continues(part) && cmd.len() <= 64 * 1024 {
+                open = Some((r, first, cmd));
+            } else if let Some(rule) = rules.get_mut(r) {
+                rule.1.push((first, cmd.trim().to_string()));
+            }
+            continue;
+        }
         if let Some(recipe) = line.strip_prefix('\t') {
             if let Some(r) = current {
                 let cmd = recipe.trim_start_matches(['@', '-', '+']).trim();
-                if !cmd.is_empty() {
+                if continues(cmd) {
+                    open = Some((r, i.saturating_add(1), cmd.to_string()));
+                } else if !cmd.is_empty() {
                     if let Some(rule) = rules.get_mut(r) {
                         rule.1.push((i.saturating_add(1), cmd.to_string()));
                     }
@@ -503,6 +531,11 @@ pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
                 }
             }
             _ => current = None,
+        }
+    }
+    if let Some((r, first, cmd)) = open {
+        if let Some(rule) = rules.get_mut(r) {
+            rule.1.push((first, cmd.trim().to_string()));
         }
     }
     let wanted: Vec<&str> = if targets.is_empty() {
@@ -621,6 +654,31 @@ mod tests {
         let c = make_recipes(m, &["clean".into()]);
         assert_eq!(c.len(), 2);
         assert_eq!(c[1], (8, "rm -rf ~/.cache/x".to_string()));
+    }
+
+    /// A command continued over lines with `\` is one command, not a harmless `rm -rf`
+    /// followed by a lone `/`; an escaped backslash (`\\`) does not continue.
+    #[test]
+    fn continued_lines_are_one_command() {
+        let s = "#!/bin/sh\necho a\nrm -rf \\\n  / \\\n  --no-preserve-root\necho b \\\\\necho c\n";
+        let c = shell_chunks(s, &Default::default());
+        assert_eq!(c.len(), 4, "{c:?}");
+        assert_eq!(c[1].0, 3);
+        assert_eq!(c[1].1, "rm -rf \\\n  / \\\n  --no-preserve-root\n");
+        assert_eq!(c[2].1, "echo b \\\\\n");
+        let m = "clean:\n\trm -rf \\\n\t  $(HOME) \\\n\t  /\n\techo done\nlast:\n\tfind . \\\n";
+        let c = make_recipes(m, &["clean".into()]);
+        assert_eq!(
+            c,
+            vec![
+                (2, "rm -rf \\\n  $(HOME) \\\n  /".to_string()),
+                (5, "echo done".to_string())
+            ]
+        );
+        assert_eq!(
+            make_recipes(m, &["last".into()]),
+            vec![(7, "find . \\".to_string())]
+        );
     }
 
     #[test]
