@@ -291,7 +291,7 @@ fn a_stale_path_is_updated_and_a_malformed_config_refused() {
 
 /// `init --wrap-mcp` starts the project's other stdio MCP servers through `cavra mcp proxy`
 /// (idempotent: a second run changes nothing); `uninstall` gives the original file back;
-/// Codex's TOML is refused by name with nothing written.
+/// HTTP servers are left alone and reported.
 #[test]
 fn wrap_mcp_puts_the_proxy_in_front_and_uninstall_takes_it_away() {
     let e = env();
@@ -303,6 +303,7 @@ fn wrap_mcp_puts_the_proxy_in_front_and_uninstall_takes_it_away() {
     std::fs::write(&path, serde_json::to_string_pretty(&original).unwrap()).unwrap();
     let out = ok_json(&cavra(&e, &["--json", "init", "claude-code", "--wrap-mcp"]));
     assert_eq!(out["mcp_wrapped"], json!(["fs"]), "{out}");
+    assert_eq!(out["mcp_not_wrapped"][0]["name"], "remote", "{out}");
     let v = json_of(&path);
     assert_eq!(v["mcpServers"]["cavra"], ours(), "{v}");
     assert_eq!(
@@ -318,20 +319,70 @@ fn wrap_mcp_puts_the_proxy_in_front_and_uninstall_takes_it_away() {
     let out = ok_json(&cavra(&e, &["--json", "uninstall", "claude-code"]));
     assert_eq!(out["mcp_unwrapped"], json!(["fs"]), "{out}");
     assert_eq!(json_of(&path), original);
-    // Codex keeps its servers in TOML: refused, nothing written
-    let toml = e.home.join(".codex").join("config.toml");
-    std::fs::create_dir_all(toml.parent().unwrap()).unwrap();
-    std::fs::write(&toml, "[mcp_servers.fs]\ncommand = \"npx\"\n").unwrap();
-    let o = cavra(&e, &["init", "codex", "--user", "--wrap-mcp"]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+}
+
+/// `init codex --wrap-mcp`: Codex's `config.toml` servers start through `cavra mcp proxy`
+/// in place (comments, `env`, the other keys kept; the HTTP server left alone and
+/// reported); a second run changes nothing; `uninstall codex` gives the file back byte for
+/// byte.
+#[test]
+fn wrap_mcp_rewrites_codex_toml_and_uninstall_restores_it() {
+    let e = env();
+    let path = e.home.join(".codex").join("config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let original = "# my Codex set-up\nmodel = \"gpt-5-codex\"\n\n[mcp_servers.fs]\ncommand = \"npx\" # the filesystem server\nargs = [\"-y\", \"@modelcontextprotocol/server-filesystem\", \".\"]\nenv = { LOG = \"1\" }\n\n# a hosted one\n[mcp_servers.remote]\nurl = \"https://mcp.example/mcp\"\n\n[mcp_servers.bare]\ncommand = '/opt/my server'\n";
+    std::fs::write(&path, original).unwrap();
+    let out = ok_json(&cavra(
+        &e,
+        &["--json", "init", "codex", "--user", "--wrap-mcp"],
+    ));
+    assert_eq!(out["mcp_wrapped"], json!(["fs", "bare"]), "{out}");
+    assert_eq!(
+        out["mcp_not_wrapped"],
+        json!([{"name": "remote", "why": "an HTTP server (`url`): `cavra mcp proxy` runs stdio servers; not proxied"}]),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let exe = exe();
     assert!(
-        err.contains("`--wrap-mcp` rewrites JSON MCP configurations")
-            && err.contains("config.toml"),
-        "{err}"
+        text.contains(&format!("[mcp_servers.fs]\ncommand = \"{exe}\" # the filesystem server\nargs = [\"mcp\", \"proxy\", \"--name\", \"fs\", \"--\", \"npx\", \"-y\", \"@modelcontextprotocol/server-filesystem\", \".\"]\nenv = {{ LOG = \"1\" }}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("[mcp_servers.bare]\ncommand = \"{exe}\"\nargs = [\"mcp\", \"proxy\", \"--name\", \"bare\", \"--\", '/opt/my server']\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("# a hosted one\n[mcp_servers.remote]\nurl = \"https://mcp.example/mcp\"\n")
+    );
+    assert!(
+        text.starts_with("# my Codex set-up\nmodel = \"gpt-5-codex\"\n"),
+        "{text}"
+    );
+    // the text output says what was left alone
+    let o = cavra(&e, &["init", "codex", "--user", "--wrap-mcp"]);
+    assert!(o.status.success());
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("  MCP server `remote` left alone: an HTTP server (`url`)"),
+        "{shown}"
     );
     assert_eq!(
-        std::fs::read_to_string(&toml).unwrap(),
-        "[mcp_servers.fs]\ncommand = \"npx\"\n"
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "a second run changes nothing"
+    );
+    let again = ok_json(&cavra(
+        &e,
+        &["--json", "init", "codex", "--user", "--wrap-mcp"],
+    ));
+    assert_eq!(again["mcp_wrapped"], json!([]), "{again}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    let out = ok_json(&cavra(&e, &["--json", "uninstall", "codex", "--user"]));
+    assert_eq!(out["mcp_unwrapped"], json!(["fs", "bare"]), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        original,
+        "uninstall restores config.toml byte for byte"
     );
 }

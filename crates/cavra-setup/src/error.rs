@@ -50,8 +50,6 @@ pub enum SetupError {
     },
     #[error("cannot encode `{}`: {message}", path.display())]
     Encode { path: PathBuf, message: String },
-    #[error("`--wrap-mcp` rewrites JSON MCP configurations; `{}` (Codex's TOML) is not supported yet: wrap its servers by hand with `cavra mcp proxy --name NAME -- <command>`; CAVRA changed nothing", path.display())]
-    WrapToml { path: PathBuf },
 }
 
 /// What CAVRA was doing to a file when the I/O failed.

@@ -75,6 +75,8 @@ pub struct Installed {
     pub gitignore_written: bool,
     /// The MCP servers `--wrap-mcp` made start through `cavra mcp proxy` (this run).
     pub wrapped: Vec<String>,
+    /// The MCP servers `--wrap-mcp` left alone (HTTP servers, odd entries), and why.
+    pub not_wrapped: Vec<crate::wrap::LeftAlone>,
 }
 
 /// Installs CAVRA for `agent`: its hook, its MCP server entry, and the starter `.cavra/`
@@ -89,9 +91,8 @@ pub fn init(
 }
 
 /// [`init`]; with `wrap_mcp` (`cavra init --wrap-mcp`) the agent's other stdio MCP servers
-/// are made to start through `cavra mcp proxy` ([`crate::wrap::wrap_target`]). A
-/// configuration `--wrap-mcp` cannot rewrite (Codex's TOML) is refused before anything is
-/// written.
+/// are made to start through `cavra mcp proxy` ([`crate::wrap::wrap_target`]: the JSON
+/// configurations and Codex's `config.toml`).
 pub fn init_with(
     agent: AgentKind,
     scope: Scope,
@@ -100,19 +101,16 @@ pub fn init_with(
     wrap_mcp: bool,
 ) -> Result<Installed, SetupError> {
     let plan = Plan::new(agent, scope, project, host)?;
-    if let (true, Target::Toml(path)) = (wrap_mcp, &plan.mcp_target) {
-        return Err(SetupError::WrapToml { path: path.clone() });
-    }
     let cmd = hook_command(agent, host)?;
     let out = hooks::install(agent, &plan.settings, &cmd)?;
     // the hook install may have just backed up (or created) the same file
     let shared = plan.shares_backup(&out, out.change != Change::Unchanged);
     let exe = host.exe()?.display().to_string();
     let mcp = mcp::install(&plan.mcp_target, &exe, !shared)?;
-    let wrapped = if wrap_mcp {
+    let wrap = if wrap_mcp {
         crate::wrap::wrap_target(&plan.mcp_target, &exe)?
     } else {
-        Vec::new()
+        crate::wrap::Rewrite::default()
     };
     let cavra = project.join(".cavra");
     let policy = cavra.join("policy.yaml");
@@ -126,7 +124,8 @@ pub fn init_with(
         policy,
         policy_written,
         gitignore_written,
-        wrapped,
+        wrapped: wrap.changed,
+        not_wrapped: wrap.left,
     })
 }
 
@@ -152,6 +151,13 @@ impl Installed {
             ("policy_ok", json!(policy.is_ok())),
             ("policy_error", json!(policy.as_ref().err())),
             ("mcp_wrapped", json!(self.wrapped)),
+            (
+                "mcp_not_wrapped",
+                self.not_wrapped
+                    .iter()
+                    .map(|l| json!({"name": l.name, "why": l.why}))
+                    .collect(),
+            ),
         ];
         doc.extend(more.map(|(k, v)| (k.to_string(), v)));
         with_mcp(doc, &self.plan, self.mcp.as_ref())
@@ -185,6 +191,9 @@ impl Installed {
         if !self.wrapped.is_empty() {
             let names = self.wrapped.join(", ");
             t += &format!("  MCP servers now started through `cavra mcp proxy`: {names}\n");
+        }
+        for l in &self.not_wrapped {
+            t += &format!("  MCP server `{}` left alone: {}\n", l.name, l.why);
         }
         if plan.agent == AgentKind::Gemini {
             t += "  note: Gemini CLI runs hooks only when hooks are enabled in its settings (see docs/integrations.md)\n";

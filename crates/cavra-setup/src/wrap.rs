@@ -1,49 +1,92 @@
-//! The rewrite behind `cavra init <agent> --wrap-mcp`: every MCP
-//! server an agent's JSON configuration starts over stdio (`mcpServers.<name>` with a
-//! `command`) is made to start through `cavra mcp proxy --name <name> -- <command> <args…>`,
-//! and [`unwrap_servers`] restores it. Pure: a parsed document in, the changed names out.
-//! CAVRA's own server (`cavra mcp serve`) and entries without a `command` (HTTP servers) are
-//! left alone; wrapping twice changes nothing. [`wrap_target`] / [`unwrap_target`] apply it
-//! to an agent's configuration file (`cavra uninstall` always unwraps).
+//! The rewrite behind `cavra init <agent> --wrap-mcp`: every MCP server an agent's
+//! configuration starts over stdio is made to start through `cavra mcp proxy --name <name>
+//! -- <command> <args…>`, and the unwrap restores it. The JSON configurations
+//! (`mcpServers.<name>` with a `command`) and Codex's `config.toml` (`[mcp_servers.<name>]`
+//! with `command`, edited with `toml_edit`: comments, layout and the other keys — `env`,
+//! `cwd`, … — kept; the original command value, its quoting included, moves into `args` and
+//! back). CAVRA's own server (`cavra mcp serve`) is left alone; HTTP servers (`url`, no
+//! `command`) and entries of an unexpected shape are left alone and reported; wrapping
+//! twice changes nothing. [`wrap_target`] / [`unwrap_target`] apply it to an agent's
+//! configuration file (`cavra uninstall` always unwraps).
 
 use crate::error::SetupError;
 use crate::files;
 use crate::mcp::Target;
 use serde_json::{json, Value};
+use toml_edit::{Array, Decor, Item, TableLike};
 
-/// Applies `f` (a wrap or an unwrap) to the JSON configuration `t`; the server names it
-/// changed. The file is written only when something changed (no backup: the change is its
-/// own undo). Codex's TOML is refused by name when `refuse_toml`, else left alone.
-fn rewrite(
-    t: &Target,
-    f: impl FnOnce(&mut Value) -> Vec<String>,
-    refuse_toml: bool,
-) -> Result<Vec<String>, SetupError> {
-    let path = match t {
-        Target::Skip(_) => return Ok(Vec::new()),
-        Target::Toml(p) if refuse_toml => return Err(SetupError::WrapToml { path: p.clone() }),
-        Target::Toml(_) => return Ok(Vec::new()),
-        Target::Json(p) => p,
+/// A server `--wrap-mcp` did not wrap, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftAlone {
+    pub name: String,
+    pub why: &'static str,
+}
+
+/// What a wrap or an unwrap did: the names changed, and (wrap) the servers left alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rewrite {
+    pub changed: Vec<String>,
+    pub left: Vec<LeftAlone>,
+}
+
+/// Why an HTTP server is not wrapped.
+pub const HTTP_SERVER: &str =
+    "an HTTP server (`url`): `cavra mcp proxy` runs stdio servers; not proxied";
+const NO_COMMAND: &str = "no `command`";
+const BAD_COMMAND: &str = "`command` is not a string";
+const BAD_ARGS: &str = "`args` is not a list of strings";
+
+/// Wrap (with the `cavra` binary to run) or unwrap.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Wrap(&'a str),
+    Unwrap,
+}
+
+/// Applies `op` to the configuration `t`. The file is written only when something changed
+/// (no backup: the change is its own undo).
+fn rewrite(t: &Target, op: Op<'_>) -> Result<Rewrite, SetupError> {
+    let Some(path) = t.path() else {
+        return Ok(Rewrite::default());
     };
     let Some(old) = files::read_opt(path)? else {
-        return Ok(Vec::new());
+        return Ok(Rewrite::default());
     };
-    let mut doc = Value::Object(files::parse_json(path, &old)?);
-    let changed = f(&mut doc);
-    if let (false, Value::Object(m)) = (changed.is_empty(), &doc) {
-        files::replace(path, &files::json_text(path, m)?, false, false)?;
+    match t {
+        Target::Skip(_) => Ok(Rewrite::default()),
+        Target::Json(_) => {
+            let mut doc = Value::Object(files::parse_json(path, &old)?);
+            let done = match op {
+                Op::Wrap(exe) => wrap_servers(&mut doc, exe),
+                Op::Unwrap => unwrap_servers(&mut doc),
+            };
+            if let (false, Value::Object(m)) = (done.changed.is_empty(), &doc) {
+                files::replace(path, &files::json_text(path, m)?, false, false)?;
+            }
+            Ok(done)
+        }
+        Target::Toml(_) => {
+            let mut doc = files::parse_toml(path, &old)?;
+            let done = match op {
+                Op::Wrap(exe) => wrap_toml(&mut doc, exe),
+                Op::Unwrap => unwrap_toml(&mut doc),
+            };
+            if !done.changed.is_empty() {
+                files::replace(path, &doc.to_string(), false, false)?;
+            }
+            Ok(done)
+        }
     }
-    Ok(changed)
 }
 
 /// `cavra init --wrap-mcp`: the stdio servers of `t` start through `exe mcp proxy`.
-pub fn wrap_target(t: &Target, exe: &str) -> Result<Vec<String>, SetupError> {
-    rewrite(t, |d| wrap_servers(d, exe), true)
+pub fn wrap_target(t: &Target, exe: &str) -> Result<Rewrite, SetupError> {
+    rewrite(t, Op::Wrap(exe))
 }
 
 /// `cavra uninstall`: the servers [`wrap_target`] wrapped start as they did before.
 pub fn unwrap_target(t: &Target) -> Result<Vec<String>, SetupError> {
-    rewrite(t, unwrap_servers, false)
+    Ok(rewrite(t, Op::Unwrap)?.changed)
 }
 
 /// The arguments that mark a wrapped entry, before `--name`.
@@ -57,77 +100,280 @@ fn strings(v: Option<&Value>) -> Option<Vec<String>> {
     }
 }
 
-/// The original command and arguments of an entry `cavra mcp proxy` wraps, if it is one.
-fn wrapped(args: &[String]) -> Option<(String, Vec<String>)> {
-    let rest = args.strip_prefix(&PROXY.map(String::from))?;
-    let sep = rest.iter().position(|a| a == "--")?;
-    let (cmd, tail) = rest.get(sep + 1..)?.split_first()?;
-    Some((cmd.clone(), tail.to_vec()))
+/// Whether `command` runs a `cavra` binary.
+fn is_cavra_program(command: &str) -> bool {
+    std::path::Path::new(command.trim())
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("cavra"))
 }
 
-/// Wraps the stdio servers of `doc["mcpServers"]` with `exe mcp proxy`; the names wrapped.
-pub fn wrap_servers(doc: &mut Value, exe: &str) -> Vec<String> {
-    let mut changed = Vec::new();
+/// When `command` + `args` is an entry `cavra mcp proxy` wraps: the index of the `--`
+/// before the original command (which follows it).
+fn wrapped(command: &str, args: &[String]) -> Option<usize> {
+    if !is_cavra_program(command) || !args.starts_with(&PROXY.map(String::from)) {
+        return None;
+    }
+    let sep = args.iter().position(|a| a == "--")?;
+    (sep + 1 < args.len()).then_some(sep)
+}
+
+/// The arguments of the wrapped form before the original command.
+fn proxy_head(name: &str) -> [String; 5] {
+    [
+        "mcp".into(),
+        "proxy".into(),
+        "--name".into(),
+        name.into(),
+        "--".into(),
+    ]
+}
+
+/// Wraps the stdio servers of `doc["mcpServers"]` with `exe mcp proxy`.
+pub fn wrap_servers(doc: &mut Value, exe: &str) -> Rewrite {
+    let mut done = Rewrite::default();
     let Some(servers) = doc.get_mut("mcpServers").and_then(Value::as_object_mut) else {
-        return changed;
+        return done;
     };
     for (name, entry) in servers.iter_mut() {
-        let Some(cmd) = entry
-            .get("command")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-        else {
+        let left = |why| LeftAlone {
+            name: name.clone(),
+            why,
+        };
+        let cmd = match entry.get("command") {
+            Some(Value::String(c)) => c.clone(),
+            Some(_) => {
+                done.left.push(left(BAD_COMMAND));
+                continue;
+            }
+            None if entry.get("url").is_some() || entry.get("httpUrl").is_some() => {
+                done.left.push(left(HTTP_SERVER));
+                continue;
+            }
+            None => {
+                done.left.push(left(NO_COMMAND));
+                continue;
+            }
+        };
+        let Some(args) = strings(entry.get("args")) else {
+            done.left.push(left(BAD_ARGS));
+            continue;
+        };
+        if crate::mcp::is_cavra_server(&cmd, &args) || wrapped(&cmd, &args).is_some() {
+            continue;
+        }
+        let mut new = proxy_head(name).to_vec();
+        new.push(cmd);
+        new.extend(args);
+        entry["command"] = json!(exe);
+        entry["args"] = json!(new);
+        done.changed.push(name.clone());
+    }
+    done
+}
+
+/// Restores the entries [`wrap_servers`] wrapped.
+pub fn unwrap_servers(doc: &mut Value) -> Rewrite {
+    let mut done = Rewrite::default();
+    let Some(servers) = doc.get_mut("mcpServers").and_then(Value::as_object_mut) else {
+        return done;
+    };
+    for (name, entry) in servers.iter_mut() {
+        let Some(cmd) = entry.get("command").and_then(Value::as_str) else {
             continue;
         };
         let Some(args) = strings(entry.get("args")) else {
             continue;
         };
-        if crate::mcp::is_cavra_server(&cmd, &args) || wrapped(&args).is_some() {
-            continue;
-        }
-        let mut new = vec![
-            "mcp".to_string(),
-            "proxy".into(),
-            "--name".into(),
-            name.clone(),
-            "--".into(),
-            cmd,
-        ];
-        new.extend(args);
-        entry["command"] = json!(exe);
-        entry["args"] = json!(new);
-        changed.push(name.clone());
-    }
-    changed
-}
-
-/// Restores the entries [`wrap_servers`] wrapped; the names restored.
-pub fn unwrap_servers(doc: &mut Value) -> Vec<String> {
-    let mut changed = Vec::new();
-    let Some(servers) = doc.get_mut("mcpServers").and_then(Value::as_object_mut) else {
-        return changed;
-    };
-    for (name, entry) in servers.iter_mut() {
-        let Some((cmd, args)) = strings(entry.get("args")).and_then(|a| wrapped(&a)) else {
+        let Some(sep) = wrapped(cmd, &args) else {
             continue;
         };
-        entry["command"] = json!(cmd);
-        if args.is_empty() {
+        let (orig, rest) = (&args[sep + 1], &args[sep + 2..]);
+        entry["command"] = json!(orig);
+        if rest.is_empty() {
             if let Some(o) = entry.as_object_mut() {
                 o.remove("args");
             }
         } else {
-            entry["args"] = json!(args);
+            entry["args"] = json!(rest);
         }
-        changed.push(name.clone());
+        done.changed.push(name.clone());
     }
-    changed
+    done
+}
+
+/// The command and arguments of a TOML server entry, or why it has none usable.
+fn toml_command(e: &dyn TableLike) -> Result<(String, Vec<String>), &'static str> {
+    let cmd = match e.get("command") {
+        Some(i) => i.as_str().ok_or(BAD_COMMAND)?.to_string(),
+        None if e.contains_key("url") => return Err(HTTP_SERVER),
+        None => return Err(NO_COMMAND),
+    };
+    let args = match e.get("args") {
+        None => Vec::new(),
+        Some(i) => i
+            .as_array()
+            .ok_or(BAD_ARGS)?
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(BAD_ARGS)?,
+    };
+    Ok((cmd, args))
+}
+
+/// Whether an element decor starts a new line (a multi-line array).
+fn on_own_line(d: &Decor) -> bool {
+    d.prefix()
+        .and_then(|p| p.as_str())
+        .is_some_and(|p| p.contains('\n'))
+}
+
+/// Wraps the stdio servers of Codex's `[mcp_servers]` with `exe mcp proxy`.
+pub fn wrap_toml(doc: &mut toml_edit::DocumentMut, exe: &str) -> Rewrite {
+    let mut done = Rewrite::default();
+    let Some(servers) = doc.get_mut("mcp_servers").and_then(Item::as_table_like_mut) else {
+        return done;
+    };
+    for (name, item) in servers.iter_mut() {
+        let name = name.get().to_string();
+        let Some(e) = item.as_table_like_mut() else {
+            done.left.push(LeftAlone {
+                name,
+                why: "not a table",
+            });
+            continue;
+        };
+        match toml_command(e) {
+            Err(why) => done.left.push(LeftAlone { name, why }),
+            Ok((cmd, args)) => {
+                if crate::mcp::is_cavra_server(&cmd, &args) || wrapped(&cmd, &args).is_some() {
+                    continue;
+                }
+                if wrap_toml_entry(e, &name, exe) {
+                    done.changed.push(name);
+                }
+            }
+        }
+    }
+    done
+}
+
+/// `command = exe` (its decor kept); the original command value (its quoting kept) and the
+/// proxy's arguments in front of `args`, in the array's own layout.
+fn wrap_toml_entry(e: &mut dyn TableLike, name: &str, exe: &str) -> bool {
+    let Some(cmd_item) = e.get_mut("command") else {
+        return false;
+    };
+    let Some(old_cmd) = cmd_item.as_value().cloned() else {
+        return false;
+    };
+    let mut new_cmd = toml_edit::Value::from(exe);
+    *new_cmd.decor_mut() = old_cmd.decor().clone();
+    *cmd_item = Item::Value(new_cmd);
+    let mut head: Vec<toml_edit::Value> = proxy_head(name)
+        .into_iter()
+        .map(toml_edit::Value::from)
+        .collect();
+    head.push(old_cmd);
+    match e.get_mut("args").and_then(Item::as_array_mut) {
+        Some(a) => prepend(a, head),
+        None => {
+            let mut a = Array::new();
+            prepend(&mut a, head);
+            e.insert("args", Item::Value(toml_edit::Value::Array(a)));
+        }
+    }
+    true
+}
+
+/// Puts `head` in front of `a`: the first new element takes the first old element's decor
+/// (so the unwrap gives it back), the others that of a following element (the old first's
+/// in a multi-line array, else one space before).
+fn prepend(a: &mut Array, head: Vec<toml_edit::Value>) {
+    let first = a.get(0).map(|v| v.decor().clone());
+    let multiline = first.as_ref().is_some_and(on_own_line);
+    let following = match (&first, multiline) {
+        (Some(d), true) => d.clone(),
+        _ => Decor::new(" ", ""),
+    };
+    let n = head.len();
+    for (i, mut v) in head.into_iter().enumerate() {
+        *v.decor_mut() = match (i, &first) {
+            (0, Some(d)) => d.clone(),
+            (0, None) => Decor::new("", ""),
+            _ => following.clone(),
+        };
+        a.insert_formatted(i, v);
+    }
+    if let Some(old_first) = a.get_mut(n) {
+        *old_first.decor_mut() = following;
+    }
+}
+
+/// Restores the entries [`wrap_toml`] wrapped.
+pub fn unwrap_toml(doc: &mut toml_edit::DocumentMut) -> Rewrite {
+    let mut done = Rewrite::default();
+    let Some(servers) = doc.get_mut("mcp_servers").and_then(Item::as_table_like_mut) else {
+        return done;
+    };
+    for (name, item) in servers.iter_mut() {
+        let Some(e) = item.as_table_like_mut() else {
+            continue;
+        };
+        let Ok((cmd, args)) = toml_command(e) else {
+            continue;
+        };
+        let Some(sep) = wrapped(&cmd, &args) else {
+            continue;
+        };
+        if unwrap_toml_entry(e, sep) {
+            done.changed.push(name.get().to_string());
+        }
+    }
+    done
+}
+
+/// Takes the proxy's arguments (up to `--` at `sep`) and the original command out of
+/// `args`, the command back into `command` (with `command`'s decor); an `args` left empty
+/// is removed.
+fn unwrap_toml_entry(e: &mut dyn TableLike, sep: usize) -> bool {
+    let Some(a) = e.get_mut("args").and_then(Item::as_array_mut) else {
+        return false;
+    };
+    let head_decor = a.get(0).map(|v| v.decor().clone());
+    let mut orig = None;
+    for i in 0..=sep + 1 {
+        let v = a.remove(0);
+        if i == sep + 1 {
+            orig = Some(v);
+        }
+    }
+    let empty = a.is_empty();
+    if let (Some(first), Some(d)) = (a.get_mut(0), head_decor) {
+        *first.decor_mut() = d;
+    }
+    if empty {
+        e.remove("args");
+    }
+    let (Some(mut orig), Some(cmd_item)) = (orig, e.get_mut("command")) else {
+        return false;
+    };
+    if let Some(cur) = cmd_item.as_value() {
+        *orig.decor_mut() = cur.decor().clone();
+    }
+    *cmd_item = Item::Value(orig);
+    true
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn names(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
 
     #[test]
     fn wrapping_is_idempotent_and_reversible() {
@@ -138,9 +384,15 @@ mod tests {
             "remote": {"url": "https://mcp.example/mcp"},
         }, "other": 1});
         let mut doc = original.clone();
-        let mut changed = wrap_servers(&mut doc, "cavra");
-        changed.sort();
-        assert_eq!(changed, ["bare", "fs"]);
+        let done = wrap_servers(&mut doc, "cavra");
+        assert_eq!(names(done.changed), ["bare", "fs"]);
+        assert_eq!(
+            done.left,
+            [LeftAlone {
+                name: "remote".into(),
+                why: HTTP_SERVER
+            }]
+        );
         assert_eq!(
             doc["mcpServers"]["fs"],
             json!({"command": "cavra", "args": ["mcp", "proxy", "--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "/p"], "env": {"A": "1"}})
@@ -152,22 +404,128 @@ mod tests {
         );
         // twice: nothing more
         let again = doc.clone();
-        assert!(wrap_servers(&mut doc, "cavra").is_empty());
+        assert!(wrap_servers(&mut doc, "cavra").changed.is_empty());
         assert_eq!(doc, again);
         // reversed exactly
-        let mut back = unwrap_servers(&mut doc);
-        back.sort();
-        assert_eq!(back, ["bare", "fs"]);
+        assert_eq!(names(unwrap_servers(&mut doc).changed), ["bare", "fs"]);
         assert_eq!(doc, original);
-        assert!(unwrap_servers(&mut doc).is_empty());
+        assert!(unwrap_servers(&mut doc).changed.is_empty());
     }
 
     #[test]
     fn odd_entries_are_left_alone() {
         let mut doc = json!({"mcpServers": {"x": {"command": "s", "args": "not a list"}}});
         let before = doc.clone();
-        assert!(wrap_servers(&mut doc, "cavra").is_empty());
+        let done = wrap_servers(&mut doc, "cavra");
+        assert!(done.changed.is_empty());
+        assert_eq!(done.left[0].why, BAD_ARGS);
         assert_eq!(doc, before);
-        assert!(wrap_servers(&mut json!({"no": "servers"}), "cavra").is_empty());
+        assert_eq!(
+            wrap_servers(&mut json!({"no": "servers"}), "cavra"),
+            Rewrite::default()
+        );
+        // a server that happens to take `mcp proxy --` but is not CAVRA is not unwrapped
+        let mut doc =
+            json!({"mcpServers": {"y": {"command": "other", "args": ["mcp", "proxy", "--", "z"]}}});
+        assert!(unwrap_servers(&mut doc).changed.is_empty());
+    }
+
+    const CODEX: &str = r#"# my Codex configuration
+model = "gpt-5-codex"
+
+[mcp_servers.docs]
+command = "docs-mcp" # the docs server
+args = ["--stdio"]   # keep me
+env = { TOKEN_FILE = "/t" }
+
+# a literal-string command without arguments
+[mcp_servers.bare]
+command = 'my server'
+startup_timeout_sec = 20
+
+[mcp_servers.long]
+command = "npx"
+args = [
+    "-y",
+    "@modelcontextprotocol/server-filesystem", # the package
+    "/p",
+]
+
+[mcp_servers.remote]
+url = "https://mcp.example/mcp"
+
+[mcp_servers.cavra]
+command = "/opt/cavra"
+args = ["mcp", "serve"]
+
+[mcp_servers.empty]
+command = "e"
+args = []
+"#;
+
+    #[test]
+    fn codex_toml_is_wrapped_in_place_and_unwrapped_byte_for_byte() {
+        let mut doc: toml_edit::DocumentMut = CODEX.parse().unwrap();
+        let done = wrap_toml(&mut doc, "/opt/cavra");
+        assert_eq!(names(done.changed), ["bare", "docs", "empty", "long"]);
+        assert_eq!(
+            done.left,
+            [LeftAlone {
+                name: "remote".into(),
+                why: HTTP_SERVER
+            }]
+        );
+        let text = doc.to_string();
+        assert!(text.contains("[mcp_servers.docs]\ncommand = \"/opt/cavra\" # the docs server\nargs = [\"mcp\", \"proxy\", \"--name\", \"docs\", \"--\", \"docs-mcp\", \"--stdio\"]   # keep me\nenv = { TOKEN_FILE = \"/t\" }\n"), "{text}");
+        assert!(text.contains("[mcp_servers.bare]\ncommand = \"/opt/cavra\"\nstartup_timeout_sec = 20\nargs = [\"mcp\", \"proxy\", \"--name\", \"bare\", \"--\", 'my server']\n"), "{text}");
+        assert!(text.contains("args = [\n    \"mcp\",\n    \"proxy\",\n    \"--name\",\n    \"long\",\n    \"--\",\n    \"npx\",\n    \"-y\",\n    \"@modelcontextprotocol/server-filesystem\", # the package\n    \"/p\",\n]\n"), "{text}");
+        assert!(text.contains("[mcp_servers.remote]\nurl = \"https://mcp.example/mcp\"\n"));
+        assert!(text.contains(
+            "[mcp_servers.cavra]\ncommand = \"/opt/cavra\"\nargs = [\"mcp\", \"serve\"]\n"
+        ));
+        assert!(text.starts_with("# my Codex configuration\nmodel = \"gpt-5-codex\"\n"));
+        // the wrapped file parses as what Codex needs
+        let parsed: toml_edit::DocumentMut = text.parse().unwrap();
+        let docs = &parsed["mcp_servers"]["docs"];
+        assert_eq!(docs["args"].as_array().unwrap().len(), 7);
+        // twice: nothing more
+        let mut again: toml_edit::DocumentMut = text.parse().unwrap();
+        assert!(wrap_toml(&mut again, "/opt/cavra").changed.is_empty());
+        assert_eq!(again.to_string(), text);
+        // back: byte for byte, except an empty `args` (removed, as it meant nothing)
+        let back = unwrap_toml(&mut again);
+        assert_eq!(names(back.changed), ["bare", "docs", "empty", "long"]);
+        assert_eq!(
+            again.to_string(),
+            CODEX.replace("command = \"e\"\nargs = []\n", "command = \"e\"\n")
+        );
+        assert!(unwrap_toml(&mut again).changed.is_empty());
+    }
+
+    #[test]
+    fn codex_inline_and_dotted_tables() {
+        let src = "mcp_servers = { fs = { command = \"npx\", args = [\"-y\", \"x\"] } }\n";
+        let mut doc: toml_edit::DocumentMut = src.parse().unwrap();
+        assert_eq!(wrap_toml(&mut doc, "cavra").changed, ["fs"]);
+        let text = doc.to_string();
+        let parsed: toml_edit::DocumentMut = text.parse().unwrap();
+        assert_eq!(
+            parsed["mcp_servers"]["fs"]["args"]
+                .as_array()
+                .unwrap()
+                .len(),
+            8,
+            "{text}"
+        );
+        assert_eq!(unwrap_toml(&mut doc).changed, ["fs"]);
+        assert_eq!(doc.to_string(), src);
+
+        let src = "[mcp_servers]\nfs.command = \"npx\"\nfs.args = [\"a\"]\nweird = 3\n";
+        let mut doc: toml_edit::DocumentMut = src.parse().unwrap();
+        let done = wrap_toml(&mut doc, "cavra");
+        assert_eq!(done.changed, ["fs"]);
+        assert_eq!(done.left[0].name, "weird");
+        assert_eq!(unwrap_toml(&mut doc).changed, ["fs"]);
+        assert_eq!(doc.to_string(), src);
     }
 }
