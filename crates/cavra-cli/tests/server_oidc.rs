@@ -4,7 +4,8 @@
 //! unknown kid, forged → 401; no role, wrong RBAC group, a repository outside the
 //! person's groups → 403; the requester never approves their own request, even as an
 //! admin. Approvals made by a person carry their verified identity and the server's
-//! signature, and a row forged into the database without one does not allow.
+//! signature, and a row forged into the database without one does not allow. The same
+//! people on `/mcp` (raw Streamable HTTP).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "replica_common.rs"]
@@ -428,4 +429,125 @@ fn release_and_break_glass_follow_the_persons_repositories_and_rbac_groups() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["requested_by"], "erin@example.com", "{v}");
     assert_eq!(v["state"], "break_glass");
+}
+
+/// One JSON-RPC message to `/mcp` with `token` (and the session's id): the HTTP status,
+/// the `Mcp-Session-Id` header, and the JSON-RPC answer (from the JSON body or the event
+/// stream; the error document on a refusal).
+fn mcp_post(
+    s: &Srv,
+    token: &str,
+    session: Option<&str>,
+    msg: &Value,
+) -> (u16, Option<String>, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut r = agent
+        .post(s.url("/mcp"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-06-18");
+    if let Some(id) = session {
+        r = r.header("Mcp-Session-Id", id);
+    }
+    let mut res = r
+        .content_type("application/json")
+        .send(msg.to_string())
+        .unwrap();
+    let status = res.status().as_u16();
+    let sid = res
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = res.body_mut().read_to_string().unwrap();
+    let answer = serde_json::from_str(&text).unwrap_or_else(|_| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find(|v| v.get("id").is_some())
+            .unwrap_or(Value::String(text.clone()))
+    });
+    (status, sid, answer)
+}
+
+/// An MCP session on `/mcp` opened with `token`: its id (after `initialize` and
+/// `notifications/initialized`).
+fn mcp_session(s: &Srv, token: &str) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "oidc-agent", "version": "0"}}});
+    let (st, sid, v) = mcp_post(s, token, None, &init);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"]["serverInfo"]["name"], "cavra", "{v}");
+    let sid = sid.expect("an Mcp-Session-Id");
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let (st, _, v) = mcp_post(s, token, Some(&sid), &note);
+    assert_eq!(st, 202, "{v}");
+    sid
+}
+
+/// `/mcp` takes the same OIDC people as the REST API: a JWT of a group mapped to `agent`
+/// (or `admin`) asks through the tools, and its decision is in the server's evidence;
+/// expired or for another audience: 401, also inside a session opened with a good token;
+/// `auditor` or `approver`: 403.
+#[test]
+fn oidc_tokens_on_mcp() {
+    let (_tmp, s, p) = start();
+    let bot = p.rs("ci", &["ci-bots"]);
+    let sid = mcp_session(&s, &bot);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "check_command", "arguments": {"command": "rm -rf /"}}});
+    let (st, _, v) = mcp_post(&s, &bot, Some(&sid), &call);
+    assert_eq!(st, 200, "{v}");
+    let out = &v["result"]["structuredContent"];
+    assert_eq!(out["decision"], "block", "{v}");
+    assert_eq!(out["proceed"], false, "{v}");
+    let id = out["decision_id"].as_str().unwrap();
+    let auditor = p.es("erin", &["auditors"]);
+    let (st, d) = s.get(&format!("/v1/decisions/{id}"), Some(&auditor));
+    assert_eq!(
+        st, 200,
+        "the /mcp decision is in the server's evidence: {d}"
+    );
+    // an admin may ask too
+    let admin = p.ed("dave", &["cavra-admins"]);
+    mcp_session(&s, &admin);
+
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "oidc-agent", "version": "0"}}});
+    let t = now();
+    let expired = p.rsa.mint(
+        "rsa-1",
+        &json!({"iss": p.issuer, "aud": "cavra", "sub": "uid-ci", "iat": t - 7200, "exp": t - 3600, "groups": ["ci-bots"]}),
+    );
+    let wrong_aud = p.rsa.mint(
+        "rsa-1",
+        &json!({"iss": p.issuer, "aud": "someone-else", "sub": "uid-ci", "exp": t + 600, "groups": ["ci-bots"]}),
+    );
+    for (tok, why) in [(&expired, "expired"), (&wrong_aud, "wrong_audience")] {
+        let (st, sid, v) = mcp_post(&s, tok, None, &init);
+        assert_eq!(st, 401, "{why}: {v}");
+        assert_eq!(error_code(&v), "unauthorized", "{why}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(why),
+            "{why}: {v}"
+        );
+        assert!(sid.is_none(), "no session for {why}");
+        // every request is checked, not only the one that opened the session
+        let (st, _, v) = mcp_post(&s, tok, Some(&mcp_session(&s, &bot)), &call);
+        assert_eq!(st, 401, "{why} inside a session: {v}");
+    }
+    for (tok, role) in [
+        (auditor, "auditor"),
+        (p.rs("carol", &["web-owners"]), "approver"),
+    ] {
+        let (st, _, v) = mcp_post(&s, &tok, None, &init);
+        assert_eq!(st, 403, "{role}: {v}");
+        assert_eq!(error_code(&v), "forbidden", "{role}: {v}");
+    }
 }

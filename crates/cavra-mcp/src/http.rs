@@ -1,7 +1,9 @@
 //! The Streamable HTTP transport (rmcp's server side): what `cavra serve` mounts at `/mcp`.
 //!
 //! One MCP session per client (`Mcp-Session-Id`, kept in memory, ended after five idle
-//! minutes); each session gets its own [`CavraServer`] and session id. Authentication is
+//! minutes); each session gets its own [`CavraServer`] and session id, and its tools run on
+//! the serving runtime's blocking pool ([`CavraServer::on_blocking_pool`]), as the
+//! server's other decisions do. Authentication is
 //! the mounting server's: this service checks no credential, and it does not check the
 //! `Host` header either (the server in front of it requires a bearer token, which a
 //! rebinding page cannot send).
@@ -28,7 +30,7 @@ pub fn streamable_http<B: Backend>(
             version: options.version.clone(),
             session_id: format!("{}-{n}", options.session_id),
         };
-        Ok(CavraServer::new(make(), options))
+        Ok(CavraServer::new(make(), options).on_blocking_pool())
     };
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()

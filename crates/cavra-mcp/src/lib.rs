@@ -13,8 +13,9 @@
 //!   `cavra doctor`).
 //!
 //! An async runtime (tokio, current thread) exists only inside [`serve_stdio`] (and the
-//! server's, for [`http`]). The backend is called synchronously from the handler, so
-//! requests are decided one at a time, in the order they arrive.
+//! server's, for [`http`]). Over stdio the backend is called synchronously from the
+//! handler, so requests are decided one at a time, in the order they arrive; over [`http`]
+//! each tool call runs on the server's blocking pool.
 
 pub mod backend;
 pub mod http;

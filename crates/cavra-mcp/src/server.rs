@@ -4,6 +4,10 @@
 //! not know), `2025-03-26` and `2024-11-05`; capabilities: tools. rmcp runs the lifecycle
 //! (`initialize`, `ping`, cancellation, unknown methods: `-32601`); this handler lists the
 //! tools and runs them. A known method whose parameters do not parse is `-32602`.
+//!
+//! A tool runs on the thread the request arrived on (`cavra mcp serve`: one at a time, in
+//! order), or, [`CavraServer::on_blocking_pool`], on the async runtime's blocking pool
+//! (`cavra serve`'s `/mcp`: a slow store or evidence log never holds up the reactor).
 
 use crate::backend::Backend;
 use crate::tools::{self, Session, ToolOutput};
@@ -17,6 +21,7 @@ use rmcp::ServerHandler;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::future::{ready, Future};
+use std::sync::Arc;
 
 /// The protocol version this server speaks by default.
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
@@ -60,13 +65,41 @@ pub struct ServerOptions {
 
 /// CAVRA's MCP server.
 pub struct CavraServer<B> {
-    backend: B,
+    backend: Arc<B>,
     options: ServerOptions,
+    /// Tools run on the async runtime's blocking pool.
+    blocking: bool,
+}
+
+/// What a tool call answers when its decision did not finish.
+const FAILED: &str = "internal error: the decision failed; do not proceed";
+
+/// Runs tool `name`; a panic in the backend is answered as a failed decision (with
+/// `panic = "abort"`, as in release builds, it ends the process instead: fail closed
+/// either way).
+fn run<B: Backend>(backend: &B, session: &Session, name: &str, args: &Map<String, Value>) -> Value {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tools::call(backend, session, name, args)
+    }))
+    .unwrap_or_else(|_| ToolOutput::error(FAILED))
+    .to_json()
 }
 
 impl<B: Backend> CavraServer<B> {
     pub fn new(backend: B, options: ServerOptions) -> Self {
-        CavraServer { backend, options }
+        CavraServer {
+            backend: Arc::new(backend),
+            options,
+            blocking: false,
+        }
+    }
+
+    /// Tools run on the blocking pool of the async runtime serving the session
+    /// (`tokio::task::spawn_blocking`) instead of on its worker: what a server that
+    /// serves many sessions on a few workers needs.
+    pub fn on_blocking_pool(mut self) -> Self {
+        self.blocking = true;
+        self
     }
 
     /// The session defaults of a call: the agent is the client's `clientInfo.name`.
@@ -83,22 +116,15 @@ impl<B: Backend> CavraServer<B> {
         }
     }
 
-    fn run_tool(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        name: &str,
-        args: &Map<String, Value>,
-    ) -> Value {
-        let session = self.session(ctx);
-        // a panic in a backend must still answer the call (with `panic = "abort"`, as in
-        // release builds, it ends the process instead: fail closed either way)
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tools::call(&self.backend, &session, name, args)
-        }))
-        .unwrap_or_else(|_| {
-            ToolOutput::error("internal error: the decision failed; do not proceed")
-        })
-        .to_json()
+    async fn run_tool(&self, session: Session, name: &str, args: Map<String, Value>) -> Value {
+        if !self.blocking {
+            return run(&*self.backend, &session, name, &args);
+        }
+        let backend = Arc::clone(&self.backend);
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || run(&*backend, &session, &name, &args))
+            .await
+            .unwrap_or_else(|_| ToolOutput::error(FAILED).to_json())
     }
 }
 
@@ -157,9 +183,13 @@ impl<B: Backend> ServerHandler for CavraServer<B> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + MaybeSendFuture + '_ {
-        let args = request.arguments.unwrap_or_default();
-        let out = known(&request.name).map(|()| self.run_tool(&context, &request.name, &args));
-        ready(out.and_then(call_result).map(CallToolResponse::from))
+        async move {
+            known(&request.name)?;
+            let args = request.arguments.unwrap_or_default();
+            let session = self.session(&context);
+            let out = self.run_tool(session, &request.name, args).await;
+            call_result(out).map(CallToolResponse::from)
+        }
     }
 
     fn on_custom_request(
@@ -167,17 +197,18 @@ impl<B: Backend> ServerHandler for CavraServer<B> {
         request: CustomRequest,
         context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<CustomResult, ErrorData>> + MaybeSendFuture + '_ {
-        ready(self.custom(request, &context))
+        let session = self.session(&context);
+        self.custom(request, session)
     }
 }
 
 impl<B: Backend> CavraServer<B> {
     /// A request rmcp could not type: an unknown method, or a known one whose parameters
     /// do not parse.
-    fn custom(
+    async fn custom(
         &self,
         request: CustomRequest,
-        context: &RequestContext<RoleServer>,
+        session: Session,
     ) -> Result<CustomResult, ErrorData> {
         let method = request.method.as_str();
         let params = request.params.unwrap_or(Value::Null);
@@ -189,8 +220,8 @@ impl<B: Backend> CavraServer<B> {
                 })?;
                 known(name)?;
                 let out = match params.get("arguments") {
-                    None | Some(Value::Null) => self.run_tool(context, name, &Map::new()),
-                    Some(Value::Object(m)) => self.run_tool(context, name, m),
+                    None | Some(Value::Null) => self.run_tool(session, name, Map::new()).await,
+                    Some(Value::Object(m)) => self.run_tool(session, name, m.clone()).await,
                     Some(_) => ToolOutput::error("`arguments` must be an object").to_json(),
                 };
                 Ok(CustomResult::new(out))
