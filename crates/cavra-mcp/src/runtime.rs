@@ -4,6 +4,7 @@
 use crate::backend::{ActivePolicy, Backend, BackendError, Decided, Explained};
 use cavra_core::policy::CompiledPack;
 use cavra_core::ActionRequest;
+use cavra_runtime::packs::PackCache;
 use cavra_runtime::{DecideOptions, Locator, Origin, PackChoice, Runtime};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -65,6 +66,8 @@ impl RuntimeSource for Mutex<Runtime> {
 pub struct RuntimeBackend {
     runtime: Arc<dyn RuntimeSource>,
     settings: RuntimeSettings,
+    /// Compiled packs kept between calls (`cavra serve`'s, shared with its REST API).
+    packs: Option<Arc<PackCache>>,
 }
 
 impl RuntimeBackend {
@@ -77,7 +80,15 @@ impl RuntimeBackend {
         RuntimeBackend {
             runtime: source,
             settings,
+            packs: None,
         }
+    }
+
+    /// Packs loaded through `cache` (kept compiled while their files are unchanged, as
+    /// `POST /v1/decisions` loads them) instead of compiled on every call.
+    pub fn with_pack_cache(mut self, cache: Arc<PackCache>) -> Self {
+        self.packs = Some(cache);
+        self
     }
 
     fn runtime(&self) -> MutexGuard<'_, Runtime> {
@@ -85,12 +96,17 @@ impl RuntimeBackend {
     }
 
     /// The pack is loaded on every call, so policy edits apply without a restart (the
-    /// runtime caches compiled project packs on disk).
-    fn load_pack(&self) -> Result<(CompiledPack, Origin), BackendError> {
+    /// runtime caches compiled project packs on disk; a [`PackCache`] rechecks the files
+    /// it compiled from).
+    fn load_pack(&self) -> Result<(Arc<CompiledPack>, Origin), BackendError> {
         let s = &self.settings;
         let project_cavra = s.locator.locate_path(Some(&s.project)).project_cavra_dir;
-        cavra_runtime::packs::load(&s.packs, Some(&project_cavra))
-            .map_err(|e| BackendError::Policy(cavra_runtime::chain(&e)))
+        match &self.packs {
+            Some(cache) => cache.load(&s.packs, Some(&project_cavra)),
+            None => cavra_runtime::packs::load(&s.packs, Some(&project_cavra))
+                .map(|(p, o)| (Arc::new(p), o)),
+        }
+        .map_err(|e| BackendError::Policy(cavra_runtime::chain(&e)))
     }
 
     fn registry(&self) -> Result<Option<cavra_core::guard::McpRegistry>, BackendError> {
@@ -214,7 +230,7 @@ impl Backend for RuntimeBackend {
     fn policy(&self) -> Result<ActivePolicy, BackendError> {
         let (pack, origin) = self.load_pack()?;
         Ok(ActivePolicy {
-            pack,
+            pack: CompiledPack::clone(&pack),
             source: origin.describe(),
         })
     }

@@ -2,8 +2,8 @@
 //! authentication. A request needs `Authorization: Bearer <token>` (a server token or an
 //! OIDC token; the console's cookie is not accepted here) whose role may decide (`agent`,
 //! `admin`): else 401 / 403 before the MCP service sees it. The tools decide through the
-//! server's runtimes, so their decisions land in the same evidence log as `/v1/decisions`;
-//! none of them changes CAVRA's state.
+//! server's runtimes, on its blocking pool, with its compiled packs, so their decisions
+//! land in the same evidence log as `/v1/decisions`; none of them changes CAVRA's state.
 
 use crate::auth::{authenticate, bearer, unauthorized};
 use crate::error::ApiError;
@@ -65,8 +65,12 @@ pub fn routes(state: &Shared) -> Router<Shared> {
         version: c.config.version.clone(),
         session_id: format!("mcp-http-{}", std::process::id()),
     };
+    let packs = Arc::clone(&c.packs);
     let service = cavra_mcp::http::streamable_http(
-        move || RuntimeBackend::over(Arc::clone(&pool), settings.clone()),
+        move || {
+            RuntimeBackend::over(Arc::clone(&pool), settings.clone())
+                .with_pack_cache(Arc::clone(&packs))
+        },
         options,
         c.config.body_limit,
     );
