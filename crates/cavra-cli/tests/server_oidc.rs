@@ -491,7 +491,8 @@ fn mcp_session(s: &Srv, token: &str) -> String {
 }
 
 /// `/mcp` takes the same OIDC people as the REST API: a JWT of a group mapped to `agent`
-/// (or `admin`) asks through the tools, and its decision is in the server's evidence;
+/// (or `admin`) asks through the tools, and its decision is in the server's evidence; an
+/// approval request it opens names the person (who then cannot approve it);
 /// expired or for another audience: 401, also inside a session opened with a good token;
 /// `auditor` or `approver`: 403.
 #[test]
@@ -513,9 +514,21 @@ fn oidc_tokens_on_mcp() {
         st, 200,
         "the /mcp decision is in the server's evidence: {d}"
     );
-    // an admin may ask too
-    let admin = p.ed("dave", &["cavra-admins"]);
-    mcp_session(&s, &admin);
+    // an admin may ask too; the approval request a /mcp call opens names who asked, so
+    // the asker cannot approve it (as with POST /v1/decisions)
+    let dave = p.ed("dave", &["cavra-admins", "Repository Owners"]);
+    let sid = mcp_session(&s, &dave);
+    let write = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "check_file_write", "arguments": {"path": "/work/elsewhere/mcp-1.txt"}}});
+    let (st, _, v) = mcp_post(&s, &dave, Some(&sid), &write);
+    assert_eq!(st, 200, "{v}");
+    let out = &v["result"]["structuredContent"];
+    assert_eq!(out["decision"], "require_approval", "{v}");
+    let held = out["approval_id"].as_str().unwrap();
+    let (_, one) = s.get(&format!("/v1/approvals/{held}"), Some(&auditor));
+    assert_eq!(one["requested_by"], "dave@example.com", "{one}");
+    let (st, v) = approve(&s, &dave, held);
+    assert_eq!((st, error_code(&v)), (403, "self_approval"), "{v}");
 
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},

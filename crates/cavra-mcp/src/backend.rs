@@ -20,6 +20,18 @@ pub trait Backend: Send + Sync + 'static {
     /// `cavra_check_command`).
     fn decide(&self, request: &Value) -> Result<Decided, BackendError>;
 
+    /// [`Backend::decide`] for the authenticated `requested_by` (who asks: recorded with
+    /// the decision and on an approval request it opens, as `POST /v1/decisions` does).
+    /// A backend that knows no requesters decides as [`Backend::decide`].
+    fn decide_as(
+        &self,
+        request: &Value,
+        requested_by: Option<&str>,
+    ) -> Result<Decided, BackendError> {
+        let _ = requested_by;
+        self.decide(request)
+    }
+
     /// Evaluates one request without recording anything (`cavra_explain`).
     fn explain(&self, request: &Value) -> Result<Explained, BackendError>;
 

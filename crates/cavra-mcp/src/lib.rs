@@ -28,7 +28,7 @@ pub mod tools;
 
 pub use backend::{ActivePolicy, Backend, BackendError, Decided, Explained};
 pub use runtime::{RuntimeBackend, RuntimeSettings, RuntimeSource};
-pub use server::{CavraServer, ServerOptions, PROTOCOL_VERSION, SUPPORTED_VERSIONS};
+pub use server::{CavraServer, Requester, ServerOptions, PROTOCOL_VERSION, SUPPORTED_VERSIONS};
 
 use rmcp::service::ServerInitializeError;
 use rmcp::ServiceExt;

@@ -135,6 +135,14 @@ impl RuntimeBackend {
 
 impl Backend for RuntimeBackend {
     fn decide(&self, request: &Value) -> Result<Decided, BackendError> {
+        self.decide_as(request, None)
+    }
+
+    fn decide_as(
+        &self,
+        request: &Value,
+        requested_by: Option<&str>,
+    ) -> Result<Decided, BackendError> {
         let mut req = self.request(request)?;
         let (pack, _) = self.load_pack()?;
         req.policy_pack = Some(pack.id.clone());
@@ -144,7 +152,7 @@ impl Backend for RuntimeBackend {
             registry: self.registry()?,
             create_state: true,
             open_approval: false,
-            requested_by: None,
+            requested_by: requested_by.map(str::to_string),
         };
         let d = self
             .runtime()

@@ -63,6 +63,12 @@ pub struct ServerOptions {
     pub session_id: String,
 }
 
+/// Who an HTTP request to the MCP service comes from, as the server in front of it
+/// authenticated them: put in the request's extensions before the service sees it; the
+/// tools' decisions record it as `requested_by`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester(pub String);
+
 /// CAVRA's MCP server.
 pub struct CavraServer<B> {
     backend: Arc<B>,
@@ -110,9 +116,16 @@ impl<B: Backend> CavraServer<B> {
             .map(|p| p.client_info.name.clone())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "mcp-client".to_string());
+        // over Streamable HTTP, the mounting server's authentication names the caller
+        let requested_by = ctx
+            .extensions
+            .get::<::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Requester>())
+            .map(|r| r.0.clone());
         Session {
             session_id: self.options.session_id.clone(),
             agent_id: agent,
+            requested_by,
         }
     }
 
@@ -178,6 +191,8 @@ impl<B: Backend> ServerHandler for CavraServer<B> {
         ready(serde_json::from_value(json!({"tools": tools::definitions()})).map_err(internal))
     }
 
+    // the trait's signature (`MaybeSendFuture`), written out as rmcp's other handlers are
+    #[allow(clippy::manual_async_fn)]
     fn call_tool(
         &self,
         request: CallToolRequestParams,

@@ -63,6 +63,9 @@ pub struct Session {
     pub session_id: String,
     /// The agent id for calls that name none (the MCP client's name).
     pub agent_id: String,
+    /// Who asks, as the mounting server authenticated them (`/mcp`: the token's or the
+    /// OIDC person's identity); recorded as the decision's `requested_by`.
+    pub requested_by: Option<String>,
 }
 
 /// A tool's answer, before it is put on the wire.
@@ -147,7 +150,11 @@ fn evaluate(
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, String> {
     let req = action_request(session, args)?;
-    decided_output(&backend.decide(&req).map_err(failed)?)
+    decided_output(
+        &backend
+            .decide_as(&req, session.requested_by.as_deref())
+            .map_err(failed)?,
+    )
 }
 
 /// The fields every check takes besides its own.
@@ -182,7 +189,11 @@ fn check_simple(
     v.insert("action_type".into(), json!(action));
     v.insert("target".into(), json!(req_str(args, field)?));
     copy_opt(args, &COMMON, &mut v)?;
-    decided_output(&backend.decide(&with_defaults(session, v)).map_err(failed)?)
+    decided_output(
+        &backend
+            .decide_as(&with_defaults(session, v), session.requested_by.as_deref())
+            .map_err(failed)?,
+    )
 }
 
 fn check_git(
@@ -196,7 +207,11 @@ fn check_git(
     v.insert("operation".into(), json!(req_str(args, "operation")?));
     v.insert("target".into(), json!(opt_str(args, "ref")?.unwrap_or("")));
     copy_opt(args, &COMMON, &mut v)?;
-    decided_output(&backend.decide(&with_defaults(session, v)).map_err(failed)?)
+    decided_output(
+        &backend
+            .decide_as(&with_defaults(session, v), session.requested_by.as_deref())
+            .map_err(failed)?,
+    )
 }
 
 fn check_mcp(
@@ -232,7 +247,11 @@ fn check_mcp(
         &["capability", "cwd", "session_id", "agent_id"],
         &mut v,
     )?;
-    decided_output(&backend.decide(&with_defaults(session, v)).map_err(failed)?)
+    decided_output(
+        &backend
+            .decide_as(&with_defaults(session, v), session.requested_by.as_deref())
+            .map_err(failed)?,
+    )
 }
 
 /// `generate_pr_attestation`: decides (and records) opening a pull request into `base`,
@@ -259,7 +278,9 @@ fn pr_attestation(
     v.insert("target".into(), json!(base));
     copy_opt(args, &COMMON, &mut v)?;
     let req = with_defaults(session, v);
-    let d = backend.decide(&req).map_err(failed)?;
+    let d = backend
+        .decide_as(&req, session.requested_by.as_deref())
+        .map_err(failed)?;
     let dec = &d.decision;
     let head = opt_str(args, "head")?;
     let repo = opt_str(args, "repository")?.unwrap_or("");
@@ -862,6 +883,7 @@ mod tests {
         Session {
             session_id: "mcp-1".into(),
             agent_id: "client".into(),
+            requested_by: None,
         }
     }
 

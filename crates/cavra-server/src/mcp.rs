@@ -28,10 +28,10 @@ impl RuntimeSource for Pool {
 }
 
 /// 401 without a bearer token or with one that does not authenticate; 403 when its role
-/// may not decide.
+/// may not decide; else the caller's identity goes with the request ([`cavra_mcp::Requester`]).
 async fn require_agent(
     State(state): State<Shared>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let token = req
@@ -45,6 +45,9 @@ async fn require_agent(
         .to_string();
     let caller = blocking(&state, move |s| authenticate(s, &token)).await?;
     caller.require(ApiPermission::Decide)?;
+    // the decisions name who asked, as those of POST /v1/decisions do
+    req.extensions_mut()
+        .insert(cavra_mcp::Requester(caller.identity().to_string()));
     Ok(next.run(req).await)
 }
 
