@@ -227,7 +227,7 @@ fn calls_are_decided_before_they_reach_the_server() {
     // the poisoned tool is quarantined, the clean ones listed
     assert_eq!(
         names,
-        ["read_file", "write_file", "echo", "die"],
+        ["read_file", "write_file", "echo", "die", "query", "run"],
         "{names:?}"
     );
 
@@ -344,7 +344,11 @@ fn a_changed_definition_is_withheld_until_a_person_approves_it() {
     // a second session: the server changed `echo` (a rug pull)
     let mut s = Session::start(&e, &[("FIXTURE_VARIANT", "changed")], &["python3", &fx]);
     let names = s.names();
-    assert_eq!(names, ["read_file", "write_file", "die"], "{names:?}");
+    assert_eq!(
+        names,
+        ["read_file", "write_file", "die", "query", "run"],
+        "{names:?}"
+    );
     let r = s.call("echo", json!({"message": "hi"}));
     assert_eq!(r["isError"], true, "{r}");
     s.finish();
@@ -514,4 +518,523 @@ fn the_npm_servers_behind_the_proxy_with_the_python_sdk() {
     );
     let ev = evidence(&e);
     assert!(ev.contains("\"filesystem\"") && ev.contains("\"everything\""));
+}
+
+#[test]
+fn resources_prompts_and_sql_are_subject_to_the_pack() {
+    if !python() {
+        eprintln!("skipped: python3 not present (the proxy's fixture server)");
+        return;
+    }
+    let e = env();
+    let fx = fixture();
+    let mut s = Session::start(&e, &[], &["python3", &fx]);
+    assert!(s.names().contains(&"query".to_string()));
+    let p = e.proj.display().to_string();
+
+    // SQL arguments are judged as SQL: a SELECT passes, DROP TABLE is blocked
+    let r = s.call("query", json!({"sql": "SELECT id FROM users WHERE id = 1"}));
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(text(&r), "rows: 1");
+    let r = s.call("query", json!({"sql": "DROP TABLE users"}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(
+        text(&r).contains("commands.database.destructive_sql"),
+        "{r}"
+    );
+    // `run`'s schema says its `text` is SQL (a key otherwise read as free text)
+    let r = s.call("run", json!({"text": "DROP TABLE users"}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(text(&r).contains("destructive_sql"), "{r}");
+
+    // resources: the list without `.env`, its read a policy-denied JSON-RPC error
+    let r = s.request("resources/list", json!({}));
+    let uris: Vec<&str> = r["result"]["resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .map(|x| x["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        uris,
+        [format!("file://{p}/notes.txt").as_str(), "demo://greeting"],
+        "{r}"
+    );
+    let r = s.request("resources/read", json!({"uri": format!("file://{p}/.env")}));
+    assert_eq!(r["error"]["code"], -32001, "{r}");
+    let m = r["error"]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("CAVRA policy-denied") && m.contains("secrets.dotenv.read"),
+        "{m}"
+    );
+    let r = s.request(
+        "resources/read",
+        json!({"uri": format!("file://{p}/notes.txt")}),
+    );
+    assert_eq!(
+        r["result"]["contents"][0]["text"], "hello from notes\n",
+        "{r}"
+    );
+    let r = s.request("resources/read", json!({"uri": "demo://greeting"}));
+    assert_eq!(r["result"]["contents"][0]["text"], "hello", "{r}");
+    let r = s.request("resources/templates/list", json!({}));
+    assert_eq!(
+        r["result"]["resourceTemplates"][0]["uriTemplate"], "demo://item/{id}",
+        "{r}"
+    );
+
+    // prompts: their arguments are scanned like a tool's
+    let r = s.request(
+        "prompts/get",
+        json!({"name": "review", "arguments": {"path": format!("{p}/.env")}}),
+    );
+    assert_eq!(r["error"]["code"], -32001, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("policy-denied"),
+        "{r}"
+    );
+    let r = s.request(
+        "prompts/get",
+        json!({"name": "review", "arguments": {"path": format!("{p}/notes.txt")}}),
+    );
+    assert_eq!(
+        r["result"]["messages"][0]["content"]["text"], "review it",
+        "{r}"
+    );
+    s.finish();
+
+    let saw = upstream_saw(&e);
+    assert!(
+        saw.contains("SELECT id") && saw.contains("notes.txt") && saw.contains("demo://greeting"),
+        "{saw}"
+    );
+    assert!(!saw.contains(".env") && !saw.contains("DROP"), "{saw}");
+    let ev = evidence(&e);
+    for needle in [
+        "mcp_proxy_resource_read",
+        "mcp_proxy_prompt_get",
+        "mcp_resources_list",
+        "commands.database.destructive_sql",
+    ] {
+        assert!(ev.contains(needle), "{needle} not in the evidence");
+    }
+}
+
+/// A child process whose stdout lines are read on a thread, killed when dropped.
+struct Served {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Served {
+    fn spawn(mut c: Command) -> Served {
+        let mut child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Served { child, lines: rx }
+    }
+
+    /// The first line of stdout that contains `needle`.
+    fn wait_for(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("no `{needle}` line: {e}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `cavra mcp proxy --name NAME --upstream URL` on a free loopback port: its `/mcp` URL.
+fn http_proxy(e: &Env, name: &str, upstream: &str) -> (Served, String) {
+    let mut c = command(e);
+    c.args(["mcp", "proxy", "--name", name, "--upstream", upstream]);
+    let p = Served::spawn(c);
+    let line = p.wait_for("listening on");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    (p, url)
+}
+
+struct Http {
+    agent: ureq::Agent,
+    url: String,
+    session: Option<String>,
+    next: i64,
+}
+
+/// One answer: the status, the session header, the JSON-RPC messages (one for JSON, each
+/// event's for SSE) and whether it was a stream.
+struct Answer {
+    status: u16,
+    session: Option<String>,
+    messages: Vec<Value>,
+    sse: bool,
+}
+
+impl Answer {
+    fn last(&self) -> &Value {
+        self.messages.last().unwrap_or(&Value::Null)
+    }
+}
+
+impl Http {
+    fn new(url: &str) -> Http {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .proxy(None)
+            .build()
+            .into();
+        Http {
+            agent,
+            url: url.to_string(),
+            session: None,
+            next: 1,
+        }
+    }
+
+    fn post_raw(&self, body: &[u8], headers: &[(&str, &str)]) -> Answer {
+        let mut r = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if let Some(s) = &self.session {
+            r = r.header("mcp-session-id", s);
+        }
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let mut resp = r.send(body).unwrap();
+        let status = resp.status().as_u16();
+        let session = resp
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let sse = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("text/event-stream"));
+        let text = resp.body_mut().read_to_string().unwrap();
+        let messages = if sse {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .map(|d| serde_json::from_str(d).unwrap())
+                .collect()
+        } else if text.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"))]
+        };
+        Answer {
+            status,
+            session,
+            messages,
+            sse,
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Answer {
+        let id = self.next;
+        self.next += 1;
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let a = self.post_raw(body.to_string().as_bytes(), &[]);
+        assert_eq!(a.last()["id"], json!(id), "{method}: {:?}", a.messages);
+        a
+    }
+
+    fn initialize(&mut self) {
+        self.session = None;
+        let a = self.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "http-test", "version": "1"}}),
+        );
+        assert_eq!(a.status, 200);
+        assert!(
+            a.last()["result"]["serverInfo"].is_object(),
+            "{:?}",
+            a.messages
+        );
+        self.session = a.session;
+        let n = self.post_raw(
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            &[],
+        );
+        assert_eq!(n.status, 202);
+    }
+}
+
+/// The fixture server in Streamable HTTP mode: its `/mcp` URL.
+fn fixture_http(e: &Env, vars: &[(&str, &str)]) -> (Served, String) {
+    let mut c = Command::new("python3");
+    c.arg(fixture())
+        .arg("http")
+        .current_dir(&e.proj)
+        .env("FIXTURE_LOG", &e.log)
+        .env_remove("FIXTURE_VARIANT")
+        .env_remove("FIXTURE_POISON");
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    let s = Served::spawn(c);
+    let port = s.wait_for("PORT ");
+    let port = port.trim_start_matches("PORT ").trim().to_string();
+    (s, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+#[test]
+fn the_http_proxy_decides_like_the_stdio_proxy() {
+    if !python() {
+        eprintln!("skipped: python3 not present (the proxy's fixture server)");
+        return;
+    }
+    let e = env();
+    let (mut upstream, up_url) = fixture_http(&e, &[("FIXTURE_POISON", "1")]);
+    let (_proxy, url) = http_proxy(&e, "fx", &up_url);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let mut h = Http::new(&url);
+    h.initialize();
+    assert_eq!(h.session.as_deref(), Some("fixture-session"));
+
+    let a = h.request("tools/list", json!({}));
+    let names: Vec<&str> = a.last()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["read_file", "write_file", "echo", "die", "query", "run"],
+        "the poisoned tool is withheld"
+    );
+
+    // an allowed call, answered as an SSE stream (the progress notification passes)
+    let a = h.request(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "over http"}}),
+    );
+    assert!(a.sse, "{:?}", a.messages);
+    assert_eq!(a.messages[0]["method"], "notifications/progress");
+    assert_eq!(a.last()["result"]["content"][0]["text"], "over http");
+    // blocked calls: answered by the proxy, never seen upstream
+    let a = h.request(
+        "tools/call",
+        json!({"name": "read_file", "arguments": {"path": e.proj.join(".env").display().to_string()}}),
+    );
+    let r = &a.last()["result"];
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(text(r).contains("secrets.dotenv.read"), "{r}");
+    let a = h.request(
+        "tools/call",
+        json!({"name": "query", "arguments": {"sql": "DROP TABLE users"}}),
+    );
+    assert!(text(&a.last()["result"]).contains("destructive_sql"));
+    let a = h.request("tools/call", json!({"name": "add", "arguments": {}}));
+    assert!(text(&a.last()["result"]).contains("policy-denied"));
+    let a = h.request(
+        "resources/read",
+        json!({"uri": format!("file://{}/.env", e.proj.display())}),
+    );
+    assert_eq!(a.last()["error"]["code"], -32001);
+
+    // malformed, oversized, foreign origins, unknown sessions: refused, never forwarded
+    let a = h.post_raw(b"{nope", &[]);
+    assert_eq!(
+        (a.status, a.last()["error"]["code"].clone()),
+        (400, json!(-32700))
+    );
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":99,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "x".repeat(4 * 1024 * 1024)
+    );
+    assert_eq!(h.post_raw(big.as_bytes(), &[]).status, 413);
+    let ping = br#"{"jsonrpc":"2.0","id":100,"method":"ping"}"#;
+    let a = h.post_raw(ping, &[("origin", "http://evil.example")]);
+    assert_eq!(a.status, 403);
+    let a = h.post_raw(ping, &[("origin", "http://localhost:6274")]);
+    assert_eq!(a.status, 200, "{:?}", a.messages);
+    let saved = h.session.replace("not-a-session".into());
+    assert_eq!(h.post_raw(ping, &[]).status, 404);
+    h.session = saved;
+    // the server's stream: the upstream's answer (405) passes
+    let g = h
+        .agent
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", h.session.as_deref().unwrap())
+        .call()
+        .unwrap();
+    assert_eq!(g.status().as_u16(), 405);
+
+    let saw = upstream_saw(&e);
+    assert!(saw.contains("over http"), "{saw}");
+    assert!(
+        !saw.contains(".env")
+            && !saw.contains("DROP")
+            && !saw.contains("\"add\"")
+            && !saw.contains("nope"),
+        "{saw}"
+    );
+
+    // DELETE ends the session: it is unknown afterwards
+    let d = h
+        .agent
+        .delete(&url)
+        .header("mcp-session-id", h.session.as_deref().unwrap())
+        .call()
+        .unwrap();
+    assert_eq!(d.status().as_u16(), 200);
+    assert_eq!(h.post_raw(ping, &[]).status, 404);
+
+    // the upstream killed mid-call, then down: clean JSON-RPC errors
+    h.initialize();
+    h.request("tools/list", json!({}));
+    let a = h.request("tools/call", json!({"name": "die", "arguments": {}}));
+    assert_eq!(a.last()["error"]["code"], -32603, "{:?}", a.messages);
+    upstream.kill();
+    let a = h.request("ping", json!({}));
+    assert_eq!(a.last()["error"]["code"], -32603, "{:?}", a.messages);
+    assert!(
+        a.last()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not reachable"),
+        "{:?}",
+        a.messages
+    );
+
+    let ev = evidence(&e);
+    for needle in [
+        "mcp_tools_list",
+        "mcp_proxy_call",
+        "secrets.dotenv.read",
+        "mcp.tool.poisoning",
+    ] {
+        assert!(ev.contains(needle), "{needle} not in the evidence");
+    }
+}
+
+#[test]
+fn the_everything_server_over_streamable_http_with_the_python_sdk() {
+    let Some((npm, sdk)) = npm_and_sdk() else {
+        return;
+    };
+    let e = env();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut node = Command::new("node");
+    node.arg(npm.join("server-everything/dist/index.js"))
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .current_dir(&e.proj);
+    let mut upstream = Served::spawn(node);
+    upstream.wait_for("Starting Streamable HTTP server");
+    let up_url = format!("http://127.0.0.1:{port}/mcp");
+    // the server listens once it logged its start (on stderr): wait until it answers
+    let probe: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let mut tries = 0;
+    while probe.get(&up_url).call().is_err() {
+        tries += 1;
+        assert!(
+            tries < 600,
+            "the everything server does not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_proxy, url) = http_proxy(&e, "everything", &up_url);
+    let client = |calls: Value| -> Value {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp-proxy/client_http.py");
+        let out = Command::new("python3")
+            .arg(&script)
+            .arg(&url)
+            .arg(calls.to_string())
+            .env("PYTHONPATH", &sdk)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("NO_PROXY", "*")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "client failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
+    let env_path = e.proj.join(".env").display().to_string();
+    let v = client(json!([
+        ["echo", {"message": "through the http proxy"}],
+        ["echo", {"message": "x", "path": env_path}],
+    ]));
+    assert!(v["error"].is_null(), "{v}");
+    let tools = v["tools"].as_array().unwrap();
+    assert!(tools.len() > 3 && tools.contains(&json!("echo")), "{v}");
+    let c = &v["calls"];
+    assert_eq!(c[0]["isError"], false, "{v}");
+    assert!(
+        c[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("through the http proxy"),
+        "{v}"
+    );
+    assert_eq!(c[1]["isError"], true, "{v}");
+    assert!(
+        c[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("secrets.dotenv.read"),
+        "{v}"
+    );
+
+    // the upstream killed: the session fails with the proxy's JSON-RPC error
+    upstream.kill();
+    let v = client(json!([["echo", {"message": "again"}]]));
+    let err = v["error"].as_str().unwrap_or_else(|| panic!("{v}"));
+    assert!(err.contains("not reachable"), "{err}");
+    let ev = evidence(&e);
+    assert!(ev.contains("\"everything\"") && ev.contains("secrets.dotenv.read"));
 }

@@ -12,16 +12,20 @@
 //! answered with a JSON-RPC error; from the server: dropped and reported on stderr). When
 //! the upstream exits, every request it had not answered gets a JSON-RPC error, and so does
 //! every later one; a request it leaves unanswered for [`CALL_TIMEOUT`] gets one too.
-//! Threads, no async runtime: decisions are synchronous and one at a time.
+//! Threads, no async runtime: decisions are synchronous and one at a time. The message
+//! handling is [`core`]'s, shared with the Streamable HTTP proxy ([`http`]).
 
-use crate::stdio::{error_reply, read_line, Line, INVALID_REQUEST, MAX_LINE_BYTES, PARSE_ERROR};
-use cavra_runtime::mcp_gate::{self, CallVerdict, GateSettings};
+pub mod core;
+pub mod http;
+
+use self::core::{lock, FromClient, Gate, Pending, Session};
+use crate::stdio::{error_reply, read_line, Line, INVALID_REQUEST, MAX_LINE_BYTES};
+use cavra_runtime::mcp_gate::GateSettings;
 use cavra_runtime::Runtime;
-use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap};
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a forwarded request may stay unanswered.
@@ -40,36 +44,17 @@ pub enum ProxyError {
         program: String,
         source: std::io::Error,
     },
-}
-
-struct Pending {
-    id: Value,
-    method: String,
-    /// `tools/list` without a cursor: its tools replace the shown set (later pages add).
-    first_page: bool,
-    since: Instant,
-}
-
-struct State {
-    settings: GateSettings,
-    pending: HashMap<String, Pending>,
-    shown: BTreeSet<String>,
-    alive: bool,
+    #[error("{0}")]
+    Http(#[from] http::HttpProxyError),
 }
 
 struct Proxy {
-    state: Mutex<State>,
-    runtime: Arc<Mutex<Runtime>>,
+    gate: Gate,
+    session: Mutex<Session>,
+    /// The upstream is running (taken before `session` when both are).
+    alive: Mutex<bool>,
     client: Mutex<Box<dyn Write + Send>>,
     upstream: Mutex<Option<ChildStdin>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn key(id: &Value) -> String {
-    id.to_string()
 }
 
 impl Proxy {
@@ -95,185 +80,46 @@ impl Proxy {
 
     /// One line from the client.
     fn on_client(&self, bytes: &[u8]) {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
-        let msg: Value = match serde_json::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => {
-                return self.to_client(&error_reply(
-                    Value::Null,
-                    PARSE_ERROR,
-                    &format!("Parse error: {e}"),
-                ))
+        let (id, method, first_page) = match self.gate.client_message(&self.session, bytes) {
+            FromClient::Ignore => return,
+            FromClient::Reply(v) => return self.to_client(&v),
+            FromClient::Pass => {
+                self.to_upstream(bytes);
+                return;
             }
-        };
-        let Some(obj) = msg.as_object() else {
-            return self.to_client(&error_reply(
-                Value::Null,
-                INVALID_REQUEST,
-                "a message must be a JSON object (batches are not supported)",
-            ));
-        };
-        let id = obj.get("id").cloned();
-        let method = obj
-            .get("method")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-            return self.to_client(&error_reply(
-                id.unwrap_or(Value::Null),
-                INVALID_REQUEST,
-                "`jsonrpc` must be \"2.0\"",
-            ));
-        }
-        let (Some(id), Some(method)) = (id, method) else {
-            // a notification or a response (to a request of the server): passed on
-            self.to_upstream(bytes);
-            return;
-        };
-        if !matches!(id, Value::String(_) | Value::Number(_)) {
-            return self.to_client(&error_reply(
-                Value::Null,
-                INVALID_REQUEST,
-                "`id` must be a string or a number",
-            ));
-        }
-        if method == "initialize" {
-            if let Some(n) = msg
-                .pointer("/params/clientInfo/name")
-                .and_then(Value::as_str)
-                .filter(|n| !n.is_empty())
-            {
-                lock(&self.state).settings.agent_id =
-                    cavra_core::text::truncate_chars(n, 100).into_owned();
-            }
-        }
-        if method == "tools/call" {
-            let name = msg
-                .pointer("/params/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let args = msg
-                .pointer("/params/arguments")
-                .cloned()
-                .unwrap_or_else(|| json!({}));
-            let (settings, shown) = {
-                let st = lock(&self.state);
-                (st.settings.clone(), st.shown.clone())
-            };
-            let verdict = {
-                let mut rt = lock(&self.runtime);
-                mcp_gate::decide_call(&mut rt, &settings, &shown, name, &args)
-            };
-            match verdict {
-                Ok(CallVerdict::Forward) => {}
-                Ok(CallVerdict::Answer(result)) => {
-                    return self.to_client(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
-                }
-                Err(e) => {
-                    let text = format!(
-                        "CAVRA could not record this call ({}); it was not made",
-                        cavra_runtime::chain(&e)
-                    );
-                    let result =
-                        json!({"content": [{"type": "text", "text": text}], "isError": true});
-                    return self.to_client(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
-                }
-            }
-        }
-        {
-            let mut st = lock(&self.state);
-            if !st.alive {
-                drop(st);
-                return self.fail(id, "the upstream MCP server is not running");
-            }
-            let first_page = msg.pointer("/params/cursor").is_none();
-            let p = Pending {
-                id: id.clone(),
+            FromClient::Request {
+                id,
                 method,
                 first_page,
-                since: Instant::now(),
-            };
-            st.pending.insert(key(&id), p);
+            } => (id, method, first_page),
+        };
+        {
+            let alive = lock(&self.alive);
+            if !*alive {
+                drop(alive);
+                return self.fail(id, "the upstream MCP server is not running");
+            }
+            lock(&self.session).track(&id, &method, first_page);
         }
         if !self.to_upstream(bytes) {
-            lock(&self.state).pending.remove(&key(&id));
+            lock(&self.session).pending.remove(&self::core::key(&id));
             self.fail(id, "the upstream MCP server is not accepting requests");
         }
     }
 
     /// One line from the upstream server.
     fn on_upstream(&self, bytes: &[u8]) {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return;
+        if let Some(msg) = self.gate.upstream_message(&self.session, bytes) {
+            self.to_client(&msg);
         }
-        let Ok(mut msg) = serde_json::from_slice::<Value>(bytes) else {
-            eprintln!("cavra mcp proxy: dropped a line from the upstream server that is not JSON");
-            return;
-        };
-        if !msg.is_object() || msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-            eprintln!("cavra mcp proxy: dropped a message from the upstream server that is not JSON-RPC 2.0");
-            return;
-        }
-        let is_response = msg.get("method").is_none();
-        if !is_response {
-            // a notification or a request of the server (sampling, elicitation, roots)
-            return self.to_client(&msg);
-        }
-        let Some(id) = msg.get("id").cloned() else {
-            eprintln!("cavra mcp proxy: dropped a response without an id from the upstream server");
-            return;
-        };
-        let Some(p) = lock(&self.state).pending.remove(&key(&id)) else {
-            eprintln!("cavra mcp proxy: dropped a response to no pending request ({id})");
-            return;
-        };
-        if p.method == "tools/list" {
-            if let Some(tools) = msg
-                .pointer("/result/tools")
-                .and_then(Value::as_array)
-                .cloned()
-            {
-                let settings = lock(&self.state).settings.clone();
-                let listed = {
-                    let mut rt = lock(&self.runtime);
-                    mcp_gate::filter_tools(&mut rt, &settings, &tools)
-                };
-                let shown = match listed {
-                    Ok(l) => {
-                        for w in &l.withheld {
-                            eprintln!("cavra mcp proxy: withheld `{}`: {}", w.name, w.reason);
-                        }
-                        l.shown
-                    }
-                    Err(e) => {
-                        // fail closed: nothing is listed
-                        eprintln!("cavra mcp proxy: the tool list could not be checked ({}); no tool is listed", cavra_runtime::chain(&e));
-                        Vec::new()
-                    }
-                };
-                let names = shown
-                    .iter()
-                    .filter_map(|t| t.get("name").and_then(Value::as_str))
-                    .map(str::to_string);
-                let mut st = lock(&self.state);
-                if p.first_page {
-                    st.shown.clear();
-                }
-                st.shown.extend(names);
-                drop(st);
-                msg["result"]["tools"] = Value::Array(shown);
-            }
-        }
-        self.to_client(&msg);
     }
 
     /// The upstream is gone: every pending request gets an error.
     fn upstream_gone(&self, why: &str) {
         let pending: Vec<Pending> = {
-            let mut st = lock(&self.state);
-            st.alive = false;
+            let mut alive = lock(&self.alive);
+            *alive = false;
+            let mut st = lock(&self.session);
             st.pending.drain().map(|(_, p)| p).collect()
         };
         for p in pending {
@@ -290,7 +136,7 @@ impl Proxy {
 
     fn expire(&self, timeout: Duration) {
         let due: Vec<Pending> = {
-            let mut st = lock(&self.state);
+            let mut st = lock(&self.session);
             let keys: Vec<String> = st
                 .pending
                 .iter()
@@ -359,13 +205,9 @@ pub fn run(
         })?;
     let up_out = child.stdout.take();
     let proxy = Arc::new(Proxy {
-        state: Mutex::new(State {
-            settings,
-            pending: HashMap::new(),
-            shown: BTreeSet::new(),
-            alive: true,
-        }),
-        runtime,
+        gate: Gate::new(runtime),
+        session: Mutex::new(Session::new(settings)),
+        alive: Mutex::new(true),
         client: Mutex::new(client_out),
         upstream: Mutex::new(child.stdin.take()),
     });

@@ -481,56 +481,253 @@ pub fn argument_requests(tool: &str, args: &Value) -> Vec<(ActionType, String)> 
 }
 
 /// Decides one `tools/call` of `tool` with `args` (`shown`: the tools the client was last
-/// shown). Every request is recorded; so is the call (server, tool, argument digest,
-/// decision).
+/// shown; `sql_keys`: the arguments the tool's schema says hold SQL). Every request is
+/// recorded; so is the call (server, tool, argument digest, decision).
 pub fn decide_call(
     rt: &mut Runtime,
     s: &GateSettings,
     shown: &BTreeSet<String>,
     tool: &str,
     args: &Value,
+    sql_keys: &[String],
 ) -> Result<CallVerdict> {
-    let args_digest = format!(
-        "sha256:{}",
-        sha256_hex(cavra_core::canon::to_string(args).as_bytes())
-    );
-    let verdict = decide_inner(rt, s, shown, tool, args);
-    let (decision, verdict) = match verdict {
-        Ok(v) => v,
-        // a failure to decide is a block, never a forward
-        Err(e) => (
-            "block".to_string(),
-            CallVerdict::Answer(denied(&format!(
-                "CAVRA could not decide this call ({}); do not retry it",
-                crate::chain(&e)
-            ))),
-        ),
+    let args_digest = digest_of(args);
+    let verdict = if shown.contains(tool) {
+        decide_action(rt, s, tool, args, sql_keys)
+    } else {
+        let text = format!(
+            "CAVRA policy-denied: `{}` is not among the tools CAVRA lets this client use on MCP server `{}` (hidden by the policy, withheld until a person approves its definition, or not listed). Instead: use a listed tool, or ask a person to review the server's tools.",
+            cavra_core::text::truncate_chars(tool, 100), s.server
+        );
+        Ok(Ruling {
+            decision: "block".into(),
+            denial: Some(text),
+        })
     };
+    let ruling = verdict.unwrap_or_else(|e| Ruling::failed(&e));
     if s.record {
         rt.record_event(
             &s.cavra_dir,
             "mcp_proxy_call",
             &json!({"server": s.server, "tool": tool, "arguments_digest": args_digest,
-                    "decision": decision, "session_id": s.session_id, "agent_id": s.agent_id}),
+                    "decision": ruling.decision, "session_id": s.session_id, "agent_id": s.agent_id}),
         )?;
     }
-    Ok(verdict)
+    Ok(match ruling.denial {
+        None => CallVerdict::Forward,
+        Some(text) => CallVerdict::Answer(denied(&text)),
+    })
 }
 
-fn decide_inner(
+/// The JSON-RPC error code of a request CAVRA's policy denied (resources and prompts have no
+/// `isError` result): an implementation-defined server error.
+pub const POLICY_DENIED: i64 = -32001;
+
+/// The pseudo tool name a `resources/read` is matched under by the pack's MCP rules (with
+/// the argument `uri`).
+pub const RESOURCE_TOOL: &str = "resources/read";
+
+/// The pseudo tool name a `prompts/get` of `name` is matched under by the pack's MCP rules
+/// (with the prompt's arguments).
+pub fn prompt_tool(name: &str) -> String {
+    format!("prompt:{name}")
+}
+
+/// What to do with a `resources/read` or a `prompts/get`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestVerdict {
+    Forward,
+    /// Answer with this JSON-RPC error object (`code` [`POLICY_DENIED`]).
+    Deny(Value),
+}
+
+/// Decides one `resources/read` of `uri`: a `file://` URI is a file read, an `http(s)://`
+/// one a network request, and the read itself an MCP call of [`RESOURCE_TOOL`] with
+/// `{"uri": uri}` (the pack's MCP rules). Recorded as `mcp_proxy_resource_read`.
+pub fn decide_resource_read(
     rt: &mut Runtime,
     s: &GateSettings,
-    shown: &BTreeSet<String>,
+    uri: &str,
+) -> Result<RequestVerdict> {
+    let args = json!({ "uri": uri });
+    let ruling =
+        decide_action(rt, s, RESOURCE_TOOL, &args, &[]).unwrap_or_else(|e| Ruling::failed(&e));
+    if s.record {
+        rt.record_event(
+            &s.cavra_dir,
+            "mcp_proxy_resource_read",
+            &json!({"server": s.server, "uri": cavra_core::text::truncate_chars(uri, 500),
+                    "decision": ruling.decision, "session_id": s.session_id, "agent_id": s.agent_id}),
+        )?;
+    }
+    Ok(ruling.request_verdict())
+}
+
+/// Decides one `prompts/get` of `name` with `args`: an MCP call of [`prompt_tool`] with the
+/// prompt's arguments, scanned like a tool's (paths, commands, URLs, SQL). Recorded as
+/// `mcp_proxy_prompt_get`.
+pub fn decide_prompt(
+    rt: &mut Runtime,
+    s: &GateSettings,
+    name: &str,
+    args: &Value,
+) -> Result<RequestVerdict> {
+    let ruling =
+        decide_action(rt, s, &prompt_tool(name), args, &[]).unwrap_or_else(|e| Ruling::failed(&e));
+    if s.record {
+        rt.record_event(
+            &s.cavra_dir,
+            "mcp_proxy_prompt_get",
+            &json!({"server": s.server, "prompt": cavra_core::text::truncate_chars(name, 200),
+                    "arguments_digest": digest_of(args), "decision": ruling.decision,
+                    "session_id": s.session_id, "agent_id": s.agent_id}),
+        )?;
+    }
+    Ok(ruling.request_verdict())
+}
+
+/// Filters a `resources/list` (`key` = `uri`) or `resources/templates/list` (`key` =
+/// `uriTemplate`) result: an entry whose read the pack or the registry blocks is not
+/// listed. Recorded as `mcp_resources_list`.
+pub fn filter_resources(
+    rt: &mut Runtime,
+    s: &GateSettings,
+    key: &str,
+    items: &[Value],
+) -> Result<(Vec<Value>, Vec<Withheld>)> {
+    let pack = load_pack(s)?;
+    let reg = registry(s)?;
+    let env = cavra_core::guard::EvalEnv {
+        registry: reg.as_ref(),
+        ..Default::default()
+    };
+    let mut shown = Vec::new();
+    let mut withheld = Vec::new();
+    for item in items {
+        let Some(uri) = item.get(key).and_then(Value::as_str) else {
+            withheld.push(Withheld {
+                name: String::new(),
+                reason: format!("a resource without `{key}`"),
+                approval_id: None,
+            });
+            continue;
+        };
+        let mut worst = None;
+        let req = mcp_request(s, &pack, RESOURCE_TOOL, &json!({ "uri": uri }))?;
+        let d = cavra_core::guard::evaluate(&pack, &req, &env);
+        if d.enforced_decision == Outcome::Block {
+            worst = Some(d);
+        } else {
+            for (a, target) in argument_requests(RESOURCE_TOOL, &json!({ "uri": uri })) {
+                let r = request(
+                    s,
+                    &pack,
+                    json!({"action_type": a.as_str(), "target": target}),
+                )?;
+                let d = cavra_core::guard::evaluate(&pack, &r, &env);
+                if d.enforced_decision == Outcome::Block {
+                    worst = Some(d);
+                    break;
+                }
+            }
+        }
+        match worst {
+            None => shown.push(item.clone()),
+            Some(d) => withheld.push(Withheld {
+                name: uri.to_string(),
+                reason: format!("not allowed by the policy ({}: {})", d.rule_id, d.reason),
+                approval_id: None,
+            }),
+        }
+    }
+    if s.record {
+        let listed: Vec<&Value> = shown.iter().filter_map(|t| t.get(key)).collect();
+        let held: Vec<Value> = withheld
+            .iter()
+            .map(|w| json!({"uri": w.name, "reason": w.reason}))
+            .collect();
+        rt.record_event(
+            &s.cavra_dir,
+            "mcp_resources_list",
+            &json!({"server": s.server, "session_id": s.session_id, "agent_id": s.agent_id,
+                    "kind": key, "shown": listed, "withheld": held}),
+        )?;
+    }
+    Ok((shown, withheld))
+}
+
+/// The properties of a tool's input schema that say they hold SQL (their `format`,
+/// `title`, `description` or `contentMediaType` names SQL), by name.
+pub fn schema_sql_keys(tool: &Value) -> Vec<String> {
+    let Some(props) = tool
+        .pointer("/inputSchema/properties")
+        .and_then(Value::as_object)
+    else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .filter(|(_, p)| {
+            ["format", "title", "description", "contentMediaType"]
+                .iter()
+                .filter_map(|k| p.get(*k).and_then(Value::as_str))
+                .any(|t| {
+                    t.to_ascii_lowercase()
+                        .split(|c: char| !c.is_ascii_alphanumeric())
+                        .any(|w| matches!(w, "sql" | "postgresql" | "mysql" | "sqlite"))
+                })
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn digest_of(v: &Value) -> String {
+    format!(
+        "sha256:{}",
+        sha256_hex(cavra_core::canon::to_string(v).as_bytes())
+    )
+}
+
+/// The outcome of one decided message: its decision and, when it may not proceed, the
+/// explanation given to the client.
+struct Ruling {
+    decision: String,
+    denial: Option<String>,
+}
+
+impl Ruling {
+    /// A failure to decide is a block, never a forward.
+    fn failed(e: &RuntimeError) -> Ruling {
+        Ruling {
+            decision: "block".into(),
+            denial: Some(format!(
+                "CAVRA policy-denied: CAVRA could not decide this request ({}); do not retry it",
+                crate::chain(e)
+            )),
+        }
+    }
+
+    fn request_verdict(self) -> RequestVerdict {
+        match self.denial {
+            None => RequestVerdict::Forward,
+            Some(text) => RequestVerdict::Deny(json!({
+                "code": POLICY_DENIED,
+                "message": text,
+                "data": {"decision": self.decision, "policy_denied": true},
+            })),
+        }
+    }
+}
+
+/// Decides the MCP call `tool` of the server with `args` and then the actions its
+/// arguments imply; the strictest result wins.
+fn decide_action(
+    rt: &mut Runtime,
+    s: &GateSettings,
     tool: &str,
     args: &Value,
-) -> Result<(String, CallVerdict)> {
-    if !shown.contains(tool) {
-        let text = format!(
-            "CAVRA policy-denied: `{}` is not among the tools CAVRA lets this client use on MCP server `{}` (hidden by the policy, withheld until a person approves its definition, or not listed). Instead: use a listed tool, or ask a person to review the server's tools.",
-            cavra_core::text::truncate_chars(tool, 100), s.server
-        );
-        return Ok(("block".into(), CallVerdict::Answer(denied(&text))));
-    }
+    sql_keys: &[String],
+) -> Result<Ruling> {
     let pack = load_pack(s)?;
     let opts = DecideOptions {
         record: s.record,
@@ -540,9 +737,9 @@ fn decide_inner(
         open_approval: true,
         requested_by: None,
     };
-    // the call itself first (core's MCP guard reads its arguments too): an approval is
-    // bound to it — server, tool, arguments, pack digest — and, once granted, covers the
-    // call as a whole
+    // the call itself first (core's MCP guard reads its path, command and SQL arguments
+    // too): an approval is bound to it — server, tool, arguments, pack digest — and, once
+    // granted, covers the call as a whole
     let call = rt.decide(
         &s.cavra_dir,
         &pack,
@@ -554,27 +751,40 @@ fn decide_inner(
         .rule_ids
         .iter()
         .any(|r| r == "approval.granted");
-    let mut worst = Some(call);
-    if worst.as_ref().is_some_and(|w| w.decision.proceed) && !approved {
-        for (a, target) in argument_requests(tool, args) {
-            let r = request(
-                s,
-                &pack,
-                json!({"action_type": a.as_str(), "target": target}),
-            )?;
+    let mut worst = call;
+    if worst.decision.proceed && !approved {
+        let mut implied: Vec<Value> = argument_requests(tool, args)
+            .into_iter()
+            .map(|(a, target)| json!({"action_type": a.as_str(), "target": target}))
+            .collect();
+        // arguments the tool's schema says are SQL, under a name core does not read as SQL
+        for k in sql_keys {
+            let texts: Vec<&str> = match args.get(k) {
+                Some(Value::String(t)) => vec![t.as_str()],
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for t in texts {
+                implied.push(json!({"action_type": "mcp_tool_call",
+                    "target": format!("{}:{tool}", s.server), "server": s.server,
+                    "tool": tool, "arguments": {"sql": t}}));
+            }
+        }
+        for v in implied {
+            let r = request(s, &pack, v)?;
             let d = rt.decide(&s.cavra_dir, &pack, &r, &opts)?;
             if !d.decision.proceed {
-                worst = Some(d);
+                worst = d;
                 break;
             }
         }
     }
-    let Some(w) = worst else {
-        return Err(RuntimeError::Request(crate::RequestError::NoActionType));
-    };
-    let dec = &w.decision;
+    let dec = &worst.decision;
     if dec.proceed {
-        return Ok((dec.decision.as_str().into(), CallVerdict::Forward));
+        return Ok(Ruling {
+            decision: dec.decision.as_str().into(),
+            denial: None,
+        });
     }
     let mut text = format!(
         "CAVRA policy-denied ({}): {} `{}` — {} [rule {}].",
@@ -587,7 +797,7 @@ fn decide_inner(
     if let Some(alt) = &dec.alternative {
         text.push_str(&format!(" Instead: {alt}."));
     }
-    if let Some(id) = &w.approval_id {
+    if let Some(id) = &worst.approval_id {
         text.push(' ');
         text.push_str(&crate::person_must_approve(
             id,
@@ -595,10 +805,10 @@ fn decide_inner(
         ));
         text.push('.');
     }
-    Ok((
-        dec.decision.as_str().into(),
-        CallVerdict::Answer(denied(&text)),
-    ))
+    Ok(Ruling {
+        decision: dec.decision.as_str().into(),
+        denial: Some(text),
+    })
 }
 
 /// A tool result saying the call was not made.
@@ -662,5 +872,219 @@ mod tests {
         let r = argument_requests("read_multiple_files", &json!({"paths": ["a", "b"]}));
         assert_eq!(r.len(), 2);
         assert!(argument_requests("echo", &json!({"message": "hi"})).is_empty());
+    }
+
+    struct Memory(std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>);
+
+    impl crate::EvidenceSink for Memory {
+        fn append(
+            &mut self,
+            _dir: &std::path::Path,
+            kind: &str,
+            body: &Value,
+        ) -> std::result::Result<String, crate::SinkError> {
+            let mut r = self.0.lock().unwrap();
+            r.push((kind.to_string(), body.clone()));
+            Ok(format!("rec-{}", r.len()))
+        }
+    }
+
+    type Records = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+    /// No store: these decisions (blocks without escalation, allows) need none; opening
+    /// one fails the test.
+    struct NoStore;
+
+    impl cavra_store::StoreOpener for NoStore {
+        fn exists(&self, _dir: &std::path::Path) -> bool {
+            false
+        }
+        fn open(
+            &self,
+            dir: &std::path::Path,
+            _e: Option<cavra_store::EscalationPolicy>,
+        ) -> std::result::Result<Box<dyn cavra_store::DecisionStore + Send>, cavra_store::StoreError>
+        {
+            Err(cavra_store::StoreError::Open {
+                path: dir.to_path_buf(),
+                detail: "no store in this test".into(),
+            })
+        }
+        fn approval_config(
+            &self,
+            _dir: &std::path::Path,
+        ) -> std::result::Result<cavra_store::ApprovalConfig, cavra_store::StoreError> {
+            Ok(cavra_store::ApprovalConfig::default())
+        }
+        fn describe(&self, _dir: &std::path::Path) -> String {
+            "none".into()
+        }
+    }
+
+    /// A runtime in a temporary project, the baseline pack, no store.
+    fn gate() -> (tempfile::TempDir, Runtime, GateSettings, Records) {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("proj");
+        std::fs::create_dir_all(project.join(".git")).unwrap();
+        let project = project.canonicalize().unwrap();
+        let records = Records::default();
+        let rt = Runtime::new(NoStore, Memory(std::sync::Arc::clone(&records)));
+        let s = GateSettings {
+            server: "db".into(),
+            cavra_dir: project.join(".cavra"),
+            project: project.clone(),
+            locator: Locator {
+                cwd: project.clone(),
+                home: Some(dir.path().join("home").display().to_string()),
+            },
+            packs: PackChoice::default(),
+            registry: None,
+            record: true,
+            session_id: "s1".into(),
+            agent_id: "test".into(),
+        };
+        (dir, rt, s, records)
+    }
+
+    fn shown(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn denial(v: &CallVerdict) -> String {
+        match v {
+            CallVerdict::Answer(r) => r["content"][0]["text"].as_str().unwrap().to_string(),
+            CallVerdict::Forward => panic!("forwarded"),
+        }
+    }
+
+    #[test]
+    fn sql_arguments_are_judged_as_sql() {
+        let (_d, mut rt, s, records) = gate();
+        let tools = shown(&["query", "run"]);
+        let v = decide_call(
+            &mut rt,
+            &s,
+            &tools,
+            "query",
+            &json!({"sql": "SELECT id FROM users WHERE id = 1"}),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(v, CallVerdict::Forward);
+        let v = decide_call(
+            &mut rt,
+            &s,
+            &tools,
+            "query",
+            &json!({"sql": "DROP TABLE users"}),
+            &[],
+        )
+        .unwrap();
+        let t = denial(&v);
+        assert!(
+            t.contains("policy-denied") && t.contains("commands.database.destructive_sql"),
+            "{t}"
+        );
+        let v = decide_call(
+            &mut rt,
+            &s,
+            &tools,
+            "query",
+            &json!({"query": "truncate audit_log"}),
+            &[],
+        )
+        .unwrap();
+        assert!(denial(&v).contains("destructive_sql"));
+        // a key core does not read as SQL: only when the tool's schema says it is SQL
+        let args = json!({"input": "DROP TABLE users"});
+        let v = decide_call(&mut rt, &s, &tools, "run", &args, &[]).unwrap();
+        // shaped like SQL, core reads it anyway
+        assert!(denial(&v).contains("destructive_sql"));
+        let args = json!({"text": "DROP TABLE users"});
+        assert_eq!(
+            decide_call(&mut rt, &s, &tools, "run", &args, &[]).unwrap(),
+            CallVerdict::Forward
+        );
+        let v = decide_call(&mut rt, &s, &tools, "run", &args, &["text".to_string()]).unwrap();
+        assert!(denial(&v).contains("destructive_sql"));
+        let r = records.lock().unwrap();
+        assert!(r
+            .iter()
+            .any(|(k, b)| k == "mcp_proxy_call" && b["decision"] == "block"));
+        assert!(r
+            .iter()
+            .any(|(k, b)| k == "mcp_proxy_call" && b["decision"] == "allow"));
+    }
+
+    #[test]
+    fn schemas_that_say_sql_name_their_keys() {
+        let t = json!({"name": "run", "inputSchema": {"type": "object", "properties": {
+            "text": {"type": "string", "description": "The SQL statement to execute"},
+            "db": {"type": "string", "description": "database name"},
+            "q": {"type": "string", "format": "sql"},
+            "note": {"type": "string", "description": "results, squashed"}}}});
+        let mut k = schema_sql_keys(&t);
+        k.sort();
+        assert_eq!(k, ["q", "text"]);
+        assert!(schema_sql_keys(&json!({"name": "x"})).is_empty());
+    }
+
+    #[test]
+    fn resources_and_prompts_are_subject_to_the_pack() {
+        let (_d, mut rt, s, records) = gate();
+        let p = s.project.display().to_string();
+        let env_uri = format!("file://{p}/.env");
+        let notes_uri = format!("file://{p}/notes.txt");
+        match decide_resource_read(&mut rt, &s, &env_uri).unwrap() {
+            RequestVerdict::Deny(e) => {
+                assert_eq!(e["code"], POLICY_DENIED);
+                let m = e["message"].as_str().unwrap();
+                assert!(
+                    m.starts_with("CAVRA policy-denied") && m.contains("secrets.dotenv.read"),
+                    "{m}"
+                );
+            }
+            RequestVerdict::Forward => panic!("a .env read was forwarded"),
+        }
+        let home = s.locator.home.clone().unwrap();
+        let ssh = format!("file://{home}/.ssh/id_rsa");
+        assert!(matches!(
+            decide_resource_read(&mut rt, &s, &ssh).unwrap(),
+            RequestVerdict::Deny(_)
+        ));
+        assert_eq!(
+            decide_resource_read(&mut rt, &s, &notes_uri).unwrap(),
+            RequestVerdict::Forward
+        );
+        assert_eq!(
+            decide_resource_read(&mut rt, &s, "demo://resource/static/1").unwrap(),
+            RequestVerdict::Forward
+        );
+        let items = vec![
+            json!({"uri": env_uri, "name": ".env"}),
+            json!({"uri": notes_uri, "name": "notes"}),
+            json!({"name": "no uri"}),
+        ];
+        let (shown, withheld) = filter_resources(&mut rt, &s, "uri", &items).unwrap();
+        assert_eq!(shown, vec![items[1].clone()]);
+        assert_eq!(withheld.len(), 2);
+        // prompts: their arguments are scanned like a tool's
+        let v =
+            decide_prompt(&mut rt, &s, "review", &json!({"path": format!("{p}/.env")})).unwrap();
+        assert!(matches!(v, RequestVerdict::Deny(_)), "{v:?}");
+        let v = decide_prompt(&mut rt, &s, "review", &json!({"sql": "DROP TABLE users"})).unwrap();
+        assert!(matches!(v, RequestVerdict::Deny(_)), "{v:?}");
+        assert_eq!(
+            decide_prompt(&mut rt, &s, "review", &json!({"topic": "tests"})).unwrap(),
+            RequestVerdict::Forward
+        );
+        let r = records.lock().unwrap();
+        for kind in [
+            "mcp_proxy_resource_read",
+            "mcp_proxy_prompt_get",
+            "mcp_resources_list",
+        ] {
+            assert!(r.iter().any(|(k, _)| k == kind), "{kind} not recorded");
+        }
     }
 }
