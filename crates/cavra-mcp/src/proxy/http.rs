@@ -147,6 +147,10 @@ pub fn run_http(
         let router = Router::new()
             .route("/mcp", post(on_post).get(on_get).delete(on_delete))
             .with_state(app);
+        // answers are small and often streamed event by event: no Nagle delay
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, router)
             .await
             .map_err(HttpProxyError::Serve)?;
