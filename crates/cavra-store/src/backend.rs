@@ -19,6 +19,10 @@ use crate::deliveries::{DeliveryRecord, NewDelivery};
 use crate::error::StoreError;
 use crate::inventory::{RepoSighting, Repository};
 use crate::registry::{AgentRecord, AgentStatus, McpRegistryFile, McpServer, NewAgent};
+use crate::rollouts::{
+    AssignMode, Assignment, NewAssignment, NewPolicyVersion, NewRolloutStep, PolicyVersion,
+    RolloutStep, ShadowResult, VersionChange,
+};
 use crate::sessions::{EscalationPolicy, SessionState};
 use crate::tamper::Unverified;
 use crate::tokens::{ApiRole, ApiToken, IssuedToken};
@@ -160,7 +164,13 @@ delegating_trait! {
 /// API tokens, on either backend ([`TeamOpener::open_team`]). Implemented by every store
 /// that implements the three traits.
 pub trait TeamStore:
-    ControlStore + RegistryStore + TokenStore + WebSessionStore + InventoryStore + DeliveryStore
+    ControlStore
+    + RegistryStore
+    + TokenStore
+    + WebSessionStore
+    + InventoryStore
+    + DeliveryStore
+    + RolloutStore
 {
 }
 
@@ -171,6 +181,7 @@ impl<
             + WebSessionStore
             + InventoryStore
             + DeliveryStore
+            + RolloutStore
             + ?Sized,
     > TeamStore for T
 {
@@ -200,6 +211,41 @@ delegating_trait! {
         fn repository[self](id: &str) -> Result<Option<Repository>, StoreError> => repository;
         /// Every repository, the last seen first.
         fn list_repositories[self]() -> Result<Vec<Repository>, StoreError> => list_repositories;
+    }
+}
+
+delegating_trait! {
+    /// Policy publishing with review ([`crate::rollouts`]): pack versions, their
+    /// assignments, the rollout history, shadow results and repository labels.
+    pub trait RolloutStore;
+    impl for #[cfg(feature = "sqlite")] crate::db::Store, #[cfg(feature = "postgres")] crate::pg::PgStore;
+    {
+        /// Draft a version (numbered one past its pack's newest).
+        fn create_policy_version[self](v: &NewPolicyVersion, now: OffsetDateTime) -> Result<PolicyVersion, StoreError> => create_policy_version;
+        /// The version `id`, if any.
+        fn policy_version[self](id: &str) -> Result<Option<PolicyVersion>, StoreError> => policy_version;
+        /// Every version, the newest first.
+        fn list_policy_versions[self]() -> Result<Vec<PolicyVersion>, StoreError> => list_policy_versions;
+        /// Change a version's state, only from the states the change names.
+        fn change_policy_version[self](c: &VersionChange<'_>, now: OffsetDateTime) -> Result<PolicyVersion, StoreError> => change_policy_version;
+        /// Assign a version to a target; returns its order.
+        fn add_assignment[self](a: &NewAssignment, now: OffsetDateTime) -> Result<i64, StoreError> => add_assignment;
+        /// The open assignments (with `all`, the ended ones too), in order.
+        fn list_assignments[self](all: bool) -> Result<Vec<Assignment>, StoreError> => list_assignments;
+        /// End a version's open assignments (of `mode` when given); returns how many.
+        fn end_assignments[self](version_id: &str, mode: Option<AssignMode>, now: OffsetDateTime) -> Result<u64, StoreError> => end_assignments;
+        /// Append a step to the rollout history.
+        fn append_rollout_step[self](s: &NewRolloutStep, now: OffsetDateTime) -> Result<i64, StoreError> => append_rollout_step;
+        /// The rollout history (of one version when given), oldest first.
+        fn rollout_history[self](version_id: Option<&str>) -> Result<Vec<RolloutStep>, StoreError> => rollout_history;
+        /// Record what a shadow version would have decided beside the enforced verdict.
+        fn record_shadow_result[self](r: &ShadowResult) -> Result<(), StoreError> => record_shadow_result;
+        /// The newest `limit` shadow results of a version, oldest first.
+        fn shadow_results[self](version_id: &str, limit: u32) -> Result<Vec<ShadowResult>, StoreError> => shadow_results;
+        /// Register a repository ahead of its first decision (or set a known one's labels).
+        fn register_repository[self](path: &str, labels: &[String], now: OffsetDateTime) -> Result<Repository, StoreError> => register_repository;
+        /// Set a repository's labels; `None` when it is unknown.
+        fn set_repository_labels[self](id: &str, labels: &[String]) -> Result<Option<Repository>, StoreError> => set_repository_labels;
     }
 }
 

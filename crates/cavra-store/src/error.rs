@@ -43,6 +43,16 @@ pub enum StoreError {
     /// No session with that id.
     #[error("unknown session `{0}`")]
     UnknownSession(String),
+    /// No pack version with that id (`cavra rollout`).
+    #[error("unknown policy version `{0}`")]
+    UnknownPolicyVersion(String),
+    /// The pack version is not in a state that allows the change.
+    #[error("policy version `{id}` is {state}: it cannot become {to}")]
+    InvalidVersionTransition {
+        id: String,
+        state: String,
+        to: &'static str,
+    },
     /// The record already exists.
     #[error("{kind} `{id}` already exists")]
     AlreadyExists { kind: &'static str, id: String },

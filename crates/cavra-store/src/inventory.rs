@@ -74,6 +74,9 @@ pub struct Repository {
     #[serde(serialize_with = "crate::timefmt::ser_opt")]
     pub last_loosen_at: Option<OffsetDateTime>,
     pub last_loosen_reason: Option<String>,
+    /// Its labels (`POST /v1/repositories`, `PUT /v1/repositories/{id}/labels`): policy
+    /// versions are assigned to the repositories of a label.
+    pub labels: Vec<String>,
 }
 
 impl Repository {
@@ -178,7 +181,7 @@ pub(crate) const UPSERT_AGENT: &str = "INSERT INTO repository_agents (repo_id, a
 /// The columns a repository is read from, in the order of [`RawRepo`].
 pub(crate) const REPO_COLS: &str = "repo_id, path, first_seen, last_seen, last_decision_at, \
      decisions, offline_uploaded, last_upload_at, pack_id, pack_digest, client_version, \
-     loosen_attempts, last_loosen_at, last_loosen_reason";
+     loosen_attempts, last_loosen_at, last_loosen_reason, labels";
 
 /// A repository row as stored ([`REPO_COLS`]).
 pub(crate) type RawRepo = (
@@ -196,6 +199,7 @@ pub(crate) type RawRepo = (
     i64,
     Option<i64>,
     Option<String>,
+    String,
 );
 
 fn opt_time(field: &str, t: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
@@ -230,6 +234,10 @@ fn decode_repo(r: RawRepo, agents: Vec<(String, i64)>) -> Result<Repository, Sto
         loosen_attempts: r.11,
         last_loosen_at: opt_time("repositories.last_loosen_at", r.12)?,
         last_loosen_reason: r.13,
+        labels: serde_json::from_str(&r.14).map_err(|e| StoreError::Decode {
+            field: "repositories.labels".into(),
+            detail: e.to_string(),
+        })?,
     })
 }
 

@@ -29,6 +29,7 @@ mod migrate;
 pub mod pg;
 pub mod pins;
 mod registry;
+pub mod rollouts;
 pub mod rules;
 mod search;
 mod sessions;
@@ -50,8 +51,8 @@ pub use approver::{
 #[cfg(feature = "sqlite")]
 pub use backend::SqliteOpener;
 pub use backend::{
-    ControlStore, DecisionStore, DeliveryStore, InventoryStore, RegistryStore, StoreOpener,
-    TeamOpener, TeamStore,
+    ControlStore, DecisionStore, DeliveryStore, InventoryStore, RegistryStore, RolloutStore,
+    StoreOpener, TeamOpener, TeamStore,
 };
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 #[cfg(feature = "sqlite")]
@@ -67,6 +68,10 @@ pub use pg::{PgOpener, PgOptions, PgStore};
 pub use registry::{
     parse_mcp_registry, parse_tool_class, AgentProfile, AgentRecord, AgentStatus, McpRegistryFile,
     McpServer, NewAgent, Operation, ToolClass, MCP_APPROVAL_STATES,
+};
+pub use rollouts::{
+    AssignMode, Assignment, NewAssignment, NewPolicyVersion, NewRolloutStep, PolicyVersion,
+    RolloutStep, ShadowResult, TargetKind, VersionChange, VersionState,
 };
 pub use search::{Hit, SearchQuery, SearchResult};
 pub use sessions::{BlockEntry, EscalationPolicy, SessionState, SessionTransition};

@@ -18,6 +18,7 @@ pub mod evidence;
 mod inventory;
 pub(crate) mod migrations;
 mod registry;
+mod rollouts;
 mod sessions;
 #[cfg(test)]
 mod tests;

@@ -779,3 +779,16 @@ fn connector_deliveries() {
     let s = opener.open_team(std::path::Path::new(".")).unwrap();
     crate::deliveries::tests::delivery_lifecycle(&*s);
 }
+
+/// Policy publishing with review in PostgreSQL, through the team opener as the server
+/// uses it.
+#[test]
+fn policy_rollouts() {
+    use crate::backend::TeamOpener;
+    let Some(db) = TestDb::create("rollouts") else {
+        return;
+    };
+    let opener = PgOpener::connect(&db.url, &PgOptions::default(), None).unwrap();
+    let s = opener.open_team(std::path::Path::new(".")).unwrap();
+    crate::rollouts::tests::rollout_lifecycle(&*s);
+}
