@@ -149,7 +149,7 @@ impl Remote {
 }
 
 /// The token in `file` (trimmed; at most 16 KiB read).
-fn read_token(file: &Path) -> Result<String, ClientError> {
+pub(crate) fn read_token(file: &Path) -> Result<String, ClientError> {
     use std::io::Read as _;
     let mut text = String::new();
     std::fs::File::open(file)

@@ -10,6 +10,7 @@
 
 pub mod control;
 pub mod mode;
+pub mod rollout;
 
 use cavra_runtime::sync::{OfflineUpload, ProjectPolicy, SignedPack, HOOK_ENVELOPE_TYPE};
 use serde::Deserialize;
@@ -55,6 +56,13 @@ pub struct HookAnswer {
     pub stdout: String,
     pub stderr: String,
     pub exit_code: i32,
+    /// The repository the server decided the call for (a server of this version).
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// The digest of that repository's floor: a cached pack of another digest is fetched
+    /// again.
+    #[serde(default)]
+    pub floor_digest: Option<String>,
 }
 
 impl From<HookAnswer> for cavra_agents::Answer {
@@ -287,6 +295,15 @@ impl Client {
     /// The server's current pack, signed by the server's pack key.
     pub fn pack(&self) -> Result<SignedPack, ClientError> {
         self.get("/v1/sync/pack")
+    }
+
+    /// The floor of `repository` (an id or a path in it: the policy version published
+    /// there), else the server's pack, signed.
+    pub fn pack_for(&self, repository: Option<&str>) -> Result<SignedPack, ClientError> {
+        match repository {
+            Some(r) => self.get(&format!("/v1/sync/pack?repository={}", encode(r))),
+            None => self.pack(),
+        }
     }
 
     /// Uploads decisions made offline; returns how many the server recorded.

@@ -182,9 +182,20 @@ impl ServerMode {
     /// [`REFRESH_AFTER`], upload one batch of queued offline decisions. What fails is
     /// returned as warnings (the next call tries again).
     pub fn after_answer(&self) -> Vec<String> {
+        self.after(None)
+    }
+
+    /// [`ServerMode::after_answer`] of `answer`: the cached pack is also refreshed when
+    /// the floor the server names for the call's repository has another digest (a policy
+    /// version published or rolled back there), and fetched for that repository.
+    pub fn after(&self, answer: Option<&HookAnswer>) -> Vec<String> {
         let mut warnings = Vec::new();
-        if self.cache.pack_age().is_none_or(|age| age > REFRESH_AFTER) {
-            let fetched = self.client.pack().map_err(|e| e.to_string());
+        let repository = answer.and_then(|a| a.repository.as_deref());
+        let changed = answer
+            .and_then(|a| a.floor_digest.as_deref())
+            .is_some_and(|d| self.cache.pack_digest().as_deref() != Some(d));
+        if changed || self.cache.pack_age().is_none_or(|age| age > REFRESH_AFTER) {
+            let fetched = self.client.pack_for(repository).map_err(|e| e.to_string());
             if let Err(e) = fetched.and_then(|p| self.cache.store(&p).map_err(|e| e.to_string())) {
                 warnings.push(format!("could not refresh the cached server pack: {e}"));
             }

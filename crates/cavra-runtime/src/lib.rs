@@ -46,6 +46,7 @@ pub mod posture;
 pub mod render;
 pub mod replay;
 pub mod request;
+pub mod rollout;
 pub mod services;
 pub mod sync;
 pub mod terminal;

@@ -698,6 +698,22 @@ pub fn run_log(
         })
     };
     let pack = load("--pack", &opts.pack)?;
+    run_compiled(opts, pack, log)
+}
+
+/// [`run_log`] under the compiled `pack` (a draft's: `opts.pack` is not read).
+pub fn run_compiled(
+    opts: &ReplayOptions,
+    pack: CompiledPack,
+    log: std::path::PathBuf,
+) -> Result<ReplayReport, RuntimeError> {
+    let load = |flag: &'static str, spec: &str| {
+        crate::packs::load_spec(spec, &opts.policy_dirs).map_err(|e| RuntimeError::ReplayPack {
+            flag,
+            spec: spec.to_string(),
+            source: Box::new(e),
+        })
+    };
     let against = opts
         .against
         .as_deref()

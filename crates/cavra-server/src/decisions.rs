@@ -97,17 +97,41 @@ fn decide(
         open_approval: false,
         requested_by: Some(requester.to_string()),
     };
-    let t0 = std::time::Instant::now();
-    let decided = s.runtime().decide(&c.cavra_dir, &pack, &req, &opts)?;
-    s.metrics.decided_in(t0.elapsed().as_secs_f64());
     let repo = req.repo_root.as_deref().or(req.cwd.as_deref());
+    let repo_path = crate::inventory::repository_of(s, repo);
+    // the repository's enforced version is its floor; a shadow version is evaluated beside
+    let rollout = crate::rollouts::for_repository(s, &repo_path).map_err(ApiError::internal)?;
+    let t0 = std::time::Instant::now();
+    let mut rt = s.runtime();
+    let decided = match &rollout.enforced {
+        Some(e) => {
+            let floor = Some(&*e.pack).filter(|f| f.digest != pack.digest);
+            rt.decide_tightened(&c.cavra_dir, &pack, floor, &req, &opts)?
+        }
+        None => rt.decide(&c.cavra_dir, &pack, &req, &opts)?,
+    };
+    if rollout.shadow.is_some() {
+        let enforced = match &rollout.enforced {
+            Some(e) => Some(std::sync::Arc::clone(&e.pack)),
+            None => rt.org_pack(&pack).ok().flatten(),
+        };
+        crate::rollouts::record_shadow(
+            s,
+            &rollout,
+            &pack,
+            enforced.as_deref(),
+            std::slice::from_ref(&req),
+        );
+    }
+    drop(rt);
+    s.metrics.decided_in(t0.elapsed().as_secs_f64());
     let agent = Some(&req.actor.kind)
         .filter(|k| !k.is_empty())
         .or(Some(&req.actor.agent_id).filter(|a| !a.is_empty()));
     crate::inventory::record(
         s,
         &cavra_store::RepoSighting {
-            path: crate::inventory::repository_of(s, repo),
+            path: repo_path,
             agent: agent.cloned(),
             pack_id: Some(pack.id.clone()),
             pack_digest: Some(pack.digest.clone()),

@@ -38,6 +38,11 @@ pub struct HookAnswer {
     pub stderr: String,
     /// The hook's exit code: 0 (allow / no opinion) or 2 (deny, or the event was refused).
     pub exit_code: i32,
+    /// The repository the call was decided for (`repo-…`), when it was a tool call.
+    pub repository: Option<String>,
+    /// The digest of the floor `GET /v1/sync/pack?repository=…` sends for it: a hook whose
+    /// cached pack has another digest fetches it again.
+    pub floor_digest: Option<String>,
 }
 
 impl HookAnswer {
@@ -48,6 +53,8 @@ impl HookAnswer {
             stdout: a.stdout,
             stderr: a.stderr,
             exit_code: a.exit_code,
+            repository: None,
+            floor_digest: None,
         }
     }
 }
@@ -81,9 +88,31 @@ pub fn floor(s: &AppState, rt: &mut Runtime) -> Result<Arc<CompiledPack>, Runtim
     Ok(s.packs.load(&c.packs, Some(&cavra))?.0)
 }
 
+/// The pack the server decides with itself for a call in `cwd` (from its cache).
+pub fn server_pack(s: &AppState, cwd: Option<&str>) -> Result<Arc<CompiledPack>, String> {
+    let c = &s.config;
+    let loc = c.locator.locate(cwd);
+    let cavra = c.locator.pack_cavra_dir(&loc);
+    s.packs
+        .load(&c.packs, Some(&cavra))
+        .map(|(p, _)| p)
+        .map_err(|e| {
+            format!(
+                "CAVRA failed closed: the server's policy does not load: {}",
+                cavra_runtime::chain(&e)
+            )
+        })
+}
+
 /// The project policy a hook sent, compiled (extends: the bundled packs only), over the
-/// floor. Every failure names the policy (the calls are then denied).
-fn project_pack(s: &AppState, rt: &mut Runtime, p: &ProjectPolicy) -> Result<PackOverride, String> {
+/// floor (`published`: the version enforced for the repository, else the server's
+/// floor). Every failure names the policy (the calls are then denied).
+fn project_pack(
+    s: &AppState,
+    rt: &mut Runtime,
+    p: &ProjectPolicy,
+    published: Option<Arc<CompiledPack>>,
+) -> Result<PackOverride, String> {
     let failed = |e: &RuntimeError| {
         format!(
             "CAVRA failed closed: the project policy `{}` does not load on the server: {}",
@@ -102,12 +131,15 @@ fn project_pack(s: &AppState, rt: &mut Runtime, p: &ProjectPolicy) -> Result<Pac
         .packs
         .load_text(&p.path, &p.text)
         .map_err(|e| failed(&e))?;
-    let floor = floor(s, rt).map_err(|e| {
-        format!(
-            "CAVRA failed closed: the server's policy does not load: {}",
-            cavra_runtime::chain(&e)
-        )
-    })?;
+    let floor = match published {
+        Some(f) => f,
+        None => floor(s, rt).map_err(|e| {
+            format!(
+                "CAVRA failed closed: the server's policy does not load: {}",
+                cavra_runtime::chain(&e)
+            )
+        })?,
+    };
     Ok(PackOverride { pack, floor })
 }
 
@@ -124,6 +156,9 @@ fn read_body(body: &[u8], envelope: bool) -> Result<(Value, Option<ProjectPolicy
     Ok((env.event, env.project_policy))
 }
 
+/// The repository of a tool call and the digest of its floor, for the hook's cache.
+type FloorOf = Option<(String, Option<String>)>;
+
 /// One hook call, as `cavra hook` makes it: parse → decide each tool call (strictest wins)
 /// or record the observation → the adapter's answer. Every failure is the adapter's
 /// fail-closed answer. With a project policy (an envelope), the calls are decided under it
@@ -135,11 +170,11 @@ fn answer(
     envelope: bool,
     requester: &str,
     version: Option<String>,
-) -> Answer {
+) -> (Answer, FloorOf) {
     let adapter = Adapter::new(agent);
     let parsed =
         read_body(body, envelope).and_then(|(event, policy)| Ok((adapter.parse(&event)?, policy)));
-    match parsed {
+    let answer = match parsed {
         Err(e) => adapter.reject(&e),
         Ok((Parsed::Observed(obs), _)) => {
             if s.config.record {
@@ -164,50 +199,105 @@ fn answer(
             adapter.observed(&obs, context.as_deref())
         }
         Ok((Parsed::Tool(tool_use), policy)) => {
-            let opts = options(s, requester);
-            let t0 = std::time::Instant::now();
-            let cwd = tool_use.calls.first().and_then(|c| c.cwd.as_deref());
-            let mut seen = RepoSighting {
-                path: crate::inventory::repository_of(s, cwd),
-                agent: Some(agent.as_str().to_string()),
-                client_version: version,
-                decisions: i64::try_from(tool_use.calls.len()).unwrap_or(i64::MAX),
-                ..Default::default()
-            };
-            let verdict = {
-                let mut rt = s.runtime();
-                match policy.map(|p| project_pack(s, &mut rt, &p)).transpose() {
-                    Err(why) => Verdict::deny(why),
-                    Ok(given) => {
-                        in_force(s, &mut seen, given.as_ref(), cwd);
-                        // the floor, when it is not the deciding pack: a verdict it won is
-                        // an attempt of the project pack to loosen it
-                        let floor = given
-                            .as_ref()
-                            .filter(|g| g.floor.digest != g.pack.digest)
-                            .map(|g| g.floor.id.clone());
-                        let mut loosened = None;
-                        let decide = |c| {
-                            let v = rt.decide_call_with(c, &opts, given.as_ref());
-                            if loosened.is_none()
-                                && floor.as_deref().is_some_and(|f| floor_won(&v.reason, f))
-                            {
-                                loosened = Some(v.reason.clone());
-                            }
-                            v
-                        };
-                        let v = Verdict::strictest(tool_use.calls.iter().map(decide))
-                            .unwrap_or_else(cavra_agents::nothing_guarded);
-                        seen.loosened = loosened;
-                        v
-                    }
-                }
-            };
-            s.metrics.decided_in(t0.elapsed().as_secs_f64());
-            crate::inventory::record(s, &seen);
-            adapter.answer(&tool_use, &verdict)
+            return tool_answer(s, adapter, tool_use, policy, requester, version)
         }
-    }
+    };
+    (answer, None)
+}
+
+/// A tool call: decided under the project policy sent (else the server's pack), over the
+/// repository's floor (its enforced version, else the server's floor); a shadow version
+/// of the repository is evaluated beside and recorded.
+fn tool_answer(
+    s: &AppState,
+    adapter: Adapter,
+    tool_use: cavra_agents::ToolUse,
+    policy: Option<ProjectPolicy>,
+    requester: &str,
+    version: Option<String>,
+) -> (Answer, FloorOf) {
+    let agent = adapter.agent();
+    let opts = options(s, requester);
+    let t0 = std::time::Instant::now();
+    let cwd = tool_use.calls.first().and_then(|c| c.cwd.as_deref());
+    let mut seen = RepoSighting {
+        path: crate::inventory::repository_of(s, cwd),
+        agent: Some(agent.as_str().to_string()),
+        client_version: version,
+        decisions: i64::try_from(tool_use.calls.len()).unwrap_or(i64::MAX),
+        ..Default::default()
+    };
+    let rollout = crate::rollouts::for_repository(s, &seen.path);
+    let floor_digest;
+    let verdict = {
+        let mut rt = s.runtime();
+        let given = match (&rollout, policy) {
+            (Err(why), _) => Err(format!("CAVRA failed closed: {why}")),
+            (Ok(r), Some(p)) => {
+                let published = r.enforced.as_ref().map(|e| Arc::clone(&e.pack));
+                project_pack(s, &mut rt, &p, published).map(Some)
+            }
+            (Ok(r), None) => match &r.enforced {
+                Some(e) => server_pack(s, cwd).map(|pack| {
+                    Some(PackOverride {
+                        pack,
+                        floor: Arc::clone(&e.pack),
+                    })
+                }),
+                None => Ok(None),
+            },
+        };
+        floor_digest = match &rollout {
+            Ok(r) => match &r.enforced {
+                Some(e) => Some(e.pack.digest.clone()),
+                None => floor(s, &mut rt).ok().map(|f| f.digest.clone()),
+            },
+            Err(_) => None,
+        };
+        match given {
+            Err(why) => Verdict::deny(why),
+            Ok(given) => {
+                in_force(s, &mut seen, given.as_ref(), cwd);
+                // the floor, when it is not the deciding pack: a verdict it won is
+                // an attempt of the project pack to loosen it
+                let floor = given
+                    .as_ref()
+                    .filter(|g| g.floor.digest != g.pack.digest)
+                    .map(|g| g.floor.id.clone());
+                let mut loosened = None;
+                let decide = |c| {
+                    let v = rt.decide_call_with(c, &opts, given.as_ref());
+                    if loosened.is_none()
+                        && floor.as_deref().is_some_and(|f| floor_won(&v.reason, f))
+                    {
+                        loosened = Some(v.reason.clone());
+                    }
+                    v
+                };
+                let v = Verdict::strictest(tool_use.calls.iter().map(decide))
+                    .unwrap_or_else(cavra_agents::nothing_guarded);
+                seen.loosened = loosened;
+                if let Ok(r) = &rollout {
+                    crate::rollouts::record_shadow_calls(
+                        s,
+                        &mut rt,
+                        r,
+                        given.as_ref(),
+                        &tool_use.calls,
+                        &opts,
+                    );
+                }
+                v
+            }
+        }
+    };
+    s.metrics.decided_in(t0.elapsed().as_secs_f64());
+    crate::inventory::record(s, &seen);
+    let repo = cavra_store::repository_id(&seen.path);
+    (
+        adapter.answer(&tool_use, &verdict),
+        Some((repo, floor_digest)),
+    )
 }
 
 /// The pack in force for the inventory: the project pack a hook sent, else the pack the
@@ -264,9 +354,14 @@ pub async fn post_hook(
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(HOOK_ENVELOPE_TYPE));
     let who = caller.identity().to_string();
     let version = crate::inventory::client_version(&headers);
-    let a = blocking(&state, move |s| {
+    let (a, floor) = blocking(&state, move |s| {
         Ok(answer(s, kind, &body, envelope, &who, version))
     })
     .await?;
-    Ok(Json(HookAnswer::new(kind, a)))
+    let mut answer = HookAnswer::new(kind, a);
+    if let Some((repo, digest)) = floor {
+        answer.repository = Some(repo);
+        answer.floor_digest = digest;
+    }
+    Ok(Json(answer))
 }

@@ -15,6 +15,10 @@
 //!   one entry, `POST …/{id}/approve|block`.
 //! - [`policies`]: `GET /v1/policies`, `GET /v1/policies/{id}`,
 //!   `POST /v1/policies/validate|diff|replay`.
+//! - [`rollouts`]: `POST /v1/policies/drafts`, `GET /v1/rollouts[/{id}[/shadow]]`,
+//!   `POST /v1/rollouts/{id}/approve|reject|assign|promote`, `POST /v1/rollouts/rollback`,
+//!   `POST /v1/repositories`, `PUT /v1/repositories/{id}/labels`: policy publishing with
+//!   review (docs/rollout.md).
 //! - [`evidence`]: `GET /v1/evidence/verify`, `GET /v1/evidence/records/{id}[/proof]`,
 //!   `POST /v1/evidence/bundles`, `GET /v1/evidence/export`.
 //! - [`control`]: the caller as the runtime's authenticator, the roles of control actions,
@@ -53,6 +57,7 @@ pub mod pglog;
 pub mod policies;
 pub mod posture;
 pub mod registry;
+pub mod rollouts;
 pub mod sessions;
 pub mod slack;
 pub mod state;
@@ -66,7 +71,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use state::{AppState, Shared};
 use std::net::SocketAddr;
@@ -168,7 +173,16 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/policies/validate", post(policies::validate_policy))
         .route("/v1/policies/diff", post(policies::diff_policies))
         .route("/v1/policies/replay", post(policies::replay_policy))
+        .route("/v1/policies/drafts", post(rollouts::post_draft))
         .route("/v1/policies/{id}", get(policies::get_policy))
+        .route("/v1/rollouts", get(rollouts::list_rollouts))
+        .route("/v1/rollouts/rollback", post(rollouts::rollback_rollout))
+        .route("/v1/rollouts/{id}", get(rollouts::get_rollout))
+        .route("/v1/rollouts/{id}/approve", post(rollouts::approve_rollout))
+        .route("/v1/rollouts/{id}/reject", post(rollouts::reject_rollout))
+        .route("/v1/rollouts/{id}/assign", post(rollouts::assign_rollout))
+        .route("/v1/rollouts/{id}/promote", post(rollouts::promote_rollout))
+        .route("/v1/rollouts/{id}/shadow", get(rollouts::get_shadow))
         .route("/v1/evidence/verify", get(evidence::verify))
         .route("/v1/evidence/records/{id}", get(evidence::get_record))
         .route("/v1/evidence/records/{id}/proof", get(evidence::get_proof))
@@ -181,7 +195,11 @@ pub fn app(state: Shared) -> Router {
         )
         .merge(console::routes())
         .merge(mcp::routes(&state))
-        .route("/v1/repositories", get(inventory::list_repositories))
+        .route(
+            "/v1/repositories",
+            get(inventory::list_repositories).post(rollouts::register_repository),
+        )
+        .route("/v1/repositories/{id}/labels", put(rollouts::put_labels))
         .route(
             "/v1/connectors/deliveries",
             get(deliveries::list_deliveries),

@@ -21,7 +21,7 @@ pub fn pack_key_path(s: &AppState) -> PathBuf {
     s.config.cavra_dir.join("server").join("pack.key")
 }
 
-fn pack_key(s: &AppState) -> Result<ed25519_dalek::SigningKey, ApiError> {
+pub(crate) fn pack_key(s: &AppState) -> Result<ed25519_dalek::SigningKey, ApiError> {
     let path = pack_key_path(s);
     if !path.exists() {
         if let Some(dir) = path.parent() {
@@ -54,19 +54,55 @@ fn signed_pack(s: &AppState) -> Result<SignedPack, ApiError> {
     Ok(SignedPack::sign(&pack, &key, now))
 }
 
+/// Which repository's floor `GET /v1/sync/pack` sends.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PackQuery {
+    /// The repository: its id (`repo-…`) or a path in it (the hook's working directory).
+    /// Without it: the server's floor.
+    pub repository: Option<String>,
+}
+
+/// The floor of `repository` (a path or an id): its enforced policy version, signed when
+/// it was approved; else the server's floor, signed now.
+fn signed_pack_for(s: &AppState, repository: Option<&str>) -> Result<SignedPack, ApiError> {
+    let Some(r) = repository.map(str::trim).filter(|r| !r.is_empty()) else {
+        return signed_pack(s);
+    };
+    let path = if r.starts_with("repo-") {
+        // an id: the inventory's path
+        s.store(false)?
+            .repository(r)?
+            .map(|x| x.path)
+            .ok_or_else(|| ApiError::not_found(format!("no repository `{r}`")))?
+    } else {
+        crate::inventory::repository_of(s, Some(r))
+    };
+    let rollout = crate::rollouts::for_repository(s, &path).map_err(ApiError::internal)?;
+    match rollout.enforced {
+        Some(e) => Ok(e.signed),
+        None => signed_pack(s),
+    }
+}
+
 /// The server's pack, signed by its pack key, for hooks to decide with offline.
 #[utoipa::path(get, path = "/v1/sync/pack", tag = "sync",
+    params(PackQuery),
     responses(
-        (status = 200, description = "The floor pack (the organisation pack, else the pack the server decides with), compiled, and its signature (`cavra-pack-signature/1`); the hook pins the key on first contact", body = Object),
+        (status = 200, description = "The floor pack (with `repository`: the policy version enforced there, signed when it was approved; else the organisation pack, else the pack the server decides with), compiled, and its signature (`cavra-pack-signature/1`); the hook pins the key on first contact", body = Object),
         (status = 401, description = "No valid token", body = ErrorDocument),
         (status = 403, description = "The token's role may not decide", body = ErrorDocument)),
     security(("bearer" = [])))]
 pub async fn get_pack(
     State(state): State<Shared>,
     caller: Caller,
+    query: Result<axum::extract::Query<PackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SignedPack>, ApiError> {
     caller.require(ApiPermission::Decide)?;
-    blocking(&state, signed_pack).await.map(Json)
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    blocking(&state, move |s| signed_pack_for(s, q.repository.as_deref()))
+        .await
+        .map(Json)
 }
 
 /// How many offline decisions were recorded.

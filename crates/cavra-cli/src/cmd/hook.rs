@@ -97,8 +97,8 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
         (Ok(raw), Some(Ok(mode))) => {
             match mode.forward(args.agent, &raw, &args.packs.choice(), &locator()) {
                 Ok(a) => {
-                    let code = write(a.into());
-                    (mode.after_answer().iter()).for_each(|w| eprintln!("cavra: warning: {w}"));
+                    let code = write(a.clone().into());
+                    (mode.after(Some(&a)).iter()).for_each(|w| eprintln!("cavra: warning: {w}"));
                     return Ok(code);
                 }
                 Err(e @ cavra_client::ClientError::ProjectPolicy(_)) => {

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod posture;
 pub mod registry;
 pub mod release;
+pub mod rollout;
 pub mod serve;
 pub mod sessions;
 pub mod tokens;
@@ -58,6 +59,8 @@ pub enum Command {
     Registry(registry::RegistryArgs),
     /// Sessions held after repeated or critical blocked attempts.
     Sessions(sessions::SessionsArgs),
+    /// Pack versions published through the server: review, assign, shadow, promote, roll back.
+    Rollout(rollout::RolloutArgs),
     /// Install CAVRA's hook into an agent's settings (and a starter `.cavra/` layout).
     Init(init::InitArgs),
     /// Remove exactly the hook entries `cavra init` added.
@@ -190,6 +193,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Keys(args) => keys::run(args, &ctx),
         Command::Registry(args) => registry::run(args, &ctx),
         Command::Sessions(args) => sessions::run(args, &ctx),
+        Command::Rollout(args) => rollout::run(args, &ctx),
         Command::Init(args) => init::run(args, &ctx),
         Command::Uninstall(args) => uninstall::run(args, &ctx),
         Command::Doctor(args) => doctor::run(args, &ctx),

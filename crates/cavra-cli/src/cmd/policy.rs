@@ -79,6 +79,17 @@ pub enum PolicyCommand {
     },
     /// Re-evaluate the evidence log's requests under another pack: what would change.
     Replay(replay::ReplayArgs),
+    /// Publish a pack version through the server: a draft, with a replay of the recorded
+    /// decisions attached, for a second person to review (`cavra rollout`, docs/rollout.md).
+    Publish {
+        /// The pack file (YAML).
+        file: PathBuf,
+        #[command(flatten)]
+        server: crate::cmd::rollout::ServerArgs,
+        /// Replay only the decisions recorded since (RFC 3339, a date, or `30d`).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Generate an Ed25519 key pair for signing packs.
     Keygen {
         /// Output path of the private key (public key goes to PATH.pub).
@@ -185,6 +196,11 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             }
         }
         PolicyCommand::Replay(a) => return replay::run(a, ctx),
+        PolicyCommand::Publish {
+            file,
+            server,
+            since,
+        } => return crate::cmd::rollout::publish(&file, &server, since.as_deref(), ctx),
         PolicyCommand::Keygen { output } => {
             let k = cavra_evidence::pack_keys::generate(&output)?;
             let (private, public) = (k.private.display(), k.public.display());
