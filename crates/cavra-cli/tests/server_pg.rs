@@ -633,3 +633,91 @@ fn a_replica_killed_while_deciding_loses_no_answered_decision_and_breaks_no_chai
         assert!(ids.contains(a.as_str()), "answered {a} is not in the log");
     }
 }
+
+/// Policy publishing across replicas: a version drafted on one replica, approved on the
+/// other, assigned to a label on the first, decides on both for that repository only, and
+/// a rollback through either restores the old decision on both (the replicas share the
+/// server's pack key, as docs/rollout.md says they must).
+#[test]
+fn a_policy_version_published_through_one_replica_decides_on_both() {
+    const V1: &str = "metadata: {id: cavra-acme, title: Acme floor, version: \"1\"}\nrules:\n  - id: acme.no_figlet\n    effect: block\n    severity: high\n    reason: no figlet here\n    match:\n      command: {program: [figlet]}\n";
+    const V2: &str = "metadata: {id: cavra-acme, title: Acme floor, version: \"2\"}\nrules: []\n";
+    let Some(db) = TestDb::create("policy_rollouts") else {
+        return;
+    };
+    let p = pair(&db, &[]);
+    // one pack key for both replicas: created by A, copied to B
+    let (st, _) = p.a.get("/v1/sync/pack", Some(&p.bot));
+    assert_eq!(st, 200);
+    std::fs::create_dir_all(p.b.dir.join("server")).unwrap();
+    for f in ["pack.key", "pack.key.pub"] {
+        let from = p.a.dir.join("server").join(f);
+        if from.exists() {
+            std::fs::copy(&from, p.b.dir.join("server").join(f)).unwrap();
+        }
+    }
+    let prod = p.cwd.join("pay");
+    let dev = p.cwd.join("web");
+    std::fs::create_dir_all(&prod).unwrap();
+    std::fs::create_dir_all(&dev).unwrap();
+    let (st, r) = p.a.post(
+        "/v1/repositories",
+        Some(&p.alice),
+        &json!({"path": prod, "labels": ["prod"]}),
+    );
+    assert_eq!(st, 200, "{r}");
+    let figlet = |cwd: &Path| {
+        json!({"action_type": "execute_command", "target": "figlet hi", "cwd": cwd,
+            "repo_root": cwd, "agent_id": "ci-agent", "session_id": "s-roll"})
+    };
+    let publish = |src: &str| {
+        let (st, v) = p.a.post(
+            "/v1/policies/drafts",
+            Some(&p.alice),
+            &json!({"source": src}),
+        );
+        assert_eq!(st, 200, "{v}");
+        let id = v["id"].as_str().unwrap().to_string();
+        let (st, v) = p.b.post(
+            &format!("/v1/rollouts/{id}/approve"),
+            Some(&p.bob),
+            &json!({}),
+        );
+        assert_eq!(st, 200, "{v}");
+        let (st, v) = p.a.post(
+            &format!("/v1/rollouts/{id}/assign"),
+            Some(&p.alice),
+            &json!({"labels": ["prod"]}),
+        );
+        assert_eq!(st, 200, "{v}");
+        id
+    };
+    let v1 = publish(V1);
+    for s in [&p.a, &p.b] {
+        assert_eq!(decide(s, &p.bot, &figlet(&prod))["decision"], "block");
+        assert_eq!(decide(s, &p.bot, &figlet(&dev))["decision"], "allow");
+    }
+    let v2 = publish(V2);
+    for s in [&p.a, &p.b] {
+        assert_eq!(decide(s, &p.bot, &figlet(&prod))["decision"], "allow");
+    }
+    let (st, v) =
+        p.b.post("/v1/rollouts/rollback", Some(&p.alice), &json!({"to": v1}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["rolled_back"], json!([v2]), "{v}");
+    for s in [&p.a, &p.b] {
+        assert_eq!(decide(s, &p.bot, &figlet(&prod))["decision"], "block");
+    }
+    let (_, h) = p.a.get(&format!("/v1/rollouts/{v1}"), Some(&p.bob));
+    let steps: Vec<&str> = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["drafted", "approved", "assigned", "restored"],
+        "{h}"
+    );
+}
