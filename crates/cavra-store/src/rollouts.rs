@@ -220,7 +220,7 @@ impl Assignment {
         match self.target_kind {
             TargetKind::All => true,
             TargetKind::Repository => self.target == repo_id,
-            TargetKind::Label => labels.iter().any(|l| *l == self.target),
+            TargetKind::Label => labels.contains(&self.target),
         }
     }
 }
