@@ -68,6 +68,27 @@ impl PackArgs {
     }
 }
 
+/// The server and the person's token.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The CAVRA server (`http://HOST:PORT`); default `$CAVRA_SERVER`.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The file holding your server token; default `$CAVRA_APPROVER_TOKEN_FILE`, else
+    /// `$CAVRA_TOKEN_FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    pub fn remote(&self) -> anyhow::Result<cavra_client::rollout::Rollouts> {
+        Ok(cavra_client::rollout::Rollouts::from_settings(
+            self.server.as_deref(),
+            self.token_file.as_deref(),
+        )?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

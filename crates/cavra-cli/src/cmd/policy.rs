@@ -85,7 +85,7 @@ pub enum PolicyCommand {
         /// The pack file (YAML).
         file: PathBuf,
         #[command(flatten)]
-        server: crate::cmd::rollout::ServerArgs,
+        server: crate::args::ServerArgs,
         /// Replay only the decisions recorded since (RFC 3339, a date, or `30d`).
         #[arg(long)]
         since: Option<String>,
@@ -200,7 +200,7 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
             file,
             server,
             since,
-        } => return crate::cmd::rollout::publish(&file, &server, since.as_deref(), ctx),
+        } => return publish(&file, &server, since.as_deref(), ctx),
         PolicyCommand::Keygen { output } => {
             let k = cavra_evidence::pack_keys::generate(&output)?;
             let (private, public) = (k.private.display(), k.public.display());
@@ -208,4 +208,21 @@ pub fn run(args: PolicyArgs, ctx: &Ctx) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `cavra policy publish FILE`.
+pub fn publish(
+    file: &std::path::Path,
+    server: &crate::args::ServerArgs,
+    since: Option<&str>,
+    ctx: &Ctx,
+) -> Result<i32> {
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read the pack `{}`: {e}", file.display()))?;
+    let name = file.file_name().map_or_else(
+        || "policy.yaml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let doc = server.remote()?.publish(&name, &source, since)?;
+    crate::output::print_view(ctx, &doc).map(|()| 0)
 }

@@ -1,34 +1,13 @@
-//! `cavra policy publish` and `cavra rollout …`: pack versions published through the
+//! `cavra rollout …` (and `cavra policy publish`, in `policy.rs`): pack versions published through the
 //! server with review (docs/rollout.md). The server holds and decides everything; this
 //! module parses the arguments and prints its documents (`cavra_client::rollout`).
 
+use crate::args::ServerArgs;
 use crate::ctx::Ctx;
 use crate::output::print_view;
-use anyhow::{Context as _, Result};
-use cavra_client::rollout::{Assign as Targets, Rollouts};
+use anyhow::Result;
+use cavra_client::rollout::Assign as Targets;
 use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
-
-/// The server and the person's token.
-#[derive(Debug, Args)]
-pub struct ServerArgs {
-    /// The CAVRA server (`http://HOST:PORT`); default `$CAVRA_SERVER`.
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
-    /// The file holding your server token; default `$CAVRA_APPROVER_TOKEN_FILE`, else
-    /// `$CAVRA_TOKEN_FILE`.
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-}
-
-impl ServerArgs {
-    fn remote(&self) -> Result<Rollouts> {
-        Ok(Rollouts::from_settings(
-            self.server.as_deref(),
-            self.token_file.as_deref(),
-        )?)
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct RolloutArgs {
@@ -91,18 +70,6 @@ pub enum RolloutCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-}
-
-/// `cavra policy publish FILE`.
-pub fn publish(file: &Path, server: &ServerArgs, since: Option<&str>, ctx: &Ctx) -> Result<i32> {
-    let source = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read the pack `{}`", file.display()))?;
-    let name = file.file_name().map_or_else(
-        || "policy.yaml".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let doc = server.remote()?.publish(&name, &source, since)?;
-    print_view(ctx, &doc).map(|()| 0)
 }
 
 pub fn run(args: RolloutArgs, ctx: &Ctx) -> Result<i32> {
