@@ -1,7 +1,6 @@
 //! The HTTP fetches: a blocking GET, and the POST of a form (the console's authorization
-//! code exchange), with a timeout and a body cap (`ureq`, no TLS
-//! stack: plain http, for an issuer on loopback or behind the deployment's TLS-terminating
-//! proxy; see docs/auth.md).
+//! code exchange), with a timeout and a body cap (`ureq`; `https://` over the one TLS
+//! client, [`crate::tls`]: the system's roots, AWS-LC; see docs/auth.md).
 
 use std::time::Duration;
 
@@ -13,13 +12,7 @@ pub const MAX_BODY: u64 = 512 * 1024;
 /// A client with `timeout`, following `redirects`; statuses other than 2xx are errors when
 /// `status_as_error`.
 fn agent(timeout: Duration, status_as_error: bool, redirects: u32) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(status_as_error)
-        .max_redirects(redirects)
-        .user_agent(concat!("cavra/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+    crate::tls::Roots::system().agent(timeout, status_as_error, redirects)
 }
 
 /// GET `url` and return its body as text; any status but 2xx is an error.
@@ -75,7 +68,7 @@ mod tests {
 
     #[test]
     fn failures_are_fetch_errors_naming_the_url() {
-        // nothing listens on port 1; https has no TLS stack here: both are errors, not panics
+        // nothing listens on port 1 (plain or TLS): errors naming the URL, not panics
         for url in [
             "http://127.0.0.1:1/jwks",
             "https://127.0.0.1:1/jwks",

@@ -18,6 +18,7 @@ pub mod http;
 pub mod jwks;
 pub mod oidc;
 pub mod principal;
+pub mod tls;
 
 pub use config::{KeySource, OidcConfig, Settings, SUPPORTED_ALGORITHMS};
 pub use error::AuthError;
