@@ -205,7 +205,10 @@ mod tests {
             .call()
             .unwrap_err();
         let said = describe(&e);
-        assert!(said.starts_with("TLS") || said.starts_with("i/o"), "{said}: {e}");
+        assert!(
+            said.starts_with("TLS") || said.starts_with("i/o"),
+            "{said}: {e}"
+        );
         assert!(!said.contains("/x"), "{said}");
         t.join().unwrap();
     }

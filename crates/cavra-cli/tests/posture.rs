@@ -194,6 +194,76 @@ fn hook_calls_make_findings_and_the_gate_fails_on_them() {
     let o = cavra(&["posture", "--since", "yesterday-ish"], "");
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("--since"), "{}", o.stderr);
+
+    // the thresholds: five blocks are a trend at the default 5, none from 6 on
+    let trend = |v: &Value| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"].as_str().unwrap().starts_with("blocks.agent:codex"))
+    };
+    let o = cavra(
+        &[
+            "--json",
+            "posture",
+            "--since",
+            "1h",
+            "--block-threshold",
+            "6",
+        ],
+        "",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!trend(&o.json()), "5 blocks under a threshold of 6");
+    let o = cavra(
+        &[
+            "--json",
+            "posture",
+            "--since",
+            "1h",
+            "--block-threshold",
+            "5",
+        ],
+        "",
+    );
+    assert!(trend(&o.json()));
+    // the flags also go after `gate`
+    let o = cavra(
+        &[
+            "posture",
+            "--since",
+            "1h",
+            "gate",
+            "--block-threshold",
+            "6",
+            "--min-score",
+            "0",
+        ],
+        "",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for (flag, bad, want) in [
+        (
+            "--block-threshold",
+            "0",
+            "--block-threshold: 0 is not from 1 to",
+        ),
+        (
+            "--key-max-age",
+            "36h",
+            "--key-max-age: `36h` is not a whole number of days",
+        ),
+        (
+            "--approval-sla",
+            "soon",
+            "--approval-sla: `soon` is not a duration",
+        ),
+    ] {
+        let o = cavra(&["posture", "--since", "1h", flag, bad], "");
+        assert_eq!(o.code, 1, "{flag} {bad}: {}", o.stdout);
+        assert!(o.stderr.contains(want), "{flag} {bad}: {}", o.stderr);
+    }
 }
 
 #[test]

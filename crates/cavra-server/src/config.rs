@@ -177,6 +177,8 @@ pub struct FileConfig {
     pub auth: AuthSettings,
     /// The `connectors:` section (docs/connectors.md).
     pub connectors: Option<crate::connectors::Settings>,
+    /// The `posture:` section: the thresholds of `GET /v1/posture` (docs/posture.md).
+    pub posture: cavra_runtime::posture::thresholds::Thresholds,
 }
 
 impl FileConfig {
@@ -223,7 +225,8 @@ impl FileConfig {
     }
 
     /// Parses a config file (YAML or JSON): `listen`, `public_url`, `database`,
-    /// `log_format`, `body_limit_bytes`, `request_timeout_secs`, `auth` ([`AuthSettings`]);
+    /// `log_format`, `body_limit_bytes`, `request_timeout_secs`, `auth` ([`AuthSettings`]),
+    /// `connectors`, `posture`;
     /// any other key is an error.
     pub fn parse(text: &str, path: &str) -> Result<FileConfig, ServerError> {
         let err = |detail: String| ServerError::Config {
@@ -266,9 +269,13 @@ impl FileConfig {
                         .map_err(|e| err(e.to_string()))?;
                     c.connectors = Some(s);
                 }
+                "posture" => {
+                    c.posture = cavra_runtime::posture::thresholds::Thresholds::parse_section(val)
+                        .map_err(err)?
+                }
                 other => {
                     return Err(err(format!(
-                        "unknown setting `{other}` (known: listen, public_url, database, log_format, body_limit_bytes, request_timeout_secs, auth, connectors)"
+                        "unknown setting `{other}` (known: listen, public_url, database, log_format, body_limit_bytes, request_timeout_secs, auth, connectors, posture)"
                     )))
                 }
             }
@@ -330,6 +337,8 @@ pub struct ServerConfig {
     pub auth: AuthSettings,
     /// Where evidence records are delivered (docs/connectors.md).
     pub connectors: Option<crate::connectors::Settings>,
+    /// The thresholds of the posture findings (docs/posture.md).
+    pub posture: cavra_runtime::posture::thresholds::Thresholds,
 }
 
 /// Parses a listen address (`HOST:PORT`).
@@ -433,6 +442,30 @@ mod tests {
     }
 
     #[test]
+    fn the_posture_section_sets_the_thresholds() {
+        let c = FileConfig::parse(
+            "posture:\n  approval_sla: 1h\n  key_max_age: 30d\n  block_threshold: 10\n",
+            "c.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.posture.approval_sla_secs, Some(3600));
+        assert_eq!(c.posture.key_max_age_days, Some(30));
+        assert_eq!(c.posture.block_threshold, Some(10));
+        assert_eq!(
+            FileConfig::parse("listen: x\n", "c.yaml").unwrap().posture,
+            Default::default()
+        );
+        for (text, want) in [
+            ("posture: {block_threshold: 0}\n", "posture.block_threshold"),
+            ("posture: {sla: 4h}\n", "unknown setting `sla`"),
+            ("posture: 4h\n", "`posture` must be a mapping"),
+        ] {
+            let e = FileConfig::parse(text, "c.yaml").unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("c.yaml"), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn public_urls() {
         assert_eq!(
             public_url("https://cavra.example.com/").unwrap(),
@@ -483,6 +516,7 @@ mod tests {
             version: "0".into(),
             auth: AuthSettings::default(),
             connectors: None,
+            posture: Default::default(),
         };
         let url = |c: &ServerConfig| c.approval_channel().url("apr-1").unwrap();
         assert_eq!(url(&sc), "http://127.0.0.1:8700/approvals/apr-1");

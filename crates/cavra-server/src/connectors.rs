@@ -111,6 +111,13 @@ pub struct Connector {
     pub project: Option<String>,
     /// Which records: `*`, a record kind (`approval.requested`), or `decision.<outcome>`.
     pub events: Vec<String>,
+    /// A private CA bundle (PEM) trusted for `https://` beside the system's roots: the
+    /// target's `ca_file`, else the section's (checked when the config is read).
+    pub ca_file: Option<PathBuf>,
+    /// Jira: the transition that closes a ticket when its approval is decided or expires
+    /// (a name, default `Done`, or a transition id); ServiceNow: the `state` it is set to
+    /// (default `6`, Resolved).
+    pub close: Option<String>,
 }
 
 /// The `connectors:` section.
@@ -125,6 +132,9 @@ pub struct Settings {
     pub dead_letter: Option<PathBuf>,
     /// The Approve / Deny callbacks of Slack messages (`slack_interactions:`).
     pub slack: Option<crate::slack::SlackSettings>,
+    /// Where people reach the server (`public_url`): the console's approval page the
+    /// Teams card's buttons open. Set by the server, not the section.
+    pub public_url: Option<String>,
 }
 
 /// Reads a secret's value: `env` names an environment variable, `file` a file.
@@ -157,6 +167,7 @@ impl Settings {
                 .and_then(Value::as_str)
                 .map(|p| base.join(p)),
             connectors: Vec::new(),
+            public_url: None,
             slack: map
                 .get("slack_interactions")
                 .map(|v| slack_settings(v, base, env))
@@ -170,12 +181,25 @@ impl Settings {
                 "dead_letter_file",
                 "targets",
                 "slack_interactions",
+                "ca_file",
             ]
             .contains(&k.as_str())
             {
-                return Err(err(format!("unknown setting `{k}` (known: targets, max_attempts, backoff_ms, timeout_ms, dead_letter_file, slack_interactions)")));
+                return Err(err(format!("unknown setting `{k}` (known: targets, max_attempts, backoff_ms, timeout_ms, dead_letter_file, slack_interactions, ca_file)")));
             }
         }
+        // a private CA: read now, so a bad file stops the start, not a delivery
+        let ca_file = |v: Option<&Value>, at: &str| -> Result<Option<PathBuf>, ConfigError> {
+            let Some(v) = v else { return Ok(None) };
+            let p = v
+                .as_str()
+                .filter(|p| !p.trim().is_empty())
+                .ok_or_else(|| err(format!("{at}`ca_file` must be a file path")))?;
+            let path = base.join(p);
+            cavra_auth::tls::read_ca_file(&path).map_err(|e| err(format!("{at}{e}")))?;
+            Ok(Some(path))
+        };
+        let section_ca = ca_file(map.get("ca_file"), "")?;
         let targets = map
             .get("targets")
             .and_then(Value::as_array)
@@ -245,6 +269,13 @@ impl Settings {
                 user: field("user"),
                 project: field("project"),
                 events,
+                ca_file: ca_file(t.get("ca_file"), &format!("targets[{i}]: "))?
+                    .or_else(|| section_ca.clone()),
+                close: match kind {
+                    Kind::Jira => field("transition"),
+                    Kind::ServiceNow => field("close_state"),
+                    _ => None,
+                },
             });
         }
         Ok(s)
@@ -319,6 +350,16 @@ impl Connector {
         record: &Record,
         delivery_id: &str,
     ) -> (String, Vec<(String, String)>, Vec<u8>) {
+        self.request_with(record, delivery_id, None)
+    }
+
+    /// [`Connector::request`], with the server's public URL (the Teams card's buttons).
+    pub fn request_with(
+        &self,
+        record: &Record,
+        delivery_id: &str,
+        public_url: Option<&str>,
+    ) -> (String, Vec<(String, String)>, Vec<u8>) {
         let secret = self.secret.as_ref().map(Secret::expose).unwrap_or("");
         let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
         let basic = || {
@@ -336,7 +377,7 @@ impl Connector {
                 json!({"delivery_id": delivery_id, "kind": record.kind, "record": record}),
             ),
             Kind::Slack => (url, slack_message(record)),
-            Kind::Teams => (url, teams_card(record)),
+            Kind::Teams => (url, teams_card_with(record, public_url)),
             Kind::Jira => {
                 headers.push(("Authorization".into(), basic()));
                 let project = self.project.as_deref().unwrap_or("SEC");
@@ -457,6 +498,48 @@ fn slack_text(r: &Record) -> Value {
 
 /// A Microsoft Teams message with an Adaptive Card for the record.
 pub fn teams_card(r: &Record) -> Value {
+    teams_card_with(r, None)
+}
+
+/// [`teams_card`]; a held decision with an approval request adds `Action.OpenUrl` buttons
+/// "Approve…" / "Deny…" to the console's approval page (`<public_url>/approvals/<id>`),
+/// where the person signs in and decides: a Teams incoming webhook cannot call back, so
+/// nothing is decided in Teams itself.
+pub fn teams_card_with(r: &Record, public_url: Option<&str>) -> Value {
+    let mut card = teams_text(r);
+    if let (Some(id), Some(base)) = (
+        r.body.get("approval_id").and_then(Value::as_str),
+        public_url,
+    ) {
+        let page = format!(
+            "{}/approvals/{}",
+            base.trim_end_matches('/'),
+            percent_path(id)
+        );
+        card["attachments"][0]["content"]["actions"] = json!([
+            {"type": "Action.OpenUrl", "title": "Approve…", "url": page},
+            {"type": "Action.OpenUrl", "title": "Deny…", "url": page},
+        ]);
+        if let Some(body) = card["attachments"][0]["content"]["body"].as_array_mut() {
+            body.push(json!({"type": "TextBlock", "wrap": true, "isSubtle": true,
+                "text": format!("Approval `{id}`: open it in the CAVRA console, sign in, and approve or deny there.")}));
+        }
+    }
+    card
+}
+
+/// An approval id as one URL path segment (ids are `[A-Za-z0-9_-]`; anything else is
+/// escaped, so an id can never add a path, query or host).
+fn percent_path(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn teams_text(r: &Record) -> Value {
     json!({
         "type": "message",
         "attachments": [{
@@ -498,6 +581,9 @@ pub struct Delivery {
     /// When the first attempt started.
     #[serde(skip)]
     pub started_at: Option<cavra_store::OffsetDateTime>,
+    /// The ticket (Jira issue key, ServiceNow sys_id) this delivery opened for an
+    /// approval, or closed when the approval was decided or expired.
+    pub ticket: Option<String>,
 }
 
 /// The host (and port) of `url`, without user info, path or query; `unknown` when it has
@@ -520,26 +606,55 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts the worker thread.
+    /// Starts the worker thread; tickets are remembered for this run only.
     pub fn start(
         settings: Settings,
         on_delivery: impl Fn(&Delivery) + Send + 'static,
+    ) -> Dispatcher {
+        Dispatcher::start_with(settings, on_delivery, |_, _| None)
+    }
+
+    /// [`Dispatcher::start`], with `find_ticket(connector, approval_id)`: the ticket a
+    /// connector opened for an approval in an earlier run (the delivery records).
+    pub fn start_with(
+        settings: Settings,
+        on_delivery: impl Fn(&Delivery) + Send + 'static,
+        find_ticket: impl Fn(&str, &str) -> Option<String> + Send + 'static,
     ) -> Dispatcher {
         let (tx, rx) = mpsc::channel::<Record>();
         let worker = std::thread::Builder::new()
             .name("cavra-connectors".into())
             .spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .timeout_global(Some(settings.timeout))
-                    .http_status_as_error(false)
-                    .build()
-                    .into();
+                // one agent per connector: its roots are the system's plus its CA file
+                let agents: Vec<Result<ureq::Agent, String>> = settings
+                    .connectors
+                    .iter()
+                    .map(|c| agent(c, settings.timeout))
+                    .collect();
                 let mut n: u64 = 0;
+                // (connector, approval) → the ticket it opened in this run
+                let mut tickets = std::collections::HashMap::<(String, String), String>::new();
                 for record in rx {
-                    for c in settings.connectors.iter().filter(|c| c.wants(&record)) {
+                    for (c, agent) in settings.connectors.iter().zip(&agents) {
+                        // the approval's outcome closes the ticket opened for it
+                        let closing = closes(c, &record).and_then(|approval| {
+                            let key = (c.name.clone(), approval.to_string());
+                            tickets
+                                .remove(&key)
+                                .or_else(|| find_ticket(&c.name, approval))
+                        });
+                        if closing.is_none() && !c.wants(&record) {
+                            continue;
+                        }
                         n = n.saturating_add(1);
                         let id = format!("{}-{}-{n}", record.record_id, c.name);
-                        let d = deliver(&agent, &settings, c, &record, &id);
+                        let d = match &closing {
+                            Some(t) => close_ticket(agent, &settings, c, &record, &id, t),
+                            None => deliver(agent, &settings, c, &record, &id),
+                        };
+                        if let (None, Some(t), Some(a)) = (&closing, &d.ticket, &d.approval_id) {
+                            tickets.insert((c.name.clone(), a.clone()), t.clone());
+                        }
                         if d.status == "dead_letter" {
                             dead_letter(&settings, &d, &record);
                         }
@@ -570,13 +685,24 @@ impl Dispatcher {
     }
 }
 
-fn deliver(agent: &ureq::Agent, s: &Settings, c: &Connector, r: &Record, id: &str) -> Delivery {
-    let (url, headers, body) = c.request(r, id);
-    let mut d = Delivery {
+/// The connector's client: `https://` over rustls (AWS-LC), trusting the system's roots and
+/// its CA file; no redirect is followed (a delivery's headers carry its credentials). A CA
+/// file that became unreadable since the start fails every delivery of the connector.
+fn agent(c: &Connector, timeout: Duration) -> Result<ureq::Agent, String> {
+    let roots = match &c.ca_file {
+        Some(p) => cavra_auth::tls::Roots::with_ca_file(p).map_err(|e| format!("TLS: {e}"))?,
+        None => cavra_auth::tls::Roots::system(),
+    };
+    Ok(roots.agent(timeout, false, 0))
+}
+
+/// The delivery of `r` by `c` to `url`, before its first attempt.
+fn delivery(c: &Connector, r: &Record, id: &str, url: &str) -> Delivery {
+    Delivery {
         delivery_id: id.to_string(),
         connector: c.name.clone(),
         kind: c.kind.as_str(),
-        target_host: target_host(&url),
+        target_host: target_host(url),
         record_id: r.record_id.clone(),
         record_kind: r.kind.clone(),
         approval_id: r
@@ -588,41 +714,293 @@ fn deliver(agent: &ureq::Agent, s: &Settings, c: &Connector, r: &Record, id: &st
         status: "dead_letter",
         error: None,
         started_at: Some(cavra_store::OffsetDateTime::now_utc()),
-    };
+        ticket: None,
+    }
+}
+
+/// The largest answer read from a ticket system (the created ticket, its transitions).
+const MAX_ANSWER: u64 = 256 * 1024;
+
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Patch,
+}
+
+/// One request, tried up to `max_attempts` times (`d.attempts` counts every attempt of
+/// the delivery's requests); the answer's body on success, else `None` with `d.error` the
+/// last failure.
+fn call(
+    agent: &ureq::Agent,
+    s: &Settings,
+    d: &mut Delivery,
+    method: Method,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Option<Vec<u8>> {
     let mut wait = s.backoff;
-    while d.attempts < s.max_attempts {
-        if d.attempts > 0 {
+    let mut tried = 0u32;
+    while tried < s.max_attempts {
+        if tried > 0 {
             std::thread::sleep(wait);
             wait = wait.saturating_mul(2).min(Duration::from_secs(60));
         }
+        tried = tried.saturating_add(1);
         d.attempts = d.attempts.saturating_add(1);
-        let mut req = agent.post(&url);
-        for (k, v) in &headers {
-            req = req.header(k, v);
-        }
-        match req.send(&body[..]) {
-            Ok(resp) if resp.status().is_success() => {
-                d.status = "delivered";
+        let sent = match method {
+            Method::Get => {
+                let mut req = agent.get(url);
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                req.call()
+            }
+            Method::Post | Method::Patch => {
+                let mut req = match method {
+                    Method::Patch => agent.patch(url),
+                    _ => agent.post(url),
+                };
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                req.send(body)
+            }
+        };
+        match sent {
+            Ok(mut resp) if resp.status().is_success() => {
                 d.error = None;
-                return d;
+                // an answer that cannot be read is still a success (the request was taken)
+                let answer = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_ANSWER)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                return Some(answer);
             }
             Ok(resp) => d.error = Some(format!("HTTP {}", resp.status().as_u16())),
             // the transport error names the host, never the URL's path (a Slack webhook
             // URL's path is its secret)
-            Err(e) => d.error = Some(transport_error(&e)),
+            Err(e) => d.error = Some(cavra_auth::tls::describe(&e)),
         }
+    }
+    None
+}
+
+fn deliver(
+    agent: &Result<ureq::Agent, String>,
+    s: &Settings,
+    c: &Connector,
+    r: &Record,
+    id: &str,
+) -> Delivery {
+    let (url, headers, body) = c.request_with(r, id, s.public_url.as_deref());
+    let mut d = delivery(c, r, id, &url);
+    let agent = match agent {
+        Ok(a) => a,
+        Err(e) => {
+            d.error = Some(e.clone());
+            return d;
+        }
+    };
+    let Some(answer) = call(agent, s, &mut d, Method::Post, &url, &headers, &body) else {
+        return d;
+    };
+    d.status = "delivered";
+    // a ticket opened for an approval: kept, so that the approval's outcome closes it
+    if d.approval_id.is_some() {
+        d.ticket = opened_ticket(c.kind, &answer);
     }
     d
 }
 
-fn transport_error(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(_) => "timed out".into(),
-        ureq::Error::Io(io) => format!("i/o: {}", io.kind()),
-        ureq::Error::ConnectionFailed => "connection failed".into(),
-        ureq::Error::HostNotFound => "host not found".into(),
-        _ => "transport error".into(),
+/// The ticket a creation answer names: Jira's issue `key`, ServiceNow's `result.sys_id`.
+fn opened_ticket(kind: Kind, answer: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(answer).ok()?;
+    let t = match kind {
+        Kind::Jira => v.get("key"),
+        Kind::ServiceNow => v.get("result").and_then(|r| r.get("sys_id")),
+        _ => None,
+    }?;
+    t.as_str()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .map(str::to_string)
+}
+
+/// The approval `r` ends, when `c` keeps tickets: `approval.approved`, `.denied` or
+/// `.expired`.
+fn closes<'a>(c: &Connector, r: &'a Record) -> Option<&'a str> {
+    let ends = matches!(
+        r.kind.as_str(),
+        "approval.approved" | "approval.denied" | "approval.expired"
+    );
+    (ends && matches!(c.kind, Kind::Jira | Kind::ServiceNow))
+        .then(|| r.body.get("approval_id").and_then(Value::as_str))
+        .flatten()
+        .filter(|a| !a.is_empty())
+}
+
+/// What the closing comment / work note says: the outcome, who decided, their reason.
+pub fn close_text(r: &Record) -> String {
+    let id = s(r, "approval_id");
+    let by = s(r, "decided_by");
+    let reason = s(r, "decision_reason");
+    let what = match r.kind.as_str() {
+        "approval.approved" => format!("approved by {by}"),
+        "approval.denied" => format!("denied by {by}"),
+        _ => "expired without a decision".to_string(),
+    };
+    let mut t = format!("CAVRA: approval {id} was {what}");
+    if !reason.is_empty() {
+        t.push_str(&format!(
+            ": {}",
+            cavra_core::text::truncate_chars(reason, 500)
+        ));
     }
+    t.push_str(&format!(" (evidence record {}).", r.record_id));
+    t
+}
+
+/// Comments on and closes the ticket `ticket` that `c` opened for the approval `r` ends:
+/// Jira — a comment, then the configured transition (`transition`: a name looked up in
+/// the issue's transitions, or an id); ServiceNow — one PATCH of `state` (`close_state`),
+/// `work_notes` and `close_notes`.
+fn close_ticket(
+    agent: &Result<ureq::Agent, String>,
+    s: &Settings,
+    c: &Connector,
+    r: &Record,
+    id: &str,
+    ticket: &str,
+) -> Delivery {
+    let base = c.url.expose().trim_end_matches('/').to_string();
+    let mut d = delivery(c, r, id, &base);
+    d.ticket = Some(ticket.to_string());
+    let agent = match agent {
+        Ok(a) => a,
+        Err(e) => {
+            d.error = Some(e.clone());
+            return d;
+        }
+    };
+    let secret = c.secret.as_ref().map(Secret::expose).unwrap_or("");
+    let basic = {
+        use base64::Engine;
+        let cred = format!("{}:{secret}", c.user.as_deref().unwrap_or(""));
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(cred)
+        )
+    };
+    let headers = vec![
+        ("Content-Type".to_string(), "application/json".to_string()),
+        ("Accept".to_string(), "application/json".to_string()),
+        ("Authorization".to_string(), basic),
+    ];
+    let text = close_text(r);
+    let seg = percent_path(ticket);
+    let json_body = |v: Value| serde_json::to_vec(&v).unwrap_or_default();
+    match c.kind {
+        Kind::Jira => {
+            let issue = format!("{base}/rest/api/2/issue/{seg}");
+            let comment = json_body(json!({"body": text}));
+            if call(
+                agent,
+                s,
+                &mut d,
+                Method::Post,
+                &format!("{issue}/comment"),
+                &headers,
+                &comment,
+            )
+            .is_none()
+            {
+                return d;
+            }
+            let wanted = c.close.as_deref().unwrap_or("Done");
+            let transition = if !wanted.is_empty() && wanted.bytes().all(|b| b.is_ascii_digit()) {
+                wanted.to_string()
+            } else {
+                let Some(list) = call(
+                    agent,
+                    s,
+                    &mut d,
+                    Method::Get,
+                    &format!("{issue}/transitions"),
+                    &headers,
+                    &[],
+                ) else {
+                    return d;
+                };
+                match jira_transition(&list, wanted) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        d.error = Some(e);
+                        return d;
+                    }
+                }
+            };
+            let body = json_body(json!({"transition": {"id": transition}}));
+            if call(
+                agent,
+                s,
+                &mut d,
+                Method::Post,
+                &format!("{issue}/transitions"),
+                &headers,
+                &body,
+            )
+            .is_some()
+            {
+                d.status = "delivered";
+            }
+        }
+        Kind::ServiceNow => {
+            let table = c.project.as_deref().unwrap_or("incident");
+            let url = format!("{base}/api/now/table/{}/{seg}", percent_path(table));
+            let state = c.close.as_deref().unwrap_or("6");
+            let body = json_body(json!({"state": state, "work_notes": text, "close_notes": text}));
+            if call(agent, s, &mut d, Method::Patch, &url, &headers, &body).is_some() {
+                d.status = "delivered";
+            }
+        }
+        _ => d.error = Some("this connector keeps no tickets".into()),
+    }
+    d
+}
+
+/// The id of the transition named `name` (case-insensitive) in Jira's
+/// `{"transitions": [{"id", "name"}]}`.
+fn jira_transition(list: &[u8], name: &str) -> Result<String, String> {
+    let v: Value = serde_json::from_slice(list)
+        .map_err(|_| "Jira: the transitions answer is not JSON".to_string())?;
+    let all = v
+        .get("transitions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = all
+        .iter()
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .collect();
+    all.iter()
+        .find(|t| {
+            t.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .and_then(|t| t.get("id").and_then(Value::as_str))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            let shown: String = names.join(", ").chars().take(200).collect();
+            format!(
+                "Jira: the issue has no transition `{}` (it has: {shown})",
+                cavra_core::text::truncate_chars(name, 60)
+            )
+        })
 }
 
 fn dead_letter(s: &Settings, d: &Delivery, r: &Record) {
@@ -742,6 +1120,103 @@ mod tests {
             "127.0.0.1:9"
         );
         assert_eq!(target_host("not a url"), "unknown");
+    }
+
+    fn held(approval: &str) -> Record {
+        Record {
+            alg: String::new(),
+            body: json!({"cavra_decision": "require_approval", "action_type": "execute_command",
+                "target": "git push --force", "rule_id": "git.force_push", "reason": "rewrites history",
+                "agent_id": "claude-code", "session_id": "s1", "approval_id": approval}),
+            hash: String::new(),
+            key_id: String::new(),
+            kind: "decision".into(),
+            prev_hash: String::new(),
+            record_id: "rec-1".into(),
+            seq: 1,
+            sig: String::new(),
+            timestamp: String::new(),
+            v: 2,
+        }
+    }
+
+    #[test]
+    fn the_teams_card_opens_the_consoles_approval_page() {
+        let card = teams_card_with(&held("apr-1"), Some("https://cavra.example.com/"));
+        let content = &card["attachments"][0]["content"];
+        assert_eq!(content["type"], "AdaptiveCard");
+        let actions = content["actions"].as_array().unwrap();
+        assert_eq!(actions.len(), 2);
+        for (a, title) in actions.iter().zip(["Approve…", "Deny…"]) {
+            assert_eq!(
+                a["type"], "Action.OpenUrl",
+                "no Action.Submit: Teams cannot call back"
+            );
+            assert_eq!(a["title"], title);
+            assert_eq!(a["url"], "https://cavra.example.com/approvals/apr-1");
+        }
+        let said = content["body"].to_string();
+        assert!(said.contains("sign in"), "{said}");
+        // an id is one path segment: it can add no path, query or host
+        let odd = teams_card_with(&held("../x?y=1#z"), Some("https://c.example"));
+        assert_eq!(
+            odd["attachments"][0]["content"]["actions"][0]["url"],
+            "https://c.example/approvals/..%2Fx%3Fy%3D1%23z"
+        );
+        // no approval (a block), or no public URL: no buttons
+        let mut block = held("apr-2");
+        block.body.as_object_mut().unwrap().remove("approval_id");
+        assert!(
+            teams_card_with(&block, Some("https://c.example"))["attachments"][0]["content"]
+                .get("actions")
+                .is_none()
+        );
+        assert!(teams_card(&held("apr-3"))["attachments"][0]["content"]
+            .get("actions")
+            .is_none());
+    }
+
+    #[test]
+    fn ticket_answers_and_closing_texts() {
+        assert_eq!(
+            opened_ticket(Kind::Jira, br#"{"id":"1","key":"SEC-9"}"#).as_deref(),
+            Some("SEC-9")
+        );
+        assert_eq!(
+            opened_ticket(Kind::ServiceNow, br#"{"result":{"sys_id":"abc"}}"#).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(opened_ticket(Kind::Jira, b"ok"), None);
+        assert_eq!(opened_ticket(Kind::Jira, br#"{"key":""}"#), None);
+        assert_eq!(opened_ticket(Kind::Webhook, br#"{"key":"X"}"#), None);
+        let mut r = held("apr-1");
+        r.kind = "approval.denied".into();
+        r.body = json!({"approval_id": "apr-1", "decided_by": "bob", "decision_reason": "not now"});
+        assert_eq!(
+            close_text(&r),
+            "CAVRA: approval apr-1 was denied by bob: not now (evidence record rec-1)."
+        );
+        let jira = Connector {
+            name: "j".into(),
+            kind: Kind::Jira,
+            url: Secret::new("http://x"),
+            secret: None,
+            user: None,
+            project: None,
+            events: vec![],
+            ca_file: None,
+            close: None,
+        };
+        assert_eq!(closes(&jira, &r), Some("apr-1"));
+        r.kind = "approval.break_glass".into();
+        assert_eq!(closes(&jira, &r), None);
+        assert_eq!(
+            jira_transition(br#"{"transitions":[{"id":"3","name":"DONE"}]}"#, "done").unwrap(),
+            "3"
+        );
+        assert!(jira_transition(b"[]", "Done")
+            .unwrap_err()
+            .contains("no transition"));
     }
 
     #[test]

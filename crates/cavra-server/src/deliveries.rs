@@ -41,6 +41,27 @@ pub fn row(d: &Delivery) -> NewDelivery {
         .into(),
         last_error: d.error.clone(),
         started_at: d.started_at,
+        ticket: d.ticket.clone(),
+    }
+}
+
+/// The connectors' ticket lookup: the ticket `connector` opened for an approval, from the
+/// team store (so a restart or another replica closes it too); a failure is logged and
+/// reads as none.
+pub fn ticket_finder(
+    stores: Arc<dyn TeamOpener + Send + Sync>,
+    cavra_dir: &Path,
+) -> impl Fn(&str, &str) -> Option<String> + Send + 'static {
+    let dir: PathBuf = cavra_dir.to_path_buf();
+    move |connector, approval_id| match stores
+        .open_team(&dir)
+        .and_then(|s| s.ticket_for(connector, approval_id))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(%connector, approval = %approval_id, error = %e, "could not look up a connector's ticket");
+            None
+        }
     }
 }
 

@@ -58,7 +58,10 @@ pub async fn get_posture(
     caller.require(ApiPermission::Read)?;
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let now = time::OffsetDateTime::now_utc();
-    let o = Options::from_since(q.since.as_deref(), now)?;
+    let o = state
+        .config
+        .posture
+        .apply(Options::from_since(q.since.as_deref(), now)?);
     let doc = blocking(&state, move |s| {
         #[cfg(feature = "postgres")]
         if let Some(pg) = s.pg_log() {

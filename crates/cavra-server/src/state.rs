@@ -102,9 +102,15 @@ impl AppState {
             .connectors
             .clone()
             .filter(|c| !c.connectors.is_empty())
-            .map(|c| {
+            .map(|mut c| {
+                // the Teams card's buttons open the console's approval page
+                c.public_url = config.public_url.clone();
                 let record = crate::deliveries::recorder(Arc::clone(&stores), &config.cavra_dir);
-                Arc::new(crate::connectors::Dispatcher::start(c, record))
+                let tickets =
+                    crate::deliveries::ticket_finder(Arc::clone(&stores), &config.cavra_dir);
+                Arc::new(crate::connectors::Dispatcher::start_with(
+                    c, record, tickets,
+                ))
             });
         let delivering = |inner| crate::connectors::ConnectorSink {
             inner,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 /// One request a receiver got.
 #[derive(Debug, Clone)]
 struct Got {
+    method: String,
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -33,6 +34,17 @@ impl Got {
 /// A tiny HTTP/1.1 server on 127.0.0.1: answers the statuses in `statuses` in turn (the
 /// last one from then on) and keeps what it got.
 fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Got>>>) {
+    answering(move |i, _| (*statuses.get(i).or(statuses.last()).unwrap(), "ok".into()))
+}
+
+type Answer = dyn Fn(usize, &Got) -> (u16, String) + Send;
+
+/// [`receiver`] whose answer (status, body) to the `i`-th request is `answer`'s; the
+/// method is kept as the first word of `path` (`POST /x`).
+fn answering(
+    answer: impl Fn(usize, &Got) -> (u16, String) + Send + 'static,
+) -> (String, Arc<Mutex<Vec<Got>>>) {
+    let answer: Box<Answer> = Box::new(answer);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -43,7 +55,9 @@ fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Got>>>) {
             let mut r = BufReader::new(conn.try_clone().unwrap());
             let mut line = String::new();
             r.read_line(&mut line).unwrap();
-            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut words = line.split_whitespace();
+            let method = words.next().unwrap_or("").to_string();
+            let path = words.next().unwrap_or("").to_string();
             let mut headers = Vec::new();
             loop {
                 let mut h = String::new();
@@ -62,15 +76,18 @@ fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Got>>>) {
                 .unwrap_or(0);
             let mut body = vec![0; len];
             r.read_exact(&mut body).unwrap();
-            seen.lock().unwrap().push(Got {
+            let g = Got {
+                method,
                 path,
                 headers,
                 body,
-            });
-            let status = *statuses.get(i).or(statuses.last()).unwrap();
+            };
+            let (status, text) = answer(i, &g);
+            seen.lock().unwrap().push(g);
             let _ = write!(
                 conn,
-                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{text}",
+                text.len()
             );
         }
     });
@@ -260,4 +277,198 @@ fn failures_are_retried_then_dead_lettered() {
     );
     assert_eq!((ds[0].status, ds[0].attempts), ("dead_letter", 2));
     assert!(ds[0].error.is_some());
+}
+
+/// An approval's record: `kind` (`approval.approved`, …) about `apr-7`.
+fn approval_record(kind: &str) -> Record {
+    let mut r = record(kind, "");
+    r.record_id = format!("rec-{kind}");
+    r.body = json!({"approval_id": "apr-7", "id": "apr-7", "state": kind.trim_start_matches("approval."),
+        "decided_by": "alice@acme.com", "decision_reason": "ticket CHG-1 covers it"});
+    r
+}
+
+fn held() -> Record {
+    let mut r = record("decision", "require_approval");
+    r.body["approval_id"] = json!("apr-7");
+    r
+}
+
+#[test]
+fn jira_tickets_are_commented_and_transitioned_when_the_approval_is_decided() {
+    // Jira: the creation answers the issue key; the transitions list names "Done"
+    let (url, got) = answering(|_, g| match (g.method.as_str(), g.path.as_str()) {
+        ("POST", "/rest/api/2/issue") => {
+            (201, r#"{"id":"10001","key":"SEC-12","self":"x"}"#.into())
+        }
+        ("GET", "/rest/api/2/issue/SEC-12/transitions") => (
+            200,
+            r#"{"transitions":[{"id":"11","name":"In Progress"},{"id":"31","name":"Done"}]}"#
+                .into(),
+        ),
+        ("POST", "/rest/api/2/issue/SEC-12/comment") => (201, "{}".into()),
+        ("POST", "/rest/api/2/issue/SEC-12/transitions") => (204, String::new()),
+        _ => (404, "{}".into()),
+    });
+    let ds = run(
+        json!({"targets": [{"type": "jira", "url": url, "user": "cavra@acme.com", "secret_env": "TOKEN"}]}),
+        vec![held(), approval_record("approval.approved")],
+    );
+    assert_eq!(ds.len(), 2, "{ds:?}");
+    assert_eq!(
+        (ds[0].status, ds[0].ticket.as_deref()),
+        ("delivered", Some("SEC-12"))
+    );
+    assert_eq!(ds[1].status, "delivered", "{ds:?}");
+    assert_eq!(ds[1].ticket.as_deref(), Some("SEC-12"));
+    assert_eq!(ds[1].record_kind, "approval.approved");
+    assert_eq!(ds[1].attempts, 3, "comment, transitions list, transition");
+    let got = got.lock().unwrap();
+    let calls: Vec<String> = got
+        .iter()
+        .map(|g| format!("{} {}", g.method, g.path))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "POST /rest/api/2/issue",
+            "POST /rest/api/2/issue/SEC-12/comment",
+            "GET /rest/api/2/issue/SEC-12/transitions",
+            "POST /rest/api/2/issue/SEC-12/transitions",
+        ]
+    );
+    let comment = got[1].json();
+    let text = comment["body"].as_str().unwrap();
+    assert!(
+        text.contains("apr-7 was approved by alice@acme.com: ticket CHG-1 covers it"),
+        "{text}"
+    );
+    assert_eq!(got[3].json(), json!({"transition": {"id": "31"}}));
+    let auth = got[3].header("authorization").unwrap();
+    assert!(auth.starts_with("Basic "), "{auth}");
+
+    // a transition given by id is used as is; an approval with no ticket opens nothing
+    let (url, got) = answering(|_, g| match g.path.as_str() {
+        "/rest/api/2/issue" => (201, r#"{"key":"SEC-13"}"#.into()),
+        _ => (204, String::new()),
+    });
+    let ds = run(
+        json!({"targets": [{"type": "jira", "url": url, "user": "u", "secret_env": "TOKEN", "transition": "41"}]}),
+        vec![held(), approval_record("approval.denied"), {
+            let mut other = approval_record("approval.expired");
+            other.body["approval_id"] = json!("apr-unknown");
+            other
+        }],
+    );
+    assert_eq!(
+        ds.len(),
+        2,
+        "the unknown approval's end is not delivered: {ds:?}"
+    );
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 3, "create, comment, transition");
+    assert_eq!(got[2].json(), json!({"transition": {"id": "41"}}));
+    assert!(got[1].json()["body"]
+        .as_str()
+        .unwrap()
+        .contains("denied by alice@acme.com"));
+
+    // a transition the issue does not have: a dead letter naming the ones it has
+    let (url, _) = answering(|_, g| match (g.method.as_str(), g.path.as_str()) {
+        ("POST", "/rest/api/2/issue") => (201, r#"{"key":"SEC-14"}"#.into()),
+        ("GET", _) => (
+            200,
+            r#"{"transitions":[{"id":"5","name":"Resolve"}]}"#.into(),
+        ),
+        _ => (201, "{}".into()),
+    });
+    let ds = run(
+        json!({"max_attempts": 1, "targets": [{"type": "jira", "url": url, "user": "u", "secret_env": "TOKEN", "transition": "Close"}]}),
+        vec![held(), approval_record("approval.expired")],
+    );
+    assert_eq!(ds[1].status, "dead_letter");
+    let e = ds[1].error.clone().unwrap();
+    assert!(
+        e.contains("no transition `Close`") && e.contains("Resolve"),
+        "{e}"
+    );
+}
+
+#[test]
+fn servicenow_tickets_are_resolved_with_a_work_note() {
+    let (url, got) = answering(|_, g| match (g.method.as_str(), g.path.as_str()) {
+        ("POST", "/api/now/table/incident") => (
+            201,
+            r#"{"result":{"sys_id":"9d385017c611228701d22104cc95c371","number":"INC0010001"}}"#
+                .into(),
+        ),
+        ("PATCH", "/api/now/table/incident/9d385017c611228701d22104cc95c371") => {
+            (200, r#"{"result":{}}"#.into())
+        }
+        _ => (404, "{}".into()),
+    });
+    // the ticket was opened in an earlier run: found through the lookup (the store's rows)
+    let env = |k: &str| (k == "TOKEN").then(|| "tok-123".to_string());
+    let settings = Settings::parse(
+        &json!({"targets": [{"name": "snow", "type": "servicenow", "url": url, "user": "cavra", "secret_env": "TOKEN", "close_state": "7"}]}),
+        std::path::Path::new("/"),
+        &env,
+    )
+    .unwrap();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let o = out.clone();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let a = asked.clone();
+    let d = Dispatcher::start_with(
+        settings,
+        move |d| o.lock().unwrap().push(d.clone()),
+        move |c: &str, approval: &str| {
+            a.lock().unwrap().push(format!("{c}/{approval}"));
+            (approval == "apr-7").then(|| "9d385017c611228701d22104cc95c371".to_string())
+        },
+    );
+    d.send(approval_record("approval.expired"));
+    d.finish();
+    let ds = out.lock().unwrap().clone();
+    assert_eq!(asked.lock().unwrap().as_slice(), ["snow/apr-7"]);
+    assert_eq!(ds.len(), 1);
+    assert_eq!((ds[0].status, ds[0].attempts), ("delivered", 1), "{ds:?}");
+    assert_eq!(
+        ds[0].ticket.as_deref(),
+        Some("9d385017c611228701d22104cc95c371")
+    );
+    let got = got.lock().unwrap();
+    assert_eq!(got[0].method, "PATCH");
+    let b = got[0].json();
+    assert_eq!(b["state"], "7");
+    assert!(
+        b["work_notes"]
+            .as_str()
+            .unwrap()
+            .contains("apr-7 was expired without a decision"),
+        "{b}"
+    );
+    assert_eq!(b["close_notes"], b["work_notes"]);
+    assert!(got[0]
+        .header("authorization")
+        .unwrap()
+        .starts_with("Basic "));
+
+    // opened in this run: the creation answer's sys_id is kept and the PATCH goes to it
+    let (url, got) = answering(|_, g| match g.method.as_str() {
+        "POST" => (201, r#"{"result":{"sys_id":"abc123"}}"#.into()),
+        _ => (200, "{}".into()),
+    });
+    let ds = run(
+        json!({"targets": [{"type": "servicenow", "url": url, "user": "cavra", "secret_env": "TOKEN"}]}),
+        vec![held(), approval_record("approval.approved")],
+    );
+    assert_eq!(ds[0].ticket.as_deref(), Some("abc123"));
+    assert_eq!(ds[1].status, "delivered");
+    let got = got.lock().unwrap();
+    assert_eq!(
+        (got[1].method.as_str(), got[1].path.as_str()),
+        ("PATCH", "/api/now/table/incident/abc123")
+    );
+    assert_eq!(got[1].json()["state"], "6", "Resolved by default");
 }

@@ -196,6 +196,9 @@ delegating_trait! {
         fn record_delivery[self](d: &NewDelivery, now: OffsetDateTime) -> Result<(), StoreError> => record_delivery;
         /// The newest `limit` deliveries (1 to [`crate::MAX_DELIVERY_LIST`]), newest first.
         fn list_deliveries[self](limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> => list_deliveries;
+        /// The ticket the connector `connector` opened for the approval `approval_id`, if
+        /// any (the newest delivered one).
+        fn ticket_for[self](connector: &str, approval_id: &str) -> Result<Option<String>, StoreError> => ticket_for;
     }
 }
 

@@ -42,6 +42,8 @@ pub struct NewDelivery {
     /// The last failure (status code or transport error), when any.
     pub last_error: Option<String>,
     pub started_at: Option<OffsetDateTime>,
+    /// The ticket (Jira issue key, ServiceNow sys_id) the delivery opened or closed.
+    pub ticket: Option<String>,
 }
 
 /// A stored delivery.
@@ -62,6 +64,8 @@ pub struct DeliveryRecord {
     pub started_at: OffsetDateTime,
     #[serde(serialize_with = "crate::timefmt::ser")]
     pub finished_at: OffsetDateTime,
+    /// The ticket the delivery opened or closed (Jira, ServiceNow).
+    pub ticket: Option<String>,
 }
 
 impl DeliveryRecord {
@@ -70,7 +74,7 @@ impl DeliveryRecord {
     }
 }
 
-/// The values of [`INSERT_DELIVERY`] (`$1`…`$12`), checked and cut.
+/// The values of [`INSERT_DELIVERY`] (`$1`…`$13`), checked and cut.
 pub(crate) struct DeliveryRow {
     pub delivery_id: String,
     pub connector: String,
@@ -84,6 +88,7 @@ pub(crate) struct DeliveryRow {
     pub error: Option<String>,
     pub started: i64,
     pub finished: i64,
+    pub ticket: Option<String>,
 }
 
 impl DeliveryRow {
@@ -110,6 +115,7 @@ impl DeliveryRow {
                 .filter(|v| !v.is_empty()),
             started: secs(d.started_at.unwrap_or(now)),
             finished: secs(now),
+            ticket: d.ticket.as_deref().map(field).filter(|v| !v.is_empty()),
         };
         if row.connector.is_empty() || row.record_id.is_empty() {
             return Err(StoreError::input(
@@ -145,12 +151,19 @@ pub(crate) fn check_limit(limit: u32) -> Result<i64, StoreError> {
 /// One finished delivery (PostgreSQL placeholders; SQLite's are `?N`).
 pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO connector_deliveries (delivery_id, \
      connector, kind, target_host, record_id, record_kind, approval_id, attempts, outcome, \
-     last_error, started_at, finished_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+     last_error, started_at, finished_at, ticket) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// The columns a delivery is read from, in the order of [`RawDelivery`].
 pub(crate) const DELIVERY_COLS: &str = "id, delivery_id, connector, kind, target_host, \
-     record_id, record_kind, approval_id, attempts, outcome, last_error, started_at, finished_at";
+     record_id, record_kind, approval_id, attempts, outcome, last_error, started_at, finished_at, \
+     ticket";
+
+/// The ticket `$1` (a connector) opened for the approval `$2`: the newest delivered row
+/// that names one.
+pub(crate) const TICKET_FOR: &str = "SELECT ticket FROM connector_deliveries WHERE connector = $1 \
+     AND approval_id = $2 AND ticket IS NOT NULL AND outcome = 'delivered' \
+     ORDER BY id DESC LIMIT 1";
 
 /// The newest first, at most `$1`.
 pub(crate) const LIST_ORDER: &str = "ORDER BY finished_at DESC, id DESC LIMIT $1";
@@ -170,6 +183,7 @@ pub(crate) type RawDelivery = (
     Option<String>,
     i64,
     i64,
+    Option<String>,
 );
 
 /// A stored row as a record.
@@ -188,6 +202,7 @@ pub(crate) fn decode(r: RawDelivery) -> Result<DeliveryRecord, StoreError> {
         last_error: r.10,
         started_at: from_secs("connector_deliveries.started_at", r.11)?,
         finished_at: from_secs("connector_deliveries.finished_at", r.12)?,
+        ticket: r.13,
     })
 }
 
@@ -220,7 +235,8 @@ mod sqlite {
                         r.outcome,
                         r.error,
                         r.started,
-                        r.finished
+                        r.finished,
+                        r.ticket
                     ])
                 })
                 .map_err(|e| self.classify(e))?;
@@ -242,6 +258,22 @@ mod sqlite {
                 .and_then(Iterator::collect)
                 .map_err(|e| self.classify(e))?;
             rows.into_iter().map(decode).collect()
+        }
+
+        /// See [`crate::DeliveryStore::ticket_for`].
+        pub fn ticket_for(
+            &self,
+            connector: &str,
+            approval_id: &str,
+        ) -> Result<Option<String>, StoreError> {
+            use rusqlite::OptionalExtension;
+            self.conn
+                .prepare_cached(&TICKET_FOR.replace('$', "?"))
+                .and_then(|mut st| {
+                    st.query_row(params![connector, approval_id], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(|e| self.classify(e))
         }
     }
 }
@@ -285,6 +317,7 @@ pub(crate) mod tests {
             ..ok.clone()
         };
         s.record_delivery(&dead, t1).unwrap();
+        assert_eq!(s.ticket_for("hook", "apr-1").unwrap(), None, "no ticket");
         let all = s.list_deliveries(10).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].connector, "slack", "the newest first");
@@ -306,6 +339,44 @@ pub(crate) mod tests {
         assert!(s.list_deliveries(0).is_err());
         assert!(s.list_deliveries(MAX_DELIVERY_LIST + 1).is_err());
         assert_eq!(s.list_deliveries(10).unwrap().len(), 2);
+
+        // a ticket opened for an approval is found by connector and approval, the newest
+        // delivered one; a dead-lettered row's ticket is not
+        let opened = NewDelivery {
+            connector: "jira".into(),
+            kind: "jira".into(),
+            approval_id: Some("apr-9".into()),
+            ticket: Some("SEC-41".into()),
+            ..ok.clone()
+        };
+        s.record_delivery(&opened, t0).unwrap();
+        s.record_delivery(
+            &NewDelivery {
+                ticket: Some("SEC-42".into()),
+                ..opened.clone()
+            },
+            t1,
+        )
+        .unwrap();
+        s.record_delivery(
+            &NewDelivery {
+                ticket: Some("SEC-43".into()),
+                outcome: "dead_lettered".into(),
+                ..opened.clone()
+            },
+            t1,
+        )
+        .unwrap();
+        assert_eq!(
+            s.ticket_for("jira", "apr-9").unwrap().as_deref(),
+            Some("SEC-42")
+        );
+        assert_eq!(s.ticket_for("jira", "apr-1").unwrap(), None);
+        assert_eq!(s.ticket_for("servicenow", "apr-9").unwrap(), None);
+        assert_eq!(
+            s.list_deliveries(1).unwrap()[0].ticket.as_deref(),
+            Some("SEC-43")
+        );
     }
 
     #[cfg(feature = "sqlite")]

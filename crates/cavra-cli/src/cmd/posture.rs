@@ -3,6 +3,7 @@
 //! (`cavra_runtime::posture`, docs/posture.md).
 
 use crate::ctx::{hook_ctx, host, locate_path, open_store, project_root, Ctx};
+use cavra_runtime::posture::thresholds::{self, Thresholds};
 use cavra_runtime::posture::{self, collect, Options, Severity};
 use clap::{Args, Subcommand};
 
@@ -14,8 +15,32 @@ pub struct PostureArgs {
     /// Also write the report as one self-contained HTML file (charts included).
     #[arg(long, value_name = "FILE")]
     pub html: Option<std::path::PathBuf>,
+    /// A pending approval older than this is overdue (a duration such as `4h`, the default).
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub approval_sla: Option<String>,
+    /// An active evidence key older than this is due for rotation (whole days: `90d`, the default).
+    #[arg(long, global = true, value_name = "DAYS")]
+    pub key_max_age: Option<String>,
+    /// Blocked attempts by one agent or rule from which a trend is reported (default 5).
+    #[arg(long, global = true, value_name = "N")]
+    pub block_threshold: Option<String>,
     #[command(subcommand)]
     pub gate: Option<GateCommand>,
+}
+
+/// The thresholds the flags set (docs/posture.md, "Thresholds"); a bad value names its flag.
+fn thresholds(args: &PostureArgs) -> anyhow::Result<Thresholds> {
+    let mut t = Thresholds::default();
+    for ((key, flag), value) in
+        thresholds::KEYS
+            .iter()
+            .zip([&args.approval_sla, &args.key_max_age, &args.block_threshold])
+    {
+        if let Some(v) = value {
+            t.set(key, v).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+        }
+    }
+    Ok(t)
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,7 +58,7 @@ pub fn run(args: PostureArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let project = project_root(None)?;
     let ctx = &hook_ctx(ctx, &project);
     let now = time::OffsetDateTime::now_utc();
-    let o = Options::from_since(args.since.as_deref(), now)?;
+    let o = thresholds(&args)?.apply(Options::from_since(args.since.as_deref(), now)?);
     let cavra = locate_path(Some(&project)).project_cavra_dir;
     let (packs, notes) = ctx
         .runtime()

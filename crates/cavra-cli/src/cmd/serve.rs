@@ -64,6 +64,7 @@ pub fn run(args: ServeArgs, ctx: &Ctx, explicit_dir: bool) -> Result<i32> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         auth: file.auth,
         connectors: file.connectors,
+        posture: file.posture,
     })?;
     println!("cavra serve: listening on http://{}", server.local_addr()?);
     server.run()?;

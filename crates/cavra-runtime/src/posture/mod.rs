@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod collect;
 pub mod html;
+pub mod thresholds;
 
 use std::collections::{BTreeMap, BTreeSet};
 

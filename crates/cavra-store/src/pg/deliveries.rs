@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::{json_rows, select_json, PgStore};
 use crate::deliveries::{
     check_limit, decode, DeliveryRecord, DeliveryRow, NewDelivery, RawDelivery, DELIVERY_COLS,
-    INSERT_DELIVERY, LIST_ORDER,
+    INSERT_DELIVERY, LIST_ORDER, TICKET_FOR,
 };
 use crate::error::StoreError;
 
@@ -29,6 +29,7 @@ impl PgStore {
                 &r.error,
                 &r.started,
                 &r.finished,
+                &r.ticket,
             ],
         )?;
         Ok(())
@@ -46,5 +47,17 @@ impl PgStore {
             &[&limit],
         )?;
         rows.into_iter().map(decode).collect()
+    }
+
+    /// See [`crate::DeliveryStore::ticket_for`].
+    pub fn ticket_for(
+        &self,
+        connector: &str,
+        approval_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = self
+            .conn()?
+            .query_opt(TICKET_FOR, &[&connector, &approval_id])?;
+        Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
     }
 }
