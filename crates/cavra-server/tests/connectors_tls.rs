@@ -38,11 +38,12 @@ fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
     (ca_cert.pem(), Arc::new(cfg))
 }
 
+/// A receiver's URL, the bodies it got, and its count of failed handshakes.
+type Receiver = (String, Arc<Mutex<Vec<Vec<u8>>>>, Arc<Mutex<u32>>);
+
 /// An HTTPS server on 127.0.0.1 answering 200 to each request it can read; returns its
 /// URL, the bodies it got, and how many handshakes failed.
-fn tls_receiver(
-    cfg: Arc<rustls::ServerConfig>,
-) -> (String, Arc<Mutex<Vec<Vec<u8>>>>, Arc<Mutex<u32>>) {
+fn tls_receiver(cfg: Arc<rustls::ServerConfig>) -> Receiver {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("https://{}", l.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
