@@ -57,11 +57,16 @@ mod tests {
     #[cfg(all(feature = "sqlite", feature = "postgres"))]
     #[test]
     fn both_folders_hold_the_same_migrations() {
+        // refinery lists embedded migrations in file-name order (`V10` before `V2`); it
+        // applies them by version
         let names = |r: refinery::Runner| -> Vec<(i64, String)> {
-            r.get_migrations()
+            let mut v: Vec<(i64, String)> = r
+                .get_migrations()
                 .iter()
                 .map(|m| (i64::from(m.version()), m.name().to_string()))
-                .collect()
+                .collect();
+            v.sort();
+            v
         };
         let lite = names(crate::db::embedded::migrations::runner());
         let pg = names(crate::pg::migrations::embedded::migrations::runner());

@@ -163,7 +163,8 @@ fn the_migration_folders_are_in_step() {
     let sqlite = crate::db::embedded::migrations::runner();
     let pg = migrations::embedded::migrations::runner();
     assert_eq!(pg.get_migrations().len(), sqlite.get_migrations().len());
-    for (pg, lite) in pg.get_migrations().iter().zip(sqlite.get_migrations()) {
+    let (pg, sqlite) = (by_version(&pg), by_version(&sqlite));
+    for (pg, lite) in pg.iter().zip(sqlite) {
         let names = |sql: &str| -> Vec<String> {
             sql.lines()
                 .map(str::trim)
@@ -227,7 +228,7 @@ fn a_database_of_the_earlier_runner_is_adopted_with_its_rows() {
             return;
         };
         let runner = migrations::embedded::migrations::runner();
-        let mut sql: String = runner.get_migrations()[..version]
+        let mut sql: String = by_version(&runner)[..version]
             .iter()
             .map(|m| m.sql().unwrap().to_string())
             .collect();
@@ -791,4 +792,12 @@ fn policy_rollouts() {
     let opener = PgOpener::connect(&db.url, &PgOptions::default(), None).unwrap();
     let s = opener.open_team(std::path::Path::new(".")).unwrap();
     crate::rollouts::tests::rollout_lifecycle(&*s);
+}
+
+/// A runner's migrations by version (refinery lists embedded ones in file-name order:
+/// `V10` before `V2`).
+fn by_version(r: &refinery::Runner) -> Vec<&refinery::Migration> {
+    let mut v: Vec<&refinery::Migration> = r.get_migrations().iter().collect();
+    v.sort_by_key(|m| m.version());
+    v
 }
