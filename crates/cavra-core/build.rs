@@ -83,17 +83,26 @@ fn main() {
                 rows.iter()
                     .map(|(p, a, _, _)| (p.as_str(), a.iter().map(String::as_str))),
             );
-            let mut entries = String::from("BundledCli {\n    entries: &[\n");
-            for (program, aliases, json, built) in &rows {
+            // a block: the entries are a `static` of their own (each caches its built
+            // entry), the table refers to it
+            let mut entries = format!(
+                "{{\n    static SOURCES: [crate::policy::source::CliEntrySource; {}] = [\n",
+                rows.len()
+            );
+            for (_, aliases, json, built) in &rows {
                 entries.push_str(&format!(
-                    "        ({program:?}, &{aliases:?}, {json:?}, || {built}),\n"
+                    "        crate::policy::source::CliEntrySource::bundled(&{aliases:?}, {json:?}, || {built}),\n"
                 ));
             }
-            entries.push_str("    ],\n    index: &[\n");
-            for (alias_or_program, pos) in &index {
-                entries.push_str(&format!("        ({alias_or_program:?}, {pos}),\n"));
+            entries.push_str("    ];\n    BundledCli {\n        names: &[\n");
+            for (program, _, _, _) in &rows {
+                entries.push_str(&format!("            {program:?},\n"));
             }
-            entries.push_str("    ],\n}\n");
+            entries.push_str("        ],\n        sources: &SOURCES,\n        index: &[\n");
+            for (alias_or_program, pos) in &index {
+                entries.push_str(&format!("            ({alias_or_program:?}, {pos}),\n"));
+            }
+            entries.push_str("        ],\n    }\n}\n");
             std::fs::write(out.join(format!("{name}.cli.rs")), entries)
                 .expect("OUT_DIR is writable");
             std::fs::write(out.join(format!("{name}.json")), value.to_string())

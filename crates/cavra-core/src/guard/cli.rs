@@ -15,7 +15,7 @@ use crate::policy::bundled::BundledCli;
 use crate::policy::compile::CompiledPack;
 use crate::policy::compile::{Matcher, Rule, SeverityRule};
 use crate::policy::source::{
-    CliEntrySource, CliSection, CliSource, CliUnknownSource, CliVerbSource, OverrideSource,
+    CliSection, CliSource, CliTableSource, CliUnknownSource, CliVerbSource, OverrideSource,
     PackSource,
 };
 use crate::policy::PolicyError;
@@ -63,19 +63,19 @@ impl Default for CliIndex {
 }
 
 impl CliIndex {
-    fn of(table: &BTreeMap<String, CliEntrySource>) -> CliIndex {
-        if let Some(b) = bundled_as_is(table) {
+    fn of(table: &CliTableSource) -> CliIndex {
+        if let Some(b) = table.as_bundled() {
             return CliIndex::Bundled(b);
         }
         CliIndex::Built {
-            names: table.keys().cloned().collect(),
-            by_name: cli_index::build(table.iter().map(|(k, e)| (k.as_str(), e.aliases()))),
+            names: table.keys().map(str::to_string).collect(),
+            by_name: cli_index::build(table.iter().map(|(k, e)| (k, e.aliases()))),
         }
     }
 
     fn len(&self) -> usize {
         match self {
-            CliIndex::Bundled(b) => b.entries.len(),
+            CliIndex::Bundled(b) => b.names.len(),
             CliIndex::Built { names, .. } => names.len(),
         }
     }
@@ -83,7 +83,7 @@ impl CliIndex {
     /// The key of the entry at `pos`.
     fn name(&self, pos: usize) -> Option<&str> {
         match self {
-            CliIndex::Bundled(b) => b.entries.get(pos).map(|e| e.0),
+            CliIndex::Bundled(b) => b.names.get(pos).copied(),
             CliIndex::Built { names, .. } => names.get(pos).map(String::as_str),
         }
     }
@@ -94,19 +94,6 @@ impl CliIndex {
             CliIndex::Built { by_name, .. } => cli_index::find(by_name, program),
         }
     }
-}
-
-/// The bundled table `table` is, when it holds exactly that table's entries under their keys
-/// (what `bundled::source` builds, also after inheriting it unchanged).
-fn bundled_as_is(table: &BTreeMap<String, CliEntrySource>) -> Option<&'static BundledCli> {
-    let (b, _) = table.values().next()?.bundled_position()?;
-    let same = b.entries.len() == table.len()
-        && table.iter().enumerate().all(|(i, (k, e))| {
-            e.bundled_position()
-                .is_some_and(|(t, pos)| std::ptr::eq(t, b) && pos == i)
-                && b.entries.get(i).is_some_and(|x| x.0 == k)
-        });
-    same.then_some(b)
 }
 
 /// One program of the table.
@@ -1032,11 +1019,7 @@ pub fn sql_texts(pack: &CompiledPack, facts: &CommandFacts<'_>) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn insert(
-        t: &mut BTreeMap<String, crate::policy::source::CliEntrySource>,
-        k: String,
-        v: CliSource,
-    ) {
+    fn insert(t: &mut CliTableSource, k: String, v: CliSource) {
         t.insert(k, v.into());
     }
 
@@ -1346,14 +1329,13 @@ mod tests {
         for (id, _) in crate::policy::bundled::PACKS {
             let p = crate::policy::bundled::compiled(id).expect("bundled pack compiles");
             let table = &p.normalized.pack.cli.as_ref().expect("cli section").table;
-            let built = cli_index::build(table.iter().map(|(k, e)| (k.as_str(), e.aliases())));
+            let built = cli_index::build(table.iter().map(|(k, e)| (k, e.aliases())));
             match &p.cli.index {
                 CliIndex::Bundled(b) => {
                     let fixed: Vec<(String, usize)> =
                         b.index.iter().map(|(n, i)| (n.to_string(), *i)).collect();
                     assert_eq!(fixed, built, "{id}");
-                    let keys: Vec<&str> = b.entries.iter().map(|e| e.0).collect();
-                    assert_eq!(keys, table.keys().map(String::as_str).collect::<Vec<_>>());
+                    assert_eq!(b.names, table.keys().collect::<Vec<_>>());
                 }
                 CliIndex::Built { .. } => panic!("{id}: the bundled table is not used as is"),
             }
@@ -1388,8 +1370,8 @@ mod tests {
             .expect("cli section")
             .table;
         built.cli.index = CliIndex::Built {
-            names: table.keys().cloned().collect(),
-            by_name: cli_index::build(table.iter().map(|(k, e)| (k.as_str(), e.aliases()))),
+            names: table.keys().map(str::to_string).collect(),
+            by_name: cli_index::build(table.iter().map(|(k, e)| (k, e.aliases()))),
         };
         built.cli.cache = (0..built.cli.index.len())
             .map(|_| OnceLock::new())

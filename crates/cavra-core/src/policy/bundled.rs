@@ -79,26 +79,20 @@ const PACKS_JSON: &[(&str, &str)] = &[
     ),
 ];
 
-/// A bundled pack's CLI table, split out of the pack's JSON at build time so that an entry
-/// is parsed only when a command runs its program, with its index (built by `build.rs` with
-/// `cli_index::build`, as `CliTable` builds one for any other table).
+/// A bundled pack's CLI table, split out of the pack's JSON at build time: its keys, its
+/// entries as statics (each built by generated code on first use, no JSON parsing) and its
+/// index by program name and alias (built by `build.rs` with `cli_index::build`, as
+/// `CliTable` builds one for any other table). A pack's source holds it as is
+/// (`CliTableSource`), so loading a bundled pack makes nothing per entry.
 #[derive(Debug)]
 pub(crate) struct BundledCli {
-    /// `(program, aliases, entry JSON, the entry built)` in key order (the order of
-    /// `CliSection::table`). The hook builds an entry with the function (no JSON parsing);
-    /// the JSON text is what the function was generated from.
-    pub entries: &'static [BundledCliEntry],
-    /// Lowercased program names and aliases → position in `entries`, sorted by name.
+    /// Program names in key order (the order of `CliSection::table`).
+    pub names: &'static [&'static str],
+    /// The entries, position for position with `names`.
+    pub sources: &'static [super::source::CliEntrySource],
+    /// Lowercased program names and aliases → position in `names`, sorted by name.
     pub index: &'static [(&'static str, usize)],
 }
-
-/// `(program, aliases, entry JSON, the entry built)`: one entry of a [`BundledCli`].
-pub(crate) type BundledCliEntry = (
-    &'static str,
-    &'static [&'static str],
-    &'static str,
-    fn() -> super::source::CliSource,
-);
 
 /// What `build.rs`'s generated entry constructors call: each converts a literal to the
 /// field's type (`String` or `Option<String>`, `Vec<String>` or `Option<Vec<String>>`, ...).
@@ -176,19 +170,17 @@ pub fn source(id: &str) -> Result<PackSource, PolicyError> {
             let mut pack: PackSource = serde_json::from_str(json)
                 .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}")))?;
             if let Some((_, t)) = PACKS_CLI.iter().find(|(i, _)| *i == cid) {
-                if !t.entries.is_empty() {
+                if !t.names.is_empty() {
+                    // `build.rs` moved the table out of the JSON: the source holds the static
+                    // table itself (no map, no handle per entry)
                     let cli = pack.cli.get_or_insert_with(Default::default);
-                    // in key order already: the map is built in one pass
-                    let mut table: std::collections::BTreeMap<_, _> = t
-                        .entries
-                        .iter()
-                        .enumerate()
-                        .map(|(pos, (program, _, _, _))| {
-                            let e = super::source::CliEntrySource::bundled(t, pos);
-                            ((*program).to_string(), e)
-                        })
-                        .collect();
-                    cli.table.append(&mut table);
+                    if cli.table.is_empty() {
+                        cli.table = super::source::CliTableSource::from_bundled(t);
+                    } else {
+                        for (program, e) in t.names.iter().zip(t.sources) {
+                            cli.table.insert((*program).to_string(), e.clone());
+                        }
+                    }
                 }
             }
             Ok(pack)
@@ -245,7 +237,13 @@ mod tests {
     fn bundled_cli_entries_are_built_as_parsed() {
         let mut n = 0;
         for (id, t) in &super::PACKS_CLI {
-            for (program, _, json, build) in t.entries {
+            assert_eq!(t.names.len(), t.sources.len(), "{id}");
+            assert!(
+                t.names.windows(2).all(|w| w[0] < w[1]),
+                "{id}: keys in order"
+            );
+            for (program, e) in t.names.iter().zip(t.sources) {
+                let (json, build) = e.bundled_parts().expect("a bundled entry");
                 let parsed: super::super::source::CliSource = serde_json::from_str(json)
                     .unwrap_or_else(|e| panic!("{id}: cli.table.{program}: {e}"));
                 assert_eq!(build(), parsed, "{id}: cli.table.{program}");

@@ -493,8 +493,8 @@ pub fn merge(parent: &PackSource, child: &PackSource) -> PackSource {
     if let Some(cc) = &child.cli {
         // a child's entry for a program replaces the parent's; its `unknown` rule too
         let c = out.cli.get_or_insert_with(Default::default);
-        for (k, v) in &cc.table {
-            c.table.insert(k.clone(), v.clone());
+        for (k, v) in cc.table.iter() {
+            c.table.insert(k.to_string(), v.clone());
         }
         if cc.unknown.is_some() {
             c.unknown = cc.unknown.clone();

@@ -484,7 +484,7 @@ mod tests {
         // a valid entry parses once and reads back the same
         let ok = "metadata:\n  id: cavra-x\ncli:\n  table:\n    tool:\n      aliases: [tl]\n      rule: commands.tool\n      verbs:\n        - path: nuke\n";
         let pack = parse_pack("p.yaml", ok).unwrap();
-        let e = &pack.cli.as_ref().unwrap().table["tool"];
+        let e = pack.cli.as_ref().unwrap().table.get("tool").unwrap();
         assert_eq!(e.aliases().collect::<Vec<_>>(), ["tl"]);
         assert_eq!(e.get().unwrap().verbs[0].path, "nuke");
         let back: source::PackSource =

@@ -471,18 +471,142 @@ pub struct PackSource {
 #[serde(deny_unknown_fields)]
 pub struct CliSection {
     /// Program name → its entry. A child pack's entry replaces the parent's.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub table: BTreeMap<String, CliEntrySource>,
+    #[serde(default, skip_serializing_if = "CliTableSource::is_empty")]
+    pub table: CliTableSource,
     /// A destructive-looking subcommand of a CLI no table entry or program spec knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<CliUnknownSource>,
 }
 
+/// The CLI table as written: program name → entry, in key order (a map).
+///
+/// A bundled pack's table stays the static one `build.rs` made (keys, entries and index by
+/// program name) until a change (a child pack's entry) turns it into a map of its own, so
+/// loading a bundled pack builds nothing per entry. Iteration, equality and serialization
+/// are those of the map either way (the pack digest does not see the difference).
+#[derive(Debug, Clone, Default)]
+pub struct CliTableSource {
+    /// The bundled table this is, unchanged; `map` is then empty.
+    bundled: Option<&'static BundledCli>,
+    map: BTreeMap<String, CliEntrySource>,
+}
+
+impl CliTableSource {
+    /// A bundled pack's table, as built.
+    pub(crate) fn from_bundled(t: &'static BundledCli) -> Self {
+        CliTableSource {
+            bundled: Some(t),
+            map: BTreeMap::new(),
+        }
+    }
+
+    /// The bundled table this table is, while nothing changed it.
+    pub(crate) fn as_bundled(&self) -> Option<&'static BundledCli> {
+        self.bundled
+    }
+
+    pub fn len(&self) -> usize {
+        match self.bundled {
+            Some(b) => b.names.len(),
+            None => self.map.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(program, entry)` in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &CliEntrySource)> + '_ {
+        let fixed = self
+            .bundled
+            .into_iter()
+            .flat_map(|b| b.names.iter().copied().zip(b.sources.iter()));
+        fixed.chain(self.map.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn get(&self, program: &str) -> Option<&CliEntrySource> {
+        match self.bundled {
+            Some(b) => b
+                .names
+                .binary_search(&program)
+                .ok()
+                .and_then(|i| b.sources.get(i)),
+            None => self.map.get(program),
+        }
+    }
+
+    pub fn contains_key(&self, program: &str) -> bool {
+        self.get(program).is_some()
+    }
+
+    /// Adds or replaces the entry for `program` (a bundled table becomes a map of its own).
+    pub fn insert(&mut self, program: String, e: CliEntrySource) -> Option<CliEntrySource> {
+        if let Some(b) = self.bundled.take() {
+            self.map = b
+                .names
+                .iter()
+                .zip(b.sources.iter())
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect();
+        }
+        self.map.insert(program, e)
+    }
+}
+
+impl<'a> IntoIterator for &'a CliTableSource {
+    type Item = (&'a str, &'a CliEntrySource);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a CliEntrySource)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl FromIterator<(String, CliEntrySource)> for CliTableSource {
+    fn from_iter<I: IntoIterator<Item = (String, CliEntrySource)>>(it: I) -> Self {
+        CliTableSource {
+            bundled: None,
+            map: it.into_iter().collect(),
+        }
+    }
+}
+
+impl PartialEq for CliTableSource {
+    fn eq(&self, other: &Self) -> bool {
+        if let (Some(a), Some(b)) = (self.bundled, other.bundled) {
+            if std::ptr::eq(a, b) {
+                return true;
+            }
+        }
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for CliTableSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for CliTableSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(CliTableSource {
+            bundled: None,
+            map: BTreeMap::deserialize(d)?,
+        })
+    }
+}
+
 /// One program of the CLI table as written, read on first use.
 ///
 /// A hook call touches a few programs of a table of dozens, so an entry is kept as its JSON
-/// text until [`CliEntrySource::get`] parses it; a bundled pack's entries are positions in
-/// its table split out at build time (which also holds their aliases and the table's index).
+/// text until [`CliEntrySource::get`] parses it; a bundled pack's entries are statics made
+/// at build time (aliases, JSON text and a constructor of the entry, see `build.rs`).
 /// Packs from files are parsed in full when they load (`parse_pack` reports a bad entry
 /// with its position); the lazy form is what the bundled packs' fast path uses. Equality,
 /// serialization (and so the pack digest) go through the parsed entry: identical to a
@@ -496,34 +620,47 @@ pub struct CliEntrySource {
 /// The JSON text of an entry not parsed yet.
 #[derive(Debug, Clone)]
 enum RawEntry {
-    /// Entry `pos` of a bundled pack's table (split out at build time).
-    Bundled(&'static BundledCli, usize),
+    /// An entry of a bundled pack's table (made at build time): its aliases, its JSON text
+    /// and the function that builds it (generated from that text).
+    Bundled {
+        aliases: &'static [&'static str],
+        json: &'static str,
+        build: fn() -> CliSource,
+    },
     Owned(Box<serde_json::value::RawValue>),
 }
 
 impl RawEntry {
     fn text(&self) -> &str {
         match self {
-            // positions come from the table itself (`bundled::source`)
-            RawEntry::Bundled(t, pos) => t.entries.get(*pos).map_or("", |e| e.2),
+            RawEntry::Bundled { json, .. } => json,
             RawEntry::Owned(r) => r.get(),
         }
     }
 }
 
 impl CliEntrySource {
-    /// Entry `pos` of a bundled pack's table, as split out at build time.
-    pub(crate) fn bundled(table: &'static BundledCli, pos: usize) -> Self {
+    /// An entry of a bundled pack's table, as `build.rs` writes it (a `static`).
+    pub(crate) const fn bundled(
+        aliases: &'static [&'static str],
+        json: &'static str,
+        build: fn() -> CliSource,
+    ) -> Self {
         CliEntrySource {
-            raw: Some(RawEntry::Bundled(table, pos)),
+            raw: Some(RawEntry::Bundled {
+                aliases,
+                json,
+                build,
+            }),
             parsed: std::sync::OnceLock::new(),
         }
     }
 
-    /// The bundled table and position this entry is, if it is a bundled pack's.
-    pub(crate) fn bundled_position(&self) -> Option<(&'static BundledCli, usize)> {
+    /// A bundled entry's JSON text and constructor (for the test that compares them).
+    #[cfg(test)]
+    pub(crate) fn bundled_parts(&self) -> Option<(&'static str, fn() -> CliSource)> {
         match &self.raw {
-            Some(RawEntry::Bundled(t, pos)) => Some((t, *pos)),
+            Some(RawEntry::Bundled { json, build, .. }) => Some((json, *build)),
             _ => None,
         }
     }
@@ -531,10 +668,7 @@ impl CliEntrySource {
     fn parse_raw(&self) -> Result<CliSource, String> {
         match &self.raw {
             // built by code generated from the entry's JSON at build time (no parsing)
-            Some(RawEntry::Bundled(t, pos)) => match t.entries.get(*pos) {
-                Some(e) => Ok((e.3)()),
-                None => Err(format!("no bundled CLI-table entry {pos}")),
-            },
+            Some(RawEntry::Bundled { build, .. }) => Ok(build()),
             Some(r) => serde_json::from_str(r.text()).map_err(|e| e.to_string()),
             None => Ok(CliSource::default()),
         }
@@ -561,7 +695,7 @@ impl CliEntrySource {
     /// that does not parse has none (loading the pack reports it).
     pub fn aliases(&self) -> impl Iterator<Item = &str> + '_ {
         let (fixed, parsed): (&[&str], &[String]) = match &self.raw {
-            Some(RawEntry::Bundled(t, pos)) => (t.entries.get(*pos).map_or(&[], |e| e.1), &[]),
+            Some(RawEntry::Bundled { aliases, .. }) => (aliases, &[]),
             _ => (
                 &[],
                 self.get().map(|e| e.aliases.as_slice()).unwrap_or_default(),
