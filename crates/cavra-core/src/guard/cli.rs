@@ -36,7 +36,9 @@ pub struct CliTable {
     index: CliIndex,
     /// Compiled entries, by position in the table's key order.
     cache: Box<[OnceLock<Option<Box<CliEntry>>>]>,
-    unknown: Option<UnknownCli>,
+    /// The rule for CLIs no entry knows: compiled with the pack when it is validated, else
+    /// (a bundled pack, validated by its tests) on first use, like the entries.
+    unknown: OnceLock<Option<UnknownCli>>,
     group: String,
 }
 
@@ -419,15 +421,40 @@ impl CliTable {
         }
         t.index = CliIndex::of(&s.table);
         t.cache = (0..t.index.len()).map(|_| OnceLock::new()).collect();
-        t.unknown = match s.unknown.as_ref() {
-            None => None,
-            Some(u) => {
-                let mut u = compile_unknown(u, group)?;
-                let keep = Self::finish_rule(&mut u.rule, overrides, controls);
-                keep.then_some(u)
-            }
-        };
+        if validate {
+            let u = Self::compile_unknown_rule(s, group, overrides, controls)?;
+            t.unknown = OnceLock::from(u);
+        }
         Ok(t)
+    }
+
+    /// The section's rule for unknown CLIs with the pack's overrides and controls applied;
+    /// `None` when there is none or an override disables it.
+    fn compile_unknown_rule(
+        s: &CliSection,
+        group: &str,
+        overrides: &[OverrideSource],
+        controls: &BTreeMap<String, Vec<String>>,
+    ) -> Result<Option<UnknownCli>, PolicyError> {
+        let Some(u) = s.unknown.as_ref() else {
+            return Ok(None);
+        };
+        let mut u = compile_unknown(u, group)?;
+        let keep = Self::finish_rule(&mut u.rule, overrides, controls);
+        Ok(keep.then_some(u))
+    }
+
+    /// The rule for unknown CLIs (`src` is the source the table was compiled from).
+    pub fn unknown<'a>(&'a self, src: &'a PackSource) -> Option<&'a UnknownCli> {
+        self.unknown
+            .get_or_init(|| {
+                let s = src.cli.as_ref()?;
+                // validated when the pack was compiled (see `entry_at`)
+                Self::compile_unknown_rule(s, &self.group, &src.overrides, &src.controls)
+                    .ok()
+                    .flatten()
+            })
+            .as_ref()
     }
 
     /// Applies the pack's overrides and controls; false when the rule is disabled.
@@ -493,8 +520,8 @@ impl CliTable {
         self.index.find(program).is_some()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.index.len() == 0 && self.unknown.is_none()
+    pub fn is_empty(&self, src: &PackSource) -> bool {
+        self.index.len() == 0 && self.unknown(src).is_none()
     }
 }
 
@@ -877,7 +904,9 @@ pub fn judge<'p>(pack: &'p CompiledPack, facts: &CommandFacts<'_>) -> CliVerdict
         }
         return out;
     }
-    let Some(u) = &table.unknown else { return out };
+    let Some(u) = table.unknown(&pack.normalized.pack) else {
+        return out;
+    };
     // the lists of the rule come from the source the table was compiled from
     let Some(src) = pack
         .normalized
