@@ -904,6 +904,12 @@ pub fn judge<'p>(pack: &'p CompiledPack, facts: &CommandFacts<'_>) -> CliVerdict
         }
         return out;
     }
+    // programs CAVRA knows otherwise (built-in or pack program specs) have their own rules
+    // a script named by path is judged by its content (`scripts.rs`), not by its words
+    // (checked first: the rule is compiled on first use)
+    if facts.spec.is_some() || facts.program.contains(['/', '\\']) {
+        return out;
+    }
     let Some(u) = table.unknown(&pack.normalized.pack) else {
         return out;
     };
@@ -917,10 +923,7 @@ pub fn judge<'p>(pack: &'p CompiledPack, facts: &CommandFacts<'_>) -> CliVerdict
     else {
         return out;
     };
-    // programs CAVRA knows otherwise (built-in or pack program specs) have their own rules
-    // a script named by path is judged by its content (`scripts.rs`), not by its words
-    if facts.spec.is_some() || facts.program.contains(['/', '\\']) || u.excepts(src, &facts.program)
-    {
+    if u.excepts(src, &facts.program) {
         return out;
     }
     judge_unknown(u, src, facts, &mut out);
@@ -1416,6 +1419,82 @@ mod tests {
         ] {
             assert_eq!(decide(&built, cmd), decide(&base, cmd), "{cmd}");
         }
+    }
+
+    /// A bundled pack's source holds the static table until something changes it; the same
+    /// entries as a map are the same table (lookup, equality, serialization).
+    #[test]
+    fn a_bundled_table_is_its_static_until_changed() {
+        let src = crate::policy::bundled::source(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline source");
+        let t = &src.cli.as_ref().expect("cli section").table;
+        let b = t.as_bundled().expect("the static table");
+        assert_eq!(t.len(), b.names.len());
+        assert!(t.len() > 40, "{}", t.len());
+        let copy: CliTableSource = t.iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
+        assert!(copy.as_bundled().is_none());
+        assert!(copy == *t && *t == copy);
+        assert_eq!(
+            serde_json::to_string(&copy).expect("serializes"),
+            serde_json::to_string(t).expect("serializes")
+        );
+        for k in t.keys() {
+            assert!(t.contains_key(k), "{k}");
+            assert_eq!(t.get(k), copy.get(k), "{k}");
+        }
+        assert!(t.get("ls").is_none() && !copy.contains_key("ls"));
+        assert!(t.get("").is_none() && t.get("zzz").is_none());
+        // a change makes it a map of its own, the other entries unchanged
+        let mut changed = t.clone();
+        assert_eq!(changed, *t);
+        changed.insert("zz-tool".into(), CliSource::default().into());
+        assert!(changed.as_bundled().is_none());
+        assert_eq!(changed.len(), t.len() + 1);
+        assert_ne!(changed, *t);
+        assert!(t.keys().all(|k| changed.get(k) == t.get(k)));
+        let old = changed.insert("gh".into(), CliSource::default().into());
+        assert_eq!(old.as_ref(), t.get("gh"));
+    }
+
+    /// The rule for unknown CLIs of a bundled pack, compiled on first use, is the one a
+    /// validated compile builds with the pack, and decides the same.
+    #[test]
+    fn the_unknown_rule_compiled_on_first_use_is_the_validated_one() {
+        let fast = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline");
+        let src = crate::policy::bundled::source(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline source");
+        let slow = crate::policy::compile::compile(src, &crate::policy::BundledResolver)
+            .expect("compiles");
+        assert!(
+            fast.cli.unknown.get().is_none(),
+            "not compiled with the pack"
+        );
+        assert!(slow.cli.unknown.get().is_some(), "compiled with the pack");
+        assert_eq!(decide(&fast, "ls -la"), decide(&slow, "ls -la"));
+        assert!(
+            fast.cli.unknown.get().is_none(),
+            "`ls` has a spec: no rule compiled"
+        );
+        let cmd = "mytool delete everything --yes";
+        assert_eq!(
+            decide(&fast, cmd).1,
+            "commands.cli.unknown_destructive",
+            "{cmd}"
+        );
+        assert_eq!(decide(&fast, cmd), decide(&slow, cmd));
+        for cmd in [
+            "mytool build --out dist",
+            "mytool purge cache",
+            "conda remove x -y",
+        ] {
+            assert_eq!(decide(&fast, cmd), decide(&slow, cmd), "{cmd}");
+        }
+        let (a, b) = (
+            fast.cli.unknown(&fast.normalized.pack).expect("rule"),
+            slow.cli.unknown(&slow.normalized.pack).expect("rule"),
+        );
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
 
     #[test]
