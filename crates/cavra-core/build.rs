@@ -62,6 +62,11 @@ fn main() {
                 .get_mut("cli")
                 .and_then(|c| c.as_object_mut())
                 .and_then(|c| c.remove("table"));
+            // and the rule for unknown CLIs: a static built on first use
+            let unknown = value
+                .get_mut("cli")
+                .and_then(|c| c.as_object_mut())
+                .and_then(|c| c.remove("unknown"));
             let mut rows: Vec<(String, Vec<String>, String, String)> = Vec::new();
             if let Some(serde_json::Value::Object(t)) = table {
                 for (program, entry) in t {
@@ -102,7 +107,16 @@ fn main() {
             for (alias_or_program, pos) in &index {
                 entries.push_str(&format!("            ({alias_or_program:?}, {pos}),\n"));
             }
-            entries.push_str("        ],\n    }\n}\n");
+            entries.push_str("        ],\n        unknown: ");
+            match &unknown {
+                Some(u) => entries.push_str(&format!(
+                    "{{\n            static UNKNOWN: std::sync::LazyLock<crate::policy::source::CliUnknownSource> =\n                std::sync::LazyLock::new(|| {});\n            Some(({:?}, &UNKNOWN))\n        }},\n",
+                    rust_struct("CliUnknownSource", u),
+                    u.to_string()
+                )),
+                None => entries.push_str("None,\n"),
+            }
+            entries.push_str("    }\n}\n");
             std::fs::write(out.join(format!("{name}.cli.rs")), entries)
                 .expect("OUT_DIR is writable");
             std::fs::write(out.join(format!("{name}.json")), value.to_string())
@@ -117,7 +131,8 @@ fn main() {
     std::fs::write(out.join("bundled_fingerprint.txt"), hex).expect("OUT_DIR is writable");
 }
 
-/// A CLI-table entry (or row, `ty` `CliVerbSource`) as a Rust expression that builds it, so
+/// A CLI-table entry (or row, `ty` `CliVerbSource`, or the unknown-CLI rule,
+/// `CliUnknownSource`) as a Rust expression that builds it, so
 /// the hook builds the entries it uses without parsing JSON. The field names are the
 /// struct's (a name it lacks does not compile); `bundled.rs`'s `lit` helpers convert each
 /// value to the field's type, and a test checks every entry against its JSON parse.
@@ -127,7 +142,8 @@ fn rust_struct(ty: &str, v: &serde_json::Value) -> String {
     };
     let mut out = format!("crate::policy::source::{ty} {{ ");
     for (k, x) in fields {
-        let value = if k == "verbs" {
+        // an entry's rows (the unknown-CLI rule's `verbs` are words)
+        let value = if k == "verbs" && ty == "CliSource" {
             let serde_json::Value::Array(rows) = x else {
                 panic!("`verbs` must be a list, not {x}")
             };

@@ -436,7 +436,7 @@ impl CliTable {
         overrides: &[OverrideSource],
         controls: &BTreeMap<String, Vec<String>>,
     ) -> Result<Option<UnknownCli>, PolicyError> {
-        let Some(u) = s.unknown.as_ref() else {
+        let Some(u) = s.unknown.as_deref() else {
             return Ok(None);
         };
         let mut u = compile_unknown(u, group)?;
@@ -919,7 +919,7 @@ pub fn judge<'p>(pack: &'p CompiledPack, facts: &CommandFacts<'_>) -> CliVerdict
         .pack
         .cli
         .as_ref()
-        .and_then(|c| c.unknown.as_ref())
+        .and_then(|c| c.unknown.as_deref())
     else {
         return out;
     };
@@ -1102,13 +1102,16 @@ mod tests {
                 ..Default::default()
             },
         );
-        s.unknown = Some(CliUnknownSource {
-            rule: "commands.cli.unknown_destructive".into(),
-            verbs: vec!["delete".into(), "drop".into(), "destroy".into()],
-            confirm_flags: vec!["--yes".into(), "-y".into(), "--force".into()],
-            except_programs: vec!["conda".into()],
-            ..Default::default()
-        });
+        s.unknown = Some(
+            CliUnknownSource {
+                rule: "commands.cli.unknown_destructive".into(),
+                verbs: vec!["delete".into(), "drop".into(), "destroy".into()],
+                confirm_flags: vec!["--yes".into(), "-y".into(), "--force".into()],
+                except_programs: vec!["conda".into()],
+                ..Default::default()
+            }
+            .into(),
+        );
         s
     }
 

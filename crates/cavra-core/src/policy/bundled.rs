@@ -92,7 +92,12 @@ pub(crate) struct BundledCli {
     pub sources: &'static [super::source::CliEntrySource],
     /// Lowercased program names and aliases → position in `names`, sorted by name.
     pub index: &'static [(&'static str, usize)],
+    /// The pack's `cli.unknown` (its JSON text, and the rule built on first read).
+    pub unknown: Option<(&'static str, &'static BundledUnknown)>,
 }
+
+/// A bundled pack's `cli.unknown`, built by generated code the first time it is read.
+pub(crate) type BundledUnknown = std::sync::LazyLock<super::source::CliUnknownSource>;
 
 /// What `build.rs`'s generated entry constructors call: each converts a literal to the
 /// field's type (`String` or `Option<String>`, `Vec<String>` or `Option<Vec<String>>`, ...).
@@ -170,6 +175,10 @@ pub fn source(id: &str) -> Result<PackSource, PolicyError> {
             let mut pack: PackSource = serde_json::from_str(json)
                 .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}")))?;
             if let Some((_, t)) = PACKS_CLI.iter().find(|(i, _)| *i == cid) {
+                if let Some((_, u)) = t.unknown {
+                    let cli = pack.cli.get_or_insert_with(Default::default);
+                    cli.unknown = Some(super::source::CliUnknown::bundled(u));
+                }
                 if !t.names.is_empty() {
                     // `build.rs` moved the table out of the JSON: the source holds the static
                     // table itself (no map, no handle per entry)
@@ -251,6 +260,19 @@ mod tests {
             }
         }
         assert!(n > 40, "the bundled tables have their entries ({n})");
+        // and the rule for unknown CLIs
+        let (json, built) = super::BASELINE_CLI.unknown.expect("the baseline has one");
+        let parsed: super::super::source::CliUnknownSource =
+            serde_json::from_str(json).expect("parses");
+        assert_eq!(**built, parsed);
+        assert!(!parsed.except_programs.is_empty() && parsed.max_depth.is_some());
+        for (id, t) in &super::PACKS_CLI {
+            if let Some((json, built)) = t.unknown {
+                let parsed: super::super::source::CliUnknownSource =
+                    serde_json::from_str(json).expect("parses");
+                assert_eq!(**built, parsed, "{id}");
+            }
+        }
     }
 
     #[test]

@@ -475,7 +475,67 @@ pub struct CliSection {
     pub table: CliTableSource,
     /// A destructive-looking subcommand of a CLI no table entry or program spec knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unknown: Option<CliUnknownSource>,
+    pub unknown: Option<CliUnknown>,
+}
+
+/// `cli.unknown` as written, read through `Deref`. A bundled pack's is a static built by
+/// generated code (`build.rs`) the first time it is read, so loading a bundled pack neither
+/// parses nor builds it; equality, serialization (and so the digest) are the rule's.
+#[derive(Clone)]
+pub struct CliUnknown(UnknownRepr);
+
+#[derive(Clone)]
+enum UnknownRepr {
+    Owned(Box<CliUnknownSource>),
+    Bundled(&'static std::sync::LazyLock<CliUnknownSource>),
+}
+
+impl CliUnknown {
+    /// A bundled pack's rule, as `build.rs` writes it.
+    pub(crate) fn bundled(u: &'static std::sync::LazyLock<CliUnknownSource>) -> Self {
+        CliUnknown(UnknownRepr::Bundled(u))
+    }
+}
+
+impl std::ops::Deref for CliUnknown {
+    type Target = CliUnknownSource;
+
+    fn deref(&self) -> &CliUnknownSource {
+        match &self.0 {
+            UnknownRepr::Owned(u) => u,
+            UnknownRepr::Bundled(u) => u,
+        }
+    }
+}
+
+impl From<CliUnknownSource> for CliUnknown {
+    fn from(u: CliUnknownSource) -> Self {
+        CliUnknown(UnknownRepr::Owned(Box::new(u)))
+    }
+}
+
+impl std::fmt::Debug for CliUnknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl PartialEq for CliUnknown {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Serialize for CliUnknown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for CliUnknown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        CliUnknownSource::deserialize(d).map(CliUnknown::from)
+    }
 }
 
 /// The CLI table as written: program name → entry, in key order (a map).
