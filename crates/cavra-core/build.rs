@@ -110,7 +110,7 @@ fn main() {
             entries.push_str("        ],\n        unknown: ");
             match &unknown {
                 Some(u) => entries.push_str(&format!(
-                    "{{\n            static UNKNOWN: std::sync::LazyLock<crate::policy::source::CliUnknownSource> =\n                std::sync::LazyLock::new(|| {});\n            Some(({:?}, &UNKNOWN))\n        }},\n",
+                    "{{\n            // every field may be set\n            #[allow(clippy::needless_update)]\n            static UNKNOWN: std::sync::LazyLock<crate::policy::source::CliUnknownSource> =\n                std::sync::LazyLock::new(|| {});\n            Some(({:?}, &UNKNOWN))\n        }},\n",
                     rust_struct("CliUnknownSource", u),
                     u.to_string()
                 )),

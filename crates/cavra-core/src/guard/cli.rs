@@ -1436,7 +1436,8 @@ mod tests {
         assert!(t.len() > 40, "{}", t.len());
         let copy: CliTableSource = t.iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
         assert!(copy.as_bundled().is_none());
-        assert!(copy == *t && *t == copy);
+        assert_eq!(copy, *t);
+        assert_eq!(*t, copy);
         assert_eq!(
             serde_json::to_string(&copy).expect("serializes"),
             serde_json::to_string(t).expect("serializes")

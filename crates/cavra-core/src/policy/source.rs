@@ -677,6 +677,10 @@ pub struct CliEntrySource {
     parsed: std::sync::OnceLock<Result<CliSource, String>>,
 }
 
+/// A bundled entry's JSON text and the function generated from it.
+#[cfg(test)]
+pub(crate) type BundledParts = (&'static str, fn() -> CliSource);
+
 /// The JSON text of an entry not parsed yet.
 #[derive(Debug, Clone)]
 enum RawEntry {
@@ -718,7 +722,7 @@ impl CliEntrySource {
 
     /// A bundled entry's JSON text and constructor (for the test that compares them).
     #[cfg(test)]
-    pub(crate) fn bundled_parts(&self) -> Option<(&'static str, fn() -> CliSource)> {
+    pub(crate) fn bundled_parts(&self) -> Option<BundledParts> {
         match &self.raw {
             Some(RawEntry::Bundled { json, build, .. }) => Some((json, *build)),
             _ => None,
