@@ -53,6 +53,17 @@ fn release(dir: &Path, key: &Path) -> PathBuf {
     assert!(meta.status.success(), "{}", stderr(&meta));
     let metadata: Value = serde_json::from_slice(&meta.stdout).unwrap();
     let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
+    let rustc_vv = Command::new("rustc").arg("-vV").output().unwrap();
+    let mut inputs: String = String::from_utf8(rustc_vv.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| format!("rustc_vv={l}\n"))
+        .collect();
+    inputs += &format!(
+        "git_dirty=false\ntree_sha256={}\ncargo=cargo\ncargo_profile=dev\ncargo_arg=build\n",
+        "0".repeat(64)
+    );
+    let inputs = cavra_release::manifest::BuildInputs::parse(&inputs).unwrap();
     cavra_release::assemble(&cavra_release::Assembly {
         out: &out,
         binary: Path::new(env!("CARGO_BIN_EXE_cavra")),
@@ -63,6 +74,7 @@ fn release(dir: &Path, key: &Path) -> PathBuf {
         key,
         builder: "tests/release_cli.rs",
         timestamp: Some("2026-12-01T00:00:00Z"),
+        inputs: &inputs,
     })
     .unwrap();
     out
@@ -193,11 +205,19 @@ fn a_release_directory_verifies_and_a_flipped_byte_names_its_file() {
         "cavra",
         "cavra.cdx.json",
         "cavra.intoto.jsonl",
+        "cavra.build.json",
         "completions/cavra.bash",
         "man/cavra.1",
     ] {
         assert!(names.contains(&n), "{n} not in {names:?}");
     }
+    // the reproducibility manifest holds what the binary says of itself
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(rel.join("cavra.build.json")).unwrap()).unwrap();
+    let info: Value = serde_json::from_slice(&cavra(&["version", "--json"]).stdout).unwrap();
+    assert_eq!(manifest["info"], info);
+    assert_eq!(manifest["source"]["git_commit"], info["git_commit"]);
+    assert_eq!(r["source_dirty"], false);
     assert_eq!(r["subjects"], serde_json::json!(["cavra"]));
     assert_eq!(r["builder"], "tests/release_cli.rs");
     // the SBOM lists what the binary links (a few hundred crates) and not what it does not
@@ -230,9 +250,15 @@ fn a_release_directory_verifies_and_a_flipped_byte_names_its_file() {
         "{text}"
     );
 
-    for (i, file) in ["cavra", "cavra.cdx.json", "SHA256SUMS", "man/cavra.1"]
-        .into_iter()
-        .enumerate()
+    for (i, file) in [
+        "cavra",
+        "cavra.cdx.json",
+        "cavra.build.json",
+        "SHA256SUMS",
+        "man/cavra.1",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let bad = d.path().join(format!("bad{i}"));
         copy_dir(&rel, &bad);

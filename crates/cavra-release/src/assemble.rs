@@ -3,9 +3,10 @@
 //! its signature.
 
 use crate::error::{ReleaseError, Result};
+use crate::manifest::{self, BuildInputs};
 use crate::provenance::{self, Build};
 use crate::sums::{self, SUMS, SUMS_SIG};
-use crate::{sbom, BuildInfo, PROVENANCE_FILE, SBOM_FILE};
+use crate::{sbom, BuildInfo, MANIFEST_FILE, PROVENANCE_FILE, SBOM_FILE};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub struct Assembly<'a> {
     pub builder: &'a str,
     /// The build time (RFC 3339; from `$SOURCE_DATE_EPOCH`), if any.
     pub timestamp: Option<&'a str>,
+    /// The build's inputs, written to the reproducibility manifest.
+    pub inputs: &'a BuildInputs,
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -115,6 +118,9 @@ pub fn assemble(a: &Assembly) -> Result<BTreeMap<String, String>> {
     });
     let env = provenance::envelope(&st, &key).to_string() + "\n";
     write(&a.out.join(PROVENANCE_FILE), env.as_bytes())?;
+    let m = manifest::manifest((a.binary_name, &digest), a.info, &lock_sha256, a.inputs);
+    let m = serde_json::to_string_pretty(&m).unwrap_or_default() + "\n";
+    write(&a.out.join(MANIFEST_FILE), m.as_bytes())?;
     let mut listed = BTreeMap::new();
     for (rel, path) in files_under(a.out)? {
         if rel == SUMS || rel == SUMS_SIG {
@@ -174,14 +180,16 @@ mod tests {
             key: &key,
             builder: "unit",
             timestamp: None,
+            inputs: &crate::manifest::tests::inputs(&info),
         };
         let listed = assemble(&a).unwrap();
         assert_eq!(
             listed.keys().collect::<Vec<_>>(),
-            ["cavra", SBOM_FILE, PROVENANCE_FILE]
+            ["cavra", MANIFEST_FILE, SBOM_FILE, PROVENANCE_FILE]
         );
         let r = crate::verify(&out, std::slice::from_ref(&public)).unwrap();
-        assert_eq!((r.files.len(), r.sbom_components), (3, 1));
+        assert_eq!((r.files.len(), r.sbom_components), (4, 1));
+        assert!(!r.source_dirty);
         let e = assemble(&a).unwrap_err().to_string();
         assert!(e.ends_with("holds a release already (SHA256SUMS)"), "{e}");
         // an SBOM of another Cargo.lock, re-listed and re-signed with the release key: the
@@ -204,10 +212,26 @@ mod tests {
         std::fs::write(out.join(SUMS), &text).unwrap();
         let sig = serde_json::to_string(&sums::sign(text.as_bytes(), &sk)).unwrap();
         std::fs::write(out.join(SUMS_SIG), sig).unwrap();
-        let e = crate::verify(&out, &[public]).unwrap_err().to_string();
+        let e = crate::verify(&out, std::slice::from_ref(&public))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("release refused: `cavra.cdx.json`: it was made from Cargo.lock"),
             "{e}"
+        );
+        // the manifest left out of the checksums (re-signed): refused
+        files.remove(MANIFEST_FILE);
+        std::fs::remove_file(out.join(MANIFEST_FILE)).unwrap();
+        let text = sums::render(&files);
+        std::fs::write(out.join(SUMS), &text).unwrap();
+        let sig = serde_json::to_string(&sums::sign(text.as_bytes(), &sk)).unwrap();
+        std::fs::write(out.join(SUMS_SIG), sig).unwrap();
+        let e = crate::verify(&out, std::slice::from_ref(&public))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "release refused: `SHA256SUMS`: does not list cavra.build.json"
         );
         let e = crate::verify(&out, &[]).unwrap_err().to_string();
         assert_eq!(e, "--trusted-key: at least one trusted key is needed");

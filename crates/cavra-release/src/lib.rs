@@ -6,6 +6,7 @@
 //!   metadata` and `Cargo.lock`;
 //! - [`provenance`]: an in-toto Statement v1 with a SLSA provenance v1 predicate, in a DSSE
 //!   envelope signed with Ed25519;
+//! - [`manifest`]: the reproducibility manifest, the build's inputs (`cavra.build.json`);
 //! - [`assemble`] writes a release directory (binary, SBOM, provenance, `SHA256SUMS` and its
 //!   Ed25519 signature `SHA256SUMS.sig`); [`verify`] checks one offline and names the
 //!   file that fails.
@@ -15,6 +16,7 @@
 mod assemble;
 mod error;
 mod info;
+pub mod manifest;
 pub mod provenance;
 pub mod sbom;
 mod sums;
@@ -30,6 +32,8 @@ pub use verify::{verify, VerifiedFile, VerifyReport};
 pub const SBOM_FILE: &str = "cavra.cdx.json";
 /// The provenance's file name in a release directory (one DSSE envelope, one line).
 pub const PROVENANCE_FILE: &str = "cavra.intoto.jsonl";
+/// The reproducibility manifest's file name in a release directory.
+pub const MANIFEST_FILE: &str = "cavra.build.json";
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -89,6 +89,12 @@ pub struct Checked {
     pub git_commit: String,
     pub lock_sha256: String,
     pub builder: String,
+    /// The build parameters: cargo profile as the binary reports it, target, compiler,
+    /// features.
+    pub profile: String,
+    pub target: String,
+    pub rustc: String,
+    pub features: Vec<String>,
 }
 
 /// Verifies the envelope in `file` under the trusted keys (one good signature by a trusted
@@ -183,6 +189,16 @@ pub fn check(file: &str, bytes: &[u8], trusted: &[VerifyingKey]) -> Result<Check
         git_commit: digest("gitCommit")?,
         lock_sha256: digest("sha256")?,
         builder: s("/predicate/runDetails/builder/id"),
+        profile: s("/predicate/buildDefinition/externalParameters/profile"),
+        target: s("/predicate/buildDefinition/externalParameters/target"),
+        rustc: s("/predicate/buildDefinition/internalParameters/rustc"),
+        features: st
+            .pointer("/predicate/buildDefinition/externalParameters/features")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect(),
     })
 }
 
@@ -217,6 +233,10 @@ mod tests {
             (lock.as_str(), "local")
         );
         assert_eq!(c.git_commit, info.git_commit);
+        assert_eq!(
+            (&c.profile, &c.target, &c.rustc, &c.features),
+            (&info.profile, &info.target, &info.rustc, &info.features)
+        );
         let other = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
         let e = check("p", env.as_bytes(), &[other])
             .unwrap_err()

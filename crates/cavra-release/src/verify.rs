@@ -6,7 +6,7 @@
 use crate::assemble::files_under;
 use crate::error::{ReleaseError, Result};
 use crate::sums::{self, SUMS, SUMS_SIG};
-use crate::{provenance, sbom, PROVENANCE_FILE, SBOM_FILE};
+use crate::{manifest, provenance, sbom, MANIFEST_FILE, PROVENANCE_FILE, SBOM_FILE};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,12 @@ pub struct VerifyReport {
     pub git_commit: String,
     pub builder: String,
     pub sbom_components: usize,
+    /// The reproducibility manifest: built from a tree that differed from its commit.
+    pub source_dirty: bool,
+    /// The manifest's source tree digest, toolchain and cargo profile.
+    pub source_tree_sha256: String,
+    pub cargo_profile: String,
+    pub rustc: String,
 }
 
 impl VerifyReport {
@@ -49,6 +55,17 @@ impl VerifyReport {
             self.git_commit,
             self.builder,
             self.sbom_components
+        );
+        s += &format!(
+            "manifest: source tree {}{}, cargo profile {}, {}\n",
+            self.source_tree_sha256,
+            if self.source_dirty {
+                " (DIRTY: differs from the commit)"
+            } else {
+                ""
+            },
+            self.cargo_profile,
+            self.rustc
         );
         s
     }
@@ -106,7 +123,7 @@ pub fn verify(dir: &Path, trusted_keys: &[PathBuf]) -> Result<VerifyReport> {
             sha256: got,
         });
     }
-    for needed in [SBOM_FILE, PROVENANCE_FILE] {
+    for needed in [SBOM_FILE, PROVENANCE_FILE, MANIFEST_FILE] {
         if !listed.contains_key(needed) {
             return Err(ReleaseError::refused(
                 SUMS,
@@ -146,6 +163,11 @@ pub fn verify(dir: &Path, trusted_keys: &[PathBuf]) -> Result<VerifyReport> {
             ),
         ));
     }
+    let m = manifest::check(
+        MANIFEST_FILE,
+        &read_listed(dir, MANIFEST_FILE, "cannot be read")?,
+        &prov,
+    )?;
     Ok(VerifyReport {
         dir: dir.to_path_buf(),
         verified: true,
@@ -155,5 +177,9 @@ pub fn verify(dir: &Path, trusted_keys: &[PathBuf]) -> Result<VerifyReport> {
         git_commit: prov.git_commit,
         builder: prov.builder,
         sbom_components: bom.components,
+        source_dirty: m.source.git_dirty,
+        source_tree_sha256: m.source.tree_sha256,
+        cargo_profile: m.build.cargo_profile,
+        rustc: m.info.rustc,
     })
 }

@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! cavra-release --binary FILE --info FILE --metadata FILE --lock FILE --key FILE --out DIR
-//!               [--name cavra] [--builder ID]
+//!               --inputs FILE [--name cavra] [--builder ID]
 //! ```
+//! `--inputs` holds the build's inputs for the reproducibility manifest, `KEY=VALUE` lines
+//! (`cavra_release::manifest::BuildInputs::parse`).
 //! `--info` is the binary's `cavra version --json`; `--metadata` is `cargo metadata
 //! --format-version 1` of the build; `$SOURCE_DATE_EPOCH` (seconds) dates the SBOM and the
 //! provenance.
@@ -13,8 +15,8 @@ use cavra_release::{assemble, Assembly, BuildInfo};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const FLAGS: [&str; 8] = [
-    "binary", "info", "metadata", "lock", "key", "out", "name", "builder",
+const FLAGS: [&str; 9] = [
+    "binary", "info", "metadata", "lock", "key", "out", "name", "builder", "inputs",
 ];
 
 fn args() -> Result<BTreeMap<String, String>, String> {
@@ -73,6 +75,8 @@ fn run() -> Result<(), String> {
         PathBuf::from(need("key")?),
         need("out")?,
     );
+    let inputs = cavra_release::manifest::BuildInputs::parse(&read(&need("inputs")?)?)
+        .map_err(|e| e.to_string())?;
     let ts = timestamp()?;
     let listed = assemble(&Assembly {
         out: Path::new(&out),
@@ -84,6 +88,7 @@ fn run() -> Result<(), String> {
         key: &key,
         builder: a.get("builder").map_or("local", String::as_str),
         timestamp: ts.as_deref(),
+        inputs: &inputs,
     })
     .map_err(|e| e.to_string())?;
     for (name, digest) in listed {
