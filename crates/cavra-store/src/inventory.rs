@@ -36,6 +36,9 @@ pub struct RepoSighting {
     pub uploaded: i64,
     /// The floor decided stricter than the project pack would have: why.
     pub loosened: Option<String>,
+    /// Offline decisions waiting in the calling hook's queue (`X-Cavra-Queued`), when it
+    /// said.
+    pub offline_queued: Option<i64>,
 }
 
 /// An agent seen in a repository.
@@ -67,6 +70,11 @@ pub struct Repository {
     pub offline_uploaded: i64,
     #[serde(serialize_with = "crate::timefmt::ser_opt")]
     pub last_upload_at: Option<OffsetDateTime>,
+    /// Offline decisions the hook last said were waiting in its queue (`X-Cavra-Queued`:
+    /// before an upload, what it holds; with an upload, what the upload leaves), and when.
+    pub offline_queued: Option<i64>,
+    #[serde(serialize_with = "crate::timefmt::ser_opt")]
+    pub queued_reported_at: Option<OffsetDateTime>,
     /// The binary version the hook last sent (`X-Cavra-Version`).
     pub client_version: Option<String>,
     /// Calls where the project pack would have been looser than the floor (the floor won).
@@ -107,7 +115,7 @@ fn clip_opt(s: Option<&String>, max: usize) -> Option<String> {
     s.map(|v| clip(v, max)).filter(|v| !v.is_empty())
 }
 
-/// The values of [`UPSERT_REPO`] (`$1`…`$13`), checked and cut.
+/// The values of [`UPSERT_REPO`] (`$1`…`$15`), checked and cut.
 pub(crate) struct RepoRow {
     pub id: String,
     pub path: String,
@@ -122,6 +130,8 @@ pub(crate) struct RepoRow {
     pub loosen: i64,
     pub loosen_at: Option<i64>,
     pub loosen_reason: Option<String>,
+    pub queued: Option<i64>,
+    pub queued_at: Option<i64>,
     pub agent: Option<String>,
 }
 
@@ -134,7 +144,7 @@ impl RepoRow {
                 "a repository path is empty",
             ));
         }
-        if s.decisions < 0 || s.uploaded < 0 {
+        if s.decisions < 0 || s.uploaded < 0 || s.offline_queued.is_some_and(|q| q < 0) {
             return Err(StoreError::input("repository", "a negative count"));
         }
         let t = secs(now);
@@ -152,6 +162,8 @@ impl RepoRow {
             loosen: i64::from(s.loosened.is_some()),
             loosen_at: s.loosened.as_ref().map(|_| t),
             loosen_reason: clip_opt(s.loosened.as_ref(), MAX_REASON),
+            queued: s.offline_queued,
+            queued_at: s.offline_queued.map(|_| t),
             agent: clip_opt(s.agent.as_ref(), MAX_FIELD),
         })
     }
@@ -160,8 +172,9 @@ impl RepoRow {
 /// One sighting of a repository (PostgreSQL placeholders; SQLite's are `?N`).
 pub(crate) const UPSERT_REPO: &str = "INSERT INTO repositories (repo_id, path, first_seen, \
      last_seen, last_decision_at, decisions, offline_uploaded, last_upload_at, pack_id, \
-     pack_digest, client_version, loosen_attempts, last_loosen_at, last_loosen_reason) \
-     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     pack_digest, client_version, loosen_attempts, last_loosen_at, last_loosen_reason, \
+     offline_queued, queued_reported_at) \
+     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
      ON CONFLICT (repo_id) DO UPDATE SET last_seen = excluded.last_seen, \
      last_decision_at = COALESCE(excluded.last_decision_at, repositories.last_decision_at), \
      decisions = repositories.decisions + excluded.decisions, \
@@ -172,7 +185,9 @@ pub(crate) const UPSERT_REPO: &str = "INSERT INTO repositories (repo_id, path, f
      client_version = COALESCE(excluded.client_version, repositories.client_version), \
      loosen_attempts = repositories.loosen_attempts + excluded.loosen_attempts, \
      last_loosen_at = COALESCE(excluded.last_loosen_at, repositories.last_loosen_at), \
-     last_loosen_reason = COALESCE(excluded.last_loosen_reason, repositories.last_loosen_reason)";
+     last_loosen_reason = COALESCE(excluded.last_loosen_reason, repositories.last_loosen_reason), \
+     offline_queued = COALESCE(excluded.offline_queued, repositories.offline_queued), \
+     queued_reported_at = COALESCE(excluded.queued_reported_at, repositories.queued_reported_at)";
 
 /// One sighting of an agent in a repository.
 pub(crate) const UPSERT_AGENT: &str = "INSERT INTO repository_agents (repo_id, agent, last_seen) \
@@ -181,7 +196,7 @@ pub(crate) const UPSERT_AGENT: &str = "INSERT INTO repository_agents (repo_id, a
 /// The columns a repository is read from, in the order of [`RawRepo`].
 pub(crate) const REPO_COLS: &str = "repo_id, path, first_seen, last_seen, last_decision_at, \
      decisions, offline_uploaded, last_upload_at, pack_id, pack_digest, client_version, \
-     loosen_attempts, last_loosen_at, last_loosen_reason, labels";
+     loosen_attempts, last_loosen_at, last_loosen_reason, labels, offline_queued, queued_reported_at";
 
 /// A repository row as stored ([`REPO_COLS`]).
 pub(crate) type RawRepo = (
@@ -200,6 +215,8 @@ pub(crate) type RawRepo = (
     Option<i64>,
     Option<String>,
     String,
+    Option<i64>,
+    Option<i64>,
 );
 
 fn opt_time(field: &str, t: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
@@ -238,6 +255,8 @@ fn decode_repo(r: RawRepo, agents: Vec<(String, i64)>) -> Result<Repository, Sto
             field: "repositories.labels".into(),
             detail: e.to_string(),
         })?,
+        offline_queued: r.15,
+        queued_reported_at: opt_time("repositories.queued_reported_at", r.16)?,
     })
 }
 
@@ -284,7 +303,9 @@ mod sqlite {
                         r.version,
                         r.loosen,
                         r.loosen_at,
-                        r.loosen_reason
+                        r.loosen_reason,
+                        r.queued,
+                        r.queued_at
                     ])
                 })
                 .map_err(|e| self.classify(e))?;
@@ -376,9 +397,17 @@ pub(crate) mod tests {
             path: "/src/app".into(),
             agent: Some("claude-code".into()),
             uploaded: 3,
+            offline_queued: Some(4),
             ..Default::default()
         };
-        s.record_repository(&upload, t1).unwrap();
+        s.record_repository(&upload, t0).unwrap();
+        let r = s.repository(&id).unwrap().unwrap();
+        assert_eq!(
+            (r.offline_queued, r.queued_reported_at),
+            (Some(4), Some(t0))
+        );
+        // a later call that says nothing of its queue keeps the last report
+        s.record_repository(&upload_later(&upload), t1).unwrap();
         s.record_repository(
             &RepoSighting {
                 path: "/src/other".into(),
@@ -389,7 +418,20 @@ pub(crate) mod tests {
         .unwrap();
         let r = s.repository(&id).unwrap().unwrap();
         assert_eq!((r.first_seen, r.last_seen), (t0, t1));
-        assert_eq!((r.decisions, r.offline_uploaded), (3, 3));
+        assert_eq!((r.decisions, r.offline_uploaded), (3, 6));
+        assert_eq!(
+            (r.offline_queued, r.queued_reported_at),
+            (Some(4), Some(t0))
+        );
+        let mut drained = upload.clone();
+        drained.offline_queued = Some(0);
+        drained.uploaded = 0;
+        s.record_repository(&drained, t1).unwrap();
+        let r2 = s.repository(&id).unwrap().unwrap();
+        assert_eq!(
+            (r2.offline_queued, r2.queued_reported_at),
+            (Some(0), Some(t1))
+        );
         assert_eq!((r.last_decision_at, r.last_upload_at), (Some(t1), Some(t1)));
         assert_eq!(r.client_version.as_deref(), Some("0.9.0"));
         assert_eq!(r.pack_digest.as_deref(), Some("sha256:aa"));
@@ -411,6 +453,13 @@ pub(crate) mod tests {
         assert_eq!(all[1].decisions, 0);
         assert!(all[1].agents.is_empty());
         assert!(s.repository("repo-0000000000000000").unwrap().is_none());
+    }
+
+    fn upload_later(u: &RepoSighting) -> RepoSighting {
+        RepoSighting {
+            offline_queued: None,
+            ..u.clone()
+        }
     }
 
     #[cfg(feature = "sqlite")]
@@ -442,6 +491,18 @@ pub(crate) mod tests {
             (r.loosen, r.last_decision, r.last_upload),
             (1, Some(r.now), None)
         );
+        assert_eq!((r.queued, r.queued_at), (None, None));
+        let queued = RepoSighting {
+            offline_queued: Some(2),
+            ..s.clone()
+        };
+        let r = RepoRow::new(&queued, now).unwrap();
+        assert_eq!((r.queued, r.queued_at), (Some(2), Some(r.now)));
+        let negq = RepoSighting {
+            offline_queued: Some(-1),
+            ..s.clone()
+        };
+        assert!(RepoRow::new(&negq, now).is_err());
         let neg = RepoSighting { uploaded: -1, ..s };
         assert!(RepoRow::new(&neg, now).is_err());
     }

@@ -34,6 +34,8 @@ impl PgStore {
                 &r.loosen,
                 &r.loosen_at,
                 &r.loosen_reason,
+                &r.queued,
+                &r.queued_at,
             ],
         )?;
         if let Some(agent) = &r.agent {
