@@ -704,3 +704,203 @@ fn the_inventory_lists_the_repository_its_pack_hook_health_and_loosening_attempt
     assert!(one["last_upload_at"].is_string(), "{one}");
     assert_eq!(one["decisions"], 3, "{one}");
 }
+
+/// A loopback TCP proxy in front of `to` that keeps every byte the clients send (the
+/// requests' heads and bodies, in the order the calls were made; the calls are sequential).
+struct Recorder {
+    base: String,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Recorder {
+    fn start(to: &str) -> Recorder {
+        let to = to.strip_prefix("http://").unwrap().to_string();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = sent.clone();
+        std::thread::spawn(move || {
+            for client in l.incoming() {
+                let Ok(mut client) = client else { return };
+                let Ok(mut server) = std::net::TcpStream::connect(&to) else {
+                    return;
+                };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let keep = keep.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n) = std::io::Read::read(&mut client, &mut buf) {
+                        if n == 0 || server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        keep.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = server.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Recorder { base, sent }
+    }
+
+    /// The request lines and `x-cavra-queued` values the clients sent, in order.
+    fn calls(&self) -> Vec<(String, Option<String>)> {
+        let text = String::from_utf8_lossy(&self.sent.lock().unwrap()).to_string();
+        let mut out: Vec<(String, Option<String>)> = Vec::new();
+        for line in text.split("\r\n") {
+            // a request line, maybe right after the previous request's body
+            let start = line.find("POST /").or_else(|| line.find("GET /"));
+            if let Some(at) = start.filter(|_| line.ends_with(" HTTP/1.1")) {
+                out.push((line[at..].to_string(), None));
+            } else if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("x-cavra-queued") {
+                    if let Some(last) = out.last_mut() {
+                        last.1 = Some(v.trim().to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Hook health, offline queue: with the server down two decisions are queued; back up,
+/// the next call tells the server 2 wait (`X-Cavra-Queued: 2`) before it uploads them, the
+/// upload says it leaves 0, and the inventory shows the 2 uploaded and 0 waiting. A bad
+/// `X-Cavra-Queued` is ignored: the same decision, the last good report kept. `cavra repos
+/// list|show` prints the inventory through the server.
+#[test]
+fn the_hook_reports_its_offline_queue_and_the_inventory_keeps_it() {
+    let (p, srv, agent_token) = served(&[], &[]);
+    let reader = issue_token(&p.state, "auditor");
+    assert!(hook(&p, &srv.base, "git status").passed());
+    drop(srv);
+    assert!(hook(&p, "http://127.0.0.1:1", "git status").passed());
+    assert!(hook(&p, "http://127.0.0.1:1", "rm -rf /").offline());
+    assert_eq!(queued(&p), 2);
+
+    let srv = Srv::start(&p.state, p.project.parent().unwrap());
+    let rec = Recorder::start(&srv.base);
+    let again = hook(&p, &rec.base, "git status");
+    assert!(again.passed(), "{} {}", again.stdout, again.stderr);
+    assert_eq!(queued(&p), 0, "{}", again.stderr);
+    let calls = rec.calls();
+    let hook_call = calls
+        .iter()
+        .position(|(l, _)| l.starts_with("POST /v1/hooks/claude-code "))
+        .unwrap_or_else(|| panic!("{calls:?}"));
+    let upload = calls
+        .iter()
+        .position(|(l, _)| l.starts_with("POST /v1/sync/evidence "))
+        .unwrap_or_else(|| panic!("{calls:?}"));
+    assert!(hook_call < upload, "{calls:?}");
+    assert_eq!(calls[hook_call].1.as_deref(), Some("2"), "{calls:?}");
+    assert_eq!(calls[upload].1.as_deref(), Some("0"), "{calls:?}");
+
+    let (_, all) = get_json(&srv.base, "/v1/repositories", &reader);
+    let r = &all.as_array().unwrap()[0];
+    assert_eq!(r["offline_uploaded"], 2, "{r}");
+    assert_eq!(r["offline_queued"], 0, "{r}");
+    assert!(r["queued_reported_at"].is_string(), "{r}");
+    let reported_at = r["queued_reported_at"].clone();
+
+    // a bad count changes neither the decision nor the inventory's last report
+    let event = json!({"hook_event_name": "PreToolUse", "session_id": "s1",
+        "cwd": p.project, "tool_name": "Bash", "tool_input": {"command": "rm -rf /"}})
+    .to_string();
+    let post = |queued: Option<&str>| {
+        let client: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut req = client
+            .post(format!("{}/v1/hooks/claude-code", srv.base))
+            .header("authorization", format!("Bearer {agent_token}"))
+            .header("content-type", "application/json");
+        if let Some(q) = queued {
+            req = req.header("x-cavra-queued", q);
+        }
+        let mut r = req.send(event.as_bytes()).unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let v: serde_json::Value =
+            serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        v
+    };
+    let plain = post(None);
+    assert_eq!(
+        plain["answer"]["hookSpecificOutput"]["permissionDecision"], "deny",
+        "{plain}"
+    );
+    for bad in ["-3", "lots", "1.5", "99999999999999999999"] {
+        assert_eq!(post(Some(bad)), plain, "{bad}");
+    }
+    let (_, one) = get_json(
+        &srv.base,
+        &format!("/v1/repositories/{}", r["id"].as_str().unwrap()),
+        &reader,
+    );
+    assert_eq!(one["offline_queued"], 0, "{one}");
+    assert_eq!(one["queued_reported_at"], reported_at, "{one}");
+    assert_eq!(post(Some("7")), plain);
+    let (_, one) = get_json(
+        &srv.base,
+        &format!("/v1/repositories/{}", r["id"].as_str().unwrap()),
+        &reader,
+    );
+    assert_eq!(one["offline_queued"], 7, "{one}");
+
+    // `cavra repos` reads the same documents through the server
+    let repos = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cavra"))
+            .args(args)
+            .env_remove("CAVRA_SERVER")
+            .env_remove("CAVRA_APPROVER_TOKEN_FILE")
+            .output()
+            .unwrap()
+    };
+    let o = repos(&[
+        "--json", "repos", "list", "--server", &srv.base, "--token", &reader,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed[0], one);
+    let id = one["id"].as_str().unwrap();
+    let o = repos(&[
+        "repos", "show", id, "--server", &srv.base, "--token", &reader,
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("offline_queued     7\n"), "{text}");
+    assert!(text.contains("offline_uploaded   2\n"), "{text}");
+    let o = repos(&[
+        "repos",
+        "list",
+        "--server",
+        &srv.base,
+        "--token",
+        &agent_token,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = repos(&["repos", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--server URL or set CAVRA_SERVER"));
+    let o = repos(&[
+        "repos",
+        "show",
+        "repo-0000000000000000",
+        "--server",
+        &srv.base,
+        "--token",
+        &reader,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("404"));
+}

@@ -1,4 +1,4 @@
-//! A person's `cavra approvals …` and `cavra sessions …` through the server
+//! A person's `cavra approvals …`, `cavra sessions …` and `cavra repos …` through the server
 //! (`CAVRA_SERVER=URL`): the server owns the approvals, the CLI only asks it. Each call
 //! answers the document the local command prints (the runtime's `views::…_doc_of` of the
 //! server's JSON), so both print the same text and the same `--json`.
@@ -11,7 +11,7 @@
 
 use crate::{Client, ClientError};
 use cavra_runtime::actions::{DecideRequest, ReleaseRequest, Verdict};
-use cavra_runtime::views::{self, Doc};
+use cavra_runtime::views::{self, Block, Doc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -148,6 +148,112 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// `repos list`: `GET /v1/repositories`, one row per repository, the last seen first.
+    pub fn repositories(&self) -> Result<Doc, ClientError> {
+        Ok(repositories_doc_of(self.client.get("/v1/repositories")?))
+    }
+
+    /// `repos show ID`: `GET /v1/repositories/{id}`.
+    pub fn repository(&self, id: &str) -> Result<Doc, ClientError> {
+        let path = format!("/v1/repositories/{}", crate::encode(id));
+        Ok(repository_doc_of(self.client.get(&path)?))
+    }
+}
+
+/// A field of an inventory document as text (`-` when absent or null).
+fn text_of(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) if s.is_empty() => "-".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn agents_of(v: &Value) -> String {
+    let names: Vec<&str> = v
+        .get("agents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("agent").and_then(Value::as_str))
+        .collect();
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(",")
+    }
+}
+
+/// `repos list` of the server's `GET /v1/repositories` document.
+pub fn repositories_doc_of(json: Value) -> Doc {
+    const HEADERS: &[&str] = &[
+        "REPOSITORY",
+        "PATH",
+        "AGENTS",
+        "PACK",
+        "DECISIONS",
+        "QUEUED",
+        "UPLOADED",
+        "VERSION",
+        "LAST SEEN",
+    ];
+    let rows = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            vec![
+                text_of(r, "id"),
+                text_of(r, "path"),
+                agents_of(r),
+                text_of(r, "pack_id"),
+                text_of(r, "decisions"),
+                text_of(r, "offline_queued"),
+                text_of(r, "offline_uploaded"),
+                text_of(r, "client_version"),
+                text_of(r, "last_seen"),
+            ]
+        })
+        .collect();
+    Doc {
+        json,
+        text: vec![Block::Table {
+            headers: HEADERS,
+            rows,
+            empty: "no repositories (none has sent a decision)",
+        }],
+    }
+}
+
+/// `repos show` of the server's `GET /v1/repositories/{id}` document.
+pub fn repository_doc_of(json: Value) -> Doc {
+    let f = |k| text_of(&json, k);
+    let fields = vec![
+        ("id", f("id")),
+        ("path", f("path")),
+        ("agents", agents_of(&json)),
+        ("first_seen", f("first_seen")),
+        ("last_seen", f("last_seen")),
+        ("pack", format!("{} {}", f("pack_id"), f("pack_digest"))),
+        ("decisions", f("decisions")),
+        ("last_decision_at", f("last_decision_at")),
+        ("offline_queued", f("offline_queued")),
+        ("queued_reported_at", f("queued_reported_at")),
+        ("offline_uploaded", f("offline_uploaded")),
+        ("last_upload_at", f("last_upload_at")),
+        ("client_version", f("client_version")),
+        ("loosen_attempts", f("loosen_attempts")),
+        ("last_loosen_at", f("last_loosen_at")),
+        ("last_loosen_reason", f("last_loosen_reason")),
+    ];
+    Doc {
+        json,
+        text: vec![Block::Fields { width: 18, fields }],
+    }
+}
+
 /// The token in `file` (trimmed; at most 16 KiB read).
 pub(crate) fn read_token(file: &Path) -> Result<String, ClientError> {
     use std::io::Read as _;
@@ -197,6 +303,35 @@ mod tests {
             Remote::from_settings("https://x", Some("t"), None),
             Err(ClientError::BadUrl(_))
         ));
+    }
+
+    #[test]
+    fn the_inventory_reads_as_a_table_and_as_fields() {
+        let r = json!({"id": "repo-1", "path": "/src/a", "agents": [{"agent": "codex"}, {"agent": "claude-code"}],
+            "pack_id": "p", "decisions": 3, "offline_queued": null, "offline_uploaded": 2,
+            "client_version": "0.1.0", "last_seen": "2026-12-02T00:00:00Z"});
+        let plain = cavra_runtime::render::plain;
+        let list = repositories_doc_of(json!([r.clone()])).render(&plain);
+        assert!(list.contains("QUEUED"), "{list}");
+        let row = list.lines().nth(1).unwrap();
+        for cell in [
+            "repo-1",
+            "/src/a",
+            "codex,claude-code",
+            " 3 ",
+            " - ",
+            " 2 ",
+            "0.1.0",
+        ] {
+            assert!(row.contains(cell), "{cell} not in {row}");
+        }
+        let empty = repositories_doc_of(json!([])).render(&plain);
+        assert!(empty.contains("no repositories"), "{empty}");
+        let one = repository_doc_of(r.clone());
+        assert_eq!(one.json, r);
+        let text = one.render(&plain);
+        assert!(text.contains("offline_queued     -\n"), "{text}");
+        assert!(text.contains("offline_uploaded   2\n"), "{text}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod rollout;
 
 use cavra_runtime::sync::{OfflineUpload, ProjectPolicy, SignedPack, HOOK_ENVELOPE_TYPE};
 use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How long the hook waits for the server by default.
@@ -118,7 +119,13 @@ pub struct Client {
     base: String,
     token: String,
     agent: ureq::Agent,
+    /// Sent as `X-Cavra-Queued` when set ([`NO_QUEUE`] when not): the hook's offline
+    /// decisions waiting for upload.
+    queued: AtomicU64,
 }
+
+/// [`Client`]'s `queued` when the client reports no queue.
+const NO_QUEUE: u64 = u64::MAX;
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,7 +170,31 @@ impl Client {
             base: base.to_string(),
             token: token.trim().to_string(),
             agent,
+            queued: AtomicU64::new(NO_QUEUE),
         })
+    }
+
+    /// From now on, every call tells the server that `n` offline decisions wait in the
+    /// hook's queue (`X-Cavra-Queued: n`, beside `X-Cavra-Version`); `None`: not said.
+    pub fn set_queued(&self, n: Option<usize>) {
+        let n = n.map_or(NO_QUEUE, |n| u64::try_from(n).unwrap_or(NO_QUEUE - 1));
+        self.queued.store(n.min(NO_QUEUE), Ordering::Relaxed);
+    }
+
+    /// The queue count the calls send, if any.
+    pub fn queued(&self) -> Option<u64> {
+        Some(self.queued.load(Ordering::Relaxed)).filter(|n| *n != NO_QUEUE)
+    }
+
+    /// `req` with the headers every call carries: the token, the version, the queue.
+    fn headers<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        let req = req
+            .header("authorization", self.auth())
+            .header("x-cavra-version", env!("CARGO_PKG_VERSION"));
+        match self.queued() {
+            Some(n) => req.header("x-cavra-queued", n.to_string()),
+            None => req,
+        }
     }
 
     /// The server's URL.
@@ -219,10 +250,7 @@ impl Client {
     /// `GET path` (a path and query, encoded) → its JSON document as `T`.
     pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let resp = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .header("authorization", self.auth())
-            .header("x-cavra-version", env!("CARGO_PKG_VERSION"))
+            .headers(self.agent.get(format!("{}{path}", self.base)))
             .call();
         self.read(path, resp)
     }
@@ -257,10 +285,7 @@ impl Client {
         body: &[u8],
     ) -> Result<T, ClientError> {
         let resp = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("authorization", self.auth())
-            .header("x-cavra-version", env!("CARGO_PKG_VERSION"))
+            .headers(self.agent.post(format!("{}{path}", self.base)))
             .header("content-type", content_type)
             .send(body);
         self.read(path, resp)

@@ -109,11 +109,12 @@ pub struct ServerMode {
 
 impl ServerMode {
     /// Server mode for the CAVRA directory `cavra_dir`.
+    /// Every call tells the server how many offline decisions wait in the queue
+    /// (`X-Cavra-Queued`; not said when the queue cannot be read).
     pub fn new(client: Client, cavra_dir: &Path) -> ServerMode {
-        ServerMode {
-            client,
-            cache: ServerCache::new(cavra_dir),
-        }
+        let cache = ServerCache::new(cavra_dir);
+        client.set_queued(cache.queue().len().ok());
+        ServerMode { client, cache }
     }
 
     /// Server mode from the hook's settings: the server's URL, the file holding the agent
@@ -214,9 +215,15 @@ impl ServerMode {
             return Ok(0);
         }
         let (paths, decisions): (Vec<PathBuf>, Vec<OfflineDecision>) = batch.into_iter().unzip();
+        // the upload says what it leaves in the queue
+        let before = queue.len().ok();
         self.client
-            .upload(&OfflineUpload { decisions })
-            .map_err(|e| e.to_string())?;
+            .set_queued(before.map(|n| n.saturating_sub(paths.len())));
+        let sent = self.client.upload(&OfflineUpload { decisions });
+        if sent.is_err() {
+            self.client.set_queued(before);
+        }
+        sent.map_err(|e| e.to_string())?;
         queue.remove(&paths).map_err(|e| e.to_string())?;
         Ok(paths.len())
     }

@@ -65,7 +65,7 @@ fn decide(
     s: &AppState,
     mut req: ActionRequest,
     requester: &str,
-    version: Option<String>,
+    client: crate::inventory::ClientReport,
 ) -> Result<Value, ApiError> {
     let c = &s.config;
     Placement::default()
@@ -135,7 +135,8 @@ fn decide(
             agent: agent.cloned(),
             pack_id: Some(pack.id.clone()),
             pack_digest: Some(pack.digest.clone()),
-            client_version: version,
+            client_version: client.version,
+            offline_queued: client.queued,
             decisions: 1,
             ..Default::default()
         },
@@ -171,9 +172,9 @@ pub async fn post_decision(
     caller.require(ApiPermission::Decide)?;
     let req = request_from_body(&json_body(&body)?)?;
     let who = caller.identity().to_string();
-    let version = crate::inventory::client_version(&headers);
+    let client = crate::inventory::client_report(&headers);
     Ok(Json(
-        blocking(&state, move |s| decide(s, req, &who, version)).await?,
+        blocking(&state, move |s| decide(s, req, &who, client)).await?,
     ))
 }
 

@@ -169,7 +169,7 @@ fn answer(
     body: &[u8],
     envelope: bool,
     requester: &str,
-    version: Option<String>,
+    client: crate::inventory::ClientReport,
 ) -> (Answer, FloorOf) {
     let adapter = Adapter::new(agent);
     let parsed =
@@ -199,7 +199,7 @@ fn answer(
             adapter.observed(&obs, context.as_deref())
         }
         Ok((Parsed::Tool(tool_use), policy)) => {
-            return tool_answer(s, adapter, tool_use, policy, requester, version)
+            return tool_answer(s, adapter, tool_use, policy, requester, client)
         }
     };
     (answer, None)
@@ -214,7 +214,7 @@ fn tool_answer(
     tool_use: cavra_agents::ToolUse,
     policy: Option<ProjectPolicy>,
     requester: &str,
-    version: Option<String>,
+    client: crate::inventory::ClientReport,
 ) -> (Answer, FloorOf) {
     let agent = adapter.agent();
     let opts = options(s, requester);
@@ -223,7 +223,8 @@ fn tool_answer(
     let mut seen = RepoSighting {
         path: crate::inventory::repository_of(s, cwd),
         agent: Some(agent.as_str().to_string()),
-        client_version: version,
+        client_version: client.version,
+        offline_queued: client.queued,
         decisions: i64::try_from(tool_use.calls.len()).unwrap_or(i64::MAX),
         ..Default::default()
     };
@@ -353,9 +354,9 @@ pub async fn post_hook(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(HOOK_ENVELOPE_TYPE));
     let who = caller.identity().to_string();
-    let version = crate::inventory::client_version(&headers);
+    let client = crate::inventory::client_report(&headers);
     let (a, floor) = blocking(&state, move |s| {
-        Ok(answer(s, kind, &body, envelope, &who, version))
+        Ok(answer(s, kind, &body, envelope, &who, client))
     })
     .await?;
     let mut answer = HookAnswer::new(kind, a);

@@ -113,7 +113,7 @@ pub struct Accepted {
 
 /// The inventory's sightings of an upload: per repository (of each decision's event
 /// `cwd`) and agent, how many offline decisions it carried.
-fn uploaded(s: &AppState, upload: &OfflineUpload, version: Option<String>) {
+fn uploaded(s: &AppState, upload: &OfflineUpload, client: crate::inventory::ClientReport) {
     let mut seen: std::collections::BTreeMap<(String, String), cavra_store::RepoSighting> =
         std::collections::BTreeMap::new();
     for d in &upload.decisions {
@@ -124,7 +124,8 @@ fn uploaded(s: &AppState, upload: &OfflineUpload, version: Option<String>) {
             .or_insert_with(|| cavra_store::RepoSighting {
                 path,
                 agent: Some(d.agent.clone()),
-                client_version: version.clone(),
+                client_version: client.version.clone(),
+                offline_queued: client.queued,
                 ..Default::default()
             });
         e.uploaded = e.uploaded.saturating_add(1);
@@ -150,7 +151,7 @@ pub async fn post_evidence(
     body: Bytes,
 ) -> Result<Json<Accepted>, ApiError> {
     caller.require(ApiPermission::Decide)?;
-    let version = crate::inventory::client_version(&headers);
+    let client = crate::inventory::client_report(&headers);
     let mut de = serde_json::Deserializer::from_slice(&body);
     let upload: OfflineUpload = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -187,7 +188,7 @@ pub async fn post_evidence(
                 })?;
         }
         drop(rt);
-        uploaded(s, &upload, version);
+        uploaded(s, &upload, client);
         Ok(Accepted {
             accepted: upload.decisions.len(),
         })

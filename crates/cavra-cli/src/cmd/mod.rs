@@ -20,6 +20,7 @@ pub mod posture;
 pub mod registry;
 pub mod release;
 pub mod rollout;
+pub mod repos;
 pub mod serve;
 pub mod sessions;
 pub mod tokens;
@@ -73,6 +74,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Bearer tokens of `cavra serve`: issue, list, revoke.
     Tokens(tokens::TokensArgs),
+    /// The repository inventory of a `cavra serve`: list, show (through the server).
+    Repos(repos::ReposArgs),
     /// Posture: findings, control coverage and a score; `gate` for CI (docs/posture.md).
     Posture(posture::PostureArgs),
     #[command(flatten)]
@@ -200,6 +203,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Mcp(args) => mcp::run(args, &ctx),
         Command::Serve(args) => serve::run(args, &ctx, ctx.explicit_dir),
         Command::Tokens(args) => tokens::run(args, &ctx),
+        Command::Repos(args) => repos::run(args, &ctx),
         Command::Posture(args) => posture::run(args, &ctx),
         Command::Release(c) => release::run(c, &ctx),
         Command::Ci(args) => ci::run(args, &ctx),
