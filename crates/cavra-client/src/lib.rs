@@ -178,7 +178,7 @@ impl Client {
     /// hook's queue (`X-Cavra-Queued: n`, beside `X-Cavra-Version`); `None`: not said.
     pub fn set_queued(&self, n: Option<usize>) {
         let n = n.map_or(NO_QUEUE, |n| u64::try_from(n).unwrap_or(NO_QUEUE - 1));
-        self.queued.store(n.min(NO_QUEUE), Ordering::Relaxed);
+        self.queued.store(n, Ordering::Relaxed);
     }
 
     /// The queue count the calls send, if any.
