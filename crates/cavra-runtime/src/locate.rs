@@ -72,15 +72,36 @@ impl Locator {
         };
         self.locate_path(Some(dir)).project_cavra_dir
     }
+
+    /// The repository containing the working directory `cwd`: what
+    /// `self.locate(cwd).repo_root` is, without reading the branch or looking for the
+    /// CAVRA directory.
+    pub fn repo_root_of(&self, cwd: Option<&str>) -> Option<PathBuf> {
+        let cwd = absolute(
+            &self.cwd,
+            cwd.map(str::trim).filter(|c| !c.is_empty()).map(Path::new),
+        );
+        if cwd.is_dir() {
+            find_repo_root(&cwd)
+        } else {
+            None
+        }
+    }
+}
+
+/// The working directory `cwd` made absolute against `here` and normalized (`here` when
+/// none is given).
+fn absolute(here: &Path, cwd: Option<&Path>) -> PathBuf {
+    match cwd.filter(|c| !c.as_os_str().is_empty()) {
+        Some(c) if c.is_absolute() => normalize(c),
+        Some(c) => normalize(&here.join(c)),
+        None => here.to_path_buf(),
+    }
 }
 
 fn locate_at(here: &Path, home: Option<String>, cwd: Option<&Path>) -> Location {
     let here = here.to_path_buf();
-    let cwd = match cwd.filter(|c| !c.as_os_str().is_empty()) {
-        Some(c) if c.is_absolute() => normalize(c),
-        Some(c) => normalize(&here.join(c)),
-        None => here.clone(),
-    };
+    let cwd = absolute(&here, cwd);
     let exists = cwd.is_dir();
     let repo_root = if exists { find_repo_root(&cwd) } else { None };
     let branch = repo_root.as_deref().and_then(current_branch);

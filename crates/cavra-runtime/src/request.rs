@@ -5,7 +5,7 @@
 //! happens, the same way for every entry point.
 
 use crate::error::RequestError;
-use crate::locate::{place, Locator};
+use crate::locate::{place, Location, Locator};
 use cavra_core::{ActionRequest, ActionType, Actor, McpCall, Mode};
 use serde_json::Value;
 
@@ -87,6 +87,16 @@ impl Placement {
     /// Applies the placement to `req`: where the action happens is resolved as the hook
     /// resolves it (absolute cwd, repository, branch, home).
     pub fn apply(&self, req: &mut ActionRequest, locator: &Locator) -> Result<(), RequestError> {
+        self.apply_located(req, locator).map(drop)
+    }
+
+    /// [`Placement::apply`], returning the location the request was placed at (so that a
+    /// caller needing it again does not resolve it again on disk).
+    pub fn apply_located(
+        &self,
+        req: &mut ActionRequest,
+        locator: &Locator,
+    ) -> Result<Location, RequestError> {
         if self.operation.is_some() {
             req.operation = self.operation.clone();
         }
@@ -100,7 +110,7 @@ impl Placement {
         if let Some(m) = &self.mode {
             req.mode = Some(Mode::parse(m).ok_or_else(|| RequestError::UnknownMode(m.clone()))?);
         }
-        Ok(())
+        Ok(loc)
     }
 }
 

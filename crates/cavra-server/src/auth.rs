@@ -258,27 +258,54 @@ pub fn authenticate(s: &AppState, credential: &str) -> Result<Caller, ApiError> 
     }
 }
 
-impl FromRequestParts<Shared> for Caller {
+/// The credential of a request, read from its head but not checked yet: a bearer token,
+/// or the web console's session cookie (with the CSRF token of a mutation).
+/// [`Credential::caller`] checks it (blocking: a store lookup). An endpoint that works on
+/// the blocking pool anyway (`POST /v1/decisions`, `POST /v1/hooks/{agent}`) takes this
+/// and checks it there first, in the same hop; every other one takes [`Caller`].
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Bearer(String),
+    Session {
+        secret: String,
+        mutates: bool,
+        csrf: Option<String>,
+    },
+}
+
+impl Credential {
+    /// Who sent it (401 for a credential that does not authenticate).
+    pub fn caller(&self, s: &AppState) -> Result<Caller, ApiError> {
+        match self {
+            Credential::Bearer(token) => authenticate(s, token),
+            Credential::Session {
+                secret,
+                mutates,
+                csrf,
+            } => crate::console::signin::caller_of_request(s, secret, *mutates, csrf.as_deref()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Credential {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             // the web console's session cookie (its mutations carry the CSRF token)
             use crate::console::signin;
             let Some(secret) = signin::cookie(&parts.headers, signin::COOKIE) else {
                 return Err(unauthorized("this endpoint needs a bearer token"));
             };
-            let secret = secret.to_string();
-            let mutates = !matches!(parts.method, Method::GET | Method::HEAD);
-            let csrf = parts
-                .headers
-                .get(signin::CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            return blocking(state, move |s| {
-                signin::caller_of_request(s, &secret, mutates, csrf.as_deref())
-            })
-            .await;
+            return Ok(Credential::Session {
+                secret: secret.to_string(),
+                mutates: !matches!(parts.method, Method::GET | Method::HEAD),
+                csrf: parts
+                    .headers
+                    .get(signin::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            });
         };
         let token = value
             .to_str()
@@ -286,7 +313,16 @@ impl FromRequestParts<Shared> for Caller {
             .and_then(bearer)
             .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?
             .to_string();
-        blocking(state, move |s| authenticate(s, &token)).await
+        Ok(Credential::Bearer(token))
+    }
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let credential = Credential::from_request_parts(parts, state).await?;
+        blocking(state, move |s| credential.caller(s)).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/v1/decisions`: decide a request (recorded as evidence, the same pipeline as the hook
 //! and `cavra evaluate`), list recorded decisions, read one.
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Credential};
 use crate::error::{ApiError, ErrorDocument};
 use crate::state::{blocking, AppState, Shared};
 use axum::body::Bytes;
@@ -68,8 +68,8 @@ fn decide(
     client: crate::inventory::ClientReport,
 ) -> Result<Value, ApiError> {
     let c = &s.config;
-    Placement::default()
-        .apply(&mut req, &c.locator)
+    let loc = Placement::default()
+        .apply_located(&mut req, &c.locator)
         .map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))?;
     let mut choice = c.packs.clone();
     if choice.pack.is_none() && choice.policy.is_none() {
@@ -81,7 +81,13 @@ fn decide(
         .map(PathBuf::from)
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| c.project.clone());
-    let project_cavra = c.locator.locate_path(Some(&pack_dir)).project_cavra_dir;
+    // the pack's directory is most often the request's working directory, just located:
+    // its CAVRA directory is known, not looked for again
+    let project_cavra = if pack_dir == loc.cwd {
+        loc.project_cavra_dir.clone()
+    } else {
+        c.locator.locate_path(Some(&pack_dir)).project_cavra_dir
+    };
     let (pack, _) = s.packs.load(&choice, Some(&project_cavra)).map_err(|e| {
         ApiError::bad_request(format!(
             "the policy could not be loaded: {}",
@@ -98,7 +104,7 @@ fn decide(
         requested_by: Some(requester.to_string()),
     };
     let repo = req.repo_root.as_deref().or(req.cwd.as_deref());
-    let repo_path = crate::inventory::repository_of(s, repo);
+    let repo_path = crate::inventory::repository_at(s, repo, &loc);
     // the repository's enforced version is its floor; a shadow version is evaluated beside
     let rollout = crate::rollouts::for_repository(s, &repo_path).map_err(ApiError::internal)?;
     let t0 = std::time::Instant::now();
@@ -165,16 +171,20 @@ fn decide(
     security(("bearer" = [])))]
 pub async fn post_decision(
     State(state): State<Shared>,
-    caller: Caller,
+    credential: Credential,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(ApiPermission::Decide)?;
-    let req = request_from_body(&json_body(&body)?)?;
-    let who = caller.identity().to_string();
     let client = crate::inventory::client_report(&headers);
+    // one hop to the blocking pool: the caller is checked there, then the request decided
     Ok(Json(
-        blocking(&state, move |s| decide(s, req, &who, client)).await?,
+        blocking(&state, move |s| {
+            let caller = credential.caller(s)?;
+            caller.require(ApiPermission::Decide)?;
+            let req = request_from_body(&json_body(&body)?)?;
+            decide(s, req, caller.identity(), client)
+        })
+        .await?,
     ))
 }
 

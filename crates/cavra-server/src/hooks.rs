@@ -4,7 +4,7 @@
 //! in server mode sends the project policy with the event ([`HookEnvelope`]): the server
 //! decides under it, tightened by its [`floor`] — never softer than the floor.
 
-use crate::auth::Caller;
+use crate::auth::Credential;
 use crate::error::{ApiError, ErrorDocument};
 use crate::state::{blocking, AppState, Shared};
 use axum::body::Bytes;
@@ -337,26 +337,30 @@ fn in_force(
     security(("bearer" = [])))]
 pub async fn post_hook(
     State(state): State<Shared>,
-    caller: Caller,
+    credential: Credential,
     agent: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<HookAnswer>, ApiError> {
-    caller.require(ApiPermission::Decide)?;
-    let Path(name) = agent.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let kind = AgentKind::from_name(&name).ok_or_else(|| {
-        ApiError::not_found(format!("unknown agent `{name}`"))
-            .hint("agents: claude-code, codex, gemini, cursor, copilot")
-    })?;
     let envelope = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(HOOK_ENVELOPE_TYPE));
-    let who = caller.identity().to_string();
     let client = crate::inventory::client_report(&headers);
-    let (a, floor) = blocking(&state, move |s| {
-        Ok(answer(s, kind, &body, envelope, &who, client))
+    // one hop to the blocking pool: the caller is checked there, then the event answered
+    let (kind, (a, floor)) = blocking(&state, move |s| {
+        let caller = credential.caller(s)?;
+        caller.require(ApiPermission::Decide)?;
+        let Path(name) = agent.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let kind = AgentKind::from_name(&name).ok_or_else(|| {
+            ApiError::not_found(format!("unknown agent `{name}`"))
+                .hint("agents: claude-code, codex, gemini, cursor, copilot")
+        })?;
+        Ok((
+            kind,
+            answer(s, kind, &body, envelope, caller.identity(), client),
+        ))
     })
     .await?;
     let mut answer = HookAnswer::new(kind, a);

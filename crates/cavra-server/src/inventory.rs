@@ -70,17 +70,145 @@ pub fn repository_of(s: &AppState, cwd: Option<&str>) -> String {
     let Some(cwd) = cwd.map(str::trim).filter(|c| !c.is_empty()) else {
         return s.config.project.display().to_string();
     };
-    let loc = s.config.locator.locate(Some(cwd));
-    loc.repo_root
+    s.config
+        .locator
+        .repo_root_of(Some(cwd))
         .map_or_else(|| cwd.to_string(), |r| r.display().to_string())
 }
 
-/// Record `seen` (one upsert on a kept store); a failure is logged, not returned.
+/// [`repository_of`] `cwd` for a request located at `loc`: when `cwd` is where `loc`
+/// was resolved (the request's working directory) or the repository found there, the
+/// answer is `loc`'s, not looked for on disk again.
+pub fn repository_at(s: &AppState, cwd: Option<&str>, loc: &cavra_runtime::Location) -> String {
+    let same = |p: &std::path::Path| cwd.is_some_and(|c| c.trim() == c && p.to_str() == Some(c));
+    match &loc.repo_root {
+        // a repository root contains `.git`: the repository containing it is itself
+        Some(r) if same(r) => r.display().to_string(),
+        None if same(&loc.cwd) => loc.cwd.display().to_string(),
+        _ => repository_of(s, cwd),
+    }
+}
+
+/// Record `seen`; a failure is logged, not returned. A sighting of decisions only (what
+/// every `POST /v1/decisions` and hook call makes) waits in [`Pending`] and is written
+/// with the others of its repository, agent, pack and version, counted, at most
+/// [`FLUSH_EVERY`] later (two upserts per decision were the largest part of a decision's
+/// store work); any other sighting (uploads, loosening attempts) is written at once,
+/// after what waits, so the order of sightings is kept.
 pub fn record(s: &AppState, seen: &RepoSighting) {
     let now = time::OffsetDateTime::now_utc();
-    let r = s.with_lookup_store(|st| Ok(st.record_repository(seen, now)?));
-    if let Err(e) = r {
-        tracing::warn!(repository = %seen.path, error = %e.body.message, "could not update the repository inventory");
+    let decisions_only = seen.decisions > 0 && seen.uploaded == 0 && seen.loosened.is_none();
+    if decisions_only {
+        if s.inventory.add(seen, now) {
+            flush(s);
+        }
+        return;
+    }
+    flush(s);
+    write(s, std::slice::from_ref(&(seen.clone(), now)));
+}
+
+/// Writes the sightings that wait (before the inventory is read, every [`FLUSH_EVERY`]
+/// and when the server stops).
+pub fn flush(s: &AppState) {
+    let batch = s.inventory.take();
+    if !batch.is_empty() {
+        write(s, &batch);
+    }
+}
+
+fn write(s: &AppState, batch: &[(RepoSighting, time::OffsetDateTime)]) {
+    for (seen, at) in batch {
+        let r = s.with_lookup_store(|st| Ok(st.record_repository(seen, *at)?));
+        if let Err(e) = r {
+            tracing::warn!(repository = %seen.path, error = %e.body.message, "could not update the repository inventory");
+        }
+    }
+}
+
+/// How long a decision sighting waits at most before it is written (the inventory's
+/// staleness for another replica; this server writes what waits before it reads).
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Sightings that wait at most (distinct repository, agent, pack and version).
+const PENDING_MAX: usize = 512;
+
+/// What a decision sighting is counted under.
+type PendingKey = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Decision sightings not written yet: one per repository, agent, pack and version, its
+/// decisions counted, stamped with the last one's time (an upsert of the sum at the last
+/// time leaves the row as the upserts one by one would: counts added, last seen and
+/// pack the latest; a repository seen for the first time has that time as its first
+/// seen, at most [`FLUSH_EVERY`] late).
+#[derive(Debug, Default)]
+pub struct Pending {
+    inner: std::sync::Mutex<PendingInner>,
+}
+
+#[derive(Debug, Default)]
+struct PendingInner {
+    /// When the oldest waiting sighting was added.
+    since: Option<std::time::Instant>,
+    /// The sighting and its order of last use.
+    entries: std::collections::HashMap<PendingKey, (RepoSighting, time::OffsetDateTime, u64)>,
+    next: u64,
+}
+
+impl Pending {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts `seen` (decisions only) at `now`; whether what waits is due to be written
+    /// (the oldest waited [`FLUSH_EVERY`], or [`PENDING_MAX`] wait).
+    pub fn add(&self, seen: &RepoSighting, now: time::OffsetDateTime) -> bool {
+        let key = (
+            seen.path.clone(),
+            seen.agent.clone(),
+            seen.pack_id.clone(),
+            seen.pack_digest.clone(),
+            seen.client_version.clone(),
+        );
+        let mut p = self.lock();
+        let order = p.next;
+        p.next = p.next.wrapping_add(1);
+        let since = *p.since.get_or_insert_with(std::time::Instant::now);
+        let e = p.entries.entry(key).or_insert_with(|| {
+            (
+                RepoSighting {
+                    decisions: 0,
+                    ..seen.clone()
+                },
+                now,
+                order,
+            )
+        });
+        e.0.decisions = e.0.decisions.saturating_add(seen.decisions);
+        // the hook's latest report of its offline queue, stamped with the latest time
+        if seen.offline_queued.is_some() {
+            e.0.offline_queued = seen.offline_queued;
+        }
+        e.1 = now;
+        e.2 = order;
+        p.entries.len() >= PENDING_MAX || since.elapsed() >= FLUSH_EVERY
+    }
+
+    /// What waits, in the order of the sightings' last use; empties it.
+    pub fn take(&self) -> Vec<(RepoSighting, time::OffsetDateTime)> {
+        let mut p = self.lock();
+        p.since = None;
+        let mut all: Vec<_> = p.entries.drain().map(|(_, v)| v).collect();
+        drop(p);
+        all.sort_by_key(|e| e.2);
+        all.into_iter().map(|(s, t, _)| (s, t)).collect()
     }
 }
 
@@ -99,6 +227,7 @@ get_list!(
     "/v1/repositories",
     "repositories",
     |s| {
+        flush(s);
         let all = s.store(false)?.list_repositories()?;
         Ok(doc(serde_json::Value::Array(
             all.iter().map(cavra_store::Repository::json).collect(),
@@ -113,6 +242,7 @@ get_one!(
     "repositories",
     "The repository id (`repo-` and 16 hex digits)",
     |s, id| {
+        flush(s);
         s.store(false)?
             .repository(&id)?
             .map(|r| doc(r.json()))
@@ -165,5 +295,63 @@ mod tests {
                 queued: Some(3)
             }
         );
+    }
+
+    fn seen(path: &str, pack: &str) -> RepoSighting {
+        RepoSighting {
+            path: path.into(),
+            agent: Some("bot".into()),
+            pack_id: Some(pack.into()),
+            decisions: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn pending_sightings_are_counted_and_kept_in_the_order_of_last_use() {
+        let p = Pending::default();
+        let t = |s| time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(s);
+        assert!(!p.add(&seen("/a", "x"), t(1)));
+        assert!(!p.add(&seen("/b", "x"), t(2)));
+        assert!(!p.add(&seen("/a", "y"), t(3)));
+        assert!(!p.add(&seen("/a", "x"), t(4)));
+        let all = p.take();
+        let got: Vec<_> = all
+            .iter()
+            .map(|(s, at)| (s.path.as_str(), s.pack_id.as_deref(), s.decisions, *at))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/b", Some("x"), 1, t(2)),
+                ("/a", Some("y"), 1, t(3)),
+                ("/a", Some("x"), 2, t(4)),
+            ],
+            "the last pack used is written last"
+        );
+        assert!(p.take().is_empty(), "taken once");
+        // the latest queue report is kept
+        let q = |n: Option<i64>| RepoSighting {
+            offline_queued: n,
+            ..seen("/q", "x")
+        };
+        assert!(!p.add(&q(Some(3)), t(5)));
+        assert!(!p.add(&q(None), t(6)));
+        assert!(!p.add(&q(Some(1)), t(7)));
+        let all = p.take();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].0.offline_queued, all[0].0.decisions, all[0].1), (Some(1), 3, t(7)));
+    }
+
+    #[test]
+    fn pending_sightings_are_due_when_there_are_many() {
+        let p = Pending::default();
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let due: Vec<bool> = (0..PENDING_MAX)
+            .map(|i| p.add(&seen(&format!("/r{i}"), "x"), now))
+            .collect();
+        assert!(!due[..PENDING_MAX - 1].iter().any(|d| *d));
+        assert!(due[PENDING_MAX - 1]);
+        assert_eq!(p.take().len(), PENDING_MAX);
     }
 }

@@ -311,6 +311,16 @@ impl Server {
         let feed = state.metrics.feed.clone();
         let header_timeout = state.config.request_timeout.min(HEADER_READ_TIMEOUT);
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        // the inventory's waiting decision sightings are written every FLUSH_EVERY
+        let weak = Arc::downgrade(&state);
+        rt.spawn(async move {
+            let mut every = tokio::time::interval(inventory::FLUSH_EVERY);
+            loop {
+                every.tick().await;
+                let Some(s) = weak.upgrade() else { break };
+                let _ = tokio::task::spawn_blocking(move || inventory::flush(&s)).await;
+            }
+        });
         let served: Result<(), ServerError> = rt.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
@@ -325,6 +335,7 @@ impl Server {
         });
         // the blocking workers finish what they were given before the runtime is dropped
         rt.shutdown_timeout(std::time::Duration::from_secs(30));
+        inventory::flush(&state);
         drop(state);
         tracing::info!("cavra serve: stopped; evidence written out");
         served

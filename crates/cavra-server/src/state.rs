@@ -38,6 +38,8 @@ pub struct AppState {
     /// With PostgreSQL: the replicas' decision log in the database.
     #[cfg(feature = "postgres")]
     pg_log: Option<crate::pglog::PgLog>,
+    /// Decision sightings of the repository inventory not written yet.
+    pub inventory: crate::inventory::Pending,
 }
 
 /// How long a kept lookup store is reused (a new trust root is seen within this time).
@@ -160,6 +162,7 @@ impl AppState {
             lookup_stores: Mutex::new(Vec::new()),
             #[cfg(feature = "postgres")]
             pg_log,
+            inventory: Default::default(),
         })
     }
 
