@@ -340,7 +340,10 @@ mod tests {
         assert!(!p.add(&q(Some(1)), t(7)));
         let all = p.take();
         assert_eq!(all.len(), 1);
-        assert_eq!((all[0].0.offline_queued, all[0].0.decisions, all[0].1), (Some(1), 3, t(7)));
+        assert_eq!(
+            (all[0].0.offline_queued, all[0].0.decisions, all[0].1),
+            (Some(1), 3, t(7))
+        );
     }
 
     #[test]

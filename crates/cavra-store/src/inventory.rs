@@ -198,26 +198,55 @@ pub(crate) const REPO_COLS: &str = "repo_id, path, first_seen, last_seen, last_d
      decisions, offline_uploaded, last_upload_at, pack_id, pack_digest, client_version, \
      loosen_attempts, last_loosen_at, last_loosen_reason, labels, offline_queued, queued_reported_at";
 
-/// A repository row as stored ([`REPO_COLS`]).
-pub(crate) type RawRepo = (
-    String,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<String>,
-    String,
-    Option<i64>,
-    Option<i64>,
+/// A repository row as stored ([`REPO_COLS`]): a tuple struct (17 columns, more than
+/// the tuples rusqlite and serde read), read from PostgreSQL's JSON array by serde and
+/// from SQLite by [`RawRepo::from_sqlite`].
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct RawRepo(
+    pub(crate) String,
+    pub(crate) String,
+    pub(crate) i64,
+    pub(crate) i64,
+    pub(crate) Option<i64>,
+    pub(crate) i64,
+    pub(crate) i64,
+    pub(crate) Option<i64>,
+    pub(crate) Option<String>,
+    pub(crate) Option<String>,
+    pub(crate) Option<String>,
+    pub(crate) i64,
+    pub(crate) Option<i64>,
+    pub(crate) Option<String>,
+    pub(crate) String,
+    pub(crate) Option<i64>,
+    pub(crate) Option<i64>,
 );
+
+#[cfg(feature = "sqlite")]
+impl RawRepo {
+    /// A row of `SELECT {REPO_COLS}`.
+    pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRepo> {
+        Ok(RawRepo(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
+            r.get(12)?,
+            r.get(13)?,
+            r.get(14)?,
+            r.get(15)?,
+            r.get(16)?,
+        ))
+    }
+}
 
 fn opt_time(field: &str, t: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
     t.map(|s| from_secs(field, s)).transpose()
@@ -338,7 +367,7 @@ mod sqlite {
                 .query_row(
                     &format!("SELECT {REPO_COLS} FROM repositories WHERE repo_id = ?1"),
                     [id],
-                    |r| RawRepo::try_from(r),
+                    RawRepo::from_sqlite,
                 )
                 .optional()
                 .map_err(|e| self.classify(e))?;
@@ -354,7 +383,7 @@ mod sqlite {
                 ))
                 .map_err(|e| self.classify(e))?;
             let rows: Vec<RawRepo> = st
-                .query_map([], |r| RawRepo::try_from(r))
+                .query_map([], RawRepo::from_sqlite)
                 .and_then(Iterator::collect)
                 .map_err(|e| self.classify(e))?;
             decode_all(rows, |id| self.repo_agents(id))
