@@ -70,7 +70,9 @@ fn signed_pack_for(s: &AppState, repository: Option<&str>) -> Result<SignedPack,
         return signed_pack(s);
     };
     let path = if r.starts_with("repo-") {
-        // an id: the inventory's path
+        // an id: the inventory's path (the sightings that wait written first: the hook
+        // asks right after the call that may have been its repository's first)
+        crate::inventory::flush(s);
         s.store(false)?
             .repository(r)?
             .map(|x| x.path)
