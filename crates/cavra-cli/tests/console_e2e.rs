@@ -3,7 +3,8 @@
 //! `target/console-e2e/`). The script `tests/console/e2e.mjs` signs in with a token, sees
 //! a hook call's decision appear live, verifies its proof, approves a held request as an
 //! approver (the agent's retry passes once), is refused as an auditor (no button, 403),
-//! creates a break-glass and sees it flagged, and views the posture charts. Screenshots go
+//! creates a break-glass and sees it flagged, views the posture charts, and sees what a pack
+//! version published in shadow would have changed on the Rollouts page. Screenshots go
 //! to `$CAVRA_CONSOLE_SCREENSHOTS` when it is set (docs/console/*.png).
 //!
 //! Without chromium or playwright-core the test prints `skipped: …` and passes; with

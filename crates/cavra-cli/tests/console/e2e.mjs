@@ -160,6 +160,30 @@ try {
   check((await admin.page.textContent('#bg-use')).includes('incident 42'), 'the posture page lists the break-glass created above');
   await shot(admin.page, 'posture');
 
+  // 7b. rollouts: a pack version drafted by the admin, approved by a second person,
+  // assigned in shadow to every repository; a hook call it would have blocked is shown
+  // on the Rollouts page as "newly blocked", while the call itself passed
+  const call = async (token, method, url, body) => {
+    const res = await fetch(`${BASE}${url}`, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${url}: HTTP ${res.status} ${text}`);
+    return JSON.parse(text);
+  };
+  const floor = 'metadata: {id: cavra-e2e, title: E2E floor, version: "1"}\nrules:\n  - id: e2e.no_figlet\n    effect: block\n    severity: high\n    reason: no figlet here\n    match:\n      command: {program: [figlet]}\n';
+  const draft = await call(T.admin, 'POST', '/v1/policies/drafts', { source: floor, name: 'floor.yaml' });
+  await call(T.approver, 'POST', `/v1/rollouts/${draft.id}/approve`, { reason: 'replay looks right' });
+  await call(T.admin, 'POST', `/v1/rollouts/${draft.id}/assign`, { all: true, mode: 'shadow', shadow_for: '7d' });
+  const shadowed = await hook('Bash', { command: 'figlet hello' });
+  check(shadowed.decision !== 'deny', `a version in shadow changes no verdict (${shadowed.decision})`);
+  await admin.page.click('nav a[href="/rollouts"]');
+  await admin.page.waitForSelector(`button[data-rollout="${draft.id}"]`);
+  await admin.page.waitForSelector('#shadow-report');
+  check((await admin.page.getAttribute('#shadow-report', 'data-changed')) === '1', 'the Rollouts page shows what the shadow version would have changed');
+  check((await admin.page.textContent('#shadow-report')).includes('e2e.no_figlet'), 'with the example and the rule that would have blocked it');
+  check((await admin.page.textContent('#rollout-detail')).includes('approved'), 'and the history of its review');
+  await shot(admin.page, 'rollouts');
+
   // 8. light theme and a phone's width
   const phone = await signIn(browser, T.approver, { viewport: { width: 390, height: 844 }, colorScheme: 'light' });
   await phone.page.goto(`${BASE}/approvals`);

@@ -7,6 +7,7 @@ import { approvalsPage, approvalPage } from './approvals.js';
 import { registriesPage } from './registries.js';
 import { policiesPage } from './policies.js';
 import { posturePage } from './posture.js';
+import { rolloutsPage } from './rollouts.js';
 
 const main = document.getElementById('main');
 let teardown = null;
@@ -19,6 +20,7 @@ const routes = [
   [/^\/registries$/, () => registriesPage],
   [/^\/policies$/, () => policiesPage],
   [/^\/posture$/, () => posturePage],
+  [/^\/rollouts$/, () => rolloutsPage],
 ];
 
 export function go(path) {

@@ -57,6 +57,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("js/registries.js", JS),
     asset!("js/policies.js", JS),
     asset!("js/posture.js", JS),
+    asset!("js/rollouts.js", JS),
     asset!("js/merkle.js", JS),
 ];
 

@@ -37,6 +37,7 @@ pub const PAGES: &[&str] = &[
     "/registries",
     "/policies",
     "/posture",
+    "/rollouts",
 ];
 
 /// The console's routes: pages, assets, sign-in and the proof check.
