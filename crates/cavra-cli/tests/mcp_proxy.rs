@@ -713,9 +713,13 @@ impl Answer {
 
 impl Http {
     fn new(url: &str) -> Http {
+        // a connection per request: the server closes a connection after an answer it
+        // gives without reading the whole body (413), and a pooled connection reused in
+        // that moment fails with "peer disconnected" (seen once in CI)
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
+            .max_idle_connections(0)
             .proxy(None)
             .build()
             .into();
