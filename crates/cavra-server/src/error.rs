@@ -147,12 +147,14 @@ impl From<cavra_store::StoreError> for ApiError {
             E::UnknownApproval(_)
             | E::UnknownAgent(_)
             | E::UnknownMcpServer(_)
-            | E::UnknownSession(_) => ApiError::not_found(msg),
+            | E::UnknownSession(_)
+            | E::UnknownPolicyVersion(_) => ApiError::not_found(msg),
             E::SelfApproval { .. } | E::SelfRelease { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "self_approval", msg)
             }
             E::NotAuthorized { .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
             E::InvalidTransition { .. }
+            | E::InvalidVersionTransition { .. }
             | E::Expired(_)
             | E::AlreadyExists { .. }
             | E::NotHeld(_) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
@@ -227,5 +229,15 @@ mod tests {
         assert_eq!(self_approval.status, StatusCode::FORBIDDEN);
         let unknown: ApiError = cavra_store::StoreError::UnknownApproval("x".into()).into();
         assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        // a policy version that does not exist, or is not in the state a change needs
+        let unknown: ApiError = cavra_store::StoreError::UnknownPolicyVersion("0".into()).into();
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        let late: ApiError = cavra_store::StoreError::InvalidVersionTransition {
+            id: "pv-x-1".into(),
+            state: "active".into(),
+            to: "rejected",
+        }
+        .into();
+        assert_eq!(late.status, StatusCode::CONFLICT);
     }
 }
