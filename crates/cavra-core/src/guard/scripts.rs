@@ -449,8 +449,10 @@ pub fn shell_chunks(text: &str, opts: &cavra_shell::AnalyzeOptions) -> Vec<(usiz
         chunk.push_str(line);
         chunk.push('\n');
         let last = i.saturating_add(1) == lines.len();
-        // a line that ends in an unescaped `\` continues on the next: one command
-        if continues(line) && !last && chunk.len() <= 64 * 1024 {
+        // a line that ends in an unescaped `\` continues on the next: one command, never
+        // cut (a cut would judge `rm -rf` and a lone `/` apart); the text is bounded by the
+        // script's own cap and the parser's, which fails closed on more
+        if continues(line) && !last {
             continue;
         }
         let a = cavra_shell::analyze(&chunk, opts);
@@ -484,7 +486,7 @@ pub fn make_recipes(text: &str, targets: &[String]) -> Vec<(usize, String)> {
             let part = line.strip_prefix('\t').unwrap_or(line);
             cmd.push('\n');
             cmd.push_str(part);
-            if continues(part) && cmd.len() <= 64 * 1024 {
+            if continues(part) {
                 open = Some((r, first, cmd));
             } else if let Some(rule) = rules.get_mut(r) {
                 rule.1.push((first, cmd.trim().to_string()));
@@ -679,6 +681,10 @@ mod tests {
             make_recipes(m, &["last".into()]),
             vec![(7, "find . \\".to_string())]
         );
+        // a continued command longer than a chunk's usual cap is still one command
+        let long = format!("rm -rf \\\n{}/\n", "  ./x \\\n".repeat(10_000));
+        let c = shell_chunks(&long, &Default::default());
+        assert_eq!(c.len(), 1, "{}", c.len());
     }
 
     #[test]
