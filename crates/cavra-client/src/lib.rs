@@ -22,6 +22,52 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(300);
 /// The largest answer read from the server (a hook answer or a signed pack).
 pub const MAX_BODY: u64 = 16 * 1024 * 1024;
 
+/// The size of each of the connection's input and output buffers, and the largest header
+/// of an answer (bytes). ureq's default of 128 KiB each is allocated and zeroed per
+/// process: 64 page faults and ~260 K instructions of `memset` on every hook call, for
+/// answers whose headers are a few hundred bytes. Bodies of any size pass through them
+/// in pieces.
+const IO_BUFFER: usize = 16 * 1024;
+
+/// ureq's name resolution, except that a host that is an IP address is taken as it is.
+/// With a timeout set, ureq's default resolver starts a thread for every lookup, also for
+/// `127.0.0.1` (a thread per hook call, ~40 µs on a quiet machine and much more under load).
+#[derive(Debug, Default)]
+struct LiteralFirst(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        match literal_addr(uri) {
+            Some(addr) => {
+                let mut found = self.empty();
+                found.push(addr);
+                Ok(found)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// The socket address of an `http://` URI whose host is an IPv4 or (bracketed) IPv6
+/// address; `None` for a name (or any other scheme), left to the resolver.
+fn literal_addr(uri: &ureq::http::Uri) -> Option<std::net::SocketAddr> {
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = uri.host()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    Some(std::net::SocketAddr::new(ip, uri.port_u16().unwrap_or(80)))
+}
+
 /// Why the server could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -159,13 +205,20 @@ impl Client {
         if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
             return Err(ClientError::BadUrl(url.to_string()));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(user_agent)
-            .build()
-            .into();
+            .input_buffer_size(IO_BUFFER)
+            .output_buffer_size(IO_BUFFER)
+            .max_response_header_size(IO_BUFFER)
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            LiteralFirst::default(),
+        );
         Ok(Client {
             base: base.to_string(),
             token: token.trim().to_string(),
@@ -359,6 +412,80 @@ mod tests {
         }
         let c = Client::new("http://127.0.0.1:8700/", "t", DEFAULT_TIMEOUT).expect("ok");
         assert_eq!(c.url(), "http://127.0.0.1:8700");
+    }
+
+    #[test]
+    fn ip_literal_hosts_are_resolved_in_place_and_names_are_left_to_the_resolver() {
+        let addr = |u: &str| literal_addr(&u.parse::<ureq::http::Uri>().expect("uri"));
+        assert_eq!(
+            addr("http://127.0.0.1:8700/v1/hooks/claude-code"),
+            Some("127.0.0.1:8700".parse().expect("addr"))
+        );
+        assert_eq!(
+            addr("http://[::1]:8700/health"),
+            Some("[::1]:8700".parse().expect("addr"))
+        );
+        assert_eq!(
+            addr("http://10.0.0.7/x"),
+            Some("10.0.0.7:80".parse().expect("addr"))
+        );
+        assert_eq!(addr("http://localhost:8700/x"), None);
+        assert_eq!(addr("http://cavra.internal:8700/x"), None);
+        assert_eq!(addr("https://127.0.0.1:8700/x"), None);
+        assert_eq!(addr("http://127.0.0.1.evil:8700/x"), None);
+    }
+
+    #[test]
+    fn a_large_body_and_a_large_answer_pass_through_the_small_buffers() {
+        // a one-shot server on loopback that reads the whole request and answers with a
+        // body many times the buffer size
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            use std::io::{BufRead, BufReader, Read, Write};
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("header");
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().expect("length");
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).expect("body");
+            let answer = format!(
+                "{{\"echoed\":{},\"pad\":\"{}\"}}",
+                body.len(),
+                "x".repeat(200_000)
+            );
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .expect("answer");
+            body.len()
+        });
+        let c = Client::new(
+            &format!("http://127.0.0.1:{port}"),
+            "t",
+            Duration::from_secs(10),
+        )
+        .expect("client");
+        let big = serde_json::json!({ "command": "x".repeat(300_000) }).to_string();
+        let answer: serde_json::Value = c
+            .post_typed("/echo", "application/json", big.as_bytes())
+            .expect("answer");
+        let sent = server.join().expect("server");
+        assert_eq!(answer["echoed"].as_u64(), Some(sent as u64));
+        assert!(sent > 300_000, "{sent}");
+        assert_eq!(answer["pad"].as_str().map(str::len), Some(200_000));
     }
 
     #[test]

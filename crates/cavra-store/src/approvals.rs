@@ -1097,9 +1097,10 @@ impl Store {
         q: &BreakGlassQuery<'_>,
         now: OffsetDateTime,
     ) -> Result<Option<Approval>, StoreError> {
+        // asked on every decision: the prepared statement is kept with the connection
         let mut stmt = self
             .conn
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {COLS} FROM approvals WHERE state = 'break_glass' AND expires_at > ?1 \
                  ORDER BY requested_at DESC, rowid DESC"
             ))
