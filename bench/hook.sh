@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Times the whole `cavra hook claude-code` process (startup included) on typical payloads.
-# usage: bash bench/hook.sh [RUNS]   (default 500)
+# usage: bash bench/hook.sh [RUNS]   (default 500; SKIP_BUILD=1 and BIN=path/to/cavra as in the other scripts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-500}
-cargo build --release -p cavra-cli >/dev/null
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cavra-cli >/dev/null
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 rustc -O -o "$TMP/hook_timer" bench/hook_timer.rs
 printf 'fn main(){}\n' > "$TMP/empty.rs" && rustc -O -o "$TMP/empty" "$TMP/empty.rs"
-BIN=$PWD/target/release/cavra
+BIN=${BIN:-$PWD/target/release/cavra}
 mk() { printf '{"session_id":"bench","transcript_path":"/tmp/t","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"%s","tool_input":%s}\n' "$PWD" "$1" "$2" > "$TMP/$3.json"; }
 mk Bash '{"command":"cargo test -p core && git status"}' bash_typical
 mk Bash '{"command":"git -C repo push --force origin main && rm -rf ~/x"}' bash_dangerous
