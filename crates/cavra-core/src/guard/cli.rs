@@ -20,6 +20,7 @@ use crate::policy::source::{
 };
 use crate::policy::PolicyError;
 use cavra_shell::{Invocation, Stdin};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -599,9 +600,13 @@ fn validate_entry(
     Ok(())
 }
 
-/// An invocation parsed on an entry's terms.
-#[derive(Debug, Default)]
-struct Parsed {
+/// An invocation parsed on its table entry's terms. It is made once per simple command
+/// (`parse`, kept in the command's facts) and read by the operand matchers, `judge` and
+/// `sql_texts`.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// Why the invocation does nothing (`help`, `dry run`), if it does nothing.
+    harmless: Option<&'static str>,
     /// Positional words, lowercased for path matching.
     words: Vec<String>,
     /// The same, as written.
@@ -666,6 +671,21 @@ impl CliEntry {
     }
 
     fn parse(&self, inv: &Invocation) -> Parsed {
+        let mut p = self.parse_args(inv);
+        p.harmless = self.harmless(&p);
+        p
+    }
+
+    /// The facts' parse of their invocation (see `parse`), or one made here for facts
+    /// made without it.
+    fn parsed<'f>(&self, facts: &'f CommandFacts<'_>) -> Cow<'f, Parsed> {
+        match &facts.table_args {
+            Some(p) => Cow::Borrowed(p),
+            None => Cow::Owned(self.parse(facts.inv)),
+        }
+    }
+
+    fn parse_args(&self, inv: &Invocation) -> Parsed {
         let mut p = Parsed::default();
         let argv = inv.argv.get(1..).unwrap_or(&[]);
         let mut i = 0usize;
@@ -885,8 +905,8 @@ pub fn judge<'p>(pack: &'p CompiledPack, facts: &CommandFacts<'_>) -> CliVerdict
         return out;
     }
     if let Some(e) = table.entry(&facts.program, &pack.normalized.pack) {
-        let p = e.parse(inv);
-        out.harmless = e.harmless(&p);
+        let p = e.parsed(facts);
+        out.harmless = p.harmless;
         if out.harmless.is_some() {
             return out;
         }
@@ -1002,14 +1022,18 @@ fn is_verb(verbs: &[String], word: &str) -> bool {
     })
 }
 
-/// The positional words of `inv` as the program's table entry parses them, if it has one.
-pub fn operands(pack: &CompiledPack, program: &str, inv: &Invocation) -> Option<Vec<String>> {
-    if !pack.cli.knows(program) {
-        return None;
-    }
+/// `inv` parsed on the terms of the program's table entry, if it has one.
+pub fn parse(pack: &CompiledPack, program: &str, inv: &Invocation) -> Option<Parsed> {
     pack.cli
         .entry(program, &pack.normalized.pack)
-        .map(|e| e.parse(inv).raw_words)
+        .map(|e| e.parse(inv))
+}
+
+impl Parsed {
+    /// The positional words as written (values of the entry's value options removed).
+    pub fn operands(&self) -> &[String] {
+        &self.raw_words
+    }
 }
 
 /// Is this access one of the invocation's redirections or its `< file`?
@@ -1026,8 +1050,8 @@ pub fn sql_texts(pack: &CompiledPack, facts: &CommandFacts<'_>) -> Vec<String> {
     let Some(e) = pack.cli.entry(&facts.program, &pack.normalized.pack) else {
         return vec![];
     };
-    let p = e.parse(facts.inv);
-    if e.harmless(&p).is_some() {
+    let p = e.parsed(facts);
+    if p.harmless.is_some() {
         return vec![];
     }
     let mut out: Vec<String> = p
@@ -1121,28 +1145,74 @@ mod tests {
         pack.cli = CliTable::compile(Some(&section()), "Owners", &[], &Default::default(), true)
             .expect("compiles");
         pack.normalized.pack.cli = Some(section());
+        with_facts(&pack, cmd, |f| {
+            let v = judge(&pack, &f);
+            (
+                v.harmless,
+                v.hits
+                    .iter()
+                    .map(|(r, _)| (r.id.clone(), r.effect))
+                    .collect(),
+            )
+        })
+    }
+
+    /// `f` of the facts of the last simple command of `cmd` under `pack`.
+    fn with_facts<T>(pack: &CompiledPack, cmd: &str, f: impl FnOnce(CommandFacts<'_>) -> T) -> T {
         let a = cavra_shell::analyze(cmd, &Default::default());
         let ctx = crate::paths::PathContext::default();
         let an = super::super::command::Analyzer {
-            pack: &pack,
+            pack,
             ctx: &ctx,
             branch: None,
             git_line: Default::default(),
         };
         let inv = a.invocations.last().expect("a command");
-        let f = an.facts(inv, &a.invocations);
-        let v = judge(&pack, &f);
-        (
-            v.harmless,
-            v.hits
-                .iter()
-                .map(|(r, _)| (r.id.clone(), r.effect))
-                .collect(),
-        )
+        f(an.facts(inv, &a.invocations))
     }
 
     fn ids(cmd: &str) -> Vec<String> {
         verdict(cmd).1.into_iter().map(|(i, _)| i).collect()
+    }
+
+    type Seen = (Option<&'static str>, Vec<(String, String)>, Vec<String>);
+
+    /// What `judge` and `sql_texts` make of `f`.
+    fn seen(pack: &CompiledPack, f: &CommandFacts<'_>) -> Seen {
+        let v = judge(pack, f);
+        let hits = v.hits.iter().map(|(r, w)| (r.id.clone(), w.clone()));
+        (v.harmless, hits.collect(), sql_texts(pack, f))
+    }
+
+    #[test]
+    fn the_facts_parse_once_and_judge_as_a_parse_of_their_own() {
+        let pack = crate::policy::bundled::compiled(crate::policy::bundled::DEFAULT_PACK)
+            .expect("baseline");
+        let cases = [
+            ("gh repo delete acme/app --yes", false, true, false),
+            ("gh repo delete acme/app --help", true, false, false),
+            ("git clean -n -fd", true, false, false),
+            ("cargo test -p core", false, false, false),
+            ("snow sql -q 'drop table t'", false, false, true),
+            ("bq query 'DROP TABLE d.t'", false, false, true),
+            ("ls -la", false, false, false),
+        ];
+        for (cmd, harmless, hit, sql) in cases {
+            let (parsed, known, once, again) = with_facts(&pack, cmd, |mut f| {
+                let (parsed, known) = (f.table_args.is_some(), pack.cli.knows(&f.program));
+                let once = seen(&pack, &f);
+                // facts made without the parse: each reader parses, to the same answer
+                f.table_args = None;
+                (parsed, known, once, seen(&pack, &f))
+            });
+            assert_eq!(parsed, known, "{cmd}");
+            assert_eq!(
+                (once.0.is_some(), !once.1.is_empty(), !once.2.is_empty()),
+                (harmless, hit, sql),
+                "{cmd}: {once:?}"
+            );
+            assert_eq!(again, once, "{cmd}");
+        }
     }
 
     #[test]

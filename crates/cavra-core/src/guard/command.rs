@@ -72,9 +72,9 @@ pub struct CommandFacts<'a> {
     pub input: Vec<InputClass>,
     /// Programs earlier in the pipeline that feed standard input, nearest first.
     pub stdin_programs: Vec<String>,
-    /// Positional words as the CLI table entry of the program parses them (values of its
-    /// value options removed), when it has one.
-    pub table_operands: Option<Vec<String>>,
+    /// The invocation as the CLI table entry of the program parses it, when it has one:
+    /// parsed once here, read by the operand matchers, `cli::judge` and `cli::sql_texts`.
+    pub table_args: Option<super::cli::Parsed>,
     pub sql: Vec<String>,
     pub git: Option<GitFacts>,
     /// Text with global options of the program removed (`git push --force` for
@@ -418,7 +418,7 @@ impl<'p> Analyzer<'p> {
             path_classes: Vec::new(),
             input: Vec::new(),
             stdin_programs: stdin_programs(inv, all),
-            table_operands: super::cli::operands(self.pack, &program, inv),
+            table_args: super::cli::parse(self.pack, &program, inv),
             sql: Vec::new(),
             git: None,
             canonical_text,
@@ -1636,8 +1636,9 @@ pub fn matches(m: &CommandMatcher, f: &CommandFacts<'_>) -> bool {
         return false;
     }
     if !m.operands_any.is_empty() {
-        let hit = match &f.table_operands {
-            Some(ops) => ops
+        let hit = match &f.table_args {
+            Some(t) => t
+                .operands()
                 .iter()
                 .any(|o| m.operands_any.iter().any(|g| g.matches(o))),
             None => f
