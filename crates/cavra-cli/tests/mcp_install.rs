@@ -290,20 +290,36 @@ fn a_stale_path_is_updated_and_a_malformed_config_refused() {
 }
 
 /// `init --wrap-mcp` starts the project's other stdio MCP servers through `cavra mcp proxy`
-/// (idempotent: a second run changes nothing); `uninstall` gives the original file back;
-/// HTTP servers are left alone and reported.
+/// and its Streamable HTTP servers through `cavra mcp proxy --upstream URL` (their headers
+/// in the entry's environment); idempotent: a second run changes nothing; `uninstall`
+/// gives the original file back; SSE servers are left alone and reported.
 #[test]
 fn wrap_mcp_puts_the_proxy_in_front_and_uninstall_takes_it_away() {
     let e = env();
     let path = e.proj.join(".mcp.json");
     let original = json!({"mcpServers": {
         "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."]},
-        "remote": {"type": "http", "url": "https://mcp.example/mcp"},
+        "remote": {"type": "http", "url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}},
+        "old": {"type": "sse", "url": "https://mcp.example/sse"},
     }});
     std::fs::write(&path, serde_json::to_string_pretty(&original).unwrap()).unwrap();
     let out = ok_json(&cavra(&e, &["--json", "init", "claude-code", "--wrap-mcp"]));
-    assert_eq!(out["mcp_wrapped"], json!(["fs"]), "{out}");
-    assert_eq!(out["mcp_not_wrapped"][0]["name"], "remote", "{out}");
+    assert_eq!(out["mcp_wrapped"], json!(["fs", "remote"]), "{out}");
+    assert_eq!(out["mcp_not_wrapped"][0]["name"], "old", "{out}");
+    assert!(
+        out["mcp_not_wrapped"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("SSE"),
+        "{out}"
+    );
+    let text = cavra(&e, &["init", "claude-code", "--wrap-mcp"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout)
+            .contains("MCP server `old` left alone: an SSE server"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
     let v = json_of(&path);
     assert_eq!(v["mcpServers"]["cavra"], ours(), "{v}");
     assert_eq!(
@@ -311,13 +327,37 @@ fn wrap_mcp_puts_the_proxy_in_front_and_uninstall_takes_it_away() {
         json!({"command": exe(), "args": ["mcp", "proxy", "--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "."]}),
         "{v}"
     );
-    assert_eq!(v["mcpServers"]["remote"], original["mcpServers"]["remote"]);
+    let r = &v["mcpServers"]["remote"];
+    assert_eq!(r["command"], json!(exe()), "{v}");
+    assert_eq!(
+        r["args"],
+        json!([
+            "mcp",
+            "proxy",
+            "--name",
+            "remote",
+            "--upstream",
+            "https://mcp.example/mcp"
+        ]),
+        "{v}"
+    );
+    let remote: Value =
+        serde_json::from_str(r["env"]["CAVRA_MCP_REMOTE"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        remote["headers"]["Authorization"], "Bearer ${MCP_TOKEN}",
+        "{v}"
+    );
+    assert!(
+        !r["args"].to_string().contains("Bearer"),
+        "no token in the arguments"
+    );
+    assert_eq!(v["mcpServers"]["old"], original["mcpServers"]["old"]);
     let before = std::fs::read_to_string(&path).unwrap();
     let again = ok_json(&cavra(&e, &["--json", "init", "claude-code", "--wrap-mcp"]));
     assert_eq!(again["mcp_wrapped"], json!([]), "{again}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     let out = ok_json(&cavra(&e, &["--json", "uninstall", "claude-code"]));
-    assert_eq!(out["mcp_unwrapped"], json!(["fs"]), "{out}");
+    assert_eq!(out["mcp_unwrapped"], json!(["fs", "remote"]), "{out}");
     assert_eq!(json_of(&path), original);
 }
 
@@ -339,7 +379,7 @@ fn wrap_mcp_rewrites_codex_toml_and_uninstall_restores_it() {
     assert_eq!(out["mcp_wrapped"], json!(["fs", "bare"]), "{out}");
     assert_eq!(
         out["mcp_not_wrapped"],
-        json!([{"name": "remote", "why": "an HTTP server (`url`): `cavra mcp proxy` runs stdio servers; not proxied"}]),
+        json!([{"name": "remote", "why": "a Codex HTTP server (`url`): Codex authenticates to it itself (`bearer_token_env_var`, `codex mcp login`), which a stdio proxy cannot carry; run `cavra mcp proxy --upstream URL --listen ADDR` and point `url` there (docs/mcp.md)"}]),
         "{out}"
     );
     let text = std::fs::read_to_string(&path).unwrap();
@@ -364,7 +404,7 @@ fn wrap_mcp_rewrites_codex_toml_and_uninstall_restores_it() {
     assert!(o.status.success());
     let shown = String::from_utf8_lossy(&o.stdout);
     assert!(
-        shown.contains("  MCP server `remote` left alone: an HTTP server (`url`)"),
+        shown.contains("  MCP server `remote` left alone: a Codex HTTP server (`url`)"),
         "{shown}"
     );
     assert_eq!(

@@ -108,7 +108,8 @@ pub fn init_with(
     let exe = host.exe()?.display().to_string();
     let mcp = mcp::install(&plan.mcp_target, &exe, !shared)?;
     let wrap = if wrap_mcp {
-        crate::wrap::wrap_target(&plan.mcp_target, &exe)?
+        let bare_url_sse = agent == AgentKind::Gemini;
+        crate::wrap::wrap_target(&plan.mcp_target, &exe, bare_url_sse)?
     } else {
         crate::wrap::Rewrite::default()
     };

@@ -4,8 +4,14 @@
 //! (`mcpServers.<name>` with a `command`) and Codex's `config.toml` (`[mcp_servers.<name>]`
 //! with `command`, edited with `toml_edit`: comments, layout and the other keys — `env`,
 //! `cwd`, … — kept; the original command value, its quoting included, moves into `args` and
-//! back). CAVRA's own server (`cavra mcp serve`) is left alone; HTTP servers (`url`, no
-//! `command`) and entries of an unexpected shape are left alone and reported; wrapping
+//! back). A JSON configuration's Streamable HTTP server (`type: "http"` and `url`, Gemini's
+//! `httpUrl`, a bare `url` but Gemini's) is made a stdio entry running `cavra mcp proxy
+//! --name <name> --upstream <url>`: its transport keys (`type`, `url` / `httpUrl`,
+//! `headers`) move into the entry's `env` as [`REMOTE_ENV`] (JSON), whose `headers` the
+//! proxy sends upstream (an environment variable, not an argument: a token stays out of
+//! the process list), and come back from it on the unwrap. CAVRA's own server (`cavra mcp
+//! serve`) is left alone; SSE servers, servers with OAuth or a headers helper, Codex's
+//! HTTP servers and entries of an unexpected shape are left alone and reported; wrapping
 //! twice changes nothing. [`wrap_target`] / [`unwrap_target`] apply it to an agent's
 //! configuration file (`cavra uninstall` always unwraps).
 
@@ -29,17 +35,36 @@ pub struct Rewrite {
     pub left: Vec<LeftAlone>,
 }
 
-/// Why an HTTP server is not wrapped.
+/// Why a Codex HTTP server is not wrapped.
 pub const HTTP_SERVER: &str =
-    "an HTTP server (`url`): `cavra mcp proxy` runs stdio servers; not proxied";
+    "a Codex HTTP server (`url`): Codex authenticates to it itself (`bearer_token_env_var`, `codex mcp login`), which a stdio proxy cannot carry; run `cavra mcp proxy --upstream URL --listen ADDR` and point `url` there (docs/mcp.md)";
+/// Why an SSE server is not wrapped.
+pub const SSE_SERVER: &str =
+    "an SSE server (`type: sse`, or Gemini's `url`): the proxy speaks Streamable HTTP only; not proxied";
+/// Why an HTTP server with OAuth or computed headers is not wrapped.
+pub const AUTH_SERVER: &str =
+    "an HTTP server with OAuth or a headers helper (`oauth`, `auth`, `authProviderType`, `headersHelper`): the proxy cannot carry it; not proxied";
+const BAD_URL: &str = "`url` / `httpUrl` is not an http:// or https:// URL string";
+const BAD_HEADERS: &str = "`headers` is not an object of strings";
+const BAD_ENV: &str = "`env` is not an object";
+
+/// The environment variable of a wrapped HTTP entry: the keys the wrap took out (`type`,
+/// `url` / `httpUrl`, `headers`) as a JSON object. `cavra mcp proxy --upstream` sends its
+/// `headers` with every request; the unwrap puts the keys back.
+pub const REMOTE_ENV: &str = "CAVRA_MCP_REMOTE";
+/// The keys of an HTTP entry that move into [`REMOTE_ENV`].
+const TRANSPORT_KEYS: [&str; 4] = ["type", "url", "httpUrl", "headers"];
+/// Keys of authentication the proxy cannot carry.
+const AUTH_KEYS: [&str; 4] = ["oauth", "auth", "authProviderType", "headersHelper"];
 const NO_COMMAND: &str = "no `command`";
 const BAD_COMMAND: &str = "`command` is not a string";
 const BAD_ARGS: &str = "`args` is not a list of strings";
 
-/// Wrap (with the `cavra` binary to run) or unwrap.
+/// Wrap (with the `cavra` binary to run; whether a bare `url` is SSE, as Gemini's) or
+/// unwrap.
 #[derive(Clone, Copy)]
 enum Op<'a> {
-    Wrap(&'a str),
+    Wrap(&'a str, bool),
     Unwrap,
 }
 
@@ -57,7 +82,7 @@ fn rewrite(t: &Target, op: Op<'_>) -> Result<Rewrite, SetupError> {
         Target::Json(_) => {
             let mut doc = Value::Object(files::parse_json(path, &old)?);
             let done = match op {
-                Op::Wrap(exe) => wrap_servers(&mut doc, exe),
+                Op::Wrap(exe, bare_url_sse) => wrap_servers(&mut doc, exe, bare_url_sse),
                 Op::Unwrap => unwrap_servers(&mut doc),
             };
             if let (false, Value::Object(m)) = (done.changed.is_empty(), &doc) {
@@ -68,7 +93,7 @@ fn rewrite(t: &Target, op: Op<'_>) -> Result<Rewrite, SetupError> {
         Target::Toml(_) => {
             let mut doc = files::parse_toml(path, &old)?;
             let done = match op {
-                Op::Wrap(exe) => wrap_toml(&mut doc, exe),
+                Op::Wrap(exe, _) => wrap_toml(&mut doc, exe),
                 Op::Unwrap => unwrap_toml(&mut doc),
             };
             if !done.changed.is_empty() {
@@ -79,9 +104,11 @@ fn rewrite(t: &Target, op: Op<'_>) -> Result<Rewrite, SetupError> {
     }
 }
 
-/// `cavra init --wrap-mcp`: the stdio servers of `t` start through `exe mcp proxy`.
-pub fn wrap_target(t: &Target, exe: &str) -> Result<Rewrite, SetupError> {
-    rewrite(t, Op::Wrap(exe))
+/// `cavra init --wrap-mcp`: the servers of `t` start through `exe mcp proxy`
+/// (`bare_url_sse`: an entry with a `url` and no `type` is an SSE server, as in Gemini's
+/// settings, where Streamable HTTP is `httpUrl`).
+pub fn wrap_target(t: &Target, exe: &str, bare_url_sse: bool) -> Result<Rewrite, SetupError> {
+    rewrite(t, Op::Wrap(exe, bare_url_sse))
 }
 
 /// `cavra uninstall`: the servers [`wrap_target`] wrapped start as they did before.
@@ -128,8 +155,121 @@ fn proxy_head(name: &str) -> [String; 5] {
     ]
 }
 
-/// Wraps the stdio servers of `doc["mcpServers"]` with `exe mcp proxy`.
-pub fn wrap_servers(doc: &mut Value, exe: &str) -> Rewrite {
+/// Whether `command` + `args` already run `cavra mcp proxy` (either form).
+fn is_proxy(command: &str, args: &[String]) -> bool {
+    is_cavra_program(command) && args.starts_with(&PROXY.map(String::from))
+}
+
+/// The Streamable HTTP endpoint of an entry without `command`: `Ok(None)` when it has no
+/// URL at all, `Err` when it is not one the proxy can front.
+fn remote_url(
+    entry: &serde_json::Map<String, Value>,
+    bare_url_sse: bool,
+) -> Result<Option<String>, &'static str> {
+    let kind = entry.get("type").and_then(Value::as_str);
+    let (url, http) = match (entry.get("httpUrl"), entry.get("url")) {
+        (Some(u), _) => (u, true),
+        (None, Some(u)) => (u, false),
+        (None, None) => return Ok(None),
+    };
+    match kind {
+        Some("sse") => return Err(SSE_SERVER),
+        Some("http" | "streamable-http" | "streamableHttp") => {}
+        Some(_) => return Err(BAD_URL),
+        None if !http && bare_url_sse => return Err(SSE_SERVER),
+        None => {}
+    }
+    if AUTH_KEYS.iter().any(|k| entry.contains_key(*k)) {
+        return Err(AUTH_SERVER);
+    }
+    let url = url.as_str().ok_or(BAD_URL)?;
+    let ok = ["http://", "https://"]
+        .iter()
+        .any(|p| url.len() > p.len() && url.starts_with(p))
+        && !url.chars().any(char::is_whitespace);
+    if !ok {
+        return Err(BAD_URL);
+    }
+    match entry.get("headers") {
+        None => {}
+        Some(Value::Object(h)) if h.values().all(Value::is_string) => {}
+        Some(_) => return Err(BAD_HEADERS),
+    }
+    if !matches!(entry.get("env"), None | Some(Value::Object(_))) {
+        return Err(BAD_ENV);
+    }
+    Ok(Some(url.to_string()))
+}
+
+/// The stdio entry that runs `exe mcp proxy --name NAME --upstream URL` in place of the
+/// HTTP entry `old`: the transport keys into `env`'s [`REMOTE_ENV`], the other keys kept
+/// in their places (`command`, `args`, `env` where the first transport key was).
+fn wrap_remote(old: &serde_json::Map<String, Value>, name: &str, url: &str, exe: &str) -> Value {
+    let mut moved = serde_json::Map::new();
+    for k in TRANSPORT_KEYS {
+        if let Some(v) = old.get(k) {
+            moved.insert(k.to_string(), v.clone());
+        }
+    }
+    let mut env = old
+        .get("env")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    env.insert(REMOTE_ENV.into(), json!(Value::Object(moved).to_string()));
+    let args = json!(["mcp", "proxy", "--name", name, "--upstream", url]);
+    let mut new = serde_json::Map::new();
+    let mut placed = false;
+    for (k, v) in old {
+        if TRANSPORT_KEYS.contains(&k.as_str()) || k == "env" {
+            if !placed {
+                new.insert("command".into(), json!(exe));
+                new.insert("args".into(), args.clone());
+                new.insert("env".into(), Value::Object(env.clone()));
+                placed = true;
+            }
+            continue;
+        }
+        new.insert(k.clone(), v.clone());
+    }
+    Value::Object(new)
+}
+
+/// The HTTP entry a wrapped one came from (`None`: not a wrapped HTTP entry).
+fn unwrap_remote(entry: &serde_json::Map<String, Value>) -> Option<Value> {
+    let cmd = entry.get("command")?.as_str()?;
+    let args = strings(entry.get("args"))?;
+    if !is_proxy(cmd, &args) || !args.iter().any(|a| a == "--upstream") {
+        return None;
+    }
+    let env = entry.get("env")?.as_object()?;
+    let moved: serde_json::Map<String, Value> =
+        serde_json::from_str(env.get(REMOTE_ENV)?.as_str()?).ok()?;
+    let mut rest_env = env.clone();
+    rest_env.remove(REMOTE_ENV);
+    let mut old = serde_json::Map::new();
+    for (k, v) in entry {
+        match k.as_str() {
+            "command" => {
+                for (mk, mv) in &moved {
+                    old.insert(mk.clone(), mv.clone());
+                }
+                if !rest_env.is_empty() {
+                    old.insert("env".into(), Value::Object(rest_env.clone()));
+                }
+            }
+            "args" | "env" => {}
+            _ => {
+                old.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Some(Value::Object(old))
+}
+
+/// Wraps the servers of `doc["mcpServers"]` with `exe mcp proxy`: a stdio server's command
+/// after `--`, a Streamable HTTP server's URL after `--upstream` ([`wrap_target`]).
+pub fn wrap_servers(doc: &mut Value, exe: &str, bare_url_sse: bool) -> Rewrite {
     let mut done = Rewrite::default();
     let Some(servers) = doc.get_mut("mcpServers").and_then(Value::as_object_mut) else {
         return done;
@@ -145,12 +285,19 @@ pub fn wrap_servers(doc: &mut Value, exe: &str) -> Rewrite {
                 done.left.push(left(BAD_COMMAND));
                 continue;
             }
-            None if entry.get("url").is_some() || entry.get("httpUrl").is_some() => {
-                done.left.push(left(HTTP_SERVER));
-                continue;
-            }
             None => {
-                done.left.push(left(NO_COMMAND));
+                let Some(obj) = entry.as_object() else {
+                    done.left.push(left(NO_COMMAND));
+                    continue;
+                };
+                match remote_url(obj, bare_url_sse) {
+                    Ok(Some(url)) => {
+                        *entry = wrap_remote(obj, name, &url, exe);
+                        done.changed.push(name.clone());
+                    }
+                    Ok(None) => done.left.push(left(NO_COMMAND)),
+                    Err(why) => done.left.push(left(why)),
+                }
                 continue;
             }
         };
@@ -158,7 +305,10 @@ pub fn wrap_servers(doc: &mut Value, exe: &str) -> Rewrite {
             done.left.push(left(BAD_ARGS));
             continue;
         };
-        if crate::mcp::is_cavra_server(&cmd, &args) || wrapped(&cmd, &args).is_some() {
+        if crate::mcp::is_cavra_server(&cmd, &args)
+            || wrapped(&cmd, &args).is_some()
+            || is_proxy(&cmd, &args)
+        {
             continue;
         }
         let mut new = proxy_head(name).to_vec();
@@ -178,6 +328,11 @@ pub fn unwrap_servers(doc: &mut Value) -> Rewrite {
         return done;
     };
     for (name, entry) in servers.iter_mut() {
+        if let Some(old) = entry.as_object().and_then(unwrap_remote) {
+            *entry = old;
+            done.changed.push(name.clone());
+            continue;
+        }
         let Some(cmd) = entry.get("command").and_then(Value::as_str) else {
             continue;
         };
@@ -381,47 +536,106 @@ mod tests {
             "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/p"], "env": {"A": "1"}},
             "bare": {"command": "my-server"},
             "cavra": {"command": "cavra", "args": ["mcp", "serve"]},
-            "remote": {"url": "https://mcp.example/mcp"},
+            "remote": {"type": "http", "url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}, "timeout": 5},
+            "cursor": {"url": "http://127.0.0.1:3001/mcp", "env": {"B": "2"}},
+            "gemini": {"httpUrl": "https://g.example/mcp", "trust": false},
+            "sse": {"type": "sse", "url": "https://old.example/sse"},
+            "oauth": {"type": "http", "url": "https://o.example/mcp", "oauth": {"clientId": "x"}},
+            "ftp": {"url": "ftp://x/"},
         }, "other": 1});
         let mut doc = original.clone();
-        let done = wrap_servers(&mut doc, "cavra");
-        assert_eq!(names(done.changed), ["bare", "fs"]);
+        let done = wrap_servers(&mut doc, "cavra", false);
         assert_eq!(
-            done.left,
-            [LeftAlone {
-                name: "remote".into(),
-                why: HTTP_SERVER
-            }]
+            names(done.changed),
+            ["bare", "cursor", "fs", "gemini", "remote"]
+        );
+        let left: Vec<(&str, &str)> = done.left.iter().map(|l| (l.name.as_str(), l.why)).collect();
+        assert_eq!(
+            left,
+            [
+                ("sse", SSE_SERVER),
+                ("oauth", AUTH_SERVER),
+                ("ftp", BAD_URL)
+            ]
         );
         assert_eq!(
             doc["mcpServers"]["fs"],
             json!({"command": "cavra", "args": ["mcp", "proxy", "--name", "fs", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "/p"], "env": {"A": "1"}})
         );
-        assert_eq!(doc["mcpServers"]["cavra"], original["mcpServers"]["cavra"]);
+        // an HTTP entry: a stdio entry running the proxy, its transport keys (the headers
+        // too) in the environment, the other keys where they were
+        let r = &doc["mcpServers"]["remote"];
         assert_eq!(
-            doc["mcpServers"]["remote"],
-            original["mcpServers"]["remote"]
+            r["args"],
+            json!([
+                "mcp",
+                "proxy",
+                "--name",
+                "remote",
+                "--upstream",
+                "https://mcp.example/mcp"
+            ])
         );
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["command", "args", "env", "timeout"]);
+        let moved: Value = serde_json::from_str(r["env"][REMOTE_ENV].as_str().unwrap()).unwrap();
+        assert_eq!(
+            moved,
+            json!({"type": "http", "url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}})
+        );
+        assert!(r.get("url").is_none() && r.get("type").is_none() && r.get("headers").is_none());
+        assert_eq!(doc["mcpServers"]["cursor"]["env"]["B"], "2");
+        assert_eq!(
+            doc["mcpServers"]["gemini"]["args"][5],
+            "https://g.example/mcp"
+        );
+        for kept in ["cavra", "sse", "oauth", "ftp"] {
+            assert_eq!(
+                doc["mcpServers"][kept], original["mcpServers"][kept],
+                "{kept}"
+            );
+        }
         // twice: nothing more
         let again = doc.clone();
-        assert!(wrap_servers(&mut doc, "cavra").changed.is_empty());
+        assert!(wrap_servers(&mut doc, "cavra", false).changed.is_empty());
         assert_eq!(doc, again);
-        // reversed exactly
-        assert_eq!(names(unwrap_servers(&mut doc).changed), ["bare", "fs"]);
+        // reversed exactly, key order included
+        assert_eq!(
+            names(unwrap_servers(&mut doc).changed),
+            ["bare", "cursor", "fs", "gemini", "remote"]
+        );
         assert_eq!(doc, original);
+        assert_eq!(doc.to_string(), original.to_string());
         assert!(unwrap_servers(&mut doc).changed.is_empty());
+    }
+
+    #[test]
+    fn a_bare_url_is_sse_in_gemini() {
+        let mut doc = json!({"mcpServers": {"g": {"url": "https://g.example/sse"}, "h": {"httpUrl": "https://g.example/mcp"}}});
+        let done = wrap_servers(&mut doc, "cavra", true);
+        assert_eq!(done.changed, ["h"]);
+        assert_eq!(done.left[0].why, SSE_SERVER);
+        assert_eq!(
+            doc["mcpServers"]["g"],
+            json!({"url": "https://g.example/sse"})
+        );
+        let mut bad = json!({"mcpServers": {"x": {"type": "http", "url": "https://x/", "headers": {"A": 1}}}});
+        assert_eq!(
+            wrap_servers(&mut bad, "cavra", false).left[0].why,
+            BAD_HEADERS
+        );
     }
 
     #[test]
     fn odd_entries_are_left_alone() {
         let mut doc = json!({"mcpServers": {"x": {"command": "s", "args": "not a list"}}});
         let before = doc.clone();
-        let done = wrap_servers(&mut doc, "cavra");
+        let done = wrap_servers(&mut doc, "cavra", false);
         assert!(done.changed.is_empty());
         assert_eq!(done.left[0].why, BAD_ARGS);
         assert_eq!(doc, before);
         assert_eq!(
-            wrap_servers(&mut json!({"no": "servers"}), "cavra"),
+            wrap_servers(&mut json!({"no": "servers"}), "cavra", false),
             Rewrite::default()
         );
         // a server that happens to take `mcp proxy --` but is not CAVRA is not unwrapped

@@ -16,7 +16,8 @@ pub struct InitArgs {
     pub agent: Agent,
     #[command(flatten)]
     pub scope: ScopeArgs,
-    /// Also start the agent's other stdio MCP servers through `cavra mcp proxy` (docs/mcp.md).
+    /// Also start the agent's other MCP servers (stdio, and remote Streamable HTTP ones)
+    /// through `cavra mcp proxy` (docs/mcp.md).
     #[arg(long)]
     pub wrap_mcp: bool,
 }
