@@ -85,7 +85,7 @@ def main():
     up = subprocess.Popen(["python3", upstream, "http"], stdout=subprocess.PIPE, text=True, env=env)
     port = line_with(up, "PORT ").split()[1]
     direct = "http://127.0.0.1:%s/mcp" % port
-    px = subprocess.Popen([cavra, "mcp", "proxy", "--name", "bench", "--upstream", direct],
+    px = subprocess.Popen([cavra, "mcp", "proxy", "--name", "bench", "--upstream", direct, "--listen", "127.0.0.1:0"],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     proxied = next(w for w in line_with(px, "listening on").split() if w.startswith("http://"))
     out = {}

@@ -83,13 +83,19 @@ struct Session {
 
 impl Session {
     fn start(e: &Env, vars: &[(&str, &str)], upstream: &[&str]) -> Session {
+        let mut args = vec!["mcp", "proxy", "--name", "fx", "--"];
+        args.extend_from_slice(upstream);
+        Session::start_with(e, vars, &args)
+    }
+
+    /// `cavra ARGS…` (a proxy serving stdio), initialized.
+    fn start_with(e: &Env, vars: &[(&str, &str)], args: &[&str]) -> Session {
         let mut c = command(e);
         for (k, v) in vars {
             c.env(k, v);
         }
         let mut child = c
-            .args(["mcp", "proxy", "--name", "fx", "--"])
-            .args(upstream)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -145,6 +151,25 @@ impl Session {
         let r = self.recv();
         assert_eq!(r["id"], json!(id), "{r}");
         r
+    }
+
+    /// A request whose answer may follow notifications: (the notifications, the answer).
+    fn request_noting(&mut self, method: &str, params: Value) -> (Vec<Value>, Value) {
+        let id = self.next;
+        self.next += 1;
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
+        let mut notes = Vec::new();
+        loop {
+            let r = self.recv();
+            if r.get("method").is_some() {
+                notes.push(r);
+                continue;
+            }
+            assert_eq!(r["id"], json!(id), "{r}");
+            return (notes, r);
+        }
     }
 
     fn names(&mut self) -> Vec<String> {
@@ -677,8 +702,15 @@ impl Drop for Served {
 
 /// `cavra mcp proxy --name NAME --upstream URL` on a free loopback port: its `/mcp` URL.
 fn http_proxy(e: &Env, name: &str, upstream: &str) -> (Served, String) {
+    http_proxy_with(e, name, upstream, &[])
+}
+
+/// [`http_proxy`] with more options.
+fn http_proxy_with(e: &Env, name: &str, upstream: &str, more: &[&str]) -> (Served, String) {
     let mut c = command(e);
-    c.args(["mcp", "proxy", "--name", name, "--upstream", upstream]);
+    c.args(["mcp", "proxy", "--name", name, "--upstream", upstream])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(more);
     let p = Served::spawn(c);
     let line = p.wait_for("listening on");
     let url = line
@@ -1041,4 +1073,398 @@ fn the_everything_server_over_streamable_http_with_the_python_sdk() {
     assert!(err.contains("not reachable"), "{err}");
     let ev = evidence(&e);
     assert!(ev.contains("\"everything\"") && ev.contains("secrets.dotenv.read"));
+}
+
+/// A CA, and a server certificate for 127.0.0.1 it signed: (CA PEM, server config).
+fn test_pki() -> (String, std::sync::Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "CAVRA MCP proxy test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca_cert, &ca_key)
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (ca_cert.pem(), std::sync::Arc::new(cfg))
+}
+
+/// A TLS terminator on 127.0.0.1 in front of the plain HTTP server on `backend`: one
+/// request per connection (`connection: close` both ways), the backend's answer relayed
+/// as it comes. Returns its `https://127.0.0.1:PORT` base.
+fn tls_front(cfg: std::sync::Arc<rustls::ServerConfig>, backend: u16) -> String {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for tcp in l.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let cfg = cfg.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(cfg).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut r = BufReader::new(&mut tls);
+                let mut head = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    // a failed handshake (an untrusted certificate) ends here
+                    if r.read_line(&mut h).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let t = h.trim_end();
+                    if t.is_empty() {
+                        break;
+                    }
+                    let lower = t.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if !lower.starts_with("connection:") {
+                        head.push_str(t);
+                        head.push_str("\r\n");
+                    }
+                }
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).unwrap();
+                let mut up = std::net::TcpStream::connect(("127.0.0.1", backend)).unwrap();
+                up.write_all(format!("{head}connection: close\r\n\r\n").as_bytes())
+                    .unwrap();
+                up.write_all(&body).unwrap();
+                let mut ur = BufReader::new(up);
+                let mut status = String::new();
+                ur.read_line(&mut status).unwrap();
+                let _ = tls.write_all(status.as_bytes());
+                let _ = tls.write_all(b"connection: close\r\n");
+                let mut buf = [0u8; 8192];
+                loop {
+                    match ur.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if tls.write_all(&buf[..n]).and_then(|()| tls.flush()).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    base
+}
+
+#[test]
+fn an_https_upstream_is_trusted_with_its_ca_file_and_refused_without() {
+    if !python() {
+        eprintln!("skipped: python3 not present (the proxy's fixture server)");
+        return;
+    }
+    let e = env();
+    let (_upstream, up_url) = fixture_http(&e, &[]);
+    let port: u16 = up_url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap();
+    let (ca_pem, cfg) = test_pki();
+    let ca_file = e.home.join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let tls_url = format!("{}/mcp", tls_front(cfg, port));
+    let ca = ca_file.display().to_string();
+
+    // trusted through the CA file: the HTTP listener and the stdio bridge
+    let (_proxy, url) = http_proxy_with(&e, "fx", &tls_url, &["--ca-file", &ca]);
+    let mut h = Http::new(&url);
+    h.initialize();
+    assert_eq!(h.session.as_deref(), Some("fixture-session"));
+    h.request("tools/list", json!({}));
+    let a = h.request(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "over https"}}),
+    );
+    assert_eq!(a.last()["result"]["content"][0]["text"], "over https");
+    let a = h.request(
+        "tools/call",
+        json!({"name": "read_file", "arguments": {"path": e.proj.join(".env").display().to_string()}}),
+    );
+    assert_eq!(a.last()["result"]["isError"], true);
+    let mut s = Session::start_with(
+        &e,
+        &[],
+        &[
+            "mcp",
+            "proxy",
+            "--name",
+            "fx",
+            "--upstream",
+            &tls_url,
+            "--ca-file",
+            &ca,
+        ],
+    );
+    s.names();
+    let (_, r) = s.request_noting(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "bridged over https"}}),
+    );
+    assert_eq!(text(&r["result"]), "bridged over https", "{r}");
+    s.finish();
+
+    // without it: the certificate is not trusted, the request a clean JSON-RPC error
+    let (_plain, url) = http_proxy(&e, "fx", &tls_url);
+    let mut h = Http::new(&url);
+    let a = h.request(
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    let err = &a.last()["error"];
+    assert_eq!(err["code"], -32603, "{:?}", a.messages);
+    let m = err["message"].as_str().unwrap();
+    assert!(m.contains("not reachable") && m.contains("TLS"), "{m}");
+    let out = command(&e)
+        .args(["mcp", "proxy", "--name", "fx", "--upstream", &tls_url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = out;
+    let mut stdin = out.stdin.take().unwrap();
+    stdin
+        .write_all(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"untrusted","version":"1"}}}"#,
+        )
+        .unwrap();
+    stdin.write_all(b"\n").unwrap();
+    drop(stdin);
+    let o = out.wait_with_output().unwrap();
+    let line: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["error"]["code"], -32603, "{line}");
+    let m = line["error"]["message"].as_str().unwrap();
+    assert!(m.contains("not reachable") && m.contains("TLS"), "{m}");
+    let saw = upstream_saw(&e);
+    assert!(
+        saw.contains("\"over https\"") && saw.contains("bridged over https"),
+        "{saw}"
+    );
+    assert!(!saw.contains("untrusted") && !saw.contains(".env"), "{saw}");
+    // a CA file for an http:// upstream, or one without a certificate: refused at start
+    let o = command(&e)
+        .args([
+            "mcp",
+            "proxy",
+            "--name",
+            "fx",
+            "--upstream",
+            &up_url,
+            "--ca-file",
+            &ca,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--ca-file is for an https://"));
+    std::fs::write(&ca_file, "not a certificate\n").unwrap();
+    let o = command(&e)
+        .args([
+            "mcp",
+            "proxy",
+            "--name",
+            "fx",
+            "--upstream",
+            &tls_url,
+            "--ca-file",
+            &ca,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds no PEM certificate"));
+}
+
+#[test]
+fn the_stdio_bridge_speaks_streamable_http_to_the_upstream() {
+    if !python() {
+        eprintln!("skipped: python3 not present (the proxy's fixture server)");
+        return;
+    }
+    let e = env();
+    let (mut upstream, up_url) =
+        fixture_http(&e, &[("FIXTURE_POISON", "1"), ("FIXTURE_GET_STREAM", "1")]);
+    let mut s = Session::start_with(
+        &e,
+        &[],
+        &["mcp", "proxy", "--name", "fx", "--upstream", &up_url],
+    );
+    // (the server's stream may send its notification at any moment: collected aside)
+    let (notes, r) = s.request_noting("tools/list", json!({}));
+    let names: Vec<&str> = r["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["read_file", "write_file", "echo", "die", "query", "run"],
+        "the poisoned tool is withheld"
+    );
+    let mut seen: Vec<String> = notes
+        .iter()
+        .map(|n| n["method"].as_str().unwrap().to_string())
+        .collect();
+    // an allowed call: its SSE answer, the progress notification first
+    let (notes, r) = s.request_noting(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "bridged"}}),
+    );
+    assert_eq!(text(&r["result"]), "bridged", "{r}");
+    seen.extend(
+        notes
+            .iter()
+            .map(|n| n["method"].as_str().unwrap().to_string()),
+    );
+    assert!(
+        seen.iter().any(|m| m == "notifications/progress"),
+        "{seen:?}"
+    );
+    // blocked: answered by the proxy, never seen upstream
+    let (more, r) = s.request_noting(
+        "tools/call",
+        json!({"name": "read_file", "arguments": {"path": e.proj.join(".env").display().to_string()}}),
+    );
+    seen.extend(
+        more.iter()
+            .map(|n| n["method"].as_str().unwrap().to_string()),
+    );
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(text(&r["result"]).contains("secrets.dotenv.read"), "{r}");
+    let (more, r) = s.request_noting(
+        "tools/call",
+        json!({"name": "query", "arguments": {"sql": "DROP TABLE users"}}),
+    );
+    seen.extend(
+        more.iter()
+            .map(|n| n["method"].as_str().unwrap().to_string()),
+    );
+    assert!(text(&r["result"]).contains("destructive_sql"), "{r}");
+    // the server's own stream (GET) reaches the client
+    while !seen.iter().any(|m| m == "notifications/message") {
+        let n = s.recv();
+        seen.push(n["method"].as_str().unwrap_or_default().to_string());
+    }
+    // malformed input: answered, never forwarded
+    s.send_raw("{nope");
+    let r = loop {
+        let r = s.recv();
+        if r.get("method").is_none() {
+            break r;
+        }
+    };
+    assert_eq!(r["error"]["code"], -32700, "{r}");
+
+    // the upstream killed mid-call, then down: clean JSON-RPC errors
+    let (_, r) = s.request_noting("tools/call", json!({"name": "die", "arguments": {}}));
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    upstream.kill();
+    let (_, r) = s.request_noting("ping", json!({}));
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not reachable"),
+        "{r}"
+    );
+    s.finish();
+    let saw = upstream_saw(&e);
+    assert!(saw.contains("bridged"), "{saw}");
+    assert!(
+        !saw.contains(".env") && !saw.contains("DROP") && !saw.contains("nope"),
+        "{saw}"
+    );
+
+    // a clean end: DELETE sent upstream when the client leaves, with the headers of a
+    // wrapped entry's environment (`cavra init --wrap-mcp`)
+    let (_upstream, up_url) = fixture_http(&e, &[]);
+    let remote =
+        json!({"type": "http", "url": up_url, "headers": {"Authorization": "Bearer t0ken"}});
+    let mut s = Session::start_with(
+        &e,
+        &[("CAVRA_MCP_REMOTE", &remote.to_string())],
+        &["mcp", "proxy", "--name", "fx", "--upstream", &up_url],
+    );
+    s.names();
+    s.finish();
+    let saw = upstream_saw(&e);
+    assert!(
+        saw.contains(r#"{"http": "DELETE", "arguments": {"session": "fixture-session", "authorization": "Bearer t0ken"}}"#),
+        "{saw}"
+    );
+    // headers that are not an object of strings: refused at start
+    let o = command(&e)
+        .env("CAVRA_MCP_REMOTE", r#"{"headers": {"Authorization": 1}}"#)
+        .args(["mcp", "proxy", "--name", "fx", "--upstream", &up_url])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("CAVRA_MCP_REMOTE"));
+    let ev = evidence(&e);
+    assert!(ev.contains("mcp_proxy_call") && ev.contains("secrets.dotenv.read"));
+}
+
+#[test]
+fn an_idle_http_session_is_ended_upstream_and_then_unknown() {
+    if !python() {
+        eprintln!("skipped: python3 not present (the proxy's fixture server)");
+        return;
+    }
+    let e = env();
+    let (_upstream, up_url) = fixture_http(&e, &[]);
+    let (_proxy, url) = http_proxy_with(&e, "fx", &up_url, &["--session-idle", "3s"]);
+    let mut h = Http::new(&url);
+    h.initialize();
+    let ping = br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
+    assert_eq!(h.post_raw(ping, &[]).status, 200);
+    // left alone, the session ends (the expiry itself is unit-tested with a given clock)
+    let mut status = 200;
+    for _ in 0..600 {
+        std::thread::sleep(Duration::from_millis(100));
+        if upstream_saw(&e).contains("DELETE") {
+            status = h.post_raw(ping, &[]).status;
+            break;
+        }
+    }
+    assert_eq!(status, 404, "an idle session is unknown afterwards");
+    assert!(
+        upstream_saw(&e).contains(r#""session": "fixture-session""#),
+        "{}",
+        upstream_saw(&e)
+    );
+    // a bad duration is refused by the command line
+    let o = command(&e)
+        .args(["mcp", "proxy", "--name", "fx", "--upstream", &up_url])
+        .args(["--listen", "127.0.0.1:0", "--session-idle", "soon"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--session-idle"));
 }

@@ -15,6 +15,7 @@
 //! Threads, no async runtime: decisions are synchronous and one at a time. The message
 //! handling is [`core`]'s, shared with the Streamable HTTP proxy ([`http`]).
 
+pub mod bridge;
 pub mod core;
 pub mod http;
 

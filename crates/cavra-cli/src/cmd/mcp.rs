@@ -31,8 +31,9 @@ pub struct ProxyArgs {
     /// required with --upstream).
     #[arg(long)]
     pub name: Option<String>,
-    /// A Streamable HTTP upstream: its MCP endpoint (`http://HOST:PORT/mcp`); the proxy
-    /// serves the same transport on --listen.
+    /// A Streamable HTTP upstream: its MCP endpoint (`http://HOST:PORT/mcp` or
+    /// `https://…`). With --listen the proxy serves the same transport there; without, it
+    /// serves the client over stdio (a bridge).
     #[arg(
         long,
         value_name = "URL",
@@ -40,9 +41,18 @@ pub struct ProxyArgs {
         conflicts_with = "command"
     )]
     pub upstream: Option<String>,
-    /// Where the HTTP proxy listens (default 127.0.0.1 on a free port, printed on stdout).
+    /// Serve Streamable HTTP here (`127.0.0.1:0`: a free port; the URL is printed on
+    /// stdout). Without it, an --upstream is served over stdio.
     #[arg(long, value_name = "ADDR", requires = "upstream")]
     pub listen: Option<std::net::SocketAddr>,
+    /// With --listen: end a session after this long without a request (`30m`, `2h`, …;
+    /// default 30m): a DELETE upstream, and 404 for the client's next request with it.
+    #[arg(long, value_name = "DURATION", requires = "listen", value_parser = parse_idle)]
+    pub session_idle: Option<std::time::Duration>,
+    /// A PEM bundle of a private CA to trust (besides the system's roots) for an https://
+    /// upstream.
+    #[arg(long, value_name = "PATH", requires = "upstream")]
+    pub ca_file: Option<PathBuf>,
     #[command(flatten)]
     pub serve: ServeArgs,
     /// The upstream server's command and its arguments (a stdio upstream).
@@ -62,10 +72,37 @@ pub struct ServeArgs {
     pub non_interactive: bool,
 }
 
+/// `--session-idle`: the workspace's duration grammar, at least a second.
+fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
+    let d = cavra_core::duration::parse(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("at least 1s".into());
+    }
+    Ok(d)
+}
+
 pub fn run(args: McpArgs, ctx: &Ctx) -> Result<i32> {
     let (args, proxy) = match args.command {
         McpCommand::Serve(a) => (a, None),
-        McpCommand::Proxy(p) => (p.serve, Some((p.name, p.command, p.upstream, p.listen))),
+        McpCommand::Proxy(p) => {
+            // a wrapped HTTP entry's headers (`cavra init --wrap-mcp`): from the
+            // environment, not the arguments (a token stays out of the process list)
+            let headers = match (&p.upstream, std::env::var(cavra_setup::wrap::REMOTE_ENV)) {
+                (Some(_), Ok(json)) => cavra_mcp::proxy::http::remote_headers(&json)
+                    .map_err(cavra_mcp::proxy::ProxyError::from)?,
+                _ => Vec::new(),
+            };
+            let up = p
+                .upstream
+                .map(|url| cavra_mcp::proxy::http::UpstreamOptions {
+                    url,
+                    ca_file: p.ca_file,
+                    timeout: cavra_mcp::proxy::CALL_TIMEOUT,
+                    headers,
+                });
+            let listen = p.listen.map(|l| (l, p.session_idle));
+            (p.serve, Some((p.name, p.command, up, listen)))
+        }
     };
     let loc = crate::ctx::locate(None);
     // state: `--cavra-dir` / `$CAVRA_DIR`, else the project's `.cavra` (as the hook)
@@ -81,16 +118,23 @@ pub fn run(args: McpArgs, ctx: &Ctx) -> Result<i32> {
     };
     let (rt, pid) = (state.shared_runtime(), std::process::id());
     if let Some((name, cmd, upstream, listen)) = proxy {
-        if let Some(url) = upstream {
+        if let Some(up) = upstream {
             let server = name.unwrap_or_default();
-            let listen = listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+            let Some((listen, idle)) = listen else {
+                return Ok(cavra_mcp::proxy::bridge::run_bridge_stdio(
+                    rt,
+                    s.gate(server, pid),
+                    &up,
+                )?);
+            };
             if !listen.ip().is_loopback() {
                 eprintln!("cavra mcp proxy: listening on {listen}, not a loopback address: anyone who can reach it can use the upstream server through CAVRA");
             }
+            let url = up.url.clone();
             let options = cavra_mcp::proxy::http::HttpOptions {
-                upstream: url.clone(),
+                upstream: up,
                 listen,
-                timeout: cavra_mcp::proxy::CALL_TIMEOUT,
+                session_idle: idle.unwrap_or(cavra_mcp::proxy::http::SESSION_IDLE),
             };
             let ready = |addr: std::net::SocketAddr| {
                 use std::io::Write;
