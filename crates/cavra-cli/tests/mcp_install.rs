@@ -361,6 +361,47 @@ fn wrap_mcp_puts_the_proxy_in_front_and_uninstall_takes_it_away() {
     assert_eq!(json_of(&path), original);
 }
 
+/// Gemini CLI: `httpUrl` is Streamable HTTP (wrapped), a bare `url` its SSE transport
+/// (left alone); Cursor: a bare `url` is wrapped (Cursor picks the transport itself).
+#[test]
+fn wrap_mcp_reads_each_agents_http_shapes() {
+    let e = env();
+    let path = e.proj.join(".gemini/settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let original = json!({"mcpServers": {
+        "docs": {"httpUrl": "https://docs.example/mcp", "headers": {"X-Key": "$DOCS_KEY"}, "trust": false},
+        "old": {"url": "https://old.example/sse"},
+    }});
+    std::fs::write(&path, original.to_string()).unwrap();
+    let out = ok_json(&cavra(
+        &e,
+        &["--json", "init", "gemini", "--project", "--wrap-mcp"],
+    ));
+    assert_eq!(out["mcp_wrapped"], json!(["docs"]), "{out}");
+    assert_eq!(out["mcp_not_wrapped"][0]["name"], "old", "{out}");
+    let v = json_of(&path);
+    assert_eq!(
+        v["mcpServers"]["docs"]["args"][5], "https://docs.example/mcp",
+        "{v}"
+    );
+    assert_eq!(v["mcpServers"]["docs"]["trust"], false, "{v}");
+    assert_eq!(v["mcpServers"]["old"], original["mcpServers"]["old"]);
+    ok_json(&cavra(&e, &["--json", "uninstall", "gemini", "--project"]));
+    assert_eq!(json_of(&path), original);
+
+    let path = e.proj.join(".cursor/mcp.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let original = json!({"mcpServers": {"remote": {"url": "https://mcp.example/mcp"}}});
+    std::fs::write(&path, original.to_string()).unwrap();
+    let out = ok_json(&cavra(
+        &e,
+        &["--json", "init", "cursor", "--project", "--wrap-mcp"],
+    ));
+    assert_eq!(out["mcp_wrapped"], json!(["remote"]), "{out}");
+    ok_json(&cavra(&e, &["--json", "uninstall", "cursor", "--project"]));
+    assert_eq!(json_of(&path), original);
+}
+
 /// `init codex --wrap-mcp`: Codex's `config.toml` servers start through `cavra mcp proxy`
 /// in place (comments, `env`, the other keys kept; the HTTP server left alone and
 /// reported); a second run changes nothing; `uninstall codex` gives the file back byte for
