@@ -82,29 +82,19 @@ where
         }
         Value::Object(m) => {
             out.push('{');
-            let less = |a: &str, b: &str| match form {
-                Form::Jcs => cmp_keys(a, b) == Ordering::Less,
-                Form::LegacyV1 => a.as_bytes() < b.as_bytes(),
-            };
-            // members already in order (common: serializers write fields sorted) are
-            // written without collecting them
-            let mut prev: Option<&str> = None;
-            let sorted = m.keys().all(|k| {
-                let ok = prev.is_none_or(|p| less(p, k));
-                prev = Some(k);
-                ok
-            });
-            if sorted {
+            // members already in order (common: serializers write fields sorted, and
+            // evidence records are built in order) are written without collecting them
+            if in_order(m, form) {
                 for (i, (k, x)) in m.iter().enumerate() {
                     write_member(out, i, k, x, form, f);
                 }
             } else {
                 let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-                match form {
-                    Form::Jcs => entries.sort_unstable_by(|a, b| cmp_keys(a.0, b.0)),
-                    Form::LegacyV1 => {
-                        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()))
-                    }
+                if form == Form::LegacyV1 || !m.keys().any(|k| has_high(k)) {
+                    // byte order is the order (see `cmp_keys`)
+                    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                } else {
+                    entries.sort_unstable_by(|a, b| cmp_keys(a.0, b.0));
                 }
                 for (i, (k, x)) in entries.into_iter().enumerate() {
                     write_member(out, i, k, x, form, f);
@@ -113,6 +103,34 @@ where
             out.push('}');
         }
     }
+}
+
+/// Are the members of `m` in the order of `form` already? (One pass over the keys in
+/// byte order; the UTF-16 comparison of RFC 8785 only when a key holds a character at or
+/// above U+E000, where the two orders can differ.)
+fn in_order(m: &serde_json::Map<String, Value>, form: Form) -> bool {
+    let mut keys = m.keys();
+    let Some(mut prev) = keys.next() else {
+        return true;
+    };
+    let mut high = form == Form::Jcs && has_high(prev);
+    for k in keys {
+        if prev.as_bytes() >= k.as_bytes() {
+            return false;
+        }
+        high = high || (form == Form::Jcs && has_high(k));
+        prev = k;
+    }
+    if !high {
+        return true;
+    }
+    let mut keys = m.keys();
+    let mut prev = keys.next();
+    keys.all(|k| {
+        let ok = prev.is_none_or(|p| cmp_keys(p, k) == Ordering::Less);
+        prev = Some(k);
+        ok
+    })
 }
 
 fn write_member<'v, F>(out: &mut String, i: usize, k: &str, x: &'v Value, form: Form, f: &F)
@@ -461,6 +479,83 @@ mod tests {
         use proptest::prelude::*;
         proptest!(|(a in "\\PC{0,4}", b in "\\PC{0,4}")| {
             prop_assert_eq!(cmp_keys(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+        });
+    }
+
+    /// The encoding of an object does not depend on the order its members were inserted
+    /// in, and equals a reference that always collects and sorts (UTF-16 order for JCS,
+    /// bytes for the legacy form): the in-order fast path and the byte-order sort of
+    /// keys without a character at or above U+E000 change no byte.
+    #[test]
+    fn object_order_fast_paths_match_the_reference() {
+        use proptest::prelude::*;
+        fn reference(out: &mut String, v: &Value, form: Form) {
+            match v {
+                Value::Array(a) => {
+                    out.push('[');
+                    for (i, x) in a.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        reference(out, x, form);
+                    }
+                    out.push(']');
+                }
+                Value::Object(m) => {
+                    let mut e: Vec<(&String, &Value)> = m.iter().collect();
+                    match form {
+                        Form::Jcs => e.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16())),
+                        Form::LegacyV1 => e.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes())),
+                    }
+                    out.push('{');
+                    for (i, (k, x)) in e.into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        write_str(out, k);
+                        out.push(':');
+                        reference(out, x, form);
+                    }
+                    out.push('}');
+                }
+                leaf => write_value_with(out, leaf, form, &|_, _| None),
+            }
+        }
+        // ASCII, Latin, BMP above U+E000 and astral keys: where byte and UTF-16 order differ
+        let key = prop_oneof![
+            "[a-z_]{0,6}",
+            "[a-c\\x{e9}\\x{20ac}\\x{fb33}\\x{ffff}\\x{10000}\\x{1f600}]{1,3}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            "[a-z\\x{e9}\"]{0,4}".prop_map(Value::from),
+        ];
+        let tree = leaf.prop_recursive(3, 48, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                // members in the generated order (rarely sorted) or sorted by bytes first
+                (
+                    proptest::collection::vec((key.clone(), inner), 0..8),
+                    any::<bool>()
+                )
+                    .prop_map(|(mut kv, sort)| {
+                        if sort {
+                            kv.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                        }
+                        Value::Object(kv.into_iter().collect())
+                    }),
+            ]
+        });
+        proptest!(|(v in tree)| {
+            for form in [Form::Jcs, Form::LegacyV1] {
+                let mut got = String::new();
+                write_value_with(&mut got, &v, form, &|_, _| None);
+                let mut want = String::new();
+                reference(&mut want, &v, form);
+                prop_assert_eq!(&got, &want);
+            }
         });
     }
 

@@ -64,48 +64,177 @@ fn session_of(req: &ActionRequest) -> &str {
 }
 
 /// The decision record written to the evidence log (a superset of the reference
-/// `decision.schema.json`), stamped `now`.
+/// `decision.schema.json`), stamped `now`; `approval_id` names the approval request the
+/// decision opened.
+///
+/// Built with its members in canonical (RFC 8785) order — the record, its `request`, the
+/// request's `mcp` call and every `matches` entry — so the evidence encoder writes them
+/// as they are instead of sorting each object of every record. The canonical bytes do not
+/// depend on the order (the encoder sorts what is not in order); the tests compare them
+/// with those of the record as `serde_json` serializes its parts.
 pub fn decision_record(
     req: &ActionRequest,
     d: &Decision,
     decision_id: &str,
+    approval_id: Option<&str>,
     now: OffsetDateTime,
 ) -> Value {
     let session = session_of(req);
-    json!({
-        "decision_id": decision_id,
-        "session_id": session,
-        "agent_id": req.actor.agent_id,
-        "actor": req.actor.kind,
-        "action_type": d.action_type,
-        "target": req.target,
-        "requested_operation": req.operation.clone().unwrap_or_else(|| req.target.clone()),
-        "policy_pack": d.policy.id,
-        "policy_id": d.policy.id,
-        "policy_version": d.policy.version,
-        "policy_digest": d.policy.digest,
-        "rule_id": d.rule_id,
-        "rule_ids": d.rule_ids,
-        "decision": d.decision.reference_name(),
-        "cavra_decision": d.decision.as_str(),
-        "enforced_decision": d.enforced_decision.as_str(),
-        "proceed": d.proceed,
-        "severity": d.severity.as_str(),
-        "reason": d.reason,
-        "approver_group": d.approver_group,
-        "controls": d.controls,
-        "request_hash": d.request_hash,
-        "request": req,
-        "mode": d.mode.as_str(),
-        "scope": d.scope,
-        "alternative": d.alternative,
-        // every rule that matched with what exactly it matched (the console shows them)
-        "matches": d.matches,
-        "evaluation_us": d.evaluation_us,
-        "timestamp": rfc3339(now),
-        "correlation_id": req.session_id,
-        "evidence_refs": [format!("evidence://{session}/{decision_id}")],
-    })
+    let mut m = serde_json::Map::with_capacity(33);
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    // in byte order of the keys (all ASCII: RFC 8785's order); a test checks it
+    put("action_type", json!(d.action_type));
+    put("actor", json!(req.actor.kind));
+    put("agent_id", json!(req.actor.agent_id));
+    put("alternative", json!(d.alternative));
+    if let Some(id) = approval_id {
+        put("approval_id", json!(id));
+    }
+    put("approver_group", json!(d.approver_group));
+    put("cavra_decision", json!(d.decision.as_str()));
+    put("controls", json!(d.controls));
+    put("correlation_id", json!(req.session_id));
+    put("decision", json!(d.decision.reference_name()));
+    put("decision_id", json!(decision_id));
+    put("enforced_decision", json!(d.enforced_decision.as_str()));
+    put("evaluation_us", json!(d.evaluation_us));
+    put(
+        "evidence_refs",
+        json!([format!("evidence://{session}/{decision_id}")]),
+    );
+    // every rule that matched with what exactly it matched (the console shows them)
+    put(
+        "matches",
+        Value::Array(d.matches.iter().map(ordered::rule_match).collect()),
+    );
+    put("mode", json!(d.mode.as_str()));
+    put("policy_digest", json!(d.policy.digest));
+    put("policy_id", json!(d.policy.id));
+    put("policy_pack", json!(d.policy.id));
+    put("policy_version", json!(d.policy.version));
+    put("proceed", json!(d.proceed));
+    put("reason", json!(d.reason));
+    put("request", ordered::request(req));
+    put("request_hash", json!(d.request_hash));
+    put(
+        "requested_operation",
+        json!(req.operation.clone().unwrap_or_else(|| req.target.clone())),
+    );
+    put("rule_id", json!(d.rule_id));
+    put("rule_ids", json!(d.rule_ids));
+    put("scope", json!(d.scope));
+    put("session_id", json!(session));
+    put("severity", json!(d.severity.as_str()));
+    put("target", json!(req.target));
+    put("timestamp", json!(rfc3339(now)));
+    Value::Object(m)
+}
+
+/// The parts of a decision record as `serde_json` serializes them (the same members and
+/// values), with the members in canonical order. Each destructures its type without
+/// `..`: a field added to the type does not compile here until it is written too.
+mod ordered {
+    use cavra_core::model::{McpCall, RuleMatch};
+    use cavra_core::{ActionRequest, Actor};
+    use serde::Serialize;
+    use serde_json::{Map, Value};
+
+    fn val<T: Serialize + ?Sized>(x: &T) -> Value {
+        serde_json::to_value(x).unwrap_or(Value::Null)
+    }
+
+    /// `x` under `k` unless it is `None` (`skip_serializing_if = "Option::is_none"`).
+    fn opt<T: Serialize>(m: &mut Map<String, Value>, k: &str, x: &Option<T>) {
+        if let Some(x) = x {
+            m.insert(k.to_string(), val(x));
+        }
+    }
+
+    /// [`ActionRequest`] as serialized.
+    pub(super) fn request(req: &ActionRequest) -> Value {
+        let ActionRequest {
+            actor,
+            session_id,
+            action,
+            target,
+            operation,
+            mcp,
+            cwd,
+            repo_root,
+            home,
+            git_branch,
+            policy_pack,
+            mode,
+        } = req;
+        let mut m = Map::with_capacity(12);
+        m.insert("action".into(), val(action));
+        m.insert("actor".into(), self::actor(actor));
+        opt(&mut m, "cwd", cwd);
+        opt(&mut m, "git_branch", git_branch);
+        opt(&mut m, "home", home);
+        if let Some(c) = mcp {
+            m.insert("mcp".into(), mcp_call(c));
+        }
+        opt(&mut m, "mode", mode);
+        opt(&mut m, "operation", operation);
+        opt(&mut m, "policy_pack", policy_pack);
+        opt(&mut m, "repo_root", repo_root);
+        m.insert("session_id".into(), val(session_id));
+        m.insert("target".into(), val(target));
+        Value::Object(m)
+    }
+
+    fn actor(a: &Actor) -> Value {
+        let Actor { agent_id, kind } = a;
+        let mut m = Map::with_capacity(2);
+        m.insert("agent_id".into(), val(agent_id));
+        m.insert("kind".into(), val(kind));
+        Value::Object(m)
+    }
+
+    /// The call's `arguments` are the agent's JSON, left as they came.
+    fn mcp_call(c: &McpCall) -> Value {
+        let McpCall {
+            server,
+            tool,
+            arguments,
+            capability,
+        } = c;
+        let mut m = Map::with_capacity(4);
+        m.insert("arguments".into(), arguments.clone());
+        opt(&mut m, "capability", capability);
+        m.insert("server".into(), val(server));
+        m.insert("tool".into(), val(tool));
+        Value::Object(m)
+    }
+
+    /// [`RuleMatch`] as serialized.
+    pub(super) fn rule_match(r: &RuleMatch) -> Value {
+        let RuleMatch {
+            rule_id,
+            effect,
+            severity,
+            reason,
+            matched,
+            approver_group,
+            controls,
+            alternative,
+        } = r;
+        let mut m = Map::with_capacity(8);
+        opt(&mut m, "alternative", alternative);
+        opt(&mut m, "approver_group", approver_group);
+        if !controls.is_empty() {
+            m.insert("controls".into(), val(controls));
+        }
+        m.insert("effect".into(), val(effect));
+        opt(&mut m, "matched", matched);
+        m.insert("reason".into(), val(reason));
+        m.insert("rule_id".into(), val(rule_id));
+        m.insert("severity".into(), val(severity));
+        Value::Object(m)
+    }
 }
 
 /// The store of one decision, opened at most once and only when needed.
@@ -449,10 +578,13 @@ impl Runtime {
         d.evaluation_us = t0.elapsed().as_secs_f64() * 1e6;
         let mut record_id = None;
         if opts.record && state {
-            let mut body = decision_record(req, &d, &decision_id, self.clock.now());
-            if let Some(id) = &approval_id {
-                body["approval_id"] = json!(id);
-            }
+            let body = decision_record(
+                req,
+                &d,
+                &decision_id,
+                approval_id.as_deref(),
+                self.clock.now(),
+            );
             record_id = Some(self.record_event(cavra_dir, "decision", &body)?);
         }
         if let Some(store) = db.store.take() {
@@ -483,4 +615,313 @@ pub fn new_decision_id() -> String {
         s.push_str(&format!("{x:02x}"));
     }
     s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use cavra_core::model::{Effect, McpCall, Mode, PolicyRef, RuleMatch, Severity};
+    use cavra_core::{ActionType, Actor};
+    use proptest::prelude::*;
+
+    /// The record as it was built before it was built in order: `json!` in the reference
+    /// schema's order, `request` and `matches` through serde.
+    fn reference(
+        req: &ActionRequest,
+        d: &Decision,
+        decision_id: &str,
+        approval_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Value {
+        let session = session_of(req);
+        let mut body = json!({
+            "decision_id": decision_id,
+            "session_id": session,
+            "agent_id": req.actor.agent_id,
+            "actor": req.actor.kind,
+            "action_type": d.action_type,
+            "target": req.target,
+            "requested_operation": req.operation.clone().unwrap_or_else(|| req.target.clone()),
+            "policy_pack": d.policy.id,
+            "policy_id": d.policy.id,
+            "policy_version": d.policy.version,
+            "policy_digest": d.policy.digest,
+            "rule_id": d.rule_id,
+            "rule_ids": d.rule_ids,
+            "decision": d.decision.reference_name(),
+            "cavra_decision": d.decision.as_str(),
+            "enforced_decision": d.enforced_decision.as_str(),
+            "proceed": d.proceed,
+            "severity": d.severity.as_str(),
+            "reason": d.reason,
+            "approver_group": d.approver_group,
+            "controls": d.controls,
+            "request_hash": d.request_hash,
+            "request": req,
+            "mode": d.mode.as_str(),
+            "scope": d.scope,
+            "alternative": d.alternative,
+            "matches": d.matches,
+            "evaluation_us": d.evaluation_us,
+            "timestamp": rfc3339(now),
+            "correlation_id": req.session_id,
+            "evidence_refs": [format!("evidence://{session}/{decision_id}")],
+        });
+        if let Some(id) = approval_id {
+            body["approval_id"] = json!(id);
+        }
+        body
+    }
+
+    /// Every object is in RFC 8785 order (an MCP call's `arguments` are the agent's).
+    fn in_canonical_order(v: &Value, path: &str) -> std::result::Result<(), String> {
+        match v {
+            Value::Object(m) => {
+                let keys: Vec<&String> = m.keys().collect();
+                for w in keys.windows(2) {
+                    if cavra_core::canon::cmp_keys(w[0], w[1]) != std::cmp::Ordering::Less {
+                        return Err(format!("{path}: `{}` before `{}`", w[0], w[1]));
+                    }
+                }
+                for (k, x) in m {
+                    if path.ends_with(".mcp") && k == "arguments" {
+                        continue;
+                    }
+                    in_canonical_order(x, &format!("{path}.{k}"))?;
+                }
+                Ok(())
+            }
+            Value::Array(a) => a
+                .iter()
+                .try_for_each(|x| in_canonical_order(x, &format!("{path}[]"))),
+            _ => Ok(()),
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z./ _-]{0,8}",
+            "\\PC{0,6}",
+            Just("tok=hunter2 AKIAIOSFODNN7EXAMPLE".to_string())
+        ]
+    }
+
+    fn opt_text() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(text())
+    }
+
+    fn severity() -> impl Strategy<Value = Severity> {
+        proptest::sample::select(vec![
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ])
+    }
+
+    fn outcome() -> impl Strategy<Value = Outcome> {
+        proptest::sample::select(vec![
+            Outcome::Allow,
+            Outcome::Block,
+            Outcome::RequireApproval,
+            Outcome::Shadow,
+            Outcome::BreakGlass,
+        ])
+    }
+
+    fn mode() -> impl Strategy<Value = Mode> {
+        proptest::sample::select(vec![
+            Mode::Enforce,
+            Mode::Shadow,
+            Mode::StrictRegulated,
+            Mode::BreakGlass,
+        ])
+    }
+
+    fn arguments() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            Just(json!({"z": 1, "a": {"y": [true, "x"], "b": null}, "token": "s3cret"})),
+            Just(json!({"path": "/etc/passwd"})),
+            text().prop_map(Value::from),
+        ]
+    }
+
+    fn request() -> impl Strategy<Value = ActionRequest> {
+        let mcp = proptest::option::of((text(), text(), arguments(), opt_text()).prop_map(
+            |(server, tool, arguments, capability)| McpCall {
+                server,
+                tool,
+                arguments,
+                capability,
+            },
+        ));
+        (
+            (
+                text(),
+                text(),
+                text(),
+                proptest::option::of(proptest::sample::select(ActionType::ALL.to_vec())),
+            ),
+            (text(), opt_text(), mcp, opt_text(), opt_text()),
+            (
+                opt_text(),
+                opt_text(),
+                opt_text(),
+                proptest::option::of(mode()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (agent_id, kind, session_id, action),
+                    (target, operation, mcp, cwd, repo_root),
+                    (home, git_branch, policy_pack, mode),
+                )| ActionRequest {
+                    actor: Actor { agent_id, kind },
+                    session_id,
+                    action,
+                    target,
+                    operation,
+                    mcp,
+                    cwd,
+                    repo_root,
+                    home,
+                    git_branch,
+                    policy_pack,
+                    mode,
+                },
+            )
+    }
+
+    fn rule_match() -> impl Strategy<Value = RuleMatch> {
+        (
+            (
+                text(),
+                proptest::sample::select(vec![
+                    Effect::Allow,
+                    Effect::RequireApproval,
+                    Effect::Block,
+                ]),
+                severity(),
+                text(),
+            ),
+            (
+                opt_text(),
+                opt_text(),
+                proptest::collection::vec(text(), 0..3),
+                opt_text(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (rule_id, effect, severity, reason),
+                    (matched, approver_group, controls, alternative),
+                )| RuleMatch {
+                    rule_id,
+                    effect,
+                    severity,
+                    reason,
+                    matched,
+                    approver_group,
+                    controls,
+                    alternative,
+                },
+            )
+    }
+
+    fn decision() -> impl Strategy<Value = Decision> {
+        (
+            (
+                outcome(),
+                any::<bool>(),
+                text(),
+                proptest::collection::vec(text(), 0..3),
+                severity(),
+                text(),
+            ),
+            (
+                opt_text(),
+                proptest::collection::vec(text(), 0..3),
+                (text(), text(), text()),
+                text(),
+                text(),
+                text(),
+            ),
+            (
+                mode(),
+                opt_text(),
+                opt_text(),
+                outcome(),
+                proptest::collection::vec(rule_match(), 0..4),
+                0.0f64..1e6,
+            ),
+        )
+            .prop_map(
+                |(
+                    (decision, proceed, rule_id, rule_ids, severity, reason),
+                    (
+                        approver_group,
+                        controls,
+                        (id, version, digest),
+                        request_hash,
+                        action_type,
+                        target,
+                    ),
+                    (mode, scope, alternative, enforced_decision, matches, evaluation_us),
+                )| Decision {
+                    decision,
+                    proceed,
+                    rule_id,
+                    rule_ids,
+                    severity,
+                    reason,
+                    approver_group,
+                    controls,
+                    policy: PolicyRef {
+                        id,
+                        version,
+                        digest,
+                    },
+                    request_hash,
+                    action_type,
+                    target,
+                    mode,
+                    scope,
+                    alternative,
+                    enforced_decision,
+                    matches,
+                    evaluation_us,
+                },
+            )
+    }
+
+    /// The record built in order holds the same members and values as the record built
+    /// through serde, its objects are in canonical order (the encoder's fast path), and
+    /// its canonical bytes — plain and as the evidence log writes them, redacted — are
+    /// the same as the generic encoder gives for the reference record.
+    #[test]
+    fn the_ordered_record_encodes_as_the_reference_record() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        proptest!(ProptestConfig::with_cases(512), |(
+            req in request(),
+            d in decision(),
+            approval in proptest::option::of("apr-[0-9a-f]{8}"),
+        )| {
+            let got = decision_record(&req, &d, "dec-0123456789abcdef", approval.as_deref(), now);
+            let want = reference(&req, &d, "dec-0123456789abcdef", approval.as_deref(), now);
+            prop_assert_eq!(&got, &want);
+            if let Err(e) = in_canonical_order(&got, "record") {
+                prop_assert!(false, "{}", e);
+            }
+            prop_assert_eq!(
+                cavra_core::canon::to_string(&got),
+                cavra_core::canon::to_string(&want)
+            );
+            let (mut a, mut b) = (String::new(), String::new());
+            cavra_evidence::canon::write_value_redacted(&mut a, &got);
+            cavra_evidence::canon::write_value_redacted(&mut b, &want);
+            prop_assert_eq!(a, b);
+        });
+    }
 }
