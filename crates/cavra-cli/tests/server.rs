@@ -181,6 +181,61 @@ fn meta_endpoints_tokens_roles_and_decisions() {
     assert_eq!(st, 401);
 }
 
+/// The server caches the tokens it looked up, and a cached token never outlives a
+/// change: after requests that cache both tokens, `cavra tokens revoke` (another process
+/// writing the database) makes the very next request with the revoked token 401 while
+/// the other token keeps working; a token issued afterwards works at once; a cached
+/// token's expiry is checked on every request.
+#[test]
+fn a_revoked_or_expired_token_is_refused_at_the_next_request() {
+    let s = Srv::start(&[], &[]);
+    let bot = s.token("bot", "agent");
+    let other = s.token("other", "agent");
+    let req = json!({"action_type": "read_file", "target": "README.md", "agent_id": "bot", "session_id": "s1"});
+    for _ in 0..5 {
+        for t in [&bot, &other] {
+            let (st, v) = post(&s, "/v1/decisions", Some(t), &req);
+            assert_eq!(st, 200, "{v}");
+        }
+    }
+    let id = bot.split('.').nth(2).unwrap();
+    assert!(id.starts_with("tok-"), "{id}");
+    let o = cavra(&s.dir, &["tokens", "revoke", id]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (st, v) = post(&s, "/v1/decisions", Some(&bot), &req);
+    assert_eq!(st, 401, "the very next request after the revocation: {v}");
+    is_error_doc(&v, "unauthorized");
+    let (st, _) = post(&s, "/v1/decisions", Some(&other), &req);
+    assert_eq!(st, 200, "the other token is not revoked");
+    let (st, _) = post(&s, "/v1/decisions", Some(&bot), &req);
+    assert_eq!(st, 401, "and stays refused");
+    let third = s.token("third", "agent");
+    let (st, _) = post(&s, "/v1/decisions", Some(&third), &req);
+    assert_eq!(st, 200, "a new token works at once");
+
+    // expiry: the token is asked with every ~50 ms (so the server holds it cached) until
+    // it has certainly expired (issued with 5 s in whole seconds: its expiry is at most
+    // 5 s after the command returned, and more than 4 s after it started), then the next
+    // request is 401
+    let o = cavra(
+        &s.dir,
+        &[
+            "--json", "tokens", "issue", "--name", "short", "--role", "agent", "--ttl", "5s",
+        ],
+    );
+    let t0 = Instant::now();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let short = o.json()["token"].as_str().unwrap().to_string();
+    let (st, v) = post(&s, "/v1/decisions", Some(&short), &req);
+    assert_eq!(st, 200, "{v}");
+    while t0.elapsed() < Duration::from_millis(5050) {
+        let _ = post(&s, "/v1/decisions", Some(&short), &req);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (st, _) = post(&s, "/v1/decisions", Some(&short), &req);
+    assert_eq!(st, 401, "expired");
+}
+
 /// Decisions made in parallel (the server's runtime pool) still make one chain: every
 /// decision answered is recorded once, and the log verifies.
 #[test]

@@ -721,3 +721,47 @@ fn a_policy_version_published_through_one_replica_decides_on_both() {
         "{h}"
     );
 }
+
+/// Each replica caches the tokens it looked up; `cavra tokens revoke --database` (which
+/// `NOTIFY`s the replicas in its transaction) ends that on both: after requests that
+/// cached the token on both replicas, each answers 401 — waited for in a bounded loop, as
+/// the notification reaches each replica on its own — while another token keeps working.
+#[test]
+fn a_token_revoked_in_the_database_is_refused_by_both_replicas() {
+    let Some(db) = TestDb::create("a_token_revoked_in_the_database_is_refused_by_both_replicas")
+    else {
+        return;
+    };
+    let p = pair(&db, &[]);
+    let url = db.url();
+    let carl = token(&p.a.dir, &url, "carl", "agent");
+    let req = p.request("notes.md", "tokens-1");
+    for _ in 0..3 {
+        for s in [&p.a, &p.b] {
+            decide(s, &carl, &req);
+            decide(s, &p.bot, &req);
+        }
+    }
+    let id = carl.split('.').nth(2).unwrap();
+    let o = cavra(&p.a.dir, &["tokens", "revoke", "--database", &url, id]);
+    assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
+    for s in [&p.b, &p.a] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let (st, v) = s.post("/v1/decisions", Some(&carl), &req);
+            if st == 401 {
+                break;
+            }
+            assert_eq!(st, 200, "{v}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: the revoked token is still accepted 30 s later",
+                s.url("")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        decide(s, &p.bot, &req);
+        let (st, _) = s.post("/v1/decisions", Some(&carl), &req);
+        assert_eq!(st, 401, "and stays refused");
+    }
+}

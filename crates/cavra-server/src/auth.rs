@@ -237,12 +237,7 @@ fn oidc_refusal(e: &AuthError) -> ApiError {
 /// Authenticates one credential (blocking: a store lookup, maybe a JWKS fetch).
 pub fn authenticate(s: &AppState, credential: &str) -> Result<Caller, ApiError> {
     if credential.starts_with(cavra_store::tokens::API_TOKEN_PREFIX) {
-        let found = s.with_lookup_store(|store| {
-            Ok(store.authenticate_api_token(credential, OffsetDateTime::now_utc())?)
-        })?;
-        return found
-            .map(Caller::of_token)
-            .ok_or_else(|| unauthorized("the token is unknown, revoked or expired"));
+        return server_token(s, credential).map(Caller::of_token);
     }
     let Some(oidc) = s.oidc() else {
         return Err(unauthorized(
@@ -256,6 +251,28 @@ pub fn authenticate(s: &AppState, credential: &str) -> Result<Caller, ApiError> 
         }),
         Err(e) => Err(oidc_refusal(&e)),
     }
+}
+
+/// The active server token `credential` (401 for an unknown, revoked or expired one):
+/// from the replica's [`crate::tokencache`] when it holds it, else from the store (and
+/// cached). The expiry is checked now either way.
+fn server_token(s: &AppState, credential: &str) -> Result<ApiToken, ApiError> {
+    let refused = || unauthorized("the token is unknown, revoked or expired");
+    // a token not of the form (too long) is refused without a lookup
+    let hash = cavra_store::tokens::lookup_hash(credential).ok_or_else(refused)?;
+    let now = OffsetDateTime::now_utc();
+    // looked at before the store is read: a change after this empties the cache under a
+    // newer generation, and what is read below is not kept then
+    let generation = s.tokens.generation();
+    if let Some(t) = generation.and_then(|g| s.tokens.get(&hash, g)) {
+        return Some(t).filter(|t| t.active(now)).ok_or_else(refused);
+    }
+    let found = s.with_lookup_store(|store| Ok(store.authenticate_api_token(credential, now)?))?;
+    let token = found.ok_or_else(refused)?;
+    if let Some(g) = generation {
+        s.tokens.put(hash, token.clone(), g);
+    }
+    Ok(token)
 }
 
 /// The credential of a request, read from its head but not checked yet: a bearer token,

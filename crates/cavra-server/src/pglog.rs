@@ -74,16 +74,32 @@ impl PgLog {
     /// Start the writer (signing with the evidence key of `cavra_dir`, created when there
     /// is none; checkpoints every `CAVRA_EVIDENCE_CHECKPOINT_EVERY` records as the file log)
     /// and the listener publishing every replica's decisions on `feed`.
-    pub fn start(url: &str, cavra_dir: &Path, feed: DecisionFeed) -> Result<PgLog, ServerError> {
+    ///
+    /// The listener also hears token revocations (`cavra_tokens`) and tells `tokens`.
+    pub fn start(
+        url: &str,
+        cavra_dir: &Path,
+        feed: DecisionFeed,
+        tokens: Arc<crate::tokencache::TokenCache>,
+    ) -> Result<PgLog, ServerError> {
         let lc = LogConfig::for_cavra_dir(cavra_dir);
         let (key, _) = KeyStore::new(&lc.key_dir).load_or_create_active(lc.signing)?;
         let key = Arc::new(key);
         let reader = PgEvidenceReader::connect(url, READ_POOL)?;
         let cfg = ev::WriterConfig::new(url, lc.checkpoint_every)?;
         let writer = PgEvidenceLog::start(cfg.clone(), Arc::clone(&key))?;
-        let listener = ev::listen(&cfg.db, Some("decision"), move |r: Record| {
-            feed.publish(&r.record_id, &r.body);
-        })?;
+        let listener = ev::listen_with_tokens(
+            &cfg.db,
+            Some("decision"),
+            move |r: Record| {
+                feed.publish(&r.record_id, &r.body);
+            },
+            move |signal| match signal {
+                ev::TokenSignal::Changed => tokens.changed(),
+                ev::TokenSignal::Lost => tokens.lost(),
+                ev::TokenSignal::Listening => tokens.listening(),
+            },
+        )?;
         Ok(PgLog {
             writer,
             reader,

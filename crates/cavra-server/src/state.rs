@@ -40,6 +40,8 @@ pub struct AppState {
     pg_log: Option<crate::pglog::PgLog>,
     /// Decision sightings of the repository inventory not written yet.
     pub inventory: crate::inventory::Pending,
+    /// The server tokens looked up recently (never used past a revocation).
+    pub tokens: Arc<crate::tokencache::TokenCache>,
 }
 
 /// How long a kept lookup store is reused (a new trust root is seen within this time).
@@ -89,12 +91,20 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let stores = opener(&config.database, config.approver_dir.clone())?;
         stores.open_team(&config.cavra_dir)?;
+        let tokens = Arc::new(match &config.database {
+            Database::Sqlite(p) => {
+                crate::tokencache::TokenCache::data_version(cavra_store::DataVersion::open(p)?)
+            }
+            // emptied by the decision log's listener (started below)
+            Database::Postgres(_) => crate::tokencache::TokenCache::notified(),
+        });
         #[cfg(feature = "postgres")]
         let pg_log = match &config.database {
             Database::Postgres(url) => Some(crate::pglog::PgLog::start(
                 url,
                 &config.cavra_dir,
                 metrics.feed.clone(),
+                Arc::clone(&tokens),
             )?),
             Database::Sqlite(_) => None,
         };
@@ -163,6 +173,7 @@ impl AppState {
             #[cfg(feature = "postgres")]
             pg_log,
             inventory: Default::default(),
+            tokens,
         })
     }
 

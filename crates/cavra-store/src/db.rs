@@ -314,6 +314,50 @@ impl Store {
     }
 }
 
+/// Tells whether any other connection, of this process or another, committed to an
+/// SQLite database since the last look: `PRAGMA data_version` on a connection of its own
+/// that never writes (so every change it sees is someone else's: a `cavra tokens revoke
+/// --database` in another process included). `cavra serve` checks its cached server
+/// tokens against it on every request.
+pub struct DataVersion {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for DataVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataVersion")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataVersion {
+    /// A connection to the existing database `path` (created by [`Store::open`] first).
+    pub fn open(path: impl AsRef<Path>) -> Result<DataVersion, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        // read-write (a read-only connection to a WAL database needs the -shm file to be
+        // there already), never CREATE; nothing is written through it
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let v = DataVersion { conn, path };
+        v.get()?;
+        Ok(v)
+    }
+
+    /// The current value: a different value from the last one means another connection
+    /// committed in between.
+    pub fn get(&self) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(|e| classify(&self.path, Duration::ZERO, e))
+    }
+}
+
 /// Map a SQLite error to a store error, recognising lock and corruption.
 pub(crate) fn classify(path: &Path, busy: Duration, e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(ref f, ref msg) = e {

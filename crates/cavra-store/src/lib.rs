@@ -56,7 +56,9 @@ pub use backend::{
 };
 pub use config::{ApprovalConfig, GroupRbac, Permission, Rbac, Route, RouteQuery, Routing};
 #[cfg(feature = "sqlite")]
-pub use db::{OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use db::{
+    DataVersion, OpenOptions, Store, APPLICATION_ID, DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION,
+};
 pub use deliveries::{DeliveryRecord, NewDelivery, DELIVERY_OUTCOMES, MAX_DELIVERY_LIST};
 pub use error::{BackendKind, StoreError};
 pub use glob::glob_match;

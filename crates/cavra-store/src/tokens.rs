@@ -249,7 +249,7 @@ impl NewToken {
 
 /// The hash a presented token is looked up by; `None` for a token not of the API token
 /// form (or too long), which is refused without a lookup.
-pub(crate) fn lookup_hash(token: &str) -> Option<String> {
+pub fn lookup_hash(token: &str) -> Option<String> {
     (token.len() <= MAX_API_TOKEN_LEN && token.starts_with(API_TOKEN_PREFIX))
         .then(|| token_hash(token))
 }
@@ -457,6 +457,34 @@ pub(crate) mod tests {
         assert_eq!(short.document()["id"], short.record.id.as_str());
         assert!(s.revoke_api_token("tok-none", "root", now).is_err());
         assert!(s.api_token("tok-none").is_err());
+    }
+
+    /// A revocation through another connection changes what [`crate::DataVersion`]
+    /// reads; reads do not, and neither does looking again.
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn data_version_sees_the_commits_of_other_connections() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("c.db");
+        let mut s = crate::Store::open(&db).unwrap();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let t = s
+            .issue_api_token("bot", ApiRole::Agent, None, "root", now)
+            .unwrap();
+        let v = crate::DataVersion::open(&db).unwrap();
+        let a = v.get().unwrap();
+        assert_eq!(v.get().unwrap(), a, "no commit, no change");
+        assert!(s.authenticate_api_token(&t.token, now).unwrap().is_some());
+        assert_eq!(v.get().unwrap(), a, "a read is no change");
+        s.revoke_api_token(&t.record.id, "root", now).unwrap();
+        let b = v.get().unwrap();
+        assert_ne!(b, a, "the revocation is seen");
+        assert_eq!(v.get().unwrap(), b);
+        assert!(
+            crate::DataVersion::open(d.path().join("none.db")).is_err(),
+            "never creates a database"
+        );
+        assert!(!d.path().join("none.db").exists());
     }
 
     #[cfg(feature = "sqlite")]

@@ -858,6 +858,25 @@ impl Drop for Listener {
 /// How long the listener waits for a notification before it looks at its stop flag.
 const POLL: Duration = Duration::from_millis(250);
 
+/// What the listener tells about the API tokens ([`super::TOKENS_CHANNEL`]): what a
+/// replica's cache of server tokens needs to never outlive a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSignal {
+    /// A token changed (a revocation was committed).
+    Changed,
+    /// The listening connection was lost: notifications may be missed until
+    /// [`TokenSignal::Listening`].
+    Lost,
+    /// Listening again after [`TokenSignal::Lost`] (what changed in between was not
+    /// heard).
+    Listening,
+}
+
+/// The `LISTEN`s of the listener's connection: the log's batches and the token changes.
+fn listen_sql() -> String {
+    format!("LISTEN {CHANNEL}; LISTEN {}", super::TOKENS_CHANNEL)
+}
+
 /// Hand every record committed from now on (of `kind`, when given) to `on`, in seq
 /// order, from a thread of its own with a connection that `LISTEN`s on [`CHANNEL`]. After
 /// a lost connection it reconnects and, at the next notification, delivers what it
@@ -867,8 +886,19 @@ pub fn listen(
     kind: Option<&str>,
     on: impl FnMut(Record) + Send + 'static,
 ) -> Result<Listener> {
+    listen_with_tokens(db, kind, on, |_| {})
+}
+
+/// [`listen`], and on the same connection [`super::TOKENS_CHANNEL`]: `tokens` hears
+/// of every token change, of a lost connection and of listening again.
+pub fn listen_with_tokens(
+    db: &postgres::Config,
+    kind: Option<&str>,
+    on: impl FnMut(Record) + Send + 'static,
+    tokens: impl FnMut(TokenSignal) + Send + 'static,
+) -> Result<Listener> {
     let mut c = connect(db, LISTENER_APPLICATION)?;
-    c.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    c.batch_execute(&listen_sql())?;
     let next = len(&mut c)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut f = Follower {
@@ -876,6 +906,7 @@ pub fn listen(
         kind: kind.map(str::to_string),
         next,
         on,
+        tokens,
     };
     let flag = Arc::clone(&stop);
     std::thread::Builder::new()
@@ -885,24 +916,28 @@ pub fn listen(
     Ok(Listener { stop })
 }
 
-struct Follower<F> {
+struct Follower<F, T> {
     db: postgres::Config,
     kind: Option<String>,
     /// The first seq not delivered yet.
     next: u64,
     on: F,
+    tokens: T,
 }
 
-impl<F: FnMut(Record)> Follower<F> {
+impl<F: FnMut(Record), T: FnMut(TokenSignal)> Follower<F, T> {
     fn run(&mut self, mut conn: Option<Client>, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             let c = match &mut conn {
                 Some(c) => c,
                 None => match connect(&self.db, LISTENER_APPLICATION).and_then(|mut c| {
-                    c.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+                    c.batch_execute(&listen_sql())?;
                     Ok(c)
                 }) {
-                    Ok(c) => conn.insert(c),
+                    Ok(c) => {
+                        (self.tokens)(TokenSignal::Listening);
+                        conn.insert(c)
+                    }
                     Err(_) => {
                         std::thread::sleep(Duration::from_secs(1));
                         continue;
@@ -911,6 +946,7 @@ impl<F: FnMut(Record)> Follower<F> {
             };
             if self.poll(c).is_err() || c.is_closed() {
                 conn = None;
+                (self.tokens)(TokenSignal::Lost);
             }
         }
     }
@@ -919,8 +955,13 @@ impl<F: FnMut(Record)> Follower<F> {
     fn poll(&mut self, c: &mut Client) -> Result<()> {
         let mut upto: Option<u64> = None;
         {
+            let tokens = &mut self.tokens;
             let mut n = c.notifications();
-            let mut seen = |payload: &str| {
+            let mut seen = |channel: &str, payload: &str| {
+                if channel == super::TOKENS_CHANNEL {
+                    tokens(TokenSignal::Changed);
+                    return;
+                }
                 let last = serde_json::from_str::<Value>(payload)
                     .ok()
                     .and_then(|v| v.get("last").and_then(Value::as_u64));
@@ -928,10 +969,10 @@ impl<F: FnMut(Record)> Follower<F> {
             };
             let got = n.timeout_iter(POLL).next()?;
             if let Some(x) = got {
-                seen(x.payload());
+                seen(x.channel(), x.payload());
                 let mut more = n.iter();
                 while let Some(x) = more.next()? {
-                    seen(x.payload());
+                    seen(x.channel(), x.payload());
                 }
             }
         }

@@ -413,3 +413,51 @@ fn a_batch_that_cannot_get_the_head_lock_in_time_fails_and_the_next_one_goes_on(
     let (_, rep) = export_and_verify(&db, &ring(&[&ka]), true);
     assert!(rep.ok && rep.records == 2, "{rep:?}");
 }
+
+/// A revocation `NOTIFY`s the listener (`TokenSignal::Changed`, what a replica's token
+/// cache empties on); a lost listening connection is told (`Lost`), then `Listening` once
+/// it listens again, and revocations are heard after that too.
+#[test]
+fn the_listener_hears_token_revocations_and_its_own_reconnects() {
+    use crate::{ApiRole, OffsetDateTime};
+    let Some((db, _, _)) = setup("evidence_listen_tokens") else {
+        return;
+    };
+    let cfg = WriterConfig::new(&db.url, 0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let _l = ev::listen_with_tokens(
+        &cfg.db,
+        None,
+        |_| {},
+        move |s| {
+            let _ = tx.send(s);
+        },
+    )
+    .unwrap();
+    let mut store = PgStore::connect(&db.url).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let t = store
+        .issue_api_token("bot", ApiRole::Agent, None, "root", now)
+        .unwrap();
+    let u = store
+        .issue_api_token("bot2", ApiRole::Agent, None, "root", now)
+        .unwrap();
+    let next = || rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    store.revoke_api_token(&t.record.id, "root", now).unwrap();
+    assert_eq!(
+        next(),
+        ev::TokenSignal::Changed,
+        "issuing sends nothing, revoking does"
+    );
+    client(&db)
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND datname = current_database()",
+            &[&ev::LISTENER_APPLICATION],
+        )
+        .unwrap();
+    assert_eq!(next(), ev::TokenSignal::Lost);
+    assert_eq!(next(), ev::TokenSignal::Listening);
+    store.revoke_api_token(&u.record.id, "root", now).unwrap();
+    assert_eq!(next(), ev::TokenSignal::Changed);
+}

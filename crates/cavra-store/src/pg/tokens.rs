@@ -8,6 +8,11 @@ use crate::error::StoreError;
 use crate::timefmt::secs;
 use crate::tokens::{decode_token, ApiRole, ApiToken, IssuedToken, NewToken, RawToken, TOKEN_COLS};
 
+/// The `NOTIFY` channel of API token changes: a revocation sends the token id on it, in
+/// the revoking transaction. `cavra serve` replicas `LISTEN` (on the connection that
+/// follows the decision log) and drop their cached tokens.
+pub const TOKENS_CHANNEL: &str = "cavra_tokens";
+
 impl PgStore {
     /// See [`crate::TokenStore::issue_api_token`].
     pub fn issue_api_token(
@@ -74,11 +79,17 @@ impl PgStore {
         now: OffsetDateTime,
     ) -> Result<ApiToken, StoreError> {
         self.api_token(id)?;
-        self.conn()?.execute(
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
             "UPDATE api_tokens SET revoked_at = $2, revoked_by = $3 \
              WHERE token_id = $1 AND revoked_at IS NULL",
             &[&id, &secs(now), &by],
         )?;
+        // delivered at commit: the replicas drop their cached tokens
+        tx.execute("SELECT pg_notify($1, $2)", &[&TOKENS_CHANNEL, &id])?;
+        tx.commit()?;
+        drop(c);
         self.api_token(id)
     }
 }

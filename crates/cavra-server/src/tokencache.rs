@@ -1,0 +1,273 @@
+//! The server tokens a replica has looked up recently, by the SHA-256 of the token, so
+//! that a request does not read the store for its bearer token every time. A cached
+//! token never outlives a change to the tokens:
+//! - **SQLite**: every request first reads `PRAGMA data_version` on a connection of the
+//!   cache's own ([`cavra_store::DataVersion`]); any commit by another connection — a
+//!   `cavra tokens revoke` in another process included — changes it and empties the
+//!   cache, so the very next request reads the store again.
+//! - **PostgreSQL**: a revocation `NOTIFY`s `cavra_tokens` in its transaction, and the
+//!   replica's listener (the connection that follows the decision log) empties the cache
+//!   when it hears it; while that connection is lost the cache is not used at all.
+//! - Either way an entry is used for at most [`TOKEN_CACHE_TTL`] (the backstop for a
+//!   change the replica could not hear of, such as a row edited by hand in PostgreSQL).
+//!
+//! Only active tokens are cached (an unknown token is looked up every time, so a token
+//! issued a moment ago works at once), and the expiry of a cached token is checked on
+//! every request against the cached row, as the store checks it.
+//!
+//! An entry is stamped with the generation the cache was at *before* its row was read: a
+//! change that lands between that look and the read empties the cache under a newer
+//! generation, and an entry of an older generation is neither stored nor used.
+
+use cavra_store::ApiToken;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a cached token is used at most.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Tokens cached at most (when full, the cache starts over).
+const MAX_ENTRIES: usize = 1024;
+
+/// What tells the cache that the tokens may have changed.
+enum Watch {
+    /// SQLite: `PRAGMA data_version` on a connection of the cache's own.
+    DataVersion(Mutex<cavra_store::DataVersion>),
+    /// PostgreSQL: the listener calls [`TokenCache::changed`], [`TokenCache::lost`] and
+    /// [`TokenCache::listening`].
+    Notified,
+}
+
+/// See the module documentation.
+pub struct TokenCache {
+    watch: Watch,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// Advanced by every change seen; entries of another generation are not used.
+    generation: u64,
+    /// The last `data_version` read (SQLite).
+    version: Option<i64>,
+    /// False while changes cannot be heard (PostgreSQL: the listener is reconnecting).
+    live: bool,
+    entries: HashMap<String, Entry>,
+}
+
+struct Entry {
+    token: ApiToken,
+    generation: u64,
+    cached: Instant,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache").finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    /// A cache checked against the SQLite database `version` watches.
+    pub fn data_version(version: cavra_store::DataVersion) -> TokenCache {
+        TokenCache::with(Watch::DataVersion(Mutex::new(version)), true)
+    }
+
+    /// A cache emptied by notifications (PostgreSQL), live from the start (its listener
+    /// is connected and listening before the server serves).
+    pub fn notified() -> TokenCache {
+        TokenCache::with(Watch::Notified, true)
+    }
+
+    fn with(watch: Watch, live: bool) -> TokenCache {
+        TokenCache {
+            watch,
+            inner: Mutex::new(Inner {
+                generation: 0,
+                version: None,
+                live,
+                entries: HashMap::new(),
+            }),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The generation to look up and store under, checked now; `None`: the cache cannot
+    /// be trusted at the moment (the data version cannot be read, the listener is
+    /// lost), so the store is asked.
+    pub fn generation(&self) -> Option<u64> {
+        let version = match &self.watch {
+            Watch::DataVersion(v) => Some(
+                v.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get()
+                    .ok()?,
+            ),
+            Watch::Notified => None,
+        };
+        let mut g = self.inner();
+        if version.is_some() && g.version != version {
+            g.version = version;
+            g.advance();
+        }
+        g.live.then_some(g.generation)
+    }
+
+    /// The token cached under `hash` in `generation` for less than [`TOKEN_CACHE_TTL`].
+    /// It may have expired since: the caller checks [`ApiToken::active`].
+    pub fn get(&self, hash: &str, generation: u64) -> Option<ApiToken> {
+        let g = self.inner();
+        g.entries
+            .get(hash)
+            .filter(|e| {
+                g.live && e.generation == generation && e.cached.elapsed() < TOKEN_CACHE_TTL
+            })
+            .map(|e| e.token.clone())
+    }
+
+    /// Keep `token`, read from the store after [`TokenCache::generation`] gave
+    /// `generation`; dropped when the cache has moved on since.
+    pub fn put(&self, hash: String, token: ApiToken, generation: u64) {
+        let mut g = self.inner();
+        if !g.live || g.generation != generation {
+            return;
+        }
+        if g.entries.len() >= MAX_ENTRIES && !g.entries.contains_key(&hash) {
+            g.entries.clear();
+        }
+        g.entries.insert(
+            hash,
+            Entry {
+                token,
+                generation,
+                cached: Instant::now(),
+            },
+        );
+    }
+
+    /// A token changed: forget every cached one.
+    pub fn changed(&self) {
+        self.inner().advance();
+    }
+
+    /// Changes cannot be heard from now on: forget everything and use nothing until
+    /// [`TokenCache::listening`].
+    pub fn lost(&self) {
+        let mut g = self.inner();
+        g.live = false;
+        g.advance();
+    }
+
+    /// Changes are heard again (what changed while they were not is not known: forget
+    /// everything).
+    pub fn listening(&self) {
+        let mut g = self.inner();
+        g.advance();
+        g.live = true;
+    }
+
+    /// Tokens cached now (for tests).
+    pub fn len(&self) -> usize {
+        self.inner().entries.len()
+    }
+
+    /// Nothing cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Inner {
+    fn advance(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.entries.clear();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use cavra_store::{ApiRole, OffsetDateTime, Store};
+
+    fn token(id: &str) -> ApiToken {
+        ApiToken {
+            id: id.into(),
+            name: "bot".into(),
+            role: ApiRole::Agent,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            created_by: "root".into(),
+            expires_at: None,
+            revoked_at: None,
+            revoked_by: None,
+        }
+    }
+
+    #[test]
+    fn notified_cache_forgets_on_every_signal() {
+        let c = TokenCache::notified();
+        let g = c.generation().unwrap();
+        c.put("h1".into(), token("tok-1"), g);
+        assert_eq!(c.get("h1", g).unwrap().id, "tok-1");
+        assert!(c.get("h2", g).is_none());
+        // a revocation heard: nothing of before is used
+        c.changed();
+        assert!(c.get("h1", g).is_none());
+        assert!(c.is_empty());
+        let g2 = c.generation().unwrap();
+        assert_ne!(g, g2);
+        // a row read before the change is not stored after it
+        c.put("h1".into(), token("tok-1"), g);
+        assert!(c.is_empty());
+        c.put("h1".into(), token("tok-1"), g2);
+        assert!(c.get("h1", g2).is_some());
+        // the listener lost: nothing is used or stored until it listens again
+        c.lost();
+        assert_eq!(c.generation(), None);
+        assert!(c.get("h1", g2).is_none());
+        c.put("h1".into(), token("tok-1"), g2);
+        assert!(c.is_empty());
+        c.listening();
+        let g3 = c.generation().unwrap();
+        assert!(c.get("h1", g3).is_none(), "what was cached before is gone");
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let c = TokenCache::notified();
+        let g = c.generation().unwrap();
+        for i in 0..MAX_ENTRIES + 10 {
+            c.put(format!("h{i}"), token("tok"), g);
+        }
+        assert!(c.len() <= MAX_ENTRIES);
+        assert!(c.get(&format!("h{}", MAX_ENTRIES + 9), g).is_some());
+    }
+
+    #[test]
+    fn sqlite_commits_of_other_connections_empty_the_cache() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("c.db");
+        let now = OffsetDateTime::now_utc();
+        let mut s = Store::open(&db).unwrap();
+        let t = s
+            .issue_api_token("bot", ApiRole::Agent, None, "root", now)
+            .unwrap();
+        let c = TokenCache::data_version(cavra_store::DataVersion::open(&db).unwrap());
+        let g = c.generation().unwrap();
+        assert_eq!(c.generation(), Some(g), "nothing committed: the same");
+        c.put("h".into(), t.record.clone(), g);
+        assert!(c.get("h", c.generation().unwrap()).is_some());
+        // another connection (here: another store; in the tests of the binary: another
+        // process) revokes
+        let mut other = Store::open(&db).unwrap();
+        other.revoke_api_token(&t.record.id, "root", now).unwrap();
+        let g2 = c.generation().unwrap();
+        assert_ne!(g, g2);
+        assert!(c.get("h", g2).is_none());
+        assert!(c.is_empty());
+    }
+}
