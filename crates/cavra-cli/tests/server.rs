@@ -581,15 +581,36 @@ fn limits_timeouts_and_graceful_shutdown() {
         let r = json!({"action_type": "execute_command", "target": format!("echo {i}"), "agent_id": "bot"});
         assert_eq!(post(&s, "/v1/decisions", Some(&t), &r).0, 200);
     }
+    // a path with an id and a query: the log names the route, neither the id nor the query
+    let _ = get(&s, "/v1/decisions/dec-logged-id?marker=q-logged", Some(&t));
     let (status, err) = s.stop();
     assert!(status.success(), "{status:?}: {err}");
     assert!(err.contains("shutting down"), "{err}");
-    // JSON log lines
+    assert!(err.contains("\"route\":\"/v1/decisions/{id}\""), "{err}");
+    assert!(
+        !err.contains("dec-logged-id") && !err.contains("q-logged"),
+        "{err}"
+    );
+    // JSON log lines, one per request, naming the route (not the URI) and the status
     assert!(
         err.lines()
             .any(|l| serde_json::from_str::<Value>(l).is_ok()),
         "{err}"
     );
+    let answered: Vec<Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "finished processing request")
+        .collect();
+    assert!(
+        answered
+            .iter()
+            .any(|v| v["span"]["route"] == "/v1/decisions"
+                && v["span"]["method"] == "POST"
+                && v["fields"]["status"] == 200),
+        "{err}"
+    );
+    assert!(!err.contains("\"uri\""), "{err}");
     let o = cavra(&s.dir, &["--json", "evidence", "verify"]);
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     let o = cavra(

@@ -111,12 +111,22 @@ async fn json_errors(state: axum::extract::State<Shared>, req: Request, next: Ne
     res
 }
 
+/// The span of a request's log line: its method and the route it matched (`/v1/approvals/{id}`,
+/// `unmatched`), never the URI, whose path and query may carry ids and secrets.
+fn request_span(req: &Request) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str());
+    tracing::info_span!("request", method = %req.method(), route = %route)
+}
+
 /// The application: every route, the body limit, the request timeout, request traces and
 /// JSON errors.
 pub fn app(state: Shared) -> Router {
     use tower_http::limit::RequestBodyLimitLayer;
     use tower_http::timeout::TimeoutLayer;
-    use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+    use tower_http::trace::{DefaultOnResponse, TraceLayer};
     let limit = state.config.body_limit;
     let timeout = state.config.request_timeout;
     Router::new()
@@ -217,7 +227,7 @@ pub fn app(state: Shared) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(axum::middleware::from_fn_with_state(
