@@ -55,3 +55,37 @@ server_bench_cleanup() {
   psql "$PG/test" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }
+
+# decide_lua FILE: a wrk script that posts three requests in turn to POST /v1/decisions with
+# the token of $TMP/agent.token: an everyday read (allow), a secret read (block), a command.
+decide_lua() {
+  cat > "$1" <<EOL
+local bodies = {
+  '{"action_type":"read_file","target":"README.md","cwd":"$TMP/project","agent_id":"bench","session_id":"load"}',
+  '{"action_type":"read_file","target":".env","cwd":"$TMP/project","agent_id":"bench","session_id":"load"}',
+  '{"action_type":"execute_command","target":"cargo test && git status","cwd":"$TMP/project","agent_id":"bench","session_id":"load"}',
+}
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. io.open("$TMP/agent.token"):read("*l")
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, bodies[(n % 3) + 1])
+end
+response = function(status)
+  if status ~= 200 then io.stderr:write("status " .. status .. "\n") end
+end
+EOL
+}
+
+# wrk_rate URL [SCRIPT]: requests/s of wrk -t$THREADS -c$CONN -d${SECS}s (non-2xx answers
+# make the run fail)
+wrk_rate() {
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONN" -d"${SECS}s" ${2:+-s "$2"} "$1" 2> "$TMP/wrk.err")
+  if grep -q "Non-2xx" <<<"$out" || [ -s "$TMP/wrk.err" ]; then
+    echo "wrk saw errors:" >&2; echo "$out" >&2; head -5 "$TMP/wrk.err" >&2; tail -5 "$TMP/serve.err" >&2; exit 1
+  fi
+  awk '/Requests\/sec/{print $2}' <<<"$out"
+}

@@ -21,25 +21,7 @@ OHA=${OHA:-$(command -v oha || echo /tmp/oha/bin/oha)}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 server_bench_setup bench
 
-# Three requests in turn: an everyday read (allow), a secret read (block), a command.
-cat > "$TMP/decide.lua" <<EOF
-local bodies = {
-  '{"action_type":"read_file","target":"README.md","cwd":"$TMP/project","agent_id":"bench","session_id":"load"}',
-  '{"action_type":"read_file","target":".env","cwd":"$TMP/project","agent_id":"bench","session_id":"load"}',
-  '{"action_type":"execute_command","target":"cargo test && git status","cwd":"$TMP/project","agent_id":"bench","session_id":"load"}',
-}
-local n = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. io.open("$TMP/agent.token"):read("*l")
-request = function()
-  n = n + 1
-  return wrk.format(nil, nil, nil, bodies[(n % 3) + 1])
-end
-response = function(status)
-  if status ~= 200 then io.stderr:write("status " .. status .. "\n") end
-end
-EOF
+decide_lua "$TMP/decide.lua"
 
 cat > "$TMP/oha.py" <<'EOF'
 import json, sys
@@ -68,15 +50,6 @@ start_server() {
 }
 stop_server() { kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$SRV_PID/status"; }
-# wrk_rate URL [script]: requests/s (non-2xx answers make the run fail)
-wrk_rate() {
-  local out
-  out=$(wrk -t"$THREADS" -c"$CONN" -d"${SECS}s" ${2:+-s "$2"} "$1" 2> "$TMP/wrk.err")
-  if grep -q "Non-2xx" <<<"$out" || [ -s "$TMP/wrk.err" ]; then
-    echo "wrk saw errors:" >&2; echo "$out" >&2; head -5 "$TMP/wrk.err" >&2; tail -5 "$TMP/serve.err" >&2; exit 1
-  fi
-  awk '/Requests\/sec/{print $2}' <<<"$out"
-}
 
 if [ "$BACKENDS" != "${BACKENDS/postgres/}" ]; then
   psql "$PG/test" -qc "CREATE DATABASE $PGDB" >/dev/null

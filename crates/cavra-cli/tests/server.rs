@@ -236,6 +236,50 @@ fn a_revoked_or_expired_token_is_refused_at_the_next_request() {
     assert_eq!(st, 401, "expired");
 }
 
+/// The server caches the agents its decisions ask the registry for, and a cached answer
+/// never outlives a change: an unregistered agent's writes are allowed (its absence
+/// cached over several decisions); registered with a profile that does not permit
+/// writing, its very next write is blocked by the profile; blocked, its very next read is
+/// blocked too.
+#[test]
+fn a_registry_change_decides_the_very_next_decision() {
+    let s = Srv::start(&[], &[]);
+    let bot = s.token("bot", "agent");
+    let admin = s.token("alice", "admin");
+    let cwd = s.project.display().to_string();
+    let write = json!({"action_type": "write_file", "target": "src/lib.rs", "cwd": cwd,
+        "agent_id": "ci-bot", "session_id": "reg"});
+    let read = json!({"action_type": "read_file", "target": "README.md", "cwd": cwd,
+        "agent_id": "ci-bot", "session_id": "reg"});
+    for _ in 0..5 {
+        let (st, v) = post(&s, "/v1/decisions", Some(&bot), &write);
+        assert_eq!((st, v["decision"].as_str()), (200, Some("allow")), "{v}");
+    }
+    let new = json!({"agent_id": "ci-bot", "profile": "read-only-reviewer"});
+    let (st, v) = post(&s, "/v1/registry/agents", Some(&admin), &new);
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = post(&s, "/v1/decisions", Some(&bot), &write);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["decision"].as_str(), v["rule_id"].as_str()),
+        (Some("block"), Some("registry.agent.profile")),
+        "the very next write after the registration: {v}"
+    );
+    for _ in 0..3 {
+        let (_, v) = post(&s, "/v1/decisions", Some(&bot), &read);
+        assert_eq!(v["decision"], "allow", "{v}");
+    }
+    let block = json!({"reason": "compromised"});
+    let (st, v) = post(&s, "/v1/registry/agents/ci-bot/block", Some(&admin), &block);
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = post(&s, "/v1/decisions", Some(&bot), &read);
+    assert_eq!(
+        (v["decision"].as_str(), v["rule_id"].as_str()),
+        (Some("block"), Some("registry.agent.blocked")),
+        "the very next read after the block: {v}"
+    );
+}
+
 /// Decisions made in parallel (the server's runtime pool) still make one chain: every
 /// decision answered is recorded once, and the log verifies.
 #[test]

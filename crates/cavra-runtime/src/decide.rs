@@ -9,7 +9,7 @@ use crate::Runtime;
 use cavra_core::guard::{BreakGlass, EvalEnv, McpRegistry};
 use cavra_core::policy::CompiledPack;
 use cavra_core::{ActionRequest, Decision, Outcome};
-use cavra_store::{DecisionStore, StoreOpener};
+use cavra_store::{AgentRecord, DecisionStore, StoreOpener};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -299,12 +299,8 @@ fn store_mcp_registry(store: &dyn DecisionStore) -> Result<Option<McpRegistry>> 
 
 /// Governed agent identities: a blocked agent, or an action type outside the agent's
 /// capability profile, is blocked whatever the pack says.
-fn apply_agent_registry(
-    store: &dyn DecisionStore,
-    req: &ActionRequest,
-    d: &mut Decision,
-) -> Result<()> {
-    let Some(agent) = store.agent(&req.actor.agent_id)? else {
+fn apply_agent_registry(agent: Option<AgentRecord>, d: &mut Decision) -> Result<()> {
+    let Some(agent) = agent else {
         return Ok(());
     };
     let profile = agent.profile()?;
@@ -490,7 +486,12 @@ impl Runtime {
         let mut d = evaluate_tightened(pack, org, req, &env);
         let mut approval_id = None;
         if db.exists() {
-            apply_agent_registry(db.get()?, req, &mut d)?;
+            let id = &req.actor.agent_id;
+            let agent = match &self.lookups {
+                Some(l) => l.agent(id, &mut || Ok(db.get()?.agent(id)?))?,
+                None => db.get()?.agent(id)?,
+            };
+            apply_agent_registry(agent, &mut d)?;
         }
         // approvals and break-glass live in the store; only consult it when it exists
         if matches!(d.decision, Outcome::Block | Outcome::RequireApproval) && db.exists() {

@@ -59,7 +59,9 @@ pub use error::{chain, RequestError, RuntimeError, SinkError};
 pub use evaluate::{DecisionDocument, EvaluateOptions, Explanation};
 pub use locate::{find_repo_root, place, Location, Locator};
 pub use packs::{load_registry, Origin, PackChoice};
-pub use services::{Clock, EvidenceSink, FsScriptReader, LogSink, ScriptReader, SystemClock};
+pub use services::{
+    Clock, EvidenceSink, FsScriptReader, LogSink, Lookups, ScriptReader, SystemClock,
+};
 
 use cavra_store::StoreOpener;
 
@@ -73,6 +75,7 @@ pub struct Runtime {
     org: Option<org::OrgPack>,
     packs: std::sync::Arc<packs::PackCache>,
     kept_store: Option<decide::KeptStore>,
+    lookups: Option<std::sync::Arc<dyn Lookups + Send + Sync>>,
 }
 
 impl Runtime {
@@ -90,7 +93,15 @@ impl Runtime {
             org: None,
             packs: std::sync::Arc::default(),
             kept_store: None,
+            lookups: None,
         }
+    }
+
+    /// Answers registry lookups from `lookups` before the store (a server's runtimes share
+    /// one cache).
+    pub fn with_lookups(mut self, lookups: std::sync::Arc<dyn Lookups + Send + Sync>) -> Runtime {
+        self.lookups = Some(lookups);
+        self
     }
 
     /// Shares `cache` for the packs decisions are made under (a server's runtimes share

@@ -27,6 +27,18 @@ impl Clock for SystemClock {
     }
 }
 
+/// Registry lookups a front end answers from a cache of its own, kept true to the store
+/// (`cavra serve`: reset by every change to the store it can see, docs/server.md); without
+/// one, the runtime reads the store on every decision.
+pub trait Lookups {
+    /// The registered agent `id`: cached, or `read` from the store (and then cached).
+    fn agent(
+        &self,
+        id: &str,
+        read: &mut dyn FnMut() -> Result<Option<cavra_store::AgentRecord>, crate::RuntimeError>,
+    ) -> Result<Option<cavra_store::AgentRecord>, crate::RuntimeError>;
+}
+
 /// Where decisions and state changes are recorded: one log per CAVRA directory.
 pub trait EvidenceSink {
     /// Appends a record of `kind` to the log of `cavra_dir`; returns its record id.

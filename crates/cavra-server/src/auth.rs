@@ -254,7 +254,7 @@ pub fn authenticate(s: &AppState, credential: &str) -> Result<Caller, ApiError> 
 }
 
 /// The active server token `credential` (401 for an unknown, revoked or expired one):
-/// from the replica's [`crate::tokencache`] when it holds it, else from the store (and
+/// from the replica's [`crate::lookupcache`] when it holds it, else from the store (and
 /// cached). The expiry is checked now either way.
 fn server_token(s: &AppState, credential: &str) -> Result<ApiToken, ApiError> {
     let refused = || unauthorized("the token is unknown, revoked or expired");
@@ -263,14 +263,14 @@ fn server_token(s: &AppState, credential: &str) -> Result<ApiToken, ApiError> {
     let now = OffsetDateTime::now_utc();
     // looked at before the store is read: a change after this empties the cache under a
     // newer generation, and what is read below is not kept then
-    let generation = s.tokens.generation();
-    if let Some(t) = generation.and_then(|g| s.tokens.get(&hash, g)) {
+    let generation = s.lookups.generation();
+    if let Some(t) = generation.and_then(|g| s.lookups.get(&hash, g)) {
         return Some(t).filter(|t| t.active(now)).ok_or_else(refused);
     }
     let found = s.with_lookup_store(|store| Ok(store.authenticate_api_token(credential, now)?))?;
     let token = found.ok_or_else(refused)?;
     if let Some(g) = generation {
-        s.tokens.put(hash, token.clone(), g);
+        s.lookups.put(hash, token.clone(), g);
     }
     Ok(token)
 }

@@ -24,7 +24,7 @@
 //! - [`control`]: the caller as the runtime's authenticator, the roles of control actions,
 //!   typed bodies.
 //! - [`auth`]: bearer tokens (`cavra tokens issue`) and OIDC JWTs (cavra-auth), their
-//!   roles and repositories on every `/v1` route; [`tokencache`]: the server tokens
+//!   roles and repositories on every `/v1` route; [`lookupcache`]: the server tokens
 //!   looked up recently, never used past a revocation.
 //! - [`console`]: the web console at `/` (embedded pages and assets, sign-in with a token
 //!   or at the OIDC issuer, session cookies with CSRF tokens, the proof check), and the
@@ -50,6 +50,7 @@ pub mod error;
 pub mod evidence;
 pub mod hooks;
 pub mod inventory;
+pub mod lookupcache;
 pub mod mcp;
 pub mod meta;
 pub mod metrics;
@@ -64,7 +65,6 @@ pub mod slack;
 pub mod state;
 pub mod stream;
 pub mod sync;
-pub mod tokencache;
 
 pub use config::{AuthSettings, Database, FileConfig, LogFormat, ServerConfig};
 pub use error::{ApiError, ServerError};

@@ -75,12 +75,12 @@ impl PgLog {
     /// is none; checkpoints every `CAVRA_EVIDENCE_CHECKPOINT_EVERY` records as the file log)
     /// and the listener publishing every replica's decisions on `feed`.
     ///
-    /// The listener also hears token revocations (`cavra_tokens`) and tells `tokens`.
+    /// The listener also hears the store changes the cache must not outlive (`cavra_lookups`) and tells `lookups`.
     pub fn start(
         url: &str,
         cavra_dir: &Path,
         feed: DecisionFeed,
-        tokens: Arc<crate::tokencache::TokenCache>,
+        lookups: Arc<crate::lookupcache::LookupCache>,
     ) -> Result<PgLog, ServerError> {
         let lc = LogConfig::for_cavra_dir(cavra_dir);
         let (key, _) = KeyStore::new(&lc.key_dir).load_or_create_active(lc.signing)?;
@@ -95,9 +95,9 @@ impl PgLog {
                 feed.publish(&r.record_id, &r.body);
             },
             move |signal| match signal {
-                ev::TokenSignal::Changed => tokens.changed(),
-                ev::TokenSignal::Lost => tokens.lost(),
-                ev::TokenSignal::Listening => tokens.listening(),
+                ev::LookupSignal::Changed => lookups.changed(),
+                ev::LookupSignal::Lost => lookups.lost(),
+                ev::LookupSignal::Listening => lookups.listening(),
             },
         )?;
         Ok(PgLog {

@@ -127,7 +127,8 @@ pub fn for_repository(s: &AppState, path: &str) -> Result<RepoFloor, String> {
     let repo_id = cavra_store::repository_id(path);
     let failed = |e: ApiError| format!("the policy rollout cannot be read: {}", e.body.message);
     let open = s
-        .with_lookup_store(|st| Ok(st.list_assignments(false)?))
+        .lookups
+        .assignments(|| s.with_lookup_store(|st| Ok(st.list_assignments(false)?)))
         .map_err(failed)?;
     if open.is_empty() {
         return Ok(RepoFloor {

@@ -40,8 +40,9 @@ pub struct AppState {
     pg_log: Option<crate::pglog::PgLog>,
     /// Decision sightings of the repository inventory not written yet.
     pub inventory: crate::inventory::Pending,
-    /// The server tokens looked up recently (never used past a revocation).
-    pub tokens: Arc<crate::tokencache::TokenCache>,
+    /// The server tokens, agents and rollout assignments looked up recently (never used
+    /// past a change to the store).
+    pub lookups: Arc<crate::lookupcache::LookupCache>,
 }
 
 /// How long a kept lookup store is reused (a new trust root is seen within this time).
@@ -91,12 +92,12 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let stores = opener(&config.database, config.approver_dir.clone())?;
         stores.open_team(&config.cavra_dir)?;
-        let tokens = Arc::new(match &config.database {
+        let lookups = Arc::new(match &config.database {
             Database::Sqlite(p) => {
-                crate::tokencache::TokenCache::data_version(cavra_store::DataVersion::open(p)?)
+                crate::lookupcache::LookupCache::data_version(cavra_store::DataVersion::open(p)?)
             }
             // emptied by the decision log's listener (started below)
-            Database::Postgres(_) => crate::tokencache::TokenCache::notified(),
+            Database::Postgres(_) => crate::lookupcache::LookupCache::notified(),
         });
         #[cfg(feature = "postgres")]
         let pg_log = match &config.database {
@@ -104,7 +105,7 @@ impl AppState {
                 url,
                 &config.cavra_dir,
                 metrics.feed.clone(),
-                Arc::clone(&tokens),
+                Arc::clone(&lookups),
             )?),
             Database::Sqlite(_) => None,
         };
@@ -156,7 +157,8 @@ impl AppState {
                 Mutex::new(
                     runtime
                         .with_org_pack_file(config.org_pack.clone())
-                        .with_pack_cache(Arc::clone(&packs)),
+                        .with_pack_cache(Arc::clone(&packs))
+                        .with_lookups(Arc::clone(&lookups) as _),
                 )
             })
             .collect();
@@ -173,7 +175,7 @@ impl AppState {
             #[cfg(feature = "postgres")]
             pg_log,
             inventory: Default::default(),
-            tokens,
+            lookups,
         })
     }
 

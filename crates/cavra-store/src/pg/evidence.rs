@@ -858,23 +858,24 @@ impl Drop for Listener {
 /// How long the listener waits for a notification before it looks at its stop flag.
 const POLL: Duration = Duration::from_millis(250);
 
-/// What the listener tells about the API tokens ([`super::TOKENS_CHANNEL`]): what a
-/// replica's cache of server tokens needs to never outlive a revocation.
+/// What the listener tells about the store's lookups ([`super::LOOKUPS_CHANNEL`]): what a
+/// replica's lookup cache (tokens, agents, rollout assignments) needs to never outlive a
+/// change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSignal {
-    /// A token changed (a revocation was committed).
+pub enum LookupSignal {
+    /// A lookup changed (a token revocation, an agent or an assignment was committed).
     Changed,
     /// The listening connection was lost: notifications may be missed until
-    /// [`TokenSignal::Listening`].
+    /// [`LookupSignal::Listening`].
     Lost,
-    /// Listening again after [`TokenSignal::Lost`] (what changed in between was not
+    /// Listening again after [`LookupSignal::Lost`] (what changed in between was not
     /// heard).
     Listening,
 }
 
-/// The `LISTEN`s of the listener's connection: the log's batches and the token changes.
+/// The `LISTEN`s of the listener's connection: the log's batches and the lookup changes.
 fn listen_sql() -> String {
-    format!("LISTEN {CHANNEL}; LISTEN {}", super::TOKENS_CHANNEL)
+    format!("LISTEN {CHANNEL}; LISTEN {}", super::LOOKUPS_CHANNEL)
 }
 
 /// Hand every record committed from now on (of `kind`, when given) to `on`, in seq
@@ -889,13 +890,13 @@ pub fn listen(
     listen_with_tokens(db, kind, on, |_| {})
 }
 
-/// [`listen`], and on the same connection [`super::TOKENS_CHANNEL`]: `tokens` hears
-/// of every token change, of a lost connection and of listening again.
+/// [`listen`], and on the same connection [`super::LOOKUPS_CHANNEL`]: `tokens` hears
+/// of every lookup change, of a lost connection and of listening again.
 pub fn listen_with_tokens(
     db: &postgres::Config,
     kind: Option<&str>,
     on: impl FnMut(Record) + Send + 'static,
-    tokens: impl FnMut(TokenSignal) + Send + 'static,
+    tokens: impl FnMut(LookupSignal) + Send + 'static,
 ) -> Result<Listener> {
     let mut c = connect(db, LISTENER_APPLICATION)?;
     c.batch_execute(&listen_sql())?;
@@ -925,7 +926,7 @@ struct Follower<F, T> {
     tokens: T,
 }
 
-impl<F: FnMut(Record), T: FnMut(TokenSignal)> Follower<F, T> {
+impl<F: FnMut(Record), T: FnMut(LookupSignal)> Follower<F, T> {
     fn run(&mut self, mut conn: Option<Client>, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             let c = match &mut conn {
@@ -935,7 +936,7 @@ impl<F: FnMut(Record), T: FnMut(TokenSignal)> Follower<F, T> {
                     Ok(c)
                 }) {
                     Ok(c) => {
-                        (self.tokens)(TokenSignal::Listening);
+                        (self.tokens)(LookupSignal::Listening);
                         conn.insert(c)
                     }
                     Err(_) => {
@@ -946,7 +947,7 @@ impl<F: FnMut(Record), T: FnMut(TokenSignal)> Follower<F, T> {
             };
             if self.poll(c).is_err() || c.is_closed() {
                 conn = None;
-                (self.tokens)(TokenSignal::Lost);
+                (self.tokens)(LookupSignal::Lost);
             }
         }
     }
@@ -958,8 +959,8 @@ impl<F: FnMut(Record), T: FnMut(TokenSignal)> Follower<F, T> {
             let tokens = &mut self.tokens;
             let mut n = c.notifications();
             let mut seen = |channel: &str, payload: &str| {
-                if channel == super::TOKENS_CHANNEL {
-                    tokens(TokenSignal::Changed);
+                if channel == super::LOOKUPS_CHANNEL {
+                    tokens(LookupSignal::Changed);
                     return;
                 }
                 let last = serde_json::from_str::<Value>(payload)

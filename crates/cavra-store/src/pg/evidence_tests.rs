@@ -414,7 +414,7 @@ fn a_batch_that_cannot_get_the_head_lock_in_time_fails_and_the_next_one_goes_on(
     assert!(rep.ok && rep.records == 2, "{rep:?}");
 }
 
-/// A revocation `NOTIFY`s the listener (`TokenSignal::Changed`, what a replica's token
+/// A revocation `NOTIFY`s the listener (`LookupSignal::Changed`, what a replica's token
 /// cache empties on); a lost listening connection is told (`Lost`), then `Listening` once
 /// it listens again, and revocations are heard after that too.
 #[test]
@@ -446,7 +446,7 @@ fn the_listener_hears_token_revocations_and_its_own_reconnects() {
     store.revoke_api_token(&t.record.id, "root", now).unwrap();
     assert_eq!(
         next(),
-        ev::TokenSignal::Changed,
+        ev::LookupSignal::Changed,
         "issuing sends nothing, revoking does"
     );
     client(&db)
@@ -456,8 +456,92 @@ fn the_listener_hears_token_revocations_and_its_own_reconnects() {
             &[&ev::LISTENER_APPLICATION],
         )
         .unwrap();
-    assert_eq!(next(), ev::TokenSignal::Lost);
-    assert_eq!(next(), ev::TokenSignal::Listening);
+    assert_eq!(next(), ev::LookupSignal::Lost);
+    assert_eq!(next(), ev::LookupSignal::Listening);
     store.revoke_api_token(&u.record.id, "root", now).unwrap();
-    assert_eq!(next(), ev::TokenSignal::Changed);
+    assert_eq!(next(), ev::LookupSignal::Changed);
+}
+
+/// An agent registered, its status changed and its removal, and a rollout assignment
+/// started and ended, each `NOTIFY` the listener (`LookupSignal::Changed`: what a
+/// replica's lookup cache empties on); reads send nothing.
+#[test]
+fn the_listener_hears_registry_and_assignment_changes() {
+    use crate::{AgentStatus, AssignMode, NewAgent, NewAssignment, OffsetDateTime, TargetKind};
+    let Some((db, _, _)) = setup("evidence_listen_lookups") else {
+        return;
+    };
+    let cfg = WriterConfig::new(&db.url, 0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let _l = ev::listen_with_tokens(
+        &cfg.db,
+        None,
+        |_| {},
+        move |s| {
+            let _ = tx.send(s);
+        },
+    )
+    .unwrap();
+    // the listener is listening once it says so or once a first change is heard; a
+    // first revocation makes sure of it
+    let mut store = PgStore::connect(&db.url).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let t = store
+        .issue_api_token("bot", crate::ApiRole::Agent, None, "root", now)
+        .unwrap();
+    store.revoke_api_token(&t.record.id, "root", now).unwrap();
+    let next = || rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(next(), ev::LookupSignal::Changed);
+    let heard = |what: &str| {
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Ok(ev::LookupSignal::Changed),
+            "{what}"
+        );
+    };
+    store
+        .add_agent(
+            NewAgent {
+                agent_id: "ci-bot".into(),
+                vendor: None,
+                kind: None,
+                owner: None,
+                risk_tier: None,
+                profile: "builder".into(),
+                status: AgentStatus::Pending,
+            },
+            now,
+        )
+        .unwrap();
+    heard("an agent registered");
+    store
+        .set_agent_status("ci-bot", AgentStatus::Blocked, now)
+        .unwrap();
+    heard("an agent blocked");
+    assert!(store.agent("ci-bot").unwrap().is_some());
+    assert!(store.list_agents().unwrap().len() == 1);
+    store.remove_agent("ci-bot").unwrap();
+    heard("an agent removed");
+    store
+        .add_assignment(
+            &NewAssignment {
+                version_id: "pv-org-1".into(),
+                target_kind: TargetKind::All,
+                target: String::new(),
+                mode: AssignMode::Enforce,
+                shadow_until: None,
+                assigned_by: "carol".into(),
+            },
+            now,
+        )
+        .unwrap();
+    heard("an assignment started");
+    assert_eq!(store.list_assignments(false).unwrap().len(), 1);
+    assert_eq!(store.end_assignments("pv-org-1", None, now).unwrap(), 1);
+    heard("an assignment ended");
+    // the reads above sent nothing
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "a read notified"
+    );
 }

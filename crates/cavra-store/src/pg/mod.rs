@@ -42,7 +42,7 @@ use crate::sessions::EscalationPolicy;
 use crate::tamper::Unverified;
 
 pub use migrations::PG_SCHEMA_VERSION;
-pub use tokens::TOKENS_CHANNEL;
+pub use tokens::LOOKUPS_CHANNEL;
 
 /// A pool of connections to one PostgreSQL database.
 pub type PgPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;

@@ -74,7 +74,8 @@ impl PgStore {
     ) -> Result<AgentRecord, StoreError> {
         let id = require_text("agent_id", &new.agent_id)?;
         let profile = AgentProfile::builtin(&new.profile)?.name;
-        let n = self.conn()?.execute(
+        let n = super::tokens::execute_notifying(
+            &mut *self.conn()?,
             &format!(
                 "INSERT INTO agents ({AGENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
                  ON CONFLICT (agent_id) DO NOTHING"
@@ -89,6 +90,7 @@ impl PgStore {
                 &new.status.as_str(),
                 &secs(now),
             ],
+            "agents",
         )?;
         if n == 0 {
             return Err(StoreError::AlreadyExists { kind: "agent", id });
@@ -129,9 +131,11 @@ impl PgStore {
         status: AgentStatus,
         now: OffsetDateTime,
     ) -> Result<AgentRecord, StoreError> {
-        let n = self.conn()?.execute(
+        let n = super::tokens::execute_notifying(
+            &mut *self.conn()?,
             "UPDATE agents SET status = $2, updated_at = $3 WHERE agent_id = $1",
             &[&id, &status.as_str(), &secs(now)],
+            "agents",
         )?;
         if n == 0 {
             return Err(StoreError::UnknownAgent(id.to_string()));
@@ -142,9 +146,12 @@ impl PgStore {
 
     /// Remove an agent.
     pub fn remove_agent(&mut self, id: &str) -> Result<(), StoreError> {
-        let n = self
-            .conn()?
-            .execute("DELETE FROM agents WHERE agent_id = $1", &[&id])?;
+        let n = super::tokens::execute_notifying(
+            &mut *self.conn()?,
+            "DELETE FROM agents WHERE agent_id = $1",
+            &[&id],
+            "agents",
+        )?;
         if n == 0 {
             return Err(StoreError::UnknownAgent(id.to_string()));
         }

@@ -98,7 +98,9 @@ impl PgStore {
         now: OffsetDateTime,
     ) -> Result<i64, StoreError> {
         check_assignment(a)?;
-        let row = self.conn()?.query_one(
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        let row = tx.query_one(
             INSERT_ASSIGNMENT,
             &[
                 &a.version_id,
@@ -110,6 +112,12 @@ impl PgStore {
                 &at(now),
             ],
         )?;
+        // delivered at commit: the replicas drop their cached assignments
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&super::LOOKUPS_CHANNEL, &"assignments"],
+        )?;
+        tx.commit()?;
         Ok(row.try_get(0)?)
     }
 
@@ -131,10 +139,12 @@ impl PgStore {
         mode: Option<AssignMode>,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        Ok(self.conn()?.execute(
+        super::tokens::execute_notifying(
+            &mut *self.conn()?,
             END_ASSIGNMENTS,
             &[&version_id, &at(now), &mode.map(AssignMode::as_str)],
-        )?)
+            "assignments",
+        )
     }
 
     /// See [`crate::RolloutStore::append_rollout_step`].

@@ -8,10 +8,27 @@ use crate::error::StoreError;
 use crate::timefmt::secs;
 use crate::tokens::{decode_token, ApiRole, ApiToken, IssuedToken, NewToken, RawToken, TOKEN_COLS};
 
-/// The `NOTIFY` channel of API token changes: a revocation sends the token id on it, in
-/// the revoking transaction. `cavra serve` replicas `LISTEN` (on the connection that
-/// follows the decision log) and drop their cached tokens.
-pub const TOKENS_CHANNEL: &str = "cavra_tokens";
+/// The `NOTIFY` channel of the changes a replica's lookup cache must not outlive: a token
+/// revocation (payload: the token id), an agent registered, its status changed or removed
+/// (`agents`), a rollout assignment started or ended (`assignments`), each sent in the
+/// changing transaction. `cavra serve` replicas `LISTEN` (on the connection that follows
+/// the decision log) and drop what they cached.
+pub const LOOKUPS_CHANNEL: &str = "cavra_lookups";
+
+/// Runs `sql` and notifies [`LOOKUPS_CHANNEL`] with `what`, in one transaction (the
+/// notification is delivered at commit, with the change).
+pub(crate) fn execute_notifying(
+    c: &mut impl postgres::GenericClient,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+    what: &str,
+) -> Result<u64, StoreError> {
+    let mut tx = c.transaction()?;
+    let n = tx.execute(sql, params)?;
+    tx.execute("SELECT pg_notify($1, $2)", &[&LOOKUPS_CHANNEL, &what])?;
+    tx.commit()?;
+    Ok(n)
+}
 
 impl PgStore {
     /// See [`crate::TokenStore::issue_api_token`].
@@ -87,7 +104,7 @@ impl PgStore {
             &[&id, &secs(now), &by],
         )?;
         // delivered at commit: the replicas drop their cached tokens
-        tx.execute("SELECT pg_notify($1, $2)", &[&TOKENS_CHANNEL, &id])?;
+        tx.execute("SELECT pg_notify($1, $2)", &[&LOOKUPS_CHANNEL, &id])?;
         tx.commit()?;
         drop(c);
         self.api_token(id)
