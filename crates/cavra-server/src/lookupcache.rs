@@ -32,6 +32,12 @@ pub const LOOKUP_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Tokens (and agents) cached at most (when full, that map starts over).
 const MAX_ENTRIES: usize = 1024;
 
+thread_local! {
+    /// The cache (by address) and generation of the request this thread serves.
+    static CHECKED: std::cell::Cell<Option<(usize, Option<u64>)>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// What tells the cache that the tokens may have changed.
 enum Watch {
     /// SQLite: `PRAGMA data_version` on a connection of the cache's own.
@@ -116,10 +122,39 @@ impl LookupCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The generation to look up and store under, checked now; `None`: the cache cannot
-    /// be trusted at the moment (the data version cannot be read, the listener is
-    /// lost), so the store is asked.
+    /// Runs `f` (one request, on this thread) with the generation checked once, now: the
+    /// lookups of the request (its token, its agent, the assignments) use that generation
+    /// instead of each reading `PRAGMA data_version` again. A change committed before the
+    /// request began is seen by it; one committed while it runs is seen by the next.
+    pub fn in_request<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Restore(Option<(usize, Option<u64>)>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CHECKED.set(self.0);
+            }
+        }
+        let checked = self.check();
+        let _restore = Restore(CHECKED.replace(Some((self.key(), checked))));
+        f()
+    }
+
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// The generation to look up and store under: the one checked at the start of the
+    /// request this thread serves ([`LookupCache::in_request`]), else checked now; `None`:
+    /// the cache cannot be trusted at the moment (the data version cannot be read, the
+    /// listener is lost), so the store is asked.
     pub fn generation(&self) -> Option<u64> {
+        match CHECKED.get() {
+            Some((key, checked)) if key == self.key() => checked,
+            _ => self.check(),
+        }
+    }
+
+    /// The generation, checked now.
+    fn check(&self) -> Option<u64> {
         let version = match &self.watch {
             Watch::DataVersion(v) => Some(
                 v.lock()
@@ -429,6 +464,42 @@ mod tests {
             .unwrap();
         let a = c.agent("ci-bot", || s.agent("ci-bot")).unwrap();
         assert_eq!(a.map(|a| a.status), Some(AgentStatus::Blocked));
+    }
+
+    #[test]
+    fn a_request_checks_the_data_version_once_and_the_next_request_sees_a_change() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("c.db");
+        let now = OffsetDateTime::now_utc();
+        let mut s = Store::open(&db).unwrap();
+        let t = s
+            .issue_api_token("bot", ApiRole::Agent, None, "root", now)
+            .unwrap();
+        let c = LookupCache::data_version(cavra_store::DataVersion::open(&db).unwrap());
+        let mut other = Store::open(&db).unwrap();
+        c.in_request(|| {
+            let g = c.generation().unwrap();
+            c.put("h".into(), t.record.clone(), g);
+            other.revoke_api_token(&t.record.id, "root", now).unwrap();
+            // committed while the request runs: this request keeps its generation
+            assert_eq!(c.generation(), Some(g));
+            // nested requests and other caches check on their own
+            let c2 = LookupCache::data_version(cavra_store::DataVersion::open(&db).unwrap());
+            assert!(c2.generation().is_some());
+        });
+        // the next request sees the revocation
+        c.in_request(|| {
+            let g = c.generation().unwrap();
+            assert!(c.get("h", g).is_none());
+        });
+        // outside a request every look checks
+        let g = c.generation().unwrap();
+        c.put("h".into(), t.record.clone(), g);
+        let u = s
+            .issue_api_token("bot2", ApiRole::Agent, None, "root", now)
+            .unwrap();
+        other.revoke_api_token(&u.record.id, "root", now).unwrap();
+        assert_ne!(c.generation(), Some(g));
     }
 
     #[test]

@@ -308,7 +308,8 @@ where
     F: FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 {
     let s = Arc::clone(state);
-    tokio::task::spawn_blocking(move || f(&s))
+    // the store's change check once per request, for every lookup of the request
+    tokio::task::spawn_blocking(move || s.lookups.in_request(|| f(&s)))
         .await
         .map_err(|e| ApiError::internal(format!("the request's worker stopped: {e}")))?
 }
