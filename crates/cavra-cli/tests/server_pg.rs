@@ -765,3 +765,55 @@ fn a_token_revoked_in_the_database_is_refused_by_both_replicas() {
         assert_eq!(st, 401, "and stays refused");
     }
 }
+
+/// Each replica caches the agents its decisions ask the registry for; an agent registered
+/// through replica A (which `NOTIFY`s `cavra_lookups` in its transaction; that the
+/// notification is sent is tested in cavra-store) decides the next decisions of both
+/// replicas — waited for in a bounded loop, as the notification reaches each replica on
+/// its own — and a block through replica B then blocks its reads on both.
+#[test]
+fn an_agent_registered_or_blocked_through_one_replica_decides_on_both() {
+    let Some(db) = TestDb::create("an_agent_registered_or_blocked_through_one_replica") else {
+        return;
+    };
+    let p = pair(&db, &[]);
+    let write = p.request("notes.md", "registry-1");
+    let mut read = write.clone();
+    read["action_type"] = json!("read_file");
+    for _ in 0..3 {
+        for s in [&p.a, &p.b] {
+            assert_eq!(decide(s, &p.bot, &write)["decision"], "allow");
+        }
+    }
+    let until = |s: &Srv, req: &Value, rule: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let v = decide(s, &p.bot, req);
+            if v["rule_id"] == rule {
+                assert_eq!(v["decision"], "block", "{v}");
+                break;
+            }
+            assert_eq!(v["decision"], "allow", "{v}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: still not decided by `{rule}` 30 s later",
+                s.url("")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let new = json!({"agent_id": "ci-agent", "profile": "read-only-reviewer"});
+    let (st, v) = p.a.post("/v1/registry/agents", Some(&p.alice), &new);
+    assert_eq!(st, 200, "{v}");
+    for s in [&p.b, &p.a] {
+        until(s, &write, "registry.agent.profile");
+        assert_eq!(decide(s, &p.bot, &read)["decision"], "allow");
+    }
+    let block = json!({"reason": "compromised"});
+    let (st, v) =
+        p.b.post("/v1/registry/agents/ci-agent/block", Some(&p.alice), &block);
+    assert_eq!(st, 200, "{v}");
+    for s in [&p.a, &p.b] {
+        until(s, &read, "registry.agent.blocked");
+    }
+}
