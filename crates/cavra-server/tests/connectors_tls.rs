@@ -161,6 +161,12 @@ fn an_untrusted_certificate_is_a_dead_letter_that_says_so() {
         got.lock().unwrap().is_empty(),
         "nothing reached the receiver"
     );
+    // the receiver counts a refused handshake when its read fails, which may be after the
+    // client has given up and `run` returned: wait (bounded) for its thread to get there
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while *failed.lock().unwrap() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(*failed.lock().unwrap(), 2, "both handshakes were refused");
     let text = std::fs::read_to_string(&dead).unwrap();
     let line: Value = serde_json::from_str(text.trim()).unwrap();
