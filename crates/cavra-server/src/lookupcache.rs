@@ -211,33 +211,16 @@ impl LookupCache {
         id: &str,
         read: impl FnOnce() -> Result<Option<AgentRecord>, E>,
     ) -> Result<Option<AgentRecord>, E> {
-        let Some(generation) = self.generation() else {
-            return read();
-        };
-        if let Some(a) = self
-            .inner()
-            .agents
-            .get(id)
-            .and_then(|c| c.fresh(generation))
-        {
-            return Ok(a);
-        }
-        let value = read()?;
-        let mut g = self.inner();
-        if g.live && g.generation == generation {
-            if g.agents.len() >= MAX_ENTRIES && !g.agents.contains_key(id) {
-                g.agents.clear();
-            }
-            g.agents.insert(
-                id.to_string(),
-                Cached {
-                    value: value.clone(),
-                    generation,
-                    cached: Instant::now(),
-                },
-            );
-        }
-        Ok(value)
+        self.cached_or_read(
+            |g| g.agents.get(id),
+            read,
+            |g, c| {
+                if g.agents.len() >= MAX_ENTRIES && !g.agents.contains_key(id) {
+                    g.agents.clear();
+                }
+                g.agents.insert(id.to_string(), c);
+            },
+        )
     }
 
     /// The open rollout assignments (`RolloutStore::list_assignments(false)`): cached in
@@ -246,25 +229,36 @@ impl LookupCache {
         &self,
         read: impl FnOnce() -> Result<Vec<Assignment>, E>,
     ) -> Result<Vec<Assignment>, E> {
+        self.cached_or_read(
+            |g| g.assignments.as_ref(),
+            read,
+            |g, c| g.assignments = Some(c),
+        )
+    }
+
+    /// What `get` finds cached in the current generation, else `read` (kept by `keep`
+    /// unless the cache moved on or cannot be trusted meanwhile).
+    fn cached_or_read<T: Clone, E>(
+        &self,
+        get: impl FnOnce(&Inner) -> Option<&Cached<T>>,
+        read: impl FnOnce() -> Result<T, E>,
+        keep: impl FnOnce(&mut Inner, Cached<T>),
+    ) -> Result<T, E> {
         let Some(generation) = self.generation() else {
             return read();
         };
-        if let Some(a) = self
-            .inner()
-            .assignments
-            .as_ref()
-            .and_then(|c| c.fresh(generation))
-        {
-            return Ok(a);
+        if let Some(v) = get(&self.inner()).and_then(|c| c.fresh(generation)) {
+            return Ok(v);
         }
         let value = read()?;
         let mut g = self.inner();
         if g.live && g.generation == generation {
-            g.assignments = Some(Cached {
+            let cached = Cached {
                 value: value.clone(),
                 generation,
                 cached: Instant::now(),
-            });
+            };
+            keep(&mut g, cached);
         }
         Ok(value)
     }
