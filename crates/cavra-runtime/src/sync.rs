@@ -75,7 +75,7 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 /// pack's digest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedPack {
-    /// The compiled pack (`cavra policy compile` JSON).
+    /// The compiled pack (`cavra policy compile` JSON, compact).
     pub compiled: String,
     /// The signature of `compiled`.
     pub signature: PackSignature,
@@ -86,7 +86,7 @@ pub struct SignedPack {
 impl SignedPack {
     /// Signs `pack` with the server's pack key.
     pub fn sign(pack: &CompiledPack, key: &SigningKey, issued_at: String) -> SignedPack {
-        let compiled = pack.to_json();
+        let compiled = pack.to_json_compact();
         let signature = signing::sign(&pack.id, compiled.as_bytes(), &pack.digest, key);
         SignedPack {
             compiled,
@@ -337,27 +337,37 @@ impl OfflineQueue {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io("list", &self.dir)(e)),
         };
-        let mut v: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        // the names sort by time (zero-padded nanoseconds first): compared as bytes, not
+        // as paths component by component (every hook call of a long queue lists it)
+        let mut names: Vec<std::ffi::OsString> = rd
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .filter(|n| is_entry(n))
             .collect();
-        v.sort();
-        Ok(v)
+        names.sort_unstable();
+        Ok(names.into_iter().map(|n| self.dir.join(n)).collect())
     }
 
-    /// How many decisions wait.
+    /// How many decisions wait (counted, not sorted).
     pub fn len(&self) -> Result<usize> {
-        Ok(self.entries()?.len())
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io("list", &self.dir)(e)),
+        };
+        Ok(rd
+            .filter_map(|e| e.ok())
+            .filter(|e| is_entry(&e.file_name()))
+            .count())
     }
 
     /// Nothing waits.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.entries()?.is_empty())
+        Ok(self.len()? == 0)
     }
 
     /// Queues `d`.
     pub fn push(&self, d: &OfflineDecision, now_nanos: u128) -> Result<PathBuf> {
-        let n = self.entries()?.len();
+        let n = self.len()?;
         if n >= MAX_QUEUE {
             return Err(SyncError::QueueFull(self.dir.clone()));
         }
@@ -370,12 +380,21 @@ impl OfflineQueue {
         let path = self
             .dir
             .join(format!("{now_nanos:039}-{}.json", std::process::id()));
-        write_atomic(&path, &body)?;
+        // one file per decision, written where it stays (no rename: a new name in the
+        // directory is all a push costs). A reader that lists it half-written cannot parse
+        // it and leaves it for the next upload ([`OfflineQueue::oldest`]).
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &body))
+            .map_err(io("write", &path))?;
         Ok(path)
     }
 
-    /// The oldest `max` decisions with their files (unreadable files are skipped and left
-    /// in place, for a person to look at).
+    /// The oldest `max` decisions with their files (a file that does not parse — one
+    /// another hook is still writing, or a broken one — is skipped and left in place: the
+    /// next upload takes it once written, a person looks at a broken one).
     pub fn oldest(&self, max: usize) -> Result<Vec<(PathBuf, OfflineDecision)>> {
         let mut out = Vec::new();
         for p in self.entries()?.into_iter().take(max) {
@@ -403,6 +422,12 @@ impl OfflineQueue {
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
+/// A queued decision's file name (`*.json`; a write in progress is `*.tmpPID`).
+fn is_entry(name: &std::ffi::OsStr) -> bool {
+    let b = name.as_encoded_bytes();
+    b.len() > 5 && b.ends_with(b".json")
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
@@ -420,6 +445,18 @@ mod tests {
     fn pack() -> CompiledPack {
         cavra_core::policy::bundled::compiled(cavra_core::policy::bundled::DEFAULT_PACK)
             .expect("baseline")
+    }
+
+    #[test]
+    fn the_signed_pack_is_compact_and_loads_back_as_the_same_pack() {
+        let p = pack();
+        let signed = SignedPack::sign(&p, &key(1), "2026-12-01T00:00:00Z".into());
+        assert!(!signed.compiled.contains('\n'), "compact: one line");
+        assert!(signed.compiled.len() < p.to_json().len() * 2 / 3);
+        let back = CompiledPack::from_json(&signed.compiled).expect("loads");
+        assert_eq!(back.digest, p.digest);
+        assert_eq!(back.to_json(), p.to_json());
+        signed.verify(&key(1).verifying_key()).expect("verifies");
     }
 
     #[test]

@@ -87,6 +87,7 @@ fn record(ctx: &Ctx, obs: &Observation) {
 pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
     let adapter = Adapter::new(args.agent);
     let mode = ServerMode::from_env(&ctx.cavra_dir);
+    crate::timing("server mode read");
     let answer = match (read_payload(), mode) {
         (Err(e), _) => adapter.reject(&e),
         (Ok(_), Some(Err(e))) => cavra_agents::fail_closed(
@@ -104,7 +105,10 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
                 Err(e @ cavra_client::ClientError::ProjectPolicy(_)) => {
                     cavra_agents::fail_closed(Some(args.agent), &e.to_string())
                 }
-                Err(e) => local(ctx, &args, &adapter, &raw, Some((&mode, e.to_string()))),
+                Err(e) => {
+                    crate::timing("server not reached");
+                    local(ctx, &args, &adapter, &raw, Some((&mode, e.to_string())))
+                }
             }
         }
     };
@@ -156,6 +160,7 @@ fn local(
             let v = match mode.offline_pack() {
                 Err(e) => Verdict::deny(format!("CAVRA could not ask its server ({because}) and has no usable cached server policy ({e}); the action was not allowed")),
                 Ok(pack) => {
+                    crate::timing("cached server pack verified");
                     let digest = pack.digest.clone();
                     ctx.runtime().set_org_pack(Some(cavra_runtime::org::OrgPack::Digest(pack)));
                     let v = offline_verdict(decide_all(ctx, args, &tool_use.calls), &because);
@@ -163,6 +168,7 @@ fn local(
                     if let Err(e) = mode.queue(&queued) {
                         eprintln!("cavra: warning: {e}");
                     }
+                    crate::timing("queued");
                     v
                 }
             };

@@ -6,7 +6,7 @@
 
 use super::PolicyError;
 use base64::Engine;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -111,7 +111,7 @@ pub fn verify(
     };
     let msg = message(pack_id, &src, digest);
     for k in &candidates {
-        if k.verify(msg.as_bytes(), &signature).is_ok() {
+        if verifies(k, msg.as_bytes(), &signature) {
             return Ok(key_id(k));
         }
     }
@@ -125,9 +125,61 @@ pub fn verify(
     }
 }
 
+/// Whether `sig` is `k`'s signature of `msg` (RFC 8032; with the feature `aws-lc`, checked
+/// by AWS-LC, which accepts exactly the signatures ed25519-dalek's `verify` accepts for keys
+/// and signatures made by a signer — a test compares them).
+fn verifies(k: &VerifyingKey, msg: &[u8], sig: &Signature) -> bool {
+    #[cfg(feature = "aws-lc")]
+    {
+        use aws_lc_rs::signature::{UnparsedPublicKey, ED25519};
+        UnparsedPublicKey::new(&ED25519, k.as_bytes())
+            .verify(msg, &sig.to_bytes())
+            .is_ok()
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        use ed25519_dalek::Verifier as _;
+        k.verify(msg, sig).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_verifier_accepts_what_dalek_accepts_and_nothing_else() {
+        use ed25519_dalek::Verifier as _;
+        let key = SigningKey::from_bytes(&[9u8; 32]);
+        let vk = key.verifying_key();
+        let other = SigningKey::from_bytes(&[10u8; 32]).verifying_key();
+        let good = key.sign(b"message");
+        let mut flipped = good.to_bytes();
+        flipped[5] ^= 1;
+        // S + L: the same signature with a non-canonical scalar (rejected by both)
+        let mut s_plus_l = good.to_bytes();
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = u16::from(s_plus_l[32 + i]) + u16::from(L[i]) + carry;
+            s_plus_l[32 + i] = (v & 0xff) as u8;
+            carry = v >> 8;
+        }
+        let cases: [(&VerifyingKey, &[u8], Signature, bool); 5] = [
+            (&vk, b"message", good, true),
+            (&vk, b"messagf", good, false),
+            (&other, b"message", good, false),
+            (&vk, b"message", Signature::from_bytes(&flipped), false),
+            (&vk, b"message", Signature::from_bytes(&s_plus_l), false),
+        ];
+        for (i, (k, msg, sig, expected)) in cases.iter().enumerate() {
+            assert_eq!(verifies(k, msg, sig), *expected, "case {i}");
+            assert_eq!(k.verify(msg, sig).is_ok(), *expected, "case {i} (dalek)");
+        }
+    }
 
     #[test]
     fn sign_verify_tamper() {
