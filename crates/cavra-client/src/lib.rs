@@ -165,6 +165,8 @@ pub struct Client {
     base: String,
     token: String,
     agent: ureq::Agent,
+    /// Every call's bound.
+    timeout: Duration,
     /// Sent as `X-Cavra-Queued` when set ([`NO_QUEUE`] when not): the hook's offline
     /// decisions waiting for upload.
     queued: AtomicU64,
@@ -223,6 +225,7 @@ impl Client {
             base: base.to_string(),
             token: token.trim().to_string(),
             agent,
+            timeout,
             queued: AtomicU64::new(NO_QUEUE),
         })
     }
@@ -253,6 +256,22 @@ impl Client {
     /// The server's URL.
     pub fn url(&self) -> &str {
         &self.base
+    }
+
+    /// Whether the server takes a connection, within the call timeout: an error when it
+    /// refuses it or does not answer in time. Only for a server whose host is an IP
+    /// address (a name is left to the call: it would be resolved twice). The hook asks
+    /// this before it reads and sends anything, so that a server that is down costs it only
+    /// the refused connection; the connection is closed at once (the server sees a client
+    /// that sent nothing).
+    pub fn check_reachable(&self) -> Result<(), ClientError> {
+        let uri = format!("{}/", self.base).parse::<ureq::http::Uri>();
+        let Some(addr) = uri.ok().as_ref().and_then(literal_addr) else {
+            return Ok(());
+        };
+        std::net::TcpStream::connect_timeout(&addr, self.timeout)
+            .map(drop)
+            .map_err(|e| self.unreachable(format!("cannot connect to {addr}: {e}")))
     }
 
     fn unreachable(&self, e: impl std::fmt::Display) -> ClientError {
@@ -496,6 +515,18 @@ mod tests {
             Err(ClientError::Unreachable { .. })
         ));
         assert!(matches!(c.pack(), Err(ClientError::Unreachable { .. })));
+        let e = c.check_reachable().expect_err("refused");
+        assert!(
+            e.to_string().contains("cannot connect to 127.0.0.1:1"),
+            "{e}"
+        );
+        // a server that listens is reachable; a name is left to the call itself
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let up = format!("http://{}", l.local_addr().expect("addr"));
+        let c = Client::new(&up, "t", Duration::from_millis(200)).expect("ok");
+        c.check_reachable().expect("reachable");
+        let named = Client::new("http://cavra.invalid:1", "t", Duration::from_millis(200));
+        named.expect("ok").check_reachable().expect("not checked");
     }
 
     #[test]

@@ -173,6 +173,9 @@ impl ServerMode {
         choice: &PackChoice,
         locator: &Locator,
     ) -> Result<HookAnswer, ClientError> {
+        // a server that is down is found before anything is read for it (the offline
+        // fallback then decides with what it reads itself)
+        self.client.check_reachable()?;
         match project_policy(agent, event, choice, locator)? {
             Some(p) => self.client.hook_with_policy(agent.as_str(), event, &p),
             None => self.client.hook(agent.as_str(), event),
@@ -238,7 +241,13 @@ impl ServerMode {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        self.cache.queue().push(d, nanos).map(|_| ())
+        let queue = self.cache.queue();
+        // counted when this call began (and kept up to date by an upload)
+        match self.client.queued().and_then(|n| usize::try_from(n).ok()) {
+            Some(n) => queue.push_counted(d, nanos, n),
+            None => queue.push(d, nanos),
+        }
+        .map(|_| ())
     }
 }
 

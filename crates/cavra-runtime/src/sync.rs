@@ -367,7 +367,20 @@ impl OfflineQueue {
 
     /// Queues `d`.
     pub fn push(&self, d: &OfflineDecision, now_nanos: u128) -> Result<PathBuf> {
-        let n = self.len()?;
+        self.push_counted(d, now_nanos, self.len()?)
+    }
+
+    /// [`OfflineQueue::push`] into a queue of `len` decisions, counted earlier in this
+    /// process (the hook counts its queue once per call: a queue of thousands is not
+    /// listed twice; decisions pushed meanwhile by other hooks may take it a few past
+    /// [`MAX_QUEUE`]).
+    pub fn push_counted(
+        &self,
+        d: &OfflineDecision,
+        now_nanos: u128,
+        len: usize,
+    ) -> Result<PathBuf> {
+        let n = len;
         if n >= MAX_QUEUE {
             return Err(SyncError::QueueFull(self.dir.clone()));
         }
@@ -537,5 +550,22 @@ mod tests {
         assert_eq!(order, ["a", "b"]);
         q.remove(&[got[0].0.clone()]).expect("remove");
         assert_eq!(q.len().expect("len"), 1);
+        // a file still being written (or broken) is not listed as a decision, and is left
+        std::fs::write(dir.path().join("server/queue/0-1.json"), "{\"decided_at\"").expect("w");
+        std::fs::write(dir.path().join("server/queue/0-1.tmp7"), "{}").expect("w");
+        assert_eq!(q.oldest(10).expect("list").len(), 1);
+        assert_eq!(
+            q.len().expect("len"),
+            2,
+            "counted: what is named as a decision"
+        );
+        // a full queue refuses the push, counted now or earlier in the call
+        assert!(matches!(
+            q.push_counted(&d("c"), 3, MAX_QUEUE),
+            Err(SyncError::QueueFull(_))
+        ));
+        q.push_counted(&d("c"), 3, MAX_QUEUE - 1)
+            .expect("below the limit");
+        assert_eq!(q.len().expect("len"), 3);
     }
 }
