@@ -165,8 +165,20 @@ fn sessions_and_break_glass() {
         v["error"]["message"].as_str().unwrap().contains("ttl"),
         "{v}"
     );
+    // a block decided before the override: the server now knows no break-glass is active
+    // (and keeps that in its lookup cache); the override is honoured by the very next
+    // decision all the same
+    let destroy = |session: &str| {
+        let r = json!({"action_type": "execute_command", "target": "terraform destroy -auto-approve",
+            "agent_id": "codex", "session_id": session, "policy_pack": "strict"});
+        post(&s, "/v1/decisions", Some(&bot), &r).1
+    };
+    let before = destroy("hs2");
+    assert_eq!(before["decision"], "block", "{before}");
     let (st, v) = post(&s, "/v1/break-glass", Some(&admin), &bg);
     assert_eq!(st, 200, "{v}");
+    let after = destroy("hs3");
+    assert_eq!(after["decision"], "break_glass", "{after}");
     assert_eq!(v["state"], "break_glass");
     assert_eq!(v["requested_by"], "alice");
     assert_eq!(v["auth_method"], "token");

@@ -817,3 +817,44 @@ fn an_agent_registered_or_blocked_through_one_replica_decides_on_both() {
         until(s, &read, "registry.agent.blocked");
     }
 }
+
+/// A break-glass override recorded through one replica covers the next decisions on the
+/// other, which had just decided a block (and so knew — and cached — that no override
+/// was active): its lookup cache hears `NOTIFY cavra_lookups` from the override's
+/// transaction.
+#[test]
+fn a_break_glass_recorded_through_one_replica_covers_decisions_on_the_other() {
+    let Some(db) = TestDb::create("a_break_glass_recorded_through_one_replica") else {
+        return;
+    };
+    let p = pair(&db, &[]);
+    let req = |session: &str| {
+        json!({"action_type": "execute_command", "target": "terraform destroy -auto-approve",
+            "cwd": p.cwd.display().to_string(), "agent_id": "ci-agent", "session_id": session,
+            "policy_pack": "strict"})
+    };
+    for s in [&p.a, &p.b] {
+        let v = decide(s, &p.bot, &req("bg-before"));
+        assert_eq!(v["decision"], "block", "{v}");
+    }
+    let bg = json!({"reason": "incident 42", "action_type": "execute_command",
+        "target": "terraform destroy*", "ttl": "30m"});
+    let (st, v) = p.a.post("/v1/break-glass", Some(&p.alice), &bg);
+    assert_eq!(st, 200, "{v}");
+    for (i, s) in [&p.b, &p.a].into_iter().enumerate() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let v = decide(s, &p.bot, &req(&format!("bg-after-{i}")));
+            if v["decision"] == "break_glass" {
+                break;
+            }
+            assert_eq!(v["decision"], "block", "{v}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: the override is still not honoured 30 s later",
+                s.url("")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

@@ -496,15 +496,26 @@ impl Runtime {
         // approvals and break-glass live in the store; only consult it when it exists
         if matches!(d.decision, Outcome::Block | Outcome::RequireApproval) && db.exists() {
             let now = self.clock.now();
+            // the server caches whether any break-glass is active (most often none is)
+            let any = match &self.lookups {
+                Some(l) => {
+                    l.break_glass_active(&mut || Ok(db.get()?.any_active_break_glass(now)?))?
+                }
+                None => true,
+            };
             let store = db.get()?;
-            let bg = store.active_break_glass(
-                &cavra_store::BreakGlassQuery {
-                    request_hash: Some(&d.request_hash),
-                    action_type: &d.action_type,
-                    target: &req.target,
-                },
-                now,
-            )?;
+            let bg = if any {
+                store.active_break_glass(
+                    &cavra_store::BreakGlassQuery {
+                        request_hash: Some(&d.request_hash),
+                        action_type: &d.action_type,
+                        target: &req.target,
+                    },
+                    now,
+                )?
+            } else {
+                None
+            };
             if let Some(bg) = bg {
                 let env = EvalEnv {
                     registry,

@@ -37,6 +37,17 @@ pub trait Lookups {
         id: &str,
         read: &mut dyn FnMut() -> Result<Option<cavra_store::AgentRecord>, crate::RuntimeError>,
     ) -> Result<Option<cavra_store::AgentRecord>, crate::RuntimeError>;
+
+    /// Whether any break-glass record is active (`false`: none covers any request, so a
+    /// block or approval decision need not look for one): cached, or `read` from the store.
+    /// A cache may say `true` a moment after the last one expired (the store is then
+    /// asked), and `false` only until it hears of a new one.
+    fn break_glass_active(
+        &self,
+        read: &mut dyn FnMut() -> Result<bool, crate::RuntimeError>,
+    ) -> Result<bool, crate::RuntimeError> {
+        read()
+    }
 }
 
 /// Where decisions and state changes are recorded: one log per CAVRA directory.

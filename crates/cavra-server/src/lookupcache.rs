@@ -1,15 +1,19 @@
 //! What a replica has looked up in the store recently and reads on every request: the
-//! server tokens (by the SHA-256 of the token), the registered agents (by id) and the open
-//! policy rollout assignments, so that a decision does not read the store for each of them
-//! every time. A cached answer never outlives a change to the store:
+//! server tokens (by the SHA-256 of the token), the registered agents (by id), the open
+//! policy rollout assignments and whether any break-glass override is active (most often
+//! none is: a block then needs no look for one), so that a decision does not read the store
+//! for each of them every time. A cached answer never outlives a change to the store:
 //! - **SQLite**: every request first reads `PRAGMA data_version` on a connection of the
 //!   cache's own ([`cavra_store::DataVersion`]); any commit by another connection — a
 //!   `cavra tokens revoke` or `cavra registry agents block` in another process included —
 //!   changes it and empties the cache, so the very next request reads the store again.
-//! - **PostgreSQL**: a token revocation, an agent's registration, status change or removal
-//!   and a rollout assignment's start or end `NOTIFY cavra_lookups` in their transaction, and
-//!   the replica's listener (the connection that follows the decision log) empties the
-//!   cache when it hears it; while that connection is lost the cache is not used at all.
+//! - **PostgreSQL**: a token revocation, an agent's registration, status change or removal,
+//!   a rollout assignment's start or end and a break-glass override recorded `NOTIFY
+//!   cavra_lookups` in their transaction, and the replica's listener (the connection that
+//!   follows the decision log) empties the cache when it hears it; while that connection is
+//!   lost the cache is not used at all. (A cached "no break-glass is active" that a new
+//!   override has not reached yet errs on the strict side: for those milliseconds the
+//!   override is not yet honoured on that replica.)
 //! - Either way an entry is used for at most [`LOOKUP_CACHE_TTL`] (the backstop for a
 //!   change the replica could not hear of, such as a row edited by hand in PostgreSQL).
 //!
@@ -63,6 +67,8 @@ struct Inner {
     entries: HashMap<String, Entry>,
     agents: HashMap<String, Cached<Option<AgentRecord>>>,
     assignments: Option<Cached<Vec<Assignment>>>,
+    /// Whether any break-glass record is active.
+    break_glass: Option<Cached<bool>>,
 }
 
 struct Entry {
@@ -112,6 +118,7 @@ impl LookupCache {
                 entries: HashMap::new(),
                 agents: HashMap::new(),
                 assignments: None,
+                break_glass: None,
             }),
         }
     }
@@ -236,6 +243,16 @@ impl LookupCache {
         )
     }
 
+    /// Whether any break-glass record is active (`DecisionStore::any_active_break_glass`):
+    /// cached in the current generation, else `read` from the store and kept.
+    pub fn break_glass<E>(&self, read: impl FnOnce() -> Result<bool, E>) -> Result<bool, E> {
+        self.cached_or_read(
+            |g| g.break_glass.as_ref(),
+            read,
+            |g, c| g.break_glass = Some(c),
+        )
+    }
+
     /// What `get` finds cached in the current generation, else `read` (kept by `keep`
     /// unless the cache moved on or cannot be trusted meanwhile).
     fn cached_or_read<T: Clone, E>(
@@ -304,6 +321,13 @@ impl cavra_runtime::Lookups for LookupCache {
     ) -> Result<Option<AgentRecord>, cavra_runtime::RuntimeError> {
         LookupCache::agent(self, id, read)
     }
+
+    fn break_glass_active(
+        &self,
+        read: &mut dyn FnMut() -> Result<bool, cavra_runtime::RuntimeError>,
+    ) -> Result<bool, cavra_runtime::RuntimeError> {
+        LookupCache::break_glass(self, read)
+    }
 }
 
 impl Inner {
@@ -312,6 +336,7 @@ impl Inner {
         self.entries.clear();
         self.agents.clear();
         self.assignments = None;
+        self.break_glass = None;
     }
 }
 
@@ -332,6 +357,29 @@ mod tests {
             revoked_at: None,
             revoked_by: None,
         }
+    }
+
+    #[test]
+    fn whether_a_break_glass_is_active_is_read_once_until_a_change() {
+        let c = LookupCache::notified();
+        let reads = std::cell::Cell::new(0);
+        let read = |v: bool| {
+            reads.set(reads.get() + 1);
+            Ok::<_, ()>(v)
+        };
+        assert!(!c.break_glass(|| read(false)).unwrap());
+        assert!(!c.break_glass(|| read(true)).unwrap(), "cached");
+        assert_eq!(reads.get(), 1);
+        // a break-glass recorded (NOTIFY): read again, and the new answer kept
+        c.changed();
+        assert!(c.break_glass(|| read(true)).unwrap());
+        assert!(c.break_glass(|| read(false)).unwrap(), "cached");
+        assert_eq!(reads.get(), 2);
+        // changes cannot be heard: the store is asked every time
+        c.lost();
+        assert!(!c.break_glass(|| read(false)).unwrap());
+        assert!(c.break_glass(|| read(true)).unwrap());
+        assert_eq!(reads.get(), 4);
     }
 
     #[test]

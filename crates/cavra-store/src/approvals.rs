@@ -1090,6 +1090,17 @@ impl Store {
         self.approval(&id)
     }
 
+    /// Whether any break-glass record is unexpired (signed or not): when none is, no
+    /// request is covered and [`Store::active_break_glass`] need not be asked.
+    pub fn any_active_break_glass(&self, now: OffsetDateTime) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM approvals WHERE state = 'break_glass' AND expires_at > ?1)",
+            )
+            .and_then(|mut stmt| stmt.query_row(params![secs(now)], |r| r.get::<_, bool>(0)))
+            .map_err(|e| self.classify(e))
+    }
+
     /// The newest unexpired break-glass record covering this request: same request hash,
     /// or same action type (glob) and a target glob that matches.
     pub fn active_break_glass(

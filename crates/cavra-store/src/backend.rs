@@ -76,6 +76,8 @@ delegating_trait! {
         fn record_block[self mut](session_id: &str, agent_id: &str, severity: &str, now: OffsetDateTime) -> Result<SessionState, StoreError> => record_block;
         /// Is the session on hold (a release not signed by an approver does not count)?
         fn is_held[self](session_id: &str) -> Result<bool, StoreError> => is_held;
+        /// Whether any break-glass record is unexpired (none: none covers any request).
+        fn any_active_break_glass[self](now: OffsetDateTime) -> Result<bool, StoreError> => any_active_break_glass;
         /// The newest signed break-glass record covering the request.
         fn active_break_glass[self](q: &BreakGlassQuery<'_>, now: OffsetDateTime) -> Result<Option<Approval>, StoreError> => active_break_glass;
         /// Use a signed approval of this request once ([`crate::rules::consume`]).

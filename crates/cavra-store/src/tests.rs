@@ -372,7 +372,13 @@ fn break_glass_scoped_flagged_and_expiring() {
         s.break_glass(nb("claude-code", "prod down"), t0()),
         Err(StoreError::SelfApproval { .. })
     ));
+    assert!(
+        !s.any_active_break_glass(t0()).unwrap(),
+        "none recorded yet"
+    );
     let bg = s.break_glass(nb("alice", "prod down"), t0()).unwrap();
+    assert!(s.any_active_break_glass(at(59)).unwrap());
+    assert!(!s.any_active_break_glass(at(60)).unwrap(), "expired");
     assert!(bg.break_glass);
     assert_eq!(bg.state, ApprovalState::BreakGlass);
     assert_eq!(bg.decision_id, pending.decision_id);

@@ -347,9 +347,24 @@ impl PgStore {
             ],
         )?;
         sign_in(&mut tx, &r.approval_id, &signer)?;
+        // replicas that cached "no break-glass is active" forget it at commit
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&super::tokens::LOOKUPS_CHANNEL, &"break_glass"],
+        )?;
         tx.commit()?;
         drop(c);
         self.approval(&r.approval_id)
+    }
+
+    /// Whether any break-glass record is unexpired (signed or not): when none is, no
+    /// request is covered and [`PgStore::active_break_glass`] need not be asked.
+    pub fn any_active_break_glass(&self, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let row = self.conn()?.query_one(
+            "SELECT EXISTS (SELECT 1 FROM approvals WHERE state = 'break_glass' AND expires_at > $1)",
+            &[&secs(now)],
+        )?;
+        Ok(row.get::<_, bool>(0))
     }
 
     /// The newest unexpired, signed break-glass record covering this request.

@@ -466,7 +466,7 @@ fn the_listener_hears_token_revocations_and_its_own_reconnects() {
 /// started and ended, each `NOTIFY` the listener (`LookupSignal::Changed`: what a
 /// replica's lookup cache empties on); reads send nothing.
 #[test]
-fn the_listener_hears_registry_and_assignment_changes() {
+fn the_listener_hears_registry_assignment_and_break_glass_changes() {
     use crate::{AgentStatus, AssignMode, NewAgent, NewAssignment, OffsetDateTime, TargetKind};
     let Some((db, _, _)) = setup("evidence_listen_lookups") else {
         return;
@@ -539,6 +539,23 @@ fn the_listener_hears_registry_and_assignment_changes() {
     assert_eq!(store.list_assignments(false).unwrap().len(), 1);
     assert_eq!(store.end_assignments("pv-org-1", None, now).unwrap(), 1);
     heard("an assignment ended");
+    let mut console = db.replica();
+    console
+        .break_glass(
+            crate::NewBreakGlass {
+                request_hash: Some("h-listen".into()),
+                action_type: None,
+                target: None,
+                identity: "alice".into(),
+                reason: "prod is down".into(),
+                ttl: Duration::from_secs(900),
+                max_ttl: Duration::from_secs(3600),
+            },
+            now,
+        )
+        .unwrap();
+    heard("a break-glass recorded");
+    assert!(store.any_active_break_glass(now).unwrap());
     // the reads above sent nothing
     assert!(
         rx.recv_timeout(Duration::from_millis(300)).is_err(),

@@ -527,7 +527,13 @@ fn break_glass_on_one_replica_covers_requests_on_another() {
     };
     let e = console.break_glass(new("claude-code"), at(1)).unwrap_err();
     assert!(matches!(e, StoreError::SelfApproval { .. }), "{e}");
+    assert!(
+        !hook.any_active_break_glass(at(1)).unwrap(),
+        "none recorded yet"
+    );
     let bg = console.break_glass(new("alice"), at(1)).unwrap();
+    assert!(hook.any_active_break_glass(at(2)).unwrap());
+    assert!(!hook.any_active_break_glass(at(20)).unwrap(), "expired");
     assert_eq!(bg.state, ApprovalState::BreakGlass);
     assert_eq!(bg.session_id, pending.session_id);
     assert!(!bg.single_use);

@@ -10,7 +10,8 @@ use crate::tokens::{decode_token, ApiRole, ApiToken, IssuedToken, NewToken, RawT
 
 /// The `NOTIFY` channel of the changes a replica's lookup cache must not outlive: a token
 /// revocation (payload: the token id), an agent registered, its status changed or removed
-/// (`agents`), a rollout assignment started or ended (`assignments`), each sent in the
+/// (`agents`), a rollout assignment started or ended (`assignments`), a break-glass
+/// override recorded (`break_glass`), each sent in the
 /// changing transaction. `cavra serve` replicas `LISTEN` (on the connection that follows
 /// the decision log) and drop what they cached.
 pub const LOOKUPS_CHANNEL: &str = "cavra_lookups";
