@@ -104,6 +104,9 @@ impl DecisionStore for FakeStore {
     fn is_held(&self, _session_id: &str) -> Result<bool, StoreError> {
         Ok(false)
     }
+    fn any_active_break_glass(&self, _now: OffsetDateTime) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     fn active_break_glass(
         &self,
         _q: &BreakGlassQuery<'_>,
