@@ -589,6 +589,27 @@ fn limits_timeouts_and_graceful_shutdown() {
 
     // a client that announces a body and stalls is answered 408 after the timeout
     let addr = s.base.trim_start_matches("http://").to_string();
+    // a decision is answered as a JSON document (serialized as it is, not as a tree)
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let body = "{\"action_type\": \"read_file\", \"target\": \"README.md\"}";
+    write!(
+        c,
+        "POST /v1/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-type: application/json\r\n"),
+        "{answer}"
+    );
+    let doc: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(doc["decision"], "allow", "{doc}");
     let mut c = std::net::TcpStream::connect(&addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
@@ -661,7 +682,8 @@ fn limits_timeouts_and_graceful_shutdown() {
         &s.dir,
         &["--json", "evidence", "search", "--kind", "decision"],
     );
-    assert_eq!(o.json()["total"], 5);
+    // the five decisions above, and the one answered over the raw connection
+    assert_eq!(o.json()["total"], 6);
 }
 
 #[test]

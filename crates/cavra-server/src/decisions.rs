@@ -66,7 +66,7 @@ fn decide(
     mut req: ActionRequest,
     requester: &str,
     client: crate::inventory::ClientReport,
-) -> Result<Value, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let c = &s.config;
     let loc = Placement::default()
         .apply_located(&mut req, &c.locator)
@@ -147,16 +147,20 @@ fn decide(
             ..Default::default()
         },
     );
-    let mut doc =
-        serde_json::to_value(decided.document()).map_err(|e| ApiError::internal(e.to_string()))?;
-    if let Some(id) = &decided.approval_id {
-        // held for approval: where a person decides it, and the sentence for them
-        let channel = c.approval_channel();
-        let group = decided.decision.approver_group.as_deref();
-        doc["approval_url"] = channel.url(id).into();
-        doc["approval_message"] = channel.person_must_approve(id, group).into();
-    }
-    Ok(doc)
+    // the document serialized as it is (no JSON tree built and dropped per decision),
+    // except when it is held for approval: then where a person decides it, and the
+    // sentence for them, are added
+    let body = match &decided.approval_id {
+        None => serde_json::to_vec(&decided.document()),
+        Some(id) => serde_json::to_value(decided.document()).and_then(|mut doc| {
+            let channel = c.approval_channel();
+            let group = decided.decision.approver_group.as_deref();
+            doc["approval_url"] = channel.url(id).into();
+            doc["approval_message"] = channel.person_must_approve(id, group).into();
+            serde_json::to_vec(&doc)
+        }),
+    };
+    body.map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Decide one request and record it.
@@ -174,18 +178,19 @@ pub async fn post_decision(
     credential: Credential,
     headers: axum::http::HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
     let client = crate::inventory::client_report(&headers);
     // one hop to the blocking pool: the caller is checked there, then the request decided
-    Ok(Json(
-        blocking(&state, move |s| {
-            let caller = credential.caller(s)?;
-            caller.require(ApiPermission::Decide)?;
-            let req = request_from_body(&json_body(&body)?)?;
-            decide(s, req, caller.identity(), client)
-        })
-        .await?,
-    ))
+    let doc = blocking(&state, move |s| {
+        let caller = credential.caller(s)?;
+        caller.require(ApiPermission::Decide)?;
+        let req = request_from_body(&json_body(&body)?)?;
+        decide(s, req, caller.identity(), client)
+    })
+    .await?;
+    let json = axum::http::HeaderValue::from_static("application/json");
+    Ok(([(axum::http::header::CONTENT_TYPE, json)], doc).into_response())
 }
 
 /// Filters of `GET /v1/decisions`.

@@ -96,6 +96,7 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> Result<i32> {
         ),
         (Ok(raw), None) => local(ctx, &args, &adapter, &raw, None),
         (Ok(raw), Some(Ok(mode))) => {
+            crate::timing("payload read");
             match mode.forward(args.agent, &raw, &args.packs.choice(), &locator()) {
                 Ok(a) => {
                     let code = write(a.clone().into());
