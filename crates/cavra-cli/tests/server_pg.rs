@@ -786,21 +786,8 @@ fn an_agent_registered_or_blocked_through_one_replica_decides_on_both() {
         }
     }
     let until = |s: &Srv, req: &Value, rule: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let v = decide(s, &p.bot, req);
-            if v["rule_id"] == rule {
-                assert_eq!(v["decision"], "block", "{v}");
-                break;
-            }
-            assert_eq!(v["decision"], "allow", "{v}");
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}: still not decided by `{rule}` 30 s later",
-                s.url("")
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let v = decide_until(s, &p.bot, || req.clone(), "allow", |v| v["rule_id"] == rule);
+        assert_eq!(v["decision"], "block", "{v}");
     };
     let new = json!({"agent_id": "ci-agent", "profile": "read-only-reviewer"});
     let (st, v) = p.a.post("/v1/registry/agents", Some(&p.alice), &new);
@@ -842,19 +829,39 @@ fn a_break_glass_recorded_through_one_replica_covers_decisions_on_the_other() {
     let (st, v) = p.a.post("/v1/break-glass", Some(&p.alice), &bg);
     assert_eq!(st, 200, "{v}");
     for (i, s) in [&p.b, &p.a].into_iter().enumerate() {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let v = decide(s, &p.bot, &req(&format!("bg-after-{i}")));
-            if v["decision"] == "break_glass" {
-                break;
-            }
-            assert_eq!(v["decision"], "block", "{v}");
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}: the override is still not honoured 30 s later",
-                s.url("")
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        let session = format!("bg-after-{i}");
+        decide_until(
+            s,
+            &p.bot,
+            || req(&session),
+            "block",
+            |v| v["decision"] == "break_glass",
+        );
+    }
+}
+
+/// Decides `req()` on `s` until `done` says the answer shows the change a replica must see
+/// (at most 30 s: the replica hears of it, or its cache's 1 s backstop passes); until then
+/// every answer is `before`. Returns the first answer that shows it.
+fn decide_until(
+    s: &Srv,
+    token: &str,
+    req: impl Fn() -> Value,
+    before: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let v = decide(s, token, &req());
+        if done(&v) {
+            return v;
         }
+        assert_eq!(v["decision"], before, "{v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}: the change is still not seen 30 s later: {v}",
+            s.url("")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
