@@ -167,6 +167,9 @@ pub struct Client {
     agent: ureq::Agent,
     /// Every call's bound.
     timeout: Duration,
+    /// The server's address when its URL names an IP address (checked by
+    /// [`Client::check_reachable`]; a name is left to the resolver).
+    literal: Option<std::net::SocketAddr>,
     /// Sent as `X-Cavra-Queued` when set ([`NO_QUEUE`] when not): the hook's offline
     /// decisions waiting for upload.
     queued: AtomicU64,
@@ -226,6 +229,11 @@ impl Client {
             token: token.trim().to_string(),
             agent,
             timeout,
+            literal: format!("{base}/")
+                .parse::<ureq::http::Uri>()
+                .ok()
+                .as_ref()
+                .and_then(literal_addr),
             queued: AtomicU64::new(NO_QUEUE),
         })
     }
@@ -265,8 +273,7 @@ impl Client {
     /// the refused connection; the connection is closed at once (the server sees a client
     /// that sent nothing).
     pub fn check_reachable(&self) -> Result<(), ClientError> {
-        let uri = format!("{}/", self.base).parse::<ureq::http::Uri>();
-        let Some(addr) = uri.ok().as_ref().and_then(literal_addr) else {
+        let Some(addr) = self.literal else {
             return Ok(());
         };
         std::net::TcpStream::connect_timeout(&addr, self.timeout)

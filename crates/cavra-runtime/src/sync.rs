@@ -380,8 +380,7 @@ impl OfflineQueue {
         now_nanos: u128,
         len: usize,
     ) -> Result<PathBuf> {
-        let n = len;
-        if n >= MAX_QUEUE {
+        if len >= MAX_QUEUE {
             return Err(SyncError::QueueFull(self.dir.clone()));
         }
         std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
