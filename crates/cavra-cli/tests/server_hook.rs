@@ -253,13 +253,37 @@ fn the_server_answers_then_the_cached_pack_decides_offline_and_the_queue_is_uplo
     );
     assert_eq!(queued(&p), 2);
     assert_eq!(files_containing(&p.state, "offline_decision"), 0);
+    // a third entry a hook stopped writing (killed mid-write), a minute ago
+    let damaged = p
+        .client
+        .join("server/queue/000000000000000000000000000000000000001-7.json");
+    std::fs::write(
+        &damaged,
+        "{\"decided_at\":\"2026-12-03T10:00:00Z\",\"reason\":\"cut-short-he",
+    )
+    .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&damaged)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .unwrap();
 
-    // back: the next answered call uploads the queue into the server's evidence
+    // back: the next answered call uploads the queue into the server's evidence, the
+    // damaged entry too, as it is
     let srv = Srv::start(&p.state, &home);
     let again = hook(&p, &srv.base, "git status");
     assert!(again.passed(), "{} {}", again.stdout, again.stderr);
     assert_eq!(queued(&p), 0, "{}", again.stderr);
     assert!(files_containing(&p.state, "offline_decision") > 0);
+    assert!(
+        files_containing(&p.state, "offline_entry_unreadable") > 0,
+        "the damaged entry is not in the server's evidence"
+    );
+    assert!(
+        files_containing(&p.state, "cut-short-he") > 0,
+        "what is left of it"
+    );
     let verify = cavra(&p.state, &["evidence", "verify"]);
     assert_eq!(verify.code, 0, "{} {}", verify.stdout, verify.stderr);
 }

@@ -267,18 +267,28 @@ impl Client {
     }
 
     /// Whether the server takes a connection, within the call timeout: an error when it
-    /// refuses it or does not answer in time. Only for a server whose host is an IP
-    /// address (a name is left to the call: it would be resolved twice). The hook asks
-    /// this before it reads and sends anything, so that a server that is down costs it only
-    /// the refused connection; the connection is closed at once (the server sees a client
-    /// that sent nothing).
-    pub fn check_reachable(&self) -> Result<(), ClientError> {
+    /// refuses it or does not answer in time; else what remains of the timeout, for the
+    /// call that follows ([`Client::hook_within`]: the check and the call share one
+    /// timeout, a slow connect is not waited for twice). Only for a server whose host is
+    /// an IP address (a name is left to the call: it would be resolved twice; the whole
+    /// timeout remains). The hook asks this before it reads and sends anything, so that a
+    /// server that is down costs it only the refused connection; the connection is closed
+    /// at once (the server sees a client that sent nothing).
+    pub fn check_reachable(&self) -> Result<Duration, ClientError> {
         let Some(addr) = self.literal else {
-            return Ok(());
+            return Ok(self.timeout);
         };
+        let t0 = std::time::Instant::now();
         std::net::TcpStream::connect_timeout(&addr, self.timeout)
             .map(drop)
-            .map_err(|e| self.unreachable(format!("cannot connect to {addr}: {e}")))
+            .map_err(|e| self.unreachable(format!("cannot connect to {addr}: {e}")))?;
+        match self.timeout.checked_sub(t0.elapsed()) {
+            Some(left) if !left.is_zero() => Ok(left),
+            _ => Err(self.unreachable(format!(
+                "connecting to {addr} took the whole timeout ({} ms)",
+                self.timeout.as_millis()
+            ))),
+        }
     }
 
     fn unreachable(&self, e: impl std::fmt::Display) -> ClientError {
@@ -353,26 +363,30 @@ impl Client {
         path: &str,
         body: &[u8],
     ) -> Result<T, ClientError> {
-        self.post_typed(path, "application/json", body)
+        self.post_typed(path, "application/json", body, self.timeout)
     }
 
-    /// `POST path` with a body of `content_type`.
+    /// `POST path` with a body of `content_type`, bounded by `timeout`.
     fn post_typed<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         content_type: &str,
         body: &[u8],
+        timeout: Duration,
     ) -> Result<T, ClientError> {
-        let resp = self
+        let mut req = self
             .headers(self.agent.post(format!("{}{path}", self.base)))
-            .header("content-type", content_type)
-            .send(body);
+            .header("content-type", content_type);
+        if timeout != self.timeout {
+            req = req.config().timeout_global(Some(timeout)).build();
+        }
+        let resp = req.send(body);
         self.read(path, resp)
     }
 
     /// Forwards one hook event of `agent`; the server decides and records.
     pub fn hook(&self, agent: &str, event: &[u8]) -> Result<HookAnswer, ClientError> {
-        self.post_bytes(&format!("/v1/hooks/{agent}"), event)
+        self.hook_within(agent, event, None, self.timeout)
     }
 
     /// [`Client::hook`] with the project policy the event is decided under: the envelope
@@ -384,6 +398,22 @@ impl Client {
         event: &[u8],
         policy: &ProjectPolicy,
     ) -> Result<HookAnswer, ClientError> {
+        self.hook_within(agent, event, Some(policy), self.timeout)
+    }
+
+    /// [`Client::hook`] (with the project policy when there is one), bounded by `timeout`
+    /// instead of the client's: what [`Client::check_reachable`] left of it.
+    pub fn hook_within(
+        &self,
+        agent: &str,
+        event: &[u8],
+        policy: Option<&ProjectPolicy>,
+        timeout: Duration,
+    ) -> Result<HookAnswer, ClientError> {
+        let path = format!("/v1/hooks/{agent}");
+        let Some(policy) = policy else {
+            return self.post_typed(&path, "application/json", event, timeout);
+        };
         let policy = serde_json::to_vec(policy).map_err(|e| {
             ClientError::ProjectPolicy(format!("the project policy cannot be sent: {e}"))
         })?;
@@ -393,7 +423,7 @@ impl Client {
         body.extend_from_slice(b",\"project_policy\":");
         body.extend_from_slice(&policy);
         body.push(b'}');
-        self.post_typed(&format!("/v1/hooks/{agent}"), HOOK_ENVELOPE_TYPE, &body)
+        self.post_typed(&path, HOOK_ENVELOPE_TYPE, &body, timeout)
     }
 
     /// The server's current pack, signed by the server's pack key.
@@ -410,15 +440,21 @@ impl Client {
         }
     }
 
-    /// Uploads decisions made offline; returns how many the server recorded.
-    pub fn upload(&self, upload: &OfflineUpload) -> Result<usize, ClientError> {
-        #[derive(Deserialize)]
-        struct Accepted {
-            accepted: usize,
-        }
-        self.post::<Accepted>("/v1/sync/evidence", upload)
-            .map(|a| a.accepted)
+    /// Uploads decisions made offline (and damaged queue entries); what the server
+    /// recorded.
+    pub fn upload(&self, upload: &OfflineUpload) -> Result<UploadReceipt, ClientError> {
+        self.post("/v1/sync/evidence", upload)
     }
+}
+
+/// What the server recorded of an [`OfflineUpload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct UploadReceipt {
+    /// Decisions recorded.
+    pub accepted: usize,
+    /// Damaged entries recorded (a server from before records none: it does not read them).
+    #[serde(default)]
+    pub unreadable: usize,
 }
 
 #[cfg(test)]
@@ -506,7 +542,7 @@ mod tests {
         .expect("client");
         let big = serde_json::json!({ "command": "x".repeat(300_000) }).to_string();
         let answer: serde_json::Value = c
-            .post_typed("/echo", "application/json", big.as_bytes())
+            .post_typed("/echo", "application/json", big.as_bytes(), c.timeout)
             .expect("answer");
         let sent = server.join().expect("server");
         assert_eq!(answer["echoed"].as_u64(), Some(sent as u64));
@@ -533,31 +569,66 @@ mod tests {
         let c = Client::new(&up, "t", Duration::from_millis(200)).expect("ok");
         c.check_reachable().expect("reachable");
         let named = Client::new("http://cavra.invalid:1", "t", Duration::from_millis(200));
-        named.expect("ok").check_reachable().expect("not checked");
+        let left = named.expect("ok").check_reachable().expect("not checked");
+        assert_eq!(
+            left,
+            Duration::from_millis(200),
+            "a name is not checked: all is left"
+        );
+    }
+
+    /// A server that takes every connection and never answers (until the process ends).
+    fn silent_server() -> std::net::SocketAddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok(c) = l.accept() {
+                held.push(c);
+            }
+        });
+        addr
+    }
+
+    /// `call` on a thread of its own, with a hang guard (not a timing claim: a call that
+    /// is not bounded by its timeout never returns from a silent server).
+    fn bounded<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) -> T {
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(call());
+        });
+        result
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the call returns although the server never answers")
+    }
+
+    #[test]
+    fn the_call_after_the_reachability_check_gets_what_the_check_left_of_the_timeout() {
+        let addr = silent_server();
+        let got = bounded(move || {
+            // the client's own timeout (120 s) is far beyond the hang guard
+            let whole = Duration::from_secs(120);
+            let c = Client::new(&format!("http://{addr}"), "t", whole).expect("ok");
+            let left = c
+                .check_reachable()
+                .expect("the listener takes the connection");
+            assert!(left <= whole, "{left:?}");
+            c.hook_within("claude-code", b"{}", None, Duration::from_millis(100))
+        });
+        assert!(
+            matches!(got, Err(ClientError::Unreachable { .. })),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn a_silent_server_times_out() {
-        // accepts the connection and never answers, until the test is over
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = l.local_addr().expect("addr");
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            let held = l.accept();
-            let _ = wait.recv();
-            drop(held);
-        });
-        let (done, result) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let addr = silent_server();
+        let got = bounded(move || {
             let c = Client::new(&format!("http://{addr}"), "t", Duration::from_millis(200))
                 .expect("ok");
-            let _ = done.send(c.hook("claude-code", b"{}"));
+            c.hook("claude-code", b"{}")
         });
-        // a hang guard, not a timing claim: without the timeout the call never returns
-        let got = result
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the call returns although the server never answers");
-        let _ = release.send(());
         assert!(
             matches!(got, Err(ClientError::Unreachable { .. })),
             "{got:?}"

@@ -174,12 +174,12 @@ impl ServerMode {
         locator: &Locator,
     ) -> Result<HookAnswer, ClientError> {
         // a server that is down is found before anything is read for it (the offline
-        // fallback then decides with what it reads itself)
-        self.client.check_reachable()?;
-        match project_policy(agent, event, choice, locator)? {
-            Some(p) => self.client.hook_with_policy(agent.as_str(), event, &p),
-            None => self.client.hook(agent.as_str(), event),
-        }
+        // fallback then decides with what it reads itself); the call gets what the
+        // check left of the timeout
+        let left = self.client.check_reachable()?;
+        let policy = project_policy(agent, event, choice, locator)?;
+        self.client
+            .hook_within(agent.as_str(), event, policy.as_ref(), left)
     }
 
     /// After an answered call: refresh the cached pack when it is missing or older than
@@ -210,24 +210,46 @@ impl ServerMode {
         warnings
     }
 
-    /// Uploads the oldest batch of queued decisions; returns how many left the queue.
+    /// Uploads the oldest batch of queued decisions, with the damaged entries met before
+    /// them ([`cavra_runtime::sync::OfflineQueue::oldest`]); returns how many left the
+    /// queue. A damaged entry leaves it only once the server says it recorded it.
     pub fn upload_queue(&self) -> Result<usize, String> {
         let queue = self.cache.queue();
         let batch = queue.oldest(UPLOAD_BATCH).map_err(|e| e.to_string())?;
         if batch.is_empty() {
             return Ok(0);
         }
-        let (paths, decisions): (Vec<PathBuf>, Vec<OfflineDecision>) = batch.into_iter().unzip();
+        let (mut paths, decisions): (Vec<PathBuf>, Vec<OfflineDecision>) =
+            batch.decisions.into_iter().unzip();
+        let (damaged, unreadable): (Vec<PathBuf>, Vec<_>) = batch.unreadable.into_iter().unzip();
         // the upload says what it leaves in the queue
         let before = queue.len().ok();
+        let leaving = paths.len() + damaged.len();
         self.client
-            .set_queued(before.map(|n| n.saturating_sub(paths.len())));
-        let sent = self.client.upload(&OfflineUpload { decisions });
-        if sent.is_err() {
-            self.client.set_queued(before);
+            .set_queued(before.map(|n| n.saturating_sub(leaving)));
+        let sent = self.client.upload(&OfflineUpload {
+            decisions,
+            unreadable,
+        });
+        let receipt = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.client.set_queued(before);
+                return Err(e.to_string());
+            }
+        };
+        let kept = !damaged.is_empty() && receipt.unreadable != damaged.len();
+        if !kept {
+            paths.extend(damaged.iter().cloned());
         }
-        sent.map_err(|e| e.to_string())?;
         queue.remove(&paths).map_err(|e| e.to_string())?;
+        if kept {
+            return Err(format!(
+                "{} damaged queue entries were not recorded by the server (an older version?); they stay in {}",
+                damaged.len(),
+                queue.dir().display()
+            ));
+        }
         Ok(paths.len())
     }
 

@@ -28,7 +28,7 @@ pub use keys::{
 };
 pub use log::{
     read_checkpoints, read_records, read_tombstone, Appended, Checkpoint, Durability, EvidenceLog,
-    LogConfig, PruneReport, RepairReport, Tombstone,
+    LogConfig, PreparedBody, PruneReport, RepairReport, Tombstone,
 };
 pub use record::Record;
 pub use redact::{redact_str, redact_value};

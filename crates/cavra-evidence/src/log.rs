@@ -481,6 +481,33 @@ impl std::fmt::Debug for EvidenceLog {
     }
 }
 
+fn not_an_object() -> EvidenceError {
+    EvidenceError::Invalid("record body must be a JSON object".into())
+}
+
+/// A record body made ready to append: checked to be a JSON object, its secrets redacted,
+/// in canonical form — the work of an append that needs no log, done before the log is
+/// locked ([`EvidenceLog::append_prepared`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedBody(String);
+
+impl PreparedBody {
+    /// `body` made ready; an error when it is not a JSON object.
+    pub fn new(body: &Value) -> Result<PreparedBody> {
+        if !body.is_object() {
+            return Err(not_an_object());
+        }
+        let mut out = String::new();
+        crate::canon::write_value_redacted(&mut out, body);
+        Ok(PreparedBody(out))
+    }
+
+    /// The body as it is recorded.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A record kind is 1-64 characters of `a-z`, `0-9`, `_`, `.`, `-`.
 pub fn check_kind(kind: &str) -> Result<()> {
     if kind.is_empty()
@@ -555,17 +582,29 @@ impl EvidenceLog {
     pub fn append(&mut self, kind: &str, body: &Value) -> Result<Appended> {
         check_kind(kind)?;
         if !body.is_object() {
-            return Err(EvidenceError::Invalid(
-                "record body must be a JSON object".into(),
-            ));
+            return Err(not_an_object());
         }
         let mut body_c = std::mem::take(&mut self.bufs[0]);
         body_c.clear();
         crate::canon::write_value_redacted(&mut body_c, body);
-        let r = self.with_lock(|l| {
+        let r = self.append_canonical(kind, &body_c);
+        self.bufs[0] = body_c;
+        r
+    }
+
+    /// [`EvidenceLog::append`] of a body made ready beforehand ([`PreparedBody`]: outside
+    /// whatever lock the caller shares the log under).
+    pub fn append_prepared(&mut self, kind: &str, body: &PreparedBody) -> Result<Appended> {
+        check_kind(kind)?;
+        self.append_canonical(kind, &body.0)
+    }
+
+    /// Appends `body_c`, a redacted body in canonical form.
+    fn append_canonical(&mut self, kind: &str, body_c: &str) -> Result<Appended> {
+        self.with_lock(|l| {
             let mut head = l.load_head()?;
             // on failure the state (advanced only by what reached the disk) stays cached
-            let a = match l.write_record(&mut head, kind, &body_c) {
+            let a = match l.write_record(&mut head, kind, body_c) {
                 Ok(a) => a,
                 Err(e) => {
                     l.head_cached = Some(head);
@@ -581,9 +620,7 @@ impl EvidenceLog {
             };
             l.store_head(head, cp)?;
             Ok(a)
-        });
-        self.bufs[0] = body_c;
-        r
+        })
     }
 
     /// Current head (locks, repairs an interrupted write).
@@ -1181,6 +1218,28 @@ mod tests {
         let mut log = EvidenceLog::open(cfg(d.path())).unwrap();
         assert!(log.append("Bad Kind", &json!({})).is_err());
         assert!(log.append("x", &json!([1])).is_err());
+        assert!(PreparedBody::new(&json!("text")).is_err());
+        let p = PreparedBody::new(&json!({})).unwrap();
+        assert!(log.append_prepared("Bad Kind", &p).is_err());
+    }
+
+    #[test]
+    fn a_prepared_body_is_recorded_as_append_records_it() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let mut log = EvidenceLog::open(c.clone()).unwrap();
+        let body = json!({"z": [1, {"b": 2, "a": "x"}], "token": "s3cret", "a": null});
+        let prepared = PreparedBody::new(&body).unwrap();
+        assert_eq!(
+            prepared.as_str(),
+            r#"{"a":null,"token":"[REDACTED:field]","z":[1,{"a":"x","b":2}]}"#
+        );
+        log.append("test", &body).unwrap();
+        let a = log.append_prepared("test", &prepared).unwrap();
+        assert_eq!(a.seq, 1, "one chain");
+        let recs = read_records(&c.dir).unwrap();
+        assert_eq!(recs[0].body, recs[1].body);
+        assert_eq!(recs[1].prev_hash, recs[0].hash);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub use evaluate::{DecisionDocument, EvaluateOptions, Explanation};
 pub use locate::{find_repo_root, place, Location, Locator};
 pub use packs::{load_registry, Origin, PackChoice};
 pub use services::{
-    Clock, EvidenceSink, FsScriptReader, LogSink, Lookups, ScriptReader, SystemClock,
+    Clock, EvidenceSink, FsScriptReader, LogSink, Lookups, ScriptReader, SharedLogSink, SystemClock,
 };
 
 use cavra_store::StoreOpener;

@@ -3,7 +3,7 @@
 //! here are the system clock, the signed evidence log and the file system.
 
 use crate::error::SinkError;
-use cavra_evidence::{EvidenceLog, LogConfig};
+use cavra_evidence::{EvidenceLog, LogConfig, PreparedBody};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -94,17 +94,70 @@ impl std::fmt::Debug for LogSink {
     }
 }
 
-impl EvidenceSink for LogSink {
-    fn append(&mut self, cavra_dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError> {
-        let log = match self.logs.entry(cavra_dir.to_path_buf()) {
+impl LogSink {
+    /// The log of `cavra_dir`, opened on its first record.
+    fn log(&mut self, cavra_dir: &Path) -> Result<&mut EvidenceLog, SinkError> {
+        Ok(match self.logs.entry(cavra_dir.to_path_buf()) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let cfg = (self.config)(cavra_dir);
                 v.insert(EvidenceLog::open(cfg).map_err(SinkError::new)?)
             }
-        };
-        let appended = log.append(kind, body).map_err(SinkError::new)?;
+        })
+    }
+
+    /// [`EvidenceSink::append`] of a body made ready beforehand.
+    pub fn append_prepared(
+        &mut self,
+        cavra_dir: &Path,
+        kind: &str,
+        body: &PreparedBody,
+    ) -> Result<String, SinkError> {
+        let appended = self
+            .log(cavra_dir)?
+            .append_prepared(kind, body)
+            .map_err(SinkError::new)?;
         Ok(appended.record_id)
+    }
+}
+
+impl EvidenceSink for LogSink {
+    fn append(&mut self, cavra_dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError> {
+        let appended = self
+            .log(cavra_dir)?
+            .append(kind, body)
+            .map_err(SinkError::new)?;
+        Ok(appended.record_id)
+    }
+}
+
+/// One [`LogSink`] shared by several runtimes (a server's pool), each log with one writer
+/// and one order: a record's body is redacted and made canonical before the sink is
+/// locked ([`PreparedBody`]), so that only the chaining, the signature and the write
+/// take turns.
+#[derive(Clone)]
+pub struct SharedLogSink(std::sync::Arc<std::sync::Mutex<LogSink>>);
+
+impl SharedLogSink {
+    pub fn new(sink: LogSink) -> SharedLogSink {
+        SharedLogSink(std::sync::Arc::new(std::sync::Mutex::new(sink)))
+    }
+}
+
+impl std::fmt::Debug for SharedLogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLogSink").finish_non_exhaustive()
+    }
+}
+
+impl EvidenceSink for SharedLogSink {
+    fn append(&mut self, cavra_dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError> {
+        let body = PreparedBody::new(body).map_err(SinkError::new)?;
+        // a panic in another append leaves the sink usable (each append is whole or fails)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append_prepared(cavra_dir, kind, &body)
     }
 }
 

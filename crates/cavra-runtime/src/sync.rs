@@ -286,6 +286,51 @@ pub struct OfflineDecision {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OfflineUpload {
     pub decisions: Vec<OfflineDecision>,
+    /// Queue entries that do not parse (a hook stopped while it wrote one): sent as they
+    /// are, so that the server's evidence holds what is left of the decision and says it
+    /// is damaged. Absent when there are none (a server from before reads the upload as
+    /// it always did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableEntry>,
+}
+
+/// A queue entry that does not parse as an [`OfflineDecision`], untouched for
+/// [`UNREADABLE_AFTER`] (no hook is still writing it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnreadableEntry {
+    /// The entry's file name in the queue (when it was queued, and by which process).
+    pub file: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The SHA-256 of its bytes (hex).
+    pub sha256: String,
+    /// Its bytes as text (invalid UTF-8 replaced), the first [`MAX_UNREADABLE_CONTENT`].
+    pub content: String,
+    /// Why it is not a decision.
+    pub error: String,
+}
+
+/// How long a queue entry that does not parse is left for the hook writing it, before it
+/// is taken as damaged and uploaded as an [`UnreadableEntry`].
+pub const UNREADABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+/// The most of a damaged entry's bytes an upload carries.
+pub const MAX_UNREADABLE_CONTENT: usize = 64 * 1024;
+
+/// The oldest entries of a queue ([`OfflineQueue::oldest`]).
+#[derive(Debug, Default)]
+pub struct QueueBatch {
+    /// Decisions, oldest first, with their files.
+    pub decisions: Vec<(PathBuf, OfflineDecision)>,
+    /// Entries that do not parse and have not been touched for [`UNREADABLE_AFTER`].
+    pub unreadable: Vec<(PathBuf, UnreadableEntry)>,
+}
+
+impl QueueBatch {
+    /// Nothing to upload.
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty() && self.unreadable.is_empty()
+    }
 }
 
 /// The content type of a hook event sent with its project policy ([`HookEnvelope`]) to
@@ -329,6 +374,11 @@ impl OfflineQueue {
     /// A queue in `dir`.
     pub fn at(dir: PathBuf) -> OfflineQueue {
         OfflineQueue { dir }
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn entries(&self) -> Result<Vec<PathBuf>> {
@@ -404,17 +454,45 @@ impl OfflineQueue {
         Ok(path)
     }
 
-    /// The oldest `max` decisions with their files (a file that does not parse — one
-    /// another hook is still writing, or a broken one — is skipped and left in place: the
-    /// next upload takes it once written, a person looks at a broken one).
-    pub fn oldest(&self, max: usize) -> Result<Vec<(PathBuf, OfflineDecision)>> {
-        let mut out = Vec::new();
-        for p in self.entries()?.into_iter().take(max) {
-            let parsed = std::fs::read(&p)
+    /// The oldest `max` decisions with their files, and up to `max` damaged entries met
+    /// before them. A file that does not parse is left alone while it is recent (another
+    /// hook may still be writing it) and does not count against `max`; one untouched for
+    /// [`UNREADABLE_AFTER`] is returned as unreadable, to be uploaded as it is (never
+    /// skipped for ever, and never in the way of the decisions behind it).
+    pub fn oldest(&self, max: usize) -> Result<QueueBatch> {
+        let mut out = QueueBatch::default();
+        let now = std::time::SystemTime::now();
+        for p in self.entries()? {
+            if out.decisions.len() >= max {
+                break;
+            }
+            let bytes = match std::fs::read(&p) {
+                Ok(b) => b,
+                // taken by another hook's upload meanwhile
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    if out.unreadable.len() < max {
+                        out.unreadable
+                            .push((p.clone(), unreadable(&p, &[], e.to_string())));
+                    }
+                    continue;
+                }
+            };
+            let error = match serde_json::from_slice::<OfflineDecision>(&bytes) {
+                Ok(d) => {
+                    out.decisions.push((p, d));
+                    continue;
+                }
+                Err(e) => e.to_string(),
+            };
+            let settled = std::fs::metadata(&p)
+                .and_then(|m| m.modified())
                 .ok()
-                .and_then(|b| serde_json::from_slice::<OfflineDecision>(&b).ok());
-            if let Some(d) = parsed {
-                out.push((p, d));
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age >= UNREADABLE_AFTER);
+            if settled && out.unreadable.len() < max {
+                out.unreadable
+                    .push((p.clone(), unreadable(&p, &bytes, error)));
             }
         }
         Ok(out)
@@ -433,13 +511,28 @@ impl OfflineQueue {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// What an upload says of the damaged entry `path` (its bytes, and why they do not parse).
+fn unreadable(path: &Path, bytes: &[u8], error: String) -> UnreadableEntry {
+    let head = &bytes[..bytes.len().min(MAX_UNREADABLE_CONTENT)];
+    UnreadableEntry {
+        file: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        bytes: bytes.len() as u64,
+        sha256: cavra_evidence::canon::sha256_hex(bytes),
+        content: String::from_utf8_lossy(head).into_owned(),
+        error,
+    }
+}
+
 /// A queued decision's file name (`*.json`; a write in progress is `*.tmpPID`).
 fn is_entry(name: &std::ffi::OsStr) -> bool {
     let b = name.as_encoded_bytes();
     b.len() > 5 && b.ends_with(b".json")
 }
 
+/// Writes `bytes` to `path` through a temporary file and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
@@ -452,6 +545,18 @@ mod tests {
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn decision(decided_at: &str) -> OfflineDecision {
+        OfflineDecision {
+            decided_at: decided_at.into(),
+            agent: "claude-code".into(),
+            verdict: "deny".into(),
+            reason: "r".into(),
+            offline_because: "down".into(),
+            pack_digest: "d".into(),
+            event: serde_json::json!({}),
+        }
     }
 
     fn pack() -> CompiledPack {
@@ -533,18 +638,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let q = ServerCache::new(dir.path()).queue();
         assert!(q.is_empty().expect("empty"));
-        let d = |n: &str| OfflineDecision {
-            decided_at: n.into(),
-            agent: "claude-code".into(),
-            verdict: "deny".into(),
-            reason: "r".into(),
-            offline_because: "down".into(),
-            pack_digest: "d".into(),
-            event: serde_json::json!({}),
-        };
+        let d = decision;
         q.push(&d("b"), 2).expect("push");
         q.push(&d("a"), 1).expect("push");
-        let got = q.oldest(10).expect("list");
+        let got = q.oldest(10).expect("list").decisions;
         let order: Vec<&str> = got.iter().map(|(_, d)| d.decided_at.as_str()).collect();
         assert_eq!(order, ["a", "b"]);
         q.remove(&[got[0].0.clone()]).expect("remove");
@@ -552,7 +649,12 @@ mod tests {
         // a file still being written (or broken) is not listed as a decision, and is left
         std::fs::write(dir.path().join("server/queue/0-1.json"), "{\"decided_at\"").expect("w");
         std::fs::write(dir.path().join("server/queue/0-1.tmp7"), "{}").expect("w");
-        assert_eq!(q.oldest(10).expect("list").len(), 1);
+        let batch = q.oldest(10).expect("list");
+        assert_eq!(batch.decisions.len(), 1);
+        assert!(
+            batch.unreadable.is_empty(),
+            "recent: another hook may write it"
+        );
         assert_eq!(
             q.len().expect("len"),
             2,
@@ -566,5 +668,49 @@ mod tests {
         q.push_counted(&d("c"), 3, MAX_QUEUE - 1)
             .expect("below the limit");
         assert_eq!(q.len().expect("len"), 3);
+    }
+
+    #[test]
+    fn a_damaged_entry_is_uploaded_as_it_is_and_never_stands_in_the_way() {
+        let dir = tempfile::tempdir().expect("dir");
+        let q = OfflineQueue::at(dir.path().join("queue"));
+        let d = decision("t");
+        // three entries a hook stopped writing, long ago, before one decision
+        let old = std::time::SystemTime::now() - UNREADABLE_AFTER * 2;
+        for n in 1..=3u8 {
+            let p = dir.path().join(format!("queue/{n:039}-9.json"));
+            std::fs::create_dir_all(p.parent().expect("dir")).expect("mkdir");
+            std::fs::write(&p, b"{\"decided_at\":\"2026-").expect("w");
+            let f = std::fs::File::options().write(true).open(&p).expect("open");
+            f.set_modified(old).expect("mtime");
+        }
+        q.push(&d, 10).expect("push");
+        // a batch of two still reaches the decision behind the three
+        let batch = q.oldest(2).expect("list");
+        assert_eq!(batch.decisions.len(), 1, "{batch:?}");
+        assert_eq!(batch.unreadable.len(), 2, "at most the batch size");
+        let (path, u) = &batch.unreadable[0];
+        assert!(path.ends_with(format!("{:039}-9.json", 1)), "{path:?}");
+        assert_eq!(u.file, format!("{:039}-9.json", 1));
+        assert_eq!(u.content, "{\"decided_at\":\"2026-");
+        assert_eq!(u.bytes, 20);
+        assert_eq!(
+            u.sha256,
+            cavra_evidence::canon::sha256_hex(b"{\"decided_at\":\"2026-")
+        );
+        assert!(u.error.contains("EOF"), "{}", u.error);
+        // the upload carries them; a server from before ignores the member it lacks
+        let up = OfflineUpload {
+            decisions: vec![d.clone()],
+            unreadable: vec![u.clone()],
+        };
+        let v = serde_json::to_value(&up).expect("json");
+        assert_eq!(v["unreadable"][0]["file"], u.file);
+        let plain = serde_json::to_value(OfflineUpload {
+            decisions: vec![d],
+            unreadable: vec![],
+        })
+        .expect("json");
+        assert!(plain.get("unreadable").is_none(), "{plain}");
     }
 }

@@ -1,6 +1,6 @@
 //! The state every handler shares: the settings, the store opener (SQLite or PostgreSQL,
 //! one [`TeamOpener`] for both), a pool of [`Runtime`]s over that opener (decisions run in
-//! parallel; they share one evidence sink, so each log still has one writer; with
+//! parallel; they share one evidence log writer, so each log still has one writer; with
 //! PostgreSQL each has a handle to the one writer of the decision log in the database, so
 //! their appends share its batches), the metrics; and [`blocking`], which runs the synchronous runtime and store off the async
 //! workers.
@@ -129,7 +129,9 @@ impl AppState {
             inner,
             dispatcher: dispatcher.clone(),
         };
-        let file_sink = Arc::new(Mutex::new(counted(&metrics, delivering(log), feed)));
+        // one writer of the file log for every runtime; what is counted and delivered
+        // around an append is each runtime's own, outside the log's lock
+        let file_log = cavra_runtime::SharedLogSink::new(log);
         let packs = Arc::new(PackCache::default());
         let runtimes = (0..pool_size(&config.database))
             .map(|_| {
@@ -152,7 +154,10 @@ impl AppState {
                             None,
                         ),
                     ),
-                    None => Runtime::new(Arc::clone(&stores), Arc::clone(&file_sink)),
+                    None => Runtime::new(
+                        Arc::clone(&stores),
+                        counted(&metrics, delivering(file_log.clone()), feed.clone()),
+                    ),
                 };
                 Mutex::new(
                     runtime

@@ -107,10 +107,13 @@ pub async fn get_pack(
         .map(Json)
 }
 
-/// How many offline decisions were recorded.
+/// How many offline decisions, and damaged queue entries, were recorded.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
+    /// Decisions, each an `offline_decision` evidence event.
     pub accepted: usize,
+    /// Damaged queue entries, each an `offline_entry_unreadable` evidence event.
+    pub unreadable: usize,
 }
 
 /// The inventory's sightings of an upload: per repository (of each decision's event
@@ -139,9 +142,9 @@ fn uploaded(s: &AppState, upload: &OfflineUpload, client: crate::inventory::Clie
 
 /// Records decisions a hook made while the server was unreachable.
 #[utoipa::path(post, path = "/v1/sync/evidence", tag = "sync",
-    request_body(content = Object, description = "`{\"decisions\": [...]}`: the hook's queued offline decisions (at most 200)"),
+    request_body(content = Object, description = "`{\"decisions\": [...], \"unreadable\": [...]}`: the hook's queued offline decisions (at most 200), and the queue entries it could not read (at most 200: `file`, `bytes`, `sha256`, `content`, `error`)"),
     responses(
-        (status = 200, description = "Recorded, each as an `offline_decision` evidence event", body = Accepted),
+        (status = 200, description = "Recorded, each decision as an `offline_decision` evidence event, each damaged entry as an `offline_entry_unreadable` one", body = Accepted),
         (status = 400, description = "Not the upload document, or too many decisions", body = ErrorDocument),
         (status = 401, description = "No valid token", body = ErrorDocument),
         (status = 403, description = "The token's role may not decide", body = ErrorDocument)),
@@ -169,30 +172,58 @@ pub async fn post_evidence(
             upload.decisions.len()
         )));
     }
+    if upload.unreadable.len() > UPLOAD_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "an upload carries at most {UPLOAD_BATCH} unreadable entries, not {}",
+            upload.unreadable.len()
+        )));
+    }
     let who = caller.identity().to_string();
     blocking(&state, move |s| {
         if !s.config.record {
-            return Ok(Accepted { accepted: 0 });
+            return Ok(Accepted {
+                accepted: 0,
+                unreadable: 0,
+            });
         }
         let mut rt = s.runtime();
-        for d in &upload.decisions {
-            let mut body = serde_json::to_value(d)
-                .map_err(|e| ApiError::internal(format!("cannot record: {e}")))?;
+        // each under the uploading token's name
+        let mut record = |kind: &str, what: &str, body: Result<serde_json::Value, _>| {
+            let mut body: serde_json::Value =
+                body.map_err(|e| ApiError::internal(format!("cannot record: {e}")))?;
             if let Some(o) = body.as_object_mut() {
                 o.insert("uploaded_by".into(), serde_json::Value::String(who.clone()));
             }
-            rt.record_event(&s.config.cavra_dir, "offline_decision", &body)
+            rt.record_event(&s.config.cavra_dir, kind, &body)
+                .map(drop)
                 .map_err(|e| {
                     ApiError::internal(format!(
-                        "cannot record an offline decision: {}",
+                        "cannot record {what}: {}",
                         cavra_runtime::chain(&e)
                     ))
-                })?;
+                })
+        };
+        for d in &upload.decisions {
+            record(
+                "offline_decision",
+                "an offline decision",
+                serde_json::to_value(d),
+            )?;
+        }
+        // what is left of a decision whose queue entry was damaged: recorded as it is,
+        // so that the evidence says a decision was made and could not be read back
+        for u in &upload.unreadable {
+            record(
+                "offline_entry_unreadable",
+                "an unreadable offline entry",
+                serde_json::to_value(u),
+            )?;
         }
         drop(rt);
         uploaded(s, &upload, client);
         Ok(Accepted {
             accepted: upload.decisions.len(),
+            unreadable: upload.unreadable.len(),
         })
     })
     .await
