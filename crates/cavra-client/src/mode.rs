@@ -532,4 +532,77 @@ mod tests {
         assert!(v.reason.contains("decided offline"), "{}", v.reason);
         assert!(v.reason.contains("server down"), "{}", v.reason);
     }
+
+    /// A server that answers each of `answers` to one request, in turn, with 200 and that
+    /// JSON body; its URL.
+    fn answering(answers: &'static [&'static str]) -> String {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for body in answers {
+                let Ok((c, _)) = l.accept() else { return };
+                let mut r = std::io::BufReader::new(c);
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut sent = vec![0; len];
+                let _ = r.read_exact(&mut sent);
+                let _ = write!(
+                    r.get_mut(),
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_damaged_entry_leaves_the_queue_only_once_the_server_says_it_recorded_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        // a server from before damaged entries were uploaded, then one that records them
+        let url = answering(&[r#"{"accepted":1}"#, r#"{"accepted":0,"unreadable":1}"#]);
+        let client = Client::new(&url, "t", Duration::from_secs(10)).unwrap();
+        let mode = ServerMode::new(client, tmp.path());
+        let queue = mode.cache.queue();
+        let damaged = queue.dir().join(format!("{:039}-9.json", 1));
+        std::fs::create_dir_all(queue.dir()).unwrap();
+        std::fs::write(&damaged, "{\"decided_at\":").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&damaged)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - cavra_runtime::sync::UNREADABLE_AFTER * 2)
+            .unwrap();
+        let d = offline_decision(
+            "claude-code",
+            &Verdict::deny("blocked"),
+            "server down",
+            "digest",
+            serde_json::json!({}),
+        );
+        mode.queue(&d).unwrap();
+        assert_eq!(queue.len().unwrap(), 2);
+        let e = mode
+            .upload_queue()
+            .expect_err("the damaged entry was not recorded");
+        assert!(e.contains("not recorded by the server"), "{e}");
+        assert!(damaged.is_file(), "kept for a server that records it");
+        assert_eq!(
+            queue.len().unwrap(),
+            1,
+            "the decision was recorded and left"
+        );
+        assert_eq!(mode.upload_queue(), Ok(1));
+        assert!(!damaged.exists());
+        assert!(queue.is_empty().unwrap());
+    }
 }
