@@ -13,7 +13,7 @@
 use crate::auth::Caller;
 use crate::connectors::Secret;
 use crate::control::act;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorDocument};
 use crate::state::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -118,7 +118,23 @@ fn refused(status: StatusCode, code: &str, message: &str) -> ApiError {
     ApiError::new(status, code, message.to_string())
 }
 
-/// `POST /v1/connectors/slack/interactions`.
+/// A person's click on an approval message's button in Slack (Slack's interactivity
+/// callback): verified by the Slack signing secret, the Slack user mapped to an approver
+/// by `connectors.slack_interactions.approvers`, then approved or denied as that person.
+#[utoipa::path(post, path = "/v1/connectors/slack/interactions", tag = "connectors",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "Slack's interaction callback: `payload=<JSON>` with `user.id` and `actions[0]` (`action_id` `cavra_approve` or `cavra_deny`, `value` the approval id), signed with `X-Slack-Request-Timestamp` and `X-Slack-Signature`"),
+    params(
+        ("x-slack-request-timestamp" = Option<String>, Header, description = "Slack's request timestamp (Unix seconds; at most 5 minutes from now)"),
+        ("x-slack-signature" = Option<String>, Header, description = "`v0=` HMAC-SHA256 of `v0:<timestamp>:<body>` under the signing secret")),
+    responses(
+        (status = 200, description = "Slack's message replacement: the decision, as Slack shows it", body = Object),
+        (status = 400, description = "Signed, but not an approve or deny action", body = ErrorDocument),
+        (status = 401, description = "No, a stale, a wrong or a replayed signature", body = ErrorDocument),
+        (status = 403, description = "The Slack user is not mapped to an approver, or the approver may not decide this request", body = ErrorDocument),
+        (status = 404, description = "No Slack interactions are configured, or no such approval request", body = ErrorDocument),
+        (status = 409, description = "The request was already decided", body = ErrorDocument)),
+    security(()))]
 pub async fn interactions(
     State(state): State<Shared>,
     headers: HeaderMap,
