@@ -20,6 +20,13 @@ use std::path::{Path, PathBuf};
 pub const MAX_QUEUE: usize = 10_000;
 /// The most offline decisions one upload carries.
 pub const UPLOAD_BATCH: usize = 200;
+/// The most bytes of queue entries one upload carries (the server's default body limit is
+/// 4 MiB): a batch ends before the entry that would pass it, and has at least one entry.
+pub const UPLOAD_BYTES: usize = 2 << 20;
+/// A queued decision over this many bytes (a hook event may be up to 4 MiB: a file written
+/// whole) is uploaded with its event shortened ([`shortened_event`]): the whole event is
+/// in the local evidence log, and the upload must fit the server's body limit.
+pub const UPLOAD_ENTRY_BYTES: usize = 256 << 10;
 
 /// Why the server cache or the offline queue could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -462,8 +469,10 @@ impl OfflineQueue {
     pub fn oldest(&self, max: usize) -> Result<QueueBatch> {
         let mut out = QueueBatch::default();
         let now = std::time::SystemTime::now();
+        // the bytes the batch carries so far (entries as stored: the upload's size)
+        let mut carried = 0usize;
         for p in self.entries()? {
-            if out.decisions.len() >= max {
+            if out.decisions.len() >= max || carried >= UPLOAD_BYTES {
                 break;
             }
             let bytes = match std::fs::read(&p) {
@@ -478,8 +487,23 @@ impl OfflineQueue {
                     continue;
                 }
             };
+            // what the entry adds to the upload: a shortened or damaged one is measured as
+            // it is sent (its text escaped), a decision as it is stored
+            let fits = |carried: usize, size: usize, out: &QueueBatch| {
+                let first = out.decisions.is_empty() && out.unreadable.is_empty();
+                first || carried.saturating_add(size) <= UPLOAD_BYTES
+            };
             let error = match serde_json::from_slice::<OfflineDecision>(&bytes) {
-                Ok(d) => {
+                Ok(mut d) => {
+                    let mut size = bytes.len();
+                    if size > UPLOAD_ENTRY_BYTES {
+                        d.event = shortened_event(&bytes);
+                        size = serde_json::to_vec(&d).map_or(UPLOAD_ENTRY_BYTES, |b| b.len());
+                    }
+                    if !fits(carried, size, &out) {
+                        break;
+                    }
+                    carried = carried.saturating_add(size);
                     out.decisions.push((p, d));
                     continue;
                 }
@@ -491,8 +515,13 @@ impl OfflineQueue {
                 .and_then(|t| now.duration_since(t).ok())
                 .is_some_and(|age| age >= UNREADABLE_AFTER);
             if settled && out.unreadable.len() < max {
-                out.unreadable
-                    .push((p.clone(), unreadable(&p, &bytes, error)));
+                let u = unreadable(&p, &bytes, error);
+                let size = serde_json::to_vec(&u).map_or(UPLOAD_ENTRY_BYTES, |b| b.len());
+                if !fits(carried, size, &out) {
+                    break;
+                }
+                carried = carried.saturating_add(size);
+                out.unreadable.push((p.clone(), u));
             }
         }
         Ok(out)
@@ -509,6 +538,19 @@ impl OfflineQueue {
         }
         Ok(())
     }
+}
+
+/// The event of a queued decision too large to upload whole ([`UPLOAD_ENTRY_BYTES`]):
+/// `{"shortened_for_upload": {"bytes": …, "sha256": …, "head": …}}` — the entry's size and
+/// SHA-256 (to match it with the hook's local evidence, which holds the whole event) and
+/// its first [`MAX_UNREADABLE_CONTENT`] bytes as text.
+pub fn shortened_event(entry: &[u8]) -> Value {
+    let head = &entry[..entry.len().min(MAX_UNREADABLE_CONTENT)];
+    serde_json::json!({"shortened_for_upload": {
+        "bytes": entry.len(),
+        "sha256": cavra_evidence::canon::sha256_hex(entry),
+        "head": String::from_utf8_lossy(head),
+    }})
 }
 
 /// What an upload says of the damaged entry `path` (its bytes, and why they do not parse).
@@ -712,5 +754,74 @@ mod tests {
         })
         .expect("json");
         assert!(plain.get("unreadable").is_none(), "{plain}");
+    }
+
+    #[test]
+    fn an_upload_stays_under_the_body_limit_and_a_huge_event_is_shortened() {
+        let dir = tempfile::tempdir().expect("dir");
+        let q = OfflineQueue::at(dir.path().join("queue"));
+        // a file written whole (3 MiB) between decisions of 1 MiB each
+        let with = |n: usize| {
+            let mut d = decision("t");
+            d.event = serde_json::json!({"tool_input": {"content": "x".repeat(n)}});
+            d
+        };
+        q.push(&with(3 << 20), 1).expect("push");
+        for t in 2..6 {
+            q.push(&with(200 << 10), t).expect("push");
+        }
+        let batch = q.oldest(UPLOAD_BATCH).expect("list");
+        let up = OfflineUpload {
+            decisions: batch.decisions.into_iter().map(|(_, d)| d).collect(),
+            unreadable: vec![],
+        };
+        let body = serde_json::to_vec(&up).expect("json");
+        assert!(body.len() <= UPLOAD_BYTES + 4096, "{}", body.len());
+        assert_eq!(
+            up.decisions.len(),
+            5,
+            "all fit once the huge one is shortened"
+        );
+        let short = &up.decisions[0].event["shortened_for_upload"];
+        assert!(short["bytes"].as_u64().expect("bytes") > 3 << 20, "{short}");
+        assert_eq!(short["sha256"].as_str().map(str::len), Some(64));
+        assert_eq!(
+            up.decisions[1].event["tool_input"]["content"]
+                .as_str()
+                .map(str::len),
+            Some(200 << 10)
+        );
+        // entries that together pass the budget go in the next batches
+        for t in 6..20 {
+            q.push(&with(200 << 10), t).expect("push");
+        }
+        let batch = q.oldest(UPLOAD_BATCH).expect("list");
+        let sent: Vec<OfflineDecision> = batch.decisions.into_iter().map(|(_, d)| d).collect();
+        let bytes = serde_json::to_vec(&sent).expect("json").len();
+        assert!(bytes <= UPLOAD_BYTES + 4096, "{bytes}");
+        assert!(sent.len() < 19, "{}", sent.len());
+    }
+
+    #[test]
+    fn damaged_entries_are_measured_as_they_are_sent() {
+        let dir = tempfile::tempdir().expect("dir");
+        let q = OfflineQueue::at(dir.path().join("queue"));
+        std::fs::create_dir_all(q.dir()).expect("mkdir");
+        // 100 damaged entries of 64 KiB of control characters: each sent escaped (`\u0001`)
+        let old = std::time::SystemTime::now() - UNREADABLE_AFTER * 2;
+        for n in 0..100u32 {
+            let p = q.dir().join(format!("{n:039}-9.json"));
+            std::fs::write(&p, vec![1u8; 64 << 10]).expect("w");
+            let f = std::fs::File::options().write(true).open(&p).expect("open");
+            f.set_modified(old).expect("mtime");
+        }
+        let batch = q.oldest(UPLOAD_BATCH).expect("list");
+        let up = OfflineUpload {
+            decisions: vec![],
+            unreadable: batch.unreadable.into_iter().map(|(_, u)| u).collect(),
+        };
+        let body = serde_json::to_vec(&up).expect("json");
+        assert!(!up.unreadable.is_empty());
+        assert!(body.len() <= UPLOAD_BYTES + 4096, "{}", body.len());
     }
 }
