@@ -118,15 +118,22 @@ fn refused(status: StatusCode, code: &str, message: &str) -> ApiError {
     ApiError::new(status, code, message.to_string())
 }
 
+/// The form Slack posts to the interactivity URL (documentation only: the handler reads
+/// the raw body, whose bytes the signature covers).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SlackCallback {
+    /// The interaction as JSON: `user.id`, and `actions[0]` with `action_id`
+    /// (`cavra_approve` or `cavra_deny`) and `value` (the approval id).
+    payload: String,
+}
+
 /// A person's click on an approval message's button in Slack (Slack's interactivity
 /// callback): verified by the Slack signing secret, the Slack user mapped to an approver
 /// by `connectors.slack_interactions.approvers`, then approved or denied as that person.
 #[utoipa::path(post, path = "/v1/connectors/slack/interactions", tag = "connectors",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "Slack's interaction callback: `payload=<JSON>` with `user.id` and `actions[0]` (`action_id` `cavra_approve` or `cavra_deny`, `value` the approval id), signed with `X-Slack-Request-Timestamp` and `X-Slack-Signature`"),
-    params(
-        ("x-slack-request-timestamp" = Option<String>, Header, description = "Slack's request timestamp (Unix seconds; at most 5 minutes from now)"),
-        ("x-slack-signature" = Option<String>, Header, description = "`v0=` HMAC-SHA256 of `v0:<timestamp>:<body>` under the signing secret")),
+    request_body(content = SlackCallback, content_type = "application/x-www-form-urlencoded",
+        description = "Slack's interaction callback, signed with the headers `X-Slack-Request-Timestamp` (Unix seconds, at most 5 minutes from now) and `X-Slack-Signature` (`v0=` HMAC-SHA256 of `v0:<timestamp>:<body>` under the signing secret)"),
     responses(
         (status = 200, description = "Slack's message replacement: the decision, as Slack shows it", body = Object),
         (status = 400, description = "Signed, but not an approve or deny action", body = ErrorDocument),
