@@ -451,7 +451,7 @@ fn recorded_decisions_stream_as_server_sent_events_and_shutdown_ends_them() {
     let mut seen = None;
     for _ in 0..20 {
         decide("git status");
-        decide("rm -rf /");
+        decide("DB_PASSWORD=hunter2 rm -rf /");
         if let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(500)) {
             let mut line = line;
             while !line.starts_with("data:") {
@@ -466,6 +466,14 @@ fn recorded_decisions_stream_as_server_sent_events_and_shutdown_ends_them() {
         .unwrap_or_else(|e| panic!("{e}: {data}"));
     // only blocks: `git status` was filtered out
     assert_eq!(v["decision"]["cavra_decision"], "block", "{v}");
+    // the record as the log keeps it: the secret in the command redacted
+    assert!(!data.contains("hunter2"), "{data}");
+    assert!(
+        v["decision"]["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("[REDACTED") && t.ends_with("rm -rf /")),
+        "{v}"
+    );
     assert!(
         v["record_id"].as_str().is_some_and(|r| !r.is_empty()),
         "{v}"

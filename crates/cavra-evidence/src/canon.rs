@@ -40,6 +40,139 @@ pub fn write_value_redacted(out: &mut String, v: &Value) {
     cavra_core::canon::write_value_with(out, v, Form::Jcs, &redact_member);
 }
 
+/// Writes one JSON object member by member — the members given in canonical order — with
+/// the string values redacted exactly as [`write_value_redacted`] redacts them: the bytes
+/// `write_value_redacted` gives for the same object built as a JSON tree, without building
+/// the tree (a record of the decision path is written straight to its canonical form).
+/// Keys are plain ASCII literals; a debug build checks their order.
+#[derive(Debug)]
+pub struct ObjectWriter<'o> {
+    out: &'o mut String,
+    last: Option<&'static str>,
+}
+
+impl<'o> ObjectWriter<'o> {
+    /// Opens an object at the end of `out`.
+    pub fn open(out: &'o mut String) -> ObjectWriter<'o> {
+        out.push('{');
+        ObjectWriter { out, last: None }
+    }
+
+    fn key(&mut self, k: &'static str) {
+        debug_assert!(
+            self.last.is_none_or(|l| l.as_bytes() < k.as_bytes()),
+            "member `{k}` written after `{:?}`",
+            self.last
+        );
+        if self.last.is_some() {
+            self.out.push(',');
+        }
+        self.last = Some(k);
+        write_str(self.out, k);
+        self.out.push(':');
+    }
+
+    /// A string member.
+    pub fn str(&mut self, k: &'static str, s: &str) {
+        self.key(k);
+        match redact_member(Some(k), s) {
+            Some(r) => write_str(self.out, &r),
+            None => write_str(self.out, s),
+        }
+    }
+
+    /// A string member, `null` when there is none.
+    pub fn str_or_null(&mut self, k: &'static str, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(k, s),
+            None => {
+                self.key(k);
+                self.out.push_str("null");
+            }
+        }
+    }
+
+    /// A string member, left out when there is none.
+    pub fn str_if(&mut self, k: &'static str, s: Option<&str>) {
+        if let Some(s) = s {
+            self.str(k, s);
+        }
+    }
+
+    pub fn bool(&mut self, k: &'static str, b: bool) {
+        self.key(k);
+        self.out.push_str(if b { "true" } else { "false" });
+    }
+
+    /// A number member (`null` when not finite, as a JSON tree holds it).
+    pub fn f64(&mut self, k: &'static str, x: f64) {
+        self.key(k);
+        cavra_core::canon::write_f64(self.out, x);
+    }
+
+    /// An array of strings (each redacted as an array element is: by its text alone).
+    pub fn strs<S: AsRef<str>>(&mut self, k: &'static str, items: &[S]) {
+        self.key(k);
+        self.out.push('[');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            let s = s.as_ref();
+            match redact_member(None, s) {
+                Some(r) => write_str(self.out, &r),
+                None => write_str(self.out, s),
+            }
+        }
+        self.out.push(']');
+    }
+
+    /// Any JSON value (encoded and redacted as [`write_value_redacted`] does).
+    pub fn value(&mut self, k: &'static str, v: &Value) {
+        match v {
+            // only a string directly under a member is redacted by the member's name
+            Value::String(s) => self.str(k, s),
+            _ => {
+                self.key(k);
+                write_value_redacted(self.out, v);
+            }
+        }
+    }
+
+    /// An object member, written by `f`.
+    pub fn object(&mut self, k: &'static str, f: impl FnOnce(&mut ObjectWriter<'_>)) {
+        self.key(k);
+        let mut w = ObjectWriter::open(self.out);
+        f(&mut w);
+        w.close();
+    }
+
+    /// An array of objects, each written by `f`.
+    pub fn objects<T>(
+        &mut self,
+        k: &'static str,
+        items: &[T],
+        mut f: impl FnMut(&mut ObjectWriter<'_>, &T),
+    ) {
+        self.key(k);
+        self.out.push('[');
+        for (i, x) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            let mut w = ObjectWriter::open(self.out);
+            f(&mut w, x);
+            w.close();
+        }
+        self.out.push(']');
+    }
+
+    /// Closes the object.
+    pub fn close(self) {
+        self.out.push('}');
+    }
+}
+
 /// The redaction of one string value (`key`: its member name, if any).
 fn redact_member<'v>(key: Option<&str>, s: &'v str) -> Option<Cow<'v, str>> {
     if key.is_some_and(crate::redact::key_is_sensitive) {
@@ -93,6 +226,45 @@ mod tests {
             prop_assert_eq!(d, n.to_string());
             prop_assert_eq!(hex_lower(s.as_bytes()), hex::encode(s.as_bytes()));
         });
+    }
+
+    /// An object written member by member is the object built as a tree, redacted and
+    /// encoded: secret-named members, secrets in strings, arrays and nested values.
+    #[test]
+    fn an_object_written_by_members_is_the_tree_redacted_and_encoded() {
+        let mut out = String::new();
+        let mut w = ObjectWriter::open(&mut out);
+        w.value(
+            "args",
+            &json!({"z": 1, "password": "hunter2", "a": ["mysql -phunter2"]}),
+        );
+        w.str_or_null("b", None);
+        w.bool("c", true);
+        w.f64("d", 12.0);
+        w.f64("e", f64::NAN);
+        w.objects("f", &[1, 2], |w, n| {
+            w.f64("n", f64::from(*n));
+            w.str_if("token", Some("abc"));
+        });
+        w.object("g", |w| w.str("secret", "[REDACTED:field]"));
+        w.str("password", "hunter2");
+        w.strs("s", &["DB_PASSWORD=hunter2 ./run", "ok"]);
+        w.str_if("t", None);
+        w.value("u", &json!("Bearer abcdefghijk"));
+        w.close();
+        let tree = json!({
+            "args": {"z": 1, "password": "hunter2", "a": ["mysql -phunter2"]},
+            "b": null, "c": true, "d": 12.0, "e": null,
+            "f": [{"n": 1.0, "token": "abc"}, {"n": 2.0, "token": "abc"}],
+            "g": {"secret": "[REDACTED:field]"},
+            "password": "hunter2",
+            "s": ["DB_PASSWORD=hunter2 ./run", "ok"],
+            "u": "Bearer abcdefghijk",
+        });
+        let mut want = String::new();
+        write_value_redacted(&mut want, &tree);
+        assert_eq!(out, want);
+        assert!(!out.contains("hunter2"), "{out}");
     }
 
     /// Redacting while encoding gives exactly what redacting in place, then encoding,

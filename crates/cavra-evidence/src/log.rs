@@ -502,6 +502,16 @@ impl PreparedBody {
         Ok(PreparedBody(out))
     }
 
+    /// A body written member by member ([`crate::canon::ObjectWriter`]: in canonical
+    /// order, redacted as it is written).
+    pub fn write(f: impl FnOnce(&mut crate::canon::ObjectWriter<'_>)) -> PreparedBody {
+        let mut out = String::with_capacity(2048);
+        let mut w = crate::canon::ObjectWriter::open(&mut out);
+        f(&mut w);
+        w.close();
+        PreparedBody(out)
+    }
+
     /// The body as it is recorded.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -54,7 +54,7 @@ pub mod tokens;
 pub mod views;
 
 pub use call::{guidance, person_must_approve, rank, ApprovalChannel, CallOptions, PackOverride};
-pub use decide::{decision_record, new_decision_id, DecideOptions, Decided};
+pub use decide::{decision_record, new_decision_id, DecideOptions, Decided, DecisionRecord};
 pub use error::{chain, RequestError, RuntimeError, SinkError};
 pub use evaluate::{DecisionDocument, EvaluateOptions, Explanation};
 pub use locate::{find_repo_root, place, Location, Locator};
@@ -196,6 +196,20 @@ impl Runtime {
 
     /// Records a decision, or an event that is not one (an agent's post-tool or session
     /// event), in the evidence log of `cavra_dir`; returns the record id.
+    /// Appends a decision record to the evidence log of `cavra_dir`.
+    pub fn record_decision(
+        &mut self,
+        cavra_dir: &std::path::Path,
+        record: &DecisionRecord<'_>,
+    ) -> Result<String, RuntimeError> {
+        self.evidence
+            .append_decision(cavra_dir, record)
+            .map_err(|source| RuntimeError::Evidence {
+                cavra_dir: cavra_dir.to_path_buf(),
+                source,
+            })
+    }
+
     pub fn record_event(
         &mut self,
         cavra_dir: &std::path::Path,

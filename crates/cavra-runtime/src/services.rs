@@ -2,6 +2,7 @@
 //! store, [`cavra_store::StoreOpener`]). Front ends pick the implementations; the defaults
 //! here are the system clock, the signed evidence log and the file system.
 
+use crate::decide::DecisionRecord;
 use crate::error::SinkError;
 use cavra_evidence::{EvidenceLog, LogConfig, PreparedBody};
 use serde_json::Value;
@@ -54,6 +55,17 @@ pub trait Lookups {
 pub trait EvidenceSink {
     /// Appends a record of `kind` to the log of `cavra_dir`; returns its record id.
     fn append(&mut self, cavra_dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError>;
+
+    /// Appends a decision record (kind `decision`). By default its JSON tree is built and
+    /// appended; the log sinks write it straight to its canonical bytes instead
+    /// ([`DecisionRecord::prepared`]), the same bytes.
+    fn append_decision(
+        &mut self,
+        cavra_dir: &Path,
+        record: &DecisionRecord<'_>,
+    ) -> Result<String, SinkError> {
+        self.append(cavra_dir, "decision", &record.to_value())
+    }
 }
 
 /// One sink shared by several runtimes (a server's pool): appends take turns, so each log
@@ -64,6 +76,16 @@ impl<S: EvidenceSink + ?Sized> EvidenceSink for std::sync::Arc<std::sync::Mutex<
         self.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .append(cavra_dir, kind, body)
+    }
+
+    fn append_decision(
+        &mut self,
+        cavra_dir: &Path,
+        record: &DecisionRecord<'_>,
+    ) -> Result<String, SinkError> {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append_decision(cavra_dir, record)
     }
 }
 
@@ -129,6 +151,14 @@ impl EvidenceSink for LogSink {
             .map_err(SinkError::new)?;
         Ok(appended.record_id)
     }
+
+    fn append_decision(
+        &mut self,
+        cavra_dir: &Path,
+        record: &DecisionRecord<'_>,
+    ) -> Result<String, SinkError> {
+        self.append_prepared(cavra_dir, "decision", record.prepared())
+    }
 }
 
 /// One [`LogSink`] shared by several runtimes (a server's pool), each log with one writer
@@ -158,6 +188,18 @@ impl EvidenceSink for SharedLogSink {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .append_prepared(cavra_dir, kind, &body)
+    }
+
+    fn append_decision(
+        &mut self,
+        cavra_dir: &Path,
+        record: &DecisionRecord<'_>,
+    ) -> Result<String, SinkError> {
+        let body = record.prepared();
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append_prepared(cavra_dir, "decision", body)
     }
 }
 

@@ -1036,25 +1036,48 @@ impl<S: cavra_runtime::EvidenceSink> cavra_runtime::EvidenceSink for ConnectorSi
         if let Some(d) = &self.dispatcher {
             let mut body = body.clone();
             cavra_evidence::redact_value(&mut body);
-            let timestamp = time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            d.send(Record {
-                alg: String::new(),
-                body,
-                hash: String::new(),
-                key_id: String::new(),
-                kind: kind.to_string(),
-                prev_hash: String::new(),
-                record_id: id.clone(),
-                seq: 0,
-                sig: String::new(),
-                timestamp,
-                v: 2,
-            });
+            hand_over(d, kind, &id, body);
         }
         Ok(id)
     }
+
+    fn append_decision(
+        &mut self,
+        cavra_dir: &Path,
+        record: &cavra_runtime::DecisionRecord<'_>,
+    ) -> Result<String, cavra_runtime::SinkError> {
+        let id = self.inner.append_decision(cavra_dir, record)?;
+        if let Some(d) = &self.dispatcher {
+            // the record as it was written (redacted), read back
+            let body = serde_json::from_str(record.prepared().as_str()).unwrap_or_else(|_| {
+                let mut v = record.to_value();
+                cavra_evidence::redact_value(&mut v);
+                v
+            });
+            hand_over(d, "decision", &id, body);
+        }
+        Ok(id)
+    }
+}
+
+/// Hands a recorded `body` to the connectors.
+fn hand_over(d: &Dispatcher, kind: &str, id: &str, body: Value) {
+    let timestamp = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    d.send(Record {
+        alg: String::new(),
+        body,
+        hash: String::new(),
+        key_id: String::new(),
+        kind: kind.to_string(),
+        prev_hash: String::new(),
+        record_id: id.to_string(),
+        seq: 0,
+        sig: String::new(),
+        timestamp,
+        v: 2,
+    });
 }
 
 #[cfg(test)]

@@ -151,7 +151,11 @@ fn decide(
     // except when it is held for approval: then where a person decides it, and the
     // sentence for them, are added
     let body = match &decided.approval_id {
-        None => serde_json::to_vec(&decided.document()),
+        None => {
+            // sized for a typical document: no reallocations while it is written
+            let mut out = Vec::with_capacity(1536);
+            serde_json::to_writer(&mut out, &decided.document()).map(|()| out)
+        }
         Some(id) => serde_json::to_value(decided.document()).and_then(|mut doc| {
             let channel = c.approval_channel();
             let group = decided.decision.approver_group.as_deref();

@@ -171,6 +171,36 @@ impl<S: EvidenceSink> EvidenceSink for CountingSink<S> {
         }
         r
     }
+
+    fn append_decision(
+        &mut self,
+        cavra_dir: &Path,
+        record: &cavra_runtime::DecisionRecord<'_>,
+    ) -> Result<String, SinkError> {
+        let r = self.inner.append_decision(cavra_dir, record);
+        match &r {
+            Ok(_) => self.appends.inc(),
+            Err(_) => self.failures.inc(),
+        };
+        let d = record.decision;
+        if let (Ok(id), Some(feed)) = (&r, &self.feed) {
+            if feed.subscribers() > 0 {
+                feed.publish_recorded(
+                    id,
+                    d.decision.as_str(),
+                    &d.rule_id,
+                    record.prepared().as_str(),
+                );
+            }
+        }
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                outcome: d.decision.as_str().to_string(),
+                rule: d.rule_id.clone(),
+            })
+            .inc();
+        r
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,18 @@ impl EvidenceSink for PgSink {
             .map(|a| a.record_id)
             .map_err(SinkError::new)
     }
+
+    fn append_decision(
+        &mut self,
+        _cavra_dir: &Path,
+        record: &cavra_runtime::DecisionRecord<'_>,
+    ) -> Result<String, SinkError> {
+        let cols = ev::Columns::from_fields(|k| record.field(k));
+        self.0
+            .append_prepared("decision", record.prepared(), cols)
+            .map(|a| a.record_id)
+            .map_err(SinkError::new)
+    }
 }
 
 /// This replica's view of the log in the database.
@@ -92,7 +104,17 @@ impl PgLog {
             &cfg.db,
             Some("decision"),
             move |r: Record| {
-                feed.publish(&r.record_id, &r.body);
+                {
+                    // the stored body, redacted when it was appended
+                    let field = |k: &str| r.body.get(k).and_then(Value::as_str).unwrap_or("");
+                    let text = cavra_evidence::canon::canonical_json(&r.body);
+                    feed.publish_recorded(
+                        &r.record_id,
+                        field("cavra_decision"),
+                        field("rule_id"),
+                        &text,
+                    );
+                }
             },
             move |signal| match signal {
                 ev::LookupSignal::Changed => lookups.changed(),

@@ -53,22 +53,34 @@ impl DecisionFeed {
         DecisionFeed { tx, stop }
     }
 
-    /// Publishes a recorded decision (serialized only when somebody listens).
+    /// Publishes a recorded decision (serialized only when somebody listens), redacted as
+    /// the evidence log records it.
     pub fn publish(&self, record_id: &str, body: &Value) {
         if self.tx.receiver_count() == 0 {
             return;
         }
-        let field = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let json = serde_json::json!({"record_id": record_id, "decision": body}).to_string();
+        let mut text = String::with_capacity(2048);
+        cavra_evidence::canon::write_value_redacted(&mut text, body);
+        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
+        self.publish_recorded(record_id, field("cavra_decision"), field("rule_id"), &text);
+    }
+
+    /// Publishes a decision record in the form it was recorded in (`body`: its JSON text,
+    /// redacted), with its outcome and deciding rule.
+    pub fn publish_recorded(&self, record_id: &str, outcome: &str, rule: &str, body: &str) {
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        let mut json = String::with_capacity(body.len().saturating_add(64));
+        json.push_str("{\"record_id\":");
+        cavra_evidence::canon::write_str(&mut json, record_id);
+        json.push_str(",\"decision\":");
+        json.push_str(body);
+        json.push('}');
         let _ = self.tx.send(Published {
             record_id: record_id.to_string(),
-            outcome: field("cavra_decision"),
-            rule: field("rule_id"),
+            outcome: outcome.to_string(),
+            rule: rule.to_string(),
             json: json.into(),
         });
     }

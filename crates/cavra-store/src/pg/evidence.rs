@@ -170,8 +170,9 @@ fn connect_writer(cfg: &WriterConfig) -> Result<Client> {
 }
 
 /// The columns copied out of a record body for lookups.
+/// The lookup columns of a record (each string redacted as the record's body is).
 #[derive(Debug, Default, Clone)]
-struct Columns {
+pub struct Columns {
     session_id: Option<String>,
     agent_id: Option<String>,
     action_type: Option<String>,
@@ -184,11 +185,12 @@ struct Columns {
 impl Columns {
     /// From the body as given: each string redacted as the record's body is.
     fn of(body: &Value) -> Columns {
-        let st = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .map(|s| redact_str(s).unwrap_or_else(|| s.to_string()))
-        };
+        Columns::from_fields(|k| body.get(k).and_then(Value::as_str))
+    }
+
+    /// From `field(k)`, the record's top-level string member `k` (not yet redacted).
+    pub fn from_fields<'a>(field: impl Fn(&str) -> Option<&'a str>) -> Columns {
+        let st = |k: &str| field(k).map(|s| redact_str(s).unwrap_or_else(|| s.to_string()));
         Columns {
             session_id: st("session_id"),
             agent_id: st("agent_id"),
@@ -504,7 +506,25 @@ impl PgEvidenceLog {
     /// Append one record (`body` a JSON object, secrets redacted in the record) and wait
     /// until its batch is committed.
     pub fn append(&self, kind: &str, body: &Value) -> Result<Appended> {
-        let item = Item::new(kind, body)?;
+        self.send(Item::new(kind, body)?)
+    }
+
+    /// [`PgEvidenceLog::append`] of a body made ready beforehand, with its lookup columns.
+    pub fn append_prepared(
+        &self,
+        kind: &str,
+        body: &cavra_evidence::PreparedBody,
+        cols: Columns,
+    ) -> Result<Appended> {
+        check_kind(kind)?;
+        self.send(Item {
+            kind: kind.to_string(),
+            body: body.as_str().to_string(),
+            cols,
+        })
+    }
+
+    fn send(&self, item: Item) -> Result<Appended> {
         let (reply, rx) = mpsc::sync_channel(1);
         self.tx
             .send(Job { item, reply })
