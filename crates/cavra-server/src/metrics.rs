@@ -148,26 +148,13 @@ pub struct CountingSink<S> {
 impl<S: EvidenceSink> EvidenceSink for CountingSink<S> {
     fn append(&mut self, cavra_dir: &Path, kind: &str, body: &Value) -> Result<String, SinkError> {
         let r = self.inner.append(cavra_dir, kind, body);
-        match &r {
-            Ok(_) => self.appends.inc(),
-            Err(_) => self.failures.inc(),
-        };
+        self.count_append(&r);
         if kind == "decision" {
             if let (Ok(id), Some(feed)) = (&r, &self.feed) {
                 feed.publish(id, body);
             }
-            let field = |k: &str| {
-                body.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            self.decisions
-                .get_or_create(&DecisionLabels {
-                    outcome: field("cavra_decision"),
-                    rule: field("rule_id"),
-                })
-                .inc();
+            let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
+            self.count_decision(field("cavra_decision"), field("rule_id"));
         }
         r
     }
@@ -178,10 +165,7 @@ impl<S: EvidenceSink> EvidenceSink for CountingSink<S> {
         record: &cavra_runtime::DecisionRecord<'_>,
     ) -> Result<String, SinkError> {
         let r = self.inner.append_decision(cavra_dir, record);
-        match &r {
-            Ok(_) => self.appends.inc(),
-            Err(_) => self.failures.inc(),
-        };
+        self.count_append(&r);
         let d = record.decision;
         if let (Ok(id), Some(feed)) = (&r, &self.feed) {
             if feed.subscribers() > 0 {
@@ -193,13 +177,26 @@ impl<S: EvidenceSink> EvidenceSink for CountingSink<S> {
                 );
             }
         }
+        self.count_decision(d.decision.as_str(), &d.rule_id);
+        r
+    }
+}
+
+impl<S> CountingSink<S> {
+    fn count_append(&self, r: &Result<String, SinkError>) {
+        match r {
+            Ok(_) => self.appends.inc(),
+            Err(_) => self.failures.inc(),
+        };
+    }
+
+    fn count_decision(&self, outcome: &str, rule: &str) {
         self.decisions
             .get_or_create(&DecisionLabels {
-                outcome: d.decision.as_str().to_string(),
-                rule: d.rule_id.clone(),
+                outcome: outcome.to_string(),
+                rule: rule.to_string(),
             })
             .inc();
-        r
     }
 }
 

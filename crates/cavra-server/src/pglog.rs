@@ -104,17 +104,18 @@ impl PgLog {
             &cfg.db,
             Some("decision"),
             move |r: Record| {
-                {
-                    // the stored body, redacted when it was appended
-                    let field = |k: &str| r.body.get(k).and_then(Value::as_str).unwrap_or("");
-                    let text = cavra_evidence::canon::canonical_json(&r.body);
-                    feed.publish_recorded(
-                        &r.record_id,
-                        field("cavra_decision"),
-                        field("rule_id"),
-                        &text,
-                    );
+                if feed.subscribers() == 0 {
+                    return;
                 }
+                // the stored body, redacted when it was appended
+                let field = |k: &str| r.body.get(k).and_then(Value::as_str).unwrap_or("");
+                let text = cavra_evidence::canon::canonical_json(&r.body);
+                feed.publish_recorded(
+                    &r.record_id,
+                    field("cavra_decision"),
+                    field("rule_id"),
+                    &text,
+                );
             },
             move |signal| match signal {
                 ev::LookupSignal::Changed => lookups.changed(),
