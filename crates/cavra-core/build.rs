@@ -1,5 +1,6 @@
 //! Converts the bundled YAML packs to JSON at build time, with the same YAML reader the
-//! library uses at run time, so the hook does not parse YAML on its hot path.
+//! library uses at run time, so the hook does not parse YAML on its hot path; and generates
+//! the code that builds each pack's source and CLI table, so it parses no JSON either.
 #![allow(clippy::panic, clippy::expect_used)]
 
 #[path = "src/policy/yaml.rs"]
@@ -121,6 +122,12 @@ fn main() {
                 .expect("OUT_DIR is writable");
             std::fs::write(out.join(format!("{name}.json")), value.to_string())
                 .expect("OUT_DIR is writable");
+            // the rest of the pack as an expression that builds its source (no JSON parsed
+            // on the hook's path), or `None` for a pack with a section it cannot build
+            let built = source_struct("PackSource", &value)
+                .map_or_else(|| "None".to_string(), |e| format!("Some({e})"));
+            std::fs::write(out.join(format!("{name}.source.rs")), built)
+                .expect("OUT_DIR is writable");
         }
     }
     let hex: String = fingerprint
@@ -170,7 +177,8 @@ fn rust_value(v: &serde_json::Value) -> String {
         Value::Number(n) => {
             let n = n
                 .as_u64()
-                .unwrap_or_else(|| panic!("`{n}`: a count is a whole number"));
+                .and_then(|n| u16::try_from(n).ok())
+                .unwrap_or_else(|| panic!("`{n}`: a count is a whole number below 65,536"));
             format!("lit::n({n})")
         }
         Value::String(s) => format!("lit::s({s:?})"),
@@ -188,8 +196,113 @@ fn rust_value(v: &serde_json::Value) -> String {
     }
 }
 
+/// What a key of a pack source's mapping holds, when it is more than a plain value
+/// (strings, flags, counts, lists and mappings of them, which `rust_value` builds). A key
+/// not listed here is a plain value; a plain value that is not of the field's type does
+/// not compile, and `bundled.rs`'s test checks every built source against its JSON parse.
+fn source_field(ty: &str, key: &str) -> Option<Shape> {
+    use Shape::{Json, List, Map, OneOrMany, Struct};
+    Some(match (ty, key) {
+        ("PackSource", "metadata") => Struct("Metadata"),
+        ("PackSource", "filesystem") => Struct("Filesystem"),
+        ("PackSource", "commands") => Struct("Commands"),
+        ("PackSource", "git") => Struct("GitSection"),
+        ("PackSource", "mcp") => Struct("McpSection"),
+        ("PackSource", "defaults") => Struct("Defaults"),
+        ("PackSource", "cli") => Struct("CliSection"),
+        ("PackSource", "rules") => List("RuleSource"),
+        ("PackSource", "overrides") => List("OverrideSource"),
+        ("PackSource", "wrappers") => List("WrapperSource"),
+        ("PackSource", "programs") => Map("ProgramSource"),
+        ("PackSource", "compliance" | "approvals" | "evidence" | "tests") | ("CliSection", _) => {
+            Json
+        }
+        ("Metadata", "inherits" | "extends") => OneOrMany,
+        ("Defaults", "escalation") => Struct("EscalationSource"),
+        ("RuleSource", "match") => Struct("MatchSource"),
+        ("MatchSource", "file") => Struct("FileMatchSource"),
+        ("MatchSource", "command") => Struct("CommandMatchSource"),
+        ("MatchSource", "git") => Struct("GitMatchSource"),
+        ("MatchSource", "mcp") => Struct("McpMatchSource"),
+        ("MatchSource", "network") => Struct("NetworkMatchSource"),
+        _ => return None,
+    })
+}
+
+/// The Rust field a key sets (`match` is a keyword).
+fn field_name(key: &str) -> &str {
+    match key {
+        "match" => "matcher",
+        k => k,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A struct of `crate::policy::source` (the field is it or an `Option` of it).
+    Struct(&'static str),
+    /// A list of such structs.
+    List(&'static str),
+    /// A mapping from names to such structs.
+    Map(&'static str),
+    /// `OneOrMany`: one string or a list of them.
+    OneOrMany,
+    /// Not built (free JSON, or a part built elsewhere): the pack is parsed instead.
+    Json,
+}
+
+/// A pack source's mapping as a Rust expression that builds the struct `ty`, or `None`
+/// when it holds a key `source_field` marks as not built.
+fn source_struct(ty: &str, v: &serde_json::Value) -> Option<String> {
+    let serde_json::Value::Object(fields) = v else {
+        panic!("a pack's {ty} must be a mapping, not {v}")
+    };
+    let mut out = format!("crate::policy::source::{ty} {{ ");
+    for (k, x) in fields {
+        let value = match source_field(ty, k) {
+            None => rust_value(x),
+            Some(Shape::Json) => return None,
+            Some(Shape::Struct(t)) => format!("From::from({})", source_struct(t, x)?),
+            Some(Shape::List(t)) => {
+                let serde_json::Value::Array(items) = x else {
+                    panic!("`{k}` must be a list, not {x}")
+                };
+                let items = items
+                    .iter()
+                    .map(|i| source_struct(t, i))
+                    .collect::<Option<Vec<_>>>()?;
+                format!("vec![{}]", items.join(", "))
+            }
+            Some(Shape::Map(t)) => {
+                let serde_json::Value::Object(m) = x else {
+                    panic!("`{k}` must be a mapping, not {x}")
+                };
+                let items = m
+                    .iter()
+                    .map(|(n, i)| Some(format!("(lit::s({n:?}), {})", source_struct(t, i)?)))
+                    .collect::<Option<Vec<_>>>()?;
+                format!("lit::m(vec![{}])", items.join(", "))
+            }
+            Some(Shape::OneOrMany) => match x {
+                serde_json::Value::String(s) => {
+                    format!("crate::policy::source::OneOrMany::One(lit::s({s:?}))")
+                }
+                serde_json::Value::Array(_) => {
+                    format!("crate::policy::source::OneOrMany::Many({})", rust_value(x))
+                }
+                _ => return None,
+            },
+        };
+        out.push_str(&format!("{}: {value}, ", field_name(k)));
+    }
+    out.push_str("..Default::default() }");
+    Some(out)
+}
+
 /// The code a pack digest depends on besides the packs themselves.
 const FINGERPRINTED_CODE: &[&str] = &[
+    // it generates the bundled packs' sources
+    "build.rs",
     "src/policy/compile.rs",
     "src/policy/source.rs",
     "src/policy/mod.rs",

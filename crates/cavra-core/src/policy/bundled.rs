@@ -116,10 +116,29 @@ mod lit {
         T::from(x)
     }
 
-    // for a `max_depth` (no bundled entry sets one now)
-    #[allow(dead_code)]
-    pub fn n<T: From<usize>>(x: usize) -> T {
-        T::from(x)
+    /// A count field's type (`usize`, `u32`, or an `Option` of one).
+    pub trait Count {
+        fn count(n: u16) -> Self;
+    }
+    impl Count for usize {
+        fn count(n: u16) -> Self {
+            n.into()
+        }
+    }
+    impl Count for u32 {
+        fn count(n: u16) -> Self {
+            n.into()
+        }
+    }
+    impl<T: Count> Count for Option<T> {
+        fn count(n: u16) -> Self {
+            Some(T::count(n))
+        }
+    }
+
+    /// A count (`subcommand_depth`, `escalation.max_blocks`, a CLI entry's `max_depth`).
+    pub fn n<T: Count>(x: u16) -> T {
+        T::count(x)
     }
 
     pub fn m<V>(x: Vec<(String, V)>) -> BTreeMap<String, V> {
@@ -172,8 +191,11 @@ pub fn source(id: &str) -> Result<PackSource, PolicyError> {
     let cid = canonical_id(id);
     match PACKS_JSON.iter().find(|(i, _)| *i == cid) {
         Some((_, json)) => {
-            let mut pack: PackSource = serde_json::from_str(json)
-                .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}")))?;
+            let mut pack: PackSource = match built_source(cid) {
+                Some(pack) => pack,
+                None => serde_json::from_str(json)
+                    .map_err(|e| PolicyError::BadCompiled(format!("bundled pack `{cid}`: {e}")))?,
+            };
             if let Some((_, t)) = PACKS_CLI.iter().find(|(i, _)| *i == cid) {
                 if let Some((_, u)) = t.unknown {
                     let cli = pack.cli.get_or_insert_with(Default::default);
@@ -198,6 +220,26 @@ pub fn source(id: &str) -> Result<PackSource, PolicyError> {
             let src = yaml(id).ok_or_else(|| PolicyError::NotFound(id.to_string()))?;
             parse_pack_trusted(&format!("<bundled>/{cid}.yaml"), src)
         }
+    }
+}
+
+/// A bundled pack's source (without its CLI table, which `source` adds) built by code
+/// `build.rs` generated from its JSON: no JSON parsed on the hook's path. `None` for a pack
+/// with a section the generator leaves to the JSON parse (free JSON: `compliance`, ...).
+/// The test `built_sources_are_the_parsed_json` checks each against its JSON.
+// the generated structs name every field they set, then `..Default::default()`; a struct
+// is converted into its field's type, which is the struct itself or an `Option` of it
+#[allow(clippy::needless_update, clippy::useless_conversion)]
+fn built_source(cid: &str) -> Option<PackSource> {
+    match cid {
+        "cavra-coding-baseline" => {
+            include!(concat!(env!("OUT_DIR"), "/cavra-coding-baseline.source.rs"))
+        }
+        "cavra-strict" => include!(concat!(env!("OUT_DIR"), "/cavra-strict.source.rs")),
+        "cavra-regulated" => include!(concat!(env!("OUT_DIR"), "/cavra-regulated.source.rs")),
+        "cavra-ci-runner" => include!(concat!(env!("OUT_DIR"), "/cavra-ci-runner.source.rs")),
+        "cavra-observe" => include!(concat!(env!("OUT_DIR"), "/cavra-observe.source.rs")),
+        _ => None,
     }
 }
 
@@ -240,6 +282,23 @@ pub fn digest_table() -> Result<String, PolicyError> {
 
 #[cfg(test)]
 mod tests {
+    /// Every source `build.rs` generated builds exactly what parsing the pack's JSON gives,
+    /// and the default pack's is generated (the hook's common path parses no JSON).
+    #[test]
+    fn built_sources_are_the_parsed_json() {
+        let mut built = Vec::new();
+        for (id, json) in super::PACKS_JSON {
+            let parsed: super::PackSource =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{id}: {e}"));
+            if let Some(b) = super::built_source(id) {
+                assert_eq!(b, parsed, "{id}");
+                built.push(*id);
+            }
+        }
+        assert!(built.contains(&super::DEFAULT_PACK), "built: {built:?}");
+        assert!(super::built_source("no-such-pack").is_none());
+    }
+
     /// The generated constructors build exactly what parsing the entry's JSON gives, for
     /// every entry of every bundled table (so the hook's entries are the pack's).
     #[test]

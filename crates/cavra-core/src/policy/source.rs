@@ -162,7 +162,7 @@ pub struct EscalationSource {
 }
 
 /// A native rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSource {
     pub id: String,
