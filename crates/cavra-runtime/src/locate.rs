@@ -65,12 +65,12 @@ impl Locator {
     /// from its working directory when that is a directory, else from its project (what a
     /// tool call is decided under, and what a hook in server mode sends).
     pub fn pack_cavra_dir(&self, loc: &Location) -> PathBuf {
-        let dir = if loc.cwd.is_dir() {
-            &loc.cwd
-        } else {
-            &loc.project
-        };
-        self.locate_path(Some(dir)).project_cavra_dir
+        if loc.cwd.is_dir() {
+            // `loc` was located from this directory: its CAVRA directory is the one
+            // (locating it again would walk up the tree and read the branch once more)
+            return loc.project_cavra_dir.clone();
+        }
+        self.locate_path(Some(&loc.project)).project_cavra_dir
     }
 
     /// The repository containing the working directory `cwd`: what
@@ -223,6 +223,60 @@ mod tests {
         assert!(
             e.starts_with("project directory `") && e.ends_with("` does not exist"),
             "{e}"
+        );
+    }
+
+    /// The CAVRA directory whose policy governs an action is the one locating its
+    /// directory again finds (nearest `.cavra` up to the repository, else the project's),
+    /// for a working directory that exists and one that does not.
+    #[test]
+    fn the_pack_directory_is_the_one_located_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap().join("repo");
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join(".cavra")).unwrap();
+        std::fs::create_dir_all(root.join("svc/.cavra")).unwrap();
+        std::fs::create_dir_all(root.join("svc/src")).unwrap();
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        let l = Locator {
+            cwd: root.join("docs"),
+            home: None,
+        };
+        let src = root.join("svc/src").display().to_string();
+        let svc = root.join("svc").display().to_string();
+        for cwd in [
+            &src,
+            &svc,
+            "../svc/src",
+            ".",
+            "..",
+            "/nonexistent/dir",
+            "gone",
+        ] {
+            let loc = l.locate(Some(cwd));
+            let again = if loc.cwd.is_dir() {
+                &loc.cwd
+            } else {
+                &loc.project
+            };
+            assert_eq!(
+                l.pack_cavra_dir(&loc),
+                l.locate_path(Some(again)).project_cavra_dir,
+                "{cwd}"
+            );
+        }
+        assert_eq!(
+            l.pack_cavra_dir(&l.locate(Some(&src))),
+            root.join("svc/.cavra")
+        );
+        assert_eq!(
+            l.pack_cavra_dir(&l.locate(Some("../svc/src"))),
+            root.join("svc/.cavra")
+        );
+        assert_eq!(l.pack_cavra_dir(&l.locate(Some("."))), root.join(".cavra"));
+        assert_eq!(
+            l.pack_cavra_dir(&l.locate(Some("/nonexistent/dir"))),
+            root.join(".cavra")
         );
     }
 
