@@ -3,7 +3,8 @@
 # in alternating rounds of the same run: local (baseline), server mode with `cavra serve`
 # on loopback, and offline (the server stopped: the cached signed pack decides, the
 # decision is queued).
-# usage: bash bench/hook_server.sh [RUNS_PER_ROUND] [ROUNDS]   (default 100, 7)
+# usage: bash bench/hook_server.sh [RUNS_PER_ROUND] [ROUNDS]   (default 100, 7; BIN=… another
+# binary, with SKIP_BUILD=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -16,7 +17,7 @@ cleanup() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 rustc -O -o "$TMP/hook_timer" bench/hook_timer.rs
 printf 'fn main(){}\n' > "$TMP/empty.rs" && rustc -O -o "$TMP/empty" "$TMP/empty.rs"
-BIN=$PWD/target/release/cavra
+BIN=${BIN:-$PWD/target/release/cavra}
 printf '{"session_id":"bench","transcript_path":"/tmp/t","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"cargo test -p core && git status"}}\n' "$PWD" > "$TMP/bash_typical.json"
 export CAVRA_APPROVER_DIR="$TMP/approver"
 STATE="$TMP/state"

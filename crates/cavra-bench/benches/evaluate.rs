@@ -65,6 +65,10 @@ fn bench(c: &mut Criterion) {
     c.bench_function("pack/compile_baseline", |b| {
         b.iter(|| bundled::compiled(bundled::DEFAULT_PACK))
     });
+    // the source alone (built by generated code; before, parsed from its JSON)
+    c.bench_function("pack/source_baseline", |b| {
+        b.iter(|| bundled::source(bundled::DEFAULT_PACK))
+    });
 }
 
 criterion_group!(benches, bench);
